@@ -1,0 +1,90 @@
+/**
+ * The one place that builds and wires everything (DESIGN.md). `main.ts` uses it to serve;
+ * protocol tests use it to run the real server on port 0.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from './config/schema.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { createLogger, type Logger } from './lib/log.js';
+import type { BoundListener, Service } from './lib/service.js';
+import type { Store } from './store/port.js';
+import { openSqliteStore } from './store/sqlite/index.js';
+
+export interface AppOptions {
+  config: Readonly<Config>;
+  log?: Logger;
+  clock?: Clock;
+}
+
+export interface App {
+  readonly config: Readonly<Config>;
+  readonly store: Store;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** Actual addresses after start(), by listener name. */
+  readonly listeners: Map<string, BoundListener>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  healthy(): boolean;
+}
+
+export async function createApp(opts: AppOptions): Promise<App> {
+  const { config } = opts;
+  const log = opts.log ?? createLogger({ level: config.log.level });
+  const clock = opts.clock ?? systemClock;
+  const dir = path.resolve(config.storage.dir);
+  mkdirSync(dir, { recursive: true });
+  const store = await openSqliteStore({
+    dir,
+    log,
+    clock,
+    inlineBlobMaxBytes: config.storage.inlineBlobMaxBytes,
+    groupCommitWindowMs: config.storage.groupCommitWindowMs,
+  });
+
+  const services: Service[] = [];
+  // ── wiring: each part adds its service here (keep one block per part) ──
+  // ── end of wiring ──
+
+  const listeners = new Map<string, BoundListener>();
+  let started: Service[] = [];
+
+  return {
+    config,
+    store,
+    log,
+    clock,
+    listeners,
+    async start() {
+      try {
+        for (const s of services) {
+          const bound = await s.start();
+          started.push(s);
+          for (const b of bound) {
+            listeners.set(b.name, b);
+            log.info({ listener: b.name, host: b.host, port: b.port }, `listening: ${b.name} on ${b.host}:${b.port}`);
+          }
+        }
+      } catch (e) {
+        await this.stop();
+        throw e;
+      }
+    },
+    async stop() {
+      const toStop = started.reverse();
+      started = [];
+      for (const s of toStop) {
+        try {
+          await s.stop();
+        } catch (e) {
+          log.error({ err: e, service: s.name }, 'service did not stop cleanly');
+        }
+      }
+      await store.close();
+    },
+    healthy() {
+      return started.length === services.length && services.every((s) => s.healthy());
+    },
+  };
+}

@@ -1,0 +1,302 @@
+/**
+ * The configuration schema: every limit is a named key with its unit in the name
+ * (…Bytes, …Ms, …Days, …Percent) and a default that follows the regulations
+ * (../shared/REQUIREMENTS.md). The default config follows the stricter province.
+ */
+import { z } from 'zod';
+import { parseBytes } from '../lib/bytes.js';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+/** A byte count: a whole number or a string with a unit ("20MB", "2 GB"). */
+const bytes = (def: number) =>
+  z
+    .union([z.number(), z.string()])
+    .transform((v, ctx) => {
+      const n = parseBytes(v);
+      if (n === null) {
+        ctx.addIssue({ code: 'custom', message: `expected a size such as 20MB or 1048576, got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .default(def);
+
+const ms = (def: number) => z.number().int().nonnegative().default(def);
+const count = (def: number) => z.number().int().positive().default(def);
+
+const listener = (port: number) =>
+  z
+    .object({
+      host: z.string().min(1).default('0.0.0.0'),
+      port: z.number().int().min(0).max(65535).default(port),
+      enabled: z.boolean().default(true),
+    })
+    .strict()
+      .prefault({});
+
+const domainName = z
+  .string()
+  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'expected a lower-case domain name such as example.gov.vn');
+
+export const DEFAULT_EXECUTABLE_EXTENSIONS = [
+  'exe', 'com', 'dll', 'net', 'bat', 'cmd', 'scr', 'pif', 'msi', 'msp', 'cpl', 'vbs', 'vbe', 'js', 'jse',
+  'wsf', 'wsh', 'ps1', 'hta', 'jar', 'lnk', 'reg', 'sys', 'drv', 'ocx', 'gadget', 'application', 'appx', 'msix',
+];
+
+const ruleAction = z.enum(['reject', 'flag', 'quarantine', 'off']);
+
+export const configSchema = z
+  .object({
+    /** A preset or any file this one overrides key by key (resolved by the loader, kept for display). */
+    extends: z.string().optional(),
+    /** Domains served; the first is the primary one (super-admin lives there). */
+    domains: z.array(domainName).min(1).default(['example.gov.vn']),
+    organization: z
+      .object({
+        name: z.string().default('Cơ quan nhà nước'),
+        /** Host name used in SMTP banners, Received headers and DSNs. */
+        hostname: z.string().min(1).default('mail.example.gov.vn'),
+      })
+      .strict()
+      .prefault({}),
+    storage: z
+      .object({
+        dir: z.string().min(1).default('./data'),
+        /** Blobs up to this size are kept inside the database file (one fsync per group commit). */
+        inlineBlobMaxBytes: bytes(64 * 1024),
+        /** How long concurrent writes wait to share one commit. 0 = commit on the next tick. */
+        groupCommitWindowMs: ms(0),
+      })
+      .strict()
+      .prefault({}),
+    listeners: z
+      .object({
+        smtp: listener(2525),
+        submission: listener(2587),
+        submissions: listener(2465),
+        imap: listener(1143),
+        imaps: listener(1993),
+        pop3: listener(1110),
+        pop3s: listener(1995),
+        http: listener(8080),
+      })
+      .strict()
+      .prefault({}),
+    tls: z
+      .object({
+        /** PEM certificate chain and key; with neither, a self-signed pair is made under storage.dir on first start. */
+        certFile: z.string().nullable().default(null),
+        keyFile: z.string().nullable().default(null),
+        minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+      })
+      .strict()
+      .prefault({}),
+    security: z
+      .object({
+        /** Password sign-in on a connection without TLS: never | loopback | always. */
+        allowPlaintextAuth: z.enum(['never', 'loopback', 'always']).default('loopback'),
+        maxConnectionsPerIp: count(100),
+        maxConnectionsPerAccount: count(20),
+        maxConnectionsTotal: count(10000),
+        /** First delay after a failed sign-in; doubles per failure up to the max. */
+        authFailureDelayMs: ms(1000),
+        authFailureMaxDelayMs: ms(15000),
+        /** Failures are forgotten after this quiet time. */
+        authFailureWindowMs: ms(15 * 60 * 1000),
+        /** Concurrent sign-in attempts (password hashing) per IP. */
+        maxConcurrentAuthPerIp: count(4),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        /** R-STORE-2: each attachment, decoded. */
+        maxAttachmentBytes: bytes(20 * MiB),
+        /** Whole message on the wire; must fit a base64-encoded maximum attachment (×4/3 + headers). */
+        maxMessageBytes: bytes(32 * MiB),
+        maxRecipientsPerMessage: count(200),
+        maxHeaderLineBytes: bytes(998 * 4),
+        maxHeaderBytes: bytes(1 * MiB),
+        maxMimeDepth: count(100),
+        maxMimeParts: count(10000),
+        maxAddressesPerHeader: count(1000),
+      })
+      .strict()
+      .prefault({}),
+    smtp: z
+      .object({
+        idleTimeoutMs: ms(5 * 60 * 1000),
+        maxBadCommands: count(10),
+        maxConnectionsPerIp: count(50),
+        maxCommandLineBytes: bytes(4096),
+        /** What to do with mail whose sender domain publishes DMARC p=reject and fails: reject | flag. */
+        dmarcRejectAction: z.enum(['reject', 'flag']).default('reject'),
+        /** Check SPF/DKIM/DMARC on inbound mail (needs DNS). */
+        checkAuthentication: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    imap: z
+      .object({
+        maxLineBytes: bytes(64 * 1024),
+        maxNestingDepth: count(16),
+        maxItemsPerCommand: count(10000),
+        /** Before sign-in: a client that says nothing is dropped after this. */
+        loginTimeoutMs: ms(60 * 1000),
+        /** After sign-in (RFC 9051 §5.4: at least 30 minutes). */
+        idleTimeoutMs: ms(31 * 60 * 1000),
+        /** "* OK Still here" during IDLE, so NAT boxes keep the connection. */
+        idleKeepaliveMs: ms(2 * 60 * 1000),
+      })
+      .strict()
+      .prefault({}),
+    pop3: z
+      .object({
+        maxLineBytes: bytes(512),
+        maxBadCommands: count(10),
+        /** RFC 1939 §3: at least 10 minutes. */
+        idleTimeoutMs: ms(10 * 60 * 1000),
+      })
+      .strict()
+      .prefault({}),
+    quota: z
+      .object({
+        /** R-STORE-1 defaults by account kind; each account may override. */
+        personalBytes: bytes(2 * GiB),
+        unitBytes: bytes(10 * GiB),
+        adminBytes: bytes(2 * GiB),
+        /** R-STORE-3: one warning mail at each threshold. */
+        warnPercent: z.array(z.number().int().min(1).max(100)).default([80, 90, 95]),
+      })
+      .strict()
+      .prefault({}),
+    naming: z
+      .object({
+        /**
+         * R-ADDR-3 personal address template. Placeholders: {given} given name in full,
+         * {initials} first letters of family and middle names, {unit} the unit's address code.
+         * NA: "{given}{initials}" → longnv; NB: "{given}{initials}.{unit}" → longnv.stttt.
+         */
+        personalTemplate: z.string().default('{given}{initials}'),
+        /** R-ADDR-2: a sub-unit's address is "<code>.<parent>"; false = the code alone. */
+        subUnitJoinsParent: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    passwords: z
+      .object({
+        /** R-AUTH-1. */
+        userMinLength: count(8),
+        adminMinLength: count(10),
+        requireLower: z.boolean().default(true),
+        requireUpper: z.boolean().default(true),
+        requireDigit: z.boolean().default(true),
+        requireSpecial: z.boolean().default(true),
+        specialCharacters: z.string().min(1).default('!@#%$*&'),
+        /** R-AUTH-2 rotation (NA: 90 days for everyone; NB: 180 for users). */
+        userMaxAgeDays: count(90),
+        adminMaxAgeDays: count(90),
+        /** Where users are told to change an expired password. */
+        changeUrl: z.string().default('http://mail.example.gov.vn:8080/portal'),
+      })
+      .strict()
+      .prefault({}),
+    lifecycle: z
+      .object({
+        /** R-ACC-3: no sign-in for this long → suspended. */
+        inactiveSuspendDays: count(183),
+        /** R-ACC-5 NA: suspended this long in a row → deleted (calendar days). */
+        deleteAfterSuspendedDays: count(183).nullable(),
+        /** R-ACC-5 NB: working days after the suspension notice → deleted (null = not used). */
+        deleteAfterNoticeWorkingDays: count(15).nullable(),
+        /** Public holidays (YYYY-MM-DD) skipped when counting working days. */
+        holidays: z.array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD')).default([]),
+      })
+      .strict()
+      .prefault({}),
+    sendLog: z
+      .object({
+        /** R-LOG-1: at least 6 months (183 days); less is a config error. */
+        retentionDays: z.number().int().min(183, 'expected at least 183 days (R-LOG-1: six months)').default(365),
+      })
+      .strict()
+      .prefault({}),
+    delivery: z
+      .object({
+        /** Outbound routing overrides: "domain" or "*" → "host:port" (tests point "*" at a local sink). */
+        routes: z.record(z.string(), z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port')).default({}),
+        /** Delays between attempts; the last one repeats until maxQueueAgeMs. */
+        retryScheduleMs: z.array(z.number().int().positive()).min(1).default([5 * 60e3, 15 * 60e3, 30 * 60e3, 60 * 60e3, 2 * 3600e3, 4 * 3600e3]),
+        maxQueueAgeMs: ms(5 * 24 * 3600e3),
+        delayNoticeAfterMs: ms(4 * 3600e3),
+        connectTimeoutMs: ms(30e3),
+        concurrency: count(8),
+        /** DKIM selector used when signing outbound mail (keys from `buudien dkim generate`). */
+        dkimSelector: z.string().regex(/^[a-z0-9-]+$/).default('buudien'),
+        /** Check the queue for due messages this often. */
+        queuePollMs: ms(1000),
+      })
+      .strict()
+      .prefault({}),
+    policy: z
+      .object({
+        /** Rules in the order they run, each with its action (reject | flag | quarantine | off). */
+        rules: z
+          .array(z.object({ name: z.string().min(1), action: ruleAction }).strict())
+          .default([
+            { name: 'executables', action: 'reject' },
+            { name: 'encrypted-archives', action: 'flag' },
+            { name: 'attachment-size', action: 'reject' },
+            { name: 'malware', action: 'reject' },
+            { name: 'spam', action: 'flag' },
+            { name: 'auto-forward', action: 'flag' },
+          ]),
+        /** Rule time-out: a rule that takes longer defers the message (451 4.3.0). */
+        ruleTimeoutMs: ms(30e3),
+        executableExtensions: z.array(z.string().regex(/^[a-z0-9]+$/, 'expected an extension without the dot, lower case')).default(DEFAULT_EXECUTABLE_EXTENSIONS),
+        archiveMaxDepth: count(3),
+        archiveMaxEntries: count(10000),
+        archiveMaxExpandedBytes: bytes(200 * MiB),
+        archiveMaxRatio: count(200),
+        encryptedArchiveSubjectTag: z.string().default('[Tệp nén có mật khẩu / Encrypted archive]'),
+        /** R-POL-5: forwarding allowed only to these (domains or *.suffix). Local domains are always allowed. */
+        forwardAllowlist: z.array(z.string()).default(['*.gov.vn']),
+        clamd: z
+          .object({ socket: z.string().optional(), host: z.string().optional(), port: z.number().int().optional(), failOpen: z.boolean().default(false) })
+          .strict()
+          .nullable()
+          .default(null),
+        rspamd: z
+          .object({ url: z.string(), junkScore: z.number().default(6), rejectScore: z.number().default(15), password: z.string().optional() })
+          .strict()
+          .nullable()
+          .default(null),
+        /** Per-account sending limits so a compromised account cannot spray. */
+        maxMessagesPerHour: count(200),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    // A base64-encoded maximum attachment must fit in a message (SECURITY-NOTES: SIZE ≥ 4/3 × attachment).
+    const needed = Math.ceil((c.limits.maxAttachmentBytes * 4) / 3) + 64 * 1024;
+    if (c.limits.maxMessageBytes < needed) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['limits', 'maxMessageBytes'],
+        message: `expected at least ${needed} (a base64-encoded limits.maxAttachmentBytes must fit), got ${c.limits.maxMessageBytes}`,
+      });
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type ListenerName = keyof Config['listeners'];
+export type RuleAction = z.output<typeof ruleAction>;

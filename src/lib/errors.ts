@@ -1,0 +1,46 @@
+/**
+ * The one error type services throw. Each protocol translates `code` once
+ * (imap/errors.ts, pop3/errors.ts, smtp/reply.ts); `detail` is for the log only,
+ * `message` is the bilingual text a user may see (Vietnamese first).
+ */
+export type MailErrorCode =
+  | 'NOT_FOUND'
+  | 'ALREADY_EXISTS'
+  | 'INVALID_INPUT'
+  | 'PERMISSION_DENIED'
+  | 'AUTH_FAILED'
+  | 'ACCOUNT_SUSPENDED'
+  | 'ACCOUNT_DELETED'
+  | 'PASSWORD_EXPIRED'
+  | 'PASSWORD_MUST_CHANGE'
+  | 'PASSWORD_WEAK'
+  | 'OVER_QUOTA'
+  | 'TOO_LARGE'
+  | 'LIMIT_EXCEEDED'
+  | 'IN_USE'
+  | 'POLICY_REJECT'
+  | 'TEMPORARY'
+  | 'CONFIG'
+  | 'INTERNAL';
+
+export class MailError extends Error {
+  override readonly name = 'MailError';
+  constructor(
+    readonly code: MailErrorCode,
+    /** Bilingual, user-facing text ("Vietnamese / English"). */
+    message: string,
+    /** Internal detail for the log; never sent to a client. */
+    readonly detail?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export function isMailError(e: unknown, code?: MailErrorCode): e is MailError {
+  return e instanceof MailError && (code === undefined || e.code === code);
+}
+
+/** A user-facing bilingual text: Vietnamese first, then English. */
+export function bi(vi: string, en: string): string {
+  return `${vi} / ${en}`;
+}

@@ -1,0 +1,429 @@
+/**
+ * The one storage boundary (DESIGN.md). Every method is async and is one transaction.
+ * Protocols, services and the CLI reach storage only through this interface; the embedded
+ * implementation lives in store/sqlite/. No SQL anywhere else.
+ */
+import type { Readable } from 'node:stream';
+import type { Envelope, MimePart } from '../mail/types.js';
+
+// ───────────────────────────── organisation ─────────────────────────────
+
+export interface Domain {
+  name: string;
+  createdAt: Date;
+}
+
+export interface Unit {
+  id: number;
+  /** Short code derived from the name by R-ADDR-1 ("skhdt"), unique among its siblings. */
+  code: string;
+  /** The unit mailbox's local part: code, or "code.parentAddress" for sub-units (R-ADDR-2). Unique. */
+  address: string;
+  name: string;
+  parentId: number | null;
+  staff: number | null;
+  createdAt: Date;
+}
+
+export interface NewUnit {
+  code: string;
+  address: string;
+  name: string;
+  parentId: number | null;
+  staff: number | null;
+}
+
+// ───────────────────────────── accounts ─────────────────────────────
+
+export type AccountKind = 'personal' | 'unit' | 'admin';
+export type AccountState = 'active' | 'suspended' | 'deleted';
+/** super: the whole system; unit: R-ACC-7 unit administrator (own unit only); none: a user. */
+export type AdminRole = 'none' | 'unit' | 'super';
+
+export interface Account {
+  id: number;
+  /** Full address, lower case: local@domain. */
+  address: string;
+  localPart: string;
+  domain: string;
+  kind: AccountKind;
+  role: AdminRole;
+  state: AccountState;
+  /** Why the state was last changed, when, and the written request's reference number. */
+  stateReason: string | null;
+  stateChangedAt: Date | null;
+  stateRef: string | null;
+  fullName: string;
+  title: string | null;
+  phone: string | null;
+  unitId: number | null;
+  /** null = the default for the kind (config quota.*Bytes). */
+  quotaBytes: number | null;
+  passwordHash: string;
+  mustChangePassword: boolean;
+  passwordChangedAt: Date;
+  totpSecret: string | null;
+  createdAt: Date;
+  lastLoginAt: Date | null;
+}
+
+export interface NewAccount {
+  address: string;
+  kind: AccountKind;
+  role?: AdminRole;
+  fullName: string;
+  title?: string | null;
+  phone?: string | null;
+  unitId: number | null;
+  quotaBytes?: number | null;
+  passwordHash: string;
+  mustChangePassword: boolean;
+}
+
+export type AccountPatch = Partial<
+  Pick<
+    Account,
+    | 'state'
+    | 'stateReason'
+    | 'stateChangedAt'
+    | 'stateRef'
+    | 'fullName'
+    | 'title'
+    | 'phone'
+    | 'unitId'
+    | 'quotaBytes'
+    | 'passwordHash'
+    | 'mustChangePassword'
+    | 'passwordChangedAt'
+    | 'totpSecret'
+    | 'lastLoginAt'
+    | 'role'
+  >
+>;
+
+export interface AppPassword {
+  id: number;
+  accountId: number;
+  label: string;
+  hash: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+/** Who did an admin action, what, and on which written request (R-ACC-1). */
+export interface AuditEntry {
+  actor: string;
+  action: string;
+  target: string;
+  ref?: string | null;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditRecord extends AuditEntry {
+  id: number;
+  at: Date;
+}
+
+// ───────────────────────────── mailboxes & messages ─────────────────────────────
+
+export type SpecialUse = '\\Sent' | '\\Drafts' | '\\Trash' | '\\Junk' | '\\Archive' | '\\All' | '\\Flagged';
+
+export interface Mailbox {
+  id: number;
+  accountId: number;
+  /** Full name, "/" as hierarchy separator, UTF-8 ("INBOX", "Dự án/2026"). */
+  name: string;
+  specialUse: SpecialUse | null;
+  subscribed: boolean;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  createdAt: Date;
+}
+
+export interface MailboxStatus {
+  messages: number;
+  unseen: number;
+  recent: number;
+  /** Sum of message sizes (STATUS=SIZE). */
+  size: number;
+  uidNext: number;
+  uidValidity: number;
+  highestModseq: number;
+}
+
+/** The per-mailbox row of one message. Flags are system flags (\\Seen …) and keywords ($Junk …). */
+export interface MessageMeta {
+  uid: number;
+  modseq: number;
+  flags: string[];
+  internalDate: Date;
+  size: number;
+  blobId: string;
+}
+
+/** Cached at delivery so FETCH never re-parses. */
+export interface MessageDetail extends MessageMeta {
+  envelope: Envelope;
+  structure: MimePart;
+}
+
+/** What one delivery writes: one blob, one row in each target mailbox. */
+export interface DeliveryTarget {
+  mailboxId: number;
+  flags?: string[];
+  /** Refuse with OVER_QUOTA if the account would exceed this many bytes (null = no check). */
+  quotaBytes: number | null;
+}
+
+export interface StoreMessageInput {
+  /** The exact bytes to keep. */
+  raw: Buffer;
+  envelope: Envelope;
+  structure: MimePart;
+  /** Folded text for the full-text index (subject, addresses, body). */
+  searchText: string;
+  internalDate: Date;
+  targets: DeliveryTarget[];
+}
+
+export interface StoredCopy {
+  mailboxId: number;
+  uid: number;
+  uidValidity: number;
+  modseq: number;
+}
+
+export type FlagOp = 'set' | 'add' | 'remove';
+
+export interface FlagChange {
+  uid: number;
+  flags: string[];
+  modseq: number;
+}
+
+/** What changed in a mailbox since a MODSEQ (CONDSTORE/QRESYNC, sessions of other processes). */
+export interface MailboxChanges {
+  highestModseq: number;
+  /** Messages added or whose flags changed with modseq > since. */
+  changed: MessageMeta[];
+  /** UIDs expunged with modseq > since. */
+  expunged: number[];
+}
+
+/** A change event for sessions in this process (other processes poll changesSince). */
+export type StoreEvent =
+  | { kind: 'added'; accountId: number; mailboxId: number; uids: number[]; modseq: number }
+  | { kind: 'flags'; accountId: number; mailboxId: number; changes: FlagChange[]; modseq: number; origin?: unknown }
+  | { kind: 'expunged'; accountId: number; mailboxId: number; uids: number[]; modseq: number; origin?: unknown }
+  | { kind: 'mailboxes'; accountId: number };
+
+export interface CopyResult {
+  uidValidity: number;
+  /** Pairs [source uid, destination uid], in source order. */
+  mapping: Array<[number, number]>;
+}
+
+// ───────────────────────────── send log, queue ─────────────────────────────
+
+export type SendDirection = 'inbound' | 'submission' | 'outbound' | 'local';
+export type SendOutcome = 'delivered' | 'queued' | 'deferred' | 'bounced' | 'rejected';
+
+/** R-LOG-1: one row per recipient of every transaction, accepted or not. */
+export interface SendLogEntry {
+  at: Date;
+  direction: SendDirection;
+  sender: string;
+  recipient: string;
+  clientIp: string | null;
+  account: string | null;
+  messageId: string | null;
+  size: number | null;
+  outcome: SendOutcome;
+  code: number | null;
+  text: string | null;
+  /** Policy findings, e.g. ["executables: reject ho-so.exe"]. */
+  findings: string[];
+}
+
+export interface SendLogRecord extends SendLogEntry {
+  id: number;
+}
+
+export interface SendLogQuery {
+  sender?: string;
+  recipient?: string;
+  clientIp?: string;
+  since?: Date;
+  until?: Date;
+  limit?: number;
+}
+
+export interface QueueItem {
+  id: number;
+  sender: string;
+  recipients: string[];
+  blobId: string;
+  size: number;
+  createdAt: Date;
+  nextAttemptAt: Date;
+  attempts: number;
+  lastError: string | null;
+  delayNoticeSent: boolean;
+  /** Who submitted it (for the DSN and the send log). */
+  account: string | null;
+  messageId: string | null;
+}
+
+export interface NewQueueItem {
+  sender: string;
+  recipients: string[];
+  raw: Buffer;
+  account: string | null;
+  messageId: string | null;
+  now: Date;
+}
+
+// ───────────────────────────── quarantine ─────────────────────────────
+
+export interface QuarantineItem {
+  id: number;
+  at: Date;
+  sender: string;
+  recipients: string[];
+  blobId: string;
+  size: number;
+  reason: string;
+  direction: SendDirection;
+}
+
+// ───────────────────────────── the port ─────────────────────────────
+
+export interface Store {
+  /** Cheap check used by /healthz. */
+  ping(): Promise<void>;
+  /** Finish in-flight transactions, then close. */
+  close(): Promise<void>;
+
+  // domains
+  addDomain(name: string, audit: AuditEntry): Promise<Domain>;
+  listDomains(): Promise<Domain[]>;
+  removeDomain(name: string, audit: AuditEntry): Promise<void>;
+
+  // units
+  addUnit(unit: NewUnit, audit: AuditEntry): Promise<Unit>;
+  getUnit(id: number): Promise<Unit | null>;
+  getUnitByCode(codeOrAddress: string): Promise<Unit | null>;
+  listUnits(): Promise<Unit[]>;
+
+  // accounts — createAccount also creates the special-use mailboxes, subscribed
+  createAccount(input: NewAccount, audit: AuditEntry): Promise<Account>;
+  /**
+   * Several account changes that succeed or fail together (request forms, R-ACC-1).
+   * The callback's store calls join the one transaction.
+   */
+  batch<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+  getAccount(id: number): Promise<Account | null>;
+  getAccountByAddress(address: string): Promise<Account | null>;
+  /** Accounts whose local part is this (R-ADDR-6 sign-in with the local part alone). */
+  findAccountsByLocalPart(localPart: string): Promise<Account[]>;
+  listAccounts(filter?: { unitId?: number; state?: AccountState; domain?: string }): Promise<Account[]>;
+  updateAccount(id: number, patch: AccountPatch, audit: AuditEntry | null): Promise<Account>;
+  /** Is this address used by an account or an alias? */
+  addressTaken(address: string): Promise<boolean>;
+  /** Removes the account's mailboxes and messages (blobs are reclaimed by the collector). */
+  purgeAccount(id: number, audit: AuditEntry): Promise<void>;
+
+  // aliases and unit-mailbox delegation (R-ACC-6)
+  addAlias(alias: string, accountId: number, audit: AuditEntry): Promise<void>;
+  removeAlias(alias: string, audit: AuditEntry): Promise<void>;
+  listAliases(accountId: number): Promise<string[]>;
+  /** An address → the account that receives it (directly or through an alias). */
+  resolveAddress(address: string): Promise<Account | null>;
+  addDelegation(unitAccountId: number, accountId: number, audit: AuditEntry): Promise<void>;
+  removeDelegation(unitAccountId: number, accountId: number, audit: AuditEntry): Promise<void>;
+  /** Unit accounts this account may send as / open. */
+  listDelegatedTo(accountId: number): Promise<Account[]>;
+
+  // app passwords (mail clients that cannot do TOTP)
+  addAppPassword(accountId: number, label: string, hash: string): Promise<AppPassword>;
+  listAppPasswords(accountId: number): Promise<AppPassword[]>;
+  removeAppPassword(accountId: number, id: number): Promise<void>;
+  touchAppPassword(id: number, at: Date): Promise<void>;
+
+  // audit
+  audit(entry: AuditEntry): Promise<void>;
+  listAudit(filter?: { actor?: string; target?: string; since?: Date; limit?: number }): Promise<AuditRecord[]>;
+
+  // mailboxes
+  listMailboxes(accountId: number): Promise<Mailbox[]>;
+  getMailbox(accountId: number, name: string): Promise<Mailbox | null>;
+  getMailboxById(id: number): Promise<Mailbox | null>;
+  createMailbox(accountId: number, name: string, opts?: { specialUse?: SpecialUse | null; subscribed?: boolean }): Promise<Mailbox>;
+  /** Renames the mailbox and its children ("a" → "b" also moves "a/x" → "b/x"). INBOX rename moves its messages (RFC 3501 §6.3.5). */
+  renameMailbox(accountId: number, from: string, to: string): Promise<void>;
+  deleteMailbox(accountId: number, name: string): Promise<void>;
+  setSubscribed(accountId: number, name: string, subscribed: boolean): Promise<void>;
+  mailboxStatus(mailboxId: number): Promise<MailboxStatus>;
+
+  // messages
+  /** Write the blob once (deduplicated, fsynced), then one row per target, in one group commit. */
+  storeMessage(input: StoreMessageInput): Promise<StoredCopy[]>;
+  /** Every message of a mailbox in UID order (flags, sizes: what SELECT and UID FETCH 1:* need). */
+  listMessages(mailboxId: number): Promise<MessageMeta[]>;
+  /** Cached envelope and structure for these UIDs (missing UIDs are skipped), in UID order. */
+  getMessageDetails(mailboxId: number, uids: number[]): Promise<MessageDetail[]>;
+  /** The message bytes, optionally a byte range [start, end). */
+  readBlob(blobId: string, range?: { start: number; end: number }): Promise<Buffer>;
+  streamBlob(blobId: string, range?: { start: number; end: number }): Readable;
+  /** Flags on UIDs; with unchangedSince, messages modified later are left alone and returned as `failed` (CONDSTORE). */
+  setFlags(
+    mailboxId: number,
+    uids: number[],
+    op: FlagOp,
+    flags: string[],
+    opts?: { unchangedSince?: number; origin?: unknown },
+  ): Promise<{ changes: FlagChange[]; failed: number[] }>;
+  /** Remove messages (those given, else every \\Deleted one). Returns the expunged UIDs. */
+  expunge(mailboxId: number, uids?: number[], opts?: { origin?: unknown }): Promise<number[]>;
+  copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null): Promise<CopyResult>;
+  /** Copy then expunge from the source, in one transaction. */
+  moveMessages(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null, opts?: { origin?: unknown }): Promise<CopyResult>;
+  changesSince(mailboxId: number, modseq: number): Promise<MailboxChanges>;
+  /** UIDs whose indexed text matches every folded term (Vietnamese diacritics folded at index and query time). */
+  searchText(mailboxId: number, terms: string[], field: 'text' | 'body' | 'subject' | 'from' | 'to' | 'cc' | 'bcc'): Promise<number[]>;
+  /** Bytes used by an account: the logical size of every message in each of its mailboxes. */
+  usage(accountId: number): Promise<number>;
+  /** In-process change events (IMAP sessions). Returns an unsubscribe function. */
+  onEvent(listener: (e: StoreEvent) => void): () => void;
+
+  // send log (R-LOG-1)
+  logSend(entries: SendLogEntry[]): Promise<void>;
+  searchSendLog(q: SendLogQuery): Promise<SendLogRecord[]>;
+  pruneSendLog(before: Date): Promise<number>;
+
+  // outbound queue (durable)
+  enqueue(item: NewQueueItem): Promise<QueueItem>;
+  /** Items due at `now`, marked as taken so another runner does not take them. */
+  claimDue(now: Date, limit: number): Promise<QueueItem[]>;
+  /** After an attempt: remove delivered recipients; reschedule the rest or drop the item. */
+  finishAttempt(id: number, result: { remaining: string[]; nextAttemptAt: Date | null; error: string | null; delayNoticeSent?: boolean }): Promise<void>;
+  listQueue(): Promise<QueueItem[]>;
+  queueDepth(): Promise<number>;
+
+  // quarantine
+  quarantine(item: Omit<QuarantineItem, 'id' | 'blobId' | 'size'> & { raw: Buffer }): Promise<QuarantineItem>;
+  listQuarantine(): Promise<QuarantineItem[]>;
+  getQuarantine(id: number): Promise<QuarantineItem | null>;
+  removeQuarantine(id: number): Promise<void>;
+
+  // key/value for small state (quota warning thresholds reached, DKIM keys, jobs' last runs)
+  getSetting(key: string): Promise<string | null>;
+  setSetting(key: string, value: string | null): Promise<void>;
+
+  // blobs
+  /** Remove blobs no message, queue item or quarantine item references. */
+  collectGarbage(): Promise<{ blobs: number; bytes: number }>;
+  /** Bytes on disk under storage.dir used by blobs (metrics). */
+  storageBytes(): Promise<number>;
+}
