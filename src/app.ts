@@ -50,12 +50,26 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const listeners = new Map<string, BoundListener>();
   let started: Service[] = [];
 
+  async function stop(): Promise<void> {
+    const toStop = started.reverse();
+    started = [];
+    for (const s of toStop) {
+      try {
+        await s.stop();
+      } catch (e) {
+        log.error({ err: e, service: s.name }, 'service did not stop cleanly');
+      }
+    }
+    await store.close();
+  }
+
   return {
     config,
     store,
     log,
     clock,
     listeners,
+    stop,
     async start() {
       try {
         for (const s of services) {
@@ -67,21 +81,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
           }
         }
       } catch (e) {
-        await this.stop();
+        await stop();
         throw e;
       }
-    },
-    async stop() {
-      const toStop = started.reverse();
-      started = [];
-      for (const s of toStop) {
-        try {
-          await s.stop();
-        } catch (e) {
-          log.error({ err: e, service: s.name }, 'service did not stop cleanly');
-        }
-      }
-      await store.close();
     },
     healthy() {
       return started.length === services.length && services.every((s) => s.healthy());
