@@ -1,0 +1,66 @@
+/**
+ * Password hashing (argon2id, run on libuv's thread pool, off the event loop) and the
+ * password rules of R-AUTH-1 (length, lower, upper, digit, special character).
+ */
+import { randomInt } from 'node:crypto';
+import argon2 from 'argon2';
+import { bi } from '../lib/errors.js';
+
+export interface PasswordRules {
+  userMinLength: number;
+  adminMinLength: number;
+  requireLower: boolean;
+  requireUpper: boolean;
+  requireDigit: boolean;
+  requireSpecial: boolean;
+  specialCharacters: string;
+}
+
+// OWASP's argon2id baseline (19 MiB, t=2, p=1): enough cost, small enough for many sign-ins.
+const HASH_OPTIONS = { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+
+export function hashPassword(password: string): Promise<string> {
+  return argon2.hash(password, HASH_OPTIONS);
+}
+
+/** false for a wrong password or a malformed hash; never throws for bad input. */
+export async function verifyPassword(hash: string, password: string): Promise<boolean> {
+  if (!hash.startsWith('$argon2')) return false;
+  try {
+    return await argon2.verify(hash, password);
+  } catch {
+    return false;
+  }
+}
+
+/** The R-AUTH-1 problems of a password, bilingual; empty when it is acceptable. */
+export function passwordProblems(password: string, rules: PasswordRules, admin: boolean): string[] {
+  const problems: string[] = [];
+  const min = admin ? rules.adminMinLength : rules.userMinLength;
+  if ([...password].length < min) problems.push(bi(`mật khẩu phải có ít nhất ${min} ký tự`, `the password must have at least ${min} characters`));
+  if (rules.requireLower && !/\p{Ll}/u.test(password)) problems.push(bi('phải có chữ thường', 'it needs a lower-case letter'));
+  if (rules.requireUpper && !/\p{Lu}/u.test(password)) problems.push(bi('phải có chữ hoa', 'it needs an upper-case letter'));
+  if (rules.requireDigit && !/\d/.test(password)) problems.push(bi('phải có chữ số', 'it needs a digit'));
+  if (rules.requireSpecial && ![...password].some((ch) => rules.specialCharacters.includes(ch))) {
+    problems.push(bi(`phải có ký tự đặc biệt (${rules.specialCharacters})`, `it needs a special character (${rules.specialCharacters})`));
+  }
+  return problems;
+}
+
+/** A one-time password that satisfies the rules (for new accounts and resets). */
+export function generatePassword(rules: PasswordRules, admin: boolean): string {
+  const lower = 'abcdefghijkmnopqrstuvwxyz';
+  const upper = 'ABCDEFGHJKLMNPQRSTUVWXYZ';
+  const digits = '23456789';
+  const special = rules.specialCharacters;
+  const all = lower + upper + digits;
+  const length = Math.max(admin ? rules.adminMinLength : rules.userMinLength, 14);
+  const pick = (s: string): string => s[randomInt(s.length)] ?? 'x';
+  const chars = [pick(lower), pick(upper), pick(digits), pick(special)];
+  while (chars.length < length) chars.push(pick(all));
+  for (let i = chars.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [chars[i], chars[j]] = [chars[j] as string, chars[i] as string];
+  }
+  return chars.join('');
+}
