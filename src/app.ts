@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Config } from './config/schema.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createLogger, type Logger } from './lib/log.js';
+import { createMetrics, type Metrics } from './lib/metrics.js';
 import type { BoundListener, Service } from './lib/service.js';
 import type { Store } from './store/port.js';
 import { openSqliteStore } from './store/sqlite/index.js';
@@ -22,6 +23,7 @@ export interface App {
   readonly store: Store;
   readonly log: Logger;
   readonly clock: Clock;
+  readonly metrics: Metrics;
   /** Actual addresses after start(), by listener name. */
   readonly listeners: Map<string, BoundListener>;
   start(): Promise<void>;
@@ -43,6 +45,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     groupCommitWindowMs: config.storage.groupCommitWindowMs,
   });
 
+  const metrics = createMetrics({ collectDefaults: true });
   const services: Service[] = [];
   // ── wiring: each part adds its service here (keep one block per part) ──
   // ── end of wiring ──
@@ -68,6 +71,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     store,
     log,
     clock,
+    metrics,
     listeners,
     stop,
     async start() {
