@@ -11,6 +11,7 @@ import { createMetrics, type Metrics } from './lib/metrics.js';
 import type { BoundListener, Service } from './lib/service.js';
 import type { Store } from './store/port.js';
 import { openSqliteStore } from './store/sqlite/index.js';
+import { createHttpService } from './http/server.js';
 
 export interface AppOptions {
   config: Readonly<Config>;
@@ -49,6 +50,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const services: Service[] = [];
   // ── wiring: each part adds its service here (keep one block per part) ──
   // ── end of wiring ──
+  // HTTP last: /healthz reports the listeners above, so it starts once they are up.
+  const others = [...services];
+  services.push(createHttpService({ config, log, metrics, store, listenersHealthy: () => others.every((s) => s.healthy()) }));
 
   const listeners = new Map<string, BoundListener>();
   let started: Service[] = [];

@@ -1,0 +1,132 @@
+/**
+ * The HTTP listener (CONTRACT.md `listeners.http`): /healthz for the Docker HEALTHCHECK,
+ * /metrics in Prometheus format, and mail-client autoconfiguration (Thunderbird autoconfig,
+ * Outlook autodiscover XML and its JSON variant).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../config/schema.js';
+import { bi } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { BoundListener, Service } from '../lib/service.js';
+import type { Store } from '../store/port.js';
+import { autoconfigXml, autodiscoverJson, autodiscoverXml, emailFromAutodiscoverRequest } from './autoconfig.js';
+
+export interface HttpDeps {
+  config: Readonly<Config>;
+  log: Logger;
+  metrics: Metrics;
+  store: Store;
+  /** Every other listener up (the app's view). */
+  listenersHealthy: () => boolean;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+export function createHttpService(deps: HttpDeps): Service {
+  const { config, log, metrics, store } = deps;
+  const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 15_000 }, (req, res) => {
+    metrics.connections.inc({ protocol: 'http' });
+    handle(req, res).catch((err: unknown) => {
+      log.error({ err, url: req.url }, 'http request failed');
+      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', bi('Lỗi máy chủ', 'Internal server error') + '\n');
+      else res.destroy();
+    });
+  });
+  server.maxHeadersCount = 100;
+  let listening = false;
+
+  async function readBody(req: http.IncomingMessage): Promise<string | null> {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > MAX_BODY_BYTES) return null;
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const route = url.pathname.toLowerCase();
+    if (route === '/healthz') {
+      let storeOk = true;
+      try {
+        await store.ping();
+      } catch (err) {
+        storeOk = false;
+        log.warn({ err }, 'healthz: store unreachable');
+      }
+      const listenersOk = deps.listenersHealthy();
+      const ok = storeOk && listenersOk;
+      send(res, ok ? 200 : 503, 'application/json; charset=utf-8', JSON.stringify({ status: ok ? 'ok' : 'fail', store: storeOk, listeners: listenersOk }) + '\n');
+      return;
+    }
+    if (route === '/metrics') {
+      try {
+        metrics.queueDepth.set(await store.queueDepth());
+        metrics.storageBytes.set(await store.storageBytes());
+      } catch (err) {
+        log.warn({ err }, 'metrics: store figures unavailable');
+      }
+      send(res, 200, metrics.registry.contentType, await metrics.registry.metrics());
+      return;
+    }
+    if (route === '/.well-known/autoconfig/mail/config-v1.1.xml' || route === '/mail/config-v1.1.xml') {
+      const email = url.searchParams.get('emailaddress');
+      send(res, 200, 'application/xml; charset=utf-8', autoconfigXml(config, email));
+      return;
+    }
+    if (route === '/autodiscover/autodiscover.xml') {
+      const body = req.method === 'POST' ? await readBody(req) : '';
+      if (body === null) {
+        send(res, 413, 'text/plain; charset=utf-8', bi('Yêu cầu quá lớn', 'Request too large') + '\n');
+        return;
+      }
+      send(res, 200, 'application/xml; charset=utf-8', autodiscoverXml(config, emailFromAutodiscoverRequest(body)));
+      return;
+    }
+    if (route === '/autodiscover/autodiscover.json' || route.startsWith('/autodiscover/autodiscover.json/')) {
+      const result = autodiscoverJson(config, url);
+      send(res, result.status, 'application/json; charset=utf-8', JSON.stringify(result.body) + '\n');
+      return;
+    }
+    send(res, 404, 'text/plain; charset=utf-8', bi('Không tìm thấy', 'Not found') + '\n');
+  }
+
+  return {
+    name: 'http',
+    async start(): Promise<BoundListener[]> {
+      const l = config.listeners.http;
+      if (!l.enabled) return [];
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(l.port, l.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      listening = true;
+      const addr = server.address() as AddressInfo;
+      return [{ name: 'http', host: addr.address, port: addr.port }];
+    },
+    async stop(): Promise<void> {
+      if (!listening) return;
+      listening = false;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+    },
+    healthy(): boolean {
+      return listening || !config.listeners.http.enabled;
+    },
+  };
+}
+
+function send(res: http.ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(body);
+}

@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type TestApp } from '../helpers/app.js';
+
+describe('HTTP listener', () => {
+  let app: TestApp;
+  let base: string;
+  beforeAll(async () => {
+    app = await startApp();
+    base = `http://127.0.0.1:${app.port('http')}`;
+  });
+  afterAll(async () => {
+    await app.stop();
+  });
+
+  it('/healthz answers ok while the store and every listener are up', async () => {
+    const res = await fetch(`${base}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok', store: true, listeners: true });
+  });
+
+  it('/metrics is Prometheus text with the counters the protocols fill', async () => {
+    const res = await fetch(`${base}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/plain/);
+    const text = await res.text();
+    for (const name of ['buudien_messages_in_total', 'buudien_rejections_total', 'buudien_connections_total', 'buudien_queue_depth', 'buudien_storage_bytes']) {
+      expect(text).toContain(`# TYPE ${name}`);
+    }
+    expect(text).toMatch(/^buudien_queue_depth 0$/m);
+    expect(text).toMatch(/^buudien_connections_total\{protocol="http"\} [1-9]/m);
+  });
+
+  it('Thunderbird autoconfig names the real IMAP and submission ports', async () => {
+    const res = await fetch(`${base}/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=longnv%40example.gov.vn`);
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    expect(body).toContain('<clientConfig version="1.1">');
+    expect(body).toContain('<domain>example.gov.vn</domain>');
+    expect(body).toContain(`<port>${app.port('imaps')}</port>`);
+    expect(body).toContain(`<port>${app.port('submission')}</port>`);
+    expect(body).toContain('<username>%EMAILADDRESS%</username>');
+  });
+
+  it('Outlook autodiscover (POST XML) echoes the address as login name, escaped', async () => {
+    const req = `<?xml version="1.0"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>longnv@example.gov.vn</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>`;
+    const res = await fetch(`${base}/autodiscover/autodiscover.xml`, { method: 'POST', body: req, headers: { 'content-type': 'text/xml' } });
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    expect(body).toContain('<LoginName>longnv@example.gov.vn</LoginName>');
+    expect(body).toContain('<Type>IMAP</Type>');
+    expect(body).toContain(`<Port>${app.port('imaps')}</Port>`);
+    expect(body).toContain('<Type>SMTP</Type>');
+  });
+
+  it('Outlook autodiscover JSON accepts only the case-sensitive AutodiscoverV1', async () => {
+    const ok = await fetch(`${base}/autodiscover/autodiscover.json/v1.0/longnv@example.gov.vn?Protocol=AutodiscoverV1`);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ Protocol: 'AutodiscoverV1', Url: 'https://mail.example.gov.vn/autodiscover/autodiscover.xml' });
+    const bad = await fetch(`${base}/autodiscover/autodiscover.json/v1.0/longnv@example.gov.vn?Protocol=autodiscoverv1`);
+    expect(bad.status).toBe(400);
+  });
+
+  it('refuses an oversized autodiscover body without reading it all', async () => {
+    const res = await fetch(`${base}/autodiscover/autodiscover.xml`, { method: 'POST', body: 'x'.repeat(200 * 1024) });
+    expect(res.status).toBe(413);
+    expect(await res.text()).toContain('Yêu cầu quá lớn');
+  });
+
+  it('unknown paths are 404 with a bilingual text', async () => {
+    const res = await fetch(`${base}/nope`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).toBe('Không tìm thấy / Not found\n');
+  });
+});
+
+describe('/healthz when the store is gone', () => {
+  it('answers 503', async () => {
+    const app = await startApp();
+    try {
+      const base = `http://127.0.0.1:${app.port('http')}`;
+      await app.store.close();
+      const res = await fetch(`${base}/healthz`);
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { store: boolean }).store).toBe(false);
+    } finally {
+      await app.stop().catch(() => undefined);
+    }
+  });
+});
