@@ -1,0 +1,119 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, configFrom, loadConfig, mergeConfig, parseConfig } from '../../../src/config/load.js';
+
+function problems(raw: unknown): string[] {
+  try {
+    parseConfig(raw);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+function files(entries: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'buudien-config-'));
+  for (const [name, text] of Object.entries(entries)) writeFileSync(path.join(dir, name), text);
+  return dir;
+}
+
+describe('config defaults follow the regulations', () => {
+  const c = configFrom({});
+  it.each([
+    ['limits.maxAttachmentBytes (R-STORE-2: 20 MB)', c.limits.maxAttachmentBytes, 20 * 1024 * 1024],
+    ['quota.personalBytes (R-STORE-1: 2 GB)', c.quota.personalBytes, 2 * 1024 ** 3],
+    ['quota.unitBytes (R-STORE-1: 10 GB)', c.quota.unitBytes, 10 * 1024 ** 3],
+    ['passwords.userMinLength (R-AUTH-1)', c.passwords.userMinLength, 8],
+    ['passwords.adminMinLength (R-AUTH-1)', c.passwords.adminMinLength, 10],
+    ['passwords.userMaxAgeDays (R-AUTH-2, stricter NA)', c.passwords.userMaxAgeDays, 90],
+    ['security.allowPlaintextAuth', c.security.allowPlaintextAuth, 'loopback'],
+  ])('%s', (_name, actual, expected) => {
+    expect(actual).toBe(expected);
+  });
+
+  it('keeps the send log at least six months (R-LOG-1)', () => {
+    expect(c.sendLog.retentionDays).toBeGreaterThanOrEqual(183);
+  });
+
+  it('fits a base64-encoded 20 MB attachment into the message size', () => {
+    expect(c.limits.maxMessageBytes).toBeGreaterThan((c.limits.maxAttachmentBytes * 4) / 3);
+  });
+
+  it('is frozen', () => {
+    expect(Object.isFrozen(c.limits)).toBe(true);
+  });
+});
+
+describe('config problems are reported as "path: expected …, got …"', () => {
+  it.each([
+    [{ listeners: { smtp: { port: 'abc' } } }, 'listeners.smtp.port: expected number, got "abc"'],
+    [{ listeners: { imap: { port: 70000 } } }, 'listeners.imap.port: expected ≤ 65535, got 70000'],
+    [{ security: { allowPlaintextAuth: 'sometimes' } }, 'security.allowPlaintextAuth: expected one of "never" | "loopback" | "always", got "sometimes"'],
+    [{ sendLog: { retentionDays: 30 } }, 'sendLog.retentionDays: expected at least 183 days (R-LOG-1: six months), got 30'],
+    [{ limits: { maxAttachmentBytes: '20XB' } }, 'limits.maxAttachmentBytes: expected a size such as 20MB or 1048576, got "20XB"'],
+    [{ domains: ['Not A Domain'] }, 'domains.0: expected a lower-case domain name such as example.gov.vn, got "Not A Domain"'],
+    [{ colour: 'blue' }, 'colour: expected no such key (unknown setting), got "blue"'],
+    [{ limits: { maxAttachmentBytes: '40MB' } }, 'limits.maxMessageBytes: expected at least 55989590 (a base64-encoded limits.maxAttachmentBytes must fit), got 33554432'],
+  ])('%j', (raw, expected) => {
+    expect(problems(raw)).toContain(expected);
+  });
+
+  it('lists every problem at once', () => {
+    expect(problems({ listeners: { smtp: { port: 'x' } }, sendLog: { retentionDays: 1 }, nope: 1 })).toHaveLength(3);
+  });
+
+  it('accepts sizes with units', () => {
+    expect(configFrom({ limits: { maxAttachmentBytes: '10 MB' } }).limits.maxAttachmentBytes).toBe(10 * 1024 * 1024);
+    expect(configFrom({ quota: { personalBytes: '3GB' } }).quota.personalBytes).toBe(3 * 1024 ** 3);
+  });
+});
+
+describe('config files and extends', () => {
+  it('merges key by key over the file it extends, relative to the file', () => {
+    const dir = files({
+      'base.yaml': 'domains: [a.gov.vn]\nquota:\n  personalBytes: 3GB\n  unitBytes: 12GB\n',
+      'main.yaml': 'extends: ./base.yaml\nquota:\n  personalBytes: 4GB\n',
+    });
+    const c = loadConfig(path.join(dir, 'main.yaml'));
+    expect(c.domains).toEqual(['a.gov.vn']);
+    expect(c.quota.personalBytes).toBe(4 * 1024 ** 3);
+    expect(c.quota.unitBytes).toBe(12 * 1024 ** 3);
+  });
+
+  it('replaces lists instead of merging them', () => {
+    expect(mergeConfig({ domains: ['a', 'b'] }, { domains: ['c'] })).toEqual({ domains: ['c'] });
+  });
+
+  it('reports a cycle', () => {
+    const dir = files({ 'a.yaml': 'extends: ./b.yaml\n', 'b.yaml': 'extends: ./a.yaml\n' });
+    expect(() => loadConfig(path.join(dir, 'a.yaml'))).toThrow(/expected no cycle/);
+  });
+
+  it('reports invalid YAML with its line', () => {
+    const dir = files({ 'bad.yaml': 'domains: [a.gov.vn\nlisteners: {\n' });
+    try {
+      loadConfig(path.join(dir, 'bad.yaml'));
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      expect((e as ConfigError).problems[0]).toMatch(/bad\.yaml:\d+:\d+: expected valid YAML, got /);
+    }
+  });
+
+  it('reports duplicate keys', () => {
+    const dir = files({ 'dup.yaml': 'domains: [a.gov.vn]\ndomains: [b.gov.vn]\n' });
+    expect(() => loadConfig(path.join(dir, 'dup.yaml'))).toThrow(/expected valid YAML/);
+  });
+
+  it('reports a missing file', () => {
+    expect(() => loadConfig('/nonexistent/buudien.yaml')).toThrow(/expected a readable file, got ENOENT/);
+  });
+
+  it('reports a top level that is not a mapping', () => {
+    const dir = files({ 'list.yaml': '- a\n- b\n' });
+    expect(() => loadConfig(path.join(dir, 'list.yaml'))).toThrow(/expected a mapping at the top level/);
+  });
+});
