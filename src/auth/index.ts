@@ -1,0 +1,20 @@
+/** The sign-in module's public surface (see service.ts for the rules). */
+export {
+  createAuthService,
+  isAdminAccount,
+  normalizeAppPassword,
+  passwordExpiredRule,
+  signInMessage,
+  type AuthConfig,
+  type AuthDeps,
+  type AuthStore,
+  type AuthService,
+  type SignInFailureKind,
+  type SignInProtocol,
+  type SignInRequest,
+  type SignInResult,
+} from './service.js';
+export { decodeSaslPlain, encodeSaslPlain, type SaslPlain } from './sasl.js';
+export { isLoopback, plaintextAllowedBy, type PlaintextMode } from './plaintext.js';
+export { ConcurrencyGate, FailureTracker } from './throttle.js';
+export { generatePassword, hashPassword, passwordProblems, verifyPassword, type PasswordRules } from './passwords.js';

@@ -1,0 +1,107 @@
+/**
+ * Sign-in throttling (SECURITY-NOTES "Sign-in"), shared by every protocol through the auth service:
+ *
+ * - FailureTracker: failure counters per key ("ip:1.2.3.4", "acct:42", "user:foo"). The delay
+ *   before answering a failure is base × 2^(n−1), capped at max, where n is the highest count
+ *   among the keys involved. A key's failures are forgotten after `windowMs` without a failure.
+ *   No hard lock-out: a right password always gets in (after the sign-in it is part of).
+ * - ConcurrencyGate: at most N sign-ins in flight per IP, checked before any hashing.
+ *
+ * Both are bounded: the tracker sweeps stale keys and never holds more than `maxKeys`.
+ */
+import type { Clock } from '../lib/clock.js';
+
+export interface FailureTrackerOptions {
+  clock: Clock;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  windowMs: number;
+  maxKeys?: number;
+}
+
+interface Entry {
+  count: number;
+  lastAt: number;
+}
+
+export class FailureTracker {
+  private readonly entries = new Map<string, Entry>();
+  private readonly maxKeys: number;
+
+  constructor(private readonly opts: FailureTrackerOptions) {
+    this.maxKeys = opts.maxKeys ?? 100_000;
+  }
+
+  /** Current failure count of a key (0 when unknown or forgotten). */
+  count(key: string): number {
+    const e = this.entries.get(key);
+    if (!e) return 0;
+    if (this.opts.clock.now().getTime() - e.lastAt > this.opts.windowMs) {
+      this.entries.delete(key);
+      return 0;
+    }
+    return e.count;
+  }
+
+  /** Record one failure on each key; returns the delay to apply before answering. */
+  fail(keys: string[]): number {
+    const now = this.opts.clock.now().getTime();
+    let n = 0;
+    for (const key of keys) {
+      const c = this.count(key) + 1;
+      this.entries.delete(key); // re-insert: Map order = least recently failed first
+      this.entries.set(key, { count: c, lastAt: now });
+      n = Math.max(n, c);
+    }
+    this.sweep(now);
+    return this.delayFor(n);
+  }
+
+  /** Forget a key (e.g. an account after a successful sign-in). */
+  reset(key: string): void {
+    this.entries.delete(key);
+  }
+
+  delayFor(failures: number): number {
+    if (failures <= 0) return 0;
+    const exp = Math.min(failures - 1, 30);
+    return Math.min(this.opts.baseDelayMs * 2 ** exp, this.opts.maxDelayMs);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private sweep(now: number): void {
+    // Oldest first: stop at the first fresh entry.
+    for (const [key, e] of this.entries) {
+      if (now - e.lastAt > this.opts.windowMs || this.entries.size > this.maxKeys) this.entries.delete(key);
+      else break;
+    }
+  }
+}
+
+/** At most `max` concurrent holders per key. */
+export class ConcurrencyGate {
+  private readonly inFlight = new Map<string, number>();
+  constructor(private readonly max: number) {}
+
+  /** A release function, or null when the key is at its cap. */
+  tryAcquire(key: string): (() => void) | null {
+    const n = this.inFlight.get(key) ?? 0;
+    if (n >= this.max) return null;
+    this.inFlight.set(key, n + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.inFlight.get(key) ?? 1) - 1;
+      if (left <= 0) this.inFlight.delete(key);
+      else this.inFlight.set(key, left);
+    };
+  }
+
+  current(key: string): number {
+    return this.inFlight.get(key) ?? 0;
+  }
+}

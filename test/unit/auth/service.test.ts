@@ -1,0 +1,300 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  createAuthService,
+  decodeSaslPlain,
+  encodeSaslPlain,
+  hashPassword,
+  isLoopback,
+  plaintextAllowedBy,
+  type AuthService,
+  type AuthStore,
+} from '../../../src/auth/index.js';
+import { FailureTracker } from '../../../src/auth/throttle.js';
+import { configFrom } from '../../../src/config/load.js';
+import { ManualClock } from '../../../src/lib/clock.js';
+import { silentLogger } from '../../../src/lib/log.js';
+import { createMetrics } from '../../../src/lib/metrics.js';
+import type { Account, AccountPatch, AppPassword } from '../../../src/store/port.js';
+
+const NOW = new Date('2026-06-01T08:00:00Z');
+const DAY = 86_400_000;
+const PASSWORD = 'Dung-Mat-Khau#1';
+let hash = '';
+let appHash = '';
+
+beforeAll(async () => {
+  hash = await hashPassword(PASSWORD);
+  appHash = await hashPassword('abcdefghijklmnop');
+});
+
+/** An in-memory stand-in for the few store methods sign-in uses. */
+class FakeStore implements AuthStore {
+  accounts: Account[] = [];
+  apps: AppPassword[] = [];
+  touched: number[] = [];
+  add(address: string, patch: Partial<Account> = {}): Account {
+    const [localPart, domain] = address.split('@') as [string, string];
+    const a: Account = {
+      id: this.accounts.length + 1, address, localPart, domain, kind: 'personal', role: 'none', state: 'active',
+      stateReason: null, stateChangedAt: null, stateRef: null, fullName: localPart, title: null, phone: null,
+      unitId: null, quotaBytes: null, passwordHash: hash, mustChangePassword: false,
+      passwordChangedAt: new Date(NOW.getTime() - DAY), totpSecret: null, createdAt: NOW, lastLoginAt: null,
+      ...patch,
+    };
+    this.accounts.push(a);
+    return a;
+  }
+  async getAccountByAddress(address: string) {
+    return this.accounts.find((a) => a.address === address) ?? null;
+  }
+  async findAccountsByLocalPart(localPart: string) {
+    return this.accounts.filter((a) => a.localPart === localPart);
+  }
+  async listAppPasswords(accountId: number) {
+    return this.apps.filter((p) => p.accountId === accountId);
+  }
+  async updateAccount(id: number, patch: AccountPatch) {
+    const a = this.accounts.find((x) => x.id === id);
+    if (!a) throw new Error('no account');
+    Object.assign(a, patch);
+    return { ...a };
+  }
+  async touchAppPassword(id: number) {
+    this.touched.push(id);
+  }
+}
+
+function setup(overrides: Record<string, unknown> = {}) {
+  const store = new FakeStore();
+  const clock = new ManualClock(NOW);
+  const metrics = createMetrics();
+  const sleeps: number[] = [];
+  const config = configFrom({
+    domains: ['nghean.gov.vn', 'other.gov.vn'],
+    passwords: { changeUrl: 'https://mail.nghean.gov.vn/portal', userMaxAgeDays: 90, adminMaxAgeDays: 30 },
+    security: { authFailureDelayMs: 1000, authFailureMaxDelayMs: 15000, authFailureWindowMs: 600_000, maxConcurrentAuthPerIp: 2 },
+    ...overrides,
+  });
+  const auth: AuthService = createAuthService({
+    store, config, clock, log: silentLogger(), metrics,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+  });
+  const failures = async () => (await metrics.authFailures.get()).values.reduce((n, v) => n + v.value, 0);
+  return { store, clock, auth, sleeps, failures };
+}
+
+const req = (username: string, password: string, extra: Partial<{ ip: string; secure: boolean; protocol: 'imap' | 'pop3' | 'smtp' | 'http' }> = {}) => ({
+  username, password, protocol: extra.protocol ?? ('imap' as const), ip: extra.ip ?? '10.0.0.5', secure: extra.secure ?? true,
+});
+
+describe('signIn', () => {
+  it('accepts the full address and the local part alone, and records lastLoginAt', async () => {
+    const { store, auth } = setup();
+    store.add('longnv@nghean.gov.vn');
+    const r1 = await auth.signIn(req('LongNV@nghean.gov.vn', PASSWORD));
+    expect(r1.ok && r1.account.address).toBe('longnv@nghean.gov.vn');
+    const r2 = await auth.signIn(req('longnv', PASSWORD));
+    expect(r2.ok).toBe(true);
+    if (r2.ok) {
+      expect(r2.method).toBe('password');
+      expect(r2.account.lastLoginAt?.toISOString()).toBe(NOW.toISOString());
+    }
+  });
+
+  it('a local part held in two domains: the primary domain is tried first, the other still works', async () => {
+    const { store, auth } = setup();
+    const other = await hashPassword('Khac-MatKhau#2');
+    store.add('an@other.gov.vn', { passwordHash: other });
+    store.add('an@nghean.gov.vn');
+    const r = await auth.signIn(req('an', PASSWORD));
+    expect(r.ok && r.account.address).toBe('an@nghean.gov.vn');
+    const r2 = await auth.signIn(req('an', 'Khac-MatKhau#2'));
+    expect(r2.ok && r2.account.address).toBe('an@other.gov.vn');
+  });
+
+  it('bad credentials: wrong password and unknown user look the same, bilingual', async () => {
+    const { store, auth, failures } = setup();
+    store.add('longnv@nghean.gov.vn');
+    const wrong = await auth.signIn(req('longnv', 'nope'));
+    const unknown = await auth.signIn(req('khongco', 'nope'));
+    for (const r of [wrong, unknown]) {
+      expect(r.ok).toBe(false);
+      if (!r.ok) {
+        expect(r.kind).toBe('bad-credentials');
+        expect(r.message).toBe('Sai tên đăng nhập hoặc mật khẩu / Wrong user name or password');
+        expect(r.account).toBeNull();
+      }
+    }
+    expect(await failures()).toBe(2);
+  });
+
+  it('suspended and deleted are refused only after the password is verified', async () => {
+    const { store, auth } = setup();
+    store.add('tam@nghean.gov.vn', { state: 'suspended' });
+    store.add('xoa@nghean.gov.vn', { state: 'deleted' });
+    const guess = await auth.signIn(req('tam', 'wrong'));
+    expect(!guess.ok && guess.kind).toBe('bad-credentials');
+    const s = await auth.signIn(req('tam', PASSWORD));
+    expect(!s.ok && s.kind).toBe('suspended');
+    expect(!s.ok && s.message).toMatch(/^Tài khoản đang bị tạm khóa.* \/ The account is suspended/);
+    expect(!s.ok && s.account?.address).toBe('tam@nghean.gov.vn');
+    const d = await auth.signIn(req('xoa', PASSWORD));
+    expect(!d.ok && d.kind).toBe('deleted');
+  });
+
+  it('must-change and expired name the portal URL; admins expire sooner', async () => {
+    const { store, auth, clock } = setup();
+    store.add('moi@nghean.gov.vn', { mustChangePassword: true });
+    store.add('cu@nghean.gov.vn', { passwordChangedAt: new Date(NOW.getTime() - 91 * DAY) });
+    store.add('qt@nghean.gov.vn', { role: 'unit', passwordChangedAt: new Date(NOW.getTime() - 31 * DAY) });
+    store.add('ok@nghean.gov.vn', { passwordChangedAt: new Date(NOW.getTime() - 31 * DAY) });
+    const m = await auth.signIn(req('moi', PASSWORD, { protocol: 'pop3' }));
+    expect(!m.ok && m.kind).toBe('must-change');
+    expect(!m.ok && m.message).toContain('https://mail.nghean.gov.vn/portal');
+    const e = await auth.signIn(req('cu', PASSWORD));
+    expect(!e.ok && e.kind).toBe('expired');
+    expect(!e.ok && e.message).toMatch(/^Mật khẩu đã hết hạn; hãy đổi mật khẩu tại https:\/\/mail\.nghean\.gov\.vn\/portal \//);
+    const a = await auth.signIn(req('qt', PASSWORD));
+    expect(!a.ok && a.kind).toBe('expired');
+    expect((await auth.signIn(req('ok', PASSWORD))).ok).toBe(true);
+    clock.advance(60 * DAY);
+    const later = await auth.signIn(req('ok', PASSWORD));
+    expect(!later.ok && later.kind).toBe('expired');
+  });
+
+  it('the expiry rule can be replaced', async () => {
+    const store = new FakeStore();
+    store.add('cu@nghean.gov.vn', { passwordChangedAt: new Date(0) });
+    const auth = createAuthService({
+      store, config: configFrom({ domains: ['nghean.gov.vn'] }), clock: new ManualClock(NOW), log: silentLogger(),
+      metrics: createMetrics(), passwordExpired: () => false,
+    });
+    expect((await auth.signIn(req('cu', PASSWORD))).ok).toBe(true);
+    expect(auth.passwordExpired(store.accounts[0] as Account, NOW)).toBe(false);
+  });
+
+  it('app passwords work with spaces and line breaks pasted in, and are touched', async () => {
+    const { store, auth } = setup();
+    const a = store.add('longnv@nghean.gov.vn');
+    store.apps.push({ id: 7, accountId: a.id, label: 'Outlook', hash: appHash, createdAt: NOW, lastUsedAt: null });
+    const r = await auth.signIn(req('longnv', ' abcd efgh\r\nijkl\tmnop '));
+    expect(r.ok).toBe(true);
+    if (r.ok) {
+      expect(r.method).toBe('app-password');
+      expect(r.appPasswordId).toBe(7);
+    }
+    expect(store.touched).toEqual([7]);
+    const web = await auth.signIn(req('longnv', 'abcdefghijklmnop', { protocol: 'http' }));
+    expect(!web.ok && web.kind).toBe('bad-credentials');
+    expect(!web.ok && web.message).toContain('App passwords work only in mail programs');
+  });
+
+  it('an account with TOTP takes only app passwords on mail protocols; HTTP asks for the code', async () => {
+    const { store, auth } = setup();
+    const a = store.add('hai@nghean.gov.vn', { totpSecret: 'JBSWY3DPEHPK3PXP' });
+    store.apps.push({ id: 1, accountId: a.id, label: 'Thunderbird', hash: appHash, createdAt: NOW, lastUsedAt: null });
+    const imap = await auth.signIn(req('hai', PASSWORD));
+    expect(!imap.ok && imap.message).toContain('use an app password');
+    expect((await auth.signIn(req('hai', 'abcdefghijklmnop'))).ok).toBe(true);
+    const web = await auth.signIn(req('hai', PASSWORD, { protocol: 'http' }));
+    expect(web.ok && web.totpRequired).toBe(true);
+  });
+
+  it('plaintext rule: refused without TLS unless allowed, before any hashing', async () => {
+    const never = setup({ security: { allowPlaintextAuth: 'never' } });
+    never.store.add('longnv@nghean.gov.vn');
+    const r = await never.auth.signIn(req('longnv', PASSWORD, { secure: false, ip: '127.0.0.1' }));
+    expect(!r.ok && r.kind).toBe('plaintext-refused');
+    expect(!r.ok && r.message).toMatch(/^Không được gửi mật khẩu/);
+    expect((await never.auth.signIn(req('longnv', PASSWORD, { secure: true, ip: '127.0.0.1' }))).ok).toBe(true);
+    const loop = setup({ security: { allowPlaintextAuth: 'loopback' } });
+    loop.store.add('longnv@nghean.gov.vn');
+    expect((await loop.auth.signIn(req('longnv', PASSWORD, { secure: false, ip: '::ffff:127.0.0.1' }))).ok).toBe(true);
+    const far = await loop.auth.signIn(req('longnv', PASSWORD, { secure: false, ip: '10.1.2.3' }));
+    expect(!far.ok && far.kind).toBe('plaintext-refused');
+  });
+});
+
+describe('throttling', () => {
+  it('delays grow per failure (doubling to the cap) and are forgotten after the window', async () => {
+    const { store, auth, sleeps, clock } = setup();
+    store.add('longnv@nghean.gov.vn');
+    for (let i = 0; i < 6; i++) await auth.signIn(req('longnv', 'wrong'));
+    expect(sleeps).toEqual([1000, 2000, 4000, 8000, 15000, 15000]);
+    // A right password still gets in (no hard lock-out), undelayed.
+    expect((await auth.signIn(req('longnv', PASSWORD))).ok).toBe(true);
+    expect(sleeps).toHaveLength(6);
+    clock.advance(600_001);
+    await auth.signIn(req('longnv', 'wrong'));
+    expect(sleeps.at(-1)).toBe(1000);
+  });
+
+  it('per-account counting: a guesser moving between IPs still meets a growing delay', async () => {
+    const { store, auth, sleeps } = setup();
+    store.add('longnv@nghean.gov.vn');
+    for (let i = 0; i < 4; i++) await auth.signIn(req('longnv', 'wrong', { ip: `10.0.1.${i}` }));
+    expect(sleeps).toEqual([1000, 2000, 4000, 8000]);
+  });
+
+  it('per-IP counting: spraying many user names from one IP grows the delay', async () => {
+    const { auth, sleeps } = setup();
+    for (let i = 0; i < 4; i++) await auth.signIn(req(`user${i}`, 'wrong'));
+    expect(sleeps).toEqual([1000, 2000, 4000, 8000]);
+  });
+
+  it('caps concurrent sign-ins per IP before hashing; other IPs are unaffected', async () => {
+    const { store, auth } = setup();
+    store.add('longnv@nghean.gov.vn');
+    const results = await Promise.all([1, 2, 3, 4].map(() => auth.signIn(req('longnv', PASSWORD))));
+    const kinds = results.map((r) => (r.ok ? 'ok' : r.kind));
+    expect(kinds.filter((k) => k === 'ok')).toHaveLength(2);
+    expect(kinds.filter((k) => k === 'throttled')).toHaveLength(2);
+    const throttled = results.find((r) => !r.ok);
+    expect(!throttled?.ok && throttled?.message).toMatch(/^Quá nhiều lần đăng nhập/);
+    const other = await auth.signIn(req('longnv', PASSWORD, { ip: '10.9.9.9' }));
+    expect(other.ok).toBe(true);
+    // Slots are released: the same IP gets in again.
+    expect((await auth.signIn(req('longnv', PASSWORD))).ok).toBe(true);
+  });
+
+  it('the failure table stays bounded', () => {
+    const clock = new ManualClock(NOW);
+    const t = new FailureTracker({ clock, baseDelayMs: 1, maxDelayMs: 10, windowMs: 1000, maxKeys: 50 });
+    for (let i = 0; i < 500; i++) t.fail([`ip:${i}`]);
+    expect(t.size).toBeLessThanOrEqual(51);
+  });
+});
+
+describe('plaintextAllowedBy / isLoopback', () => {
+  it.each([
+    ['127.0.0.1', true], ['127.5.6.7', true], ['::1', true], ['::ffff:127.0.0.1', true],
+    ['10.0.0.1', false], ['::ffff:10.0.0.1', false], ['128.0.0.1', false], ['fe80::1', false], ['127.0.0.300', false],
+  ])('%s loopback=%s', (ip, loop) => {
+    expect(isLoopback(ip)).toBe(loop);
+    expect(plaintextAllowedBy('loopback', ip, false)).toBe(loop);
+    expect(plaintextAllowedBy('never', ip, false)).toBe(false);
+    expect(plaintextAllowedBy('always', ip, false)).toBe(true);
+    expect(plaintextAllowedBy('never', ip, true)).toBe(true);
+  });
+});
+
+describe('decodeSaslPlain', () => {
+  it('decodes the three fields (UTF-8 passwords too)', () => {
+    expect(decodeSaslPlain(encodeSaslPlain('longnv', 'Mật-khẩu#1'))).toEqual({ authzid: '', authcid: 'longnv', password: 'Mật-khẩu#1' });
+    expect(decodeSaslPlain(Buffer.from('admin\0longnv\0pw').toString('base64'))).toEqual({ authzid: 'admin', authcid: 'longnv', password: 'pw' });
+  });
+  it.each([
+    ['not base64', '!!!!'],
+    ['two fields', Buffer.from('longnv\0pw').toString('base64')],
+    ['four fields', Buffer.from('a\0b\0c\0d').toString('base64')],
+    ['empty user', Buffer.from('\0\0pw').toString('base64')],
+    ['empty password', Buffer.from('\0u\0').toString('base64')],
+    ['bad UTF-8', Buffer.from([0, 0x75, 0, 0xff, 0xfe]).toString('base64')],
+    ['empty', ''],
+    ['equals sign', '='],
+  ])('rejects %s', (_name, input) => {
+    expect(decodeSaslPlain(input)).toBeNull();
+  });
+});
