@@ -1,0 +1,298 @@
+/**
+ * Addresses: the RFC 5322 address-list parser behind ENVELOPE (raw display names, groups,
+ * a cap on the count), decoded display strings, and the SMTP envelope address check used
+ * for relay and routing decisions (parseEnvelopeAddress).
+ */
+import { domainToASCII } from 'node:url';
+import { decodeWords } from './headers.js';
+import type { EnvelopeAddress } from './types.js';
+
+/** Addresses kept per header when the caller gives no limit (config limits.maxAddressesPerHeader). */
+export const DEFAULT_MAX_ADDRESSES = 1000;
+
+type Tok =
+  | { k: 'atom'; v: string }
+  | { k: 'quoted'; v: string; raw: string }
+  | { k: 'comment'; v: string }
+  | { k: 'literal'; v: string }
+  | { k: 'special'; v: string }
+  | { k: 'ws' };
+
+function tokenize(s: string): Tok[] {
+  const toks: Tok[] = [];
+  let i = 0;
+  const n = s.length;
+  while (i < n) {
+    const c = s[i]!;
+    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
+      while (i < n && /[ \t\r\n]/.test(s[i]!)) i++;
+      toks.push({ k: 'ws' });
+    } else if (c === '"') {
+      const start = i++;
+      let v = '';
+      while (i < n && s[i] !== '"') {
+        if (s[i] === '\\' && i + 1 < n) {
+          v += s[i + 1];
+          i += 2;
+        } else v += s[i++];
+      }
+      i = Math.min(i + 1, n);
+      toks.push({ k: 'quoted', v, raw: s.slice(start, i) });
+    } else if (c === '(') {
+      let depth = 0;
+      let v = '';
+      while (i < n) {
+        const d = s[i]!;
+        if (d === '\\' && i + 1 < n) {
+          v += s[i + 1];
+          i += 2;
+          continue;
+        }
+        if (d === '(') {
+          if (depth > 0) v += d;
+          depth++;
+        } else if (d === ')') {
+          depth--;
+          if (depth === 0) {
+            i++;
+            break;
+          }
+          v += d;
+        } else v += d;
+        i++;
+      }
+      toks.push({ k: 'comment', v });
+    } else if (c === '[') {
+      const end = s.indexOf(']', i);
+      const stop = end < 0 ? n : end + 1;
+      toks.push({ k: 'literal', v: s.slice(i, stop) });
+      i = stop;
+    } else if ('<>,:;@.'.includes(c)) {
+      toks.push({ k: 'special', v: c });
+      i++;
+    } else {
+      let v = '';
+      while (i < n && !/[ \t\r\n"(\[<>,:;@.]/.test(s[i]!)) v += s[i++];
+      if (v === '') {
+        v = c; // a lone ')' or ']'
+        i++;
+      }
+      toks.push({ k: 'atom', v });
+    }
+  }
+  return toks;
+}
+
+/** Phrase text of tokens: atoms and quoted strings joined with single spaces, dots kept. */
+function phraseOf(toks: Tok[]): string {
+  let out = '';
+  let space = false;
+  for (const t of toks) {
+    if (t.k === 'ws' || t.k === 'comment') {
+      space = out.length > 0;
+      continue;
+    }
+    const v = t.k === 'quoted' ? t.v : t.k === 'special' ? t.v : t.k === 'atom' || t.k === 'literal' ? t.v : '';
+    if (space) out += ' ';
+    out += v;
+    space = false;
+  }
+  return out.trim();
+}
+
+/** Text of a local part or domain: whitespace and comments dropped; quoted strings keep their quotes. */
+function specOf(toks: Tok[]): string {
+  let out = '';
+  for (const t of toks) {
+    if (t.k === 'ws' || t.k === 'comment') continue;
+    out += t.k === 'quoted' ? t.raw : t.v;
+  }
+  return out;
+}
+
+function addrSpec(toks: Tok[], name: string | null, adl: string | null): EnvelopeAddress | null {
+  let at = -1;
+  for (let i = toks.length - 1; i >= 0; i--) {
+    const t = toks[i]!;
+    if (t.k === 'special' && t.v === '@') {
+      at = i;
+      break;
+    }
+  }
+  const local = specOf(at >= 0 ? toks.slice(0, at) : toks);
+  const host = at >= 0 ? specOf(toks.slice(at + 1)) : '';
+  if (!local && !host && name === null) return null;
+  return { name, adl, mailbox: local || 'MISSING_MAILBOX', host: host || 'MISSING_DOMAIN' };
+}
+
+/** One address (a mailbox): `name <route:local@domain>` or `local@domain (comment)`. */
+function mailboxOf(toks: Tok[]): EnvelopeAddress | null {
+  const lt = toks.findIndex((t) => t.k === 'special' && t.v === '<');
+  if (lt >= 0) {
+    let gt = toks.findIndex((t, i) => i > lt && t.k === 'special' && t.v === '>');
+    if (gt < 0) gt = toks.length;
+    const name = phraseOf(toks.slice(0, lt)) || null;
+    let inner = toks.slice(lt + 1, gt);
+    let adl: string | null = null;
+    const colon = inner.findIndex((t) => t.k === 'special' && t.v === ':');
+    if (colon >= 0 && inner.some((t, i) => i < colon && t.k === 'special' && t.v === '@')) {
+      adl = specOf(inner.slice(0, colon));
+      inner = inner.slice(colon + 1);
+    }
+    if (inner.every((t) => t.k === 'ws' || t.k === 'comment')) {
+      return name === null ? null : { name, adl, mailbox: 'MISSING_MAILBOX', host: 'MISSING_DOMAIN' };
+    }
+    return addrSpec(inner, name, adl);
+  }
+  const comments = toks.filter((t): t is { k: 'comment'; v: string } => t.k === 'comment');
+  const name = comments.length > 0 ? comments.map((c) => c.v).join(' ').trim() || null : null;
+  if (toks.every((t) => t.k === 'ws' || t.k === 'comment')) return null;
+  return addrSpec(toks, name, null);
+}
+
+export interface AddressList {
+  addresses: EnvelopeAddress[];
+  /** True when the cap was reached and the rest ignored. */
+  truncated: boolean;
+}
+
+/**
+ * Parse an RFC 5322 address-list (From, To, Cc, …) into ENVELOPE addresses. Groups appear as
+ * a start marker (mailbox = group name, host = null) and an end marker (all null). Display
+ * names are raw (RFC 2047 words kept, quotes removed). At most `max` entries are kept.
+ */
+export function parseAddressList(value: string, max = DEFAULT_MAX_ADDRESSES): AddressList {
+  const toks = tokenize(value);
+  const out: EnvelopeAddress[] = [];
+  let truncated = false;
+  let cur: Tok[] = [];
+  let inAngle = false;
+  let inGroup = false;
+  const push = (a: EnvelopeAddress): boolean => {
+    if (out.length >= max) {
+      truncated = true;
+      return false;
+    }
+    out.push(a);
+    return true;
+  };
+  const flush = (): boolean => {
+    const a = mailboxOf(cur);
+    cur = [];
+    return a ? push(a) : true;
+  };
+  for (const t of toks) {
+    if (t.k === 'special') {
+      if (t.v === '<') inAngle = true;
+      else if (t.v === '>') inAngle = false;
+      else if (!inAngle && t.v === ',') {
+        if (!flush()) break;
+        continue;
+      } else if (!inAngle && t.v === ':' && !inGroup && !cur.some((x) => x.k === 'special' && (x.v === '@' || x.v === '<'))) {
+        inGroup = true;
+        const name = phraseOf(cur);
+        cur = [];
+        if (!push({ name: null, adl: null, mailbox: name, host: null })) break;
+        continue;
+      } else if (!inAngle && t.v === ';' && inGroup) {
+        if (!flush()) break;
+        inGroup = false;
+        if (!push({ name: null, adl: null, mailbox: null, host: null })) break;
+        continue;
+      }
+    }
+    cur.push(t);
+  }
+  if (!truncated) {
+    flush();
+    if (inGroup && !truncated) push({ name: null, adl: null, mailbox: null, host: null });
+  }
+  if (truncated && inGroup && out.length > 0) {
+    // keep the group markers balanced even when capped
+    out.push({ name: null, adl: null, mailbox: null, host: null });
+  }
+  return { addresses: out, truncated };
+}
+
+/** `local@domain` of an ENVELOPE address (group markers give ""). */
+export function addressOf(a: EnvelopeAddress): string {
+  if (a.host === null || a.mailbox === null) return '';
+  return `${a.mailbox}@${a.host}`;
+}
+
+/** Human-readable form: `Decoded Name <local@domain>` or `local@domain`; "" for group markers. */
+export function formatAddress(a: EnvelopeAddress): string {
+  const addr = addressOf(a);
+  if (!addr) return '';
+  const name = a.name ? decodeWords(a.name).trim() : '';
+  return name ? `${name} <${addr}>` : addr;
+}
+
+/** Display strings for every real address in a list (group markers skipped). */
+export function displayAddresses(list: readonly EnvelopeAddress[] | null): string[] {
+  if (!list) return [];
+  return list.map(formatAddress).filter((s) => s.length > 0);
+}
+
+// ── SMTP envelope addresses ──────────────────────────────────────────────────
+
+/** Dots that IDNA maps to "." and so could smuggle a different domain past a check. */
+const FULLWIDTH_DOTS = /[\uff0e\u3002\uff61]/;
+const LOCAL_ATOM = /^(?:[A-Za-z0-9!#$&'*+\-/=?^_`{|}~]|[^\x00-\x7f])+$/;
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * Check an SMTP envelope address (MAIL FROM / RCPT TO path, with or without <>) for relay and
+ * routing decisions. Returns null — refuse — for anything that could route somewhere other than
+ * it appears: %-hack, bang paths, more than one @, source routes, quoted local parts holding @, %
+ * or !, IP literals, trailing or doubled dots, full-width dots, empty parts, control characters.
+ * The domain is lower-cased and IDN domains become punycode; UTF-8 local parts (SMTPUTF8) pass.
+ * A quoted local part that is a plain dot-atom is returned unquoted.
+ */
+export function parseEnvelopeAddress(s: string): { local: string; domain: string } | null {
+  let a = s.trim();
+  if (a.startsWith('<') && a.endsWith('>')) a = a.slice(1, -1);
+  if (!a || a.length > 320 || /[\x00-\x20\x7f<>()\[\]\\,;:\s]/.test(a.replace(/^"(?:[^"\\]|\\.)*"/, ''))) return null;
+  if (FULLWIDTH_DOTS.test(a) || a.includes('!') || a.includes('%')) return null;
+  if (a.startsWith('@')) return null; // source route
+  let local: string;
+  let rest: string;
+  if (a.startsWith('"')) {
+    const m = /^"((?:[^"\\\r\n]|\\[\x20-\x7e])*)"@(.*)$/.exec(a);
+    if (!m) return null;
+    const inner = m[1]!.replace(/\\(.)/g, '$1');
+    if (/[@%!\x00-\x1f\x7f]/.test(inner) || FULLWIDTH_DOTS.test(inner) || inner === '') return null;
+    local = isDotAtom(inner) ? inner : `"${m[1]!}"`;
+    rest = m[2]!;
+  } else {
+    const at = a.indexOf('@');
+    if (at <= 0 || a.indexOf('@', at + 1) >= 0) return null;
+    local = a.slice(0, at);
+    rest = a.slice(at + 1);
+    if (!isDotAtom(local)) return null;
+  }
+  if (Buffer.byteLength(local, 'utf8') > 64) return null;
+  const domain = checkDomain(rest);
+  if (!domain) return null;
+  return { local: local.normalize('NFC'), domain };
+}
+
+function isDotAtom(s: string): boolean {
+  return s.split('.').every((p) => p.length > 0 && LOCAL_ATOM.test(p));
+}
+
+/** A routable domain name, lower-case ASCII (punycode for IDN), or null. */
+function checkDomain(d: string): string | null {
+  if (!d || d.startsWith('[') || d.endsWith('.') || d.startsWith('.') || d.includes('..')) return null;
+  if (FULLWIDTH_DOTS.test(d) || /[@%!"\\\s]/.test(d)) return null;
+  let ascii = d.toLowerCase();
+  if (/[^\x00-\x7f]/.test(d)) {
+    ascii = domainToASCII(d.normalize('NFC'));
+    if (!ascii) return null;
+  }
+  if (ascii.length > 253) return null;
+  const labels = ascii.split('.');
+  if (!labels.every((l) => LABEL.test(l))) return null;
+  if (/^\d+$/.test(labels[labels.length - 1]!)) return null; // 127.0.0.1 without brackets: an IP
+  return ascii;
+}

@@ -1,0 +1,101 @@
+/**
+ * Charset decoding for message bodies and headers. Everything leaves here as NFC UTF-16
+ * strings; legacy Vietnamese charsets (windows-1258, VISCII, TCVN) included. Never throws.
+ */
+import iconv from 'iconv-lite';
+
+/** Labels mail software uses that iconv-lite does not know by that name. */
+const ALIASES: Record<string, string> = {
+  'utf8': 'utf-8',
+  'unicode-1-1-utf-8': 'utf-8',
+  'x-unknown': 'utf-8',
+  'unknown-8bit': 'latin1',
+  'ascii': 'us-ascii',
+  'ansi_x3.4-1968': 'us-ascii',
+  'x-user-defined': 'latin1',
+  'cp-1258': 'windows-1258',
+  'x-cp1258': 'windows-1258',
+  'x-viet-viscii': 'viscii',
+  'vn-viscii': 'viscii',
+  'csviscii': 'viscii',
+  'x-viet-tcvn5712': 'tcvn',
+  'tcvn5712-1': 'tcvn',
+  'tcvn-5712': 'tcvn',
+  'tcvn3': 'tcvn',
+  'ks_c_5601-1987': 'cp949',
+  'x-gbk': 'gbk',
+  'x-mac-roman': 'macintosh',
+};
+
+/** Normalise a charset label: lower case, trimmed, quotes and RFC 2231 language suffix removed. */
+export function normaliseCharset(charset: string): string {
+  let c = charset.trim().replace(/^["']|["']$/g, '').toLowerCase();
+  const star = c.indexOf('*'); // RFC 2231 §5: charset*language in encoded words
+  if (star >= 0) c = c.slice(0, star);
+  return ALIASES[c] ?? c;
+}
+
+/** True when the bytes are valid UTF-8. */
+export function isValidUtf8(bytes: Buffer): boolean {
+  let i = 0;
+  const n = bytes.length;
+  while (i < n) {
+    const b = bytes[i]!;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    let min: number;
+    if (b >= 0xc2 && b <= 0xdf) {
+      need = 1;
+      min = 0x80;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      min = 0x800;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      min = 0x10000;
+    } else return false;
+    if (i + need > n - 1) return false;
+    let cp = b & (0x3f >> need);
+    for (let k = 1; k <= need; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || (c & 0xc0) !== 0x80) return false;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += need + 1;
+  }
+  return true;
+}
+
+function isAscii(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) return false;
+  return true;
+}
+
+/**
+ * Decode bytes in `charset` to an NFC string. UTF-8 decodes with U+FFFD for invalid bytes;
+ * unknown labels (and 8-bit bytes labelled us-ascii) fall back to UTF-8 when the bytes are
+ * valid UTF-8, else windows-1252 (a latin1 superset).
+ */
+export function decodeCharset(bytes: Buffer, charset: string): string {
+  try {
+    const cs = normaliseCharset(charset || 'us-ascii');
+    let out: string;
+    if (isAscii(bytes)) {
+      out = bytes.toString('latin1');
+    } else if (cs === 'utf-8') {
+      out = bytes.toString('utf8'); // invalid sequences become U+FFFD
+    } else if (cs === 'us-ascii' || cs === '' || !iconv.encodingExists(cs)) {
+      // us-ascii with 8-bit bytes is a lie; so is an unknown label: guess.
+      out = isValidUtf8(bytes) ? bytes.toString('utf8') : iconv.decode(bytes, 'windows-1252');
+    } else {
+      out = iconv.decode(bytes, cs);
+    }
+    return out.normalize('NFC');
+  } catch {
+    return bytes.toString('latin1');
+  }
+}

@@ -1,0 +1,432 @@
+/**
+ * parseMessage: the one MIME parser. Records byte offsets of every part in the original
+ * buffer (so BODY[section] is a slice), handles CRLF and bare LF, RFC 2046 multipart
+ * (preamble, epilogue, missing close delimiter, nesting), message/rfc822 and message/global
+ * with the enclosed envelope, the multipart/digest default, RFC 2045 defaults, and caps on
+ * depth, part count, header bytes, addresses and body text. It never throws: problems become
+ * `warnings`.
+ *
+ * Part paths follow IMAP numbering: children of a multipart at P are P.1, P.2 …; the top part
+ * has path "" (IMAP calls a non-multipart top part "1"); the enclosed top part of a
+ * message/rfc822 at P has path P when it is a multipart (its children are P.1 …) and P.1
+ * otherwise. `findPart` resolves an IMAP section number to a part.
+ */
+import { DEFAULT_MAX_ADDRESSES, displayAddresses, parseAddressList } from './addresses.js';
+import { decodeCharset } from './charset.js';
+import { decodeBody } from './decode.js';
+import {
+  decodeWords,
+  getHeader,
+  getParam,
+  parseContentType,
+  parseDisposition,
+  parseHeaderBlock,
+  type HeaderField,
+} from './headers.js';
+import { htmlToText } from './html.js';
+import type { Envelope, EnvelopeAddress, MimePart, ParsedMessage } from './types.js';
+
+export interface ParseLimits {
+  /** MIME nesting depth (multipart and message/rfc822 levels); default 100. */
+  maxDepth?: number;
+  /** Parts in the whole tree; default 10,000. */
+  maxParts?: number;
+  /** Header bytes kept per header block; default 1 MiB. */
+  maxHeaderBytes?: number;
+  /** Addresses kept per address header; default 1,000. */
+  maxAddresses?: number;
+  /** UTF-8 bytes of bodyText; default 1 MiB. */
+  maxBodyTextBytes?: number;
+}
+
+interface Ctx {
+  raw: Buffer;
+  maxDepth: number;
+  maxParts: number;
+  maxHeaderBytes: number;
+  maxAddresses: number;
+  parts: number;
+  warnings: string[];
+  warned: Set<string>;
+}
+
+function warn(ctx: Ctx, w: string): void {
+  if (ctx.warnings.length >= 100) return;
+  if (ctx.warned.has(w)) return;
+  ctx.warned.add(w);
+  ctx.warnings.push(w);
+}
+
+function lastByteOf(raw: Buffer, start: number, end: number): number | undefined {
+  return end > start ? raw[end - 1] : undefined;
+}
+
+/** Lines in [start, end): LF count, plus one for a last line without LF. */
+export function countLines(raw: Buffer, start: number, end: number): number {
+  let n = 0;
+  let i = raw.indexOf(0x0a, start);
+  while (i >= 0 && i < end) {
+    n++;
+    i = raw.indexOf(0x0a, i + 1);
+  }
+  if (end > start && lastByteOf(raw, start, end) !== 0x0a) n++;
+  return n;
+}
+
+function childPath(parent: string, n: number): string {
+  return parent ? `${parent}.${n}` : String(n);
+}
+
+/** Build the IMAP ENVELOPE from a header block (raw values; Sender/Reply-To default to From). */
+export function envelopeOf(fields: readonly HeaderField[], maxAddresses = DEFAULT_MAX_ADDRESSES, warnings: string[] = []): Envelope {
+  const list = (name: string): EnvelopeAddress[] | null => {
+    const v = getHeader(fields, name);
+    if (v === null) return null;
+    const r = parseAddressList(v, maxAddresses);
+    if (r.truncated) warnings.push(`${name}: more than ${maxAddresses} addresses, rest ignored`);
+    return r.addresses.length > 0 ? r.addresses : null;
+  };
+  const from = list('from');
+  const sender = list('sender') ?? from;
+  const replyTo = list('reply-to') ?? from;
+  return {
+    date: getHeader(fields, 'date'),
+    subject: getHeader(fields, 'subject'),
+    from,
+    sender,
+    replyTo,
+    to: list('to'),
+    cc: list('cc'),
+    bcc: list('bcc'),
+    inReplyTo: getHeader(fields, 'in-reply-to'),
+    messageId: getHeader(fields, 'message-id'),
+  };
+}
+
+/** Parse a Date header value; null when absent or malformed. */
+export function parseDate(v: string | null): Date | null {
+  if (v === null) return null;
+  const s = v.replace(/\([^)]*\)/g, ' ').replace(/\s+/g, ' ').trim();
+  if (!s) return null;
+  const d = new Date(s);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+/** Renumber a subtree whose paths start with `from` so they start with `to`. */
+function repath(p: MimePart, from: string, to: string): void {
+  walk(p, (q) => {
+    if (q.path === from) q.path = to;
+    else if (from === '') q.path = `${to}.${q.path}`;
+    else if (q.path.startsWith(`${from}.`)) q.path = to + q.path.slice(from.length);
+    return true;
+  });
+}
+
+function leaf(ctx: Ctx, p: MimePart, reason: string): void {
+  warn(ctx, reason);
+  p.type = 'application';
+  p.subtype = 'octet-stream';
+  p.params = [];
+  p.lines = null;
+  p.children = [];
+  p.message = null;
+}
+
+function parsePart(ctx: Ctx, start: number, end: number, path: string, depth: number, defaultType: 'text/plain' | 'message/rfc822'): MimePart {
+  const raw = ctx.raw;
+  ctx.parts++;
+  const hb = parseHeaderBlock(raw, start, end, ctx.maxHeaderBytes);
+  for (const w of hb.warnings) warn(ctx, w);
+  const ct = parseContentType(getHeader(hb.fields, 'content-type'), defaultType);
+  for (const w of ct.warnings) warn(ctx, w);
+  const disp = parseDisposition(getHeader(hb.fields, 'content-disposition'));
+  if (disp) for (const w of disp.warnings) warn(ctx, w);
+  const lang = getHeader(hb.fields, 'content-language');
+  const encoding = (getHeader(hb.fields, 'content-transfer-encoding') ?? '7bit').trim().toLowerCase() || '7bit';
+  const fname = (disp ? getParam(disp.params, 'filename') : null) ?? getParam(ct.params, 'name');
+  const part: MimePart = {
+    path,
+    headerStart: start,
+    bodyStart: hb.bodyStart,
+    end,
+    type: ct.type,
+    subtype: ct.subtype,
+    params: ct.params,
+    contentId: getHeader(hb.fields, 'content-id'),
+    description: getHeader(hb.fields, 'content-description'),
+    encoding,
+    size: end - hb.bodyStart,
+    lines: null,
+    md5: getHeader(hb.fields, 'content-md5'),
+    disposition: disp ? { type: disp.type, params: disp.params } : null,
+    language: lang === null ? null : lang.split(',').map((l) => l.trim()).filter((l) => l.length > 0),
+    location: getHeader(hb.fields, 'content-location'),
+    filename: fname === null ? null : decodeWords(fname).trim() || null,
+    children: [],
+    message: null,
+  };
+  if (part.language && part.language.length === 0) part.language = null;
+
+  if (part.type === 'multipart') {
+    const boundary = getParam(part.params, 'boundary');
+    if (!boundary) {
+      leaf(ctx, part, `part ${path || 'top'}: multipart without boundary`);
+      return part;
+    }
+    if (depth >= ctx.maxDepth) {
+      leaf(ctx, part, `MIME nesting deeper than ${ctx.maxDepth}: not descended`);
+      return part;
+    }
+    parseMultipart(ctx, part, boundary, depth);
+  } else if (part.type === 'message' && (part.subtype === 'rfc822' || part.subtype === 'global')) {
+    part.lines = countLines(raw, part.bodyStart, part.end);
+    if (encoding !== '7bit' && encoding !== '8bit' && encoding !== 'binary') {
+      // RFC 2046 §5.2.1 forbids it; we do not decode to parse. The renderer shows such a part as a leaf.
+      warn(ctx, `part ${path || 'top'}: encoded message/${part.subtype} not descended`);
+    } else if (depth >= ctx.maxDepth) {
+      warn(ctx, `MIME nesting deeper than ${ctx.maxDepth}: not descended`);
+    } else if (ctx.parts >= ctx.maxParts) {
+      warn(ctx, `more than ${ctx.maxParts} MIME parts: rest not descended`);
+    } else {
+      const inner = parsePart(ctx, part.bodyStart, part.end, path, depth + 1, 'text/plain');
+      if (inner.type !== 'multipart') repath(inner, path, childPath(path, 1));
+      const innerHeaders = parseHeaderBlock(raw, part.bodyStart, part.end, ctx.maxHeaderBytes).fields;
+      part.message = { envelope: envelopeOf(innerHeaders, ctx.maxAddresses, ctx.warnings), part: inner };
+    }
+  } else if (part.type === 'text') {
+    part.lines = countLines(raw, part.bodyStart, part.end);
+  }
+  return part;
+}
+
+/** Is there a delimiter line for `dash` ("--boundary") at `pos` (already known to start a line)? */
+function delimiterAt(raw: Buffer, pos: number, end: number, dash: Buffer): { close: boolean; next: number } | null {
+  if (pos + dash.length > end) return null;
+  if (raw.compare(dash, 0, dash.length, pos, pos + dash.length) !== 0) return null;
+  let i = pos + dash.length;
+  let close = false;
+  if (i + 1 < end + 1 && raw[i] === 0x2d && raw[i + 1] === 0x2d) {
+    close = true;
+    i += 2;
+  }
+  // transport padding: LWSP up to the line end
+  while (i < end && (raw[i] === 0x20 || raw[i] === 0x09)) i++;
+  if (i >= end) return { close, next: end };
+  if (raw[i] === 0x0a) return { close, next: i + 1 };
+  if (raw[i] === 0x0d && raw[i + 1] === 0x0a && i + 1 < end) return { close, next: i + 2 };
+  if (close) {
+    // "--b--junk": tolerate, treat as close, skip to the line end
+    const nl = raw.indexOf(0x0a, i);
+    return { close, next: nl < 0 || nl >= end ? end : nl + 1 };
+  }
+  return null; // "--bXYZ" is a different (longer) boundary
+}
+
+function parseMultipart(ctx: Ctx, part: MimePart, boundary: string, depth: number): void {
+  const raw = ctx.raw;
+  const dash = Buffer.from(`--${boundary}`, 'utf8');
+  const end = part.end;
+  const childDefault = part.subtype === 'digest' ? 'message/rfc822' : 'text/plain';
+  let partStart = -1; // start of the current child's header, -1 in the preamble
+  let pos = part.bodyStart;
+  let n = 0;
+  let closed = false;
+  let capped = false;
+  const addChild = (cStart: number, cEnd: number): void => {
+    if (capped) return;
+    if (ctx.parts >= ctx.maxParts) {
+      capped = true;
+      warn(ctx, `more than ${ctx.maxParts} MIME parts: rest not parsed`);
+      return;
+    }
+    n++;
+    part.children.push(parsePart(ctx, cStart, Math.max(cStart, cEnd), childPath(part.path, n), depth + 1, childDefault));
+  };
+  while (pos < end) {
+    let hit = raw.indexOf(dash, pos);
+    if (hit < 0 || hit >= end) break;
+    // must start a line
+    if (hit !== part.bodyStart && raw[hit - 1] !== 0x0a) {
+      pos = hit + 1;
+      continue;
+    }
+    const d = delimiterAt(raw, hit, end, dash);
+    if (!d) {
+      pos = hit + 1;
+      continue;
+    }
+    if (partStart >= 0) {
+      // the line break before the delimiter belongs to the delimiter
+      let cEnd = hit;
+      if (cEnd > partStart && raw[cEnd - 1] === 0x0a) cEnd--;
+      if (cEnd > partStart && raw[cEnd - 1] === 0x0d) cEnd--;
+      addChild(partStart, cEnd);
+    }
+    if (d.close) {
+      closed = true;
+      break;
+    }
+    partStart = d.next;
+    pos = d.next;
+    hit = -1;
+  }
+  if (!closed) {
+    if (partStart >= 0) {
+      warn(ctx, `part ${part.path || 'top'}: missing close delimiter`);
+      addChild(partStart, end);
+    }
+  }
+  if (part.children.length === 0) {
+    warn(ctx, `part ${part.path || 'top'}: multipart without parts`);
+    // An empty text/plain child keeps BODYSTRUCTURE well-formed (a multipart needs one part).
+    part.children.push({
+      path: childPath(part.path, 1),
+      headerStart: end,
+      bodyStart: end,
+      end,
+      type: 'text',
+      subtype: 'plain',
+      params: [{ name: 'charset', value: 'us-ascii' }],
+      contentId: null,
+      description: null,
+      encoding: '7bit',
+      size: 0,
+      lines: 0,
+      md5: null,
+      disposition: null,
+      language: null,
+      location: null,
+      filename: null,
+      children: [],
+      message: null,
+    });
+  }
+}
+
+function walk(p: MimePart, f: (p: MimePart) => boolean): boolean {
+  if (!f(p)) return false;
+  for (const c of p.children) if (!walk(c, f)) return false;
+  if (p.message && !walk(p.message.part, f)) return false;
+  return true;
+}
+
+/** Every part of the tree, depth first (enclosed messages included). */
+export function allParts(root: MimePart): MimePart[] {
+  const out: MimePart[] = [];
+  walk(root, (p) => {
+    out.push(p);
+    return true;
+  });
+  return out;
+}
+
+function bodyTextOf(raw: Buffer, root: MimePart, maxBytes: number): string {
+  const chunks: string[] = [];
+  let bytes = 0;
+  walk(root, (p) => {
+    if (bytes >= maxBytes) return false;
+    if (p.type !== 'text' || (p.subtype !== 'plain' && p.subtype !== 'html')) return true;
+    const body = decodeBody(raw, p);
+    let text = decodeCharset(body, getParam(p.params, 'charset') ?? 'us-ascii');
+    if (p.subtype === 'html') text = htmlToText(text);
+    text = text.replace(/\r\n?/g, '\n').trim();
+    if (!text) return true;
+    const b = Buffer.byteLength(text, 'utf8');
+    if (bytes + b > maxBytes) {
+      const cut = Buffer.from(text, 'utf8').subarray(0, maxBytes - bytes).toString('utf8').replace(/\uFFFD$/, '');
+      chunks.push(cut);
+      bytes = maxBytes;
+      return false;
+    }
+    chunks.push(text);
+    bytes += b + 1;
+    return true;
+  });
+  return chunks.join('\n');
+}
+
+function emptyEnvelope(): Envelope {
+  return { date: null, subject: null, from: null, sender: null, replyTo: null, to: null, cc: null, bcc: null, inReplyTo: null, messageId: null };
+}
+
+function fallback(raw: Buffer, warnings: string[]): ParsedMessage {
+  return {
+    size: raw.length,
+    envelope: emptyEnvelope(),
+    structure: {
+      path: '', headerStart: 0, bodyStart: 0, end: raw.length, type: 'text', subtype: 'plain',
+      params: [{ name: 'charset', value: 'us-ascii' }], contentId: null, description: null, encoding: '7bit',
+      size: raw.length, lines: countLines(raw, 0, raw.length), md5: null, disposition: null, language: null,
+      location: null, filename: null, children: [], message: null,
+    },
+    subject: '', from: '', to: [], cc: [], messageId: null, date: null, bodyText: '', warnings,
+  };
+}
+
+/** Parse a whole message. Never throws; see the file comment for what is recorded. */
+export function parseMessage(raw: Buffer, limits: ParseLimits = {}): ParsedMessage {
+  const ctx: Ctx = {
+    raw,
+    maxDepth: limits.maxDepth ?? 100,
+    maxParts: limits.maxParts ?? 10_000,
+    maxHeaderBytes: limits.maxHeaderBytes ?? 1024 * 1024,
+    maxAddresses: limits.maxAddresses ?? DEFAULT_MAX_ADDRESSES,
+    parts: 0,
+    warnings: [],
+    warned: new Set(),
+  };
+  try {
+    const top = parsePart(ctx, 0, raw.length, '', 0, 'text/plain');
+    const headers = parseHeaderBlock(raw, 0, raw.length, ctx.maxHeaderBytes).fields;
+    const envelope = envelopeOf(headers, ctx.maxAddresses, ctx.warnings);
+    const subject = envelope.subject === null ? '' : decodeWords(envelope.subject).trim();
+    return {
+      size: raw.length,
+      envelope,
+      structure: top,
+      subject,
+      from: displayAddresses(envelope.from).join(', '),
+      to: displayAddresses(envelope.to),
+      cc: displayAddresses(envelope.cc),
+      messageId: envelope.messageId === null ? null : envelope.messageId.trim() || null,
+      date: parseDate(envelope.date),
+      bodyText: bodyTextOf(raw, top, limits.maxBodyTextBytes ?? 1024 * 1024),
+      warnings: ctx.warnings,
+    };
+  } catch (e) {
+    return fallback(raw, [...ctx.warnings, `parse failed: ${e instanceof Error ? e.message : String(e)}`]);
+  }
+}
+
+/**
+ * The part an IMAP section number ("1", "2.1.3") names, or null. Follows RFC 3501 §6.4.5:
+ * a non-multipart top part is "1"; a message/rfc822 part's enclosed parts continue its number.
+ */
+export function findPart(root: MimePart, section: string): MimePart | null {
+  if (section === '') return root;
+  const nums = section.split('.');
+  let cur: MimePart = root;
+  for (let i = 0; i < nums.length; i++) {
+    const s = nums[i]!;
+    if (!/^[1-9]\d{0,5}$/.test(s)) return null;
+    const n = Number(s);
+    if (i === 0 && cur.type !== 'multipart') {
+      if (n !== 1) return null;
+      continue; // "1" is the top part itself
+    }
+    if (cur.type === 'multipart') {
+      const c = cur.children[n - 1];
+      if (!c) return null;
+      cur = c;
+    } else if (cur.message) {
+      const inner: MimePart = cur.message.part;
+      if (inner.type === 'multipart') {
+        const c = inner.children[n - 1];
+        if (!c) return null;
+        cur = c;
+      } else if (n === 1) cur = inner;
+      else return null;
+    } else return null;
+  }
+  return cur;
+}
