@@ -1,0 +1,277 @@
+/**
+ * R-ACC-1: carry out a unit's written request form (NA Phụ lục 1) row by row, all or nothing.
+ *
+ * Columns: STT, Họ và tên, Chức vụ, Phòng/ban/đơn vị, Số điện thoại, Nội dung đề nghị
+ * (cấp mới | tạm khóa | xóa), optionally an address column (Email / Địa chỉ thư) that names the
+ * account for tạm khóa / xóa. Headers are matched without diacritics, case or spacing; title lines
+ * above the header are skipped. UTF-8 with or without BOM, comma, semicolon or tab separated.
+ * The unit column holds a unit code/address or a unit name.
+ *
+ * Every row is carried out inside one store transaction; if any row fails, the transaction is
+ * rolled back and every failing row's reason is reported. A dry run does the same and always rolls
+ * back, so it reports exactly what a real run would do (namesakes within the file included).
+ */
+import { parse } from 'csv-parse/sync';
+import { generatePassword, hashPassword } from '../auth/passwords.js';
+import type { Config } from '../config/schema.js';
+import { MailError, bi, isMailError } from '../lib/errors.js';
+import { foldVietnamese } from '../mail/fold.js';
+import type { Account, Store } from '../store/port.js';
+import { foldName } from './naming.js';
+import type { AccountService, Actor } from './service.js';
+
+export type RequestAction = 'create' | 'suspend' | 'delete';
+
+export interface RequestRow {
+  /** 1-based line number in the file (for messages). */
+  line: number;
+  stt: string;
+  fullName: string;
+  title: string | null;
+  unit: string;
+  phone: string | null;
+  /** null when the cell could not be read (reported as the row's problem). */
+  action: RequestAction | null;
+  actionText: string;
+  address: string | null;
+}
+
+export type RowOutcome =
+  | { row: RequestRow; ok: true; action: RequestAction; address: string; oneTimePassword: string | null }
+  | { row: RequestRow; ok: false; reason: string };
+
+export interface ImportResult {
+  /** true when the changes were committed. */
+  applied: boolean;
+  dryRun: boolean;
+  outcomes: RowOutcome[];
+}
+
+type Column = 'stt' | 'name' | 'title' | 'unit' | 'phone' | 'action' | 'address';
+
+function compact(s: string): string {
+  return foldVietnamese(s).replace(/[^a-z0-9]/g, '');
+}
+
+function columnOf(header: string): Column | null {
+  const h = compact(header);
+  if (h === 'stt' || h === 'sott' || h === 'tt') return 'stt';
+  if (h === 'hovaten' || h === 'hoten' || h === 'hotennguoidung') return 'name';
+  if (h.startsWith('chucvu')) return 'title';
+  if (h.startsWith('phong') || h.includes('donvi') || h === 'coquan') return 'unit';
+  if (h.includes('dienthoai') || h === 'sdt') return 'phone';
+  if (h.startsWith('noidung') || h === 'denghi') return 'action';
+  if (h === 'email' || h.startsWith('diachi') || h.startsWith('taikhoan') || h.startsWith('hopthu')) return 'address';
+  return null;
+}
+
+function actionOf(text: string): RequestAction | null {
+  const a = compact(text);
+  if (a.startsWith('capmoi')) return 'create';
+  if (a.startsWith('tamkhoa')) return 'suspend';
+  if (a.startsWith('xoa')) return 'delete';
+  return null;
+}
+
+/** The separator used on the first line that has one (outside quotes). */
+function detectDelimiter(text: string): string {
+  for (const line of text.split(/\r?\n/)) {
+    const counts: Record<string, number> = { ',': 0, ';': 0, '\t': 0 };
+    let quoted = false;
+    for (const ch of line) {
+      if (ch === '"') quoted = !quoted;
+      else if (!quoted && ch in counts) counts[ch] = (counts[ch] ?? 0) + 1;
+    }
+    const best = Object.entries(counts).sort((a, b) => b[1] - a[1])[0];
+    if (best && best[1] > 0) return best[0];
+  }
+  return ',';
+}
+
+/** Parse a request form. Throws INVALID_INPUT when the file or its header cannot be read. */
+export function parseRequestCsv(input: string | Buffer): RequestRow[] {
+  const text = (typeof input === 'string' ? input : input.toString('utf8')).replace(/^\uFEFF/, '');
+  let records: string[][];
+  let lineNumbers: number[];
+  try {
+    const parsed = parse(text, { delimiter: detectDelimiter(text), bom: true, relax_column_count: true, skip_empty_lines: true, trim: true, info: true }) as unknown as Array<{
+      record: string[];
+      info: { lines: number };
+    }>;
+    records = parsed.map((p) => p.record);
+    // info.lines is the line a record ends on (records spanning lines are rare in these forms).
+    lineNumbers = parsed.map((p) => p.info.lines);
+  } catch (e) {
+    throw new MailError('INVALID_INPUT', bi(`Tệp CSV không đọc được: ${(e as Error).message}`, `the CSV file cannot be read: ${(e as Error).message}`));
+  }
+  const headerIndex = records.findIndex((r) => r.some((cell) => columnOf(cell) === 'name'));
+  const header = records[headerIndex];
+  if (headerIndex < 0 || !header) {
+    throw new MailError('INVALID_INPUT', bi('Không thấy dòng tiêu đề có cột "Họ và tên"', 'no header line with a "Họ và tên" (full name) column'));
+  }
+  const index = new Map<Column, number>();
+  header.forEach((cell, i) => {
+    const c = columnOf(cell);
+    if (c !== null && !index.has(c)) index.set(c, i);
+  });
+  const missing = (['name', 'unit', 'action'] as const).filter((c) => !index.has(c));
+  if (missing.length > 0) {
+    const names: Record<Column, string> = { stt: 'STT', name: 'Họ và tên', title: 'Chức vụ', unit: 'Phòng/ban/đơn vị', phone: 'Số điện thoại', action: 'Nội dung đề nghị', address: 'Email' };
+    const list = missing.map((c) => names[c]).join(', ');
+    throw new MailError('INVALID_INPUT', bi(`Thiếu cột: ${list}`, `missing column(s): ${list}`));
+  }
+  const rows: RequestRow[] = [];
+  records.slice(headerIndex + 1).forEach((r, i) => {
+    if (r.every((cell) => cell.trim() === '')) return;
+    const get = (c: Column): string => {
+      const at = index.get(c);
+      return at === undefined ? '' : (r[at] ?? '').trim().replace(/\s+/g, ' ');
+    };
+    const actionText = get('action');
+    rows.push({
+      line: lineNumbers[headerIndex + 1 + i] ?? headerIndex + 2 + i,
+      stt: get('stt'),
+      fullName: get('name'),
+      title: get('title') || null,
+      unit: get('unit'),
+      phone: get('phone') || null,
+      action: actionOf(actionText),
+      actionText,
+      address: get('address') || null,
+    });
+  });
+  return rows;
+}
+
+class Rollback extends Error {}
+
+export interface ImportDeps {
+  store: Store;
+  service: AccountService;
+  config: Readonly<Config>;
+}
+
+/** Carry out a parsed request form: all rows or none. */
+export async function importRequests(
+  deps: ImportDeps,
+  rows: RequestRow[],
+  opts: { actor: Actor; ref?: string | null; dryRun?: boolean },
+): Promise<ImportResult> {
+  const { store, service, config } = deps;
+  const dryRun = opts.dryRun ?? false;
+  const ref = opts.ref ?? null;
+  if (rows.length === 0) {
+    throw new MailError('INVALID_INPUT', bi('Tệp không có dòng đề nghị nào', 'the file has no request rows'));
+  }
+
+  // Hash the one-time passwords before the transaction: argon2 is slow on purpose.
+  const prehashed = new Map<RequestRow, { password: string; hash: string }>();
+  for (const row of rows) {
+    if (row.action !== 'create') continue;
+    const password = generatePassword(config.passwords, false);
+    prehashed.set(row, { password, hash: dryRun ? '!dry-run' : '' });
+  }
+  if (!dryRun) {
+    await Promise.all([...prehashed.values()].map(async (p) => (p.hash = await hashPassword(p.password))));
+  }
+
+  const outcomes: RowOutcome[] = [];
+  let applied = false;
+  try {
+    await store.batch(async (tx) => {
+      const svc = service.withStore(tx);
+      for (const row of rows) {
+        try {
+          outcomes.push(await applyRow(svc, tx, row, opts.actor, ref, prehashed.get(row) ?? null));
+        } catch (e) {
+          if (!isMailError(e) || e.code === 'INTERNAL' || e.code === 'TEMPORARY') throw e;
+          outcomes.push({ row, ok: false, reason: e.message });
+        }
+      }
+      if (dryRun || outcomes.some((o) => !o.ok)) throw new Rollback();
+      await tx.audit({ actor: opts.actor.name, action: 'import.requests', target: `${rows.length} rows`, ref, details: { rows: rows.length } });
+    });
+    applied = true;
+  } catch (e) {
+    if (!(e instanceof Rollback)) throw e;
+  }
+  return { applied, dryRun, outcomes };
+}
+
+async function applyRow(
+  svc: AccountService,
+  tx: Store,
+  row: RequestRow,
+  actor: Actor,
+  ref: string | null,
+  prehashed: { password: string; hash: string } | null,
+): Promise<RowOutcome> {
+  if (row.action === null) {
+    throw new MailError(
+      'INVALID_INPUT',
+      bi(`Nội dung đề nghị "${row.actionText}" không rõ (cấp mới | tạm khóa | xóa)`, `unknown request "${row.actionText}" (cấp mới | tạm khóa | xóa)`),
+    );
+  }
+  if (row.fullName === '') throw new MailError('INVALID_INPUT', bi('Thiếu họ và tên', 'the full name is missing'));
+  if (row.unit === '') throw new MailError('INVALID_INPUT', bi('Thiếu phòng/ban/đơn vị', 'the unit is missing'));
+  const unit = await svc.findUnit(row.unit);
+  switch (row.action) {
+    case 'create': {
+      const r = await svc.addAccount(
+        { fullName: row.fullName, unit: unit.address, title: row.title, phone: row.phone, address: row.address, kind: 'personal' },
+        actor,
+        { ref, prehashed },
+      );
+      return { row, ok: true, action: 'create', address: r.account.address, oneTimePassword: r.oneTimePassword };
+    }
+    case 'suspend': {
+      const account = await target(tx, row, unit.id);
+      await svc.suspend(account.address, bi('Theo văn bản đề nghị', 'on written request'), actor, ref);
+      return { row, ok: true, action: 'suspend', address: account.address, oneTimePassword: null };
+    }
+    case 'delete': {
+      const account = await target(tx, row, unit.id);
+      await svc.delete(account.address, bi('Theo văn bản đề nghị', 'on written request'), actor, ref);
+      return { row, ok: true, action: 'delete', address: account.address, oneTimePassword: null };
+    }
+  }
+}
+
+/** The account a tạm khóa / xóa row means: its address column, else the one namesake in the unit. */
+async function target(tx: Store, row: RequestRow, unitId: number): Promise<Account> {
+  if (row.address) {
+    const a = await tx.getAccountByAddress(row.address.toLowerCase());
+    if (!a) throw new MailError('NOT_FOUND', bi(`Không có tài khoản ${row.address}`, `no account ${row.address}`));
+    return a;
+  }
+  const name = foldName(row.fullName);
+  const matches = (await tx.listAccounts({ unitId })).filter((a) => a.state !== 'deleted' && foldName(a.fullName) === name);
+  if (matches.length === 1 && matches[0]) return matches[0];
+  if (matches.length === 0) {
+    throw new MailError('NOT_FOUND', bi(`Đơn vị không có tài khoản nào tên "${row.fullName}"`, `no account named "${row.fullName}" in the unit`));
+  }
+  throw new MailError(
+    'INVALID_INPUT',
+    bi(
+      `Có ${matches.length} tài khoản tên "${row.fullName}" (${matches.map((a) => a.address).join(', ')}): ghi địa chỉ thư vào cột Email`,
+      `${matches.length} accounts are named "${row.fullName}" (${matches.map((a) => a.address).join(', ')}): put the address in an Email column`,
+    ),
+  );
+}
+
+/** One line per row for the CLI (bilingual). */
+export function describeOutcome(o: RowOutcome, dryRun: boolean): string {
+  const who = `${bi('Dòng', 'line')} ${o.row.line}${o.row.stt ? ` (STT ${o.row.stt})` : ''}, ${o.row.fullName}`;
+  if (!o.ok) return `${who}: ${bi('LỖI', 'ERROR')}: ${o.reason}`;
+  const a = o.address;
+  switch (o.action) {
+    case 'create':
+      return dryRun
+        ? `${who}: ${bi(`sẽ cấp mới ${a}`, `would create ${a}`)}`
+        : `${who}: ${bi(`đã cấp ${a}`, `created ${a}`)}; ${bi('mật khẩu dùng một lần', 'one-time password')}: ${o.oneTimePassword ?? ''}`;
+    case 'suspend':
+      return `${who}: ${dryRun ? bi(`sẽ tạm khóa ${a}`, `would suspend ${a}`) : bi(`đã tạm khóa ${a}`, `suspended ${a}`)}`;
+    case 'delete':
+      return `${who}: ${dryRun ? bi(`sẽ xóa ${a}`, `would delete ${a}`) : bi(`đã xóa ${a}`, `deleted ${a}`)}`;
+  }
+}

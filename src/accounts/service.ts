@@ -1,0 +1,435 @@
+/**
+ * The account service: units, accounts and their lifecycle (R-ADDR, R-ACC, R-STORE-1), used by
+ * the CLI, the admin HTTP API and the request-form import. Every change is audited with its
+ * actor and the written request's reference number (R-ACC-1). Unit administrators (role 'unit')
+ * act only on their own unit's accounts (R-ACC-7); users (role 'none') manage nothing here.
+ */
+import type { Config } from '../config/schema.js';
+import type { Clock } from '../lib/clock.js';
+import { MailError, bi } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import { generatePassword, hashPassword, passwordProblems } from '../auth/passwords.js';
+import type { Account, AccountKind, AccountState, AdminRole, Domain, Store, Unit } from '../store/port.js';
+import { foldName, normalizeUnitCode, numbered, personalLocalPart, unitAddress, unitCode } from './naming.js';
+
+/** Who is acting: a CLI user (super), a unit administrator, or a signed-in account. */
+export interface Actor {
+  /** Written to the audit log (an OS user name, an address). */
+  name: string;
+  role: AdminRole;
+  /** For role 'unit': the unit it administers. */
+  unitId: number | null;
+}
+
+/** The actor for the command line and the system itself: every right. */
+export function superActor(name: string): Actor {
+  return { name, role: 'super', unitId: null };
+}
+
+export interface AccountServiceDeps {
+  store: Store;
+  config: Readonly<Config>;
+  clock: Clock;
+  log: Logger;
+}
+
+export interface AddAccountInput {
+  fullName: string;
+  /** Unit code or address ("skhdt", "tc.ah"); required for personal and unit accounts. */
+  unit?: string | null;
+  /** Full address or local part; without it the naming rule picks one. */
+  address?: string | null;
+  kind?: AccountKind;
+  role?: AdminRole;
+  /** Without it a one-time password is generated and returned. */
+  password?: string | null;
+  /** false exempts service and test accounts from the first-sign-in change (audited). */
+  forceChange?: boolean;
+  /** Overrides the kind's default quota. */
+  quotaBytes?: number | null;
+  title?: string | null;
+  phone?: string | null;
+  /** Domain for a generated address (default: the first configured domain). */
+  domain?: string | null;
+}
+
+export interface AddAccountOptions {
+  ref?: string | null;
+  /** Already hashed password (the import hashes outside its transaction). */
+  prehashed?: { password: string; hash: string } | null;
+}
+
+export interface AddAccountResult {
+  account: Account;
+  /** The password to hand over, when it was generated here (null when the admin gave one). */
+  oneTimePassword: string | null;
+}
+
+export interface AddUnitInput {
+  name: string;
+  code?: string | null;
+  /** Parent unit code or address. */
+  parent?: string | null;
+  staff?: number | null;
+}
+
+export interface AccountView extends Account {
+  /** The quota in force: the account's own, else the config default for its kind. */
+  effectiveQuotaBytes: number;
+  unitAddress: string | null;
+}
+
+export interface AccountService {
+  /** R-ADDR-3/4: the address the naming rule gives for a name in a unit, numbered if taken. */
+  suggestAddress(fullName: string, unit: string, domain?: string | null): Promise<string>;
+  addAccount(input: AddAccountInput, actor: Actor, opts?: AddAccountOptions): Promise<AddAccountResult>;
+  /** Reset a password: given (checked against R-AUTH-1) or generated (returned). Must change at next sign-in unless forceChange is false. */
+  setPassword(address: string, password: string | null, actor: Actor, opts?: { ref?: string | null; forceChange?: boolean }): Promise<AddAccountResult>;
+  /** R-ACC-3: cannot sign in, still receives mail. */
+  suspend(address: string, reason: string, actor: Actor, ref?: string | null): Promise<Account>;
+  /** R-ACC-4. */
+  restore(address: string, actor: Actor, ref?: string | null): Promise<Account>;
+  /** R-ACC-5: state 'deleted' with reason, date and reference; the address is never reissued. */
+  delete(address: string, reason: string, actor: Actor, ref?: string | null): Promise<Account>;
+  /** null = back to the kind's default. */
+  setQuota(address: string, quotaBytes: number | null, actor: Actor, ref?: string | null): Promise<Account>;
+  getAccount(address: string, actor: Actor): Promise<AccountView>;
+  listAccounts(filter: { unit?: string | null; state?: AccountState | null; domain?: string | null }, actor: Actor): Promise<AccountView[]>;
+
+  addUnit(input: AddUnitInput, actor: Actor, ref?: string | null): Promise<Unit>;
+  getUnit(codeOrAddress: string): Promise<Unit>;
+  /** Find a unit by code, address or (folded) name; ambiguous names are INVALID_INPUT. */
+  findUnit(codeOrName: string): Promise<Unit>;
+  listUnits(): Promise<Unit[]>;
+
+  addDomain(name: string, actor: Actor, ref?: string | null): Promise<Domain>;
+  listDomains(): Promise<Domain[]>;
+  /** Refused (IN_USE) while accounts live in the domain. */
+  removeDomain(name: string, actor: Actor, ref?: string | null): Promise<void>;
+
+  /** The same service working inside a store transaction (store.batch). */
+  withStore(store: Store): AccountService;
+}
+
+const ADDRESS = /^[a-z0-9]+([._-][a-z0-9]+)*@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+function notFound(vi: string, en: string): MailError {
+  return new MailError('NOT_FOUND', bi(vi, en));
+}
+
+export function createAccountService(deps: AccountServiceDeps): AccountService {
+  const { store, config, clock, log } = deps;
+
+  const primaryDomain = (): string => config.domains[0] ?? 'example.gov.vn';
+
+  function defaultQuota(kind: AccountKind): number {
+    switch (kind) {
+      case 'personal':
+        return config.quota.personalBytes;
+      case 'unit':
+        return config.quota.unitBytes;
+      case 'admin':
+        return config.quota.adminBytes;
+    }
+  }
+
+  async function view(a: Account): Promise<AccountView> {
+    const unit = a.unitId === null ? null : await store.getUnit(a.unitId);
+    return { ...a, effectiveQuotaBytes: a.quotaBytes ?? defaultQuota(a.kind), unitAddress: unit?.address ?? null };
+  }
+
+  function requireAdmin(actor: Actor, vi: string, en: string): void {
+    if (actor.role !== 'super') {
+      throw new MailError('PERMISSION_DENIED', bi(`Chỉ quản trị hệ thống được ${vi}`, `only a system administrator may ${en}`));
+    }
+  }
+
+  /** R-ACC-7: super acts on anything; a unit admin on its own unit's accounts (never on admins above it). */
+  function requireOnAccount(actor: Actor, account: Account): void {
+    if (actor.role === 'super') return;
+    if (actor.role === 'unit' && actor.unitId !== null && account.unitId === actor.unitId && account.role !== 'super') return;
+    throw new MailError(
+      'PERMISSION_DENIED',
+      bi(`Không có quyền với tài khoản ${account.address} (ngoài đơn vị quản lý)`, `no permission on ${account.address} (outside the unit you administer)`),
+    );
+  }
+
+  function normalizeAddress(input: string, domain?: string | null): string {
+    const a = input.trim().toLowerCase();
+    const full = a.includes('@') ? a : `${a}@${domain ?? primaryDomain()}`;
+    if (!ADDRESS.test(full)) {
+      throw new MailError('INVALID_INPUT', bi(`Địa chỉ "${input}" không hợp lệ`, `"${input}" is not a valid address`));
+    }
+    return full;
+  }
+
+  async function requireServedDomain(domain: string): Promise<void> {
+    const domains = await store.listDomains();
+    if (!domains.some((d) => d.name === domain)) {
+      throw notFound(`Tên miền ${domain} không do máy chủ này phục vụ`, `the domain ${domain} is not served here`);
+    }
+  }
+
+  async function getUnit(codeOrAddress: string): Promise<Unit> {
+    const key = codeOrAddress.trim().toLowerCase();
+    const unit = key === '' ? null : await store.getUnitByCode(key);
+    if (!unit) throw notFound(`Không có đơn vị "${codeOrAddress}"`, `no unit "${codeOrAddress}"`);
+    return unit;
+  }
+
+  async function findUnit(codeOrName: string): Promise<Unit> {
+    const key = codeOrName.trim().toLowerCase();
+    const byCode = key === '' ? null : await store.getUnitByCode(key);
+    if (byCode) return byCode;
+    const folded = foldName(codeOrName);
+    const matches = (await store.listUnits()).filter((u) => foldName(u.name) === folded || u.address === folded);
+    if (matches.length === 1 && matches[0]) return matches[0];
+    if (matches.length > 1) {
+      throw new MailError(
+        'INVALID_INPUT',
+        bi(
+          `Có ${matches.length} đơn vị tên "${codeOrName.trim()}" (${matches.map((u) => u.address).join(', ')}): hãy ghi mã`,
+          `${matches.length} units are named "${codeOrName.trim()}" (${matches.map((u) => u.address).join(', ')}): give the code`,
+        ),
+      );
+    }
+    throw notFound(`Không có đơn vị "${codeOrName.trim()}"`, `no unit "${codeOrName.trim()}"`);
+  }
+
+  async function accountByAddress(address: string): Promise<Account> {
+    const full = normalizeAddress(address);
+    const a = await store.getAccountByAddress(full);
+    if (!a) throw notFound(`Không có tài khoản ${full}`, `no account ${full}`);
+    return a;
+  }
+
+  async function suggestIn(fullName: string, unit: Unit | null, domain: string): Promise<string> {
+    const template = config.naming.personalTemplate;
+    const base = personalLocalPart(fullName, template, unit?.address);
+    for (let n = 1; n < 10_000; n++) {
+      const candidate = `${numbered(base, n, template)}@${domain}`;
+      if (!(await store.addressTaken(candidate))) return candidate;
+    }
+    throw new MailError('LIMIT_EXCEEDED', bi(`Quá nhiều người trùng tên ${base}`, `too many namesakes for ${base}`));
+  }
+
+  async function hashed(password: string | null | undefined, admin: boolean, prehashed?: { password: string; hash: string } | null): Promise<{ hash: string; oneTime: string | null }> {
+    if (prehashed) return { hash: prehashed.hash, oneTime: password ? null : prehashed.password };
+    if (password !== null && password !== undefined) {
+      const problems = passwordProblems(password, config.passwords, admin);
+      if (problems.length > 0) {
+        throw new MailError('PASSWORD_WEAK', bi(`Mật khẩu chưa đạt: ${problems.map((p) => p.split(' / ')[0]).join('; ')}`, `weak password: ${problems.map((p) => p.split(' / ')[1] ?? p).join('; ')}`));
+      }
+      return { hash: await hashPassword(password), oneTime: null };
+    }
+    const generated = generatePassword(config.passwords, admin);
+    return { hash: await hashPassword(generated), oneTime: generated };
+  }
+
+  const service: AccountService = {
+    async suggestAddress(fullName, unitCodeOrAddress, domain) {
+      const unit = await getUnit(unitCodeOrAddress);
+      return suggestIn(fullName, unit, domain ?? primaryDomain());
+    },
+
+    async addAccount(input, actor, opts = {}) {
+      requireAdmin(actor, 'tạo tài khoản', 'create accounts');
+      const kind: AccountKind = input.kind ?? 'personal';
+      const role: AdminRole = input.role ?? 'none';
+      const fullName = input.fullName.trim().replace(/\s+/g, ' ');
+      if (fullName === '') throw new MailError('INVALID_INPUT', bi('Thiếu họ tên', 'the full name is missing'));
+      let unit: Unit | null = null;
+      if (input.unit !== undefined && input.unit !== null && input.unit.trim() !== '') unit = await getUnit(input.unit);
+      else if (kind !== 'admin') throw new MailError('INVALID_INPUT', bi('Thiếu đơn vị (--org)', 'the unit is missing (--org)'));
+      if (role === 'unit' && unit === null) {
+        throw new MailError('INVALID_INPUT', bi('Quản trị đơn vị phải thuộc một đơn vị', 'a unit administrator needs a unit'));
+      }
+
+      let address: string;
+      if (input.address !== undefined && input.address !== null && input.address.trim() !== '') {
+        address = normalizeAddress(input.address, input.domain);
+      } else if (kind === 'unit') {
+        if (!unit) throw new MailError('INVALID_INPUT', bi('Thiếu đơn vị', 'the unit is missing'));
+        address = `${unit.address}@${input.domain ?? primaryDomain()}`;
+      } else {
+        address = await suggestIn(fullName, unit, input.domain ?? primaryDomain());
+      }
+      await requireServedDomain(address.split('@')[1] ?? '');
+      if (await store.addressTaken(address)) {
+        throw new MailError('ALREADY_EXISTS', bi(`Địa chỉ ${address} đã có người dùng`, `the address ${address} is already taken`));
+      }
+
+      const admin = kind === 'admin' || role !== 'none';
+      const { hash, oneTime } = await hashed(input.password, admin, opts.prehashed);
+      const forceChange = input.forceChange ?? true;
+      const quotaBytes = input.quotaBytes ?? null;
+      const account = await store.createAccount(
+        {
+          address,
+          kind,
+          role,
+          fullName,
+          title: input.title ?? null,
+          phone: input.phone ?? null,
+          unitId: unit?.id ?? null,
+          quotaBytes,
+          passwordHash: hash,
+          mustChangePassword: forceChange,
+        },
+        {
+          actor: actor.name,
+          action: 'account.add',
+          target: address,
+          ref: opts.ref ?? null,
+          details: { kind, role, unit: unit?.address ?? null, quotaBytes, ...(forceChange ? {} : { noForceChange: true }) },
+        },
+      );
+      log.info({ address, kind, role, actor: actor.name }, 'account created');
+      return { account, oneTimePassword: oneTime };
+    },
+
+    async setPassword(address, password, actor, opts = {}) {
+      const account = await accountByAddress(address);
+      requireOnAccount(actor, account);
+      const admin = account.kind === 'admin' || account.role !== 'none';
+      const { hash, oneTime } = await hashed(password, admin);
+      const forceChange = opts.forceChange ?? true;
+      const updated = await store.updateAccount(
+        account.id,
+        { passwordHash: hash, mustChangePassword: forceChange, passwordChangedAt: clock.now() },
+        { actor: actor.name, action: 'account.passwd', target: account.address, ref: opts.ref ?? null, details: forceChange ? {} : { noForceChange: true } },
+      );
+      return { account: updated, oneTimePassword: oneTime };
+    },
+
+    async suspend(address, reason, actor, ref = null) {
+      const account = await accountByAddress(address);
+      requireOnAccount(actor, account);
+      if (account.state === 'deleted') throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} đã bị xóa`, `the account ${account.address} is deleted`));
+      if (account.state === 'suspended') throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} đã tạm khóa`, `the account ${account.address} is already suspended`));
+      return store.updateAccount(
+        account.id,
+        { state: 'suspended', stateReason: reason, stateChangedAt: clock.now(), stateRef: ref },
+        { actor: actor.name, action: 'account.suspend', target: account.address, ref, details: { reason } },
+      );
+    },
+
+    async restore(address, actor, ref = null) {
+      requireAdmin(actor, 'khôi phục tài khoản', 'restore accounts');
+      const account = await accountByAddress(address);
+      if (account.state !== 'suspended') {
+        throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} không ở trạng thái tạm khóa`, `the account ${account.address} is not suspended`));
+      }
+      return store.updateAccount(
+        account.id,
+        { state: 'active', stateReason: null, stateChangedAt: clock.now(), stateRef: ref },
+        { actor: actor.name, action: 'account.restore', target: account.address, ref },
+      );
+    },
+
+    async delete(address, reason, actor, ref = null) {
+      requireAdmin(actor, 'xóa tài khoản', 'delete accounts');
+      const account = await accountByAddress(address);
+      if (account.state === 'deleted') throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} đã bị xóa`, `the account ${account.address} is already deleted`));
+      if (account.role === 'super' && (await store.listAccounts({ state: 'active' })).filter((a) => a.role === 'super').length <= 1) {
+        throw new MailError('IN_USE', bi('Không thể xóa quản trị hệ thống cuối cùng', 'cannot delete the last system administrator'));
+      }
+      return store.updateAccount(
+        account.id,
+        { state: 'deleted', stateReason: reason, stateChangedAt: clock.now(), stateRef: ref },
+        { actor: actor.name, action: 'account.delete', target: account.address, ref, details: { reason } },
+      );
+    },
+
+    async setQuota(address, quotaBytes, actor, ref = null) {
+      requireAdmin(actor, 'đổi dung lượng', 'change quotas');
+      const account = await accountByAddress(address);
+      if (quotaBytes !== null && (!Number.isSafeInteger(quotaBytes) || quotaBytes <= 0)) {
+        throw new MailError('INVALID_INPUT', bi('Dung lượng phải là số dương', 'the quota must be a positive size'));
+      }
+      return store.updateAccount(
+        account.id,
+        { quotaBytes },
+        { actor: actor.name, action: 'account.quota', target: account.address, ref, details: { from: account.quotaBytes, to: quotaBytes } },
+      );
+    },
+
+    async getAccount(address, actor) {
+      const account = await accountByAddress(address);
+      requireOnAccount(actor, account);
+      return view(account);
+    },
+
+    async listAccounts(filter, actor) {
+      let unitId: number | undefined;
+      if (filter.unit) unitId = (await getUnit(filter.unit)).id;
+      if (actor.role === 'unit') {
+        if (actor.unitId === null || (unitId !== undefined && unitId !== actor.unitId)) {
+          throw new MailError('PERMISSION_DENIED', bi('Chỉ xem được tài khoản của đơn vị mình', 'you may list only your own unit’s accounts'));
+        }
+        unitId = actor.unitId;
+      } else if (actor.role !== 'super') {
+        throw new MailError('PERMISSION_DENIED', bi('Không có quyền xem danh sách tài khoản', 'no permission to list accounts'));
+      }
+      const accounts = await store.listAccounts({
+        ...(unitId !== undefined ? { unitId } : {}),
+        ...(filter.state ? { state: filter.state } : {}),
+        ...(filter.domain ? { domain: filter.domain } : {}),
+      });
+      return Promise.all(accounts.map(view));
+    },
+
+    async addUnit(input, actor, ref = null) {
+      requireAdmin(actor, 'tạo đơn vị', 'create units');
+      const name = input.name.trim().replace(/\s+/g, ' ');
+      if (name === '') throw new MailError('INVALID_INPUT', bi('Thiếu tên đơn vị', 'the unit name is missing'));
+      const code = input.code ? normalizeUnitCode(input.code) : unitCode(name);
+      const parent = input.parent ? await getUnit(input.parent) : null;
+      const address = unitAddress(code, parent?.address ?? null, config.naming.subUnitJoinsParent);
+      if (await store.getUnitByCode(address)) {
+        throw new MailError('ALREADY_EXISTS', bi(`Đã có đơn vị với địa chỉ ${address}`, `a unit with the address ${address} already exists`));
+      }
+      if (input.staff !== undefined && input.staff !== null && (!Number.isInteger(input.staff) || input.staff < 0)) {
+        throw new MailError('INVALID_INPUT', bi('Số cán bộ phải là số nguyên không âm', 'the staff count must be a whole number'));
+      }
+      return store.addUnit(
+        { code, address, name, parentId: parent?.id ?? null, staff: input.staff ?? null },
+        { actor: actor.name, action: 'unit.add', target: address, ref, details: { name, parent: parent?.address ?? null } },
+      );
+    },
+
+    getUnit,
+    findUnit,
+    listUnits: () => store.listUnits(),
+
+    async addDomain(name, actor, ref = null) {
+      requireAdmin(actor, 'thêm tên miền', 'add domains');
+      const d = name.trim().toLowerCase();
+      if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(d)) {
+        throw new MailError('INVALID_INPUT', bi(`"${name}" không phải tên miền hợp lệ`, `"${name}" is not a valid domain name`));
+      }
+      if ((await store.listDomains()).some((x) => x.name === d)) {
+        throw new MailError('ALREADY_EXISTS', bi(`Tên miền ${d} đã có`, `the domain ${d} already exists`));
+      }
+      return store.addDomain(d, { actor: actor.name, action: 'domain.add', target: d, ref });
+    },
+
+    listDomains: () => store.listDomains(),
+
+    async removeDomain(name, actor, ref = null) {
+      requireAdmin(actor, 'xóa tên miền', 'remove domains');
+      const d = name.trim().toLowerCase();
+      if (!(await store.listDomains()).some((x) => x.name === d)) throw notFound(`Không có tên miền ${d}`, `no domain ${d}`);
+      const users = (await store.listAccounts({ domain: d })).filter((a) => a.state !== 'deleted');
+      if (users.length > 0) {
+        throw new MailError('IN_USE', bi(`Tên miền ${d} còn ${users.length} tài khoản`, `the domain ${d} still has ${users.length} account(s)`));
+      }
+      await store.removeDomain(d, { actor: actor.name, action: 'domain.remove', target: d, ref });
+    },
+
+    withStore(other) {
+      return createAccountService({ store: other, config, clock, log });
+    },
+  };
+  return service;
+}
