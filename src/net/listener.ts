@@ -1,0 +1,157 @@
+/**
+ * A TCP listener (plain, or implicit TLS) with connection caps, for IMAP and POP3:
+ *
+ *   const l = createTcpListener({
+ *     name: 'pop3', host, port, tls: null,                    // or a SecureContext for pop3s/imaps
+ *     maxConnectionsPerIp: 100, maxConnectionsTotal: 10000, log,
+ *     refusal: (why) => '-ERR [SYS/TEMP] …\r\n',             // written on plain listeners before closing
+ *     onConnection: (conn) => startSession(conn),
+ *   });
+ *   const bound = await l.listen();   // { name, host, port } (port 0 → the port picked)
+ *   await l.close(1000);              // stop accepting; sockets still open after 1 s are destroyed
+ *
+ * Caps are checked when the TCP connection arrives, before any TLS handshake or session work.
+ * Per-IP counting folds "::ffff:1.2.3.4" into "1.2.3.4". A connection counts until its raw
+ * socket closes (after a STARTTLS upgrade too). With implicit TLS, onConnection runs after the
+ * handshake (which must finish within handshakeTimeoutMs).
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import type { SecureContext, TLSSocket } from 'node:tls';
+import type { Logger } from '../lib/log.js';
+import type { BoundListener } from '../lib/service.js';
+import { normalizeIp } from './limits.js';
+import { startServerTls } from './starttls.js';
+
+export interface Connection {
+  /** The socket to talk on: a TLSSocket on implicit-TLS listeners. */
+  socket: Socket | TLSSocket;
+  /** The TCP socket underneath (the same object on plain listeners). */
+  raw: Socket;
+  /** Short id for logs. */
+  id: string;
+  /** Client address, "::ffff:" folded away. */
+  ip: string;
+  port: number;
+  /** Implicit TLS. Sessions that upgrade with STARTTLS track this themselves. */
+  secure: boolean;
+}
+
+export type RefusalReason = 'per-ip' | 'total' | 'closing';
+
+export interface TcpListenerOptions {
+  name: string;
+  host: string;
+  port: number;
+  /** Implicit TLS when set. */
+  tls: SecureContext | null;
+  maxConnectionsPerIp: number;
+  maxConnectionsTotal: number;
+  handshakeTimeoutMs?: number;
+  log: Logger;
+  /** A line to write on a plain connection that is refused (omit to just close). */
+  refusal?: (reason: RefusalReason) => string;
+  onConnection: (conn: Connection) => void;
+}
+
+export interface TcpListener {
+  listen(): Promise<BoundListener>;
+  close(graceMs?: number): Promise<void>;
+  /** Connections open now. */
+  readonly open: number;
+  healthy(): boolean;
+}
+
+let nextId = 1;
+
+export function createTcpListener(opts: TcpListenerOptions): TcpListener {
+  const perIp = new Map<string, number>();
+  const sockets = new Set<Socket>();
+  let server: Server | null = null;
+  let failed = false;
+  let closing = false;
+
+  function refuse(socket: Socket, reason: RefusalReason, ip: string): void {
+    opts.log.warn({ listener: opts.name, ip, reason }, 'connection refused: over the limit');
+    socket.on('error', () => undefined);
+    if (opts.refusal && !opts.tls) socket.end(opts.refusal(reason));
+    else socket.destroy();
+    // A client that never reads must not hold the socket open.
+    setTimeout(() => socket.destroy(), 5000).unref();
+  }
+
+  function accept(socket: Socket): void {
+    const ip = normalizeIp(socket.remoteAddress);
+    if (closing) return refuse(socket, 'closing', ip);
+    if (sockets.size >= opts.maxConnectionsTotal) return refuse(socket, 'total', ip);
+    const n = perIp.get(ip) ?? 0;
+    if (n >= opts.maxConnectionsPerIp) return refuse(socket, 'per-ip', ip);
+    perIp.set(ip, n + 1);
+    sockets.add(socket);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      const left = (perIp.get(ip) ?? 1) - 1;
+      if (left <= 0) perIp.delete(ip);
+      else perIp.set(ip, left);
+    });
+    socket.setNoDelay(true);
+    const conn = { raw: socket, id: `${opts.name}-${nextId++}`, ip, port: socket.remotePort ?? 0 };
+    if (!opts.tls) {
+      opts.onConnection({ ...conn, socket, secure: false });
+      return;
+    }
+    socket.on('error', () => undefined); // the handshake reports errors through its promise
+    startServerTls(socket, { secureContext: opts.tls, handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 30_000 }).then(
+      (secure) => opts.onConnection({ ...conn, socket: secure, secure: true }),
+      (err: unknown) => {
+        opts.log.debug({ listener: opts.name, ip, err }, 'TLS handshake failed');
+        socket.destroy();
+      },
+    );
+  }
+
+  return {
+    get open() {
+      return sockets.size;
+    },
+    healthy: () => !failed,
+    listen() {
+      return new Promise<BoundListener>((resolve, reject) => {
+        const s = createServer({ pauseOnConnect: false }, accept);
+        server = s;
+        s.once('error', reject);
+        s.listen(opts.port, opts.host, () => {
+          s.off('error', reject);
+          s.on('error', (err) => {
+            failed = true;
+            opts.log.error({ err, listener: opts.name }, 'listener failed');
+          });
+          const addr = s.address();
+          const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+          resolve({ name: opts.name, host: opts.host, port });
+        });
+      });
+    },
+    async close(graceMs = 1000) {
+      closing = true;
+      const s = server;
+      server = null;
+      if (!s) return;
+      const closed = new Promise<void>((r) => s.close(() => r()));
+      if (sockets.size > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, graceMs);
+          timer.unref();
+          const check = () => {
+            if (sockets.size === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          };
+          for (const sock of sockets) sock.once('close', check);
+        });
+        for (const sock of sockets) sock.destroy();
+      }
+      await closed;
+    },
+  };
+}
