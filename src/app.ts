@@ -12,6 +12,7 @@ import type { BoundListener, Service } from './lib/service.js';
 import type { Store } from './store/port.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createHttpService } from './http/server.js';
+import { ensureBootstrap, type BootstrapResult } from './accounts/bootstrap.js';
 
 export interface AppOptions {
   config: Readonly<Config>;
@@ -27,6 +28,8 @@ export interface App {
   readonly metrics: Metrics;
   /** Actual addresses after start(), by listener name. */
   readonly listeners: Map<string, BoundListener>;
+  /** What the first-start bootstrap did; `buudien serve` prints the one-time admin password from it. */
+  readonly bootstrap: BootstrapResult;
   start(): Promise<void>;
   stop(): Promise<void>;
   healthy(): boolean;
@@ -49,6 +52,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const metrics = createMetrics({ collectDefaults: true });
   const services: Service[] = [];
   // ── wiring: each part adds its service here (keep one block per part) ──
+  // accounts: first start creates the configured domains and the super-administrator (idempotent).
+  const bootstrap = await ensureBootstrap({ store, config, log, clock });
   // ── end of wiring ──
   // HTTP last: /healthz reports the listeners above, so it starts once they are up.
   const others = [...services];
@@ -77,6 +82,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     clock,
     metrics,
     listeners,
+    bootstrap,
     stop,
     async start() {
       try {
