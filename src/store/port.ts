@@ -227,7 +227,8 @@ export interface CopyResult {
 // ───────────────────────────── send log, queue ─────────────────────────────
 
 export type SendDirection = 'inbound' | 'submission' | 'outbound' | 'local';
-export type SendOutcome = 'delivered' | 'queued' | 'deferred' | 'bounced' | 'rejected';
+/** quarantined: accepted with 250 but held (policy action quarantine), not delivered. */
+export type SendOutcome = 'delivered' | 'queued' | 'deferred' | 'bounced' | 'rejected' | 'quarantined';
 
 /** R-LOG-1: one row per recipient of every transaction, accepted or not. */
 export interface SendLogEntry {

@@ -1,0 +1,257 @@
+/**
+ * Deliver one accepted message: the blob is written once for every local recipient
+ * (one storeMessage call, one target per mailbox), remote recipients go to the durable
+ * queue, and every recipient gets a send-log row (R-LOG-1). Callers answer 250 only after
+ * deliver() resolved: storeMessage and enqueue resolve after the data is durable.
+ */
+import type { Config } from '../config/schema.js';
+import type { Clock } from '../lib/clock.js';
+import { bi, isMailError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { ParsedMessage } from '../mail/types.js';
+import type { Account, DeliveryTarget, SendDirection, SendLogEntry, SendOutcome, Store } from '../store/port.js';
+
+export interface DeliveryDeps {
+  store: Store;
+  config: Readonly<Config>;
+  log: Logger;
+  clock: Clock;
+  metrics?: Metrics;
+}
+
+export interface DeliverInput {
+  /** The exact bytes to keep (all header edits done). */
+  raw: Buffer;
+  /** `raw` parsed once; offsets index into `raw`. */
+  parsed: ParsedMessage;
+  /** Envelope sender, "" for the null sender. */
+  sender: string;
+  /** Envelope recipients, clean lower-case addresses (smtp/address.ts). */
+  recipients: string[];
+  direction: SendDirection;
+  clientIp: string | null;
+  /** Signed-in account address (submission), else null. */
+  account: string | null;
+  /** Into the Junk mailbox instead of INBOX. */
+  junk?: boolean;
+  /** Policy findings for the send log. */
+  findings?: string[];
+  /** Accounts already resolved at RCPT time (saves a lookup). */
+  resolved?: ReadonlyMap<string, Account>;
+  /**
+   * When some local recipients fail temporarily (over quota, store busy) while others were
+   * delivered, queue the failed ones for a later local retry instead of reporting a failure
+   * (SMTP gives one reply per message). Default true.
+   */
+  retryPartialFailures?: boolean;
+}
+
+export interface RecipientResult {
+  recipient: string;
+  outcome: SendOutcome;
+  code: number;
+  enhanced: string;
+  text: string;
+}
+
+export interface DeliveryResult {
+  results: RecipientResult[];
+  /** Queue item holding the remote (and retried local) recipients, if any. */
+  queueId: number | null;
+}
+
+export interface Delivery {
+  deliver(input: DeliverInput): Promise<DeliveryResult>;
+  /** Quota of an account: its own, else the config default for its kind (R-STORE-1). */
+  quotaFor(account: Account): number;
+  /** Is this domain one we serve? */
+  isLocalDomain(domain: string): boolean;
+  /** Log recipients refused before DATA (unknown user, relay denied, policy) — R-LOG-1 "accepted or not". */
+  logRefused(entries: Array<Omit<SendLogEntry, 'at' | 'findings'> & { findings?: string[] }>): Promise<void>;
+}
+
+const OK_DELIVERED = { code: 250, enhanced: '2.0.0', text: bi('Đã chuyển vào hộp thư', 'Delivered to mailbox') };
+const OK_QUEUED = { code: 250, enhanced: '2.0.0', text: bi('Đã đưa vào hàng đợi gửi đi', 'Queued for delivery') };
+
+/** Text for the full-text index: subject, addresses and body text (the store folds diacritics). */
+export function indexText(p: ParsedMessage): string {
+  return [p.subject, p.from, ...p.to, ...p.cc, p.bodyText].filter((s) => s.length > 0).join('\n');
+}
+
+export function createDelivery(deps: DeliveryDeps): Delivery {
+  const { store, config, log, clock, metrics } = deps;
+  const localDomains = new Set(config.domains.map((d) => d.toLowerCase()));
+
+  function quotaFor(account: Account): number {
+    if (account.quotaBytes !== null) return account.quotaBytes;
+    switch (account.kind) {
+      case 'personal':
+        return config.quota.personalBytes;
+      case 'unit':
+        return config.quota.unitBytes;
+      case 'admin':
+        return config.quota.adminBytes;
+    }
+  }
+
+  function domainOf(address: string): string {
+    return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+  }
+
+  async function targetMailbox(account: Account, junk: boolean): Promise<number | null> {
+    if (junk) {
+      const boxes = await store.listMailboxes(account.id);
+      const j = boxes.find((b) => b.specialUse === '\\Junk');
+      if (j) return j.id;
+    }
+    const inbox = await store.getMailbox(account.id, 'INBOX');
+    return inbox ? inbox.id : null;
+  }
+
+  async function deliver(input: DeliverInput): Promise<DeliveryResult> {
+    const now = clock.now();
+    const results = new Map<string, RecipientResult>();
+    const local: string[] = [];
+    const remote: string[] = [];
+    for (const r of input.recipients) {
+      if (results.has(r) || local.includes(r) || remote.includes(r)) continue;
+      (localDomains.has(domainOf(r)) ? local : remote).push(r);
+    }
+
+    // Resolve local recipients; several addresses of one account share one copy.
+    const byAccount = new Map<number, { account: Account; recipients: string[] }>();
+    for (const r of local) {
+      const account = input.resolved?.get(r) ?? (await store.resolveAddress(r));
+      if (!account || account.state === 'deleted') {
+        results.set(r, { recipient: r, outcome: 'rejected', code: 550, enhanced: '5.1.1', text: bi('Hộp thư không tồn tại', 'No such mailbox') });
+        continue;
+      }
+      const entry = byAccount.get(account.id);
+      if (entry) entry.recipients.push(r);
+      else byAccount.set(account.id, { account, recipients: [r] });
+    }
+
+    const targets: Array<{ target: DeliveryTarget; recipients: string[] }> = [];
+    for (const { account, recipients } of byAccount.values()) {
+      const mailboxId = await targetMailbox(account, input.junk === true);
+      if (mailboxId === null) {
+        for (const r of recipients) results.set(r, { recipient: r, outcome: 'deferred', code: 451, enhanced: '4.3.0', text: bi('Không tìm thấy hộp thư đến', 'Inbox missing') });
+        continue;
+      }
+      targets.push({ target: { mailboxId, quotaBytes: quotaFor(account) }, recipients });
+    }
+
+    if (targets.length > 0) {
+      const storeInput = {
+        raw: input.raw,
+        envelope: input.parsed.envelope,
+        structure: input.parsed.structure,
+        searchText: indexText(input.parsed),
+        internalDate: now,
+      };
+      const markDelivered = (t: { recipients: string[] }): void => {
+        for (const r of t.recipients) results.set(r, { recipient: r, ...OK_DELIVERED, outcome: 'delivered' });
+      };
+      const markFailed = (t: { recipients: string[] }, e: unknown): void => {
+        const over = isMailError(e, 'OVER_QUOTA');
+        if (!over) log.error({ err: e }, 'local delivery failed');
+        for (const r of t.recipients) {
+          results.set(r, over
+            ? { recipient: r, outcome: 'deferred', code: 452, enhanced: '4.2.2', text: bi('Hộp thư người nhận đã đầy', 'Recipient mailbox is over quota') }
+            : { recipient: r, outcome: 'deferred', code: 451, enhanced: '4.3.0', text: bi('Lỗi tạm thời khi lưu thư', 'Temporary failure storing the message') });
+        }
+      };
+      try {
+        await store.storeMessage({ ...storeInput, targets: targets.map((t) => t.target) });
+        for (const t of targets) markDelivered(t);
+      } catch (e) {
+        if (targets.length === 1 || !isMailError(e, 'OVER_QUOTA')) {
+          for (const t of targets) markFailed(t, e);
+        } else {
+          // Which mailbox is full? Store per target; the blob is deduplicated so this is cheap.
+          for (const t of targets) {
+            try {
+              await store.storeMessage({ ...storeInput, targets: [t.target] });
+              markDelivered(t);
+            } catch (e2) {
+              markFailed(t, e2);
+            }
+          }
+        }
+      }
+    }
+
+    // Temporary local failures next to successes: retry them later through the queue.
+    const retryLocal = (input.retryPartialFailures ?? true)
+      ? local.filter((r) => results.get(r)?.outcome === 'deferred')
+      : [];
+    const anySuccess = [...results.values()].some((r) => r.outcome === 'delivered') || remote.length > 0;
+    const toQueue = [...remote, ...(anySuccess ? retryLocal : [])];
+
+    let queueId: number | null = null;
+    if (toQueue.length > 0) {
+      try {
+        const item = await store.enqueue({
+          sender: input.sender,
+          recipients: toQueue,
+          raw: input.raw,
+          account: input.account,
+          messageId: input.parsed.messageId,
+          now,
+        });
+        queueId = item.id;
+        for (const r of toQueue) {
+          const prev = results.get(r);
+          results.set(r, {
+            recipient: r,
+            ...OK_QUEUED,
+            outcome: 'queued',
+            text: prev ? `${bi('Sẽ thử lại sau', 'Will retry later')} (${prev.code} ${prev.enhanced})` : OK_QUEUED.text,
+          });
+        }
+      } catch (e) {
+        log.error({ err: e }, 'enqueue failed');
+        for (const r of toQueue) results.set(r, { recipient: r, outcome: 'deferred', code: 451, enhanced: '4.3.0', text: bi('Lỗi tạm thời khi xếp hàng thư', 'Temporary failure queueing the message') });
+      }
+    }
+
+    const ordered = input.recipients.filter((r, i, a) => a.indexOf(r) === i).map((r) => results.get(r)).filter((r): r is RecipientResult => r !== undefined);
+    const entries: SendLogEntry[] = ordered.map((r) => ({
+      at: now,
+      direction: input.direction,
+      sender: input.sender,
+      recipient: r.recipient,
+      clientIp: input.clientIp,
+      account: input.account,
+      messageId: input.parsed.messageId,
+      size: input.raw.length,
+      outcome: r.outcome,
+      code: r.code,
+      text: `${r.enhanced} ${r.text}`,
+      findings: input.findings ?? [],
+    }));
+    try {
+      await store.logSend(entries);
+    } catch (e) {
+      // The message is durable already; a send-log failure must not make the sender retry (duplicates).
+      log.error({ err: e }, 'send log write failed');
+    }
+    if (ordered.some((r) => r.outcome === 'delivered' || r.outcome === 'queued')) {
+      metrics?.messagesIn.inc({ path: input.direction });
+    }
+    return { results: ordered, queueId };
+  }
+
+  async function logRefused(entries: Array<Omit<SendLogEntry, 'at' | 'findings'> & { findings?: string[] }>): Promise<void> {
+    if (entries.length === 0) return;
+    const at = clock.now();
+    try {
+      await store.logSend(entries.map((e) => ({ ...e, at, findings: e.findings ?? [] })));
+    } catch (e) {
+      log.error({ err: e }, 'send log write failed');
+    }
+  }
+
+  return { deliver, quotaFor, isLocalDomain: (d) => localDomains.has(d.toLowerCase()), logRefused };
+}

@@ -1,0 +1,111 @@
+/**
+ * The one mapping from MailError codes (and SMTP situations) to wire replies:
+ * reply code, RFC 3463 enhanced status code and a bilingual text, Vietnamese first.
+ * Internal detail never reaches the client; it goes to the log.
+ */
+import { bi, isMailError, type MailErrorCode } from '../lib/errors.js';
+
+export interface SmtpReply {
+  code: number;
+  /** RFC 3463 enhanced status code, e.g. "5.7.1". */
+  enhanced: string;
+  text: string;
+}
+
+/** An Error that smtp-server turns into this reply (see wire.ts: the enhanced code is kept as given). */
+export interface SmtpHookError extends Error {
+  responseCode: number;
+}
+
+export function reply(code: number, enhanced: string, text: string): SmtpReply {
+  return { code, enhanced, text };
+}
+
+/** "550 5.1.1 text" as one line (logs, DSN diagnostic codes). */
+export function formatReply(r: SmtpReply): string {
+  return `${r.code} ${r.enhanced} ${r.text}`;
+}
+
+/** The error object smtp-server hooks take: message "5.1.1 text", responseCode 550. */
+export function hookError(r: SmtpReply): SmtpHookError {
+  const e = new Error(`${r.enhanced} ${r.text}`) as SmtpHookError;
+  e.responseCode = r.code;
+  return e;
+}
+
+/** Replies used across the SMTP layer, each bilingual. */
+export const replies = {
+  relayDenied: (): SmtpReply =>
+    reply(554, '5.7.1', bi('Không chuyển tiếp thư cho địa chỉ này (máy chủ không phải open relay)', 'Relaying denied for this address')),
+  unknownUser: (): SmtpReply => reply(550, '5.1.1', bi('Hộp thư không tồn tại', 'No such mailbox')),
+  badRecipientSyntax: (): SmtpReply => reply(553, '5.1.3', bi('Địa chỉ người nhận không hợp lệ', 'Invalid recipient address')),
+  badSenderSyntax: (): SmtpReply => reply(553, '5.1.7', bi('Địa chỉ người gửi không hợp lệ', 'Invalid sender address')),
+  senderNotOwned: (): SmtpReply =>
+    reply(553, '5.7.1', bi('Bạn không được gửi thư với địa chỉ người gửi này', 'You may not send as this sender address')),
+  fromNotOwned: (): SmtpReply =>
+    reply(553, '5.7.1', bi('Tiêu đề From không phải địa chỉ của bạn', 'The From header is not one of your addresses')),
+  overQuota: (): SmtpReply => reply(452, '4.2.2', bi('Hộp thư người nhận đã đầy', 'Recipient mailbox is over quota')),
+  tooManyRecipients: (max: number): SmtpReply =>
+    reply(452, '4.5.3', bi(`Quá nhiều người nhận (tối đa ${max})`, `Too many recipients (at most ${max})`)),
+  tooLarge: (max: number): SmtpReply =>
+    reply(552, '5.3.4', bi(`Thư vượt quá kích thước cho phép (${max} byte)`, `Message exceeds the size limit (${max} bytes)`)),
+  bareLineEnding: (): SmtpReply =>
+    reply(
+      550,
+      '5.6.0',
+      bi(
+        'Thư chứa ký tự CR hoặc LF đứng riêng; chỉ chấp nhận CRLF (RFC 5321 mục 2.3.8)',
+        'Message contains a bare CR or LF; only CRLF line endings are accepted (RFC 5321 section 2.3.8)',
+      ),
+    ),
+  temporary: (): SmtpReply => reply(451, '4.3.0', bi('Lỗi tạm thời, vui lòng thử lại sau', 'Temporary failure, please try again later')),
+  tooManyConnections: (): SmtpReply =>
+    reply(421, '4.7.0', bi('Quá nhiều kết nối từ địa chỉ IP của bạn, thử lại sau', 'Too many connections from your IP address, try again later')),
+  tooManyBadCommands: (): SmtpReply =>
+    reply(421, '4.7.0', bi('Quá nhiều lệnh sai, đóng kết nối', 'Too many bad commands, closing connection')),
+  authRequired: (): SmtpReply => reply(530, '5.7.0', bi('Cần đăng nhập trước', 'Authentication required')),
+  tlsRequired: (): SmtpReply =>
+    reply(538, '5.7.11', bi('Cần dùng STARTTLS trước khi đăng nhập', 'Must issue a STARTTLS command first')),
+  authFailed: (): SmtpReply => reply(535, '5.7.8', bi('Sai tên đăng nhập hoặc mật khẩu', 'Authentication credentials invalid')),
+  dmarcReject: (domain: string): SmtpReply =>
+    reply(
+      550,
+      '5.7.1',
+      bi(`Thư không vượt qua kiểm tra DMARC của ${domain} (p=reject)`, `Message failed the DMARC policy of ${domain} (p=reject)`),
+    ),
+  accepted: (id: string): SmtpReply => reply(250, '2.0.0', bi(`Đã nhận thư, mã ${id}`, `Message accepted, id ${id}`)),
+};
+
+/** MailError code → SMTP reply (DESIGN.md: one error type, translated once per protocol). */
+const BY_CODE: Record<MailErrorCode, SmtpReply> = {
+  NOT_FOUND: replies.unknownUser(),
+  ALREADY_EXISTS: reply(451, '4.3.0', bi('Lỗi tạm thời', 'Temporary failure')),
+  INVALID_INPUT: reply(501, '5.5.4', bi('Tham số không hợp lệ', 'Invalid parameters')),
+  PERMISSION_DENIED: reply(550, '5.7.1', bi('Không được phép', 'Not authorised')),
+  AUTH_FAILED: replies.authFailed(),
+  ACCOUNT_SUSPENDED: reply(535, '5.7.8', bi('Tài khoản đang tạm khóa, liên hệ quản trị', 'Account suspended, contact the administrator')),
+  ACCOUNT_DELETED: replies.authFailed(),
+  PASSWORD_EXPIRED: reply(535, '5.7.8', bi('Mật khẩu đã hết hạn, hãy đổi mật khẩu', 'Password expired, please change it')),
+  PASSWORD_MUST_CHANGE: reply(535, '5.7.8', bi('Cần đổi mật khẩu lần đầu trước khi dùng', 'You must change your initial password first')),
+  PASSWORD_WEAK: reply(535, '5.7.8', bi('Mật khẩu không đạt yêu cầu', 'Password does not meet the rules')),
+  OVER_QUOTA: replies.overQuota(),
+  TOO_LARGE: reply(552, '5.3.4', bi('Thư quá lớn', 'Message too large')),
+  LIMIT_EXCEEDED: reply(451, '4.7.1', bi('Vượt giới hạn gửi, thử lại sau', 'Sending limit exceeded, try again later')),
+  IN_USE: reply(451, '4.3.0', bi('Tài nguyên đang bận, thử lại sau', 'Resource busy, try again later')),
+  POLICY_REJECT: reply(550, '5.7.1', bi('Thư bị từ chối theo chính sách', 'Message rejected by policy')),
+  TEMPORARY: replies.temporary(),
+  CONFIG: replies.temporary(),
+  INTERNAL: replies.temporary(),
+};
+
+/**
+ * Reply for anything thrown below the SMTP layer. A MailError keeps its own bilingual
+ * message when it has one (policy texts name the file and the rule); anything else is a
+ * temporary failure so the sender retries (durability: never lose mail on a bug).
+ */
+export function replyForError(e: unknown): SmtpReply {
+  if (!isMailError(e)) return replies.temporary();
+  const base = BY_CODE[e.code];
+  const text = e.message.includes(' / ') ? e.message : base.text;
+  return { ...base, text };
+}

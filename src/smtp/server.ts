@@ -1,0 +1,560 @@
+/**
+ * The three SMTP listeners, each its own smtp-server instance with its own hooks:
+ *   smtp         MX inbound: no AUTH, mail only for local recipients, SPF/DKIM/DMARC checked
+ *   submission   port 587 style: STARTTLS, AUTH (PLAIN, LOGIN) only after TLS unless
+ *                security.allowPlaintextAuth allows it, then local delivery or the queue
+ *   submissions  implicit TLS, otherwise as submission
+ * Replies come from reply.ts (bilingual, RFC 3463 codes); storage through delivery/.
+ */
+import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import type { AuthService } from '../auth/index.js';
+import type { Config } from '../config/schema.js';
+import type { Delivery } from '../delivery/index.js';
+import { prependHeaders, replaceSubject, stripRawHeaders } from '../delivery/index.js';
+import type { Clock } from '../lib/clock.js';
+import { bi } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { BoundListener, Service } from '../lib/service.js';
+import { encodeHeaderValue } from '../mail/headers.js';
+import { parseMessage } from '../mail/parse.js';
+import type { EnvelopeAddress, ParsedMessage } from '../mail/types.js';
+import type { Pipeline, PipelineResult, PolicyContext, PolicyReply } from '../policy/types.js';
+import type { Account, SendDirection, Store } from '../store/port.js';
+import { classifyAddress } from './address.js';
+import { checkAuthentication, type AuthVerdict, type DnsResolver } from './authresults.js';
+import { readData } from './data.js';
+import { receivedHeader } from './received.js';
+import { hookError, replies, replyForError, reply, type SmtpReply } from './reply.js';
+import { installReplyWriter } from './wire.js';
+
+export type SmtpMode = 'smtp' | 'submission' | 'submissions';
+
+export interface SmtpDeps {
+  config: Readonly<Config>;
+  log: Logger;
+  clock: Clock;
+  store: Store;
+  metrics: Metrics;
+  auth: Pick<AuthService, 'signIn' | 'plaintextAllowed'>;
+  delivery: Delivery;
+  /** Certificate for STARTTLS and implicit TLS (net/loadTlsOptions). */
+  tls: { key: string | Buffer; cert: string | Buffer; minVersion?: 'TLSv1.2' | 'TLSv1.3' };
+  /** The policy pipeline; absent = policy disabled (no checks). */
+  pipeline?: Pipeline;
+  /** DNS for SPF/DKIM/DMARC (tests pass a fake); default: the system resolver. */
+  dnsResolver?: DnsResolver;
+}
+
+/** Per-connection state next to smtp-server's session. */
+interface Conn {
+  ip: string;
+  mode: SmtpMode;
+  bad: number;
+  account: Account | null;
+  /** Addresses a signed-in user may send as (own, aliases, delegated unit mailboxes and their aliases). */
+  senders: Set<string>;
+  tx: Tx | null;
+  counted: boolean;
+}
+
+interface Tx {
+  sender: string;
+  declaredSize: number;
+  /** Accepted recipients, clean lower-case addresses, in RCPT order. */
+  recipients: string[];
+  resolved: Map<string, Account>;
+  findings: string[];
+  headers: string[];
+  subjectTag: string | null;
+  junk: boolean;
+}
+
+function localPartMatches(a: EnvelopeAddress): string | null {
+  if (!a.mailbox || !a.host) return null;
+  return `${a.mailbox}@${a.host}`.toLowerCase();
+}
+
+function policyReply(r: PolicyReply | null, fallback: SmtpReply): SmtpReply {
+  return r ? reply(r.code, r.enhanced, r.text) : fallback;
+}
+
+const PASS: PipelineResult = { action: 'accept', reply: null, headers: [], subjectTag: null, junk: false, findings: [] };
+
+export function createSmtpService(deps: SmtpDeps): Service {
+  installReplyWriter();
+  const { config, log, store, metrics, delivery, pipeline } = deps;
+  const localDomains = new Set(config.domains.map((d) => d.toLowerCase()));
+  const conns = new Map<string, Conn>();
+  const perIp = new Map<string, number>();
+  const servers: Array<{ mode: SmtpMode; server: SMTPServer; host: string; port: number }> = [];
+  let failed = false;
+
+  const ipOf = (session: SMTPServerSession): string => {
+    const ip = session.remoteAddress ?? 'unknown';
+    return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+  };
+
+  const connOf = (session: SMTPServerSession, mode: SmtpMode): Conn => {
+    let c = conns.get(session.id);
+    if (!c) {
+      c = { ip: ipOf(session), mode, bad: 0, account: null, senders: new Set(), tx: null, counted: false };
+      conns.set(session.id, c);
+    }
+    return c;
+  };
+
+  const direction = (mode: SmtpMode): SendDirection => (mode === 'smtp' ? 'inbound' : 'submission');
+
+  /** A refused command; after smtp.maxBadCommands the connection is closed with 421. */
+  function bad(c: Conn, r: SmtpReply): Error {
+    c.bad++;
+    if (c.bad >= config.smtp.maxBadCommands) {
+      metrics.rejections.inc({ rule: 'bad-commands', protocol: c.mode });
+      return hookError(replies.tooManyBadCommands());
+    }
+    return hookError(r);
+  }
+
+  function ctxOf(c: Conn): PolicyContext {
+    return {
+      direction: c.mode === 'smtp' ? 'inbound' : 'submission',
+      clientIp: c.ip,
+      account: c.account?.address ?? null,
+      sender: c.tx?.sender ?? '',
+      recipients: c.tx ? [...c.tx.recipients] : [],
+    };
+  }
+
+  function absorb(tx: Tx, r: PipelineResult): void {
+    tx.findings.push(...r.findings);
+    tx.headers.push(...r.headers);
+    if (r.subjectTag) tx.subjectTag = r.subjectTag;
+    if (r.junk) tx.junk = true;
+  }
+
+  async function loadSenders(account: Account): Promise<Set<string>> {
+    const s = new Set<string>([account.address.toLowerCase()]);
+    for (const a of await store.listAliases(account.id)) s.add(a.toLowerCase());
+    for (const unit of await store.listDelegatedTo(account.id)) {
+      if (unit.state === 'deleted') continue;
+      s.add(unit.address.toLowerCase());
+      for (const a of await store.listAliases(unit.id)) s.add(a.toLowerCase());
+    }
+    return s;
+  }
+
+  async function refuse(c: Conn, recipient: string, r: SmtpReply, findings: string[] = []): Promise<void> {
+    metrics.rejections.inc({ rule: r.enhanced === '5.1.1' ? 'unknown-recipient' : r.enhanced === '5.7.1' ? 'relay' : `smtp-${r.code}`, protocol: c.mode });
+    await delivery.logRefused([
+      {
+        direction: direction(c.mode),
+        sender: c.tx?.sender ?? '',
+        recipient,
+        clientIp: c.ip,
+        account: c.account?.address ?? null,
+        messageId: null,
+        size: null,
+        outcome: r.code >= 500 ? 'rejected' : 'deferred',
+        code: r.code,
+        text: `${r.enhanced} ${r.text}`,
+        findings,
+      },
+    ]);
+  }
+
+  // ── hooks ──
+
+  function onConnect(mode: SmtpMode, session: SMTPServerSession): Error | null {
+    const c = connOf(session, mode);
+    const n = perIp.get(c.ip) ?? 0;
+    if (n >= config.smtp.maxConnectionsPerIp) {
+      metrics.rejections.inc({ rule: 'connections-per-ip', protocol: mode });
+      return hookError(replies.tooManyConnections());
+    }
+    perIp.set(c.ip, n + 1);
+    c.counted = true;
+    metrics.connections.inc({ protocol: mode === 'smtp' ? 'smtp' : 'submission' });
+    metrics.connectionsOpen.inc({ protocol: mode === 'smtp' ? 'smtp' : 'submission' });
+    // 'loopback' mode: no AUTH offered on a plaintext connection from elsewhere (re-enabled by TLS).
+    if (mode === 'submission' && !session.secure && !deps.auth.plaintextAllowed(c.ip, false)) {
+      session.disabledCommands = ['AUTH'];
+    }
+    return null;
+  }
+
+  function onClose(session: SMTPServerSession): void {
+    const c = conns.get(session.id);
+    conns.delete(session.id);
+    if (!c || !c.counted) return;
+    const n = (perIp.get(c.ip) ?? 1) - 1;
+    if (n <= 0) perIp.delete(c.ip);
+    else perIp.set(c.ip, n);
+    metrics.connectionsOpen.dec({ protocol: c.mode === 'smtp' ? 'smtp' : 'submission' });
+  }
+
+  async function onAuth(c: Conn, session: SMTPServerSession, username: string, password: string): Promise<string> {
+    if (!session.secure && !deps.auth.plaintextAllowed(c.ip, false)) throw hookError(replies.tlsRequired());
+    const r = await deps.auth.signIn({ username, password, protocol: 'smtp', ip: c.ip, secure: session.secure });
+    if (!r.ok) {
+      switch (r.kind) {
+        case 'throttled':
+          throw hookError(reply(454, '4.7.0', r.message));
+        case 'plaintext-refused':
+          throw hookError(reply(538, '5.7.11', r.message));
+        default:
+          throw bad(c, reply(535, '5.7.8', r.message));
+      }
+    }
+    c.account = r.account;
+    c.senders = await loadSenders(r.account);
+    return r.account.address;
+  }
+
+  async function onMailFrom(c: Conn, session: SMTPServerSession, address: SMTPServerAddress): Promise<void> {
+    c.tx = null;
+    if (c.mode !== 'smtp' && !c.account) throw hookError(replies.authRequired());
+    const raw = address.address;
+    const declared = address.args && typeof address.args.SIZE === 'string' ? Number(address.args.SIZE) : 0;
+    if (Number.isFinite(declared) && declared > config.limits.maxMessageBytes) throw hookError(replies.tooLarge(config.limits.maxMessageBytes));
+    let sender = '';
+    if (raw !== '') {
+      const cls = classifyAddress(raw, localDomains);
+      if (cls.kind === 'invalid') throw bad(c, replies.badSenderSyntax());
+      sender = cls.address;
+    }
+    if (c.mode !== 'smtp' && (sender === '' || !c.senders.has(sender))) {
+      metrics.rejections.inc({ rule: 'sender-ownership', protocol: c.mode });
+      throw bad(c, replies.senderNotOwned());
+    }
+    const tx: Tx = { sender, declaredSize: Number.isFinite(declared) ? declared : 0, recipients: [], resolved: new Map(), findings: [], headers: [], subjectTag: null, junk: false };
+    c.tx = tx;
+    if (pipeline) {
+      const r = await pipeline.checkMailFrom(ctxOf(c));
+      if (r.action === 'reject' || r.action === 'defer') {
+        c.tx = null;
+        throw hookError(policyReply(r.reply, r.action === 'reject' ? replyForError(null) : replies.temporary()));
+      }
+      absorb(tx, r);
+    }
+    void session;
+  }
+
+  async function onRcptTo(c: Conn, session: SMTPServerSession, address: SMTPServerAddress): Promise<void> {
+    const tx = c.tx;
+    if (!tx) throw hookError(reply(503, '5.5.1', bi('Cần lệnh MAIL trước', 'Need MAIL command')));
+    const max = config.limits.maxRecipientsPerMessage;
+    if (tx.recipients.length >= max) throw hookError(replies.tooManyRecipients(max));
+    const cls = classifyAddress(address.address, localDomains);
+    if (cls.kind !== 'local' && c.mode === 'smtp') {
+      await refuse(c, address.address, replies.relayDenied());
+      throw bad(c, replies.relayDenied());
+    }
+    if (cls.kind === 'invalid') {
+      await refuse(c, address.address, replies.badRecipientSyntax());
+      throw bad(c, replies.badRecipientSyntax());
+    }
+    if (tx.recipients.includes(cls.address)) return;
+    if (cls.kind === 'local') {
+      const account = await store.resolveAddress(cls.address);
+      if (!account || account.state === 'deleted') {
+        await refuse(c, cls.address, replies.unknownUser());
+        throw bad(c, replies.unknownUser());
+      }
+      // Quota at RCPT, so the reply is per recipient (452 4.2.2 is temporary: the sender retries).
+      const used = await store.usage(account.id);
+      if (used + tx.declaredSize > delivery.quotaFor(account)) {
+        await refuse(c, cls.address, replies.overQuota());
+        throw hookError(replies.overQuota());
+      }
+      tx.resolved.set(cls.address, account);
+    }
+    if (pipeline) {
+      const r = await pipeline.checkRecipient(ctxOf(c), cls.address);
+      if (r.action === 'reject' || r.action === 'defer') {
+        const rep = policyReply(r.reply, r.action === 'reject' ? reply(550, '5.7.1', bi('Bị từ chối theo chính sách', 'Rejected by policy')) : replies.temporary());
+        await refuse(c, cls.address, rep, r.findings);
+        throw hookError(rep);
+      }
+      absorb(tx, r);
+    }
+    tx.recipients.push(cls.address);
+    void session;
+  }
+
+  async function refuseAll(c: Conn, tx: Tx, r: SmtpReply, size: number | null, messageId: string | null, findings: string[]): Promise<Error> {
+    metrics.rejections.inc({ rule: `data-${r.enhanced}`, protocol: c.mode });
+    await delivery.logRefused(
+      tx.recipients.map((recipient) => ({
+        direction: direction(c.mode),
+        sender: tx.sender,
+        recipient,
+        clientIp: c.ip,
+        account: c.account?.address ?? null,
+        messageId,
+        size,
+        outcome: r.code >= 500 ? ('rejected' as const) : ('deferred' as const),
+        code: r.code,
+        text: `${r.enhanced} ${r.text}`,
+        findings,
+      })),
+    );
+    return hookError(r);
+  }
+
+  async function onData(c: Conn, session: SMTPServerSession, stream: SMTPServerDataStream): Promise<string> {
+    const max = config.limits.maxMessageBytes;
+    const data = await readData(stream, max);
+    const tx = c.tx;
+    if (!tx || tx.recipients.length === 0) throw hookError(reply(503, '5.5.1', bi('Cần lệnh RCPT trước', 'Need RCPT command')));
+    if (data.sizeExceeded) throw await refuseAll(c, tx, replies.tooLarge(max), data.size, null, []);
+    if (data.bareLineEnding) throw await refuseAll(c, tx, replies.bareLineEnding(), data.size, null, ['smtp: bare CR or LF']);
+
+    // Nobody pre-labels mail: incoming X-Buudien-* headers are dropped before the one parse.
+    const stripped = stripRawHeaders(data.raw, (n) => n.startsWith('x-buudien-'));
+    let parsed: ParsedMessage = parseMessage(stripped, {
+      maxDepth: config.limits.maxMimeDepth,
+      maxParts: config.limits.maxMimeParts,
+      maxHeaderBytes: config.limits.maxHeaderBytes,
+      maxAddresses: config.limits.maxAddressesPerHeader,
+    });
+    let raw = stripped;
+    const findings = [...tx.findings];
+    const headers: string[] = [];
+
+    if (c.mode !== 'smtp') {
+      // The From header must be one of the signed-in user's addresses too.
+      const from = parsed.envelope.from ?? [];
+      const owned = from.length > 0 && from.every((a) => {
+        const addr = localPartMatches(a);
+        return addr !== null && c.senders.has(addr);
+      });
+      if (!owned) {
+        metrics.rejections.inc({ rule: 'from-ownership', protocol: c.mode });
+        throw await refuseAll(c, tx, replies.fromNotOwned(), data.size, parsed.messageId, []);
+      }
+    }
+
+    if (c.mode === 'smtp' && config.smtp.checkAuthentication) {
+      let verdict: AuthVerdict;
+      try {
+        verdict = await checkAuthentication({
+          raw: data.raw,
+          ip: c.ip,
+          helo: session.hostNameAppearsAs || c.ip,
+          sender: tx.sender,
+          hostname: config.organization.hostname,
+          ...(deps.dnsResolver ? { resolver: deps.dnsResolver } : {}),
+        });
+      } catch (e) {
+        log.warn({ err: e }, 'SPF/DKIM/DMARC check failed');
+        verdict = { header: `Authentication-Results: ${config.organization.hostname}; none`, dmarcReject: null, findings: ['auth: temperror'] };
+      }
+      headers.push(verdict.header);
+      findings.push(...verdict.findings);
+      if (verdict.dmarcReject) {
+        if (config.smtp.dmarcRejectAction === 'reject') {
+          throw await refuseAll(c, tx, replies.dmarcReject(verdict.dmarcReject.domain), data.size, parsed.messageId, findings);
+        }
+        headers.push(`X-Buudien-Policy: dmarc-fail; domain="${verdict.dmarcReject.domain.replace(/[^a-z0-9.-]/gi, '')}"`);
+      }
+    }
+
+    let junk = tx.junk;
+    let subjectTag = tx.subjectTag;
+    headers.push(...tx.headers);
+    if (pipeline) {
+      const r = await pipeline.checkMessage({ ...ctxOf(c), recipients: [...tx.recipients] }, { raw: stripped, parsed });
+      findings.push(...r.findings);
+      if (r.action === 'reject' || r.action === 'defer') {
+        const rep = policyReply(r.reply, r.action === 'reject' ? reply(550, '5.7.1', bi('Bị từ chối theo chính sách', 'Rejected by policy')) : replies.temporary());
+        throw await refuseAll(c, tx, rep, data.size, parsed.messageId, findings);
+      }
+      headers.push(...r.headers);
+      if (r.subjectTag) subjectTag = r.subjectTag;
+      if (r.junk) junk = true;
+      if (r.action === 'quarantine') {
+        await store.quarantine({ at: deps.clock.now(), sender: tx.sender, recipients: [...tx.recipients], reason: r.findings.join('; '), direction: direction(c.mode), raw: stripped });
+        await delivery.logRefused(
+          tx.recipients.map((recipient) => ({
+            direction: direction(c.mode),
+            sender: tx.sender,
+            recipient,
+            clientIp: c.ip,
+            account: c.account?.address ?? null,
+            messageId: parsed.messageId,
+            size: data.size,
+            outcome: 'quarantined' as const,
+            code: 250,
+            text: bi('Đã cách ly', 'Quarantined'),
+            findings,
+          })),
+        );
+        return `2.0.0 ${bi('Đã nhận thư', 'Message accepted')}`;
+      }
+    }
+
+    const tlsInfo = session.tlsOptions ? { protocol: session.tlsOptions.version ?? 'TLS', cipher: session.tlsOptions.name } : null;
+    headers.unshift(
+      receivedHeader({
+        helo: session.hostNameAppearsAs || 'unknown',
+        clientHostname: session.clientHostname || null,
+        ip: c.ip,
+        hostname: config.organization.hostname,
+        protocol: session.transmissionType || (c.mode === 'smtp' ? 'ESMTP' : 'ESMTPA'),
+        tls: tlsInfo,
+        id: session.id,
+        recipient: tx.recipients.length === 1 ? (tx.recipients[0] ?? null) : null,
+        date: deps.clock.now(),
+      }),
+    );
+    if (subjectTag && !parsed.subject.startsWith(subjectTag)) {
+      const decoded = `${subjectTag} ${parsed.subject}`.trim();
+      ({ raw, parsed } = replaceSubject(raw, parsed, encodeHeaderValue(decoded), decoded));
+    }
+    ({ raw, parsed } = prependHeaders(raw, parsed, headers));
+
+    const result = await delivery.deliver({
+      raw,
+      parsed,
+      sender: tx.sender,
+      recipients: tx.recipients,
+      direction: direction(c.mode),
+      clientIp: c.ip,
+      account: c.account?.address ?? null,
+      junk,
+      findings,
+      resolved: tx.resolved,
+    });
+    const ok = result.results.filter((r) => r.outcome === 'delivered' || r.outcome === 'queued');
+    if (ok.length === 0) {
+      const first = result.results[0];
+      throw hookError(first ? reply(first.code, first.enhanced, first.text) : replies.temporary());
+    }
+    return `2.0.0 ${bi(`Đã nhận thư, mã ${session.id}`, `Message accepted, id ${session.id}`)}`;
+  }
+
+  // ── servers ──
+
+  function build(mode: SmtpMode): SMTPServer {
+    const plaintextMode = config.security.allowPlaintextAuth;
+    const options: SMTPServerOptions = {
+      name: config.organization.hostname,
+      banner: 'buudien',
+      secure: mode === 'submissions',
+      key: deps.tls.key,
+      cert: deps.tls.cert,
+      minVersion: deps.tls.minVersion ?? config.tls.minVersion,
+      size: config.limits.maxMessageBytes,
+      hideSize: false,
+      hidePIPELINING: false,
+      hide8BITMIME: false,
+      hideSMTPUTF8: false,
+      hideENHANCEDSTATUSCODES: false,
+      hideDSN: false,
+      hideREQUIRETLS: true,
+      authMethods: ['PLAIN', 'LOGIN'],
+      authOptional: mode === 'smtp',
+      allowInsecureAuth: mode !== 'smtp' && plaintextMode !== 'never',
+      disabledCommands: mode === 'smtp' ? ['AUTH'] : [],
+      disableReverseLookup: true,
+      logger: false,
+      maxClients: config.security.maxConnectionsTotal,
+      socketTimeout: config.smtp.idleTimeoutMs,
+      closeTimeout: 5000,
+      maxCommandLength: config.smtp.maxCommandLineBytes,
+      maxAllowedUnauthenticatedCommands: false,
+      onConnect(session, cb) {
+        cb(onConnect(mode, session));
+      },
+      onSecure(_socket, session, cb) {
+        // TLS is up: AUTH may be offered now ('loopback' mode disabled it on plaintext).
+        if (mode !== 'smtp') session.disabledCommands = [];
+        cb();
+      },
+      onClose(session, cb) {
+        onClose(session);
+        cb();
+      },
+      onAuth(auth, session, cb) {
+        const c = connOf(session, mode);
+        onAuth(c, session, auth.username ?? '', auth.password ?? '').then(
+          (user) => cb(null, { user }),
+          (e: unknown) => cb(e instanceof Error ? e : hookError(replies.temporary())),
+        );
+      },
+      onMailFrom(address, session, cb) {
+        const c = connOf(session, mode);
+        onMailFrom(c, session, address).then(
+          () => cb(),
+          (e: unknown) => cb(asHookError(e)),
+        );
+      },
+      onRcptTo(address, session, cb) {
+        const c = connOf(session, mode);
+        onRcptTo(c, session, address).then(
+          () => cb(),
+          (e: unknown) => cb(asHookError(e)),
+        );
+      },
+      onData(stream, session, cb) {
+        const c = connOf(session, mode);
+        onData(c, session, stream).then(
+          (msg) => {
+            c.tx = null;
+            cb(null, msg);
+          },
+          (e: unknown) => {
+            c.tx = null;
+            stream.resume();
+            cb(asHookError(e));
+          },
+        );
+      },
+    };
+    const server = new SMTPServer(options);
+    server.on('error', (err: Error) => log.warn({ err, listener: mode }, 'smtp connection error'));
+    return server;
+  }
+
+  function asHookError(e: unknown): Error {
+    if (e instanceof Error && typeof (e as { responseCode?: unknown }).responseCode === 'number') return e;
+    log.error({ err: e }, 'smtp hook failed');
+    return hookError(replyForError(e));
+  }
+
+  return {
+    name: 'smtp',
+    async start(): Promise<BoundListener[]> {
+      const bound: BoundListener[] = [];
+      for (const mode of ['smtp', 'submission', 'submissions'] as const) {
+        const l = config.listeners[mode];
+        if (!l.enabled) continue;
+        const server = build(mode);
+        const port = await new Promise<number>((resolve, reject) => {
+          const onError = (e: Error): void => reject(e);
+          server.server.once('error', onError);
+          server.listen(l.port, l.host, () => {
+            server.server.off('error', onError);
+            const a = server.server.address();
+            resolve(typeof a === 'object' && a ? a.port : l.port);
+          });
+        });
+        server.server.on('error', (e: Error) => {
+          failed = true;
+          log.error({ err: e, listener: mode }, 'smtp listener failed');
+        });
+        servers.push({ mode, server, host: l.host, port });
+        bound.push({ name: mode, host: l.host, port });
+      }
+      return bound;
+    },
+    async stop(): Promise<void> {
+      const all = servers.splice(0);
+      await Promise.all(all.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    },
+    healthy(): boolean {
+      return !failed;
+    },
+  };
+}

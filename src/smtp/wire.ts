@@ -1,0 +1,63 @@
+/**
+ * Two adjustments to smtp-server's reply writer, installed once per process:
+ *
+ * 1. smtp-server picks an enhanced status code from the reply code alone (550 → 5.1.1,
+ *    554 → 5.6.0 …), so a hook cannot say `554 5.7.1` or `452 4.5.3`. A hook error whose
+ *    message starts with an enhanced code (reply.ts's hookError) is sent as given.
+ * 2. smtp-server's own texts are English; every reply we send is bilingual, Vietnamese first.
+ */
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { bi } from '../lib/errors.js';
+
+const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
+
+/** smtp-server's built-in texts (by prefix) → bilingual text. */
+const TRANSLATIONS: Array<[string, (rest: string) => string]> = [
+  ['Accepted', () => bi('Đồng ý', 'Accepted')],
+  ['Ready to start TLS', () => bi('Sẵn sàng bắt đầu TLS', 'Ready to start TLS')],
+  ['Bye', () => bi('Tạm biệt', 'Bye')],
+  ['End data with <CR><LF>.<CR><LF>', () => bi('Gửi nội dung thư, kết thúc bằng <CR><LF>.<CR><LF>', 'End data with <CR><LF>.<CR><LF>')],
+  ['Error: too many unauthenticated commands', () => bi('Quá nhiều lệnh khi chưa đăng nhập', 'Too many unauthenticated commands')],
+  ['Error: too many unrecognized commands', () => bi('Quá nhiều lệnh không hợp lệ', 'Too many unrecognized commands')],
+  ['Error: too many recipients', () => bi('Quá nhiều người nhận', 'Too many recipients')],
+  ['Server shutting down', () => bi('Máy chủ đang tắt', 'Server shutting down')],
+  ['Timeout - closing connection', () => bi('Hết thời gian chờ, đóng kết nối', 'Timeout, closing connection')],
+  ['Error: internal server error', () => bi('Lỗi máy chủ, thử lại sau', 'Internal server error, try again later')],
+  ['Error: command not recognized', () => bi('Lệnh không hợp lệ', 'Command not recognized')],
+  ['Error: Bad recipient address syntax', () => bi('Cú pháp địa chỉ người nhận sai', 'Bad recipient address syntax')],
+  ['Error: Bad sender address syntax', () => bi('Cú pháp địa chỉ người gửi sai', 'Bad sender address syntax')],
+  ['Error: need MAIL command', () => bi('Cần lệnh MAIL trước', 'Need MAIL command')],
+  ['Error: need RCPT command', () => bi('Cần lệnh RCPT trước', 'Need RCPT command')],
+  ['Error: nested MAIL command', () => bi('Lệnh MAIL lồng nhau', 'Nested MAIL command')],
+  ['Error: Must issue a STARTTLS command first', () => bi('Cần dùng STARTTLS trước', 'Must issue a STARTTLS command first')],
+  ['Error: authentication Required', () => bi('Cần đăng nhập trước', 'Authentication required')],
+  ['Error: message exceeds fixed maximum message size', (rest) => bi(`Thư vượt quá kích thước cho phép${rest}`, `Message exceeds the fixed maximum size${rest}`)],
+  ['Authentication successful', () => bi('Đăng nhập thành công', 'Authentication successful')],
+  ['Error: Invalid', (rest) => bi(`Tham số không hợp lệ${rest}`, `Invalid${rest}`)],
+];
+
+export function translate(text: string): string {
+  if (text.includes(' / ')) return text;
+  for (const [prefix, fn] of TRANSLATIONS) {
+    if (text.startsWith(prefix)) return fn(text.slice(prefix.length));
+  }
+  return text;
+}
+
+type SendFn = (this: SMTPConnection, code: number, data?: string | string[], context?: string | false) => void;
+let installed = false;
+
+export function installReplyWriter(): void {
+  if (installed) return;
+  installed = true;
+  const proto = SMTPConnection.prototype as unknown as { send: SendFn };
+  const original = proto.send;
+  proto.send = function send(this: SMTPConnection, code: number, data?: string | string[], context?: string | false): void {
+    if (typeof data === 'string' && ENHANCED.test(data)) {
+      // Our own reply with its enhanced code: send it verbatim.
+      return original.call(this, code, data, false);
+    }
+    if (typeof data === 'string' && code >= 200) return original.call(this, code, translate(data), context);
+    return original.call(this, code, data, context);
+  };
+}
