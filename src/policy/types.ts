@@ -32,9 +32,23 @@ export interface PolicyReply {
 
 /** What a rule says about a message; `off` rules are never run. */
 export type RuleVerdict =
-  | { kind: 'pass' }
-  /** The rule matched: `finding` is the short label for headers and the log, e.g. `encrypted-archive; file="a.zip"`. */
-  | { kind: 'hit'; finding: string; reply?: PolicyReply; subjectTag?: string; junk?: boolean }
+  /** `headers`: informational header lines to add even when nothing matched (spam score). */
+  | { kind: 'pass'; headers?: string[] }
+  /**
+   * The rule matched: `finding` is the short label for headers and the log, e.g. `encrypted-archive; file="a.zip"`.
+   * `extraFindings`: more findings of the same rule (several files); `headers`: informational header lines;
+   * `escalate`: the hit is severe enough to refuse even when the rule's action is `flag` (spam over rejectScore).
+   */
+  | {
+      kind: 'hit';
+      finding: string;
+      reply?: PolicyReply;
+      subjectTag?: string;
+      junk?: boolean;
+      extraFindings?: string[];
+      headers?: string[];
+      escalate?: boolean;
+    }
   /** The rule could not decide (scanner down, archive over limits): fail closed unless configured otherwise. */
   | { kind: 'error'; detail: string; reply?: PolicyReply };
 
@@ -43,6 +57,8 @@ export interface Rule {
   /** Stages at which the rule looks; most rules only need 'data'. */
   readonly stages: ReadonlyArray<'mail' | 'rcpt' | 'data'>;
   check(ctx: PolicyContext, msg: PolicyMessage | null, recipient?: string): Promise<RuleVerdict>;
+  /** Told when a message passed the whole pipeline (sending limits count it). */
+  accepted?(ctx: PolicyContext, msg: PolicyMessage): void;
 }
 
 export type PipelineAction = 'accept' | 'reject' | 'defer' | 'quarantine';
@@ -59,10 +75,14 @@ export interface PipelineResult {
   junk: boolean;
   /** "rule: action finding" lines for the send log. */
   findings: string[];
+  /** For action 'quarantine': the pipeline has already stored the message in the quarantine (store.quarantine); do not deliver it. */
+  quarantineId?: number;
 }
 
 export interface Pipeline {
   checkMailFrom(ctx: PolicyContext): Promise<PipelineResult>;
   checkRecipient(ctx: PolicyContext, recipient: string): Promise<PipelineResult>;
   checkMessage(ctx: PolicyContext, msg: PolicyMessage): Promise<PipelineResult>;
+  /** Teach the spam filter (rspamd /learnspam, /learnham); a no-op without config.policy.rspamd. IMAP calls it through app.ts. */
+  learn?(kind: 'spam' | 'ham', raw: Buffer): Promise<void>;
 }

@@ -1,0 +1,141 @@
+/**
+ * Archive inspection, bounded: entries, depth, expanded bytes, ratio and time (the limits in
+ * config.policy.archive*). It runs on the event loop but cooperatively: it yields between
+ * members (setImmediate) and checks its deadline inside inflation every 64 KiB of input, so a
+ * hostile archive costs at most its time budget and never blocks other connections for long.
+ * Any limit hit is reported as `unscannable` ("cannot be checked"), never as clean.
+ */
+import { setImmediate as yieldNow } from 'node:timers/promises';
+import { extensionOf } from '../names.js';
+import { SNIFF_BYTES, sniffArchive, sniffExecutable, type ArchiveKind, type ExecutableKind } from '../sniff.js';
+import { readRar4, readRar5 } from './rar.js';
+import { read7z } from './sevenzip.js';
+import { ArchiveLimitError, extractEntry, readZipDirectory, type InflateBudget } from './zip.js';
+
+export interface InspectLimits {
+  maxDepth: number;
+  maxEntries: number;
+  maxExpandedBytes: number;
+  maxRatio: number;
+  timeMs: number;
+}
+
+export interface InspectReport {
+  /** Members (or the file itself) that are executables: path inside the archive tree, name, and why. */
+  executables: Array<{ path: string; name: string; why: 'name' | ExecutableKind }>;
+  /** Encrypted archives found (the file itself or nested ones). */
+  encrypted: Array<{ path: string; format: string }>;
+  /** Set when a limit was hit or the archive is malformed: the content could not be checked. */
+  unscannable: string | null;
+  /** Member names seen (all levels), for the log and tests. */
+  members: string[];
+}
+
+const RAR5_SIG = Buffer.from([0x52, 0x61, 0x72, 0x21, 0x1a, 0x07, 0x01, 0x00]);
+const ARCHIVE_EXT: Record<string, ArchiveKind> = { zip: 'zip', rar: 'rar4', '7z': '7z' };
+
+export function emptyReport(): InspectReport {
+  return { executables: [], encrypted: [], unscannable: null, members: [] };
+}
+
+/**
+ * Inspect one file (an attachment's decoded bytes) and, if it is an archive, its members.
+ * `extensions` is config.policy.executableExtensions.
+ */
+export async function inspectFile(bytes: Buffer, name: string, extensions: ReadonlySet<string>, limits: InspectLimits, report = emptyReport()): Promise<InspectReport> {
+  const budget: InflateBudget = { remaining: limits.maxExpandedBytes, deadline: Date.now() + limits.timeMs };
+  try {
+    await visit(bytes, name, name, 0, extensions, limits, budget, report);
+  } catch (e) {
+    if (e instanceof ArchiveLimitError) report.unscannable ??= `${name}: ${e.message}`;
+    else report.unscannable ??= `${name}: ${(e as Error).message}`;
+  }
+  return report;
+}
+
+async function visit(
+  bytes: Buffer,
+  name: string,
+  path: string,
+  depth: number,
+  extensions: ReadonlySet<string>,
+  limits: InspectLimits,
+  budget: InflateBudget,
+  report: InspectReport,
+): Promise<void> {
+  const ext = extensionOf(name);
+  if (ext && extensions.has(ext)) report.executables.push({ path, name, why: 'name' });
+  if (bytes.length === 0) return; // a name alone (other names of a part, attached messages)
+  const kind = sniffExecutable(bytes.subarray(0, SNIFF_BYTES));
+  if (kind) report.executables.push({ path, name, why: kind });
+  const archive = sniffArchive(bytes) ?? (ext === 'rar' && bytes.includes(RAR5_SIG) ? 'rar5' : ARCHIVE_EXT[ext]);
+  if (!archive) return;
+  if (depth >= limits.maxDepth) throw new ArchiveLimitError(`${path}: archives nested deeper than ${limits.maxDepth}`);
+  switch (archive) {
+    case 'zip':
+      return visitZip(bytes, path, depth, extensions, limits, budget, report);
+    case 'rar4':
+    case 'rar5': {
+      const listing = archive === 'rar4' ? readRar4(bytes, limits.maxEntries) : readRar5(bytes, limits.maxEntries);
+      if (listing.encrypted) report.encrypted.push({ path, format: listing.headersEncrypted ? `${archive}-headers` : archive });
+      for (const n of listing.names) {
+        report.members.push(`${path}/${n}`);
+        const e = extensionOf(n);
+        if (e && extensions.has(e)) report.executables.push({ path: `${path}/${n}`, name: n, why: 'name' });
+      }
+      return;
+    }
+    case '7z': {
+      const info = read7z(bytes);
+      if (info.encrypted) report.encrypted.push({ path, format: '7z' });
+      return;
+    }
+  }
+}
+
+async function visitZip(
+  bytes: Buffer,
+  path: string,
+  depth: number,
+  extensions: ReadonlySet<string>,
+  limits: InspectLimits,
+  budget: InflateBudget,
+  report: InspectReport,
+): Promise<void> {
+  const dir = readZipDirectory(bytes, limits.maxEntries);
+  const declared = dir.entries.reduce((s, e) => s + e.uncompressedSize, 0);
+  if (declared > budget.remaining) throw new ArchiveLimitError(`${path}: declares ${declared} bytes expanded (limit ${limits.maxExpandedBytes})`);
+  if (declared > 1024 * 1024 && declared / Math.max(1, bytes.length) > limits.maxRatio) {
+    throw new ArchiveLimitError(`${path}: compression ratio over ${limits.maxRatio}`);
+  }
+  const enc = dir.entries.filter((e) => e.encrypted);
+  if (enc.length > 0) report.encrypted.push({ path, format: enc.some((e) => e.aes) ? 'zip-aes' : 'zip' });
+  let n = 0;
+  for (const e of dir.entries) {
+    if (++n % 32 === 0) await yieldNow();
+    if (Date.now() > budget.deadline) throw new ArchiveLimitError(`${path}: inspection time limit`);
+    const memberPath = `${path}/${e.name}`;
+    report.members.push(memberPath);
+    if (e.name.endsWith('/') && e.uncompressedSize === 0) continue;
+    // Encrypted members: the name is readable and still counts; the content cannot be read.
+    if (e.encrypted) {
+      const x = extensionOf(e.name);
+      if (x && extensions.has(x)) report.executables.push({ path: memberPath, name: e.name, why: 'name' });
+      continue;
+    }
+    const head = extractEntry(bytes, e, budget, limits.maxRatio, Math.min(SNIFF_BYTES, e.uncompressedSize));
+    const memberExt = extensionOf(e.name);
+    const nested = sniffArchive(head) !== null || ARCHIVE_EXT[memberExt] !== undefined;
+    if (!nested) {
+      // Name and content checks without expanding the whole member.
+      if (memberExt && extensions.has(memberExt)) report.executables.push({ path: memberPath, name: e.name, why: 'name' });
+      const kind = sniffExecutable(head);
+      if (kind) report.executables.push({ path: memberPath, name: e.name, why: kind });
+      continue;
+    }
+    if (depth + 1 >= limits.maxDepth) throw new ArchiveLimitError(`${memberPath}: archives nested deeper than ${limits.maxDepth}`);
+    budget.remaining += head.length; // the prefix is re-read as part of the whole member
+    const full = extractEntry(bytes, e, budget, limits.maxRatio);
+    await visit(full, e.name, memberPath, depth + 1, extensions, limits, budget, report);
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * RAR 1.5–4 and RAR 5 block headers, read for two facts only: is anything encrypted, and
+ * which member names are visible. Walks at most `maxEntries` headers; malformed → ArchiveLimitError.
+ */
+import { ArchiveLimitError } from './zip.js';
+
+export interface ArchiveListing {
+  /** Member names readable without the password. */
+  names: string[];
+  /** Header or file encryption present. */
+  encrypted: boolean;
+  /** Headers are encrypted: names cannot be read (and so cannot be checked). */
+  headersEncrypted: boolean;
+}
+
+const RAR4_SIG = Buffer.from([0x52, 0x61, 0x72, 0x21, 0x1a, 0x07, 0x00]);
+const RAR5_SIG = Buffer.from([0x52, 0x61, 0x72, 0x21, 0x1a, 0x07, 0x01, 0x00]);
+
+export function readRar4(buf: Buffer, maxEntries: number): ArchiveListing {
+  const start = buf.indexOf(RAR4_SIG);
+  if (start < 0) throw new ArchiveLimitError('rar4: no signature');
+  const out: ArchiveListing = { names: [], encrypted: false, headersEncrypted: false };
+  let p = start + RAR4_SIG.length;
+  for (let n = 0; p + 7 <= buf.length; n++) {
+    if (n > maxEntries) throw new ArchiveLimitError('rar4: too many headers');
+    const type = buf[p + 2] as number;
+    const flags = buf.readUInt16LE(p + 3);
+    const size = buf.readUInt16LE(p + 5);
+    if (size < 7) throw new ArchiveLimitError('rar4: bad header size');
+    let add = 0;
+    if (type === 0x73) {
+      // MAIN_HEAD: 0x0080 = block headers encrypted (MHD_PASSWORD).
+      if (flags & 0x0080) {
+        out.encrypted = true;
+        out.headersEncrypted = true;
+        return out;
+      }
+    } else if (type === 0x74) {
+      if (p + 32 > buf.length) throw new ArchiveLimitError('rar4: truncated file header');
+      add = buf.readUInt32LE(p + 7);
+      if (flags & 0x0004) out.encrypted = true;
+      const nameSize = buf.readUInt16LE(p + 26);
+      let q = p + 32;
+      if (flags & 0x0100) {
+        add += buf.readUInt32LE(q) * 0x100000000;
+        q += 8;
+      }
+      const raw = buf.subarray(q, Math.min(q + nameSize, buf.length));
+      // Unicode names (flag 0x0200) store "ascii\0encoded"; the ASCII part is enough for the extension.
+      const zero = raw.indexOf(0);
+      out.names.push((zero >= 0 ? raw.subarray(0, zero) : raw).toString(flags & 0x0200 && zero < 0 ? 'utf8' : 'latin1'));
+    } else if (type === 0x7b) {
+      break; // ENDARC
+    } else if (flags & 0x8000) {
+      if (p + 11 > buf.length) throw new ArchiveLimitError('rar4: truncated header');
+      add = buf.readUInt32LE(p + 7);
+    }
+    p += size + add;
+  }
+  return out;
+}
+
+function vint(buf: Buffer, p: number): [number, number] {
+  let v = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (p + i >= buf.length) throw new ArchiveLimitError('rar5: truncated vint');
+    const b = buf[p + i] as number;
+    v += (b & 0x7f) * mul;
+    mul *= 128;
+    if ((b & 0x80) === 0) return [v, p + i + 1];
+  }
+  throw new ArchiveLimitError('rar5: bad vint');
+}
+
+export function readRar5(buf: Buffer, maxEntries: number): ArchiveListing {
+  const start = buf.indexOf(RAR5_SIG);
+  if (start < 0) throw new ArchiveLimitError('rar5: no signature');
+  const out: ArchiveListing = { names: [], encrypted: false, headersEncrypted: false };
+  let p = start + RAR5_SIG.length;
+  for (let n = 0; p + 4 < buf.length; n++) {
+    if (n > maxEntries) throw new ArchiveLimitError('rar5: too many headers');
+    const [hsize, hstart] = vint(buf, p + 4);
+    const hend = hstart + hsize;
+    if (hsize < 2 || hend > buf.length) throw new ArchiveLimitError('rar5: bad header size');
+    const [type, q0] = vint(buf, hstart);
+    const [hflags, q1] = vint(buf, q0);
+    let q = q1;
+    let extraSize = 0;
+    let dataSize = 0;
+    if (hflags & 1) [extraSize, q] = vint(buf, q);
+    if (hflags & 2) [dataSize, q] = vint(buf, q);
+    if (type === 4) {
+      // Archive encryption header: everything after it, names included, is encrypted.
+      out.encrypted = true;
+      out.headersEncrypted = true;
+      return out;
+    }
+    if (type === 2 || type === 3) {
+      let fileFlags: number;
+      [fileFlags, q] = vint(buf, q);
+      [, q] = vint(buf, q); // unpacked size
+      [, q] = vint(buf, q); // attributes
+      if (fileFlags & 2) q += 4; // mtime
+      if (fileFlags & 4) q += 4; // crc32
+      [, q] = vint(buf, q); // compression info
+      [, q] = vint(buf, q); // host OS
+      let nameLen: number;
+      [nameLen, q] = vint(buf, q);
+      if (q + nameLen > hend) throw new ArchiveLimitError('rar5: bad name length');
+      if (type === 2) out.names.push(buf.subarray(q, q + nameLen).toString('utf8'));
+      // Extra area at the end of the header: records (size, type, data); type 1 = file encryption.
+      let e = hend - extraSize;
+      while (extraSize > 0 && e < hend) {
+        const [rsize, r1] = vint(buf, e);
+        const [rtype] = vint(buf, r1);
+        if (rtype === 1 && type === 2) out.encrypted = true;
+        if (rsize === 0) break;
+        e = r1 + rsize;
+      }
+    }
+    if (type === 5) break; // end of archive
+    p = hend + dataSize;
+  }
+  return out;
+}

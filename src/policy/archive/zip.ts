@@ -1,0 +1,204 @@
+/**
+ * Zip reading for inspection only: the central directory parsed by hand (names, sizes, flags,
+ * encryption), and bounded inflation (fflate) of one member. Nothing is ever expanded beyond
+ * the caller's byte budget: a member that would exceed it stops with ArchiveLimitError.
+ */
+import { Inflate } from 'fflate';
+import iconv from 'iconv-lite';
+
+export class ArchiveLimitError extends Error {
+  override readonly name = 'ArchiveLimitError';
+}
+
+export interface ZipEntry {
+  name: string;
+  flags: number;
+  method: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  localOffset: number;
+  /** PKWARE traditional (flag bit 0) or AES (method 99 / extra 0x9901). */
+  encrypted: boolean;
+  aes: boolean;
+  /** Start and end of the member's bytes in the archive (local header through data). */
+  span: [number, number];
+}
+
+export interface ZipDirectory {
+  entries: ZipEntry[];
+}
+
+const EOCD = 0x06054b50;
+const CDH = 0x02014b50;
+const LFH = 0x04034b50;
+
+/** Parse a zip's central directory. Throws ArchiveLimitError (unscannable) on anything malformed or over limits. */
+export function readZipDirectory(buf: Buffer, maxEntries: number): ZipDirectory {
+  if (buf.length < 22) throw new ArchiveLimitError('zip: too short');
+  let eocd = -1;
+  const stop = Math.max(0, buf.length - 22 - 0xffff);
+  for (let i = buf.length - 22; i >= stop; i--) {
+    if (buf.readUInt32LE(i) === EOCD) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw new ArchiveLimitError('zip: no end of central directory');
+  let count = buf.readUInt16LE(eocd + 10);
+  let cdSize = buf.readUInt32LE(eocd + 12);
+  let cdOffset = buf.readUInt32LE(eocd + 16);
+  if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
+    // Zip64: locator right before the EOCD, then the zip64 EOCD record.
+    const loc = eocd - 20;
+    if (loc < 0 || buf.readUInt32LE(loc) !== 0x07064b50) throw new ArchiveLimitError('zip64: no locator');
+    const rec = Number(buf.readBigUInt64LE(loc + 8));
+    if (!Number.isSafeInteger(rec) || rec + 56 > buf.length || buf.readUInt32LE(rec) !== 0x06064b50) throw new ArchiveLimitError('zip64: bad record');
+    count = Number(buf.readBigUInt64LE(rec + 32));
+    cdSize = Number(buf.readBigUInt64LE(rec + 40));
+    cdOffset = Number(buf.readBigUInt64LE(rec + 48));
+  }
+  if (count > maxEntries) throw new ArchiveLimitError(`zip: ${count} entries (limit ${maxEntries})`);
+  // Prefixed archives (self-extractors, junk before PK): shift offsets by the difference.
+  const shift = eocd - (cdOffset + cdSize) > 0 && cdOffset + cdSize <= eocd ? eocd - (cdOffset + cdSize) : 0;
+  let p = cdOffset + shift;
+  if (p < 0 || p > buf.length) throw new ArchiveLimitError('zip: central directory out of range');
+  const entries: ZipEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    if (p + 46 > buf.length || buf.readUInt32LE(p) !== CDH) throw new ArchiveLimitError('zip: truncated central directory');
+    const flags = buf.readUInt16LE(p + 8);
+    const method = buf.readUInt16LE(p + 10);
+    let csize = buf.readUInt32LE(p + 20);
+    let usize = buf.readUInt32LE(p + 24);
+    const nameLen = buf.readUInt16LE(p + 28);
+    const extraLen = buf.readUInt16LE(p + 30);
+    const commentLen = buf.readUInt16LE(p + 32);
+    let local = buf.readUInt32LE(p + 42);
+    if (p + 46 + nameLen + extraLen + commentLen > buf.length) throw new ArchiveLimitError('zip: truncated entry');
+    const nameBytes = buf.subarray(p + 46, p + 46 + nameLen);
+    const name = flags & 0x800 ? nameBytes.toString('utf8') : decodeCp437(nameBytes);
+    const extra = buf.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen);
+    let aes = method === 99;
+    for (let e = 0; e + 4 <= extra.length; ) {
+      const id = extra.readUInt16LE(e);
+      const size = extra.readUInt16LE(e + 2);
+      const data = extra.subarray(e + 4, e + 4 + size);
+      if (id === 0x9901) aes = true;
+      if (id === 0x0001) {
+        let q = 0;
+        const next = (): number => {
+          if (q + 8 > data.length) throw new ArchiveLimitError('zip64: short extra');
+          const v = Number(data.readBigUInt64LE(q));
+          q += 8;
+          return v;
+        };
+        if (usize === 0xffffffff) usize = next();
+        if (csize === 0xffffffff) csize = next();
+        if (local === 0xffffffff) local = next();
+      }
+      e += 4 + size;
+    }
+    // Unicode path extra field (0x7075) carries the real name for non-UTF-8 archivers.
+    const upath = findExtra(extra, 0x7075);
+    const realName = upath && upath.length > 5 ? upath.subarray(5).toString('utf8') : name;
+    local += shift;
+    if (!Number.isSafeInteger(csize) || !Number.isSafeInteger(usize) || !Number.isSafeInteger(local)) throw new ArchiveLimitError('zip: sizes out of range');
+    if (local + 30 > buf.length || buf.readUInt32LE(local) !== LFH) throw new ArchiveLimitError(`zip: bad local header for ${realName}`);
+    const lNameLen = buf.readUInt16LE(local + 26);
+    const lExtraLen = buf.readUInt16LE(local + 28);
+    const dataStart = local + 30 + lNameLen + lExtraLen;
+    entries.push({
+      name: realName,
+      flags,
+      method,
+      compressedSize: csize,
+      uncompressedSize: usize,
+      localOffset: local,
+      encrypted: (flags & 1) === 1 || aes,
+      aes,
+      span: [local, dataStart + csize],
+    });
+    p += 46 + nameLen + extraLen + commentLen;
+  }
+  checkOverlap(entries);
+  return { entries };
+}
+
+function findExtra(extra: Buffer, want: number): Buffer | null {
+  for (let e = 0; e + 4 <= extra.length; ) {
+    const id = extra.readUInt16LE(e);
+    const size = extra.readUInt16LE(e + 2);
+    if (id === want) return extra.subarray(e + 4, e + 4 + size);
+    e += 4 + size;
+  }
+  return null;
+}
+
+function decodeCp437(b: Buffer): string {
+  return iconv.decode(b, 'cp437');
+}
+
+/** Non-recursive zip bombs reuse one compressed stream for many entries: overlapping spans are refused. */
+function checkOverlap(entries: ZipEntry[]): void {
+  const spans = entries.map((e) => e.span).sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < spans.length; i++) {
+    const prev = spans[i - 1] as [number, number];
+    const cur = spans[i] as [number, number];
+    if (cur[0] < prev[1]) throw new ArchiveLimitError('zip: overlapping entries (zip bomb)');
+  }
+}
+
+export interface InflateBudget {
+  /** Bytes this archive tree may still expand to. */
+  remaining: number;
+  /** Stop after this time (ms since epoch). */
+  deadline: number;
+}
+
+/**
+ * Expand one member, at most `maxOut` bytes (a prefix is fine for sniffing when `prefixOnly`).
+ * Counts against `budget`; throws ArchiveLimitError when a limit is hit.
+ */
+export function extractEntry(buf: Buffer, e: ZipEntry, budget: InflateBudget, maxRatio: number, prefixOnly: number | null = null): Buffer {
+  if (e.encrypted) throw new ArchiveLimitError(`zip: ${e.name} is encrypted`);
+  const local = e.localOffset;
+  const dataStart = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+  const data = buf.subarray(dataStart, Math.min(buf.length, dataStart + e.compressedSize));
+  const cap = prefixOnly ?? e.uncompressedSize;
+  if (prefixOnly === null) {
+    if (e.uncompressedSize > budget.remaining) throw new ArchiveLimitError(`zip: ${e.name} would expand past the limit`);
+    if (e.compressedSize > 0 && e.uncompressedSize / e.compressedSize > maxRatio && e.uncompressedSize > 1024 * 1024) {
+      throw new ArchiveLimitError(`zip: ${e.name} compression ratio over ${maxRatio}`);
+    }
+  }
+  if (e.method === 0) {
+    const out = data.subarray(0, cap);
+    budget.remaining -= out.length;
+    return out;
+  }
+  if (e.method !== 8) throw new ArchiveLimitError(`zip: ${e.name} uses method ${e.method}`);
+  const chunks: Uint8Array[] = [];
+  let got = 0;
+  let done = false;
+  const inf = new Inflate((chunk) => {
+    if (done) return;
+    got += chunk.length;
+    if (prefixOnly === null && got > e.uncompressedSize) throw new ArchiveLimitError(`zip: ${e.name} expands past its declared size`);
+    if (got > budget.remaining) throw new ArchiveLimitError('zip: expanded bytes over the limit');
+    chunks.push(chunk);
+    if (got >= cap) done = true;
+  });
+  const STEP = 64 * 1024;
+  for (let off = 0; off < data.length && !done; off += STEP) {
+    if (Date.now() > budget.deadline) throw new ArchiveLimitError('zip: inspection time limit');
+    const last = off + STEP >= data.length;
+    try {
+      inf.push(data.subarray(off, off + STEP), last);
+    } catch (err) {
+      if (err instanceof ArchiveLimitError) throw err;
+      throw new ArchiveLimitError(`zip: ${e.name} does not inflate (${(err as Error).message})`);
+    }
+  }
+  const out = Buffer.concat(chunks).subarray(0, cap);
+  budget.remaining -= out.length;
+  return out;
+}

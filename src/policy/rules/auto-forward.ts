@@ -1,0 +1,65 @@
+/**
+ * R-POL-5 both ways.
+ * - Inbound: a message that is an automatic forward (Auto-Submitted: auto-forwarded, Resent-*
+ *   headers, X-Forwarded-For / X-Forwarded-To) coming from outside the allowlist → hit
+ *   (flag by default, reject by config).
+ * - Our own forwarding (direction `forward`): a recipient outside the allowlist → hit at RCPT.
+ */
+import { bi } from '../../lib/errors.js';
+import { reply, type RuleFactory } from '../deps.js';
+import { domainOf, forwardAllowed } from '../forward.js';
+import { headerFields } from '../mime.js';
+import type { RuleVerdict } from '../types.js';
+
+function firstAddress(v: string): string | null {
+  const m = /<([^<>\s]+@[^<>\s]+)>/.exec(v) ?? /([^\s<>,;:"]+@[^\s<>,;:"]+)/.exec(v);
+  return m ? (m[1] as string) : null;
+}
+
+export const autoForward: RuleFactory = ({ config }) => ({
+  name: 'auto-forward',
+  stages: ['rcpt', 'data'],
+  async check(ctx, msg, rcpt): Promise<RuleVerdict> {
+    if (rcpt !== undefined) {
+      if (ctx.direction !== 'forward') return { kind: 'pass' };
+      const d = domainOf(rcpt);
+      if (forwardAllowed(d, config)) return { kind: 'pass' };
+      return {
+        kind: 'hit',
+        finding: `auto-forward-out; to="${d}"`,
+        reply: reply(
+          550,
+          '5.7.1',
+          bi(
+            `Không được tự động chuyển tiếp thư công vụ tới ${d} (quy tắc auto-forward)`,
+            `Official mail may not be forwarded automatically to ${d} (rule auto-forward)`,
+          ),
+        ),
+      };
+    }
+    if (!msg || ctx.direction !== 'inbound') return { kind: 'pass' };
+    const fields = headerFields(msg.raw, msg.parsed.structure, 256 * 1024);
+    const get = (n: string): string[] => fields.filter(([k]) => k === n).map(([, v]) => v);
+    const autoSubmitted = get('auto-submitted').some((v) => /^\s*auto-forwarded\b/i.test(v));
+    const resent = fields.some(([k]) => k.startsWith('resent-'));
+    const xfwd = get('x-forwarded-for').length > 0 || get('x-forwarded-to').length > 0;
+    if (!autoSubmitted && !resent && !xfwd) return { kind: 'pass' };
+    // Who forwarded it: Resent-From/Resent-Sender, else the envelope sender, else From.
+    const forwarder = firstAddress(get('resent-sender')[0] ?? get('resent-from')[0] ?? '') ?? (ctx.sender || null) ?? firstAddress(msg.parsed.from);
+    const d = forwarder ? domainOf(forwarder) : '';
+    if (d && forwardAllowed(d, config)) return { kind: 'pass' };
+    const how = autoSubmitted ? 'auto-submitted' : resent ? 'resent' : 'x-forwarded';
+    return {
+      kind: 'hit',
+      finding: `auto-forward; from="${d || 'unknown'}"; by=${how}`,
+      reply: reply(
+        550,
+        '5.7.1',
+        bi(
+          `Thư bị từ chối: thư tự động chuyển tiếp từ hộp thư ngoài cơ quan nhà nước (${d || 'không rõ'}) (quy tắc auto-forward)`,
+          `Message refused: automatically forwarded from a mailbox outside state agencies (${d || 'unknown'}) (rule auto-forward)`,
+        ),
+      ),
+    };
+  },
+});

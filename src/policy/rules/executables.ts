@@ -1,0 +1,73 @@
+/**
+ * R-POL-1: no executables, whatever they are called or wrapped in: configured extensions
+ * (last extension of the Windows name: double extensions, trailing dots/spaces, RFC 2047/2231
+ * names), a Content-Type that announces one, magic numbers (PE, ELF, Mach-O, fat) of every
+ * part, zip members (also encrypted ones, by name) and zip-in-zip, RAR member names, attached
+ * messages. An archive over the inspection limits cannot be checked: that is a hit too.
+ */
+import { bi } from '../../lib/errors.js';
+import { reply, type RuleFactory } from '../deps.js';
+import { quoteName } from '../names.js';
+import { scanMessage } from '../scan.js';
+import type { RuleVerdict } from '../types.js';
+
+const KIND_TEXT: Record<string, [string, string]> = {
+  name: ['đuôi tệp thực thi', 'executable extension'],
+  type: ['kiểu nội dung của tệp thực thi', 'executable content type'],
+  pe: ['chương trình Windows (PE)', 'Windows program (PE)'],
+  elf: ['chương trình Linux (ELF)', 'Linux program (ELF)'],
+  'mach-o': ['chương trình macOS (Mach-O)', 'macOS program (Mach-O)'],
+  'mach-o-fat': ['chương trình macOS (Mach-O)', 'macOS program (Mach-O fat)'],
+};
+
+export const executables: RuleFactory = ({ config }) => ({
+  name: 'executables',
+  stages: ['data'],
+  async check(_ctx, msg): Promise<RuleVerdict> {
+    if (!msg) return { kind: 'pass' };
+    const scan = await scanMessage(msg, config);
+    const found: Array<{ file: string; why: string }> = [];
+    let unscannable: { file: string; reason: string } | null = null;
+    for (const p of scan.parts) {
+      if (p.executableType) found.push({ file: p.label, why: 'type' });
+      for (const x of p.report.executables) found.push({ file: x.path || p.label, why: x.why });
+      if (p.report.unscannable && !unscannable) unscannable = { file: p.label, reason: p.report.unscannable };
+    }
+    // De-duplicate by file (a PE named .exe is one finding).
+    const byFile = new Map<string, string>();
+    for (const f of found) if (!byFile.has(f.file)) byFile.set(f.file, f.why);
+    const findings = [...byFile].map(([file, why]) => `executable; file=${quoteName(file)}; by=${why}`);
+    if (findings.length > 0) {
+      const [file, why] = [...byFile][0] as [string, string];
+      const [vi, en] = KIND_TEXT[why] ?? (KIND_TEXT.name as [string, string]);
+      return {
+        kind: 'hit',
+        finding: findings[0] as string,
+        extraFindings: findings.slice(1),
+        reply: reply(
+          550,
+          '5.7.1',
+          bi(
+            `Thư bị từ chối: tệp ${quoteName(file)} là tệp thực thi (${vi}), không được phép gửi hoặc nhận (quy tắc executables)`,
+            `Message refused: file ${quoteName(file)} is an executable (${en}), which may not be sent or received (rule executables)`,
+          ),
+        ),
+      };
+    }
+    if (unscannable) {
+      return {
+        kind: 'hit',
+        finding: `unscannable; file=${quoteName(unscannable.file)}`,
+        reply: reply(
+          550,
+          '5.7.1',
+          bi(
+            `Thư bị từ chối: không kiểm tra được tệp nén ${quoteName(unscannable.file)} (vượt giới hạn kiểm tra hoặc hỏng) (quy tắc executables)`,
+            `Message refused: archive ${quoteName(unscannable.file)} cannot be checked (over the inspection limits or malformed) (rule executables)`,
+          ),
+        ),
+      };
+    }
+    return { kind: 'pass' };
+  },
+});

@@ -1,0 +1,64 @@
+/**
+ * One content scan per message, shared by the rules that need it (executables,
+ * encrypted-archives): every leaf part (attached messages opened) is decoded once and
+ * inspected (names, media type, magic numbers, archives).
+ */
+import type { Config } from '../config/schema.js';
+import { inspectFile, emptyReport, type InspectReport } from './archive/inspect.js';
+import { decodeBody, leafParts, type PartView } from './mime.js';
+import { isExecutableType } from './names.js';
+import type { PolicyMessage } from './types.js';
+
+export interface PartScan {
+  view: PartView;
+  /** The name used in findings (first name, else the part path). */
+  label: string;
+  report: InspectReport;
+  /** The Content-Type announces an executable. */
+  executableType: boolean;
+}
+
+export interface MessageScan {
+  parts: PartScan[];
+}
+
+const cache = new WeakMap<PolicyMessage, Promise<MessageScan>>();
+
+export function scanMessage(msg: PolicyMessage, config: Readonly<Config>): Promise<MessageScan> {
+  let p = cache.get(msg);
+  if (!p) {
+    p = doScan(msg, config);
+    cache.set(msg, p);
+  }
+  return p;
+}
+
+async function doScan(msg: PolicyMessage, config: Readonly<Config>): Promise<MessageScan> {
+  const pol = config.policy;
+  const extensions = new Set(pol.executableExtensions);
+  const limits = {
+    maxDepth: pol.archiveMaxDepth,
+    maxEntries: pol.archiveMaxEntries,
+    maxExpandedBytes: pol.archiveMaxExpandedBytes,
+    maxRatio: pol.archiveMaxRatio,
+    // Half the rule time-out: an archive over it is "cannot be checked", not a deferral.
+    timeMs: Math.max(1000, Math.floor(pol.ruleTimeoutMs / 2)),
+  };
+  const parts: PartScan[] = [];
+  const views = leafParts(msg.parsed, msg.raw, config.limits.maxMimeParts);
+  for (const view of views) {
+    const label = view.names[0] ?? `part ${view.path}`;
+    const report = emptyReport();
+    if (view.part.message) {
+      // The attached message's own contents are separate leaves; only its names count here.
+      for (const n of view.names) await inspectFile(Buffer.alloc(0), n, extensions, limits, report);
+    } else {
+      const bytes = decodeBody(msg.raw, view.part, config.limits.maxMessageBytes);
+      // Each name is checked; content (magic numbers, archives) once under the first name.
+      await inspectFile(bytes, view.names[0] ?? '', extensions, limits, report);
+      for (const n of view.names.slice(1)) await inspectFile(Buffer.alloc(0), n, extensions, limits, report);
+    }
+    parts.push({ view, label, report, executableType: isExecutableType(view.part.type, view.part.subtype) });
+  }
+  return { parts };
+}

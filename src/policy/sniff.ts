@@ -1,0 +1,36 @@
+/** Content sniffing: what a file is from its first bytes, whatever its name says. */
+
+export type ExecutableKind = 'pe' | 'elf' | 'mach-o' | 'mach-o-fat';
+
+/** Bytes needed to recognise any executable kind we know (PE's header may sit up to here). */
+export const SNIFF_BYTES = 64 * 1024;
+
+export function sniffExecutable(b: Uint8Array): ExecutableKind | null {
+  if (b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46) return 'elf';
+  if (b.length >= 0x40 && b[0] === 0x4d && b[1] === 0x5a) {
+    const off = ((b[0x3c] as number) | ((b[0x3d] as number) << 8) | ((b[0x3e] as number) << 16) | ((b[0x3f] as number) << 24)) >>> 0;
+    if (off >= 0x40 && off + 4 <= b.length && b[off] === 0x50 && b[off + 1] === 0x45 && b[off + 2] === 0 && b[off + 3] === 0) return 'pe';
+  }
+  if (b.length >= 8) {
+    const be = (((b[0] as number) << 24) | ((b[1] as number) << 16) | ((b[2] as number) << 8) | (b[3] as number)) >>> 0;
+    if (be === 0xfeedface || be === 0xfeedfacf || be === 0xcefaedfe || be === 0xcffaedfe) return 'mach-o';
+    if (be === 0xcafebabe || be === 0xcafebabf) {
+      // Fat binary: nfat_arch is small; a Java class file has its version (≥ 45) here instead.
+      const n = (((b[4] as number) << 24) | ((b[5] as number) << 16) | ((b[6] as number) << 8) | (b[7] as number)) >>> 0;
+      if (n > 0 && n < 45) return 'mach-o-fat';
+    }
+  }
+  return null;
+}
+
+export type ArchiveKind = 'zip' | 'rar4' | 'rar5' | '7z';
+
+export function sniffArchive(b: Uint8Array): ArchiveKind | null {
+  if (b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && ((b[2] === 3 && b[3] === 4) || (b[2] === 5 && b[3] === 6) || (b[2] === 7 && b[3] === 8))) return 'zip';
+  if (b.length >= 7 && b[0] === 0x52 && b[1] === 0x61 && b[2] === 0x72 && b[3] === 0x21 && b[4] === 0x1a && b[5] === 0x07) {
+    if (b[6] === 0x00) return 'rar4';
+    if (b[6] === 0x01 && b[7] === 0x00) return 'rar5';
+  }
+  if (b.length >= 6 && b[0] === 0x37 && b[1] === 0x7a && b[2] === 0xbc && b[3] === 0xaf && b[4] === 0x27 && b[5] === 0x1c) return '7z';
+  return null;
+}
