@@ -11,6 +11,8 @@ import { createMetrics, type Metrics } from './lib/metrics.js';
 import type { BoundListener, Service } from './lib/service.js';
 import type { Store } from './store/port.js';
 import { openSqliteStore } from './store/sqlite/index.js';
+import { createAuthService, type AuthService } from './auth/service.js';
+import { loadTlsOptions, type TlsMaterial } from './net/tls.js';
 import { createHttpService } from './http/server.js';
 import { ensureBootstrap, type BootstrapResult } from './accounts/bootstrap.js';
 
@@ -30,6 +32,10 @@ export interface App {
   readonly listeners: Map<string, BoundListener>;
   /** What the first-start bootstrap did; `buudien serve` prints the one-time admin password from it. */
   readonly bootstrap: BootstrapResult;
+  /** The one sign-in service every protocol uses. */
+  readonly auth: AuthService;
+  /** TLS key, certificate and secure context shared by the listeners. */
+  readonly tls: TlsMaterial;
   start(): Promise<void>;
   stop(): Promise<void>;
   healthy(): boolean;
@@ -52,6 +58,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const metrics = createMetrics({ collectDefaults: true });
   const services: Service[] = [];
   // ── wiring: each part adds its service here (keep one block per part) ──
+  // shared by every protocol: the one sign-in service and the TLS material (net/tls.ts).
+  const auth = createAuthService({ store, config, clock, log, metrics });
+  const tls = loadTlsOptions(config, dir, log);
   // accounts: first start creates the configured domains and the super-administrator (idempotent).
   const bootstrap = await ensureBootstrap({ store, config, log, clock });
   // ── end of wiring ──
@@ -83,6 +92,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
     metrics,
     listeners,
     bootstrap,
+    auth,
+    tls,
     stop,
     async start() {
       try {
