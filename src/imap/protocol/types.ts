@@ -378,6 +378,16 @@ export interface ParserLimits {
   readonly maxPreAuthLiteralBytes?: number;
   /** Sum of the literals of one command (MULTIAPPEND); default 2 × maxLiteralBytes. */
   readonly maxCommandLiteralBytes?: number;
+  /**
+   * Largest non-synchronising literal `{n+}`; default maxLiteralBytes (LITERAL+). Set 4096 when
+   * advertising LITERAL- (RFC 7888 §5; a server must not advertise both).
+   */
+  readonly maxNonSyncLiteralBytes?: number;
+  /**
+   * A refused non-synchronising literal up to this size is swallowed (counted, not stored) and
+   * the command answered BAD; a larger one is a fatal error (BYE). Default 2 × maxCommandLiteralBytes.
+   */
+  readonly maxSwallowBytes?: number;
 }
 
 /**
