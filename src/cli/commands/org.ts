@@ -1,0 +1,82 @@
+/** `buudien org add|list|show`: the unit tree (R-ADDR-1, R-ADDR-2). */
+import { MailError, bi } from '../../lib/errors.js';
+import type { Unit } from '../../store/port.js';
+import type { RegisterCommand } from '../context.js';
+
+function parseStaff(v: string | undefined): number | null {
+  if (v === undefined) return null;
+  if (!/^\d+$/.test(v.trim())) throw new MailError('INVALID_INPUT', bi(`Số cán bộ "${v}" không hợp lệ`, `"${v}" is not a staff count`));
+  return Number(v.trim());
+}
+
+export const register: RegisterCommand = (program, ctx) => {
+  const org = program.command('org').description('đơn vị / units (province → departments → divisions)');
+
+  org
+    .command('add')
+    .description('thêm đơn vị / add a unit; without --code the code comes from the name (R-ADDR-1)')
+    .requiredOption('--name <name>', 'tên đơn vị / unit name ("Sở Kế hoạch và Đầu tư")')
+    .option('--code <code>', 'mã / code ("skhdt")')
+    .option('--parent <code>', 'đơn vị cấp trên / parent unit code or address')
+    .option('--staff <n>', 'số cán bộ / staff count (reports)')
+    .option('--ref <ref>', 'số văn bản đề nghị / request reference')
+    .option('--json', 'JSON')
+    .action(async (opts: { name: string; code?: string; parent?: string; staff?: string; ref?: string; json?: boolean }) => {
+      const staff = parseStaff(opts.staff);
+      await ctx.withApp(async (app) => {
+        const unit = await ctx.accounts(app).addUnit({ name: opts.name, code: opts.code ?? null, parent: opts.parent ?? null, staff }, ctx.actor(), opts.ref ?? null);
+        if (opts.json) ctx.printRecord({ ...unit }, true);
+        else ctx.out(`${bi('Đã thêm đơn vị', 'unit added')}: ${unit.name} (${unit.address}@${app.config.domains[0] ?? ''})`);
+      });
+    });
+
+  org
+    .command('list')
+    .description('liệt kê đơn vị / list units')
+    .option('--json', 'JSON')
+    .action(async (opts: { json?: boolean }) => {
+      await ctx.withApp(async (app) => {
+        const units = await ctx.accounts(app).listUnits();
+        const byId = new Map(units.map((u) => [u.id, u]));
+        const depth = (u: Unit): number => {
+          let d = 0;
+          for (let p = u.parentId; p !== null && d < 50; p = byId.get(p)?.parentId ?? null) d++;
+          return d;
+        };
+        const sorted = [...units].sort((a, b) => a.address.split('.').reverse().join('.').localeCompare(b.address.split('.').reverse().join('.')));
+        ctx.printList(sorted, opts.json ?? false, [
+          ['ADDRESS', (u) => u.address],
+          ['NAME', (u) => `${'  '.repeat(depth(u))}${u.name}`],
+          ['STAFF', (u) => (u.staff === null ? '-' : String(u.staff))],
+        ]);
+      });
+    });
+
+  org
+    .command('show <code>')
+    .description('chi tiết đơn vị / show a unit, its sub-units and accounts')
+    .option('--json', 'JSON')
+    .action(async (code: string, opts: { json?: boolean }) => {
+      await ctx.withApp(async (app) => {
+        const svc = ctx.accounts(app);
+        const unit = await svc.findUnit(code);
+        const parent = unit.parentId === null ? null : await app.store.getUnit(unit.parentId);
+        const children = (await svc.listUnits()).filter((u) => u.parentId === unit.id).map((u) => u.address);
+        const accounts = (await svc.listAccounts({ unit: unit.address }, ctx.actor())).filter((a) => a.state !== 'deleted');
+        ctx.printRecord(
+          {
+            code: unit.code,
+            address: unit.address,
+            name: unit.name,
+            parent: parent?.address ?? null,
+            staff: unit.staff,
+            subUnits: children,
+            accounts: accounts.length,
+            accountsActive: accounts.filter((a) => a.state === 'active').length,
+            createdAt: unit.createdAt,
+          },
+          opts.json ?? false,
+        );
+      });
+    });
+};

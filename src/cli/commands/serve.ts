@@ -1,0 +1,52 @@
+/** `buudien serve [--config FILE]`: every listener until SIGTERM/SIGINT, then a clean stop (exit 0). */
+import { Writable } from 'node:stream';
+import { createApp } from '../../app.js';
+import { bootstrapNotice } from '../../accounts/bootstrap.js';
+import { bi } from '../../lib/errors.js';
+import { createLogger } from '../../lib/log.js';
+import type { CliIo, RegisterCommand } from '../context.js';
+
+function waitForSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals): void => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(sig);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}
+
+export const register: RegisterCommand = (program, ctx) => {
+  program
+    .command('serve')
+    .description('chạy máy chủ / run every listener (and the scheduled jobs)')
+    .action(async () => {
+      const io: CliIo = ctx.io;
+      const config = ctx.config();
+      const stdout = new Writable({
+        write(chunk: Buffer | string, _enc, cb) {
+          io.stdout(String(chunk));
+          cb();
+        },
+      });
+      const log = createLogger({ level: config.log.level, destination: stdout });
+      // Subscribe before starting so a signal during start-up is not lost.
+      const stopped = (io.waitForStop ?? waitForSignal)();
+      const app = await createApp({ config, log });
+      for (const line of bootstrapNotice(app.bootstrap)) ctx.out(line);
+      try {
+        await app.start();
+      } catch (e) {
+        await app.stop();
+        throw e;
+      }
+      const bound = [...app.listeners.values()].map((l) => `${l.name}=${l.host}:${l.port}`).join(' ');
+      ctx.out(`${bi('Máy chủ đang chạy', 'server running')}: ${bound}`);
+      const signal = await stopped;
+      log.info({ signal }, 'stopping');
+      await app.stop();
+      ctx.out(bi('Đã dừng', 'stopped'));
+    });
+};
