@@ -1,0 +1,1702 @@
+/**
+ * The embedded mailstore: better-sqlite3 (WAL, synchronous=FULL) + content-addressed blob files.
+ *
+ * Concurrency model (better-sqlite3 is synchronous, one connection per process):
+ * - Every Store method runs its SQL synchronously inside one IMMEDIATE transaction, so no two
+ *   methods interleave inside SQLite. Events are emitted after the commit.
+ * - `storeMessage` first writes large blobs durably (async: temp file, fsync, rename, dir fsync),
+ *   then joins a GROUP COMMIT: every delivery queued in the same tick (or within
+ *   groupCommitWindowMs) is committed in ONE transaction (one WAL fsync). Each delivery runs in
+ *   its own SAVEPOINT inside it, so an over-quota delivery fails alone.
+ * - `batch(fn)` opens BEGIN IMMEDIATE and holds it while fn's promise runs. The `tx` store given
+ *   to fn runs its methods directly inside that transaction (each in a savepoint). Calls on the
+ *   outer store (and group commits) made meanwhile wait until the batch commits or rolls back.
+ *   Do not await the OUTER store inside fn: it would wait for the batch itself (deadlock).
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { Clock } from '../../lib/clock.js';
+import { bi, MailError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import type { Envelope, MimePart } from '../../mail/types.js';
+import type {
+  Account,
+  AccountPatch,
+  AccountState,
+  AppPassword,
+  AuditEntry,
+  AuditRecord,
+  CopyResult,
+  Domain,
+  FlagChange,
+  FlagOp,
+  Mailbox,
+  MailboxChanges,
+  MailboxStatus,
+  MessageDetail,
+  MessageMeta,
+  NewAccount,
+  NewQueueItem,
+  NewUnit,
+  QuarantineItem,
+  QueueItem,
+  SendLogEntry,
+  SendLogQuery,
+  SendLogRecord,
+  SpecialUse,
+  Store,
+  StoredCopy,
+  StoreEvent,
+  StoreMessageInput,
+  Unit,
+} from '../port.js';
+import { BlobFiles, sha256 } from './blobs.js';
+import { MIGRATIONS } from './migrations.js';
+import { fold, formatFlags, ftsRow, normalizeFlag, parseFlags } from './text.js';
+
+export interface SqliteStoreOptions {
+  dir: string;
+  log: Logger;
+  clock: Clock;
+  inlineBlobMaxBytes: number;
+  groupCommitWindowMs: number;
+}
+
+/** How long a claimed queue item stays invisible to other runners (a crash makes it claimable again after this). */
+const QUEUE_CLAIM_MS = 10 * 60 * 1000;
+
+/** The mailboxes every new account gets, all subscribed. */
+const DEFAULT_MAILBOXES: ReadonlyArray<[string, SpecialUse | null]> = [
+  ['INBOX', null],
+  ['Sent', '\\Sent'],
+  ['Drafts', '\\Drafts'],
+  ['Trash', '\\Trash'],
+  ['Junk', '\\Junk'],
+  ['Archive', '\\Archive'],
+];
+
+// ───────────────────────────── rows ─────────────────────────────
+
+interface AccountRow {
+  id: number;
+  address: string;
+  local_part: string;
+  domain: string;
+  kind: Account['kind'];
+  role: Account['role'];
+  state: Account['state'];
+  state_reason: string | null;
+  state_changed_at: number | null;
+  state_ref: string | null;
+  full_name: string;
+  title: string | null;
+  phone: string | null;
+  unit_id: number | null;
+  quota_bytes: number | null;
+  password_hash: string;
+  must_change: number;
+  password_changed_at: number;
+  totp_secret: string | null;
+  created_at: number;
+  last_login_at: number | null;
+}
+
+interface UnitRow {
+  id: number;
+  code: string;
+  address: string;
+  name: string;
+  parent_id: number | null;
+  staff: number | null;
+  created_at: number;
+}
+
+interface MailboxRow {
+  id: number;
+  account_id: number;
+  name: string;
+  special_use: string | null;
+  subscribed: number;
+  uidvalidity: number;
+  uidnext: number;
+  highest_modseq: number;
+  created_at: number;
+}
+
+interface MessageRow {
+  uid: number;
+  modseq: number;
+  flags: string;
+  internal_date: number;
+  size: number;
+  blob_id: string;
+}
+
+interface QueueRow {
+  id: number;
+  sender: string;
+  recipients: string;
+  blob_id: string;
+  size: number;
+  created_at: number;
+  next_attempt_at: number;
+  attempts: number;
+  last_error: string | null;
+  delay_notice_sent: number;
+  account: string | null;
+  message_id: string | null;
+}
+
+interface QuarantineRow {
+  id: number;
+  at: number;
+  sender: string;
+  recipients: string;
+  blob_id: string;
+  size: number;
+  reason: string;
+  direction: QuarantineItem['direction'];
+}
+
+interface SendLogRow {
+  id: number;
+  at: number;
+  direction: SendLogEntry['direction'];
+  sender: string;
+  recipient: string;
+  client_ip: string | null;
+  account: string | null;
+  message_id: string | null;
+  size: number | null;
+  outcome: SendLogEntry['outcome'];
+  code: number | null;
+  text: string | null;
+  findings: string;
+}
+
+const d = (ms: number): Date => new Date(ms);
+const dn = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
+
+function toAccount(r: AccountRow): Account {
+  return {
+    id: r.id,
+    address: r.address,
+    localPart: r.local_part,
+    domain: r.domain,
+    kind: r.kind,
+    role: r.role,
+    state: r.state,
+    stateReason: r.state_reason,
+    stateChangedAt: dn(r.state_changed_at),
+    stateRef: r.state_ref,
+    fullName: r.full_name,
+    title: r.title,
+    phone: r.phone,
+    unitId: r.unit_id,
+    quotaBytes: r.quota_bytes,
+    passwordHash: r.password_hash,
+    mustChangePassword: r.must_change !== 0,
+    passwordChangedAt: d(r.password_changed_at),
+    totpSecret: r.totp_secret,
+    createdAt: d(r.created_at),
+    lastLoginAt: dn(r.last_login_at),
+  };
+}
+
+function toUnit(r: UnitRow): Unit {
+  return { id: r.id, code: r.code, address: r.address, name: r.name, parentId: r.parent_id, staff: r.staff, createdAt: d(r.created_at) };
+}
+
+function toMailbox(r: MailboxRow): Mailbox {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    name: r.name,
+    specialUse: r.special_use as SpecialUse | null,
+    subscribed: r.subscribed !== 0,
+    uidValidity: r.uidvalidity,
+    uidNext: r.uidnext,
+    highestModseq: r.highest_modseq,
+    createdAt: d(r.created_at),
+  };
+}
+
+function toMeta(r: MessageRow): MessageMeta {
+  return { uid: r.uid, modseq: r.modseq, flags: parseFlags(r.flags), internalDate: d(r.internal_date), size: r.size, blobId: r.blob_id };
+}
+
+function toQueueItem(r: QueueRow): QueueItem {
+  return {
+    id: r.id,
+    sender: r.sender,
+    recipients: JSON.parse(r.recipients) as string[],
+    blobId: r.blob_id,
+    size: r.size,
+    createdAt: d(r.created_at),
+    nextAttemptAt: d(r.next_attempt_at),
+    attempts: r.attempts,
+    lastError: r.last_error,
+    delayNoticeSent: r.delay_notice_sent !== 0,
+    account: r.account,
+    messageId: r.message_id,
+  };
+}
+
+function toQuarantine(r: QuarantineRow): QuarantineItem {
+  return {
+    id: r.id,
+    at: d(r.at),
+    sender: r.sender,
+    recipients: JSON.parse(r.recipients) as string[],
+    blobId: r.blob_id,
+    size: r.size,
+    reason: r.reason,
+    direction: r.direction,
+  };
+}
+
+function toSendLog(r: SendLogRow): SendLogRecord {
+  return {
+    id: r.id,
+    at: d(r.at),
+    direction: r.direction,
+    sender: r.sender,
+    recipient: r.recipient,
+    clientIp: r.client_ip,
+    account: r.account,
+    messageId: r.message_id,
+    size: r.size,
+    outcome: r.outcome,
+    code: r.code,
+    text: r.text,
+    findings: JSON.parse(r.findings) as string[],
+  };
+}
+
+// ───────────────────────────── errors ─────────────────────────────
+
+function notFound(what: string, whatEn: string, detail?: unknown): MailError {
+  return new MailError('NOT_FOUND', bi(`Không tìm thấy ${what}`, `${whatEn} not found`), detail);
+}
+
+function exists(what: string, whatEn: string, detail?: unknown): MailError {
+  return new MailError('ALREADY_EXISTS', bi(`${what} đã tồn tại`, `${whatEn} already exists`), detail);
+}
+
+function overQuota(detail?: unknown): MailError {
+  return new MailError('OVER_QUOTA', bi('Hộp thư đã vượt hạn mức dung lượng', 'Mailbox is over its storage quota'), detail);
+}
+
+function invalid(vi: string, en: string, detail?: unknown): MailError {
+  return new MailError('INVALID_INPUT', bi(vi, en), detail);
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  return e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('SQLITE_CONSTRAINT_') && (e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY');
+}
+
+/** Mailbox names: "/" separator, INBOX case-insensitive (also as a prefix). */
+export function normalizeMailboxName(name: string): string {
+  let n = name.normalize('NFC');
+  if (/^inbox$/i.test(n)) return 'INBOX';
+  if (/^inbox\//i.test(n)) n = 'INBOX' + n.slice(5);
+  return n;
+}
+
+function checkMailboxName(name: string): void {
+  if (name === '' || name.startsWith('/') || name.endsWith('/') || name.includes('//') || /[\r\n\0]/.test(name) || name.length > 512) {
+    throw invalid(`Tên thư mục không hợp lệ: "${name}"`, `Invalid mailbox name: "${name}"`);
+  }
+}
+
+function splitAddress(address: string): { address: string; localPart: string; domain: string } {
+  const a = address.trim().toLowerCase();
+  const at = a.lastIndexOf('@');
+  if (at <= 0 || at === a.length - 1) throw invalid(`Địa chỉ không hợp lệ: "${address}"`, `Invalid address: "${address}"`);
+  return { address: a, localPart: a.slice(0, at), domain: a.slice(at + 1) };
+}
+
+// ───────────────────────────── the shared core ─────────────────────────────
+
+interface PendingWrite {
+  work: () => StoredCopy[];
+  resolve: (v: StoredCopy[]) => void;
+  reject: (e: unknown) => void;
+}
+
+interface PreparedBlob {
+  hash: string;
+  inline: boolean;
+  release: () => void;
+}
+
+type Stmt = Database.Statement<unknown[], unknown>;
+
+class Core {
+  readonly blobs: BlobFiles;
+  readonly listeners = new Set<(e: StoreEvent) => void>();
+  /** Set while a batch() holds the transaction open. */
+  batch: { done: Promise<void> } | null = null;
+  /** Events of the transaction being run (emitted after the outermost commit). */
+  events: StoreEvent[] | null = null;
+  /** Blob hashes being written or waiting in a group commit: the collector leaves them alone. */
+  private readonly pinned = new Map<string, number>();
+  private readonly writing = new Map<string, Promise<void>>();
+  private pending: PendingWrite[] = [];
+  private flushScheduled = false;
+  private flushChain: Promise<void> = Promise.resolve();
+  private readonly stmts = new Map<string, Stmt>();
+  private readonly runner: Database.Transaction<(f: () => unknown) => unknown>;
+  closed = false;
+
+  constructor(
+    readonly db: Database.Database,
+    readonly opts: SqliteStoreOptions,
+  ) {
+    this.blobs = new BlobFiles(opts.dir);
+    this.runner = db.transaction((f: () => unknown) => f());
+  }
+
+  q(sql: string): Stmt {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  get<T>(sql: string, ...params: unknown[]): T | undefined {
+    return this.q(sql).get(...params) as T | undefined;
+  }
+
+  all<T>(sql: string, ...params: unknown[]): T[] {
+    return this.q(sql).all(...params) as T[];
+  }
+
+  run(sql: string, ...params: unknown[]): Database.RunResult {
+    return this.q(sql).run(...params);
+  }
+
+  now(): number {
+    return this.opts.clock.now().getTime();
+  }
+
+  checkOpen(): void {
+    if (this.closed) throw new MailError('TEMPORARY', bi('Kho thư đã đóng', 'The mail store is closed'));
+  }
+
+  async idle(): Promise<void> {
+    while (this.batch) await this.batch.done;
+    this.checkOpen();
+  }
+
+  /** Run synchronously in one transaction (a savepoint when nested); emit its events after the outermost commit. */
+  transact<T>(work: () => T): T {
+    const outer = this.events;
+    const mine: StoreEvent[] = [];
+    this.events = mine;
+    let result: T;
+    try {
+      result = (this.db.inTransaction ? this.runner(work) : this.runner.immediate(work)) as T;
+    } finally {
+      this.events = outer;
+    }
+    if (outer) outer.push(...mine);
+    else this.emit(mine);
+    return result;
+  }
+
+  event(e: StoreEvent): void {
+    if (this.events) this.events.push(e);
+    else this.emit([e]);
+  }
+
+  emit(events: StoreEvent[]): void {
+    for (const e of events) {
+      for (const l of this.listeners) {
+        try {
+          l(e);
+        } catch (err) {
+          this.opts.log.error({ err }, 'store event listener threw');
+        }
+      }
+    }
+  }
+
+  audit(entry: AuditEntry): void {
+    this.run(
+      'INSERT INTO audit_log (at, actor, action, target, ref, details) VALUES (?, ?, ?, ?, ?, ?)',
+      this.now(),
+      entry.actor,
+      entry.action,
+      entry.target,
+      entry.ref ?? null,
+      entry.details === undefined ? null : JSON.stringify(entry.details),
+    );
+  }
+
+  // ── blobs ──
+
+  isPinned(hash: string): boolean {
+    return this.pinned.has(hash);
+  }
+
+  /** Hash the bytes, pin the hash, and for large blobs make the file durable. Call release() after the commit. */
+  async prepareBlob(raw: Buffer): Promise<PreparedBlob> {
+    const hash = sha256(raw);
+    this.pinned.set(hash, (this.pinned.get(hash) ?? 0) + 1);
+    const release = (): void => {
+      const n = (this.pinned.get(hash) ?? 1) - 1;
+      if (n <= 0) this.pinned.delete(hash);
+      else this.pinned.set(hash, n);
+    };
+    const inline = raw.length <= this.opts.inlineBlobMaxBytes;
+    try {
+      if (!inline) {
+        const w = this.writing.get(hash);
+        if (w) await w;
+        else if (!this.blobs.exists(hash)) {
+          const p = this.blobs.write(hash, raw).finally(() => this.writing.delete(hash));
+          this.writing.set(hash, p);
+          await p;
+        }
+      }
+    } catch (e) {
+      release();
+      throw e;
+    }
+    return { hash, inline, release };
+  }
+
+  /** Insert the blob row (and its full-text row) if new. Must run inside a transaction. */
+  ensureBlobRow(hash: string, raw: Buffer, inline: boolean, meta?: { envelope: Envelope; structure: MimePart; searchText: string }): void {
+    const row = this.get<{ n: number; has_meta: number; data_null: number }>(
+      'SELECT n, envelope IS NOT NULL AS has_meta, data IS NULL AS data_null FROM blobs WHERE id = ?',
+      hash,
+    );
+    if (row) {
+      if (meta && row.has_meta === 0) {
+        this.run('UPDATE blobs SET envelope = ?, structure = ? WHERE n = ?', JSON.stringify(meta.envelope), JSON.stringify(meta.structure), row.n);
+        this.insertFts(row.n, meta);
+      }
+      return;
+    }
+    const info = this.run(
+      'INSERT INTO blobs (id, size, data, envelope, structure, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      hash,
+      raw.length,
+      inline ? raw : null,
+      meta ? JSON.stringify(meta.envelope) : null,
+      meta ? JSON.stringify(meta.structure) : null,
+      this.now(),
+    );
+    if (meta) this.insertFts(Number(info.lastInsertRowid), meta);
+  }
+
+  private insertFts(n: number, meta: { envelope: Envelope; searchText: string }): void {
+    const f = ftsRow(meta.envelope, meta.searchText);
+    this.run('INSERT INTO msg_fts (rowid, subject, "from", "to", cc, bcc, body) VALUES (?, ?, ?, ?, ?, ?, ?)', n, f.subject, f.from, f.to, f.cc, f.bcc, f.body);
+  }
+
+  // ── group commit ──
+
+  enqueueWrite(work: () => StoredCopy[]): Promise<StoredCopy[]> {
+    return new Promise<StoredCopy[]>((resolve, reject) => {
+      this.pending.push({ work, resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    const go = (): void => {
+      this.flushScheduled = false;
+      void this.flush();
+    };
+    if (this.opts.groupCommitWindowMs > 0) setTimeout(go, this.opts.groupCommitWindowMs);
+    else setImmediate(go);
+  }
+
+  /** Commit everything pending in one transaction; resolves when done (used by close()). */
+  flush(): Promise<void> {
+    this.flushChain = this.flushChain.then(() => this.flushOnce());
+    return this.flushChain;
+  }
+
+  private async flushOnce(): Promise<void> {
+    while (this.batch) await this.batch.done;
+    const items = this.pending;
+    this.pending = [];
+    if (items.length === 0) return;
+    const results: Array<{ ok: true; value: StoredCopy[] } | { ok: false; error: unknown }> = [];
+    try {
+      this.transact(() => {
+        for (const it of items) {
+          try {
+            results.push({ ok: true, value: this.transact(it.work) });
+          } catch (error) {
+            results.push({ ok: false, error });
+          }
+        }
+      });
+    } catch (e) {
+      this.opts.log.error({ err: e, items: items.length }, 'group commit failed');
+      for (const it of items) it.reject(e);
+      return;
+    }
+    items.forEach((it, i) => {
+      const r = results[i];
+      if (!r) it.reject(new MailError('INTERNAL', bi('Lỗi nội bộ', 'Internal error')));
+      else if (r.ok) it.resolve(r.value);
+      else it.reject(r.error);
+    });
+  }
+
+  hasPendingWrites(): boolean {
+    return this.pending.length > 0;
+  }
+}
+
+// ───────────────────────────── the store ─────────────────────────────
+
+class SqliteStore implements Store {
+  constructor(
+    private readonly c: Core,
+    /** True for the store handed to batch(fn): its calls join the open transaction. */
+    private readonly inBatch: boolean,
+  ) {}
+
+  private async tx<T>(work: () => T): Promise<T> {
+    if (!this.inBatch) await this.c.idle();
+    else this.c.checkOpen();
+    return this.c.transact(work);
+  }
+
+  async ping(): Promise<void> {
+    this.c.checkOpen();
+    this.c.get('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    if (this.inBatch) throw invalid('Không thể đóng kho trong một lô', 'Cannot close the store inside a batch');
+    if (this.c.closed) return;
+    while (this.c.hasPendingWrites() || this.c.batch) {
+      await this.c.flush();
+      while (this.c.batch) await this.c.batch.done;
+    }
+    await this.c.flush();
+    this.c.closed = true;
+    try {
+      this.c.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (e) {
+      this.c.opts.log.warn({ err: e }, 'wal checkpoint at close failed');
+    }
+    this.c.db.close();
+  }
+
+  // ───── domains ─────
+
+  async addDomain(name: string, audit: AuditEntry): Promise<Domain> {
+    const n = name.trim().toLowerCase();
+    return this.tx(() => {
+      if (this.c.get('SELECT 1 FROM domains WHERE name = ?', n)) throw exists(`Tên miền ${n}`, `Domain ${n}`);
+      const at = this.c.now();
+      this.c.run('INSERT INTO domains (name, created_at) VALUES (?, ?)', n, at);
+      this.c.audit(audit);
+      return { name: n, createdAt: d(at) };
+    });
+  }
+
+  async listDomains(): Promise<Domain[]> {
+    return this.tx(() => this.c.all<{ name: string; created_at: number }>('SELECT name, created_at FROM domains ORDER BY name').map((r) => ({ name: r.name, createdAt: d(r.created_at) })));
+  }
+
+  async removeDomain(name: string, audit: AuditEntry): Promise<void> {
+    const n = name.trim().toLowerCase();
+    return this.tx(() => {
+      if (this.c.get('SELECT 1 FROM accounts WHERE domain = ? LIMIT 1', n)) {
+        throw new MailError('IN_USE', bi(`Tên miền ${n} vẫn còn tài khoản`, `Domain ${n} still has accounts`));
+      }
+      if (this.c.run('DELETE FROM domains WHERE name = ?', n).changes === 0) throw notFound(`tên miền ${n}`, `Domain ${n}`);
+      this.c.audit(audit);
+    });
+  }
+
+  // ───── units ─────
+
+  async addUnit(unit: NewUnit, audit: AuditEntry): Promise<Unit> {
+    return this.tx(() => {
+      if (unit.parentId !== null && !this.c.get('SELECT 1 FROM units WHERE id = ?', unit.parentId)) {
+        throw notFound(`đơn vị cấp trên #${unit.parentId}`, `Parent unit #${unit.parentId}`);
+      }
+      const address = unit.address.trim().toLowerCase();
+      const code = unit.code.trim().toLowerCase();
+      try {
+        const at = this.c.now();
+        const info = this.c.run(
+          'INSERT INTO units (code, address, name, parent_id, staff, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+          code,
+          address,
+          unit.name,
+          unit.parentId,
+          unit.staff,
+          at,
+        );
+        this.c.audit(audit);
+        return { id: Number(info.lastInsertRowid), code, address, name: unit.name, parentId: unit.parentId, staff: unit.staff, createdAt: d(at) };
+      } catch (e) {
+        if (isUniqueViolation(e)) throw exists(`Đơn vị ${code}`, `Unit ${code}`, e);
+        throw e;
+      }
+    });
+  }
+
+  async getUnit(id: number): Promise<Unit | null> {
+    return this.tx(() => {
+      const r = this.c.get<UnitRow>('SELECT * FROM units WHERE id = ?', id);
+      return r ? toUnit(r) : null;
+    });
+  }
+
+  async getUnitByCode(codeOrAddress: string): Promise<Unit | null> {
+    const k = codeOrAddress.trim().toLowerCase();
+    return this.tx(() => {
+      const r = this.c.get<UnitRow>('SELECT * FROM units WHERE address = ?', k) ?? this.c.get<UnitRow>('SELECT * FROM units WHERE code = ? ORDER BY id LIMIT 1', k);
+      return r ? toUnit(r) : null;
+    });
+  }
+
+  async listUnits(): Promise<Unit[]> {
+    return this.tx(() => this.c.all<UnitRow>('SELECT * FROM units ORDER BY id').map(toUnit));
+  }
+
+  // ───── accounts ─────
+
+  private addressTakenSync(address: string): boolean {
+    return !!(this.c.get('SELECT 1 FROM accounts WHERE address = ?', address) ?? this.c.get('SELECT 1 FROM aliases WHERE address = ?', address));
+  }
+
+  private nextUidValidity(): number {
+    const last = Number(this.c.get<{ value: string }>("SELECT value FROM meta WHERE key = 'uidvalidity'")?.value ?? 0);
+    const v = Math.max(Math.floor(this.c.now() / 1000), last + 1);
+    this.c.run("INSERT INTO meta (key, value) VALUES ('uidvalidity', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", String(v));
+    return v;
+  }
+
+  private createMailboxSync(accountId: number, name: string, specialUse: SpecialUse | null, subscribed: boolean): Mailbox {
+    const n = normalizeMailboxName(name);
+    checkMailboxName(n);
+    if (this.c.get('SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?', accountId, n)) throw exists(`Thư mục "${n}"`, `Mailbox "${n}"`);
+    const uidValidity = this.nextUidValidity();
+    const at = this.c.now();
+    const info = this.c.run(
+      'INSERT INTO mailboxes (account_id, name, special_use, subscribed, uidvalidity, uidnext, highest_modseq, created_at) VALUES (?, ?, ?, ?, ?, 1, 1, ?)',
+      accountId,
+      n,
+      specialUse,
+      subscribed ? 1 : 0,
+      uidValidity,
+      at,
+    );
+    return { id: Number(info.lastInsertRowid), accountId, name: n, specialUse, subscribed, uidValidity, uidNext: 1, highestModseq: 1, createdAt: d(at) };
+  }
+
+  private accountSync(id: number): Account {
+    const r = this.c.get<AccountRow>('SELECT * FROM accounts WHERE id = ?', id);
+    if (!r) throw notFound(`tài khoản #${id}`, `Account #${id}`);
+    return toAccount(r);
+  }
+
+  async createAccount(input: NewAccount, audit: AuditEntry): Promise<Account> {
+    const { address, localPart, domain } = splitAddress(input.address);
+    return this.tx(() => {
+      if (this.addressTakenSync(address)) throw exists(`Địa chỉ ${address}`, `Address ${address}`);
+      const at = this.c.now();
+      const info = this.c.run(
+        `INSERT INTO accounts (address, local_part, domain, kind, role, state, full_name, title, phone, unit_id, quota_bytes,
+           password_hash, must_change, password_changed_at, created_at)
+         VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        address,
+        localPart,
+        domain,
+        input.kind,
+        input.role ?? 'none',
+        input.fullName,
+        input.title ?? null,
+        input.phone ?? null,
+        input.unitId,
+        input.quotaBytes ?? null,
+        input.passwordHash,
+        input.mustChangePassword ? 1 : 0,
+        at,
+        at,
+      );
+      const id = Number(info.lastInsertRowid);
+      for (const [name, use] of DEFAULT_MAILBOXES) this.createMailboxSync(id, name, use, true);
+      this.c.audit(audit);
+      this.c.event({ kind: 'mailboxes', accountId: id });
+      return this.accountSync(id);
+    });
+  }
+
+  async batch<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    if (this.inBatch) return fn(this);
+    await this.c.idle();
+    let release!: () => void;
+    this.c.batch = { done: new Promise<void>((r) => (release = r)) };
+    const events: StoreEvent[] = [];
+    this.c.events = events;
+    const txStore = new SqliteStore(this.c, true);
+    try {
+      this.c.db.exec('BEGIN IMMEDIATE');
+      let result: T;
+      try {
+        result = await fn(txStore);
+      } catch (e) {
+        if (this.c.db.inTransaction) this.c.db.exec('ROLLBACK');
+        throw e;
+      }
+      this.c.db.exec('COMMIT');
+      this.c.events = null;
+      this.c.emit(events);
+      return result;
+    } finally {
+      this.c.events = null;
+      this.c.batch = null;
+      release();
+    }
+  }
+
+  async getAccount(id: number): Promise<Account | null> {
+    return this.tx(() => {
+      const r = this.c.get<AccountRow>('SELECT * FROM accounts WHERE id = ?', id);
+      return r ? toAccount(r) : null;
+    });
+  }
+
+  async getAccountByAddress(address: string): Promise<Account | null> {
+    const a = address.trim().toLowerCase();
+    return this.tx(() => {
+      const r = this.c.get<AccountRow>('SELECT * FROM accounts WHERE address = ?', a);
+      return r ? toAccount(r) : null;
+    });
+  }
+
+  async findAccountsByLocalPart(localPart: string): Promise<Account[]> {
+    const l = localPart.trim().toLowerCase();
+    return this.tx(() => this.c.all<AccountRow>('SELECT * FROM accounts WHERE local_part = ? ORDER BY id', l).map(toAccount));
+  }
+
+  async listAccounts(filter: { unitId?: number; state?: AccountState; domain?: string } = {}): Promise<Account[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.unitId !== undefined) {
+      where.push('unit_id = ?');
+      params.push(filter.unitId);
+    }
+    if (filter.state !== undefined) {
+      where.push('state = ?');
+      params.push(filter.state);
+    }
+    if (filter.domain !== undefined) {
+      where.push('domain = ?');
+      params.push(filter.domain.toLowerCase());
+    }
+    const sql = `SELECT * FROM accounts${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY id`;
+    return this.tx(() => this.c.all<AccountRow>(sql, ...params).map(toAccount));
+  }
+
+  async updateAccount(id: number, patch: AccountPatch, audit: AuditEntry | null): Promise<Account> {
+    const cols: Record<keyof AccountPatch, string> = {
+      state: 'state',
+      stateReason: 'state_reason',
+      stateChangedAt: 'state_changed_at',
+      stateRef: 'state_ref',
+      fullName: 'full_name',
+      title: 'title',
+      phone: 'phone',
+      unitId: 'unit_id',
+      quotaBytes: 'quota_bytes',
+      passwordHash: 'password_hash',
+      mustChangePassword: 'must_change',
+      passwordChangedAt: 'password_changed_at',
+      totpSecret: 'totp_secret',
+      lastLoginAt: 'last_login_at',
+      role: 'role',
+    };
+    const sets: string[] = [];
+    const params: unknown[] = [];
+    for (const [k, v] of Object.entries(patch) as Array<[keyof AccountPatch, unknown]>) {
+      if (v === undefined) continue;
+      const col = cols[k];
+      if (!col) continue;
+      sets.push(`${col} = ?`);
+      params.push(v instanceof Date ? v.getTime() : typeof v === 'boolean' ? (v ? 1 : 0) : v);
+    }
+    return this.tx(() => {
+      const before = this.accountSync(id);
+      if (sets.length > 0) this.c.db.prepare(`UPDATE accounts SET ${sets.join(', ')} WHERE id = ?`).run(...params, id);
+      if (audit) this.c.audit(audit);
+      return sets.length > 0 ? this.accountSync(id) : before;
+    });
+  }
+
+  async addressTaken(address: string): Promise<boolean> {
+    const a = address.trim().toLowerCase();
+    return this.tx(() => this.addressTakenSync(a));
+  }
+
+  async purgeAccount(id: number, audit: AuditEntry): Promise<void> {
+    return this.tx(() => {
+      this.accountSync(id);
+      const boxes = this.c.all<{ id: number }>('SELECT id FROM mailboxes WHERE account_id = ?', id);
+      for (const b of boxes) {
+        this.c.run('DELETE FROM messages WHERE mailbox_id = ?', b.id);
+        this.c.run('DELETE FROM expunged WHERE mailbox_id = ?', b.id);
+      }
+      this.c.run('DELETE FROM mailboxes WHERE account_id = ?', id);
+      this.c.run('UPDATE accounts SET used_bytes = 0 WHERE id = ?', id);
+      this.c.audit(audit);
+      this.c.event({ kind: 'mailboxes', accountId: id });
+    });
+  }
+
+  // ───── aliases and delegation ─────
+
+  async addAlias(alias: string, accountId: number, audit: AuditEntry): Promise<void> {
+    const { address } = splitAddress(alias);
+    return this.tx(() => {
+      this.accountSync(accountId);
+      if (this.addressTakenSync(address)) throw exists(`Địa chỉ ${address}`, `Address ${address}`);
+      this.c.run('INSERT INTO aliases (address, account_id, created_at) VALUES (?, ?, ?)', address, accountId, this.c.now());
+      this.c.audit(audit);
+    });
+  }
+
+  async removeAlias(alias: string, audit: AuditEntry): Promise<void> {
+    const a = alias.trim().toLowerCase();
+    return this.tx(() => {
+      if (this.c.run('DELETE FROM aliases WHERE address = ?', a).changes === 0) throw notFound(`bí danh ${a}`, `Alias ${a}`);
+      this.c.audit(audit);
+    });
+  }
+
+  async listAliases(accountId: number): Promise<string[]> {
+    return this.tx(() => this.c.all<{ address: string }>('SELECT address FROM aliases WHERE account_id = ? ORDER BY address', accountId).map((r) => r.address));
+  }
+
+  async resolveAddress(address: string): Promise<Account | null> {
+    const a = address.trim().toLowerCase();
+    return this.tx(() => {
+      const r =
+        this.c.get<AccountRow>('SELECT * FROM accounts WHERE address = ?', a) ??
+        this.c.get<AccountRow>('SELECT accounts.* FROM aliases JOIN accounts ON accounts.id = aliases.account_id WHERE aliases.address = ?', a);
+      return r ? toAccount(r) : null;
+    });
+  }
+
+  async addDelegation(unitAccountId: number, accountId: number, audit: AuditEntry): Promise<void> {
+    return this.tx(() => {
+      const unit = this.accountSync(unitAccountId);
+      this.accountSync(accountId);
+      if (unit.kind !== 'unit') throw invalid(`${unit.address} không phải hộp thư đơn vị`, `${unit.address} is not a unit mailbox`);
+      if (this.c.get('SELECT 1 FROM delegations WHERE unit_account_id = ? AND account_id = ?', unitAccountId, accountId)) {
+        throw exists('Quyền ủy quyền', 'Delegation');
+      }
+      this.c.run('INSERT INTO delegations (unit_account_id, account_id, created_at) VALUES (?, ?, ?)', unitAccountId, accountId, this.c.now());
+      this.c.audit(audit);
+    });
+  }
+
+  async removeDelegation(unitAccountId: number, accountId: number, audit: AuditEntry): Promise<void> {
+    return this.tx(() => {
+      if (this.c.run('DELETE FROM delegations WHERE unit_account_id = ? AND account_id = ?', unitAccountId, accountId).changes === 0) {
+        throw notFound('quyền ủy quyền', 'Delegation');
+      }
+      this.c.audit(audit);
+    });
+  }
+
+  async listDelegatedTo(accountId: number): Promise<Account[]> {
+    return this.tx(() =>
+      this.c
+        .all<AccountRow>('SELECT accounts.* FROM delegations JOIN accounts ON accounts.id = delegations.unit_account_id WHERE delegations.account_id = ? ORDER BY accounts.id', accountId)
+        .map(toAccount),
+    );
+  }
+
+  // ───── app passwords ─────
+
+  async addAppPassword(accountId: number, label: string, hash: string): Promise<AppPassword> {
+    return this.tx(() => {
+      this.accountSync(accountId);
+      const at = this.c.now();
+      const info = this.c.run('INSERT INTO app_passwords (account_id, label, hash, created_at) VALUES (?, ?, ?, ?)', accountId, label, hash, at);
+      return { id: Number(info.lastInsertRowid), accountId, label, hash, createdAt: d(at), lastUsedAt: null };
+    });
+  }
+
+  async listAppPasswords(accountId: number): Promise<AppPassword[]> {
+    return this.tx(() =>
+      this.c
+        .all<{ id: number; account_id: number; label: string; hash: string; created_at: number; last_used_at: number | null }>(
+          'SELECT * FROM app_passwords WHERE account_id = ? ORDER BY id',
+          accountId,
+        )
+        .map((r) => ({ id: r.id, accountId: r.account_id, label: r.label, hash: r.hash, createdAt: d(r.created_at), lastUsedAt: dn(r.last_used_at) })),
+    );
+  }
+
+  async removeAppPassword(accountId: number, id: number): Promise<void> {
+    return this.tx(() => {
+      if (this.c.run('DELETE FROM app_passwords WHERE id = ? AND account_id = ?', id, accountId).changes === 0) {
+        throw notFound(`mật khẩu ứng dụng #${id}`, `App password #${id}`);
+      }
+    });
+  }
+
+  async touchAppPassword(id: number, at: Date): Promise<void> {
+    return this.tx(() => {
+      this.c.run('UPDATE app_passwords SET last_used_at = ? WHERE id = ?', at.getTime(), id);
+    });
+  }
+
+  // ───── audit ─────
+
+  async audit(entry: AuditEntry): Promise<void> {
+    return this.tx(() => this.c.audit(entry));
+  }
+
+  async listAudit(filter: { actor?: string; target?: string; since?: Date; limit?: number } = {}): Promise<AuditRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.actor !== undefined) {
+      where.push('actor = ?');
+      params.push(filter.actor);
+    }
+    if (filter.target !== undefined) {
+      where.push('target = ?');
+      params.push(filter.target);
+    }
+    if (filter.since !== undefined) {
+      where.push('at >= ?');
+      params.push(filter.since.getTime());
+    }
+    params.push(filter.limit ?? 1000);
+    const sql = `SELECT * FROM audit_log${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY at DESC, id DESC LIMIT ?`;
+    return this.tx(() =>
+      this.c
+        .all<{ id: number; at: number; actor: string; action: string; target: string; ref: string | null; details: string | null }>(sql, ...params)
+        .map((r) => {
+          const rec: AuditRecord = { id: r.id, at: d(r.at), actor: r.actor, action: r.action, target: r.target, ref: r.ref };
+          if (r.details !== null) rec.details = JSON.parse(r.details) as Record<string, unknown>;
+          return rec;
+        }),
+    );
+  }
+
+  // ───── mailboxes ─────
+
+  private mailboxSync(id: number): MailboxRow {
+    const r = this.c.get<MailboxRow>('SELECT * FROM mailboxes WHERE id = ?', id);
+    if (!r) throw notFound(`thư mục #${id}`, `Mailbox #${id}`);
+    return r;
+  }
+
+  private mailboxByName(accountId: number, name: string): MailboxRow {
+    const n = normalizeMailboxName(name);
+    const r = this.c.get<MailboxRow>('SELECT * FROM mailboxes WHERE account_id = ? AND name = ?', accountId, n);
+    if (!r) throw notFound(`thư mục "${n}"`, `Mailbox "${n}"`);
+    return r;
+  }
+
+  async listMailboxes(accountId: number): Promise<Mailbox[]> {
+    return this.tx(() => this.c.all<MailboxRow>('SELECT * FROM mailboxes WHERE account_id = ? ORDER BY name', accountId).map(toMailbox));
+  }
+
+  async getMailbox(accountId: number, name: string): Promise<Mailbox | null> {
+    const n = normalizeMailboxName(name);
+    return this.tx(() => {
+      const r = this.c.get<MailboxRow>('SELECT * FROM mailboxes WHERE account_id = ? AND name = ?', accountId, n);
+      return r ? toMailbox(r) : null;
+    });
+  }
+
+  async getMailboxById(id: number): Promise<Mailbox | null> {
+    return this.tx(() => {
+      const r = this.c.get<MailboxRow>('SELECT * FROM mailboxes WHERE id = ?', id);
+      return r ? toMailbox(r) : null;
+    });
+  }
+
+  async createMailbox(accountId: number, name: string, opts: { specialUse?: SpecialUse | null; subscribed?: boolean } = {}): Promise<Mailbox> {
+    return this.tx(() => {
+      this.accountSync(accountId);
+      const mb = this.createMailboxSync(accountId, name, opts.specialUse ?? null, opts.subscribed ?? false);
+      this.c.event({ kind: 'mailboxes', accountId });
+      return mb;
+    });
+  }
+
+  async renameMailbox(accountId: number, from: string, to: string): Promise<void> {
+    const src = normalizeMailboxName(from);
+    const dst = normalizeMailboxName(to);
+    checkMailboxName(dst);
+    return this.tx(() => {
+      const source = this.mailboxByName(accountId, src);
+      if (src === dst) throw exists(`Thư mục "${dst}"`, `Mailbox "${dst}"`);
+      if (dst === 'INBOX') throw invalid('Không thể đổi tên thành INBOX', 'Cannot rename to INBOX');
+      if (this.c.get('SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?', accountId, dst)) throw exists(`Thư mục "${dst}"`, `Mailbox "${dst}"`);
+      if (src === 'INBOX') {
+        // RFC 3501 §6.3.5: renaming INBOX moves its messages to the new mailbox; INBOX stays, empty; its children stay.
+        const target = this.createMailboxSync(accountId, dst, null, source.subscribed !== 0);
+        const uids = this.c.all<{ uid: number }>('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid', source.id).map((r) => r.uid);
+        if (uids.length > 0) {
+          this.copySync(source.id, uids, target.id, null);
+          this.expungeSync(source.id, uids, undefined);
+        }
+        this.c.event({ kind: 'mailboxes', accountId });
+        return;
+      }
+      if (dst.startsWith(src + '/')) throw invalid('Không thể chuyển thư mục vào chính nó', 'Cannot move a mailbox into itself');
+      const moving = this.c.all<{ id: number; name: string }>(
+        'SELECT id, name FROM mailboxes WHERE account_id = ? AND (name = ? OR substr(name, 1, ?) = ?)',
+        accountId,
+        src,
+        src.length + 1,
+        src + '/',
+      );
+      for (const m of moving) {
+        const newName = dst + m.name.slice(src.length);
+        if (this.c.get('SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?', accountId, newName)) throw exists(`Thư mục "${newName}"`, `Mailbox "${newName}"`);
+      }
+      // Two passes so a child's new name never collides with a not-yet-renamed sibling.
+      for (const m of moving) this.c.run('UPDATE mailboxes SET name = ? WHERE id = ?', `\u0000tmp${m.id}`, m.id);
+      for (const m of moving) this.c.run('UPDATE mailboxes SET name = ? WHERE id = ?', dst + m.name.slice(src.length), m.id);
+      this.c.event({ kind: 'mailboxes', accountId });
+    });
+  }
+
+  async deleteMailbox(accountId: number, name: string): Promise<void> {
+    const n = normalizeMailboxName(name);
+    return this.tx(() => {
+      if (n === 'INBOX') throw new MailError('PERMISSION_DENIED', bi('Không thể xóa INBOX', 'INBOX cannot be deleted'));
+      const mb = this.mailboxByName(accountId, n);
+      this.c.run('DELETE FROM messages WHERE mailbox_id = ?', mb.id);
+      this.c.run('DELETE FROM mailboxes WHERE id = ?', mb.id);
+      this.c.event({ kind: 'mailboxes', accountId });
+    });
+  }
+
+  async setSubscribed(accountId: number, name: string, subscribed: boolean): Promise<void> {
+    return this.tx(() => {
+      const mb = this.mailboxByName(accountId, name);
+      this.c.run('UPDATE mailboxes SET subscribed = ? WHERE id = ?', subscribed ? 1 : 0, mb.id);
+      this.c.event({ kind: 'mailboxes', accountId });
+    });
+  }
+
+  async mailboxStatus(mailboxId: number): Promise<MailboxStatus> {
+    return this.tx(() => {
+      const mb = this.mailboxSync(mailboxId);
+      const s = this.c.get<{ messages: number; size: number; unseen: number; recent: number }>(
+        `SELECT count(*) AS messages, total(size) AS size,
+                total(instr(' ' || flags || ' ', ' \\Seen ') = 0) AS unseen,
+                total(instr(' ' || flags || ' ', ' \\Recent ') > 0) AS recent
+           FROM messages WHERE mailbox_id = ?`,
+        mailboxId,
+      ) ?? { messages: 0, size: 0, unseen: 0, recent: 0 };
+      return {
+        messages: s.messages,
+        unseen: s.unseen,
+        recent: s.recent,
+        size: s.size,
+        uidNext: mb.uidnext,
+        uidValidity: mb.uidvalidity,
+        highestModseq: mb.highest_modseq,
+      };
+    });
+  }
+
+  // ───── messages ─────
+
+  private usedBytes(accountId: number): number {
+    return this.c.get<{ used_bytes: number }>('SELECT used_bytes FROM accounts WHERE id = ?', accountId)?.used_bytes ?? 0;
+  }
+
+  /** One delivery: blob row if new, then one message row per target. Runs inside a (savepoint) transaction. */
+  private deliverSync(input: StoreMessageInput, blob: PreparedBlob, flagsByTarget: string[]): StoredCopy[] {
+    this.c.ensureBlobRow(blob.hash, input.raw, blob.inline, { envelope: input.envelope, structure: input.structure, searchText: input.searchText });
+    const size = input.raw.length;
+    const copies: StoredCopy[] = [];
+    input.targets.forEach((t, i) => {
+      const mb = this.mailboxSync(t.mailboxId);
+      if (t.quotaBytes !== null && this.usedBytes(mb.account_id) + size > t.quotaBytes) {
+        throw overQuota({ mailboxId: t.mailboxId, accountId: mb.account_id, size, quotaBytes: t.quotaBytes });
+      }
+      const uid = mb.uidnext;
+      const modseq = mb.highest_modseq + 1;
+      this.c.run(
+        'INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, size, blob_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        mb.id,
+        uid,
+        modseq,
+        flagsByTarget[i] ?? '',
+        input.internalDate.getTime(),
+        size,
+        blob.hash,
+      );
+      this.c.run('UPDATE mailboxes SET uidnext = ?, highest_modseq = ? WHERE id = ?', uid + 1, modseq, mb.id);
+      copies.push({ mailboxId: mb.id, uid, uidValidity: mb.uidvalidity, modseq });
+      this.c.event({ kind: 'added', accountId: mb.account_id, mailboxId: mb.id, uids: [uid], modseq });
+    });
+    return copies;
+  }
+
+  async storeMessage(input: StoreMessageInput): Promise<StoredCopy[]> {
+    this.c.checkOpen();
+    if (input.targets.length === 0) throw invalid('Thư không có hộp thư đích', 'No target mailbox for the message');
+    const flags = input.targets.map((t) => formatFlags(t.flags ?? []));
+    const blob = await this.c.prepareBlob(input.raw);
+    try {
+      if (this.inBatch) {
+        this.c.checkOpen();
+        return this.c.transact(() => this.deliverSync(input, blob, flags));
+      }
+      return await this.c.enqueueWrite(() => this.deliverSync(input, blob, flags));
+    } finally {
+      blob.release();
+    }
+  }
+
+  async listMessages(mailboxId: number): Promise<MessageMeta[]> {
+    return this.tx(() => {
+      const rows = this.c
+        .q('SELECT uid, modseq, flags, internal_date, size, blob_id FROM messages WHERE mailbox_id = ? ORDER BY uid')
+        .raw(true)
+        .all(mailboxId) as Array<[number, number, string, number, number, string]>;
+      const out: MessageMeta[] = new Array<MessageMeta>(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i] as [number, number, string, number, number, string];
+        out[i] = { uid: r[0], modseq: r[1], flags: parseFlags(r[2]), internalDate: new Date(r[3]), size: r[4], blobId: r[5] };
+      }
+      return out;
+    });
+  }
+
+  async getMessageDetails(mailboxId: number, uids: number[]): Promise<MessageDetail[]> {
+    const sorted = [...new Set(uids)].sort((a, b) => a - b);
+    return this.tx(() => {
+      const out: MessageDetail[] = [];
+      for (const uid of sorted) {
+        const r = this.c.get<MessageRow & { envelope: string | null; structure: string | null }>(
+          `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, b.envelope, b.structure
+             FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? AND m.uid = ?`,
+          mailboxId,
+          uid,
+        );
+        if (!r || r.envelope === null || r.structure === null) continue;
+        out.push({ ...toMeta(r), envelope: JSON.parse(r.envelope) as Envelope, structure: JSON.parse(r.structure) as MimePart });
+      }
+      return out;
+    });
+  }
+
+  async readBlob(blobId: string, range?: { start: number; end: number }): Promise<Buffer> {
+    const row = await this.tx(() => this.c.get<{ data: Buffer | null; size: number }>('SELECT data, size FROM blobs WHERE id = ?', blobId));
+    if (!row) throw notFound(`dữ liệu thư ${blobId}`, `Blob ${blobId}`);
+    if (row.data !== null) {
+      if (!range) return row.data;
+      const start = Math.max(0, Math.min(range.start, row.data.length));
+      const end = Math.max(start, Math.min(range.end, row.data.length));
+      return row.data.subarray(start, end);
+    }
+    return this.c.blobs.read(blobId, range);
+  }
+
+  streamBlob(blobId: string, range?: { start: number; end: number }): Readable {
+    this.c.checkOpen();
+    const row = this.c.get<{ inline: number }>('SELECT data IS NOT NULL AS inline FROM blobs WHERE id = ?', blobId);
+    if (!row) {
+      const r = new Readable({ read() {} });
+      process.nextTick(() => r.destroy(notFound(`dữ liệu thư ${blobId}`, `Blob ${blobId}`)));
+      return r;
+    }
+    if (row.inline) {
+      const data = this.c.get<{ data: Buffer }>('SELECT data FROM blobs WHERE id = ?', blobId)?.data ?? Buffer.alloc(0);
+      const start = range ? Math.max(0, Math.min(range.start, data.length)) : 0;
+      const end = range ? Math.max(start, Math.min(range.end, data.length)) : data.length;
+      return Readable.from([data.subarray(start, end)], { objectMode: false });
+    }
+    return this.c.blobs.stream(blobId, range);
+  }
+
+  private applyFlags(current: string[], op: FlagOp, flags: string[]): string {
+    switch (op) {
+      case 'set':
+        return formatFlags(flags);
+      case 'add':
+        return formatFlags([...current, ...flags]);
+      case 'remove': {
+        const drop = new Set(flags.map((f) => normalizeFlag(f).toLowerCase()));
+        return formatFlags(current.filter((f) => !drop.has(f.toLowerCase())));
+      }
+    }
+  }
+
+  async setFlags(
+    mailboxId: number,
+    uids: number[],
+    op: FlagOp,
+    flags: string[],
+    opts: { unchangedSince?: number; origin?: unknown } = {},
+  ): Promise<{ changes: FlagChange[]; failed: number[] }> {
+    const sorted = [...new Set(uids)].sort((a, b) => a - b);
+    return this.tx(() => {
+      const mb = this.mailboxSync(mailboxId);
+      let modseq = mb.highest_modseq;
+      const changes: FlagChange[] = [];
+      const failed: number[] = [];
+      for (const uid of sorted) {
+        const r = this.c.get<{ modseq: number; flags: string }>('SELECT modseq, flags FROM messages WHERE mailbox_id = ? AND uid = ?', mailboxId, uid);
+        if (!r) continue;
+        if (opts.unchangedSince !== undefined && r.modseq > opts.unchangedSince) {
+          failed.push(uid);
+          continue;
+        }
+        const next = this.applyFlags(parseFlags(r.flags), op, flags);
+        if (next === r.flags) continue;
+        modseq++;
+        this.c.run('UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?', next, modseq, mailboxId, uid);
+        changes.push({ uid, flags: parseFlags(next), modseq });
+      }
+      if (changes.length > 0) {
+        this.c.run('UPDATE mailboxes SET highest_modseq = ? WHERE id = ?', modseq, mailboxId);
+        const e: StoreEvent = { kind: 'flags', accountId: mb.account_id, mailboxId, changes, modseq };
+        if (opts.origin !== undefined) e.origin = opts.origin;
+        this.c.event(e);
+      }
+      return { changes, failed };
+    });
+  }
+
+  private expungeSync(mailboxId: number, uids: number[] | undefined, origin: unknown): number[] {
+    const mb = this.mailboxSync(mailboxId);
+    let targets: number[];
+    if (uids === undefined) {
+      targets = this.c
+        .all<{ uid: number }>("SELECT uid FROM messages WHERE mailbox_id = ? AND instr(' ' || flags || ' ', ' \\Deleted ') > 0 ORDER BY uid", mailboxId)
+        .map((r) => r.uid);
+    } else {
+      targets = [...new Set(uids)]
+        .sort((a, b) => a - b)
+        .filter((uid) => !!this.c.get('SELECT 1 FROM messages WHERE mailbox_id = ? AND uid = ?', mailboxId, uid));
+    }
+    if (targets.length === 0) return [];
+    const modseq = mb.highest_modseq + 1;
+    for (const uid of targets) {
+      this.c.run('DELETE FROM messages WHERE mailbox_id = ? AND uid = ?', mailboxId, uid);
+      this.c.run('INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)', mailboxId, uid, modseq);
+    }
+    this.c.run('UPDATE mailboxes SET highest_modseq = ? WHERE id = ?', modseq, mailboxId);
+    const e: StoreEvent = { kind: 'expunged', accountId: mb.account_id, mailboxId, uids: targets, modseq };
+    if (origin !== undefined) e.origin = origin;
+    this.c.event(e);
+    return targets;
+  }
+
+  async expunge(mailboxId: number, uids?: number[], opts: { origin?: unknown } = {}): Promise<number[]> {
+    return this.tx(() => this.expungeSync(mailboxId, uids, opts.origin));
+  }
+
+  private copySync(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null): CopyResult & { moved: number[] } {
+    this.mailboxSync(fromMailboxId);
+    const target = this.mailboxSync(toMailboxId);
+    const rows: MessageRow[] = [];
+    for (const uid of [...new Set(uids)].sort((a, b) => a - b)) {
+      const r = this.c.get<MessageRow>('SELECT uid, modseq, flags, internal_date, size, blob_id FROM messages WHERE mailbox_id = ? AND uid = ?', fromMailboxId, uid);
+      if (r) rows.push(r);
+    }
+    const total = rows.reduce((s, r) => s + r.size, 0);
+    if (quotaBytes !== null && rows.length > 0 && this.usedBytes(target.account_id) + total > quotaBytes) {
+      throw overQuota({ mailboxId: toMailboxId, size: total, quotaBytes });
+    }
+    let uid = target.uidnext;
+    let modseq = target.highest_modseq;
+    const mapping: Array<[number, number]> = [];
+    for (const r of rows) {
+      modseq++;
+      this.c.run(
+        'INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, size, blob_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        toMailboxId,
+        uid,
+        modseq,
+        r.flags,
+        r.internal_date,
+        r.size,
+        r.blob_id,
+      );
+      mapping.push([r.uid, uid]);
+      uid++;
+    }
+    if (rows.length > 0) {
+      this.c.run('UPDATE mailboxes SET uidnext = ?, highest_modseq = ? WHERE id = ?', uid, modseq, toMailboxId);
+      this.c.event({ kind: 'added', accountId: target.account_id, mailboxId: toMailboxId, uids: mapping.map((m) => m[1]), modseq });
+    }
+    return { uidValidity: target.uidvalidity, mapping, moved: rows.map((r) => r.uid) };
+  }
+
+  async copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null): Promise<CopyResult> {
+    return this.tx(() => {
+      const r = this.copySync(fromMailboxId, uids, toMailboxId, quotaBytes);
+      return { uidValidity: r.uidValidity, mapping: r.mapping };
+    });
+  }
+
+  async moveMessages(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null, opts: { origin?: unknown } = {}): Promise<CopyResult> {
+    return this.tx(() => {
+      const from = this.mailboxSync(fromMailboxId);
+      const to = this.mailboxSync(toMailboxId);
+      // Within one account a move does not change usage: no quota check then.
+      const quota = from.account_id === to.account_id ? null : quotaBytes;
+      const r = this.copySync(fromMailboxId, uids, toMailboxId, quota);
+      if (r.moved.length > 0) this.expungeSync(fromMailboxId, r.moved, opts.origin);
+      return { uidValidity: r.uidValidity, mapping: r.mapping };
+    });
+  }
+
+  async changesSince(mailboxId: number, modseq: number): Promise<MailboxChanges> {
+    return this.tx(() => {
+      const mb = this.mailboxSync(mailboxId);
+      const changed = this.c
+        .all<MessageRow>('SELECT uid, modseq, flags, internal_date, size, blob_id FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid', mailboxId, modseq)
+        .map(toMeta);
+      const expunged = this.c.all<{ uid: number }>('SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid', mailboxId, modseq).map((r) => r.uid);
+      return { highestModseq: mb.highest_modseq, changed, expunged };
+    });
+  }
+
+  /**
+   * Full-text search over FTS5 with the trigram tokenizer: a term matches any SUBSTRING of the
+   * field (IMAP SEARCH semantics), case- and diacritic-insensitively. Terms of 3+ characters use
+   * the trigram index (MATCH); shorter terms fall back to instr() over the indexed text.
+   */
+  async searchText(mailboxId: number, terms: string[], field: 'text' | 'body' | 'subject' | 'from' | 'to' | 'cc' | 'bcc'): Promise<number[]> {
+    const folded = terms.map((t) => fold(t).trim()).filter((t) => t.length > 0);
+    const cols = field === 'text' ? ['subject', 'from', 'to', 'cc', 'bcc', 'body'] : [field];
+    const match: string[] = [];
+    const scans: string[] = [];
+    const scanParams: string[] = [];
+    for (const t of folded) {
+      if ([...t].length >= 3) {
+        const phrase = `"${t.replace(/"/g, '""')}"`;
+        match.push(field === 'text' ? phrase : `"${field}" : ${phrase}`);
+      } else {
+        scans.push('(' + cols.map((c) => `instr("${c}", ?) > 0`).join(' OR ') + ')');
+        for (let i = 0; i < cols.length; i++) scanParams.push(t);
+      }
+    }
+    return this.tx(() => {
+      if (match.length === 0 && scans.length === 0) {
+        return this.c.all<{ uid: number }>('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid', mailboxId).map((r) => r.uid);
+      }
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (match.length > 0) {
+        where.push('msg_fts MATCH ?');
+        params.push(match.join(' AND '));
+      }
+      where.push(...scans);
+      params.push(...scanParams);
+      const sql = `SELECT m.uid FROM messages m JOIN blobs b ON b.id = m.blob_id
+                    WHERE m.mailbox_id = ? AND b.n IN (SELECT rowid FROM msg_fts WHERE ${where.join(' AND ')})
+                    ORDER BY m.uid`;
+      return this.c.all<{ uid: number }>(sql, mailboxId, ...params).map((r) => r.uid);
+    });
+  }
+
+  async usage(accountId: number): Promise<number> {
+    return this.tx(() => this.usedBytes(accountId));
+  }
+
+  onEvent(listener: (e: StoreEvent) => void): () => void {
+    this.c.listeners.add(listener);
+    return () => {
+      this.c.listeners.delete(listener);
+    };
+  }
+
+  // ───── send log ─────
+
+  async logSend(entries: SendLogEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    return this.tx(() => {
+      for (const e of entries) {
+        this.c.run(
+          `INSERT INTO send_log (at, direction, sender, recipient, client_ip, account, message_id, size, outcome, code, text, findings)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          e.at.getTime(),
+          e.direction,
+          e.sender.toLowerCase(),
+          e.recipient.toLowerCase(),
+          e.clientIp,
+          e.account,
+          e.messageId,
+          e.size,
+          e.outcome,
+          e.code,
+          e.text,
+          JSON.stringify(e.findings),
+        );
+      }
+    });
+  }
+
+  /** Exact address match (index), or "@domain" for every address of a domain. Newest first. */
+  async searchSendLog(q: SendLogQuery): Promise<SendLogRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const addr = (col: string, v: string): void => {
+      const a = v.trim().toLowerCase();
+      if (a.startsWith('@')) {
+        where.push(`${col} LIKE ? ESCAPE '\\'`);
+        params.push('%' + a.replace(/[\\%_]/g, (m) => '\\' + m));
+      } else {
+        where.push(`${col} = ?`);
+        params.push(a);
+      }
+    };
+    if (q.sender !== undefined) addr('sender', q.sender);
+    if (q.recipient !== undefined) addr('recipient', q.recipient);
+    if (q.clientIp !== undefined) {
+      where.push('client_ip = ?');
+      params.push(q.clientIp);
+    }
+    if (q.since !== undefined) {
+      where.push('at >= ?');
+      params.push(q.since.getTime());
+    }
+    if (q.until !== undefined) {
+      where.push('at < ?');
+      params.push(q.until.getTime());
+    }
+    params.push(q.limit ?? 1000);
+    const sql = `SELECT * FROM send_log${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY at DESC, id DESC LIMIT ?`;
+    return this.tx(() => this.c.all<SendLogRow>(sql, ...params).map(toSendLog));
+  }
+
+  async pruneSendLog(before: Date): Promise<number> {
+    return this.tx(() => this.c.run('DELETE FROM send_log WHERE at < ?', before.getTime()).changes);
+  }
+
+  // ───── queue ─────
+
+  async enqueue(item: NewQueueItem): Promise<QueueItem> {
+    if (item.recipients.length === 0) throw invalid('Thư không có người nhận', 'No recipients');
+    const blob = await this.c.prepareBlob(item.raw);
+    try {
+      return await this.tx(() => {
+        this.c.ensureBlobRow(blob.hash, item.raw, blob.inline);
+        const at = item.now.getTime();
+        const info = this.c.run(
+          `INSERT INTO queue (sender, recipients, blob_id, size, created_at, next_attempt_at, account, message_id)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          item.sender,
+          JSON.stringify(item.recipients),
+          blob.hash,
+          item.raw.length,
+          at,
+          at,
+          item.account,
+          item.messageId,
+        );
+        return toQueueItem(this.c.get<QueueRow>('SELECT * FROM queue WHERE id = ?', info.lastInsertRowid) as QueueRow);
+      });
+    } finally {
+      blob.release();
+    }
+  }
+
+  async claimDue(now: Date, limit: number): Promise<QueueItem[]> {
+    const t = now.getTime();
+    return this.tx(() => {
+      const rows = this.c.all<QueueRow>(
+        'SELECT * FROM queue WHERE next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_attempt_at, id LIMIT ?',
+        t,
+        t,
+        limit,
+      );
+      for (const r of rows) this.c.run('UPDATE queue SET claimed_until = ? WHERE id = ?', t + QUEUE_CLAIM_MS, r.id);
+      return rows.map(toQueueItem);
+    });
+  }
+
+  async finishAttempt(
+    id: number,
+    result: { remaining: string[]; nextAttemptAt: Date | null; error: string | null; delayNoticeSent?: boolean },
+  ): Promise<void> {
+    return this.tx(() => {
+      const r = this.c.get<QueueRow>('SELECT * FROM queue WHERE id = ?', id);
+      if (!r) throw notFound(`mục hàng đợi #${id}`, `Queue item #${id}`);
+      if (result.remaining.length === 0 || result.nextAttemptAt === null) {
+        this.c.run('DELETE FROM queue WHERE id = ?', id);
+        return;
+      }
+      this.c.run(
+        `UPDATE queue SET recipients = ?, next_attempt_at = ?, claimed_until = NULL, attempts = attempts + 1, last_error = ?,
+                delay_notice_sent = ? WHERE id = ?`,
+        JSON.stringify(result.remaining),
+        result.nextAttemptAt.getTime(),
+        result.error,
+        (result.delayNoticeSent ?? r.delay_notice_sent !== 0) ? 1 : 0,
+        id,
+      );
+    });
+  }
+
+  async listQueue(): Promise<QueueItem[]> {
+    return this.tx(() => this.c.all<QueueRow>('SELECT * FROM queue ORDER BY next_attempt_at, id').map(toQueueItem));
+  }
+
+  async queueDepth(): Promise<number> {
+    return this.tx(() => this.c.get<{ n: number }>('SELECT count(*) AS n FROM queue')?.n ?? 0);
+  }
+
+  // ───── quarantine ─────
+
+  async quarantine(item: Omit<QuarantineItem, 'id' | 'blobId' | 'size'> & { raw: Buffer }): Promise<QuarantineItem> {
+    const blob = await this.c.prepareBlob(item.raw);
+    try {
+      return await this.tx(() => {
+        this.c.ensureBlobRow(blob.hash, item.raw, blob.inline);
+        const info = this.c.run(
+          'INSERT INTO quarantine (at, sender, recipients, blob_id, size, reason, direction) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          item.at.getTime(),
+          item.sender,
+          JSON.stringify(item.recipients),
+          blob.hash,
+          item.raw.length,
+          item.reason,
+          item.direction,
+        );
+        return toQuarantine(this.c.get<QuarantineRow>('SELECT * FROM quarantine WHERE id = ?', info.lastInsertRowid) as QuarantineRow);
+      });
+    } finally {
+      blob.release();
+    }
+  }
+
+  async listQuarantine(): Promise<QuarantineItem[]> {
+    return this.tx(() => this.c.all<QuarantineRow>('SELECT * FROM quarantine ORDER BY at DESC, id DESC').map(toQuarantine));
+  }
+
+  async getQuarantine(id: number): Promise<QuarantineItem | null> {
+    return this.tx(() => {
+      const r = this.c.get<QuarantineRow>('SELECT * FROM quarantine WHERE id = ?', id);
+      return r ? toQuarantine(r) : null;
+    });
+  }
+
+  async removeQuarantine(id: number): Promise<void> {
+    return this.tx(() => {
+      if (this.c.run('DELETE FROM quarantine WHERE id = ?', id).changes === 0) throw notFound(`mục cách ly #${id}`, `Quarantine item #${id}`);
+    });
+  }
+
+  // ───── settings ─────
+
+  async getSetting(key: string): Promise<string | null> {
+    return this.tx(() => this.c.get<{ value: string }>('SELECT value FROM settings WHERE key = ?', key)?.value ?? null);
+  }
+
+  async setSetting(key: string, value: string | null): Promise<void> {
+    return this.tx(() => {
+      if (value === null) this.c.run('DELETE FROM settings WHERE key = ?', key);
+      else this.c.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value', key, value);
+    });
+  }
+
+  // ───── blobs ─────
+
+  /**
+   * Deletes blob rows (and their full-text rows) that no message, queue item or quarantine item
+   * references, then their files; also sweeps blob files that have no row at all (a crash between
+   * the file write and the commit, or a rolled-back batch). Hashes in flight are left alone.
+   */
+  async collectGarbage(): Promise<{ blobs: number; bytes: number }> {
+    if (this.inBatch) throw invalid('Không thể dọn rác trong một lô', 'Cannot collect garbage inside a batch');
+    await this.c.idle();
+    const removed = this.c.transact(() => {
+      const rows = this.c
+        .all<{ n: number; id: string; size: number; file: number }>(
+          `SELECT n, id, size, data IS NULL AS file FROM blobs b
+            WHERE NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = b.id)
+              AND NOT EXISTS (SELECT 1 FROM queue WHERE blob_id = b.id)
+              AND NOT EXISTS (SELECT 1 FROM quarantine WHERE blob_id = b.id)`,
+        )
+        .filter((r) => !this.c.isPinned(r.id));
+      for (const r of rows) {
+        this.c.run('DELETE FROM msg_fts WHERE rowid = ?', r.n);
+        this.c.run('DELETE FROM blobs WHERE n = ?', r.n);
+      }
+      return rows;
+    });
+    let bytes = 0;
+    let count = 0;
+    for (const r of removed) {
+      // Synchronous: nothing can start writing this hash between the commit and the unlink.
+      if (r.file && !this.c.isPinned(r.id)) this.c.blobs.removeSync(r.id);
+      bytes += r.size;
+      count++;
+    }
+    // Orphan files (no row): never referenced by a commit.
+    for (const f of this.c.blobs.listSync()) {
+      if (this.c.isPinned(f)) continue;
+      if (this.c.get('SELECT 1 FROM blobs WHERE id = ?', f)) continue;
+      const size = await this.c.blobs.size(f);
+      if (this.c.isPinned(f) || this.c.get('SELECT 1 FROM blobs WHERE id = ?', f)) continue;
+      this.c.blobs.removeSync(f);
+      bytes += size ?? 0;
+      count++;
+    }
+    return { blobs: count, bytes };
+  }
+
+  async storageBytes(): Promise<number> {
+    return this.tx(() => this.c.get<{ n: number }>('SELECT total(size) AS n FROM blobs')?.n ?? 0);
+  }
+}
+
+function migrate(db: Database.Database, log: Logger): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const current = (db.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number | null }).v ?? 0;
+  for (const m of MIGRATIONS) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+    }).immediate();
+    log.info({ version: m.version, name: m.name }, 'store migration applied');
+  }
+}
+
+/** Open (creating if needed) the embedded store under `dir`: dir/buudien.db and dir/blobs/. */
+export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> {
+  mkdirSync(opts.dir, { recursive: true });
+  const db = new Database(path.join(opts.dir, 'buudien.db'));
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db, opts.log);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return new SqliteStore(new Core(db, opts), false);
+}

@@ -1,0 +1,213 @@
+/**
+ * Numbered schema migrations, applied in order at open inside one transaction each and
+ * recorded in `schema_version`. Never edit a released migration: add the next number.
+ *
+ * Representation notes:
+ * - Times are INTEGER milliseconds since the epoch.
+ * - messages.flags is one space-separated TEXT column ("\Seen \Flagged $Junk"): listing
+ *   100,000 rows reads one short string per row, no join.
+ * - Envelope, body structure and the full-text row belong to the BLOB (same bytes, same parse),
+ *   so a circular to 500 mailboxes stores them once. msg_fts.rowid = blobs.n.
+ * - accounts.used_bytes is kept by triggers on messages (quota check is O(1)).
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'init',
+    sql: `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE domains (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+
+CREATE TABLE units (
+  id INTEGER PRIMARY KEY,
+  code TEXT NOT NULL,
+  address TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  parent_id INTEGER REFERENCES units(id),
+  staff INTEGER,
+  created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX units_sibling_code ON units(ifnull(parent_id, 0), code);
+CREATE INDEX units_code ON units(code);
+
+CREATE TABLE accounts (
+  id INTEGER PRIMARY KEY,
+  address TEXT NOT NULL UNIQUE,
+  local_part TEXT NOT NULL,
+  domain TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('personal', 'unit', 'admin')),
+  role TEXT NOT NULL DEFAULT 'none' CHECK (role IN ('none', 'unit', 'super')),
+  state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'suspended', 'deleted')),
+  state_reason TEXT,
+  state_changed_at INTEGER,
+  state_ref TEXT,
+  full_name TEXT NOT NULL,
+  title TEXT,
+  phone TEXT,
+  unit_id INTEGER REFERENCES units(id),
+  quota_bytes INTEGER,
+  password_hash TEXT NOT NULL,
+  must_change INTEGER NOT NULL DEFAULT 0,
+  password_changed_at INTEGER NOT NULL,
+  totp_secret TEXT,
+  created_at INTEGER NOT NULL,
+  last_login_at INTEGER,
+  used_bytes INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX accounts_local_part ON accounts(local_part);
+CREATE INDEX accounts_unit ON accounts(unit_id);
+
+CREATE TABLE aliases (
+  address TEXT PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX aliases_account ON aliases(account_id);
+
+CREATE TABLE delegations (
+  unit_account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (unit_account_id, account_id)
+) WITHOUT ROWID;
+CREATE INDEX delegations_account ON delegations(account_id);
+
+CREATE TABLE app_passwords (
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  label TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER
+);
+CREATE INDEX app_passwords_account ON app_passwords(account_id);
+
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  ref TEXT,
+  details TEXT
+);
+CREATE INDEX audit_at ON audit_log(at);
+CREATE INDEX audit_actor ON audit_log(actor, at);
+CREATE INDEX audit_target ON audit_log(target, at);
+
+CREATE TABLE mailboxes (
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  special_use TEXT,
+  subscribed INTEGER NOT NULL DEFAULT 1,
+  uidvalidity INTEGER NOT NULL,
+  uidnext INTEGER NOT NULL DEFAULT 1,
+  highest_modseq INTEGER NOT NULL DEFAULT 1,
+  created_at INTEGER NOT NULL,
+  UNIQUE (account_id, name)
+);
+
+CREATE TABLE blobs (
+  n INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  size INTEGER NOT NULL,
+  data BLOB,
+  envelope TEXT,
+  structure TEXT,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE messages (
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  flags TEXT NOT NULL DEFAULT '',
+  internal_date INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  blob_id TEXT NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+CREATE INDEX messages_blob ON messages(blob_id);
+
+CREATE TRIGGER messages_usage_add AFTER INSERT ON messages BEGIN
+  UPDATE accounts SET used_bytes = used_bytes + NEW.size
+   WHERE id = (SELECT account_id FROM mailboxes WHERE id = NEW.mailbox_id);
+END;
+CREATE TRIGGER messages_usage_remove AFTER DELETE ON messages BEGIN
+  UPDATE accounts SET used_bytes = used_bytes - OLD.size
+   WHERE id = (SELECT account_id FROM mailboxes WHERE id = OLD.mailbox_id);
+END;
+
+CREATE TABLE expunged (
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
+
+CREATE VIRTUAL TABLE msg_fts USING fts5(subject, "from", "to", cc, bcc, body, tokenize = 'trigram');
+
+CREATE TABLE send_log (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  direction TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  client_ip TEXT,
+  account TEXT,
+  message_id TEXT,
+  size INTEGER,
+  outcome TEXT NOT NULL,
+  code INTEGER,
+  text TEXT,
+  findings TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX send_log_at ON send_log(at);
+CREATE INDEX send_log_sender ON send_log(sender, at);
+CREATE INDEX send_log_recipient ON send_log(recipient, at);
+CREATE INDEX send_log_ip ON send_log(client_ip, at);
+
+CREATE TABLE queue (
+  id INTEGER PRIMARY KEY,
+  sender TEXT NOT NULL,
+  recipients TEXT NOT NULL,
+  blob_id TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  claimed_until INTEGER,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  delay_notice_sent INTEGER NOT NULL DEFAULT 0,
+  account TEXT,
+  message_id TEXT
+);
+CREATE INDEX queue_due ON queue(next_attempt_at);
+CREATE INDEX queue_blob ON queue(blob_id);
+
+CREATE TABLE quarantine (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  sender TEXT NOT NULL,
+  recipients TEXT NOT NULL,
+  blob_id TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  direction TEXT NOT NULL
+);
+CREATE INDEX quarantine_blob ON quarantine(blob_id);
+
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`,
+  },
+];
