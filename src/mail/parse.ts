@@ -50,8 +50,9 @@ interface Ctx {
   warned: Set<string>;
 }
 
-function warn(ctx: Ctx, w: string): void {
-  if (ctx.warnings.length >= 100) return;
+/** Record a warning once; after 100, only limit warnings (`always`) are still recorded. */
+function warn(ctx: Ctx, w: string, always = false): void {
+  if (ctx.warnings.length >= 100 && !always) return;
   if (ctx.warned.has(w)) return;
   ctx.warned.add(w);
   ctx.warnings.push(w);
@@ -122,8 +123,8 @@ function repath(p: MimePart, from: string, to: string): void {
   });
 }
 
-function leaf(ctx: Ctx, p: MimePart, reason: string): void {
-  warn(ctx, reason);
+function leaf(ctx: Ctx, p: MimePart, reason: string, always = false): void {
+  warn(ctx, reason, always);
   p.type = 'application';
   p.subtype = 'octet-stream';
   p.params = [];
@@ -174,7 +175,7 @@ function parsePart(ctx: Ctx, start: number, end: number, path: string, depth: nu
       return part;
     }
     if (depth >= ctx.maxDepth) {
-      leaf(ctx, part, `MIME nesting deeper than ${ctx.maxDepth}: not descended`);
+      leaf(ctx, part, `MIME nesting deeper than ${ctx.maxDepth}: not descended`, true);
       return part;
     }
     parseMultipart(ctx, part, boundary, depth);
@@ -184,9 +185,9 @@ function parsePart(ctx: Ctx, start: number, end: number, path: string, depth: nu
       // RFC 2046 §5.2.1 forbids it; we do not decode to parse. The renderer shows such a part as a leaf.
       warn(ctx, `part ${path || 'top'}: encoded message/${part.subtype} not descended`);
     } else if (depth >= ctx.maxDepth) {
-      warn(ctx, `MIME nesting deeper than ${ctx.maxDepth}: not descended`);
+      warn(ctx, `MIME nesting deeper than ${ctx.maxDepth}: not descended`, true);
     } else if (ctx.parts >= ctx.maxParts) {
-      warn(ctx, `more than ${ctx.maxParts} MIME parts: rest not descended`);
+      warn(ctx, `more than ${ctx.maxParts} MIME parts: rest not descended`, true);
     } else {
       const inner = parsePart(ctx, part.bodyStart, part.end, path, depth + 1, 'text/plain');
       if (inner.type !== 'multipart') repath(inner, path, childPath(path, 1));
@@ -236,7 +237,7 @@ function parseMultipart(ctx: Ctx, part: MimePart, boundary: string, depth: numbe
     if (capped) return;
     if (ctx.parts >= ctx.maxParts) {
       capped = true;
-      warn(ctx, `more than ${ctx.maxParts} MIME parts: rest not parsed`);
+      warn(ctx, `more than ${ctx.maxParts} MIME parts: rest not parsed`, true);
       return;
     }
     n++;

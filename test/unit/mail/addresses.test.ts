@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { displayAddresses, formatAddress, parseAddressList, parseEnvelopeAddress } from '../../../src/mail/addresses.js';
+import type { EnvelopeAddress } from '../../../src/mail/types.js';
+
+const A = (name: string | null, mailbox: string | null, host: string | null, adl: string | null = null): EnvelopeAddress => ({ name, adl, mailbox, host });
+const GROUP_END = A(null, null, null);
+
+describe('parseAddressList', () => {
+  const table: Array<[string, string, EnvelopeAddress[]]> = [
+    ['bare address', 'longnv@nghean.gov.vn', [A(null, 'longnv', 'nghean.gov.vn')]],
+    ['angle with name', 'Nguyen Van Long <longnv@nghean.gov.vn>', [A('Nguyen Van Long', 'longnv', 'nghean.gov.vn')]],
+    ['quoted name with comma', '"Trần, Văn B" <b@x.vn>, c@y.vn', [A('Trần, Văn B', 'b', 'x.vn'), A(null, 'c', 'y.vn')]],
+    ['encoded name kept raw', '=?utf-8?B?Tmd1eeG7hW4=?= <n@x.vn>', [A('=?utf-8?B?Tmd1eeG7hW4=?=', 'n', 'x.vn')]],
+    ['comment as name', 'a@b.vn (Phòng Tổ chức)', [A('Phòng Tổ chức', 'a', 'b.vn')]],
+    ['quoted local part kept with quotes', '"john doe"@x.vn', [A(null, '"john doe"', 'x.vn')]],
+    ['source route', '<@relay.vn:a@b.vn>', [A(null, 'a', 'b.vn', '@relay.vn')]],
+    ['group', 'Lanh dao: a@x.vn, B <b@x.vn>;', [A(null, 'Lanh dao', null), A(null, 'a', 'x.vn'), A('B', 'b', 'x.vn'), GROUP_END]],
+    ['empty group', 'undisclosed-recipients:;', [A(null, 'undisclosed-recipients', null), GROUP_END]],
+    ['group then address', 'G: a@x;, c@y', [A(null, 'G', null), A(null, 'a', 'x'), GROUP_END, A(null, 'c', 'y')]],
+    ['unterminated group', 'G: a@x', [A(null, 'G', null), A(null, 'a', 'x'), GROUP_END]],
+    ['missing domain', 'alice', [A(null, 'alice', 'MISSING_DOMAIN')]],
+    ['empty entries skipped', ' , a@b , ,', [A(null, 'a', 'b')]],
+    ['unclosed angle', 'X <a@b', [A('X', 'a', 'b')]],
+    ['empty', '', []],
+    ['UTF-8 address (RFC 6532)', 'Hà <hà@bưu.vn>', [A('Hà', 'hà', 'bưu.vn')]],
+  ];
+  it.each(table)('%s', (_n, input, want) => {
+    expect(parseAddressList(input).addresses).toEqual(want);
+  });
+
+  it('caps the number of addresses (CVE-2024-23184)', () => {
+    const many = Array.from({ length: 5000 }, (_, i) => `u${i}@x.vn`).join(', ');
+    const r = parseAddressList(many, 100);
+    expect(r.addresses.length).toBe(100);
+    expect(r.truncated).toBe(true);
+  });
+
+  it('formats decoded display strings', () => {
+    const list = parseAddressList('=?utf-8?B?Tmd1eeG7hW4gVsSDbiBMb25n?= <longnv@x.vn>, G: a@b;').addresses;
+    expect(formatAddress(list[0]!)).toBe('Nguyễn Văn Long <longnv@x.vn>');
+    expect(displayAddresses(list)).toEqual(['Nguyễn Văn Long <longnv@x.vn>', 'a@b']);
+    expect(displayAddresses(null)).toEqual([]);
+  });
+});
+
+describe('parseEnvelopeAddress (relay decisions)', () => {
+  const accept: Array<[string, { local: string; domain: string }]> = [
+    ['longnv@nghean.gov.vn', { local: 'longnv', domain: 'nghean.gov.vn' }],
+    ['<longnv@nghean.gov.vn>', { local: 'longnv', domain: 'nghean.gov.vn' }],
+    ['Long.NV@NgheAn.GOV.vn', { local: 'Long.NV', domain: 'nghean.gov.vn' }],
+    ['a+tag@x.vn', { local: 'a+tag', domain: 'x.vn' }],
+    ['"plain"@x.vn', { local: 'plain', domain: 'x.vn' }],
+    ['"john doe"@x.vn', { local: '"john doe"', domain: 'x.vn' }],
+    ['user@Bücher.example', { local: 'user', domain: 'xn--bcher-kva.example' }],
+    ['hà@x.vn', { local: 'hà', domain: 'x.vn' }],
+    ['a@localhost', { local: 'a', domain: 'localhost' }],
+  ];
+  it.each(accept)('accepts %s', (input, want) => {
+    expect(parseEnvelopeAddress(input)).toEqual(want);
+  });
+
+  it('turns a Vietnamese IDN domain into punycode (NFC and NFD alike)', () => {
+    const nfc = parseEnvelopeAddress('user@bưuđiện.vn');
+    expect(nfc?.domain).toMatch(/^xn--[a-z0-9-]+\.vn$/);
+    expect(parseEnvelopeAddress('user@bưuđiện.vn'.normalize('NFD'))).toEqual(nfc);
+  });
+
+  const reject: Array<[string, string]> = [
+    ['%-hack', 'victim%ext.com@local.vn'],
+    ['%-hack in quotes', '"victim%ext.com"@local.vn'],
+    ['quoted local part holding @', '"a@ext.com"@local.vn'],
+    ['two @', 'a@ext.com@local.vn'],
+    ['source route', '@local.vn:a@ext.com'],
+    ['source route in angles', '<@local.vn:a@ext.com>'],
+    ['bang path', 'ext.com!a@local.vn'],
+    ['bang path without domain', 'ext.com!a'],
+    ['IP literal', 'a@[127.0.0.1]'],
+    ['IPv6 literal', 'a@[IPv6:::1]'],
+    ['bare IP', 'a@127.0.0.1'],
+    ['trailing dot', 'a@local.vn.'],
+    ['leading dot in domain', 'a@.local.vn'],
+    ['double dot in domain', 'a@local..vn'],
+    ['full-width dot U+FF0E', 'a@ext\uff0ecom'],
+    ['ideographic dot U+3002', 'a@ext\u3002com'],
+    ['halfwidth dot U+FF61', 'a@ext\uff61com'],
+    ['full-width dot in local part', 'a\uff0eb@x.vn'],
+    ['empty local', '@x.vn'],
+    ['empty domain', 'a@'],
+    ['no @', 'postmaster'],
+    ['empty', ''],
+    ['null path', '<>'],
+    ['space', 'a b@x.vn'],
+    ['CRLF', 'a@x.vn\r\nRCPT TO:<b@y>'],
+    ['NUL', 'a\0@x.vn'],
+    ['local part leading dot', '.a@x.vn'],
+    ['local part trailing dot', 'a.@x.vn'],
+    ['local part double dot', 'a..b@x.vn'],
+    ['local part over 64 bytes', `${'a'.repeat(65)}@x.vn`],
+    ['label with underscore', 'a@x_y.vn'],
+    ['label starting with hyphen', 'a@-x.vn'],
+    ['backslash', 'a\\b@x.vn'],
+    ['comma list', 'a@x.vn,b@y.vn'],
+    ['colon', 'a:b@x.vn'],
+  ];
+  it.each(reject)('rejects %s', (_n, input) => {
+    expect(parseEnvelopeAddress(input)).toBeNull();
+  });
+});
