@@ -9,6 +9,7 @@ import type { Clock } from '../lib/clock.js';
 import { bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
+import { searchTextOf } from '../mail/search-text.js';
 import type { ParsedMessage } from '../mail/types.js';
 import type { Account, DeliveryTarget, SendDirection, SendLogEntry, SendOutcome, Store } from '../store/port.js';
 
@@ -76,7 +77,8 @@ const OK_QUEUED = { code: 250, enhanced: '2.0.0', text: bi('Đã đưa vào hàn
 
 /** Text for the full-text index: subject, addresses and body text (the store folds diacritics). */
 export function indexText(p: ParsedMessage): string {
-  return [p.subject, p.from, ...p.to, ...p.cc, p.bodyText].filter((s) => s.length > 0).join('\n');
+  const t = searchTextOf(p);
+  return [t.subject, t.from, t.to, t.cc, t.body].filter((s) => s.length > 0).join('\n');
 }
 
 export function createDelivery(deps: DeliveryDeps): Delivery {

@@ -38,7 +38,6 @@ export function normaliseDomain(domain: string): string | null {
 export function classifyAddress(raw: string, localDomains: ReadonlySet<string>): AddressClass {
   if (raw.length === 0) return { kind: 'invalid', reason: 'empty' };
   if (raw.length > 320) return { kind: 'invalid', reason: 'too long' };
-  // eslint-disable-next-line no-control-regex
   if (/[\s\u0000-\u001f\u007f"\\<>()[\]:;,]/.test(raw)) return { kind: 'invalid', reason: 'forbidden character' };
   const at = raw.indexOf('@');
   if (at <= 0 || at !== raw.lastIndexOf('@')) return { kind: 'invalid', reason: 'one @ expected' };

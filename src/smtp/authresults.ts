@@ -24,7 +24,6 @@ export type DnsResolver = NonNullable<AuthenticateOptions['resolver']>;
 
 // A result token or property value must not carry line breaks or a ";" that would end the resinfo.
 function clean(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return s.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
 }
 

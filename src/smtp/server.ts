@@ -79,8 +79,6 @@ function policyReply(r: PolicyReply | null, fallback: SmtpReply): SmtpReply {
   return r ? reply(r.code, r.enhanced, r.text) : fallback;
 }
 
-const PASS: PipelineResult = { action: 'accept', reply: null, headers: [], subjectTag: null, junk: false, findings: [] };
-
 export function createSmtpService(deps: SmtpDeps): Service {
   installReplyWriter();
   const { config, log, store, metrics, delivery, pipeline } = deps;
