@@ -1,0 +1,201 @@
+import { rmSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createAccountService, superActor, type AccountService, type Actor } from '../../../src/accounts/service.js';
+import { ensureBootstrap, bootstrapNotice } from '../../../src/accounts/bootstrap.js';
+import { verifyPassword } from '../../../src/auth/passwords.js';
+import { configFrom } from '../../../src/config/load.js';
+import type { Config } from '../../../src/config/schema.js';
+import { ManualClock } from '../../../src/lib/clock.js';
+import { isMailError, type MailErrorCode } from '../../../src/lib/errors.js';
+import { silentLogger } from '../../../src/lib/log.js';
+import type { Store } from '../../../src/store/port.js';
+import { openSqliteStore } from '../../../src/store/sqlite/index.js';
+import { testDir } from '../../helpers/app.js';
+
+const root = superActor('cli:test');
+let dir: string;
+let store: Store;
+let clock: ManualClock;
+
+async function open(overrides: Record<string, unknown> = {}): Promise<{ svc: AccountService; config: Readonly<Config> }> {
+  const config = configFrom({ domains: ['example.gov.vn', 'other.gov.vn'], storage: { dir }, ...overrides });
+  store = await openSqliteStore({ dir, log: silentLogger(), clock, inlineBlobMaxBytes: 65536, groupCommitWindowMs: 0 });
+  for (const d of config.domains) await store.addDomain(d, { actor: 'test', action: 'domain.add', target: d });
+  return { svc: createAccountService({ store, config, clock, log: silentLogger() }), config };
+}
+
+async function code(p: Promise<unknown>): Promise<MailErrorCode | 'ok'> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    if (isMailError(e)) return e.code;
+    throw e;
+  }
+}
+
+beforeEach(() => {
+  dir = testDir('buudien-accounts-');
+  clock = new ManualClock(new Date('2026-03-02T08:00:00Z'));
+});
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('units (R-ADDR-1, R-ADDR-2)', () => {
+  it('derives codes, joins sub-units to the parent and refuses duplicates', async () => {
+    const { svc } = await open();
+    const so = await svc.addUnit({ name: 'Sở Kế hoạch và Đầu tư' }, root, 'CV-1');
+    expect(so).toMatchObject({ code: 'skhdt', address: 'skhdt', parentId: null });
+    const tc = await svc.addUnit({ name: 'Phòng Tổng hợp', code: 'TH', parent: 'skhdt', staff: 7 }, root);
+    expect(tc).toMatchObject({ code: 'th', address: 'th.skhdt', parentId: so.id, staff: 7 });
+    expect(await code(svc.addUnit({ name: 'Sở Kế hoạch và Đầu tư' }, root))).toBe('ALREADY_EXISTS');
+    expect(await code(svc.addUnit({ name: 'Phòng X', parent: 'nope' }, root))).toBe('NOT_FOUND');
+    expect((await svc.findUnit('sở kế hoạch VÀ đầu tư')).id).toBe(so.id);
+    const audit = await store.listAudit({ target: 'skhdt' });
+    expect(audit.some((a) => a.action === 'unit.add' && a.ref === 'CV-1' && a.actor === 'cli:test')).toBe(true);
+  });
+
+  it('uses the code alone when subUnitJoinsParent is false', async () => {
+    const { svc } = await open({ naming: { subUnitJoinsParent: false } });
+    await svc.addUnit({ name: 'Ủy ban nhân dân' }, root);
+    expect((await svc.addUnit({ name: 'Văn phòng', parent: 'ubnd' }, root)).address).toBe('vp');
+  });
+});
+
+describe('accounts', () => {
+  it('names personal accounts, numbers namesakes 2, 3 and returns a one-time password', async () => {
+    const { svc } = await open();
+    await svc.addUnit({ name: 'Sở Thông tin và Truyền thông' }, root);
+    expect(await svc.suggestAddress('Nguyễn Văn Long', 'stttt')).toBe('longnv@example.gov.vn');
+    const first = await svc.addAccount({ fullName: 'Nguyễn Văn Long', unit: 'stttt' }, root, { ref: 'CV-12' });
+    expect(first.account.address).toBe('longnv@example.gov.vn');
+    expect(first.account.mustChangePassword).toBe(true);
+    expect(first.oneTimePassword).toMatch(/.{14,}/);
+    expect(await verifyPassword(first.account.passwordHash, first.oneTimePassword ?? '')).toBe(true);
+    expect(await svc.suggestAddress('NGUYỄN  VĂN LONG', 'stttt')).toBe('longnv2@example.gov.vn');
+    const second = await svc.addAccount({ fullName: 'Nguyễn Văn Long', unit: 'stttt' }, root);
+    expect(second.account.address).toBe('longnv2@example.gov.vn');
+    const third = await svc.addAccount({ fullName: 'Nguyễn Văn Long', unit: 'stttt', domain: 'other.gov.vn' }, root);
+    expect(third.account.address).toBe('longnv@other.gov.vn');
+    const audit = await store.listAudit({ target: 'longnv@example.gov.vn' });
+    expect(audit[0]).toMatchObject({ action: 'account.add', ref: 'CV-12', actor: 'cli:test' });
+  });
+
+  it('follows the NB template: longnv.stttt then longnv2.stttt', async () => {
+    const { svc } = await open({ naming: { personalTemplate: '{given}{initials}.{unit}' } });
+    await svc.addUnit({ name: 'Sở Thông tin và Truyền thông' }, root);
+    expect((await svc.addAccount({ fullName: 'Nguyễn Văn Long', unit: 'stttt' }, root)).account.address).toBe('longnv.stttt@example.gov.vn');
+    expect((await svc.addAccount({ fullName: 'Nguyễn Văn Long', unit: 'stttt' }, root)).account.address).toBe('longnv2.stttt@example.gov.vn');
+  });
+
+  it('checks given passwords (admin length 10), quota by kind, duplicates, unit and domain', async () => {
+    const { svc, config } = await open();
+    await svc.addUnit({ name: 'Sở Tài chính' }, root);
+    expect(await code(svc.addAccount({ fullName: 'Lê Văn A', unit: 'stc', password: 'short' }, root))).toBe('PASSWORD_WEAK');
+    expect(await code(svc.addAccount({ fullName: 'Lê Văn A', unit: 'stc', kind: 'admin', password: 'Abcdef1!x' }, root))).toBe('PASSWORD_WEAK');
+    const given = await svc.addAccount({ fullName: 'Lê Văn A', unit: 'stc', password: 'Abcdef1!', forceChange: false }, root);
+    expect(given.oneTimePassword).toBeNull();
+    expect(given.account.mustChangePassword).toBe(false);
+    const audit = await store.listAudit({ target: given.account.address });
+    expect(audit[0]?.details).toMatchObject({ noForceChange: true });
+    const unitBox = await svc.addAccount({ fullName: 'Sở Tài chính', unit: 'stc', kind: 'unit' }, root);
+    expect(unitBox.account.address).toBe('stc@example.gov.vn');
+    expect((await svc.getAccount('stc', root)).effectiveQuotaBytes).toBe(config.quota.unitBytes);
+    expect((await svc.getAccount('alv', root)).effectiveQuotaBytes).toBe(config.quota.personalBytes);
+    const big = await svc.addAccount({ fullName: 'Trần B', unit: 'stc', quotaBytes: 5 * 1024 ** 3 }, root);
+    expect((await svc.getAccount(big.account.address, root)).effectiveQuotaBytes).toBe(5 * 1024 ** 3);
+    expect(await code(svc.addAccount({ fullName: 'X', unit: 'stc', address: 'alv' }, root))).toBe('ALREADY_EXISTS');
+    expect(await code(svc.addAccount({ fullName: 'X', unit: 'nope' }, root))).toBe('NOT_FOUND');
+    expect(await code(svc.addAccount({ fullName: 'X', unit: 'stc', address: 'x@gmail.com' }, root))).toBe('NOT_FOUND');
+    expect(await code(svc.addAccount({ fullName: '!!!', unit: 'stc' }, root))).toBe('INVALID_INPUT');
+  });
+
+  it('suspends (still an account that receives), restores, deletes with reason, date and ref; sets quotas', async () => {
+    const { svc } = await open();
+    await svc.addUnit({ name: 'Sở Tài chính' }, root);
+    const { account } = await svc.addAccount({ fullName: 'Phạm Thị Hoa', unit: 'stc' }, root);
+    const s = await svc.suspend(account.address, 'nghỉ hưu', root, 'CV-3');
+    expect(s).toMatchObject({ state: 'suspended', stateReason: 'nghỉ hưu', stateRef: 'CV-3' });
+    expect(s.stateChangedAt?.toISOString()).toBe('2026-03-02T08:00:00.000Z');
+    expect((await store.resolveAddress(account.address))?.id).toBe(account.id);
+    expect(await code(svc.suspend(account.address, 'again', root))).toBe('INVALID_INPUT');
+    expect((await svc.restore(account.address, root)).state).toBe('active');
+    clock.advance(86_400_000);
+    const d = await svc.delete(account.address, 'chuyển công tác', root, 'CV-4');
+    expect(d).toMatchObject({ state: 'deleted', stateReason: 'chuyển công tác', stateRef: 'CV-4' });
+    // the address is never reissued to a namesake
+    expect((await svc.addAccount({ fullName: 'Phạm Thị Hoa', unit: 'stc' }, root)).account.address).toBe('hoapt2@example.gov.vn');
+    expect((await svc.setQuota('hoapt2', 3 * 1024 ** 3, root)).quotaBytes).toBe(3 * 1024 ** 3);
+    expect((await svc.setQuota('hoapt2', null, root)).quotaBytes).toBeNull();
+    const actions = (await store.listAudit({ target: account.address })).map((a) => a.action).sort();
+    expect(actions).toEqual(['account.add', 'account.delete', 'account.restore', 'account.suspend']);
+  });
+
+  it('resets passwords: must change again unless told otherwise', async () => {
+    const { svc } = await open();
+    await svc.addUnit({ name: 'Sở Tài chính' }, root);
+    const { account } = await svc.addAccount({ fullName: 'Vũ Văn C', unit: 'stc', password: 'Abcdef1!', forceChange: false }, root);
+    const r = await svc.setPassword(account.address, null, root);
+    expect(r.account.mustChangePassword).toBe(true);
+    expect(await verifyPassword(r.account.passwordHash, r.oneTimePassword ?? '')).toBe(true);
+  });
+});
+
+describe('R-ACC-7 unit administrators act only on their own unit', () => {
+  it('lets a unit admin list, reset and suspend its own accounts and nothing else', async () => {
+    const { svc } = await open();
+    const a = await svc.addUnit({ name: 'Sở Tài chính' }, root);
+    await svc.addUnit({ name: 'Sở Y tế' }, root);
+    await svc.addAccount({ fullName: 'Đỗ Văn Mạnh', unit: 'stc' }, root);
+    await svc.addAccount({ fullName: 'Lê Thị Lan', unit: 'syt' }, root);
+    const unitAdmin: Actor = { name: 'quantri.stc@example.gov.vn', role: 'unit', unitId: a.id };
+    expect((await svc.listAccounts({}, unitAdmin)).map((x) => x.address)).toEqual(['manhdv@example.gov.vn']);
+    expect(await code(svc.listAccounts({ unit: 'syt' }, unitAdmin))).toBe('PERMISSION_DENIED');
+    expect(await code(svc.setPassword('manhdv', null, unitAdmin))).toBe('ok');
+    expect(await code(svc.suspend('manhdv', 'lộ mật khẩu', unitAdmin))).toBe('ok');
+    expect(await code(svc.suspend('lanlt', 'x', unitAdmin))).toBe('PERMISSION_DENIED');
+    expect(await code(svc.setPassword('lanlt', null, unitAdmin))).toBe('PERMISSION_DENIED');
+    expect(await code(svc.delete('manhdv', 'x', unitAdmin))).toBe('PERMISSION_DENIED');
+    expect(await code(svc.addAccount({ fullName: 'Mới', unit: 'stc' }, unitAdmin))).toBe('PERMISSION_DENIED');
+    const user: Actor = { name: 'manhdv@example.gov.vn', role: 'none', unitId: a.id };
+    expect(await code(svc.listAccounts({}, user))).toBe('PERMISSION_DENIED');
+    expect((await store.listAudit({ target: 'manhdv@example.gov.vn' })).some((e) => e.actor === 'quantri.stc@example.gov.vn')).toBe(true);
+  });
+});
+
+describe('domains', () => {
+  it('adds and lists; refuses to remove a domain with accounts', async () => {
+    const { svc } = await open();
+    await svc.addDomain('third.gov.vn', root);
+    expect((await svc.listDomains()).map((d) => d.name).sort()).toEqual(['example.gov.vn', 'other.gov.vn', 'third.gov.vn']);
+    expect(await code(svc.addDomain('third.gov.vn', root))).toBe('ALREADY_EXISTS');
+    expect(await code(svc.addDomain('not a domain', root))).toBe('INVALID_INPUT');
+    await svc.addUnit({ name: 'Sở Tài chính' }, root);
+    await svc.addAccount({ fullName: 'Vũ Văn C', unit: 'stc', domain: 'third.gov.vn' }, root);
+    expect(await code(svc.removeDomain('third.gov.vn', root))).toBe('IN_USE');
+    await svc.removeDomain('other.gov.vn', root);
+    expect((await svc.listDomains()).map((d) => d.name).sort()).toEqual(['example.gov.vn', 'third.gov.vn']);
+  });
+});
+
+describe('first start', () => {
+  it('creates the domains and a super-admin once, then only new domains', async () => {
+    const config = configFrom({ domains: ['nghean.gov.vn'], storage: { dir } });
+    store = await openSqliteStore({ dir, log: silentLogger(), clock, inlineBlobMaxBytes: 65536, groupCommitWindowMs: 0 });
+    const first = await ensureBootstrap({ store, config, log: silentLogger(), clock });
+    expect(first.addedDomains).toEqual(['nghean.gov.vn']);
+    expect(first.admin?.address).toBe('admin@nghean.gov.vn');
+    const admin = await store.getAccountByAddress('admin@nghean.gov.vn');
+    expect(admin).toMatchObject({ kind: 'admin', role: 'super', mustChangePassword: true });
+    expect(await verifyPassword(admin?.passwordHash ?? '', first.admin?.oneTimePassword ?? '')).toBe(true);
+    expect(bootstrapNotice(first).join('\n')).toContain(first.admin?.oneTimePassword ?? 'missing');
+    const again = await ensureBootstrap({ store, config, log: silentLogger(), clock });
+    expect(again).toEqual({ addedDomains: [], admin: null });
+    expect(bootstrapNotice(again)).toEqual([]);
+    const more = configFrom({ domains: ['nghean.gov.vn', 'so.nghean.gov.vn'], storage: { dir } });
+    expect((await ensureBootstrap({ store, config: more, log: silentLogger(), clock })).addedDomains).toEqual(['so.nghean.gov.vn']);
+    expect((await store.listAccounts()).length).toBe(1);
+  });
+});
