@@ -5,17 +5,18 @@
  * - `reject`: the first hit stops the pipeline with the rule's reply (default 550 5.7.1);
  *   a 4xx reply makes the result a `defer`.
  * - `flag`: one `X-Buudien-Policy: <finding>` header per finding; subject tag; Junk.
- * - `quarantine`: the message is stored in the quarantine (store.quarantine) after the
- *   remaining rules ran (a later reject still wins); `quarantineId` tells the SMTP layer not to
- *   deliver it and still answer 250.
+ * - `quarantine`: after the remaining rules ran (a later reject still wins) the result is
+ *   `quarantine`: the SMTP layer stores it with store.quarantine, answers 250, delivers nothing;
+ *   `releaseQuarantined` (quarantine.ts) delivers it later.
  * - a rule that throws, times out (policy.ruleTimeoutMs) or answers `error` defers the
  *   message: 451 4.3.0 (or the rule's own reply, e.g. clamd down → 451 4.7.0). Never accept.
  *
- * Built-in rules `sending-limits` and `quota` run first unless the config lists them
- * (set them to `off` there to disable them).
+ * The built-in rule `sending-limits` runs first unless the config lists it (set it to `off`
+ * there to disable it). `quota` (RCPT-time quota check) is available by name; the SMTP layer
+ * already checks quota at RCPT itself.
  */
 import { bi, MailError } from '../lib/errors.js';
-import { reply, sendDirection, type PolicyDeps, type RuleAction } from './deps.js';
+import { reply, type PolicyDeps, type RuleAction } from './deps.js';
 import { rspamdFromConfig } from './rspamd.js';
 import { RULES } from './rules/index.js';
 import type { Pipeline, PipelineResult, PolicyContext, PolicyMessage, PolicyReply, Rule, RuleVerdict } from './types.js';
@@ -30,7 +31,6 @@ interface Configured {
 /** Rules that run unless the config names them (with `off` to disable). */
 const BUILT_IN: Array<{ name: string; action: Exclude<RuleAction, 'off'> }> = [
   { name: 'sending-limits', action: 'reject' },
-  { name: 'quota', action: 'reject' },
 ];
 
 /** Names the registry knows (for `config check` and tests). */
@@ -64,7 +64,7 @@ export function createPipeline(deps: PolicyDeps): Pipeline {
     rules.push({ rule: factory(deps), action: e.action });
   }
   const timeoutMs = deps.config.policy.ruleTimeoutMs;
-  const { log, store, clock } = deps;
+  const { log } = deps;
   const rspamd = rspamdFromConfig(deps.config);
 
   async function runRule(r: Rule, ctx: PolicyContext, msg: PolicyMessage | null, rcpt: string | undefined): Promise<RuleVerdict> {
@@ -114,18 +114,10 @@ export function createPipeline(deps: PolicyDeps): Pipeline {
       quarantine ??= `${rule.name}: ${v.finding}`;
       for (const f of all) result.headers.push(`X-Buudien-Policy: ${headerSafe(f)}`);
     }
-    if (quarantine !== null && stage === 'data' && msg) {
-      const item = await store.quarantine({
-        at: clock.now(),
-        sender: ctx.sender,
-        recipients: ctx.recipients,
-        reason: quarantine,
-        direction: sendDirection(ctx.direction),
-        raw: msg.raw,
-      });
+    if (quarantine !== null && stage === 'data') {
+      // The SMTP layer stores it (store.quarantine with the findings as reason), answers 250, does not deliver.
       result.action = 'quarantine';
-      result.quarantineId = item.id;
-      log.info({ quarantineId: item.id, reason: quarantine, sender: ctx.sender }, 'message quarantined');
+      log.info({ reason: quarantine, sender: ctx.sender, direction: ctx.direction }, 'message to be quarantined');
       return result;
     }
     if (stage === 'data' && msg) for (const { rule } of rules) rule.accepted?.(ctx, msg);

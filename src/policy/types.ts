@@ -75,8 +75,6 @@ export interface PipelineResult {
   junk: boolean;
   /** "rule: action finding" lines for the send log. */
   findings: string[];
-  /** For action 'quarantine': the pipeline has already stored the message in the quarantine (store.quarantine); do not deliver it. */
-  quarantineId?: number;
 }
 
 export interface Pipeline {

@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { inspectFile, type InspectLimits } from '../../../src/policy/archive/inspect.js';
+import { readRar4, readRar5 } from '../../../src/policy/archive/rar.js';
+import { read7z } from '../../../src/policy/archive/sevenzip.js';
+import { readZipDirectory } from '../../../src/policy/archive/zip.js';
+import { sniffArchive, sniffExecutable } from '../../../src/policy/sniff.js';
+import { elfBytes, machOBytes, overlappingBomb, peBytes, rar4, rar5, recursiveBomb, sevenZip, zip } from './fixtures.js';
+
+const EXT = new Set(['exe', 'dll', 'scr', 'js']);
+const LIMITS: InspectLimits = { maxDepth: 3, maxEntries: 10_000, maxExpandedBytes: 200 * 1024 * 1024, maxRatio: 200, timeMs: 10_000 };
+
+describe('sniffing', () => {
+  it.each([
+    ['PE', peBytes(), 'pe'],
+    ['ELF', elfBytes(), 'elf'],
+    ['Mach-O', machOBytes(), 'mach-o'],
+    ['Mach-O fat', machOBytes(true), 'mach-o-fat'],
+  ])('%s is an executable', (_n, bytes, kind) => {
+    expect(sniffExecutable(bytes)).toBe(kind);
+  });
+
+  it('MZ without a PE header, a Java class and text are not', () => {
+    const mz = Buffer.alloc(256);
+    mz.write('MZ');
+    expect(sniffExecutable(mz)).toBeNull();
+    const cls = Buffer.from([0xca, 0xfe, 0xba, 0xbe, 0x00, 0x00, 0x00, 0x34]);
+    expect(sniffExecutable(cls)).toBeNull();
+    expect(sniffExecutable(Buffer.from('%PDF-1.7 hello'))).toBeNull();
+  });
+
+  it('recognises archive formats', () => {
+    expect(sniffArchive(zip([{ name: 'a.txt', data: 'x' }]))).toBe('zip');
+    expect(sniffArchive(rar4({ names: ['a'] }))).toBe('rar4');
+    expect(sniffArchive(rar5({ names: ['a'] }))).toBe('rar5');
+    expect(sniffArchive(sevenZip({}))).toBe('7z');
+  });
+});
+
+describe('zip central directory', () => {
+  it('lists names, sizes and encryption', () => {
+    const z = zip([
+      { name: 'văn bản.pdf', data: 'pdf', deflate: true },
+      { name: 'secret.doc', data: 'doc', encrypt: 'zipcrypto' },
+      { name: 'aes.doc', data: 'doc', encrypt: 'aes', deflate: true },
+    ]);
+    const d = readZipDirectory(z, 100);
+    expect(d.entries.map((e) => [e.name, e.encrypted, e.aes])).toEqual([
+      ['văn bản.pdf', false, false],
+      ['secret.doc', true, false],
+      ['aes.doc', true, true],
+    ]);
+  });
+
+  it('refuses too many entries and overlapping entries', () => {
+    const z = zip(Array.from({ length: 20 }, (_, i) => ({ name: `f${i}.txt`, data: 'x' })));
+    expect(() => readZipDirectory(z, 10)).toThrow(/entries/);
+    expect(() => readZipDirectory(overlappingBomb(), 100)).toThrow(/overlapping/);
+  });
+});
+
+describe('RAR and 7z headers', () => {
+  it('RAR4: file flag 0x0004, main flag 0x0080, names', () => {
+    expect(readRar4(rar4({ names: ['a.txt', 'b.exe'] }), 100)).toEqual({ names: ['a.txt', 'b.exe'], encrypted: false, headersEncrypted: false });
+    expect(readRar4(rar4({ names: ['a.txt'], encryptFiles: true }), 100).encrypted).toBe(true);
+    expect(readRar4(rar4({ names: ['a.txt'], encryptHeaders: true }), 100)).toMatchObject({ encrypted: true, headersEncrypted: true });
+  });
+
+  it('RAR5: encryption header (type 4), file encryption record (type 1), names', () => {
+    expect(readRar5(rar5({ names: ['a.txt', 'b.exe'] }), 100)).toEqual({ names: ['a.txt', 'b.exe'], encrypted: false, headersEncrypted: false });
+    expect(readRar5(rar5({ names: ['a.txt'], encryptFiles: true }), 100)).toMatchObject({ encrypted: true, headersEncrypted: false });
+    expect(readRar5(rar5({ names: ['a.txt'], encryptHeaders: true }), 100)).toMatchObject({ encrypted: true, headersEncrypted: true });
+  });
+
+  it('7z: 7zAES coder in a plain header and in an encoded header', () => {
+    expect(read7z(sevenZip({})).encrypted).toBe(false);
+    expect(read7z(sevenZip({ encrypt: true })).encrypted).toBe(true);
+    expect(read7z(sevenZip({ encrypt: true, encodedHeader: true })).encrypted).toBe(true);
+    expect(read7z(sevenZip({ encodedHeader: true }))).toEqual({ encrypted: false, headerPacked: true });
+  });
+});
+
+describe('inspectFile', () => {
+  it('finds executables by name and by content inside zips, zip-in-zip and encrypted zips', async () => {
+    const inner = zip([{ name: 'setup.exe', data: peBytes(), deflate: true }]);
+    const r = await inspectFile(
+      zip([
+        { name: 'readme.txt', data: 'hello', deflate: true },
+        { name: 'photo.jpg', data: peBytes(4096), deflate: true },
+        { name: 'nested.zip', data: inner, deflate: true },
+        { name: 'locked.scr', data: 'x', encrypt: 'zipcrypto' },
+      ]),
+      'ho-so.zip',
+      EXT,
+      LIMITS,
+    );
+    expect(r.unscannable).toBeNull();
+    expect(r.executables.map((x) => [x.path, x.why])).toEqual([
+      ['ho-so.zip/photo.jpg', 'pe'],
+      ['ho-so.zip/nested.zip/setup.exe', 'name'],
+      ['ho-so.zip/nested.zip/setup.exe', 'pe'],
+      ['ho-so.zip/locked.scr', 'name'],
+    ]);
+    expect(r.encrypted).toEqual([{ path: 'ho-so.zip', format: 'zip' }]);
+  });
+
+  it('finds executable names in RAR4 and RAR5 listings', async () => {
+    for (const a of [rar4({ names: ['ok.txt', 'bad.exe'] }), rar5({ names: ['ok.txt', 'bad.exe'] })]) {
+      const r = await inspectFile(a, 'x.rar', EXT, LIMITS);
+      expect(r.executables.map((x) => x.path)).toEqual(['x.rar/bad.exe']);
+    }
+  });
+
+  it('a clean zip is clean', async () => {
+    const r = await inspectFile(zip([{ name: 'a.pdf', data: '%PDF-1.4', deflate: true }]), 'a.zip', EXT, LIMITS);
+    expect(r).toMatchObject({ executables: [], encrypted: [], unscannable: null });
+  });
+
+  it('zip bombs are unscannable, never expanded: overlapping entries, recursive, ratio, declared size, depth', async () => {
+    expect((await inspectFile(overlappingBomb(), 'bomb.zip', EXT, LIMITS)).unscannable).toMatch(/overlapping/);
+    expect((await inspectFile(recursiveBomb(5, 4), '42.zip', EXT, LIMITS)).unscannable).toMatch(/nested deeper|ratio|limit/);
+    const zeros = zip([{ name: 'zeros.bin', data: Buffer.alloc(8 * 1024 * 1024), deflate: true }]);
+    expect((await inspectFile(zeros, 'z.zip', EXT, LIMITS)).unscannable).toMatch(/ratio/);
+    const lying = zip([{ name: 'inner.zip', data: zip([{ name: 'a.txt', data: Buffer.alloc(300_000, 0x41) }]), deflate: true, declaredSize: 10 }]);
+    expect((await inspectFile(lying, 'l.zip', EXT, { ...LIMITS, maxRatio: 100_000 })).unscannable).toMatch(/declared size/);
+    let nest = zip([{ name: 'a.txt', data: 'x' }]);
+    for (let i = 0; i < 4; i++) nest = zip([{ name: `n${i}.zip`, data: nest }]);
+    expect((await inspectFile(nest, 'deep.zip', EXT, LIMITS)).unscannable).toMatch(/nested deeper than 3/);
+    const big = zip([{ name: 'big.bin', data: Buffer.alloc(3 * 1024 * 1024, 1), deflate: true }]);
+    expect((await inspectFile(big, 'b.zip', EXT, { ...LIMITS, maxExpandedBytes: 1024 * 1024, maxRatio: 100_000 })).unscannable).toMatch(/limit/);
+  });
+
+  it('a file named .zip that is not one cannot be checked', async () => {
+    expect((await inspectFile(Buffer.from('not a zip at all'), 'fake.zip', EXT, LIMITS)).unscannable).toMatch(/zip/);
+  });
+});
