@@ -1,0 +1,122 @@
+import { rmSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describeOutcome, importRequests, parseRequestCsv } from '../../../src/accounts/import.js';
+import { createAccountService, superActor, type AccountService } from '../../../src/accounts/service.js';
+import { configFrom } from '../../../src/config/load.js';
+import type { Config } from '../../../src/config/schema.js';
+import { systemClock } from '../../../src/lib/clock.js';
+import { silentLogger } from '../../../src/lib/log.js';
+import type { Store } from '../../../src/store/port.js';
+import { openSqliteStore } from '../../../src/store/sqlite/index.js';
+import { verifyPassword } from '../../../src/auth/passwords.js';
+import { testDir } from '../../helpers/app.js';
+
+const HEADER = 'STT,Họ và tên,Chức vụ,Phòng/ban/đơn vị,Số điện thoại,Nội dung đề nghị';
+
+describe('parseRequestCsv', () => {
+  it('reads NA Phụ lục 1 with BOM, semicolons, title lines and loose headers', () => {
+    const text =
+      '\uFEFFPHIẾU ĐỀ NGHỊ CẤP TÀI KHOẢN;;;;;\n\n' +
+      ' stt ; HỌ VÀ  TÊN ;chức vụ; Phòng / ban / đơn vị ;Số điện thoại;NỘI DUNG ĐỀ NGHỊ\n' +
+      '1;Nguyễn Văn Long;Chuyên viên;stttt;0912 345 678;Cấp mới\n' +
+      ';;;;;\n' +
+      '2;"Trần Thị   Mai";;Sở Tài chính;;Tạm khoá\n' +
+      '3;Lê Văn Hùng;;stc;;XÓA\n';
+    const rows = parseRequestCsv(Buffer.from(text, 'utf8'));
+    expect(rows.map((r) => [r.line, r.stt, r.fullName, r.unit, r.action])).toEqual([
+      [4, '1', 'Nguyễn Văn Long', 'stttt', 'create'],
+      [6, '2', 'Trần Thị Mai', 'Sở Tài chính', 'suspend'],
+      [7, '3', 'Lê Văn Hùng', 'stc', 'delete'],
+    ]);
+    expect(rows[0]).toMatchObject({ title: 'Chuyên viên', phone: '0912 345 678' });
+  });
+
+  it('reads commas and NFD headers, and marks unknown requests', () => {
+    const rows = parseRequestCsv(`${HEADER.normalize('NFD')}\n1,"Đỗ, Văn A",,stc,,gia hạn\n`);
+    expect(rows[0]).toMatchObject({ fullName: 'Đỗ, Văn A', action: null, actionText: 'gia hạn' });
+  });
+
+  it('refuses a file without the needed columns', () => {
+    expect(() => parseRequestCsv('STT,Họ và tên\n1,A\n')).toThrow(/Phòng\/ban\/đơn vị/);
+    expect(() => parseRequestCsv('a,b\n1,2\n')).toThrow(/Họ và tên/);
+  });
+});
+
+describe('importRequests (all or nothing)', () => {
+  let dir: string;
+  let store: Store;
+  let svc: AccountService;
+  let config: Readonly<Config>;
+  const actor = superActor('cli:test');
+
+  beforeEach(async () => {
+    dir = testDir('buudien-import-');
+    config = configFrom({ domains: ['nghean.gov.vn'], storage: { dir } });
+    store = await openSqliteStore({ dir, log: silentLogger(), clock: systemClock, inlineBlobMaxBytes: 65536, groupCommitWindowMs: 0 });
+    await store.addDomain('nghean.gov.vn', { actor: 'test', action: 'domain.add', target: 'nghean.gov.vn' });
+    svc = createAccountService({ store, config, clock: systemClock, log: silentLogger() });
+    await svc.addUnit({ name: 'Sở Thông tin và Truyền thông' }, actor);
+    await svc.addUnit({ name: 'Sở Tài chính' }, actor);
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('applies every row, numbering namesakes inside the file, and keeps the reference', async () => {
+    await svc.addAccount({ fullName: 'Lê Văn Hùng', unit: 'stc' }, actor);
+    const rows = parseRequestCsv(
+      `${HEADER}\n1,Nguyễn Văn Long,Chuyên viên,Sở Thông tin và Truyền thông,0912,Cấp mới\n2,Nguyễn Văn Long,,stc,,cấp mới\n3,Lê Văn Hùng,,Sở Tài chính,,xóa\n`,
+    );
+    const r = await importRequests({ store, service: svc, config }, rows, { actor, ref: '123/STTTT', dryRun: false });
+    expect(r.applied).toBe(true);
+    expect(r.outcomes.map((o) => (o.ok ? `${o.action} ${o.address}` : o.reason))).toEqual([
+      'create longnv@nghean.gov.vn',
+      'create longnv2@nghean.gov.vn',
+      'delete hunglv@nghean.gov.vn',
+    ]);
+    const created = r.outcomes[0];
+    const acc = await store.getAccountByAddress('longnv@nghean.gov.vn');
+    expect(acc).toMatchObject({ title: 'Chuyên viên', phone: '0912', mustChangePassword: true });
+    expect(created?.ok && (await verifyPassword(acc?.passwordHash ?? '', created.oneTimePassword ?? ''))).toBe(true);
+    expect((await store.getAccountByAddress('hunglv@nghean.gov.vn'))?.state).toBe('deleted');
+    expect((await store.listAudit({ target: 'longnv2@nghean.gov.vn' }))[0]?.ref).toBe('123/STTTT');
+    expect(describeOutcome(r.outcomes[0]!, false)).toContain('longnv@nghean.gov.vn');
+  });
+
+  it('changes nothing when one row fails, and reports every failing row', async () => {
+    const rows = parseRequestCsv(
+      `${HEADER}\n1,Nguyễn Văn Long,,stttt,,Cấp mới\n2,Trần Văn B,,không có,,Cấp mới\n3,!!!,,stc,,Cấp mới\n4,Ai Đó,,stc,,tạm khóa\n`,
+    );
+    const before = (await store.listAudit()).length;
+    const r = await importRequests({ store, service: svc, config }, rows, { actor, ref: null, dryRun: false });
+    expect(r.applied).toBe(false);
+    expect(r.outcomes.filter((o) => !o.ok).map((o) => o.row.stt)).toEqual(['2', '3', '4']);
+    expect(await store.getAccountByAddress('longnv@nghean.gov.vn')).toBeNull();
+    expect(await store.listAccounts()).toEqual([]);
+    expect((await store.listAudit()).length).toBe(before);
+  });
+
+  it('dry run reports what would happen and changes nothing', async () => {
+    const rows = parseRequestCsv(`${HEADER}\n1,Nguyễn Văn Long,,stttt,,Cấp mới\n2,Nguyễn Văn Long,,stttt,,Cấp mới\n`);
+    const r = await importRequests({ store, service: svc, config }, rows, { actor, dryRun: true });
+    expect(r.applied).toBe(false);
+    expect(r.outcomes.map((o) => (o.ok ? o.address : o.reason))).toEqual(['longnv@nghean.gov.vn', 'longnv2@nghean.gov.vn']);
+    expect(describeOutcome(r.outcomes[1]!, true)).toMatch(/sẽ cấp mới longnv2@nghean.gov.vn \/ would create/);
+    expect(await store.listAccounts()).toEqual([]);
+  });
+
+  it('suspends by name in the unit, and asks for the address when namesakes make it ambiguous', async () => {
+    await svc.addAccount({ fullName: 'Phạm Thị Hoa', unit: 'stc' }, actor);
+    await svc.addAccount({ fullName: 'Phạm Thị Hoa', unit: 'stc' }, actor);
+    const ambiguous = parseRequestCsv(`${HEADER}\n1,Phạm Thị Hoa,,stc,,Tạm khóa\n`);
+    const r1 = await importRequests({ store, service: svc, config }, ambiguous, { actor });
+    expect(r1.applied).toBe(false);
+    expect(r1.outcomes[0]?.ok === false && r1.outcomes[0].reason).toMatch(/hoapt@nghean.gov.vn, hoapt2@nghean.gov.vn/);
+    const withAddress = parseRequestCsv(`${HEADER},Email\n1,Phạm Thị Hoa,,stc,,Tạm khóa,hoapt2@nghean.gov.vn\n`);
+    const r2 = await importRequests({ store, service: svc, config }, withAddress, { actor, ref: 'CV-9' });
+    expect(r2.applied).toBe(true);
+    expect(await store.getAccountByAddress('hoapt2@nghean.gov.vn')).toMatchObject({ state: 'suspended', stateRef: 'CV-9' });
+    expect((await store.getAccountByAddress('hoapt@nghean.gov.vn'))?.state).toBe('active');
+  });
+});
