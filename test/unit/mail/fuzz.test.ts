@@ -117,7 +117,7 @@ describe('parseMessage fuzz', () => {
     const rnd = prng(2);
     const seeds = SEEDS.map((s) => Buffer.from(s, 'utf8'));
     for (let i = 0; i < 10_000; i++) {
-      let b = seeds[i % seeds.length]!;
+      let b: Buffer = seeds[i % seeds.length]!;
       const rounds = 1 + Math.floor(rnd() * 4);
       for (let r = 0; r < rounds; r++) b = mutate(b, rnd);
       const p = parseMessage(b, { maxDepth: 20, maxParts: 200 });
