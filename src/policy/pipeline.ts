@@ -16,7 +16,7 @@
  * already checks quota at RCPT itself.
  */
 import { bi, MailError } from '../lib/errors.js';
-import { reply, type PolicyDeps, type RuleAction } from './deps.js';
+import { reply, type PolicyDeps, type RuleAction, type RuleFactory } from './deps.js';
 import { rspamdFromConfig } from './rspamd.js';
 import { RULES } from './rules/index.js';
 import type { Pipeline, PipelineResult, PolicyContext, PolicyMessage, PolicyReply, Rule, RuleVerdict } from './types.js';
@@ -34,32 +34,36 @@ const BUILT_IN: Array<{ name: string; action: Exclude<RuleAction, 'off'> }> = [
 ];
 
 /** Names the registry knows (for `config check` and tests). */
-export function knownRules(): string[] {
-  return Object.keys(RULES);
+export function knownRules(registry: Readonly<Record<string, RuleFactory>> = RULES): string[] {
+  return Object.keys(registry);
 }
 
 /** Config problems in policy.rules (unknown names, duplicates), as `path: expected …, got …` lines. */
-export function policyConfigProblems(config: PolicyDeps['config']): string[] {
+export function policyConfigProblems(config: PolicyDeps['config'], registry: Readonly<Record<string, RuleFactory>> = RULES): string[] {
   const problems: string[] = [];
   const seen = new Set<string>();
   config.policy.rules.forEach((r, i) => {
-    if (!(r.name in RULES)) problems.push(`policy.rules.${i}.name: expected one of ${knownRules().join(' | ')}, got ${JSON.stringify(r.name)}`);
+    if (!(r.name in registry)) problems.push(`policy.rules.${i}.name: expected one of ${knownRules(registry).join(' | ')}, got ${JSON.stringify(r.name)}`);
     if (seen.has(r.name)) problems.push(`policy.rules.${i}.name: expected each rule once, got ${JSON.stringify(r.name)} again`);
     seen.add(r.name);
   });
   return problems;
 }
 
-/** Build the pipeline. Throws MailError('CONFIG') for an unknown rule name (refuse to start). */
-export function createPipeline(deps: PolicyDeps): Pipeline {
-  const problems = policyConfigProblems(deps.config);
+/**
+ * Build the pipeline. Throws MailError('CONFIG') for an unknown rule name (refuse to start).
+ * `extraRules` adds rules to the registry (tests, site-specific rules).
+ */
+export function createPipeline(deps: PolicyDeps & { extraRules?: Readonly<Record<string, RuleFactory>> }): Pipeline {
+  const registry: Readonly<Record<string, RuleFactory>> = { ...RULES, ...(deps.extraRules ?? {}) };
+  const problems = policyConfigProblems(deps.config, registry);
   if (problems.length > 0) throw new MailError('CONFIG', bi('Cấu hình chính sách không hợp lệ', 'Invalid policy configuration'), problems);
   const named = new Set(deps.config.policy.rules.map((r) => r.name));
   const entries = [...BUILT_IN.filter((b) => !named.has(b.name)), ...deps.config.policy.rules];
   const rules: Configured[] = [];
   for (const e of entries) {
     if (e.action === 'off') continue;
-    const factory = RULES[e.name];
+    const factory = registry[e.name];
     if (!factory) continue;
     rules.push({ rule: factory(deps), action: e.action });
   }
