@@ -13,8 +13,15 @@ import type { Store } from './store/port.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createAuthService, type AuthService } from './auth/service.js';
 import { loadTlsOptions, type TlsMaterial } from './net/tls.js';
+import { ConnectionCounter } from './net/limits.js';
+import { createPop3Service } from './pop3/server.js';
 import { createHttpService } from './http/server.js';
 import { ensureBootstrap, type BootstrapResult } from './accounts/bootstrap.js';
+import { createDelivery } from './delivery/index.js';
+import { createPipeline } from './policy/pipeline.js';
+import { createQueueRunner } from './smtp/queue.js';
+import { createSmtpService } from './smtp/server.js';
+import { createImapService } from './imap/server.js';
 
 export interface AppOptions {
   config: Readonly<Config>;
@@ -63,6 +70,20 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const tls = loadTlsOptions(config, dir, log);
   // accounts: first start creates the configured domains and the super-administrator (idempotent).
   const bootstrap = await ensureBootstrap({ store, config, log, clock });
+  // smtp: MX inbound, submission, submissions (one service) and the durable outbound queue runner.
+  const delivery = createDelivery({ store, config, log, clock, metrics });
+  const pipeline = createPipeline({ config, log, store, clock });
+  services.push(createSmtpService({ config, log, clock, store, metrics, auth, delivery, tls, pipeline }));
+  services.push(createQueueRunner({ config, log, clock, store, metrics, delivery }));
+  // imap: 'imap' (STARTTLS) and 'imaps' (implicit TLS) listeners, one service.
+  services.push(createImapService({ store, auth, config, log, metrics, clock, tls: tls.secureContext }));
+  // pop3: 'pop3' (STLS) and 'pop3s' (implicit TLS) listeners, one service; one maildrop lock per account.
+  services.push(
+    createPop3Service({
+      store, auth, config, log, metrics, tls,
+      accountConnections: new ConnectionCounter(config.security.maxConnectionsPerAccount),
+    }),
+  );
   // ── end of wiring ──
   // HTTP last: /healthz reports the listeners above, so it starts once they are up.
   const others = [...services];

@@ -299,7 +299,7 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
     }
 
     const schedule = config.delivery.retryScheduleMs;
-    const delay = schedule[Math.min(Math.max(item.attempts - 1, 0), schedule.length - 1)] ?? 60_000;
+    const delay = schedule[Math.min(item.attempts, schedule.length - 1)] ?? 60_000;
     await store.finishAttempt(item.id, {
       remaining,
       nextAttemptAt: remaining.length > 0 ? new Date(now.getTime() + delay) : null,

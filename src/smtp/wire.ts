@@ -5,6 +5,7 @@
  *    554 → 5.6.0 …), so a hook cannot say `554 5.7.1` or `452 4.5.3`. A hook error whose
  *    message starts with an enhanced code (reply.ts's hookError) is sent as given.
  * 2. smtp-server's own texts are English; every reply we send is bilingual, Vietnamese first.
+ * 3. (below) addresses with full-width/ideographic dots reach the hooks as sent.
  */
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { bi } from '../lib/errors.js';
@@ -44,13 +45,36 @@ export function translate(text: string): string {
   return text;
 }
 
+/** Dots that IDNA (and so smtp-server's punycode step) silently turns into "." in a domain. */
+const IDEOGRAPHIC_DOTS = /[\u3002\uFF0E\uFF61]/;
+
+type ParseFn = (this: SMTPConnection, name: string, command: unknown) => { address: string } | false;
 type SendFn = (this: SMTPConnection, code: number, data?: string | string[], context?: string | false) => void;
 let installed = false;
 
 export function installReplyWriter(): void {
   if (installed) return;
   installed = true;
-  const proto = SMTPConnection.prototype as unknown as { send: SendFn };
+  const proto = SMTPConnection.prototype as unknown as { send: SendFn; _parseAddressCommand: ParseFn };
+  // 3. smtp-server maps full-width and ideographic dots to "." (punycode) before our hooks run,
+  //    so "lan@example．gov．vn" would look local. Hand the hooks the address as sent instead;
+  //    smtp/address.ts then refuses it like every other disguise.
+  const parse = proto._parseAddressCommand;
+  proto._parseAddressCommand = function parseAddressCommand(this: SMTPConnection, name: string, command: unknown) {
+    const parsed = parse.call(this, name, command);
+    const text = Buffer.isBuffer(command) ? command.toString('utf8') : String(command);
+    if (parsed === false && name.toLowerCase() === 'rcpt to') {
+      // A recipient smtp-server finds malformed (trailing dot, quoted @, source route …) still
+      // reaches our hook, so the MX answers every relay disguise with the same 554 5.7.1.
+      const raw = /^\s*RCPT\s+TO\s*:\s*<([^<>]*)>/i.exec(text)?.[1];
+      if (raw !== undefined && raw.length > 0 && raw.length <= 512) return { address: raw, args: false };
+    }
+    if (parsed && IDEOGRAPHIC_DOTS.test(text)) {
+      const raw = /<([^>]*)>/.exec(text)?.[1];
+      if (raw !== undefined) parsed.address = raw;
+    }
+    return parsed;
+  };
   const original = proto.send;
   proto.send = function send(this: SMTPConnection, code: number, data?: string | string[], context?: string | false): void {
     if (typeof data === 'string' && ENHANCED.test(data)) {

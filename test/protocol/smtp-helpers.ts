@@ -1,0 +1,258 @@
+/**
+ * Helpers for the SMTP protocol tests: a line client that reads SMTP replies, a local sink
+ * (a small smtp-server the queue delivers to through delivery.routes), account creation and
+ * waiting for a message to arrive in a mailbox (store events, no sleeping).
+ */
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import tls from 'node:tls';
+import { SMTPServer } from 'smtp-server';
+import { hashPassword } from '../../src/auth/passwords.js';
+import type { Account, Store } from '../../src/store/port.js';
+
+export const PASSWORD = 'Mat-khau#2026';
+let cachedHash: Promise<string> | null = null;
+
+export async function createUser(store: Store, address: string, opts: { kind?: 'personal' | 'unit'; quotaBytes?: number | null } = {}): Promise<Account> {
+  cachedHash ??= hashPassword(PASSWORD);
+  return store.createAccount(
+    {
+      address,
+      kind: opts.kind ?? 'personal',
+      fullName: address.split('@')[0] ?? address,
+      unitId: null,
+      passwordHash: await cachedHash,
+      mustChangePassword: false,
+      ...(opts.quotaBytes !== undefined ? { quotaBytes: opts.quotaBytes } : {}),
+    },
+    { actor: 'test', action: 'account.create', target: address },
+  );
+}
+
+export interface Reply {
+  code: number;
+  lines: string[];
+  /** Last line without the code, e.g. "5.1.1 Hộp thư không tồn tại / No such mailbox". */
+  text: string;
+}
+
+/** Speaks SMTP line by line over a real socket. */
+export class SmtpLineClient {
+  private buf = '';
+  private waiters: Array<() => void> = [];
+  closed = false;
+  constructor(public socket: net.Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      this.buf += d;
+      this.wake();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  static connect(port: number, opts: { tls?: boolean } = {}): Promise<SmtpLineClient> {
+    return new Promise((resolve, reject) => {
+      const s = opts.tls
+        ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }, () => resolve(new SmtpLineClient(s)))
+        : net.connect({ port, host: '127.0.0.1' }, () => resolve(new SmtpLineClient(s)));
+      s.once('error', reject);
+    });
+  }
+
+  /** Next complete reply (multi-line aware); code 0 when the server closed the connection. */
+  async read(): Promise<Reply> {
+    for (;;) {
+      const lines = this.buf.split('\r\n');
+      for (let i = 0; i < lines.length - 1; i++) {
+        const l = lines[i] ?? '';
+        if (/^\d{3} /.test(l) || /^\d{3}$/.test(l)) {
+          const all = lines.slice(0, i + 1);
+          this.buf = lines.slice(i + 1).join('\r\n');
+          return { code: Number(l.slice(0, 3)), lines: all, text: l.slice(4) };
+        }
+      }
+      if (this.closed) return { code: 0, lines: [], text: '' };
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+
+  async cmd(line: string): Promise<Reply> {
+    this.socket.write(`${line}\r\n`);
+    return this.read();
+  }
+
+  write(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** Resolves when the server has closed the connection. */
+  async waitClosed(): Promise<void> {
+    while (!this.closed) await new Promise<void>((r) => this.waiters.push(r));
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+export interface SinkMessage {
+  from: string;
+  to: string[];
+  raw: Buffer;
+}
+
+export interface Sink {
+  port: number;
+  messages: SinkMessage[];
+  /** Resolves with the next message (or one already received after `index`). */
+  next(index?: number): Promise<SinkMessage>;
+  /** RCPT replies by recipient: return an error to refuse (e.g. 451 once). */
+  rcpt: (address: string, attempt: number) => { code: number; text: string } | null;
+  close(): Promise<void>;
+}
+
+/** A local SMTP server standing in for the rest of the Internet. */
+export async function startSink(): Promise<Sink> {
+  const messages: SinkMessage[] = [];
+  const waiters: Array<() => void> = [];
+  const attempts = new Map<string, number>();
+  const sink: Sink = {
+    port: 0,
+    messages,
+    rcpt: () => null,
+    async next(index = messages.length) {
+      while (messages.length <= index) await new Promise<void>((r) => waiters.push(r));
+      return messages[index] as SinkMessage;
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['AUTH'],
+    logger: false,
+    hideSTARTTLS: false,
+    onRcptTo(address, _session, cb) {
+      const n = (attempts.get(address.address) ?? 0) + 1;
+      attempts.set(address.address, n);
+      const r = sink.rcpt(address.address, n);
+      if (r) {
+        const e = new Error(r.text) as Error & { responseCode: number };
+        e.responseCode = r.code;
+        return cb(e);
+      }
+      cb();
+    },
+    onData(stream, session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        messages.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw: Buffer.concat(chunks),
+        });
+        const w = waiters.splice(0);
+        for (const f of w) f();
+        cb();
+      });
+    },
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const a = server.server.address();
+  sink.port = typeof a === 'object' && a ? a.port : 0;
+  return sink;
+}
+
+/** Resolves with the raw bytes of the next message added to the account's mailbox (default INBOX). */
+export async function nextMessage(store: Store, accountId: number, mailbox = 'INBOX'): Promise<Buffer> {
+  const box = await store.getMailbox(accountId, mailbox);
+  if (!box) throw new Error(`no mailbox ${mailbox}`);
+  const before = (await store.listMessages(box.id)).length;
+  return new Promise<Buffer>((resolve, reject) => {
+    let done = false;
+    const check = async (): Promise<void> => {
+      const list = await store.listMessages(box.id);
+      const m = list[before];
+      if (m && !done) {
+        done = true;
+        off();
+        resolve(await store.readBlob(m.blobId));
+      }
+    };
+    const off = store.onEvent((e) => {
+      if (e.kind === 'added' && e.mailboxId === box.id) check().catch(reject);
+    });
+    check().catch(reject);
+  });
+}
+
+/** Every message in a mailbox, raw. */
+export async function messagesIn(store: Store, accountId: number, mailbox = 'INBOX'): Promise<Buffer[]> {
+  const box = await store.getMailbox(accountId, mailbox);
+  if (!box) return [];
+  const list = await store.listMessages(box.id);
+  return Promise.all(list.map((m) => store.readBlob(m.blobId)));
+}
+
+/** Run a command; resolves with exit code, stdout and stderr. */
+export function run(cmd: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('error', (e) => resolve({ code: 127, stdout, stderr: stderr + String(e) }));
+    p.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    if (input !== undefined) p.stdin.end(input);
+    else p.stdin.end();
+  });
+}
+
+export async function which(cmd: string): Promise<boolean> {
+  return (await run('sh', ['-c', `command -v ${cmd}`])).code === 0;
+}
+
+export function message(opts: { from: string; to: string; subject?: string; body?: string; headers?: string[] }): string {
+  return [
+    `From: <${opts.from}>`,
+    `To: <${opts.to}>`,
+    `Subject: ${opts.subject ?? 'Thử nghiệm'}`,
+    `Message-ID: <${Math.random().toString(36).slice(2)}@test>`,
+    'Date: Sun, 22 Nov 2026 10:00:00 +0000',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    ...(opts.headers ?? []),
+    '',
+    opts.body ?? 'Xin chào',
+    '',
+  ].join('\r\n');
+}
+
+/** MAIL/RCPT/DATA over a line client; returns the final reply. */
+export async function sendRaw(c: SmtpLineClient, from: string, to: string[], data: string | Buffer): Promise<Reply> {
+  let r = await c.cmd(`MAIL FROM:<${from}>`);
+  if (r.code !== 250) return r;
+  let accepted = 0;
+  for (const t of to) {
+    r = await c.cmd(`RCPT TO:<${t}>`);
+    if (r.code === 250) accepted++;
+  }
+  if (accepted === 0) return r;
+  r = await c.cmd('DATA');
+  if (r.code !== 354) return r;
+  c.write(data);
+  const s = typeof data === 'string' ? data : data.toString('latin1');
+  c.write(s.endsWith('\r\n') ? '.\r\n' : '\r\n.\r\n');
+  return c.read();
+}

@@ -1,0 +1,189 @@
+/** MX inbound over real sockets: local delivery, unknown users, relay disguises, hostile input, limits. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type TestApp } from '../helpers/app.js';
+import { createUser, message, messagesIn, nextMessage, sendRaw, SmtpLineClient } from './smtp-helpers.js';
+import type { Account } from '../../src/store/port.js';
+
+let app: TestApp;
+let lan: Account;
+
+beforeAll(async () => {
+  app = await startApp({ limits: { maxRecipientsPerMessage: 3 }, smtp: { maxBadCommands: 30 } });
+  lan = await createUser(app.store, 'lan@example.gov.vn');
+  await app.store.addAlias('van-thu@example.gov.vn', lan.id, { actor: 'test', action: 'alias.add', target: 'van-thu@example.gov.vn' });
+}, 30_000);
+afterAll(async () => {
+  await app?.stop();
+});
+
+async function client(): Promise<SmtpLineClient> {
+  const c = await SmtpLineClient.connect(app.port('smtp'));
+  expect((await c.read()).code).toBe(220);
+  expect((await c.cmd('EHLO sender.example.com')).code).toBe(250);
+  return c;
+}
+
+describe('MX inbound', () => {
+  it('advertises the extensions of the spec and no AUTH', async () => {
+    const c = await SmtpLineClient.connect(app.port('smtp'));
+    await c.read();
+    const r = await c.cmd('EHLO sender.example.com');
+    const ext = r.lines.map((l) => l.slice(4).split(' ')[0]);
+    for (const e of ['PIPELINING', 'SIZE', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES', 'STARTTLS', 'DSN']) expect(ext).toContain(e);
+    expect(ext).not.toContain('AUTH');
+    const size = /SIZE (\d+)/.exec(r.lines.join('\n'))?.[1];
+    expect(Number(size)).toBeGreaterThanOrEqual(28 * 1024 * 1024);
+    c.close();
+  });
+
+  it('delivers to INBOX with Received header, strips X-Buudien-*, and resolves aliases', async () => {
+    const c = await client();
+    const arrived = nextMessage(app.store, lan.id);
+    const r = await sendRaw(c, 'someone@sender.example.com', ['van-thu@example.gov.vn'], message({ from: 'someone@sender.example.com', to: 'van-thu@example.gov.vn', headers: ['X-Buudien-Policy: clean; forged'] }));
+    expect(r.code).toBe(250);
+    expect(r.text).toMatch(/^2\.0\.0 /);
+    const raw = (await arrived).toString();
+    expect(raw).toMatch(/^Received: from sender\.example\.com \(\[127\.0\.0\.1\]\)\r\n by mail\.example\.gov\.vn/);
+    expect(raw).not.toMatch(/X-Buudien-Policy: clean; forged/);
+    const log = await app.store.searchSendLog({ recipient: 'van-thu@example.gov.vn' });
+    expect(log[0]).toMatchObject({ direction: 'inbound', sender: 'someone@sender.example.com', clientIp: '127.0.0.1', outcome: 'delivered', code: 250 });
+    c.close();
+  });
+
+  it('refuses an unknown local recipient at RCPT with 550 5.1.1 (bilingual)', async () => {
+    const c = await client();
+    await c.cmd('MAIL FROM:<a@sender.example.com>');
+    const r = await c.cmd('RCPT TO:<nobody@example.gov.vn>');
+    expect(r.code).toBe(550);
+    expect(r.text).toMatch(/^5\.1\.1 Hộp thư không tồn tại \/ No such mailbox/);
+    c.close();
+  });
+
+  const disguises = [
+    'user@other.example.com',
+    'user%other.example.com@example.gov.vn',
+    'other.example.com!user@example.gov.vn',
+    '"user@other.example.com"@example.gov.vn',
+    'user@other.example.com@example.gov.vn',
+    '@example.gov.vn:user@other.example.com',
+    'lan@example.gov.vn.',
+    'lan@[127.0.0.1]',
+    'lan@example\uFF0Egov\uFF0Evn',
+    'lan@example\u3002gov.vn',
+    '"lan"@example.gov.vn',
+    'lan@EXAMPLE.GOV.VN.',
+  ];
+  it.each(disguises)('refuses relaying to %s with 554 5.7.1', async (rcpt) => {
+    const c = await client();
+    await c.cmd('MAIL FROM:<a@sender.example.com> SMTPUTF8');
+    const r = await c.cmd(`RCPT TO:<${rcpt}>`);
+    expect(r.code).toBe(554);
+    expect(r.text).toMatch(/^5\.7\.1 .* \/ Relaying denied/);
+    c.close();
+  });
+
+  it('still delivers to a suspended account (R-ACC-3) but not to a deleted one', async () => {
+    const sus = await createUser(app.store, 'tamkhoa@example.gov.vn');
+    await app.store.updateAccount(sus.id, { state: 'suspended' }, null);
+    const del = await createUser(app.store, 'daxoa@example.gov.vn');
+    await app.store.updateAccount(del.id, { state: 'deleted' }, null);
+    const c = await client();
+    const arrived = nextMessage(app.store, sus.id);
+    expect((await sendRaw(c, 'a@sender.example.com', ['tamkhoa@example.gov.vn'], message({ from: 'a@sender.example.com', to: 'tamkhoa@example.gov.vn' }))).code).toBe(250);
+    await arrived;
+    await c.cmd('RSET');
+    await c.cmd('MAIL FROM:<a@sender.example.com>');
+    expect((await c.cmd('RCPT TO:<daxoa@example.gov.vn>')).code).toBe(550);
+    c.close();
+  });
+
+  it('keeps a smuggling payload as one message and rejects bare LF / bare CR', async () => {
+    const before = (await messagesIn(app.store, lan.id)).length;
+    const c = await client();
+    const smuggled = `${message({ from: 'a@sender.example.com', to: 'lan@example.gov.vn' })}\n.\nMAIL FROM:<evil@sender.example.com>\r\nRCPT TO:<lan@example.gov.vn>\r\nDATA\r\nSubject: smuggled\r\n\r\nx\r\n`;
+    const r = await sendRaw(c, 'a@sender.example.com', ['lan@example.gov.vn'], smuggled);
+    expect(r.code).toBe(550);
+    expect(r.text).toMatch(/^5\.6\.0 .*RFC 5321/);
+    // The connection is still in sync: the next command gets its own reply.
+    expect((await c.cmd('NOOP')).code).toBe(250);
+    const r2 = await sendRaw(c, 'a@sender.example.com', ['lan@example.gov.vn'], `${message({ from: 'a@sender.example.com', to: 'lan@example.gov.vn' })}\r.\r\r\n`);
+    expect(r2.code).toBe(550);
+    expect((await messagesIn(app.store, lan.id)).length).toBe(before);
+    c.close();
+  });
+
+  it('452 4.5.3 past limits.maxRecipientsPerMessage', async () => {
+    const c = await client();
+    await c.cmd('MAIL FROM:<a@sender.example.com>');
+    for (const a of ['lan@example.gov.vn', 'van-thu@example.gov.vn', 'tamkhoa@example.gov.vn']) expect((await c.cmd(`RCPT TO:<${a}>`)).code).toBe(250);
+    const r = await c.cmd('RCPT TO:<lan2@example.gov.vn>');
+    expect(r.code).toBe(452);
+    expect(r.text).toMatch(/^4\.5\.3 /);
+    c.close();
+  });
+
+  it('refuses a declared SIZE over the limit at MAIL FROM and an oversized DATA with 552 5.3.4', async () => {
+    const small = await startApp({ limits: { maxMessageBytes: 100_000, maxAttachmentBytes: 10_000 } });
+    try {
+      await createUser(small.store, 'lan@example.gov.vn');
+      const c = await SmtpLineClient.connect(small.port('smtp'));
+      await c.read();
+      await c.cmd('EHLO x.example.com');
+      const r = await c.cmd('MAIL FROM:<a@sender.example.com> SIZE=200000');
+      expect(r.code).toBe(552);
+      const big = message({ from: 'a@sender.example.com', to: 'lan@example.gov.vn', body: 'x'.repeat(150_000) });
+      const r2 = await sendRaw(c, 'a@sender.example.com', ['lan@example.gov.vn'], big);
+      expect(r2.code).toBe(552);
+      expect(r2.text).toMatch(/^5\.3\.4 /);
+      expect((await c.cmd('NOOP')).code).toBe(250);
+      c.close();
+    } finally {
+      await small.stop();
+    }
+  });
+
+  it('closes with 421 after too many bad commands, on a slow client, and on a connection flood', async () => {
+    const strict = await startApp({ smtp: { maxBadCommands: 3, idleTimeoutMs: 300, maxConnectionsPerIp: 2 } });
+    try {
+      const c = await SmtpLineClient.connect(strict.port('smtp'));
+      await c.read();
+      await c.cmd('EHLO x.example.com');
+      await c.cmd('MAIL FROM:<a@sender.example.com>');
+      expect((await c.cmd('RCPT TO:<a@other.example.com>')).code).toBe(554);
+      expect((await c.cmd('RCPT TO:<b@other.example.com>')).code).toBe(554);
+      const r = await c.cmd('RCPT TO:<c@other.example.com>');
+      expect(r.code).toBe(421);
+      await c.waitClosed();
+
+      // idle: the server speaks first (421) and closes
+      const idle = await SmtpLineClient.connect(strict.port('smtp'));
+      await idle.read();
+      const t = await idle.read();
+      expect(t.code).toBe(421);
+
+      const a = await SmtpLineClient.connect(strict.port('smtp'));
+      expect((await a.read()).code).toBe(220);
+      const b = await SmtpLineClient.connect(strict.port('smtp'));
+      expect((await b.read()).code).toBe(220);
+      const third = await SmtpLineClient.connect(strict.port('smtp'));
+      const r3 = await third.read();
+      expect(r3.code).toBe(421);
+      expect(r3.text).toMatch(/^4\.7\.0 /);
+      a.close();
+      b.close();
+      third.close();
+    } finally {
+      await strict.stop();
+    }
+  });
+
+  it('refuses an over-long command line without crashing', async () => {
+    const c = await client();
+    const r = await c.cmd(`MAIL FROM:<${'a'.repeat(10_000)}@sender.example.com>`);
+    expect(r.code).toBeGreaterThanOrEqual(400);
+    c.close();
+    const again = await client();
+    expect((await again.cmd('NOOP')).code).toBe(250);
+    again.close();
+  });
+});
