@@ -1,0 +1,67 @@
+/**
+ * APPEND (with MULTIAPPEND, the UTF8 form and BINARY literals): parsed once, stored once,
+ * APPENDUID returned (Thunderbird's sent/draft saving). Over quota → NO [OVERQUOTA].
+ */
+import { bi, MailError } from '../../lib/errors.js';
+import { parseMessage } from '../../mail/parse.js';
+import { searchTextOf } from '../../mail/search-text.js';
+import type { StoredCopy } from '../../store/port.js';
+import { no } from '../errors.js';
+import { orderedSet } from '../format.js';
+import { ok } from '../state.js';
+import { quotaBytes } from './quota.js';
+import { AUTH, type CommandSpec } from './spec.js';
+
+function indexText(p: ReturnType<typeof parseMessage>): string {
+  const t = searchTextOf(p);
+  return [t.subject, t.from, t.to, t.cc, t.body].filter((x) => x.length > 0).join('\n');
+}
+
+export const appendCommand: CommandSpec<'APPEND'> = {
+  states: AUTH,
+  caps: (s) => ['MULTIAPPEND', `APPENDLIMIT=${s.deps.config.limits.maxMessageBytes}`],
+  async run(s, cmd) {
+    const store = s.deps.store;
+    const account = s.acct();
+    const mb = await store.getMailbox(account.id, cmd.mailbox.name);
+    if (!mb) throw no('TRYCREATE', 'Hộp thư không tồn tại', 'Mailbox does not exist');
+    const cfg = s.deps.config;
+    const total = cmd.messages.reduce((n, m) => n + m.data.length, 0);
+    for (const m of cmd.messages) {
+      if (m.data.length > cfg.limits.maxMessageBytes) throw new MailError('TOO_LARGE', bi('Thư quá lớn', 'Message too large'));
+      if (m.data.length === 0) return { kind: 'no', bad: true, text: bi('Thư rỗng', 'Empty message') };
+    }
+    const quota = quotaBytes(s, account);
+    if ((await store.usage(account.id)) + total > quota) {
+      throw new MailError('OVER_QUOTA', bi('Hộp thư đã vượt hạn mức dung lượng', 'Mailbox is over its storage quota'));
+    }
+    // MULTIAPPEND is all or nothing (RFC 3502): on a failure part-way, remove what was added.
+    const stored: StoredCopy[] = [];
+    try {
+      for (const m of cmd.messages) {
+        const parsed = parseMessage(m.data, {
+          maxHeaderBytes: cfg.limits.maxHeaderBytes,
+          maxDepth: cfg.limits.maxMimeDepth,
+          maxParts: cfg.limits.maxMimeParts,
+        });
+        const flags = m.flags.filter((f) => f !== '\\Recent');
+        const [copy] = await store.storeMessage({
+          raw: m.data,
+          envelope: parsed.envelope,
+          structure: parsed.structure,
+          searchText: indexText(parsed),
+          internalDate: m.internalDate?.date ?? s.deps.clock.now(),
+          targets: [{ mailboxId: mb.id, flags, quotaBytes: quota }],
+        });
+        if (copy) stored.push(copy);
+      }
+    } catch (e) {
+      if (stored.length > 0) await store.expunge(mb.id, stored.map((c) => c.uid)).catch(() => undefined);
+      throw e;
+    }
+    s.deps.metrics.messagesIn.inc({ path: 'append' }, stored.length);
+    if (s.selected?.mailbox.id === mb.id) s.selected.view.dirty = true;
+    const uidValidity = stored[0]?.uidValidity ?? mb.uidValidity;
+    return ok(bi('Đã lưu thư', 'APPEND completed'), `APPENDUID ${uidValidity} ${orderedSet(stored.map((c) => c.uid))}`);
+  },
+};

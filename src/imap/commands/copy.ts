@@ -1,0 +1,37 @@
+/** COPY and MOVE (RFC 6851), with COPYUID (UIDPLUS) and quota (NO [OVERQUOTA] from the store). */
+import { bi } from '../../lib/errors.js';
+import { no } from '../errors.js';
+import { orderedSet } from '../format.js';
+import type { CommandOf } from '../protocol/types.js';
+import type { Session } from '../session.js';
+import { ok, type Outcome } from '../state.js';
+import { announceOwnExpunge } from './expunge.js';
+import { quotaBytes } from './quota.js';
+import { SELECTED, type CommandSpec } from './spec.js';
+import { resolveSet } from './sets.js';
+
+async function copyOrMove(s: Session, cmd: CommandOf<'COPY' | 'MOVE'>): Promise<Outcome> {
+  const { view, mailbox } = s.sel();
+  const move = cmd.type === 'MOVE';
+  if (move && view.readOnly) return { kind: 'no', code: 'READ-ONLY', text: bi('Hộp thư đang mở chỉ để xem', 'Mailbox is read-only') };
+  const store = s.deps.store;
+  const account = s.acct();
+  const dest = await store.getMailbox(account.id, cmd.mailbox.name);
+  if (!dest) throw no('TRYCREATE', 'Hộp thư đích không tồn tại', 'Destination mailbox does not exist');
+  const seqs = resolveSet(s, cmd.set, cmd.uid);
+  const uids = seqs.map((q) => view.uidAt(q) as number);
+  if (uids.length === 0) return ok(bi('Không có thư nào', 'No messages'));
+  const quota = quotaBytes(s, account);
+  const r = move
+    ? await store.moveMessages(mailbox.id, uids, dest.id, quota, { origin: s.id })
+    : await store.copyMessages(mailbox.id, uids, dest.id, quota);
+  if (dest.id === mailbox.id) view.dirty = true;
+  const code = r.mapping.length > 0 ? `COPYUID ${r.uidValidity} ${orderedSet(r.mapping.map((m) => m[0]))} ${orderedSet(r.mapping.map((m) => m[1]))}` : undefined;
+  if (!move) return ok(bi('Đã sao chép', 'COPY completed'), code);
+  if (code) await s.untagged(`OK [${code}] ${bi('Đã chuyển', 'Moved')}`);
+  await announceOwnExpunge(s, r.mapping.map((m) => m[0]));
+  return ok(bi('Đã chuyển thư', 'MOVE completed'));
+}
+
+export const copyCommand: CommandSpec<'COPY'> = { states: SELECTED, run: copyOrMove };
+export const moveCommand: CommandSpec<'MOVE'> = { states: SELECTED, caps: () => ['MOVE'], run: copyOrMove };

@@ -1,0 +1,311 @@
+/**
+ * FETCH / UID FETCH: every item, from the data cached at delivery (envelope and MIME tree with
+ * byte offsets), never re-parsing. Body sections are byte slices of the stored blob; large ones
+ * are streamed with backpressure, so a big message is never held whole in memory.
+ */
+import { bi } from '../../lib/errors.js';
+import { decodeTransfer } from '../../mail/decode.js';
+import { renderBodyStructure, renderEnvelope } from '../../mail/imap-render.js';
+import { findPart } from '../../mail/parse.js';
+import type { MimePart } from '../../mail/types.js';
+import type { MessageDetail } from '../../store/port.js';
+import { no } from '../errors.js';
+import { flagList, imapDateTime, seqSet } from '../format.js';
+import type { FetchItem, Section } from '../protocol/types.js';
+import type { Session } from '../session.js';
+import { ok } from '../state.js';
+import { SELECTED, type CommandSpec } from './spec.js';
+import { resolveSet, uidInSet } from './sets.js';
+
+/** Slices up to this size are read in one piece; larger ones are streamed. */
+const STREAM_OVER = 256 * 1024;
+/** Response bytes gathered before a write. */
+const BATCH_BYTES = 64 * 1024;
+/** Messages whose details are loaded at once. */
+const DETAIL_BATCH = 500;
+
+const NEEDS_DETAIL: ReadonlySet<FetchItem['kind']> = new Set([
+  'ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'INTERNALDATE', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE',
+]);
+
+/** A response under construction: strings and Buffers are batched; big slices are streamed. */
+class Out {
+  private parts: Array<string | Buffer> = [];
+  private bytes = 0;
+  constructor(private readonly s: Session) {}
+
+  push(p: string | Buffer): Promise<void> | void {
+    this.parts.push(p);
+    this.bytes += p.length;
+    if (this.bytes >= BATCH_BYTES) return this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.parts.length === 0) return;
+    const parts = this.parts;
+    this.parts = [];
+    this.bytes = 0;
+    await this.s.writeMany(parts);
+  }
+
+  /** `{n}\r\n` + the bytes [start, end) of a blob. */
+  async blob(blobId: string, start: number, end: number): Promise<void> {
+    const n = Math.max(0, end - start);
+    await this.push(`{${n}}\r\n`);
+    if (n === 0) return;
+    if (n <= STREAM_OVER) {
+      await this.push(await this.s.deps.store.readBlob(blobId, { start, end }));
+      return;
+    }
+    await this.flush();
+    await this.s.pipeFrom(this.s.deps.store.streamBlob(blobId, { start, end }));
+  }
+}
+
+function sectionName(sec: Section): string {
+  const p = sec.part.join('.');
+  const t = sec.text;
+  let text = '';
+  switch (t.kind) {
+    case 'all':
+      break;
+    case 'header':
+      text = 'HEADER';
+      break;
+    case 'text':
+      text = 'TEXT';
+      break;
+    case 'mime':
+      text = 'MIME';
+      break;
+    case 'header.fields':
+      text = `HEADER.FIELDS${t.not ? '.NOT' : ''} (${t.fields.join(' ')})`;
+      break;
+  }
+  return p && text ? `${p}.${text}` : p || text;
+}
+
+/** Byte range [start, end) a section names, or null when the part does not exist. */
+function sectionRange(root: MimePart, sec: Section): { start: number; end: number; headerOnly: boolean } | null {
+  const part = sec.part.length === 0 ? root : findPart(root, sec.part.join('.'));
+  if (!part) return null;
+  const t = sec.text.kind;
+  if (t === 'all') return { start: sec.part.length === 0 ? root.headerStart : part.bodyStart, end: part.end, headerOnly: false };
+  if (t === 'mime') {
+    if (sec.part.length === 0) return null;
+    return { start: part.headerStart, end: part.bodyStart, headerOnly: true };
+  }
+  // HEADER / TEXT / HEADER.FIELDS of the message itself, or of an enclosed message/rfc822.
+  let msg: MimePart = part;
+  if (sec.part.length > 0) {
+    if (!part.message) return null;
+    msg = part.message.part;
+  }
+  if (t === 'text') return { start: msg.bodyStart, end: msg.end, headerOnly: false };
+  return { start: msg.headerStart, end: msg.bodyStart, headerOnly: true };
+}
+
+/** The header lines whose names are (or with `not`, are not) in `fields`, plus the blank line. */
+export function filterHeader(header: Buffer, fields: readonly string[], not: boolean): Buffer {
+  const want = new Set(fields.map((f) => f.toLowerCase()));
+  const text = header.toString('latin1');
+  const lines = text.split(/\r\n/);
+  const keep: string[] = [];
+  let current: string[] | null = null;
+  let take = false;
+  const flush = (): void => {
+    if (current && take) keep.push(...current);
+  };
+  for (const line of lines) {
+    if (line === '') break;
+    if ((line.startsWith(' ') || line.startsWith('\t')) && current) {
+      current.push(line);
+      continue;
+    }
+    flush();
+    const colon = line.indexOf(':');
+    const name = (colon >= 0 ? line.slice(0, colon) : line).trim().toLowerCase();
+    take = want.has(name) !== not;
+    current = [line];
+  }
+  flush();
+  return Buffer.from(keep.map((l) => `${l}\r\n`).join('') + '\r\n', 'latin1');
+}
+
+function partial(start: number, end: number, p: { offset: number; length: number } | null): { start: number; end: number } {
+  if (!p) return { start, end };
+  const s = Math.min(end, start + p.offset);
+  return { start: s, end: Math.min(end, s + p.length) };
+}
+
+function literalOf(buf: Buffer, binary = false): string | Buffer {
+  return binary && buf.includes(0) ? `~{${buf.length}}\r\n` : `{${buf.length}}\r\n`;
+}
+
+async function renderBody(s: Session, out: Out, d: MessageDetail, name: string, sec: Section, p: { offset: number; length: number } | null): Promise<void> {
+  const origin = p ? `<${p.offset}>` : '';
+  const r = sectionRange(d.structure, sec);
+  if (!r) {
+    await out.push(`${name}${origin} ""`);
+    return;
+  }
+  if (sec.text.kind === 'header.fields') {
+    const header = await s.deps.store.readBlob(d.blobId, { start: r.start, end: r.end });
+    const filtered = filterHeader(header, sec.text.fields, sec.text.not);
+    const w = partial(0, filtered.length, p);
+    const slice = filtered.subarray(w.start, w.end);
+    await out.push(`${name}${origin} ${literalOf(slice) as string}`);
+    await out.push(slice);
+    return;
+  }
+  const w = partial(r.start, r.end, p);
+  await out.push(`${name}${origin} `);
+  await out.blob(d.blobId, w.start, w.end);
+}
+
+async function decodedPart(s: Session, d: MessageDetail, partNums: readonly number[]): Promise<Buffer> {
+  const part = partNums.length === 0 ? d.structure : findPart(d.structure, partNums.join('.'));
+  if (!part) throw no('NONEXISTENT', 'Không có phần này trong thư', 'No such message part');
+  const enc = part.encoding.toLowerCase();
+  if (!['7bit', '8bit', 'binary', 'base64', 'quoted-printable'].includes(enc)) {
+    throw no('UNKNOWN-CTE', 'Không giải mã được phần này', 'Unknown content transfer encoding');
+  }
+  const raw =
+    partNums.length === 0
+      ? await s.deps.store.readBlob(d.blobId, { start: d.structure.bodyStart, end: d.structure.end })
+      : await s.deps.store.readBlob(d.blobId, { start: part.bodyStart, end: part.end });
+  return decodeTransfer(raw, enc);
+}
+
+export const fetchCommand: CommandSpec<'FETCH'> = {
+  states: SELECTED,
+  caps: () => ['BINARY', 'UIDPLUS', 'MOVE'],
+  async run(s, cmd) {
+    const { view, mailbox } = s.sel();
+    const store = s.deps.store;
+    const seqsAll = resolveSet(s, cmd.set, cmd.uid);
+    const items = [...cmd.items];
+    if (cmd.uid && !items.some((i) => i.kind === 'UID')) items.unshift({ kind: 'UID' });
+    if (cmd.changedSince !== null || items.some((i) => i.kind === 'MODSEQ')) s.condstore = true;
+    if (cmd.changedSince !== null && !items.some((i) => i.kind === 'MODSEQ')) items.push({ kind: 'MODSEQ' });
+
+    if (cmd.vanished) {
+      if (!cmd.uid || cmd.changedSince === null || !s.enabled.has('QRESYNC')) {
+        return { kind: 'no', bad: true, text: bi('VANISHED cần UID FETCH, CHANGEDSINCE và QRESYNC', 'VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC') };
+      }
+      const ch = await store.changesSince(mailbox.id, cmd.changedSince);
+      const set = cmd.set;
+      const gone = ch.expunged.filter((u) => uidInSet(s, u, set));
+      if (gone.length > 0) await s.untagged(`VANISHED (EARLIER) ${seqSet(gone)}`);
+    }
+
+    const changedSince = cmd.changedSince;
+    const seqs = changedSince === null ? seqsAll : seqsAll.filter((q) => view.modseqAt(q) > changedSince);
+
+    // \Seen is set by BODY[...] / BINARY[...] / RFC822 / RFC822.TEXT without PEEK, before answering.
+    const setsSeen = !view.readOnly && items.some((i) => ((i.kind === 'BODY[]' || i.kind === 'BINARY[]') && !i.peek) || i.kind === 'RFC822' || i.kind === 'RFC822.TEXT');
+    const seenNow = new Set<number>();
+    if (setsSeen) {
+      const unseen = seqs.map((q) => view.uidAt(q) as number).filter((u) => !view.flagsAt(view.seqOf(u)).includes('\\Seen'));
+      if (unseen.length > 0) {
+        const r = await store.setFlags(mailbox.id, unseen, 'add', ['\\Seen'], { origin: s.id });
+        for (const c of r.changes) {
+          view.applyOwnFlags(c.uid, c.flags, c.modseq);
+          seenNow.add(c.uid);
+        }
+      }
+    }
+
+    const needDetail = items.some((i) => NEEDS_DETAIL.has(i.kind));
+    const out = new Out(s);
+    for (let b = 0; b < seqs.length; b += needDetail ? DETAIL_BATCH : seqs.length) {
+      const batch = needDetail ? seqs.slice(b, b + DETAIL_BATCH) : seqs;
+      let details: Map<number, MessageDetail> | null = null;
+      if (needDetail) {
+        const list = await store.getMessageDetails(mailbox.id, batch.map((q) => view.uidAt(q) as number));
+        details = new Map(list.map((d) => [d.uid, d]));
+      }
+      for (const seq of batch) {
+        const uid = view.uidAt(seq) as number;
+        const d = details?.get(uid);
+        if (details && !d) continue; // expunged meanwhile; its EXPUNGE comes later
+        await out.push(`* ${seq} FETCH (`);
+        let first = true;
+        const sep = (): string => {
+          const r = first ? '' : ' ';
+          first = false;
+          return r;
+        };
+        let flagsSent = false;
+        for (const item of items) {
+          switch (item.kind) {
+            case 'UID':
+              await out.push(`${sep()}UID ${uid}`);
+              break;
+            case 'FLAGS':
+              flagsSent = true;
+              await out.push(`${sep()}FLAGS ${flagList(view.flagsAt(seq))}`);
+              break;
+            case 'MODSEQ':
+              await out.push(`${sep()}MODSEQ (${view.modseqAt(seq)})`);
+              break;
+            case 'RFC822.SIZE':
+              await out.push(`${sep()}RFC822.SIZE ${view.sizeAt(seq)}`);
+              break;
+            case 'INTERNALDATE':
+              await out.push(`${sep()}INTERNALDATE ${imapDateTime((d as MessageDetail).internalDate)}`);
+              break;
+            case 'ENVELOPE':
+              await out.push(`${sep()}ENVELOPE ${renderEnvelope((d as MessageDetail).envelope)}`);
+              break;
+            case 'BODYSTRUCTURE':
+              await out.push(`${sep()}BODYSTRUCTURE ${renderBodyStructure((d as MessageDetail).structure, true)}`);
+              break;
+            case 'BODY':
+              await out.push(`${sep()}BODY ${renderBodyStructure((d as MessageDetail).structure, false)}`);
+              break;
+            case 'RFC822': {
+              const dd = d as MessageDetail;
+              await out.push(`${sep()}RFC822 `);
+              await out.blob(dd.blobId, 0, dd.size);
+              break;
+            }
+            case 'RFC822.HEADER': {
+              const dd = d as MessageDetail;
+              await out.push(`${sep()}RFC822.HEADER `);
+              await out.blob(dd.blobId, dd.structure.headerStart, dd.structure.bodyStart);
+              break;
+            }
+            case 'RFC822.TEXT': {
+              const dd = d as MessageDetail;
+              await out.push(`${sep()}RFC822.TEXT `);
+              await out.blob(dd.blobId, dd.structure.bodyStart, dd.structure.end);
+              break;
+            }
+            case 'BODY[]':
+              await out.push(sep());
+              await renderBody(s, out, d as MessageDetail, `BODY[${sectionName(item.section)}]`, item.section, item.partial);
+              break;
+            case 'BINARY[]': {
+              const data = await decodedPart(s, d as MessageDetail, item.part);
+              const w = partial(0, data.length, item.partial);
+              const slice = data.subarray(w.start, w.end);
+              await out.push(`${sep()}BINARY[${item.part.join('.')}]${item.partial ? `<${item.partial.offset}>` : ''} ${literalOf(slice, true) as string}`);
+              await out.push(slice);
+              break;
+            }
+            case 'BINARY.SIZE': {
+              const data = await decodedPart(s, d as MessageDetail, item.part);
+              await out.push(`${sep()}BINARY.SIZE[${item.part.join('.')}] ${data.length}`);
+              break;
+            }
+          }
+        }
+        if (seenNow.has(uid) && !flagsSent) await out.push(`${sep()}FLAGS ${flagList(view.flagsAt(seq))}`);
+        await out.push(')\r\n');
+      }
+    }
+    await out.flush();
+    return ok(bi('Xong', 'FETCH completed'));
+  },
+};

@@ -1,0 +1,97 @@
+/** CREATE (auto-subscribed, CREATE-SPECIAL-USE), DELETE, RENAME (children move), SUBSCRIBE, UNSUBSCRIBE. */
+import { bi } from '../../lib/errors.js';
+import type { SpecialUse } from '../../store/port.js';
+import { bad, no } from '../errors.js';
+import { ok } from '../state.js';
+import { AUTH, type CommandSpec } from './spec.js';
+
+/** Mailbox names are database keys, never paths: refuse empty levels and control characters. */
+export function checkName(name: string): void {
+  if (name.length === 0 || name.length > 512) throw bad('Tên hộp thư không hợp lệ', 'Invalid mailbox name');
+  if (name.startsWith('/') || name.endsWith('/') || name.includes('//')) throw bad('Tên hộp thư không hợp lệ', 'Invalid mailbox name');
+  if (/[\x00-\x1f\x7f*%]/.test(name)) throw bad('Tên hộp thư chứa ký tự không được phép', 'Mailbox name contains forbidden characters');
+}
+
+export const createCommand: CommandSpec<'CREATE'> = {
+  states: AUTH,
+  caps: () => ['CREATE-SPECIAL-USE'],
+  async run(s, cmd) {
+    const name = cmd.mailbox.name;
+    checkName(name);
+    if (name.toUpperCase() === 'INBOX') throw no('ALREADYEXISTS', 'Hộp thư đã tồn tại', 'Mailbox already exists');
+    if (cmd.specialUse.length > 1) throw no('USEATTR', 'Chỉ một thuộc tính đặc biệt cho mỗi hộp thư', 'Only one special-use attribute per mailbox');
+    const store = s.deps.store;
+    const accountId = s.acct().id;
+    const existing = await store.listMailboxes(accountId);
+    const names = new Set(existing.map((m) => m.name));
+    if (names.has(name)) throw no('ALREADYEXISTS', 'Hộp thư đã tồn tại', 'Mailbox already exists');
+    const specialUse = (cmd.specialUse[0] ?? null) as SpecialUse | null;
+    if (specialUse && existing.some((m) => m.specialUse === specialUse)) {
+      throw no('USEATTR', 'Thuộc tính đặc biệt này đã được dùng', 'That special-use attribute is already in use');
+    }
+    // Superior names are created as needed (RFC 9051 §6.3.4), subscribed like every folder (Outlook).
+    const levels = name.split('/');
+    for (let i = 1; i < levels.length; i++) {
+      const parent = levels.slice(0, i).join('/');
+      if (!names.has(parent)) {
+        await store.createMailbox(accountId, parent, { subscribed: true });
+        names.add(parent);
+      }
+    }
+    await store.createMailbox(accountId, name, { specialUse, subscribed: true });
+    return ok(bi('Đã tạo hộp thư', 'CREATE completed'));
+  },
+};
+
+export const deleteCommand: CommandSpec<'DELETE'> = {
+  states: AUTH,
+  async run(s, cmd) {
+    const name = cmd.mailbox.name;
+    if (name === 'INBOX') throw no('CANNOT', 'Không thể xóa INBOX', 'INBOX cannot be deleted');
+    const store = s.deps.store;
+    const mb = await store.getMailbox(s.acct().id, name);
+    if (!mb) throw no('NONEXISTENT', 'Không có hộp thư này', 'No such mailbox');
+    if (s.selected?.mailbox.id === mb.id) s.unselect();
+    await store.deleteMailbox(s.acct().id, name);
+    return ok(bi('Đã xóa hộp thư', 'DELETE completed'));
+  },
+};
+
+export const renameCommand: CommandSpec<'RENAME'> = {
+  states: AUTH,
+  async run(s, cmd) {
+    const from = cmd.from.name;
+    const to = cmd.to.name;
+    checkName(to);
+    const store = s.deps.store;
+    const accountId = s.acct().id;
+    if (!(await store.getMailbox(accountId, from))) throw no('NONEXISTENT', 'Không có hộp thư này', 'No such mailbox');
+    if (await store.getMailbox(accountId, to)) throw no('ALREADYEXISTS', 'Hộp thư đích đã tồn tại', 'Target mailbox already exists');
+    const levels = to.split('/');
+    for (let i = 1; i < levels.length; i++) {
+      const parent = levels.slice(0, i).join('/');
+      if (parent !== from && !(await store.getMailbox(accountId, parent))) await store.createMailbox(accountId, parent, { subscribed: true });
+    }
+    await store.renameMailbox(accountId, from, to);
+    return ok(bi('Đã đổi tên hộp thư', 'RENAME completed'));
+  },
+};
+
+export const subscribeCommand: CommandSpec<'SUBSCRIBE'> = {
+  states: AUTH,
+  async run(s, cmd) {
+    const mb = await s.deps.store.getMailbox(s.acct().id, cmd.mailbox.name);
+    if (!mb) throw no('NONEXISTENT', 'Không có hộp thư này', 'No such mailbox');
+    await s.deps.store.setSubscribed(s.acct().id, mb.name, true);
+    return ok(bi('Đã đăng ký', 'SUBSCRIBE completed'));
+  },
+};
+
+export const unsubscribeCommand: CommandSpec<'UNSUBSCRIBE'> = {
+  states: AUTH,
+  async run(s, cmd) {
+    const mb = await s.deps.store.getMailbox(s.acct().id, cmd.mailbox.name);
+    if (mb) await s.deps.store.setSubscribed(s.acct().id, mb.name, false);
+    return ok(bi('Đã hủy đăng ký', 'UNSUBSCRIBE completed'));
+  },
+};

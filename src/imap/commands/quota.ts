@@ -1,0 +1,48 @@
+/** QUOTA (RFC 9208): one root "" per account, resource STORAGE in KiB. */
+import { bi } from '../../lib/errors.js';
+import type { Account } from '../../store/port.js';
+import { no } from '../errors.js';
+import type { Session } from '../session.js';
+import { ok } from '../state.js';
+import { AUTH, type CommandSpec } from './spec.js';
+
+/** The account's quota in bytes (account override, else the config default for its kind). */
+export function quotaBytes(s: Session, account: Account): number {
+  if (account.quotaBytes !== null) return account.quotaBytes;
+  const q = s.deps.config.quota;
+  return account.kind === 'unit' ? q.unitBytes : account.kind === 'admin' ? q.adminBytes : q.personalBytes;
+}
+
+async function quotaLine(s: Session): Promise<string> {
+  const account = s.acct();
+  const used = await s.deps.store.usage(account.id);
+  return `QUOTA "" (STORAGE ${Math.ceil(used / 1024)} ${Math.floor(quotaBytes(s, account) / 1024)})`;
+}
+
+export const getQuotaCommand: CommandSpec<'GETQUOTA'> = {
+  states: AUTH,
+  caps: () => ['QUOTA', 'QUOTA=RES-STORAGE'],
+  async run(s, cmd) {
+    if (cmd.root !== '') throw no('NONEXISTENT', 'Không có gốc hạn mức này', 'No such quota root');
+    await s.untagged(await quotaLine(s));
+    return ok();
+  },
+};
+
+export const getQuotaRootCommand: CommandSpec<'GETQUOTAROOT'> = {
+  states: AUTH,
+  async run(s, cmd) {
+    const mb = await s.deps.store.getMailbox(s.acct().id, cmd.mailbox.name);
+    if (!mb) throw no('NONEXISTENT', 'Không có hộp thư này', 'No such mailbox');
+    await s.untagged(`QUOTAROOT ${s.mailboxName(mb.name)} ""`);
+    await s.untagged(await quotaLine(s));
+    return ok();
+  },
+};
+
+export const setQuotaCommand: CommandSpec<'SETQUOTA'> = {
+  states: AUTH,
+  async run() {
+    return { kind: 'no', code: 'NOPERM', text: bi('Hạn mức do quản trị viên đặt', 'Quotas are set by the administrator') };
+  },
+};

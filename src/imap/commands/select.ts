@@ -1,0 +1,63 @@
+/** SELECT / EXAMINE, with CONDSTORE and QRESYNC (RFC 7162 §3.2.5). */
+import { bi } from '../../lib/errors.js';
+import { no } from '../errors.js';
+import { seqSet } from '../format.js';
+import type { CommandOf } from '../protocol/types.js';
+import type { Session } from '../session.js';
+import { ok, type Outcome } from '../state.js';
+import { AUTH, type CommandSpec } from './spec.js';
+import { uidInSet } from './sets.js';
+
+export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
+const KEYWORDS = ['$Forwarded', '$Junk', '$NotJunk', '$MDNSent', '$Phishing'];
+
+async function select(s: Session, cmd: CommandOf<'SELECT' | 'EXAMINE'>): Promise<Outcome> {
+  const readOnly = cmd.type === 'EXAMINE';
+  const wasSelected = s.selected !== null;
+  s.unselect();
+  if (wasSelected && s.enabled.has('QRESYNC')) await s.untagged(`OK [CLOSED] ${bi('Đã đóng hộp thư trước', 'Previous mailbox closed')}`);
+  if (cmd.qresync && !s.enabled.has('QRESYNC')) {
+    return { kind: 'no', bad: true, text: bi('Cần ENABLE QRESYNC trước', 'ENABLE QRESYNC first') };
+  }
+  const store = s.deps.store;
+  const mb = await store.getMailbox(s.acct().id, cmd.mailbox.name);
+  if (!mb) throw no('NONEXISTENT', 'Không có hộp thư này', 'No such mailbox');
+  if (cmd.condstore) s.condstore = true;
+  const view = await s.select(mb, readOnly);
+  const status = await store.mailboxStatus(mb.id);
+  const lines: string[] = [
+    `* FLAGS (${[...SYSTEM_FLAGS, ...KEYWORDS].join(' ')})\r\n`,
+    `* OK [PERMANENTFLAGS (${readOnly ? '' : [...SYSTEM_FLAGS, ...KEYWORDS, '\\*'].join(' ')})] ${bi('Cờ', 'Flags')}\r\n`,
+    `* ${view.exists} EXISTS\r\n`,
+  ];
+  if (!s.enabled.has('IMAP4REV2')) lines.push(`* 0 RECENT\r\n`);
+  for (let seq = 1; seq <= view.exists; seq++) {
+    if (!view.flagsAt(seq).includes('\\Seen')) {
+      if (!s.enabled.has('IMAP4REV2')) lines.push(`* OK [UNSEEN ${seq}] ${bi('Thư chưa đọc đầu tiên', 'First unseen')}\r\n`);
+      break;
+    }
+  }
+  lines.push(`* OK [UIDVALIDITY ${mb.uidValidity}] UIDs\r\n`);
+  lines.push(`* OK [UIDNEXT ${Math.max(status.uidNext, view.maxUid + 1)}] ${bi('UID tiếp theo', 'Predicted next UID')}\r\n`);
+  lines.push(`* OK [HIGHESTMODSEQ ${view.highestModseq}] ${bi('Mức thay đổi cao nhất', 'Highest')}\r\n`);
+  await s.writeMany(lines);
+
+  const q = cmd.qresync;
+  if (q && q.uidValidity === mb.uidValidity && q.modseq < view.highestModseq) {
+    const ch = await store.changesSince(mb.id, q.modseq);
+    const knownUids = q.knownUids;
+    const vanished = knownUids ? ch.expunged.filter((u) => uidInSet(s, u, knownUids)) : ch.expunged;
+    if (vanished.length > 0) await s.untagged(`VANISHED (EARLIER) ${seqSet(vanished)}`);
+    const out: string[] = [];
+    for (const m of ch.changed) {
+      const seq = view.seqOf(m.uid);
+      if (seq === 0) continue;
+      out.push(`* ${seq} FETCH (UID ${m.uid} FLAGS (${view.flagsAt(seq).join(' ')}) MODSEQ (${view.modseqAt(seq)}))\r\n`);
+    }
+    await s.writeMany(out);
+  }
+  return ok(readOnly ? bi('Đã mở để xem', 'EXAMINE completed') : bi('Đã chọn hộp thư', 'SELECT completed'), readOnly ? 'READ-ONLY' : 'READ-WRITE');
+}
+
+export const selectCommand: CommandSpec<'SELECT'> = { states: AUTH, run: select };
+export const examineCommand: CommandSpec<'EXAMINE'> = { states: AUTH, run: select };

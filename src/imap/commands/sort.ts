@@ -1,0 +1,206 @@
+/** SORT (RFC 5256, ESORT return options, DISPLAYFROM/DISPLAYTO from RFC 5957) and THREAD (ORDEREDSUBJECT, REFERENCES). */
+import { bi } from '../../lib/errors.js';
+import { decodeWords } from '../../mail/headers.js';
+import { parseDate } from '../../mail/parse.js';
+import type { EnvelopeAddress } from '../../mail/types.js';
+import type { MessageDetail } from '../../store/port.js';
+import { headerValues, SearchContext } from '../search-eval.js';
+import type { Session } from '../session.js';
+import { ok } from '../state.js';
+import { SELECTED, type CommandSpec } from './spec.js';
+import { answerSearch } from './search.js';
+
+/** RFC 5256 §2.1 base subject: decoded, "Re:"/"Fwd:"/"[tag]" prefixes and "(fwd)" trailers removed, case folded. */
+export function baseSubject(raw: string | null): string {
+  let s = decodeWords(raw ?? '').replace(/\s+/g, ' ').trim();
+  for (;;) {
+    const before = s;
+    s = s.replace(/\s*\(fwd\)$/i, '').trim();
+    s = s.replace(/^((\[[^\]]*\]\s*)*(re|fwd?)\s*(\[[^\]]*\])?\s*:\s*)/i, '').trim();
+    s = s.replace(/^\[[^\]]*\]\s*(?=\S)/, (m) => (s.slice(m.length).length > 0 ? '' : m)).trim();
+    const fwd = /^\[fwd:\s*(.*)\]$/i.exec(s);
+    if (fwd) s = (fwd[1] ?? '').trim();
+    if (s === before) break;
+  }
+  return s.toLowerCase();
+}
+
+function firstMailbox(list: readonly EnvelopeAddress[] | null): string {
+  const a = list?.find((x) => x.host !== null);
+  return (a?.mailbox ?? '').toLowerCase();
+}
+
+function display(list: readonly EnvelopeAddress[] | null): string {
+  const a = list?.find((x) => x.host !== null);
+  if (!a) return '';
+  return (a.name ? decodeWords(a.name) : `${a.mailbox ?? ''}@${a.host ?? ''}`).toLowerCase();
+}
+
+function sentDate(d: MessageDetail): number {
+  return (parseDate(d.envelope.date) ?? d.internalDate).getTime();
+}
+
+async function matching(s: Session, criteria: Parameters<SearchContext['eval']>[0]): Promise<{ seqs: number[]; details: Map<number, MessageDetail> }> {
+  const ctx = new SearchContext(s);
+  const bits = await ctx.eval(criteria);
+  const details = await ctx.allDetails();
+  const view = s.sel().view;
+  const seqs: number[] = [];
+  for (let i = 1; i <= view.exists; i++) if (bits[i] && details.has(view.uidAt(i) as number)) seqs.push(i);
+  return { seqs, details };
+}
+
+export const sortCommand: CommandSpec<'SORT'> = {
+  states: SELECTED,
+  caps: () => ['SORT', 'SORT=DISPLAY', 'ESORT'],
+  async run(s, cmd) {
+    const view = s.sel().view;
+    const { seqs, details } = await matching(s, cmd.criteria);
+    const d = (q: number): MessageDetail => details.get(view.uidAt(q) as number) as MessageDetail;
+    const keyOf = (q: number, key: (typeof cmd.sort)[number]['key']): string | number => {
+      const m = d(q);
+      switch (key) {
+        case 'ARRIVAL':
+          return m.internalDate.getTime();
+        case 'DATE':
+          return sentDate(m);
+        case 'SIZE':
+          return m.size;
+        case 'SUBJECT':
+          return baseSubject(m.envelope.subject);
+        case 'FROM':
+          return firstMailbox(m.envelope.from);
+        case 'TO':
+          return firstMailbox(m.envelope.to);
+        case 'CC':
+          return firstMailbox(m.envelope.cc);
+        case 'DISPLAYFROM':
+          return display(m.envelope.from);
+        case 'DISPLAYTO':
+          return display(m.envelope.to);
+      }
+    };
+    seqs.sort((a, b) => {
+      for (const c of cmd.sort) {
+        const x = keyOf(a, c.key);
+        const y = keyOf(b, c.key);
+        const r = x < y ? -1 : x > y ? 1 : 0;
+        if (r !== 0) return c.reverse ? -r : r;
+      }
+      return a - b;
+    });
+    await answerSearch(s, seqs, { uid: cmd.uid, returnOptions: cmd.returnOptions, modseq: null, word: 'SORT' });
+    return ok(bi('Sắp xếp xong', 'SORT completed'));
+  },
+};
+
+interface Node {
+  id: string;
+  msg: number | null;
+  date: number;
+  parent: Node | null;
+  children: Node[];
+}
+
+function render(n: Node, id: (q: number) => number): string {
+  // A node without a message (pruned placeholder) contributes its children directly.
+  const kids = [...n.children].sort((a, b) => a.date - b.date);
+  const head = n.msg === null ? '' : String(id(n.msg));
+  if (kids.length === 0) return head;
+  if (kids.length === 1 && head) return `${head} ${render(kids[0] as Node, id)}`;
+  const sub = kids.map((k) => `(${render(k, id)})`).join('');
+  return head ? `${head} ${sub}` : sub;
+}
+
+function refsOf(v: string): string[] {
+  return [...v.matchAll(/<([^<>\s]+)>/g)].map((m) => m[1] as string);
+}
+
+export const threadCommand: CommandSpec<'THREAD'> = {
+  states: SELECTED,
+  caps: () => ['THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES'],
+  async run(s, cmd) {
+    const view = s.sel().view;
+    const { seqs, details } = await matching(s, cmd.criteria);
+    const d = (q: number): MessageDetail => details.get(view.uidAt(q) as number) as MessageDetail;
+    const id = (q: number): number => (cmd.uid ? (view.uidAt(q) as number) : q);
+    const roots: Node[] = [];
+    if (cmd.algorithm === 'ORDEREDSUBJECT') {
+      const groups = new Map<string, Node>();
+      const sorted = [...seqs].sort((a, b) => sentDate(d(a)) - sentDate(d(b)) || a - b);
+      for (const q of sorted) {
+        const subj = baseSubject(d(q).envelope.subject);
+        const node: Node = { id: String(q), msg: q, date: sentDate(d(q)), parent: null, children: [] };
+        const root = groups.get(subj);
+        if (root) {
+          node.parent = root;
+          root.children.push(node);
+        } else {
+          groups.set(subj, node);
+          roots.push(node);
+        }
+      }
+      // ORDEREDSUBJECT: every later message is a direct child of the first (RFC 5256 §3).
+      const out = roots
+        .sort((a, b) => a.date - b.date)
+        .map((r) => (r.children.length === 0 ? `(${id(r.msg as number)})` : `(${id(r.msg as number)} ${r.children.map((c) => `(${id(c.msg as number)})`).join('')})`));
+      await s.untagged(`THREAD ${out.join('')}`.trimEnd());
+      return ok(bi('Xong', 'THREAD completed'));
+    }
+    // REFERENCES (RFC 5256 §3, simplified JWZ): link by References / In-Reply-To, prune empty containers.
+    const table = new Map<string, Node>();
+    const get = (key: string): Node => {
+      let n = table.get(key);
+      if (!n) {
+        n = { id: key, msg: null, date: 0, parent: null, children: [] };
+        table.set(key, n);
+      }
+      return n;
+    };
+    const isAncestor = (a: Node, b: Node): boolean => {
+      for (let p: Node | null = b; p; p = p.parent) if (p === a) return true;
+      return false;
+    };
+    const link = (child: Node, parent: Node): void => {
+      if (child.parent || child === parent || isAncestor(child, parent)) return;
+      child.parent = parent;
+      parent.children.push(child);
+    };
+    for (const q of seqs) {
+      const m = d(q);
+      const mid = m.envelope.messageId ? (refsOf(m.envelope.messageId)[0] ?? `#${q}`) : `#${q}`;
+      let node = get(mid);
+      if (node.msg !== null) node = get(`#${q}`);
+      node.msg = q;
+      node.date = sentDate(m);
+      const head = await s.deps.store.readBlob(m.blobId, { start: m.structure.headerStart, end: m.structure.bodyStart });
+      let refs = refsOf(headerValues(head.toString('utf8'), 'references').join(' '));
+      if (refs.length === 0 && m.envelope.inReplyTo) refs = refsOf(m.envelope.inReplyTo).slice(0, 1);
+      let prev: Node | null = null;
+      for (const r of refs) {
+        const n = get(r);
+        if (prev) link(n, prev);
+        prev = n;
+      }
+      if (prev && prev !== node) {
+        if (node.parent) {
+          node.parent.children = node.parent.children.filter((c) => c !== node);
+          node.parent = null;
+        }
+        link(node, prev);
+      }
+    }
+    const dateOf = (n: Node): number => (n.msg !== null ? n.date : Math.min(...n.children.map(dateOf), Number.MAX_SAFE_INTEGER));
+    for (const n of table.values()) {
+      if (n.parent === null && (n.msg !== null || n.children.length > 0)) roots.push(n);
+      n.date = n.msg !== null ? n.date : 0;
+    }
+    for (const n of table.values()) if (n.msg === null) n.date = dateOf(n);
+    // An empty root with one child: the child becomes the root.
+    const tops = roots
+      .map((r) => (r.msg === null && r.children.length === 1 ? (r.children[0] as Node) : r))
+      .sort((a, b) => a.date - b.date);
+    await s.untagged(`THREAD ${tops.map((t) => `(${render(t, id)})`).join('')}`.trimEnd());
+    return ok(bi('Xong', 'THREAD completed'));
+  },
+};

@@ -1,0 +1,69 @@
+/**
+ * MailError codes → IMAP responses, translated once here (DESIGN.md "one error type").
+ * Internal detail goes to the log, never to the client.
+ */
+import { bi, isMailError, type MailErrorCode } from '../lib/errors.js';
+
+export interface ImapFailure {
+  status: 'NO' | 'BAD';
+  /** Response code without brackets ("OVERQUOTA"), or null. */
+  code: string | null;
+  text: string;
+}
+
+const CODES: Record<MailErrorCode, { status: 'NO' | 'BAD'; code: string | null }> = {
+  NOT_FOUND: { status: 'NO', code: 'NONEXISTENT' },
+  ALREADY_EXISTS: { status: 'NO', code: 'ALREADYEXISTS' },
+  INVALID_INPUT: { status: 'BAD', code: null },
+  PERMISSION_DENIED: { status: 'NO', code: 'NOPERM' },
+  AUTH_FAILED: { status: 'NO', code: 'AUTHENTICATIONFAILED' },
+  ACCOUNT_SUSPENDED: { status: 'NO', code: 'CONTACTADMIN' },
+  ACCOUNT_DELETED: { status: 'NO', code: 'AUTHENTICATIONFAILED' },
+  PASSWORD_EXPIRED: { status: 'NO', code: 'EXPIRED' },
+  PASSWORD_MUST_CHANGE: { status: 'NO', code: 'EXPIRED' },
+  PASSWORD_WEAK: { status: 'NO', code: 'CANNOT' },
+  OVER_QUOTA: { status: 'NO', code: 'OVERQUOTA' },
+  TOO_LARGE: { status: 'NO', code: 'TOOBIG' },
+  LIMIT_EXCEEDED: { status: 'NO', code: 'LIMIT' },
+  IN_USE: { status: 'NO', code: 'INUSE' },
+  POLICY_REJECT: { status: 'NO', code: 'CANNOT' },
+  TEMPORARY: { status: 'NO', code: 'UNAVAILABLE' },
+  CONFIG: { status: 'NO', code: 'SERVERBUG' },
+  INTERNAL: { status: 'NO', code: 'SERVERBUG' },
+};
+
+/** Error thrown by command handlers to answer with a specific response (no logging). */
+export class ImapError extends Error {
+  override readonly name = 'ImapError';
+  constructor(
+    readonly status: 'NO' | 'BAD',
+    readonly code: string | null,
+    text: string,
+  ) {
+    super(text);
+  }
+}
+
+export function no(code: string | null, vi: string, en: string): ImapError {
+  return new ImapError('NO', code, bi(vi, en));
+}
+
+export function bad(vi: string, en: string): ImapError {
+  return new ImapError('BAD', null, bi(vi, en));
+}
+
+/** Translate anything a handler threw. `internal` is true when the error should be logged. */
+export function toImapFailure(e: unknown): ImapFailure & { internal: boolean } {
+  if (e instanceof ImapError) return { status: e.status, code: e.code, text: e.message, internal: false };
+  if (isMailError(e)) {
+    const m = CODES[e.code];
+    const internal = e.code === 'INTERNAL' || e.code === 'CONFIG';
+    return {
+      status: m.status,
+      code: m.code,
+      text: internal ? bi('Lỗi máy chủ', 'Internal server error') : e.message,
+      internal,
+    };
+  }
+  return { status: 'NO', code: 'SERVERBUG', text: bi('Lỗi máy chủ', 'Internal server error'), internal: true };
+}

@@ -1,0 +1,180 @@
+/**
+ * SEARCH evaluation over the selected view: one bitmap per key (index = sequence number).
+ * Flags, sizes, sequence/UID sets and MODSEQ come from the view; SUBJECT/FROM/TO/CC/BCC/BODY/
+ * TEXT from the store's full-text index (Vietnamese diacritics folded: "nguyen" finds
+ * "Nguyễn"); dates and other headers from the details cached at delivery.
+ */
+import { parseDate } from '../mail/parse.js';
+import type { MessageDetail } from '../store/port.js';
+import { resolveSet } from './commands/sets.js';
+import type { SearchKey } from './protocol/types.js';
+import type { Session } from './session.js';
+
+const INDEXED = new Set(['subject', 'from', 'to', 'cc', 'bcc']);
+
+export class SearchContext {
+  private details: Map<number, MessageDetail> | null = null;
+  /** The key used a MODSEQ criterion (the reply then carries the highest MODSEQ). */
+  usedModseq = false;
+
+  constructor(private readonly s: Session) {}
+
+  private get view() {
+    return this.s.sel().view;
+  }
+
+  /** Cached envelopes, structure and dates of every message in the view (loaded once, in batches). */
+  async allDetails(): Promise<Map<number, MessageDetail>> {
+    if (this.details) return this.details;
+    const uids = this.view.allUids().slice();
+    const map = new Map<number, MessageDetail>();
+    for (let i = 0; i < uids.length; i += 1000) {
+      const list = await this.s.deps.store.getMessageDetails(this.s.sel().mailbox.id, uids.slice(i, i + 1000));
+      for (const d of list) map.set(d.uid, d);
+    }
+    this.details = map;
+    return map;
+  }
+
+  async eval(key: SearchKey): Promise<Uint8Array> {
+    const view = this.view;
+    const n = view.exists;
+    const out = new Uint8Array(n + 1);
+    switch (key.op) {
+      case 'all':
+        out.fill(1, 1);
+        return out;
+      case 'and': {
+        out.fill(1, 1);
+        for (const k of key.keys) {
+          const r = await this.eval(k);
+          for (let i = 1; i <= n; i++) out[i] = (out[i] as number) & (r[i] as number);
+        }
+        return out;
+      }
+      case 'or': {
+        const a = await this.eval(key.left);
+        const b = await this.eval(key.right);
+        for (let i = 1; i <= n; i++) out[i] = (a[i] as number) | (b[i] as number);
+        return out;
+      }
+      case 'not': {
+        const a = await this.eval(key.key);
+        for (let i = 1; i <= n; i++) out[i] = a[i] ? 0 : 1;
+        return out;
+      }
+      case 'flag':
+        for (let i = 1; i <= n; i++) out[i] = view.flagsAt(i).includes(key.flag) === key.set ? 1 : 0;
+        return out;
+      case 'recent':
+        return out; // \Recent is not kept (IMAP4rev2 dropped it)
+      case 'size':
+        for (let i = 1; i <= n; i++) {
+          const size = view.sizeAt(i);
+          out[i] = (key.cmp === 'larger' ? size > key.bytes : size < key.bytes) ? 1 : 0;
+        }
+        return out;
+      case 'seq':
+        for (const q of resolveSetLenient(this.s, key.set, false)) out[q] = 1;
+        return out;
+      case 'uid':
+        for (const q of resolveSetLenient(this.s, key.set, true)) out[q] = 1;
+        return out;
+      case 'modseq':
+        this.usedModseq = true;
+        this.s.condstore = true;
+        for (let i = 1; i <= n; i++) out[i] = view.modseqAt(i) >= key.modseq ? 1 : 0;
+        return out;
+      case 'text':
+        return this.indexed(key.where, key.value);
+      case 'header': {
+        if (INDEXED.has(key.field) && key.value !== '') return this.indexed(key.field as 'subject', key.value);
+        return this.header(key.field, key.value);
+      }
+      case 'date': {
+        const details = await this.allDetails();
+        const day = Date.UTC(key.date.year, key.date.month - 1, key.date.day);
+        for (let i = 1; i <= n; i++) {
+          const d = details.get(view.uidAt(i) as number);
+          if (!d) continue;
+          const when = key.field === 'internal' ? d.internalDate : parseDate(d.envelope.date);
+          if (!when) continue;
+          out[i] = compareDay(when, day, key.cmp) ? 1 : 0;
+        }
+        return out;
+      }
+      case 'within': {
+        const details = await this.allDetails();
+        const now = this.s.deps.clock.now().getTime();
+        for (let i = 1; i <= n; i++) {
+          const d = details.get(view.uidAt(i) as number);
+          if (!d) continue;
+          const age = (now - d.internalDate.getTime()) / 1000;
+          out[i] = (key.cmp === 'older' ? age >= key.seconds : age <= key.seconds) ? 1 : 0;
+        }
+        return out;
+      }
+    }
+  }
+
+  private async indexed(field: 'body' | 'text' | 'subject' | 'from' | 'to' | 'cc' | 'bcc', value: string): Promise<Uint8Array> {
+    const view = this.view;
+    const out = new Uint8Array(view.exists + 1);
+    if (value.trim() === '') {
+      out.fill(1, 1);
+      return out;
+    }
+    const uids = await this.s.deps.store.searchText(this.s.sel().mailbox.id, [value], field);
+    for (const uid of uids) {
+      const q = view.seqOf(uid);
+      if (q) out[q] = 1;
+    }
+    return out;
+  }
+
+  /** A header that the index does not cover: substring match on its raw (unfolded) value. */
+  private async header(field: string, value: string): Promise<Uint8Array> {
+    const view = this.view;
+    const out = new Uint8Array(view.exists + 1);
+    const details = await this.allDetails();
+    const needle = value.toLowerCase();
+    const name = field.toLowerCase();
+    for (let i = 1; i <= view.exists; i++) {
+      const d = details.get(view.uidAt(i) as number);
+      if (!d) continue;
+      const head = await this.s.deps.store.readBlob(d.blobId, { start: d.structure.headerStart, end: d.structure.bodyStart });
+      const values = headerValues(head.toString('utf8'), name);
+      out[i] = values.some((v) => v.toLowerCase().includes(needle)) ? 1 : 0;
+    }
+    return out;
+  }
+}
+
+function compareDay(when: Date, day: number, cmp: 'before' | 'on' | 'since'): boolean {
+  const d = Date.UTC(when.getUTCFullYear(), when.getUTCMonth(), when.getUTCDate());
+  if (cmp === 'before') return d < day;
+  if (cmp === 'on') return d === day;
+  return d >= day;
+}
+
+/** Unfolded values of one header field (name lower case). */
+export function headerValues(head: string, name: string): string[] {
+  const out: string[] = [];
+  const unfolded = head.replace(/\r?\n[ \t]/g, ' ');
+  for (const line of unfolded.split(/\r?\n/)) {
+    const c = line.indexOf(':');
+    if (c <= 0) continue;
+    if (line.slice(0, c).trim().toLowerCase() === name) out.push(line.slice(c + 1).trim());
+  }
+  return out;
+}
+
+function resolveSetLenient(s: Session, set: Parameters<typeof resolveSet>[1], byUid: boolean): number[] {
+  try {
+    return resolveSet(s, set, byUid);
+  } catch {
+    const view = s.sel().view;
+    if (set.kind !== 'ranges') return [];
+    return view.resolve(set.ranges.map((r) => ({ start: r.from === '*' ? null : r.from, end: r.to === '*' ? null : r.to })), byUid);
+  }
+}

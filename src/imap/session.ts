@@ -1,0 +1,410 @@
+/**
+ * One IMAP connection: THE gate (DESIGN.md "one gate per session"). Every command passes
+ * here: state check against the registry, timeouts, the error translation, the moment
+ * untagged notifications may be sent (never an EXPUNGE during FETCH/STORE/SEARCH, RFC 9051
+ * §7.5.1), IDLE and line modes, STARTTLS and COMPRESS switches, and shutdown.
+ */
+import type { Readable } from 'node:stream';
+import { bi } from '../lib/errors.js';
+import type { Account, Mailbox } from '../store/port.js';
+import { registry, capabilities, type CommandSpec } from './commands/registry.js';
+import type { ConnectionCounter } from '../net/index.js';
+import type { Conn } from './conn.js';
+import type { ImapDeps } from './deps.js';
+import { toImapFailure } from './errors.js';
+import { flagList, seqSet, str } from './format.js';
+import type { MailboxHub } from './hub.js';
+import { createCommandParser } from './protocol/parser.js';
+import type { CommandParser, ImapCommand, ImapCommandType, ParseEvent } from './protocol/types.js';
+import { encodeMailboxUtf7 } from './protocol/utf7.js';
+import type { Outcome, Selected, SessionState } from './state.js';
+import { MailboxView } from './view.js';
+
+/** What every session of one service shares. */
+export interface ServerShared {
+  readonly deps: ImapDeps;
+  readonly hub: MailboxHub;
+  /** Open authenticated sessions per account (security.maxConnectionsPerAccount). */
+  readonly perAccount: ConnectionCounter;
+  readonly sessions: Set<Session>;
+}
+
+/** Commands whose non-UID form must not see EXPUNGE responses (RFC 9051 §7.5.1). */
+const NO_EXPUNGE: ReadonlySet<ImapCommandType> = new Set(['FETCH', 'STORE', 'SEARCH', 'SORT', 'THREAD', 'COPY']);
+
+export class Session {
+  state: SessionState = 'not-authenticated';
+  account: Account | null = null;
+  selected: Selected | null = null;
+  /** ENABLEd extensions (CONDSTORE, QRESYNC, UTF8=ACCEPT, IMAP4REV2). */
+  readonly enabled = new Set<string>();
+  /** CONDSTORE is on (ENABLE, SELECT (CONDSTORE), or a MODSEQ-using command). */
+  condstore = false;
+  idling = false;
+  /** Result saved by SEARCH RETURN (SAVE), as UIDs ("$"). */
+  savedSearch: number[] = [];
+  private parser: CommandParser;
+  private queue: ParseEvent[] = [];
+  private busy = false;
+  private lineHandler: ((text: string) => Promise<Outcome>) | null = null;
+  private currentTag = '*';
+  private timer: NodeJS.Timeout | null = null;
+  private keepalive: NodeJS.Timeout | null = null;
+  private idleFlushing: Promise<void> = Promise.resolve();
+  private releaseAccount: (() => void) | null = null;
+  readonly id: string;
+  readonly deps: ImapDeps;
+
+  constructor(
+    readonly shared: ServerShared,
+    readonly conn: Conn,
+    readonly listener: string,
+  ) {
+    this.deps = shared.deps;
+    this.id = Math.random().toString(36).slice(2, 10);
+    this.parser = this.newParser();
+    conn.setDataHandler((chunk) => this.onData(chunk));
+    conn.onClose(() => this.cleanup());
+  }
+
+  /** Tag of the command being run (ESEARCH responses carry it). */
+  get tag(): string {
+    return this.currentTag;
+  }
+
+  get secure(): boolean {
+    return this.conn.secure;
+  }
+
+  get ip(): string {
+    return this.conn.remoteAddress;
+  }
+
+  get utf8(): boolean {
+    return this.enabled.has('UTF8=ACCEPT');
+  }
+
+  private newParser(): CommandParser {
+    const c = this.deps.config;
+    return createCommandParser({
+      maxLineBytes: c.imap.maxLineBytes,
+      maxLiteralBytes: c.limits.maxMessageBytes,
+      maxNestingDepth: c.imap.maxNestingDepth,
+      maxItems: c.imap.maxItemsPerCommand,
+      utf8Enabled: () => this.utf8,
+      authenticated: () => this.state !== 'not-authenticated',
+    });
+  }
+
+  async start(): Promise<void> {
+    this.armTimer();
+    await this.conn.write(`* OK [CAPABILITY ${capabilities(this).join(' ')}] ${bi('Bưu Điện IMAP sẵn sàng', 'buudien IMAP ready')}\r\n`);
+  }
+
+  // ───────────── output ─────────────
+
+  untagged(text: string): Promise<void> {
+    return this.conn.write(`* ${text}\r\n`);
+  }
+
+  write(data: Buffer | string): Promise<void> {
+    return this.conn.write(data);
+  }
+
+  writeMany(parts: Array<Buffer | string>): Promise<void> {
+    return this.conn.writeMany(parts);
+  }
+
+  pipeFrom(src: Readable): Promise<number> {
+    return this.conn.pipeFrom(src);
+  }
+
+  /** A mailbox name as this client wants it: modified UTF-7 unless UTF8=ACCEPT is enabled. */
+  mailboxName(name: string): string {
+    return str(this.utf8 ? name : encodeMailboxUtf7(name), this.utf8);
+  }
+
+  // ───────────── input ─────────────
+
+  private onData(chunk: Buffer): void {
+    this.armTimer();
+    let events: ParseEvent[];
+    try {
+      events = this.parser.push(chunk);
+    } catch (err) {
+      this.deps.log.error({ err }, 'imap parser failed');
+      void this.bye(bi('Lỗi máy chủ', 'Internal server error'));
+      return;
+    }
+    if (this.parser.paused) this.conn.pause();
+    this.queue.push(...events);
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.queue.length > 0 && !this.conn.closed) {
+        const ev = this.queue.shift() as ParseEvent;
+        await this.handleEvent(ev);
+      }
+    } catch (err) {
+      this.deps.log.error({ err }, 'imap session failed');
+      this.conn.close();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async handleEvent(ev: ParseEvent): Promise<void> {
+    switch (ev.kind) {
+      case 'continue':
+        await this.conn.write(`+ ${ev.text}\r\n`);
+        return;
+      case 'error':
+        await this.conn.write(`${ev.tag ?? '*'} ${ev.response} ${ev.text}\r\n`);
+        if (ev.fatal || this.parser.closed) {
+          await this.bye(bi('Quá nhiều lỗi cú pháp', 'Too many protocol errors'));
+          return;
+        }
+        this.afterParserEvent();
+        return;
+      case 'line': {
+        const h = this.lineHandler;
+        this.lineHandler = null;
+        if (!h) {
+          this.afterParserEvent();
+          return;
+        }
+        await this.finish(this.currentTag, null, () => h(ev.text));
+        return;
+      }
+      case 'command':
+        this.currentTag = ev.tag;
+        await this.finish(ev.tag, ev.command, () => this.run(ev.command));
+        return;
+    }
+  }
+
+  /** After an event that did not pause the parser (errors), keep reading. */
+  private afterParserEvent(): void {
+    if (this.parser.paused) this.queue.push(...this.parser.resume());
+    this.conn.resume();
+  }
+
+  private async run(cmd: ImapCommand): Promise<Outcome> {
+    const spec = registry[cmd.type] as CommandSpec<ImapCommandType>;
+    if (!spec.states.includes(this.state)) {
+      const text =
+        this.state === 'not-authenticated'
+          ? bi('Hãy đăng nhập trước', 'Sign in first')
+          : this.state === 'authenticated' && spec.states.includes('selected')
+            ? bi('Chưa chọn hộp thư', 'No mailbox selected')
+            : bi('Lệnh không hợp lệ ở trạng thái này', 'Command not valid in this state');
+      return { kind: 'no', bad: true, text };
+    }
+    return spec.run(this, cmd as never);
+  }
+
+  /** Run a handler, then notifications, then the tagged response; then switch modes. */
+  private async finish(tag: string, cmd: ImapCommand | null, fn: () => Promise<Outcome>): Promise<void> {
+    let outcome: Outcome;
+    try {
+      outcome = await fn();
+    } catch (e) {
+      const f = toImapFailure(e);
+      if (f.internal) this.deps.log.error({ err: e, command: cmd?.type, session: this.id }, 'imap command failed');
+      await this.notify(cmd);
+      await this.conn.write(`${tag} ${f.status} ${f.code ? `[${f.code}] ` : ''}${f.text}\r\n`);
+      this.next();
+      return;
+    }
+    switch (outcome.kind) {
+      case 'line':
+        this.lineHandler = outcome.onLine;
+        this.queue.push(...this.parser.expectLine());
+        this.conn.resume();
+        return;
+      case 'no': {
+        await this.notify(cmd);
+        await this.conn.write(`${tag} ${outcome.bad ? 'BAD' : 'NO'} ${outcome.code ? `[${outcome.code}] ` : ''}${outcome.text}\r\n`);
+        this.next();
+        return;
+      }
+      case 'ok': {
+        if (outcome.then !== 'close') await this.notify(cmd);
+        const text = outcome.text ?? bi('Xong', 'Completed');
+        await this.conn.write(`${tag} OK ${outcome.code ? `[${outcome.code}] ` : ''}${text}\r\n`);
+        if (outcome.then === 'close') {
+          await this.conn.end();
+          return;
+        }
+        if (outcome.then === 'starttls') {
+          // Bytes pipelined before the handshake must never run (SECURITY-NOTES: STARTTLS injection).
+          this.parser.takeBuffered();
+          this.parser = this.newParser();
+          try {
+            await this.conn.startTls(this.deps.tls);
+          } catch {
+            this.conn.close();
+            return;
+          }
+          this.conn.resume();
+          return;
+        }
+        if (outcome.then === 'compress') {
+          const rest = this.parser.takeBuffered();
+          this.conn.startCompression();
+          this.parser = this.newParser();
+          if (rest.length > 0) this.conn.feedCompressed(rest);
+          this.conn.resume();
+          return;
+        }
+        this.next();
+        return;
+      }
+    }
+  }
+
+  private next(): void {
+    this.queue.push(...this.parser.resume());
+    if (!this.parser.paused) this.conn.resume();
+  }
+
+  // ───────────── notifications ─────────────
+
+  /** Bring the selected view up to date and announce what changed, as the command allows. */
+  async notify(cmd: ImapCommand | null, force = false): Promise<void> {
+    const sel = this.selected;
+    if (!sel) return;
+    if (force || sel.view.dirty) await sel.view.sync(this.deps.store);
+    if (!sel.view.hasPending()) return;
+    const allowExpunge = cmd === null || !NO_EXPUNGE.has(cmd.type) || ('uid' in cmd && cmd.uid === true);
+    await this.announce(sel.view, allowExpunge);
+  }
+
+  async announce(view: MailboxView, allowExpunge: boolean): Promise<void> {
+    const r = view.flush(allowExpunge);
+    const lines: string[] = [];
+    if (this.enabled.has('QRESYNC')) {
+      if (r.vanished.length > 0) lines.push(`* VANISHED ${seqSet(r.vanished)}\r\n`);
+    } else {
+      for (const seq of r.expunged) lines.push(`* ${seq} EXPUNGE\r\n`);
+    }
+    if (r.exists !== null) lines.push(`* ${r.exists} EXISTS\r\n`);
+    for (const f of r.flags) {
+      lines.push(`* ${f.seq} FETCH (UID ${f.uid} FLAGS ${flagList(f.flags)}${this.condstore ? ` MODSEQ (${f.modseq})` : ''})\r\n`);
+    }
+    if (lines.length > 0) await this.conn.writeMany(lines);
+  }
+
+  /** IDLE: changes are announced as soon as they happen. */
+  startIdle(): void {
+    this.idling = true;
+    const ms = this.deps.config.imap.idleKeepaliveMs;
+    if (ms > 0) {
+      this.keepalive = setInterval(() => void this.conn.write(`* OK ${bi('Vẫn đang kết nối', 'Still here')}\r\n`), ms);
+      this.keepalive.unref();
+    }
+    this.mailboxChanged();
+  }
+
+  stopIdle(): Promise<void> {
+    this.idling = false;
+    if (this.keepalive) clearInterval(this.keepalive);
+    this.keepalive = null;
+    return this.idleFlushing;
+  }
+
+  /** Called by the hub. */
+  mailboxChanged(): void {
+    const sel = this.selected;
+    if (!sel) return;
+    sel.view.dirty = true;
+    if (!this.idling) return;
+    this.idleFlushing = this.idleFlushing
+      .then(async () => {
+        if (!this.idling || this.selected !== sel) return;
+        await sel.view.sync(this.deps.store);
+        if (this.idling && sel.view.hasPending()) await this.announce(sel.view, true);
+      })
+      .catch((err: unknown) => this.deps.log.warn({ err }, 'imap idle update failed'));
+  }
+
+  // ───────────── selection, sign-in ─────────────
+
+  async select(mailbox: Mailbox, readOnly: boolean): Promise<MailboxView> {
+    this.unselect();
+    const status = await this.deps.store.mailboxStatus(mailbox.id);
+    const messages = await this.deps.store.listMessages(mailbox.id);
+    const view = new MailboxView({ mailboxId: mailbox.id, readOnly, modseq: status.highestModseq, messages });
+    const unwatch = this.shared.hub.watch(mailbox.id, view.highestModseq, {
+      changed: () => {
+        if (this.selected?.view === view) this.mailboxChanged();
+      },
+      idling: () => this.idling,
+    });
+    this.selected = { mailbox, view, unwatch };
+    this.state = 'selected';
+    this.savedSearch = [];
+    return view;
+  }
+
+  unselect(): void {
+    if (this.selected) this.selected.unwatch();
+    this.selected = null;
+    if (this.state === 'selected') this.state = 'authenticated';
+  }
+
+  /** Count the session against its account's connection limit; false when over it. */
+  signedIn(account: Account): boolean {
+    const release = this.shared.perAccount.acquire(String(account.id));
+    if (!release) return false;
+    this.releaseAccount = release;
+    this.account = account;
+    this.state = 'authenticated';
+    this.armTimer();
+    return true;
+  }
+
+  /** The signed-in account (handlers run only in states where there is one). */
+  acct(): Account {
+    if (!this.account) throw new Error('no account');
+    return this.account;
+  }
+
+  sel(): Selected {
+    if (!this.selected) throw new Error('no mailbox selected');
+    return this.selected;
+  }
+
+  // ───────────── timeouts, shutdown ─────────────
+
+  private armTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    const ms = this.state === 'not-authenticated' ? this.deps.config.imap.loginTimeoutMs : this.deps.config.imap.idleTimeoutMs;
+    if (ms <= 0) return;
+    this.timer = setTimeout(() => void this.bye(bi('Hết thời gian chờ', 'Idle timeout')), ms);
+    this.timer.unref();
+  }
+
+  async bye(text: string): Promise<void> {
+    if (this.conn.closed) return;
+    this.state = 'logout';
+    await this.conn.write(`* BYE ${text}\r\n`);
+    await this.conn.end();
+  }
+
+  private cleanup(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.keepalive) clearInterval(this.keepalive);
+    this.timer = null;
+    this.keepalive = null;
+    this.idling = false;
+    this.unselect();
+    this.releaseAccount?.();
+    this.releaseAccount = null;
+    this.shared.sessions.delete(this);
+  }
+}
