@@ -1,0 +1,199 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/lib/clock.js';
+import { silentLogger } from '../../src/lib/log.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import { cli, tempSetup } from './run.js';
+
+const dirs: string[] = [];
+function setup(extraYaml = '', domains?: string[]): string {
+  const s = tempSetup(extraYaml, domains);
+  dirs.push(s.dir);
+  return s.config;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const oneLine = (s: string): void => {
+  expect(s.trim().split('\n')).toHaveLength(1);
+  expect(s).toMatch(/ \/ /); // Vietnamese / English
+};
+
+describe('buudien (in-process)', () => {
+  it('org and account commands, with namesakes, --json and audit refs', async () => {
+    const config = setup();
+    const a = await cli(['org', 'add', '--name', 'Sở Thông tin và Truyền thông', '--config', config, '--ref', 'CV-1']);
+    expect(a.code).toBe(0);
+    expect(a.stdout).toContain('stttt@nghean.gov.vn');
+    // The first command on an empty store creates the super-admin and says so on stderr.
+    expect(a.stderr).toMatch(/admin@nghean.gov.vn/);
+    expect((await cli(['org', 'add', '--name', 'Phòng Tổng hợp', '--parent', 'stttt', '--config', config])).code).toBe(0);
+    const units = JSON.parse((await cli(['org', 'list', '--json', '--config', config])).stdout) as Array<{ address: string }>;
+    expect(units.map((u) => u.address).sort()).toEqual(['pth.stttt', 'stttt']);
+
+    expect((await cli(['account', 'suggest', '--name', 'Nguyễn Văn Long', '--org', 'stttt', '--config', config])).stdout.trim()).toBe('longnv@nghean.gov.vn');
+    const add = await cli(['account', 'add', '--name', 'Nguyễn Văn Long', '--org', 'stttt', '--title', 'Chuyên viên', '--config', config]);
+    expect(add.code).toBe(0);
+    expect(add.stdout).toMatch(/longnv@nghean.gov.vn/);
+    expect(add.stdout).toMatch(/one-time password: \S{14,}/);
+    expect((await cli(['account', 'suggest', '--name', 'Nguyễn Văn Long', '--org', 'stttt', '--config', config])).stdout.trim()).toBe('longnv2@nghean.gov.vn');
+    const add2 = await cli(['account', 'add', '--name', 'Nguyễn Văn Long', '--org', 'pth.stttt', '--json', '--quota', '5GB', '--no-force-change', '--password', 'Abcdef1!', '--config', config]);
+    expect(JSON.parse(add2.stdout)).toEqual({ address: 'longnv2@nghean.gov.vn', oneTimePassword: null, mustChangePassword: false });
+
+    const list = JSON.parse((await cli(['account', 'list', '--org', 'pth.stttt', '--json', '--config', config])).stdout) as Array<Record<string, unknown>>;
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ address: 'longnv2@nghean.gov.vn', quotaBytes: 5 * 1024 ** 3, unit: 'pth.stttt', mustChangePassword: false });
+    expect(list[0]).not.toHaveProperty('passwordHash');
+
+    expect((await cli(['account', 'suspend', 'longnv', '--reason', 'nghỉ hưu', '--ref', 'CV-7', '--config', config, '--actor', 'nguoi.kiemtra'])).code).toBe(0);
+    const shown = JSON.parse((await cli(['account', 'show', 'longnv@nghean.gov.vn', '--json', '--config', config])).stdout) as Record<string, unknown>;
+    expect(shown).toMatchObject({ state: 'suspended', stateReason: 'nghỉ hưu', stateRef: 'CV-7', title: 'Chuyên viên', usageBytes: 0 });
+    expect((await cli(['account', 'restore', 'longnv', '--config', config])).code).toBe(0);
+    expect((await cli(['account', 'quota', 'longnv', '3GB', '--config', config])).stdout).toMatch(/3\.0 GB/);
+    const pw = await cli(['account', 'passwd', 'longnv', '--config', config]);
+    expect(pw.stdout).toMatch(/one-time password: \S{14,}/);
+    expect((await cli(['account', 'delete', 'longnv', '--reason', 'chuyển công tác', '--config', config])).code).toBe(0);
+    const deleted = JSON.parse((await cli(['account', 'list', '--state', 'deleted', '--json', '--config', config])).stdout) as Array<{ address: string }>;
+    expect(deleted.map((d) => d.address)).toEqual(['longnv@nghean.gov.vn']);
+
+    const table = await cli(['account', 'list', '--config', config]);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ADDRESS\s+NAME\s+KIND\s+STATE\s+UNIT\s+QUOTA$/);
+
+    // Every admin action is in the audit log with its actor and reference.
+    const store = await openSqliteStore({ dir: path.join(path.dirname(config), 'data'), log: silentLogger(), clock: systemClock, inlineBlobMaxBytes: 65536, groupCommitWindowMs: 0 });
+    try {
+      const audit = await store.listAudit({ target: 'longnv@nghean.gov.vn' });
+      expect(audit.map((e) => e.action).sort()).toEqual(['account.add', 'account.delete', 'account.passwd', 'account.quota', 'account.restore', 'account.suspend']);
+      expect(audit.find((e) => e.action === 'account.suspend')).toMatchObject({ actor: 'cli:nguoi.kiemtra', ref: 'CV-7' });
+      expect(audit.find((e) => e.action === 'account.add')?.actor).toBe('cli:tester');
+      expect((await store.listAudit({ target: 'stttt' }))[0]).toMatchObject({ action: 'unit.add', ref: 'CV-1' });
+      expect((await store.listAudit({ target: 'longnv2@nghean.gov.vn' }))[0]?.details).toMatchObject({ noForceChange: true });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('user errors: one bilingual line on stderr, exit 1', async () => {
+    const config = setup();
+    await cli(['org', 'add', '--name', 'Sở Tài chính', '--config', config]);
+    await cli(['account', 'add', '--name', 'Lê Văn Hùng', '--org', 'stc', '--config', config]);
+    const cases: string[][] = [
+      ['account', 'add', '--name', 'Lê Văn Hùng', '--org', 'stc', '--address', 'hunglv'],
+      ['account', 'add', '--name', 'Ai Đó', '--org', 'khong-co'],
+      ['account', 'add', '--name', '!!! ---', '--org', 'stc'],
+      ['account', 'add', '--name', 'Ai Đó', '--org', 'stc', '--password', 'yeu'],
+      ['account', 'add', '--name', 'Ai Đó', '--org', 'stc', '--kind', 'robot'],
+      ['account', 'add', '--name', 'Ai Đó', '--org', 'stc', '--quota', 'lots'],
+      ['account', 'add', '--org', 'stc'],
+      ['account', 'show', 'khongco'],
+      ['org', 'add', '--name', 'Sở Tài chính'],
+      ['domain', 'remove', 'nghean.gov.vn'],
+      ['jobs', 'run', 'no-such-job'],
+      ['nonsense'],
+    ];
+    for (const argv of cases) {
+      const r = await cli([...argv, '--config', config]);
+      expect(r.code, argv.join(' ')).toBe(1);
+      oneLine(r.stderr);
+    }
+  });
+
+  it('domain add/list/remove', async () => {
+    const config = setup();
+    expect((await cli(['domain', 'add', 'so.nghean.gov.vn', '--config', config])).code).toBe(0);
+    const list = JSON.parse((await cli(['domain', 'list', '--json', '--config', config])).stdout) as Array<{ name: string }>;
+    expect(list.map((d) => d.name).sort()).toEqual(['nghean.gov.vn', 'so.nghean.gov.vn']);
+    expect((await cli(['domain', 'remove', 'so.nghean.gov.vn', '--config', config])).code).toBe(0);
+    expect((await cli(['domain', 'list', '--config', config])).stdout).not.toContain('so.nghean.gov.vn');
+  });
+
+  it('import requests: dry run, all-or-nothing failure, then a real run', async () => {
+    const config = setup();
+    const dir = path.dirname(config);
+    await cli(['org', 'add', '--name', 'Sở Thông tin và Truyền thông', '--config', config]);
+    const good = path.join(dir, 'good.csv');
+    writeFileSync(good, '\uFEFFSTT;Họ và tên;Chức vụ;Phòng/ban/đơn vị;Số điện thoại;Nội dung đề nghị\n1;Nguyễn Văn Long;;stttt;;Cấp mới\n2;Nguyễn Văn Long;;Sở Thông tin và Truyền thông;;Cấp mới\n');
+    const dry = await cli(['import', 'requests', good, '--dry-run', '--config', config]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/would create longnv@nghean.gov.vn/);
+    expect(dry.stdout).toMatch(/would create longnv2@nghean.gov.vn/);
+    const bad = path.join(dir, 'bad.csv');
+    writeFileSync(bad, 'STT,Họ và tên,Chức vụ,Phòng/ban/đơn vị,Số điện thoại,Nội dung đề nghị\n1,Trần Văn Bình,,stttt,,Cấp mới\n2,Lê Thị C,,khong-co,,Cấp mới\n');
+    const failed = await cli(['import', 'requests', bad, '--config', config]);
+    expect(failed.code).toBe(1);
+    oneLine(failed.stderr);
+    expect(failed.stdout).toMatch(/STT 2/);
+    expect(failed.stdout).not.toMatch(/STT 1/);
+    const real = await cli(['import', 'requests', good, '--ref', '45/STTTT', '--config', config]);
+    expect(real.code).toBe(0);
+    expect(real.stdout).toMatch(/created longnv@nghean.gov.vn; .*one-time password: \S{14,}/);
+    const accounts = JSON.parse((await cli(['account', 'list', '--org', 'stttt', '--json', '--config', config])).stdout) as Array<{ address: string }>;
+    expect(accounts.map((a) => a.address).sort()).toEqual(['longnv2@nghean.gov.vn', 'longnv@nghean.gov.vn']);
+    expect((await cli(['import', 'requests', path.join(dir, 'missing.csv'), '--config', config])).code).toBe(1);
+  });
+
+  it('config check: valid file exit 0; each problem "path: expected …, got …" and exit 1', async () => {
+    const config = setup();
+    const ok = await cli(['config', 'check', '--config', config]);
+    expect(ok.code).toBe(0);
+    const broken = path.join(path.dirname(config), 'broken.yaml');
+    writeFileSync(broken, 'domains: [Not A Domain]\nlisteners:\n  imap: { port: 99999 }\nsendLog: { retentionDays: 30 }\nbogus: 1\n');
+    const r = await cli(['config', 'check', '--config', broken]);
+    expect(r.code).toBe(1);
+    const problems = r.stdout.trim().split('\n');
+    expect(problems.length).toBeGreaterThanOrEqual(4);
+    for (const p of problems) expect(p).toMatch(/^[\w.]+: expected .+, got .+/);
+    expect(r.stdout).toMatch(/^listeners\.imap\.port: /m);
+    expect(r.stdout).toMatch(/^sendLog\.retentionDays: expected at least 183/m);
+    oneLine(r.stderr);
+    // Other commands refuse a broken config with one line.
+    const other = await cli(['account', 'list', '--config', broken]);
+    expect(other.code).toBe(1);
+    oneLine(other.stderr);
+  });
+
+  it('jobs list/run with --now', async () => {
+    const config = setup();
+    const list = JSON.parse((await cli(['jobs', 'list', '--json'])).stdout) as Array<{ name: string }>;
+    expect(list.map((j) => j.name)).toContain('blob-gc');
+    const r = await cli(['jobs', 'run', 'blob-gc', '--now', '2026-06-01T00:00:00Z', '--config', config]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/blob-gc: 0 blobs/);
+    expect((await cli(['jobs', 'run', 'blob-gc', '--now', 'yesterday', '--config', config])).code).toBe(1);
+  });
+
+  it('serve: prints the one-time admin password once, runs, stops cleanly on the stop signal', async () => {
+    const config = setup();
+    let stop: (s: string) => void = () => undefined;
+    const stopped = new Promise<string>((resolve) => (stop = resolve));
+    const r = await cli(['serve', '--config', config], {
+      waitForStop: () => stopped,
+      stdout: (t) => {
+        if (t.includes('server running')) stop('test');
+      },
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/admin@nghean.gov.vn/);
+    expect(r.stdout).toMatch(/one-time password: \S{14,}/);
+    expect(r.stdout).toMatch(/stopped/);
+    // Second start: nothing printed about the admin.
+    let stop2: (s: string) => void = () => undefined;
+    const stopped2 = new Promise<string>((resolve) => (stop2 = resolve));
+    const again = await cli(['serve', '--config', config], {
+      waitForStop: () => stopped2,
+      stdout: (t) => {
+        if (t.includes('server running')) stop2('test');
+      },
+    });
+    expect(again.code).toBe(0);
+    expect(again.stdout).not.toMatch(/one-time password/);
+  });
+
+  it('help exits 0', async () => {
+    const r = await cli(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/account/);
+  });
+});
