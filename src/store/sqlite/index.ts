@@ -8,6 +8,9 @@
  *   then joins a GROUP COMMIT: every delivery queued in the same tick (or within
  *   groupCommitWindowMs) is committed in ONE transaction (one WAL fsync). Each delivery runs in
  *   its own SAVEPOINT inside it, so an over-quota delivery fails alone.
+ * - Full-text rows are written to fts_pending in the delivery's commit and moved into the FTS5
+ *   index (trigram tokenizer) by a background indexer that only runs while no delivery waits;
+ *   searchText drains the backlog first, so a search always sees every committed message.
  * - `batch(fn)` opens BEGIN IMMEDIATE and holds it while fn's promise runs. The `tx` store given
  *   to fn runs its methods directly inside that transaction (each in a savepoint). Calls on the
  *   outer store (and group commits) made meanwhile wait until the batch commits or rolls back.
@@ -496,9 +499,62 @@ class Core {
     if (meta) this.insertFts(Number(info.lastInsertRowid), meta);
   }
 
+  /** Queue the blob's full-text row (same commit); the indexer moves it into msg_fts later. */
   private insertFts(n: number, meta: { envelope: Envelope; searchText: string }): void {
     const f = ftsRow(meta.envelope, meta.searchText);
-    this.run('INSERT INTO msg_fts (rowid, subject, "from", "to", cc, bcc, body) VALUES (?, ?, ?, ?, ?, ?, ?)', n, f.subject, f.from, f.to, f.cc, f.bcc, f.body);
+    this.run('INSERT OR REPLACE INTO fts_pending (n, subject, "from", "to", cc, bcc, body) VALUES (?, ?, ?, ?, ?, ?, ?)', n, f.subject, f.from, f.to, f.cc, f.bcc, f.body);
+    this.ftsBacklog = true;
+  }
+
+  // ── deferred full-text indexing ──
+
+  /** True when fts_pending may hold rows. */
+  ftsBacklog = true;
+  private indexTimer: NodeJS.Timeout | null = null;
+
+  /** Move up to `limit` pending rows into msg_fts, in the current transaction. Returns how many. */
+  indexSome(limit: number): number {
+    const rows = this.all<{ n: number }>('SELECT n FROM fts_pending ORDER BY n LIMIT ?', limit);
+    if (rows.length === 0) {
+      this.ftsBacklog = false;
+      return 0;
+    }
+    const last = rows[rows.length - 1]?.n ?? 0;
+    this.run('INSERT OR REPLACE INTO msg_fts (rowid, subject, "from", "to", cc, bcc, body) SELECT n, subject, "from", "to", cc, bcc, body FROM fts_pending WHERE n <= ?', last);
+    this.run('DELETE FROM fts_pending WHERE n <= ?', last);
+    return rows.length;
+  }
+
+  /** Index everything pending (before a search). Must run inside a transaction. */
+  drainIndex(): void {
+    if (!this.ftsBacklog) return;
+    while (this.indexSome(1000) > 0);
+  }
+
+  /** Index in small chunks while no delivery is waiting, so commits never wait for the indexer. */
+  scheduleIndex(): void {
+    if (this.indexTimer || this.closed || !this.ftsBacklog) return;
+    this.indexTimer = setTimeout(() => {
+      this.indexTimer = null;
+      if (this.closed) return;
+      if (this.batch || this.pending.length > 0 || this.flushScheduled) {
+        this.scheduleIndex();
+        return;
+      }
+      try {
+        this.transact(() => this.indexSome(32));
+      } catch (err) {
+        this.opts.log.error({ err }, 'full-text indexing failed');
+        return;
+      }
+      this.scheduleIndex();
+    }, 2);
+    this.indexTimer.unref();
+  }
+
+  stopIndexer(): void {
+    if (this.indexTimer) clearTimeout(this.indexTimer);
+    this.indexTimer = null;
   }
 
   // ── group commit ──
@@ -548,6 +604,7 @@ class Core {
       for (const it of items) it.reject(e);
       return;
     }
+    this.scheduleIndex();
     items.forEach((it, i) => {
       const r = results[i];
       if (!r) it.reject(new MailError('INTERNAL', bi('Lỗi nội bộ', 'Internal error')));
@@ -590,6 +647,7 @@ class SqliteStore implements Store {
     }
     await this.c.flush();
     this.c.closed = true;
+    this.c.stopIndexer();
     try {
       this.c.db.pragma('wal_checkpoint(TRUNCATE)');
     } catch (e) {
@@ -768,6 +826,7 @@ class SqliteStore implements Store {
       this.c.events = null;
       this.c.batch = null;
       release();
+      this.c.scheduleIndex();
     }
   }
 
@@ -1401,6 +1460,7 @@ class SqliteStore implements Store {
       }
     }
     return this.tx(() => {
+      this.c.drainIndex();
       if (match.length === 0 && scans.length === 0) {
         return this.c.all<{ uid: number }>('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid', mailboxId).map((r) => r.uid);
       }
@@ -1641,6 +1701,7 @@ class SqliteStore implements Store {
         .filter((r) => !this.c.isPinned(r.id));
       for (const r of rows) {
         this.c.run('DELETE FROM msg_fts WHERE rowid = ?', r.n);
+        this.c.run('DELETE FROM fts_pending WHERE n = ?', r.n);
         this.c.run('DELETE FROM blobs WHERE n = ?', r.n);
       }
       return rows;
@@ -1698,5 +1759,7 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
     db.close();
     throw e;
   }
-  return new SqliteStore(new Core(db, opts), false);
+  const core = new Core(db, opts);
+  core.scheduleIndex();
+  return new SqliteStore(core, false);
 }

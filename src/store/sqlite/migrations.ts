@@ -210,4 +210,21 @@ CREATE INDEX quarantine_blob ON quarantine(blob_id);
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `,
   },
+  {
+    version: 2,
+    name: 'deferred full-text indexing',
+    sql: `
+-- Full-text rows wait here (written in the delivery's commit) until the indexer moves them into
+-- msg_fts, off the commit path; searchText drains it first, so search still sees every message.
+CREATE TABLE fts_pending (
+  n INTEGER PRIMARY KEY,
+  subject TEXT NOT NULL,
+  "from" TEXT NOT NULL,
+  "to" TEXT NOT NULL,
+  cc TEXT NOT NULL,
+  bcc TEXT NOT NULL,
+  body TEXT NOT NULL
+);
+`,
+  },
 ];

@@ -237,6 +237,16 @@ describe('searchText', () => {
     const other = await newAccount(store);
     expect(await store.searchText((await inbox(other.id)).id, ['nguyen'], 'text')).toEqual([]);
   });
+
+  it('finds messages whose index rows were still pending when the store closed', async () => {
+    const a = await newAccount(store);
+    const box = await inbox(a.id);
+    // Deliver and close at once: the background indexer has had no chance to run.
+    await Promise.all(Array.from({ length: 50 }, (_, i) => store.storeMessage(message(`m${i}`, [box.id], { subject: `Công văn số ${i}` }))));
+    store = await t.reopen();
+    expect(await store.searchText(box.id, ['cong van so 4'], 'subject')).toEqual([5, ...Array.from({ length: 10 }, (_, i) => 41 + i)]);
+    expect(await store.searchText(box.id, ['van'], 'body')).toHaveLength(50);
+  });
 });
 
 describe('mailboxes', () => {
