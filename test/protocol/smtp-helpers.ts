@@ -256,3 +256,18 @@ export async function sendRaw(c: SmtpLineClient, from: string, to: string[], dat
   c.write(s.endsWith('\r\n') ? '.\r\n' : '\r\n.\r\n');
   return c.read();
 }
+
+/**
+ * Wait for a condition the server reaches asynchronously after a reply the test already saw
+ * (e.g. the queue runner writing its send-log row after the sink got the message). Polls the
+ * store; fails after `timeoutMs`. Not a sleep: it returns as soon as the state is reached.
+ */
+export async function until<T>(fn: () => Promise<T | null | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await new Promise<void>((r) => setTimeout(r, 10));
+  }
+}
