@@ -27,6 +27,7 @@ interface Frame {
   literals: Literal[];
   literalBytes: number;
   tag: string | null;
+  command: string | null;
   isAppend: boolean;
   failed: boolean;
 }
@@ -274,6 +275,12 @@ class Parser implements CommandParser {
       this.skipLiteral(marker);
       return;
     }
+    const verdict = this.limits.checkLiteral?.({ tag: frame.tag, command: frame.command, size: marker.size, sync: marker.sync }) ?? null;
+    if (verdict !== null) {
+      this.fail(verdict.response, verdict.text);
+      this.skipLiteral(marker);
+      return;
+    }
     frame.text.push(PLACEHOLDER);
     frame.textBytes += 1;
     this.phase = 'literal';
@@ -371,8 +378,13 @@ function newFrame(start: Buffer): Frame {
   let p = 0;
   while (p < start.length && TAG_CHAR[start[p] as number] === 1) p++;
   const tag = p > 0 && start[p] === 0x20 ? start.toString('latin1', 0, p) : null;
-  const rest = start.toString('latin1', p + 1, Math.min(start.length, p + 16)).toUpperCase();
-  return { text: [], textBytes: 0, literals: [], literalBytes: 0, tag, isAppend: tag !== null && rest.startsWith('APPEND '), failed: false };
+  let command: string | null = null;
+  if (tag !== null) {
+    const words = start.toString('latin1', p + 1, Math.min(start.length, p + 40)).toUpperCase().split(' ');
+    command = (words[0] === 'UID' ? words[1] : words[0]) ?? null;
+    if (command === '' || (command !== null && !/^[A-Z0-9.-]+$/.test(command))) command = null;
+  }
+  return { text: [], textBytes: 0, literals: [], literalBytes: 0, tag, command, isAppend: command === 'APPEND', failed: false };
 }
 
 /** A literal marker at the end of a line: `{n}`, `{n+}`, `~{n}`, `~{n+}`. */

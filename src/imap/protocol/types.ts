@@ -388,6 +388,18 @@ export interface ParserLimits {
    * the command answered BAD; a larger one is a fatal error (BYE). Default 2 × maxCommandLiteralBytes.
    */
   readonly maxSwallowBytes?: number;
+  /**
+   * Optional last word on a literal that passed the limits, asked before "+" is sent (or, for a
+   * non-synchronising literal, before its bytes are stored): e.g. refuse an APPEND that would
+   * exceed the quota with `{ response: 'NO', text: '[OVERQUOTA] …' }`. Return null to accept.
+   * `command` is the upper-cased command name (for UID commands the word after UID).
+   */
+  readonly checkLiteral?: (info: {
+    readonly tag: string | null;
+    readonly command: string | null;
+    readonly size: number;
+    readonly sync: boolean;
+  }) => { readonly response: 'BAD' | 'NO'; readonly text: string } | null;
 }
 
 /**

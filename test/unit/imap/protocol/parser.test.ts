@@ -221,3 +221,19 @@ describe('flow control', () => {
     expect(kinds(feed('\r\na NOOP\n\nb NOOP\r\n'))).toEqual(['command:a:NOOP', 'command:b:NOOP']);
   });
 });
+
+describe('checkLiteral hook', () => {
+  it('lets the session refuse a literal before "+" (e.g. over quota)', () => {
+    const seen: unknown[] = [];
+    const over = {
+      checkLiteral: (info: { tag: string | null; command: string | null; size: number; sync: boolean }) => {
+        seen.push(info);
+        return info.command === 'APPEND' ? { response: 'NO' as const, text: '[OVERQUOTA] Hết dung lượng / Over quota' } : null;
+      },
+    };
+    expect(kinds(feed('a1 APPEND INBOX {10}\r\nb NOOP\r\n', over))).toEqual(['error:a1:NO', 'command:b:NOOP']);
+    expect(seen).toEqual([{ tag: 'a1', command: 'APPEND', size: 10, sync: true }]);
+    expect(kinds(feed('a2 UID SEARCH TEXT {3+}\r\nabc\r\n', over))).toEqual(['command:a2:SEARCH']);
+    expect(seen[1]).toEqual({ tag: 'a2', command: 'SEARCH', size: 3, sync: false });
+  });
+});
