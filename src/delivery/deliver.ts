@@ -10,6 +10,7 @@ import { bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import { searchTextOf } from '../mail/search-text.js';
+import { checkQuotaWarnings } from '../policy/quota-warnings.js';
 import type { ParsedMessage } from '../mail/types.js';
 import type { Account, DeliveryTarget, SendDirection, SendLogEntry, SendOutcome, Store } from '../store/port.js';
 
@@ -183,6 +184,9 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
         }
       }
     }
+
+    // R-STORE-3 (policy/quota-warnings.ts): one warning mail per threshold crossed, after the delivery.
+    for (const { account, recipients } of byAccount.values()) if (recipients.some((r) => results.get(r)?.outcome === 'delivered')) await checkQuotaWarnings({ store, config, clock }, account.id).catch((e: unknown) => log.warn({ err: e, account: account.address }, 'quota warning not delivered'));
 
     // Temporary local failures next to successes: retry them later through the queue.
     const retryLocal = (input.retryPartialFailures ?? true)
