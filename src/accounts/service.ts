@@ -207,8 +207,10 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     const template = config.naming.personalTemplate;
     const base = personalLocalPart(fullName, template, unit?.address);
     for (let n = 1; n < 10_000; n++) {
-      const candidate = `${numbered(base, n, template)}@${domain}`;
-      if (!(await store.addressTaken(candidate))) return candidate;
+      const local = numbered(base, n, template);
+      const candidate = `${local}@${domain}`;
+      // A unit's address stays free for its unit mailbox (R-ADDR-1) even before that mailbox exists.
+      if (!(await store.addressTaken(candidate)) && !(await store.getUnitByCode(local))) return candidate;
     }
     throw new MailError('LIMIT_EXCEEDED', bi(`Quá nhiều người trùng tên ${base}`, `too many namesakes for ${base}`));
   }
@@ -255,6 +257,10 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         address = await suggestIn(fullName, unit, input.domain ?? primaryDomain());
       }
       await requireServedDomain(address.split('@')[1] ?? '');
+      const local = address.split('@')[0] ?? '';
+      if (kind !== 'unit' && (await store.getUnitByCode(local))) {
+        throw new MailError('ALREADY_EXISTS', bi(`Địa chỉ ${address} dành cho hộp thư đơn vị ${local}`, `the address ${address} is reserved for the unit mailbox of ${local}`));
+      }
       if (await store.addressTaken(address)) {
         throw new MailError('ALREADY_EXISTS', bi(`Địa chỉ ${address} đã có người dùng`, `the address ${address} is already taken`));
       }

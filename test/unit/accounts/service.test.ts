@@ -110,6 +110,7 @@ describe('accounts', () => {
     expect(await code(svc.addAccount({ fullName: 'X', unit: 'nope' }, root))).toBe('NOT_FOUND');
     expect(await code(svc.addAccount({ fullName: 'X', unit: 'stc', address: 'x@gmail.com' }, root))).toBe('NOT_FOUND');
     expect(await code(svc.addAccount({ fullName: '!!!', unit: 'stc' }, root))).toBe('INVALID_INPUT');
+
   });
 
   it('suspends (still an account that receives), restores, deletes with reason, date and ref; sets quotas', async () => {
@@ -131,6 +132,14 @@ describe('accounts', () => {
     expect((await svc.setQuota('hoapt2', null, root)).quotaBytes).toBeNull();
     const actions = (await store.listAudit({ target: account.address })).map((a) => a.action).sort();
     expect(actions).toEqual(['account.add', 'account.delete', 'account.restore', 'account.suspend']);
+  });
+
+  it('keeps a unit address free for its unit mailbox', async () => {
+    const { svc } = await open();
+    await svc.addUnit({ name: 'Trạm Long', code: 'longnv' }, root);
+    expect(await svc.suggestAddress('Nguyễn Văn Long', 'longnv')).toBe('longnv2@example.gov.vn');
+    expect(await code(svc.addAccount({ fullName: 'Nguyễn Văn Long', unit: 'longnv', address: 'longnv' }, root))).toBe('ALREADY_EXISTS');
+    expect((await svc.addAccount({ fullName: 'Trạm Long', unit: 'longnv', kind: 'unit' }, root)).account.address).toBe('longnv@example.gov.vn');
   });
 
   it('resets passwords: must change again unless told otherwise', async () => {
