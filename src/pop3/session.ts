@@ -1,0 +1,451 @@
+/**
+ * One POP3 connection: AUTHORIZATION → TRANSACTION → UPDATE (RFC 1939), with CAPA (RFC 2449),
+ * STLS (RFC 2595), AUTH PLAIN with initial response (RFC 5034) and RFC 3206 response codes.
+ *
+ * One gate: `dispatch` checks the state table, the bad-command count and the line limit once;
+ * handlers only do their command. Commands are handled one at a time in arrival order, so
+ * pipelined commands (PIPELINING) are answered in order. Deletions take effect only on QUIT;
+ * a connection that drops, times out or is shut down deletes nothing.
+ */
+import type { Socket } from 'node:net';
+import type { SecureContext, TLSSocket } from 'node:tls';
+import type { AuthService } from '../auth/service.js';
+import { decodeSaslPlain } from '../auth/sasl.js';
+import { bi } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import { LineReader } from '../net/line-reader.js';
+import type { ConnectionCounter } from '../net/limits.js';
+import type { Connection } from '../net/listener.js';
+import { upgradeToTls } from '../net/starttls.js';
+import type { Account, Store } from '../store/port.js';
+import { err, errorReply, ok, signInCode, TEMPORARY_FAILURE } from './errors.js';
+import { Maildrop } from './maildrop.js';
+import { MessageEncoder, multiline, parseCommand, type Pop3Command } from './protocol.js';
+
+/** The POP3 subset of the store. */
+export type Pop3Store = Pick<Store, 'getMailbox' | 'listMessages' | 'streamBlob' | 'expunge' | 'setFlags'>;
+
+export interface Pop3Limits {
+  maxLineBytes: number;
+  maxBadCommands: number;
+  idleTimeoutMs: number;
+}
+
+/** One POP3 session per account holds its maildrop (RFC 1939 §8: exclusive-access lock). */
+export class MaildropLocks {
+  private readonly held = new Map<number, string>();
+  tryLock(accountId: number, owner: string): boolean {
+    if (this.held.has(accountId)) return false;
+    this.held.set(accountId, owner);
+    return true;
+  }
+  unlock(accountId: number, owner: string): void {
+    if (this.held.get(accountId) === owner) this.held.delete(accountId);
+  }
+  isLocked(accountId: number): boolean {
+    return this.held.has(accountId);
+  }
+}
+
+export interface SessionDeps {
+  store: Pop3Store;
+  auth: AuthService;
+  limits: Pop3Limits;
+  hostname: string;
+  log: Logger;
+  /** For STLS; null = STLS not offered. */
+  tls: SecureContext | null;
+  locks: MaildropLocks;
+  accountConnections: ConnectionCounter;
+}
+
+type State =
+  | { kind: 'authorization'; user: string | null }
+  | { kind: 'transaction'; account: Account; drop: Maildrop }
+  | { kind: 'closed' };
+
+type StateKind = Exclude<State['kind'], 'closed'>;
+
+/** Where each command is allowed (the one gate). */
+const ALLOWED: Record<Pop3Command['name'], readonly StateKind[]> = {
+  CAPA: ['authorization', 'transaction'],
+  QUIT: ['authorization', 'transaction'],
+  USER: ['authorization'],
+  PASS: ['authorization'],
+  AUTH: ['authorization'],
+  STLS: ['authorization'],
+  STAT: ['transaction'],
+  LIST: ['transaction'],
+  RETR: ['transaction'],
+  DELE: ['transaction'],
+  NOOP: ['transaction'],
+  RSET: ['transaction'],
+  TOP: ['transaction'],
+  UIDL: ['transaction'],
+};
+
+const T = {
+  noSuchMessage: bi('Không có thư này', 'No such message'),
+  wrongState: bi('Lệnh không dùng được ở bước này', 'Command not valid in this state'),
+  unknown: bi('Lệnh không hợp lệ', 'Unknown or malformed command'),
+  tooMany: bi('Quá nhiều lệnh sai; đóng kết nối', 'Too many bad commands; closing'),
+  tooLong: bi('Dòng lệnh quá dài', 'Command line too long'),
+  userFirst: bi('Hãy gửi USER trước', 'Send USER first'),
+  noTls: bi('STLS không dùng được ở đây', 'STLS is not available here'),
+  mechanism: bi('Chỉ hỗ trợ cơ chế PLAIN', 'Only the PLAIN mechanism is supported'),
+  cancelled: bi('Đã hủy xác thực', 'Authentication cancelled'),
+  badSasl: bi('Dữ liệu xác thực không hợp lệ', 'Malformed authentication data'),
+  authzid: bi('Không hỗ trợ đăng nhập thay người khác', 'Signing in as another user is not supported'),
+  inUse: bi('Hộp thư đang được một phiên POP3 khác sử dụng', 'The maildrop is locked by another POP3 session'),
+  tooManyConns: bi('Tài khoản đang có quá nhiều kết nối', 'Too many connections for this account'),
+  idle: bi('Quá thời gian chờ; đóng kết nối', 'Idle timeout; closing'),
+  shutdown: bi('Máy chủ đang dừng; hãy kết nối lại sau', 'Server shutting down; reconnect later'),
+  noInbox: bi('Không mở được hộp thư', 'Cannot open the maildrop'),
+  gone: bi('Thư này không còn nữa', 'This message no longer exists'),
+  expungeFailed: bi('Một số thư đã đánh dấu chưa xóa được', 'Some deleted messages were not removed'),
+};
+
+class Closed extends Error {}
+
+export class Pop3Session {
+  private socket: Socket | TLSSocket;
+  private reader: LineReader;
+  private secure: boolean;
+  private state: State = { kind: 'authorization', user: null };
+  private bad = 0;
+  private releaseAccount: (() => void) | null = null;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly deps: SessionDeps,
+  ) {
+    this.socket = conn.socket;
+    this.secure = conn.secure;
+    this.reader = new LineReader(this.socket, { maxLineBytes: deps.limits.maxLineBytes });
+    this.log = deps.log.child({ session: conn.id, ip: conn.ip });
+    conn.raw.setTimeout(deps.limits.idleTimeoutMs);
+    conn.raw.on('timeout', () => {
+      this.log.debug('idle timeout');
+      this.close(err(T.idle));
+    });
+    conn.raw.on('error', (e) => this.log.debug({ err: e }, 'socket error'));
+    this.socket.on('error', (e) => this.log.debug({ err: e }, 'socket error'));
+  }
+
+  /** Runs until the connection ends; never throws. */
+  async run(): Promise<void> {
+    try {
+      await this.write(ok(bi(`${this.deps.hostname} buudien POP3 sẵn sàng`, `${this.deps.hostname} buudien POP3 ready`)));
+      while (this.state.kind !== 'closed') {
+        const r = await this.reader.next();
+        if (r.kind === 'end') break;
+        if (r.kind === 'too-long') {
+          await this.badCommand(T.tooLong);
+          continue;
+        }
+        await this.dispatch(r.line.toString('utf8'));
+      }
+    } catch (e) {
+      if (!(e instanceof Closed)) this.log.error({ err: e }, 'POP3 session failed');
+    } finally {
+      this.cleanup();
+    }
+  }
+
+  /** Server shutdown: say so and close; nothing is deleted. */
+  shutdown(): void {
+    this.close(err(T.shutdown, 'SYS/TEMP'));
+  }
+
+  private cleanup(): void {
+    if (this.state.kind === 'transaction') this.deps.locks.unlock(this.state.account.id, this.conn.id);
+    this.state = { kind: 'closed' };
+    this.releaseAccount?.();
+    this.releaseAccount = null;
+    // A reply written with end() is left to flush (close() set a timer); anything else is cut now.
+    if (!this.socket.writableEnded) {
+      this.socket.destroy();
+      this.conn.raw.destroy();
+    }
+  }
+
+  private close(last?: string): void {
+    if (this.state.kind === 'transaction') this.deps.locks.unlock(this.state.account.id, this.conn.id);
+    this.state = { kind: 'closed' };
+    this.reader.detach();
+    if (last && !this.socket.destroyed && this.socket.writable) this.socket.end(last);
+    else this.socket.destroy();
+    // A peer that never reads must not keep the socket.
+    setTimeout(() => this.conn.raw.destroy(), 5000).unref();
+  }
+
+  private write(data: string | Buffer): Promise<void> {
+    const s = this.socket;
+    if (s.destroyed || !s.writable) return Promise.reject(new Closed());
+    if (s.write(data)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        s.off('drain', done);
+        s.off('close', gone);
+        resolve();
+      };
+      const gone = () => {
+        s.off('drain', done);
+        reject(new Closed());
+      };
+      s.once('drain', done);
+      s.once('close', gone);
+    });
+  }
+
+  private async badCommand(text: string): Promise<void> {
+    this.bad++;
+    if (this.bad >= this.deps.limits.maxBadCommands) {
+      this.log.info({ bad: this.bad }, 'too many bad commands');
+      this.close(err(T.tooMany));
+      return;
+    }
+    await this.write(err(text));
+  }
+
+  private async dispatch(line: string): Promise<void> {
+    const parsed = parseCommand(line);
+    if (!parsed.ok) return this.badCommand(T.unknown);
+    const cmd = parsed.command;
+    const state = this.state;
+    if (state.kind === 'closed') return;
+    if (!ALLOWED[cmd.name].includes(state.kind)) return this.badCommand(T.wrongState);
+    try {
+      await this.handle(cmd, state);
+    } catch (e) {
+      if (e instanceof Closed) throw e;
+      this.log.error({ err: e, command: cmd.name }, 'POP3 command failed');
+      await this.write(errorReply(e));
+    }
+  }
+
+  private plaintextOk(): boolean {
+    return this.deps.auth.plaintextAllowed(this.conn.ip, this.secure);
+  }
+
+  private async handle(cmd: Pop3Command, state: Exclude<State, { kind: 'closed' }>): Promise<void> {
+    switch (cmd.name) {
+      case 'CAPA':
+        return this.write(multiline(bi('Danh sách khả năng', 'Capability list follows'), this.capabilities()));
+      case 'QUIT':
+        return this.quit(state);
+      case 'USER': {
+        if (state.kind !== 'authorization') return;
+        if (!this.plaintextOk()) return this.write(err(this.deps.auth.failureMessage('plaintext-refused'), 'AUTH'));
+        state.user = cmd.user;
+        return this.write(ok(bi('Hãy gửi mật khẩu', 'Send the password')));
+      }
+      case 'PASS': {
+        if (state.kind !== 'authorization') return;
+        if (state.user === null) return this.badCommand(T.userFirst);
+        const user = state.user;
+        state.user = null;
+        return this.signIn(user, cmd.password);
+      }
+      case 'AUTH':
+        return this.authenticate(cmd.mechanism, cmd.initial);
+      case 'STLS':
+        return this.stls();
+      case 'STAT': {
+        if (state.kind !== 'transaction') return;
+        const s = state.drop.stat();
+        return this.write(ok(`${s.count} ${s.size}`));
+      }
+      case 'LIST':
+      case 'UIDL': {
+        if (state.kind !== 'transaction') return;
+        const { drop } = state;
+        const item = (n: number): string => {
+          const m = drop.messages[n - 1];
+          if (!m) return '';
+          return cmd.name === 'LIST' ? `${n} ${m.size}` : `${n} ${drop.uidl(m)}`;
+        };
+        if (cmd.msg !== null) return this.write(drop.get(cmd.msg) ? ok(item(cmd.msg)) : err(T.noSuchMessage));
+        const live = drop.live();
+        const s = drop.stat();
+        await this.write(`+OK ${cmd.name === 'LIST' ? `${s.count} ${bi('thư', 'messages')} (${s.size} octets)` : bi('Danh sách UID', 'Unique-ID listing follows')}\r\n`);
+        for (let i = 0; i < live.length; i += 1000) {
+          await this.write(live.slice(i, i + 1000).map((n) => `${item(n)}\r\n`).join(''));
+        }
+        return this.write('.\r\n');
+      }
+      case 'RETR':
+        return this.send(state, cmd.msg, null);
+      case 'TOP':
+        return this.send(state, cmd.msg, cmd.lines);
+      case 'DELE': {
+        if (state.kind !== 'transaction') return;
+        if (!state.drop.dele(cmd.msg)) return this.write(err(T.noSuchMessage));
+        return this.write(ok(bi(`Đã đánh dấu xóa thư ${cmd.msg}`, `Message ${cmd.msg} deleted`)));
+      }
+      case 'NOOP':
+        return this.write(ok(''));
+      case 'RSET': {
+        if (state.kind !== 'transaction') return;
+        state.drop.rset();
+        const s = state.drop.stat();
+        return this.write(ok(bi(`Hộp thư có ${s.count} thư (${s.size} byte)`, `Maildrop has ${s.count} messages (${s.size} octets)`)));
+      }
+    }
+  }
+
+  private capabilities(): string[] {
+    const caps = ['TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', 'EXPIRE NEVER'];
+    if (this.state.kind === 'authorization') {
+      if (this.plaintextOk()) caps.push('USER', 'SASL PLAIN');
+      if (!this.secure && this.deps.tls) caps.push('STLS');
+    }
+    caps.push('IMPLEMENTATION buudien');
+    return caps;
+  }
+
+  private async authenticate(mechanism: string | null, initial: string | null): Promise<void> {
+    if (mechanism === null) {
+      // RFC 5034 §4 (and the older AUTH-without-argument habit of clients): list mechanisms.
+      return this.write(multiline(bi('Các cơ chế xác thực', 'Supported mechanisms'), this.plaintextOk() ? ['PLAIN'] : []));
+    }
+    if (mechanism !== 'PLAIN') return this.write(err(T.mechanism));
+    if (!this.plaintextOk()) return this.write(err(this.deps.auth.failureMessage('plaintext-refused'), 'AUTH'));
+    let response = initial;
+    if (response === null) {
+      await this.write('+ \r\n');
+      const r = await this.reader.next();
+      if (r.kind === 'end') throw new Closed();
+      if (r.kind === 'too-long') return this.write(err(T.badSasl));
+      response = r.line.toString('utf8');
+    }
+    if (response.trim() === '*') return this.write(err(T.cancelled));
+    const creds = response === '=' ? null : decodeSaslPlain(response);
+    if (!creds) return this.badCommand(T.badSasl);
+    if (creds.authzid !== '' && creds.authzid.toLowerCase() !== creds.authcid.toLowerCase()) return this.write(err(T.authzid, 'AUTH'));
+    return this.signIn(creds.authcid, creds.password);
+  }
+
+  private async signIn(username: string, password: string): Promise<void> {
+    const r = await this.deps.auth.signIn({ username, password, protocol: 'pop3', ip: this.conn.ip, secure: this.secure });
+    if (this.state.kind !== 'authorization') return; // closed while waiting
+    if (!r.ok) {
+      this.bad++;
+      if (this.bad >= this.deps.limits.maxBadCommands) return this.close(err(r.message, signInCode(r.kind)));
+      return this.write(err(r.message, signInCode(r.kind)));
+    }
+    const account = r.account;
+    const release = this.deps.accountConnections.acquire(String(account.id));
+    if (!release) return this.write(err(T.tooManyConns, 'SYS/TEMP'));
+    if (!this.deps.locks.tryLock(account.id, this.conn.id)) {
+      release();
+      return this.write(err(T.inUse, 'IN-USE'));
+    }
+    try {
+      const inbox = await this.deps.store.getMailbox(account.id, 'INBOX');
+      if (!inbox) throw new Error(`no INBOX for ${account.address}`);
+      const messages = await this.deps.store.listMessages(inbox.id);
+      const drop = new Maildrop(inbox, messages);
+      if (this.socket.destroyed) throw new Closed();
+      this.releaseAccount = release;
+      this.state = { kind: 'transaction', account, drop };
+      const s = drop.stat();
+      this.log.info({ account: account.address, messages: s.count }, 'POP3 maildrop opened');
+      await this.write(ok(bi(`${account.address} có ${s.count} thư (${s.size} byte)`, `${account.address} has ${s.count} messages (${s.size} octets)`)));
+    } catch (e) {
+      if (this.state.kind !== 'transaction') {
+        this.deps.locks.unlock(account.id, this.conn.id);
+        release();
+      }
+      if (e instanceof Closed) throw e;
+      this.log.error({ err: e, account: account.address }, 'could not open the maildrop');
+      await this.write(err(T.noInbox, 'SYS/TEMP'));
+    }
+  }
+
+  private async stls(): Promise<void> {
+    if (this.secure || !this.deps.tls || this.state.kind !== 'authorization') return this.write(err(T.noTls));
+    const raw = this.conn.raw;
+    try {
+      const { socket, discarded } = await upgradeToTls(raw, this.reader, ok(bi('Bắt đầu TLS', 'Begin TLS negotiation')), {
+        secureContext: this.deps.tls,
+      });
+      if (discarded > 0) this.log.warn({ discarded }, 'STLS: discarded bytes sent before the TLS handshake');
+      socket.on('error', (e) => this.log.debug({ err: e }, 'socket error'));
+      this.socket = socket;
+      this.secure = true;
+      this.reader = new LineReader(socket, { maxLineBytes: this.deps.limits.maxLineBytes });
+      // RFC 2595 §4: the client must discard what it knew; so does the server (no USER carried over).
+      this.state = { kind: 'authorization', user: null };
+    } catch (e) {
+      this.log.info({ err: e }, 'STLS handshake failed');
+      this.state = { kind: 'closed' };
+      raw.destroy();
+      throw new Closed();
+    }
+  }
+
+  private async send(state: Exclude<State, { kind: 'closed' }>, n: number, lines: number | null): Promise<void> {
+    if (state.kind !== 'transaction') return;
+    const m = state.drop.get(n);
+    if (!m) return this.write(err(T.noSuchMessage));
+    const stream = this.deps.store.streamBlob(m.blobId);
+    const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    let first: IteratorResult<Buffer>;
+    try {
+      first = await it.next();
+    } catch (e) {
+      stream.destroy();
+      this.log.warn({ err: e, uid: m.uid }, 'RETR: message bytes unavailable');
+      return this.write(err(T.gone));
+    }
+    const enc = new MessageEncoder(lines);
+    await this.write(ok(lines === null ? `${m.size} octets` : bi('Phần đầu thư', 'Top of message follows')));
+    try {
+      let r = first;
+      while (!r.done) {
+        const out = enc.push(r.value);
+        if (out.length) await this.write(out);
+        if (enc.done) break;
+        r = await it.next();
+      }
+    } catch (e) {
+      // After "+OK" the reply cannot be taken back: drop the connection (nothing is deleted).
+      stream.destroy();
+      if (!(e instanceof Closed)) this.log.error({ err: e, uid: m.uid }, 'RETR failed mid-message');
+      this.state = { kind: 'closed' };
+      this.conn.raw.destroy();
+      throw new Closed();
+    }
+    stream.destroy();
+    await this.write(enc.end());
+    if (lines === null) state.drop.retrieved.add(n);
+  }
+
+  private async quit(state: Exclude<State, { kind: 'closed' }>): Promise<void> {
+    const bye = bi(`${this.deps.hostname} tạm biệt`, `${this.deps.hostname} signing off`);
+    if (state.kind === 'authorization') return this.close(ok(bye));
+    // UPDATE state (RFC 1939 §6).
+    const { drop, account } = state;
+    const deleted = drop.deletedUids();
+    let reply: string;
+    try {
+      if (deleted.length) await this.deps.store.expunge(drop.mailbox.id, deleted, { origin: this });
+      reply = ok(bi(`${bye} (đã xóa ${deleted.length} thư)`, `${this.deps.hostname} signing off (${deleted.length} messages deleted)`));
+    } catch (e) {
+      this.log.error({ err: e, account: account.address }, 'POP3 UPDATE: expunge failed');
+      reply = err(`${T.expungeFailed}. ${TEMPORARY_FAILURE}`, 'SYS/TEMP');
+    }
+    const seen = drop.seenUids();
+    if (seen.length) {
+      try {
+        await this.deps.store.setFlags(drop.mailbox.id, seen, 'add', ['\\Seen'], { origin: this });
+      } catch (e) {
+        this.log.warn({ err: e }, 'POP3 UPDATE: could not set \\Seen');
+      }
+    }
+    this.log.info({ account: account.address, deleted: deleted.length }, 'POP3 session ended');
+    this.close(reply);
+  }
+}
