@@ -64,8 +64,10 @@ export function fromHeaderDomain(raw: Buffer): string | null {
 
 /** Prepend a DKIM-Signature made with `key` (relaxed/relaxed, rsa-sha256). */
 export async function signWithKey(raw: Buffer, key: DkimKey, now: Date): Promise<Buffer> {
-  const r = await dkimSign(raw, { signingDomain: key.domain, selector: key.selector, privateKey: key.privateKey, canonicalization: 'relaxed/relaxed', algorithm: 'rsa-sha256', signTime: now });
-  if (r.errors.length > 0 || !r.signatures) throw r.errors[0] ?? new Error('DKIM signing produced no signature');
+  const one = { signingDomain: key.domain, selector: key.selector, privateKey: key.privateKey, canonicalization: 'relaxed/relaxed', algorithm: 'rsa-sha256' };
+  // mailauth signs the entries of signatureData (top-level keys alone produce no signature).
+  const r = await dkimSign(raw, { ...one, signTime: now, signatureData: [one] });
+  if (r.errors.length > 0 || !/^DKIM-Signature:/i.test(r.signatures)) throw r.errors[0] ?? new Error('DKIM signing produced no signature');
   const sig = r.signatures.endsWith('\r\n') ? r.signatures : `${r.signatures}\r\n`;
   return Buffer.concat([Buffer.from(sig, 'utf8'), raw]);
 }
