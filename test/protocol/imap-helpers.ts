@@ -47,6 +47,8 @@ export function message(opts: { subject?: string; from?: string; to?: string; bo
   );
 }
 
+let arrivals = 0;
+
 /** Put a message into a mailbox as delivery would (parsed once, stored once). */
 export async function deliver(app: TestApp, account: Account, raw: Buffer, mailbox = 'INBOX', flags: string[] = []): Promise<number> {
   const mb = await app.store.getMailbox(account.id, mailbox);
@@ -58,7 +60,7 @@ export async function deliver(app: TestApp, account: Account, raw: Buffer, mailb
     envelope: p.envelope,
     structure: p.structure,
     searchText: [t.subject, t.from, t.to, t.cc, t.body].join('\n'),
-    internalDate: new Date('2026-11-16T02:00:00Z'),
+    internalDate: new Date(Date.UTC(2026, 10, 16, 2, 0, arrivals++)),
     targets: [{ mailboxId: mb.id, flags, quotaBytes: null }],
   });
   if (!copy) throw new Error('not stored');
