@@ -16,9 +16,11 @@ import { register as org } from './commands/org.js';
 import { register as account } from './commands/account.js';
 import { register as importCmd } from './commands/import.js';
 import { register as jobs } from './commands/jobs.js';
+import { register as log } from './commands/log.js';
+import { register as dkim } from './commands/dkim.js';
 
 /** One line per command file. */
-const COMMANDS: RegisterCommand[] = [serve, config, domain, org, account, importCmd, jobs];
+const COMMANDS: RegisterCommand[] = [serve, config, domain, org, account, importCmd, jobs, log, dkim];
 
 /** Error codes that mean "the server failed", not "the request was wrong". */
 const INTERNAL_CODES = new Set(['INTERNAL', 'TEMPORARY']);
