@@ -73,9 +73,10 @@ export const registry: Registry = {
 /** The capability list for this session now, derived from the registry. */
 export function capabilities(s: Session): string[] {
   const out = ['IMAP4rev1', 'IMAP4rev2', 'LITERAL+'];
-  const state = s.state === 'logout' ? 'not-authenticated' : s.state;
+  // Signed in, everything usable in the authenticated or selected state is advertised.
+  const states = s.state === 'authenticated' || s.state === 'selected' ? ['authenticated', 'selected'] : ['not-authenticated'];
   for (const spec of Object.values(registry) as Array<CommandSpec<ImapCommandType>>) {
-    if (!spec.caps || !spec.states.includes(state)) continue;
+    if (!spec.caps || !spec.states.some((st) => states.includes(st))) continue;
     for (const c of spec.caps(s)) if (!out.includes(c)) out.push(c);
   }
   return out;
