@@ -162,6 +162,18 @@ describe('buudien (in-process)', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/blob-gc: 0 blobs/);
     expect((await cli(['jobs', 'run', 'blob-gc', '--now', 'yesterday', '--config', config])).code).toBe(1);
+
+    // --now fixes "today": an account created now is idle for years by 2030 (R-ACC-3).
+    await cli(['org', 'add', '--name', 'Sở Tài chính', '--config', config]);
+    await cli(['account', 'add', '--name', 'Lê Văn Hùng', '--org', 'stc', '--config', config]);
+    const early = await cli(['jobs', 'run', 'account-lifecycle', '--config', config]);
+    expect(early.stdout).toMatch(/0 suspended, 0 deleted/);
+    const late = await cli(['jobs', 'run', 'account-lifecycle', '--now', '2030-01-01T00:00:00Z', '--config', config]);
+    expect(late.code).toBe(0);
+    expect(late.stdout).toMatch(/suspended hunglv@nghean.gov.vn/);
+    const shown = JSON.parse((await cli(['account', 'show', 'hunglv', '--json', '--config', config])).stdout) as { state: string; stateChangedAt: string };
+    expect(shown).toMatchObject({ state: 'suspended', stateChangedAt: '2030-01-01T00:00:00.000Z' });
+    expect((await cli(['jobs', 'run', 'send-log-prune', '--config', config])).stdout).toMatch(/send-log-prune: 0 rows/);
   });
 
   it('serve: prints the one-time admin password once, runs, stops cleanly on the stop signal', async () => {
