@@ -18,26 +18,34 @@ type Tok =
   | { k: 'special'; v: string }
   | { k: 'ws' };
 
-function tokenize(s: string): Tok[] {
-  const toks: Tok[] = [];
+const WS_RUN = /[ \t\r\n]+/y;
+const ATOM_RUN = /[^ \t\r\n"(\[<>,:;@.]+/y;
+
+/** Lazy tokenizer: the caller can stop early (address cap) without tokenizing the rest. */
+function* tokenize(s: string): Generator<Tok> {
   let i = 0;
   const n = s.length;
   while (i < n) {
     const c = s[i]!;
     if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
-      while (i < n && /[ \t\r\n]/.test(s[i]!)) i++;
-      toks.push({ k: 'ws' });
+      WS_RUN.lastIndex = i;
+      WS_RUN.test(s);
+      i = WS_RUN.lastIndex;
+      yield { k: 'ws' };
     } else if (c === '"') {
       const start = i++;
       let v = '';
+      let seg = i;
       while (i < n && s[i] !== '"') {
         if (s[i] === '\\' && i + 1 < n) {
-          v += s[i + 1];
+          v += s.slice(seg, i) + s[i + 1];
           i += 2;
-        } else v += s[i++];
+          seg = i;
+        } else i++;
       }
+      v += s.slice(seg, Math.min(i, n));
       i = Math.min(i + 1, n);
-      toks.push({ k: 'quoted', v, raw: s.slice(start, i) });
+      yield { k: 'quoted', v, raw: s.slice(start, i) };
     } else if (c === '(') {
       let depth = 0;
       let v = '';
@@ -61,26 +69,27 @@ function tokenize(s: string): Tok[] {
         } else v += d;
         i++;
       }
-      toks.push({ k: 'comment', v });
+      yield { k: 'comment', v };
     } else if (c === '[') {
-      const end = s.indexOf(']', i);
-      const stop = end < 0 ? n : end + 1;
-      toks.push({ k: 'literal', v: s.slice(i, stop) });
+      const close = s.indexOf(']', i);
+      const stop = close < 0 ? n : close + 1;
+      yield { k: 'literal', v: s.slice(i, stop) };
       i = stop;
     } else if ('<>,:;@.'.includes(c)) {
-      toks.push({ k: 'special', v: c });
       i++;
+      yield { k: 'special', v: c };
     } else {
-      let v = '';
-      while (i < n && !/[ \t\r\n"(\[<>,:;@.]/.test(s[i]!)) v += s[i++];
-      if (v === '') {
-        v = c; // a lone ')' or ']'
+      ATOM_RUN.lastIndex = i;
+      if (ATOM_RUN.test(s)) {
+        const v = s.slice(i, ATOM_RUN.lastIndex);
+        i = ATOM_RUN.lastIndex;
+        yield { k: 'atom', v };
+      } else {
         i++;
+        yield { k: 'atom', v: c }; // a lone ')' or ']'
       }
-      toks.push({ k: 'atom', v });
     }
   }
-  return toks;
 }
 
 /** Phrase text of tokens: atoms and quoted strings joined with single spaces, dots kept. */
@@ -162,10 +171,14 @@ export interface AddressList {
  * names are raw (RFC 2047 words kept, quotes removed). At most `max` entries are kept.
  */
 export function parseAddressList(value: string, max = DEFAULT_MAX_ADDRESSES): AddressList {
-  const toks = tokenize(value);
+  // No list of `max` real addresses needs more than ~512 characters each: cut the rest unread.
+  const room = Math.max(64 * 1024, max * 512);
+  const cut = value.length > room;
+  let truncated = cut;
+  const toks = tokenize(cut ? value.slice(0, room) : value);
   const out: EnvelopeAddress[] = [];
-  let truncated = false;
   let cur: Tok[] = [];
+  let curHasAddr = false; // cur holds '@' or '<' (so a ':' is not a group name's end)
   let inAngle = false;
   let inGroup = false;
   const push = (a: EnvelopeAddress): boolean => {
@@ -179,16 +192,20 @@ export function parseAddressList(value: string, max = DEFAULT_MAX_ADDRESSES): Ad
   const flush = (): boolean => {
     const a = mailboxOf(cur);
     cur = [];
+    curHasAddr = false;
     return a ? push(a) : true;
   };
   for (const t of toks) {
     if (t.k === 'special') {
-      if (t.v === '<') inAngle = true;
-      else if (t.v === '>') inAngle = false;
+      if (t.v === '@') curHasAddr = true;
+      if (t.v === '<') {
+        inAngle = true;
+        curHasAddr = true;
+      } else if (t.v === '>') inAngle = false;
       else if (!inAngle && t.v === ',') {
         if (!flush()) break;
         continue;
-      } else if (!inAngle && t.v === ':' && !inGroup && !cur.some((x) => x.k === 'special' && (x.v === '@' || x.v === '<'))) {
+      } else if (!inAngle && t.v === ':' && !inGroup && !curHasAddr) {
         inGroup = true;
         const name = phraseOf(cur);
         cur = [];
@@ -196,21 +213,17 @@ export function parseAddressList(value: string, max = DEFAULT_MAX_ADDRESSES): Ad
         continue;
       } else if (!inAngle && t.v === ';' && inGroup) {
         if (!flush()) break;
-        inGroup = false;
         if (!push({ name: null, adl: null, mailbox: null, host: null })) break;
+        inGroup = false;
         continue;
       }
     }
     cur.push(t);
   }
-  if (!truncated) {
-    flush();
-    if (inGroup && !truncated) push({ name: null, adl: null, mailbox: null, host: null });
-  }
-  if (truncated && inGroup && out.length > 0) {
-    // keep the group markers balanced even when capped
-    out.push({ name: null, adl: null, mailbox: null, host: null });
-  }
+  // The last address: kept unless the cap stopped us or the value was cut inside it.
+  if (out.length < max && !cut) flush();
+  // An open group is closed, even past the cap, so group markers always pair up.
+  if (inGroup) out.push({ name: null, adl: null, mailbox: null, host: null });
   return { addresses: out, truncated };
 }
 

@@ -8,11 +8,13 @@ import iconv from 'iconv-lite';
 const ALIASES: Record<string, string> = {
   'utf8': 'utf-8',
   'unicode-1-1-utf-8': 'utf-8',
-  'x-unknown': 'utf-8',
-  'unknown-8bit': 'latin1',
+  // labels that mean "we do not know": guess from the bytes
+  'x-unknown': '',
+  'unknown-8bit': '',
+  'unknown': '',
   'ascii': 'us-ascii',
   'ansi_x3.4-1968': 'us-ascii',
-  'x-user-defined': 'latin1',
+  'x-user-defined': '',
   'cp-1258': 'windows-1258',
   'x-cp1258': 'windows-1258',
   'x-viet-viscii': 'viscii',
@@ -75,10 +77,35 @@ function isAscii(bytes: Buffer): boolean {
   return true;
 }
 
+const TONE_1258 = new Set([0xcc, 0xec, 0xde, 0xd2, 0xf2]); // combining grave, acute, tilde, hook, dot below
+const VOWEL_1258 = new Set([...'aeiouyAEIOUY'].map((c) => c.charCodeAt(0)).concat([0xe2, 0xea, 0xf4, 0xe3, 0xf5, 0xfd, 0xc2, 0xca, 0xd4, 0xc3, 0xd5, 0xdd]));
+
+/**
+ * Unlabelled 8-bit text that is Vietnamese in windows-1258 shows tone-mark bytes right after
+ * vowels again and again; windows-1252 text almost never does (those bytes are Ì ì Þ Ò ò).
+ */
+export function looksLikeWindows1258(bytes: Buffer): boolean {
+  let signals = 0;
+  let high = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b < 0x80) continue;
+    high++;
+    if (TONE_1258.has(b) && i > 0 && VOWEL_1258.has(bytes[i - 1]!)) signals++;
+  }
+  return signals >= 2 && signals * 4 >= high;
+}
+
+/** Guess for 8-bit bytes with no usable label: UTF-8 if valid, windows-1258 if it looks Vietnamese, else windows-1252. */
+function guess(bytes: Buffer): string {
+  if (isValidUtf8(bytes)) return bytes.toString('utf8');
+  return iconv.decode(bytes, looksLikeWindows1258(bytes) ? 'windows-1258' : 'windows-1252');
+}
+
 /**
  * Decode bytes in `charset` to an NFC string. UTF-8 decodes with U+FFFD for invalid bytes;
  * unknown labels (and 8-bit bytes labelled us-ascii) fall back to UTF-8 when the bytes are
- * valid UTF-8, else windows-1252 (a latin1 superset).
+ * valid UTF-8, else windows-1258 when they look like Vietnamese, else windows-1252.
  */
 export function decodeCharset(bytes: Buffer, charset: string): string {
   try {
@@ -90,7 +117,7 @@ export function decodeCharset(bytes: Buffer, charset: string): string {
       out = bytes.toString('utf8'); // invalid sequences become U+FFFD
     } else if (cs === 'us-ascii' || cs === '' || !iconv.encodingExists(cs)) {
       // us-ascii with 8-bit bytes is a lie; so is an unknown label: guess.
-      out = isValidUtf8(bytes) ? bytes.toString('utf8') : iconv.decode(bytes, 'windows-1252');
+      out = guess(bytes);
     } else {
       out = iconv.decode(bytes, cs);
     }

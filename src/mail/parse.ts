@@ -48,6 +48,65 @@ interface Ctx {
   parts: number;
   warnings: string[];
   warned: Set<string>;
+  /** Lazily built: line-feed counts per block, for O(1)-ish line counts at any depth. */
+  lines: LineIndex | null;
+  /** Lazily built: sorted offsets of every line that starts with "--" (delimiter candidates). */
+  dashLines: number[] | null;
+}
+
+const BLOCK = 64 * 1024;
+
+/** Prefix sums of LF counts per 64 KiB block, so counting lines of nested bodies is not O(depth × size). */
+interface LineIndex {
+  prefix: Uint32Array; // prefix[k] = LFs in blocks [0, k)
+}
+
+function countLF(raw: Buffer, start: number, end: number): number {
+  let n = 0;
+  let i = raw.indexOf(0x0a, start);
+  while (i >= 0 && i < end) {
+    n++;
+    i = raw.indexOf(0x0a, i + 1);
+  }
+  return n;
+}
+
+function buildLineIndex(raw: Buffer): LineIndex {
+  const blocks = Math.ceil(raw.length / BLOCK);
+  const prefix = new Uint32Array(blocks + 1);
+  for (let k = 0; k < blocks; k++) prefix[k + 1] = prefix[k]! + countLF(raw, k * BLOCK, Math.min(raw.length, (k + 1) * BLOCK));
+  return { prefix };
+}
+
+function linesIn(ctx: Ctx, start: number, end: number): number {
+  const raw = ctx.raw;
+  if (end - start <= 2 * BLOCK) return countLines(raw, start, end);
+  ctx.lines ??= buildLineIndex(raw);
+  const firstFull = Math.ceil(start / BLOCK);
+  const lastFull = Math.floor(end / BLOCK); // blocks [firstFull, lastFull) lie inside
+  let n = countLF(raw, start, firstFull * BLOCK) + (ctx.lines.prefix[lastFull]! - ctx.lines.prefix[firstFull]!) + countLF(raw, lastFull * BLOCK, end);
+  if (end > start && raw[end - 1] !== 0x0a) n++;
+  return n;
+}
+
+function buildDashLines(raw: Buffer): number[] {
+  const out: number[] = [];
+  if (raw[0] === 0x2d && raw[1] === 0x2d) out.push(0);
+  const needle = Buffer.from('\n--', 'latin1');
+  for (let i = raw.indexOf(needle); i >= 0; i = raw.indexOf(needle, i + 1)) out.push(i + 1);
+  return out;
+}
+
+/** First index in the sorted array with a value >= x. */
+function lowerBound(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Record a warning once; after 100, only limit warnings (`always`) are still recorded. */
@@ -104,12 +163,39 @@ export function envelopeOf(fields: readonly HeaderField[], maxAddresses = DEFAUL
   };
 }
 
-/** Parse a Date header value; null when absent or malformed. */
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+/** RFC 5322 §4.3 obsolete zones; military letters count as -0000 (unknown), i.e. UTC. */
+const ZONES: Record<string, number> = { ut: 0, gmt: 0, z: 0, utc: 0, est: -300, edt: -240, cst: -360, cdt: -300, mst: -420, mdt: -360, pst: -480, pdt: -420 };
+const DATE_RE = /^(?:[a-z]{3,9},?\s*)?(\d{1,2})[\s-]+([a-z]{3})[a-z]*[\s-]+(\d{2,4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*([+-]\d{4}|[a-z]{1,5})?/i;
+
+/**
+ * Parse a Date header (RFC 5322 date-time, with obsolete forms: no weekday, two-digit years,
+ * named zones, comments). Null when absent or malformed: no guessing from free text.
+ */
 export function parseDate(v: string | null): Date | null {
   if (v === null) return null;
   const s = v.replace(/\([^)]*\)/g, ' ').replace(/\s+/g, ' ').trim();
-  if (!s) return null;
-  const d = new Date(s);
+  const m = DATE_RE.exec(s);
+  if (!m) return null;
+  const day = Number(m[1]);
+  const month = MONTHS.indexOf(m[2]!.toLowerCase());
+  let year = Number(m[3]);
+  if (m[3]!.length === 2) year += year < 50 ? 2000 : 1900;
+  else if (m[3]!.length === 3) year += 1900;
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  if (month < 0 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return null;
+  let offset = 0; // minutes east of UTC
+  const z = m[7];
+  if (z !== undefined) {
+    if (/^[+-]\d{4}$/.test(z)) {
+      const mins = Number(z.slice(1, 3)) * 60 + Number(z.slice(3, 5));
+      offset = z[0] === '-' ? -mins : mins;
+    } else offset = ZONES[z.toLowerCase()] ?? 0;
+  }
+  if (new Date(Date.UTC(year, month, day)).getUTCMonth() !== month) return null; // 31 Feb
+  const d = new Date(Date.UTC(year, month, day, hour, minute, Math.min(second, 59)) - offset * 60_000);
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
@@ -134,10 +220,23 @@ function leaf(ctx: Ctx, p: MimePart, reason: string, always = false): void {
 }
 
 function parsePart(ctx: Ctx, start: number, end: number, path: string, depth: number, defaultType: 'text/plain' | 'message/rfc822'): MimePart {
+  return parsePartWithFields(ctx, start, end, path, depth, defaultType).part;
+}
+
+/** Parse one part (and its subtree); also returns its header fields (for an enclosed message's envelope). */
+function parsePartWithFields(
+  ctx: Ctx,
+  start: number,
+  end: number,
+  path: string,
+  depth: number,
+  defaultType: 'text/plain' | 'message/rfc822',
+): { part: MimePart; fields: HeaderField[] } {
   const raw = ctx.raw;
   ctx.parts++;
   const hb = parseHeaderBlock(raw, start, end, ctx.maxHeaderBytes);
   for (const w of hb.warnings) warn(ctx, w);
+  const fields = hb.fields;
   const ct = parseContentType(getHeader(hb.fields, 'content-type'), defaultType);
   for (const w of ct.warnings) warn(ctx, w);
   const disp = parseDisposition(getHeader(hb.fields, 'content-disposition'));
@@ -171,33 +270,32 @@ function parsePart(ctx: Ctx, start: number, end: number, path: string, depth: nu
   if (part.type === 'multipart') {
     const boundary = getParam(part.params, 'boundary');
     if (!boundary) {
-      leaf(ctx, part, `part ${path || 'top'}: multipart without boundary`);
-      return part;
+      leaf(ctx, part, 'multipart without boundary: kept as one part');
+      return { part, fields };
     }
     if (depth >= ctx.maxDepth) {
       leaf(ctx, part, `MIME nesting deeper than ${ctx.maxDepth}: not descended`, true);
-      return part;
+      return { part, fields };
     }
     parseMultipart(ctx, part, boundary, depth);
   } else if (part.type === 'message' && (part.subtype === 'rfc822' || part.subtype === 'global')) {
-    part.lines = countLines(raw, part.bodyStart, part.end);
+    part.lines = linesIn(ctx, part.bodyStart, part.end);
     if (encoding !== '7bit' && encoding !== '8bit' && encoding !== 'binary') {
       // RFC 2046 §5.2.1 forbids it; we do not decode to parse. The renderer shows such a part as a leaf.
-      warn(ctx, `part ${path || 'top'}: encoded message/${part.subtype} not descended`);
+      warn(ctx, `encoded message/${part.subtype} not descended`);
     } else if (depth >= ctx.maxDepth) {
       warn(ctx, `MIME nesting deeper than ${ctx.maxDepth}: not descended`, true);
     } else if (ctx.parts >= ctx.maxParts) {
       warn(ctx, `more than ${ctx.maxParts} MIME parts: rest not descended`, true);
     } else {
-      const inner = parsePart(ctx, part.bodyStart, part.end, path, depth + 1, 'text/plain');
+      const { part: inner, fields: innerHeaders } = parsePartWithFields(ctx, part.bodyStart, part.end, path, depth + 1, 'text/plain');
       if (inner.type !== 'multipart') repath(inner, path, childPath(path, 1));
-      const innerHeaders = parseHeaderBlock(raw, part.bodyStart, part.end, ctx.maxHeaderBytes).fields;
       part.message = { envelope: envelopeOf(innerHeaders, ctx.maxAddresses, ctx.warnings), part: inner };
     }
   } else if (part.type === 'text') {
-    part.lines = countLines(raw, part.bodyStart, part.end);
+    part.lines = linesIn(ctx, part.bodyStart, part.end);
   }
-  return part;
+  return { part, fields };
 }
 
 /** Is there a delimiter line for `dash` ("--boundary") at `pos` (already known to start a line)? */
@@ -243,19 +341,17 @@ function parseMultipart(ctx: Ctx, part: MimePart, boundary: string, depth: numbe
     n++;
     part.children.push(parsePart(ctx, cStart, Math.max(cStart, cEnd), childPath(part.path, n), depth + 1, childDefault));
   };
+  // Candidates are the lines that start with "--", found once per message: nested multiparts
+  // then cost O(candidates) each instead of a scan of their whole body.
+  ctx.dashLines ??= buildDashLines(raw);
+  const cands = ctx.dashLines;
+  let ci = lowerBound(cands, pos);
   while (pos < end) {
-    let hit = raw.indexOf(dash, pos);
+    const hit = ci < cands.length ? cands[ci++]! : -1;
     if (hit < 0 || hit >= end) break;
-    // must start a line
-    if (hit !== part.bodyStart && raw[hit - 1] !== 0x0a) {
-      pos = hit + 1;
-      continue;
-    }
+    if (hit < pos) continue;
     const d = delimiterAt(raw, hit, end, dash);
-    if (!d) {
-      pos = hit + 1;
-      continue;
-    }
+    if (!d) continue;
     if (partStart >= 0) {
       // the line break before the delimiter belongs to the delimiter
       let cEnd = hit;
@@ -269,16 +365,15 @@ function parseMultipart(ctx: Ctx, part: MimePart, boundary: string, depth: numbe
     }
     partStart = d.next;
     pos = d.next;
-    hit = -1;
   }
   if (!closed) {
     if (partStart >= 0) {
-      warn(ctx, `part ${part.path || 'top'}: missing close delimiter`);
+      warn(ctx, 'multipart: missing close delimiter');
       addChild(partStart, end);
     }
   }
   if (part.children.length === 0) {
-    warn(ctx, `part ${part.path || 'top'}: multipart without parts`);
+    warn(ctx, 'multipart without parts: an empty text part stands in');
     // An empty text/plain child keeps BODYSTRUCTURE well-formed (a multipart needs one part).
     part.children.push({
       path: childPath(part.path, 1),
@@ -327,7 +422,11 @@ function bodyTextOf(raw: Buffer, root: MimePart, maxBytes: number): string {
   walk(root, (p) => {
     if (bytes >= maxBytes) return false;
     if (p.type !== 'text' || (p.subtype !== 'plain' && p.subtype !== 'html')) return true;
-    const body = decodeBody(raw, p);
+    // Decode only as much as can reach the cap: QP needs at most 3 raw bytes per byte, base64
+    // 4 per 3; HTML loses its tags, so it gets more room.
+    const room = (maxBytes - bytes) * (p.subtype === 'html' ? 8 : 4) + 16;
+    const slice = p.end - p.bodyStart > room ? { ...p, end: p.bodyStart + room } : p;
+    const body = decodeBody(raw, slice);
     let text = decodeCharset(body, getParam(p.params, 'charset') ?? 'us-ascii');
     if (p.subtype === 'html') text = htmlToText(text);
     text = text.replace(/\r\n?/g, '\n').trim();
@@ -375,10 +474,11 @@ export function parseMessage(raw: Buffer, limits: ParseLimits = {}): ParsedMessa
     parts: 0,
     warnings: [],
     warned: new Set(),
+    lines: null,
+    dashLines: null,
   };
   try {
-    const top = parsePart(ctx, 0, raw.length, '', 0, 'text/plain');
-    const headers = parseHeaderBlock(raw, 0, raw.length, ctx.maxHeaderBytes).fields;
+    const { part: top, fields: headers } = parsePartWithFields(ctx, 0, raw.length, '', 0, 'text/plain');
     const envelope = envelopeOf(headers, ctx.maxAddresses, ctx.warnings);
     const subject = envelope.subject === null ? '' : decodeWords(envelope.subject).trim();
     return {

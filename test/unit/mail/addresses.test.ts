@@ -35,6 +35,18 @@ describe('parseAddressList', () => {
     expect(r.truncated).toBe(true);
   });
 
+  it('keeps group markers paired when the cap falls inside a group', () => {
+    const r = parseAddressList('G: a@x, b@x, c@x, d@x;', 3);
+    expect(r.truncated).toBe(true);
+    expect(r.addresses).toEqual([A(null, 'G', null), A(null, 'a', 'x'), A(null, 'b', 'x'), GROUP_END]);
+  });
+
+  it('reads at most max × 512 characters of a huge header', () => {
+    const r = parseAddressList(`a@b${':c'.repeat(300_000)}`, 10);
+    expect(r.truncated).toBe(true);
+    expect(r.addresses.length).toBeLessThanOrEqual(10);
+  });
+
   it('formats decoded display strings', () => {
     const list = parseAddressList('=?utf-8?B?Tmd1eeG7hW4gVsSDbiBMb25n?= <longnv@x.vn>, G: a@b;').addresses;
     expect(formatAddress(list[0]!)).toBe('Nguyễn Văn Long <longnv@x.vn>');

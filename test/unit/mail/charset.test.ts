@@ -27,6 +27,9 @@ describe('decodeCharset', () => {
     ['quoted label', Buffer.from('Vinh', 'utf8'), '"utf-8"', 'Vinh'],
     ['utf-8 with NFD input comes out NFC', Buffer.from('Vie\u0323\u0302t', 'utf8'), 'utf-8', 'Việt'],
     ['utf-16le', Buffer.from('Việt', 'utf16le'), 'utf-16le', 'Việt'],
+    ['unlabelled windows-1258 is recognised', b('Ti', 0xea, 0xec, 'ng Vi', 0xea, 0xf2, 't c', 0xf3, ' d', 0xe2, 0xcc, 'u'), 'unknown-8bit', 'Tiếng Việt có dầu'],
+    ['unlabelled Portuguese stays windows-1252', b('n', 0xe3, 'o s', 0xe3, 'o p', 0xe3, 'es'), 'x-unknown', 'não são pães'],
+    ['unlabelled Italian stays windows-1252', b('pu', 0xf2, ' per', 0xf2, ' cos', 0xec), '', 'può però così'],
   ];
   it.each(table)('%s', (_name, bytes, charset, want) => {
     const got = decodeCharset(bytes, charset);

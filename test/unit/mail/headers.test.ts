@@ -51,6 +51,11 @@ describe('parseHeaderBlock', () => {
     expect(parseHeaderBlock(raw, 0, raw.length).fields[0]!.value).toBe('Báo cáo tháng');
   });
 
+  it('guesses raw 8-bit windows-1258 header bytes (no label) as Vietnamese', () => {
+    const raw = Buffer.concat([Buffer.from('Subject: Th'), Buffer.from([0xf4]), Buffer.from('ng b'), Buffer.from([0xe1]), Buffer.from('o ti'), Buffer.from([0xea, 0xec]), Buffer.from('ng Vi'), Buffer.from([0xea, 0xf2]), Buffer.from('t\r\n\r\n')]);
+    expect(parseHeaderBlock(raw, 0, raw.length).fields[0]!.value).toBe('Thông báo tiếng Việt');
+  });
+
   it('keeps at most maxHeaderBytes of fields but still finds the body', () => {
     const lines = Array.from({ length: 1000 }, (_, i) => `X-${i}: ${'v'.repeat(50)}`).join('\r\n');
     const raw = Buffer.from(`${lines}\r\n\r\nthe body`);

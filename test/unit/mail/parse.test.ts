@@ -305,11 +305,20 @@ describe('parseDate / countLines', () => {
     ['Tue, 1 Jul 2003 10:52:37 +0200', '2003-07-01T08:52:37.000Z'],
     ['1 Jul 2003 10:52:37 GMT', '2003-07-01T10:52:37.000Z'],
     ['Mon, 17 Nov 2025 08:30:00 +0700 (ICT)', '2025-11-17T01:30:00.000Z'],
+    ['17 Nov 25 08:30 EST', '2025-11-17T13:30:00.000Z'],
+    ['Fri, 21 Nov 97 09:55:06 -0600', '1997-11-21T15:55:06.000Z'],
+    ['Thu, 13 Feb 1969 23:32:54 -0330', '1969-02-14T03:02:54.000Z'],
+    ['Mon,17 Nov 2025 08:30:00 +0000', '2025-11-17T08:30:00.000Z'],
+    ['17-Nov-2025 08:30:00 +0700', '2025-11-17T01:30:00.000Z'],
   ])('%s', (v, iso) => {
     expect(parseDate(v)?.toISOString()).toBe(iso);
   });
   it('malformed or absent dates are null', () => {
     expect(parseDate('not a date')).toBeNull();
+    expect(parseDate('1')).toBeNull();
+    expect(parseDate('31 Feb 2025 10:00:00 +0000')).toBeNull();
+    expect(parseDate('17 Foo 2025 10:00:00 +0000')).toBeNull();
+    expect(parseDate('17 Nov 2025 25:00:00 +0000')).toBeNull();
     expect(parseDate(null)).toBeNull();
     expect(parseDate('')).toBeNull();
   });
