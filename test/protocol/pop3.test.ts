@@ -236,7 +236,12 @@ describe('POP3 transcript', () => {
 describe('POP3 account states and the plaintext rule', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startApp({ ...FAST, security: { ...FAST.security, allowPlaintextAuth: 'never' }, passwords: { changeUrl: 'https://portal.example.gov.vn' } });
+    app = await startApp({
+      ...FAST,
+      security: { ...FAST.security, allowPlaintextAuth: 'never' },
+      passwords: { changeUrl: 'https://portal.example.gov.vn' },
+      pop3: { idleTimeoutMs: 2000 },
+    });
     const s = await makeAccount(app.store, 'tam@example.gov.vn');
     await app.store.updateAccount(s.id, { state: 'suspended' }, null);
     await makeAccount(app.store, 'moi@example.gov.vn', { mustChangePassword: true });
@@ -270,6 +275,14 @@ describe('POP3 account states and the plaintext rule', () => {
     expect(await c.login('tam', 'wrong')).toMatch(/^-ERR \[AUTH\] /);
     await c.cmd('QUIT');
   });
+
+  it('an idle client is told and disconnected (pop3.idleTimeoutMs)', async () => {
+    const c = await Pop3Client.open(app.port('pop3s'), { tls: true });
+    await c.line();
+    expect(await c.login('ok')).toMatch(/^\+OK/);
+    expect(await c.line()).toMatch(/^-ERR Quá thời gian chờ; đóng kết nối \/ Idle timeout; closing$/);
+    await c.waitClosed();
+  });
 });
 
 describe('POP3 large message', () => {
@@ -299,6 +312,18 @@ describe('POP3 large message', () => {
     const got = await c.body();
     expect(got.length).toBe(raw.length);
     expect(got.equals(raw)).toBe(true);
+    await c.cmd('QUIT');
+  });
+
+  it('messages IMAP marked \\Deleted (not expunged) are still listed: POP3 has no such notion', async () => {
+    const user = await makeAccount(app.store, 'del@example.gov.vn');
+    const uid = await deliver(app.store, user, simpleMessage('Xoa', 'x\r\n'));
+    await deliver(app.store, user, simpleMessage('Giu', 'y\r\n'));
+    const inbox = await app.store.getMailbox(user.id, 'INBOX');
+    await app.store.setFlags(inbox?.id as number, [uid], 'add', ['\\Deleted']);
+    const c = await Pop3Client.open(app.port('pop3'));
+    await c.line();
+    expect(await c.login('del')).toMatch(/ 2 thư/);
     await c.cmd('QUIT');
   });
 
