@@ -23,7 +23,8 @@ export interface AuthVerdict {
 export type DnsResolver = NonNullable<AuthenticateOptions['resolver']>;
 
 // A result token or property value must not carry line breaks or a ";" that would end the resinfo.
-function clean(s: string): string {
+function clean(s: string | undefined): string {
+  if (s === undefined) return '';
   return s.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
 }
 
@@ -45,8 +46,9 @@ export function composeAuthenticationResults(hostname: string, r: AuthCheckResul
   const sigs = r.dkim.results ?? [];
   if (sigs.length === 0) parts.push('dkim=none');
   for (const s of sigs) {
-    parts.push(resinfo(s.info, `dkim=${s.status.result} header.d=${s.signingDomain}`));
-    if (s.status.result !== 'pass') findings.push(`dkim=${s.status.result} (${clean(s.signingDomain)})`);
+    const d = clean(s.signingDomain ?? '');
+    parts.push(resinfo(s.info, d ? `dkim=${s.status.result} header.d=${d}` : `dkim=${s.status.result}`));
+    if (s.status.result !== 'pass' && s.status.result !== 'none') findings.push(d ? `dkim=${s.status.result} (${d})` : `dkim=${s.status.result}`);
   }
   let dmarcReject: { domain: string } | null = null;
   if (r.dmarc) {
