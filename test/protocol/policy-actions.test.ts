@@ -1,0 +1,145 @@
+/**
+ * Configured actions end to end: quarantine (and `buudien quarantine list|release|delete`),
+ * reject by config, sending limits on submission (451 4.7.1 + notice to the unit admin),
+ * over-quota recipients (452 4.2.2) and quota warning mails (R-STORE-3).
+ */
+import path from 'node:path';
+import { rmSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeWords } from '../../src/mail/headers.js';
+import { cli, tempSetup } from '../cli/run.js';
+import { startApp, type TestApp } from '../helpers/app.js';
+import { mimeMessage, zip } from '../unit/policy/fixtures.js';
+import { addUser, headersOf, mailboxMessages, send } from './policy-helpers.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function app(overrides: Record<string, unknown>, dir?: string): Promise<TestApp> {
+  const a = await startApp(overrides, dir ? { dir } : {});
+  cleanup.push(() => a.stop());
+  return a;
+}
+
+const encrypted = (name: string): Buffer => mimeMessage({ subject: `held ${name}`, attachments: [{ name, data: zip([{ name: 'a.doc', data: 'x', encrypt: 'aes' }]) }] });
+
+describe('quarantine', () => {
+  it('holds the message (250, not delivered); the CLI lists, releases (delivered with a header) and deletes', async () => {
+    const yaml = 'policy:\n  rules:\n    - { name: encrypted-archives, action: quarantine }\n';
+    const setup = tempSetup(yaml, ['example.gov.vn']);
+    cleanup.push(() => rmSync(setup.dir, { recursive: true, force: true }));
+    const overrides = { storage: { dir: path.join(setup.dir, 'data') }, policy: { rules: [{ name: 'encrypted-archives', action: 'quarantine' }] } };
+    let a = await startApp(overrides, { dir: setup.dir });
+    const user = await addUser(a.store, 'longnv@example.gov.vn');
+    expect(await send(a, encrypted('one.zip'))).toMatchObject({ ok: true, code: 250 });
+    expect(await send(a, encrypted('two.zip'))).toMatchObject({ ok: true, code: 250 });
+    expect(await mailboxMessages(a.store, user.id)).toEqual([]);
+    const log = await a.store.searchSendLog({ recipient: 'longnv@example.gov.vn' });
+    expect(log.map((l) => [l.outcome, l.findings])).toEqual([
+      ['quarantined', ['encrypted-archives: quarantine encrypted-archive; file="two.zip"']],
+      ['quarantined', ['encrypted-archives: quarantine encrypted-archive; file="one.zip"']],
+    ]);
+    await a.stop();
+
+    const listed = await cli(['quarantine', 'list', '--json', '--config', setup.config]);
+    expect(listed.code).toBe(0);
+    const items = (JSON.parse(listed.stdout) as Array<{ id: number; recipients: string[]; reason: string }>).sort((x, y) => x.id - y.id);
+    expect(items).toHaveLength(2);
+    expect(items[0]?.recipients).toEqual(['longnv@example.gov.vn']);
+    expect(items[0]?.reason).toContain('encrypted-archive; file="one.zip"');
+
+    const rel = await cli(['quarantine', 'release', String(items[0]?.id), '--config', setup.config, '--actor', 'quantri']);
+    expect(rel.code).toBe(0);
+    expect(rel.stdout).toContain('longnv@example.gov.vn: 250');
+    const del = await cli(['quarantine', 'delete', String(items[1]?.id), '--config', setup.config]);
+    expect(del.code).toBe(0);
+    const missing = await cli(['quarantine', 'delete', '999', '--config', setup.config]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/Không có thư cách ly số 999 \/ No quarantined message 999/);
+
+    a = await startApp(overrides, { dir: setup.dir });
+    cleanup.push(() => a.stop());
+    expect(await a.store.listQuarantine()).toEqual([]);
+    const inbox = await mailboxMessages(a.store, user.id);
+    expect(inbox).toHaveLength(1);
+    expect(headersOf(inbox[0] ?? '')).toContain(`X-Buudien-Policy: released; quarantine=${items[0]?.id}`);
+    expect(inbox[0]).toContain('Subject: held one.zip');
+    const audit = await a.store.listAudit({});
+    expect(audit.filter((x) => x.action.startsWith('quarantine.')).map((x) => [x.actor, x.action, x.target])).toEqual([
+      ['cli:tester', 'quarantine.delete', String(items[1]?.id)],
+      ['cli:quantri', 'quarantine.release', String(items[0]?.id)],
+    ]);
+  });
+});
+
+describe('reject by config', () => {
+  it('encrypted-archives: reject → 550 5.7.1 naming the file', async () => {
+    const a = await app({ policy: { rules: [{ name: 'encrypted-archives', action: 'reject' }] } });
+    await addUser(a.store, 'longnv@example.gov.vn');
+    const r = await send(a, encrypted('mat-khau.zip'));
+    expect(r.code).toBe(550);
+    expect(r.response).toContain('5.7.1');
+    expect(r.response).toContain('mat-khau.zip');
+    expect(r.response).toContain('encrypted-archives');
+  });
+
+  it('auto-forward: reject → 550 5.7.1', async () => {
+    const a = await app({ policy: { rules: [{ name: 'auto-forward', action: 'reject' }] } });
+    await addUser(a.store, 'longnv@example.gov.vn');
+    const r = await send(a, mimeMessage({ headers: ['Resent-From: <x@yahoo.com>'] }), { from: 'x@yahoo.com' });
+    expect(r.code).toBe(550);
+    expect(r.response).toContain('auto-forward');
+  });
+});
+
+describe('sending limits on submission', () => {
+  it('after maxMessagesPerHour: 451 4.7.1, logged, and one notice to the unit admin', async () => {
+    const a = await app({ policy: { maxMessagesPerHour: 2 } });
+    const unit = await a.store.addUnit({ code: 'stttt', address: 'stttt', name: 'Sở TT&TT', parentId: null, staff: null }, { actor: 't', action: 'x', target: 'y' });
+    const admin = await addUser(a.store, 'quantri@example.gov.vn', { role: 'unit', unitId: unit.id });
+    await addUser(a.store, 'longnv@example.gov.vn', { unitId: unit.id });
+    await addUser(a.store, 'lanvt@example.gov.vn', { unitId: unit.id });
+    const from = 'longnv@example.gov.vn';
+    const msg = (): Buffer => mimeMessage({ from, to: 'lanvt@example.gov.vn', subject: 'hello' });
+    for (let i = 0; i < 2; i++) expect(await send(a, msg(), { from, to: ['lanvt@example.gov.vn'], submission: from })).toMatchObject({ ok: true });
+    const r = await send(a, msg(), { from, to: ['lanvt@example.gov.vn'], submission: from });
+    expect(r.code).toBe(451);
+    expect(r.response).toContain('4.7.1');
+    expect(r.response).toContain('sending-limits');
+    // The notice is written in the background: wait for the store event, no sleeping.
+    const box = await a.store.getMailbox(admin.id, 'INBOX');
+    if ((await mailboxMessages(a.store, admin.id)).length === 0) {
+      await new Promise<void>((resolve) => {
+        const off = a.store.onEvent((e) => {
+          if (e.kind === 'added' && e.mailboxId === box?.id) {
+            off();
+            resolve();
+          }
+        });
+      });
+    }
+    const notices = await mailboxMessages(a.store, admin.id);
+    expect(notices).toHaveLength(1);
+    expect(decodeWords(headersOf(notices[0] ?? '').find((h) => h.startsWith('Subject:')) ?? '')).toContain('longnv@example.gov.vn');
+  });
+});
+
+describe('quota (R-STORE-1, R-STORE-3)', () => {
+  it('warning mails at 80/90 %, then a full mailbox gets 452 4.2.2', async () => {
+    const a = await app({});
+    const user = await addUser(a.store, 'longnv@example.gov.vn', { quotaBytes: 40_000 });
+    const filler = (kb: number): Buffer => mimeMessage({ subject: `filler ${kb}`, text: 'x'.repeat(kb * 1000) });
+    expect(await send(a, filler(33))).toMatchObject({ ok: true }); // ≈ 83 %
+    expect(await send(a, filler(1))).toMatchObject({ ok: true }); // ≈ 91 % (+ the warning itself)
+    const subjects = (await mailboxMessages(a.store, user.id)).map((m) => decodeWords(headersOf(m).find((h) => h.startsWith('Subject:')) ?? ''));
+    expect(subjects.filter((s) => s.includes('Cảnh báo: hộp thư đã dùng'))).toEqual([
+      'Subject: Cảnh báo: hộp thư đã dùng 80% dung lượng / Warning: your mailbox is 80% full',
+      'Subject: Cảnh báo: hộp thư đã dùng 90% dung lượng / Warning: your mailbox is 90% full',
+    ]);
+    const full = await send(a, filler(10));
+    expect(full.code).toBe(452);
+    expect(full.response).toContain('4.2.2');
+  });
+});
