@@ -1,0 +1,103 @@
+/** delivery/: one blob for every local recipient, quota per recipient, the queue for remote ones, a send-log row each. */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { configFrom } from '../../../src/config/load.js';
+import { createDelivery, type Delivery } from '../../../src/delivery/index.js';
+import { systemClock } from '../../../src/lib/clock.js';
+import { silentLogger } from '../../../src/lib/log.js';
+import { parseMessage } from '../../../src/mail/parse.js';
+import type { Account, Store } from '../../../src/store/port.js';
+import { openSqliteStore } from '../../../src/store/sqlite/index.js';
+import { rmSync } from 'node:fs';
+import { testDir } from '../../helpers/app.js';
+
+const audit = { actor: 'test', action: 'setup', target: 'x' };
+let dir: string;
+let store: Store;
+let delivery: Delivery;
+
+async function account(address: string, quotaBytes: number | null = null): Promise<Account> {
+  return store.createAccount({ address, kind: 'personal', fullName: address, unitId: null, passwordHash: 'x', mustChangePassword: false, quotaBytes }, audit);
+}
+
+const raw = Buffer.from('From: <a@other.example.com>\r\nTo: <lan@example.gov.vn>\r\nSubject: =?utf-8?B?VGjhu60=?=\r\nMessage-ID: <m1@other.example.com>\r\n\r\nXin chào\r\n');
+
+beforeEach(async () => {
+  dir = testDir();
+  const config = configFrom({ domains: ['example.gov.vn'], storage: { dir } });
+  store = await openSqliteStore({ dir, log: silentLogger(), clock: systemClock, inlineBlobMaxBytes: 64 * 1024, groupCommitWindowMs: 0 });
+  await store.addDomain('example.gov.vn', audit);
+  delivery = createDelivery({ store, config, log: silentLogger(), clock: systemClock });
+});
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function inbox(a: Account): Promise<{ blobId: string }[]> {
+  const box = await store.getMailbox(a.id, 'INBOX');
+  return box ? store.listMessages(box.id) : [];
+}
+
+describe('deliver', () => {
+  it('stores one blob for all local recipients (aliases share a copy), queues remote ones, logs each recipient', async () => {
+    const lan = await account('lan@example.gov.vn');
+    const hoa = await account('hoa@example.gov.vn');
+    await store.addAlias('van-thu@example.gov.vn', lan.id, audit);
+    const r = await delivery.deliver({
+      raw,
+      parsed: parseMessage(raw),
+      sender: 'a@other.example.com',
+      recipients: ['lan@example.gov.vn', 'van-thu@example.gov.vn', 'hoa@example.gov.vn', 'x@far.example.com'],
+      direction: 'submission',
+      clientIp: '192.0.2.7',
+      account: 'a@other.example.com',
+      findings: ['spam: flag 3.1'],
+    });
+    expect(r.results.map((x) => [x.recipient, x.outcome, x.code])).toEqual([
+      ['lan@example.gov.vn', 'delivered', 250],
+      ['van-thu@example.gov.vn', 'delivered', 250],
+      ['hoa@example.gov.vn', 'delivered', 250],
+      ['x@far.example.com', 'queued', 250],
+    ]);
+    const [l, h] = [await inbox(lan), await inbox(hoa)];
+    expect(l).toHaveLength(1);
+    expect(h[0]?.blobId).toBe(l[0]?.blobId);
+    const q = await store.listQueue();
+    expect(q.map((i) => i.recipients)).toEqual([['x@far.example.com']]);
+    const log = await store.searchSendLog({ sender: 'a@other.example.com' });
+    expect(log).toHaveLength(4);
+    expect(log.find((e) => e.recipient === 'hoa@example.gov.vn')).toMatchObject({ clientIp: '192.0.2.7', messageId: '<m1@other.example.com>', size: raw.length, findings: ['spam: flag 3.1'], direction: 'submission' });
+  });
+
+  it('a recipient over quota gets 452 4.2.2 when alone, and is queued for a later retry next to a success', async () => {
+    const full = await account('full@example.gov.vn', 10);
+    const ok = await account('ok@example.gov.vn');
+    const alone = await delivery.deliver({ raw, parsed: parseMessage(raw), sender: 'a@other.example.com', recipients: ['full@example.gov.vn'], direction: 'inbound', clientIp: null, account: null });
+    expect(alone.results[0]).toMatchObject({ outcome: 'deferred', code: 452, enhanced: '4.2.2' });
+    expect(await store.queueDepth()).toBe(0);
+    const mixed = await delivery.deliver({ raw, parsed: parseMessage(raw), sender: 'a@other.example.com', recipients: ['full@example.gov.vn', 'ok@example.gov.vn'], direction: 'inbound', clientIp: null, account: null });
+    expect(mixed.results.map((x) => x.outcome)).toEqual(['queued', 'delivered']);
+    expect((await store.listQueue()).map((i) => i.recipients)).toEqual([['full@example.gov.vn']]);
+    expect(await inbox(full)).toHaveLength(0);
+    expect(await inbox(ok)).toHaveLength(1);
+  });
+
+  it('delivers into Junk when asked, and refuses a deleted account with 550 5.1.1', async () => {
+    const lan = await account('lan@example.gov.vn');
+    const gone = await account('gone@example.gov.vn');
+    await store.updateAccount(gone.id, { state: 'deleted' }, null);
+    const r = await delivery.deliver({ raw, parsed: parseMessage(raw), sender: '', recipients: ['lan@example.gov.vn', 'gone@example.gov.vn'], direction: 'inbound', clientIp: null, account: null, junk: true });
+    expect(r.results.map((x) => [x.outcome, x.code])).toEqual([['delivered', 250], ['rejected', 550]]);
+    const junk = (await store.listMailboxes(lan.id)).find((b) => b.specialUse === '\\Junk');
+    expect(junk).toBeDefined();
+    expect(await store.listMessages(junk?.id ?? -1)).toHaveLength(1);
+    expect(await inbox(lan)).toHaveLength(0);
+  });
+
+  it('quotaFor: the account own quota, else the default of its kind (R-STORE-1)', async () => {
+    const a = await account('q@example.gov.vn', 123);
+    const b = await account('d@example.gov.vn');
+    expect(delivery.quotaFor(a)).toBe(123);
+    expect(delivery.quotaFor(b)).toBe(2 * 1024 ** 3);
+  });
+});
