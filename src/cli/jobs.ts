@@ -20,6 +20,8 @@ export interface Job {
   name: string;
   /** Bilingual, one line. */
   description: string;
+  /** How often `serve` runs it (default: once a day). */
+  everyMs?: number;
   run(ctx: JobContext): Promise<void>;
 }
 

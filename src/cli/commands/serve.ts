@@ -5,6 +5,8 @@ import { bootstrapNotice } from '../../accounts/bootstrap.js';
 import { bi } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import type { CliIo, RegisterCommand } from '../context.js';
+import { JOBS } from '../jobs.js';
+import { startScheduler } from '../scheduler.js';
 
 function waitForSignal(): Promise<string> {
   return new Promise((resolve) => {
@@ -42,10 +44,16 @@ export const register: RegisterCommand = (program, ctx) => {
         await app.stop();
         throw e;
       }
+      const scheduler = startScheduler({
+        jobs: JOBS,
+        log,
+        run: (job) => job.run({ app, now: app.clock.now(), log: app.log, out: (line) => app.log.info({ job: job.name }, line) }),
+      });
       const bound = [...app.listeners.values()].map((l) => `${l.name}=${l.host}:${l.port}`).join(' ');
       ctx.out(`${bi('Máy chủ đang chạy', 'server running')}: ${bound}`);
       const signal = await stopped;
       log.info({ signal }, 'stopping');
+      await scheduler.stop();
       await app.stop();
       ctx.out(bi('Đã dừng', 'stopped'));
     });
