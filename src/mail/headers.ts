@@ -192,12 +192,13 @@ export function decodeWords(value: string): string {
 
 /**
  * A header value safe to write after "Name: ": CR/LF/NUL become spaces; printable ASCII is
- * returned as is; anything else becomes RFC 2047 "B" encoded words of UTF-8 (each at most 75
+ * returned as is (unless it contains "=?"); anything else becomes RFC 2047 "B" encoded words of UTF-8 (each at most 75
  * characters, never splitting a character), folded with CRLF + space between words.
  */
 export function encodeHeaderValue(text: string): string {
   const clean = text.normalize('NFC').replace(/[\r\n\0]+/g, ' ');
-  if (/^[\x20-\x7e\t]*$/.test(clean)) return clean;
+  // ASCII goes as is, unless it holds "=?" that a reader would take for an encoded word.
+  if (/^[\x20-\x7e\t]*$/.test(clean) && !clean.includes('=?')) return clean;
   const words: string[] = [];
   const maxBytes = 45; // base64(45) = 60 chars + "=?utf-8?B??=" (12) = 72 ≤ 75
   let chunk = '';
@@ -214,6 +215,17 @@ export function encodeHeaderValue(text: string): string {
   }
   if (chunk) words.push(`=?utf-8?B?${Buffer.from(chunk, 'utf8').toString('base64')}?=`);
   return words.join('\r\n ');
+}
+
+/**
+ * A display name for an address header (`<name> <local@domain>`): atoms as they are, other
+ * printable ASCII as a quoted string, anything else as RFC 2047 words. Never CR/LF.
+ */
+export function encodeDisplayName(name: string): string {
+  const clean = name.normalize('NFC').replace(/[\r\n\0]+/g, ' ').trim();
+  if (/^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]*$/.test(clean) && !clean.includes('=?')) return clean;
+  if (/^[\x20-\x7e]*$/.test(clean) && !clean.includes('=?')) return `"${clean.replace(/["\\]/g, '\\$&')}"`;
+  return encodeHeaderValue(clean);
 }
 
 /**

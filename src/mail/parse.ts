@@ -304,7 +304,7 @@ function delimiterAt(raw: Buffer, pos: number, end: number, dash: Buffer): { clo
   if (raw.compare(dash, 0, dash.length, pos, pos + dash.length) !== 0) return null;
   let i = pos + dash.length;
   let close = false;
-  if (i + 1 < end + 1 && raw[i] === 0x2d && raw[i + 1] === 0x2d) {
+  if (i + 1 < end && raw[i] === 0x2d && raw[i + 1] === 0x2d) {
     close = true;
     i += 2;
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   decodeWords,
+  encodeDisplayName,
   encodeHeaderValue,
   headerParam,
   MAX_PARAM_CONTINUATIONS,
@@ -108,6 +109,20 @@ describe('encodeHeaderValue', () => {
     const enc = encodeHeaderValue(text);
     for (const word of enc.split('\r\n ')) expect(word.length).toBeLessThanOrEqual(75);
     expect(decodeWords(enc)).toBe(text);
+  });
+  it('encodes ASCII that looks like an encoded word, so it reads back literally', () => {
+    const enc = encodeHeaderValue('=?utf-8?Q?x?=');
+    expect(enc).not.toBe('=?utf-8?Q?x?=');
+    expect(decodeWords(enc)).toBe('=?utf-8?Q?x?=');
+  });
+  it.each([
+    ['Long Nguyen', 'Long Nguyen'],
+    ['Nguyen, Long', '"Nguyen, Long"'],
+    ['a "b" <c>', '"a \\"b\\" <c>"'],
+    ['Nguyễn Văn Long', '=?utf-8?B?Tmd1eeG7hW4gVsSDbiBMb25n?='],
+    ['x\r\nBcc: y', '"x Bcc: y"'],
+  ])('encodeDisplayName(%j)', (name, want) => {
+    expect(encodeDisplayName(name)).toBe(want);
   });
   it('writes parameters safely', () => {
     expect(headerParam('file', 'ho-so.zip')).toBe('file="ho-so.zip"');

@@ -61,6 +61,14 @@ describe('parseMessage: a simple text message', () => {
     expect(p.bodyText).toBe('Việt Nam');
   });
 
+  it('NFD input (raw UTF-8 header and body) comes out NFC', () => {
+    const nfd = 'Nguyễn Văn Đông'.normalize('NFD');
+    const p = parseMessage(Buffer.from(`Subject: ${nfd}\r\nFrom: ${nfd} <d@x.vn>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${nfd}`, 'utf8'));
+    expect(p.subject).toBe('Nguyễn Văn Đông'.normalize('NFC'));
+    expect(p.from).toBe(`${'Nguyễn Văn Đông'.normalize('NFC')} <d@x.vn>`);
+    expect(p.bodyText).toBe('Nguyễn Văn Đông'.normalize('NFC'));
+  });
+
   it('empty buffer', () => {
     const p = parseMessage(Buffer.alloc(0));
     expect(p.structure).toMatchObject({ type: 'text', subtype: 'plain', headerStart: 0, bodyStart: 0, end: 0, size: 0, lines: 0 });
