@@ -387,8 +387,21 @@ class Core {
     return this.opts.clock.now().getTime();
   }
 
+  /** Set by close(): new writes are refused, writes already started finish. */
+  closing = false;
+
   checkOpen(): void {
     if (this.closed) throw new MailError('TEMPORARY', bi('Kho thư đã đóng', 'The mail store is closed'));
+  }
+
+  /** For the start of a write that may outlive close(): refuse it once close() began. */
+  checkAccepting(): void {
+    if (this.closing || this.closed) throw new MailError('TEMPORARY', bi('Kho thư đang đóng', 'The mail store is closing'));
+  }
+
+  /** Writes started (blob being written or waiting for the group commit) or a batch still open. */
+  busy(): boolean {
+    return this.pinned.size > 0 || this.pending.length > 0 || this.batch !== null;
   }
 
   async idle(): Promise<void> {
@@ -613,9 +626,6 @@ class Core {
     });
   }
 
-  hasPendingWrites(): boolean {
-    return this.pending.length > 0;
-  }
 }
 
 // ───────────────────────────── the store ─────────────────────────────
@@ -641,9 +651,11 @@ class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.inBatch) throw invalid('Không thể đóng kho trong một lô', 'Cannot close the store inside a batch');
     if (this.c.closed) return;
-    while (this.c.hasPendingWrites() || this.c.batch) {
+    this.c.closing = true;
+    while (this.c.busy()) {
       await this.c.flush();
       while (this.c.batch) await this.c.batch.done;
+      if (this.c.busy()) await new Promise<void>((r) => setImmediate(r));
     }
     await this.c.flush();
     this.c.closed = true;
@@ -1217,7 +1229,7 @@ class SqliteStore implements Store {
   }
 
   async storeMessage(input: StoreMessageInput): Promise<StoredCopy[]> {
-    this.c.checkOpen();
+    this.c.checkAccepting();
     if (input.targets.length === 0) throw invalid('Thư không có hộp thư đích', 'No target mailbox for the message');
     const flags = input.targets.map((t) => formatFlags(t.flags ?? []));
     const blob = await this.c.prepareBlob(input.raw);
@@ -1455,7 +1467,7 @@ class SqliteStore implements Store {
         const phrase = `"${t.replace(/"/g, '""')}"`;
         match.push(field === 'text' ? phrase : `"${field}" : ${phrase}`);
       } else {
-        scans.push('(' + cols.map((c) => `instr("${c}", ?) > 0`).join(' OR ') + ')');
+        scans.push('(' + cols.map((c) => `instr(f."${c}", ?) > 0`).join(' OR ') + ')');
         for (let i = 0; i < cols.length; i++) scanParams.push(t);
       }
     }
@@ -1464,18 +1476,17 @@ class SqliteStore implements Store {
       if (match.length === 0 && scans.length === 0) {
         return this.c.all<{ uid: number }>('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid', mailboxId).map((r) => r.uid);
       }
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (match.length > 0) {
-        where.push('msg_fts MATCH ?');
-        params.push(match.join(' AND '));
-      }
-      where.push(...scans);
-      params.push(...scanParams);
+      // Short terms are checked only on this mailbox's rows (joined by rowid), never by scanning the whole index.
       const sql = `SELECT m.uid FROM messages m JOIN blobs b ON b.id = m.blob_id
-                    WHERE m.mailbox_id = ? AND b.n IN (SELECT rowid FROM msg_fts WHERE ${where.join(' AND ')})
+                   ${scans.length > 0 ? 'JOIN msg_fts f ON f.rowid = b.n' : ''}
+                    WHERE m.mailbox_id = ?
+                    ${match.length > 0 ? 'AND b.n IN (SELECT rowid FROM msg_fts WHERE msg_fts MATCH ?)' : ''}
+                    ${scans.map((x) => 'AND ' + x).join(' ')}
                     ORDER BY m.uid`;
-      return this.c.all<{ uid: number }>(sql, mailboxId, ...params).map((r) => r.uid);
+      const params: unknown[] = [mailboxId];
+      if (match.length > 0) params.push(match.join(' AND '));
+      params.push(...scanParams);
+      return this.c.all<{ uid: number }>(sql, ...params).map((r) => r.uid);
     });
   }
 
@@ -1556,6 +1567,7 @@ class SqliteStore implements Store {
   // ───── queue ─────
 
   async enqueue(item: NewQueueItem): Promise<QueueItem> {
+    this.c.checkAccepting();
     if (item.recipients.length === 0) throw invalid('Thư không có người nhận', 'No recipients');
     const blob = await this.c.prepareBlob(item.raw);
     try {
@@ -1629,6 +1641,7 @@ class SqliteStore implements Store {
   // ───── quarantine ─────
 
   async quarantine(item: Omit<QuarantineItem, 'id' | 'blobId' | 'size'> & { raw: Buffer }): Promise<QuarantineItem> {
+    this.c.checkAccepting();
     const blob = await this.c.prepareBlob(item.raw);
     try {
       return await this.tx(() => {

@@ -129,6 +129,25 @@ describe('storeMessage', () => {
   });
 });
 
+describe('close', () => {
+  it('waits for writes already started, then refuses new ones', async () => {
+    const a = await newAccount(store);
+    const box = await inbox(a.id);
+    const big = Buffer.alloc(100 * 1024, 'L');
+    const writes = [store.storeMessage(message(big, [box.id])), ...Array.from({ length: 9 }, (_, i) => store.storeMessage(message(`m${i}`, [box.id])))];
+    const closed = store.close();
+    await expect(store.storeMessage(message('late', [box.id]))).rejects.toMatchObject({ code: 'TEMPORARY' });
+    const copies = await Promise.all(writes);
+    await closed;
+    store = await t.reopen();
+    const list = await store.listMessages(box.id);
+    // UIDs follow commit order (the large one commits last: its file is written first).
+    expect(list.map((m) => m.uid)).toEqual(copies.map((c) => c[0]!.uid).sort((x, y) => x - y));
+    const bigUid = copies[0]![0]!.uid;
+    expect((await store.readBlob(list.find((m) => m.uid === bigUid)!.blobId)).equals(big)).toBe(true);
+  });
+});
+
 describe('flags, expunge, changes', () => {
   it('setFlags bumps modseq per changed message, honours unchangedSince; expunge records vanished uids', async () => {
     const a = await newAccount(store);
