@@ -262,7 +262,9 @@ class Parser implements CommandParser {
     const authed = this.limits.authenticated ? this.limits.authenticated() : true;
     const max = authed ? this.maxLiteral : Math.min(this.maxLiteral, this.maxPreAuthLiteral);
     let refusal: string | null = null;
-    if (marker.size > max || frame.literalBytes + marker.size > this.maxCommandLiteral) {
+    if (!authed && marker.sync && this.limits.syncLiteralsBeforeAuth !== true) {
+      refusal = bi('Chưa đăng nhập: không nhận literal đồng bộ, hãy dùng chuỗi trong ngoặc kép hoặc {n+}', 'Not signed in: synchronising literals are not accepted, use a quoted string or {n+}');
+    } else if (marker.size > max || frame.literalBytes + marker.size > this.maxCommandLiteral) {
       refusal = bi('Dữ liệu quá lớn', 'Literal too large');
     } else if (!marker.sync && marker.size > this.maxNonSync) {
       refusal = bi('Literal không đồng bộ quá lớn, hãy dùng literal đồng bộ', 'Non-synchronising literal too large, use a synchronising literal');

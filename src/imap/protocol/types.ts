@@ -370,12 +370,16 @@ export interface ParserLimits {
   /** True once ENABLE UTF8=ACCEPT succeeded: mailbox names are UTF-8, UTF8 APPEND form allowed. */
   readonly utf8Enabled?: () => boolean;
   /**
-   * True once signed in. Before that, literals are limited to `maxPreAuthLiteralBytes`
-   * (so LOGIN with a literal password works, but nobody unauthenticated makes us buffer megabytes).
+   * True once signed in. Before that (SECURITY-NOTES: "never send + before authentication
+   * except for AUTHENTICATE") a synchronising literal is refused with BAD unless
+   * `syncLiteralsBeforeAuth` is set, and a non-synchronising one (LOGIN {n+} with a UTF-8
+   * password) is limited to `maxPreAuthLiteralBytes`. Absent: always treated as signed in.
    */
   readonly authenticated?: () => boolean;
   /** Default 8 KiB. */
   readonly maxPreAuthLiteralBytes?: number;
+  /** Default false: see `authenticated`. When true, pre-auth synchronising literals up to maxPreAuthLiteralBytes get "+". */
+  readonly syncLiteralsBeforeAuth?: boolean;
   /** Sum of the literals of one command (MULTIAPPEND); default 2 × maxLiteralBytes. */
   readonly maxCommandLiteralBytes?: number;
   /**
