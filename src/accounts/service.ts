@@ -133,8 +133,8 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     }
   }
 
-  async function view(a: Account): Promise<AccountView> {
-    const unit = a.unitId === null ? null : await store.getUnit(a.unitId);
+  async function view(a: Account, units?: Map<number, Unit>): Promise<AccountView> {
+    const unit = a.unitId === null ? null : (units?.get(a.unitId) ?? (await store.getUnit(a.unitId)));
     return { ...a, effectiveQuotaBytes: a.quotaBytes ?? defaultQuota(a.kind), unitAddress: unit?.address ?? null };
   }
 
@@ -382,7 +382,8 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         ...(filter.state ? { state: filter.state } : {}),
         ...(filter.domain ? { domain: filter.domain } : {}),
       });
-      return Promise.all(accounts.map(view));
+      const units = new Map((await store.listUnits()).map((u) => [u.id, u]));
+      return Promise.all(accounts.map((a) => view(a, units)));
     },
 
     async addUnit(input, actor, ref = null) {
