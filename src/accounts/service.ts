@@ -55,7 +55,7 @@ export interface AddAccountInput {
 
 export interface AddAccountOptions {
   ref?: string | null;
-  /** Already hashed password (the import hashes outside its transaction). */
+  /** A generated one-time password already hashed (the import hashes outside its transaction); replaces input.password. */
   prehashed?: { password: string; hash: string } | null;
 }
 
@@ -216,7 +216,8 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
   }
 
   async function hashed(password: string | null | undefined, admin: boolean, prehashed?: { password: string; hash: string } | null): Promise<{ hash: string; oneTime: string | null }> {
-    if (prehashed) return { hash: prehashed.hash, oneTime: password ? null : prehashed.password };
+    // A pre-hashed one-time password (request-form import) takes the place of a given one.
+    if (prehashed) return { hash: prehashed.hash, oneTime: prehashed.password };
     if (password !== null && password !== undefined) {
       const problems = passwordProblems(password, config.passwords, admin);
       if (problems.length > 0) {
