@@ -37,13 +37,25 @@ export class Conn {
     return this.socket;
   }
 
-  private attach(s: Socket): void {
-    s.on('data', (c: Buffer) => {
+  private readonly handlers = {
+    data: (c: Buffer): void => {
       if (this.inflate) this.inflate.write(c);
       else this.onData(c);
-    });
-    s.on('error', () => this.markClosed());
-    s.on('close', () => this.markClosed());
+    },
+    gone: (): void => this.markClosed(),
+  };
+
+  private attach(s: Socket): void {
+    s.on('data', this.handlers.data);
+    s.on('error', this.handlers.gone);
+    s.on('close', this.handlers.gone);
+  }
+
+  /** Remove only our own listeners (the listener's per-IP accounting stays on the raw socket). */
+  private detach(s: Socket): void {
+    s.off('data', this.handlers.data);
+    s.off('error', this.handlers.gone);
+    s.off('close', this.handlers.gone);
   }
 
   private markClosed(): void {
@@ -124,9 +136,9 @@ export class Conn {
   /** Upgrade to TLS (after the tagged OK to STARTTLS was written). */
   startTls(context: SecureContext): Promise<void> {
     const plain = this.socket;
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('error');
-    plain.removeAllListeners('close');
+    this.detach(plain);
+    plain.on('error', () => undefined);
+    plain.once('close', this.handlers.gone);
     return new Promise((resolve, reject) => {
       const tlsSocket = new TLSSocket(plain, { isServer: true, secureContext: context });
       this.socket = tlsSocket;

@@ -7,6 +7,7 @@ import { parseMessage } from '../../mail/parse.js';
 import { searchTextOf } from '../../mail/search-text.js';
 import type { StoredCopy } from '../../store/port.js';
 import { no } from '../errors.js';
+import { findMailbox } from '../mailbox-lookup.js';
 import { orderedSet } from '../format.js';
 import { ok } from '../state.js';
 import { quotaBytes } from './quota.js';
@@ -23,7 +24,7 @@ export const appendCommand: CommandSpec<'APPEND'> = {
   async run(s, cmd) {
     const store = s.deps.store;
     const account = s.acct();
-    const mb = await store.getMailbox(account.id, cmd.mailbox.name);
+    const mb = await findMailbox(store, account.id, cmd.mailbox.name);
     if (!mb) throw no('TRYCREATE', 'Hộp thư không tồn tại', 'Mailbox does not exist');
     const cfg = s.deps.config;
     const total = cmd.messages.reduce((n, m) => n + m.data.length, 0);

@@ -1,6 +1,7 @@
 /** COPY and MOVE (RFC 6851), with COPYUID (UIDPLUS) and quota (NO [OVERQUOTA] from the store). */
 import { bi } from '../../lib/errors.js';
 import { no } from '../errors.js';
+import { findMailbox } from '../mailbox-lookup.js';
 import { orderedSet } from '../format.js';
 import type { CommandOf } from '../protocol/types.js';
 import type { Session } from '../session.js';
@@ -16,7 +17,7 @@ async function copyOrMove(s: Session, cmd: CommandOf<'COPY' | 'MOVE'>): Promise<
   if (move && view.readOnly) return { kind: 'no', code: 'READ-ONLY', text: bi('Hộp thư đang mở chỉ để xem', 'Mailbox is read-only') };
   const store = s.deps.store;
   const account = s.acct();
-  const dest = await store.getMailbox(account.id, cmd.mailbox.name);
+  const dest = await findMailbox(store, account.id, cmd.mailbox.name);
   if (!dest) throw no('TRYCREATE', 'Hộp thư đích không tồn tại', 'Destination mailbox does not exist');
   const seqs = resolveSet(s, cmd.set, cmd.uid);
   const uids = seqs.map((q) => view.uidAt(q) as number);

@@ -2,6 +2,7 @@
 import { bi } from '../../lib/errors.js';
 import type { Account } from '../../store/port.js';
 import { no } from '../errors.js';
+import { findMailbox } from '../mailbox-lookup.js';
 import type { Session } from '../session.js';
 import { ok } from '../state.js';
 import { AUTH, type CommandSpec } from './spec.js';
@@ -32,9 +33,9 @@ export const getQuotaCommand: CommandSpec<'GETQUOTA'> = {
 export const getQuotaRootCommand: CommandSpec<'GETQUOTAROOT'> = {
   states: AUTH,
   async run(s, cmd) {
-    const mb = await s.deps.store.getMailbox(s.acct().id, cmd.mailbox.name);
+    const mb = await findMailbox(s.deps.store, s.acct().id, cmd.mailbox.name);
     if (!mb) throw no('NONEXISTENT', 'Không có hộp thư này', 'No such mailbox');
-    await s.untagged(`QUOTAROOT ${s.mailboxName(mb.name)} ""`);
+    await s.untagged(`QUOTAROOT ${s.mailboxName(cmd.mailbox.name)} ""`);
     await s.untagged(await quotaLine(s));
     return ok();
   },

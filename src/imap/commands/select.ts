@@ -1,6 +1,7 @@
 /** SELECT / EXAMINE, with CONDSTORE and QRESYNC (RFC 7162 §3.2.5). */
 import { bi } from '../../lib/errors.js';
 import { no } from '../errors.js';
+import { findMailbox } from '../mailbox-lookup.js';
 import { seqSet } from '../format.js';
 import type { CommandOf } from '../protocol/types.js';
 import type { Session } from '../session.js';
@@ -20,7 +21,7 @@ async function select(s: Session, cmd: CommandOf<'SELECT' | 'EXAMINE'>): Promise
     return { kind: 'no', bad: true, text: bi('Cần ENABLE QRESYNC trước', 'ENABLE QRESYNC first') };
   }
   const store = s.deps.store;
-  const mb = await store.getMailbox(s.acct().id, cmd.mailbox.name);
+  const mb = await findMailbox(store, s.acct().id, cmd.mailbox.name);
   if (!mb) throw no('NONEXISTENT', 'Không có hộp thư này', 'No such mailbox');
   if (cmd.condstore) s.condstore = true;
   const view = await s.select(mb, readOnly);

@@ -1,12 +1,14 @@
 /** STATUS (with SIZE, HIGHESTMODSEQ, APPENDLIMIT, DELETED); also used by LIST-STATUS. */
 import { no } from '../errors.js';
+import { findMailbox } from '../mailbox-lookup.js';
 import type { StatusItem } from '../protocol/types.js';
 import type { Session } from '../session.js';
 import type { Mailbox } from '../../store/port.js';
 import { ok } from '../state.js';
 import { AUTH, type CommandSpec } from './spec.js';
 
-export async function statusLine(s: Session, mb: Mailbox, items: readonly StatusItem[]): Promise<string> {
+/** `* STATUS` for a mailbox; `asName` is the name the client used (an alias such as "Sent Items"). */
+export async function statusLine(s: Session, mb: Mailbox, items: readonly StatusItem[], asName = mb.name): Promise<string> {
   const store = s.deps.store;
   const st = await store.mailboxStatus(mb.id);
   const parts: string[] = [];
@@ -44,16 +46,16 @@ export async function statusLine(s: Session, mb: Mailbox, items: readonly Status
         break;
     }
   }
-  return `STATUS ${s.mailboxName(mb.name)} (${parts.join(' ')})`;
+  return `STATUS ${s.mailboxName(asName)} (${parts.join(' ')})`;
 }
 
 export const statusCommand: CommandSpec<'STATUS'> = {
   states: AUTH,
   caps: () => ['STATUS=SIZE'],
   async run(s, cmd) {
-    const mb = await s.deps.store.getMailbox(s.acct().id, cmd.mailbox.name);
+    const mb = await findMailbox(s.deps.store, s.acct().id, cmd.mailbox.name);
     if (!mb) throw no('NONEXISTENT', 'Không có hộp thư này', 'No such mailbox');
-    await s.untagged(await statusLine(s, mb, cmd.items));
+    await s.untagged(await statusLine(s, mb, cmd.items, cmd.mailbox.name));
     return ok();
   },
 };
