@@ -17,7 +17,7 @@ import type {
   ListReturn,
   ListSelection,
   MailboxName,
-  Partial,
+  PartialRange,
   QresyncParams,
   SearchKey,
   SearchReturnOption,
@@ -656,7 +656,7 @@ class Grammar {
   }
 
   /** "<" number "." nz-number ">". */
-  private partial(): Partial | null {
+  private partial(): PartialRange | null {
     const r = this.r;
     if (!r.tryChar('<')) return null;
     const offset = r.number();

@@ -81,6 +81,7 @@ export type SectionText =
   | { readonly kind: 'header' }
   | { readonly kind: 'text' }
   | { readonly kind: 'mime' }
+  /** Field names exactly as requested (match case-insensitively; echo them as sent, see encode.sectionText). */
   | { readonly kind: 'header.fields'; readonly not: boolean; readonly fields: readonly string[] };
 
 export interface Section {
@@ -90,7 +91,7 @@ export interface Section {
 }
 
 /** `<offset.length>` on a BODY[]/BINARY[] fetch. */
-export interface Partial {
+export interface PartialRange {
   readonly offset: number;
   readonly length: number;
 }
@@ -112,9 +113,9 @@ export type FetchItem =
   | { readonly kind: 'RFC822.HEADER' }
   | { readonly kind: 'RFC822.TEXT' }
   /** BODY[section]<partial> and BODY.PEEK[...] (peek: do not set \Seen). */
-  | { readonly kind: 'BODY[]'; readonly peek: boolean; readonly section: Section; readonly partial: Partial | null }
+  | { readonly kind: 'BODY[]'; readonly peek: boolean; readonly section: Section; readonly partial: PartialRange | null }
   /** RFC 3516 BINARY[part]<partial> and BINARY.PEEK[...]: decoded content transfer encoding. */
-  | { readonly kind: 'BINARY[]'; readonly peek: boolean; readonly part: readonly number[]; readonly partial: Partial | null }
+  | { readonly kind: 'BINARY[]'; readonly peek: boolean; readonly part: readonly number[]; readonly partial: PartialRange | null }
   /** RFC 3516 BINARY.SIZE[part]. */
   | { readonly kind: 'BINARY.SIZE'; readonly part: readonly number[] };
 
