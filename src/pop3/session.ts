@@ -23,7 +23,10 @@ import { Maildrop } from './maildrop.js';
 import { MessageEncoder, multiline, parseCommand, type Pop3Command } from './protocol.js';
 
 /** The POP3 subset of the store. */
-export type Pop3Store = Pick<Store, 'getMailbox' | 'listMessages' | 'streamBlob' | 'expunge' | 'setFlags'>;
+export type Pop3Store = Pick<Store, 'getMailbox' | 'listMessages' | 'readBlob' | 'streamBlob' | 'expunge' | 'setFlags'>;
+
+/** Messages up to this size are read whole and sent in one write; larger ones are streamed. */
+const WHOLE_MAX_BYTES = 256 * 1024;
 
 export interface Pop3Limits {
   maxLineBytes: number;
@@ -390,6 +393,22 @@ export class Pop3Session {
     if (state.kind !== 'transaction') return;
     const m = state.drop.get(n);
     if (!m) return this.write(err(T.noSuchMessage));
+    const head = ok(lines === null ? `${m.size} octets` : bi('Phần đầu thư', 'Top of message follows'));
+    const enc = new MessageEncoder(lines);
+    if (m.size <= WHOLE_MAX_BYTES) {
+      // Small messages (most mail): one read, one write — no stream machinery per RETR.
+      let data: Buffer;
+      try {
+        data = await this.deps.store.readBlob(m.blobId);
+      } catch (e) {
+        this.log.warn({ err: e, uid: m.uid }, 'RETR: message bytes unavailable');
+        return this.write(err(T.gone));
+      }
+      const body = enc.push(data);
+      await this.write(Buffer.concat([Buffer.from(head), body, enc.end()]));
+      if (lines === null) state.drop.retrieved.add(n);
+      return;
+    }
     const stream = this.deps.store.streamBlob(m.blobId);
     const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     let first: IteratorResult<Buffer>;
@@ -400,8 +419,7 @@ export class Pop3Session {
       this.log.warn({ err: e, uid: m.uid }, 'RETR: message bytes unavailable');
       return this.write(err(T.gone));
     }
-    const enc = new MessageEncoder(lines);
-    await this.write(ok(lines === null ? `${m.size} octets` : bi('Phần đầu thư', 'Top of message follows')));
+    await this.write(head);
     try {
       let r = first;
       while (!r.done) {
