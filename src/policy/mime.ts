@@ -54,10 +54,11 @@ export function decodeBody(raw: Buffer, part: MimePart, maxBytes = Number.MAX_SA
   const body = raw.subarray(start, end);
   switch (part.encoding) {
     case 'base64': {
-      const text = body.toString('latin1').replace(/[^A-Za-z0-9+/]/g, '');
-      const usable = text.length - (text.length % 4 === 1 ? 1 : 0);
-      const limit = Math.min(usable, Math.ceil(maxBytes / 3) * 4);
-      return Buffer.from(text.slice(0, limit), 'base64');
+      // Node's decoder skips line breaks and other non-alphabet bytes. For a prefix, decode a
+      // generous slice of the encoded text (line breaks take room) and cut.
+      const enc = maxBytes >= body.length ? body : body.subarray(0, Math.ceil(maxBytes / 3) * 4 * 2 + 1024);
+      const out = Buffer.from(enc.toString('latin1'), 'base64');
+      return out.length > maxBytes ? out.subarray(0, maxBytes) : out;
     }
     case 'quoted-printable':
       return decodeQp(body).subarray(0, maxBytes);

@@ -6,7 +6,8 @@
 import type { Config } from '../config/schema.js';
 import { inspectFile, emptyReport, type InspectReport } from './archive/inspect.js';
 import { decodeBody, leafParts, type PartView } from './mime.js';
-import { isExecutableType } from './names.js';
+import { extensionOf, isExecutableType } from './names.js';
+import { SNIFF_BYTES, sniffArchive } from './sniff.js';
 import type { PolicyMessage } from './types.js';
 
 export interface PartScan {
@@ -21,6 +22,8 @@ export interface PartScan {
 export interface MessageScan {
   parts: PartScan[];
 }
+
+const ARCHIVE_EXTENSIONS = new Set(['zip', 'rar', '7z']);
 
 const cache = new WeakMap<PolicyMessage, Promise<MessageScan>>();
 
@@ -53,9 +56,14 @@ async function doScan(msg: PolicyMessage, config: Readonly<Config>): Promise<Mes
       // The attached message's own contents are separate leaves; only its names count here.
       for (const n of view.names) await inspectFile(Buffer.alloc(0), n, extensions, limits, report);
     } else {
-      const bytes = decodeBody(msg.raw, view.part, config.limits.maxMessageBytes);
+      // Sniff a prefix first; decode the whole part only when it is (or is named as) an archive.
+      const name = view.names[0] ?? '';
+      let bytes = decodeBody(msg.raw, view.part, SNIFF_BYTES);
+      if (bytes.length >= SNIFF_BYTES && (sniffArchive(bytes) !== null || ARCHIVE_EXTENSIONS.has(extensionOf(name)))) {
+        bytes = decodeBody(msg.raw, view.part, config.limits.maxMessageBytes);
+      }
       // Each name is checked; content (magic numbers, archives) once under the first name.
-      await inspectFile(bytes, view.names[0] ?? '', extensions, limits, report);
+      await inspectFile(bytes, name, extensions, limits, report);
       for (const n of view.names.slice(1)) await inspectFile(Buffer.alloc(0), n, extensions, limits, report);
     }
     parts.push({ view, label, report, executableType: isExecutableType(view.part.type, view.part.subtype) });

@@ -123,7 +123,8 @@ async function visitZip(
       if (x && extensions.has(x)) report.executables.push({ path: memberPath, name: e.name, why: 'name' });
       continue;
     }
-    const head = extractEntry(bytes, e, budget, limits.maxRatio, Math.min(SNIFF_BYTES, e.uncompressedSize));
+    // The declared size may lie: sniff at least 4 KiB (where PE/ELF/Mach-O headers sit) whatever it says.
+    const head = extractEntry(bytes, e, budget, limits.maxRatio, Math.min(SNIFF_BYTES, Math.max(e.uncompressedSize, 4096)));
     const memberExt = extensionOf(e.name);
     const nested = sniffArchive(head) !== null || ARCHIVE_EXT[memberExt] !== undefined;
     if (!nested) {
