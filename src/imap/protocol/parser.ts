@@ -300,7 +300,9 @@ class Parser implements CommandParser {
       this.frame = null;
       return;
     }
-    if (marker.size > this.maxSwallow) {
+    // Before sign-in nobody gets us to read megabytes: beyond the pre-auth literal size, close.
+    const authed = this.limits.authenticated ? this.limits.authenticated() : true;
+    if (marker.size > (authed ? this.maxSwallow : Math.min(this.maxSwallow, this.maxPreAuthLiteral))) {
       this.fatal(this.frame?.tag ?? null, bi('[TOOBIG] Literal quá lớn', '[TOOBIG] Literal too large'));
       return;
     }

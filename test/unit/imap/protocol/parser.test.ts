@@ -62,7 +62,9 @@ describe('literals', () => {
     let authed = false;
     const over = { authenticated: () => authed, maxPreAuthLiteralBytes: 100 };
     expect(kinds(feed('a LOGIN {5}\r\nb NOOP\r\n', over))).toEqual(['error:a:BAD', 'command:b:NOOP']);
-    expect(kinds(feed('a LOGIN {200+}\r\n' + 'x'.repeat(200) + ' y\r\nb NOOP\r\n', over))).toEqual(['error:a:BAD', 'command:b:NOOP']);
+    // A refused non-synchronising literal before sign-in is not swallowed: the connection closes.
+    expect(kinds(feed('a LOGIN {200+}\r\n' + 'x'.repeat(200) + ' y\r\nb NOOP\r\n', over))).toEqual(['error:a:BAD', 'error:a:BAD:fatal']);
+    expect(kinds(feed('a FOO {50+}\r\n' + 'x'.repeat(50) + '\r\nb NOOP\r\n', over))).toEqual(['error:a:BAD', 'command:b:NOOP']);
     // LOGIN with a UTF-8 password as a LITERAL+ literal works before sign-in.
     expect(feed('a LOGIN an {12+}\r\nM\u1eadt kh\u1ea9u\r\n', over)).toEqual([{ kind: 'command', tag: 'a', command: { type: 'LOGIN', username: 'an', password: 'M\u1eadt kh\u1ea9u' } }]);
     expect(kinds(feed('a LOGIN {50}\r\n', { ...over, syncLiteralsBeforeAuth: true }))).toEqual(['continue']);
