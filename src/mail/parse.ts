@@ -9,7 +9,8 @@
  * Part paths follow IMAP numbering: children of a multipart at P are P.1, P.2 …; the top part
  * has path "" (IMAP calls a non-multipart top part "1"); the enclosed top part of a
  * message/rfc822 at P has path P when it is a multipart (its children are P.1 …) and P.1
- * otherwise. `findPart` resolves an IMAP section number to a part.
+ * otherwise (P is "1" for a message/rfc822 top part). `findPart` resolves an IMAP section
+ * number to a part.
  */
 import { DEFAULT_MAX_ADDRESSES, displayAddresses, parseAddressList } from './addresses.js';
 import { decodeCharset } from './charset.js';
@@ -288,9 +289,13 @@ function parsePartWithFields(
     } else if (ctx.parts >= ctx.maxParts) {
       warn(ctx, `more than ${ctx.maxParts} MIME parts: rest not descended`, true);
     } else {
-      const { part: inner, fields: innerHeaders } = parsePartWithFields(ctx, part.bodyStart, part.end, path, depth + 1, 'text/plain');
-      if (inner.type !== 'multipart') repath(inner, path, childPath(path, 1));
-      part.message = { envelope: envelopeOf(innerHeaders, ctx.maxAddresses, ctx.warnings), part: inner };
+      // A top-level message/rfc822 is IMAP part "1": its enclosed parts are numbered 1.x.
+      const base = path || '1';
+      const { part: inner, fields: innerHeaders } = parsePartWithFields(ctx, part.bodyStart, part.end, base, depth + 1, 'text/plain');
+      if (inner.type !== 'multipart') repath(inner, base, childPath(base, 1));
+      const ws: string[] = [];
+      part.message = { envelope: envelopeOf(innerHeaders, ctx.maxAddresses, ws), part: inner };
+      for (const w of ws) warn(ctx, w, true);
     }
   } else if (part.type === 'text') {
     part.lines = linesIn(ctx, part.bodyStart, part.end);
@@ -479,7 +484,9 @@ export function parseMessage(raw: Buffer, limits: ParseLimits = {}): ParsedMessa
   };
   try {
     const { part: top, fields: headers } = parsePartWithFields(ctx, 0, raw.length, '', 0, 'text/plain');
-    const envelope = envelopeOf(headers, ctx.maxAddresses, ctx.warnings);
+    const ws: string[] = [];
+    const envelope = envelopeOf(headers, ctx.maxAddresses, ws);
+    for (const w of ws) warn(ctx, w, true);
     const subject = envelope.subject === null ? '' : decodeWords(envelope.subject).trim();
     return {
       size: raw.length,

@@ -250,6 +250,18 @@ describe('parseMessage: multipart', () => {
     expect(body(raw, m2.message!.part)).toBe('deep');
   });
 
+  it('a top-level message/rfc822 is part 1; its enclosed parts are 1.x', () => {
+    const single = crlf(['Content-Type: message/rfc822', '', 'Subject: in', '', 'body']);
+    const p1 = parseMessage(single);
+    expect(p1.structure.message?.part.path).toBe('1.1');
+    expect(findPart(p1.structure, '1')).toBe(p1.structure);
+    expect(findPart(p1.structure, '1.1')).toBe(p1.structure.message?.part);
+    const multi = crlf(['Content-Type: message/rfc822', '', 'Content-Type: multipart/mixed; boundary=x', '', '--x', '', 'a', '--x', '', 'b', '--x--']);
+    const p2 = parseMessage(multi);
+    expect(p2.structure.message?.part.children.map((c) => c.path)).toEqual(['1.1', '1.2']);
+    expect(body(multi, findPart(p2.structure, '1.2')!)).toBe('b');
+  });
+
   it('an encoded message/rfc822 is not descended', () => {
     const raw = crlf(['Content-Type: message/rfc822', 'Content-Transfer-Encoding: base64', '', 'U3ViamVjdDogeA0KDQp4']);
     const p = parseMessage(raw);
