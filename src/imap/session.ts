@@ -6,7 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import { bi } from '../lib/errors.js';
-import type { Account, Mailbox } from '../store/port.js';
+import type { Account, Mailbox, MailboxStatus } from '../store/port.js';
 import { registry, capabilities, type CommandSpec } from './commands/registry.js';
 import type { ConnectionCounter } from '../net/index.js';
 import type { Conn } from './conn.js';
@@ -334,7 +334,7 @@ export class Session {
 
   // ───────────── selection, sign-in ─────────────
 
-  async select(mailbox: Mailbox, readOnly: boolean): Promise<MailboxView> {
+  async select(mailbox: Mailbox, readOnly: boolean): Promise<{ view: MailboxView; status: MailboxStatus }> {
     this.unselect();
     const status = await this.deps.store.mailboxStatus(mailbox.id);
     const messages = await this.deps.store.listMessages(mailbox.id);
@@ -348,7 +348,7 @@ export class Session {
     this.selected = { mailbox, view, unwatch };
     this.state = 'selected';
     this.savedSearch = [];
-    return view;
+    return { view, status };
   }
 
   unselect(): void {

@@ -28,19 +28,41 @@ const NEEDS_DETAIL: ReadonlySet<FetchItem['kind']> = new Set([
   'ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'INTERNALDATE', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE',
 ]);
 
-/** A response under construction: strings and Buffers are batched; big slices are streamed. */
+/** A response under construction: text and Buffers are batched; big slices are streamed. */
 class Out {
   private parts: Array<string | Buffer> = [];
+  private text = '';
   private bytes = 0;
   constructor(private readonly s: Session) {}
 
-  push(p: string | Buffer): Promise<void> | void {
-    this.parts.push(p);
-    this.bytes += p.length;
-    if (this.bytes >= BATCH_BYTES) return this.flush();
+  /** Append response text (no I/O). */
+  add(t: string): void {
+    this.text += t;
+  }
+
+  async push(p: string | Buffer): Promise<void> {
+    if (typeof p === 'string') this.text += p;
+    else {
+      this.seal();
+      this.parts.push(p);
+      this.bytes += p.length;
+    }
+    await this.maybeFlush();
+  }
+
+  private seal(): void {
+    if (this.text.length === 0) return;
+    this.parts.push(this.text);
+    this.bytes += this.text.length;
+    this.text = '';
+  }
+
+  async maybeFlush(): Promise<void> {
+    if (this.bytes + this.text.length >= BATCH_BYTES) await this.flush();
   }
 
   async flush(): Promise<void> {
+    this.seal();
     if (this.parts.length === 0) return;
     const parts = this.parts;
     this.parts = [];
@@ -51,7 +73,7 @@ class Out {
   /** `{n}\r\n` + the bytes [start, end) of a blob. */
   async blob(blobId: string, start: number, end: number): Promise<void> {
     const n = Math.max(0, end - start);
-    await this.push(`{${n}}\r\n`);
+    this.add(`{${n}}\r\n`);
     if (n === 0) return;
     if (n <= STREAM_OVER) {
       await this.push(await this.s.deps.store.readBlob(blobId, { start, end }));
@@ -146,7 +168,7 @@ async function renderBody(s: Session, out: Out, d: MessageDetail, name: string, 
   const origin = p ? `<${p.offset}>` : '';
   const r = sectionRange(d.structure, sec);
   if (!r) {
-    await out.push(`${name}${origin} ""`);
+    out.add(`${name}${origin} ""`);
     return;
   }
   if (sec.text.kind === 'header.fields') {
@@ -154,12 +176,12 @@ async function renderBody(s: Session, out: Out, d: MessageDetail, name: string, 
     const filtered = filterHeader(header, sec.text.fields, sec.text.not);
     const w = partial(0, filtered.length, p);
     const slice = filtered.subarray(w.start, w.end);
-    await out.push(`${name}${origin} ${literalOf(slice) as string}`);
+    out.add(`${name}${origin} ${literalOf(slice) as string}`);
     await out.push(slice);
     return;
   }
   const w = partial(r.start, r.end, p);
-  await out.push(`${name}${origin} `);
+  out.add(`${name}${origin} `);
   await out.blob(d.blobId, w.start, w.end);
 }
 
@@ -229,7 +251,7 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
         const uid = view.uidAt(seq) as number;
         const d = details?.get(uid);
         if (details && !d) continue; // expunged meanwhile; its EXPUNGE comes later
-        await out.push(`* ${seq} FETCH (`);
+        out.add(`* ${seq} FETCH (`);
         let first = true;
         const sep = (): string => {
           const r = first ? '' : ' ';
@@ -240,50 +262,50 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
         for (const item of items) {
           switch (item.kind) {
             case 'UID':
-              await out.push(`${sep()}UID ${uid}`);
+              out.add(`${sep()}UID ${uid}`);
               break;
             case 'FLAGS':
               flagsSent = true;
-              await out.push(`${sep()}FLAGS ${flagList(view.flagsAt(seq))}`);
+              out.add(`${sep()}FLAGS ${flagList(view.flagsAt(seq))}`);
               break;
             case 'MODSEQ':
-              await out.push(`${sep()}MODSEQ (${view.modseqAt(seq)})`);
+              out.add(`${sep()}MODSEQ (${view.modseqAt(seq)})`);
               break;
             case 'RFC822.SIZE':
-              await out.push(`${sep()}RFC822.SIZE ${view.sizeAt(seq)}`);
+              out.add(`${sep()}RFC822.SIZE ${view.sizeAt(seq)}`);
               break;
             case 'INTERNALDATE':
-              await out.push(`${sep()}INTERNALDATE ${imapDateTime((d as MessageDetail).internalDate)}`);
+              out.add(`${sep()}INTERNALDATE ${imapDateTime((d as MessageDetail).internalDate)}`);
               break;
             case 'ENVELOPE':
-              await out.push(`${sep()}ENVELOPE ${renderEnvelope((d as MessageDetail).envelope)}`);
+              out.add(`${sep()}ENVELOPE ${renderEnvelope((d as MessageDetail).envelope)}`);
               break;
             case 'BODYSTRUCTURE':
-              await out.push(`${sep()}BODYSTRUCTURE ${renderBodyStructure((d as MessageDetail).structure, true)}`);
+              out.add(`${sep()}BODYSTRUCTURE ${renderBodyStructure((d as MessageDetail).structure, true)}`);
               break;
             case 'BODY':
-              await out.push(`${sep()}BODY ${renderBodyStructure((d as MessageDetail).structure, false)}`);
+              out.add(`${sep()}BODY ${renderBodyStructure((d as MessageDetail).structure, false)}`);
               break;
             case 'RFC822': {
               const dd = d as MessageDetail;
-              await out.push(`${sep()}RFC822 `);
+              out.add(`${sep()}RFC822 `);
               await out.blob(dd.blobId, 0, dd.size);
               break;
             }
             case 'RFC822.HEADER': {
               const dd = d as MessageDetail;
-              await out.push(`${sep()}RFC822.HEADER `);
+              out.add(`${sep()}RFC822.HEADER `);
               await out.blob(dd.blobId, dd.structure.headerStart, dd.structure.bodyStart);
               break;
             }
             case 'RFC822.TEXT': {
               const dd = d as MessageDetail;
-              await out.push(`${sep()}RFC822.TEXT `);
+              out.add(`${sep()}RFC822.TEXT `);
               await out.blob(dd.blobId, dd.structure.bodyStart, dd.structure.end);
               break;
             }
             case 'BODY[]':
-              await out.push(sep());
+              out.add(sep());
               await renderBody(s, out, d as MessageDetail, `BODY[${sectionName(item.section)}]`, item.section, item.partial);
               break;
             case 'BINARY[]': {
@@ -296,13 +318,14 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
             }
             case 'BINARY.SIZE': {
               const data = await decodedPart(s, d as MessageDetail, item.part);
-              await out.push(`${sep()}BINARY.SIZE[${item.part.join('.')}] ${data.length}`);
+              out.add(`${sep()}BINARY.SIZE[${item.part.join('.')}] ${data.length}`);
               break;
             }
           }
         }
-        if (seenNow.has(uid) && !flagsSent) await out.push(`${sep()}FLAGS ${flagList(view.flagsAt(seq))}`);
-        await out.push(')\r\n');
+        if (seenNow.has(uid) && !flagsSent) out.add(`${sep()}FLAGS ${flagList(view.flagsAt(seq))}`);
+        out.add(')\r\n');
+        await out.maybeFlush();
       }
     }
     await out.flush();

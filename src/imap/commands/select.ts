@@ -24,8 +24,7 @@ async function select(s: Session, cmd: CommandOf<'SELECT' | 'EXAMINE'>): Promise
   const mb = await findMailbox(store, s.acct().id, cmd.mailbox.name);
   if (!mb) throw no('NONEXISTENT', 'Không có hộp thư này', 'No such mailbox');
   if (cmd.condstore) s.condstore = true;
-  const view = await s.select(mb, readOnly);
-  const status = await store.mailboxStatus(mb.id);
+  const { view, status } = await s.select(mb, readOnly);
   const lines: string[] = [
     `* FLAGS (${[...SYSTEM_FLAGS, ...KEYWORDS].join(' ')})\r\n`,
     `* OK [PERMANENTFLAGS (${readOnly ? '' : [...SYSTEM_FLAGS, ...KEYWORDS, '\\*'].join(' ')})] ${bi('Cờ', 'Flags')}\r\n`,
