@@ -107,6 +107,12 @@ export interface AccountService {
   /** Refused (IN_USE) while accounts live in the domain. */
   removeDomain(name: string, actor: Actor, ref?: string | null): Promise<void>;
 
+  /** R-ACC-6: let an account open and send as a unit mailbox (no password shared). */
+  delegate(unitAddress: string, clerkAddress: string, actor: Actor, ref?: string | null): Promise<void>;
+  undelegate(unitAddress: string, clerkAddress: string, actor: Actor, ref?: string | null): Promise<void>;
+  /** R-ACC-6 clerk change: the old clerk loses access and the new one gains it, together. */
+  handover(unitAddress: string, fromAddress: string, toAddress: string, actor: Actor, ref?: string | null): Promise<void>;
+
   /** The same service working inside a store transaction (store.batch). */
   withStore(store: Store): AccountService;
 }
@@ -433,6 +439,37 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         throw new MailError('IN_USE', bi(`Tên miền ${d} còn ${users.length} tài khoản`, `the domain ${d} still has ${users.length} account(s)`));
       }
       await store.removeDomain(d, { actor: actor.name, action: 'domain.remove', target: d, ref });
+    },
+
+    async delegate(unitAddr, clerkAddr, actor, ref = null) {
+      requireAdmin(actor, 'ủy quyền hộp thư đơn vị', 'delegate unit mailboxes');
+      const unit = await accountByAddress(unitAddr);
+      const clerk = await accountByAddress(clerkAddr);
+      if (unit.kind !== 'unit') throw new MailError('INVALID_INPUT', bi(`${unit.address} không phải hộp thư đơn vị`, `${unit.address} is not a unit mailbox`));
+      if (clerk.state !== 'active') throw new MailError('INVALID_INPUT', bi(`Tài khoản ${clerk.address} không hoạt động`, `the account ${clerk.address} is not active`));
+      if ((await store.listDelegatedTo(clerk.id)).some((u) => u.id === unit.id)) {
+        throw new MailError('ALREADY_EXISTS', bi(`${clerk.address} đã được ủy quyền ${unit.address}`, `${clerk.address} already has ${unit.address}`));
+      }
+      await store.addDelegation(unit.id, clerk.id, { actor: actor.name, action: 'unit.delegate', target: unit.address, ref, details: { to: clerk.address } });
+    },
+
+    async undelegate(unitAddr, clerkAddr, actor, ref = null) {
+      requireAdmin(actor, 'ủy quyền hộp thư đơn vị', 'delegate unit mailboxes');
+      const unit = await accountByAddress(unitAddr);
+      const clerk = await accountByAddress(clerkAddr);
+      if (!(await store.listDelegatedTo(clerk.id)).some((u) => u.id === unit.id)) {
+        throw notFound(`${clerk.address} không được ủy quyền ${unit.address}`, `${clerk.address} has no access to ${unit.address}`);
+      }
+      await store.removeDelegation(unit.id, clerk.id, { actor: actor.name, action: 'unit.undelegate', target: unit.address, ref, details: { from: clerk.address } });
+    },
+
+    async handover(unitAddr, fromAddr, toAddr, actor, ref = null) {
+      requireAdmin(actor, 'bàn giao hộp thư đơn vị', 'hand over unit mailboxes');
+      await store.batch(async (tx) => {
+        const svc = service.withStore(tx);
+        await svc.undelegate(unitAddr, fromAddr, actor, ref);
+        await svc.delegate(unitAddr, toAddr, actor, ref);
+      });
     },
 
     withStore(other) {

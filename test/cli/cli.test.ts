@@ -100,6 +100,21 @@ describe('buudien (in-process)', () => {
     }
   });
 
+  it('account delegate / handover of a unit mailbox (R-ACC-6)', async () => {
+    const config = setup();
+    await cli(['org', 'add', '--name', 'Sở Tài chính', '--config', config]);
+    expect((await cli(['account', 'add', '--name', 'Sở Tài chính', '--org', 'stc', '--kind', 'unit', '--config', config])).stdout).toMatch(/stc@nghean.gov.vn/);
+    await cli(['account', 'add', '--name', 'Lê Thị Văn', '--org', 'stc', '--config', config]);
+    await cli(['account', 'add', '--name', 'Trần Thị Thư', '--org', 'stc', '--config', config]);
+    expect((await cli(['account', 'delegate', 'stc', 'vanlt', '--config', config])).code).toBe(0);
+    const r = await cli(['account', 'handover', 'stc', '--from', 'vanlt', '--to', 'thutt', '--ref', 'QĐ-5', '--config', config]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/vanlt → thutt/);
+    const again = await cli(['account', 'handover', 'stc', '--from', 'vanlt', '--to', 'thutt', '--config', config]);
+    expect(again.code).toBe(1);
+    oneLine(again.stderr);
+  });
+
   it('domain add/list/remove', async () => {
     const config = setup();
     expect((await cli(['domain', 'add', 'so.nghean.gov.vn', '--config', config])).code).toBe(0);

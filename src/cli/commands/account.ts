@@ -225,4 +225,39 @@ export const register: RegisterCommand = (program, ctx) => {
         ctx.out(`${bi('Dung lượng', 'quota')} ${a.address}: ${formatBytes(a.effectiveQuotaBytes)}${bytes === null ? ` (${bi('mặc định', 'default')})` : ''}`);
       });
     });
+
+  account
+    .command('delegate <unit-address> <clerk-address>')
+    .description('cho văn thư dùng hộp thư đơn vị / let a clerk open and send as a unit mailbox (R-ACC-6)')
+    .option(...REF)
+    .action(async (unit: string, clerk: string, opts: { ref?: string }) => {
+      await ctx.withApp(async (app) => {
+        await ctx.accounts(app).delegate(unit, clerk, ctx.actor(), opts.ref ?? null);
+        ctx.out(bi(`Đã ủy quyền ${unit} cho ${clerk}`, `${clerk} now has ${unit}`));
+      });
+    });
+
+  account
+    .command('undelegate <unit-address> <clerk-address>')
+    .description('thu hồi ủy quyền / remove a clerk from a unit mailbox')
+    .option(...REF)
+    .action(async (unit: string, clerk: string, opts: { ref?: string }) => {
+      await ctx.withApp(async (app) => {
+        await ctx.accounts(app).undelegate(unit, clerk, ctx.actor(), opts.ref ?? null);
+        ctx.out(bi(`Đã thu hồi ${unit} của ${clerk}`, `${clerk} no longer has ${unit}`));
+      });
+    });
+
+  account
+    .command('handover <unit-address>')
+    .description('bàn giao hộp thư đơn vị khi đổi văn thư / hand a unit mailbox to a new clerk (R-ACC-6)')
+    .requiredOption('--from <address>', 'văn thư cũ / previous clerk')
+    .requiredOption('--to <address>', 'văn thư mới / new clerk')
+    .option(...REF)
+    .action(async (unit: string, opts: { from: string; to: string; ref?: string }) => {
+      await ctx.withApp(async (app) => {
+        await ctx.accounts(app).handover(unit, opts.from, opts.to, ctx.actor(), opts.ref ?? null);
+        ctx.out(bi(`Đã bàn giao ${unit}: ${opts.from} → ${opts.to}`, `handed over ${unit}: ${opts.from} → ${opts.to}`));
+      });
+    });
 };

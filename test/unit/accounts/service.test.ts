@@ -174,6 +174,29 @@ describe('R-ACC-7 unit administrators act only on their own unit', () => {
   });
 });
 
+describe('R-ACC-6 unit mailbox handover', () => {
+  it('delegates, hands over in one step, and refuses nonsense', async () => {
+    const { svc } = await open();
+    await svc.addUnit({ name: 'Sở Tài chính' }, root);
+    await svc.addAccount({ fullName: 'Sở Tài chính', unit: 'stc', kind: 'unit' }, root);
+    const old = await svc.addAccount({ fullName: 'Lê Thị Văn', unit: 'stc' }, root);
+    const next = await svc.addAccount({ fullName: 'Trần Thị Thư', unit: 'stc' }, root);
+    await svc.delegate('stc', 'vanlt', root, 'QĐ-1');
+    expect((await store.listDelegatedTo(old.account.id)).map((a) => a.address)).toEqual(['stc@example.gov.vn']);
+    expect(await code(svc.delegate('stc', 'vanlt', root))).toBe('ALREADY_EXISTS');
+    expect(await code(svc.delegate('vanlt', 'thutt', root))).toBe('INVALID_INPUT');
+    // a failed handover changes nothing
+    expect(await code(svc.handover('stc', 'vanlt', 'khongco', root))).toBe('NOT_FOUND');
+    expect((await store.listDelegatedTo(old.account.id)).length).toBe(1);
+    await svc.handover('stc', 'vanlt', 'thutt', root, 'QĐ-2');
+    expect(await store.listDelegatedTo(old.account.id)).toEqual([]);
+    expect((await store.listDelegatedTo(next.account.id)).map((a) => a.address)).toEqual(['stc@example.gov.vn']);
+    const audit = await store.listAudit({ target: 'stc@example.gov.vn' });
+    expect(audit.filter((a) => a.ref === 'QĐ-2').map((a) => a.action).sort()).toEqual(['unit.delegate', 'unit.undelegate']);
+    expect(await code(svc.undelegate('stc', 'vanlt', root))).toBe('NOT_FOUND');
+  });
+});
+
 describe('domains', () => {
   it('adds and lists; refuses to remove a domain with accounts', async () => {
     const { svc } = await open();
