@@ -14,9 +14,11 @@
  * - `batch(fn)` opens BEGIN IMMEDIATE and holds it while fn's promise runs. The `tx` store given
  *   to fn runs its methods directly inside that transaction (each in a savepoint). Calls on the
  *   outer store (and group commits) made meanwhile wait until the batch commits or rolls back.
- *   Do not await the OUTER store inside fn: it would wait for the batch itself (deadlock).
+ *   Calls on the outer store made from inside fn's async context (AsyncLocalStorage) join the
+ *   batch too, so a service that kept the outer store cannot deadlock against its own batch.
  */
 import Database from 'better-sqlite3';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -341,7 +343,9 @@ class Core {
   readonly blobs: BlobFiles;
   readonly listeners = new Set<(e: StoreEvent) => void>();
   /** Set while a batch() holds the transaction open. */
-  batch: { done: Promise<void> } | null = null;
+  batch: { done: Promise<void>; token: object } | null = null;
+  /** Marks the async context of a running batch's callback (see SqliteStore.joinsBatch). */
+  readonly batchContext = new AsyncLocalStorage<object>();
   /** Events of the transaction being run (emitted after the outermost commit). */
   events: StoreEvent[] | null = null;
   /** Blob hashes being written or waiting in a group commit: the collector leaves them alone. */
@@ -637,8 +641,18 @@ class SqliteStore implements Store {
     private readonly inBatch: boolean,
   ) {}
 
+  /**
+   * True when this call belongs to the open batch: made on the tx store, or on the outer store
+   * from inside the batch callback's async context (a service holding the outer store). Such
+   * calls join the batch's transaction instead of waiting for it to end (which would deadlock).
+   */
+  private joinsBatch(): boolean {
+    const b = this.c.batch;
+    return this.inBatch || (b !== null && this.c.batchContext.getStore() === b.token);
+  }
+
   private async tx<T>(work: () => T): Promise<T> {
-    if (!this.inBatch) await this.c.idle();
+    if (!this.joinsBatch()) await this.c.idle();
     else this.c.checkOpen();
     return this.c.transact(work);
   }
@@ -649,7 +663,7 @@ class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.inBatch) throw invalid('Không thể đóng kho trong một lô', 'Cannot close the store inside a batch');
+    if (this.joinsBatch()) throw invalid('Không thể đóng kho trong một lô', 'Cannot close the store inside a batch');
     if (this.c.closed) return;
     this.c.closing = true;
     while (this.c.busy()) {
@@ -814,10 +828,11 @@ class SqliteStore implements Store {
   }
 
   async batch<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
-    if (this.inBatch) return fn(this);
+    if (this.joinsBatch()) return fn(this);
     await this.c.idle();
     let release!: () => void;
-    this.c.batch = { done: new Promise<void>((r) => (release = r)) };
+    const token = {};
+    this.c.batch = { done: new Promise<void>((r) => (release = r)), token };
     const events: StoreEvent[] = [];
     this.c.events = events;
     const txStore = new SqliteStore(this.c, true);
@@ -825,7 +840,7 @@ class SqliteStore implements Store {
       this.c.db.exec('BEGIN IMMEDIATE');
       let result: T;
       try {
-        result = await fn(txStore);
+        result = await this.c.batchContext.run(token, () => fn(txStore));
       } catch (e) {
         if (this.c.db.inTransaction) this.c.db.exec('ROLLBACK');
         throw e;
@@ -1234,7 +1249,7 @@ class SqliteStore implements Store {
     const flags = input.targets.map((t) => formatFlags(t.flags ?? []));
     const blob = await this.c.prepareBlob(input.raw);
     try {
-      if (this.inBatch) {
+      if (this.joinsBatch()) {
         this.c.checkOpen();
         return this.c.transact(() => this.deliverSync(input, blob, flags));
       }
@@ -1701,7 +1716,7 @@ class SqliteStore implements Store {
    * the file write and the commit, or a rolled-back batch). Hashes in flight are left alone.
    */
   async collectGarbage(): Promise<{ blobs: number; bytes: number }> {
-    if (this.inBatch) throw invalid('Không thể dọn rác trong một lô', 'Cannot collect garbage inside a batch');
+    if (this.joinsBatch()) throw invalid('Không thể dọn rác trong một lô', 'Cannot collect garbage inside a batch');
     await this.c.idle();
     const removed = this.c.transact(() => {
       const rows = this.c

@@ -88,21 +88,44 @@ describe('accounts', () => {
 
     const events: string[] = [];
     store.onEvent((e) => events.push(e.kind));
+    // A concurrent caller (outside the batch callback) waits until the batch has committed.
     let outerDone = false;
-    const result = await store.batch(async (tx) => {
-      const outer = store.getAccountByAddress('b1@example.gov.vn').then((a) => {
-        outerDone = true;
-        return a;
-      });
+    let signalStarted!: () => void;
+    const started = new Promise<void>((r) => (signalStarted = r));
+    let signalOuterIssued!: () => void;
+    const outerIssued = new Promise<void>((r) => (signalOuterIssued = r));
+    const batchDone = store.batch(async (tx) => {
       const a = await newAccount(tx, 'b1@example.gov.vn');
+      signalStarted();
+      await outerIssued;
       await newAccount(tx, 'b2@example.gov.vn');
       expect(outerDone).toBe(false);
       expect(events).toEqual([]); // events only after commit
-      return { a, outer };
+      return a;
     });
-    expect((await result.outer)?.id).toBe(result.a.id); // the outer read ran after the commit
+    await started;
+    const outer = store.getAccountByAddress('b1@example.gov.vn').then((a) => {
+      outerDone = true;
+      return a;
+    });
+    signalOuterIssued();
+    const a = await batchDone;
+    expect((await outer)?.id).toBe(a.id); // the outer read ran after the commit
     expect(events).toEqual(['mailboxes', 'mailboxes']);
     expect(await store.getAccountByAddress('b2@example.gov.vn')).not.toBeNull();
+  });
+
+  it('batch: calls on the outer store from inside the callback join the transaction (no deadlock)', async () => {
+    await expect(
+      store.batch(async () => {
+        await newAccount(store, 'inner1@example.gov.vn'); // the OUTER store, inside the batch
+        expect(await store.getAccountByAddress('inner1@example.gov.vn')).not.toBeNull();
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect(await store.getAccountByAddress('inner1@example.gov.vn')).toBeNull();
+    const a = await store.batch(async () => newAccount(store, 'inner2@example.gov.vn'));
+    expect((await store.getAccount(a.id))?.address).toBe('inner2@example.gov.vn');
   });
 
   it('updates accounts, finds them by local part and filters lists', async () => {
