@@ -100,3 +100,28 @@ describe('IMAP with plaintext sign-in disabled', () => {
     c.close();
   });
 });
+
+describe('IMAP connection limits', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startApp({ security: { maxConnectionsPerAccount: 2 } });
+    await createUser(app, 'longnv');
+  });
+  afterAll(async () => app?.stop());
+
+  it('refuses a sign-in over security.maxConnectionsPerAccount with NO [LIMIT], and frees the slot on logout', async () => {
+    const a = await LineClient.connect(app.port('imap'));
+    const b = await LineClient.connect(app.port('imap'));
+    const c = await LineClient.connect(app.port('imap'));
+    await a.login('longnv');
+    await b.login('longnv');
+    const r = await c.cmd('x', `LOGIN longnv "${PASSWORD}"`);
+    expect(r.at(-1)).toMatch(/^x NO \[LIMIT\]/);
+    await a.cmd('o', 'LOGOUT');
+    await a.waitFor(() => a.closed).catch(() => undefined);
+    const r2 = await c.cmd('y', `LOGIN longnv "${PASSWORD}"`);
+    expect(r2.at(-1)).toMatch(/^y OK/);
+    b.close();
+    c.close();
+  });
+});
