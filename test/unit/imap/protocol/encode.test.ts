@@ -124,3 +124,33 @@ describe('sets and dates', () => {
     expect(back.offsetMinutes).toBe(330);
   });
 });
+
+describe('encoder and parser agree', () => {
+  it('every string the encoder writes parses back to the same string', () => {
+    let seed = 42;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const alphabet = ['a', ' ', '"', '\\', '\r', '\n', '{', '}', '(', ')', '*', '%', ']', 'ư', 'Đ', '😀', 'NIL', '5', '+'];
+    for (let i = 0; i < 3000; i++) {
+      const s = Array.from({ length: rnd(10) }, () => alphabet[rnd(alphabet.length)]).join('');
+      for (const utf8 of [false, true]) {
+        for (const enc of [str, astr]) {
+          const c = cmd(`a LOGIN ${enc(s, utf8)} x`);
+          expect(c).toEqual({ type: 'LOGIN', username: s, password: 'x' });
+        }
+      }
+    }
+  });
+
+  it('every mailbox name the encoder writes parses back to the same name', () => {
+    const names = ['INBOX', 'Thư đến', 'Đà Nẵng/Sở Nội vụ', 'A&B "q" \\ x', '台北', '😀/*%', ''];
+    for (const name of names) {
+      for (const utf8 of [false, true]) {
+        const c = cmd(`a STATUS ${mailboxName(name, utf8)} (MESSAGES)`, { utf8Enabled: () => utf8 });
+        expect(c.type === 'STATUS' ? c.mailbox.name : null).toBe(name);
+      }
+    }
+  });
+});
