@@ -4,7 +4,8 @@
  * Columns: STT, Họ và tên, Chức vụ, Phòng/ban/đơn vị, Số điện thoại, Nội dung đề nghị
  * (cấp mới | tạm khóa | xóa), optionally an address column (Email / Địa chỉ thư) that names the
  * account for tạm khóa / xóa. Headers are matched without diacritics, case or spacing; title lines
- * above the header are skipped. UTF-8 with or without BOM, comma, semicolon or tab separated.
+ * above the header are skipped. UTF-8 with or without BOM (UTF-16 with a BOM too), comma,
+ * semicolon or tab separated; other encodings are refused with a hint.
  * The unit column holds a unit code/address or a unit name.
  *
  * Every row is carried out inside one store transaction; if any row fails, the transaction is
@@ -88,9 +89,24 @@ function detectDelimiter(text: string): string {
   return ',';
 }
 
+/** UTF-8 (with or without BOM); UTF-16 with a BOM (Excel's "Unicode text"); anything else is refused. */
+function decode(input: string | Buffer): string {
+  if (typeof input === 'string') return input;
+  if (input[0] === 0xff && input[1] === 0xfe) return new TextDecoder('utf-16le').decode(input.subarray(2));
+  if (input[0] === 0xfe && input[1] === 0xff) return new TextDecoder('utf-16be').decode(input.subarray(2));
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(input);
+  } catch {
+    throw new MailError(
+      'INVALID_INPUT',
+      bi('Tệp không phải UTF-8: hãy lưu lại dạng "CSV UTF-8"', 'the file is not UTF-8: save it again as "CSV UTF-8"'),
+    );
+  }
+}
+
 /** Parse a request form. Throws INVALID_INPUT when the file or its header cannot be read. */
 export function parseRequestCsv(input: string | Buffer): RequestRow[] {
-  const text = (typeof input === 'string' ? input : input.toString('utf8')).replace(/^\uFEFF/, '');
+  const text = decode(input).replace(/^\uFEFF/, '');
   let records: string[][];
   let lineNumbers: number[];
   try {

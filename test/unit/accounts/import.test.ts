@@ -36,6 +36,14 @@ describe('parseRequestCsv', () => {
     expect(rows[0]).toMatchObject({ fullName: 'Đỗ, Văn A', action: null, actionText: 'gia hạn' });
   });
 
+  it('reads UTF-16 with a BOM (Excel "Unicode text", tab separated) and refuses non-UTF-8 bytes', () => {
+    const text = `${HEADER.replace(/,/g, '\t')}\n1\tNguyễn Văn Long\t\tstttt\t\tCấp mới\n`;
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    expect(parseRequestCsv(utf16)[0]).toMatchObject({ fullName: 'Nguyễn Văn Long', unit: 'stttt', action: 'create' });
+    const latin = Buffer.from('STT,H\xe1 v\xe0 t\xean\n', 'latin1');
+    expect(() => parseRequestCsv(latin)).toThrow(/not UTF-8/);
+  });
+
   it('refuses a file without the needed columns', () => {
     expect(() => parseRequestCsv('STT,Họ và tên\n1,A\n')).toThrow(/Phòng\/ban\/đơn vị/);
     expect(() => parseRequestCsv('a,b\n1,2\n')).toThrow(/Họ và tên/);
