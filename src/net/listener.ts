@@ -11,7 +11,8 @@
  *   await l.close(1000);              // stop accepting; sockets still open after 1 s are destroyed
  *
  * Caps are checked when the TCP connection arrives, before any TLS handshake or session work.
- * Per-IP counting folds "::ffff:1.2.3.4" into "1.2.3.4". A connection counts until its raw
+ * Per-IP counting folds "::ffff:1.2.3.4" into "1.2.3.4". Listeners of one service (imap + imaps,
+ * pop3 + pop3s) share their counts by passing the same `counters` (see createListenerCounters). A connection counts until its raw
  * socket closes (after a STARTTLS upgrade too). With implicit TLS, onConnection runs after the
  * handshake (which must finish within handshakeTimeoutMs).
  */
@@ -19,7 +20,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import type { Logger } from '../lib/log.js';
 import type { BoundListener } from '../lib/service.js';
-import { normalizeIp } from './limits.js';
+import { ConnectionCounter, normalizeIp } from './limits.js';
 import { startServerTls } from './starttls.js';
 
 export interface Connection {
@@ -46,6 +47,8 @@ export interface TcpListenerOptions {
   tls: SecureContext | null;
   maxConnectionsPerIp: number;
   maxConnectionsTotal: number;
+  /** Counters shared with sibling listeners; without them this listener counts alone. */
+  counters?: ListenerCounters;
   handshakeTimeoutMs?: number;
   log: Logger;
   /** A line to write on a plain connection that is refused (omit to just close). */
@@ -61,10 +64,20 @@ export interface TcpListener {
   healthy(): boolean;
 }
 
+/** Per-IP and total connection counts, shareable between listeners. */
+export interface ListenerCounters {
+  perIp: ConnectionCounter;
+  total: ConnectionCounter;
+}
+
+export function createListenerCounters(maxConnectionsPerIp: number, maxConnectionsTotal: number): ListenerCounters {
+  return { perIp: new ConnectionCounter(maxConnectionsPerIp), total: new ConnectionCounter(maxConnectionsTotal) };
+}
+
 let nextId = 1;
 
 export function createTcpListener(opts: TcpListenerOptions): TcpListener {
-  const perIp = new Map<string, number>();
+  const counters = opts.counters ?? createListenerCounters(opts.maxConnectionsPerIp, opts.maxConnectionsTotal);
   const sockets = new Set<Socket>();
   let server: Server | null = null;
   let failed = false;
@@ -82,16 +95,18 @@ export function createTcpListener(opts: TcpListenerOptions): TcpListener {
   function accept(socket: Socket): void {
     const ip = normalizeIp(socket.remoteAddress);
     if (closing) return refuse(socket, 'closing', ip);
-    if (sockets.size >= opts.maxConnectionsTotal) return refuse(socket, 'total', ip);
-    const n = perIp.get(ip) ?? 0;
-    if (n >= opts.maxConnectionsPerIp) return refuse(socket, 'per-ip', ip);
-    perIp.set(ip, n + 1);
+    const releaseTotal = counters.total.acquire('all');
+    if (!releaseTotal) return refuse(socket, 'total', ip);
+    const releaseIp = counters.perIp.acquire(ip);
+    if (!releaseIp) {
+      releaseTotal();
+      return refuse(socket, 'per-ip', ip);
+    }
     sockets.add(socket);
     socket.once('close', () => {
       sockets.delete(socket);
-      const left = (perIp.get(ip) ?? 1) - 1;
-      if (left <= 0) perIp.delete(ip);
-      else perIp.set(ip, left);
+      releaseIp();
+      releaseTotal();
     });
     socket.setNoDelay(true);
     const conn = { raw: socket, id: `${opts.name}-${nextId++}`, ip, port: socket.remotePort ?? 0 };

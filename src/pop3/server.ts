@@ -14,7 +14,7 @@ import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { BoundListener, Service } from '../lib/service.js';
 import { ConnectionCounter } from '../net/limits.js';
-import { createTcpListener, type TcpListener } from '../net/listener.js';
+import { createListenerCounters, createTcpListener, type TcpListener } from '../net/listener.js';
 import type { TlsMaterial } from '../net/tls.js';
 import { err } from './errors.js';
 import { MaildropLocks, Pop3Session, type Pop3Store } from './session.js';
@@ -43,6 +43,8 @@ export function createPop3Service(deps: Pop3Deps): Service {
   const accountConnections = deps.accountConnections ?? new ConnectionCounter(config.security.maxConnectionsPerAccount);
   const sessions = new Set<Pop3Session>();
   const listeners: TcpListener[] = [];
+  // pop3 and pop3s count connections together (per IP and in total).
+  const counters = createListenerCounters(config.security.maxConnectionsPerIp, config.security.maxConnectionsTotal);
 
   function listenerFor(name: 'pop3' | 'pop3s'): TcpListener | null {
     const l = config.listeners[name];
@@ -59,6 +61,7 @@ export function createPop3Service(deps: Pop3Deps): Service {
       tls: implicit && deps.tls ? deps.tls.secureContext : null,
       maxConnectionsPerIp: config.security.maxConnectionsPerIp,
       maxConnectionsTotal: config.security.maxConnectionsTotal,
+      counters,
       log,
       refusal: (why) => err(REFUSAL[why], 'SYS/TEMP'),
       onConnection: (conn) => {

@@ -285,13 +285,28 @@ describe('POP3 account states and the plaintext rule', () => {
   });
 });
 
-describe('POP3 large message', () => {
+describe('POP3 large message and connection caps', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startApp(FAST);
+    app = await startApp({ security: { ...FAST.security, maxConnectionsPerIp: 2 } });
   });
   afterAll(async () => {
     await app?.stop();
+  });
+
+  // First in this app: no connection of an earlier test may still be open on the server side.
+  it('a third connection from one IP over security.maxConnectionsPerIp is refused with -ERR [SYS/TEMP]', async () => {
+    const a = await Pop3Client.open(app.port('pop3'));
+    const b = await Pop3Client.open(app.port('pop3s'), { tls: true });
+    expect(await a.line()).toMatch(/^\+OK/);
+    expect(await b.line()).toMatch(/^\+OK/);
+    const c = await Pop3Client.open(app.port('pop3'));
+    expect(await c.line()).toBe('-ERR [SYS/TEMP] Quá nhiều kết nối từ địa chỉ này / Too many connections from this address');
+    await c.waitClosed();
+    await a.cmd('QUIT');
+    await b.cmd('QUIT');
+    await a.waitClosed();
+    await b.waitClosed();
   });
 
   it('RETR of a 20 MB message is byte-exact (dot-stuffing undone, bare LF as CRLF)', async () => {

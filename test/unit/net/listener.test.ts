@@ -5,7 +5,7 @@ import path from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/lib/log.js';
-import { ConnectionCounter, createTcpListener, LineReader, loadTlsOptions, upgradeToTls, type Connection, type TcpListener, type TlsMaterial } from '../../../src/net/index.js';
+import { ConnectionCounter, createListenerCounters, createTcpListener, LineReader, loadTlsOptions, upgradeToTls, type Connection, type TcpListener, type TlsMaterial } from '../../../src/net/index.js';
 
 let dir = '';
 let tls: TlsMaterial;
@@ -77,6 +77,26 @@ describe('createTcpListener', () => {
     b.destroy();
     d.destroy();
     await l.close(100);
+  });
+
+  it('sibling listeners sharing counters count one client once across both', async () => {
+    const counters = createListenerCounters(1, 100);
+    const make = (name: string) =>
+      createTcpListener({
+        name, host: '127.0.0.1', port: 0, tls: null, maxConnectionsPerIp: 1, maxConnectionsTotal: 100, counters, log,
+        refusal: () => 'NO\r\n',
+        onConnection: (c) => c.socket.write('hi\r\n'),
+      });
+    const one = make('one');
+    const two = make('two');
+    const p1 = (await one.listen()).port;
+    const p2 = (await two.listen()).port;
+    const a = await open(p1);
+    expect(await firstData(a)).toBe('hi\r\n');
+    const b = await open(p2);
+    expect(await firstData(b)).toBe('NO\r\n');
+    a.destroy();
+    await Promise.all([one.close(100), two.close(100)]);
   });
 
   it('caps the total', async () => {
