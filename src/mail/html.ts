@@ -1,4 +1,7 @@
-/** A small, linear HTML-to-text for search indexing: no DOM, no scripts, entities decoded. */
+/**
+ * A small HTML-to-text for search indexing: one linear pass (no regular expression that can
+ * backtrack over attacker-controlled HTML), no DOM, scripts and styles dropped, entities decoded.
+ */
 
 const NAMED: Record<string, string> = {
   amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', copy: '©', reg: '®',
@@ -15,15 +18,70 @@ export function decodeEntities(s: string): string {
   });
 }
 
-/** Strip tags, comments, <script>/<style>/<head> content; block tags become line breaks. */
+/** Elements whose content is not text. */
+const SKIP_CONTENT = new Set(['script', 'style', 'head', 'title', 'template', 'noscript']);
+/** Elements that start a new line. */
+const BLOCK = new Set(['p', 'div', 'br', 'tr', 'li', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'table', 'blockquote', 'ul', 'ol', 'hr', 'pre']);
+
+function isAsciiLetter(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+/** Index of "</name" (any case) at or after `from`, or -1. Linear: scans for "</" only. */
+function findClose(html: string, name: string, from: number): number {
+  let i = html.indexOf('</', from);
+  while (i >= 0) {
+    if (html.slice(i + 2, i + 2 + name.length).toLowerCase() === name) return i;
+    i = html.indexOf('</', i + 2);
+  }
+  return -1;
+}
+
+/** Strip tags, comments and non-text elements; block elements become line breaks. */
 export function htmlToText(html: string): string {
-  const s = html
-    .replace(/<!--[\s\S]*?(?:-->|$)/g, ' ')
-    .replace(/<(script|style|head|title)\b[^>]*>[\s\S]*?(?:<\/\1\s*>|$)/gi, ' ')
-    .replace(/<\/?(?:p|div|br|tr|li|h[1-6]|table|blockquote)\b[^>]*>/gi, '\n')
-    .replace(/<[^>]*>/g, ' ');
-  return decodeEntities(s)
+  const out: string[] = [];
+  const n = html.length;
+  let i = 0;
+  while (i < n) {
+    const lt = html.indexOf('<', i);
+    if (lt < 0) {
+      out.push(html.slice(i));
+      break;
+    }
+    out.push(html.slice(i, lt));
+    const c = html.charCodeAt(lt + 1);
+    if (html.startsWith('<!--', lt)) {
+      const e = html.indexOf('-->', lt + 4);
+      i = e < 0 ? n : e + 3;
+      out.push(' ');
+      continue;
+    }
+    const closing = c === 47; // '/'
+    const nameStart = closing ? lt + 2 : lt + 1;
+    const isTag = isAsciiLetter(html.charCodeAt(nameStart)) || (!closing && (c === 33 || c === 63)); // <x, </x, <!, <?
+    if (!isTag) {
+      out.push('<'); // a bare "<" is text
+      i = lt + 1;
+      continue;
+    }
+    const gt = html.indexOf('>', nameStart);
+    if (gt < 0) break; // an unterminated tag runs to the end, as in browsers
+    let j = nameStart;
+    while (j < gt && /[A-Za-z0-9]/.test(html[j]!)) j++;
+    const name = html.slice(nameStart, j).toLowerCase();
+    i = gt + 1;
+    if (!closing && SKIP_CONTENT.has(name)) {
+      const close = findClose(html, name, i);
+      if (close < 0) break;
+      const end = html.indexOf('>', close);
+      i = end < 0 ? n : end + 1;
+      out.push(' ');
+      continue;
+    }
+    out.push(BLOCK.has(name) ? '\n' : ' ');
+  }
+  return decodeEntities(out.join(''))
     .replace(/[ \t\u00a0]+/g, ' ')
-    .replace(/ *\n[\s]*/g, '\n')
+    .replace(/ ?\n[\s]*/g, '\n')
     .trim();
 }

@@ -175,7 +175,8 @@ const DATE_RE = /^(?:[a-z]{3,9},?\s*)?(\d{1,2})[\s-]+([a-z]{3})[a-z]*[\s-]+(\d{2
  */
 export function parseDate(v: string | null): Date | null {
   if (v === null) return null;
-  const s = v.replace(/\([^)]*\)/g, ' ').replace(/\s+/g, ' ').trim();
+  // Real dates are short; the cap also keeps the comment-stripping below linear.
+  const s = v.slice(0, 256).replace(/\([^()]*\)/g, ' ').replace(/\s+/g, ' ').trim();
   const m = DATE_RE.exec(s);
   if (!m) return null;
   const day = Number(m[1]);

@@ -339,6 +339,7 @@ describe('parseDate / countLines', () => {
     expect(parseDate('31 Feb 2025 10:00:00 +0000')).toBeNull();
     expect(parseDate('17 Foo 2025 10:00:00 +0000')).toBeNull();
     expect(parseDate('17 Nov 2025 25:00:00 +0000')).toBeNull();
+    expect(parseDate('('.repeat(1_000_000))).toBeNull(); // linear, not quadratic
     expect(parseDate(null)).toBeNull();
     expect(parseDate('')).toBeNull();
   });
