@@ -1186,21 +1186,19 @@ class SqliteStore implements Store {
     });
   }
 
+  /** O(1): counters kept by triggers on messages (migration 003). */
   async mailboxStatus(mailboxId: number): Promise<MailboxStatus> {
     return this.tx(() => {
-      const mb = this.mailboxSync(mailboxId);
-      const s = this.c.get<{ messages: number; size: number; unseen: number; recent: number }>(
-        `SELECT count(*) AS messages, total(size) AS size,
-                total(instr(' ' || flags || ' ', ' \\Seen ') = 0) AS unseen,
-                total(instr(' ' || flags || ' ', ' \\Recent ') > 0) AS recent
-           FROM messages WHERE mailbox_id = ?`,
+      const mb = this.c.get<MailboxRow & { msg_count: number; msg_bytes: number; unseen_count: number; recent_count: number }>(
+        'SELECT * FROM mailboxes WHERE id = ?',
         mailboxId,
-      ) ?? { messages: 0, size: 0, unseen: 0, recent: 0 };
+      );
+      if (!mb) throw notFound(`thư mục #${mailboxId}`, `Mailbox #${mailboxId}`);
       return {
-        messages: s.messages,
-        unseen: s.unseen,
-        recent: s.recent,
-        size: s.size,
+        messages: mb.msg_count,
+        unseen: mb.unseen_count,
+        recent: mb.recent_count,
+        size: mb.msg_bytes,
         uidNext: mb.uidnext,
         uidValidity: mb.uidvalidity,
         highestModseq: mb.highest_modseq,

@@ -227,4 +227,41 @@ CREATE TABLE fts_pending (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'mailbox counters',
+    sql: `
+-- Per-mailbox counters kept by triggers: STATUS / SELECT answer in O(1) however big the mailbox.
+ALTER TABLE mailboxes ADD COLUMN msg_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mailboxes ADD COLUMN msg_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mailboxes ADD COLUMN unseen_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mailboxes ADD COLUMN recent_count INTEGER NOT NULL DEFAULT 0;
+UPDATE mailboxes SET
+  msg_count = (SELECT count(*) FROM messages m WHERE m.mailbox_id = mailboxes.id),
+  msg_bytes = (SELECT total(size) FROM messages m WHERE m.mailbox_id = mailboxes.id),
+  unseen_count = (SELECT count(*) FROM messages m WHERE m.mailbox_id = mailboxes.id AND (instr(' ' || m.flags || ' ', ' \\Seen ') = 0)),
+  recent_count = (SELECT count(*) FROM messages m WHERE m.mailbox_id = mailboxes.id AND (instr(' ' || m.flags || ' ', ' \\Recent ') > 0));
+DROP TRIGGER messages_usage_add;
+DROP TRIGGER messages_usage_remove;
+CREATE TRIGGER messages_added AFTER INSERT ON messages BEGIN
+  UPDATE mailboxes SET msg_count = msg_count + 1, msg_bytes = msg_bytes + NEW.size,
+         unseen_count = unseen_count + (instr(' ' || NEW.flags || ' ', ' \\Seen ') = 0), recent_count = recent_count + (instr(' ' || NEW.flags || ' ', ' \\Recent ') > 0)
+   WHERE id = NEW.mailbox_id;
+  UPDATE accounts SET used_bytes = used_bytes + NEW.size
+   WHERE id = (SELECT account_id FROM mailboxes WHERE id = NEW.mailbox_id);
+END;
+CREATE TRIGGER messages_removed AFTER DELETE ON messages BEGIN
+  UPDATE mailboxes SET msg_count = msg_count - 1, msg_bytes = msg_bytes - OLD.size,
+         unseen_count = unseen_count - (instr(' ' || OLD.flags || ' ', ' \\Seen ') = 0), recent_count = recent_count - (instr(' ' || OLD.flags || ' ', ' \\Recent ') > 0)
+   WHERE id = OLD.mailbox_id;
+  UPDATE accounts SET used_bytes = used_bytes - OLD.size
+   WHERE id = (SELECT account_id FROM mailboxes WHERE id = OLD.mailbox_id);
+END;
+CREATE TRIGGER messages_flags AFTER UPDATE OF flags ON messages BEGIN
+  UPDATE mailboxes SET unseen_count = unseen_count + (instr(' ' || NEW.flags || ' ', ' \\Seen ') = 0) - (instr(' ' || OLD.flags || ' ', ' \\Seen ') = 0),
+         recent_count = recent_count + (instr(' ' || NEW.flags || ' ', ' \\Recent ') > 0) - (instr(' ' || OLD.flags || ' ', ' \\Recent ') > 0)
+   WHERE id = NEW.mailbox_id;
+END;
+`,
+  },
 ];

@@ -196,6 +196,12 @@ describe('flags, expunge, changes', () => {
     expect(after.changed).toEqual([]);
     expect(events[0]).toMatchObject({ kind: 'expunged', uids: [4], origin: 'session-1' });
     expect(await store.usage(a.id)).toBe(6); // m0 m2 m4
+    // uid 1 lost \Seen (removed, then the CONDSTORE add failed); 3 and 5 are \Seen
+    expect(await store.mailboxStatus(box.id)).toMatchObject({ messages: 3, unseen: 1, size: 6 });
+    await store.setFlags(box.id, [1, 3, 5], 'set', ['\\Recent']);
+    expect(await store.mailboxStatus(box.id)).toMatchObject({ messages: 3, unseen: 3, recent: 3 });
+    await store.setFlags(box.id, [3], 'add', ['\\Seen']);
+    expect(await store.mailboxStatus(box.id)).toMatchObject({ unseen: 2, recent: 3 });
   });
 
   it('copy and move keep flags, assign new uids, check quota on the target', async () => {
