@@ -362,7 +362,11 @@ export type CommandOf<T extends ImapCommandType> = Extract<ImapCommand, { readon
 export interface ParserLimits {
   /** Longest line (and total non-literal bytes of one command); 64 KiB (config imap.maxLineBytes). */
   readonly maxLineBytes: number;
-  /** Largest literal (= the message size limit). Over it: APPEND → NO [TOOBIG], else BAD, before any "+". */
+  /**
+   * Largest literal (= the message size limit). Over it, before any "+": APPEND → `NO [TOOBIG]`
+   * (synchronising) or `BAD [TOOBIG]` (non-synchronising, RFC 7888 §5, its bytes swallowed);
+   * other commands → BAD.
+   */
   readonly maxLiteralBytes: number;
   /** Deepest parenthesis nesting (config imap.maxNestingDepth). */
   readonly maxNestingDepth: number;
@@ -374,7 +378,8 @@ export interface ParserLimits {
    * True once signed in. Before that (SECURITY-NOTES: "never send + before authentication
    * except for AUTHENTICATE") a synchronising literal is refused with BAD unless
    * `syncLiteralsBeforeAuth` is set, and a non-synchronising one (LOGIN {n+} with a UTF-8
-   * password) is limited to `maxPreAuthLiteralBytes`. Absent: always treated as signed in.
+   * password) is limited to `maxPreAuthLiteralBytes` (a larger one closes the connection
+   * instead of being swallowed). Absent: always treated as signed in.
    */
   readonly authenticated?: () => boolean;
   /** Default 8 KiB. */
