@@ -5,7 +5,7 @@
  * other sessions pull changes at their next command).
  */
 import type { Logger } from '../lib/log.js';
-import type { Store } from '../store/port.js';
+import type { MailboxChanges, Store } from '../store/port.js';
 
 export interface Watcher {
   /** The mailbox changed (the watcher pulls the details itself). */
@@ -20,6 +20,7 @@ export class MailboxHub {
   private unsubscribe: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private polling = false;
+  private readonly inflight = new Map<string, Promise<MailboxChanges>>();
 
   constructor(
     private readonly store: Store,
@@ -45,6 +46,24 @@ export class MailboxHub {
     this.unsubscribe = null;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /**
+   * store.changesSince, shared between concurrent identical asks: when a change reaches many
+   * sessions of one mailbox (a unit mailbox, Thunderbird's five connections) they pull it once.
+   */
+  changes(mailboxId: number, since: number): Promise<MailboxChanges> {
+    const key = `${mailboxId}:${since}`;
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = this.store.changesSince(mailboxId, since);
+      this.inflight.set(key, p);
+      const done = (): void => {
+        this.inflight.delete(key);
+      };
+      p.then(done, done);
+    }
+    return p;
   }
 
   watch(mailboxId: number, modseq: number, w: Watcher): () => void {

@@ -274,11 +274,14 @@ export class Session {
 
   // ───────────── notifications ─────────────
 
+  /** Where views pull changes from: the hub, which shares one query between sessions. */
+  private readonly changeSource = { changesSince: (id: number, since: number) => this.shared.hub.changes(id, since) };
+
   /** Bring the selected view up to date and announce what changed, as the command allows. */
   async notify(cmd: ImapCommand | null, force = false): Promise<void> {
     const sel = this.selected;
     if (!sel) return;
-    if (force || sel.view.dirty) await sel.view.sync(this.deps.store);
+    if (force || sel.view.dirty) await sel.view.sync(this.changeSource);
     if (!sel.view.hasPending()) return;
     const allowExpunge = cmd === null || !NO_EXPUNGE.has(cmd.type) || ('uid' in cmd && cmd.uid === true);
     await this.announce(sel.view, allowExpunge);
@@ -326,7 +329,7 @@ export class Session {
     this.idleFlushing = this.idleFlushing
       .then(async () => {
         if (!this.idling || this.selected !== sel) return;
-        await sel.view.sync(this.deps.store);
+        await sel.view.sync(this.changeSource);
         if (this.idling && sel.view.hasPending()) await this.announce(sel.view, true);
       })
       .catch((err: unknown) => this.deps.log.warn({ err }, 'imap idle update failed'));

@@ -7,6 +7,8 @@
  */
 import type { MessageMeta, Store } from '../store/port.js';
 
+export type ChangeSource = Pick<Store, 'changesSince'>;
+
 const flagPool = new Map<string, readonly string[]>();
 
 /** Shares identical flag lists between messages (100k messages usually have a handful of sets). */
@@ -223,15 +225,18 @@ export class MailboxView {
     this.sizes.splice(i, 1);
   }
 
-  /** Pull what changed since the last sync (serialised; concurrent callers share the work). */
-  sync(store: Store): Promise<void> {
-    this.syncing = this.syncing.then(() => this.doSync(store)).catch(() => undefined);
+  /**
+   * Pull what changed since the last sync (serialised). `source` is the store, or anything with
+   * its changesSince (the hub shares one query between sessions).
+   */
+  sync(source: ChangeSource): Promise<void> {
+    this.syncing = this.syncing.then(() => this.doSync(source)).catch(() => undefined);
     return this.syncing;
   }
 
-  private async doSync(store: Store): Promise<void> {
+  private async doSync(source: ChangeSource): Promise<void> {
     this.dirty = false;
-    const ch = await store.changesSince(this.mailboxId, this.syncedModseq);
+    const ch = await source.changesSince(this.mailboxId, this.syncedModseq);
     for (const uid of ch.expunged) {
       const pi = this.pendingAdded.findIndex((m) => m.uid === uid);
       if (pi >= 0) {
