@@ -112,6 +112,19 @@ describe('imapflow daily flow', () => {
     expect(list.some((m) => m.path === 'Công việc/2026')).toBe(false);
   });
 
+  it('returns a large message byte-exact (streamed) and partial ranges of it', async () => {
+    const body = Buffer.alloc(3 * 1024 * 1024, 'Dữ liệu lớn 0123456789\r\n');
+    const big = Buffer.concat([message({ subject: 'Tệp lớn', body: '' }), body]);
+    const r = await client.append('Archive', big);
+    expect(r && r.uid).toBeTruthy();
+    await client.mailboxOpen('Archive');
+    const m = await client.fetchOne(String(r && r.uid), { source: true }, { uid: true });
+    expect(m && m.source?.length).toBe(big.length);
+    expect(m && m.source?.equals(big)).toBe(true);
+    const part = await client.fetchOne(String(r && r.uid), { source: { start: 1000, maxLength: 5000 } }, { uid: true });
+    expect(part && part.source?.equals(big.subarray(1000, 6000))).toBe(true);
+  });
+
   it('reports quota in KiB (RFC 9208)', async () => {
     const q = await client.getQuota('INBOX');
     expect(q && q.storage?.limit).toBe(2 * 1024 * 1024 * 1024);
