@@ -392,7 +392,7 @@ class Grammar {
         r.list(() => {
           r.expect('\\');
           const a = SPECIAL_USE['\\' + r.keyword()];
-          if (a === undefined) throw new ParseFailure(bi('Thuộc tính đặc biệt không hỗ trợ', '[USEATTR] Unsupported special-use attribute'), 'NO');
+          if (a === undefined) throw new ParseFailure('[USEATTR] ' + bi('Thuộc tính đặc biệt không được hỗ trợ', 'Unsupported special-use attribute'), 'NO');
           specialUse.push(a);
           return a;
         });
