@@ -96,6 +96,12 @@ export interface AccountService {
   getAccount(address: string, actor: Actor): Promise<AccountView>;
   listAccounts(filter: { unit?: string | null; state?: AccountState | null; domain?: string | null }, actor: Actor): Promise<AccountView[]>;
 
+  /**
+   * R-ADDR-5 / R-DIR-1 directory lookup: accounts (not deleted) whose name, folded, contains the
+   * text, or whose address starts with it; with full name, title and unit so namesakes can be told apart.
+   */
+  findPeople(text: string): Promise<AccountView[]>;
+
   addUnit(input: AddUnitInput, actor: Actor, ref?: string | null): Promise<Unit>;
   getUnit(codeOrAddress: string): Promise<Unit>;
   /** Find a unit by code, address or (folded) name; ambiguous names are INVALID_INPUT. */
@@ -391,6 +397,16 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       });
       const units = new Map((await store.listUnits()).map((u) => [u.id, u]));
       return Promise.all(accounts.map((a) => view(a, units)));
+    },
+
+    async findPeople(text) {
+      const q = foldName(text);
+      if (q === '') return [];
+      const units = new Map((await store.listUnits()).map((u) => [u.id, u]));
+      const hits = (await store.listAccounts()).filter(
+        (a) => a.state !== 'deleted' && (foldName(a.fullName).includes(q) || a.address.startsWith(q.replace(/\s+/g, ''))),
+      );
+      return Promise.all(hits.map((a) => view(a, units)));
     },
 
     async addUnit(input, actor, ref = null) {

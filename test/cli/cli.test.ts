@@ -58,6 +58,9 @@ describe('buudien (in-process)', () => {
     const deleted = JSON.parse((await cli(['account', 'list', '--state', 'deleted', '--json', '--config', config])).stdout) as Array<{ address: string }>;
     expect(deleted.map((d) => d.address)).toEqual(['longnv@nghean.gov.vn']);
 
+    const found = JSON.parse((await cli(['account', 'find', 'nguyen van long', '--json', '--config', config])).stdout) as Array<{ address: string; unit: string }>;
+    expect(found.map((f) => `${f.address} ${f.unit}`)).toEqual(['longnv2@nghean.gov.vn pth.stttt']);
+
     const table = await cli(['account', 'list', '--config', config]);
     expect(table.stdout.split('\n')[0]).toMatch(/^ADDRESS\s+NAME\s+KIND\s+STATE\s+UNIT\s+QUOTA$/);
 

@@ -152,6 +152,28 @@ export const register: RegisterCommand = (program, ctx) => {
     });
 
   account
+    .command('find <text>')
+    .description('tìm người theo tên hoặc địa chỉ (phân biệt người trùng tên) / find people by name or address (R-ADDR-5)')
+    .option('--json', 'JSON')
+    .action(async (text: string, opts: { json?: boolean }) => {
+      await ctx.withApp(async (app) => {
+        const people = await ctx.accounts(app).findPeople(text);
+        ctx.printList(
+          people,
+          opts.json ?? false,
+          [
+            ['ADDRESS', (a) => a.address],
+            ['NAME', (a) => a.fullName],
+            ['TITLE', (a) => a.title ?? '-'],
+            ['UNIT', (a) => a.unitAddress ?? '-'],
+            ['PHONE', (a) => a.phone ?? '-'],
+          ],
+          (a) => ({ address: a.address, fullName: a.fullName, title: a.title, unit: a.unitAddress, phone: a.phone, state: a.state }),
+        );
+      });
+    });
+
+  account
     .command('show <address>')
     .description('chi tiết tài khoản / show an account')
     .option('--json', 'JSON')

@@ -174,6 +174,27 @@ describe('R-ACC-7 unit administrators act only on their own unit', () => {
   });
 });
 
+describe('R-ADDR-5 directory lookup', () => {
+  it('finds namesakes with title and unit, by folded name or address prefix', async () => {
+    const { svc } = await open();
+    await svc.addUnit({ name: 'Sở Tài chính' }, root);
+    await svc.addUnit({ name: 'Sở Y tế' }, root);
+    await svc.addAccount({ fullName: 'Nguyễn Văn Long', unit: 'stc', title: 'Chuyên viên' }, root);
+    await svc.addAccount({ fullName: 'Nguyễn Văn Long', unit: 'syt', title: 'Trưởng phòng' }, root);
+    await svc.addAccount({ fullName: 'Lê Văn Hùng', unit: 'syt' }, root);
+    const hits = await svc.findPeople('nguyen van LONG');
+    expect(hits.map((h) => [h.address, h.title, h.unitAddress])).toEqual([
+      ['longnv@example.gov.vn', 'Chuyên viên', 'stc'],
+      ['longnv2@example.gov.vn', 'Trưởng phòng', 'syt'],
+    ]);
+    expect((await svc.findPeople('longnv2')).map((h) => h.address)).toEqual(['longnv2@example.gov.vn']);
+    expect((await svc.findPeople('Hùng')).map((h) => h.address)).toEqual(['hunglv@example.gov.vn']);
+    await svc.delete('hunglv', 'x', root);
+    expect(await svc.findPeople('Hùng')).toEqual([]);
+    expect(await svc.findPeople('  ')).toEqual([]);
+  });
+});
+
 describe('R-ACC-6 unit mailbox handover', () => {
   it('delegates, hands over in one step, and refuses nonsense', async () => {
     const { svc } = await open();
