@@ -42,26 +42,25 @@ export function htmlToText(html: string): string {
   const out: string[] = [];
   const n = html.length;
   let i = 0;
+  let seg = 0; // start of the text not yet copied to `out`
   while (i < n) {
     const lt = html.indexOf('<', i);
-    if (lt < 0) {
-      out.push(html.slice(i));
-      break;
-    }
-    out.push(html.slice(i, lt));
+    if (lt < 0) break;
     const c = html.charCodeAt(lt + 1);
-    if (html.startsWith('<!--', lt)) {
-      const e = html.indexOf('-->', lt + 4);
-      i = e < 0 ? n : e + 3;
-      out.push(' ');
-      continue;
-    }
+    const comment = html.startsWith('<!--', lt);
     const closing = c === 47; // '/'
     const nameStart = closing ? lt + 2 : lt + 1;
-    const isTag = isAsciiLetter(html.charCodeAt(nameStart)) || (!closing && (c === 33 || c === 63)); // <x, </x, <!, <?
+    const isTag = comment || isAsciiLetter(html.charCodeAt(nameStart)) || (!closing && (c === 33 || c === 63)); // <x, </x, <!, <?
     if (!isTag) {
-      out.push('<'); // a bare "<" is text
-      i = lt + 1;
+      i = lt + 1; // a bare "<" is text
+      continue;
+    }
+    out.push(html.slice(seg, lt));
+    seg = n; // until a tag ends, nothing more is text
+    if (comment) {
+      const e = html.indexOf('-->', lt + 4);
+      i = seg = e < 0 ? n : e + 3;
+      out.push(' ');
       continue;
     }
     const gt = html.indexOf('>', nameStart);
@@ -69,17 +68,21 @@ export function htmlToText(html: string): string {
     let j = nameStart;
     while (j < gt && /[A-Za-z0-9]/.test(html[j]!)) j++;
     const name = html.slice(nameStart, j).toLowerCase();
-    i = gt + 1;
+    i = seg = gt + 1;
     if (!closing && SKIP_CONTENT.has(name)) {
       const close = findClose(html, name, i);
-      if (close < 0) break;
+      if (close < 0) {
+        seg = n; // an unclosed <script> hides the rest
+        break;
+      }
       const end = html.indexOf('>', close);
-      i = end < 0 ? n : end + 1;
+      i = seg = end < 0 ? n : end + 1;
       out.push(' ');
       continue;
     }
     out.push(BLOCK.has(name) ? '\n' : ' ');
   }
+  if (seg < n) out.push(html.slice(seg));
   return decodeEntities(out.join(''))
     .replace(/[ \t\u00a0]+/g, ' ')
     .replace(/ ?\n[\s]*/g, '\n')

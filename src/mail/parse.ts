@@ -429,8 +429,9 @@ function bodyTextOf(raw: Buffer, root: MimePart, maxBytes: number): string {
     if (bytes >= maxBytes) return false;
     if (p.type !== 'text' || (p.subtype !== 'plain' && p.subtype !== 'html')) return true;
     // Decode only as much as can reach the cap: QP needs at most 3 raw bytes per byte, base64
-    // 4 per 3; HTML loses its tags, so it gets more room.
-    const room = (maxBytes - bytes) * (p.subtype === 'html' ? 8 : 4) + 16;
+    // 4 per 3 (so 4× is enough for plain text); HTML loses its tags, and gets 6× (a trade-off:
+    // very tag-heavy HTML may index less than the cap).
+    const room = (maxBytes - bytes) * (p.subtype === 'html' ? 6 : 4) + 16;
     const slice = p.end - p.bodyStart > room ? { ...p, end: p.bodyStart + room } : p;
     const body = decodeBody(raw, slice);
     let text = decodeCharset(body, getParam(p.params, 'charset') ?? 'us-ascii');
