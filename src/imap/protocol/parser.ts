@@ -303,7 +303,8 @@ class Parser implements CommandParser {
     // Before sign-in nobody gets us to read megabytes: beyond the pre-auth literal size, close.
     const authed = this.limits.authenticated ? this.limits.authenticated() : true;
     if (marker.size > (authed ? this.maxSwallow : Math.min(this.maxSwallow, this.maxPreAuthLiteral))) {
-      this.fatal(this.frame?.tag ?? null, '[TOOBIG] ' + bi('Literal quá lớn, đóng kết nối', 'Literal too large, closing the connection'));
+      // The command was already answered: the fatal notice is untagged.
+      this.fatal(null, '[TOOBIG] ' + bi('Literal quá lớn, đóng kết nối', 'Literal too large, closing the connection'));
       return;
     }
     if (marker.size > 0) {

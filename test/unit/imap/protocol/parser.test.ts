@@ -53,7 +53,7 @@ describe('literals', () => {
   it('closes the connection on a refused non-synchronising literal too large to swallow', () => {
     const p = parser({ maxLiteralBytes: 1000, maxSwallowBytes: 5000 });
     const evs = p.push(Buffer.from('a APPEND INBOX {99999999999999999999+}\r\n'));
-    expect(kinds(evs)).toEqual(['error:a:BAD', 'error:a:BAD:fatal']);
+    expect(kinds(evs)).toEqual(['error:a:BAD', 'error:null:BAD:fatal']);
     expect(p.closed).toBe(true);
     expect(p.push(Buffer.from('b NOOP\r\n'))).toEqual([]);
   });
@@ -63,7 +63,7 @@ describe('literals', () => {
     const over = { authenticated: () => authed, maxPreAuthLiteralBytes: 100 };
     expect(kinds(feed('a LOGIN {5}\r\nb NOOP\r\n', over))).toEqual(['error:a:BAD', 'command:b:NOOP']);
     // A refused non-synchronising literal before sign-in is not swallowed: the connection closes.
-    expect(kinds(feed('a LOGIN {200+}\r\n' + 'x'.repeat(200) + ' y\r\nb NOOP\r\n', over))).toEqual(['error:a:BAD', 'error:a:BAD:fatal']);
+    expect(kinds(feed('a LOGIN {200+}\r\n' + 'x'.repeat(200) + ' y\r\nb NOOP\r\n', over))).toEqual(['error:a:BAD', 'error:null:BAD:fatal']);
     expect(kinds(feed('a FOO {50+}\r\n' + 'x'.repeat(50) + '\r\nb NOOP\r\n', over))).toEqual(['error:a:BAD', 'command:b:NOOP']);
     // LOGIN with a UTF-8 password as a LITERAL+ literal works before sign-in.
     expect(feed('a LOGIN an {12+}\r\nM\u1eadt kh\u1ea9u\r\n', over)).toEqual([{ kind: 'command', tag: 'a', command: { type: 'LOGIN', username: 'an', password: 'M\u1eadt kh\u1ea9u' } }]);
