@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { createAppPassword, generateAppPasswordSecret, MAX_APP_PASSWORDS, revokeAppPassword } from '../../../src/auth/app-passwords.js';
+import { verifyPassword } from '../../../src/auth/passwords.js';
+import { currentTotp, newTotpSecret, totpUri, verifyTotp } from '../../../src/auth/totp.js';
+import { isMailError } from '../../../src/lib/errors.js';
+import type { AppPassword } from '../../../src/store/port.js';
+
+class Apps {
+  items: AppPassword[] = [];
+  async addAppPassword(accountId: number, label: string, hash: string) {
+    const a: AppPassword = { id: this.items.length + 1, accountId, label, hash, createdAt: new Date(), lastUsedAt: null };
+    this.items.push(a);
+    return a;
+  }
+  async listAppPasswords(accountId: number) {
+    return this.items.filter((a) => a.accountId === accountId);
+  }
+  async removeAppPassword(accountId: number, id: number) {
+    this.items = this.items.filter((a) => !(a.accountId === accountId && a.id === id));
+  }
+}
+
+describe('app passwords', () => {
+  it('secrets are 16 letters in groups of four', () => {
+    expect(generateAppPasswordSecret()).toMatch(/^[a-z]{4} [a-z]{4} [a-z]{4} [a-z]{4}$/);
+    expect(generateAppPasswordSecret()).not.toBe(generateAppPasswordSecret());
+  });
+
+  it('stores only a hash of the secret without spaces; revoke removes it', async () => {
+    const store = new Apps();
+    const { secret, appPassword } = await createAppPassword(store, 1, '  Outlook văn phòng ');
+    expect(appPassword.label).toBe('Outlook văn phòng');
+    expect(appPassword.hash).not.toContain(secret.replace(/ /g, ''));
+    expect(await verifyPassword(appPassword.hash, secret.replace(/ /g, ''))).toBe(true);
+    await revokeAppPassword(store, 1, appPassword.id);
+    expect(await store.listAppPasswords(1)).toEqual([]);
+  });
+
+  it('refuses an empty label and more than the maximum, bilingually', async () => {
+    const store = new Apps();
+    await expect(createAppPassword(store, 1, '  ')).rejects.toThrow(/^Tên thiết bị .* \/ The device label/);
+    for (let i = 0; i < MAX_APP_PASSWORDS; i++) await store.addAppPassword(1, `d${i}`, 'x');
+    const e = await createAppPassword(store, 1, 'one more').catch((x: unknown) => x);
+    expect(isMailError(e, 'LIMIT_EXCEEDED')).toBe(true);
+  });
+});
+
+describe('TOTP', () => {
+  it('accepts the current code and one step of drift, refuses others', () => {
+    const secret = newTotpSecret();
+    const now = new Date('2026-06-01T08:00:10Z');
+    const code = currentTotp(secret, now);
+    expect(verifyTotp(secret, code, now)).toBe(true);
+    expect(verifyTotp(secret, `${code.slice(0, 3)} ${code.slice(3)}`, now)).toBe(true);
+    expect(verifyTotp(secret, code, new Date(now.getTime() + 30_000))).toBe(true);
+    expect(verifyTotp(secret, code, new Date(now.getTime() + 120_000))).toBe(false);
+    expect(verifyTotp(secret, '12345', now)).toBe(false);
+    expect(verifyTotp(secret, 'abcdef', now)).toBe(false);
+  });
+  it('builds an otpauth URI for the QR code', () => {
+    const uri = totpUri('JBSWY3DPEHPK3PXP', 'longnv@nghean.gov.vn', 'buudien');
+    expect(uri).toMatch(/^otpauth:\/\/totp\/buudien:longnv%40nghean\.gov\.vn\?secret=JBSWY3DPEHPK3PXP/);
+  });
+});
