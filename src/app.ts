@@ -19,6 +19,7 @@ import { createHttpService } from './http/server.js';
 import { ensureBootstrap, type BootstrapResult } from './accounts/bootstrap.js';
 import { createDelivery } from './delivery/index.js';
 import { createPipeline } from './policy/pipeline.js';
+import { createSpamLearner } from './policy/spam-learner.js';
 import { createQueueRunner } from './smtp/queue.js';
 import { createSmtpService } from './smtp/server.js';
 import { createImapService } from './imap/server.js';
@@ -75,6 +76,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const pipeline = createPipeline({ config, log, store, clock });
   services.push(createSmtpService({ config, log, clock, store, metrics, auth, delivery, tls, pipeline }));
   services.push(createQueueRunner({ config, log, clock, store, metrics, delivery }));
+  // policy: teach rspamd when users move mail into/out of Junk or set $Junk/$NotJunk (store events; no-op without policy.rspamd).
+  services.push(createSpamLearner({ store, config, log }));
   // imap: 'imap' (STARTTLS) and 'imaps' (implicit TLS) listeners, one service.
   services.push(createImapService({ store, auth, config, log, metrics, clock, tls: tls.secureContext }));
   // pop3: 'pop3' (STLS) and 'pop3s' (implicit TLS) listeners, one service; one maildrop lock per account.
