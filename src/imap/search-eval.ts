@@ -97,9 +97,9 @@ export class SearchContext {
         for (let i = 1; i <= n; i++) {
           const d = details.get(view.uidAt(i) as number);
           if (!d) continue;
-          const when = key.field === 'internal' ? d.internalDate : parseDate(d.envelope.date);
-          if (!when) continue;
-          out[i] = compareDay(when, day, key.cmp) ? 1 : 0;
+          const when = key.field === 'internal' ? utcDay(d.internalDate) : sentDay(d.envelope.date);
+          if (when === null) continue;
+          out[i] = (key.cmp === 'before' ? when < day : key.cmp === 'on' ? when === day : when >= day) ? 1 : 0;
         }
         return out;
       }
@@ -150,11 +150,24 @@ export class SearchContext {
   }
 }
 
-function compareDay(when: Date, day: number, cmp: 'before' | 'on' | 'since'): boolean {
-  const d = Date.UTC(when.getUTCFullYear(), when.getUTCMonth(), when.getUTCDate());
-  if (cmp === 'before') return d < day;
-  if (cmp === 'on') return d === day;
-  return d >= day;
+function utcDay(when: Date): number {
+  return Date.UTC(when.getUTCFullYear(), when.getUTCMonth(), when.getUTCDate());
+}
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+
+/** The calendar day a Date: header names, in its own zone (SENTON etc. disregard time and zone, RFC 9051 §6.4.4). */
+export function sentDay(header: string | null): number | null {
+  if (!header) return null;
+  const m = /(\d{1,2})\s+([A-Za-z]{3})[a-z]*\s+(\d{2,4})/.exec(header);
+  const month = m ? MONTHS.indexOf((m[2] ?? '').toLowerCase()) : -1;
+  if (m && month >= 0) {
+    let year = Number(m[3]);
+    if (year < 100) year += year < 50 ? 2000 : 1900;
+    return Date.UTC(year, month, Number(m[1]));
+  }
+  const d = parseDate(header);
+  return d ? utcDay(d) : null;
 }
 
 /** Unfolded values of one header field (name lower case). */

@@ -6,6 +6,7 @@ import { orderedSet, seqSet } from '../../../src/imap/format.js';
 import { filterHeader } from '../../../src/imap/commands/fetch.js';
 import { baseSubject } from '../../../src/imap/commands/sort.js';
 import { patternRegExp } from '../../../src/imap/commands/list.js';
+import { sentDay } from '../../../src/imap/search-eval.js';
 
 function meta(uid: number, flags: string[] = [], modseq = uid): MessageMeta {
   return { uid, modseq, flags, internalDate: new Date(0), size: 100 + uid, blobId: `b${uid}` };
@@ -110,4 +111,13 @@ describe('wire helpers', () => {
     ['INBOX', 'INBOX', true],
     ['a.b', 'axb', false],
   ])('LIST pattern %s on %s → %s', (p, name, want) => expect(patternRegExp(p).test(name)).toBe(want));
+});
+
+describe('SENT* dates', () => {
+  it.each([
+    ['Wed, 18 Nov 2026 01:00:00 +0700', Date.UTC(2026, 10, 18)],
+    ['18 Nov 26 23:59 -0500', Date.UTC(2026, 10, 18)],
+    ['garbage', null],
+    [null, null],
+  ])('the day of %s is in the header\'s own zone', (h, want) => expect(sentDay(h)).toBe(want));
 });
