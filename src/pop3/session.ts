@@ -177,6 +177,9 @@ export class Pop3Session {
     if (this.state.kind === 'transaction') this.deps.locks.unlock(this.state.account.id, this.conn.id);
     this.state = { kind: 'closed' };
     this.reader.detach();
+    // Keep reading (and dropping) so the peer's FIN is seen and the socket closes promptly.
+    this.socket.on('data', () => undefined);
+    this.socket.resume();
     if (last && !this.socket.destroyed && this.socket.writable) this.socket.end(last);
     else this.socket.destroy();
     // A peer that never reads must not keep the socket.
