@@ -58,7 +58,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   try {
     if (argv.length === 0) {
       program.outputHelp();
-      return 1;
+      return fail(1, bi('Thiếu lệnh (xem buudien --help)', 'no command given (see buudien --help)'));
     }
     await program.parseAsync(argv, { from: 'user' });
     return ctx.exitCode;
