@@ -15,7 +15,8 @@
  * there to disable it). `quota` (RCPT-time quota check) is available by name; the SMTP layer
  * already checks quota at RCPT itself.
  */
-import { bi, MailError } from '../lib/errors.js';
+import { ConfigError } from '../config/load.js';
+import { bi } from '../lib/errors.js';
 import { reply, type PolicyDeps, type RuleAction, type RuleFactory } from './deps.js';
 import { rspamdFromConfig } from './rspamd.js';
 import { RULES } from './rules/index.js';
@@ -51,13 +52,14 @@ export function policyConfigProblems(config: PolicyDeps['config'], registry: Rea
 }
 
 /**
- * Build the pipeline. Throws MailError('CONFIG') for an unknown rule name (refuse to start).
+ * Build the pipeline. Throws ConfigError (`policy.rules.N.name: expected one of …, got …`) for an
+ * unknown or repeated rule name, so start-up and `buudien serve` refuse with that line.
  * `extraRules` adds rules to the registry (tests, site-specific rules).
  */
 export function createPipeline(deps: PolicyDeps & { extraRules?: Readonly<Record<string, RuleFactory>> }): Pipeline {
   const registry: Readonly<Record<string, RuleFactory>> = { ...RULES, ...(deps.extraRules ?? {}) };
   const problems = policyConfigProblems(deps.config, registry);
-  if (problems.length > 0) throw new MailError('CONFIG', bi('Cấu hình chính sách không hợp lệ', 'Invalid policy configuration'), problems);
+  if (problems.length > 0) throw new ConfigError(problems);
   const named = new Set(deps.config.policy.rules.map((r) => r.name));
   const entries = [...BUILT_IN.filter((b) => !named.has(b.name)), ...deps.config.policy.rules];
   const rules: Configured[] = [];
