@@ -266,6 +266,14 @@ export function internalDate(date: Date, offsetMinutes = 0): string {
   );
 }
 
+/**
+ * The prefix of a literal whose payload is streamed afterwards (a large body from
+ * store.streamBlob): write `literalPrefix(size)`, then exactly `size` bytes.
+ */
+export function literalPrefix(size: number, binary = false): string {
+  return `${binary ? '~' : ''}{${size}}\r\n`;
+}
+
 /** Total bytes of a chunk list (for metrics / backpressure accounting). */
 export function wireLength(chunks: readonly WireChunk[]): number {
   let n = 0;

@@ -11,6 +11,7 @@ import {
   formatSequenceSet,
   internalDate,
   literal,
+  literalPrefix,
   mailboxName,
   nstr,
   quoted,
@@ -80,6 +81,11 @@ describe('values and responses', () => {
   it('writes literal8 for binary content', () => {
     expect(encodeValue(literal(Buffer.from([0, 1]), true), { utf8: false })).toEqual(['~{2}\r\n', Buffer.from([0, 1])]);
     expect(encodeValue(literal(Buffer.alloc(0)), { utf8: false })).toEqual(['{0}\r\n']);
+  });
+
+  it('writes the prefix of a streamed literal', () => {
+    expect(literalPrefix(1234)).toBe('{1234}\r\n');
+    expect(literalPrefix(7, true)).toBe('~{7}\r\n');
   });
 
   it('builds status lines', () => {
