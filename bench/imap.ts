@@ -191,6 +191,7 @@ async function idleMemory(app: App, port: number): Promise<{ heap: number; rss: 
           buf += d.toString('latin1');
           if (step === 0 && buf.includes('\\r\\n')) { step = 1; buf = ''; s.write('a AUTHENTICATE PLAIN ' + auth + '\\r\\n'); }
           else if (step === 1 && /\\r\\na OK|^a OK/.test(buf)) { step = 2; buf = ''; s.write('b SELECT INBOX\\r\\n'); }
+          else if (step === 1 && /a NO \[UNAVAILABLE\]/.test(buf)) { buf = ''; setTimeout(() => s.write('a AUTHENTICATE PLAIN ' + auth + '\\r\\n'), 50); }
           else if (step === 1 && /a (NO|BAD)/.test(buf)) { reject(new Error(buf)); }
           else if (step === 2 && /b OK/.test(buf)) { step = 3; buf = ''; s.write('c IDLE\\r\\n'); }
           else if (step === 3 && buf.startsWith('+')) { step = 4; buf = ''; resolve(); }
@@ -198,7 +199,7 @@ async function idleMemory(app: App, port: number): Promise<{ heap: number; rss: 
       });
     }
     (async () => {
-      for (let i = 0; i < n; i += 50) await Promise.all(Array.from({ length: Math.min(50, n - i) }, (_, k) => one(i + k)));
+      for (let i = 0; i < n; i += 8) await Promise.all(Array.from({ length: Math.min(8, n - i) }, (_, k) => one(i + k)));
       process.stdout.write('ready\\n');
     })().catch((e) => { process.stdout.write('error ' + e.message + '\\n'); });
     setInterval(() => {}, 1000);
@@ -241,6 +242,8 @@ export async function benchImap(): Promise<string> {
     '|---|---|---|---|---|---|',
   ];
   const app = await startBenchApp(dir);
+  const rows: string[] = [];
+  const idle: string[] = [];
   try {
     const port = app.listeners.get('imap')?.port ?? 0;
     const acct = await account(app, 'bench');
@@ -259,21 +262,22 @@ export async function benchImap(): Promise<string> {
       const bodies = await timed(c, 'FETCH 1:1000 BODY.PEEK[]', runs);
       const search = await timed(c, 'SEARCH BODY "da nang"', runs);
       c.close();
-      lines.push(
-        `| ${n.toLocaleString('en')} | ${fmt(select.ms)} | ${fmt(uidFetch.ms)} (${kib(uidFetch.bytes)}) | ${fmt(env.ms)} (${kib(env.bytes)}) | ${fmt(bodies.ms)} (${kib(bodies.bytes)}) | ${fmt(search.ms)} |`,
-      );
+      const row = `| ${n.toLocaleString('en')} | ${fmt(select.ms)} | ${fmt(uidFetch.ms)} (${kib(uidFetch.bytes)}) | ${fmt(env.ms)} (${kib(env.bytes)}) | ${fmt(bodies.ms)} (${kib(bodies.bytes)}) | ${fmt(search.ms)} |`;
+      console.log(row);
+      rows.push(row);
+      if (n === 10_000) {
+        await account(app, 'idler');
+        const mem = await idleMemory(app, port);
+        idle.push(
+          `Idle connections: ${mem.connections.toLocaleString('en')} clients signed in (AUTHENTICATE PLAIN), selected an empty INBOX and sent IDLE (in ${mem.seconds.toFixed(0)} s, argon2 sign-ins included), clients in a child process.`,
+          `Server memory per idle plain connection: ${kib(mem.heap)} JS heap + external, ${kib(mem.rss)} RSS (target ≤ 10 KiB).`,
+          'A selected mailbox adds its view to a session: about 16–30 bytes per message (UIDs, flags, MODSEQ, sizes).',
+          '',
+        );
+        console.log(idle.join('\n'));
+      }
     }
-    lines.push('| targets | ≤ 60 ms | ≤ 36 ms | ≤ 20 ms | ≤ 5 ms | ≤ 80 ms |', '');
-
-    const idler = await account(app, 'idler');
-    await fill(app, idler, 0, 0);
-    const mem = await idleMemory(app, port);
-    lines.push(
-      `Idle connections: ${mem.connections.toLocaleString('en')} clients signed in (AUTHENTICATE PLAIN), selected an empty INBOX and sent IDLE (in ${mem.seconds.toFixed(0)} s, argon2 sign-ins included).`,
-      `Server memory per idle plain connection: ${kib(mem.heap)} JS heap + external, ${kib(mem.rss)} RSS (target ≤ 10 KiB).`,
-      'A selected mailbox adds its view to a session: about 30 bytes per message (UIDs, flags, MODSEQ, sizes).',
-      '',
-    );
+    lines.push(...rows, '| targets | ≤ 60 ms | ≤ 36 ms | ≤ 20 ms | ≤ 5 ms | ≤ 80 ms |', '', ...idle);
   } finally {
     await app.stop();
     rmSync(dir, { recursive: true, force: true });
