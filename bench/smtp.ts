@@ -1,0 +1,226 @@
+/**
+ * SMTP benchmark: messages accepted AND stored (250 after the durable commit) per second over
+ * real sockets against the real app (createApp, MX listener on loopback, SPF/DKIM/DMARC off
+ * because there is no DNS), at 1, 10 and 50 connections for 4 KB, 100 KB and 2 MB messages,
+ * with the process's peak RSS (server and client share the process, so it is an upper bound).
+ * Then the send-log search over 10 million rows (sender + date range).
+ * Targets: 4 KB at 10 connections ≥ 2,000 msg/s; 2 MB at 10 connections ≥ 150 MB/s;
+ * memory < 300 MB at 50 connections; send-log search < 1 s.
+ * Run alone: `node --import tsx bench/smtp.ts` (BENCH_SENDLOG_ROWS=… to change the row count).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createApp } from '../src/app.js';
+import { configFrom } from '../src/config/load.js';
+import { silentLogger } from '../src/lib/log.js';
+import type { SendLogEntry } from '../src/store/port.js';
+
+function message(i: number, size: number): Buffer {
+  const head =
+    `From: <sender${i % 50}@other.example.com>\r\nTo: <bench@example.gov.vn>\r\nSubject: Cong van so ${i}\r\n` +
+    `Message-ID: <bench-${i}-${size}@other.example.com>\r\nDate: Sun, 22 Nov 2026 09:00:00 +0700\r\nMIME-Version: 1.0\r\n` +
+    'Content-Type: text/plain; charset=utf-8\r\n\r\n';
+  const line = `Dong ${i}: kinh gui uy ban nhan dan tinh bao cao tinh hinh thuc hien nhiem vu quy IV nam 2026.\r\n`;
+  const parts = [head];
+  let n = head.length;
+  while (n < size) {
+    parts.push(line);
+    n += line.length;
+  }
+  return Buffer.from(parts.join(''));
+}
+
+const DOT = Buffer.from('.\r\n');
+
+/** A pipelining SMTP client: reads replies line by line. */
+class Client {
+  private buf = '';
+  private waiter: (() => void) | null = null;
+  private constructor(private readonly s: Socket) {
+    s.setEncoding('latin1');
+    s.setNoDelay(true);
+    s.on('data', (d: string) => {
+      if (process.env.BENCH_DEBUG) process.stderr.write(`${Date.now() % 100000} S: ${d.slice(0, 20)}\n`);
+      this.buf += d;
+      const w = this.waiter;
+      this.waiter = null;
+      w?.();
+    });
+  }
+  static open(port: number): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => resolve(new Client(s)));
+      s.once('error', reject);
+    });
+  }
+  async reply(): Promise<number> {
+    for (;;) {
+      const m = /^(\d{3}) [^\r\n]*\r\n/m.exec(this.buf);
+      if (m) {
+        this.buf = this.buf.slice((m.index ?? 0) + m[0].length);
+        return Number(m[1]);
+      }
+      await new Promise<void>((r) => (this.waiter = r));
+    }
+  }
+  write(b: string | Buffer): void {
+    this.s.write(b);
+  }
+  async send(data: Buffer): Promise<void> {
+    this.write('MAIL FROM:<sender@other.example.com>\r\nRCPT TO:<bench@example.gov.vn>\r\nDATA\r\n');
+    const codes = [await this.reply(), await this.reply(), await this.reply()];
+    if (codes[0] !== 250 || codes[1] !== 250 || codes[2] !== 354) throw new Error(`unexpected replies ${codes.join(',')}`);
+    this.write(Buffer.concat([data, DOT]));
+    const done = await this.reply();
+    if (done !== 250) throw new Error(`DATA refused: ${done}`);
+  }
+  close(): void {
+    this.s.end('QUIT\r\n');
+  }
+}
+
+async function run(port: number, connections: number, size: number, total: number): Promise<{ seconds: number; perSecond: number; mbPerSecond: number; peakRssMb: number }> {
+  const clients = await Promise.all(Array.from({ length: connections }, () => Client.open(port)));
+  for (const c of clients) {
+    await c.reply();
+    c.write('EHLO bench.example.com\r\n');
+    await c.reply();
+  }
+  const bodies = Array.from({ length: Math.min(total, 64) }, (_, i) => message(i, size));
+  let next = 0;
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    clients.map(async (c) => {
+      for (;;) {
+        const i = next++;
+        if (i >= total) break;
+        await c.send(bodies[i % bodies.length] as Buffer);
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage().rss);
+  for (const c of clients) c.close();
+  return { seconds, perSecond: total / seconds, mbPerSecond: (total * size) / 1024 / 1024 / seconds, peakRssMb: peak / 1024 / 1024 };
+}
+
+async function sendLogSearch(dir: string, rows: number): Promise<string[]> {
+  const app = await createApp({
+    config: configFrom({ domains: ['example.gov.vn'], storage: { dir: path.join(dir, 'sendlog') }, log: { level: 'silent' } }),
+    log: silentLogger(),
+  });
+  const lines: string[] = [];
+  try {
+    const start = Date.UTC(2026, 0, 1);
+    const span = 300 * 24 * 3600e3;
+    const batch = 20_000;
+    const t0 = Date.now();
+    for (let done = 0; done < rows; done += batch) {
+      const entries: SendLogEntry[] = [];
+      for (let k = 0; k < batch && done + k < rows; k++) {
+        const i = done + k;
+        entries.push({
+          at: new Date(start + Math.floor((i / rows) * span)),
+          direction: i % 3 === 0 ? 'submission' : 'inbound',
+          sender: `user${i % 20_000}@example.gov.vn`,
+          recipient: `rcpt${(i * 7) % 50_000}@other.example.com`,
+          clientIp: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+          account: null,
+          messageId: `<${i}@bench>`,
+          size: 4096,
+          outcome: 'delivered',
+          code: 250,
+          text: '2.0.0 ok',
+          findings: [],
+        });
+      }
+      await app.store.logSend(entries);
+    }
+    const insertS = (Date.now() - t0) / 1000;
+    lines.push(`Inserted ${rows.toLocaleString('en-US')} send-log rows in ${insertS.toFixed(1)} s (${Math.round(rows / insertS).toLocaleString('en-US')} rows/s, logSend batches of ${batch}).`);
+    const queries: Array<[string, Parameters<typeof app.store.searchSendLog>[0]]> = [
+      ['sender + 30-day range', { sender: 'user4242@example.gov.vn', since: new Date(start + 100 * 24 * 3600e3), until: new Date(start + 130 * 24 * 3600e3), limit: 1000 }],
+      ['sender, whole period', { sender: 'user17@example.gov.vn', limit: 1000 }],
+      ['recipient + 7-day range', { recipient: 'rcpt777@other.example.com', since: new Date(start + 200 * 24 * 3600e3), until: new Date(start + 207 * 24 * 3600e3), limit: 1000 }],
+      ['client IP', { clientIp: '10.1.2.3', limit: 1000 }],
+    ];
+    lines.push('', '| query | rows | time |', '|---|---|---|');
+    for (const [name, q] of queries) {
+      const q0 = process.hrtime.bigint();
+      const r = await app.store.searchSendLog(q);
+      const ms = Number(process.hrtime.bigint() - q0) / 1e6;
+      lines.push(`| ${name} | ${r.length} | ${ms.toFixed(1)} ms |`);
+    }
+  } finally {
+    await app.stop();
+  }
+  return lines;
+}
+
+export async function benchSmtp(): Promise<string> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'buudien-bench-smtp-'));
+  const out: string[] = ['## SMTP (MX inbound: accepted and durably stored)', ''];
+  try {
+    const app = await createApp({
+      config: configFrom({
+        domains: ['example.gov.vn'],
+        organization: { hostname: 'mail.example.gov.vn' },
+        storage: { dir: path.join(dir, 'data') },
+        listeners: Object.fromEntries(['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'].map((n) => [n, { host: '127.0.0.1', port: 0, enabled: n === 'smtp' || n === 'http' }])),
+        smtp: { checkAuthentication: false, maxConnectionsPerIp: 1000 },
+        security: { maxConnectionsPerIp: 1000 },
+        log: { level: 'silent' },
+      }),
+      log: silentLogger(),
+    });
+    await app.start();
+    process.stderr.write('smtp bench: app started\n');
+    try {
+      await app.store.createAccount(
+        { address: 'bench@example.gov.vn', kind: 'unit', fullName: 'Bench', unitId: null, passwordHash: 'x', mustChangePassword: false, quotaBytes: 2 ** 50 },
+        { actor: 'bench', action: 'account.create', target: 'bench@example.gov.vn' },
+      );
+      const port = app.listeners.get('smtp')?.port ?? 0;
+      out.push('| size | connections | messages | msg/s | MB/s | peak RSS |', '|---|---|---|---|---|---|');
+      const plan: Array<[string, number, number[]]> = [
+        ['4 KB', 4 * 1024, [300, 2000, 2000]],
+        ['100 KB', 100 * 1024, [100, 300, 300]],
+        ['2 MB', 2 * 1024 * 1024, [10, 40, 60]],
+      ];
+      for (const [label, size, totals] of plan) {
+        for (const [k, connections] of [1, 10, 50].entries()) {
+          const total = totals[k] ?? 100;
+          await run(port, connections, size, Math.min(total, connections)); // warm-up: one message per connection
+          const r = await run(port, connections, size, total);
+          process.stderr.write(`smtp bench: ${label} × ${connections}: ${r.perSecond.toFixed(0)} msg/s\n`);
+          out.push(`| ${label} | ${connections} | ${total} | ${r.perSecond.toFixed(0)} | ${r.mbPerSecond.toFixed(1)} | ${r.peakRssMb.toFixed(0)} MB |`);
+        }
+      }
+    } finally {
+      await app.stop();
+    }
+    out.push('', 'Targets: 4 KB at 10 connections ≥ 2,000 msg/s; 2 MB at 10 connections ≥ 150 MB/s; RSS < 300 MB at 50 connections.', '');
+    out.push('### Send-log search', '');
+    const rows = Number(process.env.BENCH_SENDLOG_ROWS ?? 10_000_000);
+    out.push(...(await sendLogSearch(dir, rows)), '', 'Target: sender + date range < 1 s over 10 million rows.', '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out.join('\n');
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  benchSmtp().then(
+    (md) => console.log(md),
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
