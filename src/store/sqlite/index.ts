@@ -69,6 +69,9 @@ export interface SqliteStoreOptions {
   groupCommitWindowMs: number;
 }
 
+/** WAL size (pages of 4 KiB) at which SQLite checkpoints inline, in the committing call. */
+const WAL_AUTOCHECKPOINT_PAGES = 10_000;
+
 /** How long a claimed queue item stays invisible to other runners (a crash makes it claimable again after this). */
 const QUEUE_CLAIM_MS = 10 * 60 * 1000;
 
@@ -425,7 +428,11 @@ class Core {
       this.events = outer;
     }
     if (outer) outer.push(...mine);
-    else this.emit(mine);
+    else {
+      this.walDirty = true;
+      this.scheduleIndex();
+      this.emit(mine);
+    }
     return result;
   }
 
@@ -548,9 +555,16 @@ class Core {
     while (this.indexSome(1000) > 0);
   }
 
-  /** Index in small chunks while no delivery is waiting, so commits never wait for the indexer. */
+  /** Commits since the last background checkpoint. */
+  walDirty = false;
+
+  /**
+   * Background maintenance while no delivery waits: index pending full-text rows in small chunks,
+   * then checkpoint the WAL (PASSIVE). Deliveries never wait for either; during a long burst the
+   * WAL is still checkpointed inline by SQLite once it reaches WAL_AUTOCHECKPOINT_PAGES.
+   */
   scheduleIndex(): void {
-    if (this.indexTimer || this.closed || !this.ftsBacklog) return;
+    if (this.indexTimer || this.closed || (!this.ftsBacklog && !this.walDirty)) return;
     this.indexTimer = setTimeout(() => {
       this.indexTimer = null;
       if (this.closed) return;
@@ -559,9 +573,14 @@ class Core {
         return;
       }
       try {
-        this.transact(() => this.indexSome(32));
+        if (this.ftsBacklog) {
+          this.transact(() => this.indexSome(32));
+        } else if (this.walDirty) {
+          this.walDirty = false;
+          this.db.pragma('wal_checkpoint(PASSIVE)');
+        }
       } catch (err) {
-        this.opts.log.error({ err }, 'full-text indexing failed');
+        this.opts.log.error({ err }, 'store maintenance (indexing, checkpoint) failed');
         return;
       }
       this.scheduleIndex();
@@ -1782,6 +1801,8 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
     db.pragma('busy_timeout = 5000');
     // 64 MiB page cache: the send log's four indexes take random inserts; mailbox listings stay in memory.
     db.pragma('cache_size = -65536');
+    // Checkpoints run in the background when idle (Core.scheduleIndex); this is only the inline cap.
+    db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     migrate(db, opts.log);
   } catch (e) {
     db.close();
