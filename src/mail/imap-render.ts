@@ -87,7 +87,7 @@ export function renderBodyStructure(p: MimePart, extended: boolean): string {
   }
   const isMsg = p.type === 'message' && p.message !== null;
   const undescended = p.type === 'message' && (p.subtype === 'rfc822' || p.subtype === 'global') && p.message === null;
-  const multipartLeaf = p.type === 'multipart'; // cannot happen from parseMessage (it adds a child), kept safe
+  const multipartLeaf = p.type === 'multipart'; // parseMessage never yields one (a multipart without parts becomes text/plain); kept safe
   const type = undescended || multipartLeaf ? 'application' : p.type;
   const subtype = undescended || multipartLeaf ? 'octet-stream' : p.subtype;
   const fields = [

@@ -51,8 +51,8 @@ interface Ctx {
   warned: Set<string>;
   /** Lazily built: line-feed counts per block, for O(1)-ish line counts at any depth. */
   lines: LineIndex | null;
-  /** Lazily built: sorted offsets of every line that starts with "--" (delimiter candidates). */
-  dashLines: number[] | null;
+  /** Lazily built: offsets of lines that look like delimiters, by boundary (see buildDelimiterIndex). */
+  delims: Map<string, number[]> | null;
 }
 
 const BLOCK = 64 * 1024;
@@ -90,12 +90,37 @@ function linesIn(ctx: Ctx, start: number, end: number): number {
   return n;
 }
 
-function buildDashLines(raw: Buffer): number[] {
-  const out: number[] = [];
-  if (raw[0] === 0x2d && raw[1] === 0x2d) out.push(0);
+/** RFC 2046 caps boundaries at 70 characters; we accept up to this many. */
+const MAX_BOUNDARY = 200;
+
+/**
+ * One pass over the message: every line "--<token>[--]<LWSP>" is filed under its token (and,
+ * for a close delimiter, under the token without "--"), in offset order. Each multipart then
+ * visits only the lines that can be its own delimiters, so nesting depth and hostile "--"
+ * lines cannot make parsing O(depth × size).
+ */
+function buildDelimiterIndex(raw: Buffer): Map<string, number[]> {
+  const map = new Map<string, number[]>();
+  const add = (key: string, pos: number): void => {
+    const list = map.get(key);
+    if (list) {
+      if (list[list.length - 1] !== pos) list.push(pos);
+    } else map.set(key, [pos]);
+  };
+  const visit = (pos: number): void => {
+    let nl = raw.indexOf(0x0a, pos);
+    if (nl < 0) nl = raw.length;
+    let e = nl;
+    while (e > pos + 2 && (raw[e - 1] === 0x0d || raw[e - 1] === 0x20 || raw[e - 1] === 0x09)) e--;
+    if (e - pos - 2 > MAX_BOUNDARY + 2 || e - pos - 2 <= 0) return;
+    const token = raw.toString('latin1', pos + 2, e);
+    add(token, pos);
+    if (token.endsWith('--') && token.length > 2) add(token.slice(0, -2), pos);
+  };
+  if (raw[0] === 0x2d && raw[1] === 0x2d) visit(0);
   const needle = Buffer.from('\n--', 'latin1');
-  for (let i = raw.indexOf(needle); i >= 0; i = raw.indexOf(needle, i + 1)) out.push(i + 1);
-  return out;
+  for (let i = raw.indexOf(needle); i >= 0; i = raw.indexOf(needle, i + 1)) visit(i + 1);
+  return map;
 }
 
 /** First index in the sorted array with a value >= x. */
@@ -347,10 +372,10 @@ function parseMultipart(ctx: Ctx, part: MimePart, boundary: string, depth: numbe
     n++;
     part.children.push(parsePart(ctx, cStart, Math.max(cStart, cEnd), childPath(part.path, n), depth + 1, childDefault));
   };
-  // Candidates are the lines that start with "--", found once per message: nested multiparts
-  // then cost O(candidates) each instead of a scan of their whole body.
-  ctx.dashLines ??= buildDashLines(raw);
-  const cands = ctx.dashLines;
+  // Candidates: lines filed under this boundary by the one-pass index.
+  ctx.delims ??= buildDelimiterIndex(raw);
+  const key = dash.toString('latin1', 2).replace(/[ \t]+$/, '');
+  const cands = (key.length <= MAX_BOUNDARY && ctx.delims.get(key)) || [];
   let ci = lowerBound(cands, pos);
   while (pos < end) {
     const hit = ci < cands.length ? cands[ci++]! : -1;
@@ -379,29 +404,13 @@ function parseMultipart(ctx: Ctx, part: MimePart, boundary: string, depth: numbe
     }
   }
   if (part.children.length === 0) {
-    warn(ctx, 'multipart without parts: an empty text part stands in');
-    // An empty text/plain child keeps BODYSTRUCTURE well-formed (a multipart needs one part).
-    part.children.push({
-      path: childPath(part.path, 1),
-      headerStart: end,
-      bodyStart: end,
-      end,
-      type: 'text',
-      subtype: 'plain',
-      params: [{ name: 'charset', value: 'us-ascii' }],
-      contentId: null,
-      description: null,
-      encoding: '7bit',
-      size: 0,
-      lines: 0,
-      md5: null,
-      disposition: null,
-      language: null,
-      location: null,
-      filename: null,
-      children: [],
-      message: null,
-    });
+    // No delimiter at all: BODYSTRUCTURE cannot show a multipart without parts, so the body is
+    // shown for what a reader sees, a text part (its bytes unchanged).
+    warn(ctx, 'multipart without parts: shown as text/plain');
+    part.type = 'text';
+    part.subtype = 'plain';
+    part.params = [{ name: 'charset', value: 'us-ascii' }];
+    part.lines = linesIn(ctx, part.bodyStart, part.end);
   }
 }
 
@@ -482,7 +491,7 @@ export function parseMessage(raw: Buffer, limits: ParseLimits = {}): ParsedMessa
     warnings: [],
     warned: new Set(),
     lines: null,
-    dashLines: null,
+    delims: null,
   };
   try {
     const { part: top, fields: headers } = parsePartWithFields(ctx, 0, raw.length, '', 0, 'text/plain');

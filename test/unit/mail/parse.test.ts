@@ -215,11 +215,11 @@ describe('parseMessage: multipart', () => {
     expect(body(raw, p.structure.children[0]!)).toBe('x --b y\r\n--bb');
   });
 
-  it('multipart without any delimiter gets one empty text part and a warning', () => {
+  it('multipart without any delimiter is shown as text/plain, with a warning', () => {
     const raw = crlf(['Content-Type: multipart/mixed; boundary=zz', '', 'no parts here']);
     const p = parseMessage(raw);
-    expect(p.structure.children.length).toBe(1);
-    expect(p.structure.children[0]).toMatchObject({ type: 'text', subtype: 'plain', size: 0, path: '1' });
+    expect(p.structure).toMatchObject({ type: 'text', subtype: 'plain', children: [], lines: 1 });
+    expect(body(raw, p.structure)).toBe('no parts here');
     expect(p.warnings.length).toBeGreaterThan(0);
   });
 
