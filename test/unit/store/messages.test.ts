@@ -150,6 +150,53 @@ describe('close', () => {
   });
 });
 
+describe('concurrency', () => {
+  it('a delivery made while a batch is open commits after it, and survives the batch rolling back', async () => {
+    const a = await newAccount(store);
+    const box = await inbox(a.id);
+    let delivered = false;
+    let signalInside!: () => void;
+    const inside = new Promise<void>((r) => (signalInside = r));
+    let signalGo!: () => void;
+    const go = new Promise<void>((r) => (signalGo = r));
+    const batch = store.batch(async (tx) => {
+      await tx.createMailbox(a.id, 'Batch box');
+      signalInside();
+      await go;
+      expect(delivered).toBe(false);
+      throw new Error('roll back');
+    });
+    await inside;
+    const delivery = store.storeMessage(message('outside the batch', [box.id])).then((c) => {
+      delivered = true;
+      return c;
+    });
+    signalGo();
+    await expect(batch).rejects.toThrow('roll back');
+    const [copy] = await delivery;
+    expect(copy?.uid).toBe(1);
+    expect(await store.getMailbox(a.id, 'Batch box')).toBeNull();
+    expect((await store.listMessages(box.id)).map((m) => m.uid)).toEqual([1]);
+  });
+
+  it('the collector leaves alone a blob whose delivery is still in flight', async () => {
+    const a = await newAccount(store);
+    const box = await inbox(a.id);
+    const big = Buffer.alloc(500 * 1024, 'G');
+    // An unreferenced copy of the same bytes exists (delivered, then expunged) …
+    await store.storeMessage(message(big, [box.id]));
+    await store.expunge(box.id, [1]);
+    // … and a new delivery of them starts while the collector runs.
+    const delivery = store.storeMessage(message(big, [box.id]));
+    const gc = await store.collectGarbage();
+    const [copy] = await delivery;
+    const [m] = await store.listMessages(box.id);
+    expect(m?.uid).toBe(copy?.uid);
+    expect((await store.readBlob(m!.blobId)).equals(big)).toBe(true);
+    expect(gc.blobs).toBe(0);
+  });
+});
+
 describe('flags, expunge, changes', () => {
   it('setFlags bumps modseq per changed message, honours unchangedSince; expunge records vanished uids', async () => {
     const a = await newAccount(store);
