@@ -7,13 +7,16 @@ import type { MimePart } from './types.js';
 const B64 = new Int16Array(256).fill(-1);
 for (let i = 0; i < 64; i++) B64['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(i)] = i;
 
-/** Decode base64, skipping every byte outside the alphabet (line breaks, spaces, '=', garbage). */
-export function decodeBase64(src: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(Math.floor((src.length * 3) / 4) + 3);
+/**
+ * Decode base64, skipping every byte outside the alphabet (line breaks, spaces, '=', garbage).
+ * Stops once `maxBytes` bytes are out.
+ */
+export function decodeBase64(src: Buffer, maxBytes = Number.MAX_SAFE_INTEGER): Buffer {
+  const out = Buffer.allocUnsafe(Math.min(Math.floor((src.length * 3) / 4) + 3, maxBytes + 3));
   let o = 0;
   let acc = 0;
   let bits = 0;
-  for (let i = 0; i < src.length; i++) {
+  for (let i = 0; i < src.length && o < maxBytes; i++) {
     const v = B64[src[i]!]!;
     if (v < 0) continue;
     acc = ((acc << 6) | v) & 0xffffff;
@@ -23,7 +26,7 @@ export function decodeBase64(src: Buffer): Buffer {
       out[o++] = (acc >> bits) & 0xff;
     }
   }
-  return out.subarray(0, o);
+  return out.subarray(0, Math.min(o, maxBytes));
 }
 
 function hex(c: number): number {
@@ -37,13 +40,14 @@ function hex(c: number): number {
  * Decode quoted-printable (RFC 2045 §6.7): `=XX` → byte, `=` at end of line (after optional
  * trailing whitespace) is a soft break, trailing whitespace on a line is dropped, and a `=`
  * not followed by two hex digits is kept as is. Line endings (CRLF or LF) are kept.
+ * Stops once `maxBytes` bytes are out.
  */
-export function decodeQuotedPrintable(src: Buffer): Buffer {
+export function decodeQuotedPrintable(src: Buffer, maxBytes = Number.MAX_SAFE_INTEGER): Buffer {
   const out = Buffer.allocUnsafe(src.length);
   let o = 0;
   const n = src.length;
   let i = 0;
-  while (i < n) {
+  while (i < n && o < maxBytes) {
     const c = src[i]!;
     if (c === 0x3d) {
       const h1 = i + 1 < n ? hex(src[i + 1]!) : -1;
@@ -86,26 +90,32 @@ export function decodeQuotedPrintable(src: Buffer): Buffer {
     out[o++] = c;
     i++;
   }
-  return out.subarray(0, o);
+  return out.subarray(0, Math.min(o, maxBytes));
 }
 
-/** Decode a body given its Content-Transfer-Encoding (lower case); unknown encodings pass through. */
-export function decodeTransfer(body: Buffer, encoding: string): Buffer {
+/**
+ * Decode a body given its Content-Transfer-Encoding (any case); unknown encodings pass through.
+ * At most `maxBytes` bytes come out (a prefix, for sniffing).
+ */
+export function decodeTransfer(body: Buffer, encoding: string, maxBytes = Number.MAX_SAFE_INTEGER): Buffer {
   switch (encoding.trim().toLowerCase()) {
     case 'base64':
-      return decodeBase64(body);
+      return decodeBase64(body, maxBytes);
     case 'quoted-printable':
-      return decodeQuotedPrintable(body);
+      return decodeQuotedPrintable(body, maxBytes);
     default:
-      return body;
+      return body.length > maxBytes ? body.subarray(0, maxBytes) : body;
   }
 }
 
-/** The decoded body of `part`, a slice of `raw` (the whole message) decoded per its encoding. */
-export function decodeBody(raw: Buffer, part: MimePart): Buffer {
+/**
+ * The decoded body of `part`, a slice of `raw` (the whole message) decoded per its encoding;
+ * with `maxBytes`, only that many decoded bytes (the work stops there too).
+ */
+export function decodeBody(raw: Buffer, part: MimePart, maxBytes = Number.MAX_SAFE_INTEGER): Buffer {
   const start = Math.max(0, Math.min(part.bodyStart, raw.length));
   const end = Math.max(start, Math.min(part.end, raw.length));
-  return decodeTransfer(raw.subarray(start, end), part.encoding);
+  return decodeTransfer(raw.subarray(start, end), part.encoding, maxBytes);
 }
 
 /** Size in bytes of the decoded body (BINARY.SIZE, attachment size limits). */

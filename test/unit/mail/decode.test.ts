@@ -53,3 +53,18 @@ describe('decodeBody / decodedSize', () => {
     expect(decodedSize(raw, p.structure)).toBe(want.length);
   });
 });
+
+describe('decodeBody with maxBytes (a decoded prefix)', () => {
+  const payload = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 256));
+  const qp = [...payload].map((b) => `=${b.toString(16).toUpperCase().padStart(2, '0')}`).join('').replace(/(.{72})/g, '$1=\r\n');
+  it.each([
+    ['base64', payload.toString('base64').replace(/(.{76})/g, '$1\r\n')],
+    ['quoted-printable', qp],
+    ['binary', payload.toString('latin1')],
+  ])('%s', (cte, body) => {
+    const raw = Buffer.from(`Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: ${cte}\r\n\r\n${body}`, 'latin1');
+    const part = parseMessage(raw).structure;
+    expect(decodeBody(raw, part)).toEqual(payload);
+    for (const n of [0, 1, 2, 3, 4, 100, 2999, 3000, 5000]) expect(decodeBody(raw, part, n)).toEqual(payload.subarray(0, n));
+  });
+});
