@@ -15,8 +15,16 @@ export function nstr(s: string | null | undefined, utf8 = true): string {
   return s === null || s === undefined ? 'NIL' : str(s, utf8);
 }
 
+const flagText = new WeakMap<readonly string[], string>();
+
+/** "(\\Seen \\Flagged)"; cached per list object (views share interned, frozen lists). */
 export function flagList(flags: readonly string[]): string {
-  return `(${flags.join(' ')})`;
+  let t = flagText.get(flags);
+  if (t === undefined) {
+    t = `(${flags.join(' ')})`;
+    if (Object.isFrozen(flags)) flagText.set(flags, t);
+  }
+  return t;
 }
 
 /** Compact a list of numbers into a sequence set ("1:3,7,9:10"); input need not be sorted. */
