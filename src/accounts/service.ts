@@ -6,7 +6,7 @@
  */
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
-import { MailError, bi } from '../lib/errors.js';
+import { MailError, bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { generatePassword, hashPassword, passwordProblems } from '../auth/passwords.js';
 import type { Account, AccountKind, AccountState, AdminRole, Domain, Store, Unit } from '../store/port.js';
@@ -182,17 +182,26 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     }
   }
 
+  /** A unit by its address, else by its code when only one unit has it. */
   async function getUnit(codeOrAddress: string): Promise<Unit> {
     const key = codeOrAddress.trim().toLowerCase();
     const unit = key === '' ? null : await store.getUnitByCode(key);
     if (!unit) throw notFound(`Không có đơn vị "${codeOrAddress}"`, `no unit "${codeOrAddress}"`);
+    if (unit.address === key) return unit;
+    const same = (await store.listUnits()).filter((u) => u.code === key);
+    if (same.length > 1) {
+      const list = same.map((u) => u.address).join(', ');
+      throw new MailError('INVALID_INPUT', bi(`Mã "${key}" có ở nhiều đơn vị (${list}): hãy ghi địa chỉ đơn vị`, `the code "${key}" belongs to several units (${list}): give the unit address`));
+    }
     return unit;
   }
 
   async function findUnit(codeOrName: string): Promise<Unit> {
-    const key = codeOrName.trim().toLowerCase();
-    const byCode = key === '' ? null : await store.getUnitByCode(key);
-    if (byCode) return byCode;
+    try {
+      return await getUnit(codeOrName);
+    } catch (e) {
+      if (!isMailError(e, 'NOT_FOUND')) throw e;
+    }
     const folded = foldName(codeOrName);
     const matches = (await store.listUnits()).filter((u) => foldName(u.name) === folded || u.address === folded);
     if (matches.length === 1 && matches[0]) return matches[0];
@@ -215,6 +224,11 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     return a;
   }
 
+  /** Is this local part a unit's address (kept for its unit mailbox)? */
+  async function isUnitAddress(local: string): Promise<boolean> {
+    return (await store.getUnitByCode(local))?.address === local;
+  }
+
   async function suggestIn(fullName: string, unit: Unit | null, domain: string): Promise<string> {
     const template = config.naming.personalTemplate;
     const base = personalLocalPart(fullName, template, unit?.address);
@@ -222,7 +236,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const local = numbered(base, n, template);
       const candidate = `${local}@${domain}`;
       // A unit's address stays free for its unit mailbox (R-ADDR-1) even before that mailbox exists.
-      if (!(await store.addressTaken(candidate)) && !(await store.getUnitByCode(local))) return candidate;
+      if (!(await store.addressTaken(candidate)) && !(await isUnitAddress(local))) return candidate;
     }
     throw new MailError('LIMIT_EXCEEDED', bi(`Quá nhiều người trùng tên ${base}`, `too many namesakes for ${base}`));
   }
@@ -271,7 +285,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       }
       await requireServedDomain(address.split('@')[1] ?? '');
       const local = address.split('@')[0] ?? '';
-      if (kind !== 'unit' && (await store.getUnitByCode(local))) {
+      if (kind !== 'unit' && (await isUnitAddress(local))) {
         throw new MailError('ALREADY_EXISTS', bi(`Địa chỉ ${address} dành cho hộp thư đơn vị ${local}`, `the address ${address} is reserved for the unit mailbox of ${local}`));
       }
       if (await store.addressTaken(address)) {
@@ -416,8 +430,12 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const code = input.code ? normalizeUnitCode(input.code) : unitCode(name);
       const parent = input.parent ? await getUnit(input.parent) : null;
       const address = unitAddress(code, parent?.address ?? null, config.naming.subUnitJoinsParent);
-      if (await store.getUnitByCode(address)) {
+      if ((await store.getUnitByCode(address))?.address === address) {
         throw new MailError('ALREADY_EXISTS', bi(`Đã có đơn vị với địa chỉ ${address}`, `a unit with the address ${address} already exists`));
+      }
+      const mailbox = `${address}@${primaryDomain()}`;
+      if (await store.addressTaken(mailbox)) {
+        throw new MailError('ALREADY_EXISTS', bi(`Địa chỉ ${mailbox} đã có người dùng; hãy chọn mã khác (--code)`, `the address ${mailbox} is taken; choose another code (--code)`));
       }
       if (input.staff !== undefined && input.staff !== null && (!Number.isInteger(input.staff) || input.staff < 0)) {
         throw new MailError('INVALID_INPUT', bi('Số cán bộ phải là số nguyên không âm', 'the staff count must be a whole number'));

@@ -57,6 +57,21 @@ describe('units (R-ADDR-1, R-ADDR-2)', () => {
     expect(audit.some((a) => a.action === 'unit.add' && a.ref === 'CV-1' && a.actor === 'cli:test')).toBe(true);
   });
 
+  it('tells units with the same code apart by address, and keeps unit addresses off personal ones', async () => {
+    const { svc } = await open();
+    await svc.addUnit({ name: 'Sở Tài chính' }, root);
+    await svc.addUnit({ name: 'Sở Y tế' }, root);
+    await svc.addUnit({ name: 'Văn phòng', parent: 'stc' }, root);
+    await svc.addUnit({ name: 'Văn phòng', parent: 'syt' }, root);
+    expect(await code(svc.getUnit('vp'))).toBe('INVALID_INPUT');
+    expect((await svc.getUnit('vp.syt')).address).toBe('vp.syt');
+    // a top-level unit coded "vp" is not a duplicate of vp.stc
+    expect((await svc.addUnit({ name: 'Viện Pháp', code: 'vp' }, root)).address).toBe('vp');
+    expect((await svc.getUnit('vp')).address).toBe('vp');
+    await svc.addAccount({ fullName: 'Nguyễn Văn Long', unit: 'stc' }, root);
+    expect(await code(svc.addUnit({ name: 'Long', code: 'longnv' }, root))).toBe('ALREADY_EXISTS');
+  });
+
   it('uses the code alone when subUnitJoinsParent is false', async () => {
     const { svc } = await open({ naming: { subUnitJoinsParent: false } });
     await svc.addUnit({ name: 'Ủy ban nhân dân' }, root);
