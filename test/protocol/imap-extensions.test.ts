@@ -174,6 +174,25 @@ describe('IMAP extensions', () => {
     expect(ls).toContain('* STATUS "INBOX" (MESSAGES 3)');
   });
 
+  it('LIST-EXTENDED selection (SUBSCRIBED, SPECIAL-USE) and CREATE-SPECIAL-USE', async () => {
+    const cr = await c.cmd('x1', `CREATE "${encodeMailboxUtf7('Lưu trữ 2025')}" (USE (\\Archive))`);
+    expect(cr.at(-1)).toMatch(/^x1 NO \[USEATTR\]/); // one \Archive per account already exists
+    const ok2 = await c.cmd('x2', 'CREATE "Flagged view" (USE (\\Flagged))');
+    expect(ok2.at(-1)).toMatch(/^x2 OK/);
+    await c.cmd('x3', 'UNSUBSCRIBE Junk');
+    const subs = await c.cmd('x4', 'LIST (SUBSCRIBED) "" "*"');
+    const names = subs.filter((l) => l.startsWith('* LIST')).map((l) => l.slice(l.lastIndexOf(' ') + 1));
+    expect(names).not.toContain('"Junk"');
+    expect(names).toContain('"INBOX"');
+    expect(subs.every((l) => !l.startsWith('* LIST') || l.includes('\\Subscribed'))).toBe(true);
+    const special = await c.cmd('x5', 'LIST (SPECIAL-USE) "" "*"');
+    const uses = special.filter((l) => l.startsWith('* LIST')).map((l) => /\\(Sent|Drafts|Trash|Junk|Archive|Flagged)\b/.exec(l)?.[1]);
+    expect(uses.sort()).toEqual(['Archive', 'Drafts', 'Flagged', 'Junk', 'Sent', 'Trash']);
+    const ret = await c.cmd('x6', 'LIST "" "Sent" RETURN (SPECIAL-USE SUBSCRIBED CHILDREN)');
+    expect(ret[0]).toBe('* LIST (\\HasNoChildren \\Subscribed \\Sent) "/" "Sent"');
+    await c.cmd('x7', 'SUBSCRIBE Junk');
+  });
+
   it('GETQUOTAROOT reports STORAGE in KiB', async () => {
     const q = await c.cmd('q', 'GETQUOTAROOT INBOX');
     expect(q[0]).toBe('* QUOTAROOT "INBOX" ""');
