@@ -82,9 +82,37 @@ export function indexText(p: ParsedMessage): string {
   return [t.subject, t.from, t.to, t.cc, t.body].filter((s) => s.length > 0).join('\n');
 }
 
+/**
+ * Send-log rows written in the same tick share one store.logSend call (one transaction, one
+ * fsync) — concurrent deliveries would otherwise pay an fsync each. Callers still await it.
+ */
+function createLogWriter(store: Store, log: Logger): (entries: SendLogEntry[]) => Promise<void> {
+  let pending: Array<{ entries: SendLogEntry[]; done: () => void }> = [];
+  const flush = async (): Promise<void> => {
+    const batch = pending;
+    pending = [];
+    try {
+      await store.logSend(batch.flatMap((b) => b.entries));
+    } catch (e) {
+      // The messages are durable already; a send-log failure must not make senders retry (duplicates).
+      log.error({ err: e, rows: batch.reduce((n, b) => n + b.entries.length, 0) }, 'send log write failed');
+    } finally {
+      for (const b of batch) b.done();
+    }
+  };
+  return (entries) =>
+    entries.length === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          if (pending.length === 0) setImmediate(() => void flush());
+          pending.push({ entries, done: resolve });
+        });
+}
+
 export function createDelivery(deps: DeliveryDeps): Delivery {
   const { store, config, log, clock, metrics } = deps;
   const localDomains = new Set(config.domains.map((d) => d.toLowerCase()));
+  const writeLog = createLogWriter(store, log);
 
   function quotaFor(account: Account): number {
     if (account.quotaBytes !== null) return account.quotaBytes;
@@ -237,12 +265,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
       text: `${r.enhanced} ${r.text}`,
       findings: input.findings ?? [],
     }));
-    try {
-      await store.logSend(entries);
-    } catch (e) {
-      // The message is durable already; a send-log failure must not make the sender retry (duplicates).
-      log.error({ err: e }, 'send log write failed');
-    }
+    await writeLog(entries);
     if (ordered.some((r) => r.outcome === 'delivered' || r.outcome === 'queued')) {
       metrics?.messagesIn.inc({ path: input.direction });
     }
@@ -252,11 +275,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
   async function logRefused(entries: Array<Omit<SendLogEntry, 'at' | 'findings'> & { findings?: string[] }>): Promise<void> {
     if (entries.length === 0) return;
     const at = clock.now();
-    try {
-      await store.logSend(entries.map((e) => ({ ...e, at, findings: e.findings ?? [] })));
-    } catch (e) {
-      log.error({ err: e }, 'send log write failed');
-    }
+    await writeLog(entries.map((e) => ({ ...e, at, findings: e.findings ?? [] })));
   }
 
   return { deliver, quotaFor, isLocalDomain: (d) => localDomains.has(d.toLowerCase()), logRefused };
