@@ -274,7 +274,7 @@ export function parseEnvelopeAddress(s: string): { local: string; domain: string
     const m = /^"((?:[^"\\\r\n]|\\[\x20-\x7e])*)"@(.*)$/.exec(a);
     if (!m) return null;
     const inner = m[1]!.replace(/\\(.)/g, '$1');
-    if (/[@%!\x00-\x1f\x7f]/.test(inner) || FULLWIDTH_DOTS.test(inner) || inner === '') return null;
+    if (/[@%!\x00-\x1f\x7f]/.test(inner.normalize('NFKC')) || FULLWIDTH_DOTS.test(inner) || inner === '') return null;
     local = isDotAtom(inner) ? inner : `"${m[1]!}"`;
     rest = m[2]!;
   } else {
@@ -282,7 +282,8 @@ export function parseEnvelopeAddress(s: string): { local: string; domain: string
     if (at <= 0 || a.indexOf('@', at + 1) >= 0) return null;
     local = a.slice(0, at);
     rest = a.slice(at + 1);
-    if (!isDotAtom(local)) return null;
+    // Also in compatibility form: a full-width "＠" or "％" must not become "@" or "%" further on.
+    if (!isDotAtom(local) || !isDotAtom(local.normalize('NFKC')) || /[%!]/.test(local.normalize('NFKC'))) return null;
   }
   if (Buffer.byteLength(local, 'utf8') > 64) return null;
   const domain = checkDomain(rest);

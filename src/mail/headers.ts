@@ -55,8 +55,8 @@ export function parseHeaderBlock(raw: Buffer, start: number, end: number, maxHea
   let capped = false;
   const flush = (): void => {
     if (!cur) return;
-    const value = headerBytesToString(Buffer.concat(cur.chunks)).trim();
-    fields.push({ name: cur.name, value });
+    const bytes = cur.chunks.length === 1 ? cur.chunks[0]! : Buffer.concat(cur.chunks);
+    fields.push({ name: cur.name, value: headerBytesToString(bytes).trim() });
     cur = null;
   };
   while (pos < end) {
