@@ -1,7 +1,7 @@
 /** MX inbound over real sockets: local delivery, unknown users, relay disguises, hostile input, limits. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../helpers/app.js';
-import { createUser, message, messagesIn, nextMessage, sendRaw, SmtpLineClient } from './smtp-helpers.js';
+import { createUser, message, messagesIn, nextMessage, sendRaw, SmtpLineClient, until } from './smtp-helpers.js';
 import type { Account } from '../../src/store/port.js';
 
 let app: TestApp;
@@ -172,6 +172,15 @@ describe('MX inbound', () => {
       a.close();
       b.close();
       third.close();
+      // Closed connections give their slot back (smtp-server's onClose).
+      const again = await until(async () => {
+        const c2 = await SmtpLineClient.connect(strict.port('smtp'));
+        const g = await c2.read();
+        if (g.code === 220) return c2;
+        c2.close();
+        return null;
+      });
+      again.close();
     } finally {
       await strict.stop();
     }
