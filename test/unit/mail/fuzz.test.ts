@@ -133,3 +133,57 @@ describe('parseMessage fuzz', () => {
     }
   });
 });
+
+describe('header and address helpers: random input properties', () => {
+  const alphabet = [...'aAzZ09 \t\r\n"\\()<>[]:;@.,%!=?*\'-_', 'à', 'ệ', 'Đ', '\uff0e', '\uff20', '\u3002', '\u0301', '\0', '😀'];
+  const randomString = (rnd: () => number, max: number): string => {
+    let s = '';
+    const len = Math.floor(rnd() * max);
+    for (let i = 0; i < len; i++) s += alphabet[Math.floor(rnd() * alphabet.length)];
+    return s;
+  };
+
+  it('encodeHeaderValue round-trips through decodeWords and never starts a new header line', async () => {
+    const { encodeHeaderValue, decodeWords } = await import('../../../src/mail/headers.js');
+    const rnd = prng(3);
+    for (let i = 0; i < 5000; i++) {
+      const s = randomString(rnd, 120);
+      const enc = encodeHeaderValue(s);
+      expect(/\r\n(?![ ])|\r(?!\n)|(?<!\r)\n|\0/.test(enc)).toBe(false);
+      const expected = s.normalize('NFC').replace(/[\r\n\0]+/g, ' ');
+      expect(decodeWords(enc)).toBe(expected);
+    }
+  });
+
+  it('parseEnvelopeAddress accepts only plain local@domain forms', async () => {
+    const { parseEnvelopeAddress } = await import('../../../src/mail/addresses.js');
+    const rnd = prng(4);
+    let accepted = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const s = i % 2 === 0 ? randomString(rnd, 30) : `${randomString(rnd, 8)}@${randomString(rnd, 8)}`;
+      const r = parseEnvelopeAddress(s);
+      if (!r) continue;
+      accepted++;
+      expect(r.domain).toMatch(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/);
+      expect(r.local.normalize('NFKC')).not.toMatch(/[@%!\s\0]/);
+    }
+    expect(accepted).toBeGreaterThan(0);
+  });
+
+  it('parsers never throw on random strings', async () => {
+    const { parseAddressList } = await import('../../../src/mail/addresses.js');
+    const { parseStructured, decodeWords, parseContentType } = await import('../../../src/mail/headers.js');
+    const { parseDate } = await import('../../../src/mail/parse.js');
+    const rnd = prng(5);
+    for (let i = 0; i < 10_000; i++) {
+      const s = randomString(rnd, 80);
+      const list = parseAddressList(s, 50).addresses;
+      // group markers always pair up
+      expect(list.filter((a) => a.host === null && a.mailbox !== null).length).toBe(list.filter((a) => a.host === null && a.mailbox === null).length);
+      parseStructured(s);
+      parseContentType(s);
+      decodeWords(s);
+      parseDate(s);
+    }
+  });
+});
