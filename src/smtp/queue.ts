@@ -64,6 +64,12 @@ function statusOf(response: string, code: number | undefined, fallback: string):
   return fallback;
 }
 
+/** BODY=8BITMIME when any byte is outside 7-bit ASCII (SMTPUTF8 is added by nodemailer when the envelope needs it). */
+function has8bit(raw: Buffer): boolean {
+  for (let i = 0; i < raw.length; i++) if ((raw[i] ?? 0) > 0x7f) return true;
+  return false;
+}
+
 function oneLine(s: string): string {
   return s.replace(/[\r\n]+/g, ' ').trim().slice(0, 500);
 }
@@ -142,7 +148,7 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
       conn.once('error', (e: Error) => done(e));
       conn.connect((err) => {
         if (err) return done(err);
-        conn.send({ from: sender === '' ? false : sender, to: recipients, size: raw.length }, raw, (sendErr, info) => {
+        conn.send({ from: sender === '' ? false : sender, to: recipients, size: raw.length, use8BitMime: has8bit(raw) }, raw, (sendErr, info) => {
           const out = new Map<string, Outcome>();
           const classify = (e: SendErr): Outcome => {
             const response = oneLine(e.response ?? e.message ?? 'error');
