@@ -89,7 +89,16 @@ export async function createApp(opts: AppOptions): Promise<App> {
   // ── end of wiring ──
   // HTTP last: /healthz reports the listeners above, so it starts once they are up.
   const others = [...services];
-  services.push(createHttpService({ config, log, metrics, store, listenersHealthy: () => others.every((s) => s.healthy()) }));
+  services.push(
+    createHttpService({
+      config,
+      log,
+      metrics,
+      store,
+      listenersHealthy: () => others.every((s) => s.healthy()),
+      boundPort: (name) => listeners.get(name)?.port,
+    }),
+  );
 
   const listeners = new Map<string, BoundListener>();
   let started: Service[] = [];

@@ -32,9 +32,11 @@ const listener = (port: number) =>
       host: z.string().min(1).default('0.0.0.0'),
       port: z.number().int().min(0).max(65535).default(port),
       enabled: z.boolean().default(true),
+      /** The port clients are told about (autoconfig) when a proxy or Docker maps another one; default: the bound port. */
+      publicPort: z.number().int().min(1).max(65535).optional(),
     })
     .strict()
-      .prefault({});
+    .prefault({});
 
 const domainName = z
   .string()
@@ -210,7 +212,7 @@ export const configSchema = z
         /** R-ACC-5 NA: suspended this long in a row → deleted (calendar days). */
         deleteAfterSuspendedDays: count(183).nullable(),
         /** R-ACC-5 NB: working days after the suspension notice → deleted (null = not used). */
-        deleteAfterNoticeWorkingDays: count(15).nullable(),
+        deleteAfterNoticeWorkingDays: z.number().int().positive().nullable().default(null),
         /** Public holidays (YYYY-MM-DD) skipped when counting working days. */
         holidays: z.array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD')).default([]),
       })

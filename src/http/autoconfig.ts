@@ -6,7 +6,10 @@
  *   whose protocol value is case-sensitive and which answers with the XML endpoint's URL.
  * Hosts and ports come from config: organization.hostname and the listeners' ports.
  */
-import type { Config } from '../config/schema.js';
+import type { Config, ListenerName } from '../config/schema.js';
+
+/** The port to tell clients for a listener: publicPort, else the port actually bound, else the configured one. */
+export type PortOf = (name: ListenerName) => number;
 
 const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
 
@@ -26,7 +29,7 @@ function domainOf(config: Readonly<Config>, email: string | null): string {
   return d && config.domains.includes(d) ? d : (config.domains[0] ?? 'localhost');
 }
 
-export function autoconfigXml(config: Readonly<Config>, emailAddress: string | null): string {
+export function autoconfigXml(config: Readonly<Config>, portOf: PortOf, emailAddress: string | null): string {
   const email = cleanEmail(emailAddress);
   const domain = domainOf(config, email);
   const host = xml(config.organization.hostname);
@@ -34,12 +37,12 @@ export function autoconfigXml(config: Readonly<Config>, emailAddress: string | n
   const server = (tag: string, type: string, port: number, socket: string): string =>
     `    <${tag} type="${type}">\n      <hostname>${host}</hostname>\n      <port>${port}</port>\n      <socketType>${socket}</socketType>\n      <authentication>password-cleartext</authentication>\n      <username>%EMAILADDRESS%</username>\n    </${tag}>\n`;
   let servers = '';
-  if (l.imaps.enabled) servers += server('incomingServer', 'imap', l.imaps.port, 'SSL');
-  if (l.imap.enabled) servers += server('incomingServer', 'imap', l.imap.port, 'STARTTLS');
-  if (l.pop3s.enabled) servers += server('incomingServer', 'pop3', l.pop3s.port, 'SSL');
-  if (l.pop3.enabled) servers += server('incomingServer', 'pop3', l.pop3.port, 'STARTTLS');
-  if (l.submissions.enabled) servers += server('outgoingServer', 'smtp', l.submissions.port, 'SSL');
-  if (l.submission.enabled) servers += server('outgoingServer', 'smtp', l.submission.port, 'STARTTLS');
+  if (l.imaps.enabled) servers += server('incomingServer', 'imap', portOf('imaps'), 'SSL');
+  if (l.imap.enabled) servers += server('incomingServer', 'imap', portOf('imap'), 'STARTTLS');
+  if (l.pop3s.enabled) servers += server('incomingServer', 'pop3', portOf('pop3s'), 'SSL');
+  if (l.pop3.enabled) servers += server('incomingServer', 'pop3', portOf('pop3'), 'STARTTLS');
+  if (l.submissions.enabled) servers += server('outgoingServer', 'smtp', portOf('submissions'), 'SSL');
+  if (l.submission.enabled) servers += server('outgoingServer', 'smtp', portOf('submission'), 'STARTTLS');
   return (
     '<?xml version="1.0" encoding="UTF-8"?>\n' +
     '<clientConfig version="1.1">\n' +
@@ -59,7 +62,7 @@ export function emailFromAutodiscoverRequest(body: string): string | null {
   return cleanEmail(m?.[1] ?? null);
 }
 
-export function autodiscoverXml(config: Readonly<Config>, emailAddress: string | null): string {
+export function autodiscoverXml(config: Readonly<Config>, portOf: PortOf, emailAddress: string | null): string {
   const email = cleanEmail(emailAddress);
   const host = xml(config.organization.hostname);
   const l = config.listeners;
@@ -76,11 +79,11 @@ export function autodiscoverXml(config: Readonly<Config>, emailAddress: string |
     '        <AuthRequired>on</AuthRequired>\n' +
     '      </Protocol>\n';
   let protocols = '';
-  if (l.imaps.enabled) protocols += protocol('IMAP', l.imaps.port, 'SSL');
-  else if (l.imap.enabled) protocols += protocol('IMAP', l.imap.port, 'TLS');
-  if (l.pop3s.enabled) protocols += protocol('POP3', l.pop3s.port, 'SSL');
-  if (l.submissions.enabled) protocols += protocol('SMTP', l.submissions.port, 'SSL');
-  else if (l.submission.enabled) protocols += protocol('SMTP', l.submission.port, 'TLS');
+  if (l.imaps.enabled) protocols += protocol('IMAP', portOf('imaps'), 'SSL');
+  else if (l.imap.enabled) protocols += protocol('IMAP', portOf('imap'), 'TLS');
+  if (l.pop3s.enabled) protocols += protocol('POP3', portOf('pop3s'), 'SSL');
+  if (l.submissions.enabled) protocols += protocol('SMTP', portOf('submissions'), 'SSL');
+  else if (l.submission.enabled) protocols += protocol('SMTP', portOf('submission'), 'TLS');
   return (
     '<?xml version="1.0" encoding="utf-8"?>\n' +
     '<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">\n' +

@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Config } from '../config/schema.js';
+import type { Config, ListenerName } from '../config/schema.js';
 import { bi } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
@@ -20,6 +20,8 @@ export interface HttpDeps {
   store: Store;
   /** Every other listener up (the app's view). */
   listenersHealthy: () => boolean;
+  /** The port a listener actually bound (port 0 in config picks one), if it runs. */
+  boundPort: (name: ListenerName) => number | undefined;
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -36,6 +38,7 @@ export function createHttpService(deps: HttpDeps): Service {
   });
   server.maxHeadersCount = 100;
   let listening = false;
+  const portOf = (name: ListenerName): number => config.listeners[name].publicPort ?? deps.boundPort(name) ?? config.listeners[name].port;
 
   async function readBody(req: http.IncomingMessage): Promise<string | null> {
     const chunks: Buffer[] = [];
@@ -76,7 +79,7 @@ export function createHttpService(deps: HttpDeps): Service {
     }
     if (route === '/.well-known/autoconfig/mail/config-v1.1.xml' || route === '/mail/config-v1.1.xml') {
       const email = url.searchParams.get('emailaddress');
-      send(res, 200, 'application/xml; charset=utf-8', autoconfigXml(config, email));
+      send(res, 200, 'application/xml; charset=utf-8', autoconfigXml(config, portOf, email));
       return;
     }
     if (route === '/autodiscover/autodiscover.xml') {
@@ -85,7 +88,7 @@ export function createHttpService(deps: HttpDeps): Service {
         send(res, 413, 'text/plain; charset=utf-8', bi('Yêu cầu quá lớn', 'Request too large') + '\n');
         return;
       }
-      send(res, 200, 'application/xml; charset=utf-8', autodiscoverXml(config, emailFromAutodiscoverRequest(body)));
+      send(res, 200, 'application/xml; charset=utf-8', autodiscoverXml(config, portOf, emailFromAutodiscoverRequest(body)));
       return;
     }
     if (route === '/autodiscover/autodiscover.json' || route.startsWith('/autodiscover/autodiscover.json/')) {

@@ -87,3 +87,18 @@ describe('/healthz when the store is gone', () => {
     }
   });
 });
+
+describe('autoconfig behind a port mapping', () => {
+  it('announces listeners.<name>.publicPort instead of the bound port', async () => {
+    const app = await startApp({ listeners: { imaps: { host: '127.0.0.1', port: 0, publicPort: 993 }, submissions: { host: '127.0.0.1', port: 0, publicPort: 465 } } });
+    try {
+      const body = await (await fetch(`http://127.0.0.1:${app.port('http')}/.well-known/autoconfig/mail/config-v1.1.xml`)).text();
+      expect(body).toContain('<port>993</port>');
+      expect(body).toContain('<port>465</port>');
+      expect(body).not.toContain(`<port>${app.port('imaps')}</port>`);
+      expect(body).toContain(`<port>${app.port('imap')}</port>`);
+    } finally {
+      await app.stop();
+    }
+  });
+});
