@@ -12,7 +12,8 @@ import {
 import { FailureTracker } from '../../../src/auth/throttle.js';
 import { configFrom } from '../../../src/config/load.js';
 import { ManualClock } from '../../../src/lib/clock.js';
-import { silentLogger } from '../../../src/lib/log.js';
+import { createLogger, silentLogger } from '../../../src/lib/log.js';
+import { Writable } from 'node:stream';
 import { createMetrics } from '../../../src/lib/metrics.js';
 import type { Account, AccountPatch, AppPassword } from '../../../src/store/port.js';
 
@@ -214,6 +215,33 @@ describe('signIn', () => {
     expect((await loop.auth.signIn(req('longnv', PASSWORD, { secure: false, ip: '::ffff:127.0.0.1' }))).ok).toBe(true);
     const far = await loop.auth.signIn(req('longnv', PASSWORD, { secure: false, ip: '10.1.2.3' }));
     expect(!far.ok && far.kind).toBe('plaintext-refused');
+  });
+});
+
+describe('logging', () => {
+  it('every rejection is logged with ip, username, protocol and reason; passwords never', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
+        cb();
+      },
+    });
+    const store = new FakeStore();
+    store.add('tam@nghean.gov.vn', { state: 'suspended' });
+    const auth = createAuthService({
+      store, config: configFrom({ domains: ['nghean.gov.vn'] }), clock: new ManualClock(NOW),
+      log: createLogger({ destination: sink }), metrics: createMetrics(), sleep: async () => undefined,
+    });
+    await auth.signIn(req('tam', 'sai-mat-khau', { protocol: 'pop3', ip: '10.1.1.1' }));
+    await auth.signIn(req('tam', PASSWORD, { protocol: 'smtp', ip: '10.1.1.2' }));
+    const refused = lines.filter((l) => l.msg === 'sign-in refused');
+    expect(refused.map((l) => [l.ip, l.username, l.protocol, l.reason])).toEqual([
+      ['10.1.1.1', 'tam', 'pop3', 'bad-credentials'],
+      ['10.1.1.2', 'tam', 'smtp', 'suspended'],
+    ]);
+    expect(JSON.stringify(lines)).not.toContain('sai-mat-khau');
+    expect(JSON.stringify(lines)).not.toContain(PASSWORD);
   });
 });
 
