@@ -269,7 +269,8 @@ function parsePartWithFields(
   const disp = parseDisposition(getHeader(hb.fields, 'content-disposition'));
   if (disp) for (const w of disp.warnings) warn(ctx, w);
   const lang = getHeader(hb.fields, 'content-language');
-  const encoding = (getHeader(hb.fields, 'content-transfer-encoding') ?? '7bit').trim().toLowerCase() || '7bit';
+  // The mechanism is one token; drop comments and junk ("base64 (by X)", "Base64;").
+  const encoding = (getHeader(hb.fields, 'content-transfer-encoding') ?? '').trim().split(/[\s;(]/)[0]!.replace(/^"|"$/g, '').toLowerCase() || '7bit';
   const fname = (disp ? getParam(disp.params, 'filename') : null) ?? getParam(ct.params, 'name');
   const part: MimePart = {
     path,

@@ -46,6 +46,8 @@ describe('decodeBody / decodedSize', () => {
     ['x-unknown', 'as is', Buffer.from('as is')],
     ['BASE64', 'AAEC', Buffer.from([0, 1, 2])],
     ['Quoted-Printable', 'a=3Db', Buffer.from('a=b')],
+    ['base64 (with a comment)', 'AAEC', Buffer.from([0, 1, 2])],
+    ['"base64";', 'AAEC', Buffer.from([0, 1, 2])],
   ])('%s', (cte, body, want) => {
     const raw = msg(cte, body);
     const p = parseMessage(raw);
