@@ -412,13 +412,15 @@ export class Pop3Session {
       if (lines === null) state.drop.retrieved.add(n);
       return;
     }
-    const stream = this.deps.store.streamBlob(m.blobId);
-    const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    let stream: ReturnType<Pop3Store['streamBlob']> | null = null;
     let first: IteratorResult<Buffer>;
+    let it: AsyncIterator<Buffer>;
     try {
+      stream = this.deps.store.streamBlob(m.blobId);
+      it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       first = await it.next();
     } catch (e) {
-      stream.destroy();
+      stream?.destroy();
       this.log.warn({ err: e, uid: m.uid }, 'RETR: message bytes unavailable');
       return this.write(err(T.gone));
     }
