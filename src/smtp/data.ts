@@ -83,3 +83,18 @@ export function readData(stream: Readable & { sizeExceeded?: boolean }, maxBytes
     });
   });
 }
+
+/** Header section problems: its size, and the longest header line (RFC 5322 §2.1.1: 998). */
+export function headerLimits(raw: Buffer, maxHeaderBytes: number, maxLineBytes: number): 'header-too-large' | 'line-too-long' | null {
+  const end = raw.indexOf('\r\n\r\n');
+  const headerEnd = end < 0 ? raw.length : end + 2;
+  if (headerEnd > maxHeaderBytes) return 'header-too-large';
+  let pos = 0;
+  while (pos < headerEnd) {
+    let eol = raw.indexOf(0x0a, pos);
+    if (eol < 0 || eol > headerEnd) eol = headerEnd;
+    if (eol - pos - 1 > maxLineBytes) return 'line-too-long';
+    pos = eol + 1;
+  }
+  return null;
+}

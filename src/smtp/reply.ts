@@ -58,6 +58,10 @@ export const replies = {
         'Message contains a bare CR or LF; only CRLF line endings are accepted (RFC 5321 section 2.3.8)',
       ),
     ),
+  headerTooLarge: (max: number): SmtpReply =>
+    reply(552, '5.3.4', bi(`Phần tiêu đề thư quá lớn (tối đa ${max} byte)`, `Message header section too large (at most ${max} bytes)`)),
+  headerLineTooLong: (max: number): SmtpReply =>
+    reply(550, '5.6.0', bi(`Dòng tiêu đề thư quá dài (tối đa ${max} byte)`, `Message header line too long (at most ${max} bytes)`)),
   temporary: (): SmtpReply => reply(451, '4.3.0', bi('Lỗi tạm thời, vui lòng thử lại sau', 'Temporary failure, please try again later')),
   tooManyConnections: (): SmtpReply =>
     reply(421, '4.7.0', bi('Quá nhiều kết nối từ địa chỉ IP của bạn, thử lại sau', 'Too many connections from your IP address, try again later')),

@@ -23,7 +23,7 @@ import type { Pipeline, PipelineResult, PolicyContext, PolicyReply } from '../po
 import type { Account, SendDirection, Store } from '../store/port.js';
 import { classifyAddress } from './address.js';
 import { checkAuthentication, type AuthVerdict, type DnsResolver } from './authresults.js';
-import { readData } from './data.js';
+import { headerLimits, readData } from './data.js';
 import { receivedHeader } from './received.js';
 import { hookError, replies, replyForError, reply, type SmtpReply } from './reply.js';
 import { installReplyWriter } from './wire.js';
@@ -243,7 +243,9 @@ export function createSmtpService(deps: SmtpDeps): Service {
     if (!tx) throw hookError(reply(503, '5.5.1', bi('Cần lệnh MAIL trước', 'Need MAIL command')));
     const max = config.limits.maxRecipientsPerMessage;
     if (tx.recipients.length >= max) throw hookError(replies.tooManyRecipients(max));
-    const cls = classifyAddress(address.address, localDomains);
+    // RFC 5321 §4.1.1.3: the domainless <postmaster> is accepted; it means the primary domain's.
+    const rcpt = address.address.toLowerCase() === 'postmaster' ? `postmaster@${config.domains[0] ?? ''}` : address.address;
+    const cls = classifyAddress(rcpt, localDomains);
     if (cls.kind !== 'local' && c.mode === 'smtp') {
       await refuse(c, address.address, replies.relayDenied());
       throw bad(c, replies.relayDenied());
@@ -307,6 +309,9 @@ export function createSmtpService(deps: SmtpDeps): Service {
     if (!tx || tx.recipients.length === 0) throw hookError(reply(503, '5.5.1', bi('Cần lệnh RCPT trước', 'Need RCPT command')));
     if (data.sizeExceeded) throw await refuseAll(c, tx, replies.tooLarge(max), data.size, null, []);
     if (data.bareLineEnding) throw await refuseAll(c, tx, replies.bareLineEnding(), data.size, null, ['smtp: bare CR or LF']);
+    const headerProblem = headerLimits(data.raw, config.limits.maxHeaderBytes, config.limits.maxHeaderLineBytes);
+    if (headerProblem === 'header-too-large') throw await refuseAll(c, tx, replies.headerTooLarge(config.limits.maxHeaderBytes), data.size, null, []);
+    if (headerProblem === 'line-too-long') throw await refuseAll(c, tx, replies.headerLineTooLong(config.limits.maxHeaderLineBytes), data.size, null, []);
 
     // Nobody pre-labels mail: incoming X-Buudien-* headers are dropped before the one parse.
     const stripped = stripRawHeaders(data.raw, (n) => n.startsWith('x-buudien-'));

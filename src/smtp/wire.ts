@@ -17,6 +17,7 @@ const TRANSLATIONS: Array<[string, (rest: string) => string]> = [
   ['Accepted', () => bi('Đồng ý', 'Accepted')],
   ['Ready to start TLS', () => bi('Sẵn sàng bắt đầu TLS', 'Ready to start TLS')],
   ['Bye', () => bi('Tạm biệt', 'Bye')],
+  ['Try to send something. No promises though', () => bi('Không xác minh địa chỉ; hãy gửi thư', 'Cannot verify the address; send the message')],
   ['End data with <CR><LF>.<CR><LF>', () => bi('Gửi nội dung thư, kết thúc bằng <CR><LF>.<CR><LF>', 'End data with <CR><LF>.<CR><LF>')],
   ['Error: too many unauthenticated commands', () => bi('Quá nhiều lệnh khi chưa đăng nhập', 'Too many unauthenticated commands')],
   ['Error: too many unrecognized commands', () => bi('Quá nhiều lệnh không hợp lệ', 'Too many unrecognized commands')],

@@ -196,3 +196,22 @@ describe('MX inbound', () => {
     again.close();
   });
 });
+
+describe('MX inbound extras', () => {
+  it('accepts the domainless <postmaster> when postmaster@ exists, refuses a header line over the limit, VRFY confirms nobody', async () => {
+    const pm = await createUser(app.store, 'postmaster@example.gov.vn');
+    const c = await SmtpLineClient.connect(app.port('smtp'));
+    await c.read();
+    await c.cmd('EHLO sender.example.com');
+    const v = await c.cmd('VRFY lan@example.gov.vn');
+    expect(v.code).toBe(252);
+    const arrived = nextMessage(app.store, pm.id);
+    expect((await sendRaw(c, 'a@sender.example.com', ['postmaster'], message({ from: 'a@sender.example.com', to: 'postmaster@example.gov.vn' }))).code).toBe(250);
+    await arrived;
+    const long = message({ from: 'a@sender.example.com', to: 'lan@example.gov.vn', headers: [`X-Long: ${'a'.repeat(5000)}`] });
+    const r = await sendRaw(c, 'a@sender.example.com', ['lan@example.gov.vn'], long);
+    expect(r.code).toBe(550);
+    expect(r.text).toMatch(/^5\.6\.0 .*header line too long/);
+    c.close();
+  });
+});

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { hasBareLineEnding, LineEndingScanner, readData } from '../../../src/smtp/data.js';
+import { hasBareLineEnding, headerLimits, LineEndingScanner, readData } from '../../../src/smtp/data.js';
 
 describe('bare CR / LF detection (SMTP smuggling, RFC 5321 §2.3.8)', () => {
   it.each([
@@ -44,5 +44,14 @@ describe('bare CR / LF detection (SMTP smuggling, RFC 5321 §2.3.8)', () => {
     const p2 = readData(s2, 100);
     s2.end(Buffer.from('hi\r\n'));
     expect((await p2).raw.toString()).toBe('hi\r\n');
+  });
+});
+
+describe('headerLimits', () => {
+  it('flags a header section over the limit and a header line over the limit', () => {
+    const ok = Buffer.from('Subject: a\r\nFrom: b\r\n\r\nbody line that is long enough to pass\r\n');
+    expect(headerLimits(ok, 100, 20)).toBeNull();
+    expect(headerLimits(Buffer.from(`Subject: ${'x'.repeat(50)}\r\n\r\nb\r\n`), 1000, 20)).toBe('line-too-long');
+    expect(headerLimits(Buffer.from(`A: 1\r\n`.repeat(40) + '\r\nb\r\n'), 100, 20)).toBe('header-too-large');
   });
 });
