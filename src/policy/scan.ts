@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config/schema.js';
 import { inspectFile, emptyReport, type InspectReport } from './archive/inspect.js';
+import { inspectArchive } from './archive/pool.js';
 import { decodeBody, leafParts, type PartView } from './mime.js';
 import { extensionOf, isExecutableType } from './names.js';
 import { SNIFF_BYTES, sniffArchive } from './sniff.js';
@@ -63,7 +64,14 @@ async function doScan(msg: PolicyMessage, config: Readonly<Config>): Promise<Mes
         bytes = decodeBody(msg.raw, view.part, config.limits.maxMessageBytes);
       }
       // Each name is checked; content (magic numbers, archives) once under the first name.
-      await inspectFile(bytes, name, extensions, limits, report);
+      // Archives are opened in the inspection worker thread (archive/pool.ts).
+      if (sniffArchive(bytes) !== null || ARCHIVE_EXTENSIONS.has(extensionOf(name))) {
+        const r = await inspectArchive(bytes, name, extensions, limits);
+        report.executables.push(...r.executables);
+        report.encrypted.push(...r.encrypted);
+        report.members.push(...r.members);
+        report.unscannable ??= r.unscannable;
+      } else await inspectFile(bytes, name, extensions, limits, report);
       for (const n of view.names.slice(1)) await inspectFile(Buffer.alloc(0), n, extensions, limits, report);
     }
     parts.push({ view, label, report, executableType: isExecutableType(view.part.type, view.part.subtype) });

@@ -1,8 +1,10 @@
 /**
  * Archive inspection, bounded: entries, depth, expanded bytes, ratio and time (the limits in
- * config.policy.archive*). It runs on the event loop but cooperatively: it yields between
- * members (setImmediate) and checks its deadline inside inflation every 64 KiB of input, so a
- * hostile archive costs at most its time budget and never blocks other connections for long.
+ * config.policy.archive*). The pipeline runs it in a worker thread (archive/pool.ts: a worker
+ * over its time is terminated); the code itself is also cooperative for the in-process
+ * fallback: it yields between members (setImmediate), checks its deadline between members and
+ * every 64 KiB of input of large members, and small members (≤ 256 KiB compressed) inflate in
+ * one call into a buffer of their declared size + 1 byte.
  * Any limit hit is reported as `unscannable` ("cannot be checked"), never as clean.
  */
 import { setImmediate as yieldNow } from 'node:timers/promises';

@@ -133,3 +133,23 @@ describe('inspectFile', () => {
     expect((await inspectFile(Buffer.from('not a zip at all'), 'fake.zip', EXT, LIMITS)).unscannable).toMatch(/zip/);
   });
 });
+
+describe('inspection worker (archive/pool.ts)', () => {
+  it('gives the same reports as in-process inspection, for several archives at once', async () => {
+    const { inspectArchive, workerProblem } = await import('../../../src/policy/archive/pool.js');
+    const inputs: Array<[Buffer, string]> = [
+      [zip([{ name: 'n.zip', data: zip([{ name: 'x.exe', data: peBytes(), deflate: true }]) }]), 'a.zip'],
+      [overlappingBomb(), 'bomb.zip'],
+      [zip([{ name: 'a.doc', data: 'x', encrypt: 'aes' }]), 'enc.zip'],
+      [rar5({ names: ['run.scr'] }), 'r.rar'],
+    ];
+    const inWorker = await Promise.all(inputs.map(([b, n]) => inspectArchive(b, n, EXT, LIMITS)));
+    expect(workerProblem()).toBeNull();
+    for (let i = 0; i < inputs.length; i++) {
+      const [b, n] = inputs[i] as [Buffer, string];
+      expect(inWorker[i]).toEqual(await inspectFile(b, n, EXT, LIMITS));
+    }
+    expect(inWorker[0]?.executables.map((x) => x.why)).toEqual(['name', 'pe']);
+    expect(inWorker[1]?.unscannable).toMatch(/overlapping/);
+  });
+});
