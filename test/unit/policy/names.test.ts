@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { decodeEncodedWords, parseParams } from '../../../src/policy/mime.js';
+import { executableExtension, extensionOf, quoteName, windowsName } from '../../../src/policy/names.js';
+
+const EXT = new Set(['exe', 'scr', 'com']);
+
+describe('file names as Windows saves them', () => {
+  it.each([
+    ['ho-so.pdf.exe', 'exe'],
+    ['ho-so.exe.', 'exe'],
+    ['ho-so.exe . . ', 'exe'],
+    ['HO-SO.EXE', 'exe'],
+    ['C:\\Users\\x\\payload.scr', 'scr'],
+    ['a.exe:Zone.Identifier', 'exe'],
+    ['ｐａｙｌｏａｄ．ｅｘｅ', 'exe'],
+    ['invoice\u202Efdp.exe', 'exe'],
+    ['zero\u200B.exe\u200B', 'exe'],
+    ['report.pdf', null],
+    ['exe', null],
+    ['notes.exe.txt', null],
+  ])('%j → %s', (name, ext) => {
+    expect(executableExtension(name, EXT)).toBe(ext);
+  });
+
+  it('windowsName and extensionOf', () => {
+    expect(windowsName('a/b/c.doc.  ')).toBe('c.doc');
+    expect(extensionOf('archive.tar.gz')).toBe('gz');
+  });
+
+  it('quoteName keeps CR/LF and quotes out of headers and replies', () => {
+    expect(quoteName('a"b\r\nX-Evil: 1.exe')).toBe('"a_b__X-Evil: 1.exe"');
+  });
+});
+
+describe('parameters (RFC 2231) and encoded words (RFC 2047)', () => {
+  it('joins continuations and decodes charsets', () => {
+    const p = parseParams(`attachment; filename*0*=UTF-8''t%C3%A0i%20li; filename*1*=%E1%BB%87u; filename*2=".exe"`);
+    expect(p.get('filename')).toBe('tài liệu.exe');
+    expect(parseParams(`x; name*=iso-8859-1'fr'caf%E9.scr`).get('name')).toBe('café.scr');
+    expect(parseParams(`x; name*=windows-1258''C%F4ng%20v%E3n.exe`).get('name')).toBe('Công văn.exe');
+  });
+
+  it('keeps both a plain and an extended name when they disagree', () => {
+    const p = parseParams(`attachment; filename="safe.pdf"; filename*=UTF-8''evil.exe`);
+    expect(p.get('filename')).toBe('evil.exe');
+    expect(p.get('filename#plain')).toBe('safe.pdf');
+  });
+
+  it('decodes RFC 2047 words, also adjacent ones and Q encoding', () => {
+    expect(decodeEncodedWords('=?UTF-8?B?Y8O0bmcgdsSDbg==?= =?UTF-8?Q?=2Eexe?=')).toBe('công văn.exe');
+    expect(decodeEncodedWords('plain.txt')).toBe('plain.txt');
+  });
+});
