@@ -466,7 +466,8 @@ export function createSmtpService(deps: SmtpDeps): Service {
       socketTimeout: config.smtp.idleTimeoutMs,
       closeTimeout: 5000,
       maxCommandLength: config.smtp.maxCommandLineBytes,
-      maxAllowedUnauthenticatedCommands: false,
+      // Before AUTH a submission client needs a handful of commands (EHLO, STARTTLS, EHLO, AUTH).
+      maxAllowedUnauthenticatedCommands: mode === 'smtp' ? false : 20,
       onConnect(session, cb) {
         cb(onConnect(mode, session));
       },
