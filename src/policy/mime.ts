@@ -152,7 +152,7 @@ function percentDecode(s: string): Buffer {
 
 /** Parse `type/sub; a=b; c*0*=utf-8''x; c*1=y` into params, RFC 2231 joined and decoded. Bounded. */
 export function parseParams(value: string, maxParams = 256): Map<string, string> {
-  type Piece = { sections: Map<number, { v: string; ext: boolean }>; single?: { v: string; ext: boolean } };
+  type Piece = { sections: Map<number, { v: string; ext: boolean }>; plain?: string; extended?: string };
   const pieces = new Map<string, Piece>();
   const re = /;\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g;
   let m: RegExpExecArray | null;
@@ -170,7 +170,8 @@ export function parseParams(value: string, maxParams = 256): Map<string, string>
     const base = sec ? (sec[1] as string) : key;
     const entry: Piece = pieces.get(base) ?? { sections: new Map() };
     if (sec) entry.sections.set(Number(sec[2]), { v, ext });
-    else entry.single = { v, ext };
+    else if (ext) entry.extended = v;
+    else entry.plain = v;
     pieces.set(base, entry);
   }
   const out = new Map<string, string>();
@@ -195,10 +196,17 @@ export function parseParams(value: string, maxParams = 256): Map<string, string>
       }
       out.set(name, decodeEncodedWords(decodeCharset(Buffer.concat(bufs), charset)));
     }
-    if (e.single) {
-      const v = e.single.ext ? decodeCharset(decodeExt(e.single.v, true), charset) : decodeEncodedWords(e.single.v);
-      if (!out.has(name) || e.single.ext) out.set(name, v);
-      else out.set(`${name}#plain`, v);
+    if (e.extended !== undefined) {
+      const prev = out.get(name);
+      const v = decodeCharset(decodeExt(e.extended, true), charset);
+      if (prev !== undefined && prev !== v) out.set(`${name}#cont`, prev);
+      out.set(name, v);
+    }
+    if (e.plain !== undefined) {
+      // A plain value next to an extended one: keep both (clients differ in which they show).
+      const v = decodeEncodedWords(e.plain);
+      if (!out.has(name)) out.set(name, v);
+      else if (out.get(name) !== v) out.set(`${name}#plain`, v);
     }
   }
   return out;
@@ -230,7 +238,7 @@ export function partNames(part: MimePart, raw: Buffer): string[] {
   for (const [field, value] of headerFields(raw, part)) {
     if (field !== 'content-type' && field !== 'content-disposition') continue;
     const params = parseParams(value);
-    for (const [k, v] of params) if (/^(name|filename)(#plain)?$/.test(k)) add(v);
+    for (const [k, v] of params) if (/^(name|filename)(#plain|#cont)?$/.test(k)) add(v);
   }
   // uuencoded files inside text bodies ("begin 644 name").
   if (part.type === 'text' && part.size < 32 * 1024 * 1024) {
