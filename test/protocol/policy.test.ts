@@ -62,6 +62,15 @@ describe('R-POL-1 executables over SMTP: 550 5.7.1 naming the file, whatever the
     expect(r.response).toContain('executables');
   });
 
+  it('a plain name and an RFC 2231 name that disagree (each is checked)', async () => {
+    for (const cd of [`filename="safe.pdf"; filename*=UTF-8''evil.exe`, `filename*=UTF-8''safe.pdf; filename="evil.exe"`]) {
+      const part = `Content-Type: application/pdf\r\nContent-Disposition: attachment; ${cd}\r\nContent-Transfer-Encoding: base64\r\n\r\neA==\r\n`;
+      const r = await send(app, mimeMessage({ rawParts: [part] }));
+      expect(r.code).toBe(550);
+      expect(r.response).toContain('evil.exe');
+    }
+  });
+
   it('inside an attached message', async () => {
     const inner = mimeMessage({ attachments: [{ name: 'virus.exe', data: 'x' }] });
     const r = await send(app, mimeMessage({ rawParts: [attachedMessagePart(inner)] }));
