@@ -209,7 +209,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
     return r.account.address;
   }
 
-  async function onMailFrom(c: Conn, session: SMTPServerSession, address: SMTPServerAddress): Promise<void> {
+  async function onMailFrom(c: Conn, address: SMTPServerAddress): Promise<void> {
     c.tx = null;
     if (c.mode !== 'smtp' && !c.account) throw hookError(replies.authRequired());
     const raw = address.address;
@@ -235,10 +235,9 @@ export function createSmtpService(deps: SmtpDeps): Service {
       }
       absorb(tx, r);
     }
-    void session;
   }
 
-  async function onRcptTo(c: Conn, session: SMTPServerSession, address: SMTPServerAddress): Promise<void> {
+  async function onRcptTo(c: Conn, address: SMTPServerAddress): Promise<void> {
     const tx = c.tx;
     if (!tx) throw hookError(reply(503, '5.5.1', bi('Cần lệnh MAIL trước', 'Need MAIL command')));
     const max = config.limits.maxRecipientsPerMessage;
@@ -279,7 +278,6 @@ export function createSmtpService(deps: SmtpDeps): Service {
       absorb(tx, r);
     }
     tx.recipients.push(cls.address);
-    void session;
   }
 
   async function refuseAll(c: Conn, tx: Tx, r: SmtpReply, size: number | null, messageId: string | null, findings: string[]): Promise<Error> {
@@ -489,14 +487,14 @@ export function createSmtpService(deps: SmtpDeps): Service {
       },
       onMailFrom(address, session, cb) {
         const c = connOf(session, mode);
-        onMailFrom(c, session, address).then(
+        onMailFrom(c, address).then(
           () => cb(),
           (e: unknown) => cb(asHookError(e)),
         );
       },
       onRcptTo(address, session, cb) {
         const c = connOf(session, mode);
-        onRcptTo(c, session, address).then(
+        onRcptTo(c, address).then(
           () => cb(),
           (e: unknown) => cb(asHookError(e)),
         );
