@@ -158,5 +158,9 @@ describe('R-POL-5 auto-forwarding over SMTP', () => {
     const msgs = await mailboxMessages(app.store, user.id);
     const m = msgs.find((x) => x.includes('Subject: fwd')) ?? '';
     expect(headersOf(m)).toContain('X-Buudien-Policy: auto-forward; from="gmail.com"; by=auto-submitted');
+    // Flags reach the send log too, with the rule's name.
+    const rows = await app.store.searchSendLog({ sender: 'someone@gmail.com' });
+    expect(rows[0]?.outcome).toBe('delivered');
+    expect(rows[0]?.findings).toContain('auto-forward: flag auto-forward; from="gmail.com"; by=auto-submitted');
   });
 });
