@@ -52,6 +52,8 @@ describe('R-POL-1 executables over SMTP: 550 5.7.1 naming the file, whatever the
     ['zip in zip', { name: 'outer.zip', data: zip([{ name: 'inner.zip', data: zip([{ name: 'x.dll', data: 'x' }]), deflate: true }]) }, 'outer.zip/inner.zip/x.dll'],
     ['.exe name in an encrypted zip', { name: 'locked.zip', data: zip([{ name: 'payload.exe', data: 'x', encrypt: 'zipcrypto' }]) }, 'locked.zip/payload.exe'],
     ['.exe name in a RAR5', { name: 'a.rar', data: rar5({ names: ['payload.exe'] }) }, 'a.rar/payload.exe'],
+    ['.exe name in a RAR4', { name: 'b.rar', data: rar4({ names: ['payload.exe'] }) }, 'b.rar/payload.exe'],
+    ['PE stored in a RAR4, harmless name', { name: 'c.rar', data: rar4({ names: ['photo.jpg'], data: peBytes() }) }, 'c.rar/photo.jpg'],
   ];
   it.each(cases)('%s', async (_l, att, named) => {
     const r = await send(app, mimeMessage({ subject: `exe ${named}`, attachments: [att] }));

@@ -85,6 +85,11 @@ async function visit(
         const e = extensionOf(n);
         if (e && extensions.has(e)) report.executables.push({ path: `${path}/${n}`, name: n, why: 'name' });
       }
+      // Stored (uncompressed) members can be sniffed; compressed RAR content is not decoded.
+      for (const m of listing.stored) {
+        const kind = sniffExecutable(m.head);
+        if (kind) report.executables.push({ path: `${path}/${m.name}`, name: m.name, why: kind });
+      }
       return;
     }
     case '7z': {

@@ -11,7 +11,11 @@ export interface ArchiveListing {
   encrypted: boolean;
   /** Headers are encrypted: names cannot be read (and so cannot be checked). */
   headersEncrypted: boolean;
+  /** Members stored uncompressed and unencrypted: their first bytes, for content sniffing. */
+  stored: Array<{ name: string; head: Buffer }>;
 }
+
+const HEAD_BYTES = 64 * 1024;
 
 const RAR4_SIG = Buffer.from([0x52, 0x61, 0x72, 0x21, 0x1a, 0x07, 0x00]);
 const RAR5_SIG = Buffer.from([0x52, 0x61, 0x72, 0x21, 0x1a, 0x07, 0x01, 0x00]);
@@ -19,7 +23,7 @@ const RAR5_SIG = Buffer.from([0x52, 0x61, 0x72, 0x21, 0x1a, 0x07, 0x01, 0x00]);
 export function readRar4(buf: Buffer, maxEntries: number): ArchiveListing {
   const start = buf.indexOf(RAR4_SIG);
   if (start < 0) throw new ArchiveLimitError('rar4: no signature');
-  const out: ArchiveListing = { names: [], encrypted: false, headersEncrypted: false };
+  const out: ArchiveListing = { names: [], encrypted: false, headersEncrypted: false, stored: [] };
   let p = start + RAR4_SIG.length;
   for (let n = 0; p + 7 <= buf.length; n++) {
     if (n > maxEntries) throw new ArchiveLimitError('rar4: too many headers');
@@ -48,7 +52,10 @@ export function readRar4(buf: Buffer, maxEntries: number): ArchiveListing {
       const raw = buf.subarray(q, Math.min(q + nameSize, buf.length));
       // Unicode names (flag 0x0200) store "ascii\0encoded"; the ASCII part is enough for the extension.
       const zero = raw.indexOf(0);
-      out.names.push((zero >= 0 ? raw.subarray(0, zero) : raw).toString(flags & 0x0200 && zero < 0 ? 'utf8' : 'latin1'));
+      const name = (zero >= 0 ? raw.subarray(0, zero) : raw).toString(flags & 0x0200 && zero < 0 ? 'utf8' : 'latin1');
+      out.names.push(name);
+      // METHOD 0x30 = stored: the member's bytes follow the header as they are.
+      if (buf[p + 25] === 0x30 && !(flags & 0x0004)) out.stored.push({ name, head: buf.subarray(p + size, Math.min(p + size + add, p + size + HEAD_BYTES, buf.length)) });
     } else if (type === 0x7b) {
       break; // ENDARC
     } else if (flags & 0x8000) {
@@ -76,7 +83,7 @@ function vint(buf: Buffer, p: number): [number, number] {
 export function readRar5(buf: Buffer, maxEntries: number): ArchiveListing {
   const start = buf.indexOf(RAR5_SIG);
   if (start < 0) throw new ArchiveLimitError('rar5: no signature');
-  const out: ArchiveListing = { names: [], encrypted: false, headersEncrypted: false };
+  const out: ArchiveListing = { names: [], encrypted: false, headersEncrypted: false, stored: [] };
   let p = start + RAR5_SIG.length;
   for (let n = 0; p + 4 < buf.length; n++) {
     if (n > maxEntries) throw new ArchiveLimitError('rar5: too many headers');
@@ -103,20 +110,28 @@ export function readRar5(buf: Buffer, maxEntries: number): ArchiveListing {
       [, q] = vint(buf, q); // attributes
       if (fileFlags & 2) q += 4; // mtime
       if (fileFlags & 4) q += 4; // crc32
-      [, q] = vint(buf, q); // compression info
+      let compression: number;
+      [compression, q] = vint(buf, q);
       [, q] = vint(buf, q); // host OS
       let nameLen: number;
       [nameLen, q] = vint(buf, q);
       if (q + nameLen > hend) throw new ArchiveLimitError('rar5: bad name length');
-      if (type === 2) out.names.push(buf.subarray(q, q + nameLen).toString('utf8'));
+      const name = buf.subarray(q, q + nameLen).toString('utf8');
+      if (type === 2) out.names.push(name);
       // Extra area at the end of the header: records (size, type, data); type 1 = file encryption.
+      let fileEncrypted = false;
       let e = hend - extraSize;
       while (extraSize > 0 && e < hend) {
         const [rsize, r1] = vint(buf, e);
         const [rtype] = vint(buf, r1);
-        if (rtype === 1 && type === 2) out.encrypted = true;
+        if (rtype === 1 && type === 2) fileEncrypted = true;
         if (rsize === 0) break;
         e = r1 + rsize;
+      }
+      if (fileEncrypted) out.encrypted = true;
+      // Method bits 7–9 = 0: stored; the data area holds the member's bytes.
+      if (type === 2 && !fileEncrypted && ((compression >> 7) & 7) === 0) {
+        out.stored.push({ name, head: buf.subarray(hend, Math.min(hend + dataSize, hend + HEAD_BYTES, buf.length)) });
       }
     }
     if (type === 5) break; // end of archive

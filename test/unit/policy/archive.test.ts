@@ -60,13 +60,13 @@ describe('zip central directory', () => {
 
 describe('RAR and 7z headers', () => {
   it('RAR4: file flag 0x0004, main flag 0x0080, names', () => {
-    expect(readRar4(rar4({ names: ['a.txt', 'b.exe'] }), 100)).toEqual({ names: ['a.txt', 'b.exe'], encrypted: false, headersEncrypted: false });
+    expect(readRar4(rar4({ names: ['a.txt', 'b.exe'] }), 100)).toMatchObject({ names: ['a.txt', 'b.exe'], encrypted: false, headersEncrypted: false });
     expect(readRar4(rar4({ names: ['a.txt'], encryptFiles: true }), 100).encrypted).toBe(true);
     expect(readRar4(rar4({ names: ['a.txt'], encryptHeaders: true }), 100)).toMatchObject({ encrypted: true, headersEncrypted: true });
   });
 
   it('RAR5: encryption header (type 4), file encryption record (type 1), names', () => {
-    expect(readRar5(rar5({ names: ['a.txt', 'b.exe'] }), 100)).toEqual({ names: ['a.txt', 'b.exe'], encrypted: false, headersEncrypted: false });
+    expect(readRar5(rar5({ names: ['a.txt', 'b.exe'] }), 100)).toMatchObject({ names: ['a.txt', 'b.exe'], encrypted: false, headersEncrypted: false });
     expect(readRar5(rar5({ names: ['a.txt'], encryptFiles: true }), 100)).toMatchObject({ encrypted: true, headersEncrypted: false });
     expect(readRar5(rar5({ names: ['a.txt'], encryptHeaders: true }), 100)).toMatchObject({ encrypted: true, headersEncrypted: true });
   });
@@ -107,6 +107,13 @@ describe('inspectFile', () => {
     for (const a of [rar4({ names: ['ok.txt', 'bad.exe'] }), rar5({ names: ['ok.txt', 'bad.exe'] })]) {
       const r = await inspectFile(a, 'x.rar', EXT, LIMITS);
       expect(r.executables.map((x) => x.path)).toEqual(['x.rar/bad.exe']);
+    }
+  });
+
+  it('sniffs stored RAR4/RAR5 members (a PE under a harmless name)', async () => {
+    for (const a of [rar4({ names: ['photo.jpg'], data: peBytes() }), rar5({ names: ['photo.jpg'], data: peBytes() })]) {
+      const r = await inspectFile(a, 'x.rar', EXT, LIMITS);
+      expect(r.executables).toEqual([{ path: 'x.rar/photo.jpg', name: 'photo.jpg', why: 'pe' }]);
     }
   });
 

@@ -165,12 +165,12 @@ function rar4Block(type: number, flags: number, body: Buffer, add: Buffer = Buff
   return Buffer.concat([h, add]);
 }
 
-export function rar4(opts: { names: string[]; encryptFiles?: boolean; encryptHeaders?: boolean }): Buffer {
+export function rar4(opts: { names: string[]; encryptFiles?: boolean; encryptHeaders?: boolean; data?: Buffer }): Buffer {
   const sig = Buffer.from([0x52, 0x61, 0x72, 0x21, 0x1a, 0x07, 0x00]);
   const main = rar4Block(0x73, opts.encryptHeaders ? 0x0080 : 0, Buffer.alloc(6));
   if (opts.encryptHeaders) return Buffer.concat([sig, main, Buffer.alloc(64, 0x33)]);
   const files = opts.names.map((n) => {
-    const data = Buffer.from(`content of ${n}`);
+    const data = opts.data ?? Buffer.from(`content of ${n}`);
     const name = Buffer.from(n, 'latin1');
     const body = Buffer.alloc(25);
     body.writeUInt32LE(data.length, 0); // PACK_SIZE
@@ -207,7 +207,7 @@ function rar5Header(fields: Buffer, data: Buffer = Buffer.alloc(0)): Buffer {
   return Buffer.concat([crc, crcd, data]);
 }
 
-export function rar5(opts: { names: string[]; encryptFiles?: boolean; encryptHeaders?: boolean }): Buffer {
+export function rar5(opts: { names: string[]; encryptFiles?: boolean; encryptHeaders?: boolean; data?: Buffer }): Buffer {
   const sig = Buffer.from([0x52, 0x61, 0x72, 0x21, 0x1a, 0x07, 0x01, 0x00]);
   const parts: Buffer[] = [sig];
   if (opts.encryptHeaders) {
@@ -217,7 +217,7 @@ export function rar5(opts: { names: string[]; encryptFiles?: boolean; encryptHea
   }
   parts.push(rar5Header(Buffer.concat([vint(1), vint(0), vint(0)])));
   for (const n of opts.names) {
-    const data = Buffer.from(`content of ${n}`);
+    const data = opts.data ?? Buffer.from(`content of ${n}`);
     const name = Buffer.from(n, 'utf8');
     const extra = opts.encryptFiles
       ? (() => {
