@@ -442,6 +442,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
     const options: SMTPServerOptions = {
       name: config.organization.hostname,
       banner: 'buudien',
+      heloResponse: '%s xin chào / hello %s',
       secure: mode === 'submissions',
       key: deps.tls.key,
       cert: deps.tls.cert,
