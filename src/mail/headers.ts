@@ -53,11 +53,12 @@ export function parseHeaderBlock(raw: Buffer, start: number, end: number, maxHea
   let cur: { name: string; chunks: Buffer[] } | null = null;
   let kept = 0;
   let capped = false;
-  const flush = (): void => {
-    if (!cur) return;
-    const bytes = cur.chunks.length === 1 ? cur.chunks[0]! : Buffer.concat(cur.chunks);
-    fields.push({ name: cur.name, value: headerBytesToString(bytes).trim() });
-    cur = null;
+  const flush = (f: { name: string; chunks: Buffer[] } | null): null => {
+    if (f) {
+      const bytes = f.chunks.length === 1 ? f.chunks[0]! : Buffer.concat(f.chunks);
+      fields.push({ name: f.name, value: headerBytesToString(bytes).trim() });
+    }
+    return null;
   };
   while (pos < end) {
     let nl = raw.indexOf(0x0a, pos);
@@ -66,7 +67,7 @@ export function parseHeaderBlock(raw: Buffer, start: number, end: number, maxHea
     if (lineEnd > pos && raw[lineEnd - 1] === 0x0d) lineEnd--;
     const next = Math.min(nl + 1, end);
     if (lineEnd === pos) {
-      flush();
+      cur = flush(cur);
       return { fields, bodyStart: next, warnings };
     }
     const first = raw[pos]!;
@@ -74,18 +75,18 @@ export function parseHeaderBlock(raw: Buffer, start: number, end: number, maxHea
       if (cur && !capped) {
         kept += lineEnd - pos;
         if (kept > maxHeaderBytes) capped = true;
-        else (cur as { chunks: Buffer[] }).chunks.push(raw.subarray(pos, lineEnd));
+        else cur.chunks.push(raw.subarray(pos, lineEnd));
       } else if (!cur && fields.length === 0 && !capped) {
         warnings.push('header: continuation line without a field');
       }
     } else {
       const colon = fieldColon(raw, pos, lineEnd);
       if (colon < 0) {
-        flush();
+        cur = flush(cur);
         warnings.push('header: line without a field name ends the header');
         return { fields, bodyStart: pos, warnings };
       }
-      flush();
+      cur = flush(cur);
       kept += lineEnd - pos;
       if (kept > maxHeaderBytes) {
         if (!capped) warnings.push(`header: more than ${maxHeaderBytes} bytes, rest ignored`);
@@ -99,7 +100,7 @@ export function parseHeaderBlock(raw: Buffer, start: number, end: number, maxHea
     }
     pos = next;
   }
-  flush();
+  cur = flush(cur);
   return { fields, bodyStart: end, warnings };
 }
 
@@ -162,38 +163,31 @@ export function decodeWords(value: string): string {
   let out = '';
   let last = 0;
   let pending: { charset: string; chunks: Buffer[] } | null = null;
-  const flushPending = (): void => {
-    if (pending) out += decodeCharset(Buffer.concat(pending.chunks), pending.charset);
-    pending = null;
-  };
   ENCODED_WORD.lastIndex = 0;
   for (let m = ENCODED_WORD.exec(value); m; m = ENCODED_WORD.exec(value)) {
     const between = value.slice(last, m.index);
     const charset = (m[1] ?? '').toLowerCase();
     const bytes = (m[2] ?? 'b').toLowerCase() === 'b' ? decodeBWord(m[3] ?? '') : decodeQWord(m[3] ?? '');
-    if (pending && /^[ \t\r\n]*$/.test(between)) {
-      const p = pending as { charset: string; chunks: Buffer[] };
-      if (p.charset === charset) p.chunks.push(bytes);
-      else {
-        flushPending();
-        pending = { charset, chunks: [bytes] };
-      }
+    if (pending && /^[ \t\r\n]*$/.test(between) && pending.charset === charset) {
+      pending.chunks.push(bytes);
     } else {
-      flushPending();
-      out += between;
+      if (pending) out += decodeCharset(Buffer.concat(pending.chunks), pending.charset);
+      // whitespace between two encoded words is dropped
+      if (!(pending && /^[ \t\r\n]*$/.test(between))) out += between;
       pending = { charset, chunks: [bytes] };
     }
     last = m.index + m[0].length;
   }
-  flushPending();
+  if (pending) out += decodeCharset(Buffer.concat(pending.chunks), pending.charset);
   out += value.slice(last);
   return dropControls(out).normalize('NFC');
 }
 
 /**
  * A header value safe to write after "Name: ": CR/LF/NUL become spaces; printable ASCII is
- * returned as is (unless it contains "=?"); anything else becomes RFC 2047 "B" encoded words of UTF-8 (each at most 75
- * characters, never splitting a character), folded with CRLF + space between words.
+ * returned as is (unless it contains "=?"); anything else becomes RFC 2047 "B" encoded words
+ * of UTF-8 (each at most 75 characters, never splitting a character), folded with CRLF + space
+ * between words.
  */
 export function encodeHeaderValue(text: string): string {
   const clean = text.normalize('NFC').replace(/[\r\n\0]+/g, ' ');
