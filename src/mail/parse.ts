@@ -269,8 +269,13 @@ function parsePartWithFields(
   const disp = parseDisposition(getHeader(hb.fields, 'content-disposition'));
   if (disp) for (const w of disp.warnings) warn(ctx, w);
   const lang = getHeader(hb.fields, 'content-language');
-  // The mechanism is one token; drop comments and junk ("base64 (by X)", "Base64;").
-  const encoding = (getHeader(hb.fields, 'content-transfer-encoding') ?? '').trim().split(/[\s;(]/)[0]!.replace(/^"|"$/g, '').toLowerCase() || '7bit';
+  // The mechanism is one token; drop comments and junk ("base64 (by X)", "Base64;"). A value
+  // that is not a token counts as 7bit, as Dovecot shows it.
+  let encoding = (getHeader(hb.fields, 'content-transfer-encoding') ?? '').trim().split(/[\s;(]/)[0]!.replace(/^"|"$/g, '').toLowerCase() || '7bit';
+  if (!/^[a-z0-9!#$%&'*+\-.^_`|~]+$/.test(encoding)) {
+    warn(ctx, 'content-transfer-encoding: not a token, 7bit assumed');
+    encoding = '7bit';
+  }
   const fname = (disp ? getParam(disp.params, 'filename') : null) ?? getParam(ct.params, 'name');
   const part: MimePart = {
     path,

@@ -157,6 +157,30 @@ describe('renderBodyStructure', () => {
     );
   });
 
+  it('folded boundary parameter, escaped quote in a parameter, invalid encoding shown as 7bit, prologue and epilogue ignored', () => {
+    const p = parseMessage(msg([
+      'Content-Type: multipart/related; boundary="ranh',
+      ' gioi"; type="text/html"',
+      '',
+      'Lời mở đầu',
+      '--ranh gioi',
+      'Content-Type: text/x-ghi-chu; charset=us-ascii; tieude="noi \\"nhanh\\""',
+      'Content-Transfer-Encoding: ?khong-hop-le',
+      'Content-Disposition: inline; kieu=a',
+      '',
+      'ba dong',
+      'hai',
+      'mot',
+      '',
+      '--ranh gioi--',
+      'Lời kết',
+    ]));
+    expect(renderBodyStructure(p.structure, true)).toBe(
+      '(("text" "x-ghi-chu" ("charset" "us-ascii" "tieude" "noi \\"nhanh\\"") NIL NIL "7bit" 19 3 NIL ("inline" ("kieu" "a")) NIL NIL) "related" ("boundary" "ranh gioi" "type" "text/html") NIL NIL NIL)',
+    );
+    expect(p.warnings).toEqual(['content-transfer-encoding: not a token, 7bit assumed']);
+  });
+
   it('non-ASCII parameter values go out as RFC 2231, several languages as a list', () => {
     const p = parseMessage(msg(['Content-Type: text/plain; charset=utf-8; name="Hồ sơ.txt"', 'Content-Language: vi, en', 'Content-Location: a.txt', 'Content-MD5: abc=', '', 'x']));
     expect(renderBodyStructure(p.structure, true)).toBe(
