@@ -53,6 +53,7 @@ describe('R-POL-1 executables over SMTP: 550 5.7.1 naming the file, whatever the
     ['.exe name in an encrypted zip', { name: 'locked.zip', data: zip([{ name: 'payload.exe', data: 'x', encrypt: 'zipcrypto' }]) }, 'locked.zip/payload.exe'],
     ['.exe name in a RAR5', { name: 'a.rar', data: rar5({ names: ['payload.exe'] }) }, 'a.rar/payload.exe'],
     ['.exe name in a RAR4', { name: 'b.rar', data: rar4({ names: ['payload.exe'] }) }, 'b.rar/payload.exe'],
+    ['.exe name in a 7z (LZMA-packed header)', { name: 'd.7z', data: sevenZip({ packedHeader: true, names: ['ok.txt', 'payload.exe'] }) }, 'd.7z/payload.exe'],
     ['PE stored in a RAR4, harmless name', { name: 'c.rar', data: rar4({ names: ['photo.jpg'], data: peBytes() }) }, 'c.rar/photo.jpg'],
   ];
   it.each(cases)('%s', async (_l, att, named) => {
@@ -126,6 +127,7 @@ describe('R-POL-2 encrypted archives over SMTP: flagged with header and subject 
     ['RAR5 encrypted headers', rar5({ names: ['a.doc'], encryptHeaders: true }), 'rar'],
     ['7z', sevenZip({ encrypt: true }), '7z'],
     ['7z encoded header', sevenZip({ encrypt: true, encodedHeader: true }), '7z'],
+    ['7z LZMA-packed header (-p without -mhe)', sevenZip({ encrypt: true, packedHeader: true }), '7z'],
   ];
   it.each(cases)('%s', async (label, data, ext) => {
     const subject = `enc ${label}`;

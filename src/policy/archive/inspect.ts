@@ -95,6 +95,11 @@ async function visit(
     case '7z': {
       const info = read7z(bytes);
       if (info.encrypted) report.encrypted.push({ path, format: '7z' });
+      for (const n of info.names) {
+        report.members.push(`${path}/${n}`);
+        const e = extensionOf(n);
+        if (e && extensions.has(e)) report.executables.push({ path: `${path}/${n}`, name: n, why: 'name' });
+      }
       return;
     }
   }

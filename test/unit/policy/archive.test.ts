@@ -75,7 +75,13 @@ describe('RAR and 7z headers', () => {
     expect(read7z(sevenZip({})).encrypted).toBe(false);
     expect(read7z(sevenZip({ encrypt: true })).encrypted).toBe(true);
     expect(read7z(sevenZip({ encrypt: true, encodedHeader: true })).encrypted).toBe(true);
-    expect(read7z(sevenZip({ encodedHeader: true }))).toEqual({ encrypted: false, headerPacked: true });
+    expect(read7z(sevenZip({ names: ['a.doc', 'b.pdf'] }))).toEqual({ encrypted: false, headerPacked: false, names: ['a.doc', 'b.pdf'] });
+  });
+
+  it('7z: an LZMA-packed header (7-Zip default, also `-p` without -mhe) is unpacked and read', () => {
+    expect(read7z(sevenZip({ packedHeader: true, names: ['văn bản.doc'] }))).toEqual({ encrypted: false, headerPacked: false, names: ['văn bản.doc'] });
+    expect(read7z(sevenZip({ packedHeader: true, encrypt: true }))).toMatchObject({ encrypted: true, headerPacked: false });
+    expect(read7z(sevenZip({ packedHeader: true, names: ['setup.exe'] })).names).toEqual(['setup.exe']);
   });
 });
 
@@ -107,6 +113,13 @@ describe('inspectFile', () => {
     for (const a of [rar4({ names: ['ok.txt', 'bad.exe'] }), rar5({ names: ['ok.txt', 'bad.exe'] })]) {
       const r = await inspectFile(a, 'x.rar', EXT, LIMITS);
       expect(r.executables.map((x) => x.path)).toEqual(['x.rar/bad.exe']);
+    }
+  });
+
+  it('finds executable names in 7z headers, packed or not', async () => {
+    for (const a of [sevenZip({ names: ['ok.txt', 'bad.exe'] }), sevenZip({ packedHeader: true, names: ['ok.txt', 'bad.exe'] })]) {
+      const r = await inspectFile(a, 'x.7z', EXT, LIMITS);
+      expect(r.executables.map((x) => x.path)).toEqual(['x.7z/bad.exe']);
     }
   });
 

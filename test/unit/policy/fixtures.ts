@@ -5,6 +5,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { deflateSync } from 'fflate';
+import { compress as lzmaCompress } from 'lzma';
 import { parseMessage } from '../../../src/mail/parse.js';
 import type { PolicyMessage } from '../../../src/policy/types.js';
 
@@ -274,18 +275,56 @@ function streamsInfo(aes: boolean, packSize: number): Buffer {
   ]);
 }
 
-export function sevenZip(opts: { encrypt?: boolean; encodedHeader?: boolean }): Buffer {
+function sevenNumber(n: number): Buffer {
+  if (n < 0x80) return Buffer.from([n]);
+  if (n < 0x4000) return Buffer.from([0x80 | (n >> 8), n & 0xff]);
+  const b = Buffer.alloc(5);
+  b[0] = 0xf0;
+  b.writeUInt32LE(n, 1);
+  return b;
+}
+
+function filesInfo(names: string[]): Buffer {
+  const data = Buffer.concat([Buffer.from([0x00]), ...names.map((n) => Buffer.from(`${n}\0`, 'utf16le'))]);
+  return Buffer.concat([Buffer.from([0x05]), sevenNumber(names.length), Buffer.from([0x11]), sevenNumber(data.length), data, Buffer.from([0x00])]);
+}
+
+/**
+ * A 7z archive. `packedHeader`: the real header is LZMA-compressed behind an EncodedHeader (what
+ * 7-Zip writes by default, also for `7z a -p` without -mhe); `encodedHeader` + `encrypt`: the
+ * header itself is 7zAES-encrypted (-mhe=on).
+ */
+export function sevenZip(opts: { encrypt?: boolean; encodedHeader?: boolean; packedHeader?: boolean; names?: string[] }): Buffer {
   const packed = Buffer.alloc(16, 0x5a);
-  const header = opts.encodedHeader
-    ? Buffer.concat([Buffer.from([0x17]), streamsInfo(!!opts.encrypt, packed.length)])
-    : Buffer.concat([Buffer.from([0x01, 0x04]), streamsInfo(!!opts.encrypt, packed.length), Buffer.from([0x00])]);
+  const plain = Buffer.concat([Buffer.from([0x01, 0x04]), streamsInfo(!!opts.encrypt, packed.length), filesInfo(opts.names ?? ['a.doc']), Buffer.from([0x00])]);
+  let body = packed;
+  let header: Buffer;
+  if (opts.packedHeader) {
+    const lz = Buffer.from(lzmaCompress(plain, 1).map((x) => x & 0xff));
+    const props = lz.subarray(0, 5);
+    const stream = lz.subarray(13);
+    body = Buffer.concat([packed, stream]);
+    header = Buffer.concat([
+      Buffer.from([0x17, 0x06]),
+      sevenNumber(packed.length), // packPos: the packed header follows the file data
+      Buffer.from([0x01, 0x09]),
+      sevenNumber(stream.length),
+      Buffer.from([0x00, 0x07, 0x0b, 0x01, 0x00, 0x01, 0x23, 0x03, 0x01, 0x01, 0x05]),
+      props,
+      Buffer.from([0x0c]),
+      sevenNumber(plain.length),
+      Buffer.from([0x00, 0x00]),
+    ]);
+  } else if (opts.encodedHeader) {
+    header = Buffer.concat([Buffer.from([0x17]), streamsInfo(!!opts.encrypt, packed.length)]);
+  } else header = plain;
   const start = Buffer.alloc(32);
   Buffer.from([0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c, 0x00, 0x04]).copy(start);
-  start.writeBigUInt64LE(BigInt(packed.length), 12);
+  start.writeBigUInt64LE(BigInt(body.length), 12);
   start.writeBigUInt64LE(BigInt(header.length), 20);
   start.writeUInt32LE(crc32(header), 28);
   start.writeUInt32LE(crc32(start.subarray(12, 32)), 8);
-  return Buffer.concat([start, packed, header]);
+  return Buffer.concat([start, body, header]);
 }
 
 // ───────────────────────────── MIME ─────────────────────────────

@@ -105,6 +105,7 @@ describe('encrypted archives (R-POL-2): flagged by default with the subject tag'
     ['RAR5 headers', { name: 'ho-so.rar', data: rar5({ names: ['a.doc'], encryptHeaders: true }) }],
     ['7z', { name: 'ho-so.7z', data: sevenZip({ encrypt: true }) }],
     ['7z encoded header', { name: 'ho-so.7z', data: sevenZip({ encrypt: true, encodedHeader: true }) }],
+    ['7z packed header', { name: 'ho-so.7z', data: sevenZip({ encrypt: true, packedHeader: true }) }],
   ];
   it.each(cases)('%s', async (_l, att) => {
     const r = await check([att]);
