@@ -23,7 +23,7 @@ import type { Pipeline, PipelineResult, PolicyContext, PolicyReply } from '../po
 import type { Account, SendDirection, Store } from '../store/port.js';
 import { classifyAddress } from './address.js';
 import { checkAuthentication, type AuthVerdict, type DnsResolver } from './authresults.js';
-import { headerLimits, readData } from './data.js';
+import { headerLimits, readData, type DataResult } from './data.js';
 import { receivedHeader } from './received.js';
 import { hookError, replies, replyForError, reply, type SmtpReply } from './reply.js';
 import { installReplyWriter } from './wire.js';
@@ -79,11 +79,37 @@ function policyReply(r: PolicyReply | null, fallback: SmtpReply): SmtpReply {
   return r ? reply(r.code, r.enhanced, r.text) : fallback;
 }
 
+/**
+ * Bounds the bytes of messages being parsed, checked and stored at once: fifty 2 MB messages
+ * arriving together are processed a few at a time (parse structures, text and copies of each
+ * cost several times its size), while small messages still share group commits. One message
+ * is always let through, whatever its size.
+ */
+class ByteGate {
+  private used = 0;
+  private waiting: Array<() => void> = [];
+  constructor(private readonly max: number) {}
+  async acquire(n: number): Promise<void> {
+    while (this.used > 0 && this.used + n > this.max) await new Promise<void>((r) => this.waiting.push(r));
+    this.used += n;
+  }
+  release(n: number): void {
+    this.used -= n;
+    const w = this.waiting;
+    this.waiting = [];
+    for (const f of w) f();
+  }
+}
+
+/** In-flight processing budget (see ByteGate). */
+const PROCESSING_BUDGET_BYTES = 16 * 1024 * 1024;
+
 export function createSmtpService(deps: SmtpDeps): Service {
   installReplyWriter();
   const { config, log, store, metrics, delivery, pipeline } = deps;
   const localDomains = new Set(config.domains.map((d) => d.toLowerCase()));
   const conns = new Map<string, Conn>();
+  const gate = new ByteGate(PROCESSING_BUDGET_BYTES);
   const perIp = new Map<string, number>();
   const servers: Array<{ mode: SmtpMode; server: SMTPServer; host: string; port: number }> = [];
   let failed = false;
@@ -301,8 +327,18 @@ export function createSmtpService(deps: SmtpDeps): Service {
   }
 
   async function onData(c: Conn, session: SMTPServerSession, stream: SMTPServerDataStream): Promise<string> {
+    const data = await readData(stream, config.limits.maxMessageBytes);
+    const weight = data.raw.length;
+    await gate.acquire(weight);
+    try {
+      return await processData(c, session, data);
+    } finally {
+      gate.release(weight);
+    }
+  }
+
+  async function processData(c: Conn, session: SMTPServerSession, data: DataResult): Promise<string> {
     const max = config.limits.maxMessageBytes;
-    const data = await readData(stream, max);
     const tx = c.tx;
     if (!tx || tx.recipients.length === 0) throw hookError(reply(503, '5.5.1', bi('Cần lệnh RCPT trước', 'Need RCPT command')));
     if (data.sizeExceeded) throw await refuseAll(c, tx, replies.tooLarge(max), data.size, null, []);
