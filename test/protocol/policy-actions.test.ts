@@ -108,18 +108,16 @@ describe('sending limits on submission', () => {
     expect(r.code).toBe(451);
     expect(r.response).toContain('4.7.1');
     expect(r.response).toContain('sending-limits');
-    // The notice is written in the background: wait for the store event, no sleeping.
+    // The notice is written in the background: wait for the store event (subscribed before looking), no sleeping.
     const box = await a.store.getMailbox(admin.id, 'INBOX');
-    if ((await mailboxMessages(a.store, admin.id)).length === 0) {
-      await new Promise<void>((resolve) => {
-        const off = a.store.onEvent((e) => {
-          if (e.kind === 'added' && e.mailboxId === box?.id) {
-            off();
-            resolve();
-          }
-        });
+    let off: () => void = () => undefined;
+    const arrived = new Promise<void>((resolve) => {
+      off = a.store.onEvent((e) => {
+        if (e.kind === 'added' && e.mailboxId === box?.id) resolve();
       });
-    }
+    });
+    if ((await mailboxMessages(a.store, admin.id)).length === 0) await arrived;
+    off();
     const notices = await mailboxMessages(a.store, admin.id);
     expect(notices).toHaveLength(1);
     expect(decodeWords(headersOf(notices[0] ?? '').find((h) => h.startsWith('Subject:')) ?? '')).toContain('longnv@example.gov.vn');
