@@ -116,6 +116,11 @@ describe('encrypted archives (R-POL-2): flagged by default with the subject tag'
     expect(r.findings).toEqual([`encrypted-archives: flag encrypted-archive; file="ho-so.${ext}"`]);
   });
 
+  it('nested: an encrypted RAR inside a plain zip is flagged under its path', async () => {
+    const r = await check([{ name: 'outer.zip', data: zip([{ name: 'inner.rar', data: rar5({ names: ['a.doc'], encryptFiles: true }), deflate: true }]) }]);
+    expect(r.headers).toContain('X-Buudien-Policy: encrypted-archive; file="outer.zip/inner.rar"');
+  });
+
   it('unencrypted archives are not flagged', async () => {
     const r = await check([
       { name: 'a.zip', data: zip([{ name: 'a.doc', data: 'x' }]) },
