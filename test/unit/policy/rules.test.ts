@@ -66,6 +66,13 @@ describe('executables (R-POL-1): every evasion is refused with 550 5.7.1 naming 
     expect(r.findings[0]).toMatch(/^executables: reject executable; file=/);
   });
 
+  it('a uuencoded file in a text body is named by its begin line', async () => {
+    const text = 'Gửi anh tệp:\r\nbegin 644 chuong-trinh.exe\r\n#0V%T\r\n`\r\nend\r\n';
+    const r = await pipeline().checkMessage(inbound, policyMessage(mimeMessage({ text })));
+    expect(r.action).toBe('reject');
+    expect(r.reply?.text).toContain('chuong-trinh.exe');
+  });
+
   it('inside an attached message (message/rfc822)', async () => {
     const inner = mimeMessage({ attachments: [{ name: 'virus.exe', data: 'x' }] });
     const r = await pipeline().checkMessage(inbound, policyMessage(mimeMessage({ rawParts: [attachedMessagePart(inner)] })));
