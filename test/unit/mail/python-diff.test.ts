@@ -1,20 +1,22 @@
 /**
  * Differential test against Python's email package: it writes random MIME trees (nested
  * multiparts, RFC 2231 Vietnamese file names, message/rfc822, base64 / quoted-printable /
- * 8bit bodies) and parses them back; our parser must see the same tree, the same file names,
- * the same decoded bodies and the same subject. Skips loudly when python3 is missing.
+ * 8bit bodies, utf-8 / latin-1 / windows-1252 text) and parses them back; our parser must see
+ * the same tree, the same file names, the same decoded bytes and text, and the same subject. Skips loudly when python3 is missing.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { decodeCharset } from '../../../src/mail/charset.js';
 import { decodeBody } from '../../../src/mail/decode.js';
+import { getParam } from '../../../src/mail/headers.js';
 import { allParts, parseMessage } from '../../../src/mail/parse.js';
 
 interface PyMessage {
   raw: string;
   subject: string;
-  parts: Array<{ type: string; filename: string | null; payload?: string }>;
+  parts: Array<{ type: string; filename: string | null; payload?: string; text?: string }>;
 }
 
 const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'python-mime-gen.py');
@@ -44,6 +46,10 @@ describe("agreement with Python's email package", () => {
         const theirs = m.parts[i]!;
         expect(q.filename).toBe(theirs.filename === null ? null : theirs.filename.normalize('NFC'));
         if (theirs.payload !== undefined) expect(decodeBody(raw, q).toString('base64')).toBe(theirs.payload);
+        if (theirs.text !== undefined) {
+          const text = decodeCharset(decodeBody(raw, q), getParam(q.params, 'charset') ?? 'us-ascii');
+          expect(text.replace(/\r\n/g, '\n')).toBe(theirs.text.replace(/\r\n/g, '\n').normalize('NFC'));
+        }
       });
     }
   });

@@ -1,12 +1,12 @@
 # Generates random MIME messages with Python's email package (an independent writer and parser)
-# for test/unit/mail/python-diff.test.ts: prints JSON [{raw, subject, parts: [{type, filename, payload}]}].
+# for test/unit/mail/python-diff.test.ts: prints JSON [{raw, subject, parts: [{type, filename, payload, text}]}].
 # Usage: python3 python-mime-gen.py SEED COUNT
 import base64, json, random, sys
 from email.message import EmailMessage
 from email import policy, message_from_bytes
 
 rnd = random.Random(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
-WORDS = ['Hồ sơ', 'báo cáo', 'Quyết định', 'đề nghị', 'tháng 11', 'Sở Nội vụ', 'plain', 'kế hoạch']
+WORDS = ['Hồ sơ', 'báo cáo', 'Quyết định', 'đề nghị', 'tháng 11', 'Sở Nội vụ', 'plain', 'kế hoạch', 'café', 'naïve']
 
 def text():
     return ' '.join(rnd.choice(WORDS) for _ in range(rnd.randint(1, 30))) + '\n'
@@ -15,7 +15,7 @@ def build(depth):
     m = EmailMessage(policy=policy.SMTP)
     kind = rnd.random()
     if depth < 3 and kind < 0.35:
-        m.set_content(text(), charset=rnd.choice(['utf-8', 'utf-8']), cte=rnd.choice(['quoted-printable', 'base64', '8bit']))
+        m.set_content(text(), charset='utf-8', cte=rnd.choice(['quoted-printable', 'base64', '8bit']))
         for _ in range(rnd.randint(1, 3)):
             sub = rnd.random()
             if sub < 0.5:
@@ -23,7 +23,9 @@ def build(depth):
                 name = rnd.choice(WORDS) + rnd.choice(['.pdf', '.zip', '.docx', '.exe'])
                 m.add_attachment(data, maintype='application', subtype=rnd.choice(['pdf', 'octet-stream', 'zip']), filename=name)
             elif sub < 0.8:
-                m.add_attachment(text(), subtype=rnd.choice(['plain', 'csv']), filename=rnd.choice(WORDS) + '.txt')
+                body = text()
+                cs = rnd.choice(['utf-8', 'iso-8859-1', 'windows-1252']) if not any(ord(ch) > 255 for ch in body) else 'utf-8'
+                m.add_attachment(body, subtype=rnd.choice(['plain', 'csv']), filename=rnd.choice(WORDS) + '.txt', charset=cs)
             else:
                 m.add_attachment(build(depth + 1))  # message/rfc822
     elif depth < 3 and kind < 0.55:
@@ -48,6 +50,8 @@ def describe(m):
                 walk(c)
         else:
             entry['payload'] = base64.b64encode(p.get_payload(decode=True) or b'').decode()
+            if p.get_content_maintype() == 'text':
+                entry['text'] = p.get_content()
     walk(m)
     return out
 
