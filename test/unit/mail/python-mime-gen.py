@@ -23,8 +23,13 @@ def build(depth):
                 name = rnd.choice(WORDS) + rnd.choice(['.pdf', '.zip', '.docx', '.exe'])
                 m.add_attachment(data, maintype='application', subtype=rnd.choice(['pdf', 'octet-stream', 'zip']), filename=name)
             elif sub < 0.8:
-                body = text()
-                cs = rnd.choice(['utf-8', 'iso-8859-1', 'windows-1252']) if not any(ord(ch) > 255 for ch in body) else 'utf-8'
+                latin = ['café', 'naïve', 'plain', 'Zoë', 'façade', '€uro']
+                body = text() if rnd.random() < 0.4 else ' '.join(rnd.choice(latin) for _ in range(rnd.randint(1, 20))) + '\n'
+                cs = 'utf-8'
+                if all(ord(ch) < 256 for ch in body):
+                    cs = rnd.choice(['utf-8', 'iso-8859-1'])
+                elif all(ord(ch) < 256 or ch == '€' for ch in body):
+                    cs = rnd.choice(['utf-8', 'windows-1252', 'iso-8859-15'])
                 m.add_attachment(body, subtype=rnd.choice(['plain', 'csv']), filename=rnd.choice(WORDS) + '.txt', charset=cs)
             else:
                 m.add_attachment(build(depth + 1))  # message/rfc822
