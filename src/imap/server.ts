@@ -76,7 +76,7 @@ export function createImapService(deps: ImapDeps): Service {
     },
     async stop(): Promise<void> {
       const sessions = [...shared.sessions];
-      await Promise.all(sessions.map((s) => s.bye(bi('Máy chủ đang dừng', 'Server shutting down')).catch(() => undefined)));
+      await Promise.all(sessions.map((s) => s.shutdown(bi('Máy chủ đang dừng', 'Server shutting down')).catch(() => undefined)));
       for (const l of listeners.splice(0)) await l.close(1000);
       hub.stop();
     },

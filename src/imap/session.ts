@@ -46,6 +46,7 @@ export class Session {
   private parser: CommandParser;
   private queue: ParseEvent[] = [];
   private busy = false;
+  private pumping: Promise<void> = Promise.resolve();
   private lineHandler: ((text: string) => Promise<Outcome>) | null = null;
   private currentTag = '*';
   private timer: NodeJS.Timeout | null = null;
@@ -112,6 +113,7 @@ export class Session {
   }
 
   writeMany(parts: Array<Buffer | string>): Promise<void> {
+    this.armTimer(); // a long response to a slow reader is activity, not idleness
     return this.conn.writeMany(parts);
   }
 
@@ -144,6 +146,8 @@ export class Session {
   private async pump(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
+    let done: () => void = () => undefined;
+    this.pumping = new Promise<void>((r) => (done = r));
     try {
       while (this.queue.length > 0 && !this.conn.closed) {
         const ev = this.queue.shift() as ParseEvent;
@@ -154,6 +158,7 @@ export class Session {
       this.conn.close();
     } finally {
       this.busy = false;
+      done();
     }
   }
 
@@ -390,6 +395,16 @@ export class Session {
     if (ms <= 0) return;
     this.timer = setTimeout(() => void this.bye(bi('Hết thời gian chờ', 'Idle timeout')), ms);
     this.timer.unref();
+  }
+
+  /** Server shutdown: let the command in progress finish (bounded), so BYE never lands inside a response. */
+  async shutdown(text: string, graceMs = 1000): Promise<void> {
+    if (this.busy) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.pumping, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+    }
+    await this.bye(text);
   }
 
   async bye(text: string): Promise<void> {
