@@ -193,6 +193,17 @@ describe('IMAP extensions', () => {
     await c.cmd('x7', 'SUBSCRIBE Junk');
   });
 
+  it('a parent deleted before its children stays in LIST as \\Noselect \\HasChildren (RFC 9051 §6.3.9)', async () => {
+    await c.cmd('p1', 'CREATE "Cha/Con"');
+    await c.cmd('p2', 'DELETE "Cha"');
+    const top = await c.cmd('p3', 'LIST "" "%"');
+    expect(top).toContain('* LIST (\\Noselect \\HasChildren) "/" "Cha"');
+    const sel = await c.cmd('p4', 'SELECT "Cha"');
+    expect(sel.at(-1)).toMatch(/^p4 NO/);
+    const kids = await c.cmd('p5', 'LIST "" "Cha/%"');
+    expect(kids[0]).toBe('* LIST (\\HasNoChildren) "/" "Cha/Con"');
+  });
+
   it('GETQUOTAROOT reports STORAGE in KiB', async () => {
     const q = await c.cmd('q', 'GETQUOTAROOT INBOX');
     expect(q[0]).toBe('* QUOTAROOT "INBOX" ""');

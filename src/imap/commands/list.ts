@@ -1,4 +1,5 @@
 /** LIST (LIST-EXTENDED, SPECIAL-USE, LIST-STATUS) and LSUB. */
+import type { Mailbox } from '../../store/port.js';
 import type { Session } from '../session.js';
 import { ok } from '../state.js';
 import { AUTH, type CommandSpec } from './spec.js';
@@ -38,10 +39,26 @@ async function list(
   const res = patterns.map((p) => patternRegExp(inboxFold(reference + p)));
   const hasChildren = (name: string): boolean => all.some((m) => m.name.startsWith(name + '/'));
   const subscribedChild = (name: string): boolean => all.some((m) => m.subscribed && m.name.startsWith(name + '/'));
-  const sorted = [...all].sort((a, b) => (a.name === 'INBOX' ? -1 : b.name === 'INBOX' ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // Levels that exist only as parents of other mailboxes are listed \Noselect (RFC 9051 §6.3.9).
+  const names = new Set(all.map((m) => m.name));
+  const virtual = new Set<string>();
+  for (const m of all) {
+    const levels = m.name.split('/');
+    for (let i = 1; i < levels.length; i++) {
+      const parent = levels.slice(0, i).join('/');
+      if (!names.has(parent)) virtual.add(parent);
+    }
+  }
+  const entries: Array<{ name: string; mb: Mailbox | null }> = [...all.map((mb) => ({ name: mb.name, mb })), ...[...virtual].map((name) => ({ name, mb: null }))];
+  entries.sort((a, b) => (a.name === 'INBOX' ? -1 : b.name === 'INBOX' ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const lines: string[] = [];
-  for (const mb of sorted) {
-    if (!matches(mb.name, res)) continue;
+  for (const { name, mb } of entries) {
+    if (!matches(name, res)) continue;
+    if (!mb) {
+      if (opts.lsub || opts.subscribedOnly) continue;
+      lines.push(`* LIST (\\Noselect \\HasChildren) "/" ${s.mailboxName(name)}\r\n`);
+      continue;
+    }
     const childInfo = opts.recursive && opts.subscribedOnly && !mb.subscribed && subscribedChild(mb.name);
     if (opts.subscribedOnly && !mb.subscribed && !childInfo) continue;
     const attrs: string[] = [];
