@@ -288,3 +288,41 @@ describe('IMAP quota', () => {
     c.close();
   });
 });
+
+describe('IMAP4rev2 and size limits', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startApp({ limits: { maxAttachmentBytes: 1000, maxMessageBytes: 70_000 } });
+    const u = await createUser(app, 'rev2');
+    await deliver(app, u, message({ subject: 'một' }));
+    await deliver(app, u, message({ subject: 'hai' }));
+  });
+  afterAll(async () => app?.stop());
+
+  it('ENABLE IMAP4rev2: no RECENT on SELECT, SEARCH answers with ESEARCH; ESORT returns', async () => {
+    const c = await LineClient.connect(app.port('imap'));
+    await c.login('rev2');
+    expect((await c.cmd('e', 'ENABLE IMAP4rev2'))[0]).toBe('* ENABLED IMAP4rev2');
+    const sel = await c.cmd('s', 'SELECT INBOX');
+    expect(sel.some((l) => l.endsWith('RECENT'))).toBe(false);
+    const se = await c.cmd('q', 'SEARCH ALL');
+    expect(se[0]).toBe('* ESEARCH (TAG "q") ALL 1:2');
+    const so = await c.cmd('o', 'SORT RETURN (MIN MAX COUNT) (SUBJECT) UTF-8 ALL');
+    expect(so[0]).toBe('* ESEARCH (TAG "o") MIN 2 MAX 1 COUNT 2');
+    c.close();
+  });
+
+  it('refuses an APPEND over the message size limit with NO [TOOBIG] before any "+" (APPENDLIMIT)', async () => {
+    const c = await LineClient.connect(app.port('imap'));
+    await c.login('rev2');
+    const cap = await c.cmd('c', 'CAPABILITY');
+    expect(cap[0]).toContain('APPENDLIMIT=70000');
+    c.write('a APPEND INBOX {100000}\r\n');
+    const r = await c.until('a');
+    expect(r.some((l) => l.startsWith('+'))).toBe(false);
+    expect(r.at(-1)).toMatch(/^a NO \[TOOBIG\]/);
+    const n = await c.cmd('n', 'NOOP');
+    expect(n.at(-1)).toMatch(/^n OK/);
+    c.close();
+  });
+});
