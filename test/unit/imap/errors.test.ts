@@ -1,0 +1,35 @@
+/** MailError codes → IMAP responses (DESIGN.md: translated once, internal detail never sent). */
+import { describe, expect, it } from 'vitest';
+import { MailError, type MailErrorCode } from '../../../src/lib/errors.js';
+import { bad, no, toImapFailure } from '../../../src/imap/errors.js';
+
+describe('toImapFailure', () => {
+  it.each([
+    ['OVER_QUOTA', 'NO', 'OVERQUOTA'],
+    ['NOT_FOUND', 'NO', 'NONEXISTENT'],
+    ['ALREADY_EXISTS', 'NO', 'ALREADYEXISTS'],
+    ['AUTH_FAILED', 'NO', 'AUTHENTICATIONFAILED'],
+    ['ACCOUNT_SUSPENDED', 'NO', 'CONTACTADMIN'],
+    ['PASSWORD_EXPIRED', 'NO', 'EXPIRED'],
+    ['TOO_LARGE', 'NO', 'TOOBIG'],
+    ['INVALID_INPUT', 'BAD', null],
+    ['TEMPORARY', 'NO', 'UNAVAILABLE'],
+  ] as const)('%s → %s [%s]', (code, status, rc) => {
+    const f = toImapFailure(new MailError(code as MailErrorCode, 'Tiếng Việt / English', { secret: 'x' }));
+    expect(f).toMatchObject({ status, code: rc, text: 'Tiếng Việt / English', internal: false });
+  });
+
+  it('hides internal detail and marks it for the log', () => {
+    const f = toImapFailure(new MailError('INTERNAL', 'db path /var/lib/x failed'));
+    expect(f.status).toBe('NO');
+    expect(f.code).toBe('SERVERBUG');
+    expect(f.text).not.toContain('/var/lib');
+    expect(f.internal).toBe(true);
+    expect(toImapFailure(new TypeError('boom')).text).not.toContain('boom');
+  });
+
+  it('passes handler refusals through as they are', () => {
+    expect(toImapFailure(no('TRYCREATE', 'Không có', 'Missing'))).toMatchObject({ status: 'NO', code: 'TRYCREATE', text: 'Không có / Missing' });
+    expect(toImapFailure(bad('Sai', 'Wrong'))).toMatchObject({ status: 'BAD', code: null, text: 'Sai / Wrong' });
+  });
+});
