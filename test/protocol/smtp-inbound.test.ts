@@ -215,3 +215,22 @@ describe('MX inbound extras', () => {
     c.close();
   });
 });
+
+describe('SMTPUTF8 and 8BITMIME', () => {
+  it('accepts a UTF-8 sender and raw UTF-8 headers with SMTPUTF8, BODY=8BITMIME', async () => {
+    const c = await SmtpLineClient.connect(app.port('smtp'));
+    await c.read();
+    await c.cmd('EHLO sender.example.com');
+    const arrived = nextMessage(app.store, lan.id);
+    expect((await c.cmd('MAIL FROM:<người.gửi@sender.example.com> SMTPUTF8 BODY=8BITMIME')).code).toBe(250);
+    expect((await c.cmd('RCPT TO:<lan@example.gov.vn>')).code).toBe(250);
+    expect((await c.cmd('DATA')).code).toBe(354);
+    c.write(Buffer.from('From: Người Gửi <người.gửi@sender.example.com>\r\nTo: <lan@example.gov.vn>\r\nSubject: Báo cáo tháng 11\r\n\r\nNội dung tiếng Việt\r\n.\r\n', 'utf8'));
+    expect((await c.read()).code).toBe(250);
+    const raw = await arrived;
+    expect(raw.toString('utf8')).toContain('Subject: Báo cáo tháng 11');
+    const log = await app.store.searchSendLog({ sender: 'người.gửi@sender.example.com' });
+    expect(log[0]?.outcome).toBe('delivered');
+    c.close();
+  });
+});
