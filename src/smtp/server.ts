@@ -475,7 +475,9 @@ export function createSmtpService(deps: SmtpDeps): Service {
 
   function build(mode: SmtpMode): SMTPServer {
     const plaintextMode = config.security.allowPlaintextAuth;
-    const options: SMTPServerOptions = {
+    const options: SMTPServerOptions & { buudienMaxBadCommands: number } = {
+      // Read by wire.ts: unrecognized commands close the connection at smtp.maxBadCommands.
+      buudienMaxBadCommands: config.smtp.maxBadCommands,
       name: config.organization.hostname,
       banner: 'buudien',
       heloResponse: '%s xin chào / hello %s',

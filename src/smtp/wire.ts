@@ -78,6 +78,14 @@ export function installReplyWriter(): void {
   };
   const original = proto.send;
   proto.send = function send(this: SMTPConnection, code: number, data?: string | string[], context?: string | false): void {
+    if (code === 500 && data === 'Error: command not recognized') {
+      // smtp-server closes after a fixed 10 unknown commands; smtp.maxBadCommands may be lower.
+      const self = this as unknown as { _unrecognizedCommands?: number; _server: { options: { buudienMaxBadCommands?: number } } };
+      const limit = self._server.options.buudienMaxBadCommands;
+      if (limit !== undefined && (self._unrecognizedCommands ?? 0) >= limit) {
+        return original.call(this, 421, `4.7.0 ${bi('Quá nhiều lệnh sai, đóng kết nối', 'Too many bad commands, closing connection')}`, false);
+      }
+    }
     if (typeof data === 'string' && ENHANCED.test(data)) {
       // Our own reply with its enhanced code: send it verbatim.
       return original.call(this, code, data, false);

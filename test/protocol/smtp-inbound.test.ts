@@ -155,6 +155,16 @@ describe('MX inbound', () => {
       expect(r.code).toBe(421);
       await c.waitClosed();
 
+      // unknown commands count too
+      const u = await SmtpLineClient.connect(strict.port('smtp'));
+      await u.read();
+      expect((await u.cmd('FOO')).code).toBe(500);
+      expect((await u.cmd('BAR')).code).toBe(500);
+      const u3 = await u.cmd('BAZ');
+      expect(u3.code).toBe(421);
+      expect(u3.text).toMatch(/^4\.7\.0 /);
+      await u.waitClosed();
+
       // idle: the server speaks first (421) and closes
       const idle = await SmtpLineClient.connect(strict.port('smtp'));
       await idle.read();
