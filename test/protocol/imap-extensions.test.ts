@@ -326,3 +326,27 @@ describe('IMAP4rev2 and size limits', () => {
     c.close();
   });
 });
+
+describe('THREAD REFERENCES gathers by subject', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startApp();
+    const u = await createUser(app, 'luong');
+    await deliver(app, u, message({ subject: 'Họp giao ban', date: 'Mon, 16 Nov 2026 08:00:00 +0700' }));
+    await deliver(app, u, message({ subject: 'Re: Họp giao ban', date: 'Mon, 16 Nov 2026 09:00:00 +0700' }));
+    await deliver(app, u, message({ subject: 'Lịch trực', date: 'Mon, 16 Nov 2026 10:00:00 +0700' }));
+    await deliver(app, u, message({ subject: 'Lịch trực', date: 'Mon, 16 Nov 2026 11:00:00 +0700' }));
+  });
+  afterAll(async () => app?.stop());
+
+  it('a reply without References joins its subject\'s thread; equal subjects share a dummy parent (RFC 5256 §3)', async () => {
+    const c = await LineClient.connect(app.port('imap'));
+    await c.login('luong');
+    await c.cmd('s', 'SELECT INBOX');
+    const r = await c.cmd('t', 'THREAD REFERENCES UTF-8 ALL');
+    expect(r[0]).toBe('* THREAD (1 2)((3)(4))');
+    const u = await c.cmd('u', 'UID THREAD REFERENCES UTF-8 NOT SUBJECT "lich"');
+    expect(u[0]).toBe('* THREAD (1 2)');
+    c.close();
+  });
+});

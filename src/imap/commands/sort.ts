@@ -200,7 +200,34 @@ export const threadCommand: CommandSpec<'THREAD'> = {
     const tops = roots
       .map((r) => (r.msg === null && r.children.length === 1 ? (r.children[0] as Node) : r))
       .sort((a, b) => a.date - b.date);
-    await s.untagged(`THREAD ${tops.map((t) => `(${render(t, id)})`).join('')}`.trimEnd());
+    // RFC 5256 §3 step 5: threads whose roots share a base subject are gathered together.
+    const subjectOf = (n: Node): string => {
+      const m = n.msg !== null ? n : n.children.find((c) => c.msg !== null);
+      return m && m.msg !== null ? baseSubject(d(m.msg).envelope.subject) : '';
+    };
+    const isReply = (n: Node): boolean => n.msg !== null && /^\s*(re|fwd?)\s*(\[[^\]]*\])?\s*:/i.test(decodeWords(d(n.msg).envelope.subject ?? ''));
+    const gathered: Node[] = [];
+    const bySubject = new Map<string, Node>();
+    for (const t of tops) {
+      const subj = subjectOf(t);
+      const prev = subj ? bySubject.get(subj) : undefined;
+      if (!prev) {
+        if (subj) bySubject.set(subj, t);
+        gathered.push(t);
+        continue;
+      }
+      if (prev.msg === null || (isReply(t) && !isReply(prev))) {
+        t.parent = prev;
+        prev.children.push(t);
+        continue;
+      }
+      const dummy: Node = { id: `subject:${subj}`, msg: null, date: Math.min(prev.date, t.date), parent: null, children: [prev, t] };
+      prev.parent = dummy;
+      t.parent = dummy;
+      gathered[gathered.indexOf(prev)] = dummy;
+      bySubject.set(subj, dummy);
+    }
+    await s.untagged(`THREAD ${gathered.map((t) => `(${render(t, id)})`).join('')}`.trimEnd());
     return ok(bi('Xong', 'THREAD completed'));
   },
 };
