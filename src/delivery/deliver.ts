@@ -12,6 +12,7 @@ import type { Metrics } from '../lib/metrics.js';
 import { searchTextOf } from '../mail/search-text.js';
 import { checkQuotaWarnings } from '../policy/quota-warnings.js';
 import type { ParsedMessage } from '../mail/types.js';
+import { prependHeaders, removeHeaders } from './headers.js';
 import type { Account, DeliveryTarget, SendDirection, SendLogEntry, SendOutcome, Store } from '../store/port.js';
 
 export interface DeliveryDeps {
@@ -174,10 +175,13 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     }
 
     if (targets.length > 0) {
+      // RFC 5321 §4.4: final delivery records the envelope sender in Return-Path (any earlier one is dropped).
+      const stripped = removeHeaders(input.raw, input.parsed, (n) => n === 'return-path');
+      const local = prependHeaders(stripped.raw, stripped.parsed, [`Return-Path: <${input.sender.replace(/[<>\s]/g, '')}>`]);
       const storeInput = {
-        raw: input.raw,
-        envelope: input.parsed.envelope,
-        structure: input.parsed.structure,
+        raw: local.raw,
+        envelope: local.parsed.envelope,
+        structure: local.parsed.structure,
         searchText: indexText(input.parsed),
         internalDate: now,
       };

@@ -81,7 +81,7 @@ describe('SPF / DKIM / DMARC on inbound mail', () => {
     const r = await sendRaw(c, 'lan@sender.example', ['lan@example.gov.vn'], signed);
     expect(r.code).toBe(250); // DKIM passes and aligns, so DMARC passes although SPF fails
     const raw = (await arrived).toString();
-    expect(raw).toMatch(/^Received: [\s\S]*?\r\nAuthentication-Results: mail\.example\.gov\.vn;\r\n spf=fail [\s\S]*dkim=pass [\s\S]*dmarc=pass/);
+    expect(raw).toMatch(/^Return-Path: <lan@sender\.example>\r\nReceived: [\s\S]*?\r\nAuthentication-Results: mail\.example\.gov\.vn;\r\n spf=fail [\s\S]*dkim=pass [\s\S]*dmarc=pass/);
     c.close();
   });
 

@@ -43,7 +43,7 @@ describe('MX inbound', () => {
     expect(r.code).toBe(250);
     expect(r.text).toMatch(/^2\.0\.0 /);
     const raw = (await arrived).toString();
-    expect(raw).toMatch(/^Received: from sender\.example\.com \(\[127\.0\.0\.1\]\)\r\n by mail\.example\.gov\.vn/);
+    expect(raw).toMatch(/^Return-Path: <someone@sender\.example\.com>\r\nReceived: from sender\.example\.com \(\[127\.0\.0\.1\]\)\r\n by mail\.example\.gov\.vn/);
     expect(raw).not.toMatch(/X-Buudien-Policy: clean; forged/);
     const log = await app.store.searchSendLog({ recipient: 'van-thu@example.gov.vn' });
     expect(log[0]).toMatchObject({ direction: 'inbound', sender: 'someone@sender.example.com', clientIp: '127.0.0.1', outcome: 'delivered', code: 250 });

@@ -101,3 +101,16 @@ describe('deliver', () => {
     expect(delivery.quotaFor(b)).toBe(2 * 1024 ** 3);
   });
 });
+
+describe('Return-Path', () => {
+  it('local copies get Return-Path with the envelope sender (an earlier one is dropped); the queued copy does not', async () => {
+    const lan = await account('lan@example.gov.vn');
+    const forged = Buffer.concat([Buffer.from('Return-Path: <forged@evil.example>\r\n'), raw]);
+    await delivery.deliver({ raw: forged, parsed: parseMessage(forged), sender: 'a@other.example.com', recipients: ['lan@example.gov.vn', 'x@far.example.com'], direction: 'inbound', clientIp: null, account: null });
+    const [m] = await inbox(lan);
+    const stored = (await store.readBlob(m?.blobId ?? '')).toString();
+    expect(stored.match(/^Return-Path:.*$/gim)).toEqual(['Return-Path: <a@other.example.com>']);
+    const [q] = await store.listQueue();
+    expect((await store.readBlob(q?.blobId ?? '')).toString()).toContain('Return-Path: <forged@evil.example>');
+  });
+});
