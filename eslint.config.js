@@ -33,7 +33,7 @@ function boundary(folder, targets, files = [`src/${folder}/**/*.ts`], sqlAllowed
 }
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'bin/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'bin/**', 'coverage/**', 'bench/out/**', '.vitest-tmp/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
