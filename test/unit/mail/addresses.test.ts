@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { displayAddresses, formatAddress, parseAddressList, parseEnvelopeAddress } from '../../../src/mail/addresses.js';
+import { ENVELOPE_DISGUISES } from '../../helpers/envelope-disguises.js';
 import type { EnvelopeAddress } from '../../../src/mail/types.js';
 
 const A = (name: string | null, mailbox: string | null, host: string | null, adl: string | null = null): EnvelopeAddress => ({ name, adl, mailbox, host });
@@ -66,6 +67,8 @@ describe('parseEnvelopeAddress (relay decisions)', () => {
     ['user@Bücher.example', { local: 'user', domain: 'xn--bcher-kva.example' }],
     ['hà@x.vn', { local: 'hà', domain: 'x.vn' }],
     ['a@localhost', { local: 'a', domain: 'localhost' }],
+    ['lan@Example.GOV.vn', { local: 'lan', domain: 'example.gov.vn' }],
+    ['người@ví-dụ.vn', { local: 'người', domain: 'xn--v-d-rma6749a.vn' }],
   ];
   it.each(accept)('accepts %s', (input, want) => {
     expect(parseEnvelopeAddress(input)).toEqual(want);
@@ -77,50 +80,7 @@ describe('parseEnvelopeAddress (relay decisions)', () => {
     expect(parseEnvelopeAddress('user@bưuđiện.vn'.normalize('NFD'))).toEqual(nfc);
   });
 
-  const reject: Array<[string, string]> = [
-    ['%-hack', 'victim%ext.com@local.vn'],
-    ['%-hack in quotes', '"victim%ext.com"@local.vn'],
-    ['quoted local part holding @', '"a@ext.com"@local.vn'],
-    ['two @', 'a@ext.com@local.vn'],
-    ['source route', '@local.vn:a@ext.com'],
-    ['source route in angles', '<@local.vn:a@ext.com>'],
-    ['bang path', 'ext.com!a@local.vn'],
-    ['bang path without domain', 'ext.com!a'],
-    ['IP literal', 'a@[127.0.0.1]'],
-    ['IPv6 literal', 'a@[IPv6:::1]'],
-    ['bare IP', 'a@127.0.0.1'],
-    ['trailing dot', 'a@local.vn.'],
-    ['leading dot in domain', 'a@.local.vn'],
-    ['double dot in domain', 'a@local..vn'],
-    ['full-width dot U+FF0E', 'a@ext\uff0ecom'],
-    ['ideographic dot U+3002', 'a@ext\u3002com'],
-    ['halfwidth dot U+FF61', 'a@ext\uff61com'],
-    ['full-width dot in local part', 'a\uff0eb@x.vn'],
-    ['full-width @ in local part', 'victim\uff20ext.com@local.vn'],
-    ['full-width % in local part', 'victim\uff05ext.com@local.vn'],
-    ['full-width ! in local part', 'ext\uff01victim@local.vn'],
-    ['full-width @ in a quoted local part', '"victim\uff20ext.com"@local.vn'],
-    ['full-width @ in domain', 'a@ext\uff20local.vn'],
-    ['full-width % in domain', 'a@ext\uff05local.vn'],
-    ['empty local', '@x.vn'],
-    ['empty domain', 'a@'],
-    ['no @', 'postmaster'],
-    ['empty', ''],
-    ['null path', '<>'],
-    ['space', 'a b@x.vn'],
-    ['CRLF', 'a@x.vn\r\nRCPT TO:<b@y>'],
-    ['NUL', 'a\0@x.vn'],
-    ['local part leading dot', '.a@x.vn'],
-    ['local part trailing dot', 'a.@x.vn'],
-    ['local part double dot', 'a..b@x.vn'],
-    ['local part over 64 bytes', `${'a'.repeat(65)}@x.vn`],
-    ['label with underscore', 'a@x_y.vn'],
-    ['label starting with hyphen', 'a@-x.vn'],
-    ['backslash', 'a\\b@x.vn'],
-    ['comma list', 'a@x.vn,b@y.vn'],
-    ['colon', 'a:b@x.vn'],
-  ];
-  it.each(reject)('rejects %s', (_n, input) => {
+  it.each(ENVELOPE_DISGUISES)('rejects %s', (_n, input) => {
     expect(parseEnvelopeAddress(input)).toBeNull();
   });
 });
