@@ -72,6 +72,9 @@ export interface SqliteStoreOptions {
 /** WAL size (pages of 4 KiB) at which SQLite checkpoints inline, in the committing call. */
 const WAL_AUTOCHECKPOINT_PAGES = 10_000;
 
+/** searchText tests each message of a mailbox up to this size against the index by rowid; above, it intersects. */
+const SEARCH_PER_ROW_MAX = 2000;
+
 /** How long a claimed queue item stays invisible to other runners (a crash makes it claimable again after this). */
 const QUEUE_CLAIM_MS = 10 * 60 * 1000;
 
@@ -1508,17 +1511,33 @@ class SqliteStore implements Store {
       if (match.length === 0 && scans.length === 0) {
         return this.c.all<{ uid: number }>('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid', mailboxId).map((r) => r.uid);
       }
-      // Short terms are checked only on this mailbox's rows (joined by rowid), never by scanning the whole index.
-      const sql = `SELECT m.uid FROM messages m JOIN blobs b ON b.id = m.blob_id
-                   ${scans.length > 0 ? 'JOIN msg_fts f ON f.rowid = b.n' : ''}
-                    WHERE m.mailbox_id = ?
-                    ${match.length > 0 ? 'AND b.n IN (SELECT rowid FROM msg_fts WHERE msg_fts MATCH ?)' : ''}
-                    ${scans.map((x) => 'AND ' + x).join(' ')}
-                    ORDER BY m.uid`;
-      const params: unknown[] = [mailboxId];
-      if (match.length > 0) params.push(match.join(' AND '));
-      params.push(...scanParams);
-      return this.c.all<{ uid: number }>(sql, ...params).map((r) => r.uid);
+      const mb = this.c.get<{ msg_count: number }>('SELECT msg_count FROM mailboxes WHERE id = ?', mailboxId);
+      if (!mb) throw notFound(`thư mục #${mailboxId}`, `Mailbox #${mailboxId}`);
+      // Short terms are checked on this mailbox's rows only (FTS row fetched by rowid), never by scanning the index.
+      const scanJoin = scans.length > 0 ? 'JOIN msg_fts f ON f.rowid = b.n' : '';
+      const scanWhere = scans.map((x) => 'AND ' + x).join(' ');
+      const expr = match.join(' AND ');
+      if (match.length === 0 || mb.msg_count <= SEARCH_PER_ROW_MAX) {
+        // Small mailbox (or no indexed term): test each of its messages against the index by rowid —
+        // cost follows the mailbox size, not how common the term is across the whole server.
+        const sql = `SELECT m.uid FROM messages m JOIN blobs b ON b.id = m.blob_id ${scanJoin}
+                      WHERE m.mailbox_id = ?
+                      ${match.length > 0 ? 'AND EXISTS (SELECT 1 FROM msg_fts WHERE msg_fts MATCH ? AND rowid = b.n)' : ''}
+                      ${scanWhere}
+                      ORDER BY m.uid`;
+        const params: unknown[] = [mailboxId];
+        if (match.length > 0) params.push(expr);
+        params.push(...scanParams);
+        return this.c.all<{ uid: number }>(sql, ...params).map((r) => r.uid);
+      }
+      // Large mailbox: the index gives every matching blob once, then one pass over the mailbox keeps its hits.
+      const hits = new Set(this.c.q('SELECT rowid FROM msg_fts WHERE msg_fts MATCH ?').pluck(true).all(expr) as number[]);
+      if (hits.size === 0) return [];
+      const rows = this.c
+        .q(`SELECT m.uid, b.n FROM messages m JOIN blobs b ON b.id = m.blob_id ${scanJoin} WHERE m.mailbox_id = ? ${scanWhere} ORDER BY m.uid`)
+        .raw(true)
+        .all(mailboxId, ...scanParams) as Array<[number, number]>;
+      return rows.filter((r) => hits.has(r[1])).map((r) => r[0]);
     });
   }
 

@@ -312,6 +312,20 @@ describe('searchText', () => {
     expect(await store.searchText((await inbox(other.id)).id, ['nguyen'], 'text')).toEqual([]);
   });
 
+  it('gives the same answers on a large mailbox (intersection path) as on a small one (per-row path)', async () => {
+    const a = await newAccount(store);
+    const box = await inbox(a.id);
+    await store.storeMessage(message('beta', [box.id], { subject: 'Beta tại Đà Nẵng' }));
+    const many = Array.from({ length: 2100 }, () => box.id); // one blob, 2,100 rows
+    await store.storeMessage(message('alpha', many, { subject: 'Alpha Hà Nội' }));
+    await store.storeMessage(message('gamma', [box.id], { subject: 'Gamma Đà Lạt' }));
+    expect(await store.searchText(box.id, ['da nang'], 'subject')).toEqual([1]);
+    expect(await store.searchText(box.id, ['Đà'], 'subject')).toEqual([1, 2102]);
+    expect(await store.searchText(box.id, ['da', 'lat'], 'subject')).toEqual([2102]);
+    expect(await store.searchText(box.id, ['ha noi'], 'text')).toHaveLength(2100);
+    expect(await store.searchText(box.id, ['nowhere'], 'text')).toEqual([]);
+  });
+
   it('finds messages whose index rows were still pending when the store closed', async () => {
     const a = await newAccount(store);
     const box = await inbox(a.id);
