@@ -128,7 +128,8 @@ function hexVal(c: number): number {
   return -1;
 }
 
-function decodeQWord(text: string): Buffer {
+/** The bytes of an RFC 2047 "Q" encoded word's text: `_` is a space, `=XX` a byte. */
+export function decodeQWord(text: string): Buffer {
   const src = Buffer.from(text, 'latin1');
   const out = Buffer.alloc(src.length);
   let o = 0;

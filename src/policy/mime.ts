@@ -1,11 +1,13 @@
 /**
  * What the rules need from a parsed message: every part (attached messages included), its
  * decoded bytes, and every name it may be saved under. The MIME tree comes from src/mail
- * (parsed once); here we only slice and decode bodies, and re-read the part's own header
+ * (parsed once) and bodies are decoded by mail/decode.ts; here we only re-read the part's own header
  * bytes for file names, so a name the parser missed (RFC 2231 continuations, RFC 2047 words
  * inside quotes, Content-Type `name`) is still seen.
  */
 import iconv from 'iconv-lite';
+import { decodeBody } from '../mail/decode.js';
+import { decodeQWord } from '../mail/headers.js';
 import type { MimePart, ParsedMessage } from '../mail/types.js';
 
 export interface PartView {
@@ -47,71 +49,6 @@ export function isAttachment(v: PartView): boolean {
   return v.part.type !== 'text' && v.part.type !== 'message' && v.part.type !== 'multipart';
 }
 
-/** The body bytes of a part, transfer-decoded (base64, quoted-printable), bounded. */
-export function decodeBody(raw: Buffer, part: MimePart, maxBytes = Number.MAX_SAFE_INTEGER): Buffer {
-  const end = Math.min(part.end, raw.length);
-  const start = Math.min(part.bodyStart, end);
-  const body = raw.subarray(start, end);
-  switch (part.encoding) {
-    case 'base64': {
-      // Node's decoder skips line breaks and other non-alphabet bytes. For a prefix, decode a
-      // generous slice of the encoded text (line breaks take room) and cut.
-      const enc = maxBytes >= body.length ? body : body.subarray(0, Math.ceil(maxBytes / 3) * 4 * 2 + 1024);
-      const out = Buffer.from(enc.toString('latin1'), 'base64');
-      return out.length > maxBytes ? out.subarray(0, maxBytes) : out;
-    }
-    case 'quoted-printable':
-      return decodeQp(body).subarray(0, maxBytes);
-    default:
-      return body.subarray(0, maxBytes);
-  }
-}
-
-/** Decoded size of a part without decoding it (exact for base64, an upper bound for QP). */
-export function decodedSize(raw: Buffer, part: MimePart): number {
-  if (part.encoding === 'base64') {
-    const body = raw.subarray(part.bodyStart, Math.min(part.end, raw.length));
-    let chars = 0;
-    let pad = 0;
-    for (const b of body) {
-      if ((b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x2b || b === 0x2f) chars++;
-      else if (b === 0x3d) pad++;
-    }
-    void pad;
-    return Math.floor((chars * 3) / 4);
-  }
-  if (part.encoding === 'quoted-printable') return decodeQp(raw.subarray(part.bodyStart, part.end)).length;
-  return part.size;
-}
-
-function decodeQp(body: Buffer): Buffer {
-  const out = Buffer.alloc(body.length);
-  let o = 0;
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i] as number;
-    if (c === 0x3d) {
-      const a = body[i + 1];
-      const b = body[i + 2];
-      if (a === 0x0d && b === 0x0a) {
-        i += 2;
-        continue;
-      }
-      if (a === 0x0a) {
-        i += 1;
-        continue;
-      }
-      const h = a !== undefined && b !== undefined ? parseInt(String.fromCharCode(a, b), 16) : NaN;
-      if (!Number.isNaN(h)) {
-        out[o++] = h;
-        i += 2;
-        continue;
-      }
-    }
-    out[o++] = c;
-  }
-  return out.subarray(0, o);
-}
-
 // ───────────────────────────── names ─────────────────────────────
 
 function decodeCharset(bytes: Buffer, charset: string): string {
@@ -132,7 +69,7 @@ export function decodeEncodedWords(s: string): string {
     .replace(/=\?([^?*]+)(?:\*[^?]*)?\?([bBqQ])\?([^?]*)\?=/g, (_m, cs: string, enc: string, text: string) => {
       let bytes: Buffer;
       if (enc.toLowerCase() === 'b') bytes = Buffer.from(text, 'base64');
-      else bytes = decodeQp(Buffer.from(text.replace(/_/g, ' '), 'latin1'));
+      else bytes = decodeQWord(text);
       return decodeCharset(bytes, cs);
     });
 }

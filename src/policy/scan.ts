@@ -6,7 +6,8 @@
 import type { Config } from '../config/schema.js';
 import { inspectFile, emptyReport, type InspectReport } from './archive/inspect.js';
 import { inspectArchive } from './archive/pool.js';
-import { decodeBody, leafParts, type PartView } from './mime.js';
+import { decodeBody } from '../mail/decode.js';
+import { leafParts, type PartView } from './mime.js';
 import { extensionOf, isExecutableType } from './names.js';
 import { SNIFF_BYTES, sniffArchive } from './sniff.js';
 import type { PolicyMessage } from './types.js';

@@ -2,7 +2,8 @@
 import { formatBytes } from '../../lib/bytes.js';
 import { bi } from '../../lib/errors.js';
 import { reply, type RuleFactory } from '../deps.js';
-import { decodedSize, isAttachment, leafParts } from '../mime.js';
+import { decodedSize } from '../../mail/decode.js';
+import { isAttachment, leafParts } from '../mime.js';
 import { quoteName } from '../names.js';
 import type { RuleVerdict } from '../types.js';
 
