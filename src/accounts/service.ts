@@ -9,7 +9,7 @@ import type { Clock } from '../lib/clock.js';
 import { MailError, bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { generatePassword, hashPassword, passwordProblems } from '../auth/passwords.js';
-import type { Account, AccountKind, AccountState, AdminRole, Domain, Store, Unit } from '../store/port.js';
+import { effectiveQuotaBytes, type Account, type AccountKind, type AccountState, type AdminRole, type Domain, type Store, type Unit } from '../store/port.js';
 import { foldName, normalizeUnitCode, numbered, personalLocalPart, unitAddress, unitCode } from './naming.js';
 
 /** Who is acting: a CLI user (super), a unit administrator, or a signed-in account. */
@@ -134,20 +134,9 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
 
   const primaryDomain = (): string => config.domains[0] ?? 'example.gov.vn';
 
-  function defaultQuota(kind: AccountKind): number {
-    switch (kind) {
-      case 'personal':
-        return config.quota.personalBytes;
-      case 'unit':
-        return config.quota.unitBytes;
-      case 'admin':
-        return config.quota.adminBytes;
-    }
-  }
-
   async function view(a: Account, units?: Map<number, Unit>): Promise<AccountView> {
     const unit = a.unitId === null ? null : (units?.get(a.unitId) ?? (await store.getUnit(a.unitId)));
-    return { ...a, effectiveQuotaBytes: a.quotaBytes ?? defaultQuota(a.kind), unitAddress: unit?.address ?? null };
+    return { ...a, effectiveQuotaBytes: effectiveQuotaBytes(a, config.quota), unitAddress: unit?.address ?? null };
   }
 
   function requireAdmin(actor: Actor, vi: string, en: string): void {

@@ -13,7 +13,7 @@ import { searchTextOf } from '../mail/search-text.js';
 import { checkQuotaWarnings } from '../policy/quota-warnings.js';
 import type { ParsedMessage } from '../mail/types.js';
 import { prependHeaders, removeHeaders } from './headers.js';
-import type { Account, DeliveryTarget, SendDirection, SendLogEntry, SendOutcome, Store } from '../store/port.js';
+import { effectiveQuotaBytes, type Account, type DeliveryTarget, type SendDirection, type SendLogEntry, type SendOutcome, type Store } from '../store/port.js';
 
 export interface DeliveryDeps {
   store: Store;
@@ -115,17 +115,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
   const localDomains = new Set(config.domains.map((d) => d.toLowerCase()));
   const writeLog = createLogWriter(store, log);
 
-  function quotaFor(account: Account): number {
-    if (account.quotaBytes !== null) return account.quotaBytes;
-    switch (account.kind) {
-      case 'personal':
-        return config.quota.personalBytes;
-      case 'unit':
-        return config.quota.unitBytes;
-      case 'admin':
-        return config.quota.adminBytes;
-    }
-  }
+  const quotaFor = (account: Account): number => effectiveQuotaBytes(account, config.quota);
 
   function domainOf(address: string): string {
     return address.slice(address.lastIndexOf('@') + 1).toLowerCase();

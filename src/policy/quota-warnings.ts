@@ -7,9 +7,8 @@
 import type { Config } from '../config/schema.js';
 import { formatBytes } from '../lib/bytes.js';
 import type { Clock } from '../lib/clock.js';
-import type { Store } from '../store/port.js';
+import { effectiveQuotaBytes, type Store } from '../store/port.js';
 import { deliverNotice } from './notice.js';
-import { quotaOf } from './quota.js';
 
 export interface QuotaWarningDeps {
   store: Store;
@@ -22,7 +21,7 @@ export async function checkQuotaWarnings(deps: QuotaWarningDeps, accountId: numb
   const { store, config } = deps;
   const account = await store.getAccount(accountId);
   if (!account || account.state === 'deleted') return null;
-  const limit = quotaOf(account, config);
+  const limit = effectiveQuotaBytes(account, config.quota);
   if (limit <= 0) return null;
   const used = await store.usage(accountId);
   const percent = (used * 100) / limit;

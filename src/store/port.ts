@@ -67,6 +67,26 @@ export interface Account {
   lastLoginAt: Date | null;
 }
 
+/** The default quota of each account kind (config quota.*Bytes). */
+export interface QuotaDefaults {
+  personalBytes: number;
+  unitBytes: number;
+  adminBytes: number;
+}
+
+/** The quota an account has: its own, else the default for its kind (R-STORE-1). */
+export function effectiveQuotaBytes(account: Account, quota: QuotaDefaults): number {
+  if (account.quotaBytes !== null) return account.quotaBytes;
+  switch (account.kind) {
+    case 'personal':
+      return quota.personalBytes;
+    case 'unit':
+      return quota.unitBytes;
+    case 'admin':
+      return quota.adminBytes;
+  }
+}
+
 export interface NewAccount {
   address: string;
   kind: AccountKind;

@@ -1,6 +1,6 @@
 /** QUOTA (RFC 9208): one root "" per account, resource STORAGE in KiB. */
 import { bi } from '../../lib/errors.js';
-import type { Account } from '../../store/port.js';
+import { effectiveQuotaBytes, type Account } from '../../store/port.js';
 import { no } from '../errors.js';
 import { findMailbox } from '../mailbox-lookup.js';
 import type { Session } from '../session.js';
@@ -9,9 +9,7 @@ import { AUTH, type CommandSpec } from './spec.js';
 
 /** The account's quota in bytes (account override, else the config default for its kind). */
 export function quotaBytes(s: Session, account: Account): number {
-  if (account.quotaBytes !== null) return account.quotaBytes;
-  const q = s.deps.config.quota;
-  return account.kind === 'unit' ? q.unitBytes : account.kind === 'admin' ? q.adminBytes : q.personalBytes;
+  return effectiveQuotaBytes(account, s.deps.config.quota);
 }
 
 async function quotaLine(s: Session): Promise<string> {

@@ -5,7 +5,7 @@
 import { formatBytes } from '../../lib/bytes.js';
 import { bi } from '../../lib/errors.js';
 import { reply, type RuleFactory } from '../deps.js';
-import { quotaOf } from '../quota.js';
+import { effectiveQuotaBytes } from '../../store/port.js';
 import type { RuleVerdict } from '../types.js';
 
 export const quota: RuleFactory = ({ store, config }) => ({
@@ -17,7 +17,7 @@ export const quota: RuleFactory = ({ store, config }) => ({
     if (at < 0 || !config.domains.includes(rcpt.slice(at + 1).toLowerCase())) return { kind: 'pass' };
     const account = await store.resolveAddress(rcpt.toLowerCase());
     if (!account) return { kind: 'pass' };
-    const limit = quotaOf(account, config);
+    const limit = effectiveQuotaBytes(account, config.quota);
     const used = await store.usage(account.id);
     if (used < limit) return { kind: 'pass' };
     return {
