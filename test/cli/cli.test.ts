@@ -172,6 +172,18 @@ describe('buudien (in-process)', () => {
     oneLine(other.stderr);
   });
 
+  it('config check: an unknown or repeated policy rule name is a problem line, exit 1', async () => {
+    const config = setup('policy: { rules: [{ name: nope, action: reject }] }\n');
+    const r = await cli(['config', 'check', '--config', config]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^policy\.rules\.0\.name: expected one of .+, got "nope"$/m);
+    oneLine(r.stderr);
+    const twice = setup('policy: { rules: [{ name: quota, action: reject }, { name: quota, action: off }] }\n');
+    const again = await cli(['config', 'check', '--config', twice]);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toMatch(/^policy\.rules\.1\.name: expected each rule once, got "quota" again$/m);
+  });
+
   it('jobs list/run with --now', async () => {
     const config = setup();
     const list = JSON.parse((await cli(['jobs', 'list', '--json'])).stdout) as Array<{ name: string }>;

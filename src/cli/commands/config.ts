@@ -2,6 +2,7 @@
 import { stringify } from 'yaml';
 import { ConfigError, configPath, loadConfig } from '../../config/load.js';
 import { bi } from '../../lib/errors.js';
+import { policyConfigProblems } from '../../policy/pipeline.js';
 import type { RegisterCommand } from '../context.js';
 
 export const register: RegisterCommand = (program, ctx) => {
@@ -12,15 +13,21 @@ export const register: RegisterCommand = (program, ctx) => {
     .description('kiểm tra tệp cấu hình / validate the config: each problem as "path: expected …, got …"')
     .action(() => {
       const file = configPath(ctx.configFile());
+      let problems: string[];
       try {
-        loadConfig(file);
-        ctx.out(`${bi('Cấu hình hợp lệ', 'the config is valid')}: ${file}`);
+        // Schema problems first; a config that loads is then checked against the policy rule registry.
+        problems = policyConfigProblems(loadConfig(file));
       } catch (e) {
         if (!(e instanceof ConfigError)) throw e;
-        for (const p of e.problems) ctx.out(p);
-        ctx.err(`${bi(`Cấu hình có ${e.problems.length} lỗi`, `the config has ${e.problems.length} problem(s)`)}: ${file}`);
-        ctx.exitCode = 1;
+        problems = e.problems;
       }
+      if (problems.length === 0) {
+        ctx.out(`${bi('Cấu hình hợp lệ', 'the config is valid')}: ${file}`);
+        return;
+      }
+      for (const p of problems) ctx.out(p);
+      ctx.err(`${bi(`Cấu hình có ${problems.length} lỗi`, `the config has ${problems.length} problem(s)`)}: ${file}`);
+      ctx.exitCode = 1;
     });
 
   config
