@@ -72,6 +72,9 @@ export interface SqliteStoreOptions {
 /** WAL size (pages of 4 KiB) at which SQLite checkpoints inline, in the committing call. */
 const WAL_AUTOCHECKPOINT_PAGES = 10_000;
 
+/** Past this many rows waiting for the full-text index, group commits index a chunk themselves. */
+const FTS_BACKLOG_MAX = 5000;
+
 /** searchText tests each message of a mailbox up to this size against the index by rowid; above, it intersects. */
 const SEARCH_PER_ROW_MAX = 2000;
 
@@ -531,12 +534,15 @@ class Core {
     const f = ftsRow(meta.envelope, meta.searchText);
     this.run('INSERT OR REPLACE INTO fts_pending (n, subject, "from", "to", cc, bcc, body) VALUES (?, ?, ?, ?, ?, ?, ?)', n, f.subject, f.from, f.to, f.cc, f.bcc, f.body);
     this.ftsBacklog = true;
+    this.ftsPendingRows++;
   }
 
   // ── deferred full-text indexing ──
 
   /** True when fts_pending may hold rows. */
   ftsBacklog = true;
+  /** Rows waiting in fts_pending (approximate: counts inserts since open, plus what was there at open). */
+  ftsPendingRows = 0;
   private indexTimer: NodeJS.Timeout | null = null;
 
   /** Move up to `limit` pending rows into msg_fts, in the current transaction. Returns how many. */
@@ -549,6 +555,7 @@ class Core {
     const last = rows[rows.length - 1]?.n ?? 0;
     this.run('INSERT OR REPLACE INTO msg_fts (rowid, subject, "from", "to", cc, bcc, body) SELECT n, subject, "from", "to", cc, bcc, body FROM fts_pending WHERE n <= ?', last);
     this.run('DELETE FROM fts_pending WHERE n <= ?', last);
+    this.ftsPendingRows = Math.max(0, this.ftsPendingRows - rows.length);
     return rows.length;
   }
 
@@ -642,6 +649,15 @@ class Core {
       this.opts.log.error({ err: e, items: items.length }, 'group commit failed');
       for (const it of items) it.reject(e);
       return;
+    }
+    // Under sustained load the idle-time indexer never runs: past a backlog bound, every group
+    // commit also indexes one chunk, so the backlog stays bounded (and so does the first search's wait).
+    if (this.ftsPendingRows > FTS_BACKLOG_MAX) {
+      try {
+        this.transact(() => this.indexSome(Math.max(64, items.length * 2)));
+      } catch (err) {
+        this.opts.log.error({ err }, 'full-text indexing failed');
+      }
     }
     this.scheduleIndex();
     items.forEach((it, i) => {
@@ -1828,6 +1844,7 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
     throw e;
   }
   const core = new Core(db, opts);
+  core.ftsPendingRows = (db.prepare('SELECT count(*) AS n FROM fts_pending').get() as { n: number }).n;
   core.scheduleIndex();
   return new SqliteStore(core, false);
 }
