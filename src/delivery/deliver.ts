@@ -9,7 +9,7 @@ import type { Clock } from '../lib/clock.js';
 import { bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
-import { searchTextOf } from '../mail/search-text.js';
+import { indexText } from '../mail/search-text.js';
 import { checkQuotaWarnings } from '../policy/quota-warnings.js';
 import type { ParsedMessage } from '../mail/types.js';
 import { prependHeaders, removeHeaders } from './headers.js';
@@ -76,12 +76,6 @@ export interface Delivery {
 
 const OK_DELIVERED = { code: 250, enhanced: '2.0.0', text: bi('Đã chuyển vào hộp thư', 'Delivered to mailbox') };
 const OK_QUEUED = { code: 250, enhanced: '2.0.0', text: bi('Đã đưa vào hàng đợi gửi đi', 'Queued for delivery') };
-
-/** Text for the full-text index: subject, addresses and body text (the store folds diacritics). */
-export function indexText(p: ParsedMessage): string {
-  const t = searchTextOf(p);
-  return [t.subject, t.from, t.to, t.cc, t.body].filter((s) => s.length > 0).join('\n');
-}
 
 /**
  * Send-log rows written in the same tick share one store.logSend call (one transaction, one

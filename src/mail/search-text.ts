@@ -41,3 +41,9 @@ export function searchTextOf(p: ParsedMessage): SearchText {
     body: foldVietnamese(p.bodyText),
   };
 }
+
+/** Text for the store's full-text index: subject, addresses and body text, one per line (empty ones left out). */
+export function indexText(p: ParsedMessage): string {
+  const t = searchTextOf(p);
+  return [t.subject, t.from, t.to, t.cc, t.body].filter((s) => s.length > 0).join('\n');
+}

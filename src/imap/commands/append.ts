@@ -4,7 +4,7 @@
  */
 import { bi, MailError } from '../../lib/errors.js';
 import { parseMessage } from '../../mail/parse.js';
-import { searchTextOf } from '../../mail/search-text.js';
+import { indexText } from '../../mail/search-text.js';
 import type { StoredCopy } from '../../store/port.js';
 import { no } from '../errors.js';
 import { findMailbox } from '../mailbox-lookup.js';
@@ -12,11 +12,6 @@ import { orderedSet } from '../format.js';
 import { ok } from '../state.js';
 import { quotaBytes } from './quota.js';
 import { AUTH, type CommandSpec } from './spec.js';
-
-function indexText(p: ReturnType<typeof parseMessage>): string {
-  const t = searchTextOf(p);
-  return [t.subject, t.from, t.to, t.cc, t.body].filter((x) => x.length > 0).join('\n');
-}
 
 export const appendCommand: CommandSpec<'APPEND'> = {
   states: AUTH,
