@@ -5,10 +5,13 @@
  * they live inline in the `blobs` table, inside the same commit as their message rows.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+
+/** Files without a row younger than this are left alone: another process may be about to commit them. */
+export const ORPHAN_GRACE_MS = 60 * 60 * 1000;
 
 export function sha256(raw: Buffer): string {
   return createHash('sha256').update(raw).digest('hex');
@@ -33,9 +36,52 @@ export class BlobFiles {
     this.root = path.join(dir, 'blobs');
     this.tmp = path.join(this.root, 'tmp');
     mkdirSync(this.root, { recursive: true });
-    // Leftovers of writes interrupted by a crash never reached a commit: drop them.
-    rmSync(this.tmp, { recursive: true, force: true });
     mkdirSync(this.tmp, { recursive: true });
+    // Leftovers of writes interrupted by a crash never reached a commit: drop them. Only old ones:
+    // another process (the CLI next to the server) may be writing a temp file right now.
+    const cutoff = Date.now() - ORPHAN_GRACE_MS;
+    for (const f of readdirSync(this.tmp)) {
+      const p = path.join(this.tmp, f);
+      try {
+        if (statSync(p).mtimeMs < cutoff) unlinkSync(p);
+      } catch {
+        // gone already
+      }
+    }
+  }
+
+  /** Synchronous durable write, used inside a transaction when a file vanished under us (see Core.ensureBlobRow). */
+  writeSync(hash: string, raw: Buffer): void {
+    const final = this.pathOf(hash);
+    const dir = path.dirname(final);
+    mkdirSync(dir, { recursive: true });
+    const tmp = path.join(this.tmp, `${hash}.${randomBytes(6).toString('hex')}`);
+    const fd = openSync(tmp, 'w');
+    try {
+      let off = 0;
+      while (off < raw.length) off += writeSync(fd, raw, off, raw.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, final);
+    for (const d of [dir, path.dirname(dir), this.root]) {
+      const dfd = openSync(d, 'r');
+      try {
+        fsyncSync(dfd);
+      } finally {
+        closeSync(dfd);
+      }
+    }
+  }
+
+  /** Age of a blob file in ms, or null if missing. */
+  ageMs(hash: string): number | null {
+    try {
+      return Date.now() - statSync(this.pathOf(hash)).mtimeMs;
+    } catch {
+      return null;
+    }
   }
 
   pathOf(hash: string): string {

@@ -57,7 +57,7 @@ import type {
   StoreMessageInput,
   Unit,
 } from '../port.js';
-import { BlobFiles, sha256 } from './blobs.js';
+import { BlobFiles, ORPHAN_GRACE_MS, sha256 } from './blobs.js';
 import { MIGRATIONS } from './migrations.js';
 import { fold, formatFlags, ftsRow, normalizeFlag, parseFlags } from './text.js';
 
@@ -510,6 +510,12 @@ class Core {
       'SELECT n, envelope IS NOT NULL AS has_meta, data IS NULL AS data_null FROM blobs WHERE id = ?',
       hash,
     );
+    // Another process's collector may have removed an unreferenced file after prepareBlob saw it;
+    // it unlinks inside its write transaction, so under ours "row or not, is the file there" is stable.
+    if (!inline && !this.blobs.exists(hash)) {
+      this.opts.log.warn({ blob: hash }, 'blob file vanished before its commit; writing it again');
+      this.blobs.writeSync(hash, raw);
+    }
     if (row) {
       if (meta && row.has_meta === 0) {
         this.run('UPDATE blobs SET envelope = ?, structure = ? WHERE n = ?', JSON.stringify(meta.envelope), JSON.stringify(meta.structure), row.n);
@@ -1783,26 +1789,34 @@ class SqliteStore implements Store {
         this.c.run('DELETE FROM msg_fts WHERE rowid = ?', r.n);
         this.c.run('DELETE FROM fts_pending WHERE n = ?', r.n);
         this.c.run('DELETE FROM blobs WHERE n = ?', r.n);
+        // Unlinked inside the write transaction: a writer in another process that references this
+        // hash takes the write lock after us and finds the file missing (ensureBlobRow rewrites it).
+        if (r.file) this.c.blobs.removeSync(r.id);
       }
       return rows;
     });
     let bytes = 0;
     let count = 0;
     for (const r of removed) {
-      // Synchronous: nothing can start writing this hash between the commit and the unlink.
-      if (r.file && !this.c.isPinned(r.id)) this.c.blobs.removeSync(r.id);
       bytes += r.size;
       count++;
     }
-    // Orphan files (no row): never referenced by a commit.
+    // Orphan files (no row): a crash between the file write and the commit, or a rolled-back
+    // batch. Only old ones: another process may have written one and not committed yet.
     for (const f of this.c.blobs.listSync()) {
       if (this.c.isPinned(f)) continue;
-      if (this.c.get('SELECT 1 FROM blobs WHERE id = ?', f)) continue;
+      const age = this.c.blobs.ageMs(f);
+      if (age === null || age < ORPHAN_GRACE_MS) continue;
       const size = await this.c.blobs.size(f);
-      if (this.c.isPinned(f) || this.c.get('SELECT 1 FROM blobs WHERE id = ?', f)) continue;
-      this.c.blobs.removeSync(f);
-      bytes += size ?? 0;
-      count++;
+      const swept = this.c.transact(() => {
+        if (this.c.isPinned(f) || this.c.get('SELECT 1 FROM blobs WHERE id = ?', f)) return false;
+        this.c.blobs.removeSync(f);
+        return true;
+      });
+      if (swept) {
+        bytes += size ?? 0;
+        count++;
+      }
     }
     return { blobs: count, bytes };
   }

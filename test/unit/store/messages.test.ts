@@ -2,6 +2,8 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Mailbox, Store, StoreEvent } from '../../../src/store/port.js';
+import { silentLogger } from '../../../src/lib/log.js';
+import { openSqliteStore } from '../../../src/store/sqlite/index.js';
 import { message, newAccount, openTestStore, type TestStore } from './helpers.js';
 
 let t: TestStore;
@@ -194,6 +196,29 @@ describe('concurrency', () => {
     expect(m?.uid).toBe(copy?.uid);
     expect((await store.readBlob(m!.blobId)).equals(big)).toBe(true);
     expect(gc.blobs).toBe(0);
+  });
+});
+
+describe('two processes on one storage dir', () => {
+  it("a collector in another process cannot break a delivery of the same bytes in flight", async () => {
+    const other = await openSqliteStore({ dir: t.dir, log: silentLogger(), clock: t.clock, inlineBlobMaxBytes: 64 * 1024, groupCommitWindowMs: 0 });
+    try {
+      const a = await newAccount(store);
+      const box = await inbox(a.id);
+      const big = Buffer.alloc(300 * 1024, 'P');
+      await store.storeMessage(message(big, [box.id]));
+      await store.expunge(box.id, [1]);
+      // Our delivery sees the file and skips writing it; the other process collects row and file first.
+      const delivery = store.storeMessage(message(big, [box.id]));
+      expect(await other.collectGarbage()).toEqual({ blobs: 1, bytes: big.length });
+      const [copy] = await delivery;
+      const [m] = await store.listMessages(box.id);
+      expect(m?.uid).toBe(copy?.uid);
+      expect((await store.readBlob(m!.blobId)).equals(big)).toBe(true);
+      expect((await other.readBlob(m!.blobId)).equals(big)).toBe(true);
+    } finally {
+      await other.close();
+    }
   });
 });
 
