@@ -1,45 +1,23 @@
 /**
- * POP3 test fixtures: accounts made straight in the store (with hashPassword) and messages put
- * into INBOX with parseMessage + store.storeMessage, as delivery would.
+ * POP3 test fixtures: accounts (helpers/accounts.ts) with the POP3 tests' password, messages put
+ * into INBOX as delivery would (helpers/messages.ts), and a POP3 line client.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { hashPassword } from '../../src/auth/passwords.js';
-import { parseMessage } from '../../src/mail/parse.js';
 import type { Account, Store } from '../../src/store/port.js';
+import { createTestAccount } from './accounts.js';
+import { storeParsed } from './messages.js';
 
+/** POP3 tests sign in with their own password (not accounts.ts's PASSWORD). */
 export const PASSWORD = 'Mat-Khau#2026';
 
 export async function makeAccount(store: Store, address: string, opts: { password?: string; mustChangePassword?: boolean } = {}): Promise<Account> {
-  return store.createAccount(
-    {
-      address,
-      kind: 'personal',
-      fullName: address.split('@')[0] ?? address,
-      unitId: null,
-      passwordHash: await hashPassword(opts.password ?? PASSWORD),
-      mustChangePassword: opts.mustChangePassword ?? false,
-    },
-    { actor: 'test', action: 'account.create', target: address },
-  );
+  return createTestAccount(store, address, { password: opts.password ?? PASSWORD, mustChangePassword: opts.mustChangePassword ?? false });
 }
 
 /** Put raw bytes into the account's INBOX; returns the UID. */
 export async function deliver(store: Store, account: Account, raw: Buffer | string, flags: string[] = []): Promise<number> {
-  const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
-  const inbox = await store.getMailbox(account.id, 'INBOX');
-  if (!inbox) throw new Error('no INBOX');
-  const parsed = parseMessage(bytes);
-  const [copy] = await store.storeMessage({
-    raw: bytes,
-    envelope: parsed.envelope,
-    structure: parsed.structure,
-    searchText: parsed.bodyText,
-    internalDate: new Date(),
-    targets: [{ mailboxId: inbox.id, flags, quotaBytes: null }],
-  });
-  if (!copy) throw new Error('not stored');
-  return copy.uid;
+  return storeParsed(store, account.id, raw, { flags });
 }
 
 export function simpleMessage(subject: string, body: string, from = 'sender@example.gov.vn', to = 'user@example.gov.vn'): string {

@@ -5,27 +5,15 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { ImapFlow } from 'imapflow';
-import { hashPassword } from '../../src/auth/passwords.js';
-import { parseMessage } from '../../src/mail/parse.js';
-import { searchTextOf } from '../../src/mail/search-text.js';
 import type { Account } from '../../src/store/port.js';
+import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
 import type { TestApp } from '../helpers/app.js';
+import { storeParsed } from '../helpers/messages.js';
 
-export const PASSWORD = 'Mat-khau#2026';
+export { PASSWORD };
 
 export async function createUser(app: TestApp, local: string, opts: { quotaBytes?: number } = {}): Promise<Account> {
-  return app.store.createAccount(
-    {
-      address: `${local}@example.gov.vn`,
-      kind: 'personal',
-      fullName: local,
-      unitId: null,
-      passwordHash: await hashPassword(PASSWORD),
-      mustChangePassword: false,
-      ...(opts.quotaBytes !== undefined ? { quotaBytes: opts.quotaBytes } : {}),
-    },
-    { actor: 'test', action: 'account.create', target: local },
-  );
+  return createTestAccount(app.store, `${local}@example.gov.vn`, opts);
 }
 
 export function message(opts: { subject?: string; from?: string; to?: string; body?: string; date?: string; extra?: string } = {}): Buffer {
@@ -49,22 +37,9 @@ export function message(opts: { subject?: string; from?: string; to?: string; bo
 
 let arrivals = 0;
 
-/** Put a message into a mailbox as delivery would (parsed once, stored once). */
+/** Put a message into a mailbox as delivery would (parsed once, stored once); arrivals a second apart. */
 export async function deliver(app: TestApp, account: Account, raw: Buffer, mailbox = 'INBOX', flags: string[] = []): Promise<number> {
-  const mb = await app.store.getMailbox(account.id, mailbox);
-  if (!mb) throw new Error(`no mailbox ${mailbox}`);
-  const p = parseMessage(raw);
-  const t = searchTextOf(p);
-  const [copy] = await app.store.storeMessage({
-    raw,
-    envelope: p.envelope,
-    structure: p.structure,
-    searchText: [t.subject, t.from, t.to, t.cc, t.body].join('\n'),
-    internalDate: new Date(Date.UTC(2026, 10, 16, 2, 0, arrivals++)),
-    targets: [{ mailboxId: mb.id, flags, quotaBytes: null }],
-  });
-  if (!copy) throw new Error('not stored');
-  return copy.uid;
+  return storeParsed(app.store, account.id, raw, { mailbox, flags, internalDate: new Date(Date.UTC(2026, 10, 16, 2, 0, arrivals++)) });
 }
 
 /** A transcript client: write lines, read until the tagged reply. */

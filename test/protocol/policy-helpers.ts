@@ -1,27 +1,14 @@
 /** Sending through the real SMTP listeners with nodemailer, and reading what was delivered. */
 import nodemailer from 'nodemailer';
-import { hashPassword } from '../../src/auth/passwords.js';
 import type { Account, Store } from '../../src/store/port.js';
+import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
 import type { TestApp } from '../helpers/app.js';
+import { messagesIn } from '../helpers/messages.js';
 
-export const PASSWORD = 'Mat-khau#2026';
-let hash: Promise<string> | null = null;
+export { PASSWORD };
 
 export async function addUser(store: Store, address: string, opts: { quotaBytes?: number | null; role?: 'none' | 'unit' | 'super'; unitId?: number | null } = {}): Promise<Account> {
-  hash ??= hashPassword(PASSWORD);
-  return store.createAccount(
-    {
-      address,
-      kind: 'personal',
-      fullName: address.split('@')[0] ?? address,
-      unitId: opts.unitId ?? null,
-      role: opts.role ?? 'none',
-      passwordHash: await hash,
-      mustChangePassword: false,
-      ...(opts.quotaBytes !== undefined ? { quotaBytes: opts.quotaBytes } : {}),
-    },
-    { actor: 'test', action: 'account.create', target: address },
-  );
+  return createTestAccount(store, address, { ...opts, role: opts.role ?? 'none' });
 }
 
 export interface SendOutcome {
@@ -56,11 +43,7 @@ export async function send(app: TestApp, raw: Buffer, opts: { from?: string; to?
 
 /** Raw bytes of every message in a mailbox, oldest first. */
 export async function mailboxMessages(store: Store, accountId: number, name = 'INBOX'): Promise<string[]> {
-  const box = await store.getMailbox(accountId, name);
-  if (!box) return [];
-  const out: string[] = [];
-  for (const m of await store.listMessages(box.id)) out.push((await store.readBlob(m.blobId)).toString('utf8'));
-  return out;
+  return (await messagesIn(store, accountId, name)).map((b) => b.toString('utf8'));
 }
 
 /** Header block of a raw message, unfolded. */

@@ -1,32 +1,20 @@
 /**
  * Helpers for the SMTP protocol tests: a line client that reads SMTP replies, a local sink
- * (a small smtp-server the queue delivers to through delivery.routes), account creation and
- * waiting for a message to arrive in a mailbox (store events, no sleeping).
+ * (a small smtp-server the queue delivers to through delivery.routes), and message builders.
+ * Accounts, mailbox reads and waiting come from test/helpers/ (accounts.ts, messages.ts).
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import tls from 'node:tls';
 import { SMTPServer } from 'smtp-server';
-import { hashPassword } from '../../src/auth/passwords.js';
 import type { Account, Store } from '../../src/store/port.js';
+import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
 
-export const PASSWORD = 'Mat-khau#2026';
-let cachedHash: Promise<string> | null = null;
+export { PASSWORD };
+export { messagesIn, nextMessage, until } from '../helpers/messages.js';
 
 export async function createUser(store: Store, address: string, opts: { kind?: 'personal' | 'unit'; quotaBytes?: number | null } = {}): Promise<Account> {
-  cachedHash ??= hashPassword(PASSWORD);
-  return store.createAccount(
-    {
-      address,
-      kind: opts.kind ?? 'personal',
-      fullName: address.split('@')[0] ?? address,
-      unitId: null,
-      passwordHash: await cachedHash,
-      mustChangePassword: false,
-      ...(opts.quotaBytes !== undefined ? { quotaBytes: opts.quotaBytes } : {}),
-    },
-    { actor: 'test', action: 'account.create', target: address },
-  );
+  return createTestAccount(store, address, opts);
 }
 
 export interface Reply {
@@ -173,37 +161,6 @@ export async function startSink(): Promise<Sink> {
   return sink;
 }
 
-/** Resolves with the raw bytes of the next message added to the account's mailbox (default INBOX). */
-export async function nextMessage(store: Store, accountId: number, mailbox = 'INBOX'): Promise<Buffer> {
-  const box = await store.getMailbox(accountId, mailbox);
-  if (!box) throw new Error(`no mailbox ${mailbox}`);
-  const before = (await store.listMessages(box.id)).length;
-  return new Promise<Buffer>((resolve, reject) => {
-    let done = false;
-    const check = async (): Promise<void> => {
-      const list = await store.listMessages(box.id);
-      const m = list[before];
-      if (m && !done) {
-        done = true;
-        off();
-        resolve(await store.readBlob(m.blobId));
-      }
-    };
-    const off = store.onEvent((e) => {
-      if (e.kind === 'added' && e.mailboxId === box.id) check().catch(reject);
-    });
-    check().catch(reject);
-  });
-}
-
-/** Every message in a mailbox, raw. */
-export async function messagesIn(store: Store, accountId: number, mailbox = 'INBOX'): Promise<Buffer[]> {
-  const box = await store.getMailbox(accountId, mailbox);
-  if (!box) return [];
-  const list = await store.listMessages(box.id);
-  return Promise.all(list.map((m) => store.readBlob(m.blobId)));
-}
-
 /** Run a command; resolves with exit code, stdout and stderr. */
 export function run(cmd: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -255,19 +212,4 @@ export async function sendRaw(c: SmtpLineClient, from: string, to: string[], dat
   const s = typeof data === 'string' ? data : data.toString('latin1');
   c.write(s.endsWith('\r\n') ? '.\r\n' : '\r\n.\r\n');
   return c.read();
-}
-
-/**
- * Wait for a condition the server reaches asynchronously after a reply the test already saw
- * (e.g. the queue runner writing its send-log row after the sink got the message). Polls the
- * store; fails after `timeoutMs`. Not a sleep: it returns as soon as the state is reached.
- */
-export async function until<T>(fn: () => Promise<T | null | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise<void>((r) => setTimeout(r, 10));
-  }
 }
