@@ -20,7 +20,7 @@ import { encodeHeaderValue } from '../mail/headers.js';
 import { parseMessage } from '../mail/parse.js';
 import type { EnvelopeAddress, ParsedMessage } from '../mail/types.js';
 import type { Pipeline, PipelineResult, PolicyContext, PolicyReply } from '../policy/types.js';
-import type { Account, SendDirection, Store } from '../store/port.js';
+import type { Account, SendDirection, SendOutcome, Store } from '../store/port.js';
 import { classifyAddress } from './address.js';
 import { checkAuthentication, type AuthVerdict, type DnsResolver } from './authresults.js';
 import { headerLimits, readData, type DataResult } from './data.js';
@@ -168,23 +168,24 @@ export function createSmtpService(deps: SmtpDeps): Service {
     return s;
   }
 
+  /** Send-log rows, one per recipient, for a message this connection did not deliver. */
+  function logNotDelivered(
+    c: Conn,
+    sender: string,
+    recipients: readonly string[],
+    o: { messageId: string | null; size: number | null; outcome: SendOutcome; code: number; text: string; findings: string[] },
+  ): Promise<void> {
+    return delivery.logRefused(recipients.map((recipient) => ({ direction: direction(c.mode), sender, recipient, clientIp: c.ip, account: c.account?.address ?? null, ...o })));
+  }
+
+  /** The send-log outcome of a refusal reply: 5xx rejected, 4xx deferred. */
+  function refusalOf(r: SmtpReply): { outcome: SendOutcome; code: number; text: string } {
+    return { outcome: r.code >= 500 ? 'rejected' : 'deferred', code: r.code, text: `${r.enhanced} ${r.text}` };
+  }
+
   async function refuse(c: Conn, recipient: string, r: SmtpReply, findings: string[] = []): Promise<void> {
     metrics.rejections.inc({ rule: r.enhanced === '5.1.1' ? 'unknown-recipient' : r.enhanced === '5.7.1' ? 'relay' : `smtp-${r.code}`, protocol: c.mode });
-    await delivery.logRefused([
-      {
-        direction: direction(c.mode),
-        sender: c.tx?.sender ?? '',
-        recipient,
-        clientIp: c.ip,
-        account: c.account?.address ?? null,
-        messageId: null,
-        size: null,
-        outcome: r.code >= 500 ? 'rejected' : 'deferred',
-        code: r.code,
-        text: `${r.enhanced} ${r.text}`,
-        findings,
-      },
-    ]);
+    await logNotDelivered(c, c.tx?.sender ?? '', [recipient], { messageId: null, size: null, ...refusalOf(r), findings });
   }
 
   // ── hooks ──
@@ -308,21 +309,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
 
   async function refuseAll(c: Conn, tx: Tx, r: SmtpReply, size: number | null, messageId: string | null, findings: string[]): Promise<Error> {
     metrics.rejections.inc({ rule: `data-${r.enhanced}`, protocol: c.mode });
-    await delivery.logRefused(
-      tx.recipients.map((recipient) => ({
-        direction: direction(c.mode),
-        sender: tx.sender,
-        recipient,
-        clientIp: c.ip,
-        account: c.account?.address ?? null,
-        messageId,
-        size,
-        outcome: r.code >= 500 ? ('rejected' as const) : ('deferred' as const),
-        code: r.code,
-        text: `${r.enhanced} ${r.text}`,
-        findings,
-      })),
-    );
+    await logNotDelivered(c, tx.sender, tx.recipients, { messageId, size, ...refusalOf(r), findings });
     return hookError(r);
   }
 
@@ -412,21 +399,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
       if (r.junk) junk = true;
       if (r.action === 'quarantine') {
         await store.quarantine({ at: deps.clock.now(), sender: tx.sender, recipients: [...tx.recipients], reason: r.findings.join('; '), direction: direction(c.mode), raw: stripped });
-        await delivery.logRefused(
-          tx.recipients.map((recipient) => ({
-            direction: direction(c.mode),
-            sender: tx.sender,
-            recipient,
-            clientIp: c.ip,
-            account: c.account?.address ?? null,
-            messageId: parsed.messageId,
-            size: data.size,
-            outcome: 'quarantined' as const,
-            code: 250,
-            text: bi('Đã cách ly', 'Quarantined'),
-            findings,
-          })),
-        );
+        await logNotDelivered(c, tx.sender, tx.recipients, { messageId: parsed.messageId, size: data.size, outcome: 'quarantined', code: 250, text: bi('Đã cách ly', 'Quarantined'), findings });
         return `2.0.0 ${bi('Đã nhận thư', 'Message accepted')}`;
       }
     }
