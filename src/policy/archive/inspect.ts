@@ -80,11 +80,7 @@ async function visit(
     case 'rar5': {
       const listing = archive === 'rar4' ? readRar4(bytes, limits.maxEntries) : readRar5(bytes, limits.maxEntries);
       if (listing.encrypted) report.encrypted.push({ path, format: listing.headersEncrypted ? `${archive}-headers` : archive });
-      for (const n of listing.names) {
-        report.members.push(`${path}/${n}`);
-        const e = extensionOf(n);
-        if (e && extensions.has(e)) report.executables.push({ path: `${path}/${n}`, name: n, why: 'name' });
-      }
+      listMembers(listing.names, path, extensions, report);
       // Stored (uncompressed) members can be sniffed; compressed RAR content is not decoded.
       for (const m of listing.stored) {
         const kind = sniffExecutable(m.head);
@@ -95,13 +91,18 @@ async function visit(
     case '7z': {
       const info = read7z(bytes);
       if (info.encrypted) report.encrypted.push({ path, format: '7z' });
-      for (const n of info.names) {
-        report.members.push(`${path}/${n}`);
-        const e = extensionOf(n);
-        if (e && extensions.has(e)) report.executables.push({ path: `${path}/${n}`, name: n, why: 'name' });
-      }
+      listMembers(info.names, path, extensions, report);
       return;
     }
+  }
+}
+
+/** Member names of an archive whose contents are not opened (RAR, 7z): listed, and checked by name. */
+function listMembers(names: readonly string[], path: string, extensions: ReadonlySet<string>, report: InspectReport): void {
+  for (const n of names) {
+    report.members.push(`${path}/${n}`);
+    const e = extensionOf(n);
+    if (e && extensions.has(e)) report.executables.push({ path: `${path}/${n}`, name: n, why: 'name' });
   }
 }
 
