@@ -9,6 +9,7 @@ import type { Clock } from '../lib/clock.js';
 import { bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
+import { domainOf } from '../mail/addresses.js';
 import { indexText } from '../mail/search-text.js';
 import { checkQuotaWarnings } from '../policy/quota-warnings.js';
 import type { ParsedMessage } from '../mail/types.js';
@@ -110,10 +111,6 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
   const writeLog = createLogWriter(store, log);
 
   const quotaFor = (account: Account): number => effectiveQuotaBytes(account, config.quota);
-
-  function domainOf(address: string): string {
-    return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
-  }
 
   async function targetMailbox(account: Account, junk: boolean): Promise<number | null> {
     if (junk) {

@@ -249,6 +249,11 @@ export function displayAddresses(list: readonly EnvelopeAddress[] | null): strin
 
 // ── SMTP envelope addresses ──────────────────────────────────────────────────
 
+/** Domain of a clean envelope address (after the last "@"), lower case, for routing. */
+export function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
 /** Dots that IDNA maps to "." and so could smuggle a different domain past a check. */
 const FULLWIDTH_DOTS = /[\uff0e\u3002\uff61]/;
 const LOCAL_ATOM = /^(?:[A-Za-z0-9!#$&'*+\-/=?^_`{|}~]|[^\x00-\x7f])+$/;

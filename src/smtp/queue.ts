@@ -18,6 +18,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { BoundListener, Service } from '../lib/service.js';
+import { domainOf } from '../mail/addresses.js';
 import { parseMessage } from '../mail/parse.js';
 import type { QueueItem, SendLogEntry, Store } from '../store/port.js';
 import { signOutbound } from './dkim.js';
@@ -90,8 +91,6 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
   let running: Promise<number> | null = null;
   let stopped = true;
   let healthy = true;
-
-  const domainOf = (a: string): string => a.slice(a.lastIndexOf('@') + 1).toLowerCase();
 
   function parseHop(s: string): Hop {
     const i = s.lastIndexOf(':');
