@@ -16,7 +16,7 @@ export {
 } from './service.js';
 export { decodeSaslPlain, encodeSaslPlain, type SaslPlain } from './sasl.js';
 export { isLoopback, plaintextAllowedBy, type PlaintextMode } from './plaintext.js';
-export { ConcurrencyGate, FailureTracker } from './throttle.js';
+export { FailureTracker } from './throttle.js';
 export { generatePassword, hashPassword, passwordProblems, verifyPassword, type PasswordRules } from './passwords.js';
 export { createAppPassword, generateAppPasswordSecret, MAX_APP_PASSWORDS, revokeAppPassword } from './app-passwords.js';
 export { currentTotp, newTotpSecret, totpUri, verifyTotp } from './totp.js';

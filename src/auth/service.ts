@@ -29,7 +29,8 @@ import type { Metrics } from '../lib/metrics.js';
 import type { Account, Store } from '../store/port.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { plaintextAllowedBy } from './plaintext.js';
-import { ConcurrencyGate, FailureTracker } from './throttle.js';
+import { KeyedCounter } from '../lib/keyed-counter.js';
+import { FailureTracker } from './throttle.js';
 
 export type SignInProtocol = 'imap' | 'pop3' | 'smtp' | 'http';
 
@@ -162,7 +163,7 @@ export function createAuthService(deps: AuthDeps): AuthService {
     maxDelayMs: sec.authFailureMaxDelayMs,
     windowMs: sec.authFailureWindowMs,
   });
-  const gate = new ConcurrencyGate(sec.maxConcurrentAuthPerIp);
+  const gate = new KeyedCounter(sec.maxConcurrentAuthPerIp);
   let dummyHash: Promise<string> | null = null;
   const message = (kind: SignInFailureKind) => signInMessage(kind, config.passwords.changeUrl);
 
@@ -215,7 +216,7 @@ export function createAuthService(deps: AuthDeps): AuthService {
 
   async function signIn(req: SignInRequest): Promise<SignInResult> {
     if (!plaintextAllowedBy(sec.allowPlaintextAuth, req.ip, req.secure)) return reject(req, 'plaintext-refused', null);
-    const release = gate.tryAcquire(req.ip);
+    const release = gate.acquire(req.ip);
     if (!release) return reject(req, 'throttled', null);
     try {
       const list = await candidates(req.username);

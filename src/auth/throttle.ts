@@ -5,9 +5,10 @@
  *   before answering a failure is base × 2^(n−1), capped at max, where n is the highest count
  *   among the keys involved. A key's failures are forgotten after `windowMs` without a failure.
  *   No hard lock-out: a right password always gets in (after the sign-in it is part of).
- * - ConcurrencyGate: at most N sign-ins in flight per IP, checked before any hashing.
+ * (At most N sign-ins in flight per IP, checked before any hashing: a lib/keyed-counter.ts
+ * KeyedCounter in the auth service.)
  *
- * Both are bounded: the tracker sweeps stale keys and never holds more than `maxKeys`.
+ * The tracker is bounded: it sweeps stale keys and never holds more than `maxKeys`.
  */
 import type { Clock } from '../lib/clock.js';
 
@@ -78,30 +79,5 @@ export class FailureTracker {
       if (now - e.lastAt > this.opts.windowMs || this.entries.size > this.maxKeys) this.entries.delete(key);
       else break;
     }
-  }
-}
-
-/** At most `max` concurrent holders per key. */
-export class ConcurrencyGate {
-  private readonly inFlight = new Map<string, number>();
-  constructor(private readonly max: number) {}
-
-  /** A release function, or null when the key is at its cap. */
-  tryAcquire(key: string): (() => void) | null {
-    const n = this.inFlight.get(key) ?? 0;
-    if (n >= this.max) return null;
-    this.inFlight.set(key, n + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.inFlight.get(key) ?? 1) - 1;
-      if (left <= 0) this.inFlight.delete(key);
-      else this.inFlight.set(key, left);
-    };
-  }
-
-  current(key: string): number {
-    return this.inFlight.get(key) ?? 0;
   }
 }
