@@ -584,13 +584,14 @@ class Core {
     this.indexTimer = setTimeout(() => {
       this.indexTimer = null;
       if (this.closed) return;
-      if (this.batch || this.pending.length > 0 || this.flushScheduled) {
+      // Idle means no delivery at any stage: none writing its blob file, none waiting to commit.
+      if (this.busy() || this.flushScheduled) {
         this.scheduleIndex();
         return;
       }
       try {
         if (this.ftsBacklog) {
-          this.transact(() => this.indexSome(32));
+          this.transact(() => this.indexSome(16));
         } else if (this.walDirty) {
           this.walDirty = false;
           this.db.pragma('wal_checkpoint(PASSIVE)');
