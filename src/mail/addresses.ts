@@ -255,7 +255,7 @@ export function domainOf(address: string): string {
 }
 
 /** Dots that IDNA maps to "." and so could smuggle a different domain past a check. */
-const FULLWIDTH_DOTS = /[\uff0e\u3002\uff61]/;
+export const FULLWIDTH_DOTS = /[\uff0e\u3002\uff61]/;
 const LOCAL_ATOM = /^(?:[A-Za-z0-9!#$&'*+\-/=?^_`{|}~]|[^\x00-\x7f])+$/;
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 

@@ -9,6 +9,7 @@
  */
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { bi } from '../lib/errors.js';
+import { FULLWIDTH_DOTS } from '../mail/addresses.js';
 
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 
@@ -46,9 +47,6 @@ export function translate(text: string): string {
   return text;
 }
 
-/** Dots that IDNA (and so smtp-server's punycode step) silently turns into "." in a domain. */
-const IDEOGRAPHIC_DOTS = /[\u3002\uFF0E\uFF61]/;
-
 type ParseFn = (this: SMTPConnection, name: string, command: unknown) => { address: string } | false;
 type SendFn = (this: SMTPConnection, code: number, data?: string | string[], context?: string | false) => void;
 let installed = false;
@@ -70,7 +68,7 @@ export function installReplyWriter(): void {
       const raw = /^\s*RCPT\s+TO\s*:\s*<([^<>]*)>/i.exec(text)?.[1];
       if (raw !== undefined && raw.length > 0 && raw.length <= 512) return { address: raw, args: false };
     }
-    if (parsed && IDEOGRAPHIC_DOTS.test(text)) {
+    if (parsed && FULLWIDTH_DOTS.test(text)) {
       const raw = /<([^>]*)>/.exec(text)?.[1];
       if (raw !== undefined) parsed.address = raw;
     }
