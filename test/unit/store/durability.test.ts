@@ -64,6 +64,8 @@ describe('durability', () => {
         const bytes = await store.readBlob(meta!.blobId);
         expect(bytes.equals(durableMessage(i)), `message ${i} (uid ${uid}) differs`).toBe(true);
       }
+      // The full-text rows committed with them survived too (indexed now, on the first search).
+      for (const [i, uid] of confirmed.slice(0, 10)) expect(await store.searchText(mailboxId, [`message ${i}`], 'subject')).toContain(uid);
       // Unacknowledged work may or may not be there, but the store is consistent: every row's blob reads whole.
       for (const m of list) expect((await store.readBlob(m.blobId)).length).toBe(m.size);
       expect(await store.usage((await store.getMailboxById(mailboxId))!.accountId)).toBe(list.reduce((s, m) => s + m.size, 0));
