@@ -1,5 +1,6 @@
 /**
- * The embedded mailstore: better-sqlite3 (WAL, synchronous=FULL) + content-addressed blob files.
+ * The embedded mailstore: better-sqlite3 (WAL, synchronous=NORMAL + an explicit async WAL fsync
+ * before any write is acknowledged) + content-addressed blob files.
  *
  * Concurrency model (better-sqlite3 is synchronous, one connection per process):
  * - Every Store method runs its SQL synchronously inside one IMMEDIATE transaction, so no two
@@ -8,6 +9,12 @@
  *   then joins a GROUP COMMIT: every delivery queued in the same tick (or within
  *   groupCommitWindowMs) is committed in ONE transaction (one WAL fsync). Each delivery runs in
  *   its own SAVEPOINT inside it, so an over-quota delivery fails alone.
+ * - Durability without blocking the event loop: SQLite runs with synchronous=NORMAL, so a WAL
+ *   commit writes its frames but does not fsync them (SQLite still syncs the WAL before each
+ *   checkpoint and the database after it). Every method that wrote resolves only after
+ *   `Core.durable()`, an fsync of the -wal file on libuv's thread pool; commits made while one
+ *   fsync runs share the next one. So 250/OK still means "on disk", and while the disk flushes,
+ *   the event loop keeps reading the next messages — which then share the next commit.
  * - Full-text rows are written to fts_pending in the delivery's commit and moved into the FTS5
  *   index (trigram tokenizer) by a background indexer that only runs while no delivery waits;
  *   searchText drains the backlog first, so a search always sees every committed message.
@@ -20,6 +27,7 @@
 import Database from 'better-sqlite3';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
+import { open as openFile, stat as statFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Clock } from '../../lib/clock.js';
@@ -365,7 +373,14 @@ class Core {
   private flushChain: Promise<void> = Promise.resolve();
   private readonly stmts = new Map<string, Stmt>();
   private readonly runner: Database.Transaction<(f: () => unknown) => unknown>;
+  private readonly totalChangesStmt: Stmt;
   closed = false;
+  /** The WAL file, kept open for fsync (see durable()). */
+  private readonly walPath: string;
+  private walHandle: FileHandle | null = null;
+  private syncRunning = false;
+  /** Callers waiting for an fsync that starts after their commit. */
+  private syncWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
 
   constructor(
     readonly db: Database.Database,
@@ -373,6 +388,71 @@ class Core {
   ) {
     this.blobs = new BlobFiles(opts.dir);
     this.runner = db.transaction((f: () => unknown) => f());
+    this.totalChangesStmt = db.prepare('SELECT total_changes() AS n');
+    this.walPath = path.join(opts.dir, 'buudien.db-wal');
+  }
+
+  /** Rows changed on this connection so far (tells whether a transaction wrote). */
+  totalChanges(): number {
+    return (this.totalChangesStmt.get() as { n: number }).n;
+  }
+
+  /** Resolves once everything committed before the call is on disk (one fsync shared by all waiting). */
+  durable(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.syncWaiters.push({ resolve, reject });
+      if (!this.syncRunning) void this.runSyncs();
+    });
+  }
+
+  private async runSyncs(): Promise<void> {
+    this.syncRunning = true;
+    try {
+      while (this.syncWaiters.length > 0) {
+        const waiters = this.syncWaiters;
+        this.syncWaiters = [];
+        try {
+          await this.fsyncWal();
+          for (const w of waiters) w.resolve();
+        } catch (err) {
+          this.opts.log.error({ err }, 'store: fsync of the write-ahead log failed');
+          const e = new MailError('TEMPORARY', bi('Không ghi được xuống đĩa, vui lòng thử lại sau', 'Could not write to disk, try again later'), err);
+          for (const w of waiters) w.reject(e);
+        }
+      }
+    } finally {
+      this.syncRunning = false;
+    }
+  }
+
+  private async fsyncWal(): Promise<void> {
+    // While the connection is open in WAL mode the -wal file stays (a TRUNCATE checkpoint empties
+    // it in place). Another process closing last may delete it after checkpointing into the
+    // database file, which SQLite then syncs: a missing or replaced file needs no flush of ours.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (!this.walHandle) {
+        try {
+          this.walHandle = await openFile(this.walPath, 'r');
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+          throw e;
+        }
+      }
+      const onDisk = await statFile(this.walPath).catch(() => null);
+      const mine = await this.walHandle.stat();
+      if (onDisk && onDisk.ino === mine.ino) {
+        await this.walHandle.sync();
+        return;
+      }
+      await this.walHandle.close().catch(() => undefined);
+      this.walHandle = null;
+      if (!onDisk) return;
+    }
+  }
+
+  async closeWal(): Promise<void> {
+    await this.walHandle?.close().catch(() => undefined);
+    this.walHandle = null;
   }
 
   q(sql: string): Stmt {
@@ -667,12 +747,18 @@ class Core {
       }
     }
     this.scheduleIndex();
-    items.forEach((it, i) => {
-      const r = results[i];
-      if (!r) it.reject(new MailError('INTERNAL', bi('Lỗi nội bộ', 'Internal error')));
-      else if (r.ok) it.resolve(r.value);
-      else it.reject(r.error);
-    });
+    const settle = (syncError: unknown): void => {
+      items.forEach((it, i) => {
+        const r = results[i];
+        if (!r) it.reject(new MailError('INTERNAL', bi('Lỗi nội bộ', 'Internal error')));
+        else if (!r.ok) it.reject(r.error);
+        else if (syncError) it.reject(syncError);
+        else it.resolve(r.value);
+      });
+    };
+    // Not awaited: the next group may commit while this one's fsync runs (it then shares the next fsync).
+    if (results.some((r) => r.ok)) this.durable().then(() => settle(null), settle);
+    else settle(null);
   }
 
 }
@@ -697,9 +783,15 @@ class SqliteStore implements Store {
   }
 
   private async tx<T>(work: () => T): Promise<T> {
-    if (!this.joinsBatch()) await this.c.idle();
-    else this.c.checkOpen();
-    return this.c.transact(work);
+    if (this.joinsBatch()) {
+      this.c.checkOpen();
+      return this.c.transact(work); // the batch's COMMIT waits for durability
+    }
+    await this.c.idle();
+    const before = this.c.totalChanges();
+    const result = this.c.transact(work);
+    if (this.c.totalChanges() !== before) await this.c.durable();
+    return result;
   }
 
   async ping(): Promise<void> {
@@ -724,6 +816,7 @@ class SqliteStore implements Store {
     } catch (e) {
       this.c.opts.log.warn({ err: e }, 'wal checkpoint at close failed');
     }
+    await this.c.closeWal();
     this.c.db.close();
   }
 
@@ -893,6 +986,7 @@ class SqliteStore implements Store {
       this.c.db.exec('COMMIT');
       this.c.events = null;
       this.c.emit(events);
+      await this.c.durable();
       return result;
     } finally {
       this.c.events = null;
@@ -1796,6 +1890,7 @@ class SqliteStore implements Store {
       }
       return rows;
     });
+    if (removed.length > 0) await this.c.durable();
     let bytes = 0;
     let count = 0;
     for (const r of removed) {
@@ -1846,7 +1941,8 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
   const db = new Database(path.join(opts.dir, 'buudien.db'));
   try {
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
+    // NORMAL: commits do not fsync on the event loop; every write awaits Core.durable() instead.
+    db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
     // 64 MiB page cache: the send log's four indexes take random inserts; mailbox listings stay in memory.
