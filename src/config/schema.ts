@@ -277,6 +277,8 @@ export const configSchema = z
           .default(null),
         /** Per-account sending limits so a compromised account cannot spray. */
         maxMessagesPerHour: count(200),
+        /** Recipients one signed-in account may give one message (submission); over it → 451 4.7.1 and a notice. Kept below limits.maxRecipientsPerMessage, the hard protocol cap. */
+        maxRecipientsPerMessage: count(100),
       })
       .strict()
       .prefault({}),

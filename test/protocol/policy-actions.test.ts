@@ -5,7 +5,9 @@
  */
 import path from 'node:path';
 import { rmSync } from 'node:fs';
+import nodemailer from 'nodemailer';
 import { afterEach, describe, expect, it } from 'vitest';
+import { PASSWORD } from '../helpers/accounts.js';
 import { decodeWords } from '../../src/mail/headers.js';
 import { cli, tempSetup } from '../cli/run.js';
 import { startApp, type TestApp } from '../helpers/app.js';
@@ -121,6 +123,46 @@ describe('sending limits on submission', () => {
     const notices = await mailboxMessages(a.store, admin.id);
     expect(notices).toHaveLength(1);
     expect(decodeWords(headersOf(notices[0] ?? '').find((h) => h.startsWith('Subject:')) ?? '')).toContain('longnv@example.gov.vn');
+  });
+});
+
+describe('recipients per message on submission', () => {
+  it('over policy.maxRecipientsPerMessage: 451 4.7.1 at RCPT, named rule, and a notice to the unit admin', async () => {
+    const a = await app({ policy: { maxRecipientsPerMessage: 2 } });
+    const unit = await a.store.addUnit({ code: 'stttt', address: 'stttt', name: 'Sở TT&TT', parentId: null, staff: null }, { actor: 't', action: 'x', target: 'y' });
+    const admin = await addUser(a.store, 'quantri@example.gov.vn', { role: 'unit', unitId: unit.id });
+    await addUser(a.store, 'longnv@example.gov.vn', { unitId: unit.id });
+    for (const u of ['lanvt', 'hoanglm', 'minhpq']) await addUser(a.store, `${u}@example.gov.vn`, { unitId: unit.id });
+    const from = 'longnv@example.gov.vn';
+    const to = ['lanvt@example.gov.vn', 'hoanglm@example.gov.vn', 'minhpq@example.gov.vn'];
+    const box = await a.store.getMailbox(admin.id, 'INBOX');
+    let off: () => void = () => undefined;
+    const arrived = new Promise<void>((resolve) => {
+      off = a.store.onEvent((e) => {
+        if (e.kind === 'added' && e.mailboxId === box?.id) resolve();
+      });
+    });
+    const two = await send(a, mimeMessage({ from, to: to.slice(0, 2).join(', '), subject: 'two' }), { from, to: to.slice(0, 2), submission: from });
+    expect(two).toMatchObject({ ok: true });
+    // nodemailer sends to the accepted recipients and reports the refused one.
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: a.port('submission'), secure: false, tls: { rejectUnauthorized: false }, auth: { user: from, pass: PASSWORD } });
+    try {
+      const info = await transport.sendMail({ envelope: { from, to }, raw: mimeMessage({ from, to: to.join(', '), subject: 'three' }) });
+      expect(info.accepted).toEqual(to.slice(0, 2));
+      expect(info.rejected).toEqual([to[2]]);
+      const err = (info as unknown as { rejectedErrors: Array<{ responseCode: number; response: string }> }).rejectedErrors[0];
+      expect(err?.responseCode).toBe(451);
+      expect(err?.response).toContain('4.7.1');
+      expect(err?.response).toContain('sending-limits');
+    } finally {
+      transport.close();
+    }
+    if ((await mailboxMessages(a.store, admin.id)).length === 0) await arrived;
+    off();
+    const notices = await mailboxMessages(a.store, admin.id);
+    expect(notices).toHaveLength(1);
+    const log = await a.store.searchSendLog({ sender: from });
+    expect(log.find((e) => e.recipient === to[2])).toMatchObject({ outcome: 'deferred', code: 451, findings: ['sending-limits: reject sending-limit; recipients-per-message=2'] });
   });
 });
 

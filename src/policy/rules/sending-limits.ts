@@ -1,7 +1,8 @@
 /**
  * Per-account sending limits, so a compromised account cannot spray (submission only):
  * - at MAIL FROM: more than policy.maxMessagesPerHour accepted messages in the last hour;
- * - at RCPT: more than limits.maxRecipientsPerMessage recipients.
+ * - at RCPT: more than policy.maxRecipientsPerMessage recipients (below limits.maxRecipientsPerMessage,
+ *   the protocol's hard cap, which answers 452 4.5.3 for everyone).
  * Both → 451 4.7.1, a log event, and (once per account per hour) a notice to the unit's
  * administrators (R-ACC-7), or to the super-administrators when the unit has none.
  * Counts are kept in memory per process (a restart forgets them).
@@ -59,7 +60,7 @@ export const sendingLimits: RuleFactory = (deps) => {
           ),
         };
       }
-      const maxR = config.limits.maxRecipientsPerMessage;
+      const maxR = config.policy.maxRecipientsPerMessage;
       if (ctx.recipients.length < maxR) return { kind: 'pass' };
       log.warn({ event: 'sending-limit', account, recipients: ctx.recipients.length + 1, limit: maxR }, 'sending limit reached: recipients per message');
       tell(account, `quá ${maxR} người nhận trong một thư / more than ${maxR} recipients in one message`);
