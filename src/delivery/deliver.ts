@@ -11,6 +11,7 @@ import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import { domainOf } from '../mail/addresses.js';
 import { indexText } from '../mail/search-text.js';
+import { renderImapStrings } from '../mail/imap-render.js';
 import { checkQuotaWarnings } from '../policy/quota-warnings.js';
 import type { ParsedMessage } from '../mail/types.js';
 import { prependHeaders, removeHeaders } from './headers.js';
@@ -165,6 +166,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
         structure: local.parsed.structure,
         searchText: indexText(input.parsed),
         internalDate: now,
+        imap: renderImapStrings(local.parsed.envelope, local.parsed.structure),
       };
       const markDelivered = (t: { recipients: string[] }): void => {
         for (const r of t.recipients) results.set(r, { recipient: r, ...OK_DELIVERED, outcome: 'delivered' });

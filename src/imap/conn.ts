@@ -3,7 +3,7 @@
  * (whatever was buffered before it is thrown away) and COMPRESS=DEFLATE on both directions.
  */
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import zlib from 'node:zlib';
 
@@ -100,7 +100,11 @@ export class Conn {
     if (this.closedFlag || parts.length === 0) return;
     const t = this.target();
     let ok = true;
+    // Corked: the pieces (response text and body slices, not copied) leave in one writev.
+    const w = parts.length > 1 && t instanceof Writable ? t : null;
+    w?.cork();
     for (const p of parts) ok = t.write(p) && ok;
+    w?.uncork();
     if (this.deflate) this.deflate.flush(zlib.constants.Z_SYNC_FLUSH);
     if (!ok) await this.drained(t);
   }

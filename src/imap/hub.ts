@@ -3,9 +3,24 @@
  * store.onEvent for changes made in this process, a poll of each watched mailbox's
  * HIGHESTMODSEQ for changes made by other processes (only while some session is in IDLE;
  * other sessions pull changes at their next command).
+ *
+ * It also keeps the listing SELECT needs (UIDs, flags, MODSEQs, sizes) of recently selected
+ * mailboxes, shared by their sessions and brought up to date with store.changesSince by MODSEQ
+ * (so changes made by other processes are picked up too); a SELECT then costs a status read and
+ * a copy instead of reading every row.
  */
 import type { Logger } from '../lib/log.js';
-import type { MailboxChanges, Store } from '../store/port.js';
+import type { MailboxChanges, MailboxStatus, Store } from '../store/port.js';
+import { internFlagString, internFlags, type ViewColumns } from './view.js';
+
+/** Listings kept for mailboxes nobody has selected any more, up to this many messages in all. */
+const SNAPSHOT_KEEP_MESSAGES = 1_000_000;
+
+/** A mailbox's listing as of `modseq`. */
+interface Snapshot extends ViewColumns {
+  uidValidity: number;
+  modseq: number;
+}
 
 export interface Watcher {
   /** The mailbox changed (the watcher pulls the details itself). */
@@ -21,6 +36,9 @@ export class MailboxHub {
   private timer: NodeJS.Timeout | null = null;
   private polling = false;
   private readonly inflight = new Map<string, Promise<MailboxChanges>>();
+  /** Listings by mailbox id, least recently used first. */
+  private readonly snapshots = new Map<number, Snapshot>();
+  private readonly loading = new Map<number, Promise<Snapshot>>();
 
   constructor(
     private readonly store: Store,
@@ -64,6 +82,65 @@ export class MailboxHub {
       p.then(done, done);
     }
     return p;
+  }
+
+  /**
+   * The mailbox's listing, at least as new as `status` (read just before). The arrays are
+   * shared: callers copy before changing them.
+   */
+  async listing(mailboxId: number, status: MailboxStatus): Promise<ViewColumns & { modseq: number }> {
+    for (;;) {
+      const busy = this.loading.get(mailboxId);
+      if (!busy) break;
+      await busy.catch(() => undefined);
+    }
+    const cached = this.snapshots.get(mailboxId);
+    if (cached && cached.uidValidity === status.uidValidity && cached.modseq === status.highestModseq && cached.uids.length === status.messages) {
+      this.touch(mailboxId, cached);
+      return cached;
+    }
+    const p = this.refresh(mailboxId, status, cached && cached.uidValidity === status.uidValidity ? cached : null);
+    this.loading.set(mailboxId, p);
+    try {
+      const snap = await p;
+      this.touch(mailboxId, snap);
+      return snap;
+    } finally {
+      this.loading.delete(mailboxId);
+    }
+  }
+
+  private touch(mailboxId: number, snap: Snapshot): void {
+    this.snapshots.delete(mailboxId);
+    this.snapshots.set(mailboxId, snap);
+    let total = 0;
+    for (const s of this.snapshots.values()) total += s.uids.length;
+    for (const [id, s] of this.snapshots) {
+      if (total <= SNAPSHOT_KEEP_MESSAGES) break;
+      if (id === mailboxId || this.watchers.has(id)) continue;
+      this.snapshots.delete(id);
+      total -= s.uids.length;
+    }
+  }
+
+  private async refresh(mailboxId: number, status: MailboxStatus, cached: Snapshot | null): Promise<Snapshot> {
+    if (cached && cached.modseq < status.highestModseq) {
+      const ch = await this.changes(mailboxId, cached.modseq);
+      const next = applyChanges(cached, ch);
+      // Trust the incremental result only when it provably matches the mailbox (same MODSEQ, same count).
+      if (next && (ch.highestModseq !== status.highestModseq || next.uids.length === status.messages)) return next;
+    }
+    const idx = await this.store.listMessageIndex(mailboxId);
+    let modseq = status.highestModseq;
+    for (const m of idx.modseqs) if (m > modseq) modseq = m;
+    return {
+      uidValidity: status.uidValidity,
+      modseq,
+      uids: idx.uids,
+      modseqs: idx.modseqs,
+      flags: idx.flags.map(internFlagString),
+      sizes: idx.sizes,
+    };
   }
 
   watch(mailboxId: number, modseq: number, w: Watcher): () => void {
@@ -119,4 +196,51 @@ export class MailboxHub {
       this.polling = false;
     }
   }
+}
+
+/** The listing after `ch`; null when the changes cannot be applied in place (a UID below the highest appeared). */
+function applyChanges(snap: Snapshot, ch: MailboxChanges): Snapshot | null {
+  let { uids, modseqs, flags, sizes } = snap;
+  if (ch.expunged.length > 0) {
+    const gone = new Set(ch.expunged);
+    const keep: number[] = [];
+    for (let i = 0; i < uids.length; i++) if (!gone.has(uids[i] as number)) keep.push(i);
+    if (keep.length !== uids.length) {
+      uids = keep.map((i) => uids[i] as number);
+      modseqs = keep.map((i) => modseqs[i] as number);
+      flags = keep.map((i) => flags[i] as readonly string[]);
+      sizes = keep.map((i) => sizes[i] as number);
+    }
+  }
+  const gone = new Set(ch.expunged);
+  const added = ch.changed.filter((m) => !gone.has(m.uid)).sort((a, b) => a.uid - b.uid);
+  let max = uids[uids.length - 1] ?? 0;
+  for (const m of added) {
+    // binary search: flag change of a message the listing holds
+    let lo = 0;
+    let hi = uids.length - 1;
+    let at = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = uids[mid] as number;
+      if (v === m.uid) {
+        at = mid;
+        break;
+      }
+      if (v < m.uid) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    if (at >= 0) {
+      modseqs[at] = m.modseq;
+      flags[at] = internFlags(m.flags);
+      continue;
+    }
+    if (m.uid <= max) return null;
+    uids.push(m.uid);
+    modseqs.push(m.modseq);
+    flags.push(internFlags(m.flags));
+    sizes.push(m.size);
+    max = m.uid;
+  }
+  return { uidValidity: snap.uidValidity, modseq: Math.max(snap.modseq, ch.highestModseq), uids, modseqs, flags, sizes };
 }

@@ -345,8 +345,8 @@ export class Session {
   async select(mailbox: Mailbox, readOnly: boolean): Promise<{ view: MailboxView; status: MailboxStatus }> {
     this.unselect();
     const status = await this.deps.store.mailboxStatus(mailbox.id);
-    const messages = await this.deps.store.listMessages(mailbox.id);
-    const view = new MailboxView({ mailboxId: mailbox.id, readOnly, modseq: status.highestModseq, messages });
+    const listing = await this.shared.hub.listing(mailbox.id, status);
+    const view = new MailboxView({ mailboxId: mailbox.id, readOnly, modseq: Math.max(status.highestModseq, listing.modseq), messages: listing });
     const unwatch = this.shared.hub.watch(mailbox.id, view.highestModseq, {
       changed: () => {
         if (this.selected?.view === view) this.mailboxChanged();

@@ -22,12 +22,28 @@ export function internFlags(flags: readonly string[]): readonly string[] {
   return v;
 }
 
+/** Flags as the store keeps them (space-separated), interned. */
+export function internFlagString(s: string): readonly string[] {
+  const v = flagPool.get(s);
+  if (v) return v;
+  return internFlags(s === '' ? [] : s.split(' '));
+}
+
+/** A mailbox listing as parallel arrays, index i for the i-th lowest UID. */
+export interface ViewColumns {
+  uids: number[];
+  modseqs: number[];
+  flags: Array<readonly string[]>;
+  sizes: number[];
+}
+
 export interface ViewOptions {
   mailboxId: number;
   readOnly: boolean;
   /** MODSEQ the listing was taken at (or before). */
   modseq: number;
-  messages: readonly MessageMeta[];
+  /** The listing: message objects, or columns (copied, never changed). */
+  messages: readonly MessageMeta[] | ViewColumns;
 }
 
 export interface PendingFlag {
@@ -68,13 +84,23 @@ export class MailboxView {
     this.mailboxId = opts.mailboxId;
     this.readOnly = opts.readOnly;
     this.syncedModseq = opts.modseq;
-    const n = opts.messages.length;
+    if (!Array.isArray(opts.messages)) {
+      const c = opts.messages as ViewColumns;
+      this.uids = c.uids.slice();
+      this.flagList = c.flags.slice();
+      this.modseqs = c.modseqs.slice();
+      this.sizes = c.sizes.slice();
+      for (const m of this.modseqs) if (m > this.syncedModseq) this.syncedModseq = m;
+      return;
+    }
+    const list = opts.messages as readonly MessageMeta[];
+    const n = list.length;
     this.uids = new Array<number>(n);
     this.flagList = new Array<readonly string[]>(n);
     this.modseqs = new Array<number>(n);
     this.sizes = new Array<number>(n);
     let i = 0;
-    for (const m of opts.messages) {
+    for (const m of list) {
       this.uids[i] = m.uid;
       this.flagList[i] = internFlags(m.flags);
       this.modseqs[i] = m.modseq;

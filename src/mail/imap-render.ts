@@ -107,3 +107,8 @@ export function renderBodyStructure(p: MimePart, extended: boolean): string {
   if (extended) fields.push(imapString(p.md5), dispositionOf(p), languageOf(p), imapString(p.location));
   return `(${fields.join(' ')})`;
 }
+
+/** ENVELOPE, BODY and BODYSTRUCTURE strings of a message, computed once when it is stored. */
+export function renderImapStrings(envelope: Envelope, structure: MimePart): { envelope: string; body: string; bodyStructure: string } {
+  return { envelope: renderEnvelope(envelope), body: renderBodyStructure(structure, false), bodyStructure: renderBodyStructure(structure, true) };
+}

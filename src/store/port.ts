@@ -182,10 +182,43 @@ export interface MessageMeta {
   blobId: string;
 }
 
+/** FETCH's ENVELOPE, BODY and BODYSTRUCTURE strings, rendered once at delivery (mail/imap-render.ts). */
+export interface RenderedImap {
+  envelope: string;
+  /** BODY (non-extended). */
+  body: string;
+  bodyStructure: string;
+}
+
+/** A mailbox's messages as parallel arrays, index i for the i-th lowest UID. */
+export interface MessageIndex {
+  uids: number[];
+  modseqs: number[];
+  /** Flags as stored: space-separated. */
+  flags: string[];
+  sizes: number[];
+}
+
 /** Cached at delivery so FETCH never re-parses. */
 export interface MessageDetail extends MessageMeta {
   envelope: Envelope;
   structure: MimePart;
+  /** The rendered strings, when the message was stored with them (older rows: render from envelope/structure). */
+  imap?: RenderedImap;
+  /** The whole message, when asked for (getMessageDetails `bytes`) and it is held inline; else read with readBlob. */
+  bytes?: Buffer;
+}
+
+/** What a getMessageDetails caller needs besides the metadata. */
+export interface DetailOptions {
+  /** Also return the bytes of messages held inline (small ones), saving one readBlob each. */
+  bytes?: boolean;
+  /**
+   * false: the caller mostly needs the rendered strings (FETCH ENVELOPE / BODYSTRUCTURE), so the
+   * envelope and structure are read only for messages without them, and otherwise on first use
+   * (one lookup each). Default true.
+   */
+  parsed?: boolean;
 }
 
 /** What one delivery writes: one blob, one row in each target mailbox. */
@@ -205,6 +238,8 @@ export interface StoreMessageInput {
   searchText: string;
   internalDate: Date;
   targets: DeliveryTarget[];
+  /** FETCH strings rendered from envelope and structure (optional: without them FETCH renders each time). */
+  imap?: RenderedImap;
 }
 
 export interface StoredCopy {
@@ -393,7 +428,9 @@ export interface Store {
   /** Every message of a mailbox in UID order (flags, sizes: what SELECT and UID FETCH 1:* need). */
   listMessages(mailboxId: number): Promise<MessageMeta[]>;
   /** Cached envelope and structure for these UIDs (missing UIDs are skipped), in UID order. */
-  getMessageDetails(mailboxId: number, uids: number[]): Promise<MessageDetail[]>;
+  getMessageDetails(mailboxId: number, uids: number[], opts?: DetailOptions): Promise<MessageDetail[]>;
+  /** SELECT's listing in columns (no per-message objects): UIDs ascending, with MODSEQ, flags and size. */
+  listMessageIndex(mailboxId: number): Promise<MessageIndex>;
   /** The message bytes, optionally a byte range [start, end). */
   readBlob(blobId: string, range?: { start: number; end: number }): Promise<Buffer>;
   streamBlob(blobId: string, range?: { start: number; end: number }): Readable;

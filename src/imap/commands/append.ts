@@ -3,6 +3,7 @@
  * APPENDUID returned (Thunderbird's sent/draft saving). Over quota → NO [OVERQUOTA].
  */
 import { bi, MailError } from '../../lib/errors.js';
+import { renderImapStrings } from '../../mail/imap-render.js';
 import { parseMessage } from '../../mail/parse.js';
 import { indexText } from '../../mail/search-text.js';
 import type { StoredCopy } from '../../store/port.js';
@@ -48,6 +49,7 @@ export const appendCommand: CommandSpec<'APPEND'> = {
           searchText: indexText(parsed),
           internalDate: m.internalDate?.date ?? s.deps.clock.now(),
           targets: [{ mailboxId: mb.id, flags, quotaBytes: quota }],
+          imap: renderImapStrings(parsed.envelope, parsed.structure),
         });
         if (copy) stored.push(copy);
       }

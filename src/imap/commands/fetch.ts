@@ -21,8 +21,12 @@ import { resolveSet, uidInSet } from './sets.js';
 const STREAM_OVER = 256 * 1024;
 /** Response bytes gathered before a write. */
 const BATCH_BYTES = 64 * 1024;
-/** Messages whose details are loaded at once. */
-const DETAIL_BATCH = 500;
+/** Messages whose details are loaded at once (with inline bytes: fewer). */
+const DETAIL_BATCH = 2000;
+const DETAIL_BATCH_BYTES = 250;
+
+/** Items that read message bytes (inline ones come with the details). */
+const NEEDS_BYTES: ReadonlySet<FetchItem['kind']> = new Set(['RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE']);
 
 const NEEDS_DETAIL: ReadonlySet<FetchItem['kind']> = new Set([
   'ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'INTERNALDATE', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE',
@@ -57,8 +61,13 @@ class Out {
     this.text = '';
   }
 
+  /** True when enough is gathered to write. */
+  full(): boolean {
+    return this.bytes + this.text.length >= BATCH_BYTES;
+  }
+
   async maybeFlush(): Promise<void> {
-    if (this.bytes + this.text.length >= BATCH_BYTES) await this.flush();
+    if (this.full()) await this.flush();
   }
 
   async flush(): Promise<void> {
@@ -70,11 +79,15 @@ class Out {
     await this.s.writeMany(parts);
   }
 
-  /** `{n}\r\n` + the bytes [start, end) of a blob. */
-  async blob(blobId: string, start: number, end: number): Promise<void> {
+  /** `{n}\r\n` + the bytes [start, end) of a blob (`bytes`: the whole blob, when already loaded). */
+  async blob(blobId: string, start: number, end: number, bytes?: Buffer): Promise<void> {
     const n = Math.max(0, end - start);
     this.add(`{${n}}\r\n`);
     if (n === 0) return;
+    if (bytes) {
+      await this.push(bytes.subarray(Math.min(start, bytes.length), Math.min(end, bytes.length)));
+      return;
+    }
     if (n <= STREAM_OVER) {
       await this.push(await this.s.deps.store.readBlob(blobId, { start, end }));
       return;
@@ -166,13 +179,14 @@ function literalOf(buf: Buffer, binary = false): string | Buffer {
 
 async function renderBody(s: Session, out: Out, d: MessageDetail, name: string, sec: Section, p: { offset: number; length: number } | null): Promise<void> {
   const origin = p ? `<${p.offset}>` : '';
-  const r = sectionRange(d.structure, sec);
+  // BODY[] is the whole message: no need for the structure.
+  const r = sec.part.length === 0 && sec.text.kind === 'all' ? { start: 0, end: d.size, headerOnly: false } : sectionRange(d.structure, sec);
   if (!r) {
     out.add(`${name}${origin} ""`);
     return;
   }
   if (sec.text.kind === 'header.fields') {
-    const header = await s.deps.store.readBlob(d.blobId, { start: r.start, end: r.end });
+    const header = d.bytes ? d.bytes.subarray(r.start, r.end) : await s.deps.store.readBlob(d.blobId, { start: r.start, end: r.end });
     const filtered = filterHeader(header, sec.text.fields, sec.text.not);
     const w = partial(0, filtered.length, p);
     const slice = filtered.subarray(w.start, w.end);
@@ -182,7 +196,7 @@ async function renderBody(s: Session, out: Out, d: MessageDetail, name: string, 
   }
   const w = partial(r.start, r.end, p);
   out.add(`${name}${origin} `);
-  await out.blob(d.blobId, w.start, w.end);
+  await out.blob(d.blobId, w.start, w.end, d.bytes);
 }
 
 async function decodedPart(s: Session, d: MessageDetail, partNums: readonly number[]): Promise<Buffer> {
@@ -192,10 +206,8 @@ async function decodedPart(s: Session, d: MessageDetail, partNums: readonly numb
   if (!['7bit', '8bit', 'binary', 'base64', 'quoted-printable'].includes(enc)) {
     throw no('UNKNOWN-CTE', 'Không giải mã được phần này', 'Unknown content transfer encoding');
   }
-  const raw =
-    partNums.length === 0
-      ? await s.deps.store.readBlob(d.blobId, { start: d.structure.bodyStart, end: d.structure.end })
-      : await s.deps.store.readBlob(d.blobId, { start: part.bodyStart, end: part.end });
+  const range = partNums.length === 0 ? { start: d.structure.bodyStart, end: d.structure.end } : { start: part.bodyStart, end: part.end };
+  const raw = d.bytes ? d.bytes.subarray(range.start, range.end) : await s.deps.store.readBlob(d.blobId, range);
   return decodeTransfer(raw, enc);
 }
 
@@ -239,12 +251,23 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
     }
 
     const needDetail = items.some((i) => NEEDS_DETAIL.has(i.kind));
+    const needBytes = items.some((i) => NEEDS_BYTES.has(i.kind));
+    // The MIME tree is parsed only for section offsets (BODY[] of the whole message needs none).
+    const needParsed = items.some((i) => NEEDS_BYTES.has(i.kind) && !(i.kind === 'BODY[]' && i.section.part.length === 0 && i.section.text.kind === 'all'));
     const out = new Out(s);
-    for (let b = 0; b < seqs.length; b += needDetail ? DETAIL_BATCH : seqs.length) {
-      const batch = needDetail ? seqs.slice(b, b + DETAIL_BATCH) : seqs;
+    // Between items of one response (defined once: not a closure per message).
+    let first = true;
+    const sep = (): string => {
+      const r = first ? '' : ' ';
+      first = false;
+      return r;
+    };
+    const step = needDetail ? (needBytes ? DETAIL_BATCH_BYTES : DETAIL_BATCH) : Math.max(1, seqs.length);
+    for (let b = 0; b < seqs.length; b += step) {
+      const batch = needDetail ? seqs.slice(b, b + step) : seqs;
       let details: Map<number, MessageDetail> | null = null;
       if (needDetail) {
-        const list = await store.getMessageDetails(mailbox.id, batch.map((q) => view.uidAt(q) as number));
+        const list = await store.getMessageDetails(mailbox.id, batch.map((q) => view.uidAt(q) as number), { bytes: needBytes, parsed: needParsed });
         details = new Map(list.map((d) => [d.uid, d]));
       }
       for (const seq of batch) {
@@ -252,12 +275,7 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
         const d = details?.get(uid);
         if (details && !d) continue; // expunged meanwhile; its EXPUNGE comes later
         out.add(`* ${seq} FETCH (`);
-        let first = true;
-        const sep = (): string => {
-          const r = first ? '' : ' ';
-          first = false;
-          return r;
-        };
+        first = true;
         let flagsSent = false;
         for (const item of items) {
           switch (item.kind) {
@@ -277,31 +295,37 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
             case 'INTERNALDATE':
               out.add(`${sep()}INTERNALDATE ${imapDateTime((d as MessageDetail).internalDate)}`);
               break;
-            case 'ENVELOPE':
-              out.add(`${sep()}ENVELOPE ${renderEnvelope((d as MessageDetail).envelope)}`);
+            case 'ENVELOPE': {
+              const dd = d as MessageDetail;
+              out.add(`${sep()}ENVELOPE ${dd.imap ? dd.imap.envelope : renderEnvelope(dd.envelope)}`);
               break;
-            case 'BODYSTRUCTURE':
-              out.add(`${sep()}BODYSTRUCTURE ${renderBodyStructure((d as MessageDetail).structure, true)}`);
+            }
+            case 'BODYSTRUCTURE': {
+              const dd = d as MessageDetail;
+              out.add(`${sep()}BODYSTRUCTURE ${dd.imap ? dd.imap.bodyStructure : renderBodyStructure(dd.structure, true)}`);
               break;
-            case 'BODY':
-              out.add(`${sep()}BODY ${renderBodyStructure((d as MessageDetail).structure, false)}`);
+            }
+            case 'BODY': {
+              const dd = d as MessageDetail;
+              out.add(`${sep()}BODY ${dd.imap ? dd.imap.body : renderBodyStructure(dd.structure, false)}`);
               break;
+            }
             case 'RFC822': {
               const dd = d as MessageDetail;
               out.add(`${sep()}RFC822 `);
-              await out.blob(dd.blobId, 0, dd.size);
+              await out.blob(dd.blobId, 0, dd.size, dd.bytes);
               break;
             }
             case 'RFC822.HEADER': {
               const dd = d as MessageDetail;
               out.add(`${sep()}RFC822.HEADER `);
-              await out.blob(dd.blobId, dd.structure.headerStart, dd.structure.bodyStart);
+              await out.blob(dd.blobId, dd.structure.headerStart, dd.structure.bodyStart, dd.bytes);
               break;
             }
             case 'RFC822.TEXT': {
               const dd = d as MessageDetail;
               out.add(`${sep()}RFC822.TEXT `);
-              await out.blob(dd.blobId, dd.structure.bodyStart, dd.structure.end);
+              await out.blob(dd.blobId, dd.structure.bodyStart, dd.structure.end, dd.bytes);
               break;
             }
             case 'BODY[]':
@@ -325,7 +349,7 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
         }
         if (seenNow.has(uid) && !flagsSent) out.add(`${sep()}FLAGS ${flagList(view.flagsAt(seq))}`);
         out.add(')\r\n');
-        await out.maybeFlush();
+        if (out.full()) await out.flush();
       }
     }
     await out.flush();

@@ -48,13 +48,16 @@ import type {
   Mailbox,
   MailboxChanges,
   MailboxStatus,
+  DetailOptions,
   MessageDetail,
+  MessageIndex,
   MessageMeta,
   NewAccount,
   NewQueueItem,
   NewUnit,
   QuarantineItem,
   QueueItem,
+  RenderedImap,
   SendLogEntry,
   SendLogQuery,
   SendLogRecord,
@@ -247,6 +250,61 @@ function toMailbox(r: MailboxRow): Mailbox {
 
 function toMeta(r: MessageRow): MessageMeta {
   return { uid: r.uid, modseq: r.modseq, flags: parseFlags(r.flags), internalDate: d(r.internal_date), size: r.size, blobId: r.blob_id };
+}
+
+/** uid, modseq, flags, internal_date, size, blob_id, envelope, structure, imap_envelope, imap_body, imap_bodystructure, data, has envelope and structure. */
+type DetailRow = [number, number, string, number, number, string, string | null, string | null, string | null, string | null, string | null, Buffer | null, number];
+
+/**
+ * A detail row; envelope and structure JSON are parsed on first use (FETCH ENVELOPE uses the
+ * rendered string), and read then with `load` when the row was read without them.
+ */
+class Detail implements MessageDetail {
+  uid: number;
+  modseq: number;
+  flags: string[];
+  internalDate: Date;
+  size: number;
+  blobId: string;
+  imap?: RenderedImap;
+  bytes?: Buffer;
+  private envJson: string | null;
+  private structJson: string | null;
+  private env: Envelope | null = null;
+  private struct: MimePart | null = null;
+
+  constructor(
+    r: DetailRow,
+    private readonly load: (blobId: string) => { envelope: string; structure: string },
+  ) {
+    this.uid = r[0];
+    this.modseq = r[1];
+    this.flags = parseFlags(r[2]);
+    this.internalDate = new Date(r[3]);
+    this.size = r[4];
+    this.blobId = r[5];
+    this.envJson = r[6];
+    this.structJson = r[7];
+    if (r[8] !== null && r[9] !== null && r[10] !== null) this.imap = { envelope: r[8], body: r[9], bodyStructure: r[10] };
+    if (r[11] !== null) this.bytes = r[11];
+  }
+
+  private json(): { envelope: string; structure: string } {
+    if (this.envJson === null || this.structJson === null) ({ envelope: this.envJson, structure: this.structJson } = this.load(this.blobId));
+    return { envelope: this.envJson, structure: this.structJson };
+  }
+
+  get envelope(): Envelope {
+    return (this.env ??= JSON.parse(this.json().envelope) as Envelope);
+  }
+
+  get structure(): MimePart {
+    return (this.struct ??= JSON.parse(this.json().structure) as MimePart);
+  }
+}
+
+function toDetail(r: DetailRow, load: (blobId: string) => { envelope: string; structure: string }): MessageDetail | null {
+  return r[12] === 0 ? null : new Detail(r, load);
 }
 
 function toQueueItem(r: QueueRow): QueueItem {
@@ -585,9 +643,9 @@ class Core {
   }
 
   /** Insert the blob row (and its full-text row) if new. Must run inside a transaction. */
-  ensureBlobRow(hash: string, raw: Buffer, inline: boolean, meta?: { envelope: Envelope; structure: MimePart; searchText: string }): void {
-    const row = this.get<{ n: number; has_meta: number; data_null: number }>(
-      'SELECT n, envelope IS NOT NULL AS has_meta, data IS NULL AS data_null FROM blobs WHERE id = ?',
+  ensureBlobRow(hash: string, raw: Buffer, inline: boolean, meta?: { envelope: Envelope; structure: MimePart; searchText: string; imap?: RenderedImap | undefined }): void {
+    const row = this.get<{ n: number; has_meta: number; data_null: number; has_imap: number }>(
+      'SELECT n, envelope IS NOT NULL AS has_meta, data IS NULL AS data_null, imap_envelope IS NOT NULL AS has_imap FROM blobs WHERE id = ?',
       hash,
     );
     // Another process's collector may have removed an unreferenced file after prepareBlob saw it;
@@ -601,15 +659,21 @@ class Core {
         this.run('UPDATE blobs SET envelope = ?, structure = ? WHERE n = ?', JSON.stringify(meta.envelope), JSON.stringify(meta.structure), row.n);
         this.insertFts(row.n, meta);
       }
+      if (meta?.imap && row.has_imap === 0) {
+        this.run('UPDATE blobs SET imap_envelope = ?, imap_body = ?, imap_bodystructure = ? WHERE n = ?', meta.imap.envelope, meta.imap.body, meta.imap.bodyStructure, row.n);
+      }
       return;
     }
     const info = this.run(
-      'INSERT INTO blobs (id, size, data, envelope, structure, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO blobs (id, size, data, envelope, structure, imap_envelope, imap_body, imap_bodystructure, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       hash,
       raw.length,
       inline ? raw : null,
       meta ? JSON.stringify(meta.envelope) : null,
       meta ? JSON.stringify(meta.structure) : null,
+      meta?.imap?.envelope ?? null,
+      meta?.imap?.body ?? null,
+      meta?.imap?.bodyStructure ?? null,
       this.now(),
     );
     if (meta) this.insertFts(Number(info.lastInsertRowid), meta);
@@ -1353,7 +1417,7 @@ class SqliteStore implements Store {
 
   /** One delivery: blob row if new, then one message row per target. Runs inside a (savepoint) transaction. */
   private deliverSync(input: StoreMessageInput, blob: PreparedBlob, flagsByTarget: string[]): StoredCopy[] {
-    this.c.ensureBlobRow(blob.hash, input.raw, blob.inline, { envelope: input.envelope, structure: input.structure, searchText: input.searchText });
+    this.c.ensureBlobRow(blob.hash, input.raw, blob.inline, { envelope: input.envelope, structure: input.structure, searchText: input.searchText, imap: input.imap });
     const size = input.raw.length;
     const copies: StoredCopy[] = [];
     input.targets.forEach((t, i) => {
@@ -1411,19 +1475,56 @@ class SqliteStore implements Store {
     });
   }
 
-  async getMessageDetails(mailboxId: number, uids: number[]): Promise<MessageDetail[]> {
+  async listMessageIndex(mailboxId: number): Promise<MessageIndex> {
+    return this.tx(() => {
+      const rows = this.c
+        .q('SELECT uid, modseq, flags, size FROM messages WHERE mailbox_id = ? ORDER BY uid')
+        .raw(true)
+        .all(mailboxId) as Array<[number, number, string, number]>;
+      const n = rows.length;
+      const out: MessageIndex = { uids: new Array<number>(n), modseqs: new Array<number>(n), flags: new Array<string>(n), sizes: new Array<number>(n) };
+      for (let i = 0; i < n; i++) {
+        const r = rows[i] as [number, number, string, number];
+        out.uids[i] = r[0];
+        out.modseqs[i] = r[1];
+        out.flags[i] = r[2];
+        out.sizes[i] = r[3];
+      }
+      return out;
+    });
+  }
+
+  async getMessageDetails(mailboxId: number, uids: number[], opts: DetailOptions = {}): Promise<MessageDetail[]> {
     const sorted = [...new Set(uids)].sort((a, b) => a - b);
+    if (sorted.length === 0) return [];
+    const lo = sorted[0] as number;
+    const hi = sorted[sorted.length - 1] as number;
+    // One range query when the UIDs are dense (FETCH 1:N); one lookup each when sparse.
+    const dense = hi - lo + 1 <= sorted.length * 4;
+    const json = opts.parsed === false ? (c: string): string => `CASE WHEN b.imap_envelope IS NULL THEN b.${c} END` : (c: string): string => `b.${c}`;
+    const cols = `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, ${json('envelope')}, ${json('structure')}, b.imap_envelope, b.imap_body, b.imap_bodystructure, ${opts.bytes ? 'b.data' : 'NULL'}, b.envelope IS NOT NULL AND b.structure IS NOT NULL`;
+    const load = (blobId: string): { envelope: string; structure: string } =>
+      this.c.q('SELECT envelope, structure FROM blobs WHERE id = ?').get(blobId) as { envelope: string; structure: string };
     return this.tx(() => {
       const out: MessageDetail[] = [];
+      if (dense) {
+        const want = hi - lo + 1 === sorted.length ? null : new Set(sorted);
+        const rows = this.c
+          .q(`SELECT ${cols} FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`)
+          .raw(true)
+          .all(mailboxId, lo, hi) as DetailRow[];
+        for (const r of rows) {
+          if (want && !want.has(r[0])) continue;
+          const dt = toDetail(r, load);
+          if (dt) out.push(dt);
+        }
+        return out;
+      }
+      const st = this.c.q(`SELECT ${cols} FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? AND m.uid = ?`).raw(true);
       for (const uid of sorted) {
-        const r = this.c.get<MessageRow & { envelope: string | null; structure: string | null }>(
-          `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, b.envelope, b.structure
-             FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? AND m.uid = ?`,
-          mailboxId,
-          uid,
-        );
-        if (!r || r.envelope === null || r.structure === null) continue;
-        out.push({ ...toMeta(r), envelope: JSON.parse(r.envelope) as Envelope, structure: JSON.parse(r.structure) as MimePart });
+        const r = st.get(mailboxId, uid) as DetailRow | undefined;
+        const dt = r ? toDetail(r, load) : null;
+        if (dt) out.push(dt);
       }
       return out;
     });
@@ -1647,14 +1748,17 @@ class SqliteStore implements Store {
         params.push(...scanParams);
         return this.c.all<{ uid: number }>(sql, ...params).map((r) => r.uid);
       }
-      // Large mailbox: the index gives every matching blob once, then one pass over the mailbox keeps its hits.
-      const hits = new Set(this.c.q('SELECT rowid FROM msg_fts WHERE msg_fts MATCH ?').pluck(true).all(expr) as number[]);
-      if (hits.size === 0) return [];
-      const rows = this.c
-        .q(`SELECT m.uid, b.n FROM messages m JOIN blobs b ON b.id = m.blob_id ${scanJoin} WHERE m.mailbox_id = ? ${scanWhere} ORDER BY m.uid`)
-        .raw(true)
-        .all(mailboxId, ...scanParams) as Array<[number, number]>;
-      return rows.filter((r) => hits.has(r[1])).map((r) => r[0]);
+      // Large mailbox: the index gives the matching blobs (CROSS JOIN keeps that order), then each
+      // hit's copies in this mailbox by messages_blob — cost follows the hits, never the mailbox
+      // size. (msg_fts is server-wide: a blob's copies in other mailboxes are skipped here.)
+      return this.c
+        .q(
+          `SELECT m.uid FROM msg_fts f CROSS JOIN blobs b CROSS JOIN messages m
+            WHERE msg_fts MATCH ? AND b.n = f.rowid AND m.blob_id = b.id AND m.mailbox_id = ? ${scanWhere}
+            ORDER BY m.uid`,
+        )
+        .pluck(true)
+        .all(expr, mailboxId, ...scanParams) as number[];
     });
   }
 

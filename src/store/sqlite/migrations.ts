@@ -264,4 +264,15 @@ CREATE TRIGGER messages_flags AFTER UPDATE OF flags ON messages BEGIN
 END;
 `,
   },
+  {
+    version: 4,
+    name: 'rendered imap strings',
+    sql: `
+-- FETCH ENVELOPE / BODY / BODYSTRUCTURE strings rendered once at delivery (NULL for older rows:
+-- FETCH renders those from the envelope and structure JSON).
+ALTER TABLE blobs ADD COLUMN imap_envelope TEXT;
+ALTER TABLE blobs ADD COLUMN imap_body TEXT;
+ALTER TABLE blobs ADD COLUMN imap_bodystructure TEXT;
+`,
+  },
 ];

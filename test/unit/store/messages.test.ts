@@ -67,6 +67,33 @@ describe('storeMessage', () => {
     expect(events.filter((e) => e.kind === 'added').map((e) => (e.kind === 'added' ? e.uids : []))).toEqual([[1], [2]]);
   });
 
+  it('keeps the rendered FETCH strings, returns inline bytes on request, lists columns', async () => {
+    const a = await newAccount(store);
+    const box = await inbox(a.id);
+    const imap = { envelope: '(NIL "x" NIL NIL NIL NIL NIL NIL NIL NIL)', body: '("text" "plain" NIL NIL NIL "7bit" 5 1)', bodyStructure: '("text" "plain" NIL NIL NIL "7bit" 5 1 NIL NIL NIL NIL)' };
+    for (let i = 1; i <= 12; i++) {
+      const m = message(`msg ${i}`, [{ mailboxId: box.id, quotaBytes: null, flags: i % 2 ? ['\\Seen'] : [] }]);
+      await store.storeMessage(i === 3 ? m : { ...m, imap });
+    }
+    // dense set: one range query; a UID missing from the set is left out
+    const dense = await store.getMessageDetails(box.id, [1, 2, 3, 5, 6], { bytes: true });
+    expect(dense.map((d) => d.uid)).toEqual([1, 2, 3, 5, 6]);
+    expect(dense[0]?.imap).toEqual(imap);
+    expect(dense[2]?.imap).toBeUndefined(); // stored without: FETCH renders from the JSON
+    expect(dense[2]?.structure.type).toBe('text');
+    expect(dense[1]?.bytes?.toString()).toBe('msg 2');
+    // sparse set: one lookup each; no bytes unless asked
+    const sparse = await store.getMessageDetails(box.id, [12, 1, 99]);
+    expect(sparse.map((d) => d.uid)).toEqual([1, 12]);
+    expect(sparse[0]?.bytes).toBeUndefined();
+    expect(sparse[1]?.envelope.subject).toBe('Thử nghiệm');
+    const idx = await store.listMessageIndex(box.id);
+    expect(idx.uids).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(idx.flags.slice(0, 2)).toEqual(['\\Seen', '']);
+    expect(idx.sizes[0]).toBe(5);
+    expect(idx.modseqs[11]).toBe((await store.mailboxStatus(box.id)).highestModseq);
+  });
+
   it('large messages go to files and read back by range and stream', async () => {
     const a = await newAccount(store);
     const box = await inbox(a.id);
