@@ -1,0 +1,101 @@
+/** The hub's shared SELECT listing: reused while the mailbox is unchanged, brought up to date by MODSEQ, reloaded when it cannot be trusted. */
+import { describe, expect, it } from 'vitest';
+import { MailboxHub } from '../../../src/imap/hub.js';
+import { silentLogger } from '../../../src/lib/log.js';
+import type { MailboxChanges, MailboxStatus, MessageIndex, MessageMeta, Store } from '../../../src/store/port.js';
+
+function meta(uid: number, flags: string[], modseq: number): MessageMeta {
+  return { uid, modseq, flags, internalDate: new Date(0), size: 100 + uid, blobId: `b${uid}` };
+}
+
+/** A mailbox kept as rows, with the two store calls the hub uses (counted). */
+class FakeBox {
+  rows: Array<{ uid: number; flags: string[]; modseq: number }> = [];
+  expunged: Array<{ uid: number; modseq: number }> = [];
+  modseq = 1;
+  uidValidity = 7;
+  listings = 0;
+  changeCalls = 0;
+
+  add(uid: number, flags: string[] = []): void {
+    this.rows.push({ uid, flags, modseq: ++this.modseq });
+  }
+  flag(uid: number, flags: string[]): void {
+    const r = this.rows.find((x) => x.uid === uid);
+    if (r) Object.assign(r, { flags, modseq: ++this.modseq });
+  }
+  expunge(uid: number, record = true): void {
+    this.rows = this.rows.filter((x) => x.uid !== uid);
+    ++this.modseq;
+    if (record) this.expunged.push({ uid, modseq: this.modseq });
+  }
+  status(): MailboxStatus {
+    return { messages: this.rows.length, unseen: 0, recent: 0, size: 0, uidNext: 100, uidValidity: this.uidValidity, highestModseq: this.modseq };
+  }
+  store(): Store {
+    const listMessageIndex = async (): Promise<MessageIndex> => {
+      this.listings++;
+      return { uids: this.rows.map((r) => r.uid), modseqs: this.rows.map((r) => r.modseq), flags: this.rows.map((r) => r.flags.join(' ')), sizes: this.rows.map((r) => 100 + r.uid) };
+    };
+    const changesSince = async (_id: number, since: number): Promise<MailboxChanges> => {
+      this.changeCalls++;
+      return {
+        highestModseq: this.modseq,
+        changed: this.rows.filter((r) => r.modseq > since).map((r) => meta(r.uid, r.flags, r.modseq)),
+        expunged: this.expunged.filter((e) => e.modseq > since).map((e) => e.uid),
+      };
+    };
+    return { listMessageIndex, changesSince } as unknown as Store;
+  }
+}
+
+async function listing(hub: MailboxHub, box: FakeBox): Promise<Array<[number, string, number]>> {
+  const l = await hub.listing(1, box.status());
+  return l.uids.map((u, i) => [u, (l.flags[i] ?? []).join(' '), l.modseqs[i] ?? 0]);
+}
+
+describe('MailboxHub.listing', () => {
+  it('reads the mailbox once, then follows adds, flag changes and expunges by MODSEQ', async () => {
+    const box = new FakeBox();
+    box.add(1, ['\\Seen']);
+    box.add(2);
+    box.add(3);
+    const hub = new MailboxHub(box.store(), silentLogger(), 0);
+    expect(await listing(hub, box)).toEqual([[1, '\\Seen', 2], [2, '', 3], [3, '', 4]]);
+    expect(await listing(hub, box)).toHaveLength(3);
+    expect([box.listings, box.changeCalls]).toEqual([1, 0]);
+
+    box.add(4);
+    box.flag(2, ['\\Flagged']);
+    box.expunge(1);
+    expect(await listing(hub, box)).toEqual([[2, '\\Flagged', 6], [3, '', 4], [4, '', 5]]);
+    expect([box.listings, box.changeCalls]).toEqual([1, 1]);
+  });
+
+  it('reads the whole mailbox again when the incremental result does not add up or UIDVALIDITY changed', async () => {
+    const box = new FakeBox();
+    box.add(1);
+    box.add(2);
+    const hub = new MailboxHub(box.store(), silentLogger(), 0);
+    await listing(hub, box);
+    box.expunge(1, false); // removed without an expunged record (e.g. INBOX renamed away)
+    expect(await listing(hub, box)).toEqual([[2, '', 3]]);
+    expect(box.listings).toBe(2);
+    box.uidValidity = 8;
+    box.rows = [];
+    box.add(1);
+    expect(await listing(hub, box)).toEqual([[1, '', 5]]);
+    expect(box.listings).toBe(3);
+  });
+
+  it('gives callers arrays they must copy: a view built from it is not changed by later updates', async () => {
+    const box = new FakeBox();
+    box.add(1);
+    const hub = new MailboxHub(box.store(), silentLogger(), 0);
+    const first = await hub.listing(1, box.status());
+    const copy = first.uids.slice();
+    box.add(2);
+    await hub.listing(1, box.status());
+    expect(copy).toEqual([1]);
+  });
+});
