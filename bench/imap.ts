@@ -154,10 +154,11 @@ class Client {
   }
 }
 
-async function timed(c: Client, command: string, runs: number): Promise<{ ms: number; bytes: number }> {
+async function timed(c: Client, command: string, runs: number, before?: () => Promise<void>): Promise<{ ms: number; bytes: number }> {
   const times: number[] = [];
   let bytes = 0;
   for (let i = 0; i < runs; i++) {
+    if (before) await before();
     const t = performance.now();
     bytes = await c.cmd(command);
     times.push(performance.now() - t);
@@ -240,8 +241,8 @@ export async function benchImap(): Promise<string> {
     '',
     'The real server from app.ts on 127.0.0.1, timed from a client socket (median of 5 runs; 3 for the 100,000-message runs). Each message is a ~1 KB multipart/alternative with RFC 2047 headers.',
     '',
-    '| messages | SELECT | UID FETCH 1:* (UID FLAGS) | FETCH 1:10000 (ENVELOPE BODYSTRUCTURE) | FETCH 1:1000 BODY.PEEK[] | SEARCH BODY |',
-    '|---|---|---|---|---|---|',
+    '| messages | SELECT | SELECT after a delivery | UID FETCH 1:* (UID FLAGS) | FETCH 1:* (UID FLAGS ENVELOPE) | FETCH 1:10000 (ENVELOPE BODYSTRUCTURE) | FETCH 1:1000 BODY.PEEK[] | SEARCH BODY |',
+    '|---|---|---|---|---|---|---|---|',
   ];
   const app = await startBenchApp(dir);
   const rows: string[] = [];
@@ -261,12 +262,18 @@ export async function benchImap(): Promise<string> {
       await c.cmd(`LOGIN bench "${PASSWORD}"`);
       const runs = n >= 100_000 ? 3 : 5;
       const select = await timed(c, 'SELECT INBOX', runs);
+      // One new message (stored directly, as delivery does) before each SELECT: the listing is brought up to date, not re-read.
+      const selectAfter = await timed(c, 'SELECT INBOX', runs, async () => {
+        await fill(app, acct, filled, filled + 1);
+        filled++;
+      });
       const uidFetch = await timed(c, 'UID FETCH 1:* (UID FLAGS)', runs);
+      const flagsEnv = await timed(c, 'FETCH 1:* (UID FLAGS ENVELOPE)', runs);
       const env = await timed(c, 'FETCH 1:10000 (ENVELOPE BODYSTRUCTURE)', runs);
       const bodies = await timed(c, 'FETCH 1:1000 BODY.PEEK[]', runs);
       const search = await timed(c, 'SEARCH BODY "da nang"', runs);
       c.close();
-      const row = `| ${n.toLocaleString('en')} | ${fmt(select.ms)} | ${fmt(uidFetch.ms)} (${kib(uidFetch.bytes)}) | ${fmt(env.ms)} (${kib(env.bytes)}) | ${fmt(bodies.ms)} (${kib(bodies.bytes)}) | ${fmt(search.ms)} |`;
+      const row = `| ${n.toLocaleString('en')} | ${fmt(select.ms)} | ${fmt(selectAfter.ms)} | ${fmt(uidFetch.ms)} (${kib(uidFetch.bytes)}) | ${fmt(flagsEnv.ms)} (${kib(flagsEnv.bytes)}) | ${fmt(env.ms)} (${kib(env.bytes)}) | ${fmt(bodies.ms)} (${kib(bodies.bytes)}) | ${fmt(search.ms)} |`;
       console.log(row);
       rows.push(row);
       if (n === 10_000 && process.env.BENCH_IMAP_IDLE !== '0') {
@@ -281,7 +288,7 @@ export async function benchImap(): Promise<string> {
         console.log(idle.join('\n'));
       }
     }
-    lines.push(...rows, '| targets | ≤ 60 ms | ≤ 36 ms | ≤ 20 ms | ≤ 5 ms | ≤ 80 ms |', '', ...idle);
+    lines.push(...rows, '| targets (issue 4) | ≤ 5 ms | ≤ 5 ms | ≤ 80 ms (100,000) | ≤ 60 ms (10,000) | — | ≤ 36 ms | ≤ 20 ms |', '', ...idle);
   } finally {
     await app.stop();
     rmSync(dir, { recursive: true, force: true });

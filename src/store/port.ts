@@ -203,8 +203,11 @@ export interface MessageIndex {
 export interface MessageDetail extends MessageMeta {
   envelope: Envelope;
   structure: MimePart;
-  /** The rendered strings, when the message was stored with them (older rows: render from envelope/structure). */
-  imap?: RenderedImap;
+  /**
+   * The rendered strings (those asked for with DetailOptions.rendered), when the message was
+   * stored with them; older rows: render from envelope/structure.
+   */
+  imap?: Partial<RenderedImap>;
   /** The whole message, when asked for (getMessageDetails `bytes`) and it is held inline; else read with readBlob. */
   bytes?: Buffer;
 }
@@ -219,6 +222,8 @@ export interface DetailOptions {
    * (one lookup each). Default true.
    */
   parsed?: boolean;
+  /** Which rendered strings to return (default all three). */
+  rendered?: ReadonlyArray<keyof RenderedImap>;
 }
 
 /** What one delivery writes: one blob, one row in each target mailbox. */

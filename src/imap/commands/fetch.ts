@@ -8,7 +8,7 @@ import { decodeTransfer } from '../../mail/decode.js';
 import { renderBodyStructure, renderEnvelope } from '../../mail/imap-render.js';
 import { findPart } from '../../mail/parse.js';
 import type { MimePart } from '../../mail/types.js';
-import type { MessageDetail } from '../../store/port.js';
+import type { MessageDetail, RenderedImap } from '../../store/port.js';
 import { no } from '../errors.js';
 import { flagList, imapDateTime, seqSet } from '../format.js';
 import type { FetchItem, Section } from '../protocol/types.js';
@@ -253,6 +253,10 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
     const needDetail = items.some((i) => NEEDS_DETAIL.has(i.kind));
     const needBytes = items.some((i) => NEEDS_BYTES.has(i.kind));
     // The MIME tree is parsed only for section offsets (BODY[] of the whole message needs none).
+    const rendered: Array<keyof RenderedImap> = [];
+    if (items.some((i) => i.kind === 'ENVELOPE')) rendered.push('envelope');
+    if (items.some((i) => i.kind === 'BODY')) rendered.push('body');
+    if (items.some((i) => i.kind === 'BODYSTRUCTURE')) rendered.push('bodyStructure');
     const needParsed = items.some((i) => NEEDS_BYTES.has(i.kind) && !(i.kind === 'BODY[]' && i.section.part.length === 0 && i.section.text.kind === 'all'));
     const out = new Out(s);
     // Between items of one response (defined once: not a closure per message).
@@ -267,7 +271,7 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
       const batch = needDetail ? seqs.slice(b, b + step) : seqs;
       let details: Map<number, MessageDetail> | null = null;
       if (needDetail) {
-        const list = await store.getMessageDetails(mailbox.id, batch.map((q) => view.uidAt(q) as number), { bytes: needBytes, parsed: needParsed });
+        const list = await store.getMessageDetails(mailbox.id, batch.map((q) => view.uidAt(q) as number), { bytes: needBytes, parsed: needParsed, rendered });
         details = new Map(list.map((d) => [d.uid, d]));
       }
       for (const seq of batch) {
@@ -297,17 +301,17 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
               break;
             case 'ENVELOPE': {
               const dd = d as MessageDetail;
-              out.add(`${sep()}ENVELOPE ${dd.imap ? dd.imap.envelope : renderEnvelope(dd.envelope)}`);
+              out.add(`${sep()}ENVELOPE ${dd.imap?.envelope ?? renderEnvelope(dd.envelope)}`);
               break;
             }
             case 'BODYSTRUCTURE': {
               const dd = d as MessageDetail;
-              out.add(`${sep()}BODYSTRUCTURE ${dd.imap ? dd.imap.bodyStructure : renderBodyStructure(dd.structure, true)}`);
+              out.add(`${sep()}BODYSTRUCTURE ${dd.imap?.bodyStructure ?? renderBodyStructure(dd.structure, true)}`);
               break;
             }
             case 'BODY': {
               const dd = d as MessageDetail;
-              out.add(`${sep()}BODY ${dd.imap ? dd.imap.body : renderBodyStructure(dd.structure, false)}`);
+              out.add(`${sep()}BODY ${dd.imap?.body ?? renderBodyStructure(dd.structure, false)}`);
               break;
             }
             case 'RFC822': {

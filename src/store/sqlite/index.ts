@@ -252,8 +252,8 @@ function toMeta(r: MessageRow): MessageMeta {
   return { uid: r.uid, modseq: r.modseq, flags: parseFlags(r.flags), internalDate: d(r.internal_date), size: r.size, blobId: r.blob_id };
 }
 
-/** uid, modseq, flags, internal_date, size, blob_id, envelope, structure, imap_envelope, imap_body, imap_bodystructure, data, has envelope and structure. */
-type DetailRow = [number, number, string, number, number, string, string | null, string | null, string | null, string | null, string | null, Buffer | null, number];
+/** uid, modseq, flags, internal_date, size, blob_id, envelope, structure, imap_envelope, imap_body, imap_bodystructure, data (unasked columns NULL). */
+type DetailRow = [number, number, string, number, number, string, string | null, string | null, string | null, string | null, string | null, Buffer | null];
 
 /**
  * A detail row; envelope and structure JSON are parsed on first use (FETCH ENVELOPE uses the
@@ -266,7 +266,7 @@ class Detail implements MessageDetail {
   internalDate: Date;
   size: number;
   blobId: string;
-  imap?: RenderedImap;
+  imap?: Partial<RenderedImap>;
   bytes?: Buffer;
   private envJson: string | null;
   private structJson: string | null;
@@ -285,7 +285,13 @@ class Detail implements MessageDetail {
     this.blobId = r[5];
     this.envJson = r[6];
     this.structJson = r[7];
-    if (r[8] !== null && r[9] !== null && r[10] !== null) this.imap = { envelope: r[8], body: r[9], bodyStructure: r[10] };
+    if (r[8] !== null || r[9] !== null || r[10] !== null) {
+      const imap: Partial<RenderedImap> = {};
+      if (r[8] !== null) imap.envelope = r[8];
+      if (r[9] !== null) imap.body = r[9];
+      if (r[10] !== null) imap.bodyStructure = r[10];
+      this.imap = imap;
+    }
     if (r[11] !== null) this.bytes = r[11];
   }
 
@@ -303,8 +309,13 @@ class Detail implements MessageDetail {
   }
 }
 
+/**
+ * null for a blob without cached envelope and structure. Rendered strings are only ever written
+ * together with them, so a row that has one needs no further check (its JSON may not have been read).
+ */
 function toDetail(r: DetailRow, load: (blobId: string) => { envelope: string; structure: string }): MessageDetail | null {
-  return r[12] === 0 ? null : new Detail(r, load);
+  if (r[8] === null && r[9] === null && r[10] === null && (r[6] === null || r[7] === null)) return null;
+  return new Detail(r, load);
 }
 
 function toQueueItem(r: QueueRow): QueueItem {
@@ -1501,8 +1512,12 @@ class SqliteStore implements Store {
     const hi = sorted[sorted.length - 1] as number;
     // One range query when the UIDs are dense (FETCH 1:N); one lookup each when sparse.
     const dense = hi - lo + 1 <= sorted.length * 4;
-    const json = opts.parsed === false ? (c: string): string => `CASE WHEN b.imap_envelope IS NULL THEN b.${c} END` : (c: string): string => `b.${c}`;
-    const cols = `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, ${json('envelope')}, ${json('structure')}, b.imap_envelope, b.imap_body, b.imap_bodystructure, ${opts.bytes ? 'b.data' : 'NULL'}, b.envelope IS NOT NULL AND b.structure IS NOT NULL`;
+    // Only the columns asked for: a blob row is large (inline bytes, JSON), each column read costs.
+    const want = new Set(opts.rendered ?? ['envelope', 'body', 'bodyStructure']);
+    const rendered = (k: 'envelope' | 'body' | 'bodyStructure', col: string): string => (want.has(k) ? `b.${col}` : 'NULL');
+    const probe = want.has('envelope') ? 'b.imap_envelope' : want.has('bodyStructure') ? 'b.imap_bodystructure' : 'b.imap_body';
+    const json = opts.parsed === false && want.size > 0 ? (c: string): string => `CASE WHEN ${probe} IS NULL THEN b.${c} END` : (c: string): string => `b.${c}`;
+    const cols = `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, ${json('envelope')}, ${json('structure')}, ${rendered('envelope', 'imap_envelope')}, ${rendered('body', 'imap_body')}, ${rendered('bodyStructure', 'imap_bodystructure')}, ${opts.bytes ? 'b.data' : 'NULL'}`;
     const load = (blobId: string): { envelope: string; structure: string } =>
       this.c.q('SELECT envelope, structure FROM blobs WHERE id = ?').get(blobId) as { envelope: string; structure: string };
     return this.tx(() => {

@@ -87,6 +87,12 @@ describe('storeMessage', () => {
     expect(sparse.map((d) => d.uid)).toEqual([1, 12]);
     expect(sparse[0]?.bytes).toBeUndefined();
     expect(sparse[1]?.envelope.subject).toBe('Thử nghiệm');
+    // only the strings asked for; the JSON is read on first use when the row was read without it
+    const lean = await store.getMessageDetails(box.id, [2, 3], { parsed: false, rendered: ['bodyStructure'] });
+    expect(lean[0]?.imap).toEqual({ bodyStructure: imap.bodyStructure });
+    expect(lean[0]?.structure.type).toBe('text');
+    expect(lean[1]?.imap).toBeUndefined();
+    expect(lean[1]?.envelope.subject).toBe('Thử nghiệm');
     const idx = await store.listMessageIndex(box.id);
     expect(idx.uids).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     expect(idx.flags.slice(0, 2)).toEqual(['\\Seen', '']);
