@@ -13,8 +13,8 @@ import type { Logger } from '../lib/log.js';
 import type { MailboxChanges, MailboxStatus, Store } from '../store/port.js';
 import { internFlagString, internFlags, type ViewColumns } from './view.js';
 
-/** Listings kept for mailboxes nobody has selected any more, up to this many messages in all. */
-const SNAPSHOT_KEEP_MESSAGES = 1_000_000;
+/** Listings kept (most recently selected first) up to this many messages in all, about 30 bytes each; selected mailboxes' are always kept. */
+const SNAPSHOT_KEEP_MESSAGES = 300_000;
 
 /** A mailbox's listing as of `modseq`. */
 interface Snapshot extends ViewColumns {
