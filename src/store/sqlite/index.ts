@@ -262,8 +262,6 @@ type DetailRow = [number, number, string, number, number, string, string | null,
 class Detail implements MessageDetail {
   uid: number;
   modseq: number;
-  flags: string[];
-  internalDate: Date;
   size: number;
   blobId: string;
   imap?: Partial<RenderedImap>;
@@ -272,6 +270,11 @@ class Detail implements MessageDetail {
   private structJson: string | null;
   private env: Envelope | null = null;
   private struct: MimePart | null = null;
+  // FETCH takes flags and dates from the session's view: made into objects only when read.
+  private flagsText: string;
+  private flagsList: string[] | null = null;
+  private dateMs: number;
+  private date: Date | null = null;
 
   constructor(
     r: DetailRow,
@@ -279,8 +282,8 @@ class Detail implements MessageDetail {
   ) {
     this.uid = r[0];
     this.modseq = r[1];
-    this.flags = parseFlags(r[2]);
-    this.internalDate = new Date(r[3]);
+    this.flagsText = r[2];
+    this.dateMs = r[3];
     this.size = r[4];
     this.blobId = r[5];
     this.envJson = r[6];
@@ -298,6 +301,22 @@ class Detail implements MessageDetail {
   private json(): { envelope: string; structure: string } {
     if (this.envJson === null || this.structJson === null) ({ envelope: this.envJson, structure: this.structJson } = this.load(this.blobId));
     return { envelope: this.envJson, structure: this.structJson };
+  }
+
+  get flags(): string[] {
+    return (this.flagsList ??= parseFlags(this.flagsText));
+  }
+
+  set flags(v: string[]) {
+    this.flagsList = v;
+  }
+
+  get internalDate(): Date {
+    return (this.date ??= new Date(this.dateMs));
+  }
+
+  set internalDate(v: Date) {
+    this.date = v;
   }
 
   get envelope(): Envelope {
