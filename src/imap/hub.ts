@@ -95,7 +95,9 @@ export class MailboxHub {
       await busy.catch(() => undefined);
     }
     const cached = this.snapshots.get(mailboxId);
-    if (cached && cached.uidValidity === status.uidValidity && cached.modseq === status.highestModseq && cached.uids.length === status.messages) {
+    // Current: same MODSEQ and count as the status, or newer than it (another session refreshed it since).
+    const fresh = cached && cached.uidValidity === status.uidValidity && (cached.modseq > status.highestModseq || (cached.modseq === status.highestModseq && cached.uids.length === status.messages));
+    if (cached && fresh) {
       this.touch(mailboxId, cached);
       return cached;
     }
@@ -198,9 +200,13 @@ export class MailboxHub {
   }
 }
 
-/** The listing after `ch`; null when the changes cannot be applied in place (a UID below the highest appeared). */
+/**
+ * The listing after `ch`, in new arrays (the old ones may still be read by a caller); null when
+ * the changes cannot be applied (a UID below the highest appeared).
+ */
 function applyChanges(snap: Snapshot, ch: MailboxChanges): Snapshot | null {
   let { uids, modseqs, flags, sizes } = snap;
+  let copied = false;
   if (ch.expunged.length > 0) {
     const gone = new Set(ch.expunged);
     const keep: number[] = [];
@@ -210,7 +216,14 @@ function applyChanges(snap: Snapshot, ch: MailboxChanges): Snapshot | null {
       modseqs = keep.map((i) => modseqs[i] as number);
       flags = keep.map((i) => flags[i] as readonly string[]);
       sizes = keep.map((i) => sizes[i] as number);
+      copied = true;
     }
+  }
+  if (!copied) {
+    uids = uids.slice();
+    modseqs = modseqs.slice();
+    flags = flags.slice();
+    sizes = sizes.slice();
   }
   const gone = new Set(ch.expunged);
   const added = ch.changed.filter((m) => !gone.has(m.uid)).sort((a, b) => a.uid - b.uid);
