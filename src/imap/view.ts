@@ -79,17 +79,30 @@ export class MailboxView {
   private pendingAdded: MessageMeta[] = [];
   private pendingFlags = new Map<number, PendingFlag>();
   private syncing: Promise<void> = Promise.resolve();
+  /** The arrays are still the listing's (copy before the first change). */
+  private shared = false;
+
+  private own(): void {
+    if (!this.shared) return;
+    this.uids = this.uids.slice();
+    this.flagList = this.flagList.slice();
+    this.modseqs = this.modseqs.slice();
+    this.sizes = this.sizes.slice();
+    this.shared = false;
+  }
 
   constructor(opts: ViewOptions) {
     this.mailboxId = opts.mailboxId;
     this.readOnly = opts.readOnly;
     this.syncedModseq = opts.modseq;
     if (!Array.isArray(opts.messages)) {
+      // Shared with the hub's listing (which never changes arrays it handed out) until this view changes.
       const c = opts.messages as ViewColumns;
-      this.uids = c.uids.slice();
-      this.flagList = c.flags.slice();
-      this.modseqs = c.modseqs.slice();
-      this.sizes = c.sizes.slice();
+      this.uids = c.uids;
+      this.flagList = c.flags;
+      this.modseqs = c.modseqs;
+      this.sizes = c.sizes;
+      this.shared = true;
       for (const m of this.modseqs) if (m > this.syncedModseq) this.syncedModseq = m;
       return;
     }
@@ -221,6 +234,7 @@ export class MailboxView {
   applyOwnFlags(uid: number, flags: readonly string[], modseq: number): number {
     const seq = this.seqOf(uid);
     if (seq === 0) return 0;
+    this.own();
     this.flagList[seq - 1] = internFlags(flags);
     this.modseqs[seq - 1] = modseq;
     const p = this.pendingFlags.get(uid);
@@ -245,6 +259,7 @@ export class MailboxView {
   }
 
   private removeAt(i: number): void {
+    this.own();
     this.uids.splice(i, 1);
     this.flagList.splice(i, 1);
     this.modseqs.splice(i, 1);
@@ -308,6 +323,7 @@ export class MailboxView {
       res.expunged = this.applyOwnExpunge(uids);
     }
     if (this.pendingAdded.length > 0) {
+      this.own();
       for (const m of this.pendingAdded) {
         this.uids.push(m.uid);
         this.flagList.push(internFlags(m.flags));
@@ -323,6 +339,7 @@ export class MailboxView {
       for (const p of list) {
         const seq = this.seqOf(p.uid);
         if (seq === 0) continue;
+        this.own();
         this.flagList[seq - 1] = p.flags;
         this.modseqs[seq - 1] = p.modseq;
         res.flags.push({ seq, uid: p.uid, flags: p.flags, modseq: p.modseq });

@@ -1,6 +1,7 @@
 /** The hub's shared SELECT listing: reused while the mailbox is unchanged, brought up to date by MODSEQ, reloaded when it cannot be trusted. */
 import { describe, expect, it } from 'vitest';
 import { MailboxHub } from '../../../src/imap/hub.js';
+import { MailboxView } from '../../../src/imap/view.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import type { MailboxChanges, MailboxStatus, MessageIndex, MessageMeta, Store } from '../../../src/store/port.js';
 
@@ -109,5 +110,16 @@ describe('MailboxHub.listing', () => {
     box.add(2);
     await hub.listing(1, box.status());
     expect(first.uids).toEqual([1]); // updates make new arrays: what a caller holds stays as it was
+  });
+});
+
+describe('MailboxView from a shared listing', () => {
+  it('copies the listing before its first change', () => {
+    const cols = { uids: [1, 2, 3], modseqs: [1, 2, 3], flags: [[], [], []] as Array<readonly string[]>, sizes: [10, 20, 30] };
+    const view = new MailboxView({ mailboxId: 1, readOnly: false, modseq: 3, messages: cols });
+    expect(view.applyOwnFlags(2, ['\\Seen'], 4)).toBe(2);
+    expect(view.applyOwnExpunge([1])).toEqual([1]);
+    expect([view.exists, view.flagsAt(1), view.modseqAt(1)]).toEqual([2, ['\\Seen'], 4]);
+    expect(cols).toEqual({ uids: [1, 2, 3], modseqs: [1, 2, 3], flags: [[], [], []], sizes: [10, 20, 30] });
   });
 });
