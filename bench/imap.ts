@@ -131,7 +131,11 @@ class Client {
     if (this.chunks.length > 4) this.chunks.splice(0, this.chunks.length - 4);
     const w = this.waiting;
     if (!w) return;
-    const tail = Buffer.concat(this.chunks).subarray(-512).toString('latin1');
+    // Only the last 512 bytes (copying every chunk received so far would bill the client's work to the server).
+    let k = this.chunks.length - 1;
+    let have = 0;
+    while (k > 0 && have + (this.chunks[k]?.length ?? 0) < 512) have += this.chunks[k--]?.length ?? 0;
+    const tail = Buffer.concat(this.chunks.slice(Math.max(0, k))).subarray(-512).toString('latin1');
     if (new RegExp(`(^|\\r\\n)${w.tag} (OK|NO|BAD)[^\\r\\n]*\\r\\n$`).test(tail)) {
       if (!new RegExp(`${w.tag} OK`).test(tail)) throw new Error(`command failed: ${tail}`);
       this.waiting = null;
