@@ -595,6 +595,7 @@ class Core {
     const outer = this.events;
     const mine: StoreEvent[] = [];
     this.events = mine;
+    const changesBefore = outer ? 0 : this.totalChanges();
     let result: T;
     try {
       result = (this.db.inTransaction ? this.runner(work) : this.runner.immediate(work)) as T;
@@ -603,8 +604,12 @@ class Core {
     }
     if (outer) outer.push(...mine);
     else {
-      this.walDirty = true;
-      this.scheduleIndex();
+      // Only a transaction that wrote gives the background indexer or checkpoint anything to do:
+      // reads (every IMAP FETCH/SELECT) must not wake them.
+      if (this.totalChanges() !== changesBefore) {
+        this.walDirty = true;
+        this.scheduleIndex();
+      }
       this.emit(mine);
     }
     return result;
