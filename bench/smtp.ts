@@ -84,7 +84,8 @@ class Client {
   }
 }
 
-async function run(port: number, connections: number, size: number, total: number): Promise<{ seconds: number; perSecond: number; mbPerSecond: number; peakRssMb: number }> {
+/** Send `total` messages of `size` bytes over `connections` pipelined SMTP connections; exported for bench/policy.ts. */
+export async function run(port: number, connections: number, size: number, total: number): Promise<{ seconds: number; perSecond: number; mbPerSecond: number; peakRssMb: number }> {
   const clients = await Promise.all(Array.from({ length: connections }, () => Client.open(port)));
   for (const c of clients) {
     await c.reply();
