@@ -1,5 +1,5 @@
 /**
- * Store benchmark: durable deliveries per second (WAL, synchronous=FULL, blob files fsynced)
+ * Store benchmark: durable deliveries per second (WAL, synchronous=NORMAL plus an async fsync of the WAL before any write resolves, blob files fsynced)
  * for 4 KB, 100 KB and 2 MB messages with 1 and 16 concurrent writers, next to the disk's raw
  * fsync rate; and the storage growth for one 10 MB circular to 1,000 recipients.
  * Run alone: `node --import tsx bench/store.ts`.
@@ -306,7 +306,7 @@ export async function benchStore(): Promise<string> {
   return [
     '## store',
     '',
-    'SQLite (WAL, `synchronous=FULL`) with content-addressed blobs; every figure is with full durability: a delivery resolves only after',
+    'SQLite (WAL, `synchronous=NORMAL` + an fsync of the WAL on the thread pool before a write resolves) with content-addressed blobs; every figure is with full durability: a delivery resolves only after',
     'its blob file (> 64 KB) was fsynced and renamed, and the group commit holding its rows was fsynced. Each message is unique (no dedup).',
     '',
     'Full-text indexing (FTS5 trigram) is not on the commit path: rows wait in `fts_pending` and a background indexer moves them',
