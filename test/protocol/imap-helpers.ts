@@ -2,11 +2,10 @@
  * Helpers for IMAP protocol tests: accounts and messages put in through the store (as SMTP
  * delivery would), a transcript client over a raw socket, and imapflow clients.
  */
-import net from 'node:net';
-import tls from 'node:tls';
 import { ImapFlow } from 'imapflow';
 import type { Account } from '../../src/store/port.js';
 import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
+import { SocketReader } from '../helpers/socket-client.js';
 import type { TestApp } from '../helpers/app.js';
 import { storeParsed } from '../helpers/messages.js';
 
@@ -43,67 +42,14 @@ export async function deliver(app: TestApp, account: Account, raw: Buffer, mailb
 }
 
 /** A transcript client: write lines, read until the tagged reply. */
-export class LineClient {
-  private buf = '';
-  private waiters: Array<() => void> = [];
-  closed = false;
+export class LineClient extends SocketReader {
   greeting = '';
 
-  private constructor(public socket: net.Socket) {
-    this.attach(socket);
-  }
-
-  private attach(socket: net.Socket): void {
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
-      this.buf += d;
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    socket.on('error', () => undefined);
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
   static async connect(port: number, secure = false): Promise<LineClient> {
-    const socket = secure
-      ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false })
-      : net.connect({ port, host: '127.0.0.1' });
-    await new Promise<void>((resolve, reject) => {
-      socket.once(secure ? 'secureConnect' : 'connect', () => resolve());
-      socket.once('error', reject);
-    });
-    const c = new LineClient(socket);
+    const c = new LineClient(await SocketReader.open(port, secure));
     await c.waitFor((b) => b.includes('\r\n'));
     c.greeting = c.take();
     return c;
-  }
-
-  /** Wait until the buffer satisfies `pred`; returns the buffer. */
-  async waitFor(pred: (buf: string) => boolean): Promise<string> {
-    while (!pred(this.buf)) {
-      if (this.closed) throw new Error(`connection closed; got: ${this.buf}`);
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
-    return this.buf;
-  }
-
-  /** Take everything read so far. */
-  take(): string {
-    const b = this.buf;
-    this.buf = '';
-    return b;
-  }
-
-  write(s: string | Buffer): void {
-    this.socket.write(s);
   }
 
   /** Send `tag command` and return every line up to and including the tagged one. */
@@ -122,24 +68,9 @@ export class LineClient {
     return b.slice(0, end).split('\r\n').filter((l) => l.length > 0);
   }
 
-  async startTls(): Promise<void> {
-    const secure = tls.connect({ socket: this.socket, rejectUnauthorized: false });
-    await new Promise<void>((resolve, reject) => {
-      secure.once('secureConnect', () => resolve());
-      secure.once('error', reject);
-    });
-    this.socket.removeAllListeners('data');
-    this.socket = secure;
-    this.attach(secure);
-  }
-
   async login(user: string, password = PASSWORD): Promise<void> {
     const r = await this.cmd('L1', `LOGIN ${user} "${password}"`);
     if (!r.at(-1)?.startsWith('L1 OK')) throw new Error(`login failed: ${r.join('\n')}`);
-  }
-
-  close(): void {
-    this.socket.destroy();
   }
 }
 

@@ -4,11 +4,10 @@
  * Accounts, mailbox reads and waiting come from test/helpers/ (accounts.ts, messages.ts).
  */
 import { spawn } from 'node:child_process';
-import net from 'node:net';
-import tls from 'node:tls';
 import { SMTPServer } from 'smtp-server';
 import type { Account, Store } from '../../src/store/port.js';
 import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
+import { SocketReader } from '../helpers/socket-client.js';
 
 export { PASSWORD };
 export { messagesIn, nextMessage, until } from '../helpers/messages.js';
@@ -25,36 +24,9 @@ export interface Reply {
 }
 
 /** Speaks SMTP line by line over a real socket. */
-export class SmtpLineClient {
-  private buf = '';
-  private waiters: Array<() => void> = [];
-  closed = false;
-  constructor(public socket: net.Socket) {
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
-      this.buf += d;
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    socket.on('error', () => undefined);
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
-  static connect(port: number, opts: { tls?: boolean } = {}): Promise<SmtpLineClient> {
-    return new Promise((resolve, reject) => {
-      const s = opts.tls
-        ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }, () => resolve(new SmtpLineClient(s)))
-        : net.connect({ port, host: '127.0.0.1' }, () => resolve(new SmtpLineClient(s)));
-      s.once('error', reject);
-    });
+export class SmtpLineClient extends SocketReader {
+  static async connect(port: number, opts: { tls?: boolean } = {}): Promise<SmtpLineClient> {
+    return new SmtpLineClient(await SocketReader.open(port, opts.tls ?? false));
   }
 
   /** Next complete reply (multi-line aware); code 0 when the server closed the connection. */
@@ -70,26 +42,13 @@ export class SmtpLineClient {
         }
       }
       if (this.closed) return { code: 0, lines: [], text: '' };
-      await new Promise<void>((r) => this.waiters.push(r));
+      await this.nextEvent();
     }
   }
 
   async cmd(line: string): Promise<Reply> {
     this.socket.write(`${line}\r\n`);
     return this.read();
-  }
-
-  write(data: string | Buffer): void {
-    this.socket.write(data);
-  }
-
-  /** Resolves when the server has closed the connection. */
-  async waitClosed(): Promise<void> {
-    while (!this.closed) await new Promise<void>((r) => this.waiters.push(r));
-  }
-
-  close(): void {
-    this.socket.destroy();
   }
 }
 
