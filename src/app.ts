@@ -65,42 +65,52 @@ export async function createApp(opts: AppOptions): Promise<App> {
 
   const metrics = createMetrics({ collectDefaults: true });
   const services: Service[] = [];
-  // ── wiring: each part adds its service here (keep one block per part) ──
-  // shared by every protocol: the one sign-in service, the TLS material (net/tls.ts), and the
-  // per-account connection count (security.maxConnectionsPerAccount) that IMAP and POP3 share.
-  const auth = createAuthService({ store, config, clock, log, metrics });
-  const tls = loadTlsOptions(config, dir, log);
-  const accountConnections = new ConnectionCounter(config.security.maxConnectionsPerAccount);
-  // accounts: first start creates the configured domains and the super-administrator (idempotent).
-  const bootstrap = await ensureBootstrap({ store, config, log, clock });
-  // smtp: MX inbound, submission, submissions (one service) and the durable outbound queue runner.
-  const delivery = createDelivery({ store, config, log, clock, metrics });
-  const pipeline = createPipeline({ config, log, store, clock });
-  services.push(createSmtpService({ config, log, clock, store, metrics, auth, delivery, tls, pipeline }));
-  services.push(createQueueRunner({ config, log, clock, store, metrics, delivery }));
-  // policy: teach rspamd when users move mail into/out of Junk or set $Junk/$NotJunk (store events; no-op without policy.rspamd).
-  services.push(createSpamLearner({ store, config, log }));
-  // imap: 'imap' (STARTTLS) and 'imaps' (implicit TLS) listeners, one service.
-  services.push(createImapService({ store, auth, config, log, metrics, clock, tls: tls.secureContext, perAccount: accountConnections }));
-  // pop3: 'pop3' (STLS) and 'pop3s' (implicit TLS) listeners, one service; one maildrop lock per account.
-  services.push(
-    createPop3Service({ store, auth, config, log, metrics, tls, accountConnections }),
-  );
-  // ── end of wiring ──
-  // HTTP last: /healthz reports the listeners above, so it starts once they are up.
-  const others = [...services];
-  services.push(
-    createHttpService({
-      config,
-      log,
-      metrics,
-      store,
-      listenersHealthy: () => others.every((s) => s.healthy()),
-      boundPort: (name) => listeners.get(name)?.port,
-    }),
-  );
-
   const listeners = new Map<string, BoundListener>();
+  // A wiring step that throws (a bad policy rule, an unreadable certificate) must not leave the store open.
+  const wired = await wire().catch(async (e: unknown) => {
+    await store.close().catch(() => undefined);
+    throw e;
+  });
+  const { auth, tls, bootstrap } = wired;
+
+  async function wire(): Promise<{ auth: AuthService; tls: TlsMaterial; bootstrap: BootstrapResult }> {
+    // ── wiring: each part adds its service here (keep one block per part) ──
+    // shared by every protocol: the one sign-in service, the TLS material (net/tls.ts), and the
+    // per-account connection count (security.maxConnectionsPerAccount) that IMAP and POP3 share.
+    const auth = createAuthService({ store, config, clock, log, metrics });
+    const tls = loadTlsOptions(config, dir, log);
+    const accountConnections = new ConnectionCounter(config.security.maxConnectionsPerAccount);
+    // accounts: first start creates the configured domains and the super-administrator (idempotent).
+    const bootstrap = await ensureBootstrap({ store, config, log, clock });
+    // smtp: MX inbound, submission, submissions (one service) and the durable outbound queue runner.
+    const delivery = createDelivery({ store, config, log, clock, metrics });
+    const pipeline = createPipeline({ config, log, store, clock });
+    services.push(createSmtpService({ config, log, clock, store, metrics, auth, delivery, tls, pipeline }));
+    services.push(createQueueRunner({ config, log, clock, store, metrics, delivery }));
+    // policy: teach rspamd when users move mail into/out of Junk or set $Junk/$NotJunk (store events; no-op without policy.rspamd).
+    services.push(createSpamLearner({ store, config, log }));
+    // imap: 'imap' (STARTTLS) and 'imaps' (implicit TLS) listeners, one service.
+    services.push(createImapService({ store, auth, config, log, metrics, clock, tls: tls.secureContext, perAccount: accountConnections }));
+    // pop3: 'pop3' (STLS) and 'pop3s' (implicit TLS) listeners, one service; one maildrop lock per account.
+    services.push(
+      createPop3Service({ store, auth, config, log, metrics, tls, accountConnections }),
+    );
+    // ── end of wiring ──
+    // HTTP last: /healthz reports the listeners above, so it starts once they are up.
+    const others = [...services];
+    services.push(
+      createHttpService({
+        config,
+        log,
+        metrics,
+        store,
+        listenersHealthy: () => others.every((s) => s.healthy()),
+        boundPort: (name) => listeners.get(name)?.port,
+      }),
+    );
+    return { auth, tls, bootstrap };
+  }
+
   let started: Service[] = [];
 
   async function stop(): Promise<void> {
