@@ -65,8 +65,7 @@ async function visit(
   budget: InflateBudget,
   report: InspectReport,
 ): Promise<void> {
-  const ext = extensionOf(name);
-  if (ext && extensions.has(ext)) report.executables.push({ path, name, why: 'name' });
+  const ext = checkName(name, path, extensions, report);
   if (bytes.length === 0) return; // a name alone (other names of a part, attached messages)
   const kind = sniffExecutable(bytes.subarray(0, SNIFF_BYTES));
   if (kind) report.executables.push({ path, name, why: kind });
@@ -97,12 +96,18 @@ async function visit(
   }
 }
 
+/** Report `name` (at `path`) if its extension is an executable one; returns the extension. */
+function checkName(name: string, path: string, extensions: ReadonlySet<string>, report: InspectReport): string {
+  const ext = extensionOf(name);
+  if (ext && extensions.has(ext)) report.executables.push({ path, name, why: 'name' });
+  return ext;
+}
+
 /** Member names of an archive whose contents are not opened (RAR, 7z): listed, and checked by name. */
 function listMembers(names: readonly string[], path: string, extensions: ReadonlySet<string>, report: InspectReport): void {
   for (const n of names) {
     report.members.push(`${path}/${n}`);
-    const e = extensionOf(n);
-    if (e && extensions.has(e)) report.executables.push({ path: `${path}/${n}`, name: n, why: 'name' });
+    checkName(n, `${path}/${n}`, extensions, report);
   }
 }
 
