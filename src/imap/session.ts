@@ -300,11 +300,37 @@ export class Session {
     } else {
       for (const seq of r.expunged) lines.push(`* ${seq} EXPUNGE\r\n`);
     }
-    if (r.exists !== null) lines.push(`* ${r.exists} EXISTS\r\n`);
+    if (r.exists !== null) {
+      lines.push(`* ${r.exists} EXISTS\r\n`);
+      // New messages: this session claims those no other session was told of (after the flush,
+      // so the claim covers every message just added), and says how many it now holds (RFC 3501 §7.3.2).
+      if (!this.enabled.has('IMAP4REV2')) {
+        await this.learnRecent(view);
+        lines.push(`* ${view.recentCount()} RECENT\r\n`);
+      }
+    }
     for (const f of r.flags) {
-      lines.push(`* ${f.seq} FETCH (UID ${f.uid} FLAGS ${flagList(f.flags)}${this.condstore ? ` MODSEQ (${f.modseq})` : ''})\r\n`);
+      lines.push(`* ${f.seq} FETCH (UID ${f.uid} FLAGS ${flagList(view.shownFlags(f.uid, f.flags))}${this.condstore ? ` MODSEQ (${f.modseq})` : ''})\r\n`);
     }
     if (lines.length > 0) await this.conn.writeMany(lines);
+  }
+
+  /**
+   * \Recent (RFC 3501 §2.3.2): a read-write session claims the messages above the mailbox's mark
+   * (one atomic store update, so of the sessions told of a new message exactly one gets it); a
+   * read-only one (EXAMINE) only looks and leaves them recent for the next. IMAP4rev2 sessions
+   * neither claim nor show \Recent (RFC 9051 appendix E), leaving the messages to IMAP4rev1 ones.
+   * The session keeps the claimed UID ranges, not a set of messages.
+   */
+  private async learnRecent(view: MailboxView): Promise<void> {
+    if (this.enabled.has('IMAP4REV2')) return;
+    try {
+      const r = await this.deps.store.claimRecent(view.mailboxId, { peek: view.readOnly });
+      view.addRecent(r.first, r.last);
+    } catch (err) {
+      // Best effort: a failed claim leaves the messages recent for some other session.
+      this.deps.log.warn({ err, session: this.id }, 'imap: claiming \\Recent messages failed');
+    }
   }
 
   /** IDLE: changes are announced as soon as they happen. */
@@ -356,6 +382,8 @@ export class Session {
     this.selected = { mailbox, view, unwatch };
     this.state = 'selected';
     this.savedSearch = [];
+    // After the listing: a message stored meanwhile is claimed too, and arrives with the next sync.
+    await this.learnRecent(view);
     return { view, status };
   }
 

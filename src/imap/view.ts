@@ -29,6 +29,18 @@ export function internFlagString(s: string): readonly string[] {
   return internFlags(s === '' ? [] : s.split(' '));
 }
 
+const recentLists = new WeakMap<readonly string[], readonly string[]>();
+
+/** The same flags with \Recent added (one frozen list per interned list, so flagList caches its text). */
+export function withRecent(flags: readonly string[]): readonly string[] {
+  let v = recentLists.get(flags);
+  if (!v) {
+    v = Object.freeze([...flags, '\\Recent']);
+    if (Object.isFrozen(flags)) recentLists.set(flags, v);
+  }
+  return v;
+}
+
 /** A mailbox listing as parallel arrays, index i for the i-th lowest UID. */
 export interface ViewColumns {
   uids: number[];
@@ -81,6 +93,12 @@ export class MailboxView {
   private syncing: Promise<void> = Promise.resolve();
   /** The arrays are still the listing's (copy before the first change). */
   private shared = false;
+  /**
+   * UIDs that are \Recent to this session (RFC 3501 §2.3.2): the ranges it claimed (or, read-only,
+   * peeked at), as [first, last] pairs, ascending, overlapping and adjacent ones merged. Usually
+   * one or two pairs, whatever the size of the mailbox.
+   */
+  private recent: Array<[number, number]> = [];
 
   private own(): void {
     if (!this.shared) return;
@@ -228,6 +246,62 @@ export class MailboxView {
       }
     }
     return out;
+  }
+
+  // ───── \Recent ─────
+
+  /** UIDs first..last became \Recent to this session (a claim's range; empty when first > last). */
+  addRecent(first: number, last: number): void {
+    if (first > last) return;
+    const all = [...this.recent, [first, last] as [number, number]].sort((a, b) => a[0] - b[0]);
+    const merged: Array<[number, number]> = [];
+    for (const r of all) {
+      const prev = merged[merged.length - 1];
+      if (prev && r[0] <= prev[1] + 1) prev[1] = Math.max(prev[1], r[1]);
+      else merged.push([r[0], r[1]]);
+    }
+    this.recent = merged;
+  }
+
+  /** No message is \Recent to this session any more (ENABLE IMAP4rev2). */
+  clearRecent(): void {
+    this.recent = [];
+  }
+
+  isRecent(uid: number): boolean {
+    for (const [a, b] of this.recent) {
+      if (uid < a) return false;
+      if (uid <= b) return true;
+    }
+    return false;
+  }
+
+  /** How many messages of the view are \Recent to this session (the RECENT response). */
+  recentCount(): number {
+    let n = 0;
+    for (const [a, b] of this.recent) n += this.lowerBound(b + 1) - this.lowerBound(a);
+    return n;
+  }
+
+  /** Sequence numbers of the \Recent messages (SEARCH RECENT), ascending. */
+  recentSeqs(): number[] {
+    const out: number[] = [];
+    for (const [a, b] of this.recent) {
+      const j = this.lowerBound(b + 1);
+      for (let i = this.lowerBound(a); i < j; i++) out.push(i + 1);
+    }
+    return out;
+  }
+
+  /** Flags to show the client for `uid`: these, with \Recent when the message is recent to this session. */
+  shownFlags(uid: number, flags: readonly string[]): readonly string[] {
+    return this.recent.length > 0 && this.isRecent(uid) ? withRecent(flags) : flags;
+  }
+
+  /** FETCH FLAGS of a sequence number: the stored flags plus \Recent (flagsAt has the stored ones only). */
+  shownFlagsAt(seq: number): readonly string[] {
+    const flags = this.flagsAt(seq);
+    return this.recent.length > 0 ? this.shownFlags(this.uids[seq - 1] as number, flags) : flags;
   }
 
   /** This session changed flags itself (its STORE answer already tells the client). */

@@ -19,10 +19,11 @@ describe('IMAP transcript basics', () => {
     await c.login('longnv');
     const sel = await c.cmd('a2', 'SELECT INBOX');
     expect(sel).toContain('* 2 EXISTS');
+    expect(sel).toContain('* 2 RECENT'); // the first session to select them
     expect(sel.at(-1)).toMatch(/^a2 OK \[READ-WRITE\]/);
     const f = await c.cmd('a3', 'FETCH 1:* (UID FLAGS RFC822.SIZE)');
-    expect(f[0]).toMatch(/^\* 1 FETCH \(UID 1 FLAGS \(\) RFC822.SIZE \d+\)$/);
-    expect(f[1]).toMatch(/^\* 2 FETCH \(UID 2 FLAGS \(\\Seen\)/);
+    expect(f[0]).toMatch(/^\* 1 FETCH \(UID 1 FLAGS \(\\Recent\) RFC822.SIZE \d+\)$/);
+    expect(f[1]).toMatch(/^\* 2 FETCH \(UID 2 FLAGS \(\\Seen \\Recent\)/);
     const logout = await c.cmd('a4', 'LOGOUT');
     expect(logout[0]).toMatch(/^\* BYE/);
   });

@@ -87,7 +87,7 @@ describe('Python imaplib', () => {
     expect(out.search_utf8).toBe('1');
     expect(out.rfc822_len).toBeGreaterThan(100);
     expect(out.subject_header).toContain('Subject: Họp ở Hà Nội');
-    expect(out.store).toBe('1 (FLAGS (\\Seen \\Flagged))'); // the RFC822 fetch set \Seen
+    expect(out.store).toBe('1 (FLAGS (\\Seen \\Flagged \\Recent))'); // the RFC822 fetch set \Seen; SELECT claimed \Recent
     expect(out.append).toMatch(/^\[APPENDUID \d+ 1\]/);
     expect(out.copy).toMatch(/COPYUID \d+ 1 1/);
     expect(out.expunge).toEqual(['2']);

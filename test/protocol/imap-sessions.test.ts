@@ -31,7 +31,8 @@ describe('two sessions on one mailbox', () => {
     await other.login('hoalt');
     await other.cmd('o1', 'SELECT INBOX');
     await other.cmd('o2', 'STORE 1 +FLAGS (\\Flagged)');
-    await idler.waitFor((b) => /\* 1 FETCH \(UID 1 FLAGS \(\\Flagged\)/.test(b));
+    // The idler selected first: message 1 is \Recent to it (and only to it).
+    await idler.waitFor((b) => /\* 1 FETCH \(UID 1 FLAGS \(\\Flagged \\Recent\)/.test(b));
     await other.cmd('o3', 'STORE 2 +FLAGS.SILENT (\\Deleted)');
     const ex = await other.cmd('o4', 'EXPUNGE');
     expect(ex).toContain('* 2 EXPUNGE');

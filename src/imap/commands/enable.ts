@@ -14,6 +14,8 @@ export const enableCommand: CommandSpec<'ENABLE'> = {
       s.enabled.add(c);
       now.push(c === 'IMAP4REV2' ? 'IMAP4rev2' : c);
       if (c === 'QRESYNC' && !s.enabled.has('CONDSTORE')) s.enabled.add('CONDSTORE');
+      // IMAP4rev2 has no \Recent (RFC 9051 appendix E): stop showing what this selection claimed.
+      if (c === 'IMAP4REV2') s.selected?.view.clearRecent();
     }
     if (s.enabled.has('CONDSTORE')) s.condstore = true;
     await s.untagged(`ENABLED${now.length ? ' ' + now.join(' ') : ''}`);

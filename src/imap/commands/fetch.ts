@@ -288,7 +288,7 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
               break;
             case 'FLAGS':
               flagsSent = true;
-              out.add(`${sep()}FLAGS ${flagList(view.flagsAt(seq))}`);
+              out.add(`${sep()}FLAGS ${flagList(view.shownFlagsAt(seq))}`);
               break;
             case 'MODSEQ':
               out.add(`${sep()}MODSEQ (${view.modseqAt(seq)})`);
@@ -351,7 +351,7 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
             }
           }
         }
-        if (seenNow.has(uid) && !flagsSent) out.add(`${sep()}FLAGS ${flagList(view.flagsAt(seq))}`);
+        if (seenNow.has(uid) && !flagsSent) out.add(`${sep()}FLAGS ${flagList(view.shownFlagsAt(seq))}`);
         out.add(')\r\n');
         if (out.full()) await out.flush();
       }

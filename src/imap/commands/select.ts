@@ -2,7 +2,7 @@
 import { bi } from '../../lib/errors.js';
 import { no } from '../errors.js';
 import { findMailbox } from '../mailbox-lookup.js';
-import { seqSet } from '../format.js';
+import { flagList, seqSet } from '../format.js';
 import type { CommandOf } from '../protocol/types.js';
 import type { Session } from '../session.js';
 import { ok, type Outcome } from '../state.js';
@@ -30,7 +30,8 @@ async function select(s: Session, cmd: CommandOf<'SELECT' | 'EXAMINE'>): Promise
     `* OK [PERMANENTFLAGS (${readOnly ? '' : [...SYSTEM_FLAGS, ...KEYWORDS, '\\*'].join(' ')})] ${bi('Cờ', 'Flags')}\r\n`,
     `* ${view.exists} EXISTS\r\n`,
   ];
-  if (!s.enabled.has('IMAP4REV2')) lines.push(`* 0 RECENT\r\n`);
+  // SELECT has just claimed the messages no session was told of; EXAMINE counts them without claiming.
+  if (!s.enabled.has('IMAP4REV2')) lines.push(`* ${view.recentCount()} RECENT\r\n`);
   for (let seq = 1; seq <= view.exists; seq++) {
     if (!view.flagsAt(seq).includes('\\Seen')) {
       if (!s.enabled.has('IMAP4REV2')) lines.push(`* OK [UNSEEN ${seq}] ${bi('Thư chưa đọc đầu tiên', 'First unseen')}\r\n`);
@@ -52,7 +53,7 @@ async function select(s: Session, cmd: CommandOf<'SELECT' | 'EXAMINE'>): Promise
     for (const m of ch.changed) {
       const seq = view.seqOf(m.uid);
       if (seq === 0) continue;
-      out.push(`* ${seq} FETCH (UID ${m.uid} FLAGS (${view.flagsAt(seq).join(' ')}) MODSEQ (${view.modseqAt(seq)}))\r\n`);
+      out.push(`* ${seq} FETCH (UID ${m.uid} FLAGS ${flagList(view.shownFlagsAt(seq))} MODSEQ (${view.modseqAt(seq)}))\r\n`);
     }
     await s.writeMany(out);
   }

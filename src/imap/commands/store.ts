@@ -35,7 +35,7 @@ export const storeCommand: CommandSpec<'STORE'> = {
         if (cmd.silent && !(s.condstore && changed.has(uid))) continue;
         const parts: string[] = [];
         if (cmd.uid) parts.push(`UID ${uid}`);
-        if (!cmd.silent) parts.push(`FLAGS ${flagList(view.flagsAt(q))}`);
+        if (!cmd.silent) parts.push(`FLAGS ${flagList(view.shownFlagsAt(q))}`);
         if (s.condstore) parts.push(`MODSEQ (${view.modseqAt(q)})`);
         lines.push(`* ${q} FETCH (${parts.join(' ')})\r\n`);
       }

@@ -80,6 +80,33 @@ describe('MailboxView', () => {
     expect(r.exists).toBeNull();
     expect(r.expunged).toEqual([]);
   });
+
+  it('keeps \\Recent as a few UID ranges: merged, counted and searched against the view', async () => {
+    const v = view(); // UIDs 2 5 7 9
+    expect(v.recentCount()).toBe(0);
+    expect(v.shownFlagsAt(1)).toEqual([]);
+    v.addRecent(1, 0); // an empty claim
+    v.addRecent(5, 6);
+    v.addRecent(9, 12);
+    v.addRecent(7, 8); // adjacent to both: one range 5..12
+    v.addRecent(6, 7); // overlapping (EXAMINE peeks again)
+    expect([4, 5, 6, 7, 8, 9, 12, 13].map((u) => v.isRecent(u))).toEqual([false, true, true, true, true, true, true, false]);
+    expect(v.recentCount()).toBe(3);
+    expect(v.recentSeqs()).toEqual([2, 3, 4]);
+    expect(v.shownFlagsAt(2)).toEqual(['\\Recent']);
+    expect(v.shownFlagsAt(2)).toBe(v.shownFlagsAt(3)); // one shared list per flag set
+    expect(v.flagsAt(2)).toEqual([]); // the stored flags stay as they are
+    // A claim's new messages arrive with the next sync; expunged ones leave the count.
+    await v.sync(fakeStore({ highestModseq: 12, changed: [meta(11, ['\\Seen'], 11)], expunged: [7] }));
+    v.flush(true);
+    expect(v.recentCount()).toBe(3);
+    expect(v.shownFlagsAt(4)).toEqual(['\\Seen', '\\Recent']);
+    v.addRecent(1, 2);
+    expect(v.recentSeqs()).toEqual([1, 2, 3, 4]);
+    v.clearRecent();
+    expect(v.recentCount()).toBe(0);
+    expect(v.shownFlagsAt(2)).toEqual([]);
+  });
 });
 
 describe('wire helpers', () => {
