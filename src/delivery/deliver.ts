@@ -10,12 +10,22 @@ import { bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import { domainOf } from '../mail/addresses.js';
-import { indexText } from '../mail/search-text.js';
+import { searchTextOf } from '../mail/search-text.js';
 import { renderImapStrings } from '../mail/imap-render.js';
 import { checkQuotaWarnings } from '../policy/quota-warnings.js';
 import type { ParsedMessage } from '../mail/types.js';
 import { prependHeaders, removeHeaders } from './headers.js';
-import { effectiveQuotaBytes, type Account, type DeliveryTarget, type SendDirection, type SendLogEntry, type SendOutcome, type Store } from '../store/port.js';
+import {
+  effectiveQuotaBytes,
+  type Account,
+  type DeliveryTarget,
+  type MessageDsn,
+  type RecipientDsn,
+  type SendDirection,
+  type SendLogEntry,
+  type SendOutcome,
+  type Store,
+} from '../store/port.js';
 
 export interface DeliveryDeps {
   store: Store;
@@ -50,6 +60,10 @@ export interface DeliverInput {
    * (SMTP gives one reply per message). Default true.
    */
   retryPartialFailures?: boolean;
+  /** RET and ENVID of the transaction (RFC 3461), kept with the queued copy. */
+  dsn?: MessageDsn;
+  /** NOTIFY and ORCPT of the recipients that gave them, kept with the queued copy. */
+  recipientDsn?: ReadonlyMap<string, RecipientDsn>;
 }
 
 export interface RecipientResult {
@@ -72,9 +86,18 @@ export interface Delivery {
   quotaFor(account: Account): number;
   /** Is this domain one we serve? */
   isLocalDomain(domain: string): boolean;
+  /**
+   * The account a local address delivers to: its account or alias, else, for postmaster@ any
+   * served domain (RFC 5321 §4.5.1: always accepted), smtp.postmasterAddress's account or by
+   * default the first super-administrator. null = nobody (a deleted account is nobody).
+   */
+  resolveRecipient(address: string): Promise<Account | null>;
   /** Log recipients refused before DATA (unknown user, relay denied, policy) — R-LOG-1 "accepted or not". */
   logRefused(entries: Array<Omit<SendLogEntry, 'at' | 'findings'> & { findings?: string[] }>): Promise<void>;
 }
+
+/** How long the default postmaster (the first super-administrator) is remembered. */
+const POSTMASTER_CACHE_MS = 60_000;
 
 const OK_DELIVERED = { code: 250, enhanced: '2.0.0', text: bi('Đã chuyển vào hộp thư', 'Delivered to mailbox') };
 const OK_QUEUED = { code: 250, enhanced: '2.0.0', text: bi('Đã đưa vào hàng đợi gửi đi', 'Queued for delivery') };
@@ -113,6 +136,38 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
 
   const quotaFor = (account: Account): number => effectiveQuotaBytes(account, config.quota);
 
+  const alive = (a: Account | null): Account | null => (a && a.state !== 'deleted' ? a : null);
+  // Which account is the default postmaster (a scan of the accounts) is remembered for a while;
+  // the account itself is read each time (its quota and state may have changed).
+  let defaultPostmaster: { id: number | null; until: number } | null = null;
+
+  /** smtp.postmasterAddress's account, else the first (oldest) active super-administrator. */
+  async function postmasterAccount(): Promise<Account | null> {
+    const configured = config.smtp.postmasterAddress;
+    if (configured) {
+      const a = alive(await store.resolveAddress(configured));
+      if (a) return a;
+      log.warn({ postmasterAddress: configured }, 'smtp.postmasterAddress has no account; postmaster mail goes to the first super-administrator');
+    }
+    const now = clock.now().getTime();
+    if (defaultPostmaster && defaultPostmaster.until > now && defaultPostmaster.id !== null) {
+      const a = await store.getAccount(defaultPostmaster.id);
+      if (a && a.state === 'active' && a.role === 'super') return a;
+    }
+    const first = (await store.listAccounts({ state: 'active' })).filter((a) => a.role === 'super').sort((a, b) => a.id - b.id)[0] ?? null;
+    defaultPostmaster = { id: first?.id ?? null, until: now + POSTMASTER_CACHE_MS };
+    if (!first) log.warn('no active super-administrator to receive postmaster mail');
+    return first;
+  }
+
+  async function resolveRecipient(address: string): Promise<Account | null> {
+    const own = alive(await store.resolveAddress(address));
+    if (own) return own;
+    const at = address.lastIndexOf('@');
+    if (at < 0 || address.slice(0, at).toLowerCase() !== 'postmaster' || !localDomains.has(domainOf(address))) return null;
+    return postmasterAccount();
+  }
+
   async function targetMailbox(account: Account, junk: boolean): Promise<number | null> {
     if (junk) {
       const boxes = await store.listMailboxes(account.id);
@@ -136,7 +191,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     // Resolve local recipients; several addresses of one account share one copy.
     const byAccount = new Map<number, { account: Account; recipients: string[] }>();
     for (const r of local) {
-      const account = input.resolved?.get(r) ?? (await store.resolveAddress(r));
+      const account = input.resolved?.get(r) ?? (await resolveRecipient(r));
       if (!account || account.state === 'deleted') {
         results.set(r, { recipient: r, outcome: 'rejected', code: 550, enhanced: '5.1.1', text: bi('Hộp thư không tồn tại', 'No such mailbox') });
         continue;
@@ -164,7 +219,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
         raw: local.raw,
         envelope: local.parsed.envelope,
         structure: local.parsed.structure,
-        searchText: indexText(input.parsed),
+        search: searchTextOf(input.parsed),
         internalDate: now,
         imap: renderImapStrings(local.parsed.envelope, local.parsed.structure),
       };
@@ -220,6 +275,8 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
           account: input.account,
           messageId: input.parsed.messageId,
           now,
+          ...(input.dsn ? { dsn: input.dsn } : {}),
+          ...(input.recipientDsn ? { recipientDsn: Object.fromEntries(input.recipientDsn) } : {}),
         });
         queueId = item.id;
         for (const r of toQueue) {
@@ -265,5 +322,5 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     await writeLog(entries.map((e) => ({ ...e, at, findings: e.findings ?? [] })));
   }
 
-  return { deliver, quotaFor, isLocalDomain: (d) => localDomains.has(d.toLowerCase()), logRefused };
+  return { deliver, quotaFor, isLocalDomain: (d) => localDomains.has(d.toLowerCase()), resolveRecipient, logRefused };
 }

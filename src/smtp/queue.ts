@@ -7,6 +7,11 @@
  *   result  2xx delivered; 5xx bounced at once (DSN to the sender); 4xx or a connection error
  *           retried after delivery.retryScheduleMs (the last delay repeats) until
  *           delivery.maxQueueAgeMs, then bounced; a delay notice after delivery.delayNoticeAfterMs
+ *   DSN     RFC 3461 as the message came in: NOTIFY decides which notices each recipient gets
+ *           (none for NEVER; failure and delay by default; success only when asked: "delivered"
+ *           for a local mailbox, "relayed" for a server without DSN). A server that offers DSN
+ *           gets RET, ENVID, NOTIFY and ORCPT passed on and reports success itself; recipients
+ *           whose NOTIFY/ORCPT differ then go in separate transactions on the one connection.
  * Local recipients in the queue (a temporary local failure next to a success) are retried
  * through delivery/ on the same schedule.
  */
@@ -20,9 +25,10 @@ import type { Metrics } from '../lib/metrics.js';
 import type { BoundListener, Service } from '../lib/service.js';
 import { domainOf } from '../mail/addresses.js';
 import { parseMessage } from '../mail/parse.js';
-import type { QueueItem, SendLogEntry, Store } from '../store/port.js';
+import type { MessageDsn, QueueItem, RecipientDsn, SendLogEntry, Store } from '../store/port.js';
 import { signOutbound } from './dkim.js';
-import { buildDsn, type DsnRecipient } from './dsn.js';
+import { createDsnSender, type DsnRecipient } from './dsn.js';
+import { wantsNotice } from './dsn-params.js';
 
 export interface MxRecord {
   exchange: string;
@@ -46,7 +52,8 @@ export interface QueueRunner extends Service {
 }
 
 type Outcome =
-  | { kind: 'delivered'; response: string; host: string }
+  /** dsnPassed: the receiving server offered DSN and got the parameters, so it reports success. */
+  | { kind: 'delivered'; response: string; host: string; dsnPassed: boolean }
   | { kind: 'temporary'; response: string; host: string | null; status: string }
   | { kind: 'permanent'; response: string; host: string | null; status: string };
 
@@ -83,10 +90,45 @@ interface SendErr {
   rejectedErrors?: SendErr[];
 }
 
+type Envelope = Parameters<SMTPConnection['send']>[0];
+type SendInfo = Parameters<Parameters<SMTPConnection['send']>[2]>[1];
+
+/**
+ * Did the server's EHLO offer DSN? nodemailer decides the same way whether to send the `dsn`
+ * parameters, and keeps the answer in a field of its own (no public accessor).
+ */
+function offersDsn(conn: SMTPConnection): boolean {
+  const ext = (conn as unknown as { _supportedExtensions?: unknown })._supportedExtensions;
+  return Array.isArray(ext) && ext.includes('DSN');
+}
+
+/**
+ * Recipients that share NOTIFY and ORCPT, in first-seen order: nodemailer's `dsn` option holds
+ * one NOTIFY and one ORCPT for a whole envelope, so each set is its own transaction.
+ */
+function byRecipientDsn(recipients: string[], dsn: Readonly<Record<string, RecipientDsn>>): Array<{ recipients: string[]; dsn: RecipientDsn | null }> {
+  const groups = new Map<string, { recipients: string[]; dsn: RecipientDsn | null }>();
+  for (const r of recipients) {
+    const d = dsn[r] ?? dsn[r.toLowerCase()] ?? null;
+    const key = JSON.stringify([d?.notify ?? null, d?.orcpt ?? null]);
+    const g = groups.get(key);
+    if (g) g.recipients.push(r);
+    else groups.set(key, { recipients: [r], dsn: d });
+  }
+  return [...groups.values()];
+}
+
+/** RFC 3461 §5.2.1: what came in goes on, nothing is added. */
+function dsnEnvelope(m: MessageDsn, r: RecipientDsn | null): Envelope['dsn'] {
+  if (!m.ret && !m.envid && !r) return undefined;
+  return { ret: m.ret, envid: m.envid, notify: r?.notify ?? null, orcpt: r?.orcpt ?? null };
+}
+
 export function createQueueRunner(deps: QueueDeps): QueueRunner {
   const { config, log, clock, store, metrics, delivery } = deps;
   const localDomains = new Set(config.domains.map((d) => d.toLowerCase()));
   const resolveMx = deps.resolveMx ?? ((d: string) => dnsResolveMx(d));
+  const sendDsn = createDsnSender({ config, store, delivery });
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<number> | null = null;
   let stopped = true;
@@ -117,60 +159,102 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
     }
   }
 
-  /** One SMTP session to one hop: per-recipient outcomes, or a connection-level error (try the next hop). */
-  function sendVia(hop: Hop, sender: string, recipients: string[], raw: Buffer): Promise<Map<string, Outcome> | Error> {
-    return new Promise((resolve) => {
-      const t = config.delivery.connectTimeoutMs;
-      const conn = new SMTPConnection({
-        host: hop.host,
-        port: hop.port,
-        name: config.organization.hostname,
-        secure: false,
-        opportunisticTLS: true,
-        tls: { rejectUnauthorized: false, minVersion: 'TLSv1.2' },
-        connectionTimeout: t,
-        greetingTimeout: t,
-        socketTimeout: Math.max(t, 60_000),
-        logger: false,
-      });
-      let settled = false;
-      const done = (r: Map<string, Outcome> | Error): void => {
-        if (settled) return;
-        settled = true;
-        try {
-          conn.quit();
-        } catch {
-          conn.close();
-        }
-        resolve(r);
-      };
-      conn.once('error', (e: Error) => done(e));
-      conn.connect((err) => {
-        if (err) return done(err);
-        conn.send({ from: sender === '' ? false : sender, to: recipients, size: raw.length, use8BitMime: has8bit(raw) }, raw, (sendErr, info) => {
-          const out = new Map<string, Outcome>();
-          const classify = (e: SendErr): Outcome => {
-            const response = oneLine(e.response ?? e.message ?? 'error');
-            const code = e.responseCode;
-            if (code !== undefined && code >= 500) return { kind: 'permanent', response, host: hop.host, status: statusOf(response, code, '5.0.0') };
-            return { kind: 'temporary', response, host: hop.host, status: statusOf(response, code, '4.0.0') };
-          };
-          if (sendErr) {
-            const e = sendErr as SendErr;
-            if (e.responseCode === undefined) return done(sendErr); // no SMTP reply: connection problem
-            for (const re of e.rejectedErrors ?? []) if (re.recipient) out.set(re.recipient, classify(re));
-            for (const r of recipients) if (!out.has(r)) out.set(r, classify(e));
-            return done(out);
-          }
-          if (!info) return done(new Error('no send result'));
-          for (const re of (info.rejectedErrors ?? []) as SendErr[]) if (re.recipient) out.set(re.recipient, classify(re));
-          for (const r of info.rejected) if (!out.has(r)) out.set(r, { kind: 'permanent', response: 'rejected', host: hop.host, status: '5.0.0' });
-          for (const r of info.accepted) out.set(r, { kind: 'delivered', response: oneLine(info.response), host: hop.host });
-          for (const r of recipients) if (!out.has(r)) out.set(r, { kind: 'temporary', response: 'no reply for recipient', host: hop.host, status: '4.0.0' });
-          done(out);
+  /**
+   * One SMTP session to one hop: per-recipient outcomes, or a connection-level error before
+   * anything was sent (try the next hop). Several transactions when the DSN parameters differ.
+   */
+  async function sendVia(hop: Hop, item: QueueItem, recipients: string[], raw: Buffer): Promise<Map<string, Outcome> | Error> {
+    const t = config.delivery.connectTimeoutMs;
+    const conn = new SMTPConnection({
+      host: hop.host,
+      port: hop.port,
+      name: config.organization.hostname,
+      secure: false,
+      opportunisticTLS: true,
+      tls: { rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+      connectionTimeout: t,
+      greetingTimeout: t,
+      socketTimeout: Math.max(t, 60_000),
+      logger: false,
+    });
+    // Each step resolves with its result, or with the connection's error if that comes first.
+    let failure: Error | null = null;
+    let onFailure: ((e: Error) => void) | null = null;
+    conn.on('error', (e: Error) => {
+      failure ??= e;
+      onFailure?.(e);
+    });
+    const step = <T>(start: (done: (v: T) => void) => void): Promise<T | Error> =>
+      new Promise((resolve) => {
+        if (failure) return resolve(failure);
+        onFailure = resolve;
+        start((v) => {
+          onFailure = null;
+          resolve(v);
         });
       });
-    });
+    const classify = (e: SendErr): Outcome => {
+      const response = oneLine(e.response ?? e.message ?? 'error');
+      const code = e.responseCode;
+      if (code !== undefined && code >= 500) return { kind: 'permanent', response, host: hop.host, status: statusOf(response, code, '5.0.0') };
+      return { kind: 'temporary', response, host: hop.host, status: statusOf(response, code, '4.0.0') };
+    };
+    try {
+      const connected = await step<Error | null>((done) => conn.connect((err) => done(err ?? null)));
+      if (connected instanceof Error) return connected;
+      const dsnPassed = offersDsn(conn);
+      const groups = dsnPassed ? byRecipientDsn(recipients, item.recipientDsn) : [{ recipients, dsn: null }];
+      const out = new Map<string, Outcome>();
+      const giveUpFrom = (i: number, why: string): void => {
+        const o: Outcome = { kind: 'temporary', response: `451 4.4.2 ${hop.host}: ${oneLine(why)}`, host: hop.host, status: '4.4.2' };
+        for (const g of groups.slice(i)) for (const r of g.recipients) out.set(r, o);
+      };
+      for (let i = 0; i < groups.length; i++) {
+        const g = groups[i] as (typeof groups)[number];
+        const envelope: Envelope = { from: item.sender === '' ? false : item.sender, to: g.recipients, size: raw.length, use8BitMime: has8bit(raw) };
+        const dsn = dsnPassed ? dsnEnvelope(item.dsn, g.dsn) : undefined;
+        if (dsn) envelope.dsn = dsn;
+        const r = await step<{ err: Error | null; info: SendInfo | undefined }>((done) => conn.send(envelope, raw, (err, info) => done({ err: err ?? null, info })));
+        // No SMTP reply at all: a connection problem.
+        const connErr = r instanceof Error ? r : r.err && (r.err as SendErr).responseCode === undefined ? r.err : null;
+        if (connErr || r instanceof Error) {
+          const e = connErr ?? new Error('connection failed');
+          if (i === 0) return e; // nothing went: the next hop may do better
+          giveUpFrom(i, e.message); // the rest waits for the next attempt
+          break;
+        }
+        if (r.err) {
+          const e = r.err as SendErr;
+          for (const re of e.rejectedErrors ?? []) if (re.recipient) out.set(re.recipient, classify(re));
+          for (const x of g.recipients) if (!out.has(x)) out.set(x, classify(e));
+          // The transaction may still be open (every RCPT refused): RSET before the next one.
+          if (i < groups.length - 1) {
+            const resetErr = await step<Error | null>((done) => conn.reset((err) => done(err ?? null)));
+            if (resetErr) {
+              giveUpFrom(i + 1, resetErr.message);
+              break;
+            }
+          }
+          continue;
+        }
+        const info = r.info;
+        if (!info) {
+          giveUpFrom(i, 'no send result');
+          break;
+        }
+        for (const re of (info.rejectedErrors ?? []) as SendErr[]) if (re.recipient) out.set(re.recipient, classify(re));
+        for (const x of info.rejected) if (!out.has(x)) out.set(x, { kind: 'permanent', response: 'rejected', host: hop.host, status: '5.0.0' });
+        for (const x of info.accepted) out.set(x, { kind: 'delivered', response: oneLine(info.response), host: hop.host, dsnPassed: dsn !== undefined });
+        for (const x of g.recipients) if (!out.has(x)) out.set(x, { kind: 'temporary', response: 'no reply for recipient', host: hop.host, status: '4.0.0' });
+      }
+      return out;
+    } finally {
+      try {
+        conn.quit();
+      } catch {
+        conn.close();
+      }
+    }
   }
 
   async function deliverRemote(domain: string, item: QueueItem, recipients: string[], raw: Buffer): Promise<Map<string, Outcome>> {
@@ -179,7 +263,7 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
     if (!Array.isArray(r)) return all(r);
     let lastErr = 'no route';
     for (const hop of r) {
-      const res = await sendVia(hop, item.sender, recipients, raw);
+      const res = await sendVia(hop, item, recipients, raw);
       if (!(res instanceof Error)) return res;
       lastErr = `${hop.host}:${hop.port}: ${oneLine(res.message)}`;
       log.info({ queueId: item.id, host: hop.host, err: res.message }, 'outbound connection failed');
@@ -196,33 +280,13 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
       out.set(
         r.recipient,
         r.outcome === 'delivered'
-          ? { kind: 'delivered', response, host: config.organization.hostname }
+          ? { kind: 'delivered', response, host: config.organization.hostname, dsnPassed: false }
           : r.code >= 500
             ? { kind: 'permanent', response, host: config.organization.hostname, status: r.enhanced }
             : { kind: 'temporary', response, host: config.organization.hostname, status: r.enhanced },
       );
     }
     return out;
-  }
-
-  /** A DSN goes to a local sender's INBOX, else back into the queue (null sender: no loops). */
-  async function sendDsn(item: QueueItem, original: Buffer, recipients: DsnRecipient[], now: Date): Promise<void> {
-    if (item.sender === '' || recipients.length === 0) return;
-    const raw = buildDsn({
-      hostname: config.organization.hostname,
-      to: item.sender,
-      recipients,
-      original,
-      arrivalDate: item.createdAt,
-      now,
-      retryUntil: new Date(item.createdAt.getTime() + config.delivery.maxQueueAgeMs),
-    });
-    if (localDomains.has(domainOf(item.sender))) {
-      const parsed = parseMessage(raw);
-      await delivery.deliver({ raw, parsed, sender: '', recipients: [item.sender], direction: 'local', clientIp: null, account: null, retryPartialFailures: false });
-    } else {
-      await store.enqueue({ sender: '', recipients: [item.sender], raw, account: null, messageId: null, now });
-    }
   }
 
   async function processItem(item: QueueItem): Promise<void> {
@@ -251,7 +315,9 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
 
     const age = now.getTime() - item.createdAt.getTime();
     const expired = age >= config.delivery.maxQueueAgeMs;
-    const failed: DsnRecipient[] = [];
+    // RFC 3461 §5.2.8: one notice for what is final (failed, delivered, relayed), one for delays;
+    // each lists only the recipients whose NOTIFY asks for that kind.
+    const final: DsnRecipient[] = [];
     const delayed: DsnRecipient[] = [];
     const remaining: string[] = [];
     const entries: SendLogEntry[] = [];
@@ -272,31 +338,42 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
         text: o.response,
         findings: [],
       };
+      const rd = item.recipientDsn[r];
+      const originalRecipient = rd?.orcpt ?? null;
       if (o.kind === 'delivered') {
         metrics.messagesOut.inc({ result: 'delivered' });
-        if (!localDomains.has(domainOf(r))) entries.push(entry);
+        const local = localDomains.has(domainOf(r));
+        if (!local) entries.push(entry);
+        if (wantsNotice(rd, 'SUCCESS') && !o.dsnPassed) {
+          final.push(
+            local
+              ? { recipient: r, action: 'delivered', status: '2.0.0', diagnostic: null, remoteMta: null, originalRecipient }
+              : { recipient: r, action: 'relayed', status: '2.0.0', diagnostic: `smtp; ${o.response}`, remoteMta: o.host, originalRecipient },
+          );
+        }
         continue;
       }
       lastError = o.response;
       if (o.kind === 'permanent' || expired) {
         const status = o.kind === 'permanent' ? o.status : '4.4.7';
         const diagnostic = o.kind === 'permanent' ? `smtp; ${o.response}` : `smtp; ${o.response} (queue lifetime expired)`;
-        failed.push({ recipient: r, action: 'failed', status: o.kind === 'permanent' ? status : '4.4.7', diagnostic, remoteMta: o.host });
+        if (wantsNotice(rd, 'FAILURE')) final.push({ recipient: r, action: 'failed', status, diagnostic, remoteMta: o.host, originalRecipient });
         metrics.messagesOut.inc({ result: 'bounced' });
         entries.push({ ...entry, outcome: 'bounced' });
       } else {
         remaining.push(r);
-        delayed.push({ recipient: r, action: 'delayed', status: o.status, diagnostic: `smtp; ${o.response}`, remoteMta: o.host });
+        if (wantsNotice(rd, 'DELAY')) delayed.push({ recipient: r, action: 'delayed', status: o.status, diagnostic: `smtp; ${o.response}`, remoteMta: o.host, originalRecipient });
         metrics.messagesOut.inc({ result: 'deferred' });
         entries.push({ ...entry, outcome: 'deferred' });
       }
     }
 
     let delayNoticeSent = item.delayNoticeSent;
+    const notice = { sender: item.sender, original, arrivalDate: item.createdAt, now, dsn: item.dsn };
     try {
-      await sendDsn(item, original, failed, now);
+      await sendDsn({ ...notice, recipients: final });
       if (remaining.length > 0 && !delayNoticeSent && age >= config.delivery.delayNoticeAfterMs) {
-        await sendDsn(item, original, delayed, now);
+        await sendDsn({ ...notice, recipients: delayed });
         delayNoticeSent = true;
       }
     } catch (e) {

@@ -78,6 +78,24 @@ export const replies = {
       bi(`Thư không vượt qua kiểm tra DMARC của ${domain} (p=reject)`, `Message failed the DMARC policy of ${domain} (p=reject)`),
     ),
   accepted: (id: string): SmtpReply => reply(250, '2.0.0', bi(`Đã nhận thư, mã ${id}`, `Message accepted, id ${id}`)),
+  // RFC 3461 DSN parameters (smtp/dsn-params.ts; wire.ts gives smtp-server's own refusals these texts)
+  badDsnNotify: (): SmtpReply =>
+    reply(
+      501,
+      '5.5.4',
+      bi('Tham số NOTIFY không hợp lệ: NEVER, hoặc kết hợp SUCCESS, FAILURE, DELAY', 'Invalid NOTIFY parameter: NEVER, or any of SUCCESS, FAILURE, DELAY'),
+    ),
+  dsnNotifyNeverCombined: (): SmtpReply =>
+    reply(501, '5.5.4', bi('NOTIFY=NEVER không được kết hợp với giá trị khác', 'NOTIFY=NEVER cannot be combined with other values')),
+  badDsnOrcpt: (): SmtpReply =>
+    reply(
+      501,
+      '5.5.4',
+      bi('Tham số ORCPT không hợp lệ (kiểu-địa-chỉ;xtext, tối đa 500 ký tự)', 'Invalid ORCPT parameter (addr-type;xtext, at most 500 characters)'),
+    ),
+  badDsnEnvid: (): SmtpReply =>
+    reply(501, '5.5.4', bi('Tham số ENVID không hợp lệ (xtext, tối đa 100 ký tự)', 'Invalid ENVID parameter (xtext, at most 100 characters)')),
+  badDsnRet: (): SmtpReply => reply(501, '5.5.4', bi('Tham số RET không hợp lệ (FULL hoặc HDRS)', 'Invalid RET parameter (FULL or HDRS)')),
 };
 
 /** MailError code → SMTP reply (DESIGN.md: one error type, translated once per protocol). */

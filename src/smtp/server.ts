@@ -20,10 +20,12 @@ import { encodeHeaderValue } from '../mail/headers.js';
 import { parseMessage } from '../mail/parse.js';
 import type { EnvelopeAddress, ParsedMessage } from '../mail/types.js';
 import type { Pipeline, PipelineResult, PolicyContext, PolicyReply } from '../policy/types.js';
-import type { Account, SendDirection, SendOutcome, Store } from '../store/port.js';
+import type { Account, MessageDsn, RecipientDsn, SendDirection, SendOutcome, Store } from '../store/port.js';
 import { classifyAddress } from './address.js';
 import { checkAuthentication, type AuthVerdict, type DnsResolver } from './authresults.js';
 import { headerLimits, readData, type DataResult } from './data.js';
+import { createDsnSender, type DsnRecipient } from './dsn.js';
+import { mailDsn, rcptDsn, wantsNotice, type RawEsmtpParams } from './dsn-params.js';
 import { receivedHeader } from './received.js';
 import { hookError, replies, replyForError, reply, type SmtpReply } from './reply.js';
 import { installReplyWriter } from './wire.js';
@@ -68,7 +70,14 @@ interface Tx {
   headers: string[];
   subjectTag: string | null;
   junk: boolean;
+  /** MAIL FROM RET= and ENVID= (RFC 3461). */
+  dsn: MessageDsn;
+  /** RCPT TO NOTIFY= and ORCPT= of the recipients that gave them. */
+  rcptDsn: Map<string, RecipientDsn>;
 }
+
+/** The parameters as sent, next to smtp-server's decoded `args` (wire.ts). */
+const rawParams = (a: SMTPServerAddress): RawEsmtpParams | undefined => (a as SMTPServerAddress & { esmtpRaw?: RawEsmtpParams }).esmtpRaw;
 
 function localPartMatches(a: EnvelopeAddress): string | null {
   if (!a.mailbox || !a.host) return null;
@@ -108,6 +117,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
   installReplyWriter();
   const { config, log, store, metrics, delivery, pipeline } = deps;
   const localDomains = new Set(config.domains.map((d) => d.toLowerCase()));
+  const sendDsn = createDsnSender({ config, store, delivery });
   const conns = new Map<string, Conn>();
   const gate = new ByteGate(PROCESSING_BUDGET_BYTES);
   const perIp = new Map<string, number>();
@@ -242,6 +252,8 @@ export function createSmtpService(deps: SmtpDeps): Service {
     const raw = address.address;
     const declared = address.args && typeof address.args.SIZE === 'string' ? Number(address.args.SIZE) : 0;
     if (Number.isFinite(declared) && declared > config.limits.maxMessageBytes) throw hookError(replies.tooLarge(config.limits.maxMessageBytes));
+    const dsn = mailDsn(rawParams(address), address.args);
+    if (!dsn.ok) throw bad(c, dsn.reply);
     let sender = '';
     if (raw !== '') {
       const cls = classifyAddress(raw, localDomains);
@@ -252,7 +264,18 @@ export function createSmtpService(deps: SmtpDeps): Service {
       metrics.rejections.inc({ rule: 'sender-ownership', protocol: c.mode });
       throw bad(c, replies.senderNotOwned());
     }
-    const tx: Tx = { sender, declaredSize: Number.isFinite(declared) ? declared : 0, recipients: [], resolved: new Map(), findings: [], headers: [], subjectTag: null, junk: false };
+    const tx: Tx = {
+      sender,
+      declaredSize: Number.isFinite(declared) ? declared : 0,
+      recipients: [],
+      resolved: new Map(),
+      findings: [],
+      headers: [],
+      subjectTag: null,
+      junk: false,
+      dsn: dsn.value,
+      rcptDsn: new Map(),
+    };
     c.tx = tx;
     if (pipeline) {
       const r = await pipeline.checkMailFrom(ctxOf(c));
@@ -269,6 +292,15 @@ export function createSmtpService(deps: SmtpDeps): Service {
     if (!tx) throw hookError(reply(503, '5.5.1', bi('Cần lệnh MAIL trước', 'Need MAIL command')));
     const max = config.limits.maxRecipientsPerMessage;
     if (tx.recipients.length >= max) throw hookError(replies.tooManyRecipients(max));
+    const dsn = rcptDsn(rawParams(address), address.args);
+    if (!dsn.ok) {
+      await refuse(c, address.address, dsn.reply);
+      throw bad(c, dsn.reply);
+    }
+    const keepDsn = (r: string): void => {
+      if (dsn.value) tx.rcptDsn.set(r, dsn.value);
+      else tx.rcptDsn.delete(r);
+    };
     // RFC 5321 §4.1.1.3: the domainless <postmaster> is accepted; it means the primary domain's.
     const rcpt = address.address.toLowerCase() === 'postmaster' ? `postmaster@${config.domains[0] ?? ''}` : address.address;
     const cls = classifyAddress(rcpt, localDomains);
@@ -280,10 +312,14 @@ export function createSmtpService(deps: SmtpDeps): Service {
       await refuse(c, address.address, replies.badRecipientSyntax());
       throw bad(c, replies.badRecipientSyntax());
     }
-    if (tx.recipients.includes(cls.address)) return;
+    if (tx.recipients.includes(cls.address)) {
+      keepDsn(cls.address); // a repeated RCPT replaces the earlier one, as in smtp-server's envelope
+      return;
+    }
     if (cls.kind === 'local') {
-      const account = await store.resolveAddress(cls.address);
-      if (!account || account.state === 'deleted') {
+      // postmaster@ any served domain always has someone (RFC 5321 §4.5.1; delivery/resolveRecipient).
+      const account = await delivery.resolveRecipient(cls.address);
+      if (!account) {
         await refuse(c, cls.address, replies.unknownUser());
         throw bad(c, replies.unknownUser());
       }
@@ -305,6 +341,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
       absorb(tx, r);
     }
     tx.recipients.push(cls.address);
+    keepDsn(cls.address);
   }
 
   async function refuseAll(c: Conn, tx: Tx, r: SmtpReply, size: number | null, messageId: string | null, findings: string[]): Promise<Error> {
@@ -435,11 +472,32 @@ export function createSmtpService(deps: SmtpDeps): Service {
       junk,
       findings,
       resolved: tx.resolved,
+      dsn: tx.dsn,
+      recipientDsn: tx.rcptDsn,
     });
     const ok = result.results.filter((r) => r.outcome === 'delivered' || r.outcome === 'queued');
     if (ok.length === 0) {
       const first = result.results[0];
       throw hookError(first ? reply(first.code, first.enhanced, first.text) : replies.temporary());
+    }
+    // RFC 3461 §5.2.3: a "delivered" DSN for local mailboxes whose recipient asked NOTIFY=SUCCESS;
+    // a recipient lost since RCPT (account deleted) is a failure reported the same way. Queued
+    // recipients are reported by the queue runner.
+    const notices: DsnRecipient[] = [];
+    for (const r of result.results) {
+      const d = tx.rcptDsn.get(r.recipient);
+      const originalRecipient = d?.orcpt ?? null;
+      if (r.outcome === 'delivered' && wantsNotice(d, 'SUCCESS')) {
+        notices.push({ recipient: r.recipient, action: 'delivered', status: '2.0.0', diagnostic: null, remoteMta: null, originalRecipient });
+      } else if (r.outcome === 'rejected' && wantsNotice(d, 'FAILURE')) {
+        notices.push({ recipient: r.recipient, action: 'failed', status: r.enhanced, diagnostic: `smtp; ${r.code} ${r.enhanced} ${r.text}`, remoteMta: null, originalRecipient });
+      }
+    }
+    if (notices.length > 0) {
+      const now = deps.clock.now();
+      await sendDsn({ sender: tx.sender, original: raw, arrivalDate: now, now, dsn: tx.dsn, recipients: notices }).catch((e: unknown) =>
+        log.error({ err: e, session: session.id }, 'could not send a delivery status notification'),
+      );
     }
     return `2.0.0 ${bi(`Đã nhận thư, mã ${session.id}`, `Message accepted, id ${session.id}`)}`;
   }

@@ -6,10 +6,13 @@
  *    message starts with an enhanced code (reply.ts's hookError) is sent as given.
  * 2. smtp-server's own texts are English; every reply we send is bilingual, Vietnamese first.
  * 3. (below) addresses with full-width/ideographic dots reach the hooks as sent.
+ * 4. (below) MAIL/RCPT parameters reach the hooks as sent too (`esmtpRaw`), next to
+ *    smtp-server's xtext-decoded `args`: the DSN parameters' xtext syntax is checked on them.
  */
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { bi } from '../lib/errors.js';
 import { FULLWIDTH_DOTS } from '../mail/addresses.js';
+import { replies } from './reply.js';
 
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 
@@ -39,15 +42,45 @@ const TRANSLATIONS: Array<[string, (rest: string) => string]> = [
   ['Error: Invalid', (rest) => bi(`Tham số không hợp lệ${rest}`, `Invalid${rest}`)],
 ];
 
+/** smtp-server's refusals of DSN parameters (RFC 3461), given the texts our own checks use. */
+const PATTERNS: Array<[RegExp, (m: RegExpExecArray) => string]> = [
+  [/^Error: NOTIFY parameter must be/, () => replies.badDsnNotify().text],
+  [/^Error: NOTIFY=NEVER cannot be combined/, () => replies.dsnNotifyNeverCombined().text],
+  [/^Error: Bad ORCPT parameter syntax/, () => replies.badDsnOrcpt().text],
+  [/^Invalid RET parameter value/, () => replies.badDsnRet().text],
+  [/^Error: duplicate ([A-Z0-9-]+) parameter$/, (m) => bi(`Tham số ${m[1]} bị lặp lại`, `Duplicate ${m[1]} parameter`)],
+  [/^Error: ([A-Z0-9-]+) parameter requires a value$/, (m) => bi(`Tham số ${m[1]} cần có giá trị`, `The ${m[1]} parameter requires a value`)],
+];
+
 export function translate(text: string): string {
   if (text.includes(' / ')) return text;
+  for (const [re, fn] of PATTERNS) {
+    const m = re.exec(text);
+    if (m) return fn(m);
+  }
   for (const [prefix, fn] of TRANSLATIONS) {
     if (text.startsWith(prefix)) return fn(text.slice(prefix.length));
   }
   return text;
 }
 
-type ParseFn = (this: SMTPConnection, name: string, command: unknown) => { address: string } | false;
+type ParseFn = (this: SMTPConnection, name: string, command: unknown) => { address: string; esmtpRaw?: Record<string, string | true> } | false;
+
+/**
+ * The parameters after the path, split as smtp-server splits them (whitespace, then the first
+ * "="), with their values as sent: KEY → value, or true for a bare keyword.
+ */
+export function rawEsmtpParams(command: string): Record<string, string | true> {
+  const out: Record<string, string | true> = {};
+  const parts = command.slice(command.indexOf(':') + 1).trim().split(/\s+/).slice(1);
+  for (const p of parts) {
+    const i = p.indexOf('=');
+    const key = (i < 0 ? p : p.slice(0, i)).toUpperCase();
+    if (!key || key in out) continue;
+    out[key] = i < 0 ? true : p.slice(i + 1);
+  }
+  return out;
+}
 type SendFn = (this: SMTPConnection, code: number, data?: string | string[], context?: string | false) => void;
 let installed = false;
 
@@ -66,12 +99,14 @@ export function installReplyWriter(): void {
       // A recipient smtp-server finds malformed (trailing dot, quoted @, source route …) still
       // reaches our hook, so the MX answers every relay disguise with the same 554 5.7.1.
       const raw = /^\s*RCPT\s+TO\s*:\s*<([^<>]*)>/i.exec(text)?.[1];
-      if (raw !== undefined && raw.length > 0 && raw.length <= 512) return { address: raw, args: false };
+      // Its parameters (DSN ones included) are still checked there.
+      if (raw !== undefined && raw.length > 0 && raw.length <= 512) return { address: raw, args: false, esmtpRaw: rawEsmtpParams(text) };
     }
     if (parsed && FULLWIDTH_DOTS.test(text)) {
       const raw = /<([^>]*)>/.exec(text)?.[1];
       if (raw !== undefined) parsed.address = raw;
     }
+    if (parsed) parsed.esmtpRaw = rawEsmtpParams(text);
     return parsed;
   };
   const original = proto.send;

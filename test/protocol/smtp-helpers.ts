@@ -56,6 +56,10 @@ export interface SinkMessage {
   from: string;
   to: string[];
   raw: Buffer;
+  /** MAIL FROM parameters as smtp-server parsed them (xtext-decoded), e.g. { RET: 'HDRS' }. */
+  mailArgs: Record<string, string | boolean>;
+  /** RCPT TO parameters by recipient, e.g. { 'a@x': { NOTIFY: 'SUCCESS' } }. */
+  rcptArgs: Record<string, Record<string, string | boolean>>;
 }
 
 export interface Sink {
@@ -68,8 +72,10 @@ export interface Sink {
   close(): Promise<void>;
 }
 
-/** A local SMTP server standing in for the rest of the Internet. */
-export async function startSink(): Promise<Sink> {
+const argsOf = (a: unknown): Record<string, string | boolean> => (a && typeof a === 'object' ? { ...(a as Record<string, string | boolean>) } : {});
+
+/** A local SMTP server standing in for the rest of the Internet (`hideDSN`: one that does not offer DSN). */
+export async function startSink(opts: { hideDSN?: boolean } = {}): Promise<Sink> {
   const messages: SinkMessage[] = [];
   const waiters: Array<() => void> = [];
   const attempts = new Map<string, number>();
@@ -88,6 +94,7 @@ export async function startSink(): Promise<Sink> {
     disabledCommands: ['AUTH'],
     logger: false,
     hideSTARTTLS: false,
+    hideDSN: opts.hideDSN ?? false,
     onRcptTo(address, _session, cb) {
       const n = (attempts.get(address.address) ?? 0) + 1;
       attempts.set(address.address, n);
@@ -107,6 +114,8 @@ export async function startSink(): Promise<Sink> {
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((r) => r.address),
           raw: Buffer.concat(chunks),
+          mailArgs: session.envelope.mailFrom ? argsOf(session.envelope.mailFrom.args) : {},
+          rcptArgs: Object.fromEntries(session.envelope.rcptTo.map((r) => [r.address, argsOf(r.args)])),
         });
         const w = waiters.splice(0);
         for (const f of w) f();

@@ -114,3 +114,52 @@ describe('Return-Path', () => {
     expect((await store.readBlob(q?.blobId ?? '')).toString()).toContain('Return-Path: <forged@evil.example>');
   });
 });
+
+describe('postmaster (RFC 5321 §4.5.1) and DSN parameters', () => {
+  const superAdmin = (address: string): Promise<Account> =>
+    store.createAccount({ address, kind: 'admin', role: 'super', fullName: address, unitId: null, passwordHash: 'x', mustChangePassword: false }, audit);
+
+  it('resolveRecipient: postmaster@ a served domain without an account goes to the oldest active super-administrator; an own account or alias wins', async () => {
+    expect(await delivery.resolveRecipient('postmaster@example.gov.vn')).toBeNull(); // nobody at all yet
+    await account('lan@example.gov.vn');
+    const first = await superAdmin('admin@example.gov.vn');
+    await superAdmin('admin2@example.gov.vn');
+    // The "nobody" answer above is remembered for a while: a fresh delivery object asks again.
+    const d = createDelivery({ store, config: configFrom({ domains: ['example.gov.vn'], storage: { dir } }), log: silentLogger(), clock: systemClock });
+    expect((await d.resolveRecipient('postmaster@example.gov.vn'))?.id).toBe(first.id);
+    expect((await d.resolveRecipient('PostMaster@example.gov.vn'))?.id).toBe(first.id);
+    expect(await d.resolveRecipient('postmaster@far.example.com')).toBeNull();
+    expect(await d.resolveRecipient('nobody@example.gov.vn')).toBeNull();
+    const pm = await account('hoa@example.gov.vn');
+    await store.addAlias('postmaster@example.gov.vn', pm.id, audit);
+    expect((await d.resolveRecipient('postmaster@example.gov.vn'))?.id).toBe(pm.id);
+    // Delivery without an RCPT-time lookup (the queue's local retry) takes the same path.
+    await store.removeAlias('postmaster@example.gov.vn', audit);
+    const r = await d.deliver({ raw, parsed: parseMessage(raw), sender: 'a@other.example.com', recipients: ['postmaster@example.gov.vn'], direction: 'local', clientIp: null, account: null });
+    expect(r.results.map((x) => x.outcome)).toEqual(['delivered']);
+    expect(await inbox(first)).toHaveLength(1);
+  });
+
+  it('smtp.postmasterAddress is used when it has an account', async () => {
+    const vanthu = await account('vanthu@example.gov.vn');
+    await superAdmin('admin@example.gov.vn');
+    const d = createDelivery({ store, config: configFrom({ domains: ['example.gov.vn'], storage: { dir }, smtp: { postmasterAddress: 'vanthu@example.gov.vn' } }), log: silentLogger(), clock: systemClock });
+    expect((await d.resolveRecipient('postmaster@example.gov.vn'))?.id).toBe(vanthu.id);
+  });
+
+  it('queues RET/ENVID and the NOTIFY/ORCPT of the queued recipients', async () => {
+    await delivery.deliver({
+      raw,
+      parsed: parseMessage(raw),
+      sender: 'a@other.example.com',
+      recipients: ['x@far.example.com', 'y@far.example.com'],
+      direction: 'submission',
+      clientIp: null,
+      account: null,
+      dsn: { ret: 'FULL', envid: 'e1' },
+      recipientDsn: new Map([['x@far.example.com', { notify: ['SUCCESS' as const], orcpt: 'rfc822;X@far.example.com' }]]),
+    });
+    const [q] = await store.listQueue();
+    expect(q).toMatchObject({ recipients: ['x@far.example.com', 'y@far.example.com'], dsn: { ret: 'FULL', envid: 'e1' }, recipientDsn: { 'x@far.example.com': { notify: ['SUCCESS'], orcpt: 'rfc822;X@far.example.com' } } });
+  });
+});

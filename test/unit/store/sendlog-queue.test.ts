@@ -87,6 +87,28 @@ describe('queue', () => {
     expect(await store.queueDepth()).toBe(1);
     await expect(store.finishAttempt(q1.id, { remaining: [], nextAttemptAt: null, error: null })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
+
+  it('keeps the RFC 3461 parameters: RET and ENVID per item, NOTIFY and ORCPT per recipient (only its own recipients)', async () => {
+    const now = t.clock.now();
+    const plain = await store.enqueue({ sender: 's@example.gov.vn', recipients: ['a@x.vn'], raw: Buffer.from('p'), account: null, messageId: null, now });
+    expect(plain).toMatchObject({ dsn: { ret: null, envid: null }, recipientDsn: {} });
+    const q = await store.enqueue({
+      sender: 's@example.gov.vn',
+      recipients: ['a@x.vn', 'b@y.vn', 'c@z.vn'],
+      raw: Buffer.from('d'),
+      account: null,
+      messageId: null,
+      now,
+      dsn: { ret: 'HDRS', envid: 'QD99+2025' },
+      recipientDsn: { 'a@x.vn': { notify: ['SUCCESS', 'DELAY'], orcpt: 'rfc822;A@x.vn' }, 'b@y.vn': { notify: ['NEVER'], orcpt: null }, 'local@example.gov.vn': { notify: ['SUCCESS'], orcpt: null } },
+    });
+    const want = { dsn: { ret: 'HDRS', envid: 'QD99+2025' }, recipientDsn: { 'a@x.vn': { notify: ['SUCCESS', 'DELAY'], orcpt: 'rfc822;A@x.vn' }, 'b@y.vn': { notify: ['NEVER'], orcpt: null } } };
+    expect(q).toMatchObject(want);
+    expect(q.recipientDsn).not.toHaveProperty('local@example.gov.vn');
+    await store.finishAttempt(q.id, { remaining: ['a@x.vn'], nextAttemptAt: now, error: '451' });
+    const [again] = (await store.claimDue(now, 10)).filter((i) => i.id === q.id);
+    expect(again).toMatchObject({ recipients: ['a@x.vn'], ...want });
+  });
 });
 
 describe('quarantine', () => {
