@@ -21,7 +21,8 @@ COPY package.json ./
 COPY bin ./bin
 COPY config ./config
 COPY docker/buudien.yaml ./docker/buudien.yaml
-RUN mkdir -p /data && chown node:node /data
+# /backups: mount another disk there and set backup.dir: /backups (R-OPS-1).
+RUN mkdir -p /data /backups && chown node:node /data /backups
 USER node
 VOLUME ["/data"]
 # SMTP (MX), submission, submissions, IMAP, IMAPS, POP3, POP3S, HTTP (health, metrics, autoconfig)

@@ -4,8 +4,13 @@
  */
 import type { App } from '../app.js';
 import { runLifecycle } from '../accounts/lifecycle.js';
+import type { Config } from '../config/schema.js';
 import { pruneSendLog } from '../delivery/index.js';
+import { formatBytes } from '../lib/bytes.js';
+import { bi, MailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import { serverVersion } from '../lib/version.js';
+import { BACKUP_ACTOR, backupDue, createBackup } from '../jobs/backup.js';
 
 export interface JobContext {
   app: App;
@@ -22,6 +27,8 @@ export interface Job {
   description: string;
   /** How often `serve` runs it (default: once a day). */
   everyMs?: number;
+  /** Whether `serve` schedules it with this config (default: always). */
+  enabled?(config: Readonly<Config>): boolean;
   run(ctx: JobContext): Promise<void>;
 }
 
@@ -31,7 +38,7 @@ const blobGc: Job = {
   description: 'dọn tệp thư không còn dùng / reclaim unreferenced message blobs',
   async run({ app, out }) {
     const r = await app.store.collectGarbage();
-    out(`blob-gc: ${r.blobs} blobs, ${r.bytes} bytes`);
+    out(r.deferred ? 'blob-gc: deferred, a backup is copying blobs' : `blob-gc: ${r.blobs} blobs, ${r.bytes} bytes`);
   },
 };
 
@@ -57,5 +64,28 @@ const sendLogPrune: Job = {
   },
 };
 
+/**
+ * R-OPS-1: a backup into backup.dir when the newest there is backup.intervalDays old (so a restart
+ * does not make an extra one), then retention (backup.keep). Checked daily; off without backup.dir.
+ */
+const backup: Job = {
+  name: 'backup',
+  description: 'sao lưu kho thư vào backup.dir khi đến hạn (R-OPS-1) / back up the store into backup.dir when due (R-OPS-1)',
+  enabled: (config) => config.backup.dir !== null,
+  async run({ app, now, out }) {
+    const { dir, keep, intervalDays } = app.config.backup;
+    if (dir === null) throw new MailError('INVALID_INPUT', bi('Chưa đặt backup.dir trong cấu hình', 'backup.dir is not set in the config'));
+    const due = await backupDue(dir, now, intervalDays);
+    if (!due.due && due.newest) {
+      out(`backup: not due (newest ${due.newest.name}, every ${intervalDays} days)`);
+      return;
+    }
+    const r = await createBackup(app.store, { root: dir, storageDir: app.config.storage.dir, now, keep, serverVersion: serverVersion(), actor: BACKUP_ACTOR, log: app.log });
+    if (r.sameDevice) app.log.warn({ dir }, 'backup: backup.dir is on the same device as storage.dir (R-OPS-1 asks for another storage device)');
+    const m = r.manifest;
+    out(`backup: ${r.dir}, ${m.blobs.count} blobs (${m.blobs.linked} linked, ${m.blobs.copied} copied), ${formatBytes(r.writtenBytes)} written, ${r.pruned.length} pruned`);
+  },
+};
+
 /** One line per job. */
-export const JOBS: Job[] = [accountLifecycle, sendLogPrune, blobGc];
+export const JOBS: Job[] = [accountLifecycle, sendLogPrune, blobGc, backup];

@@ -19,9 +19,10 @@ import { register as jobs } from './commands/jobs.js';
 import { register as log } from './commands/log.js';
 import { register as dkim } from './commands/dkim.js';
 import { register as quarantine } from './commands/quarantine.js';
+import { register as backup } from './commands/backup.js';
 
 /** One line per command file. */
-const COMMANDS: RegisterCommand[] = [serve, config, domain, org, account, importCmd, jobs, quarantine, log, dkim];
+const COMMANDS: RegisterCommand[] = [serve, config, domain, org, account, importCmd, jobs, quarantine, log, dkim, backup];
 
 /** Error codes that mean "the server failed", not "the request was wrong". */
 const INTERNAL_CODES = new Set(['INTERNAL', 'TEMPORARY']);

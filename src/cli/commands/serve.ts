@@ -44,8 +44,9 @@ export const register: RegisterCommand = (program, ctx) => {
         await app.stop();
         throw e;
       }
+      if (config.backup.dir === null) log.warn('backup.dir is not set: no scheduled backups (R-OPS-1 asks for weekly backups to another storage device)');
       const scheduler = startScheduler({
-        jobs: JOBS,
+        jobs: JOBS.filter((j) => j.enabled?.(config) ?? true),
         log,
         run: (job) => job.run({ app, now: app.clock.now(), log: app.log, out: (line) => app.log.info({ job: job.name }, line) }),
       });
