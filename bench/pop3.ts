@@ -15,6 +15,7 @@ import { hashPassword } from '../src/auth/passwords.js';
 import { configFrom } from '../src/config/load.js';
 import { silentLogger } from '../src/lib/log.js';
 import { parseMessage } from '../src/mail/parse.js';
+import { searchTextOf } from '../src/mail/search-text.js';
 
 const PASSWORD = 'Bench-Pop3#2026';
 const TERM = Buffer.from('\r\n.\r\n');
@@ -117,7 +118,7 @@ export async function setup(app: App, address: string, count: number, bodyBytes:
       total += raw.length;
       const p = parseMessage(raw);
       batch.push(
-        app.store.storeMessage({ raw, envelope: p.envelope, structure: p.structure, searchText: p.bodyText, internalDate: new Date(), targets: [{ mailboxId: inbox.id, quotaBytes: null }] }),
+        app.store.storeMessage({ raw, envelope: p.envelope, structure: p.structure, search: searchTextOf(p), internalDate: new Date(), targets: [{ mailboxId: inbox.id, quotaBytes: null }] }),
       );
     }
     await Promise.all(batch);

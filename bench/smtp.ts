@@ -4,10 +4,9 @@
  * because there is no DNS), at 1, 10 and 50 connections for 4 KB, 100 KB and 2 MB messages,
  * with the process's peak RSS (server and client share the process, so it is an upper bound;
  * the client keeps at most two 2 MB bodies).
- * Then the send-log search over 10 million rows (sender + date range).
  * Targets: 4 KB at 10 connections ≥ 2,000 msg/s; 2 MB at 10 connections ≥ 150 MB/s;
- * memory < 300 MB at 50 connections; send-log search < 1 s.
- * Run alone: `node --import tsx bench/smtp.ts` (BENCH_SENDLOG_ROWS=… to change the row count).
+ * memory < 300 MB at 50 connections. (The send-log search over 10 million rows is in bench/store.ts.)
+ * Run alone: `node --import tsx bench/smtp.ts`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -17,7 +16,6 @@ import { pathToFileURL } from 'node:url';
 import { createApp } from '../src/app.js';
 import { configFrom } from '../src/config/load.js';
 import { silentLogger } from '../src/lib/log.js';
-import type { SendLogEntry } from '../src/store/port.js';
 
 function message(i: number, size: number): Buffer {
   const head =
@@ -114,71 +112,11 @@ export async function run(port: number, connections: number, size: number, total
   return { seconds, perSecond: total / seconds, mbPerSecond: (total * size) / 1024 / 1024 / seconds, peakRssMb: peak / 1024 / 1024 };
 }
 
-async function sendLogSearch(dir: string, rows: number): Promise<string[]> {
-  const app = await createApp({
-    config: configFrom({ domains: ['example.gov.vn'], storage: { dir: path.join(dir, 'sendlog') }, log: { level: 'silent' } }),
-    log: silentLogger(),
-  });
-  const lines: string[] = [];
-  try {
-    const start = Date.UTC(2026, 0, 1);
-    const span = 300 * 24 * 3600e3;
-    const batch = 20_000;
-    const t0 = Date.now();
-    for (let done = 0; done < rows; done += batch) {
-      const entries: SendLogEntry[] = [];
-      for (let k = 0; k < batch && done + k < rows; k++) {
-        const i = done + k;
-        entries.push({
-          at: new Date(start + Math.floor((i / rows) * span)),
-          direction: i % 3 === 0 ? 'submission' : 'inbound',
-          sender: `user${i % 20_000}@example.gov.vn`,
-          recipient: `rcpt${(i * 7) % 50_000}@other.example.com`,
-          clientIp: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
-          account: null,
-          messageId: `<${i}@bench>`,
-          size: 4096,
-          outcome: 'delivered',
-          code: 250,
-          text: '2.0.0 ok',
-          findings: [],
-        });
-      }
-      await app.store.logSend(entries);
-    }
-    const insertS = (Date.now() - t0) / 1000;
-    lines.push(`Inserted ${rows.toLocaleString('en-US')} send-log rows in ${insertS.toFixed(1)} s (${Math.round(rows / insertS).toLocaleString('en-US')} rows/s, logSend batches of ${batch}).`);
-    const queries: Array<[string, Parameters<typeof app.store.searchSendLog>[0]]> = [
-      ['sender + 30-day range', { sender: 'user4242@example.gov.vn', since: new Date(start + 100 * 24 * 3600e3), until: new Date(start + 130 * 24 * 3600e3), limit: 1000 }],
-      ['sender, whole period', { sender: 'user17@example.gov.vn', limit: 1000 }],
-      ['recipient + 7-day range', { recipient: 'rcpt777@other.example.com', since: new Date(start + 200 * 24 * 3600e3), until: new Date(start + 207 * 24 * 3600e3), limit: 1000 }],
-      ['client IP', { clientIp: '10.1.2.3', limit: 1000 }],
-    ];
-    lines.push('', '| query | rows | time |', '|---|---|---|');
-    for (const [name, q] of queries) {
-      const q0 = process.hrtime.bigint();
-      const r = await app.store.searchSendLog(q);
-      const ms = Number(process.hrtime.bigint() - q0) / 1e6;
-      lines.push(`| ${name} | ${r.length} | ${ms.toFixed(1)} ms |`);
-    }
-  } finally {
-    await app.stop();
-  }
-  return lines;
-}
-
 export async function benchSmtp(): Promise<string> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'buudien-bench-smtp-'));
   const out: string[] = ['## SMTP (MX inbound: accepted and durably stored)', ''];
-  // BENCH_SMTP_PARTS=smtp or =sendlog runs one half only.
-  const parts = process.env.BENCH_SMTP_PARTS ?? 'smtp,sendlog';
   try {
-    if (parts.includes('smtp')) await smtpPart(dir, out);
-    if (parts.includes('sendlog')) {
-      out.push('### Send-log search', '');
-      const rows = Number(process.env.BENCH_SENDLOG_ROWS ?? 10_000_000);
-      out.push(...(await sendLogSearch(dir, rows)), '', 'Target: sender + date range < 1 s over 10 million rows.', '');
-    }
+    await smtpPart(dir, out);
     out.push(`Load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} on ${os.cpus().length} cores.`, '');
   } finally {
     rmSync(dir, { recursive: true, force: true });

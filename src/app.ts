@@ -9,8 +9,10 @@ import { systemClock, type Clock } from './lib/clock.js';
 import { createLogger, type Logger } from './lib/log.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
 import type { BoundListener, Service } from './lib/service.js';
-import type { Store } from './store/port.js';
+import type { BackupTools, Store } from './store/port.js';
 import { openSqliteStore } from './store/sqlite/index.js';
+import { sqliteBackupTools } from './store/sqlite/backup.js';
+import { searchTextOfRaw } from './mail/search-text.js';
 import { createAuthService, type AuthService } from './auth/service.js';
 import { loadTlsOptions, type TlsMaterial } from './net/tls.js';
 import { ConnectionCounter } from './net/limits.js';
@@ -23,6 +25,12 @@ import { createSpamLearner } from './policy/spam-learner.js';
 import { createQueueRunner } from './smtp/queue.js';
 import { createSmtpService } from './smtp/server.js';
 import { createImapService } from './imap/server.js';
+
+/**
+ * Checking and restoring backups of the configured store (R-OPS-1). They work on closed stores,
+ * so they are reached here rather than through an App (`buudien backup restore` opens none).
+ */
+export const backupTools: BackupTools = sqliteBackupTools;
 
 export interface AppOptions {
   config: Readonly<Config>;
@@ -61,6 +69,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     clock,
     inlineBlobMaxBytes: config.storage.inlineBlobMaxBytes,
     groupCommitWindowMs: config.storage.groupCommitWindowMs,
+    reindex: searchTextOfRaw,
   });
 
   const metrics = createMetrics({ collectDefaults: true });

@@ -137,6 +137,16 @@ export const configSchema = z
         dmarcRejectAction: z.enum(['reject', 'flag']).default('reject'),
         /** Check SPF/DKIM/DMARC on inbound mail (needs DNS). */
         checkAuthentication: z.boolean().default(true),
+        /**
+         * Where mail for <postmaster> and postmaster@<any served domain> goes when no account or
+         * alias has that address (RFC 5321 §4.5.1): an address in a served domain; null = the
+         * first super-administrator (admin@<first domain>, made at first start).
+         */
+        postmasterAddress: z
+          .string()
+          .regex(/^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9.-]+$/, 'expected a lower-case address such as quantri@example.gov.vn')
+          .nullable()
+          .default(null),
       })
       .strict()
       .prefault({}),
@@ -225,6 +235,17 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    backup: z
+      .object({
+        /** R-OPS-1: where backups go, on another storage device (a folder per backup). null = no scheduled backups. */
+        dir: z.string().min(1).nullable().default(null),
+        /** Complete backups kept in `dir`; older ones are removed after each successful backup (8 = two months of weekly ones). */
+        keep: count(8),
+        /** `serve` makes a backup when the newest in `dir` is this old (R-OPS-1: at least weekly). */
+        intervalDays: z.number().int().min(1).max(7, 'expected at most 7 days (R-OPS-1: backups at least weekly)').default(7),
+      })
+      .strict()
+      .prefault({}),
     delivery: z
       .object({
         /** Outbound routing overrides: "domain" or "*" → "host:port" (tests point "*" at a local sink). */
@@ -289,6 +310,14 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    const pm = c.smtp.postmasterAddress;
+    if (pm !== null && !c.domains.includes(pm.slice(pm.lastIndexOf('@') + 1))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['smtp', 'postmasterAddress'],
+        message: `expected an address in one of the served domains (${c.domains.join(', ')}), got ${JSON.stringify(pm)}`,
+      });
+    }
     // A base64-encoded maximum attachment must fit in a message (SECURITY-NOTES: SIZE ≥ 4/3 × attachment).
     const needed = Math.ceil((c.limits.maxAttachmentBytes * 4) / 3) + 64 * 1024;
     if (c.limits.maxMessageBytes < needed) {

@@ -1,9 +1,10 @@
 /**
  * SEARCH evaluation over the selected view: one bitmap per key (index = sequence number).
- * Flags, sizes, sequence/UID sets and MODSEQ come from the view; SUBJECT/FROM/TO/CC/BCC/BODY/
+ * Flags, \Recent, sizes, sequence/UID sets and MODSEQ come from the view; SUBJECT/FROM/TO/CC/BCC/BODY/
  * TEXT from the store's full-text index (Vietnamese diacritics folded: "nguyen" finds
  * "Nguyễn"); dates and other headers from the details cached at delivery.
  */
+import { foldVietnamese } from '../mail/fold.js';
 import { parseDate } from '../mail/parse.js';
 import type { MessageDetail } from '../store/port.js';
 import { resolveSet } from './commands/sets.js';
@@ -67,7 +68,11 @@ export class SearchContext {
         for (let i = 1; i <= n; i++) out[i] = view.flagsAt(i).includes(key.flag) === key.set ? 1 : 0;
         return out;
       case 'recent':
-        return out; // \Recent is not kept (IMAP4rev2 dropped it)
+        // \Recent is the session's, not a stored flag: the UID ranges it claimed (SELECT, new
+        // mail) or, with EXAMINE, saw above the mailbox's mark. NEW = RECENT UNSEEN, OLD = NOT
+        // RECENT (the parser rewrites them). IMAP4rev2 sessions hold none.
+        for (const q of view.recentSeqs()) out[q] = 1;
+        return out;
       case 'size':
         for (let i = 1; i <= n; i++) {
           const size = view.sizeAt(i);
@@ -124,7 +129,7 @@ export class SearchContext {
       out.fill(1, 1);
       return out;
     }
-    const uids = await this.s.deps.store.searchText(this.s.sel().mailbox.id, [value], field);
+    const uids = await this.s.deps.store.searchText(this.s.sel().mailbox.id, [foldVietnamese(value)], field);
     for (const uid of uids) {
       const q = view.seqOf(uid);
       if (q) out[q] = 1;

@@ -2,6 +2,7 @@
  * Charset decoding for message bodies and headers. Everything leaves here as NFC UTF-16
  * strings; legacy Vietnamese charsets (windows-1258, VISCII, TCVN) included. Never throws.
  */
+import { isAscii } from 'node:buffer';
 import iconv from 'iconv-lite';
 
 /** Labels mail software uses that iconv-lite does not know by that name. */
@@ -72,10 +73,6 @@ export function isValidUtf8(bytes: Buffer): boolean {
   return true;
 }
 
-function isAscii(bytes: Buffer): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) return false;
-  return true;
-}
 
 const TONE_1258 = new Set([0xcc, 0xec, 0xde, 0xd2, 0xf2]); // combining grave, acute, tilde, hook, dot below
 const VOWEL_1258 = new Set([...'aeiouyAEIOUY'].map((c) => c.charCodeAt(0)).concat([0xe2, 0xea, 0xf4, 0xe3, 0xf5, 0xfd, 0xc2, 0xca, 0xd4, 0xc3, 0xd5, 0xdd]));
@@ -112,7 +109,7 @@ export function decodeCharset(bytes: Buffer, charset: string): string {
     const cs = normaliseCharset(charset || 'us-ascii');
     let out: string;
     if (isAscii(bytes)) {
-      out = bytes.toString('latin1');
+      return bytes.toString('latin1'); // ASCII is already NFC
     } else if (cs === 'utf-8') {
       out = bytes.toString('utf8'); // invalid sequences become U+FFFD
     } else if (cs === 'us-ascii' || cs === '' || !iconv.encodingExists(cs)) {

@@ -437,21 +437,26 @@ export function allParts(root: MimePart): MimePart[] {
   return out;
 }
 
+const IDENTITY_ENCODINGS = new Set(['', '7bit', '8bit', 'binary']);
+
 function bodyTextOf(raw: Buffer, root: MimePart, maxBytes: number): string {
   const chunks: string[] = [];
   let bytes = 0;
   walk(root, (p) => {
     if (bytes >= maxBytes) return false;
     if (p.type !== 'text' || (p.subtype !== 'plain' && p.subtype !== 'html')) return true;
-    // Decode only as much as can reach the cap: QP needs at most 3 raw bytes per byte, base64
-    // 4 per 3 (so 4× is enough for plain text); HTML loses its tags, and gets 6× (a trade-off:
-    // very tag-heavy HTML may index less than the cap).
-    const room = (maxBytes - bytes) * (p.subtype === 'html' ? 6 : 4) + 16;
-    const slice = p.end - p.bodyStart > room ? { ...p, end: p.bodyStart + room } : p;
-    const body = decodeBody(raw, slice);
+    // Decode only as much as can reach the cap: an identity encoding (7bit, 8bit, binary) gives
+    // at least one byte of text per byte; QP needs at most 3 raw bytes per byte, base64 4 per 3
+    // (so 4× is enough for plain text); HTML loses its tags, and gets 6× (a trade-off: very
+    // tag-heavy HTML may index less than the cap).
+    const identity = IDENTITY_ENCODINGS.has(p.encoding.toLowerCase());
+    const room = (maxBytes - bytes) * (p.subtype === 'html' ? 6 : identity ? 1 : 4) + 16;
+    const cut = p.end - p.bodyStart > room;
+    const body = decodeBody(raw, cut ? { ...p, end: p.bodyStart + room } : p);
     let text = decodeCharset(body, getParam(p.params, 'charset') ?? 'us-ascii');
     if (p.subtype === 'html') text = htmlToText(text);
     text = text.replace(/\r\n?/g, '\n').trim();
+    if (cut) text = text.replace(/\uFFFD$/, ''); // a character split by the cut
     if (!text) return true;
     const b = Buffer.byteLength(text, 'utf8');
     if (bytes + b > maxBytes) {

@@ -5,7 +5,8 @@
 import { addressOf } from './addresses.js';
 import { foldVietnamese } from './fold.js';
 import { decodeWords } from './headers.js';
-import type { EnvelopeAddress, ParsedMessage } from './types.js';
+import { parseMessage } from './parse.js';
+import type { Envelope, EnvelopeAddress, ParsedMessage } from './types.js';
 
 export interface SearchText {
   subject: string;
@@ -29,21 +30,27 @@ function addressText(list: readonly EnvelopeAddress[] | null): string {
   return words.join(' ');
 }
 
-/** Folded search text of a parsed message. */
-export function searchTextOf(p: ParsedMessage): SearchText {
-  const e = p.envelope;
+/**
+ * Folded search fields from an envelope and the body's text. `subject` is the decoded subject
+ * when the caller has it (the parser does); otherwise the envelope's is decoded here.
+ */
+export function searchFields(e: Envelope, bodyText: string, subject?: string): SearchText {
   return {
-    subject: foldVietnamese(p.subject || (e.subject === null ? '' : decodeWords(e.subject))),
+    subject: foldVietnamese(subject || (e.subject === null ? '' : decodeWords(e.subject))),
     from: foldVietnamese(addressText(e.from)),
     to: foldVietnamese(addressText(e.to)),
     cc: foldVietnamese(addressText(e.cc)),
     bcc: foldVietnamese(addressText(e.bcc)),
-    body: foldVietnamese(p.bodyText),
+    body: foldVietnamese(bodyText),
   };
 }
 
-/** Text for the store's full-text index: subject, addresses and body text, one per line (empty ones left out). */
-export function indexText(p: ParsedMessage): string {
-  const t = searchTextOf(p);
-  return [t.subject, t.from, t.to, t.cc, t.body].filter((s) => s.length > 0).join('\n');
+/** Folded search fields of a parsed message. */
+export function searchTextOf(p: ParsedMessage): SearchText {
+  return searchFields(p.envelope, p.bodyText, p.subject);
+}
+
+/** Folded search fields of stored bytes (the store's `reindex`: rebuilding index rows after a crash). */
+export function searchTextOfRaw(raw: Buffer): SearchText {
+  return searchTextOf(parseMessage(raw));
 }

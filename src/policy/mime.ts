@@ -179,8 +179,11 @@ export function partNames(part: MimePart, raw: Buffer): string[] {
   }
   // uuencoded files inside text bodies ("begin 644 name").
   if (part.type === 'text' && part.size < 32 * 1024 * 1024) {
-    const body = decodeBody(raw, part, 8 * 1024 * 1024).toString('latin1');
-    for (const m of body.matchAll(/^begin(?:-base64)? [0-7]{3,4} ([^\r\n]+)$/gm)) add(m[1]);
+    const bytes = decodeBody(raw, part, 8 * 1024 * 1024);
+    // Most bodies have no "begin" at all: skip the line-by-line regex (and the string copy) for them.
+    if (bytes.indexOf('begin') >= 0) {
+      for (const m of bytes.toString('latin1').matchAll(/^begin(?:-base64)? [0-7]{3,4} ([^\r\n]+)$/gm)) add(m[1]);
+    }
   }
   return [...names];
 }

@@ -4,7 +4,10 @@
  * implementation lives in store/sqlite/. No SQL anywhere else.
  */
 import type { Readable } from 'node:stream';
+import type { SearchText } from '../mail/search-text.js';
 import type { Envelope, MimePart } from '../mail/types.js';
+
+export type { SearchText };
 
 // ───────────────────────────── organisation ─────────────────────────────
 
@@ -164,12 +167,19 @@ export interface Mailbox {
 export interface MailboxStatus {
   messages: number;
   unseen: number;
+  /** Messages above the \\Recent mark: not yet claimed by any session (see claimRecent). */
   recent: number;
   /** Sum of message sizes (STATUS=SIZE). */
   size: number;
   uidNext: number;
   uidValidity: number;
   highestModseq: number;
+}
+
+/** UIDs first..last inclusive (none when first > last). */
+export interface RecentRange {
+  first: number;
+  last: number;
 }
 
 /** The per-mailbox row of one message. Flags are system flags (\\Seen …) and keywords ($Junk …). */
@@ -239,8 +249,11 @@ export interface StoreMessageInput {
   raw: Buffer;
   envelope: Envelope;
   structure: MimePart;
-  /** Folded text for the full-text index (subject, addresses, body). */
-  searchText: string;
+  /**
+   * The full-text index's fields, already folded (mail/fold.ts foldVietnamese): the store indexes
+   * them as given. TEXT searches every field, BODY only `body`.
+   */
+  search: SearchText;
   internalDate: Date;
   targets: DeliveryTarget[];
   /** FETCH strings rendered from envelope and structure (optional: without them FETCH renders each time). */
@@ -320,6 +333,25 @@ export interface SendLogQuery {
   limit?: number;
 }
 
+/** RFC 3461 NOTIFY keywords (NEVER stands alone). */
+export type DsnNotify = 'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY';
+
+/** The DSN parameters of one transaction (MAIL FROM RET= and ENVID=, RFC 3461 §4.3–4.4). */
+export interface MessageDsn {
+  /** null = not given (a failure notice returns the headers only). */
+  ret: 'FULL' | 'HDRS' | null;
+  /** ENVID, xtext-decoded (printable US-ASCII, case kept); null = not given. */
+  envid: string | null;
+}
+
+/** The DSN parameters of one recipient (RCPT TO NOTIFY= and ORCPT=, RFC 3461 §4.1–4.2). */
+export interface RecipientDsn {
+  /** NOTIFY as given, upper case; null = not given (failure and delay notices, no success notice). */
+  notify: DsnNotify[] | null;
+  /** ORCPT as "addr-type;address", xtext-decoded (printable US-ASCII); null = not given. */
+  orcpt: string | null;
+}
+
 export interface QueueItem {
   id: number;
   sender: string;
@@ -334,6 +366,10 @@ export interface QueueItem {
   /** Who submitted it (for the DSN and the send log). */
   account: string | null;
   messageId: string | null;
+  /** RET and ENVID of the transaction that brought the message (all null when none were given). */
+  dsn: MessageDsn;
+  /** NOTIFY and ORCPT by recipient, for the recipients that gave either. */
+  recipientDsn: Record<string, RecipientDsn>;
 }
 
 export interface NewQueueItem {
@@ -343,6 +379,9 @@ export interface NewQueueItem {
   account: string | null;
   messageId: string | null;
   now: Date;
+  dsn?: MessageDsn;
+  /** Entries for recipients not in `recipients` are dropped. */
+  recipientDsn?: Readonly<Record<string, RecipientDsn>>;
 }
 
 // ───────────────────────────── quarantine ─────────────────────────────
@@ -356,6 +395,79 @@ export interface QuarantineItem {
   size: number;
   reason: string;
   direction: SendDirection;
+}
+
+// ───────────────────────────── backups (R-OPS-1) ─────────────────────────────
+
+/** The file in a backup folder that says it is complete: written last, atomically. */
+export const BACKUP_MANIFEST = 'manifest.json';
+
+/** manifest.json of one backup. A backup folder without it is unfinished and must not be restored. */
+export interface BackupManifest {
+  format: 'buudien-backup';
+  version: 1;
+  /** ISO-8601, UTC. */
+  createdAt: string;
+  /** package.json version of the server that wrote it. */
+  serverVersion: string;
+  /** The store's schema version inside the snapshot (a server older than this cannot open it). */
+  schemaVersion: number;
+  /** The database snapshot, a file of the backup folder. */
+  db: { file: string; bytes: number; sha256: string };
+  /** Message blob files (content-addressed): how many, their bytes, and how many were hard-linked from the previous backup or copied. */
+  blobs: { count: number; bytes: number; linked: number; copied: number };
+  /** Other files of storage.dir (the self-signed TLS pair …), relative paths. */
+  files: Array<{ path: string; bytes: number; sha256: string }>;
+}
+
+export interface BackupOptions {
+  /** A previous complete backup folder on the same file system: blob files it holds are hard-linked, not copied. */
+  linkFrom?: string | null;
+  serverVersion: string;
+  /** createdAt of the manifest. */
+  now: Date;
+}
+
+/** What `Store.backup` wrote. */
+export interface BackupResult {
+  dir: string;
+  manifest: BackupManifest;
+  /** Bytes this backup newly wrote (database, copied blobs, files); hard-linked blobs cost none. */
+  writtenBytes: number;
+}
+
+/** `verifyBackup`'s answer: every problem as one bilingual line ("Vietnamese / English"). */
+export interface BackupCheck {
+  ok: boolean;
+  problems: string[];
+  manifest: BackupManifest | null;
+}
+
+export type RestoreResult =
+  | { ok: false; problems: string[] }
+  | {
+      ok: true;
+      storageDir: string;
+      manifest: BackupManifest;
+      /** Where the previous content of storage.dir was moved (with --force), or null. */
+      previous: string | null;
+    };
+
+/**
+ * What the store implementation offers on its files from outside a running store: checking a
+ * backup and restoring one (the store must be closed for that, so these take paths, not a Store).
+ */
+export interface BackupTools {
+  /** Manifest present, database intact, every blob it references present with the right content. */
+  verifyBackup(dir: string): Promise<BackupCheck>;
+  /**
+   * Verify, then put the backup in place of storageDir: built in a temporary folder, then renamed,
+   * so a failure leaves storageDir as it was. Refused when a process has the store open, and when
+   * storageDir holds anything unless `force` (its content is then kept aside, see `previous`).
+   */
+  restoreBackup(dir: string, storageDir: string, opts?: { force?: boolean }): Promise<RestoreResult>;
+  /** Does a process (a running server, another command) have the store in storageDir open? */
+  storeInUse(storageDir: string): Promise<boolean>;
 }
 
 // ───────────────────────────── the port ─────────────────────────────
@@ -426,6 +538,14 @@ export interface Store {
   deleteMailbox(accountId: number, name: string): Promise<void>;
   setSubscribed(accountId: number, name: string, subscribed: boolean): Promise<void>;
   mailboxStatus(mailboxId: number): Promise<MailboxStatus>;
+  /**
+   * \\Recent (RFC 3501 §2.3.2): the UIDs above the mailbox's recent mark, up to UIDNEXT-1, as a
+   * range (empty when first > last). The mark moves to the range's end, atomically, so each UID
+   * is claimed by one caller only (a session selecting read-write, or learning of new mail).
+   * With `peek` (EXAMINE) the mark stays. Unlike other writes, a claim does not wait for the
+   * disk: losing it in a power cut only makes those messages recent once more.
+   */
+  claimRecent(mailboxId: number, opts?: { peek?: boolean }): Promise<RecentRange>;
 
   // messages
   /** Write the blob once (deduplicated, fsynced), then one row per target, in one group commit. */
@@ -453,7 +573,10 @@ export interface Store {
   /** Copy then expunge from the source, in one transaction. */
   moveMessages(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null, opts?: { origin?: unknown }): Promise<CopyResult>;
   changesSince(mailboxId: number, modseq: number): Promise<MailboxChanges>;
-  /** UIDs whose indexed text matches every folded term (Vietnamese diacritics folded at index and query time). */
+  /**
+   * UIDs whose indexed fields contain every term as a substring. Terms must be folded by the
+   * caller the way `search` was (foldVietnamese), so "Nguyễn" is asked as "nguyen".
+   */
   searchText(mailboxId: number, terms: string[], field: 'text' | 'body' | 'subject' | 'from' | 'to' | 'cc' | 'bcc'): Promise<number[]>;
   /** Bytes used by an account: the logical size of every message in each of its mailboxes. */
   usage(accountId: number): Promise<number>;
@@ -485,8 +608,20 @@ export interface Store {
   setSetting(key: string, value: string | null): Promise<void>;
 
   // blobs
-  /** Remove blobs no message, queue item or quarantine item references. */
-  collectGarbage(): Promise<{ blobs: number; bytes: number }>;
+  /**
+   * Remove blobs no message, queue item or quarantine item references. While a backup (in any
+   * process) holds its lease, nothing is removed and `deferred` is true.
+   */
+  collectGarbage(): Promise<{ blobs: number; bytes: number; deferred?: true }>;
   /** Bytes on disk under storage.dir used by blobs (metrics). */
   storageBytes(): Promise<number>;
+
+  // backups (R-OPS-1)
+  /**
+   * A consistent snapshot of the whole store into `destDir` (created; must not exist), taken while
+   * the store keeps serving: the database, every blob file the snapshot references, the other
+   * files of storage.dir, and last the manifest. No blob the snapshot references is collected
+   * until it is copied.
+   */
+  backup(destDir: string, opts: BackupOptions): Promise<BackupResult>;
 }

@@ -4,7 +4,7 @@
  * (store events or a bounded poll, never a sleep).
  */
 import { parseMessage } from '../../src/mail/parse.js';
-import { indexText } from '../../src/mail/search-text.js';
+import { searchTextOf } from '../../src/mail/search-text.js';
 import type { Store } from '../../src/store/port.js';
 
 /** Put `raw` into the account's mailbox (INBOX by default); returns the UID. */
@@ -23,7 +23,7 @@ export async function storeParsed(
     raw: bytes,
     envelope: p.envelope,
     structure: p.structure,
-    searchText: indexText(p),
+    search: searchTextOf(p),
     internalDate: opts.internalDate ?? new Date(),
     targets: [{ mailboxId: mb.id, flags: opts.flags ?? [], quotaBytes: null }],
   });

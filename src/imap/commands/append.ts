@@ -5,7 +5,7 @@
 import { bi, MailError } from '../../lib/errors.js';
 import { renderImapStrings } from '../../mail/imap-render.js';
 import { parseMessage } from '../../mail/parse.js';
-import { indexText } from '../../mail/search-text.js';
+import { searchTextOf } from '../../mail/search-text.js';
 import type { StoredCopy } from '../../store/port.js';
 import { no } from '../errors.js';
 import { findMailbox } from '../mailbox-lookup.js';
@@ -46,7 +46,7 @@ export const appendCommand: CommandSpec<'APPEND'> = {
           raw: m.data,
           envelope: parsed.envelope,
           structure: parsed.structure,
-          searchText: indexText(parsed),
+          search: searchTextOf(parsed),
           internalDate: m.internalDate?.date ?? s.deps.clock.now(),
           targets: [{ mailboxId: mb.id, flags, quotaBytes: quota }],
           imap: renderImapStrings(parsed.envelope, parsed.structure),

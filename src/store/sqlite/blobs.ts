@@ -4,7 +4,7 @@
  * so it is durable BEFORE the SQLite commit that references it. Small blobs never come here:
  * they live inline in the `blobs` table, inside the same commit as their message rows.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,6 +15,15 @@ export const ORPHAN_GRACE_MS = 60 * 60 * 1000;
 
 export function sha256(raw: Buffer): string {
   return createHash('sha256').update(raw).digest('hex');
+}
+
+/** Above this size the hash is computed on libuv's thread pool (WebCrypto) instead of the event loop. */
+const ASYNC_HASH_MIN_BYTES = 256 * 1024;
+
+/** sha256 in hex; big inputs off the event loop (a 2 MB body costs milliseconds to hash). */
+export async function sha256Async(raw: Buffer): Promise<string> {
+  if (raw.length < ASYNC_HASH_MIN_BYTES) return sha256(raw);
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', raw)).toString('hex');
 }
 
 async function fsyncDir(dir: string): Promise<void> {

@@ -27,7 +27,7 @@
 import Database from 'better-sqlite3';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
-import { open as openFile, stat as statFile, type FileHandle } from 'node:fs/promises';
+import { open as openFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Clock } from '../../lib/clock.js';
@@ -37,6 +37,8 @@ import type { Envelope, MimePart } from '../../mail/types.js';
 import type {
   Account,
   AccountPatch,
+  BackupOptions,
+  BackupResult,
   AccountState,
   AppPassword,
   AuditEntry,
@@ -57,7 +59,10 @@ import type {
   NewUnit,
   QuarantineItem,
   QueueItem,
+  RecipientDsn,
+  RecentRange,
   RenderedImap,
+  SearchText,
   SendLogEntry,
   SendLogQuery,
   SendLogRecord,
@@ -68,9 +73,11 @@ import type {
   StoreMessageInput,
   Unit,
 } from '../port.js';
-import { BlobFiles, ORPHAN_GRACE_MS, sha256 } from './blobs.js';
+import { takeBackup, leaseState, LEASE_PREFIX } from './backup.js';
+import { BlobFiles, ORPHAN_GRACE_MS, sha256Async } from './blobs.js';
 import { MIGRATIONS } from './migrations.js';
-import { fold, formatFlags, ftsRow, normalizeFlag, parseFlags } from './text.js';
+import { FtsIndex, type FtsDoc } from './fts.js';
+import { formatFlags, normalizeFlag, parseFlags } from './text.js';
 
 export interface SqliteStoreOptions {
   dir: string;
@@ -78,13 +85,21 @@ export interface SqliteStoreOptions {
   clock: Clock;
   inlineBlobMaxBytes: number;
   groupCommitWindowMs: number;
+  /**
+   * Rebuilds a message's search fields from its bytes (mail/search-text.ts searchTextOfRaw), for
+   * the index rows a crash left unwritten (fts_todo). Without it those rows wait for a process
+   * that has it (the server always does).
+   */
+  reindex?: (raw: Buffer) => SearchText;
+  /** Rows handed to the index worker and not yet committed, at most (default 20,000; tests lower it). */
+  ftsInFlightMax?: number;
 }
+
+/** Background WAL checkpoints run at most this often (Core.scheduleIndex). */
+const CHECKPOINT_INTERVAL_MS = 250;
 
 /** WAL size (pages of 4 KiB) at which SQLite checkpoints inline, in the committing call. */
 const WAL_AUTOCHECKPOINT_PAGES = 10_000;
-
-/** Past this many rows waiting for the full-text index, group commits index a chunk themselves. */
-const FTS_BACKLOG_MAX = 5000;
 
 /** searchText tests each message of a mailbox up to this size against the index by rowid; above, it intersects. */
 const SEARCH_PER_ROW_MAX = 2000;
@@ -172,6 +187,9 @@ interface QueueRow {
   delay_notice_sent: number;
   account: string | null;
   message_id: string | null;
+  dsn_ret: string | null;
+  dsn_envid: string | null;
+  dsn_recipients: string;
 }
 
 interface QuarantineRow {
@@ -351,6 +369,8 @@ function toQueueItem(r: QueueRow): QueueItem {
     delayNoticeSent: r.delay_notice_sent !== 0,
     account: r.account,
     messageId: r.message_id,
+    dsn: { ret: r.dsn_ret === 'FULL' || r.dsn_ret === 'HDRS' ? r.dsn_ret : null, envid: r.dsn_envid },
+    recipientDsn: JSON.parse(r.dsn_recipients) as Record<string, RecipientDsn>,
   };
 }
 
@@ -449,18 +469,28 @@ class Core {
   readonly listeners = new Set<(e: StoreEvent) => void>();
   /** Set while a batch() holds the transaction open. */
   batch: { done: Promise<void>; token: object } | null = null;
+  /** Backups running (close() stops them and waits). */
+  readonly backups = new Set<Promise<unknown>>();
   /** Marks the async context of a running batch's callback (see SqliteStore.joinsBatch). */
   readonly batchContext = new AsyncLocalStorage<object>();
   /** Events of the transaction being run (emitted after the outermost commit). */
   events: StoreEvent[] | null = null;
   /** Blob hashes being written or waiting in a group commit: the collector leaves them alone. */
   private readonly pinned = new Map<string, number>();
+  /** Deliveries whose blob hash is being computed (prepareBlob). */
+  private readonly hashing = new Set<Promise<string>>();
+
+  /** Resolves once the deliveries hashing now have pinned their hash (prepareBlob pins before this resolves). */
+  async hashesInFlight(): Promise<void> {
+    await Promise.allSettled([...this.hashing]);
+  }
   private readonly writing = new Map<string, Promise<void>>();
   private pending: PendingWrite[] = [];
   private flushScheduled = false;
   private flushChain: Promise<void> = Promise.resolve();
   private readonly stmts = new Map<string, Stmt>();
   private readonly runner: Database.Transaction<(f: () => unknown) => unknown>;
+  private readonly reader: Database.Transaction<(f: () => unknown) => unknown>;
   private readonly totalChangesStmt: Stmt;
   closed = false;
   /** The WAL file, kept open for fsync (see durable()). */
@@ -476,8 +506,25 @@ class Core {
   ) {
     this.blobs = new BlobFiles(opts.dir);
     this.runner = db.transaction((f: () => unknown) => f());
+    this.reader = db.transaction((f: () => unknown) => f());
     this.totalChangesStmt = db.prepare('SELECT total_changes() AS n');
     this.walPath = path.join(opts.dir, 'buudien.db-wal');
+    this.fts = new FtsIndex(
+      opts.dir,
+      path.join(opts.dir, 'buudien.db'),
+      opts.log,
+      (ns) => {
+        this.ftsAcked.push(...ns);
+        // Rows refused while the worker was full wait in fts_todo: once it has room, fetch them.
+        if (this.ftsBehind && this.fts.inFlight.size < this.fts.inFlightMax / 2) this.recoverFts();
+        this.scheduleIndex();
+      },
+      () => {
+        this.ftsBehind = true;
+        this.recoverFts(); // no-op while one runs: ftsSynced() and the next acknowledgements pick it up
+      },
+      opts.ftsInFlightMax,
+    );
   }
 
   /** Rows changed on this connection so far (tells whether a transaction wrote). */
@@ -514,9 +561,10 @@ class Core {
   }
 
   private async fsyncWal(): Promise<void> {
-    // While the connection is open in WAL mode the -wal file stays (a TRUNCATE checkpoint empties
-    // it in place). Another process closing last may delete it after checkpointing into the
-    // database file, which SQLite then syncs: a missing or replaced file needs no flush of ours.
+    // While this connection is open in WAL mode the -wal file stays (a TRUNCATE checkpoint empties
+    // it in place; only the last connection to close may delete it). Should it still have been
+    // unlinked (nlink 0 on our handle), whatever replaced it is opened and flushed; a missing one
+    // means the log was checkpointed into the database file, which SQLite syncs itself.
     for (let attempt = 0; attempt < 2; attempt++) {
       if (!this.walHandle) {
         try {
@@ -526,15 +574,12 @@ class Core {
           throw e;
         }
       }
-      const onDisk = await statFile(this.walPath).catch(() => null);
-      const mine = await this.walHandle.stat();
-      if (onDisk && onDisk.ino === mine.ino) {
+      if ((await this.walHandle.stat()).nlink > 0) {
         await this.walHandle.sync();
         return;
       }
       await this.walHandle.close().catch(() => undefined);
       this.walHandle = null;
-      if (!onDisk) return;
     }
   }
 
@@ -582,12 +627,17 @@ class Core {
 
   /** Writes started (blob being written or waiting for the group commit) or a batch still open. */
   busy(): boolean {
-    return this.pinned.size > 0 || this.pending.length > 0 || this.batch !== null;
+    return this.hashing.size > 0 || this.pinned.size > 0 || this.pending.length > 0 || this.batch !== null;
   }
 
   async idle(): Promise<void> {
     while (this.batch) await this.batch.done;
     this.checkOpen();
+  }
+
+  /** Run read-only work in one DEFERRED transaction (a snapshot, no write lock), or inside the open one. */
+  readTx<T>(work: () => T): T {
+    return (this.db.inTransaction ? work() : this.reader.deferred(work)) as T;
   }
 
   /** Run synchronously in one transaction (a savepoint when nested); emit its events after the outermost commit. */
@@ -596,14 +646,19 @@ class Core {
     const mine: StoreEvent[] = [];
     this.events = mine;
     const changesBefore = outer ? 0 : this.totalChanges();
+    const ftsMark = this.ftsOut.length;
     let result: T;
     try {
       result = (this.db.inTransaction ? this.runner(work) : this.runner.immediate(work)) as T;
+    } catch (e) {
+      this.ftsOut.length = ftsMark; // rolled back: its index rows never existed
+      throw e;
     } finally {
       this.events = outer;
     }
     if (outer) outer.push(...mine);
     else {
+      if (!this.db.inTransaction) this.postFts();
       // Only a transaction that wrote gives the background indexer or checkpoint anything to do:
       // reads (every IMAP FETCH/SELECT) must not wake them.
       if (this.totalChanges() !== changesBefore) {
@@ -652,7 +707,16 @@ class Core {
 
   /** Hash the bytes, pin the hash, and for large blobs make the file durable. Call release() after the commit. */
   async prepareBlob(raw: Buffer): Promise<PreparedBlob> {
-    const hash = sha256(raw);
+    // While the hash is computed off the event loop the delivery is busy() (close() waits) and
+    // the collector waits for it too (hashesInFlight): it then finds the hash pinned.
+    const hashing = sha256Async(raw);
+    this.hashing.add(hashing);
+    let hash: string;
+    try {
+      hash = await hashing;
+    } finally {
+      this.hashing.delete(hashing);
+    }
     this.pinned.set(hash, (this.pinned.get(hash) ?? 0) + 1);
     const release = (): void => {
       const n = (this.pinned.get(hash) ?? 1) - 1;
@@ -678,7 +742,7 @@ class Core {
   }
 
   /** Insert the blob row (and its full-text row) if new. Must run inside a transaction. */
-  ensureBlobRow(hash: string, raw: Buffer, inline: boolean, meta?: { envelope: Envelope; structure: MimePart; searchText: string; imap?: RenderedImap | undefined }): void {
+  ensureBlobRow(hash: string, raw: Buffer, inline: boolean, meta?: { envelope: Envelope; structure: MimePart; search: SearchText; imap?: RenderedImap | undefined }): void {
     const row = this.get<{ n: number; has_meta: number; data_null: number; has_imap: number }>(
       'SELECT n, envelope IS NOT NULL AS has_meta, data IS NULL AS data_null, imap_envelope IS NOT NULL AS has_imap FROM blobs WHERE id = ?',
       hash,
@@ -714,74 +778,164 @@ class Core {
     if (meta) this.insertFts(Number(info.lastInsertRowid), meta);
   }
 
-  /** Queue the blob's full-text row (same commit); the indexer moves it into msg_fts later. */
-  private insertFts(n: number, meta: { envelope: Envelope; searchText: string }): void {
-    const f = ftsRow(meta.envelope, meta.searchText);
-    this.run('INSERT OR REPLACE INTO fts_pending (n, subject, "from", "to", cc, bcc, body) VALUES (?, ?, ?, ?, ?, ?, ?)', n, f.subject, f.from, f.to, f.cc, f.bcc, f.body);
-    this.ftsBacklog = true;
-    this.ftsPendingRows++;
+  /** Mark the blob as waiting for its index row (same commit); the row goes to the indexer after the commit. */
+  private insertFts(n: number, meta: { search: SearchText }): void {
+    this.run('INSERT OR IGNORE INTO fts_todo (n) VALUES (?)', n);
+    this.ftsOut.push({ n, ...meta.search });
   }
 
-  // ── deferred full-text indexing ──
+  // ── full-text index (fts.ts) ──
 
-  /** True when fts_pending may hold rows. */
-  ftsBacklog = true;
-  /** Rows waiting in fts_pending (approximate: counts inserts since open, plus what was there at open). */
-  ftsPendingRows = 0;
+  readonly fts: FtsIndex;
+  /** Index rows of the open transaction: posted after its commit, dropped on rollback. */
+  private ftsOut: FtsDoc[] = [];
+  /** Blob numbers the indexer has committed: removed from fts_todo by the next maintenance turn. */
+  private ftsAcked: number[] = [];
+  /** Re-indexing of what fts_todo held (at open, or after the indexer failed); searches wait for it. */
+  ftsRecovery: Promise<void> | null = null;
+  /** Rows were left in fts_todo because the worker was full (see FtsIndex.add). */
+  private ftsBehind = false;
   private indexTimer: NodeJS.Timeout | null = null;
 
-  /** Move up to `limit` pending rows into msg_fts, in the current transaction. Returns how many. */
-  indexSome(limit: number): number {
-    const rows = this.all<{ n: number }>('SELECT n FROM fts_pending ORDER BY n LIMIT ?', limit);
-    if (rows.length === 0) {
-      this.ftsBacklog = false;
-      return 0;
-    }
-    const last = rows[rows.length - 1]?.n ?? 0;
-    this.run('INSERT OR REPLACE INTO msg_fts (rowid, subject, "from", "to", cc, bcc, body) SELECT n, subject, "from", "to", cc, bcc, body FROM fts_pending WHERE n <= ?', last);
-    this.run('DELETE FROM fts_pending WHERE n <= ?', last);
-    this.ftsPendingRows = Math.max(0, this.ftsPendingRows - rows.length);
-    return rows.length;
+  /** After the outermost commit: hand the committed rows to the indexer. */
+  postFts(): void {
+    if (this.ftsOut.length === 0) return;
+    const rows = this.ftsOut;
+    this.ftsOut = [];
+    if (!this.fts.add(rows)) this.ftsBehind = true;
   }
 
-  /** Index everything pending (before a search). Must run inside a transaction. */
-  drainIndex(): void {
-    if (!this.ftsBacklog) return;
-    while (this.indexSome(1000) > 0);
+  /** Forget index rows of a transaction rolled back outside transact() (batch). */
+  dropFts(mark: number): void {
+    this.ftsOut.length = Math.min(this.ftsOut.length, mark);
   }
 
-  /** Commits since the last background checkpoint. */
-  walDirty = false;
+  get ftsMark(): number {
+    return this.ftsOut.length;
+  }
 
   /**
-   * Background maintenance while no delivery waits: index pending full-text rows in small chunks,
-   * then checkpoint the WAL (PASSIVE). Deliveries never wait for either; during a long burst the
-   * WAL is still checkpointed inline by SQLite once it reaches WAL_AUTOCHECKPOINT_PAGES.
+   * Index again, from the stored bytes, every blob fts_todo still lists: rows a crash or an
+   * indexer failure left unwritten. Runs in chunks between other work; rows of blobs that no
+   * longer exist are dropped.
+   */
+  recoverFts(): void {
+    const reindex = this.opts.reindex;
+    if (!reindex || this.ftsRecovery || this.closed) return;
+    this.ftsBehind = false;
+    const run = async (): Promise<void> => {
+      let after = 0;
+      for (;;) {
+        if (this.closing || this.closed) return;
+        const rows = this.all<{ n: number; id: string | null; data: Buffer | null }>(
+          'SELECT t.n, b.id, b.data FROM fts_todo t LEFT JOIN blobs b ON b.n = t.n WHERE t.n > ? ORDER BY t.n LIMIT 200',
+          after,
+        );
+        if (rows.length === 0) break;
+        const docs: FtsDoc[] = [];
+        const gone: number[] = [];
+        for (const r of rows) {
+          after = r.n;
+          if (this.fts.inFlight.has(r.n)) continue; // already with the worker
+          if (r.id === null) {
+            gone.push(r.n);
+            continue;
+          }
+          try {
+            const raw = r.data ?? (await this.blobs.read(r.id));
+            docs.push({ n: r.n, ...reindex(raw) });
+          } catch (err) {
+            this.opts.log.error({ err, blob: r.id }, 'full-text re-indexing of a message failed');
+          }
+        }
+        if (gone.length > 0) this.ftsAcked.push(...gone);
+        if (!this.fts.add(docs)) {
+          this.ftsBehind = true; // full again: the next acknowledgements resume from fts_todo
+          break;
+        }
+        await new Promise<void>((r) => setImmediate(r));
+      }
+      this.scheduleIndex();
+    };
+    this.ftsRecovery = run()
+      .catch((err: unknown) => {
+        this.opts.log.error({ err }, 'full-text re-indexing failed');
+      })
+      .finally(() => {
+        this.ftsRecovery = null;
+      });
+  }
+
+  /** Resolves when every message committed so far is in the index (a search sees them all). */
+  async ftsSynced(): Promise<void> {
+    // Each turn: wait for a running re-indexing pass, else for the worker to commit all it was
+    // given (which empties its queue); rows still waiting in fts_todo then get a pass of their own.
+    // Every turn makes progress; the bound only guards against a worker that keeps failing.
+    for (let turn = 0; turn < 1000; turn++) {
+      if (this.ftsRecovery) {
+        await this.ftsRecovery;
+        continue;
+      }
+      await this.fts.sync();
+      if (this.ftsRecovery) continue; // an acknowledgement started a pass meanwhile
+      if (!this.ftsBehind || !this.opts.reindex || this.closing) return;
+      this.recoverFts();
+    }
+  }
+
+  /** Commits since the last checkpoint. */
+  walDirty = false;
+  private lastCheckpoint = 0;
+
+  /**
+   * Background maintenance. The WAL is checkpointed (PASSIVE) at most every
+   * CHECKPOINT_INTERVAL_MS: by the index worker on its own connection when it runs (off the event
+   * loop, so also during a long burst), else inline while no delivery waits. fts_todo is cleared of
+   * acknowledged rows while no delivery waits (group commits clear it during bursts). Deliveries
+   * never wait for either; SQLite's inline checkpoint at WAL_AUTOCHECKPOINT_PAGES is only a cap.
    */
   scheduleIndex(): void {
-    if (this.indexTimer || this.closed || (!this.ftsBacklog && !this.walDirty)) return;
+    if (this.indexTimer || this.closed || (this.ftsAcked.length === 0 && !this.walDirty)) return;
+    const wait = this.ftsAcked.length > 0 ? 2 : Math.max(2, this.lastCheckpoint + CHECKPOINT_INTERVAL_MS - Date.now());
     this.indexTimer = setTimeout(() => {
       this.indexTimer = null;
       if (this.closed) return;
+      const checkpointDue = (): boolean => this.walDirty && Date.now() - this.lastCheckpoint >= CHECKPOINT_INTERVAL_MS;
+      if (checkpointDue() && this.fts.running) {
+        this.walDirty = false;
+        this.lastCheckpoint = Date.now();
+        this.fts.checkpoint();
+      }
       // Idle means no delivery at any stage: none writing its blob file, none waiting to commit.
       if (this.busy() || this.flushScheduled) {
         this.scheduleIndex();
         return;
       }
       try {
-        if (this.ftsBacklog) {
-          this.transact(() => this.indexSome(16));
-        } else if (this.walDirty) {
+        if (this.ftsAcked.length > 0) {
+          this.transact(() => this.clearAcked(5000));
+        } else if (checkpointDue()) {
           this.walDirty = false;
+          this.lastCheckpoint = Date.now();
           this.db.pragma('wal_checkpoint(PASSIVE)');
         }
       } catch (err) {
-        this.opts.log.error({ err }, 'store maintenance (indexing, checkpoint) failed');
+        this.opts.log.error({ err }, 'store maintenance (index bookkeeping, checkpoint) failed');
         return;
       }
       this.scheduleIndex();
-    }, 2);
+    }, wait);
     this.indexTimer.unref();
+  }
+
+  /**
+   * Remove acknowledged numbers from fts_todo (up to `max`), in the current transaction. Not
+   * followed by durable(): a removal lost to a crash only means that row is indexed once more.
+   */
+  clearAcked(max = Infinity): void {
+    if (this.ftsAcked.length === 0) return;
+    const ns = this.ftsAcked.splice(0, max);
+    this.run('DELETE FROM fts_todo WHERE n IN (SELECT value FROM json_each(?))', JSON.stringify(ns));
   }
 
   stopIndexer(): void {
@@ -821,6 +975,8 @@ class Core {
     this.pending = [];
     if (items.length === 0) return;
     const results: Array<{ ok: true; value: StoredCopy[] } | { ok: false; error: unknown }> = [];
+    // Under sustained load the idle-time maintenance never runs: group commits clear fts_todo themselves.
+    const acked = this.ftsAcked.splice(0, 5000);
     try {
       this.transact(() => {
         for (const it of items) {
@@ -830,20 +986,13 @@ class Core {
             results.push({ ok: false, error });
           }
         }
+        if (acked.length > 0) this.run('DELETE FROM fts_todo WHERE n IN (SELECT value FROM json_each(?))', JSON.stringify(acked));
       });
     } catch (e) {
+      this.ftsAcked.push(...acked);
       this.opts.log.error({ err: e, items: items.length }, 'group commit failed');
       for (const it of items) it.reject(e);
       return;
-    }
-    // Under sustained load the idle-time indexer never runs: past a backlog bound, every group
-    // commit also indexes one chunk, so the backlog stays bounded (and so does the first search's wait).
-    if (this.ftsPendingRows > FTS_BACKLOG_MAX) {
-      try {
-        this.transact(() => this.indexSome(Math.max(64, items.length * 2)));
-      } catch (err) {
-        this.opts.log.error({ err }, 'full-text indexing failed');
-      }
     }
     this.scheduleIndex();
     const settle = (syncError: unknown): void => {
@@ -881,6 +1030,20 @@ class SqliteStore implements Store {
     return this.inBatch || (b !== null && this.c.batchContext.getStore() === b.token);
   }
 
+  /**
+   * A read-only method's work: no write lock (a DEFERRED transaction gives its statements one
+   * snapshot without blocking writers, here or in another process), no commit bookkeeping.
+   * Inside a batch it joins the batch's transaction.
+   */
+  private async read<T>(work: () => T): Promise<T> {
+    if (this.joinsBatch()) {
+      this.c.checkOpen();
+      return work();
+    }
+    await this.c.idle();
+    return this.c.readTx(work);
+  }
+
   private async tx<T>(work: () => T): Promise<T> {
     if (this.joinsBatch()) {
       this.c.checkOpen();
@@ -902,12 +1065,21 @@ class SqliteStore implements Store {
     if (this.joinsBatch()) throw invalid('Không thể đóng kho trong một lô', 'Cannot close the store inside a batch');
     if (this.c.closed) return;
     this.c.closing = true;
+    // A running backup sees `closing`, stops at its next step and releases its lease.
+    await Promise.allSettled([...this.c.backups]);
     while (this.c.busy()) {
       await this.c.flush();
       while (this.c.batch) await this.c.batch.done;
       if (this.c.busy()) await new Promise<void>((r) => setImmediate(r));
     }
     await this.c.flush();
+    await this.c.ftsRecovery;
+    await this.c.fts.close();
+    try {
+      this.c.transact(() => this.c.clearAcked());
+    } catch (e) {
+      this.c.opts.log.warn({ err: e }, 'clearing fts_todo at close failed (those rows are indexed again at the next start)');
+    }
     this.c.closed = true;
     this.c.stopIndexer();
     try {
@@ -933,7 +1105,7 @@ class SqliteStore implements Store {
   }
 
   async listDomains(): Promise<Domain[]> {
-    return this.tx(() => this.c.all<{ name: string; created_at: number }>('SELECT name, created_at FROM domains ORDER BY name').map((r) => ({ name: r.name, createdAt: d(r.created_at) })));
+    return this.read(() => this.c.all<{ name: string; created_at: number }>('SELECT name, created_at FROM domains ORDER BY name').map((r) => ({ name: r.name, createdAt: d(r.created_at) })));
   }
 
   async removeDomain(name: string, audit: AuditEntry): Promise<void> {
@@ -977,7 +1149,7 @@ class SqliteStore implements Store {
   }
 
   async getUnit(id: number): Promise<Unit | null> {
-    return this.tx(() => {
+    return this.read(() => {
       const r = this.c.get<UnitRow>('SELECT * FROM units WHERE id = ?', id);
       return r ? toUnit(r) : null;
     });
@@ -985,14 +1157,14 @@ class SqliteStore implements Store {
 
   async getUnitByCode(codeOrAddress: string): Promise<Unit | null> {
     const k = codeOrAddress.trim().toLowerCase();
-    return this.tx(() => {
+    return this.read(() => {
       const r = this.c.get<UnitRow>('SELECT * FROM units WHERE address = ?', k) ?? this.c.get<UnitRow>('SELECT * FROM units WHERE code = ? ORDER BY id LIMIT 1', k);
       return r ? toUnit(r) : null;
     });
   }
 
   async listUnits(): Promise<Unit[]> {
-    return this.tx(() => this.c.all<UnitRow>('SELECT * FROM units ORDER BY id').map(toUnit));
+    return this.read(() => this.c.all<UnitRow>('SELECT * FROM units ORDER BY id').map(toUnit));
   }
 
   // ───── accounts ─────
@@ -1073,6 +1245,7 @@ class SqliteStore implements Store {
     const events: StoreEvent[] = [];
     this.c.events = events;
     const txStore = new SqliteStore(this.c, true);
+    const ftsMark = this.c.ftsMark;
     try {
       this.c.db.exec('BEGIN IMMEDIATE');
       let result: T;
@@ -1080,9 +1253,11 @@ class SqliteStore implements Store {
         result = await this.c.batchContext.run(token, () => fn(txStore));
       } catch (e) {
         if (this.c.db.inTransaction) this.c.db.exec('ROLLBACK');
+        this.c.dropFts(ftsMark);
         throw e;
       }
       this.c.db.exec('COMMIT');
+      this.c.postFts();
       this.c.events = null;
       this.c.emit(events);
       await this.c.durable();
@@ -1096,7 +1271,7 @@ class SqliteStore implements Store {
   }
 
   async getAccount(id: number): Promise<Account | null> {
-    return this.tx(() => {
+    return this.read(() => {
       const r = this.c.get<AccountRow>('SELECT * FROM accounts WHERE id = ?', id);
       return r ? toAccount(r) : null;
     });
@@ -1104,7 +1279,7 @@ class SqliteStore implements Store {
 
   async getAccountByAddress(address: string): Promise<Account | null> {
     const a = address.trim().toLowerCase();
-    return this.tx(() => {
+    return this.read(() => {
       const r = this.c.get<AccountRow>('SELECT * FROM accounts WHERE address = ?', a);
       return r ? toAccount(r) : null;
     });
@@ -1112,7 +1287,7 @@ class SqliteStore implements Store {
 
   async findAccountsByLocalPart(localPart: string): Promise<Account[]> {
     const l = localPart.trim().toLowerCase();
-    return this.tx(() => this.c.all<AccountRow>('SELECT * FROM accounts WHERE local_part = ? ORDER BY id', l).map(toAccount));
+    return this.read(() => this.c.all<AccountRow>('SELECT * FROM accounts WHERE local_part = ? ORDER BY id', l).map(toAccount));
   }
 
   async listAccounts(filter: { unitId?: number; state?: AccountState; domain?: string } = {}): Promise<Account[]> {
@@ -1131,7 +1306,7 @@ class SqliteStore implements Store {
       params.push(filter.domain.toLowerCase());
     }
     const sql = `SELECT * FROM accounts${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY id`;
-    return this.tx(() => this.c.all<AccountRow>(sql, ...params).map(toAccount));
+    return this.read(() => this.c.all<AccountRow>(sql, ...params).map(toAccount));
   }
 
   async updateAccount(id: number, patch: AccountPatch, audit: AuditEntry | null): Promise<Account> {
@@ -1210,7 +1385,7 @@ class SqliteStore implements Store {
   }
 
   async listAliases(accountId: number): Promise<string[]> {
-    return this.tx(() => this.c.all<{ address: string }>('SELECT address FROM aliases WHERE account_id = ? ORDER BY address', accountId).map((r) => r.address));
+    return this.read(() => this.c.all<{ address: string }>('SELECT address FROM aliases WHERE account_id = ? ORDER BY address', accountId).map((r) => r.address));
   }
 
   async resolveAddress(address: string): Promise<Account | null> {
@@ -1246,7 +1421,7 @@ class SqliteStore implements Store {
   }
 
   async listDelegatedTo(accountId: number): Promise<Account[]> {
-    return this.tx(() =>
+    return this.read(() =>
       this.c
         .all<AccountRow>('SELECT accounts.* FROM delegations JOIN accounts ON accounts.id = delegations.unit_account_id WHERE delegations.account_id = ? ORDER BY accounts.id', accountId)
         .map(toAccount),
@@ -1265,7 +1440,7 @@ class SqliteStore implements Store {
   }
 
   async listAppPasswords(accountId: number): Promise<AppPassword[]> {
-    return this.tx(() =>
+    return this.read(() =>
       this.c
         .all<{ id: number; account_id: number; label: string; hash: string; created_at: number; last_used_at: number | null }>(
           'SELECT * FROM app_passwords WHERE account_id = ? ORDER BY id',
@@ -1312,7 +1487,7 @@ class SqliteStore implements Store {
     }
     params.push(filter.limit ?? 1000);
     const sql = `SELECT * FROM audit_log${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY at DESC, id DESC LIMIT ?`;
-    return this.tx(() =>
+    return this.read(() =>
       this.c
         .all<{ id: number; at: number; actor: string; action: string; target: string; ref: string | null; details: string | null }>(sql, ...params)
         .map((r) => {
@@ -1339,19 +1514,19 @@ class SqliteStore implements Store {
   }
 
   async listMailboxes(accountId: number): Promise<Mailbox[]> {
-    return this.tx(() => this.c.all<MailboxRow>('SELECT * FROM mailboxes WHERE account_id = ? ORDER BY name', accountId).map(toMailbox));
+    return this.read(() => this.c.all<MailboxRow>('SELECT * FROM mailboxes WHERE account_id = ? ORDER BY name', accountId).map(toMailbox));
   }
 
   async getMailbox(accountId: number, name: string): Promise<Mailbox | null> {
     const n = normalizeMailboxName(name);
-    return this.tx(() => {
+    return this.read(() => {
       const r = this.c.get<MailboxRow>('SELECT * FROM mailboxes WHERE account_id = ? AND name = ?', accountId, n);
       return r ? toMailbox(r) : null;
     });
   }
 
   async getMailboxById(id: number): Promise<Mailbox | null> {
-    return this.tx(() => {
+    return this.read(() => {
       const r = this.c.get<MailboxRow>('SELECT * FROM mailboxes WHERE id = ?', id);
       return r ? toMailbox(r) : null;
     });
@@ -1424,9 +1599,9 @@ class SqliteStore implements Store {
     });
   }
 
-  /** O(1): counters kept by triggers on messages (migration 003). */
+  /** O(1): counters kept by triggers on messages (migrations 3 and 5). */
   async mailboxStatus(mailboxId: number): Promise<MailboxStatus> {
-    return this.tx(() => {
+    return this.read(() => {
       const mb = this.c.get<MailboxRow & { msg_count: number; msg_bytes: number; unseen_count: number; recent_count: number }>(
         'SELECT * FROM mailboxes WHERE id = ?',
         mailboxId,
@@ -1444,6 +1619,29 @@ class SqliteStore implements Store {
     });
   }
 
+  async claimRecent(mailboxId: number, opts: { peek?: boolean } = {}): Promise<RecentRange> {
+    const work = (): RecentRange => {
+      const mb = this.c.get<{ recent_uid: number; uidnext: number }>('SELECT recent_uid, uidnext FROM mailboxes WHERE id = ?', mailboxId);
+      if (!mb) throw notFound(`thư mục #${mailboxId}`, `Mailbox #${mailboxId}`);
+      const range = { first: mb.recent_uid + 1, last: mb.uidnext - 1 };
+      // Every message has a UID below UIDNEXT, so none is left above the new mark.
+      if (!opts.peek && range.last >= range.first) this.c.run('UPDATE mailboxes SET recent_uid = ?, recent_count = 0 WHERE id = ?', range.last, mailboxId);
+      return range;
+    };
+    if (this.joinsBatch()) {
+      this.c.checkOpen();
+      return this.c.transact(work);
+    }
+    await this.c.idle();
+    // The cheap path on purpose: committed (so atomic against every other session and process,
+    // BEGIN IMMEDIATE), but not followed by Core.durable(). With synchronous=NORMAL the commit
+    // is in the WAL, in the OS cache: it survives a crash of the process, and the next write
+    // that awaits durable() fsyncs it along (the WAL is written in order). Only a power cut
+    // before then loses it, and the loss is harmless: the mark falls back and those messages
+    // show as \Recent once more. SELECT does not wait for a disk flush.
+    return this.c.transact(work);
+  }
+
   // ───── messages ─────
 
   private usedBytes(accountId: number): number {
@@ -1452,7 +1650,7 @@ class SqliteStore implements Store {
 
   /** One delivery: blob row if new, then one message row per target. Runs inside a (savepoint) transaction. */
   private deliverSync(input: StoreMessageInput, blob: PreparedBlob, flagsByTarget: string[]): StoredCopy[] {
-    this.c.ensureBlobRow(blob.hash, input.raw, blob.inline, { envelope: input.envelope, structure: input.structure, searchText: input.searchText, imap: input.imap });
+    this.c.ensureBlobRow(blob.hash, input.raw, blob.inline, { envelope: input.envelope, structure: input.structure, search: input.search, imap: input.imap });
     const size = input.raw.length;
     const copies: StoredCopy[] = [];
     input.targets.forEach((t, i) => {
@@ -1496,7 +1694,7 @@ class SqliteStore implements Store {
   }
 
   async listMessages(mailboxId: number): Promise<MessageMeta[]> {
-    return this.tx(() => {
+    return this.read(() => {
       const rows = this.c
         .q('SELECT uid, modseq, flags, internal_date, size, blob_id FROM messages WHERE mailbox_id = ? ORDER BY uid')
         .raw(true)
@@ -1511,7 +1709,7 @@ class SqliteStore implements Store {
   }
 
   async listMessageIndex(mailboxId: number): Promise<MessageIndex> {
-    return this.tx(() => {
+    return this.read(() => {
       const rows = this.c
         .q('SELECT uid, modseq, flags, size FROM messages WHERE mailbox_id = ? ORDER BY uid')
         .raw(true)
@@ -1544,7 +1742,7 @@ class SqliteStore implements Store {
     const cols = `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, ${json('envelope')}, ${json('structure')}, ${rendered('envelope', 'imap_envelope')}, ${rendered('body', 'imap_body')}, ${rendered('bodyStructure', 'imap_bodystructure')}, ${opts.bytes ? 'b.data' : 'NULL'}`;
     const load = (blobId: string): { envelope: string; structure: string } =>
       this.c.q('SELECT envelope, structure FROM blobs WHERE id = ?').get(blobId) as { envelope: string; structure: string };
-    return this.tx(() => {
+    return this.read(() => {
       const out: MessageDetail[] = [];
       if (dense) {
         const want = hi - lo + 1 === sorted.length ? null : new Set(sorted);
@@ -1570,7 +1768,7 @@ class SqliteStore implements Store {
   }
 
   async readBlob(blobId: string, range?: { start: number; end: number }): Promise<Buffer> {
-    const row = await this.tx(() => this.c.get<{ data: Buffer | null; size: number }>('SELECT data, size FROM blobs WHERE id = ?', blobId));
+    const row = await this.read(() => this.c.get<{ data: Buffer | null; size: number }>('SELECT data, size FROM blobs WHERE id = ?', blobId));
     if (!row) throw notFound(`dữ liệu thư ${blobId}`, `Blob ${blobId}`);
     if (row.data !== null) {
       if (!range) return row.data;
@@ -1733,7 +1931,7 @@ class SqliteStore implements Store {
   }
 
   async changesSince(mailboxId: number, modseq: number): Promise<MailboxChanges> {
-    return this.tx(() => {
+    return this.read(() => {
       const mb = this.mailboxSync(mailboxId);
       const changed = this.c
         .all<MessageRow>('SELECT uid, modseq, flags, internal_date, size, blob_id FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid', mailboxId, modseq)
@@ -1744,12 +1942,16 @@ class SqliteStore implements Store {
   }
 
   /**
-   * Full-text search over FTS5 with the trigram tokenizer: a term matches any SUBSTRING of the
-   * field (IMAP SEARCH semantics), case- and diacritic-insensitively. Terms of 3+ characters use
-   * the trigram index (MATCH); shorter terms fall back to instr() over the indexed text.
+   * Full-text search over FTS5 with the trigram tokenizer (fts.ts): a term matches any SUBSTRING
+   * of the field (IMAP SEARCH semantics); terms come folded like the indexed text. Terms of 3+
+   * characters use the trigram index (MATCH); shorter ones fall back to instr() over the indexed
+   * text. Runs on the index's read-only connection, after every committed row reached the index.
    */
   async searchText(mailboxId: number, terms: string[], field: 'text' | 'body' | 'subject' | 'from' | 'to' | 'cc' | 'bcc'): Promise<number[]> {
-    const folded = terms.map((t) => fold(t).trim()).filter((t) => t.length > 0);
+    const folded = terms.map((t) => t.trim()).filter((t) => t.length > 0);
+    if (folded.length === 0) {
+      return this.tx(() => this.c.all<{ uid: number }>('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid', mailboxId).map((r) => r.uid));
+    }
     const cols = field === 'text' ? ['subject', 'from', 'to', 'cc', 'bcc', 'body'] : [field];
     const match: string[] = [];
     const scans: string[] = [];
@@ -1763,46 +1965,44 @@ class SqliteStore implements Store {
         for (let i = 0; i < cols.length; i++) scanParams.push(t);
       }
     }
-    return this.tx(() => {
-      this.c.drainIndex();
-      if (match.length === 0 && scans.length === 0) {
-        return this.c.all<{ uid: number }>('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid', mailboxId).map((r) => r.uid);
-      }
-      const mb = this.c.get<{ msg_count: number }>('SELECT msg_count FROM mailboxes WHERE id = ?', mailboxId);
-      if (!mb) throw notFound(`thư mục #${mailboxId}`, `Mailbox #${mailboxId}`);
-      // Short terms are checked on this mailbox's rows only (FTS row fetched by rowid), never by scanning the index.
-      const scanJoin = scans.length > 0 ? 'JOIN msg_fts f ON f.rowid = b.n' : '';
-      const scanWhere = scans.map((x) => 'AND ' + x).join(' ');
-      const expr = match.join(' AND ');
-      if (match.length === 0 || mb.msg_count <= SEARCH_PER_ROW_MAX) {
-        // Small mailbox (or no indexed term): test each of its messages against the index by rowid —
-        // cost follows the mailbox size, not how common the term is across the whole server.
-        const sql = `SELECT m.uid FROM messages m JOIN blobs b ON b.id = m.blob_id ${scanJoin}
-                      WHERE m.mailbox_id = ?
-                      ${match.length > 0 ? 'AND EXISTS (SELECT 1 FROM msg_fts WHERE msg_fts MATCH ? AND rowid = b.n)' : ''}
-                      ${scanWhere}
-                      ORDER BY m.uid`;
-        const params: unknown[] = [mailboxId];
-        if (match.length > 0) params.push(expr);
-        params.push(...scanParams);
-        return this.c.all<{ uid: number }>(sql, ...params).map((r) => r.uid);
-      }
-      // Large mailbox: the index gives the matching blobs (CROSS JOIN keeps that order), then each
-      // hit's copies in this mailbox by messages_blob — cost follows the hits, never the mailbox
-      // size. (msg_fts is server-wide: a blob's copies in other mailboxes are skipped here.)
-      return this.c
-        .q(
-          `SELECT m.uid FROM msg_fts f CROSS JOIN blobs b CROSS JOIN messages m
-            WHERE msg_fts MATCH ? AND b.n = f.rowid AND m.blob_id = b.id AND m.mailbox_id = ? ${scanWhere}
-            ORDER BY m.uid`,
-        )
-        .pluck(true)
-        .all(expr, mailboxId, ...scanParams) as number[];
-    });
+    this.c.checkOpen();
+    await this.c.ftsSynced();
+    this.c.checkOpen();
+    const db = this.c.fts.search();
+    const mb = db.prepare('SELECT msg_count FROM store.mailboxes WHERE id = ?').get(mailboxId) as { msg_count: number } | undefined;
+    if (!mb) throw notFound(`thư mục #${mailboxId}`, `Mailbox #${mailboxId}`);
+    // Short terms are checked on this mailbox's rows only (FTS row fetched by rowid), never by scanning the index.
+    const scanJoin = scans.length > 0 ? 'JOIN msg_fts f ON f.rowid = b.n' : '';
+    const scanWhere = scans.map((x) => 'AND ' + x).join(' ');
+    const expr = match.join(' AND ');
+    if (match.length === 0 || mb.msg_count <= SEARCH_PER_ROW_MAX) {
+      // Small mailbox (or no indexed term): test each of its messages against the index by rowid —
+      // cost follows the mailbox size, not how common the term is across the whole server.
+      const sql = `SELECT m.uid FROM store.messages m JOIN store.blobs b ON b.id = m.blob_id ${scanJoin}
+                    WHERE m.mailbox_id = ?
+                    ${match.length > 0 ? 'AND EXISTS (SELECT 1 FROM msg_fts WHERE msg_fts MATCH ? AND rowid = b.n)' : ''}
+                    ${scanWhere}
+                    ORDER BY m.uid`;
+      const params: unknown[] = [mailboxId];
+      if (match.length > 0) params.push(expr);
+      params.push(...scanParams);
+      return db.prepare(sql).pluck(true).all(...params) as number[];
+    }
+    // Large mailbox: the index gives the matching blobs (CROSS JOIN keeps that order), then each
+    // hit's copies in this mailbox by messages_blob — cost follows the hits, never the mailbox
+    // size. (msg_fts is server-wide: a blob's copies in other mailboxes are skipped here.)
+    return db
+      .prepare(
+        `SELECT m.uid FROM msg_fts f CROSS JOIN store.blobs b CROSS JOIN store.messages m
+          WHERE msg_fts MATCH ? AND b.n = f.rowid AND m.blob_id = b.id AND m.mailbox_id = ? ${scanWhere}
+          ORDER BY m.uid`,
+      )
+      .pluck(true)
+      .all(expr, mailboxId, ...scanParams) as number[];
   }
 
   async usage(accountId: number): Promise<number> {
-    return this.tx(() => this.usedBytes(accountId));
+    return this.read(() => this.usedBytes(accountId));
   }
 
   onEvent(listener: (e: StoreEvent) => void): () => void {
@@ -1868,7 +2068,7 @@ class SqliteStore implements Store {
     }
     params.push(q.limit ?? 1000);
     const sql = `SELECT * FROM send_log${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY at DESC, id DESC LIMIT ?`;
-    return this.tx(() => this.c.all<SendLogRow>(sql, ...params).map(toSendLog));
+    return this.read(() => this.c.all<SendLogRow>(sql, ...params).map(toSendLog));
   }
 
   async pruneSendLog(before: Date): Promise<number> {
@@ -1885,9 +2085,14 @@ class SqliteStore implements Store {
       return await this.tx(() => {
         this.c.ensureBlobRow(blob.hash, item.raw, blob.inline);
         const at = item.now.getTime();
+        const recipientDsn: Record<string, RecipientDsn> = {};
+        for (const r of item.recipients) {
+          const d = item.recipientDsn?.[r];
+          if (d) recipientDsn[r] = { notify: d.notify, orcpt: d.orcpt };
+        }
         const info = this.c.run(
-          `INSERT INTO queue (sender, recipients, blob_id, size, created_at, next_attempt_at, account, message_id)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO queue (sender, recipients, blob_id, size, created_at, next_attempt_at, account, message_id, dsn_ret, dsn_envid, dsn_recipients)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           item.sender,
           JSON.stringify(item.recipients),
           blob.hash,
@@ -1896,6 +2101,9 @@ class SqliteStore implements Store {
           at,
           item.account,
           item.messageId,
+          item.dsn?.ret ?? null,
+          item.dsn?.envid ?? null,
+          JSON.stringify(recipientDsn),
         );
         return toQueueItem(this.c.get<QueueRow>('SELECT * FROM queue WHERE id = ?', info.lastInsertRowid) as QueueRow);
       });
@@ -1942,7 +2150,7 @@ class SqliteStore implements Store {
   }
 
   async listQueue(): Promise<QueueItem[]> {
-    return this.tx(() => this.c.all<QueueRow>('SELECT * FROM queue ORDER BY next_attempt_at, id').map(toQueueItem));
+    return this.read(() => this.c.all<QueueRow>('SELECT * FROM queue ORDER BY next_attempt_at, id').map(toQueueItem));
   }
 
   async queueDepth(): Promise<number> {
@@ -1975,11 +2183,11 @@ class SqliteStore implements Store {
   }
 
   async listQuarantine(): Promise<QuarantineItem[]> {
-    return this.tx(() => this.c.all<QuarantineRow>('SELECT * FROM quarantine ORDER BY at DESC, id DESC').map(toQuarantine));
+    return this.read(() => this.c.all<QuarantineRow>('SELECT * FROM quarantine ORDER BY at DESC, id DESC').map(toQuarantine));
   }
 
   async getQuarantine(id: number): Promise<QuarantineItem | null> {
-    return this.tx(() => {
+    return this.read(() => {
       const r = this.c.get<QuarantineRow>('SELECT * FROM quarantine WHERE id = ?', id);
       return r ? toQuarantine(r) : null;
     });
@@ -1994,7 +2202,7 @@ class SqliteStore implements Store {
   // ───── settings ─────
 
   async getSetting(key: string): Promise<string | null> {
-    return this.tx(() => this.c.get<{ value: string }>('SELECT value FROM settings WHERE key = ?', key)?.value ?? null);
+    return this.read(() => this.c.get<{ value: string }>('SELECT value FROM settings WHERE key = ?', key)?.value ?? null);
   }
 
   async setSetting(key: string, value: string | null): Promise<void> {
@@ -2011,10 +2219,12 @@ class SqliteStore implements Store {
    * references, then their files; also sweeps blob files that have no row at all (a crash between
    * the file write and the commit, or a rolled-back batch). Hashes in flight are left alone.
    */
-  async collectGarbage(): Promise<{ blobs: number; bytes: number }> {
+  async collectGarbage(): Promise<{ blobs: number; bytes: number; deferred?: true }> {
     if (this.joinsBatch()) throw invalid('Không thể dọn rác trong một lô', 'Cannot collect garbage inside a batch');
+    await this.c.hashesInFlight();
     await this.c.idle();
     const removed = this.c.transact(() => {
+      if (this.backupLeaseHeld()) return null;
       const rows = this.c
         .all<{ n: number; id: string; size: number; file: number }>(
           `SELECT n, id, size, data IS NULL AS file FROM blobs b
@@ -2024,8 +2234,7 @@ class SqliteStore implements Store {
         )
         .filter((r) => !this.c.isPinned(r.id));
       for (const r of rows) {
-        this.c.run('DELETE FROM msg_fts WHERE rowid = ?', r.n);
-        this.c.run('DELETE FROM fts_pending WHERE n = ?', r.n);
+        this.c.run('DELETE FROM fts_todo WHERE n = ?', r.n);
         this.c.run('DELETE FROM blobs WHERE n = ?', r.n);
         // Unlinked inside the write transaction: a writer in another process that references this
         // hash takes the write lock after us and finds the file missing (ensureBlobRow rewrites it).
@@ -2033,7 +2242,17 @@ class SqliteStore implements Store {
       }
       return rows;
     });
-    if (removed.length > 0) await this.c.durable();
+    if (removed === null) {
+      this.c.opts.log.info('blob collection deferred: a backup is copying blobs');
+      return { blobs: 0, bytes: 0, deferred: true };
+    }
+    if (removed.length > 0) {
+      // Posted right after the commit, before any later delivery can reuse a number and post its
+      // row: the indexer applies operations in order. (A row it misses matches nothing anyway:
+      // searches join the index with blobs.)
+      this.c.fts.remove(removed.map((r) => r.n));
+      await this.c.durable();
+    }
     let bytes = 0;
     let count = 0;
     for (const r of removed) {
@@ -2048,7 +2267,7 @@ class SqliteStore implements Store {
       if (age === null || age < ORPHAN_GRACE_MS) continue;
       const size = await this.c.blobs.size(f);
       const swept = this.c.transact(() => {
-        if (this.c.isPinned(f) || this.c.get('SELECT 1 FROM blobs WHERE id = ?', f)) return false;
+        if (this.c.isPinned(f) || this.backupLeaseHeld() || this.c.get('SELECT 1 FROM blobs WHERE id = ?', f)) return false;
         this.c.blobs.removeSync(f);
         return true;
       });
@@ -2061,7 +2280,45 @@ class SqliteStore implements Store {
   }
 
   async storageBytes(): Promise<number> {
-    return this.tx(() => this.c.get<{ n: number }>('SELECT total(size) AS n FROM blobs')?.n ?? 0);
+    return this.read(() => this.c.get<{ n: number }>('SELECT total(size) AS n FROM blobs')?.n ?? 0);
+  }
+
+  /**
+   * Inside a write transaction: does a backup (of any process) hold a lease on the blob files?
+   * Expired leases (their backup died) are removed. See backup.ts for why this closes the race.
+   * Leases expire by the wall clock, not the store's clock: they are about real processes.
+   */
+  private backupLeaseHeld(): boolean {
+    const rows = this.c.all<{ key: string; value: string }>('SELECT key, value FROM settings WHERE substr(key, 1, ?) = ?', LEASE_PREFIX.length, LEASE_PREFIX);
+    const { held, expired } = leaseState(rows, Date.now());
+    for (const key of expired) this.c.run('DELETE FROM settings WHERE key = ?', key);
+    return held;
+  }
+
+  // ───── backups (backup.ts) ─────
+
+  async backup(destDir: string, opts: BackupOptions): Promise<BackupResult> {
+    if (this.joinsBatch()) throw invalid('Không thể sao lưu trong một lô', 'Cannot back up inside a batch');
+    this.c.checkAccepting();
+    const c = this.c;
+    const run = takeBackup(
+      {
+        dir: c.opts.dir,
+        db: c.db,
+        log: c.opts.log,
+        blobPath: (hash) => c.blobs.pathOf(hash),
+        setSetting: (key, value) => this.setSetting(key, value),
+        closing: () => c.closing || c.closed,
+      },
+      destDir,
+      opts,
+    );
+    c.backups.add(run);
+    try {
+      return await run;
+    } finally {
+      c.backups.delete(run);
+    }
   }
 }
 
@@ -2097,8 +2354,17 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
     db.close();
     throw e;
   }
-  const core = new Core(db, opts);
-  core.ftsPendingRows = (db.prepare('SELECT count(*) AS n FROM fts_pending').get() as { n: number }).n;
+  let core: Core;
+  try {
+    core = new Core(db, opts);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  // A missing fts.db (restored from a backup, deleted to rebuild it) means every message needs its row.
+  if (core.fts.created) db.exec('INSERT OR IGNORE INTO fts_todo (n) SELECT n FROM blobs WHERE envelope IS NOT NULL');
+  // Rows a crash left unindexed (or all of them, after the upgrade to fts.db): indexed again in the background.
+  if (db.prepare('SELECT 1 FROM fts_todo LIMIT 1').get()) core.recoverFts();
   core.scheduleIndex();
   return new SqliteStore(core, false);
 }

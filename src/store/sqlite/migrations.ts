@@ -7,7 +7,8 @@
  * - messages.flags is one space-separated TEXT column ("\Seen \Flagged $Junk"): listing
  *   100,000 rows reads one short string per row, no join.
  * - Envelope, body structure and the full-text row belong to the BLOB (same bytes, same parse),
- *   so a circular to 500 mailboxes stores them once. msg_fts.rowid = blobs.n.
+ *   so a circular to 500 mailboxes stores them once. The full-text index lives in fts.db
+ *   (migration 7, store/sqlite/fts.ts): its msg_fts.rowid = blobs.n.
  * - accounts.used_bytes is kept by triggers on messages (quota check is O(1)).
  */
 export interface Migration {
@@ -273,6 +274,73 @@ END;
 ALTER TABLE blobs ADD COLUMN imap_envelope TEXT;
 ALTER TABLE blobs ADD COLUMN imap_body TEXT;
 ALTER TABLE blobs ADD COLUMN imap_bodystructure TEXT;
+`,
+  },
+  {
+    version: 5,
+    name: 'recent mark',
+    sql: `
+-- \\Recent (RFC 3501 §2.3.2) belongs to a session, not to a message row: a message is recent to
+-- the first session that learns of it with the mailbox selected read-write. One mark per mailbox
+-- says who has been told: UIDs above recent_uid are still unclaimed; store.claimRecent hands
+-- them to one session and moves the mark to UIDNEXT-1 (one small UPDATE). recent_count now
+-- counts the messages above the mark (STATUS RECENT, EXAMINE), kept by the triggers below; the
+-- \\Recent token that migration 3 counted was never meant to be stored and is removed.
+-- Existing messages start as told (mark = UIDNEXT-1): an upgrade does not make a whole
+-- mailbox recent.
+ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
+DROP TRIGGER messages_added;
+DROP TRIGGER messages_removed;
+DROP TRIGGER messages_flags;
+UPDATE messages SET flags = trim(replace(' ' || flags || ' ', ' \\Recent ', ' '))
+ WHERE instr(' ' || flags || ' ', ' \\Recent ') > 0;
+UPDATE mailboxes SET recent_uid = max(uidnext - 1, 0), recent_count = 0;
+CREATE TRIGGER messages_added AFTER INSERT ON messages BEGIN
+  UPDATE mailboxes SET msg_count = msg_count + 1, msg_bytes = msg_bytes + NEW.size,
+         unseen_count = unseen_count + (instr(' ' || NEW.flags || ' ', ' \\Seen ') = 0),
+         recent_count = recent_count + (NEW.uid > recent_uid)
+   WHERE id = NEW.mailbox_id;
+  UPDATE accounts SET used_bytes = used_bytes + NEW.size
+   WHERE id = (SELECT account_id FROM mailboxes WHERE id = NEW.mailbox_id);
+END;
+CREATE TRIGGER messages_removed AFTER DELETE ON messages BEGIN
+  UPDATE mailboxes SET msg_count = msg_count - 1, msg_bytes = msg_bytes - OLD.size,
+         unseen_count = unseen_count - (instr(' ' || OLD.flags || ' ', ' \\Seen ') = 0),
+         recent_count = recent_count - (OLD.uid > recent_uid)
+   WHERE id = OLD.mailbox_id;
+  UPDATE accounts SET used_bytes = used_bytes - OLD.size
+   WHERE id = (SELECT account_id FROM mailboxes WHERE id = OLD.mailbox_id);
+END;
+CREATE TRIGGER messages_flags AFTER UPDATE OF flags ON messages BEGIN
+  UPDATE mailboxes SET unseen_count = unseen_count + (instr(' ' || NEW.flags || ' ', ' \\Seen ') = 0) - (instr(' ' || OLD.flags || ' ', ' \\Seen ') = 0)
+   WHERE id = NEW.mailbox_id;
+END;
+`,
+  },
+  {
+    version: 6,
+    name: 'queue dsn parameters',
+    sql: `
+-- RFC 3461 DSN parameters kept with a queued message: RET and ENVID of the transaction, and
+-- NOTIFY/ORCPT per recipient as a JSON object {"recipient": {"notify": [..] | null, "orcpt": ".." | null}}
+-- holding only the recipients that gave either. NULL / {} = none given (the defaults).
+ALTER TABLE queue ADD COLUMN dsn_ret TEXT;
+ALTER TABLE queue ADD COLUMN dsn_envid TEXT;
+ALTER TABLE queue ADD COLUMN dsn_recipients TEXT NOT NULL DEFAULT '{}';
+`,
+  },
+  {
+    version: 7,
+    name: 'full-text index in its own file',
+    sql: `
+-- The full-text index moves to fts.db, written by a worker thread (store/sqlite/fts.ts), so
+-- trigram indexing leaves the event loop and the delivery's commit. buudien.db keeps only the
+-- numbers of blobs whose index row is not yet on disk there; the store re-indexes those from
+-- the bytes at start. After this upgrade that is every blob with a parsed envelope.
+DROP TABLE fts_pending;
+DROP TABLE msg_fts;
+CREATE TABLE fts_todo (n INTEGER PRIMARY KEY);
+INSERT INTO fts_todo (n) SELECT n FROM blobs WHERE envelope IS NOT NULL;
 `,
   },
 ];

@@ -6,6 +6,7 @@ import { ManualClock } from '../../../src/lib/clock.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import type { Envelope, MimePart } from '../../../src/mail/types.js';
 import type { AuditEntry, DeliveryTarget, Store, StoreMessageInput } from '../../../src/store/port.js';
+import { searchFields, searchTextOfRaw } from '../../../src/mail/search-text.js';
 import { openSqliteStore } from '../../../src/store/sqlite/index.js';
 
 export const AUDIT: AuditEntry = { actor: 'test', action: 'test', target: 'test', ref: 'CV-1' };
@@ -18,7 +19,7 @@ export interface TestStore {
   cleanup(): Promise<void>;
 }
 
-export async function openTestStore(opts: { inlineBlobMaxBytes?: number; groupCommitWindowMs?: number } = {}): Promise<TestStore> {
+export async function openTestStore(opts: { inlineBlobMaxBytes?: number; groupCommitWindowMs?: number; ftsInFlightMax?: number } = {}): Promise<TestStore> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'buudien-store-'));
   const clock = new ManualClock(new Date('2026-03-01T08:00:00Z'));
   const open = (): Promise<Store> =>
@@ -28,6 +29,8 @@ export async function openTestStore(opts: { inlineBlobMaxBytes?: number; groupCo
       clock,
       inlineBlobMaxBytes: opts.inlineBlobMaxBytes ?? 64 * 1024,
       groupCommitWindowMs: opts.groupCommitWindowMs ?? 0,
+      reindex: searchTextOfRaw,
+      ...(opts.ftsInFlightMax === undefined ? {} : { ftsInFlightMax: opts.ftsInFlightMax }),
     });
   const t: TestStore = {
     store: await open(),
@@ -103,11 +106,12 @@ export function message(
 ): StoreMessageInput {
   const bytes = typeof raw === 'string' ? Buffer.from(raw) : raw;
   const subject = opts.subject ?? 'Thử nghiệm';
+  const env = envelope(subject, opts.from);
   return {
     raw: bytes,
-    envelope: envelope(subject, opts.from),
+    envelope: env,
     structure: structure(bytes.length),
-    searchText: `${subject} ${opts.body ?? ''}`,
+    search: searchFields(env, opts.body ?? ''),
     internalDate: opts.internalDate ?? new Date('2026-03-01T08:00:00Z'),
     targets: targets.map((t) => (typeof t === 'number' ? { mailboxId: t, quotaBytes: null } : t)),
   };

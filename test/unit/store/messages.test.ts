@@ -1,7 +1,9 @@
-import { readdirSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Mailbox, Store, StoreEvent } from '../../../src/store/port.js';
+import { foldVietnamese } from '../../../src/mail/fold.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { openSqliteStore } from '../../../src/store/sqlite/index.js';
 import { message, newAccount, openTestStore, type TestStore } from './helpers.js';
@@ -305,10 +307,39 @@ describe('flags, expunge, changes', () => {
     expect(await store.usage(a.id)).toBe(6); // m0 m2 m4
     // uid 1 lost \Seen (removed, then the CONDSTORE add failed); 3 and 5 are \Seen
     expect(await store.mailboxStatus(box.id)).toMatchObject({ messages: 3, unseen: 1, size: 6 });
+    // \\Recent is a session's, never stored: setting it is setting nothing.
     await store.setFlags(box.id, [1, 3, 5], 'set', ['\\Recent']);
-    expect(await store.mailboxStatus(box.id)).toMatchObject({ messages: 3, unseen: 3, recent: 3 });
+    expect((await store.listMessages(box.id)).map((m) => m.flags)).toEqual([[], [], []]);
+    expect(await store.mailboxStatus(box.id)).toMatchObject({ messages: 3, unseen: 3 });
     await store.setFlags(box.id, [3], 'add', ['\\Seen']);
-    expect(await store.mailboxStatus(box.id)).toMatchObject({ unseen: 2, recent: 3 });
+    expect(await store.mailboxStatus(box.id)).toMatchObject({ unseen: 2 });
+  });
+
+  it('claimRecent hands each UID above the mark to one caller; peek and STATUS leave the mark', async () => {
+    const a = await newAccount(store);
+    const box = await inbox(a.id);
+    expect(await store.claimRecent(box.id)).toEqual({ first: 1, last: 0 }); // empty mailbox
+    for (let i = 0; i < 3; i++) await store.storeMessage(message(`m${i}`, [box.id]));
+    expect(await store.mailboxStatus(box.id)).toMatchObject({ messages: 3, recent: 3 });
+    expect(await store.claimRecent(box.id, { peek: true })).toEqual({ first: 1, last: 3 });
+    expect(await store.mailboxStatus(box.id)).toMatchObject({ recent: 3 });
+    // Two sessions at once: exactly one gets 1..3.
+    const [x, y] = await Promise.all([store.claimRecent(box.id), store.claimRecent(box.id)]);
+    expect([x, y]).toEqual(expect.arrayContaining([{ first: 1, last: 3 }, { first: 4, last: 3 }]));
+    expect(await store.mailboxStatus(box.id)).toMatchObject({ messages: 3, recent: 0 });
+    // New mail counts above the mark; expunging it uncounts it; an expunge below the mark does not.
+    for (let i = 3; i < 6; i++) await store.storeMessage(message(`m${i}`, [box.id]));
+    expect(await store.mailboxStatus(box.id)).toMatchObject({ messages: 6, recent: 3 });
+    await store.expunge(box.id, [1, 5]);
+    expect(await store.mailboxStatus(box.id)).toMatchObject({ messages: 4, recent: 2 });
+    expect(await store.claimRecent(box.id)).toEqual({ first: 4, last: 6 });
+    expect(await store.claimRecent(box.id)).toEqual({ first: 7, last: 6 });
+    expect(await store.mailboxStatus(box.id)).toMatchObject({ messages: 4, recent: 0 });
+    // A copy into the mailbox is new there (RFC 3501 §6.4.7).
+    const archive = (await store.getMailbox(a.id, 'Archive'))!;
+    await store.copyMessages(box.id, [2], archive.id, null);
+    expect(await store.mailboxStatus(archive.id)).toMatchObject({ messages: 1, recent: 1 });
+    await expect(store.claimRecent(999_999)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
   it('copy and move keep flags, assign new uids, check quota on the target', async () => {
@@ -344,7 +375,7 @@ describe('flags, expunge, changes', () => {
 });
 
 describe('searchText', () => {
-  it('folds Vietnamese on both sides and matches substrings per field', async () => {
+  it('matches folded terms as substrings per field (the caller folds both sides with foldVietnamese)', async () => {
     const a = await newAccount(store);
     const box = await inbox(a.id);
     await store.storeMessage(message('1', [box.id], { subject: 'Họp tại Đà Nẵng', body: 'Kính gửi ông Nguyễn Văn Long' }));
@@ -362,10 +393,11 @@ describe('searchText', () => {
       [['mai@'], 'to', [1, 2, 3]],
       [['ha'], 'body', [2]], // short term: substring scan
       [['xyz'], 'text', []],
-      [['bao cao'], 'body', [2]], // body holds the caller's whole search text
+      [['bao cao'], 'body', []], // BODY is the body only: the subject is not part of it
+      [['bao cao'], 'text', [2]],
       [[], 'text', [1, 2, 3]],
     ];
-    for (const [terms, field, want] of table) expect(await store.searchText(box.id, terms, field), `${field} ${terms.join('+')}`).toEqual(want);
+    for (const [terms, field, want] of table) expect(await store.searchText(box.id, terms.map(foldVietnamese), field), `${field} ${terms.join('+')}`).toEqual(want);
     const other = await newAccount(store);
     expect(await store.searchText((await inbox(other.id)).id, ['nguyen'], 'text')).toEqual([]);
   });
@@ -378,20 +410,85 @@ describe('searchText', () => {
     await store.storeMessage(message('alpha', many, { subject: 'Alpha Hà Nội' }));
     await store.storeMessage(message('gamma', [box.id], { subject: 'Gamma Đà Lạt' }));
     expect(await store.searchText(box.id, ['da nang'], 'subject')).toEqual([1]);
-    expect(await store.searchText(box.id, ['Đà'], 'subject')).toEqual([1, 2102]);
+    expect(await store.searchText(box.id, [foldVietnamese('Đà')], 'subject')).toEqual([1, 2102]);
     expect(await store.searchText(box.id, ['da', 'lat'], 'subject')).toEqual([2102]);
     expect(await store.searchText(box.id, ['ha noi'], 'text')).toHaveLength(2100);
     expect(await store.searchText(box.id, ['nowhere'], 'text')).toEqual([]);
   });
 
-  it('finds messages whose index rows were still pending when the store closed', async () => {
+  it('finds messages delivered just before the store closed', async () => {
     const a = await newAccount(store);
     const box = await inbox(a.id);
-    // Deliver and close at once: the background indexer has had no chance to run.
+    // Deliver and close at once: close() waits for the indexer to commit what it was given.
     await Promise.all(Array.from({ length: 50 }, (_, i) => store.storeMessage(message(`m${i}`, [box.id], { subject: `Công văn số ${i}` }))));
     store = await t.reopen();
     expect(await store.searchText(box.id, ['cong van so 4'], 'subject')).toEqual([5, ...Array.from({ length: 10 }, (_, i) => 41 + i)]);
-    expect(await store.searchText(box.id, ['van'], 'body')).toHaveLength(50);
+    expect(await store.searchText(box.id, ['van'], 'text')).toHaveLength(50);
+  });
+
+  it('a burst larger than the indexer takes at once waits in fts_todo and is still found', async () => {
+    const small = await openTestStore({ ftsInFlightMax: 4 });
+    try {
+      const a = await newAccount(small.store);
+      const box = (await small.store.getMailbox(a.id, 'INBOX'))!;
+      // Waves of 10: the first is handed over whole; later ones arrive while the worker (still
+      // starting) holds it, so they are refused and wait in fts_todo until it has room.
+      for (let wave = 0; wave < 12; wave++) {
+        await Promise.all(
+          Array.from({ length: 10 }, (_, k) => {
+            const i = wave * 10 + k;
+            return small.store.storeMessage(message(`Subject: Quyết định ${i}\r\n\r\nđiều ${i}\r\n`, [box.id], { subject: `Quyết định ${i}` }));
+          }),
+        );
+      }
+      expect(await small.store.searchText(box.id, ['quyet dinh'], 'subject')).toHaveLength(120);
+      expect(await small.store.searchText(box.id, ['quyet dinh 11'], 'subject')).toEqual([12, ...Array.from({ length: 10 }, (_, i) => 111 + i)]);
+      await small.store.close();
+      const check = new Database(path.join(small.dir, 'buudien.db'), { readonly: true });
+      expect((check.prepare('SELECT count(*) AS n FROM fts_todo').get() as { n: number }).n).toBe(0);
+      check.close();
+    } finally {
+      await small.cleanup();
+    }
+  });
+
+  it('rebuilds the whole index when fts.db is missing (a restored backup has none)', async () => {
+    const a = await newAccount(store);
+    const box = await inbox(a.id);
+    for (let i = 0; i < 5; i++) await store.storeMessage(message(`Subject: Giấy mời họp ${i}\r\n\r\nPhòng họp số ${i}\r\n`, [box.id], { subject: `Giấy mời họp ${i}` }));
+    await store.close();
+    for (const f of ['fts.db', 'fts.db-wal', 'fts.db-shm']) rmSync(path.join(t.dir, f), { force: true });
+    store = await t.reopen();
+    expect(await store.searchText(box.id, ['giay moi'], 'subject')).toEqual([1, 2, 3, 4, 5]);
+    expect(await store.searchText(box.id, ['phong hop so 3'], 'body')).toEqual([4]);
+  });
+
+  it('rebuilds from the stored bytes the index rows a crash lost (fts_todo)', async () => {
+    const a = await newAccount(store);
+    const box = await inbox(a.id);
+    for (let i = 0; i < 30; i++) {
+      const raw = `Subject: =?UTF-8?B?${Buffer.from(`Tờ trình số ${i}`).toString('base64')}?=\r\nFrom: Lê Văn Tám <tam@example.gov.vn>\r\n\r\nNội dung tờ trình ${i}\r\n`;
+      await store.storeMessage(message(raw, [box.id], { subject: `Tờ trình số ${i}` }));
+    }
+    await store.close();
+    // As after a power cut between the delivery's commit and the indexer's: rows gone, numbers listed.
+    const fts = new Database(path.join(t.dir, 'fts.db'));
+    fts.exec('DELETE FROM msg_fts');
+    fts.close();
+    const db = new Database(path.join(t.dir, 'buudien.db'));
+    db.exec('INSERT OR IGNORE INTO fts_todo (n) SELECT n FROM blobs');
+    db.close();
+    store = await t.reopen();
+    // The search waits for the rebuild; fields come from parsing the bytes, not from the lost rows.
+    expect(await store.searchText(box.id, ['to trinh so 2'], 'subject')).toEqual([3, ...Array.from({ length: 10 }, (_, i) => 21 + i)]);
+    expect(await store.searchText(box.id, ['noi dung'], 'body')).toHaveLength(30);
+    expect(await store.searchText(box.id, ['le van tam'], 'from')).toHaveLength(30);
+    // And the list is cleared once the rows are on disk.
+    await store.close();
+    const check = new Database(path.join(t.dir, 'buudien.db'), { readonly: true });
+    expect((check.prepare('SELECT count(*) AS n FROM fts_todo').get() as { n: number }).n).toBe(0);
+    check.close();
+    store = await t.reopen();
   });
 });
 

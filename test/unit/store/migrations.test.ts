@@ -28,13 +28,17 @@ describe('migrations', () => {
              VALUES (1, 'a@x.vn', 'a', 'x.vn', 'personal', 'A', 'h', 0, 0);
              INSERT INTO mailboxes (id, account_id, name, uidvalidity, uidnext, highest_modseq, created_at) VALUES (1, 1, 'INBOX', 1, 3, 3, 0);
              INSERT INTO blobs (id, size, data, created_at) VALUES ('h1', 10, x'00', 0);
-             INSERT INTO messages VALUES (1, 1, 2, '\\Seen', 0, 10, 'h1'), (1, 2, 3, '', 0, 20, 'h1');`);
+             INSERT INTO messages VALUES (1, 1, 2, '\\Seen', 0, 10, 'h1'), (1, 2, 3, '\\Recent', 0, 20, 'h1');`);
     db.close();
 
     const store = await openSqliteStore({ dir, log: silentLogger(), clock: systemClock, inlineBlobMaxBytes: 1024, groupCommitWindowMs: 0 });
     try {
       expect(await store.mailboxStatus(1)).toMatchObject({ messages: 2, unseen: 1, size: 30, uidNext: 3 });
       expect(await store.usage(1)).toBe(30); // kept by the v1 triggers, carried over
+      // Migration 5: a stored \Recent token is dropped; messages already there are not recent (mark = UIDNEXT-1).
+      expect((await store.listMessages(1)).map((m) => m.flags)).toEqual([['\\Seen'], []]);
+      expect(await store.mailboxStatus(1)).toMatchObject({ recent: 0 });
+      expect(await store.claimRecent(1)).toEqual({ first: 3, last: 2 });
       await store.expunge(1, [2]);
       expect(await store.mailboxStatus(1)).toMatchObject({ messages: 1, unseen: 0, size: 10 });
       expect(await store.usage(1)).toBe(10);
