@@ -25,6 +25,7 @@ import {
   type SendLogEntry,
   type SendOutcome,
   type Store,
+  type StoreMessageInput,
 } from '../store/port.js';
 
 export interface DeliveryDeps {
@@ -181,6 +182,22 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
   async function deliver(input: DeliverInput): Promise<DeliveryResult> {
     const now = clock.now();
     const results = new Map<string, RecipientResult>();
+    /** Recipients whose send-log row was written with the delivery itself. */
+    const logged = new Set<string>();
+    const logEntry = (r: RecipientResult): SendLogEntry => ({
+      at: now,
+      direction: input.direction,
+      sender: input.sender,
+      recipient: r.recipient,
+      clientIp: input.clientIp,
+      account: input.account,
+      messageId: input.parsed.messageId,
+      size: input.raw.length,
+      outcome: r.outcome,
+      code: r.code,
+      text: `${r.enhanced} ${r.text}`,
+      findings: input.findings ?? [],
+    });
     const local: string[] = [];
     const remote: string[] = [];
     for (const r of input.recipients) {
@@ -223,8 +240,18 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
         internalDate: now,
         imap: renderImapStrings(local.parsed.envelope, local.parsed.structure),
       };
+      const delivered = (r: string): RecipientResult => ({ recipient: r, ...OK_DELIVERED, outcome: 'delivered' });
+      // The send-log rows of a successful delivery go into its own commit (no second fsync).
+      const withLog = (ts: typeof targets): StoreMessageInput => ({
+        ...storeInput,
+        targets: ts.map((t) => t.target),
+        sendLog: ts.flatMap((t) => t.recipients.map((r) => logEntry(delivered(r)))),
+      });
       const markDelivered = (t: { recipients: string[] }): void => {
-        for (const r of t.recipients) results.set(r, { recipient: r, ...OK_DELIVERED, outcome: 'delivered' });
+        for (const r of t.recipients) {
+          results.set(r, delivered(r));
+          logged.add(r);
+        }
       };
       const markFailed = (t: { recipients: string[] }, e: unknown): void => {
         const over = isMailError(e, 'OVER_QUOTA');
@@ -236,7 +263,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
         }
       };
       try {
-        await store.storeMessage({ ...storeInput, targets: targets.map((t) => t.target) });
+        await store.storeMessage(withLog(targets));
         for (const t of targets) markDelivered(t);
       } catch (e) {
         if (targets.length === 1 || !isMailError(e, 'OVER_QUOTA')) {
@@ -245,7 +272,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
           // Which mailbox is full? Store per target; the blob is deduplicated so this is cheap.
           for (const t of targets) {
             try {
-              await store.storeMessage({ ...storeInput, targets: [t.target] });
+              await store.storeMessage(withLog([t]));
               markDelivered(t);
             } catch (e2) {
               markFailed(t, e2);
@@ -295,21 +322,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     }
 
     const ordered = input.recipients.filter((r, i, a) => a.indexOf(r) === i).map((r) => results.get(r)).filter((r): r is RecipientResult => r !== undefined);
-    const entries: SendLogEntry[] = ordered.map((r) => ({
-      at: now,
-      direction: input.direction,
-      sender: input.sender,
-      recipient: r.recipient,
-      clientIp: input.clientIp,
-      account: input.account,
-      messageId: input.parsed.messageId,
-      size: input.raw.length,
-      outcome: r.outcome,
-      code: r.code,
-      text: `${r.enhanced} ${r.text}`,
-      findings: input.findings ?? [],
-    }));
-    await writeLog(entries);
+    await writeLog(ordered.filter((r) => !logged.has(r.recipient)).map(logEntry));
     if (ordered.some((r) => r.outcome === 'delivered' || r.outcome === 'queued')) {
       metrics?.messagesIn.inc({ path: input.direction });
     }

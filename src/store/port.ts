@@ -258,6 +258,11 @@ export interface StoreMessageInput {
   targets: DeliveryTarget[];
   /** FETCH strings rendered from envelope and structure (optional: without them FETCH renders each time). */
   imap?: RenderedImap;
+  /**
+   * Send-log rows written in the delivery's own transaction: they exist exactly when the
+   * delivery does (and cost no commit of their own). A delivery that fails writes none.
+   */
+  sendLog?: SendLogEntry[];
 }
 
 export interface StoredCopy {

@@ -496,6 +496,8 @@ class Core {
   /** The WAL file, kept open for fsync (see durable()). */
   private readonly walPath: string;
   private walHandle: FileHandle | null = null;
+  /** When the WAL handle was last checked to still name the -wal file (fsyncWal). */
+  private walCheckedAt = 0;
   private syncRunning = false;
   /** Callers waiting for an fsync that starts after their commit. */
   private syncWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
@@ -574,8 +576,11 @@ class Core {
           throw e;
         }
       }
-      if ((await this.walHandle.stat()).nlink > 0) {
-        await this.walHandle.sync();
+      // The check costs a thread-pool round trip of its own: at most once a second.
+      const now = Date.now();
+      if (now - this.walCheckedAt < 1000 || (await this.walHandle.stat()).nlink > 0) {
+        if (now - this.walCheckedAt >= 1000) this.walCheckedAt = now;
+        await this.walHandle.datasync();
         return;
       }
       await this.walHandle.close().catch(() => undefined);
@@ -684,6 +689,28 @@ class Core {
           this.opts.log.error({ err }, 'store event listener threw');
         }
       }
+    }
+  }
+
+  /** Send-log rows, in the current transaction. */
+  logSendSync(entries: readonly SendLogEntry[]): void {
+    for (const e of entries) {
+      this.run(
+        `INSERT INTO send_log (at, direction, sender, recipient, client_ip, account, message_id, size, outcome, code, text, findings)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        e.at.getTime(),
+        e.direction,
+        e.sender.toLowerCase(),
+        e.recipient.toLowerCase(),
+        e.clientIp,
+        e.account,
+        e.messageId,
+        e.size,
+        e.outcome,
+        e.code,
+        e.text,
+        JSON.stringify(e.findings),
+      );
     }
   }
 
@@ -1674,6 +1701,7 @@ class SqliteStore implements Store {
       copies.push({ mailboxId: mb.id, uid, uidValidity: mb.uidvalidity, modseq });
       this.c.event({ kind: 'added', accountId: mb.account_id, mailboxId: mb.id, uids: [uid], modseq });
     });
+    if (input.sendLog) this.c.logSendSync(input.sendLog);
     return copies;
   }
 
@@ -2016,26 +2044,7 @@ class SqliteStore implements Store {
 
   async logSend(entries: SendLogEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    return this.tx(() => {
-      for (const e of entries) {
-        this.c.run(
-          `INSERT INTO send_log (at, direction, sender, recipient, client_ip, account, message_id, size, outcome, code, text, findings)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          e.at.getTime(),
-          e.direction,
-          e.sender.toLowerCase(),
-          e.recipient.toLowerCase(),
-          e.clientIp,
-          e.account,
-          e.messageId,
-          e.size,
-          e.outcome,
-          e.code,
-          e.text,
-          JSON.stringify(e.findings),
-        );
-      }
-    });
+    return this.tx(() => this.c.logSendSync(entries));
   }
 
   /** Exact address match (index), or "@domain" for every address of a domain. Newest first. */
