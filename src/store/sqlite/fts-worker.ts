@@ -1,12 +1,17 @@
 /**
  * The full-text indexer's thread (see fts.ts). It owns `fts.db`, the FTS5 trigram index, as its
- * only writer: rows arrive by message, are inserted in batches (one transaction for everything
- * that arrived meanwhile) and acknowledged only after the commit is on disk
- * (synchronous=FULL: the WAL is fsynced at each commit, on this thread, never the event loop's).
- * Operations are applied in the order they were posted, so a `sync` answers only after every
- * row posted before it is committed.
+ * only writer: rows arrive by message and are inserted in batches (one transaction for
+ * everything that arrived meanwhile). Two answers per row:
+ * - `done` right after the commit (the rows are visible to searches; a `sync` posted after
+ *   them is answered with it), and
+ * - `durable` once the commit is on disk. Commits run with synchronous=NORMAL and the WAL is
+ *   flushed (fdatasync) at most every DURABLE_EVERY_MS for all of them together: a few flushes a
+ *   second instead of one per batch, so the indexer does not compete with deliveries for the disk.
+ *   Only `durable` rows leave fts_todo.
+ * Operations are applied in the order they were posted.
  */
 import Database from 'better-sqlite3';
+import { closeSync, fdatasyncSync, openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FtsReply, FtsRequest } from './fts.js';
 
@@ -16,7 +21,7 @@ const { path: dbPath, storePath } = workerData as { path: string; storePath: str
 
 const db = new Database(dbPath);
 db.pragma('journal_mode = WAL');
-db.pragma('synchronous = FULL');
+db.pragma('synchronous = NORMAL');
 db.pragma('busy_timeout = 10000');
 const put = db.prepare('INSERT OR REPLACE INTO msg_fts (rowid, subject, "from", "to", cc, bcc, body) VALUES (?, ?, ?, ?, ?, ?, ?)');
 const del = db.prepare('DELETE FROM msg_fts WHERE rowid = ?');
@@ -33,6 +38,28 @@ function checkpoint(): void {
     store.pragma('wal_checkpoint(PASSIVE)');
   } catch (e) {
     port.postMessage({ op: 'warn', message: `checkpoint: ${e instanceof Error ? e.message : String(e)}` } satisfies FtsReply);
+  }
+}
+
+const DURABLE_EVERY_MS = 100;
+/** Committed, not yet flushed. */
+let unflushed: number[] = [];
+let flushTimer: NodeJS.Timeout | null = null;
+let walFd: number | null = null;
+
+/** fdatasync fts.db-wal, then tell which rows are on disk. */
+function flush(): void {
+  flushTimer = null;
+  if (unflushed.length === 0) return;
+  const ns = unflushed;
+  unflushed = [];
+  try {
+    walFd ??= openSync(`${dbPath}-wal`, 'r');
+    fdatasyncSync(walFd);
+    port.postMessage({ op: 'durable', ns } satisfies FtsReply);
+  } catch (e) {
+    // Not acknowledged: the rows stay in fts_todo and are indexed again at the next start.
+    port.postMessage({ op: 'warn', message: `flush: ${e instanceof Error ? e.message : String(e)}` } satisfies FtsReply);
   }
 }
 
@@ -68,6 +95,10 @@ function drain(): void {
   try {
     const { indexed, synced } = apply(ops);
     reply = { op: 'done', indexed, synced };
+    if (indexed.length > 0) {
+      unflushed.push(...indexed);
+      flushTimer ??= setTimeout(flush, DURABLE_EVERY_MS);
+    }
   } catch (e) {
     // Nothing of this batch was committed: the rows stay in fts_todo and are indexed again on the
     // next start (or by the recovery the main thread runs after this error).
@@ -84,6 +115,9 @@ port.on('message', (op: FtsRequest) => {
   }
   if (op.op === 'close') {
     drain();
+    if (flushTimer) clearTimeout(flushTimer);
+    flush();
+    if (walFd !== null) closeSync(walFd);
     db.close();
     store?.close();
     port.postMessage({ op: 'closed' } satisfies FtsReply);

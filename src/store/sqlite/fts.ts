@@ -33,6 +33,7 @@ export type FtsRequest = { op: 'add'; rows: FtsDoc[] } | { op: 'delete'; ns: num
 
 export type FtsReply =
   | { op: 'done'; indexed: number[]; synced: number[] }
+  | { op: 'durable'; ns: number[] }
   | { op: 'failed'; message: string; synced: number[] }
   | { op: 'warn'; message: string }
   | { op: 'closed' };
@@ -76,7 +77,7 @@ export class FtsIndex {
     dir: string,
     private readonly storePath: string,
     private readonly log: Logger,
-    /** Called with blob numbers whose rows are committed in fts.db. */
+    /** Called with blob numbers whose rows are committed in fts.db and on disk. */
     private readonly onIndexed: (ns: number[]) => void,
     /** Called when the worker failed: rows it had not committed must be indexed again. */
     private readonly onFailed: () => void,
@@ -130,12 +131,14 @@ export class FtsIndex {
       this.log.error({ err: r.message }, 'full-text indexing failed; the rows will be indexed again');
       this.forgetInFlight();
       this.onFailed();
-    } else if (r.indexed.length > 0) {
+    } else if (r.op === 'durable') {
+      this.onIndexed(r.ns);
+      return;
+    } else {
       for (const n of r.indexed) {
         this.inFlightChars -= this.inFlight.get(n) ?? 0;
         this.inFlight.delete(n);
       }
-      this.onIndexed(r.indexed);
     }
     for (const id of r.synced) {
       this.syncWaiters.get(id)?.();
