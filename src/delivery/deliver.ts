@@ -14,7 +14,7 @@ import { searchTextOf } from '../mail/search-text.js';
 import { renderImapStrings } from '../mail/imap-render.js';
 import { checkQuotaWarnings } from '../policy/quota-warnings.js';
 import type { ParsedMessage } from '../mail/types.js';
-import { prependHeaders, removeHeaders } from './headers.js';
+import { assertHeaderLine, editHeaders, prependHeaders } from './headers.js';
 import {
   effectiveQuotaBytes,
   type Account,
@@ -37,8 +37,14 @@ export interface DeliveryDeps {
 }
 
 export interface DeliverInput {
-  /** The exact bytes to keep (all header edits done). */
+  /** The exact bytes to keep (all header edits done but `prepend`). */
   raw: Buffer;
+  /**
+   * Header lines that go on top of `raw` (the receiving server's Received, Authentication-Results,
+   * policy headers): added in the same copy that adds Return-Path (headers.ts editHeaders), so a
+   * big message is copied once on its way to the store, not once per edit.
+   */
+  prepend?: readonly string[];
   /** `raw` parsed once; offsets index into `raw`. */
   parsed: ParsedMessage;
   /** Envelope sender, "" for the null sender. */
@@ -181,6 +187,10 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
 
   async function deliver(input: DeliverInput): Promise<DeliveryResult> {
     const now = clock.now();
+    const prepend = input.prepend ?? [];
+    for (const l of prepend) assertHeaderLine(l);
+    /** Size of the message as kept: `raw` with the `prepend` lines. */
+    const size = input.raw.length + Buffer.byteLength(prepend.map((l) => `${l}\r\n`).join(''), 'utf8');
     const results = new Map<string, RecipientResult>();
     /** Recipients whose send-log row was written with the delivery itself. */
     const logged = new Set<string>();
@@ -192,7 +202,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
       clientIp: input.clientIp,
       account: input.account,
       messageId: input.parsed.messageId,
-      size: input.raw.length,
+      size,
       outcome: r.outcome,
       code: r.code,
       text: `${r.enhanced} ${r.text}`,
@@ -230,8 +240,10 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
 
     if (targets.length > 0) {
       // RFC 5321 §4.4: final delivery records the envelope sender in Return-Path (any earlier one is dropped).
-      const stripped = removeHeaders(input.raw, input.parsed, (n) => n === 'return-path');
-      const local = prependHeaders(stripped.raw, stripped.parsed, [`Return-Path: <${input.sender.replace(/[<>\s]/g, '')}>`]);
+      const local = editHeaders(input.raw, input.parsed, {
+        remove: (n) => n === 'return-path',
+        prepend: [`Return-Path: <${input.sender.replace(/[<>\s]/g, '')}>`, ...prepend],
+      });
       const storeInput = {
         raw: local.raw,
         envelope: local.parsed.envelope,
@@ -298,7 +310,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
         const item = await store.enqueue({
           sender: input.sender,
           recipients: toQueue,
-          raw: input.raw,
+          raw: prepend.length > 0 ? prependHeaders(input.raw, input.parsed, prepend).raw : input.raw,
           account: input.account,
           messageId: input.parsed.messageId,
           now,

@@ -24,13 +24,38 @@ export function assertHeaderLine(line: string): void {
   if (/[\r\n]/.test(line.replace(/\r\n[ \t]/g, ''))) throw new Error('header line contains a bare line break');
 }
 
-/** Prepend header lines ("Name: value", folded with CRLF+WSP if needed) to the message. */
-export function prependHeaders(raw: Buffer, parsed: ParsedMessage, lines: readonly string[]): { raw: Buffer; parsed: ParsedMessage } {
-  if (lines.length === 0) return { raw, parsed };
+/**
+ * Prepend header lines ("Name: value", folded with CRLF+WSP if needed) and remove top-level
+ * header fields by name, in ONE copy of the message: a 2 MB message used to be copied once per
+ * edit along the delivery path (Received, then Return-Path), several in flight at a time.
+ */
+export function editHeaders(
+  raw: Buffer,
+  parsed: ParsedMessage,
+  edit: { prepend?: readonly string[]; remove?: (nameLower: string) => boolean },
+): { raw: Buffer; parsed: ParsedMessage; removed: number } {
+  const lines = edit.prepend ?? [];
   for (const l of lines) assertHeaderLine(l);
+  const ranges = edit.remove ? findHeaderFields(raw, parsed.structure.bodyStart, edit.remove) : [];
+  if (lines.length === 0 && ranges.length === 0) return { raw, parsed, removed: 0 };
   const head = Buffer.from(lines.map((l) => `${l}\r\n`).join(''), 'utf8');
-  const out = Buffer.concat([head, raw]);
-  return { raw: out, parsed: { ...parsed, size: out.length, structure: shiftPart(parsed.structure, head.length, true) } };
+  const pieces: Buffer[] = [head];
+  let at = 0;
+  let removedBytes = 0;
+  for (const [s, e] of ranges) {
+    pieces.push(raw.subarray(at, s));
+    removedBytes += e - s;
+    at = e;
+  }
+  pieces.push(raw.subarray(at));
+  const out = Buffer.concat(pieces, head.length + raw.length - removedBytes);
+  return { raw: out, parsed: { ...parsed, size: out.length, structure: shiftPart(parsed.structure, head.length - removedBytes, true) }, removed: ranges.length };
+}
+
+/** Prepend header lines to the message (see editHeaders). */
+export function prependHeaders(raw: Buffer, parsed: ParsedMessage, lines: readonly string[]): { raw: Buffer; parsed: ParsedMessage } {
+  const r = editHeaders(raw, parsed, { prepend: lines });
+  return { raw: r.raw, parsed: r.parsed };
 }
 
 /** Byte ranges [start, end) of top-level header fields whose name matches (each with its folded continuation lines). */
@@ -62,19 +87,7 @@ export function findHeaderFields(raw: Buffer, headerEnd: number, match: (nameLow
 
 /** Remove top-level header fields by name (e.g. incoming X-Buudien-*), shifting offsets. */
 export function removeHeaders(raw: Buffer, parsed: ParsedMessage, match: (nameLower: string) => boolean): { raw: Buffer; parsed: ParsedMessage; removed: number } {
-  const ranges = findHeaderFields(raw, parsed.structure.bodyStart, match);
-  if (ranges.length === 0) return { raw, parsed, removed: 0 };
-  const pieces: Buffer[] = [];
-  let at = 0;
-  let removedBytes = 0;
-  for (const [s, e] of ranges) {
-    pieces.push(raw.subarray(at, s));
-    removedBytes += e - s;
-    at = e;
-  }
-  pieces.push(raw.subarray(at));
-  const out = Buffer.concat(pieces);
-  return { raw: out, parsed: { ...parsed, size: out.length, structure: shiftPart(parsed.structure, -removedBytes, true) }, removed: ranges.length };
+  return editHeaders(raw, parsed, { remove: match });
 }
 
 /** Remove header fields from raw bytes alone (before parsing); returns the same buffer when none match. */

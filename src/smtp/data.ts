@@ -7,16 +7,10 @@
  * CRLF in SMTP, so a message with a bare CR or LF is REJECTED (550 5.6.0), never stored or
  * relayed, and never normalised (normalising would change signed content silently).
  */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
-
-export interface DataResult {
-  raw: Buffer;
-  /** Bytes received (also past the limit). */
-  size: number;
-  sizeExceeded: boolean;
-  /** A CR not followed by LF, or an LF not preceded by CR. */
-  bareLineEnding: boolean;
-}
 
 /** Stateful scanner for bare CR / bare LF across chunk boundaries. */
 export class LineEndingScanner {
@@ -62,26 +56,215 @@ export function hasBareLineEnding(buf: Buffer): boolean {
   return s.finish();
 }
 
-export function readData(stream: Readable & { sizeExceeded?: boolean }, maxBytes: number): Promise<DataResult> {
+/** Where readData spools a message that outgrows its in-memory share. */
+export interface SpoolOptions {
+  /** Directory for the spool files (storage.dir/tmp, created 0700 by prepareSpoolDir). */
+  dir: string;
+  /** Bytes of one message kept in memory before it goes to a file instead. */
+  memoryBytes: number;
+}
+
+export interface DataResult {
+  /** Bytes received (also past the limit). */
+  size: number;
+  /** Bytes of the message that were kept: `size`, or 0 when the limit was exceeded. */
+  length: number;
+  sizeExceeded: boolean;
+  /** A CR not followed by LF, or an LF not preceded by CR. */
+  bareLineEnding: boolean;
+  /** The spool file holding the message, null when it stayed in memory. */
+  file: string | null;
+  /** The whole message (read back from the spool file if it has one; empty past the limit). */
+  bytes(): Promise<Buffer>;
+  /** Removes the spool file, if any; safe to call more than once. Callers call it in a finally. */
+  discard(): Promise<void>;
+}
+
+const SPOOL_PREFIX = 'smtp-';
+/** Once spooling, at most this many received bytes wait for the file write before the stream is paused. */
+const SPOOL_QUEUE_BYTES = 256 * 1024;
+
+/**
+ * Collects one DATA stream. Fifty connections each sending a 2 MB message at once used to hold
+ * all of it (plus the Buffer.concat copy) in memory before the processing gate (server.ts
+ * ByteGate) let any of it through; with `spool`, a message keeps at most `memoryBytes` in
+ * memory and the rest goes to a file (with backpressure: the stream pauses while the file
+ * write lags), read back whole only once the gate admits it. Small messages never touch disk.
+ * The bare line ending scan and the size limit see every byte, in or out of memory.
+ */
+export function readData(stream: Readable & { sizeExceeded?: boolean }, maxBytes: number, spool?: SpoolOptions): Promise<DataResult> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
     let kept = 0;
+    let exceeded = false;
     const scanner = new LineEndingScanner();
+    // Spooling state: the file, the bytes waiting for it, one write in flight at a time.
+    let file: string | null = null;
+    let fh: FileHandle | null = null;
+    let queue: Buffer[] = [];
+    let queued = 0;
+    let writing: Promise<void> | null = null;
+    let writeError: unknown = null;
+    // Declared before writeLoop uses it (both are closures over the state above).
+    let fail: (e: unknown) => void = () => undefined;
+    let paused = false;
+    let settled = false;
+
+    const removeFile = async (): Promise<void> => {
+      const f = file;
+      const h = fh;
+      fh = null;
+      if (h) await h.close().catch(() => undefined);
+      if (f) await unlink(f).catch(() => undefined);
+    };
+
+    const writeLoop = async (): Promise<void> => {
+      while (queue.length > 0 && writeError === null && !exceeded) {
+        const batch = queue;
+        const n = queued;
+        queue = [];
+        queued = 0;
+        if (paused) {
+          paused = false;
+          stream.resume();
+        }
+        try {
+          if (!fh) fh = await open(file ?? '', 'wx', 0o600);
+          const { bytesWritten } = await fh.writev(batch);
+          if (bytesWritten !== n) throw new Error(`spool: short write (${bytesWritten} of ${n} bytes)`);
+        } catch (e) {
+          writeError = e;
+          fail(e);
+        }
+      }
+    };
+    const enqueue = (chunk: Buffer): void => {
+      queue.push(chunk);
+      queued += chunk.length;
+      if (!writing) writing = writeLoop().finally(() => (writing = null));
+      if (queued >= SPOOL_QUEUE_BYTES && !paused) {
+        paused = true;
+        stream.pause();
+      }
+    };
+
+    fail = (e: unknown): void => {
+      if (settled) return;
+      settled = true;
+      if (paused) stream.resume();
+      void (async () => {
+        await writing;
+        await removeFile();
+        reject(e instanceof Error ? e : new Error(String(e)));
+      })();
+    };
+
     stream.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (kept + chunk.length <= maxBytes) {
+      if (exceeded || settled) return;
+      if (size > maxBytes) {
+        // Past the limit the message is refused: nothing more is kept, in memory or on disk.
+        exceeded = true;
+        chunks = [];
+        queue = [];
+        queued = 0;
+        return;
+      }
+      scanner.push(chunk);
+      kept += chunk.length;
+      if (file === null) {
         chunks.push(chunk);
-        kept += chunk.length;
-        scanner.push(chunk);
+        if (spool && kept > spool.memoryBytes) {
+          file = path.join(spool.dir, `${SPOOL_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}`);
+          const first = Buffer.concat(chunks, kept);
+          chunks = [];
+          enqueue(first);
+        }
+      } else {
+        enqueue(chunk);
       }
     });
-    stream.once('error', reject);
+    stream.once('error', fail);
+    // A stream destroyed without an error (the client went away) closes without 'end'.
+    stream.once('close', () => {
+      if (!stream.readableEnded) fail(new Error('DATA stream closed before its end'));
+    });
     stream.once('end', () => {
-      const sizeExceeded = size > maxBytes || stream.sizeExceeded === true;
-      resolve({ raw: sizeExceeded ? Buffer.alloc(0) : Buffer.concat(chunks, kept), size, sizeExceeded, bareLineEnding: scanner.finish() });
+      if (settled) return;
+      settled = true;
+      void (async () => {
+        while (writing) await writing;
+        if (writeError !== null) {
+          await removeFile();
+          reject(writeError instanceof Error ? writeError : new Error(String(writeError)));
+          return;
+        }
+        const h = fh;
+        fh = null;
+        if (h) await h.close();
+        const sizeExceeded = exceeded || size > maxBytes || stream.sizeExceeded === true;
+        if (sizeExceeded) await removeFile();
+        const memory = sizeExceeded || file !== null ? null : Buffer.concat(chunks, kept);
+        chunks = [];
+        const spoolFile = sizeExceeded ? null : file;
+        let discarded = false;
+        resolve({
+          size,
+          length: sizeExceeded ? 0 : kept,
+          sizeExceeded,
+          bareLineEnding: scanner.finish(),
+          file: spoolFile,
+          bytes: async () => {
+            if (memory) return memory;
+            if (spoolFile === null || discarded) return Buffer.alloc(0);
+            return readFile(spoolFile);
+          },
+          discard: async () => {
+            if (discarded || spoolFile === null) return;
+            discarded = true;
+            await unlink(spoolFile).catch(() => undefined);
+          },
+        });
+      })().catch(fail);
     });
   });
+}
+
+/**
+ * Creates the spool directory (0700: messages are private) and removes files left by an earlier
+ * process: those of a process that no longer runs, and those of our own pid older than this
+ * process (a restarted container often gets the same pid again).
+ */
+export async function prepareSpoolDir(dir: string): Promise<number> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const startedAt = Date.now() - process.uptime() * 1000;
+  let removed = 0;
+  for (const name of await readdir(dir)) {
+    const m = /^smtp-(\d+)-/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    const p = path.join(dir, name);
+    try {
+      const stale = pid === process.pid ? (await stat(p)).mtimeMs < startedAt : !processAlive(pid);
+      if (stale) {
+        await unlink(p);
+        removed++;
+      }
+    } catch {
+      // gone already
+    }
+  }
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Header section problems: its size, and the longest header line (RFC 5322 §2.1.1: 998). */

@@ -6,6 +6,7 @@
  *   submissions  implicit TLS, otherwise as submission
  * Replies come from reply.ts (bilingual, RFC 3463 codes); storage through delivery/.
  */
+import path from 'node:path';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import type { AuthService } from '../auth/index.js';
 import type { Config } from '../config/schema.js';
@@ -23,7 +24,7 @@ import type { Pipeline, PipelineResult, PolicyContext, PolicyReply } from '../po
 import type { Account, MessageDsn, RecipientDsn, SendDirection, SendOutcome, Store } from '../store/port.js';
 import { classifyAddress } from './address.js';
 import { checkAuthentication, type AuthVerdict, type DnsResolver } from './authresults.js';
-import { headerLimits, readData, type DataResult } from './data.js';
+import { headerLimits, prepareSpoolDir, readData, type DataResult } from './data.js';
 import { createDsnSender, type DsnRecipient } from './dsn.js';
 import { mailDsn, rcptDsn, wantsNotice, type RawEsmtpParams } from './dsn-params.js';
 import { receivedHeader } from './received.js';
@@ -112,6 +113,8 @@ class ByteGate {
 
 /** In-flight processing budget (see ByteGate). */
 const PROCESSING_BUDGET_BYTES = 16 * 1024 * 1024;
+/** Bytes of one arriving message kept in memory; the rest is spooled to storage.dir/tmp (data.ts). */
+const SPOOL_MEMORY_BYTES = 256 * 1024;
 
 export function createSmtpService(deps: SmtpDeps): Service {
   installReplyWriter();
@@ -120,6 +123,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
   const sendDsn = createDsnSender({ config, store, delivery });
   const conns = new Map<string, Conn>();
   const gate = new ByteGate(PROCESSING_BUDGET_BYTES);
+  const spoolDir = path.join(path.resolve(config.storage.dir), 'tmp');
   const perIp = new Map<string, number>();
   const servers: Array<{ mode: SmtpMode; server: SMTPServer; host: string; port: number }> = [];
   let failed = false;
@@ -351,13 +355,18 @@ export function createSmtpService(deps: SmtpDeps): Service {
   }
 
   async function onData(c: Conn, session: SMTPServerSession, stream: SMTPServerDataStream): Promise<string> {
-    const data = await readData(stream, config.limits.maxMessageBytes);
-    const weight = data.raw.length;
-    await gate.acquire(weight);
+    // A big message waits on disk (data.ts), not in memory, until the gate admits it.
+    const data = await readData(stream, config.limits.maxMessageBytes, { dir: spoolDir, memoryBytes: SPOOL_MEMORY_BYTES });
     try {
-      return await processData(c, session, data);
+      const weight = data.length;
+      await gate.acquire(weight);
+      try {
+        return await processData(c, session, data);
+      } finally {
+        gate.release(weight);
+      }
     } finally {
-      gate.release(weight);
+      await data.discard();
     }
   }
 
@@ -367,12 +376,15 @@ export function createSmtpService(deps: SmtpDeps): Service {
     if (!tx || tx.recipients.length === 0) throw hookError(reply(503, '5.5.1', bi('Cần lệnh RCPT trước', 'Need RCPT command')));
     if (data.sizeExceeded) throw await refuseAll(c, tx, replies.tooLarge(max), data.size, null, []);
     if (data.bareLineEnding) throw await refuseAll(c, tx, replies.bareLineEnding(), data.size, null, ['smtp: bare CR or LF']);
-    const headerProblem = headerLimits(data.raw, config.limits.maxHeaderBytes, config.limits.maxHeaderLineBytes);
+    const received = await data.bytes();
+    // The spool file is not needed once read back: free the disk now rather than after delivery.
+    await data.discard();
+    const headerProblem = headerLimits(received, config.limits.maxHeaderBytes, config.limits.maxHeaderLineBytes);
     if (headerProblem === 'header-too-large') throw await refuseAll(c, tx, replies.headerTooLarge(config.limits.maxHeaderBytes), data.size, null, []);
     if (headerProblem === 'line-too-long') throw await refuseAll(c, tx, replies.headerLineTooLong(config.limits.maxHeaderLineBytes), data.size, null, []);
 
     // Nobody pre-labels mail: incoming X-Buudien-* headers are dropped before the one parse.
-    const stripped = stripRawHeaders(data.raw, (n) => n.startsWith('x-buudien-'));
+    const stripped = stripRawHeaders(received, (n) => n.startsWith('x-buudien-'));
     let parsed: ParsedMessage = parseMessage(stripped, {
       maxDepth: config.limits.maxMimeDepth,
       maxParts: config.limits.maxMimeParts,
@@ -400,7 +412,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
       let verdict: AuthVerdict;
       try {
         verdict = await checkAuthentication({
-          raw: data.raw,
+          raw: received,
           ip: c.ip,
           helo: session.hostNameAppearsAs || c.ip,
           sender: tx.sender,
@@ -459,11 +471,11 @@ export function createSmtpService(deps: SmtpDeps): Service {
       const decoded = `${subjectTag} ${parsed.subject}`.trim();
       ({ raw, parsed } = replaceSubject(raw, parsed, encodeHeaderValue(decoded), decoded));
     }
-    ({ raw, parsed } = prependHeaders(raw, parsed, headers));
-
+    // The trace and policy headers go on in delivery's one copy of the message (with Return-Path).
     const result = await delivery.deliver({
       raw,
       parsed,
+      prepend: headers,
       sender: tx.sender,
       recipients: tx.recipients,
       direction: direction(c.mode),
@@ -495,7 +507,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
     }
     if (notices.length > 0) {
       const now = deps.clock.now();
-      await sendDsn({ sender: tx.sender, original: raw, arrivalDate: now, now, dsn: tx.dsn, recipients: notices }).catch((e: unknown) =>
+      await sendDsn({ sender: tx.sender, original: prependHeaders(raw, parsed, headers).raw, arrivalDate: now, now, dsn: tx.dsn, recipients: notices }).catch((e: unknown) =>
         log.error({ err: e, session: session.id }, 'could not send a delivery status notification'),
       );
     }
@@ -601,6 +613,8 @@ export function createSmtpService(deps: SmtpDeps): Service {
   return {
     name: 'smtp',
     async start(): Promise<BoundListener[]> {
+      const swept = await prepareSpoolDir(spoolDir);
+      if (swept > 0) log.info({ files: swept, dir: spoolDir }, 'removed stale SMTP spool files');
       const bound: BoundListener[] = [];
       for (const mode of ['smtp', 'submission', 'submissions'] as const) {
         const l = config.listeners[mode];

@@ -1,4 +1,6 @@
 /** MX inbound over real sockets: local delivery, unknown users, relay disguises, hostile input, limits. */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { createUser, message, messagesIn, nextMessage, sendRaw, SmtpLineClient, until } from './smtp-helpers.js';
@@ -242,5 +244,72 @@ describe('SMTPUTF8 and 8BITMIME', () => {
     const log = await app.store.searchSendLog({ sender: 'người.gửi@sender.example.com' });
     expect(log[0]?.outcome).toBe('delivered');
     c.close();
+  });
+});
+
+/** ~1 MB of varied lines: UTF-8, lines starting with a dot (dot-stuffed on the wire), long lines. */
+function bigBody(): string {
+  const lines: string[] = [];
+  for (let i = 0, n = 0; n < 1_000_000; i++) {
+    const l = i % 7 === 0 ? `.dòng ${i} bắt đầu bằng dấu chấm` : i % 11 === 0 ? '.' : `Dòng ${i}: ${'báo cáo tình hình '.repeat(1 + (i % 9))}`;
+    lines.push(l);
+    n += l.length + 2;
+  }
+  return lines.join('\r\n');
+}
+
+const spoolFiles = (): string[] => readdirSync(path.join(app.dir, 'tmp'));
+
+// A message bigger than the in-memory share of DATA (smtp/data.ts) is spooled to storage.dir/tmp
+// while it arrives and read back for processing: it must arrive byte-exact, and no spool file
+// may outlive its transaction, whether it was delivered or the client went away mid-DATA.
+describe('MX inbound: DATA spooled to disk', () => {
+  it('the spool directory exists and is private (0700)', () => {
+    const dir = path.join(app.dir, 'tmp');
+    expect(existsSync(dir)).toBe(true);
+    if (process.platform !== 'win32') expect(statSync(dir).mode & 0o777).toBe(0o700);
+  });
+
+  it('delivers a message larger than the in-memory share byte-exact, and leaves no spool file', async () => {
+    const c = await client();
+    const original = Buffer.from(message({ from: 'a@sender.example.com', to: 'lan@example.gov.vn', body: bigBody() }), 'utf8');
+    expect(original.length).toBeGreaterThan(512 * 1024);
+    // Dot-stuffing (RFC 5321 §4.5.2): the server removes it again.
+    const wire = Buffer.from(original.toString('latin1').replace(/(^|\r\n)\./g, '$1..'), 'latin1');
+    const arrived = nextMessage(app.store, lan.id);
+    const r = await sendRaw(c, 'a@sender.example.com', ['lan@example.gov.vn'], wire);
+    expect(r.code).toBe(250);
+    const stored = await arrived;
+    // Return-Path and Received are prepended; the rest is the message as sent.
+    expect(stored.subarray(stored.length - original.length).equals(original)).toBe(true);
+    expect(stored.subarray(0, stored.length - original.length).toString()).toMatch(/^Return-Path: <a@sender\.example\.com>\r\nReceived: [^]*\r\n$/);
+    expect(spoolFiles()).toEqual([]);
+    c.close();
+  });
+
+  it('a bare LF past the in-memory share is still refused, and its spool file removed', async () => {
+    const c = await client();
+    const body = `${'x'.repeat(70)}\r\n`.repeat(6000) + 'smuggled\n.\nMAIL FROM:<evil@x>\r\n';
+    const r = await sendRaw(c, 'a@sender.example.com', ['lan@example.gov.vn'], message({ from: 'a@sender.example.com', to: 'lan@example.gov.vn', body }));
+    expect(r.code).toBe(550);
+    expect(r.text).toMatch(/^5\.6\.0 /);
+    expect(spoolFiles()).toEqual([]);
+    c.close();
+  });
+
+  it('a connection dropped mid-DATA leaves no spool file', async () => {
+    const c = await client();
+    expect((await c.cmd('MAIL FROM:<a@sender.example.com>')).code).toBe(250);
+    expect((await c.cmd('RCPT TO:<lan@example.gov.vn>')).code).toBe(250);
+    expect((await c.cmd('DATA')).code).toBe(354);
+    c.write(`Subject: cut\r\n\r\n${`${'y'.repeat(70)}\r\n`.repeat(10_000)}`);
+    // The message went past the in-memory share: it is on disk now.
+    await until(async () => spoolFiles().length > 0);
+    c.socket.destroy();
+    await until(async () => spoolFiles().length === 0);
+    // The server is fine afterwards.
+    const c2 = await client();
+    expect((await c2.cmd('NOOP')).code).toBe(250);
+    c2.close();
   });
 });

@@ -1,6 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { hasBareLineEnding, headerLimits, LineEndingScanner, readData } from '../../../src/smtp/data.js';
+import { hasBareLineEnding, headerLimits, LineEndingScanner, prepareSpoolDir, readData } from '../../../src/smtp/data.js';
 
 describe('bare CR / LF detection (SMTP smuggling, RFC 5321 §2.3.8)', () => {
   it.each([
@@ -38,12 +42,84 @@ describe('bare CR / LF detection (SMTP smuggling, RFC 5321 §2.3.8)', () => {
     s.write(Buffer.from('12345\r\n'));
     s.end(Buffer.from('6789\r\n'));
     const r = await p;
-    expect(r).toMatchObject({ size: 13, sizeExceeded: true });
-    expect(r.raw.length).toBe(0);
+    expect(r).toMatchObject({ size: 13, length: 0, sizeExceeded: true, file: null });
+    expect((await r.bytes()).length).toBe(0);
     const s2 = new PassThrough();
     const p2 = readData(s2, 100);
     s2.end(Buffer.from('hi\r\n'));
-    expect((await p2).raw.toString()).toBe('hi\r\n');
+    expect((await (await p2).bytes()).toString()).toBe('hi\r\n');
+  });
+
+  it('readData spools past the in-memory share: byte-exact, scanned, removed by discard', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'buudien-spool-'));
+    try {
+      const small = new PassThrough();
+      const ps = readData(small, 1 << 20, { dir, memoryBytes: 100 });
+      small.end(Buffer.from('short\r\n'));
+      const rs = await ps;
+      expect(rs.file).toBeNull();
+      expect(readdirSync(dir)).toEqual([]);
+
+      const chunks = Array.from({ length: 200 }, (_, i) => Buffer.from(`dòng ${i} ${'z'.repeat(i)}\r\n`));
+      const s = new PassThrough();
+      const p = readData(s, 1 << 20, { dir, memoryBytes: 100 });
+      for (const c of chunks) s.write(c);
+      s.end();
+      const r = await p;
+      const all = Buffer.concat(chunks);
+      expect(r).toMatchObject({ size: all.length, length: all.length, sizeExceeded: false, bareLineEnding: false });
+      expect(r.file).not.toBeNull();
+      expect(readdirSync(dir)).toHaveLength(1);
+      expect((await r.bytes()).equals(all)).toBe(true);
+      await r.discard();
+      await r.discard();
+      expect(readdirSync(dir)).toEqual([]);
+
+      // A bare LF far past the in-memory share is still found.
+      const b = new PassThrough();
+      const pb = readData(b, 1 << 20, { dir, memoryBytes: 100 });
+      for (const c of chunks) b.write(c);
+      b.end(Buffer.from('bare\n'));
+      const rb = await pb;
+      expect(rb.bareLineEnding).toBe(true);
+      await rb.discard();
+
+      // Past the limit nothing is kept, on disk either.
+      const o = new PassThrough();
+      const po = readData(o, 1000, { dir, memoryBytes: 100 });
+      for (const c of chunks) o.write(c);
+      o.end();
+      expect(await po).toMatchObject({ sizeExceeded: true, length: 0, file: null });
+      expect(readdirSync(dir)).toEqual([]);
+
+      // A stream destroyed mid-message (the client went away): rejected, file removed.
+      const d = new PassThrough();
+      const pd = readData(d, 1 << 20, { dir, memoryBytes: 100 });
+      for (const c of chunks) d.write(c);
+      await new Promise((res) => setTimeout(res, 20));
+      d.destroy(new Error('gone'));
+      await expect(pd).rejects.toThrow('gone');
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('prepareSpoolDir creates the directory 0700 and removes files of processes that are gone', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'buudien-spool-'));
+    try {
+      const dir = path.join(root, 'tmp');
+      expect(await prepareSpoolDir(dir)).toBe(0);
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      const dead = spawnSync(process.execPath, ['-e', '']).pid;
+      writeFileSync(path.join(dir, `smtp-${dead}-aa`), 'x');
+      writeFileSync(path.join(dir, `smtp-${process.pid}-bb`), 'live');
+      writeFileSync(path.join(dir, 'other'), 'not ours');
+      expect(await prepareSpoolDir(dir)).toBe(1);
+      expect(readdirSync(dir).sort()).toEqual(['other', `smtp-${process.pid}-bb`]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
