@@ -105,6 +105,9 @@ async function fill(app: App, acct: Account, from: number, to: number): Promise<
     }
     await Promise.all(batch);
   }
+  // Let the full-text worker catch up (a search waits for it): the figures below are for a
+  // server at rest, not one still indexing the 100,000 messages just loaded on the other core.
+  await app.store.searchText(mb.id, ['qqqzz'], 'body');
 }
 
 /** A minimal client: send a command, wait for its tagged reply, count the bytes. */
@@ -244,7 +247,7 @@ export async function benchImap(): Promise<string> {
   const lines: string[] = [
     '## imap',
     '',
-    'The real server from app.ts on 127.0.0.1, timed from a client socket (median of 5 runs; 3 for the 100,000-message runs). Each message is a ~1 KB multipart/alternative with RFC 2047 headers.',
+    'The real server from app.ts on 127.0.0.1, timed from a client socket (median of 5 runs), after the full-text worker has indexed the load. Each message is a ~1 KB multipart/alternative with RFC 2047 headers.',
     '',
     '| messages | SELECT | SELECT after a delivery | UID FETCH 1:* (UID FLAGS) | FETCH 1:* (UID FLAGS ENVELOPE) | FETCH 1:10000 (ENVELOPE BODYSTRUCTURE) | FETCH 1:1000 BODY.PEEK[] | SEARCH BODY |',
     '|---|---|---|---|---|---|---|---|',
@@ -252,6 +255,7 @@ export async function benchImap(): Promise<string> {
   const app = await startBenchApp(dir);
   const rows: string[] = [];
   const idle: string[] = [];
+  const colds: string[] = [];
   try {
     const port = app.listeners.get('imap')?.port ?? 0;
     const acct = await account(app, 'bench');
@@ -265,7 +269,11 @@ export async function benchImap(): Promise<string> {
       console.log(`imap bench: ${n} messages stored in ${((performance.now() - t) / 1000).toFixed(1)} s`);
       const c = await Client.connect(port);
       await c.cmd(`LOGIN bench "${PASSWORD}"`);
-      const runs = n >= 100_000 ? 3 : 5;
+      const runs = 5;
+      // The first SELECT after the load reads every row (the hub keeps the listing afterwards):
+      // reported apart, as "cold"; the timed runs are the usual case, a listing already in memory.
+      const cold = await timed(c, 'SELECT INBOX', 1);
+      colds.push(`${n.toLocaleString('en')}: ${fmt(cold.ms)}`);
       const select = await timed(c, 'SELECT INBOX', runs);
       // One new message (stored directly, as delivery does) before each SELECT: the listing is brought up to date, not re-read.
       const selectAfter = await timed(c, 'SELECT INBOX', runs, async () => {
@@ -293,7 +301,14 @@ export async function benchImap(): Promise<string> {
         console.log(idle.join('\n'));
       }
     }
-    lines.push(...rows, '| targets (issue 4) | ≤ 5 ms | ≤ 5 ms | ≤ 80 ms (100,000) | ≤ 60 ms (10,000) | — | ≤ 36 ms | ≤ 20 ms |', '', ...idle);
+    lines.push(
+      ...rows,
+      '| targets (issue 4) | ≤ 5 ms | ≤ 5 ms | ≤ 80 ms (100,000) | ≤ 60 ms (10,000) | — | ≤ 36 ms | ≤ 20 ms |',
+      '',
+      `The first SELECT after loading (every row read from the store; later ones reuse the listing and bring it up to date by MODSEQ): ${colds.join(', ')}.`,
+      '',
+      ...idle,
+    );
   } finally {
     await app.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -202,10 +202,33 @@ export class MailboxHub {
 }
 
 /**
+ * The common case after a delivery: only new messages, above the highest UID. concat copies each
+ * column once, straight into an array of the final length (slice and then push copies twice over:
+ * a few milliseconds on a 100,000-message listing).
+ */
+function onlyAppended(snap: Snapshot, ch: MailboxChanges): Snapshot | null {
+  if (ch.expunged.length > 0) return null;
+  const max = snap.uids[snap.uids.length - 1] ?? 0;
+  const added = [...ch.changed].sort((a, b) => a.uid - b.uid);
+  if (added.length === 0 || (added[0]?.uid ?? 0) <= max) return null;
+  for (let i = 1; i < added.length; i++) if ((added[i]?.uid ?? 0) <= (added[i - 1]?.uid ?? 0)) return null;
+  return {
+    uidValidity: snap.uidValidity,
+    modseq: Math.max(snap.modseq, ch.highestModseq),
+    uids: snap.uids.concat(added.map((m) => m.uid)),
+    modseqs: snap.modseqs.concat(added.map((m) => m.modseq)),
+    flags: snap.flags.concat(added.map((m) => internFlags(m.flags))),
+    sizes: snap.sizes.concat(added.map((m) => m.size)),
+  };
+}
+
+/**
  * The listing after `ch`, in new arrays (the old ones may still be read by a caller); null when
  * the changes cannot be applied (a UID below the highest appeared).
  */
 function applyChanges(snap: Snapshot, ch: MailboxChanges): Snapshot | null {
+  const appended = onlyAppended(snap, ch);
+  if (appended) return appended;
   let { uids, modseqs, flags, sizes } = snap;
   let copied = false;
   if (ch.expunged.length > 0) {
