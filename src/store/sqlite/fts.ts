@@ -41,7 +41,7 @@ export type FtsReply =
 /** Default bound on rows handed to the worker and not yet committed: past it rows wait in fts_todo (memory stays bounded under a long burst). */
 export const FTS_IN_FLIGHT_MAX = 20_000;
 /** The same bound in characters of text (big bodies: 1 MB of text each). */
-const FTS_IN_FLIGHT_CHARS_MAX = 64 * 1024 * 1024;
+const FTS_IN_FLIGHT_CHARS_MAX = 16 * 1024 * 1024;
 
 function docChars(d: FtsDoc): number {
   return d.subject.length + d.from.length + d.to.length + d.cc.length + d.bcc.length + d.body.length;
