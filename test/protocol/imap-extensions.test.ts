@@ -350,3 +350,28 @@ describe('THREAD REFERENCES gathers by subject', () => {
     c.close();
   });
 });
+
+describe('THREAD REFERENCES prunes containers of messages not in the mailbox (RFC 5256 §3 step 2)', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startApp();
+    const u = await createUser(app, 'tieuban');
+    const day = (h: number): string => `Tue, 17 Nov 2026 ${String(h).padStart(2, '0')}:00:00 +0700`;
+    // <b> (the middle of A's thread) and <x>, <y> (above E) were never delivered here.
+    await deliver(app, u, message({ subject: 'Dự thảo quy chế', messageId: 'a@vp.gov.vn', date: day(8) }));
+    await deliver(app, u, message({ subject: 'Re: Dự thảo quy chế', messageId: 'c@vp.gov.vn', extra: 'References: <a@vp.gov.vn> <b@vp.gov.vn>', date: day(9) }));
+    await deliver(app, u, message({ subject: 'Re: Dự thảo quy chế', messageId: 'd@vp.gov.vn', extra: 'References: <a@vp.gov.vn> <b@vp.gov.vn>', date: day(10) }));
+    await deliver(app, u, message({ subject: 'Re: Kế hoạch năm', messageId: 'e@vp.gov.vn', extra: 'References: <x@vp.gov.vn> <y@vp.gov.vn>', date: day(11) }));
+    await deliver(app, u, message({ subject: 'Thông báo nghỉ lễ', messageId: 'f@vp.gov.vn', date: day(12) }));
+  });
+  afterAll(async () => app?.stop());
+
+  it('the missing middle message gives its replies to the grandparent; a chain of missing ones gives way to its message', async () => {
+    const c = await LineClient.connect(app.port('imap'));
+    await c.login('tieuban');
+    await c.cmd('s', 'SELECT INBOX');
+    const r = await c.cmd('t', 'THREAD REFERENCES UTF-8 ALL');
+    expect(r[0]).toBe('* THREAD (1 (2)(3))(4)(5)');
+    c.close();
+  });
+});

@@ -15,14 +15,14 @@ export async function createUser(app: TestApp, local: string, opts: { quotaBytes
   return createTestAccount(app.store, `${local}@example.gov.vn`, opts);
 }
 
-export function message(opts: { subject?: string; from?: string; to?: string; body?: string; date?: string; extra?: string } = {}): Buffer {
+export function message(opts: { subject?: string; from?: string; to?: string; body?: string; date?: string; extra?: string; messageId?: string } = {}): Buffer {
   return Buffer.from(
     [
       `From: ${opts.from ?? 'Nguyễn Văn An <an@example.gov.vn>'}`,
       `To: ${opts.to ?? 'user@example.gov.vn'}`,
       `Subject: ${opts.subject ?? 'Hello'}`,
       `Date: ${opts.date ?? 'Mon, 16 Nov 2026 09:00:00 +0700'}`,
-      `Message-ID: <${Math.random().toString(36).slice(2)}@example.gov.vn>`,
+      `Message-ID: <${opts.messageId ?? `${Math.random().toString(36).slice(2)}@example.gov.vn`}>`,
       'MIME-Version: 1.0',
       'Content-Type: text/plain; charset=utf-8',
       'Content-Transfer-Encoding: 8bit',

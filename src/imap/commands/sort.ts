@@ -147,7 +147,7 @@ export const threadCommand: CommandSpec<'THREAD'> = {
       await s.untagged(`THREAD ${out.join('')}`.trimEnd());
       return ok(bi('Xong', 'THREAD completed'));
     }
-    // REFERENCES (RFC 5256 §3, simplified JWZ): link by References / In-Reply-To, prune empty containers.
+    // REFERENCES (RFC 5256 §3): link by References / In-Reply-To, prune empty containers, gather by subject.
     const table = new Map<string, Node>();
     const get = (key: string): Node => {
       let n = table.get(key);
@@ -190,16 +190,35 @@ export const threadCommand: CommandSpec<'THREAD'> = {
         link(node, prev);
       }
     }
+    // Step 2 (prune): below the root, an empty container goes away and its children take its
+    // place (none: it simply goes). At the root an empty container with one child gives way to
+    // that child; with several it stays, as the dummy parent of its children.
+    const prune = (n: Node): void => {
+      const kids: Node[] = [];
+      for (const c of n.children) {
+        prune(c);
+        if (c.msg !== null) kids.push(c);
+        else
+          for (const g of c.children) {
+            g.parent = n;
+            kids.push(g);
+          }
+      }
+      n.children = kids;
+    };
     const dateOf = (n: Node): number => (n.msg !== null ? n.date : Math.min(...n.children.map(dateOf), Number.MAX_SAFE_INTEGER));
+    for (const n of table.values()) if (n.parent === null) prune(n);
     for (const n of table.values()) {
-      if (n.parent === null && (n.msg !== null || n.children.length > 0)) roots.push(n);
-      n.date = n.msg !== null ? n.date : 0;
+      if (n.parent !== null || (n.msg === null && n.children.length === 0)) continue;
+      if (n.msg === null && n.children.length === 1) {
+        const only = n.children[0] as Node;
+        only.parent = null;
+        roots.push(only);
+      } else roots.push(n);
     }
-    for (const n of table.values()) if (n.msg === null) n.date = dateOf(n);
-    // An empty root with one child: the child becomes the root.
-    const tops = roots
-      .map((r) => (r.msg === null && r.children.length === 1 ? (r.children[0] as Node) : r))
-      .sort((a, b) => a.date - b.date);
+    // Step 4: an empty container sorts by its earliest child.
+    for (const r of roots) if (r.msg === null) r.date = dateOf(r);
+    const tops = roots.sort((a, b) => a.date - b.date);
     // RFC 5256 §3 step 5: threads whose roots share a base subject are gathered together.
     const subjectOf = (n: Node): string => {
       const m = n.msg !== null ? n : n.children.find((c) => c.msg !== null);
