@@ -18,7 +18,11 @@ import { createApp } from '../src/app.js';
 import { configFrom } from '../src/config/load.js';
 import { silentLogger } from '../src/lib/log.js';
 
-function message(i: number, size: number): Buffer {
+/** Message bodies: all plain text (the worst case: every byte is text to index) or a short note with a PDF attached. */
+export type BodyKind = 'text' | 'pdf';
+
+function message(i: number, size: number, kind: BodyKind = 'text'): Buffer {
+  if (kind === 'pdf') return withPdf(i, size);
   const head =
     `From: <sender${i % 50}@other.example.com>\r\nTo: <bench@example.gov.vn>\r\nSubject: Cong van so ${i}\r\n` +
     `Message-ID: <bench-${i}-${size}@other.example.com>\r\nDate: Sun, 22 Nov 2026 09:00:00 +0700\r\nMIME-Version: 1.0\r\n` +
@@ -31,6 +35,24 @@ function message(i: number, size: number): Buffer {
     n += line.length;
   }
   return Buffer.from(parts.join(''));
+}
+
+/** multipart/mixed: a few lines of text and a base64 PDF making up the rest of `size`. */
+function withPdf(i: number, size: number): Buffer {
+  const b = `b${i}`;
+  const head =
+    `From: <sender${i % 50}@other.example.com>\r\nTo: <bench@example.gov.vn>\r\nSubject: Cong van so ${i} (kem tep)\r\n` +
+    `Message-ID: <bench-pdf-${i}-${size}@other.example.com>\r\nDate: Sun, 22 Nov 2026 09:00:00 +0700\r\nMIME-Version: 1.0\r\n` +
+    `Content-Type: multipart/mixed; boundary="${b}"\r\n\r\n--${b}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n` +
+    `Kinh gui cac don vi, gui kem cong van so ${i}.\r\n--${b}\r\nContent-Type: application/pdf; name="cv${i}.pdf"\r\n` +
+    `Content-Disposition: attachment; filename="cv${i}.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n`;
+  const tail = `\r\n--${b}--\r\n`;
+  const raw = Math.floor(((size - head.length - tail.length) * 57) / 78);
+  const pdf = Buffer.alloc(Math.max(0, raw));
+  pdf.write(`%PDF-1.7\n% cong van ${i}\n`);
+  for (let k = 32; k < pdf.length; k++) pdf[k] = (k * 2654435761 + i) & 0xff;
+  const lines = pdf.toString('base64').match(/.{1,76}/g) ?? [];
+  return Buffer.from(head + lines.join('\r\n') + tail);
 }
 
 const DOT = Buffer.from('.\r\n');
@@ -84,7 +106,7 @@ class Client {
 }
 
 /** Send `total` messages of `size` bytes over `connections` pipelined SMTP connections; exported for bench/policy.ts. */
-export async function run(port: number, connections: number, size: number, total: number): Promise<{ seconds: number; perSecond: number; mbPerSecond: number; peakRssMb: number }> {
+export async function run(port: number, connections: number, size: number, total: number, kind: BodyKind = 'text'): Promise<{ seconds: number; perSecond: number; mbPerSecond: number; peakRssMb: number }> {
   const clients = await Promise.all(Array.from({ length: connections }, () => Client.open(port)));
   for (const c of clients) {
     await c.reply();
@@ -92,7 +114,7 @@ export async function run(port: number, connections: number, size: number, total
     await c.reply();
   }
   // Few distinct bodies for big sizes: the client shares the process, keep its memory small.
-  const bodies = Array.from({ length: Math.min(total, size > 1024 * 1024 ? 2 : 64) }, (_, i) => message(i, size));
+  const bodies = Array.from({ length: Math.min(total, size > 1024 * 1024 ? 2 : 64) }, (_, i) => message(i, size, kind));
   let next = 0;
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
@@ -130,12 +152,12 @@ export async function benchSmtp(): Promise<string> {
  * gets the event loop to itself, as it would in production, and the RSS sampled here is the
  * server's alone.
  */
-async function runInChild(port: number, connections: number, size: number, total: number): Promise<{ perSecond: number; mbPerSecond: number; peakRssMb: number }> {
+async function runInChild(port: number, connections: number, size: number, total: number, kind: BodyKind = 'text'): Promise<{ perSecond: number; mbPerSecond: number; peakRssMb: number }> {
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   try {
     const out = await new Promise<string>((resolve, reject) => {
-      const args = [...process.execArgv, fileURLToPath(import.meta.url), '--client', String(port), String(connections), String(size), String(total)];
+      const args = [...process.execArgv, fileURLToPath(import.meta.url), '--client', String(port), String(connections), String(size), String(total), kind];
       execFile(process.execPath, args, { timeout: 600_000, maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
     });
     const r = JSON.parse(out) as { perSecond: number; mbPerSecond: number };
@@ -168,16 +190,19 @@ async function smtpPart(dir: string, out: string[]): Promise<void> {
       );
       const port = app.listeners.get('smtp')?.port ?? 0;
       out.push('| size | connections | messages | msg/s | MB/s | server peak RSS |', '|---|---|---|---|---|---|');
-      const plan: Array<[string, number, number[]]> = [
-        ['4 KB', 4 * 1024, [300, 2000, 2000]],
-        ['100 KB', 100 * 1024, [100, 300, 300]],
-        ['2 MB', 2 * 1024 * 1024, [10, 40, 60]],
+      // Text bodies are the worst case (all of it goes to the full-text index); the "PDF" rows are
+      // the usual shape of a big message: a short note and a base64 attachment.
+      const plan: Array<[string, number, number[], BodyKind]> = [
+        ['4 KB', 4 * 1024, [300, 2000, 2000], 'text'],
+        ['100 KB', 100 * 1024, [100, 300, 300], 'text'],
+        ['2 MB', 2 * 1024 * 1024, [10, 40, 60], 'text'],
+        ['2 MB (PDF attached)', 2 * 1024 * 1024, [10, 60, 100], 'pdf'],
       ];
-      for (const [label, size, totals] of plan) {
+      for (const [label, size, totals, kind] of plan) {
         for (const [k, connections] of [1, 10, 50].entries()) {
           const total = totals[k] ?? 100;
-          await runInChild(port, connections, size, Math.min(total, connections)); // warm-up: one message per connection
-          const r = await runInChild(port, connections, size, total);
+          await runInChild(port, connections, size, Math.min(total, connections), kind); // warm-up: one message per connection
+          const r = await runInChild(port, connections, size, total, kind);
           process.stderr.write(`smtp bench: ${label} × ${connections}: ${r.perSecond.toFixed(0)} msg/s\n`);
           out.push(`| ${label} | ${connections} | ${total} | ${r.perSecond.toFixed(0)} | ${r.mbPerSecond.toFixed(1)} | ${r.peakRssMb.toFixed(0)} MB |`);
         }
@@ -190,8 +215,8 @@ async function smtpPart(dir: string, out: string[]): Promise<void> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && process.argv[2] === '--client') {
-  const [port, connections, size, total] = process.argv.slice(3).map(Number);
-  run(port ?? 0, connections ?? 1, size ?? 4096, total ?? 1).then(
+  const [port, connections, size, total] = process.argv.slice(3, 7).map(Number);
+  run(port ?? 0, connections ?? 1, size ?? 4096, total ?? 1, process.argv[7] === 'pdf' ? 'pdf' : 'text').then(
     (r) => console.log(JSON.stringify(r)),
     (e: unknown) => {
       console.error(e);
