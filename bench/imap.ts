@@ -26,6 +26,7 @@ import type { Account } from '../src/store/port.js';
 
 const PASSWORD = 'Bench#Pass2026';
 const IDLE_CONNECTIONS = 5000;
+const IDLE_TLS_CONNECTIONS = 2000;
 
 const WORDS = 'công văn kính gửi ủy ban nhân dân tỉnh sở kế hoạch và đầu tư báo cáo tình hình thực hiện nhiệm vụ quý đề nghị các đơn vị phối hợp triển khai đúng thời hạn quy định'.split(' ');
 
@@ -185,17 +186,20 @@ function gc(): void {
   g();
 }
 
-/** 5,000 clients (in a child process) sign in, select a small INBOX and IDLE; returns the server's extra memory per connection. */
-async function idleMemory(app: App, port: number): Promise<{ heap: number; rss: number; connections: number; seconds: number }> {
+/** `count` clients (in a child process) sign in, select a small INBOX and IDLE, over plain TCP or TLS; returns the server's extra memory per connection. */
+async function idleMemory(app: App, port: number, count: number, tls: boolean): Promise<{ heap: number; rss: number; connections: number; seconds: number }> {
+  // Connections of an earlier round close asynchronously: let them go before the baseline.
+  await new Promise((r) => setTimeout(r, 3000));
   gc();
   const before = process.memoryUsage();
   const script = `
     const net = require('node:net');
-    const [port, n, auth] = [Number(process.argv[1]), Number(process.argv[2]), process.argv[3]];
+    const tls = require('node:tls');
+    const [port, n, auth, useTls] = [Number(process.argv[1]), Number(process.argv[2]), process.argv[3], process.argv[4] === 'tls'];
     let ready = 0; const socks = [];
     function one(i) {
       return new Promise((resolve, reject) => {
-        const s = net.connect({ port, host: '127.0.0.1' }); socks.push(s);
+        const s = useTls ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }) : net.connect({ port, host: '127.0.0.1' }); socks.push(s);
         let buf = ''; let step = 0;
         s.on('error', reject);
         s.on('data', (d) => {
@@ -217,7 +221,7 @@ async function idleMemory(app: App, port: number): Promise<{ heap: number; rss: 
   `;
   const auth = Buffer.from(`\0idler@example.gov.vn\0${PASSWORD}`).toString('base64');
   const t = performance.now();
-  const child = spawn(process.execPath, ['-e', script, String(port), String(IDLE_CONNECTIONS), auth], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', script, String(port), String(count), auth, tls ? 'tls' : 'plain'], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const line = await new Promise<string>((resolve) => {
       let out = '';
@@ -231,9 +235,9 @@ async function idleMemory(app: App, port: number): Promise<{ heap: number; rss: 
     gc();
     const after = process.memoryUsage();
     return {
-      heap: (after.heapUsed + after.external - before.heapUsed - before.external) / IDLE_CONNECTIONS,
-      rss: (after.rss - before.rss) / IDLE_CONNECTIONS,
-      connections: IDLE_CONNECTIONS,
+      heap: (after.heapUsed + after.external - before.heapUsed - before.external) / count,
+      rss: (after.rss - before.rss) / count,
+      connections: count,
       seconds,
     };
   } finally {
@@ -291,10 +295,14 @@ export async function benchImap(): Promise<string> {
       rows.push(row);
       if (n === 10_000 && process.env.BENCH_IMAP_IDLE !== '0') {
         await account(app, 'idler');
-        const mem = await idleMemory(app, port);
+        const mem = await idleMemory(app, port, IDLE_CONNECTIONS, false);
+        const tlsPort = app.listeners.get('imaps')?.port ?? 0;
+        const memTls = await idleMemory(app, tlsPort, IDLE_TLS_CONNECTIONS, true);
         idle.push(
-          `Idle connections: ${mem.connections.toLocaleString('en')} clients signed in (AUTHENTICATE PLAIN), selected an empty INBOX and sent IDLE (in ${mem.seconds.toFixed(0)} s, argon2 sign-ins included), clients in a child process.`,
+          `Idle connections: ${mem.connections.toLocaleString('en')} clients signed in (AUTHENTICATE PLAIN), selected an empty INBOX and sent IDLE (in ${mem.seconds.toFixed(0)} s, argon2 sign-ins included), clients in a child process;`,
+          `then ${memTls.connections.toLocaleString('en')} more the same way over implicit TLS (imaps, in ${memTls.seconds.toFixed(0)} s).`,
           `Server memory per idle plain connection: ${kib(mem.heap)} JS heap + external, ${kib(mem.rss)} RSS (target ≤ 10 KiB).`,
+          `Server memory per idle TLS connection: ${kib(memTls.heap)} JS heap + external, ${kib(memTls.rss)} RSS (target ≤ 40 KiB).`,
           'A selected mailbox adds its view to a session: about 16–30 bytes per message (UIDs, flags, MODSEQ, sizes).',
           '',
         );

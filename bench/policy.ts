@@ -18,7 +18,7 @@ import { createPipeline } from '../src/policy/pipeline.js';
 import type { PolicyContext } from '../src/policy/types.js';
 import type { Store } from '../src/store/port.js';
 import { mimeMessage, overlappingBomb, zip } from '../test/unit/policy/fixtures.js';
-import { run } from './smtp.js';
+import { runInChild } from './smtp.js';
 
 /**
  * Clean mail over real SMTP (MX inbound, 10 connections, 100 KB), with the default rules and with
@@ -51,8 +51,8 @@ async function smtpWithAndWithout(): Promise<string[]> {
             { actor: 'bench', action: 'account.create', target: 'bench@example.gov.vn' },
           );
           const port = app.listeners.get('smtp')?.port ?? 0;
-          await run(port, 10, 100 * 1024, 20);
-          const r = await run(port, 10, 100 * 1024, 300);
+          await runInChild(port, 10, 100 * 1024, 20);
+          const r = await runInChild(port, 10, 100 * 1024, 300);
           rates[mode] = Math.max(rates[mode], r.perSecond);
         } finally {
           await app.stop();

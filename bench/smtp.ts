@@ -152,7 +152,7 @@ export async function benchSmtp(): Promise<string> {
  * gets the event loop to itself, as it would in production, and the RSS sampled here is the
  * server's alone.
  */
-async function runInChild(port: number, connections: number, size: number, total: number, kind: BodyKind = 'text'): Promise<{ perSecond: number; mbPerSecond: number; peakRssMb: number }> {
+export async function runInChild(port: number, connections: number, size: number, total: number, kind: BodyKind = 'text'): Promise<{ perSecond: number; mbPerSecond: number; peakRssMb: number }> {
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   try {

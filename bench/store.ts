@@ -281,14 +281,15 @@ export async function sendLog(rows: number): Promise<SendLogResult> {
         const indexes = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'send_log' AND sql IS NOT NULL").all() as Array<{ name: string; sql: string }>;
         for (const ix of indexes) db.exec(`DROP INDEX ${ix.name}`);
         const fill = db.prepare(`
-          WITH RECURSIVE c(k) AS (SELECT ? UNION ALL SELECT k + 1 FROM c WHERE k + 1 < ?)
+          WITH RECURSIVE c(k) AS (SELECT CAST(? AS INTEGER) UNION ALL SELECT k + 1 FROM c WHERE k + 1 < CAST(? AS INTEGER))
           INSERT INTO send_log (at, direction, sender, recipient, client_ip, account, message_id, size, outcome, code, text, findings)
-          SELECT ? + (k * ?) / ?, 'outbound',
+          SELECT CAST(? AS INTEGER) + (k * CAST(? AS INTEGER)) / CAST(? AS INTEGER), 'outbound',
                  'user' || ((k * 7919) % 5000) || '@example.gov.vn',
                  'r' || ((k * 104729) % 50000) || '@dest' || ((k * 31) % 300) || '.vn',
                  '10.' || (k % 8) || '.' || ((k / 8) % 250) || '.' || ((k / 2000) % 250),
                  NULL, '<' || k || '@example.gov.vn>', 4000 + (k % 100000), 'delivered', 250, NULL, '[]'
             FROM c`);
+        // (JS numbers bind as REAL: the CASTs keep k an integer, so 'user' || k is 'user17', not 'user17.0'.)
         const chunk = 1_000_000;
         for (let k = apiRows; k < rows; k += chunk) db.transaction(() => fill.run(k, Math.min(rows, k + chunk), start, span, rows))();
         for (const ix of indexes) db.exec(ix.sql);
