@@ -167,54 +167,85 @@ export async function runInChild(port: number, connections: number, size: number
   }
 }
 
-async function smtpPart(dir: string, out: string[]): Promise<void> {
-  {
-    const app = await createApp({
-      config: configFrom({
-        domains: ['example.gov.vn'],
-        organization: { hostname: 'mail.example.gov.vn' },
-        storage: { dir: path.join(dir, 'data') },
-        listeners: Object.fromEntries(['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'].map((n) => [n, { host: '127.0.0.1', port: 0, enabled: n === 'smtp' || n === 'http' }])),
-        smtp: { checkAuthentication: false, maxConnectionsPerIp: 1000 },
-        security: { maxConnectionsPerIp: 1000 },
-        log: { level: 'silent' },
-      }),
-      log: silentLogger(),
-    });
-    await app.start();
-    process.stderr.write('smtp bench: app started\n');
-    try {
-      await app.store.createAccount(
-        { address: 'bench@example.gov.vn', kind: 'unit', fullName: 'Bench', unitId: null, passwordHash: 'x', mustChangePassword: false, quotaBytes: 2 ** 50 },
-        { actor: 'bench', action: 'account.create', target: 'bench@example.gov.vn' },
-      );
-      const port = app.listeners.get('smtp')?.port ?? 0;
-      out.push('| size | connections | messages | msg/s | MB/s | server peak RSS |', '|---|---|---|---|---|---|');
-      // Text bodies are the worst case (all of it goes to the full-text index); the "PDF" rows are
-      // the usual shape of a big message: a short note and a base64 attachment.
-      const plan: Array<[string, number, number[], BodyKind]> = [
-        ['4 KB', 4 * 1024, [300, 2000, 2000], 'text'],
-        ['100 KB', 100 * 1024, [100, 300, 300], 'text'],
-        ['2 MB', 2 * 1024 * 1024, [10, 40, 60], 'text'],
-        ['2 MB (PDF attached)', 2 * 1024 * 1024, [10, 60, 100], 'pdf'],
-      ];
-      for (const [label, size, totals, kind] of plan) {
-        for (const [k, connections] of [1, 10, 50].entries()) {
-          const total = totals[k] ?? 100;
-          await runInChild(port, connections, size, Math.min(total, connections), kind); // warm-up: one message per connection
-          const r = await runInChild(port, connections, size, total, kind);
-          process.stderr.write(`smtp bench: ${label} × ${connections}: ${r.perSecond.toFixed(0)} msg/s\n`);
-          out.push(`| ${label} | ${connections} | ${total} | ${r.perSecond.toFixed(0)} | ${r.mbPerSecond.toFixed(1)} | ${r.peakRssMb.toFixed(0)} MB |`);
-        }
-      }
-    } finally {
-      await app.stop();
+// Text bodies are the worst case (all of it goes to the full-text index); the "PDF" rows are
+// the usual shape of a big message: a short note and a base64 attachment.
+const PLAN: ReadonlyArray<[string, number, number[], BodyKind]> = [
+  ['4 KB', 4 * 1024, [300, 2000, 2000], 'text'],
+  ['100 KB', 100 * 1024, [100, 300, 300], 'text'],
+  ['2 MB', 2 * 1024 * 1024, [10, 40, 60], 'text'],
+  ['2 MB (PDF attached)', 2 * 1024 * 1024, [10, 60, 100], 'pdf'],
+];
+
+/**
+ * One message size against a fresh server in this process (bench/smtp.ts --class N): the RSS
+ * of one size's runs never carries over into the next size's. Prints one table row per line.
+ */
+async function smtpClass(dir: string, index: number): Promise<void> {
+  const entry = PLAN[index];
+  if (!entry) throw new Error(`no class ${index}`);
+  const [label, size, totals, kind] = entry;
+  const app = await createApp({
+    config: configFrom({
+      domains: ['example.gov.vn'],
+      organization: { hostname: 'mail.example.gov.vn' },
+      storage: { dir: path.join(dir, 'data') },
+      listeners: Object.fromEntries(['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'].map((n) => [n, { host: '127.0.0.1', port: 0, enabled: n === 'smtp' || n === 'http' }])),
+      smtp: { checkAuthentication: false, maxConnectionsPerIp: 1000 },
+      security: { maxConnectionsPerIp: 1000 },
+      log: { level: 'silent' },
+    }),
+    log: silentLogger(),
+  });
+  await app.start();
+  try {
+    await app.store.createAccount(
+      { address: 'bench@example.gov.vn', kind: 'unit', fullName: 'Bench', unitId: null, passwordHash: 'x', mustChangePassword: false, quotaBytes: 2 ** 50 },
+      { actor: 'bench', action: 'account.create', target: 'bench@example.gov.vn' },
+    );
+    const port = app.listeners.get('smtp')?.port ?? 0;
+    for (const [k, connections] of [1, 10, 50].entries()) {
+      const total = totals[k] ?? 100;
+      await runInChild(port, connections, size, Math.min(total, connections), kind); // warm-up: one message per connection
+      const r = await runInChild(port, connections, size, total, kind);
+      process.stderr.write(`smtp bench: ${label} × ${connections}: ${r.perSecond.toFixed(0)} msg/s\n`);
+      console.log(`| ${label} | ${connections} | ${total} | ${r.perSecond.toFixed(0)} | ${r.mbPerSecond.toFixed(1)} | ${r.peakRssMb.toFixed(0)} MB |`);
     }
-    out.push('', 'Targets: 4 KB at 10 connections ≥ 2,000 msg/s; 2 MB at 10 connections ≥ 150 MB/s; RSS < 300 MB at 50 connections.', '');
+  } finally {
+    await app.stop();
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && process.argv[2] === '--client') {
+async function smtpPart(dir: string, out: string[]): Promise<void> {
+  out.push('| size | connections | messages | msg/s | MB/s | server peak RSS |', '|---|---|---|---|---|---|');
+  for (let i = 0; i < PLAN.length; i++) {
+    const rows = await new Promise<string>((resolve, reject) => {
+      const args = [...process.execArgv, fileURLToPath(import.meta.url), '--class', String(i), path.join(dir, `class-${i}`)];
+      execFile(process.execPath, args, { timeout: 900_000, maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
+        process.stderr.write(stderr);
+        if (err) reject(new Error(`${err.message}\n${stderr}`));
+        else resolve(stdout);
+      });
+    });
+    out.push(...rows.split('\n').filter((l) => l.startsWith('| ')));
+  }
+  out.push(
+    '',
+    'Each size runs against a fresh server process (so one size\'s memory does not carry over into the next); the clients run in child processes.',
+    '',
+    'Targets: 4 KB at 10 connections ≥ 2,000 msg/s; 2 MB at 10 connections ≥ 150 MB/s; RSS < 300 MB at 50 connections.',
+    '',
+  );
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && process.argv[2] === '--class') {
+  smtpClass(process.argv[4] ?? '', Number(process.argv[3])).then(
+    () => undefined,
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+} else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && process.argv[2] === '--client') {
   const [port, connections, size, total] = process.argv.slice(3, 7).map(Number);
   run(port ?? 0, connections ?? 1, size ?? 4096, total ?? 1, process.argv[7] === 'pdf' ? 'pdf' : 'text').then(
     (r) => console.log(JSON.stringify(r)),
