@@ -18,7 +18,7 @@
  *   message delivered before it.
  */
 import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../lib/log.js';
@@ -84,12 +84,30 @@ export class FtsIndex {
     readonly inFlightMax = FTS_IN_FLIGHT_MAX,
   ) {
     this.path = path.join(dir, 'fts.db');
-    this.created = !existsSync(this.path);
-    // Created here, synchronously, so the read connection can open it before the worker starts.
-    const db = new Database(this.path);
+    let created = !existsSync(this.path);
+    try {
+      FtsIndex.prepare(this.path);
+    } catch (err) {
+      // A damaged index must not keep the mail store from opening: it is only derived data.
+      // Set it aside (for inspection) and start a new one, which the store then fills again.
+      const aside = `${this.path}.damaged-${Date.now()}`;
+      log.error({ err, aside }, 'full-text index unreadable: set aside, rebuilding it from the messages');
+      for (const suffix of ['', '-wal', '-shm']) {
+        if (existsSync(this.path + suffix)) renameSync(this.path + suffix, aside + suffix);
+      }
+      FtsIndex.prepare(this.path);
+      created = true;
+    }
+    this.created = created;
+  }
+
+  /** Create fts.db (WAL, the FTS5 table) if needed, synchronously, so the read connection can open it before the worker starts. */
+  private static prepare(file: string): void {
+    const db = new Database(file);
     try {
       db.pragma('journal_mode = WAL');
       db.exec(SCHEMA);
+      db.prepare('SELECT count(*) FROM msg_fts WHERE rowid = 0').get();
     } finally {
       db.close();
     }

@@ -95,6 +95,9 @@ export interface SqliteStoreOptions {
   ftsInFlightMax?: number;
 }
 
+/** Consecutive index-worker failures after which re-indexing stops until the next start. */
+const FTS_MAX_FAILURES = 3;
+
 /** Background WAL checkpoints run at most this often (Core.scheduleIndex). */
 const CHECKPOINT_INTERVAL_MS = 250;
 
@@ -516,6 +519,7 @@ class Core {
       path.join(opts.dir, 'buudien.db'),
       opts.log,
       (ns) => {
+        this.ftsFailures = 0;
         this.ftsAcked.push(...ns);
         // Rows refused while the worker was full wait in fts_todo: once it has room, fetch them.
         if (this.ftsBehind && this.fts.inFlight.size < this.fts.inFlightMax / 2) this.recoverFts();
@@ -523,7 +527,10 @@ class Core {
       },
       () => {
         this.ftsBehind = true;
-        this.recoverFts(); // no-op while one runs: ftsSynced() and the next acknowledgements pick it up
+        if (++this.ftsFailures === FTS_MAX_FAILURES + 1) {
+          opts.log.error('full-text indexing keeps failing: stopped until the next start (searches may miss the newest messages; they stay listed in fts_todo)');
+        }
+        this.recoverFts(); // no-op while one runs (ftsSynced() and the next acknowledgements pick it up) or once given up
       },
       opts.ftsInFlightMax,
     );
@@ -820,8 +827,10 @@ class Core {
   private ftsAcked: number[] = [];
   /** Re-indexing of what fts_todo held (at open, or after the indexer failed); searches wait for it. */
   ftsRecovery: Promise<void> | null = null;
-  /** Rows were left in fts_todo because the worker was full (see FtsIndex.add). */
+  /** Rows were left in fts_todo because the worker was full (see FtsIndex.add) or failed. */
   private ftsBehind = false;
+  /** Worker failures since its last success: past FTS_MAX_FAILURES nothing is re-indexed until the next start (no busy loop on a broken fts.db). */
+  private ftsFailures = 0;
   private indexTimer: NodeJS.Timeout | null = null;
 
   /** After the outermost commit: hand the committed rows to the indexer. */
@@ -848,7 +857,7 @@ class Core {
    */
   recoverFts(): void {
     const reindex = this.opts.reindex;
-    if (!reindex || this.ftsRecovery || this.closed) return;
+    if (!reindex || this.ftsRecovery || this.closed || this.ftsFailures > FTS_MAX_FAILURES) return;
     this.ftsBehind = false;
     const run = async (): Promise<void> => {
       let after = 0;
@@ -905,7 +914,7 @@ class Core {
       }
       await this.fts.sync();
       if (this.ftsRecovery) continue; // an acknowledgement started a pass meanwhile
-      if (!this.ftsBehind || !this.opts.reindex || this.closing) return;
+      if (!this.ftsBehind || !this.opts.reindex || this.closing || this.ftsFailures > FTS_MAX_FAILURES) return;
       this.recoverFts();
     }
   }

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Mailbox, Store, StoreEvent } from '../../../src/store/port.js';
@@ -461,6 +461,18 @@ describe('searchText', () => {
     store = await t.reopen();
     expect(await store.searchText(box.id, ['giay moi'], 'subject')).toEqual([1, 2, 3, 4, 5]);
     expect(await store.searchText(box.id, ['phong hop so 3'], 'body')).toEqual([4]);
+  });
+
+  it('a damaged fts.db does not keep the store from opening: it is set aside and rebuilt', async () => {
+    const a = await newAccount(store);
+    const box = await inbox(a.id);
+    for (let i = 0; i < 3; i++) await store.storeMessage(message(`Subject: Phiếu chuyển ${i}\r\n\r\nHồ sơ ${i}\r\n`, [box.id], { subject: `Phiếu chuyển ${i}` }));
+    await store.close();
+    for (const f of ['fts.db-wal', 'fts.db-shm']) rmSync(path.join(t.dir, f), { force: true });
+    writeFileSync(path.join(t.dir, 'fts.db'), Buffer.alloc(8192, 0x5a));
+    store = await t.reopen();
+    expect(await store.searchText(box.id, ['phieu chuyen'], 'subject')).toEqual([1, 2, 3]);
+    expect(readdirSync(t.dir).some((f) => /^fts\.db\.damaged-\d+$/.test(f))).toBe(true);
   });
 
   it('rebuilds from the stored bytes the index rows a crash lost (fts_todo)', async () => {
