@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createApp } from '../src/app.js';
 import { configFrom } from '../src/config/load.js';
 import { systemClock } from '../src/lib/clock.js';
 import { silentLogger } from '../src/lib/log.js';
@@ -18,7 +17,7 @@ import { createPipeline } from '../src/policy/pipeline.js';
 import type { PolicyContext } from '../src/policy/types.js';
 import type { Store } from '../src/store/port.js';
 import { mimeMessage, overlappingBomb, zip } from '../test/unit/policy/fixtures.js';
-import { runInChild } from './smtp.js';
+import { runInChild, startMxApp } from './smtp.js';
 
 /**
  * Clean mail over real SMTP (MX inbound, 10 connections, 100 KB), with the default rules and with
@@ -32,25 +31,10 @@ async function smtpWithAndWithout(): Promise<string[]> {
     for (const round of [1, 2]) {
       for (const mode of ['on', 'off'] as const) {
         const defaults = configFrom({}).policy.rules;
-        const app = await createApp({
-          config: configFrom({
-            domains: ['example.gov.vn'],
-            storage: { dir: path.join(dir, `${mode}-${round}`) },
-            listeners: Object.fromEntries(['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'].map((n) => [n, { host: '127.0.0.1', port: 0, enabled: n === 'smtp' }])),
-            smtp: { checkAuthentication: false, maxConnectionsPerIp: 1000 },
-            security: { maxConnectionsPerIp: 1000 },
-            policy: { rules: mode === 'on' ? defaults : defaults.map((r) => ({ name: r.name, action: 'off' })) },
-            log: { level: 'silent' },
-          }),
-          log: silentLogger(),
+        const { app, port } = await startMxApp(path.join(dir, `${mode}-${round}`), {
+          policy: { rules: mode === 'on' ? defaults : defaults.map((r) => ({ name: r.name, action: 'off' })) },
         });
-        await app.start();
         try {
-          await app.store.createAccount(
-            { address: 'bench@example.gov.vn', kind: 'unit', fullName: 'Bench', unitId: null, passwordHash: 'x', mustChangePassword: false, quotaBytes: 2 ** 50 },
-            { actor: 'bench', action: 'account.create', target: 'bench@example.gov.vn' },
-          );
-          const port = app.listeners.get('smtp')?.port ?? 0;
           await runInChild(port, 10, 100 * 1024, 20);
           const r = await runInChild(port, 10, 100 * 1024, 300);
           rates[mode] = Math.max(rates[mode], r.perSecond);

@@ -14,7 +14,7 @@ import { connect, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createApp } from '../src/app.js';
+import { createApp, type App } from '../src/app.js';
 import { configFrom } from '../src/config/load.js';
 import { silentLogger } from '../src/lib/log.js';
 
@@ -177,22 +177,20 @@ const PLAN: ReadonlyArray<[string, number, number[], BodyKind]> = [
 ];
 
 /**
- * One message size against a fresh server in this process (bench/smtp.ts --class N): the RSS
- * of one size's runs never carries over into the next size's. Prints one table row per line.
+ * The real app with only the MX listener (and HTTP) on a free port, SPF/DKIM/DMARC off (no DNS
+ * here), and the one mailbox the clients send to (bench@example.gov.vn). `config` adds keys.
  */
-async function smtpClass(dir: string, index: number): Promise<void> {
-  const entry = PLAN[index];
-  if (!entry) throw new Error(`no class ${index}`);
-  const [label, size, totals, kind] = entry;
+export async function startMxApp(storageDir: string, config: Record<string, unknown> = {}): Promise<{ app: App; port: number }> {
   const app = await createApp({
     config: configFrom({
       domains: ['example.gov.vn'],
       organization: { hostname: 'mail.example.gov.vn' },
-      storage: { dir: path.join(dir, 'data') },
+      storage: { dir: storageDir },
       listeners: Object.fromEntries(['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'].map((n) => [n, { host: '127.0.0.1', port: 0, enabled: n === 'smtp' || n === 'http' }])),
       smtp: { checkAuthentication: false, maxConnectionsPerIp: 1000 },
       security: { maxConnectionsPerIp: 1000 },
       log: { level: 'silent' },
+      ...config,
     }),
     log: silentLogger(),
   });
@@ -202,7 +200,23 @@ async function smtpClass(dir: string, index: number): Promise<void> {
       { address: 'bench@example.gov.vn', kind: 'unit', fullName: 'Bench', unitId: null, passwordHash: 'x', mustChangePassword: false, quotaBytes: 2 ** 50 },
       { actor: 'bench', action: 'account.create', target: 'bench@example.gov.vn' },
     );
-    const port = app.listeners.get('smtp')?.port ?? 0;
+  } catch (e) {
+    await app.stop();
+    throw e;
+  }
+  return { app, port: app.listeners.get('smtp')?.port ?? 0 };
+}
+
+/**
+ * One message size against a fresh server in this process (bench/smtp.ts --class N): the RSS
+ * of one size's runs never carries over into the next size's. Prints one table row per line.
+ */
+async function smtpClass(dir: string, index: number): Promise<void> {
+  const entry = PLAN[index];
+  if (!entry) throw new Error(`no class ${index}`);
+  const [label, size, totals, kind] = entry;
+  const { app, port } = await startMxApp(path.join(dir, 'data'));
+  try {
     for (const [k, connections] of [1, 10, 50].entries()) {
       const total = totals[k] ?? 100;
       await runInChild(port, connections, size, Math.min(total, connections), kind); // warm-up: one message per connection

@@ -2,6 +2,7 @@
  * Real POP3 clients against the real app: Python's poplib (USER/PASS, STLS, POP3_SSL, errors)
  * and fetchmail when installed (.ci/run installs it; skipped loudly here when absent).
  */
+import { has } from '../helpers/tools.js';
 import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -11,14 +12,6 @@ import type { Account } from '../../src/store/port.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { deliver, makeAccount, PASSWORD, simpleMessage } from '../helpers/pop3-fixtures.js';
 
-function has(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const PY = `
 import json, poplib, ssl, sys

@@ -3,6 +3,7 @@
  * (a small smtp-server the queue delivers to through delivery.routes), and message builders.
  * Accounts, mailbox reads and waiting come from test/helpers/ (accounts.ts, messages.ts).
  */
+import { has } from '../helpers/tools.js';
 import { spawn } from 'node:child_process';
 import { SMTPServer } from 'smtp-server';
 import type { Account, Store } from '../../src/store/port.js';
@@ -145,7 +146,7 @@ export function run(cmd: string, args: string[], input?: string): Promise<{ code
 }
 
 export async function which(cmd: string): Promise<boolean> {
-  return (await run('sh', ['-c', `command -v ${cmd}`])).code === 0;
+  return has(cmd);
 }
 
 export function message(opts: { from: string; to: string; subject?: string; body?: string; headers?: string[] }): string {
