@@ -921,6 +921,7 @@ class Core {
 
   /** Commits since the last checkpoint. */
   walDirty = false;
+  /** When the last background checkpoint was started (Date.now()). */
   private lastCheckpoint = 0;
 
   /**
@@ -966,7 +967,8 @@ class Core {
 
   /**
    * Remove acknowledged numbers from fts_todo (up to `max`), in the current transaction. Not
-   * followed by durable(): a removal lost to a crash only means that row is indexed once more.
+   * followed by durable(), and not retried if the transaction rolls back: a removal lost either
+   * way only means that row is indexed once more at the next start.
    */
   clearAcked(max = Infinity): void {
     if (this.ftsAcked.length === 0) return;
@@ -1011,8 +1013,6 @@ class Core {
     this.pending = [];
     if (items.length === 0) return;
     const results: Array<{ ok: true; value: StoredCopy[] } | { ok: false; error: unknown }> = [];
-    // Under sustained load the idle-time maintenance never runs: group commits clear fts_todo themselves.
-    const acked = this.ftsAcked.splice(0, 5000);
     try {
       this.transact(() => {
         for (const it of items) {
@@ -1022,10 +1022,10 @@ class Core {
             results.push({ ok: false, error });
           }
         }
-        if (acked.length > 0) this.run('DELETE FROM fts_todo WHERE n IN (SELECT value FROM json_each(?))', JSON.stringify(acked));
+        // Under sustained load the idle-time maintenance never runs: group commits clear fts_todo too.
+        this.clearAcked(5000);
       });
     } catch (e) {
-      this.ftsAcked.push(...acked);
       this.opts.log.error({ err: e, items: items.length }, 'group commit failed');
       for (const it of items) it.reject(e);
       return;
@@ -1987,7 +1987,7 @@ class SqliteStore implements Store {
   async searchText(mailboxId: number, terms: string[], field: 'text' | 'body' | 'subject' | 'from' | 'to' | 'cc' | 'bcc'): Promise<number[]> {
     const folded = terms.map((t) => t.trim()).filter((t) => t.length > 0);
     if (folded.length === 0) {
-      return this.tx(() => this.c.all<{ uid: number }>('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid', mailboxId).map((r) => r.uid));
+      return this.read(() => this.c.all<{ uid: number }>('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid', mailboxId).map((r) => r.uid));
     }
     const cols = field === 'text' ? ['subject', 'from', 'to', 'cc', 'bcc', 'body'] : [field];
     const match: string[] = [];
