@@ -8,7 +8,7 @@
  * memory < 300 MB at 50 connections. (The send-log search over 10 million rows is in bench/store.ts.)
  * Run alone: `node --import tsx bench/smtp.ts`.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import os from 'node:os';
@@ -176,13 +176,32 @@ const PLAN: ReadonlyArray<[string, number, number[], BodyKind]> = [
   ['2 MB (PDF attached)', 2 * 1024 * 1024, [10, 60, 100], 'pdf'],
 ];
 
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The compiled build (dist/, what `npm start` and the Docker image run), same API as src/. */
+async function distModules(): Promise<{ createApp: typeof createApp; configFrom: typeof configFrom; silentLogger: typeof silentLogger }> {
+  const load = async <T>(rel: string): Promise<T> => (await import(pathToFileURL(path.join(root, 'dist', rel)).href)) as T;
+  const [app, load_, log] = await Promise.all([
+    load<{ createApp: typeof createApp }>('app.js'),
+    load<{ configFrom: typeof configFrom }>('config/load.js'),
+    load<{ silentLogger: typeof silentLogger }>('lib/log.js'),
+  ]);
+  return { createApp: app.createApp, configFrom: load_.configFrom, silentLogger: log.silentLogger };
+}
+
+/** Compile src/ into dist/ (tsconfig.build.json), as `npm run build` does. */
+function buildDist(): void {
+  execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+}
+
 /**
  * The real app with only the MX listener (and HTTP) on a free port, SPF/DKIM/DMARC off (no DNS
  * here), and the one mailbox the clients send to (bench@example.gov.vn). `config` adds keys.
  */
-export async function startMxApp(storageDir: string, config: Record<string, unknown> = {}): Promise<{ app: App; port: number }> {
-  const app = await createApp({
-    config: configFrom({
+export async function startMxApp(storageDir: string, config: Record<string, unknown> = {}, build: 'src' | 'dist' = 'src'): Promise<{ app: App; port: number }> {
+  const m = build === 'dist' ? await distModules() : { createApp, configFrom, silentLogger };
+  const app = await m.createApp({
+    config: m.configFrom({
       domains: ['example.gov.vn'],
       organization: { hostname: 'mail.example.gov.vn' },
       storage: { dir: storageDir },
@@ -192,7 +211,7 @@ export async function startMxApp(storageDir: string, config: Record<string, unkn
       log: { level: 'silent' },
       ...config,
     }),
-    log: silentLogger(),
+    log: m.silentLogger(),
   });
   await app.start();
   try {
@@ -215,7 +234,7 @@ async function smtpClass(dir: string, index: number): Promise<void> {
   const entry = PLAN[index];
   if (!entry) throw new Error(`no class ${index}`);
   const [label, size, totals, kind] = entry;
-  const { app, port } = await startMxApp(path.join(dir, 'data'));
+  const { app, port } = await startMxApp(path.join(dir, 'data'), {}, 'dist');
   try {
     for (const [k, connections] of [1, 10, 50].entries()) {
       const total = totals[k] ?? 100;
@@ -230,6 +249,7 @@ async function smtpClass(dir: string, index: number): Promise<void> {
 }
 
 async function smtpPart(dir: string, out: string[]): Promise<void> {
+  buildDist();
   out.push('| size | connections | messages | msg/s | MB/s | server peak RSS |', '|---|---|---|---|---|---|');
   for (let i = 0; i < PLAN.length; i++) {
     const rows = await new Promise<string>((resolve, reject) => {
@@ -244,7 +264,7 @@ async function smtpPart(dir: string, out: string[]): Promise<void> {
   }
   out.push(
     '',
-    'Each size runs against a fresh server process (so one size\'s memory does not carry over into the next); the clients run in child processes.',
+    'The server is the compiled build (`dist/`, what `npm start` and the Docker image run), a fresh process for each size (so one size\'s memory does not carry over into the next); the clients run in child processes.',
     '',
     'Targets: 4 KB at 10 connections ≥ 2,000 msg/s; 2 MB at 10 connections ≥ 150 MB/s; RSS < 300 MB at 50 connections.',
     '',
