@@ -15,10 +15,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { createApp, type App } from '../src/app.js';
+import type { App } from '../src/app.js';
+import { startBenchApp } from './app.js';
 import { hashPassword } from '../src/auth/passwords.js';
-import { configFrom } from '../src/config/load.js';
-import { silentLogger } from '../src/lib/log.js';
 import { renderImapStrings } from '../src/mail/imap-render.js';
 import { parseMessage } from '../src/mail/parse.js';
 import { searchTextOf } from '../src/mail/search-text.js';
@@ -61,20 +60,6 @@ function messageBytes(i: number): Buffer {
       '',
     ].join('\r\n'),
   );
-}
-
-async function startBenchApp(dir: string): Promise<App> {
-  const config = configFrom({
-    domains: ['example.gov.vn'],
-    storage: { dir },
-    listeners: Object.fromEntries(['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'].map((n) => [n, { host: '127.0.0.1', port: 0 }])),
-    log: { level: 'silent' },
-    smtp: { checkAuthentication: false },
-    security: { maxConnectionsPerIp: 20000, maxConnectionsPerAccount: 20000, maxConnectionsTotal: 20000, maxConcurrentAuthPerIp: 16 },
-  });
-  const app = await createApp({ config, log: silentLogger() });
-  await app.start();
-  return app;
 }
 
 async function account(app: App, local: string): Promise<Account> {
@@ -256,7 +241,8 @@ export async function benchImap(): Promise<string> {
     '| messages | SELECT | SELECT after a delivery | UID FETCH 1:* (UID FLAGS) | FETCH 1:* (UID FLAGS ENVELOPE) | FETCH 1:10000 (ENVELOPE BODYSTRUCTURE) | FETCH 1:1000 BODY.PEEK[] | SEARCH BODY |',
     '|---|---|---|---|---|---|---|---|',
   ];
-  const app = await startBenchApp(dir);
+  // Thousands of idle connections from one address.
+  const app = await startBenchApp(dir, { security: { maxConnectionsPerIp: 20000, maxConnectionsPerAccount: 20000, maxConnectionsTotal: 20000, maxConcurrentAuthPerIp: 16 } });
   const rows: string[] = [];
   const idle: string[] = [];
   const colds: string[] = [];

@@ -10,10 +10,9 @@ import { connect, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createApp, type App } from '../src/app.js';
+import type { App } from '../src/app.js';
+import { startBenchApp } from './app.js';
 import { hashPassword } from '../src/auth/passwords.js';
-import { configFrom } from '../src/config/load.js';
-import { silentLogger } from '../src/lib/log.js';
 import { parseMessage } from '../src/mail/parse.js';
 import { searchTextOf } from '../src/mail/search-text.js';
 
@@ -203,15 +202,7 @@ function best<T extends { ms: number }>(xs: T[]): T {
 
 export async function benchPop3(): Promise<string> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'buudien-bench-pop3-'));
-  const config = configFrom({
-    domains: ['example.gov.vn'],
-    storage: { dir },
-    listeners: Object.fromEntries(['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'].map((n) => [n, { host: '127.0.0.1', port: 0 }])),
-    log: { level: 'silent' },
-    smtp: { checkAuthentication: false },
-  });
-  const app = await createApp({ config, log: silentLogger() });
-  await app.start();
+  const app = await startBenchApp(dir);
   try {
     const port = app.listeners.get('pop3')?.port;
     if (!port) throw new Error('pop3 listener not running');
