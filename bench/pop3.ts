@@ -213,12 +213,24 @@ export async function benchPop3(): Promise<string> {
       rows.push(
         `| ${label} | ${n} | ${(stored / 2 ** 20).toFixed(1)} MB | ${r.ms.toFixed(0)} ms | ${((n * 1000) / r.ms).toFixed(0)} | ${(r.bytes / 2 ** 20 / (r.ms / 1000)).toFixed(0)} MB/s |`,
       );
-    // Three runs each, best kept (the first warms the page cache and the JIT). The client runs in
-    // its own process (as mail programs do) and, for comparison, in the server's process.
-    const three = async (f: () => Promise<{ ms: number; bytes: number }>) => best([await f(), await f(), await f()]);
-    const smallSeq = await three(() => runChild(dir, port, 'small', 1000, false));
-    const smallPipe = await three(() => runChild(dir, port, 'small', 1000, true));
-    const smallSame = await three(() => run(port, 'small', 1000, false));
+    // The 300 MB just stored are still being indexed by the full-text worker on the other core:
+    // a search waits for it, so the runs below measure a server at rest, as a mailbox normally is.
+    const small = await app.store.getAccountByAddress('small@example.gov.vn');
+    const inbox = small ? await app.store.getMailbox(small.id, 'INBOX') : null;
+    if (inbox) await app.store.searchText(inbox.id, ['cong van'], 'subject');
+    // Three warm-up passes (a running server's JIT and caches are warm: the first passes here take
+    // up to twice as long), then five runs each, best kept. The client runs in its own process (as
+    // mail programs do) and, for comparison, in the server's process.
+    for (let i = 0; i < 3; i++) await runChild(dir, port, 'small', 1000, false);
+    const five = async (f: () => Promise<{ ms: number; bytes: number }>) => {
+      const rs: Array<{ ms: number; bytes: number }> = [];
+      for (let i = 0; i < 5; i++) rs.push(await f());
+      if (process.env.BENCH_DEBUG) console.error(rs.map((r) => r.ms.toFixed(0)).join(" "));
+      return best(rs);
+    };
+    const smallSeq = await five(() => runChild(dir, port, 'small', 1000, false));
+    const smallPipe = await five(() => runChild(dir, port, 'small', 1000, true));
+    const smallSame = await five(() => run(port, 'small', 1000, false));
     const bigSeq = best([await runChild(dir, port, 'big', 100, false), await runChild(dir, port, 'big', 100, false)]);
     fig('~5 KB, one at a time', 1000, smallTotal, smallSeq);
     fig('~5 KB, pipelined', 1000, smallTotal, smallPipe);
@@ -228,8 +240,10 @@ export async function benchPop3(): Promise<string> {
     return [
       '## pop3',
       '',
-      'RETR over a loopback socket against the real app (plain listener, one session, best of 3; the',
-      'client is a separate Node process that only scans for the terminator, unless said otherwise).',
+      'RETR over a loopback socket against the real app (plain listener, one session; after the full-text',
+      'index caught up with the setup and three warm-up passes, best of 5; the client is a separate Node',
+      'process that only scans for the terminator, unless said otherwise). After a RETR the server',
+      'prepares the next message\'s reply while the client reads (clients download in order).',
       'Bodies are dot-stuffed on the way out (one line in 40 starts with "."); messages up to 256 KB',
       'are read whole and sent in one write, larger ones streamed from the store with backpressure.',
       '',

@@ -98,7 +98,9 @@ export class MessageEncoder {
   }
 
   push(chunk: Buffer): Buffer {
-    if (this.done || chunk.length === 0) return Buffer.alloc(0);
+    if (this.done || chunk.length === 0) return EMPTY;
+    // Most lines need no change: the output is cut only where a "." is added or a bare LF
+    // gets its CR, so a message with neither comes back as the chunk itself, uncopied.
     const out: Buffer[] = [];
     let from = 0; // start of the pending slice to copy
     let i = 0;
@@ -106,7 +108,11 @@ export class MessageEncoder {
     while (i < n) {
       if (this.atLineStart) {
         this.atLineStart = false;
-        if (chunk[i] === 0x2e) out.push(DOT); // the extra "."; the original follows in the slice
+        if (chunk[i] === 0x2e) {
+          if (i > from) out.push(chunk.subarray(from, i));
+          out.push(DOT); // the extra "."; the original follows in the next slice
+          from = i;
+        }
       }
       const lf = chunk.indexOf(0x0a, i);
       if (lf === -1) {
@@ -117,12 +123,10 @@ export class MessageEncoder {
       }
       const crBefore = lf > i ? chunk[lf - 1] === 0x0d : this.prevCR;
       const contentLen = this.lineLen + (lf - i) - (crBefore ? 1 : 0);
-      if (crBefore) {
-        out.push(chunk.subarray(from, lf + 1));
-      } else {
+      if (!crBefore) {
         out.push(chunk.subarray(from, lf), CRLF);
+        from = lf + 1;
       }
-      from = lf + 1;
       i = lf + 1;
       this.atLineStart = true;
       this.prevCR = false;
@@ -131,13 +135,13 @@ export class MessageEncoder {
         if (!this.inBody) {
           if (contentLen === 0) {
             this.inBody = true;
-            if (this.bodyLines === 0) {
-              this.done = true;
-              return Buffer.concat(out);
-            }
+            if (this.bodyLines === 0) this.done = true;
           }
         } else if (++this.bodyLinesDone >= this.bodyLines) {
           this.done = true;
+        }
+        if (this.done) {
+          if (i > from) out.push(chunk.subarray(from, i));
           return Buffer.concat(out);
         }
       }
@@ -154,6 +158,7 @@ export class MessageEncoder {
 }
 
 const DOT = Buffer.from('.');
+const EMPTY = Buffer.alloc(0);
 const CRLF = Buffer.from('\r\n');
 const TERMINATOR = Buffer.from('.\r\n');
 

@@ -28,6 +28,13 @@ export type Pop3Store = Pick<Store, 'getMailbox' | 'listMessages' | 'readBlob' |
 /** Messages up to this size are read whole and sent in one write; larger ones are streamed. */
 const WHOLE_MAX_BYTES = 256 * 1024;
 
+/** A whole RETR/TOP reply in one buffer: the status line, the encoded message, the terminator. */
+function encodeWhole(head: string, lines: number | null, data: Buffer): Buffer {
+  const enc = new MessageEncoder(lines);
+  const body = enc.push(data);
+  return Buffer.concat([Buffer.from(head), body, enc.end()]);
+}
+
 export interface Pop3Limits {
   maxLineBytes: number;
   maxBadCommands: number;
@@ -116,6 +123,8 @@ export class Pop3Session {
   private secure: boolean;
   private state: State = { kind: 'authorization', user: null };
   private bad = 0;
+  /** The next message's RETR reply, prepared ahead (see readAhead). */
+  private ahead: { n: number; reply: Promise<Buffer | null> } | null = null;
   private releaseAccount: (() => void) | null = null;
   private readonly log: Logger;
 
@@ -397,21 +406,27 @@ export class Pop3Session {
     const m = state.drop.get(n);
     if (!m) return this.write(err(T.noSuchMessage));
     const head = ok(lines === null ? `${m.size} octets` : bi('Phần đầu thư', 'Top of message follows'));
-    const enc = new MessageEncoder(lines);
     if (m.size <= WHOLE_MAX_BYTES) {
       // Small messages (most mail): one read, one write — no stream machinery per RETR.
-      let data: Buffer;
-      try {
-        data = await this.deps.store.readBlob(m.blobId);
-      } catch (e) {
-        this.log.warn({ err: e, uid: m.uid }, 'RETR: message bytes unavailable');
-        return this.write(err(T.gone));
+      const ahead = this.ahead;
+      this.ahead = null;
+      let reply = lines === null && ahead?.n === n ? await ahead.reply : null;
+      if (!reply) {
+        try {
+          reply = encodeWhole(head, lines, await this.deps.store.readBlob(m.blobId));
+        } catch (e) {
+          this.log.warn({ err: e, uid: m.uid }, 'RETR: message bytes unavailable');
+          return this.write(err(T.gone));
+        }
       }
-      const body = enc.push(data);
-      await this.write(Buffer.concat([Buffer.from(head), body, enc.end()]));
-      if (lines === null) state.drop.retrieved.add(n);
+      await this.write(reply);
+      if (lines === null) {
+        state.drop.retrieved.add(n);
+        this.readAhead(state.drop, n + 1);
+      }
       return;
     }
+    const enc = new MessageEncoder(lines);
     let stream: ReturnType<Pop3Store['streamBlob']> | null = null;
     let first: IteratorResult<Buffer>;
     let it: AsyncIterator<Buffer>;
@@ -444,6 +459,22 @@ export class Pop3Session {
     stream.destroy();
     await this.write(enc.end());
     if (lines === null) state.drop.retrieved.add(n);
+  }
+
+  /**
+   * Clients download in order (RETR 1, RETR 2, …): once a RETR is sent, the next message's reply
+   * is prepared while the client reads this one, so the next RETR is answered without a store
+   * read. At most one small message per session is held; a failed read-ahead is dropped and the
+   * RETR reads again (and reports the error).
+   */
+  private readAhead(drop: Maildrop, n: number): void {
+    const m = drop.get(n);
+    if (!m || m.size > WHOLE_MAX_BYTES) return;
+    const reply = this.deps.store.readBlob(m.blobId).then(
+      (data) => encodeWhole(ok(`${m.size} octets`), null, data),
+      () => null,
+    );
+    this.ahead = { n, reply };
   }
 
   private async quit(state: Exclude<State, { kind: 'closed' }>): Promise<void> {

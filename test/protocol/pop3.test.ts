@@ -3,7 +3,7 @@
  * maildrop lock, DELE at QUIT (seen by the IMAP side of the store), dropped connections,
  * STLS / pop3s, AUTH PLAIN, UIDL stability, refusals with RFC 3206 codes, limits, 20 MB RETR.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { encodeSaslPlain } from '../../src/auth/sasl.js';
 import type { Account, StoreEvent } from '../../src/store/port.js';
 import { startApp, type TestApp } from '../helpers/app.js';
@@ -87,6 +87,36 @@ describe('POP3 transcript', () => {
     expect(msgs.map((m) => m.uid)).toEqual(uids);
     expect(msgs.find((m) => m.uid === uids[1])?.flags).toContain('\\Seen');
     expect(msgs.find((m) => m.uid === uids[0])?.flags ?? []).not.toContain('\\Seen');
+  });
+
+  it('RETR reads the next message ahead; DELE, TOP and RSET around it still get the right message', async () => {
+    const inbox = await app.store.getMailbox(user.id, 'INBOX');
+    const blobs = (await app.store.listMessages(inbox?.id as number)).map((m) => m.blobId);
+    const c = await Pop3Client.open(app.port('pop3'));
+    await c.line();
+    expect(await c.login('longnv')).toMatch(/^\+OK /);
+    const reads = vi.spyOn(app.store, 'readBlob');
+    try {
+      expect(await c.cmd('RETR 1')).toMatch(/^\+OK /);
+      expect((await c.body()).toString()).toBe(raws[0]);
+      // Message 2 was read while the client was still reading message 1.
+      expect(reads.mock.calls.map((a) => a[0])).toEqual([blobs[0], blobs[1]]);
+      expect(await c.cmd('DELE 2')).toMatch(/^\+OK /);
+      expect(await c.cmd('RETR 2')).toMatch(/^-ERR /);
+      expect(await c.cmd('TOP 3 0')).toMatch(/^\+OK /);
+      expect((await c.body()).toString()).toBe(`${(raws[2] as string).split('\r\n\r\n')[0]}\r\n\r\n`);
+      expect(await c.cmd('RETR 3')).toMatch(/^\+OK /);
+      expect((await c.body()).toString()).toBe(raws[2]);
+      expect(await c.cmd('RSET')).toMatch(/^\+OK /);
+      expect(await c.cmd('RETR 2')).toBe(`+OK ${Buffer.byteLength(raws[1] as string)} octets`);
+      expect((await c.body()).toString()).toBe(raws[1]);
+      expect(await c.cmd('RETR 3')).toMatch(/^\+OK /);
+      expect((await c.body()).toString()).toBe(raws[2]);
+    } finally {
+      reads.mockRestore();
+    }
+    expect(await c.cmd('QUIT')).toMatch(/^\+OK .*đã xóa 0 thư/);
+    await c.waitClosed();
   });
 
   it('pipelined commands are answered in order (PIPELINING)', async () => {

@@ -38,6 +38,22 @@ describe('MessageEncoder (RETR/TOP body)', () => {
     expect(encode(msg, 2, size)).toBe('A: 1\r\nB: 2\r\n\r\nl1\r\n..l2\r\n.\r\n');
     expect(encode(msg, 99, size)).toBe('A: 1\r\nB: 2\r\n\r\nl1\r\n..l2\r\nl3\r\n.\r\n');
   });
+  it('matches a plain reference on random input cut into random chunks', () => {
+    // Reference: CRLF line ends, a "." added to each line starting with one, then the tail.
+    const reference = (m: string): string => {
+      const crlf = m.replace(/\r?\n/g, '\r\n');
+      const stuffed = crlf.replace(/(^|\r\n)\./g, '$1..');
+      const tail = stuffed === '' || stuffed.endsWith('\r\n') ? '' : stuffed.endsWith('\r') ? '\n' : '\r\n';
+      return `${stuffed}${tail}.\r\n`;
+    };
+    let seed = 7;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    for (let k = 0; k < 500; k++) {
+      const msg = Array.from({ length: rnd(40) }, () => 'a.\r\n'[rnd(4)]).join('');
+      const size = rnd(6);
+      expect(encode(msg, null, size), JSON.stringify({ msg, size })).toBe(reference(msg));
+    }
+  });
   it('TOP on a message without a body', () => {
     expect(encode('A: 1\r\n', 3)).toBe('A: 1\r\n.\r\n');
   });
