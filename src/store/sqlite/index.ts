@@ -3,21 +3,24 @@
  * before any write is acknowledged) + content-addressed blob files.
  *
  * Concurrency model (better-sqlite3 is synchronous, one connection per process):
- * - Every Store method runs its SQL synchronously inside one IMMEDIATE transaction, so no two
- *   methods interleave inside SQLite. Events are emitted after the commit.
+ * - Every Store method runs its SQL synchronously inside one transaction (IMMEDIATE for writes,
+ *   DEFERRED for reads: a snapshot without the write lock), so no two methods interleave inside
+ *   SQLite. Events are emitted after the commit.
  * - `storeMessage` first writes large blobs durably (async: temp file, fsync, rename, dir fsync),
- *   then joins a GROUP COMMIT: every delivery queued in the same tick (or within
- *   groupCommitWindowMs) is committed in ONE transaction (one WAL fsync). Each delivery runs in
- *   its own SAVEPOINT inside it, so an over-quota delivery fails alone.
+ *   then joins a GROUP COMMIT: the deliveries queued in the same tick (or within
+ *   groupCommitWindowMs) are committed in ONE transaction; while a WAL fsync runs, they keep
+ *   gathering until it is done. Each delivery runs in its own SAVEPOINT inside it, so an
+ *   over-quota delivery fails alone.
  * - Durability without blocking the event loop: SQLite runs with synchronous=NORMAL, so a WAL
  *   commit writes its frames but does not fsync them (SQLite still syncs the WAL before each
  *   checkpoint and the database after it). Every method that wrote resolves only after
  *   `Core.durable()`, an fsync of the -wal file on libuv's thread pool; commits made while one
  *   fsync runs share the next one. So 250/OK still means "on disk", and while the disk flushes,
  *   the event loop keeps reading the next messages — which then share the next commit.
- * - Full-text rows are written to fts_pending in the delivery's commit and moved into the FTS5
- *   index (trigram tokenizer) by a background indexer that only runs while no delivery waits;
- *   searchText drains the backlog first, so a search always sees every committed message.
+ * - Full-text rows: a delivery's commit records the blob's number in fts_todo; the folded text
+ *   goes to a worker thread that owns fts.db (fts.ts, fts-worker.ts), and a number leaves
+ *   fts_todo only once its row is on disk there. searchText waits for the worker first, so a
+ *   search always sees every committed message.
  * - `batch(fn)` opens BEGIN IMMEDIATE and holds it while fn's promise runs. The `tx` store given
  *   to fn runs its methods directly inside that transaction (each in a savepoint). Calls on the
  *   outer store (and group commits) made meanwhile wait until the batch commits or rolls back.
@@ -502,6 +505,8 @@ class Core {
   /** When the WAL handle was last checked to still name the -wal file (fsyncWal). */
   private walCheckedAt = 0;
   private syncRunning = false;
+  /** A group commit held back until the running WAL fsync is done (see scheduleFlush). */
+  private flushAfterSync: (() => void) | null = null;
   /** Callers waiting for an fsync that starts after their commit. */
   private syncWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
 
@@ -566,6 +571,9 @@ class Core {
       }
     } finally {
       this.syncRunning = false;
+      const flush = this.flushAfterSync;
+      this.flushAfterSync = null;
+      flush?.();
     }
   }
 
@@ -994,6 +1002,13 @@ class Core {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     const go = (): void => {
+      // While a WAL fsync runs, deliveries keep gathering and commit together once it is done:
+      // they could not be durable before the next fsync anyway, and one commit of many writes
+      // each shared page (mailbox, indexes, send log) once instead of once per delivery.
+      if (this.syncRunning) {
+        this.flushAfterSync = go;
+        return;
+      }
       this.flushScheduled = false;
       void this.flush();
     };
@@ -1426,7 +1441,7 @@ class SqliteStore implements Store {
 
   async resolveAddress(address: string): Promise<Account | null> {
     const a = address.trim().toLowerCase();
-    return this.tx(() => {
+    return this.read(() => {
       const r =
         this.c.get<AccountRow>('SELECT * FROM accounts WHERE address = ?', a) ??
         this.c.get<AccountRow>('SELECT accounts.* FROM aliases JOIN accounts ON accounts.id = aliases.account_id WHERE aliases.address = ?', a);
