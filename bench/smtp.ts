@@ -2,14 +2,15 @@
  * SMTP benchmark: messages accepted AND stored (250 after the durable commit) per second over
  * real sockets against the real app (createApp, MX listener on loopback, SPF/DKIM/DMARC off
  * because there is no DNS), at 1, 10 and 50 connections for 4 KB, 100 KB and 2 MB messages,
- * with the server's peak RSS. The client is this module run again in a child process
- * (`--client`), so the server has its event loop to itself and the RSS is the server's.
+ * with the server's peak RSS. The server is the compiled build in a plain Node process of its
+ * own (SERVER_RUNNER) and the client is this module run again in a child process (`--client`),
+ * so the server has its event loop to itself and the RSS is the server's alone.
  * Targets: 4 KB at 10 connections ≥ 2,000 msg/s; 2 MB at 10 connections ≥ 150 MB/s;
  * memory < 300 MB at 50 connections. (The send-log search over 10 million rows is in bench/store.ts.)
  * Run alone: `node --import tsx bench/smtp.ts`.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile, execFileSync, fork } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -149,22 +150,15 @@ export async function benchSmtp(): Promise<string> {
 
 /**
  * The same run with the client in a child process (this module again, `--client`): the server
- * gets the event loop to itself, as it would in production, and the RSS sampled here is the
- * server's alone.
+ * gets the event loop to itself, as it would in production.
  */
-export async function runInChild(port: number, connections: number, size: number, total: number, kind: BodyKind = 'text'): Promise<{ perSecond: number; mbPerSecond: number; peakRssMb: number }> {
-  let peak = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-  try {
-    const out = await new Promise<string>((resolve, reject) => {
-      const args = [...process.execArgv, fileURLToPath(import.meta.url), '--client', String(port), String(connections), String(size), String(total), kind];
-      execFile(process.execPath, args, { timeout: 600_000, maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
-    });
-    const r = JSON.parse(out) as { perSecond: number; mbPerSecond: number };
-    return { perSecond: r.perSecond, mbPerSecond: r.mbPerSecond, peakRssMb: Math.max(peak, process.memoryUsage().rss) / 1024 / 1024 };
-  } finally {
-    clearInterval(sampler);
-  }
+export async function runInChild(port: number, connections: number, size: number, total: number, kind: BodyKind = 'text'): Promise<{ perSecond: number; mbPerSecond: number }> {
+  const out = await new Promise<string>((resolve, reject) => {
+    const args = [...process.execArgv, fileURLToPath(import.meta.url), '--client', String(port), String(connections), String(size), String(total), kind];
+    execFile(process.execPath, args, { timeout: 600_000, maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+  });
+  const r = JSON.parse(out) as { perSecond: number; mbPerSecond: number };
+  return { perSecond: r.perSecond, mbPerSecond: r.mbPerSecond };
 }
 
 // Text bodies are the worst case (all of it goes to the full-text index); the "PDF" rows are
@@ -178,47 +172,40 @@ const PLAN: ReadonlyArray<[string, number, number[], BodyKind]> = [
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The compiled build (dist/, what `npm start` and the Docker image run), same API as src/. */
-async function distModules(): Promise<{ createApp: typeof createApp; configFrom: typeof configFrom; silentLogger: typeof silentLogger }> {
-  const load = async <T>(rel: string): Promise<T> => (await import(pathToFileURL(path.join(root, 'dist', rel)).href)) as T;
-  const [app, load_, log] = await Promise.all([
-    load<{ createApp: typeof createApp }>('app.js'),
-    load<{ configFrom: typeof configFrom }>('config/load.js'),
-    load<{ silentLogger: typeof silentLogger }>('lib/log.js'),
-  ]);
-  return { createApp: app.createApp, configFrom: load_.configFrom, silentLogger: log.silentLogger };
-}
-
 /** Compile src/ into dist/ (tsconfig.build.json), as `npm run build` does. */
 function buildDist(): void {
   execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 }
 
 /**
- * The real app with only the MX listener (and HTTP) on a free port, SPF/DKIM/DMARC off (no DNS
- * here), and the one mailbox the clients send to (bench@example.gov.vn). `config` adds keys.
+ * The config of the real app with only the MX listener (and HTTP) on a free port, SPF/DKIM/DMARC
+ * off (no DNS here), logging off. `config` adds keys.
  */
-export async function startMxApp(storageDir: string, config: Record<string, unknown> = {}, build: 'src' | 'dist' = 'src'): Promise<{ app: App; port: number }> {
-  const m = build === 'dist' ? await distModules() : { createApp, configFrom, silentLogger };
-  const app = await m.createApp({
-    config: m.configFrom({
-      domains: ['example.gov.vn'],
-      organization: { hostname: 'mail.example.gov.vn' },
-      storage: { dir: storageDir },
-      listeners: Object.fromEntries(['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'].map((n) => [n, { host: '127.0.0.1', port: 0, enabled: n === 'smtp' || n === 'http' }])),
-      smtp: { checkAuthentication: false, maxConnectionsPerIp: 1000 },
-      security: { maxConnectionsPerIp: 1000 },
-      log: { level: 'silent' },
-      ...config,
-    }),
-    log: m.silentLogger(),
-  });
+function mxConfig(storageDir: string, config: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    domains: ['example.gov.vn'],
+    organization: { hostname: 'mail.example.gov.vn' },
+    storage: { dir: storageDir },
+    listeners: Object.fromEntries(['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'].map((n) => [n, { host: '127.0.0.1', port: 0, enabled: n === 'smtp' || n === 'http' }])),
+    smtp: { checkAuthentication: false, maxConnectionsPerIp: 1000 },
+    security: { maxConnectionsPerIp: 1000 },
+    log: { level: 'silent' },
+    ...config,
+  };
+}
+
+/** The one mailbox the clients send to. */
+const BENCH_ACCOUNT = {
+  account: { address: 'bench@example.gov.vn', kind: 'unit', fullName: 'Bench', unitId: null, passwordHash: 'x', mustChangePassword: false, quotaBytes: 2 ** 50 },
+  audit: { actor: 'bench', action: 'account.create', target: 'bench@example.gov.vn' },
+} as const;
+
+/** The MX app (mxConfig) in this process, from src/, with the bench mailbox. */
+export async function startMxApp(storageDir: string, config: Record<string, unknown> = {}): Promise<{ app: App; port: number }> {
+  const app = await createApp({ config: configFrom(mxConfig(storageDir, config)), log: silentLogger() });
   await app.start();
   try {
-    await app.store.createAccount(
-      { address: 'bench@example.gov.vn', kind: 'unit', fullName: 'Bench', unitId: null, passwordHash: 'x', mustChangePassword: false, quotaBytes: 2 ** 50 },
-      { actor: 'bench', action: 'account.create', target: 'bench@example.gov.vn' },
-    );
+    await app.store.createAccount(BENCH_ACCOUNT.account, BENCH_ACCOUNT.audit);
   } catch (e) {
     await app.stop();
     throw e;
@@ -227,24 +214,87 @@ export async function startMxApp(storageDir: string, config: Record<string, unkn
 }
 
 /**
- * One message size against a fresh server in this process (bench/smtp.ts --class N): the RSS
- * of one size's runs never carries over into the next size's. Prints one table row per line.
+ * The server process of the size classes: plain Node running the compiled build (dist/), as
+ * `npm start` and the Docker image do, so its RSS has no TypeScript loader in it. It samples its
+ * own RSS every 20 ms and answers {peak: true} (the peak since the last question) over IPC.
+ */
+const SERVER_RUNNER = `
+const [dist, configJson, accountJson] = process.argv.slice(2);
+const load = (m) => import(new URL(m, 'file://' + dist + '/').href);
+const [{ createApp }, { configFrom }, { silentLogger }] = await Promise.all([load('app.js'), load('config/load.js'), load('lib/log.js')]);
+const app = await createApp({ config: configFrom(JSON.parse(configJson)), log: silentLogger() });
+await app.start();
+const { account, audit } = JSON.parse(accountJson);
+await app.store.createAccount(account, audit);
+let peak = 0;
+setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+process.on('message', async (m) => {
+  if (m.peak) { process.send({ peak: Math.max(peak, process.memoryUsage().rss) }); peak = 0; }
+  if (m.stop) { await app.stop(); process.exit(0); }
+});
+process.send({ port: app.listeners.get('smtp').port });
+`;
+
+interface ServerProcess {
+  port: number;
+  /** Peak RSS in MB since the previous call. */
+  peakRssMb(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function startServerProcess(dir: string): Promise<ServerProcess> {
+  const file = path.join(dir, 'server-runner.mjs');
+  writeFileSync(file, SERVER_RUNNER);
+  const child = fork(file, [path.join(root, 'dist'), JSON.stringify(mxConfig(path.join(dir, 'data'))), JSON.stringify(BENCH_ACCOUNT)], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = <T>(key: string): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const onMessage = (m: Record<string, T>) => {
+        if (!(key in m)) return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(m[key] as T);
+      };
+      const onExit = (code: number | null) => reject(new Error(`bench server exited (${code})`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+  const port = await next<number>('port');
+  return {
+    port,
+    async peakRssMb() {
+      const p = next<number>('peak');
+      child.send({ peak: true });
+      return (await p) / 1024 / 1024;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.send({ stop: true });
+      }),
+  };
+}
+
+/**
+ * One message size against a fresh server process (bench/smtp.ts --class N): the RSS of one
+ * size's runs never carries over into the next size's. Prints one table row per line.
  */
 async function smtpClass(dir: string, index: number): Promise<void> {
   const entry = PLAN[index];
   if (!entry) throw new Error(`no class ${index}`);
   const [label, size, totals, kind] = entry;
-  const { app, port } = await startMxApp(path.join(dir, 'data'), {}, 'dist');
+  const server = await startServerProcess(dir);
   try {
     for (const [k, connections] of [1, 10, 50].entries()) {
       const total = totals[k] ?? 100;
-      await runInChild(port, connections, size, Math.min(total, connections), kind); // warm-up: one message per connection
-      const r = await runInChild(port, connections, size, total, kind);
+      await runInChild(server.port, connections, size, Math.min(total, connections), kind); // warm-up: one message per connection
+      await server.peakRssMb(); // the peak of this run alone
+      const r = await runInChild(server.port, connections, size, total, kind);
+      const rss = await server.peakRssMb();
       process.stderr.write(`smtp bench: ${label} × ${connections}: ${r.perSecond.toFixed(0)} msg/s\n`);
-      console.log(`| ${label} | ${connections} | ${total} | ${r.perSecond.toFixed(0)} | ${r.mbPerSecond.toFixed(1)} | ${r.peakRssMb.toFixed(0)} MB |`);
+      console.log(`| ${label} | ${connections} | ${total} | ${r.perSecond.toFixed(0)} | ${r.mbPerSecond.toFixed(1)} | ${rss.toFixed(0)} MB |`);
     }
   } finally {
-    await app.stop();
+    await server.stop();
   }
 }
 
@@ -264,7 +314,7 @@ async function smtpPart(dir: string, out: string[]): Promise<void> {
   }
   out.push(
     '',
-    'The server is the compiled build (`dist/`, what `npm start` and the Docker image run), a fresh process for each size (so one size\'s memory does not carry over into the next); the clients run in child processes.',
+    'The server is the compiled build (`dist/`) in a plain Node process, as `npm start` and the Docker image run it (no TypeScript loader in its memory), a fresh one for each size (so one size\'s memory does not carry over into the next); the clients run in child processes. Server peak RSS is the peak during that row\'s run.',
     '',
     'Targets: 4 KB at 10 connections ≥ 2,000 msg/s; 2 MB at 10 connections ≥ 150 MB/s; RSS < 300 MB at 50 connections.',
     '',
