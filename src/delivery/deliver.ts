@@ -25,6 +25,7 @@ import {
   type SendLogEntry,
   type SendOutcome,
   type Store,
+  type StoredCopy,
   type StoreMessageInput,
 } from '../store/port.js';
 
@@ -228,14 +229,16 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
       else byAccount.set(account.id, { account, recipients: [r] });
     }
 
-    const targets: Array<{ target: DeliveryTarget; recipients: string[] }> = [];
+    const targets: Array<{ target: DeliveryTarget; recipients: string[]; accountId: number }> = [];
+    /** Each target mailbox's account usage right after the delivery (for the quota warnings). */
+    const usedAfter = new Map<number, number>();
     for (const { account, recipients } of byAccount.values()) {
       const mailboxId = await targetMailbox(account, input.junk === true);
       if (mailboxId === null) {
         for (const r of recipients) results.set(r, { recipient: r, outcome: 'deferred', code: 451, enhanced: '4.3.0', text: bi('Không tìm thấy hộp thư đến', 'Inbox missing') });
         continue;
       }
-      targets.push({ target: { mailboxId, quotaBytes: quotaFor(account) }, recipients });
+      targets.push({ target: { mailboxId, quotaBytes: quotaFor(account) }, recipients, accountId: account.id });
     }
 
     if (targets.length > 0) {
@@ -274,8 +277,11 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
             : { recipient: r, outcome: 'deferred', code: 451, enhanced: '4.3.0', text: bi('Lỗi tạm thời khi lưu thư', 'Temporary failure storing the message') });
         }
       };
+      const noteUsage = (copies: StoredCopy[]): void => {
+        for (const c of copies) usedAfter.set(c.mailboxId, c.usedBytes);
+      };
       try {
-        await store.storeMessage(withLog(targets));
+        noteUsage(await store.storeMessage(withLog(targets)));
         for (const t of targets) markDelivered(t);
       } catch (e) {
         if (targets.length === 1 || !isMailError(e, 'OVER_QUOTA')) {
@@ -284,7 +290,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
           // Which mailbox is full? Store per target; the blob is deduplicated so this is cheap.
           for (const t of targets) {
             try {
-              await store.storeMessage(withLog([t]));
+              noteUsage(await store.storeMessage(withLog([t])));
               markDelivered(t);
             } catch (e2) {
               markFailed(t, e2);
@@ -295,7 +301,14 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     }
 
     // R-STORE-3 (policy/quota-warnings.ts): one warning mail per threshold crossed, after the delivery.
-    for (const { account, recipients } of byAccount.values()) if (recipients.some((r) => results.get(r)?.outcome === 'delivered')) await checkQuotaWarnings({ store, config, clock }, account.id).catch((e: unknown) => log.warn({ err: e, account: account.address }, 'quota warning not delivered'));
+    for (const { account, recipients } of byAccount.values()) {
+      if (!recipients.some((r) => results.get(r)?.outcome === 'delivered')) continue;
+      const target = targets.find((t) => t.accountId === account.id);
+      const used = target ? usedAfter.get(target.target.mailboxId) : undefined;
+      await checkQuotaWarnings({ store, config, clock }, account.id, used === undefined ? undefined : { account, used }).catch((e: unknown) =>
+        log.warn({ err: e, account: account.address }, 'quota warning not delivered'),
+      );
+    }
 
     // Temporary local failures next to successes: retry them later through the queue.
     const retryLocal = (input.retryPartialFailures ?? true)

@@ -7,7 +7,7 @@
 import type { Config } from '../config/schema.js';
 import { formatBytes } from '../lib/bytes.js';
 import type { Clock } from '../lib/clock.js';
-import { effectiveQuotaBytes, type Store } from '../store/port.js';
+import { effectiveQuotaBytes, type Account, type Store } from '../store/port.js';
 import { deliverNotice } from './notice.js';
 
 export interface QuotaWarningDeps {
@@ -16,26 +16,41 @@ export interface QuotaWarningDeps {
   clock: Clock;
 }
 
-/** Returns the threshold warned about now, or null when no warning was sent. */
-export async function checkQuotaWarnings(deps: QuotaWarningDeps, accountId: number): Promise<number | null> {
+/**
+ * The warned level of each account, per store, as last read or written here (this module is the
+ * only writer of `quota-warning:*`): a delivery then costs no store read for it.
+ */
+const warnedLevels = new WeakMap<Store, Map<number, number>>();
+
+/**
+ * Returns the threshold warned about now, or null when no warning was sent. `known` is what a
+ * delivery already has: the account and its usage right after the delivery (StoredCopy.usedBytes).
+ */
+export async function checkQuotaWarnings(deps: QuotaWarningDeps, accountId: number, known?: { account: Account; used: number }): Promise<number | null> {
   const { store, config } = deps;
-  const account = await store.getAccount(accountId);
+  const account = known?.account ?? (await store.getAccount(accountId));
   if (!account || account.state === 'deleted') return null;
   const limit = effectiveQuotaBytes(account, config.quota);
   if (limit <= 0) return null;
-  const used = await store.usage(accountId);
+  const used = known?.used ?? (await store.usage(accountId));
   const percent = (used * 100) / limit;
   const thresholds = [...config.quota.warnPercent].sort((a, b) => a - b);
   const reached = thresholds.filter((t) => percent >= t).pop() ?? 0;
   const key = `quota-warning:${accountId}`;
-  const stored = Number((await store.getSetting(key)) ?? '0') || 0;
+  let levels = warnedLevels.get(store);
+  if (!levels) warnedLevels.set(store, (levels = new Map()));
+  const stored = levels.get(accountId) ?? (Number((await store.getSetting(key)) ?? '0') || 0);
+  levels.set(accountId, stored);
   if (reached === stored) return null;
+  // The cache is updated only once the setting is written: a failed write is read again next time.
   if (reached < stored) {
     // Usage fell below: remember the lower level so crossing again warns again.
     await store.setSetting(key, reached === 0 ? null : String(reached));
+    levels.set(accountId, reached);
     return null;
   }
   await store.setSetting(key, String(reached));
+  levels.set(accountId, reached);
   const pct = Math.floor(percent);
   await deliverNotice(deps, account, {
     subject: `Cảnh báo: hộp thư đã dùng ${reached}% dung lượng / Warning: your mailbox is ${reached}% full`,

@@ -270,6 +270,8 @@ export interface StoredCopy {
   uid: number;
   uidValidity: number;
   modseq: number;
+  /** The owning account's usage in bytes right after this copy was stored. */
+  usedBytes: number;
 }
 
 export type FlagOp = 'set' | 'add' | 'remove';

@@ -1706,7 +1706,8 @@ class SqliteStore implements Store {
     const copies: StoredCopy[] = [];
     input.targets.forEach((t, i) => {
       const mb = this.mailboxSync(t.mailboxId);
-      if (t.quotaBytes !== null && this.usedBytes(mb.account_id) + size > t.quotaBytes) {
+      const used = this.usedBytes(mb.account_id);
+      if (t.quotaBytes !== null && used + size > t.quotaBytes) {
         throw overQuota({ mailboxId: t.mailboxId, accountId: mb.account_id, size, quotaBytes: t.quotaBytes });
       }
       const uid = mb.uidnext;
@@ -1722,7 +1723,7 @@ class SqliteStore implements Store {
         blob.hash,
       );
       this.c.run('UPDATE mailboxes SET uidnext = ?, highest_modseq = ? WHERE id = ?', uid + 1, modseq, mb.id);
-      copies.push({ mailboxId: mb.id, uid, uidValidity: mb.uidvalidity, modseq });
+      copies.push({ mailboxId: mb.id, uid, uidValidity: mb.uidvalidity, modseq, usedBytes: used + size });
       this.c.event({ kind: 'added', accountId: mb.account_id, mailboxId: mb.id, uids: [uid], modseq });
     });
     if (input.sendLog) this.c.logSendSync(input.sendLog);
