@@ -133,6 +133,12 @@ export const configSchema = z
         maxBadCommands: count(10),
         maxConnectionsPerIp: count(50),
         maxCommandLineBytes: bytes(4096),
+        /**
+         * Memory all messages being received together may use past 256 KB each; beyond it a
+         * message being received is spooled to storage.dir/tmp (fewer disk writes for a few big
+         * messages at a time, bounded memory for many).
+         */
+        receiveMemoryBytes: bytes(24 * MiB),
         /** What to do with mail whose sender domain publishes DMARC p=reject and fails: reject | flag. */
         dmarcRejectAction: z.enum(['reject', 'flag']).default('reject'),
         /** Check SPF/DKIM/DMARC on inbound mail (needs DNS). */

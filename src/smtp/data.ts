@@ -56,12 +56,35 @@ export function hasBareLineEnding(buf: Buffer): boolean {
   return s.finish();
 }
 
+/**
+ * Bytes that messages being received may hold in memory past their own share, shared by all
+ * connections: a few big messages stay in memory (no spool file written and read back), while
+ * fifty arriving at once still go to disk.
+ */
+export class MemoryBudget {
+  private used = 0;
+  constructor(private readonly max: number) {}
+  tryTake(n: number): boolean {
+    if (this.used + n > this.max) return false;
+    this.used += n;
+    return true;
+  }
+  give(n: number): void {
+    this.used = Math.max(0, this.used - n);
+  }
+  get inUse(): number {
+    return this.used;
+  }
+}
+
 /** Where readData spools a message that outgrows its in-memory share. */
 export interface SpoolOptions {
   /** Directory for the spool files (storage.dir/tmp, created 0700 by prepareSpoolDir). */
   dir: string;
-  /** Bytes of one message kept in memory before it goes to a file instead. */
+  /** Bytes of one message always kept in memory before it may go to a file instead. */
   memoryBytes: number;
+  /** Past memoryBytes, a message stays in memory while this shared budget has room; then it is spooled. */
+  budget?: MemoryBudget;
 }
 
 export interface DataResult {
@@ -87,9 +110,10 @@ const SPOOL_QUEUE_BYTES = 256 * 1024;
 /**
  * Collects one DATA stream. Fifty connections each sending a 2 MB message at once used to hold
  * all of it (plus the Buffer.concat copy) in memory before the processing gate (server.ts
- * ByteGate) let any of it through; with `spool`, a message keeps at most `memoryBytes` in
- * memory and the rest goes to a file (with backpressure: the stream pauses while the file
- * write lags), read back whole only once the gate admits it. Small messages never touch disk.
+ * ByteGate) let any of it through; with `spool`, a message keeps `memoryBytes` in memory, more
+ * while the shared `budget` has room, and otherwise the rest goes to a file (with backpressure:
+ * the stream pauses while the file write lags), read back whole only once the gate admits it.
+ * Small messages never touch disk, nor do a few big ones at a time.
  * The bare line ending scan and the size limit see every byte, in or out of memory.
  */
 export function readData(stream: Readable & { sizeExceeded?: boolean }, maxBytes: number, spool?: SpoolOptions): Promise<DataResult> {
@@ -110,6 +134,12 @@ export function readData(stream: Readable & { sizeExceeded?: boolean }, maxBytes
     let fail: (e: unknown) => void = () => undefined;
     let paused = false;
     let settled = false;
+    /** Bytes of spool.budget this message holds (its in-memory bytes past memoryBytes). */
+    let borrowed = 0;
+    const giveBack = (): void => {
+      spool?.budget?.give(borrowed);
+      borrowed = 0;
+    };
 
     const removeFile = async (): Promise<void> => {
       const f = file;
@@ -152,6 +182,8 @@ export function readData(stream: Readable & { sizeExceeded?: boolean }, maxBytes
     fail = (e: unknown): void => {
       if (settled) return;
       settled = true;
+      chunks = [];
+      giveBack();
       if (paused) stream.resume();
       void (async () => {
         await writing;
@@ -167,6 +199,7 @@ export function readData(stream: Readable & { sizeExceeded?: boolean }, maxBytes
         // Past the limit the message is refused: nothing more is kept, in memory or on disk.
         exceeded = true;
         chunks = [];
+        giveBack();
         queue = [];
         queued = 0;
         return;
@@ -176,9 +209,15 @@ export function readData(stream: Readable & { sizeExceeded?: boolean }, maxBytes
       if (file === null) {
         chunks.push(chunk);
         if (spool && kept > spool.memoryBytes) {
+          const need = kept - spool.memoryBytes - borrowed;
+          if (spool.budget?.tryTake(need)) {
+            borrowed += need;
+            return;
+          }
           file = path.join(spool.dir, `${SPOOL_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}`);
           const first = Buffer.concat(chunks, kept);
           chunks = [];
+          giveBack();
           enqueue(first);
         }
       } else {
@@ -196,6 +235,7 @@ export function readData(stream: Readable & { sizeExceeded?: boolean }, maxBytes
       void (async () => {
         while (writing) await writing;
         if (writeError !== null) {
+          giveBack();
           await removeFile();
           reject(writeError instanceof Error ? writeError : new Error(String(writeError)));
           return;
@@ -207,6 +247,7 @@ export function readData(stream: Readable & { sizeExceeded?: boolean }, maxBytes
         if (sizeExceeded) await removeFile();
         const memory = sizeExceeded || file !== null ? null : Buffer.concat(chunks, kept);
         chunks = [];
+        if (!memory) giveBack();
         const spoolFile = sizeExceeded ? null : file;
         let discarded = false;
         resolve({
@@ -221,6 +262,7 @@ export function readData(stream: Readable & { sizeExceeded?: boolean }, maxBytes
             return readFile(spoolFile);
           },
           discard: async () => {
+            giveBack(); // an in-memory message's share goes back to the budget (the processing gate bounds it from here)
             if (discarded || spoolFile === null) return;
             discarded = true;
             await unlink(spoolFile).catch(() => undefined);

@@ -24,7 +24,8 @@ import type { Pipeline, PipelineResult, PolicyContext, PolicyReply } from '../po
 import type { Account, MessageDsn, RecipientDsn, SendDirection, SendOutcome, Store } from '../store/port.js';
 import { classifyAddress } from './address.js';
 import { checkAuthentication, type AuthVerdict, type DnsResolver } from './authresults.js';
-import { headerLimits, prepareSpoolDir, readData, type DataResult } from './data.js';
+import { installDataScanner, SCANNED_VERSION } from './data-scan.js';
+import { headerLimits, MemoryBudget, prepareSpoolDir, readData, type DataResult } from './data.js';
 import { createDsnSender, type DsnRecipient } from './dsn.js';
 import { mailDsn, rcptDsn, wantsNotice, type RawEsmtpParams } from './dsn-params.js';
 import { receivedHeader } from './received.js';
@@ -119,10 +120,13 @@ const SPOOL_MEMORY_BYTES = 256 * 1024;
 export function createSmtpService(deps: SmtpDeps): Service {
   installReplyWriter();
   const { config, log, store, metrics, delivery, pipeline } = deps;
+  if (!installDataScanner()) log.warn({ expected: SCANNED_VERSION }, 'smtp-server is not the version the fast DATA scanner was checked against: its own scanner is used');
   const localDomains = new Set(config.domains.map((d) => d.toLowerCase()));
   const sendDsn = createDsnSender({ config, store, delivery });
   const conns = new Map<string, Conn>();
   const gate = new ByteGate(PROCESSING_BUDGET_BYTES);
+  // Past SPOOL_MEMORY_BYTES each, arriving messages share this much memory (data.ts MemoryBudget).
+  const dataBudget = new MemoryBudget(config.smtp.receiveMemoryBytes);
   const spoolDir = path.join(path.resolve(config.storage.dir), 'tmp');
   const perIp = new Map<string, number>();
   const servers: Array<{ mode: SmtpMode; server: SMTPServer; host: string; port: number }> = [];
@@ -356,7 +360,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
 
   async function onData(c: Conn, session: SMTPServerSession, stream: SMTPServerDataStream): Promise<string> {
     // A big message waits on disk (data.ts), not in memory, until the gate admits it.
-    const data = await readData(stream, config.limits.maxMessageBytes, { dir: spoolDir, memoryBytes: SPOOL_MEMORY_BYTES });
+    const data = await readData(stream, config.limits.maxMessageBytes, { dir: spoolDir, memoryBytes: SPOOL_MEMORY_BYTES, budget: dataBudget });
     try {
       const weight = data.length;
       await gate.acquire(weight);

@@ -10,7 +10,7 @@ let app: TestApp;
 let lan: Account;
 
 beforeAll(async () => {
-  app = await startApp({ limits: { maxRecipientsPerMessage: 3 }, smtp: { maxBadCommands: 30 } });
+  app = await startApp({ limits: { maxRecipientsPerMessage: 3 }, smtp: { maxBadCommands: 30, receiveMemoryBytes: 0 } }); // receiveMemoryBytes 0: past 256 KB every message is spooled (the spool tests below)
   lan = await createUser(app.store, 'lan@example.gov.vn');
   await app.store.addAlias('van-thu@example.gov.vn', lan.id, { actor: 'test', action: 'alias.add', target: 'van-thu@example.gov.vn' });
 }, 30_000);

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { hasBareLineEnding, headerLimits, LineEndingScanner, prepareSpoolDir, readData } from '../../../src/smtp/data.js';
+import { hasBareLineEnding, headerLimits, LineEndingScanner, MemoryBudget, prepareSpoolDir, readData } from '../../../src/smtp/data.js';
 
 describe('bare CR / LF detection (SMTP smuggling, RFC 5321 §2.3.8)', () => {
   it.each([
@@ -100,6 +100,55 @@ describe('bare CR / LF detection (SMTP smuggling, RFC 5321 §2.3.8)', () => {
       d.destroy(new Error('gone'));
       await expect(pd).rejects.toThrow('gone');
       expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a shared memory budget keeps big messages in memory while it has room, then spools; every byte goes back', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'buudien-spool-'));
+    try {
+      const budget = new MemoryBudget(3000);
+      const body = (tag: string) => Array.from({ length: 40 }, (_, i) => Buffer.from(`${tag} dòng ${i} ${'x'.repeat(40)}\r\n`));
+      const receive = async (chunks: Buffer[]) => {
+        const s = new PassThrough();
+        const p = readData(s, 1 << 20, { dir, memoryBytes: 100, budget });
+        for (const c of chunks) s.write(c);
+        s.end();
+        return { r: await p, all: Buffer.concat(chunks) };
+      };
+      // The first message (~2.2 KB) fits in the budget: no file.
+      const a = await receive(body('a'));
+      expect(a.r.file).toBeNull();
+      expect(budget.inUse).toBe(a.all.length - 100);
+      // The second does not fit any more: spooled, and what it borrowed on the way is returned.
+      const b = await receive(body('b'));
+      expect(b.r.file).not.toBeNull();
+      expect(budget.inUse).toBe(a.all.length - 100);
+      expect((await a.r.bytes()).equals(a.all)).toBe(true);
+      expect((await b.r.bytes()).equals(b.all)).toBe(true);
+      await a.r.discard();
+      await b.r.discard();
+      expect(budget.inUse).toBe(0);
+      expect(readdirSync(dir)).toEqual([]);
+      // Once returned, the room is there again; a refused (too big) or broken message returns its share too.
+      const c = await receive(body('c'));
+      expect(c.r.file).toBeNull();
+      await c.r.discard();
+      const o = new PassThrough();
+      const po = readData(o, 1500, { dir, memoryBytes: 100, budget });
+      for (const x of body('o')) o.write(x);
+      o.end();
+      expect(await po).toMatchObject({ sizeExceeded: true, file: null });
+      expect(budget.inUse).toBe(0);
+      const d = new PassThrough();
+      const pd = readData(d, 1 << 20, { dir, memoryBytes: 100, budget });
+      for (const x of body('d').slice(0, 20)) d.write(x);
+      await new Promise((res) => setTimeout(res, 10));
+      expect(budget.inUse).toBeGreaterThan(0);
+      d.destroy(new Error('gone'));
+      await expect(pd).rejects.toThrow('gone');
+      expect(budget.inUse).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
