@@ -17,12 +17,6 @@ export interface QuotaWarningDeps {
 }
 
 /**
- * The warned level of each account, per store, as last read or written here (this module is the
- * only writer of `quota-warning:*`): a delivery then costs no store read for it.
- */
-const warnedLevels = new WeakMap<Store, Map<number, number>>();
-
-/**
  * Returns the threshold warned about now, or null when no warning was sent. `known` is what a
  * delivery already has: the account and its usage right after the delivery (StoredCopy.usedBytes).
  */
@@ -37,20 +31,16 @@ export async function checkQuotaWarnings(deps: QuotaWarningDeps, accountId: numb
   const thresholds = [...config.quota.warnPercent].sort((a, b) => a - b);
   const reached = thresholds.filter((t) => percent >= t).pop() ?? 0;
   const key = `quota-warning:${accountId}`;
-  let levels = warnedLevels.get(store);
-  if (!levels) warnedLevels.set(store, (levels = new Map()));
-  const stored = levels.get(accountId) ?? (Number((await store.getSetting(key)) ?? '0') || 0);
-  levels.set(accountId, stored);
+  // Read each time, not remembered: another process (the CLI releasing quarantined mail) may
+  // deliver, and so warn, too.
+  const stored = Number((await store.getSetting(key)) ?? '0') || 0;
   if (reached === stored) return null;
-  // The cache is updated only once the setting is written: a failed write is read again next time.
   if (reached < stored) {
     // Usage fell below: remember the lower level so crossing again warns again.
     await store.setSetting(key, reached === 0 ? null : String(reached));
-    levels.set(accountId, reached);
     return null;
   }
   await store.setSetting(key, String(reached));
-  levels.set(accountId, reached);
   const pct = Math.floor(percent);
   await deliverNotice(deps, account, {
     subject: `Cảnh báo: hộp thư đã dùng ${reached}% dung lượng / Warning: your mailbox is ${reached}% full`,
