@@ -229,8 +229,9 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
       else byAccount.set(account.id, { account, recipients: [r] });
     }
 
-    const targets: Array<{ target: DeliveryTarget; recipients: string[]; accountId: number }> = [];
-    /** Each target mailbox's account usage right after the delivery (for the quota warnings). */
+    const targets: Array<{ target: DeliveryTarget; recipients: string[] }> = [];
+    /** For the quota warnings: each account's target mailbox, and that mailbox's account usage right after the delivery. */
+    const mailboxOf = new Map<number, number>();
     const usedAfter = new Map<number, number>();
     for (const { account, recipients } of byAccount.values()) {
       const mailboxId = await targetMailbox(account, input.junk === true);
@@ -238,7 +239,8 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
         for (const r of recipients) results.set(r, { recipient: r, outcome: 'deferred', code: 451, enhanced: '4.3.0', text: bi('Không tìm thấy hộp thư đến', 'Inbox missing') });
         continue;
       }
-      targets.push({ target: { mailboxId, quotaBytes: quotaFor(account) }, recipients, accountId: account.id });
+      targets.push({ target: { mailboxId, quotaBytes: quotaFor(account) }, recipients });
+      mailboxOf.set(account.id, mailboxId);
     }
 
     if (targets.length > 0) {
@@ -303,8 +305,8 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     // R-STORE-3 (policy/quota-warnings.ts): one warning mail per threshold crossed, after the delivery.
     for (const { account, recipients } of byAccount.values()) {
       if (!recipients.some((r) => results.get(r)?.outcome === 'delivered')) continue;
-      const target = targets.find((t) => t.accountId === account.id);
-      const used = target ? usedAfter.get(target.target.mailboxId) : undefined;
+      const mailboxId = mailboxOf.get(account.id);
+      const used = mailboxId === undefined ? undefined : usedAfter.get(mailboxId);
       await checkQuotaWarnings({ store, config, clock }, account.id, used === undefined ? undefined : { account, used }).catch((e: unknown) =>
         log.warn({ err: e, account: account.address }, 'quota warning not delivered'),
       );
