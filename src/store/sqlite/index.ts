@@ -568,13 +568,20 @@ class Core {
           const e = new MailError('TEMPORARY', bi('Không ghi được xuống đĩa, vui lòng thử lại sau', 'Could not write to disk, try again later'), err);
           for (const w of waiters) w.reject(e);
         }
+        // After every fsync, not only the last: other writers keeping this loop busy must not
+        // hold deliveries back.
+        this.releaseHeldFlush();
       }
     } finally {
       this.syncRunning = false;
-      const flush = this.flushAfterSync;
-      this.flushAfterSync = null;
-      flush?.();
+      this.releaseHeldFlush();
     }
+  }
+
+  private releaseHeldFlush(): void {
+    const flush = this.flushAfterSync;
+    this.flushAfterSync = null;
+    flush?.();
   }
 
   private async fsyncWal(): Promise<void> {
@@ -1001,16 +1008,16 @@ class Core {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    const go = (): void => {
-      // While a WAL fsync runs, deliveries keep gathering and commit together once it is done:
-      // they could not be durable before the next fsync anyway, and one commit of many writes
-      // each shared page (mailbox, indexes, send log) once instead of once per delivery.
-      if (this.syncRunning) {
-        this.flushAfterSync = go;
-        return;
-      }
+    const run = (): void => {
       this.flushScheduled = false;
       void this.flush();
+    };
+    const go = (): void => {
+      // While a WAL fsync runs, deliveries keep gathering and commit together once it is done
+      // (runSyncs releases them): they could not be durable before the next fsync anyway, and
+      // one commit writes each shared page (mailbox, indexes, send log) once, not once per delivery.
+      if (this.syncRunning) this.flushAfterSync = run;
+      else run();
     };
     if (this.opts.groupCommitWindowMs > 0) setTimeout(go, this.opts.groupCommitWindowMs);
     else setImmediate(go);

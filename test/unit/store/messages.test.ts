@@ -168,6 +168,36 @@ describe('storeMessage', () => {
   });
 });
 
+describe('group commit under other writes', () => {
+  it('a delivery is not held back while other writers keep the WAL fsync loop busy', async () => {
+    const a = await newAccount(store);
+    const box = await inbox(a.id);
+    // Another writer commits every event-loop turn, so a new fsync is always waiting when one ends.
+    let writing = true;
+    let writes = 0;
+    const writer = (async () => {
+      const pending: Promise<void>[] = [];
+      while (writing) {
+        pending.push(store.setSetting('busy', String(writes++)));
+        await new Promise((r) => setImmediate(r));
+      }
+      await Promise.all(pending);
+    })();
+    await new Promise((r) => setTimeout(r, 20));
+    const startedAt = writes;
+    const stored = await Promise.race([
+      store.storeMessage(message('under load', [box.id])).then(() => 'stored'),
+      new Promise<string>((r) => setTimeout(() => r('held back'), 3000)),
+    ]);
+    const during = writes - startedAt;
+    writing = false;
+    await writer;
+    expect(stored).toBe('stored');
+    expect(during).toBeGreaterThan(0);
+    expect((await store.listMessages(box.id)).length).toBe(1);
+  });
+});
+
 describe('close', () => {
   it('waits for writes already started, then refuses new ones', async () => {
     const a = await newAccount(store);
