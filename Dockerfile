@@ -30,4 +30,6 @@ EXPOSE 2525 2587 2465 1143 1993 1110 1995 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 STOPSIGNAL SIGTERM
-CMD ["node", "bin/buudien.js", "serve"]
+# The same Node flags as `npm start` (test/unit/packaging.test.ts): a 1 GB JavaScript heap, as a
+# 4 GB host gets by default; on a big host V8 would otherwise let garbage pile up to GBs first.
+CMD ["node", "--max-old-space-size=1024", "bin/buudien.js", "serve"]

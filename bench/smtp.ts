@@ -10,7 +10,7 @@
  * Run alone: `node --import tsx bench/smtp.ts`.
  */
 import { execFile, execFileSync, fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -214,9 +214,10 @@ export async function startMxApp(storageDir: string, config: Record<string, unkn
 }
 
 /**
- * The server process of the size classes: plain Node running the compiled build (dist/), as
- * `npm start` and the Docker image do, so its RSS has no TypeScript loader in it. It samples its
- * own RSS every 20 ms and answers {peak: true} (the peak since the last question) over IPC.
+ * The server process of the size classes: plain Node running the compiled build (dist/) with
+ * the flags of `npm start` and the Docker image (startFlags), so its RSS has no TypeScript
+ * loader in it. It samples its own RSS every 20 ms and answers {peak: true} (the peak since the
+ * last question) over IPC.
  */
 const SERVER_RUNNER = `
 const [dist, configJson, accountJson] = process.argv.slice(2);
@@ -235,6 +236,13 @@ process.on('message', async (m) => {
 process.send({ port: app.listeners.get('smtp').port });
 `;
 
+/** The Node flags of `npm start` (package.json: "node FLAGS bin/buudien.js serve"), which the Dockerfile's CMD repeats. */
+function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const words = pkg.scripts.start.split(/\s+/);
+  return words.slice(1, words.indexOf('bin/buudien.js'));
+}
+
 interface ServerProcess {
   port: number;
   /** Peak RSS in MB since the previous call. */
@@ -246,7 +254,7 @@ async function startServerProcess(dir: string): Promise<ServerProcess> {
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'server-runner.mjs');
   writeFileSync(file, SERVER_RUNNER);
-  const child = fork(file, [path.join(root, 'dist'), JSON.stringify(mxConfig(path.join(dir, 'data'))), JSON.stringify(BENCH_ACCOUNT)], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(file, [path.join(root, 'dist'), JSON.stringify(mxConfig(path.join(dir, 'data'))), JSON.stringify(BENCH_ACCOUNT)], { execArgv: startFlags(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const next = <T>(key: string): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const onMessage = (m: Record<string, T>) => {
@@ -318,7 +326,7 @@ async function smtpPart(dir: string, out: string[]): Promise<void> {
   }
   out.push(
     '',
-    'The server is the compiled build (`dist/`) in a plain Node process, as `npm start` and the Docker image run it (no TypeScript loader in its memory), a fresh one for each size (so one size\'s memory does not carry over into the next); the clients run in child processes. Each row is the faster of two runs; its server peak RSS is the highest during either.',
+    `The server is the compiled build (\`dist/\`) in a plain Node process with the Node flags of \`npm start\` and the Docker image (\`${startFlags().join(' ')}\`; no TypeScript loader in its memory), a fresh one for each size (so one size's memory does not carry over into the next); the clients run in child processes. Each row is the faster of two runs; its server peak RSS is the highest during either.`,
     '',
     'Targets: 4 KB at 10 connections ≥ 2,000 msg/s; 2 MB at 10 connections ≥ 150 MB/s; RSS < 300 MB at 50 connections.',
     '',
