@@ -1,7 +1,8 @@
 /**
  * The two ways the server is shipped to run, `npm start` and the Docker image's CMD, start Node
- * with the same flags, and those flags take effect: the 1 GB JavaScript heap (README
- * "Memory") keeps V8 from letting garbage grow to gigabytes on a big host before collecting it.
+ * with the same flags, and those flags take effect: the 1 GB JavaScript heap (README, after the
+ * `npm start` paragraph) keeps V8 from letting garbage grow to gigabytes on a big host before
+ * collecting it.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
