@@ -13,9 +13,10 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import selfsigned from 'selfsigned';
+import type Selfsigned from 'selfsigned';
 import type { Logger } from '../lib/log.js';
 
 export interface TlsConfigShape {
@@ -61,8 +62,11 @@ function selfSignedPair(tlsDir: string, hostname: string, log: Logger) {
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
   });
+  // Loaded only here, on the one start that makes the pair: it brings node-forge (about 10 MB
+  // of memory) that a server with its certificate, or with the pair already made, never needs.
+  const selfsigned = createRequire(import.meta.url)('selfsigned') as typeof Selfsigned;
   // selfsigned 2.x accepts `keyPair` (PEM) though its typings omit it.
-  const options: NonNullable<Parameters<typeof selfsigned.generate>[1]> & { keyPair: { privateKey: string; publicKey: string } } = {
+  const options: NonNullable<Parameters<typeof Selfsigned.generate>[1]> & { keyPair: { privateKey: string; publicKey: string } } = {
     days: 3650,
     algorithm: 'sha256',
     keyPair: { privateKey: pair.privateKey, publicKey: pair.publicKey },

@@ -3,7 +3,8 @@
  * (`dkim:<domain>`), made by `buudien dkim generate DOMAIN`; the queue runner signs with
  * the key of the From header's domain (DMARC alignment), else the envelope sender's.
  */
-import { dkimSign } from 'mailauth';
+// The signer alone: mailauth's package entry would load BIMI and VMC too (see authresults.ts).
+import { dkimSign } from 'mailauth/lib/dkim/sign.js';
 import { loadDkimKey, type DkimKey } from '../delivery/dkim-keys.js';
 import type { Store } from '../store/port.js';
 
