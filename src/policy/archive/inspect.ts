@@ -64,8 +64,9 @@ async function visit(
   limits: InspectLimits,
   budget: InflateBudget,
   report: InspectReport,
+  nameChecked = false,
 ): Promise<void> {
-  const ext = checkName(name, path, extensions, report);
+  const ext = nameChecked ? extensionOf(name) : checkName(name, path, extensions, report);
   if (bytes.length === 0) return; // a name alone (other names of a part, attached messages)
   const kind = sniffExecutable(bytes.subarray(0, SNIFF_BYTES));
   if (kind) report.executables.push({ path, name, why: kind });
@@ -133,21 +134,20 @@ async function visitZip(
     if (++n % 32 === 0) await yieldNow();
     if (Date.now() > budget.deadline) throw new ArchiveLimitError(`${path}: inspection time limit`);
     const memberPath = `${path}/${e.name}`;
-    report.members.push(memberPath);
-    if (e.name.endsWith('/') && e.uncompressedSize === 0) continue;
-    // Encrypted members: the name is readable and still counts; the content cannot be read.
-    if (e.encrypted) {
-      const x = extensionOf(e.name);
-      if (x && extensions.has(x)) report.executables.push({ path: memberPath, name: e.name, why: 'name' });
-      continue;
+    // Every name the member can be saved under (central, local, Unicode Path extras) is checked,
+    // encrypted members included: their names are readable and still count.
+    for (const n of e.names) {
+      const p = `${path}/${n}`;
+      report.members.push(p);
+      checkName(n, p, extensions, report);
     }
+    if (e.names.every((n) => n.endsWith('/')) && e.uncompressedSize === 0) continue;
+    if (e.encrypted) continue; // the content cannot be read
     // The declared size may lie: sniff at least 4 KiB (where PE/ELF/Mach-O headers sit) whatever it says.
     const head = extractEntry(bytes, e, budget, limits.maxRatio, Math.min(SNIFF_BYTES, Math.max(e.uncompressedSize, 4096)));
-    const memberExt = extensionOf(e.name);
-    const nested = sniffArchive(head) !== null || ARCHIVE_EXT[memberExt] !== undefined;
+    const nested = sniffArchive(head) !== null || e.names.some((n) => ARCHIVE_EXT[extensionOf(n)] !== undefined);
     if (!nested) {
-      // Name and content checks without expanding the whole member.
-      if (memberExt && extensions.has(memberExt)) report.executables.push({ path: memberPath, name: e.name, why: 'name' });
+      // Content check without expanding the whole member.
       const kind = sniffExecutable(head);
       if (kind) report.executables.push({ path: memberPath, name: e.name, why: kind });
       continue;
@@ -155,6 +155,8 @@ async function visitZip(
     if (depth + 1 >= limits.maxDepth) throw new ArchiveLimitError(`${memberPath}: archives nested deeper than ${limits.maxDepth}`);
     budget.remaining += head.length; // the prefix is re-read as part of the whole member
     const full = extractEntry(bytes, e, budget, limits.maxRatio);
-    await visit(full, e.name, memberPath, depth + 1, extensions, limits, budget, report);
+    // Names were checked above; the one with an archive extension (if any) decides how it is read.
+    const asName = e.names.find((n) => ARCHIVE_EXT[extensionOf(n)] !== undefined) ?? e.name;
+    await visit(full, asName, memberPath, depth + 1, extensions, limits, budget, report, true);
   }
 }

@@ -11,7 +11,14 @@ export class ArchiveLimitError extends Error {
 }
 
 export interface ZipEntry {
+  /** The name shown (the Unicode Path extra's when present, else the central directory's). */
   name: string;
+  /**
+   * Every name the member can be saved under, distinct: the central directory's, its Unicode
+   * Path extra (0x7075, whatever its CRC says: some tools use it anyway), the local header's and
+   * the local header's 0x7075. Extractors differ in which they use; all are checked.
+   */
+  names: string[];
   flags: number;
   method: number;
   compressedSize: number;
@@ -31,8 +38,13 @@ export interface ZipDirectory {
 const EOCD = 0x06054b50;
 const CDH = 0x02014b50;
 const LFH = 0x04034b50;
+const LFH_SIG = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 
-/** Parse a zip's central directory. Throws ArchiveLimitError (unscannable) on anything malformed or over limits. */
+/**
+ * Parse a zip's central directory. Throws ArchiveLimitError (unscannable) on anything malformed
+ * or over limits. Records are read until the directory's byte size is used up; an entry count
+ * (EOCD or zip64) that disagrees with them is refused rather than trusted either way.
+ */
 export function readZipDirectory(buf: Buffer, maxEntries: number): ZipDirectory {
   if (buf.length < 22) throw new ArchiveLimitError('zip: too short');
   let eocd = -1;
@@ -44,27 +56,34 @@ export function readZipDirectory(buf: Buffer, maxEntries: number): ZipDirectory 
     }
   }
   if (eocd < 0) throw new ArchiveLimitError('zip: no end of central directory');
+  const diskCount = buf.readUInt16LE(eocd + 8);
   let count = buf.readUInt16LE(eocd + 10);
   let cdSize = buf.readUInt32LE(eocd + 12);
   let cdOffset = buf.readUInt32LE(eocd + 16);
-  if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
+  if (count === 0xffff || diskCount === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
     // Zip64: locator right before the EOCD, then the zip64 EOCD record.
     const loc = eocd - 20;
     if (loc < 0 || buf.readUInt32LE(loc) !== 0x07064b50) throw new ArchiveLimitError('zip64: no locator');
     const rec = Number(buf.readBigUInt64LE(loc + 8));
     if (!Number.isSafeInteger(rec) || rec + 56 > buf.length || buf.readUInt32LE(rec) !== 0x06064b50) throw new ArchiveLimitError('zip64: bad record');
+    const diskCount64 = Number(buf.readBigUInt64LE(rec + 24));
     count = Number(buf.readBigUInt64LE(rec + 32));
+    if (diskCount64 !== count) throw new ArchiveLimitError('zip64: entry counts disagree');
     cdSize = Number(buf.readBigUInt64LE(rec + 40));
     cdOffset = Number(buf.readBigUInt64LE(rec + 48));
-  }
+  } else if (diskCount !== count) throw new ArchiveLimitError('zip: entry counts disagree');
   if (count > maxEntries) throw new ArchiveLimitError(`zip: ${count} entries (limit ${maxEntries})`);
+  if (!Number.isSafeInteger(cdSize) || !Number.isSafeInteger(cdOffset)) throw new ArchiveLimitError('zip: central directory out of range');
   // Prefixed archives (self-extractors, junk before PK): shift offsets by the difference.
   const shift = eocd - (cdOffset + cdSize) > 0 && cdOffset + cdSize <= eocd ? eocd - (cdOffset + cdSize) : 0;
   let p = cdOffset + shift;
-  if (p < 0 || p > buf.length) throw new ArchiveLimitError('zip: central directory out of range');
+  const cdStart = p;
+  const cdEnd = p + cdSize;
+  if (p < 0 || cdEnd > buf.length) throw new ArchiveLimitError('zip: central directory out of range');
   const entries: ZipEntry[] = [];
-  for (let i = 0; i < count; i++) {
-    if (p + 46 > buf.length || buf.readUInt32LE(p) !== CDH) throw new ArchiveLimitError('zip: truncated central directory');
+  while (p < cdEnd) {
+    if (entries.length >= maxEntries) throw new ArchiveLimitError(`zip: more than ${maxEntries} entries`);
+    if (p + 46 > cdEnd || buf.readUInt32LE(p) !== CDH) throw new ArchiveLimitError('zip: truncated central directory');
     const flags = buf.readUInt16LE(p + 8);
     const method = buf.readUInt16LE(p + 10);
     let csize = buf.readUInt32LE(p + 20);
@@ -73,9 +92,8 @@ export function readZipDirectory(buf: Buffer, maxEntries: number): ZipDirectory 
     const extraLen = buf.readUInt16LE(p + 30);
     const commentLen = buf.readUInt16LE(p + 32);
     let local = buf.readUInt32LE(p + 42);
-    if (p + 46 + nameLen + extraLen + commentLen > buf.length) throw new ArchiveLimitError('zip: truncated entry');
-    const nameBytes = buf.subarray(p + 46, p + 46 + nameLen);
-    const name = flags & 0x800 ? nameBytes.toString('utf8') : decodeCp437(nameBytes);
+    if (p + 46 + nameLen + extraLen + commentLen > cdEnd) throw new ArchiveLimitError('zip: truncated entry');
+    const name = decodeName(buf.subarray(p + 46, p + 46 + nameLen), flags);
     const extra = buf.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen);
     let aes = method === 99;
     for (let e = 0; e + 4 <= extra.length; ) {
@@ -98,29 +116,78 @@ export function readZipDirectory(buf: Buffer, maxEntries: number): ZipDirectory 
       e += 4 + size;
     }
     // Unicode path extra field (0x7075) carries the real name for non-UTF-8 archivers.
-    const upath = findExtra(extra, 0x7075);
-    const realName = upath && upath.length > 5 ? upath.subarray(5).toString('utf8') : name;
+    const upath = unicodePath(extra);
+    const realName = upath ?? name;
     local += shift;
     if (!Number.isSafeInteger(csize) || !Number.isSafeInteger(usize) || !Number.isSafeInteger(local)) throw new ArchiveLimitError('zip: sizes out of range');
     if (local + 30 > buf.length || buf.readUInt32LE(local) !== LFH) throw new ArchiveLimitError(`zip: bad local header for ${realName}`);
     const lNameLen = buf.readUInt16LE(local + 26);
     const lExtraLen = buf.readUInt16LE(local + 28);
     const dataStart = local + 30 + lNameLen + lExtraLen;
+    if (dataStart > buf.length) throw new ArchiveLimitError(`zip: truncated local header for ${realName}`);
+    // The local header's own name (and its 0x7075): what streaming extractors (bsdtar) save under.
+    const localName = decodeName(buf.subarray(local + 30, local + 30 + lNameLen), buf.readUInt16LE(local + 6));
+    const localUpath = unicodePath(buf.subarray(local + 30 + lNameLen, dataStart));
+    const names = [...new Set([name, upath, localName, localUpath].filter((n): n is string => n !== null))];
+    const encrypted = (flags & 1) === 1 || aes;
+    checkDeclaredSize(realName, method, encrypted, csize, usize);
     entries.push({
       name: realName,
+      names,
       flags,
       method,
       compressedSize: csize,
       uncompressedSize: usize,
       localOffset: local,
-      encrypted: (flags & 1) === 1 || aes,
+      encrypted,
       aes,
       span: [local, dataStart + csize],
     });
     p += 46 + nameLen + extraLen + commentLen;
   }
+  if (p !== cdEnd) throw new ArchiveLimitError('zip: central directory size does not match its records');
+  if (entries.length !== count) throw new ArchiveLimitError(`zip: end record counts ${count} entries, the central directory holds ${entries.length}`);
   checkOverlap(entries);
+  checkHiddenLocals(buf, entries, cdStart);
   return { entries };
+}
+
+function decodeName(b: Buffer, flags: number): string {
+  return flags & 0x800 ? b.toString('utf8') : decodeCp437(b);
+}
+
+/** The name in an Info-ZIP Unicode Path extra (0x7075: version 1, CRC-32 of the plain name, UTF-8 name); null if none. */
+function unicodePath(extra: Buffer): string | null {
+  const f = findExtra(extra, 0x7075);
+  return f && f.length > 5 ? f.subarray(5).toString('utf8') : null;
+}
+
+/**
+ * Declared sizes are used for the budget and ratio checks, so they must be believable: stored
+ * data is exactly its size, and deflate never grows its input by more than a few bytes per
+ * 16 KiB block; a compressed size past that means the declared size is a lie (a bomb in disguise).
+ * Encryption adds a header (ZipCrypto 12 bytes; AES's method is 99 and not checked here).
+ */
+function checkDeclaredSize(name: string, method: number, encrypted: boolean, csize: number, usize: number): void {
+  const slack = encrypted ? 12 : 0;
+  if (method === 0 && (csize < usize || csize > usize + slack)) throw new ArchiveLimitError(`zip: ${name} is stored with ${csize} bytes but declares ${usize}`);
+  if (method === 8 && csize > usize + Math.floor(usize / 1000) + 1024 + slack) {
+    throw new ArchiveLimitError(`zip: ${name} has ${csize} compressed bytes, impossible for its declared size ${usize}`);
+  }
+}
+
+/**
+ * Streaming readers (bsdtar on a pipe, Java's ZipInputStream) walk local headers from the start
+ * and never read the central directory: a local header outside every listed member's span is a
+ * member only they see. Gaps between spans may hold data descriptors, never a local header.
+ */
+function checkHiddenLocals(buf: Buffer, entries: ZipEntry[], cdStart: number): void {
+  const spans = entries.map((e) => e.span).sort((a, b) => a[0] - b[0]);
+  let from = 0;
+  for (const [start, end] of [...spans, [cdStart, cdStart] as [number, number]]) {
+    if (start > from && buf.subarray(from, start).includes(LFH_SIG)) throw new ArchiveLimitError('zip: a local header not listed in the central directory');
+    from = Math.max(from, end);
+  }
 }
 
 function findExtra(extra: Buffer, want: number): Buffer | null {
@@ -189,7 +256,8 @@ export function extractEntry(buf: Buffer, e: ZipEntry, budget: InflateBudget, ma
     } catch (err) {
       throw new ArchiveLimitError(`zip: ${e.name} does not inflate (${(err as Error).message})`);
     }
-    if (prefixOnly === null && out.length > e.uncompressedSize) throw new ArchiveLimitError(`zip: ${e.name} expands past its declared size`);
+    // Prefix or whole: more bytes than declared means the declared size lies.
+    if (out.length > e.uncompressedSize) throw new ArchiveLimitError(`zip: ${e.name} expands past its declared size`);
     if (out.length > budget.remaining) throw new ArchiveLimitError('zip: expanded bytes over the limit');
     budget.remaining -= out.length;
     return Buffer.from(out.buffer, out.byteOffset, out.length);
@@ -200,7 +268,7 @@ export function extractEntry(buf: Buffer, e: ZipEntry, budget: InflateBudget, ma
   const inf = new Inflate((chunk) => {
     if (done) return;
     got += chunk.length;
-    if (prefixOnly === null && got > e.uncompressedSize) throw new ArchiveLimitError(`zip: ${e.name} expands past its declared size`);
+    if (got > e.uncompressedSize) throw new ArchiveLimitError(`zip: ${e.name} expands past its declared size`);
     if (got > budget.remaining) throw new ArchiveLimitError('zip: expanded bytes over the limit');
     chunks.push(chunk);
     if (got >= cap) done = true;

@@ -4,6 +4,7 @@ import { readRar4, readRar5 } from '../../../src/policy/archive/rar.js';
 import { read7z } from '../../../src/policy/archive/sevenzip.js';
 import { readZipDirectory } from '../../../src/policy/archive/zip.js';
 import { sniffArchive, sniffExecutable } from '../../../src/policy/sniff.js';
+import { rawZip, unicodePathExtra } from './archive-fixtures.js';
 import { elfBytes, machOBytes, overlappingBomb, peBytes, rar4, rar5, recursiveBomb, sevenZip, zip } from './fixtures.js';
 
 const EXT = new Set(['exe', 'dll', 'scr', 'js']);
@@ -147,6 +148,59 @@ describe('inspectFile', () => {
     expect((await inspectFile(nest, 'deep.zip', EXT, LIMITS)).unscannable).toMatch(/nested deeper than 3/);
     const big = zip([{ name: 'big.bin', data: Buffer.alloc(3 * 1024 * 1024, 1), deflate: true }]);
     expect((await inspectFile(big, 'b.zip', EXT, { ...LIMITS, maxExpandedBytes: 1024 * 1024, maxRatio: 100_000 })).unscannable).toMatch(/limit/);
+  });
+
+  const hello = Buffer.from('hello');
+  const exePaths = async (a: Buffer): Promise<string[]> => {
+    const r = await inspectFile(a, 'a.zip', EXT, LIMITS);
+    expect(r.unscannable).toBeNull();
+    return r.executables.map((x) => x.path);
+  };
+
+  it('zip: both the central name and the Unicode Path extra (0x7075) name are checked, whatever its CRC says', async () => {
+    expect(await exePaths(rawZip([{ name: 'setup.exe', data: hello, extra: unicodePathExtra('setup.txt') }]))).toEqual(['a.zip/setup.exe']);
+    expect(await exePaths(rawZip([{ name: 'setup.txt', data: hello, extra: unicodePathExtra('setup.exe') }]))).toEqual(['a.zip/setup.exe']);
+    // Only in the local header's extra.
+    expect(await exePaths(rawZip([{ name: 'setup.txt', data: hello, localExtra: unicodePathExtra('setup.exe') }]))).toEqual(['a.zip/setup.exe']);
+  });
+
+  it('zip: the local header name is checked too (bsdtar saves under it)', async () => {
+    expect(await exePaths(rawZip([{ name: 'a.txt', localName: 'a.exe', data: hello }]))).toEqual(['a.zip/a.exe']);
+    expect(readZipDirectory(rawZip([{ name: 'a.txt', localName: 'a.exe', data: hello }]), 10).entries[0]?.names).toEqual(['a.txt', 'a.exe']);
+  });
+
+  it('zip: an EOCD entry count that disagrees with the central directory cannot be checked', async () => {
+    const members = [
+      { name: 'readme.txt', data: hello },
+      { name: 'setup.exe', data: hello },
+    ];
+    expect((await inspectFile(rawZip(members, 1), 'a.zip', EXT, LIMITS)).unscannable).toMatch(/counts 1 entries, the central directory holds 2/);
+    expect((await inspectFile(rawZip(members, 3), 'a.zip', EXT, LIMITS)).unscannable).toMatch(/counts 3 entries/);
+    expect(await exePaths(rawZip(members))).toEqual(['a.zip/setup.exe']);
+  });
+
+  it('zip: a local header outside every listed member (seen by streaming readers) cannot be checked', async () => {
+    const hidden = rawZip([{ name: 'setup.exe', data: hello }]);
+    const shown = rawZip([{ name: 'a.txt', data: hello }]);
+    // The hidden member's local entry first, then a zip whose directory does not list it.
+    const lfhLen = 30 + 'setup.exe'.length + hello.length;
+    const z = Buffer.concat([hidden.subarray(0, lfhLen), shown]);
+    expect((await inspectFile(z, 'a.zip', EXT, LIMITS)).unscannable).toMatch(/not listed/);
+  });
+
+  it('zip: a declared size that lies is caught (impossible compressed size, or more bytes than declared)', async () => {
+    const zeros = Buffer.alloc(8 * 1024 * 1024);
+    // 8 MiB of zeros deflate to ~8 KiB: impossible for 1,000 declared bytes.
+    const lying = rawZip([{ name: 'small.txt', data: zeros, deflate: true, declaredSize: 1000 }]);
+    expect((await inspectFile(lying, 'l.zip', EXT, LIMITS)).unscannable).toMatch(/impossible for its declared size 1000/);
+    // A plausible compressed size, but the (prefix) inflation yields more than the 4,000 declared bytes.
+    const over = rawZip([{ name: 'small.txt', data: Buffer.alloc(100_000), deflate: true, declaredSize: 4000 }]);
+    expect((await inspectFile(over, 'l.zip', EXT, LIMITS)).unscannable).toMatch(/expands past its declared size/);
+    // Stored data is exactly its declared size.
+    const stored = rawZip([{ name: 'small.txt', data: Buffer.alloc(5000), declaredSize: 100 }]);
+    expect((await inspectFile(stored, 's.zip', EXT, LIMITS)).unscannable).toMatch(/stored with 5000 bytes but declares 100/);
+    // Honest members are fine.
+    expect((await inspectFile(rawZip([{ name: 'a.bin', data: zeros.subarray(0, 100_000), deflate: true }]), 'ok.zip', EXT, LIMITS)).unscannable).toBeNull();
   });
 
   it('a file named .zip that is not one cannot be checked', async () => {
