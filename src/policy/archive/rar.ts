@@ -49,10 +49,20 @@ export function readRar4(buf: Buffer, maxEntries: number): ArchiveListing {
         add += buf.readUInt32LE(q) * 0x100000000;
         q += 8;
       }
-      const raw = buf.subarray(q, Math.min(q + nameSize, buf.length));
-      // Unicode names (flag 0x0200) store "ascii\0encoded"; the ASCII part is enough for the extension.
+      if (q + nameSize > buf.length) throw new ArchiveLimitError('rar4: truncated file name');
+      const raw = buf.subarray(q, q + nameSize);
+      // Unicode names (flag 0x0200): "ascii\0encoded" (WinRAR and unrar show and save the decoded
+      // one, other tools the ASCII one: both are checked), or UTF-8 alone when there is no NUL.
       const zero = raw.indexOf(0);
-      const name = (zero >= 0 ? raw.subarray(0, zero) : raw).toString(flags & 0x0200 && zero < 0 ? 'utf8' : 'latin1');
+      let name: string;
+      if (!(flags & 0x0200)) name = (zero >= 0 ? raw.subarray(0, zero) : raw).toString('latin1');
+      else if (zero < 0) name = raw.toString('utf8');
+      else {
+        const ascii = raw.subarray(0, zero).toString('latin1');
+        const wide = decodeRar4UnicodeName(raw, zero);
+        if (ascii !== wide && ascii !== '') out.names.push(ascii);
+        name = wide || ascii;
+      }
       out.names.push(name);
       // METHOD 0x30 = stored: the member's bytes follow the header as they are.
       if (buf[p + 25] === 0x30 && !(flags & 0x0004)) out.stored.push({ name, head: buf.subarray(p + size, Math.min(p + size + add, p + size + HEAD_BYTES, buf.length)) });
@@ -65,6 +75,56 @@ export function readRar4(buf: Buffer, maxEntries: number): ArchiveListing {
     p += size + add;
   }
   return out;
+}
+
+/** Longest decoded Unicode name accepted (RAR's own limit is 2048 characters). */
+const MAX_NAME_CHARS = 4096;
+
+/**
+ * The RAR 2.9/3.x Unicode name encoding (FILE_HEAD with LHD_UNICODE): `field` is the whole name
+ * field, the ASCII name ending at `zero`. After the NUL: a high byte, then flag bytes whose bit
+ * pairs (high first) choose, for each step, one of four operations: 0 = one byte (high byte 0);
+ * 1 = one byte with the high byte; 2 = two bytes (low, high); 3 = a run copied from the ASCII
+ * name at the same positions (length byte + 2; with bit 7 set, a correction byte is added to each
+ * low byte and the high byte used). The name ends at the first NUL character. Anything that runs
+ * past the field is not guessed at: ArchiveLimitError (cannot be checked).
+ */
+export function decodeRar4UnicodeName(field: Buffer, zero: number): string {
+  const bad = (why: string): never => {
+    throw new ArchiveLimitError(`rar4: undecodable Unicode name (${why})`);
+  };
+  let p = zero + 1;
+  const next = (): number => (p < field.length ? (field[p++] as number) : bad('truncated'));
+  const out: number[] = [];
+  if (p >= field.length) return '';
+  const high = next() << 8;
+  let flags = 0;
+  let bits = 0;
+  while (p < field.length) {
+    if (bits === 0) {
+      flags = next();
+      bits = 8;
+    }
+    const op = flags >> 6;
+    if (op === 0) out.push(next());
+    else if (op === 1) out.push(next() | high);
+    else if (op === 2) out.push(next() | (next() << 8));
+    else {
+      const len = next();
+      const correction = len & 0x80 ? next() : null;
+      for (let n = (len & 0x7f) + 2; n > 0; n--) {
+        const at = out.length;
+        if (at >= field.length) bad('copy past the name');
+        const c = field[at] as number;
+        out.push(correction === null ? c : ((c + correction) & 0xff) | high);
+      }
+    }
+    if (out.length > MAX_NAME_CHARS) bad('too long');
+    flags = (flags << 2) & 0xff;
+    bits -= 2;
+  }
+  const end = out.indexOf(0);
+  return String.fromCharCode(...(end >= 0 ? out.slice(0, end) : out));
 }
 
 function vint(buf: Buffer, p: number): [number, number] {

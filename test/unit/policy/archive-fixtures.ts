@@ -67,3 +67,31 @@ export function rawZip(members: RawZipMember[], count = members.length): Buffer 
   const end = le([4, 0x06054b50], [2, 0], [2, 0], [2, count], [2, count], [4, cd.length], [4, offset], [2, 0]);
   return Buffer.concat([...locals, cd, end]);
 }
+
+// ───────────────────────────── RAR 1.5–4 ─────────────────────────────
+
+/** A RAR 1.5–4 block: CRC16 (of what follows it), type, flags, size, fields, then the data area. */
+function rar4Head(type: number, flags: number, fields: Buffer, data = Buffer.alloc(0)): Buffer {
+  const h = Buffer.concat([le([1, type], [2, flags], [2, 7 + fields.length]), fields]);
+  return Buffer.concat([le([2, crc32(h) & 0xffff]), h, data]);
+}
+
+/** One stored member whose raw name field and file flags are given (0x0200 = LHD_UNICODE). */
+export function rar4RawName(nameField: Buffer, fileFlags: number, data = Buffer.from('hello')): Buffer {
+  // PACK_SIZE, UNP_SIZE, HOST_OS, FILE_CRC, FTIME, UNP_VER, METHOD (store), NAME_SIZE, ATTR.
+  const fields = le([4, data.length], [4, data.length], [1, 2], [4, crc32(data)], [4, 0], [1, 29], [1, 0x30], [2, nameField.length], [4, 0x20]);
+  return Buffer.concat([
+    Buffer.from('Rar!\x1a\x07\x00', 'latin1'),
+    rar4Head(0x73, 0, Buffer.alloc(6)),
+    rar4Head(0x74, 0x8000 | fileFlags, Buffer.concat([fields, nameField]), data),
+    rar4Head(0x7b, 0x4000, Buffer.alloc(0)),
+  ]);
+}
+
+/** The auditor's encoding: ASCII part, NUL, high byte 0, then groups of a flags byte 0 (four "one byte" steps) and 4 bytes. */
+export function rar4UnicodeField(ascii: string, shown: string): Buffer {
+  const enc: number[] = [0x00];
+  const chars = Buffer.from(shown, 'latin1');
+  for (let i = 0; i < chars.length; i += 4) enc.push(0x00, ...chars.subarray(i, i + 4));
+  return Buffer.concat([Buffer.from(ascii, 'latin1'), Buffer.from([0]), Buffer.from(enc)]);
+}

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { inspectFile, type InspectLimits } from '../../../src/policy/archive/inspect.js';
-import { readRar4, readRar5 } from '../../../src/policy/archive/rar.js';
+import { decodeRar4UnicodeName, readRar4, readRar5 } from '../../../src/policy/archive/rar.js';
 import { read7z } from '../../../src/policy/archive/sevenzip.js';
 import { readZipDirectory } from '../../../src/policy/archive/zip.js';
 import { sniffArchive, sniffExecutable } from '../../../src/policy/sniff.js';
-import { rawZip, unicodePathExtra } from './archive-fixtures.js';
+import { rar4RawName, rar4UnicodeField, rawZip, unicodePathExtra } from './archive-fixtures.js';
 import { elfBytes, machOBytes, overlappingBomb, peBytes, rar4, rar5, recursiveBomb, sevenZip, zip } from './fixtures.js';
 
 const EXT = new Set(['exe', 'dll', 'scr', 'js']);
@@ -66,6 +66,17 @@ describe('RAR and 7z headers', () => {
     expect(readRar4(rar4({ names: ['a.txt'], encryptHeaders: true }), 100)).toMatchObject({ encrypted: true, headersEncrypted: true });
   });
 
+  it('RAR4: Unicode names (LHD_UNICODE) are decoded, all four operations', () => {
+    // "setup.txt" NUL, high byte 0x1e, flags 11 01 00 10 (copy, high+byte, byte, two bytes), then flags 00 00.
+    const field = Buffer.concat([Buffer.from('setup.txt\0', 'latin1'), Buffer.from([0x1e, 0xd2, 0x03, 0xc7, 0x2e, 0x65, 0x00, 0x00, 0x78, 0x65])]);
+    expect(decodeRar4UnicodeName(field, 9)).toBe('setupệ.exe');
+    // Copy with a correction byte: 'ABC' + 0x20 → 'abc' (high byte 0).
+    expect(decodeRar4UnicodeName(Buffer.from([0x41, 0x42, 0x43, 0x00, 0x00, 0xc0, 0x81, 0x20]), 3)).toBe('abc');
+    // Running out of bytes mid-operation is not guessed at.
+    expect(() => decodeRar4UnicodeName(Buffer.from([0x61, 0x00, 0x00, 0x80, 0x41]), 1)).toThrow(/undecodable/);
+    expect(readRar4(rar4RawName(field, 0x0200), 100).names).toEqual(['setup.txt', 'setupệ.exe']);
+  });
+
   it('RAR5: encryption header (type 4), file encryption record (type 1), names', () => {
     expect(readRar5(rar5({ names: ['a.txt', 'b.exe'] }), 100)).toMatchObject({ names: ['a.txt', 'b.exe'], encrypted: false, headersEncrypted: false });
     expect(readRar5(rar5({ names: ['a.txt'], encryptFiles: true }), 100)).toMatchObject({ encrypted: true, headersEncrypted: false });
@@ -122,6 +133,19 @@ describe('inspectFile', () => {
       const r = await inspectFile(a, 'x.7z', EXT, LIMITS);
       expect(r.executables.map((x) => x.path)).toEqual(['x.7z/bad.exe']);
     }
+  });
+
+  it('RAR4: the Unicode name WinRAR saves under is checked, not only the ASCII one', async () => {
+    const r = await inspectFile(rar4RawName(rar4UnicodeField('setup.txt', 'setup.exe'), 0x0200), 'x.rar', EXT, LIMITS);
+    expect(r.unscannable).toBeNull();
+    expect(r.executables.map((x) => x.path)).toEqual(['x.rar/setup.exe']);
+    expect(r.members).toEqual(['x.rar/setup.txt', 'x.rar/setup.exe']);
+    // And the other way round: an ASCII .exe name behind a harmless Unicode one.
+    const r2 = await inspectFile(rar4RawName(rar4UnicodeField('setup.exe', 'setup.txt'), 0x0200), 'x.rar', EXT, LIMITS);
+    expect(r2.executables.map((x) => x.path)).toEqual(['x.rar/setup.exe']);
+    // An encoded part that runs out mid-operation cannot be checked.
+    const bad = Buffer.concat([Buffer.from('a.txt\0', 'latin1'), Buffer.from([0x00, 0x80, 0x41])]);
+    expect((await inspectFile(rar4RawName(bad, 0x0200), 'x.rar', EXT, LIMITS)).unscannable).toMatch(/undecodable Unicode name/);
   });
 
   it('sniffs stored RAR4/RAR5 members (a PE under a harmless name)', async () => {
