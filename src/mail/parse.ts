@@ -49,6 +49,8 @@ interface Ctx {
   parts: number;
   warnings: string[];
   warned: Set<string>;
+  /** The first limit that stopped the tree being parsed to its end (ParsedMessage.incomplete). */
+  incomplete: ParsedMessage['incomplete'];
   /** Lazily built: line-feed counts per block, for O(1)-ish line counts at any depth. */
   lines: LineIndex | null;
   /** Lazily built: offsets of lines that look like delimiters, by boundary (see buildDelimiterIndex). */
@@ -308,6 +310,7 @@ function parsePartWithFields(
     }
     if (depth >= ctx.maxDepth) {
       leaf(ctx, part, `MIME nesting deeper than ${ctx.maxDepth}: not descended`, true);
+      ctx.incomplete ??= { limit: 'depth', detail: `MIME nesting deeper than ${ctx.maxDepth}` };
       return { part, fields };
     }
     parseMultipart(ctx, part, boundary, depth);
@@ -318,8 +321,10 @@ function parsePartWithFields(
       warn(ctx, `encoded message/${part.subtype} not descended`);
     } else if (depth >= ctx.maxDepth) {
       warn(ctx, `MIME nesting deeper than ${ctx.maxDepth}: not descended`, true);
+      ctx.incomplete ??= { limit: 'depth', detail: `MIME nesting deeper than ${ctx.maxDepth}` };
     } else if (ctx.parts >= ctx.maxParts) {
       warn(ctx, `more than ${ctx.maxParts} MIME parts: rest not descended`, true);
+      ctx.incomplete ??= { limit: 'parts', detail: `more than ${ctx.maxParts} MIME parts` };
     } else {
       // A top-level message/rfc822 is IMAP part "1": its enclosed parts are numbered 1.x.
       const base = path || '1';
@@ -373,6 +378,7 @@ function parseMultipart(ctx: Ctx, part: MimePart, boundary: string, depth: numbe
     if (ctx.parts >= ctx.maxParts) {
       capped = true;
       warn(ctx, `more than ${ctx.maxParts} MIME parts: rest not parsed`, true);
+      ctx.incomplete ??= { limit: 'parts', detail: `more than ${ctx.maxParts} MIME parts` };
       return;
     }
     n++;
@@ -476,7 +482,7 @@ function emptyEnvelope(): Envelope {
   return { date: null, subject: null, from: null, sender: null, replyTo: null, to: null, cc: null, bcc: null, inReplyTo: null, messageId: null };
 }
 
-function fallback(raw: Buffer, warnings: string[]): ParsedMessage {
+function fallback(raw: Buffer, warnings: string[], why: string): ParsedMessage {
   return {
     size: raw.length,
     envelope: emptyEnvelope(),
@@ -486,7 +492,7 @@ function fallback(raw: Buffer, warnings: string[]): ParsedMessage {
       size: raw.length, lines: countLines(raw, 0, raw.length), md5: null, disposition: null, language: null,
       location: null, filename: null, children: [], message: null,
     },
-    subject: '', from: '', to: [], cc: [], messageId: null, date: null, bodyText: '', warnings,
+    subject: '', from: '', to: [], cc: [], messageId: null, date: null, bodyText: '', warnings, incomplete: { limit: 'parse', detail: why },
   };
 }
 
@@ -501,6 +507,7 @@ export function parseMessage(raw: Buffer, limits: ParseLimits = {}): ParsedMessa
     parts: 0,
     warnings: [],
     warned: new Set(),
+    incomplete: null,
     lines: null,
     delims: null,
   };
@@ -522,9 +529,11 @@ export function parseMessage(raw: Buffer, limits: ParseLimits = {}): ParsedMessa
       date: parseDate(envelope.date),
       bodyText: bodyTextOf(raw, top, limits.maxBodyTextBytes ?? 1024 * 1024),
       warnings: ctx.warnings,
+      incomplete: ctx.incomplete,
     };
   } catch (e) {
-    return fallback(raw, [...ctx.warnings, `parse failed: ${e instanceof Error ? e.message : String(e)}`]);
+    const why = `parse failed: ${e instanceof Error ? e.message : String(e)}`;
+    return fallback(raw, [...ctx.warnings, why], why);
   }
 }
 

@@ -89,4 +89,10 @@ export interface ParsedMessage {
   bodyText: string;
   /** Parse problems that did not stop parsing (limits reached, bad encodings), for the log and policy. */
   warnings: string[];
+  /**
+   * Set when the MIME tree was not parsed to its end: nesting over the depth limit, more parts
+   * than the part limit, or a parse failure. What was not parsed may hold anything, so policy
+   * treats the message as one that cannot be checked.
+   */
+  incomplete: { limit: 'depth' | 'parts' | 'parse'; detail: string } | null;
 }

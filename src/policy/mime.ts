@@ -9,6 +9,7 @@ import iconv from 'iconv-lite';
 import { decodeBody } from '../mail/decode.js';
 import { decodeQWord } from '../mail/headers.js';
 import type { MimePart, ParsedMessage } from '../mail/types.js';
+import { SNIFF_BYTES } from './sniff.js';
 
 export interface PartView {
   part: MimePart;
@@ -16,9 +17,30 @@ export interface PartView {
   path: string;
   /** Depth of attached messages around this part (0 = the message itself). */
   messageDepth: number;
-  /** Every distinct name this part may be saved under (decoded, original spelling). */
+  /** Every distinct name this part, or a file uuencoded in it, may be saved under (decoded, original spelling). */
   names: string[];
+  /** The names from the part's own header (Content-Type name, Content-Disposition filename). */
+  fileNames: string[];
+  /** Files uuencoded in a text body ("begin 644 name"): each is an attachment of its own. */
+  uuencoded: UuFile[];
+  /** Set when the part's header holds more parameters than are read: a name may be among the rest. */
+  paramsCapped: boolean;
 }
+
+/** A file uuencoded inside a text body, as uudecode would save it. */
+export interface UuFile {
+  name: string;
+  /** Decoded size in bytes. */
+  size: number;
+  /** The first decoded bytes (UU_HEAD_BYTES unless asked for more), for magic numbers. */
+  head: Buffer;
+}
+
+/** Decoded bytes of a uuencoded file kept for magic-number checks (a PE header may sit 64 KiB in). */
+export const UU_HEAD_BYTES = SNIFF_BYTES;
+
+/** Parameters read per header field; past them the part's names cannot all be known. */
+export const MAX_PARAMS = 256;
 
 /** Leaves of the MIME tree, attached messages (message/rfc822) opened, in document order. */
 export function leafParts(msg: ParsedMessage, raw: Buffer, maxParts = 10_000): PartView[] {
@@ -30,21 +52,17 @@ export function leafParts(msg: ParsedMessage, raw: Buffer, maxParts = 10_000): P
       for (const c of p.children) walk(c, prefix, depth);
       return;
     }
-    if (p.message) {
-      // The attached message itself counts as a part with a name (it may be "x.exe.eml"), then its contents.
-      out.push({ part: p, path, messageDepth: depth, names: partNames(p, raw) });
-      walk(p.message.part, path, depth + 1);
-      return;
-    }
-    out.push({ part: p, path, messageDepth: depth, names: partNames(p, raw) });
+    // An attached message counts as a part with a name (it may be "x.exe.eml"), then its contents.
+    out.push({ part: p, path, messageDepth: depth, ...partFiles(p, raw) });
+    if (p.message) walk(p.message.part, path, depth + 1);
   };
   walk(msg.structure, '', 0);
   return out;
 }
 
-/** Does this part look like an attachment (has a name, or is not text/message)? */
+/** Does this part look like an attachment (a name in its header, or not text/message)? */
 export function isAttachment(v: PartView): boolean {
-  if (v.names.length > 0) return true;
+  if (v.fileNames.length > 0) return true;
   if (v.part.disposition?.type === 'attachment') return true;
   return v.part.type !== 'text' && v.part.type !== 'message' && v.part.type !== 'multipart';
 }
@@ -87,14 +105,21 @@ function percentDecode(s: string): Buffer {
   return Buffer.from(out);
 }
 
-/** Parse `type/sub; a=b; c*0*=utf-8''x; c*1=y` into params, RFC 2231 joined and decoded. Bounded. */
-export function parseParams(value: string, maxParams = 256): Map<string, string> {
+/**
+ * Parse `type/sub; a=b; c*0*=utf-8''x; c*1=y` into params, RFC 2231 joined and decoded. Bounded:
+ * at most `maxParams` are read, and `capped` (when given) is set if there were more.
+ */
+export function parseParams(value: string, maxParams = MAX_PARAMS, capped?: { hit: boolean }): Map<string, string> {
   type Piece = { sections: Map<number, { v: string; ext: boolean }>; plain?: string; extended?: string };
   const pieces = new Map<string, Piece>();
   const re = /;\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g;
   let m: RegExpExecArray | null;
   let n = 0;
-  while ((m = re.exec(value)) !== null && n++ < maxParams) {
+  while ((m = re.exec(value)) !== null) {
+    if (n++ >= maxParams) {
+      if (capped) capped.hit = true;
+      break;
+    }
     let key = (m[1] as string).toLowerCase();
     let v = (m[2] as string).trim();
     if (v.startsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
@@ -163,8 +188,37 @@ export function headerFields(raw: Buffer, part: MimePart, maxBytes = 64 * 1024):
   return out;
 }
 
-/** Every name a part may be saved under: parser's filename, CT name, CD filename, re-read from its header. */
-export function partNames(part: MimePart, raw: Buffer): string[] {
+/**
+ * RFC 822 comments ("(…)", nested, with quoted-pairs) outside quoted strings, removed: RFC 2045
+ * allows them between parameters, and clients read `; (x) name="a.exe"` as name a.exe.
+ */
+export function stripComments(value: string): string {
+  if (!value.includes('(')) return value;
+  let out = '';
+  let depth = 0;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i] as string;
+    if (ch === '\\') {
+      if (depth === 0) out += value.slice(i, i + 2);
+      i++;
+    } else if (quoted) {
+      out += ch;
+      if (ch === '"') quoted = false;
+    } else if (ch === '(') {
+      depth++;
+    } else if (ch === ')' && depth > 0) {
+      if (--depth === 0) out += ' ';
+    } else if (depth === 0) {
+      out += ch;
+      if (ch === '"') quoted = true;
+    }
+  }
+  return out;
+}
+
+/** The names of a part (parser's filename, Content-Type name, Content-Disposition filename, re-read from its header) and the files uuencoded in it. */
+export function partFiles(part: MimePart, raw: Buffer): Pick<PartView, 'names' | 'fileNames' | 'uuencoded' | 'paramsCapped'> {
   const names = new Set<string>();
   const add = (v: string | null | undefined): void => {
     if (v && v.trim()) names.add(decodeEncodedWords(v));
@@ -172,20 +226,103 @@ export function partNames(part: MimePart, raw: Buffer): string[] {
   add(part.filename);
   for (const p of part.params) if (p.name === 'name' || p.name.startsWith('name*')) add(p.value);
   for (const p of part.disposition?.params ?? []) if (p.name === 'filename' || p.name.startsWith('filename*')) add(p.value);
+  const capped = { hit: false };
   for (const [field, value] of headerFields(raw, part)) {
     if (field !== 'content-type' && field !== 'content-disposition') continue;
-    const params = parseParams(value);
-    for (const [k, v] of params) if (/^(name|filename)(#plain|#cont)?$/.test(k)) add(v);
-  }
-  // uuencoded files inside text bodies ("begin 644 name").
-  if (part.type === 'text' && part.size < 32 * 1024 * 1024) {
-    const bytes = decodeBody(raw, part, 8 * 1024 * 1024);
-    // Most bodies have no "begin" at all: skip the line-by-line regex (and the string copy) for them.
-    if (bytes.indexOf('begin') >= 0) {
-      for (const m of bytes.toString('latin1').matchAll(/^begin(?:-base64)? [0-7]{3,4} ([^\r\n]+)$/gm)) add(m[1]);
+    // Read with and without comments: a client may do either, and either name may be the executable one.
+    const readings = [value, stripComments(value)];
+    for (const v of readings[1] === value ? [value] : readings) {
+      for (const [k, name] of parseParams(v, MAX_PARAMS, capped)) if (/^(name|filename)(#plain|#cont)?$/.test(k)) add(name);
     }
   }
-  return [...names];
+  const fileNames = [...names];
+  let uuencoded: UuFile[] = [];
+  if (part.type === 'text') {
+    const bytes = decodeBody(raw, part, part.size);
+    // Most bodies have no "begin" at all: skip the line-by-line scan (and the string copy) for them.
+    if (bytes.indexOf('begin') >= 0) uuencoded = uuencodedFiles(bytes);
+    for (const f of uuencoded) add(f.name);
+  }
+  return { names: [...names], fileNames, uuencoded, paramsCapped: capped.hit };
+}
+
+/** uuencode's character to its 6 bits (both space and backquote are 0). */
+function uuBits(code: number): number {
+  return (code - 32) & 63;
+}
+
+/** Bytes collected up to a cap, in 64 KiB chunks (a whole uuencoded file may be megabytes). */
+class ByteSink {
+  private readonly chunks: Buffer[] = [];
+  private cur = Buffer.alloc(0);
+  private at = 0;
+  length = 0;
+  constructor(private readonly max: number) {}
+  push(b: number): void {
+    if (this.length >= this.max) return;
+    if (this.at === this.cur.length) {
+      this.cur = Buffer.alloc(Math.min(64 * 1024, this.max - this.length));
+      this.chunks.push(this.cur);
+      this.at = 0;
+    }
+    this.cur[this.at++] = b;
+    this.length++;
+  }
+  get full(): boolean {
+    return this.length >= this.max;
+  }
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks, this.length);
+  }
+}
+
+/**
+ * Files uuencoded in a text body: "begin MODE NAME" up to "end" (classic, each line's first
+ * character giving its byte count), or "begin-base64 MODE NAME" up to "====" (uuencode -m). Sizes
+ * are what uudecode writes; a block without its end line counts up to where it stops. `keep`
+ * bytes of each file are decoded (the head, for magic numbers; or all of it, for an archive).
+ */
+export function uuencodedFiles(body: Buffer, keep = UU_HEAD_BYTES): UuFile[] {
+  const text = body.toString('latin1');
+  const out: UuFile[] = [];
+  const begin = /^begin(-base64)? [0-7]{1,6} ([^\r\n]+?)\r?$/gm;
+  let m: RegExpExecArray | null;
+  while ((m = begin.exec(text)) !== null) {
+    const base64 = m[1] !== undefined;
+    let pos = text.indexOf('\n', m.index);
+    let size = 0;
+    const sink = new ByteSink(keep);
+    while (pos >= 0 && pos < text.length) {
+      const nl = text.indexOf('\n', pos + 1);
+      const line = text.slice(pos + 1, nl < 0 ? text.length : nl).replace(/\r$/, '');
+      pos = nl;
+      if (base64) {
+        if (line === '====' || !/^[A-Za-z0-9+/]*=*$/.test(line)) break;
+        const data = sink.full ? null : Buffer.from(line, 'base64');
+        size += data ? data.length : Math.floor((line.replace(/=+$/, '').length * 3) / 4);
+        if (data) for (const b of data) sink.push(b);
+        continue;
+      }
+      if (line === 'end') break;
+      if (line.length === 0) continue;
+      // A data line: only uuencode's alphabet (space to backquote); anything else ends the block.
+      if (!/^[\x20-\x60]+$/.test(line)) break;
+      const n = uuBits(line.charCodeAt(0));
+      size += n;
+      // Each 4 characters after the count carry 3 bytes; a short line reads as zero bits.
+      const bit = (i: number): number => uuBits(line.charCodeAt(i) || 32);
+      for (let i = 1, left = n; left > 0 && !sink.full; i += 4, left -= 3) {
+        const [a, b, c, d] = [bit(i), bit(i + 1), bit(i + 2), bit(i + 3)];
+        sink.push((a << 2) | (b >> 4));
+        if (left > 1) sink.push(((b << 4) | (c >> 2)) & 0xff);
+        if (left > 2) sink.push(((c << 6) | d) & 0xff);
+      }
+    }
+    out.push({ name: (m[2] as string).trim(), size, head: sink.bytes() });
+    if (pos < 0) break;
+    begin.lastIndex = pos;
+  }
+  return out;
 }
 
 /** The outer header value of a top-level field (decoded), or null. */

@@ -7,7 +7,8 @@ import type { Config } from '../config/schema.js';
 import { inspectFile, emptyReport, type InspectReport } from './archive/inspect.js';
 import { inspectArchive } from './archive/pool.js';
 import { decodeBody } from '../mail/decode.js';
-import { leafParts, type PartView } from './mime.js';
+import type { ParsedMessage } from '../mail/types.js';
+import { leafParts, MAX_PARAMS, uuencodedFiles, type PartView } from './mime.js';
 import { extensionOf, isExecutableType } from './names.js';
 import { SNIFF_BYTES, sniffArchive } from './sniff.js';
 import type { PolicyMessage } from './types.js';
@@ -23,6 +24,11 @@ export interface PartScan {
 
 export interface MessageScan {
   parts: PartScan[];
+  /**
+   * Something of the message was not read (the rest cannot be checked): the MIME tree past a
+   * limit (ParsedMessage.incomplete), or a part header with more parameters than are read.
+   */
+  incomplete: { limit: NonNullable<ParsedMessage['incomplete']>['limit'] | 'params'; detail: string } | null;
 }
 
 const ARCHIVE_EXTENSIONS = new Set(['zip', 'rar', '7z']);
@@ -50,32 +56,44 @@ async function doScan(msg: PolicyMessage, config: Readonly<Config>): Promise<Mes
     timeMs: Math.max(1000, Math.floor(pol.ruleTimeoutMs / 2)),
   };
   const parts: PartScan[] = [];
+  let incomplete: MessageScan['incomplete'] = msg.parsed.incomplete;
   const views = leafParts(msg.parsed, msg.raw, config.limits.maxMimeParts);
+  /** Content (magic numbers, archives) under one name; archives open in the inspection worker thread (archive/pool.ts). */
+  const content = async (bytes: Buffer, name: string, report: InspectReport): Promise<void> => {
+    if (sniffArchive(bytes) !== null || ARCHIVE_EXTENSIONS.has(extensionOf(name))) {
+      const r = await inspectArchive(bytes, name, extensions, limits);
+      report.executables.push(...r.executables);
+      report.encrypted.push(...r.encrypted);
+      report.members.push(...r.members);
+      report.unscannable ??= r.unscannable;
+    } else await inspectFile(bytes, name, extensions, limits, report);
+  };
   for (const view of views) {
     const label = view.names[0] ?? `part ${view.path}`;
     const report = emptyReport();
+    if (view.paramsCapped) incomplete ??= { limit: 'params', detail: `part ${view.path}: more than ${MAX_PARAMS} header parameters` };
     if (view.part.message) {
       // The attached message's own contents are separate leaves; only its names count here.
       for (const n of view.names) await inspectFile(Buffer.alloc(0), n, extensions, limits, report);
     } else {
       // Sniff a prefix first; decode the whole part only when it is (or is named as) an archive.
-      const name = view.names[0] ?? '';
+      const name = view.fileNames[0] ?? '';
       let bytes = decodeBody(msg.raw, view.part, SNIFF_BYTES);
       if (bytes.length >= SNIFF_BYTES && (sniffArchive(bytes) !== null || ARCHIVE_EXTENSIONS.has(extensionOf(name)))) {
         bytes = decodeBody(msg.raw, view.part, config.limits.maxMessageBytes);
       }
-      // Each name is checked; content (magic numbers, archives) once under the first name.
-      // Archives are opened in the inspection worker thread (archive/pool.ts).
-      if (sniffArchive(bytes) !== null || ARCHIVE_EXTENSIONS.has(extensionOf(name))) {
-        const r = await inspectArchive(bytes, name, extensions, limits);
-        report.executables.push(...r.executables);
-        report.encrypted.push(...r.encrypted);
-        report.members.push(...r.members);
-        report.unscannable ??= r.unscannable;
-      } else await inspectFile(bytes, name, extensions, limits, report);
-      for (const n of view.names.slice(1)) await inspectFile(Buffer.alloc(0), n, extensions, limits, report);
+      await content(bytes, name, report);
+      // Each file uuencoded in a text body: its own name and content (the whole file when it is an archive).
+      for (const [i, f] of view.uuencoded.entries()) {
+        const archive = sniffArchive(f.head) !== null || ARCHIVE_EXTENSIONS.has(extensionOf(f.name));
+        const bytes = archive ? (uuencodedFiles(decodeBody(msg.raw, view.part), config.limits.maxMessageBytes)[i]?.head ?? f.head) : f.head;
+        await content(bytes, f.name, report);
+      }
+      // Every other name the part may be saved under.
+      const done = new Set([name, ...view.uuencoded.map((f) => f.name)]);
+      for (const n of view.names) if (!done.has(n)) await inspectFile(Buffer.alloc(0), n, extensions, limits, report);
     }
     parts.push({ view, label, report, executableType: isExecutableType(view.part.type, view.part.subtype) });
   }
-  return { parts };
+  return { parts, incomplete };
 }

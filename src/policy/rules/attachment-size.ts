@@ -1,4 +1,8 @@
-/** R-STORE-2: each attachment, decoded, at most limits.maxAttachmentBytes → else 552 5.3.4 naming the file and the limit. */
+/**
+ * R-STORE-2: each attachment, decoded, at most limits.maxAttachmentBytes → else 552 5.3.4 naming
+ * the file and the limit. A file uuencoded in a text body is an attachment of its own, measured
+ * as uudecode writes it (not the text around it, nor its 4/3 encoding).
+ */
 import { formatBytes } from '../../lib/bytes.js';
 import { bi } from '../../lib/errors.js';
 import { reply, type RuleFactory } from '../deps.js';
@@ -14,12 +18,16 @@ export const attachmentSize: RuleFactory = ({ config }) => ({
     if (!msg) return { kind: 'pass' };
     const max = config.limits.maxAttachmentBytes;
     for (const v of leafParts(msg.parsed, msg.raw, config.limits.maxMimeParts)) {
-      if (!isAttachment(v) || v.part.message) continue;
+      if (v.part.message) continue;
+      const over: Array<{ file: string; size: number }> = v.uuencoded.filter((f) => f.size > max).map((f) => ({ file: f.name, size: f.size }));
       // Cheap upper bound first: the encoded size is never smaller than the decoded one.
-      if (v.part.size <= max) continue;
-      const size = decodedSize(msg.raw, v.part);
-      if (size <= max) continue;
-      const file = v.names[0] ?? `part ${v.path}`;
+      if (isAttachment(v) && v.part.size > max) {
+        const size = decodedSize(msg.raw, v.part);
+        if (size > max) over.unshift({ file: v.fileNames[0] ?? `part ${v.path}`, size });
+      }
+      const first = over[0];
+      if (!first) continue;
+      const { file, size } = first;
       return {
         kind: 'hit',
         finding: `attachment-too-large; file=${quoteName(file)}; size=${size}; limit=${max}`,

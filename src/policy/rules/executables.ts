@@ -3,12 +3,15 @@
  * (last extension of the Windows name: double extensions, trailing dots/spaces, RFC 2047/2231
  * names), a Content-Type that announces one, magic numbers (PE, ELF, Mach-O, fat) of every
  * part, zip members (also encrypted ones, by name) and zip-in-zip, RAR member names, attached
- * messages. An archive over the inspection limits cannot be checked: that is a hit too.
+ * messages, files uuencoded in text bodies. An archive over the inspection limits cannot be
+ * checked: that is a hit too, and so is a message whose MIME tree is past the nesting or part
+ * limit, or a part header with more parameters than are read (a name may hide past them).
  */
 import { bi } from '../../lib/errors.js';
 import { reply, type RuleFactory } from '../deps.js';
 import { quoteName } from '../names.js';
-import { scanMessage } from '../scan.js';
+import { MAX_PARAMS } from '../mime.js';
+import { scanMessage, type MessageScan } from '../scan.js';
 import type { RuleVerdict } from '../types.js';
 
 const KIND_TEXT: Record<string, [string, string]> = {
@@ -19,6 +22,13 @@ const KIND_TEXT: Record<string, [string, string]> = {
   'mach-o': ['chương trình macOS (Mach-O)', 'macOS program (Mach-O)'],
   'mach-o-fat': ['chương trình macOS (Mach-O)', 'macOS program (Mach-O fat)'],
 };
+
+function incompleteText(limit: NonNullable<MessageScan['incomplete']>['limit'], maxDepth: number, maxParts: number): [string, string] {
+  if (limit === 'params') return [`một phần thư có hơn ${MAX_PARAMS} tham số tiêu đề`, `a part has more than ${MAX_PARAMS} header parameters`];
+  if (limit === 'depth') return [`các phần MIME lồng nhau sâu hơn ${maxDepth} tầng`, `MIME parts nested deeper than ${maxDepth} levels`];
+  if (limit === 'parts') return [`thư có hơn ${maxParts} phần MIME`, `more than ${maxParts} MIME parts`];
+  return ['không phân tích được cấu trúc MIME', 'the MIME structure could not be parsed'];
+}
 
 export const executables: RuleFactory = ({ config }) => ({
   name: 'executables',
@@ -50,6 +60,22 @@ export const executables: RuleFactory = ({ config }) => ({
           bi(
             `Thư bị từ chối: tệp ${quoteName(file)} là tệp thực thi (${vi}), không được phép gửi hoặc nhận (quy tắc executables)`,
             `Message refused: file ${quoteName(file)} is an executable (${en}), which may not be sent or received (rule executables)`,
+          ),
+        ),
+      };
+    }
+    if (scan.incomplete) {
+      // SECURITY-NOTES: a limit hit is "cannot be checked", never clean; past the limit may be anything.
+      const [vi, en] = incompleteText(scan.incomplete.limit, config.limits.maxMimeDepth, config.limits.maxMimeParts);
+      return {
+        kind: 'hit',
+        finding: `unscannable; structure=${scan.incomplete.limit}; ${scan.incomplete.detail}`,
+        reply: reply(
+          550,
+          '5.7.1',
+          bi(
+            `Thư bị từ chối: không kiểm tra được toàn bộ thư (${vi}) (quy tắc executables)`,
+            `Message refused: the message cannot be checked in full (${en}) (rule executables)`,
           ),
         ),
       };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEncodedWords, parseParams } from '../../../src/policy/mime.js';
+import { decodeEncodedWords, parseParams, stripComments } from '../../../src/policy/mime.js';
 import { executableExtension, extensionOf, quoteName, windowsName } from '../../../src/policy/names.js';
 
 const EXT = new Set(['exe', 'scr', 'com']);
@@ -49,5 +49,29 @@ describe('parameters (RFC 2231) and encoded words (RFC 2047)', () => {
   it('decodes RFC 2047 words, also adjacent ones and Q encoding', () => {
     expect(decodeEncodedWords('=?UTF-8?B?Y8O0bmcgdsSDbg==?= =?UTF-8?Q?=2Eexe?=')).toBe('công văn.exe');
     expect(decodeEncodedWords('plain.txt')).toBe('plain.txt');
+  });
+});
+
+describe('comments in parameter lists (RFC 2045 §5.1, RFC 822 comments)', () => {
+  it('are removed outside quoted strings, nested ones and quoted-pairs included', () => {
+    expect(stripComments('attachment; (c) filename="a.exe"')).toBe('attachment;   filename="a.exe"');
+    expect(stripComments('x; (a (nested \\) one) b) name=z.exe')).toBe('x;   name=z.exe');
+    expect(stripComments('x; name="báo cáo (bản 2).pdf"')).toBe('x; name="báo cáo (bản 2).pdf"');
+    expect(stripComments('x; name="a\\"(q)"')).toBe('x; name="a\\"(q)"');
+    expect(parseParams(stripComments('application/octet-stream; (comment) name="a.exe"')).get('name')).toBe('a.exe');
+  });
+  it('an unclosed comment swallows the rest (nothing after it is a parameter)', () => {
+    expect(stripComments('x; (open name="a.exe"')).toBe('x; ');
+  });
+});
+
+describe('the parameter cap', () => {
+  it('reports when there were more parameters than it read', () => {
+    const capped = { hit: false };
+    parseParams(`x; ${Array.from({ length: 10 }, (_, i) => `p${i}=1`).join('; ')}`, 5, capped);
+    expect(capped.hit).toBe(true);
+    const fine = { hit: false };
+    parseParams('x; a=1; b=2', 5, fine);
+    expect(fine.hit).toBe(false);
   });
 });

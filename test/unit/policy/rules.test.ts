@@ -5,6 +5,7 @@ import { systemClock } from '../../../src/lib/clock.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { createPipeline } from '../../../src/policy/pipeline.js';
 import type { PolicyContext } from '../../../src/policy/types.js';
+import { parseMessage } from '../../../src/mail/parse.js';
 import type { Store } from '../../../src/store/port.js';
 import {
   attachedMessagePart,
@@ -99,6 +100,121 @@ describe('executables (R-POL-1): every evasion is refused with 550 5.7.1 naming 
     const r = await check([{ name: 'setup.exe', data: 'x' }], { policy: { rules: [{ name: 'executables', action: 'flag' }] } });
     expect(r.action).toBe('accept');
     expect(r.headers).toContain('X-Buudien-Policy: executable; file="setup.exe"; by=name');
+  });
+});
+
+/** uuencode (classic): 45 bytes a line, the count as its first character, backquote for 0. */
+function uuencode(name: string, data: Buffer, mode = '644'): string {
+  const ch = (v: number): string => (v === 0 ? '`' : String.fromCharCode(32 + v));
+  const lines = [`begin ${mode} ${name}`];
+  for (let at = 0; at < data.length; at += 45) {
+    const chunk = data.subarray(at, at + 45);
+    let line = ch(chunk.length);
+    for (let i = 0; i < chunk.length; i += 3) {
+      const [a = 0, b = 0, c = 0] = [chunk[i], chunk[i + 1], chunk[i + 2]];
+      line += ch(a >> 2) + ch(((a & 3) << 4) | (b >> 4)) + ch(((b & 15) << 2) | (c >> 6)) + ch(c & 63);
+    }
+    lines.push(line);
+  }
+  return [...lines, '`', 'end', ''].join('\r\n');
+}
+
+/** A message whose single text part holds `text` (no multipart around it). */
+function textMessage(text: string): Buffer {
+  return Buffer.from(`From: a@example.org\r\nTo: longnv@example.gov.vn\r\nSubject: t\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${text}`, 'utf8');
+}
+
+describe('what the scanner cannot read is refused, never passed (fail closed)', () => {
+  const exe = 'Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="deep.exe"\r\n\r\nx\r\n';
+
+  it('an .exe nested deeper than limits.maxMimeDepth: the message cannot be checked in full', async () => {
+    let part = exe;
+    for (let i = 0; i < 120; i++) part = `Content-Type: multipart/mixed; boundary="b${i}"\r\n\r\n--b${i}\r\n${part}--b${i}--\r\n`;
+    const r = await pipeline().checkMessage(inbound, policyMessage(Buffer.from(`From: a@example.org\r\nSubject: deep\r\nMIME-Version: 1.0\r\n${part}`)));
+    expect(r.action).toBe('reject');
+    expect(r.reply).toMatchObject({ code: 550, enhanced: '5.7.1' });
+    expect(r.reply?.text).toMatch(/^Thư bị từ chối: không kiểm tra được toàn bộ thư \(các phần MIME lồng nhau sâu hơn 100 tầng\).* \/ Message refused: the message cannot be checked in full/);
+    expect(r.findings[0]).toMatch(/^executables: reject unscannable; structure=depth/);
+  });
+
+  it('an .exe nested deeper through attached messages (message/rfc822)', async () => {
+    let msg = mimeMessage({ attachments: [{ name: 'deep.exe', data: 'x' }] });
+    // A subject per level: the fixture's boundary comes from it, and each level needs its own.
+    for (let i = 0; i < 110; i++) msg = mimeMessage({ subject: `level ${i}`, rawParts: [attachedMessagePart(msg)] });
+    const r = await pipeline().checkMessage(inbound, policyMessage(msg));
+    expect(r.action).toBe('reject');
+    expect(r.findings[0]).toMatch(/structure=depth/);
+  });
+
+  it('an .exe after more than limits.maxMimeParts parts', async () => {
+    const many = Array.from({ length: 60 }, () => 'Content-Type: text/plain\r\n\r\nx\r\n');
+    const msg = mimeMessage({ rawParts: [...many, exe] });
+    const r = await pipeline({ limits: { maxMimeParts: 50 } }).checkMessage(inbound, { raw: msg, parsed: parseMessage(msg, { maxParts: 50 }) });
+    expect(r.action).toBe('reject');
+    expect(r.reply?.text).toContain('hơn 50 phần MIME');
+    expect(r.findings[0]).toMatch(/structure=parts/);
+  });
+
+  it('the same message under the limits is refused for the .exe itself (the limit is what changed)', async () => {
+    let part = exe;
+    for (let i = 0; i < 50; i++) part = `Content-Type: multipart/mixed; boundary="b${i}"\r\n\r\n--b${i}\r\n${part}--b${i}--\r\n`;
+    const r = await pipeline().checkMessage(inbound, policyMessage(Buffer.from(`From: a@example.org\r\nSubject: deep\r\nMIME-Version: 1.0\r\n${part}`)));
+    expect(r.findings[0]).toMatch(/^executables: reject executable; file="deep.exe"/);
+  });
+
+  it('a file name after more header parameters than are read', async () => {
+    const junk = Array.from({ length: 300 }, (_, i) => `x${i}=1`).join('; ');
+    const raw = [`Content-Type: application/octet-stream; ${junk}; name="a.exe"`, 'Content-Disposition: attachment', '', 'x', ''].join('\r\n');
+    const r = await pipeline().checkMessage(inbound, policyMessage(mimeMessage({ rawParts: [raw] })));
+    expect(r.action).toBe('reject');
+    expect(r.findings[0]).toMatch(/structure=params/);
+    expect(r.reply?.text).toContain('hơn 256 tham số');
+  });
+
+  it('a comment before the name parameter does not hide it (RFC 2045 allows comments there)', async () => {
+    for (const raw of [
+      'Content-Type: application/octet-stream; (comment) name="a.exe"\r\n\r\nx\r\n',
+      'Content-Type: application/octet-stream\r\nContent-Disposition: attachment; (c) filename="b.exe"\r\n\r\nx\r\n',
+    ]) {
+      const r = await pipeline().checkMessage(inbound, policyMessage(mimeMessage({ rawParts: [raw] })));
+      expect(r.findings[0]).toMatch(/^executables: reject executable; file="[ab].exe"/);
+    }
+  });
+});
+
+describe('files uuencoded in a text body', () => {
+  it('a program is found by its content, whatever its name', async () => {
+    const r = await pipeline().checkMessage(inbound, policyMessage(textMessage(`Gửi anh:\r\n${uuencode('x.bin', peBytes())}`)));
+    expect(r.action).toBe('reject');
+    expect(r.findings[0]).toBe('executables: reject executable; file="x.bin"; by=pe');
+  });
+
+  it('a zip is opened: an .exe inside it is refused', async () => {
+    const data = zip([{ name: 'setup.exe', data: 'x', deflate: true }]);
+    const r = await pipeline().checkMessage(inbound, policyMessage(textMessage(uuencode('ho-so.zip', data))));
+    expect(r.findings[0]).toMatch(/^executables: reject executable; file="ho-so.zip\/setup.exe"/);
+  });
+
+  it('a harmless file passes, and the text around it is not an attachment', async () => {
+    const r = await pipeline().checkMessage(inbound, policyMessage(textMessage(`Báo cáo:\r\n${uuencode('bao-cao.pdf', Buffer.from('%PDF-1.7\n'))}Hết.\r\n`)));
+    expect(r).toMatchObject({ action: 'accept', findings: [] });
+  });
+
+  it('its size is the decoded size: under the limit passes though the encoding is over it, over the limit is refused', async () => {
+    const cfg = { limits: { maxAttachmentBytes: 1024 * 1024, maxMessageBytes: 4 * 1024 * 1024 } };
+    const under = uuencode('report.pdf', Buffer.alloc(1000 * 1024, 0x41)); // about 1.4 MB of text
+    expect(under.length).toBeGreaterThan(1024 * 1024);
+    expect((await pipeline(cfg).checkMessage(inbound, policyMessage(textMessage(under)))).action).toBe('accept');
+    const over = await pipeline(cfg).checkMessage(inbound, policyMessage(textMessage(uuencode('video.mp4', Buffer.alloc(1024 * 1024 + 1, 0x41)))));
+    expect(over).toMatchObject({ action: 'reject', reply: { code: 552, enhanced: '5.3.4' } });
+    expect(over.findings[0]).toBe(`attachment-size: reject attachment-too-large; file="video.mp4"; size=${1024 * 1024 + 1}; limit=${1024 * 1024}`);
+  });
+
+  it('uuencode -m (begin-base64) and a five-digit mode are read too', async () => {
+    const b64 = `begin-base64 644 a.bin\r\n${peBytes().toString('base64').replace(/.{60}/g, '$&\r\n')}\r\n====\r\n`;
+    expect((await pipeline().checkMessage(inbound, policyMessage(textMessage(b64)))).findings[0]).toBe('executables: reject executable; file="a.bin"; by=pe');
+    const r = await pipeline().checkMessage(inbound, policyMessage(textMessage(uuencode('run.exe', Buffer.from('x'), '00644'))));
+    expect(r.findings[0]).toMatch(/file="run.exe"/);
   });
 });
 
