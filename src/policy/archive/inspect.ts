@@ -89,8 +89,10 @@ async function visit(
       return;
     }
     case '7z': {
-      const info = read7z(bytes);
-      if (info.encrypted) report.encrypted.push({ path, format: '7z' });
+      // Headers 7z cannot unpack or parse throw (cannot be checked); encrypted headers are reported
+      // as encrypted archives (names unreadable), as for RAR.
+      const info = read7z(bytes, limits.maxEntries);
+      if (info.encrypted) report.encrypted.push({ path, format: info.headersEncrypted ? '7z-headers' : '7z' });
       listMembers(info.names, path, extensions, report);
       return;
     }

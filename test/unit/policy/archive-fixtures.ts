@@ -95,3 +95,62 @@ export function rar4UnicodeField(ascii: string, shown: string): Buffer {
   for (let i = 0; i < chars.length; i += 4) enc.push(0x00, ...chars.subarray(i, i + 4));
   return Buffer.concat([Buffer.from(ascii, 'latin1'), Buffer.from([0]), Buffer.from(enc)]);
 }
+
+// ───────────────────────────── 7z ─────────────────────────────
+
+/** Signature header (version 0.4, start header CRC, next header offset/size/CRC), the packed body, the next header. */
+export function sevenZipRaw(body: Buffer, next: Buffer): Buffer {
+  const start = le([8, body.length], [8, next.length], [4, crc32(next)]);
+  return Buffer.concat([Buffer.from([0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c, 0x00, 0x04]), le([4, crc32(start)]), start, body, next]);
+}
+
+/**
+ * The auditor's plain Header: one pack stream of `dataLen` bytes, one folder with one coder
+ * (`fileCoder`, default Copy), an empty SubStreamsInfo, then FilesInfo for one file: `before`
+ * (raw properties, e.g. a kDummy) ahead of its kName. `archiveProps`: raw ArchiveProperties entries.
+ */
+export function sevenZipHeader(name: string, dataLen: number, opts: { fileCoder?: Buffer; before?: Buffer; archiveProps?: Buffer; withName?: boolean } = {}): Buffer {
+  const nm = Buffer.from(`${name}\0`, 'utf16le');
+  const kName = opts.withName === false ? Buffer.alloc(0) : Buffer.concat([Buffer.from([0x11, 1 + nm.length, 0x00]), nm]);
+  return Buffer.concat([
+    Buffer.from([0x01]),
+    opts.archiveProps ? Buffer.concat([Buffer.from([0x02]), opts.archiveProps, Buffer.from([0x00])]) : Buffer.alloc(0),
+    Buffer.from([0x04, 0x06, 0x00, 0x01, 0x09, dataLen, 0x00, 0x07, 0x0b, 0x01, 0x00, 0x01]),
+    opts.fileCoder ?? Buffer.from([0x01, 0x00]),
+    Buffer.from([0x0c, dataLen, 0x00, 0x08, 0x00, 0x00, 0x05, 0x01]),
+    opts.before ?? Buffer.alloc(0),
+    kName,
+    Buffer.from([0x00, 0x00]),
+  ]);
+}
+
+/**
+ * A whole 7z whose header (`plain`) is packed into `packed`, right after the file `data`, by the
+ * folder `coders` (count first; Copy: [1, 0x01, 0x00]). `extraSizes`: unpack sizes of further coder outputs.
+ */
+export function sevenZipPacked(data: Buffer, plain: Buffer, packed: Buffer, coders: Buffer, extraSizes: number[] = []): Buffer {
+  const next = Buffer.concat([
+    Buffer.from([0x17, 0x06, data.length, 0x01, 0x09, packed.length, 0x00, 0x07, 0x0b, 0x01, 0x00]),
+    coders,
+    Buffer.from([0x0c, plain.length, ...extraSizes, 0x00, 0x00]),
+  ]);
+  return sevenZipRaw(Buffer.concat([data, packed]), next);
+}
+
+/**
+ * The auditor's exe_lzma2.7z and aes_lzma2.7z (made with Python's lzma, i.e. liblzma): headers
+ * packed with LZMA2 (one chunk, control 0xE0), listing setup.exe, and doc.pdf in a 7zAES folder.
+ */
+export const SEVEN_Z_LZMA2_EXE = Buffer.from(
+  '377abcaf271c0004540aaa105f0000000000000014000000000000003276dd9168656c6c6f20776f726c642c20746869' +
+    '73206973206e6f74207265616c6c7920612070726f6772616de0002f002e5d0000813307ae0fd096e47c9f3f47673f27' +
+    '99d06e2486fb909510b37268c1fecf6f21bd024b6b4ffa94575a7da400000017062901093600070b010001212101080c' +
+    '300000',
+  'hex',
+);
+export const SEVEN_Z_LZMA2_AES = Buffer.from(
+  '377abcaf271c0004b8e9675c58000000000000001400000000000000c4a2298700000000000000000000000000000000' +
+    '00000000000000000000000000000000e0003100305d0000813307ae0fd00eb03c9f3f474196240f44bf5a593b2cc1d4' +
+    '4de587c685998c5c434ddca489f2880ec67fcb2597e0000017062001093800070b010001212101080c320000',
+  'hex',
+);

@@ -4,7 +4,17 @@ import { decodeRar4UnicodeName, readRar4, readRar5 } from '../../../src/policy/a
 import { read7z } from '../../../src/policy/archive/sevenzip.js';
 import { readZipDirectory } from '../../../src/policy/archive/zip.js';
 import { sniffArchive, sniffExecutable } from '../../../src/policy/sniff.js';
-import { rar4RawName, rar4UnicodeField, rawZip, unicodePathExtra } from './archive-fixtures.js';
+import {
+  rar4RawName,
+  rar4UnicodeField,
+  rawZip,
+  SEVEN_Z_LZMA2_AES,
+  SEVEN_Z_LZMA2_EXE,
+  sevenZipHeader,
+  sevenZipPacked,
+  sevenZipRaw,
+  unicodePathExtra,
+} from './archive-fixtures.js';
 import { elfBytes, machOBytes, overlappingBomb, peBytes, rar4, rar5, recursiveBomb, sevenZip, zip } from './fixtures.js';
 
 const EXT = new Set(['exe', 'dll', 'scr', 'js']);
@@ -87,12 +97,54 @@ describe('RAR and 7z headers', () => {
     expect(read7z(sevenZip({})).encrypted).toBe(false);
     expect(read7z(sevenZip({ encrypt: true })).encrypted).toBe(true);
     expect(read7z(sevenZip({ encrypt: true, encodedHeader: true })).encrypted).toBe(true);
-    expect(read7z(sevenZip({ names: ['a.doc', 'b.pdf'] }))).toEqual({ encrypted: false, headerPacked: false, names: ['a.doc', 'b.pdf'] });
+    expect(read7z(sevenZip({ names: ['a.doc', 'b.pdf'] }))).toEqual({ encrypted: false, headersEncrypted: false, names: ['a.doc', 'b.pdf'] });
+  });
+
+  it('7z: a header packed with LZMA2 (liblzma) or Copy is unpacked and read', () => {
+    expect(read7z(SEVEN_Z_LZMA2_EXE)).toEqual({ encrypted: false, headersEncrypted: false, names: ['setup.exe'] });
+    expect(read7z(SEVEN_Z_LZMA2_AES)).toEqual({ encrypted: true, headersEncrypted: false, names: ['doc.pdf'] });
+    const data = Buffer.from('hello world');
+    const plain = sevenZipHeader('setup.exe', data.length);
+    expect(read7z(sevenZipPacked(data, plain, plain, Buffer.from([0x01, 0x01, 0x00]))).names).toEqual(['setup.exe']);
+    // Copy holding a header whose file folder is 7zAES.
+    const aes = sevenZipHeader('doc.pdf', data.length, { fileCoder: Buffer.from([0x24, 0x06, 0xf1, 0x07, 0x01, 0x02, 0x00, 0x00]) });
+    expect(read7z(sevenZipPacked(data, aes, aes, Buffer.from([0x01, 0x01, 0x00])))).toEqual({ encrypted: true, headersEncrypted: false, names: ['doc.pdf'] });
+  });
+
+  it('7z: a packed header that cannot be unpacked with certainty cannot be checked', () => {
+    const data = Buffer.from('hello world');
+    const plain = sevenZipHeader('setup.exe', data.length);
+    // PPMd (03 04 01), and a BCJ + LZMA chain.
+    expect(() => read7z(sevenZipPacked(data, plain, plain, Buffer.from([0x01, 0x23, 0x03, 0x04, 0x01, 0x05, 6, 0, 0, 1, 0])))).toThrow(/cannot be unpacked/);
+    const chain = Buffer.from([0x02, 0x04, 0x03, 0x03, 0x01, 0x03, 0x23, 0x03, 0x01, 0x01, 0x05, 0x5d, 0, 0, 1, 0, 0x01, 0x00]);
+    expect(() => read7z(sevenZipPacked(data, plain, plain, chain, [plain.length]))).toThrow(/cannot be unpacked/);
+    // LZMA2 whose chunk continues a dictionary (control 0xC0 instead of 0xE0): not guessed at.
+    const cont = Buffer.from(SEVEN_Z_LZMA2_EXE);
+    cont[cont.indexOf(0xe0, 0x40)] = 0xc0;
+    expect(() => read7z(cont)).toThrow(/continues the previous dictionary/);
+    // A Copy header whose size disagrees with its declared unpack size.
+    expect(() => read7z(sevenZipPacked(data, Buffer.concat([plain, Buffer.from([0])]), plain, Buffer.from([0x01, 0x01, 0x00])))).toThrow(/size/);
+  });
+
+  it('7z: names come from the structurally parsed kName, never from a name-shaped decoy', () => {
+    const data = Buffer.from('hello world');
+    const decoyNames = Buffer.from('readme.txt\0', 'utf16le');
+    const decoy = Buffer.concat([Buffer.from([0x11, 1 + decoyNames.length, 0x00]), decoyNames]);
+    // kDummy (0x19) holding a kName-shaped block ahead of the real kName.
+    const dummy = Buffer.concat([Buffer.from([0x19, decoy.length]), decoy]);
+    expect(read7z(sevenZipRaw(data, sevenZipHeader('setup.exe', data.length, { before: dummy }))).names).toEqual(['setup.exe']);
+    // The same inside ArchiveProperties (type 0x20), which 7-Zip skips.
+    const props = Buffer.concat([Buffer.from([0x20, decoy.length]), decoy]);
+    expect(read7z(sevenZipRaw(data, sevenZipHeader('setup.exe', data.length, { archiveProps: props }))).names).toEqual(['setup.exe']);
+    // Only the decoy, no kName: files without names cannot be checked.
+    expect(() => read7z(sevenZipRaw(data, sevenZipHeader('x', data.length, { before: dummy, withName: false })))).toThrow(/without names/);
+    // A header that does not parse (a property size running past the end).
+    expect(() => read7z(sevenZipRaw(data, sevenZipHeader('setup.exe', data.length, { before: Buffer.from([0x19, 0x7f]) })))).toThrow(/7z/);
   });
 
   it('7z: an LZMA-packed header (7-Zip default, also `-p` without -mhe) is unpacked and read', () => {
-    expect(read7z(sevenZip({ packedHeader: true, names: ['văn bản.doc'] }))).toEqual({ encrypted: false, headerPacked: false, names: ['văn bản.doc'] });
-    expect(read7z(sevenZip({ packedHeader: true, encrypt: true }))).toMatchObject({ encrypted: true, headerPacked: false });
+    expect(read7z(sevenZip({ packedHeader: true, names: ['văn bản.doc'] }))).toEqual({ encrypted: false, headersEncrypted: false, names: ['văn bản.doc'] });
+    expect(read7z(sevenZip({ packedHeader: true, encrypt: true }))).toMatchObject({ encrypted: true, headersEncrypted: false });
     expect(read7z(sevenZip({ packedHeader: true, names: ['setup.exe'] })).names).toEqual(['setup.exe']);
   });
 });
@@ -146,6 +198,23 @@ describe('inspectFile', () => {
     // An encoded part that runs out mid-operation cannot be checked.
     const bad = Buffer.concat([Buffer.from('a.txt\0', 'latin1'), Buffer.from([0x00, 0x80, 0x41])]);
     expect((await inspectFile(rar4RawName(bad, 0x0200), 'x.rar', EXT, LIMITS)).unscannable).toMatch(/undecodable Unicode name/);
+  });
+
+  it('7z: executables behind LZMA2/Copy-packed headers or decoy name lists are found; unreadable headers are not clean', async () => {
+    const data = Buffer.from('hello world');
+    const plain = sevenZipHeader('setup.exe', data.length);
+    const decoyNames = Buffer.from('readme.txt\0', 'utf16le');
+    const dummy = Buffer.concat([Buffer.from([0x19, decoyNames.length + 3, 0x11, 1 + decoyNames.length, 0x00]), decoyNames]);
+    for (const a of [SEVEN_Z_LZMA2_EXE, sevenZipPacked(data, plain, plain, Buffer.from([0x01, 0x01, 0x00])), sevenZipRaw(data, sevenZipHeader('setup.exe', data.length, { before: dummy }))]) {
+      const r = await inspectFile(a, 'x.7z', EXT, LIMITS);
+      expect(r).toMatchObject({ unscannable: null, executables: [{ path: 'x.7z/setup.exe', why: 'name' }] });
+    }
+    const aes = await inspectFile(SEVEN_Z_LZMA2_AES, 'x.7z', EXT, LIMITS);
+    expect(aes).toMatchObject({ unscannable: null, encrypted: [{ path: 'x.7z', format: '7z' }] });
+    // 7zAES on the header itself: encrypted, names unreadable (reported like RAR's encrypted headers).
+    expect(await inspectFile(sevenZip({ encrypt: true, encodedHeader: true }), 'x.7z', EXT, LIMITS)).toMatchObject({ unscannable: null, encrypted: [{ path: 'x.7z', format: '7z-headers' }] });
+    const ppmd = sevenZipPacked(data, plain, plain, Buffer.from([0x01, 0x23, 0x03, 0x04, 0x01, 0x05, 6, 0, 0, 1, 0]));
+    expect((await inspectFile(ppmd, 'x.7z', EXT, LIMITS)).unscannable).toMatch(/cannot be unpacked/);
   });
 
   it('sniffs stored RAR4/RAR5 members (a PE under a harmless name)', async () => {
