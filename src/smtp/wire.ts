@@ -1,5 +1,5 @@
 /**
- * Two adjustments to smtp-server's reply writer, installed once per process:
+ * Adjustments to smtp-server's connection, installed once per process:
  *
  * 1. smtp-server picks an enhanced status code from the reply code alone (550 → 5.1.1,
  *    554 → 5.6.0 …), so a hook cannot say `554 5.7.1` or `452 4.5.3`. A hook error whose
@@ -8,6 +8,7 @@
  * 3. (below) addresses with full-width/ideographic dots reach the hooks as sent.
  * 4. (below) MAIL/RCPT parameters reach the hooks as sent too (`esmtpRaw`), next to
  *    smtp-server's xtext-decoded `args`: the DSN parameters' xtext syntax is checked on them.
+ * 5. (below) EXPN answers 252; smtp-server's joke commands are removed.
  */
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { bi } from '../lib/errors.js';
@@ -55,7 +56,33 @@ const TRANSLATIONS: Array<[string, (rest: string) => string]> = [
   ['Error: message exceeds fixed maximum message size', (rest) => bi(`Thư vượt quá kích thước cho phép${rest}`, `Message exceeds the fixed maximum size${rest}`)],
   ['Authentication successful', () => bi('Đăng nhập thành công', 'Authentication successful')],
   ['Error: Invalid', (rest) => bi(`Tham số không hợp lệ${rest}`, `Invalid${rest}`)],
+  ['Error: send HELO/EHLO first', () => bi('Cần gửi HELO/EHLO trước', 'Send HELO/EHLO first')],
+  ['Error: Syntax: HELO hostname', () => bi('Cú pháp: HELO tên-máy', 'Syntax: HELO hostname')],
+  ['Error: syntax: EHLO hostname', () => bi('Cú pháp: EHLO tên-máy', 'Syntax: EHLO hostname')],
+  ['Error: Bad hostname syntax', () => bi('Tên máy sai cú pháp', 'Bad hostname syntax')],
+  ['See https://tools.ietf.org/html/rfc5321 for details', () => bi('Hướng dẫn giao thức: RFC 5321, https://www.rfc-editor.org/rfc/rfc5321', 'Protocol help: RFC 5321, https://www.rfc-editor.org/rfc/rfc5321')],
+  ['Error: Syntax: VRFY address', () => bi('Cú pháp: VRFY địa-chỉ', 'Syntax: VRFY address')],
+  ['Error: Bad message size syntax', () => bi('Tham số SIZE sai cú pháp', 'Bad SIZE parameter syntax')],
+  ['Invalid BODY parameter value', () => bi('Giá trị BODY không hợp lệ: chỉ nhận 7BIT hoặc 8BITMIME', 'Invalid BODY value: must be 7BIT or 8BITMIME')],
+  ['Error: Command line too long', () => bi('Dòng lệnh quá dài', 'Command line too long')],
+  ['Error: TLS already active', () => bi('TLS đã được bật', 'TLS already active')],
+  ['Error: syntax: STARTTLS', () => bi('Cú pháp: STARTTLS (không có tham số)', 'Syntax: STARTTLS (no parameters)')],
+  ['Error: Unrecognized authentication type', () => bi('Kiểu đăng nhập không được hỗ trợ (dùng PLAIN hoặc LOGIN)', 'Unrecognized authentication type (use PLAIN or LOGIN)')],
+  ['Error: invalid userdata', () => bi('Dữ liệu đăng nhập không hợp lệ', 'Invalid authentication data')],
+  ['Error: missing username', () => bi('Thiếu tên đăng nhập', 'Missing user name')],
+  ['Authentication aborted', () => bi('Đã hủy đăng nhập', 'Authentication aborted')],
+  ['Error: No identity changes permitted', () => bi('Đã đăng nhập: không đổi được danh tính', 'Already signed in: no identity changes permitted')],
+  ['Error: syntax: AUTH', (rest) => bi(`Cú pháp: AUTH${rest}`, `Syntax: AUTH${rest}`)],
+  ['Error: Authentication credentials invalid', () => bi('Sai tên đăng nhập hoặc mật khẩu', 'Invalid user name or password')],
+  ['Error: Bad command parameter syntax', () => bi('Tham số lệnh sai cú pháp', 'Bad command parameter syntax')],
+  ['HTTP requests not allowed', () => bi('Đây là máy chủ SMTP, không nhận yêu cầu HTTP', 'This is an SMTP server: HTTP requests are not allowed')],
 ];
+
+/** smtp-server's one-word texts, matched whole (a prefix would also catch longer texts). */
+const EXACT: Record<string, string> = {
+  OK: bi('Đồng ý', 'OK'),
+  Flushed: bi('Đã hủy giao dịch', 'Transaction reset'),
+};
 
 /** smtp-server's refusals of DSN parameters (RFC 3461), given the texts our own checks use. */
 const PATTERNS: Array<[RegExp, (m: RegExpExecArray) => string]> = [
@@ -65,10 +92,15 @@ const PATTERNS: Array<[RegExp, (m: RegExpExecArray) => string]> = [
   [/^Invalid RET parameter value/, () => replies.badDsnRet().text],
   [/^Error: duplicate ([A-Z0-9-]+) parameter$/, (m) => bi(`Tham số ${m[1]} bị lặp lại`, `Duplicate ${m[1]} parameter`)],
   [/^Error: ([A-Z0-9-]+) parameter requires a value$/, (m) => bi(`Tham số ${m[1]} cần có giá trị`, `The ${m[1]} parameter requires a value`)],
+  // These two start with the server's name.
+  [/^(\S+) You talk too soon$/, (m) => `${m[1]} ${bi('Gửi lệnh trước lời chào của máy chủ', 'You talk too soon')}`],
+  [/^(\S+) Too many connected clients/, (m) => `${m[1]} ${bi('Quá nhiều kết nối, thử lại sau', 'Too many connected clients, try again in a moment')}`],
 ];
 
 export function translate(text: string): string {
   if (text.includes(' / ')) return text;
+  const exact = EXACT[text];
+  if (exact !== undefined) return exact;
   for (const [re, fn] of PATTERNS) {
     const m = re.exec(text);
     if (m) return fn(m);
@@ -96,6 +128,14 @@ export function rawEsmtpParams(command: string): Record<string, string | true> {
   }
   return out;
 }
+/** Text after the command's first "<…>" that holds another path or starts with a comma. */
+export function hasSecondPath(command: string): boolean {
+  const close = command.indexOf('>');
+  if (close < 0) return false;
+  const tail = command.slice(close + 1);
+  return /^\s*,/.test(tail) || /<[^<>]*>/.test(tail) || tail.includes('\r');
+}
+
 type SendFn = (this: SMTPConnection, code: number, data?: string | string[], context?: string | false) => void;
 let installed = false;
 
@@ -108,8 +148,11 @@ export function installReplyWriter(): void {
   //    smtp/address.ts then refuses it like every other disguise.
   const parse = proto._parseAddressCommand;
   proto._parseAddressCommand = function parseAddressCommand(this: SMTPConnection, name: string, command: unknown) {
-    const parsed = parse.call(this, name, command);
     const text = Buffer.isBuffer(command) ? command.toString('utf8') : String(command);
+    // One path per command (RFC 5321 §4.1.1.2-3): "<a> <b>", "<a>,<b>" or "<a>\r<b>" is a syntax
+    // error (501), never the first address with the rest ignored.
+    if (hasSecondPath(text)) return false;
+    const parsed = parse.call(this, name, command);
     if (parsed === false && name.toLowerCase() === 'rcpt to') {
       // A recipient smtp-server finds malformed (trailing dot, quoted @, source route …) still
       // reaches our hook, so the MX answers every relay disguise with the same 554 5.7.1.
@@ -124,6 +167,15 @@ export function installReplyWriter(): void {
     if (parsed) parsed.esmtpRaw = rawEsmtpParams(text);
     return parsed;
   };
+  const handlers = SMTPConnection.prototype as unknown as Record<string, unknown>;
+  // 5. RFC 5321 §7.3: a server that does not expand mailing lists answers EXPN with 252, which
+  //    neither confirms nor denies (like VRFY); it is a known command, not a bad one.
+  handlers.handler_EXPN = function handlerExpn(this: SMTPConnection, _command: unknown, callback: () => void): void {
+    (this as unknown as { send: SendFn }).send.call(this, 252, bi('Không mở rộng danh sách thư; hãy gửi thư', 'Mailing lists are not expanded; send the message'));
+    callback();
+  };
+  // smtp-server's joke commands (WIZ, SHELL, KILL) are not SMTP: they are unknown commands here.
+  for (const c of ['WIZ', 'SHELL', 'KILL']) delete handlers[`handler_${c}`];
   const original = proto.send;
   proto.send = function send(this: SMTPConnection, code: number, data?: string | string[], context?: string | false): void {
     coalesce(this, code);
