@@ -68,6 +68,11 @@ export interface DeliverInput {
    * (SMTP gives one reply per message). Default true.
    */
   retryPartialFailures?: boolean;
+  /**
+   * Write send-log rows for recipients not delivered (default true). The queue's local retry
+   * sets false and writes one row per attempt itself, with the attempt's outcome.
+   */
+  logUndelivered?: boolean;
   /** RET and ENVID of the transaction (RFC 3461), kept with the queued copy. */
   dsn?: MessageDsn;
   /** NOTIFY and ORCPT of the recipients that gave them, kept with the queued copy. */
@@ -349,7 +354,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     }
 
     const ordered = input.recipients.filter((r, i, a) => a.indexOf(r) === i).map((r) => results.get(r)).filter((r): r is RecipientResult => r !== undefined);
-    await writeLog(ordered.filter((r) => !logged.has(r.recipient)).map(logEntry));
+    if (input.logUndelivered ?? true) await writeLog(ordered.filter((r) => !logged.has(r.recipient)).map(logEntry));
     if (ordered.some((r) => r.outcome === 'delivered' || r.outcome === 'queued')) {
       metrics?.messagesIn.inc({ path: input.direction });
     }

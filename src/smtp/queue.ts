@@ -12,14 +12,22 @@
  *           for a local mailbox, "relayed" for a server without DSN). A server that offers DSN
  *           gets RET, ENVID, NOTIFY and ORCPT passed on and reports success itself; recipients
  *           whose NOTIFY/ORCPT differ then go in separate transactions on the one connection.
+ *   8-bit   what the next hop's EHLO offers decides what goes (downgrade.ts finds 8-bit bytes):
+ *           SMTPUTF8 is needed by non-ASCII envelope addresses and non-ASCII header fields at any
+ *           MIME level (RFC 6531 §3.2, RFC 6532); without it those recipients fail at once, 5.6.7
+ *           for an address (§3.5), 5.6.9 for the headers. SMTPUTF8 goes on MAIL FROM only when the
+ *           message needs it. 8-bit bodies go with BODY=8BITMIME where offered, else converted
+ *           to 7-bit (RFC 6152 §3) and signed as converted; a message that cannot be converted
+ *           fails with 5.6.3 (RFC 3463).
  * Local recipients in the queue (a temporary local failure next to a success) are retried
- * through delivery/ on the same schedule.
+ * through delivery/ on the same schedule; each attempt logs one "local" send-log row.
  */
 import { resolveMx as dnsResolveMx } from 'node:dns/promises';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Config } from '../config/schema.js';
 import type { Delivery } from '../delivery/index.js';
 import type { Clock } from '../lib/clock.js';
+import { bi } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { BoundListener, Service } from '../lib/service.js';
@@ -27,6 +35,7 @@ import { domainOf } from '../mail/addresses.js';
 import { parseMessage } from '../mail/parse.js';
 import type { MessageDsn, QueueItem, RecipientDsn, SendLogEntry, Store } from '../store/port.js';
 import { signOutbound } from './dkim.js';
+import { inspect8bit, to7bit, type EightBitInfo } from './downgrade.js';
 import { createDsnSender, type DsnRecipient } from './dsn.js';
 import { wantsNotice } from './dsn-params.js';
 
@@ -72,10 +81,23 @@ function statusOf(response: string, code: number | undefined, fallback: string):
   return fallback;
 }
 
-/** BODY=8BITMIME when any byte is outside 7-bit ASCII (SMTPUTF8 is added by nodemailer when the envelope needs it). */
+/** BODY=8BITMIME when any byte is outside 7-bit ASCII (nodemailer adds it only where offered). */
 function has8bit(raw: Buffer): boolean {
   for (let i = 0; i < raw.length; i++) if ((raw[i] ?? 0) > 0x7f) return true;
   return false;
+}
+
+const nonAscii = (address: string): boolean => /[^\x00-\x7f]/.test(address);
+
+/**
+ * One message as it may go out: what needs SMTPUTF8 or 8BITMIME, and the DKIM-signed bytes
+ * as received or converted to 7-bit (each made once, when a hop first needs it).
+ */
+interface Payload {
+  info: EightBitInfo;
+  asIs(): Promise<Buffer>;
+  /** The 7-bit form, or why there is none. */
+  sevenBit(): Promise<Buffer | string>;
 }
 
 function oneLine(s: string): string {
@@ -98,9 +120,31 @@ type SendInfo = Parameters<Parameters<SMTPConnection['send']>[2]>[1];
  * parameters, and keeps the answer in a field of its own (no public accessor).
  */
 function offersDsn(conn: SMTPConnection): boolean {
-  const ext = (conn as unknown as { _supportedExtensions?: unknown })._supportedExtensions;
-  return Array.isArray(ext) && ext.includes('DSN');
+  return extensionsOf(conn).includes('DSN');
 }
+
+/** The EHLO keywords nodemailer recognised (DSN, 8BITMIME, SMTPUTF8, SIZE, PIPELINING, …). */
+function extensionsOf(conn: SMTPConnection): string[] {
+  const ext = (conn as unknown as { _supportedExtensions?: unknown })._supportedExtensions;
+  return Array.isArray(ext) ? ext.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/**
+ * nodemailer adds SMTPUTF8 to MAIL FROM only for non-ASCII addresses; a message whose headers
+ * need it (RFC 6531 §3.2) gets it through this hook on the one command writer. False when the
+ * hook cannot be set (then such a message is treated as if the server lacked SMTPUTF8).
+ */
+function hookSmtpUtf8(conn: SMTPConnection, wanted: () => boolean): boolean {
+  const c = conn as unknown as { _sendCommand?: unknown };
+  if (typeof c._sendCommand !== 'function') return false;
+  const send = (c._sendCommand as (str: string, logStr?: string) => void).bind(conn);
+  c._sendCommand = (str: string, logStr?: string): void => {
+    const add = wanted() && /^MAIL FROM:/i.test(str) && !/ SMTPUTF8(\s|$)/i.test(str);
+    send(add ? `${str} SMTPUTF8` : str, logStr);
+  };
+  return true;
+}
+
 
 /**
  * Recipients that share NOTIFY and ORCPT, in first-seen order: nodemailer's `dsn` option holds
@@ -163,7 +207,7 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
    * One SMTP session to one hop: per-recipient outcomes, or a connection-level error before
    * anything was sent (try the next hop). Several transactions when the DSN parameters differ.
    */
-  async function sendVia(hop: Hop, item: QueueItem, recipients: string[], raw: Buffer): Promise<Map<string, Outcome> | Error> {
+  async function sendVia(hop: Hop, item: QueueItem, recipients: string[], payload: Payload): Promise<Map<string, Outcome> | Error> {
     const t = config.delivery.connectTimeoutMs;
     const conn = new SMTPConnection({
       host: hop.host,
@@ -203,23 +247,58 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
       const connected = await step<Error | null>((done) => conn.connect((err) => done(err ?? null)));
       if (connected instanceof Error) return connected;
       const dsnPassed = offersDsn(conn);
-      const groups = dsnPassed ? byRecipientDsn(recipients, item.recipientDsn) : [{ recipients, dsn: null }];
+      const ext = extensionsOf(conn);
+      const headersUtf8 = payload.info.headers;
+      const utf8Ok = ext.includes('SMTPUTF8') && (!headersUtf8 || hookSmtpUtf8(conn, () => headersUtf8));
       const out = new Map<string, Outcome>();
+      const fail = (rs: readonly string[], code: number, status: string, vi: string, en: string): void => {
+        const o: Outcome = { kind: 'permanent', response: `${code} ${status} ${bi(vi, en)}`, host: hop.host, status };
+        for (const r of rs) out.set(r, o);
+      };
+      // RFC 6531 §3.2, §3.5: nothing internationalised goes to a server without SMTPUTF8.
+      let sendable = recipients;
+      if (!utf8Ok) {
+        const no = `Máy chủ nhận ${hop.host} không hỗ trợ SMTPUTF8 nên không nhận được`;
+        const noEn = `The receiving server ${hop.host} does not support SMTPUTF8 and cannot accept`;
+        if (nonAscii(item.sender)) {
+          fail(sendable, 550, '5.6.7', `${no} địa chỉ người gửi có ký tự ngoài ASCII`, `${noEn} a non-ASCII sender address`);
+          sendable = [];
+        }
+        const intl = sendable.filter(nonAscii);
+        fail(intl, 553, '5.6.7', `${no} địa chỉ người nhận có ký tự ngoài ASCII`, `${noEn} a non-ASCII recipient address`);
+        sendable = sendable.filter((r) => !nonAscii(r));
+        if (headersUtf8 && sendable.length > 0) {
+          fail(sendable, 550, '5.6.9', `${no} thư có phần đầu thư (tiêu đề, tên hiển thị, tên tệp) chứa ký tự ngoài ASCII chưa mã hoá`, `${noEn} a message with raw non-ASCII header fields (Subject, display names, file names)`);
+          sendable = [];
+        }
+      }
+      // RFC 6152 §3: 8-bit bodies only with 8BITMIME (or SMTPUTF8 for a message that needs it), else 7-bit.
+      let raw: Buffer | null = null;
+      if (sendable.length > 0) {
+        const convert = payload.info.body && !ext.includes('8BITMIME') && !(utf8Ok && headersUtf8);
+        const r = convert ? await payload.sevenBit() : await payload.asIs();
+        if (typeof r === 'string') {
+          fail(sendable, 554, '5.6.3', `Máy chủ nhận ${hop.host} không hỗ trợ 8BITMIME và thư không chuyển được sang dạng 7-bit`, `The receiving server ${hop.host} does not support 8BITMIME and the message could not be converted to 7-bit (${r})`);
+          sendable = [];
+        } else raw = r;
+      }
+      const groups = raw === null ? [] : dsnPassed ? byRecipientDsn(sendable, item.recipientDsn) : [{ recipients: sendable, dsn: null }];
       const giveUpFrom = (i: number, why: string): void => {
         const o: Outcome = { kind: 'temporary', response: `451 4.4.2 ${hop.host}: ${oneLine(why)}`, host: hop.host, status: '4.4.2' };
         for (const g of groups.slice(i)) for (const r of g.recipients) out.set(r, o);
       };
-      for (let i = 0; i < groups.length; i++) {
+      for (let i = 0; i < groups.length && raw !== null; i++) {
         const g = groups[i] as (typeof groups)[number];
         const envelope: Envelope = { from: item.sender === '' ? false : item.sender, to: g.recipients, size: raw.length, use8BitMime: has8bit(raw) };
         const dsn = dsnPassed ? dsnEnvelope(item.dsn, g.dsn) : undefined;
         if (dsn) envelope.dsn = dsn;
-        const r = await step<{ err: Error | null; info: SendInfo | undefined }>((done) => conn.send(envelope, raw, (err, info) => done({ err: err ?? null, info })));
+        const data = raw;
+        const r = await step<{ err: Error | null; info: SendInfo | undefined }>((done) => conn.send(envelope, data, (err, info) => done({ err: err ?? null, info })));
         // No SMTP reply at all: a connection problem.
         const connErr = r instanceof Error ? r : r.err && (r.err as SendErr).responseCode === undefined ? r.err : null;
         if (connErr || r instanceof Error) {
           const e = connErr ?? new Error('connection failed');
-          if (i === 0) return e; // nothing went: the next hop may do better
+          if (i === 0 && out.size === 0) return e; // nothing went: the next hop may do better
           giveUpFrom(i, e.message); // the rest waits for the next attempt
           break;
         }
@@ -257,13 +336,13 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
     }
   }
 
-  async function deliverRemote(domain: string, item: QueueItem, recipients: string[], raw: Buffer): Promise<Map<string, Outcome>> {
+  async function deliverRemote(domain: string, item: QueueItem, recipients: string[], payload: Payload): Promise<Map<string, Outcome>> {
     const r = await route(domain);
     const all = (o: Outcome): Map<string, Outcome> => new Map(recipients.map((x) => [x, o]));
     if (!Array.isArray(r)) return all(r);
     let lastErr = 'no route';
     for (const hop of r) {
-      const res = await sendVia(hop, item, recipients, raw);
+      const res = await sendVia(hop, item, recipients, payload);
       if (!(res instanceof Error)) return res;
       lastErr = `${hop.host}:${hop.port}: ${oneLine(res.message)}`;
       log.info({ queueId: item.id, host: hop.host, err: res.message }, 'outbound connection failed');
@@ -273,7 +352,8 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
 
   async function deliverLocal(item: QueueItem, recipients: string[], raw: Buffer): Promise<Map<string, Outcome>> {
     const parsed = parseMessage(raw);
-    const res = await delivery.deliver({ raw, parsed, sender: item.sender, recipients, direction: 'local', clientIp: null, account: item.account, retryPartialFailures: false });
+    // The rows of recipients not delivered are this attempt's, written below with its outcome.
+    const res = await delivery.deliver({ raw, parsed, sender: item.sender, recipients, direction: 'local', clientIp: null, account: item.account, retryPartialFailures: false, logUndelivered: false });
     const out = new Map<string, Outcome>();
     for (const r of res.results) {
       const response = `${r.code} ${r.enhanced} ${r.text}`;
@@ -303,13 +383,26 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
     if (local.length > 0) for (const [r, o] of await deliverLocal(item, local, original)) outcomes.set(r, o);
     if (byDomain.size > 0) {
       const senderDomain = item.sender === '' ? null : domainOf(item.sender);
-      let signed = original;
-      try {
-        signed = await signOutbound(store, original, senderDomain, now);
-      } catch (e) {
-        log.error({ err: e, queueId: item.id }, 'DKIM signing failed; sending unsigned');
-      }
-      const results = await Promise.all([...byDomain].map(([d, rs]) => deliverRemote(d, item, rs, signed)));
+      const sign = async (raw: Buffer): Promise<Buffer> => {
+        try {
+          return await signOutbound(store, raw, senderDomain, now);
+        } catch (e) {
+          log.error({ err: e, queueId: item.id }, 'DKIM signing failed; sending unsigned');
+          return raw;
+        }
+      };
+      let asIs: Promise<Buffer> | null = null;
+      let sevenBit: Promise<Buffer | string> | null = null;
+      const payload: Payload = {
+        info: inspect8bit(original),
+        asIs: () => (asIs ??= sign(original)),
+        sevenBit: () =>
+          (sevenBit ??= (async () => {
+            const d = to7bit(original);
+            return d.ok ? sign(d.raw) : d.reason;
+          })()),
+      };
+      const results = await Promise.all([...byDomain].map(([d, rs]) => deliverRemote(d, item, rs, payload)));
       for (const m of results) for (const [r, o] of m) outcomes.set(r.toLowerCase(), o);
     }
 
@@ -324,9 +417,11 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
     let lastError: string | null = null;
     for (const r of item.recipients) {
       const o = outcomes.get(r) ?? { kind: 'temporary', response: '451 4.3.0 not attempted', host: null, status: '4.3.0' };
+      const local = localDomains.has(domainOf(r));
       const entry: SendLogEntry = {
         at: now,
-        direction: 'outbound',
+        // A local recipient's retry never leaves the server.
+        direction: local ? 'local' : 'outbound',
         sender: item.sender,
         recipient: r,
         clientIp: null,
@@ -342,8 +437,7 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
       const originalRecipient = rd?.orcpt ?? null;
       if (o.kind === 'delivered') {
         metrics.messagesOut.inc({ result: 'delivered' });
-        const local = localDomains.has(domainOf(r));
-        if (!local) entries.push(entry);
+        if (!local) entries.push(entry); // a local delivery logs itself, in the store's commit
         if (wantsNotice(rd, 'SUCCESS') && !o.dsnPassed) {
           final.push(
             local
