@@ -3,12 +3,16 @@
  * literal otherwise), NIL, flag lists, sequence sets. Message bodies never go through here.
  */
 
-/** Quoted string when it is safe, literal otherwise (CR, LF, NUL, 8-bit unless `utf8`, long). */
+/**
+ * Quoted string when it is safe, literal otherwise (CR, LF, NUL, 8-bit unless `utf8`, long).
+ * A NUL goes out as a space: a `{n}` literal may not carry one (RFC 9051 §4.3.1).
+ */
 export function str(s: string, utf8 = true): string {
   if (s.length < 1024 && !/[\r\n\0]/.test(s) && (utf8 || /^[\x01-\x7f]*$/.test(s))) {
     return `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
   }
-  return `{${Buffer.byteLength(s)}}\r\n${s}`;
+  const v = s.includes('\0') ? s.replace(/\0/g, ' ') : s;
+  return `{${Buffer.byteLength(v)}}\r\n${v}`;
 }
 
 export function nstr(s: string | null | undefined, utf8 = true): string {

@@ -3,6 +3,7 @@
  * byte offsets), never re-parsing. Body sections are byte slices of the stored blob; large ones
  * are streamed with backpressure, so a big message is never held whole in memory.
  */
+import { Readable } from 'node:stream';
 import { bi } from '../../lib/errors.js';
 import { decodeTransfer } from '../../mail/decode.js';
 import { renderBodyStructure, renderEnvelope } from '../../mail/imap-render.js';
@@ -11,6 +12,7 @@ import type { MimePart } from '../../mail/types.js';
 import type { MessageDetail, RenderedImap } from '../../store/port.js';
 import { no } from '../errors.js';
 import { flagList, imapDateTime, seqSet } from '../format.js';
+import { nulFree } from '../protocol/encode.js';
 import type { FetchItem, Section } from '../protocol/types.js';
 import type { Session } from '../session.js';
 import { ok } from '../state.js';
@@ -32,12 +34,48 @@ const NEEDS_DETAIL: ReadonlySet<FetchItem['kind']> = new Set([
   'ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'INTERNALDATE', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE',
 ]);
 
+/** A streamed body slice with each NUL as 0x80 (see nulFree). */
+async function* nulFreeChunks(src: Readable): AsyncGenerator<Buffer> {
+  for await (const chunk of src) yield nulFree(chunk as Buffer);
+}
+
 /** A response under construction: text and Buffers are batched; big slices are streamed. */
 class Out {
   private parts: Array<string | Buffer> = [];
   private text = '';
   private bytes = 0;
+  /** Writes so far, and where the response being built began (see mark/rollback). */
+  private writes = 0;
+  private markParts = 0;
+  private markText = 0;
+  private markWrites = 0;
   constructor(private readonly s: Session) {}
+
+  /** Remember where the next response begins. */
+  mark(): void {
+    this.markParts = this.parts.length;
+    this.markText = this.text.length;
+    this.markWrites = this.writes;
+  }
+
+  /**
+   * Drop the response begun at the mark. False when some of it was already written: the client
+   * then holds part of a response that can never be completed.
+   */
+  rollback(): boolean {
+    if (this.writes !== this.markWrites) return false;
+    if (this.parts.length > this.markParts) {
+      // seal() moved the text held at the mark into parts[markParts] (as its beginning).
+      const head = this.parts[this.markParts];
+      this.text = this.markText > 0 && typeof head === 'string' ? head.slice(0, this.markText) : '';
+      this.parts.length = this.markParts;
+    } else {
+      this.text = this.text.slice(0, this.markText);
+    }
+    this.bytes = 0;
+    for (const p of this.parts) this.bytes += p.length;
+    return true;
+  }
 
   /** Append response text (no I/O). */
   add(t: string): void {
@@ -76,24 +114,29 @@ class Out {
     const parts = this.parts;
     this.parts = [];
     this.bytes = 0;
+    this.writes++;
     await this.s.writeMany(parts);
   }
 
-  /** `{n}\r\n` + the bytes [start, end) of a blob (`bytes`: the whole blob, when already loaded). */
+  /**
+   * `{n}\r\n` + the bytes [start, end) of a blob (`bytes`: the whole blob, when already loaded),
+   * NULs sent as 0x80 (a `{n}` literal may not carry NUL; see nulFree).
+   */
   async blob(blobId: string, start: number, end: number, bytes?: Buffer): Promise<void> {
     const n = Math.max(0, end - start);
     this.add(`{${n}}\r\n`);
     if (n === 0) return;
     if (bytes) {
-      await this.push(bytes.subarray(Math.min(start, bytes.length), Math.min(end, bytes.length)));
+      await this.push(nulFree(bytes.subarray(Math.min(start, bytes.length), Math.min(end, bytes.length))));
       return;
     }
     if (n <= STREAM_OVER) {
-      await this.push(await this.s.deps.store.readBlob(blobId, { start, end }));
+      await this.push(nulFree(await this.s.deps.store.readBlob(blobId, { start, end })));
       return;
     }
     await this.flush();
-    await this.s.pipeFrom(this.s.deps.store.streamBlob(blobId, { start, end }));
+    this.writes++;
+    await this.s.pipeFrom(Readable.from(nulFreeChunks(this.s.deps.store.streamBlob(blobId, { start, end }))));
   }
 }
 
@@ -187,7 +230,7 @@ async function renderBody(s: Session, out: Out, d: MessageDetail, name: string, 
   }
   if (sec.text.kind === 'header.fields') {
     const header = d.bytes ? d.bytes.subarray(r.start, r.end) : await s.deps.store.readBlob(d.blobId, { start: r.start, end: r.end });
-    const filtered = filterHeader(header, sec.text.fields, sec.text.not);
+    const filtered = nulFree(filterHeader(header, sec.text.fields, sec.text.not));
     const w = partial(0, filtered.length, p);
     const slice = filtered.subarray(w.start, w.end);
     out.add(`${name}${origin} ${literalOf(slice) as string}`);
@@ -259,6 +302,12 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
     if (items.some((i) => i.kind === 'BODYSTRUCTURE')) rendered.push('bodyStructure');
     const needParsed = items.some((i) => NEEDS_BYTES.has(i.kind) && !(i.kind === 'BODY[]' && i.section.part.length === 0 && i.section.text.kind === 'all'));
     const out = new Out(s);
+    // BINARY items can fail (no such part, unknown encoding): they are decoded before a message's
+    // response is begun (its BODY[] may already be written by the time a later item fails), so a
+    // failure ends the command after complete responses only (RFC 3516 §4.2: tagged NO
+    // [NONEXISTENT] / [UNKNOWN-CTE]; RFC 9051 §9: every msg-att is whole).
+    const hasBinary = items.some((i) => i.kind === 'BINARY[]' || i.kind === 'BINARY.SIZE');
+    const decoded: Array<Buffer | undefined> = [];
     // Between items of one response (defined once: not a closure per message).
     let first = true;
     const sep = (): string => {
@@ -278,81 +327,97 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
         const uid = view.uidAt(seq) as number;
         const d = details?.get(uid);
         if (details && !d) continue; // expunged meanwhile; its EXPUNGE comes later
-        out.add(`* ${seq} FETCH (`);
-        first = true;
-        let flagsSent = false;
-        for (const item of items) {
-          switch (item.kind) {
-            case 'UID':
-              out.add(`${sep()}UID ${uid}`);
-              break;
-            case 'FLAGS':
-              flagsSent = true;
-              out.add(`${sep()}FLAGS ${flagList(view.shownFlagsAt(seq))}`);
-              break;
-            case 'MODSEQ':
-              out.add(`${sep()}MODSEQ (${view.modseqAt(seq)})`);
-              break;
-            case 'RFC822.SIZE':
-              out.add(`${sep()}RFC822.SIZE ${view.sizeAt(seq)}`);
-              break;
-            case 'INTERNALDATE':
-              out.add(`${sep()}INTERNALDATE ${imapDateTime((d as MessageDetail).internalDate)}`);
-              break;
-            case 'ENVELOPE': {
-              const dd = d as MessageDetail;
-              out.add(`${sep()}ENVELOPE ${dd.imap?.envelope ?? renderEnvelope(dd.envelope)}`);
-              break;
-            }
-            case 'BODYSTRUCTURE': {
-              const dd = d as MessageDetail;
-              out.add(`${sep()}BODYSTRUCTURE ${dd.imap?.bodyStructure ?? renderBodyStructure(dd.structure, true)}`);
-              break;
-            }
-            case 'BODY': {
-              const dd = d as MessageDetail;
-              out.add(`${sep()}BODY ${dd.imap?.body ?? renderBodyStructure(dd.structure, false)}`);
-              break;
-            }
-            case 'RFC822': {
-              const dd = d as MessageDetail;
-              out.add(`${sep()}RFC822 `);
-              await out.blob(dd.blobId, 0, dd.size, dd.bytes);
-              break;
-            }
-            case 'RFC822.HEADER': {
-              const dd = d as MessageDetail;
-              out.add(`${sep()}RFC822.HEADER `);
-              await out.blob(dd.blobId, dd.structure.headerStart, dd.structure.bodyStart, dd.bytes);
-              break;
-            }
-            case 'RFC822.TEXT': {
-              const dd = d as MessageDetail;
-              out.add(`${sep()}RFC822.TEXT `);
-              await out.blob(dd.blobId, dd.structure.bodyStart, dd.structure.end, dd.bytes);
-              break;
-            }
-            case 'BODY[]':
-              out.add(sep());
-              await renderBody(s, out, d as MessageDetail, `BODY[${sectionName(item.section)}]`, item.section, item.partial);
-              break;
-            case 'BINARY[]': {
-              const data = await decodedPart(s, d as MessageDetail, item.part);
-              const w = partial(0, data.length, item.partial);
-              const slice = data.subarray(w.start, w.end);
-              await out.push(`${sep()}BINARY[${item.part.join('.')}]${item.partial ? `<${item.partial.offset}>` : ''} ${literalOf(slice, true) as string}`);
-              await out.push(slice);
-              break;
-            }
-            case 'BINARY.SIZE': {
-              const data = await decodedPart(s, d as MessageDetail, item.part);
-              out.add(`${sep()}BINARY.SIZE[${item.part.join('.')}] ${data.length}`);
-              break;
+        out.mark();
+        try {
+          if (hasBinary) {
+            for (let k = 0; k < items.length; k++) {
+              const item = items[k] as FetchItem;
+              decoded[k] = item.kind === 'BINARY[]' || item.kind === 'BINARY.SIZE' ? await decodedPart(s, d as MessageDetail, item.part) : undefined;
             }
           }
+          out.add(`* ${seq} FETCH (`);
+          first = true;
+          let flagsSent = false;
+          for (let k = 0; k < items.length; k++) {
+            const item = items[k] as FetchItem;
+            switch (item.kind) {
+              case 'UID':
+                out.add(`${sep()}UID ${uid}`);
+                break;
+              case 'FLAGS':
+                flagsSent = true;
+                out.add(`${sep()}FLAGS ${flagList(view.shownFlagsAt(seq))}`);
+                break;
+              case 'MODSEQ':
+                out.add(`${sep()}MODSEQ (${view.modseqAt(seq)})`);
+                break;
+              case 'RFC822.SIZE':
+                out.add(`${sep()}RFC822.SIZE ${view.sizeAt(seq)}`);
+                break;
+              case 'INTERNALDATE':
+                out.add(`${sep()}INTERNALDATE ${imapDateTime((d as MessageDetail).internalDate)}`);
+                break;
+              case 'ENVELOPE': {
+                const dd = d as MessageDetail;
+                out.add(`${sep()}ENVELOPE ${dd.imap?.envelope ?? renderEnvelope(dd.envelope)}`);
+                break;
+              }
+              case 'BODYSTRUCTURE': {
+                const dd = d as MessageDetail;
+                out.add(`${sep()}BODYSTRUCTURE ${dd.imap?.bodyStructure ?? renderBodyStructure(dd.structure, true)}`);
+                break;
+              }
+              case 'BODY': {
+                const dd = d as MessageDetail;
+                out.add(`${sep()}BODY ${dd.imap?.body ?? renderBodyStructure(dd.structure, false)}`);
+                break;
+              }
+              case 'RFC822': {
+                const dd = d as MessageDetail;
+                out.add(`${sep()}RFC822 `);
+                await out.blob(dd.blobId, 0, dd.size, dd.bytes);
+                break;
+              }
+              case 'RFC822.HEADER': {
+                const dd = d as MessageDetail;
+                out.add(`${sep()}RFC822.HEADER `);
+                await out.blob(dd.blobId, dd.structure.headerStart, dd.structure.bodyStart, dd.bytes);
+                break;
+              }
+              case 'RFC822.TEXT': {
+                const dd = d as MessageDetail;
+                out.add(`${sep()}RFC822.TEXT `);
+                await out.blob(dd.blobId, dd.structure.bodyStart, dd.structure.end, dd.bytes);
+                break;
+              }
+              case 'BODY[]':
+                out.add(sep());
+                await renderBody(s, out, d as MessageDetail, `BODY[${sectionName(item.section)}]`, item.section, item.partial);
+                break;
+              case 'BINARY[]': {
+                const data = decoded[k] as Buffer;
+                const w = partial(0, data.length, item.partial);
+                const slice = data.subarray(w.start, w.end);
+                await out.push(`${sep()}BINARY[${item.part.join('.')}]${item.partial ? `<${item.partial.offset}>` : ''} ${literalOf(slice, true) as string}`);
+                await out.push(slice);
+                break;
+              }
+              case 'BINARY.SIZE': {
+                out.add(`${sep()}BINARY.SIZE[${item.part.join('.')}] ${(decoded[k] as Buffer).length}`);
+                break;
+              }
+            }
+          }
+          if (seenNow.has(uid) && !flagsSent) out.add(`${sep()}FLAGS ${flagList(view.shownFlagsAt(seq))}`);
+          out.add(')\r\n');
+        } catch (e) {
+          // Drop this message's unfinished response and send the complete ones before the tagged NO;
+          // if part of it is already on the wire (a store read failing mid-way) the client cannot
+          // resynchronise: close the connection.
+          if (out.rollback()) await out.flush();
+          else s.conn.close();
+          throw e;
         }
-        if (seenNow.has(uid) && !flagsSent) out.add(`${sep()}FLAGS ${flagList(view.shownFlagsAt(seq))}`);
-        out.add(')\r\n');
         if (out.full()) await out.flush();
       }
     }

@@ -81,11 +81,29 @@ export function quoted(s: string, utf8: boolean): string | null {
   return '"' + s.replace(/[\\"]/g, '\\$&') + '"';
 }
 
-/** An IMAP string: quoted when possible, else a literal. */
+/** An IMAP string: quoted when possible, else a literal (a NUL in it goes out as a space). */
 export function str(s: string, utf8: boolean): string {
   const q = quoted(s, utf8);
   if (q !== null) return q;
-  return `{${Buffer.byteLength(s)}}\r\n${s}`;
+  const v = s.includes('\0') ? s.replace(/\0/g, ' ') : s;
+  return `{${Buffer.byteLength(v)}}\r\n${v}`;
+}
+
+/**
+ * The bytes of a plain `{n}` literal: NUL is not a CHAR8 (RFC 9051 §4.3.1, §9 `literal`), only a
+ * literal8 (BINARY[], RFC 3516) may carry it. Each NUL becomes 0x80, as Dovecot does: the size
+ * is kept, so literal lengths, RFC822.SIZE and partial offsets stay right. Returns `b` itself
+ * (no copy) when it holds no NUL; otherwise a copy (`b` may be a shared or cached buffer).
+ */
+export function nulFree(b: Buffer): Buffer {
+  let i = b.indexOf(0);
+  if (i < 0) return b;
+  const c = Buffer.from(b);
+  while (i >= 0) {
+    c[i] = 0x80;
+    i = c.indexOf(0, i + 1);
+  }
+  return c;
 }
 
 /** nstring: NIL for null. */
@@ -113,9 +131,7 @@ export function writeValue(w: Wire, v: ImapValue, opts: EncodeOptions): void {
   } else if (typeof v === 'number') {
     w.write(String(v));
   } else if (typeof v === 'string') {
-    const q = quoted(v, opts.utf8);
-    if (q !== null) w.write(q);
-    else w.write(`{${Buffer.byteLength(v)}}\r\n`).write(v);
+    w.write(str(v, opts.utf8));
   } else if (Array.isArray(v)) {
     w.write('(');
     for (let i = 0; i < v.length; i++) {
@@ -128,10 +144,12 @@ export function writeValue(w: Wire, v: ImapValue, opts: EncodeOptions): void {
     if (o.kind === 'atom' || o.kind === 'raw') {
       w.write(o.text);
     } else {
-      const len = typeof o.data === 'string' ? Buffer.byteLength(o.data) : o.data.length;
+      // Only literal8 keeps NUL; a string literal's NULs go out as spaces, a Buffer's as 0x80.
+      const data = typeof o.data === 'string' ? (o.binary || !o.data.includes('\0') ? o.data : o.data.replace(/\0/g, ' ')) : o.binary ? o.data : nulFree(o.data);
+      const len = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
       w.write(`${o.binary ? '~' : ''}{${len}}\r\n`);
-      if (typeof o.data === 'string') w.write(o.data);
-      else if (o.data.length > 0) w.buffer(o.data);
+      if (typeof data === 'string') w.write(data);
+      else if (data.length > 0) w.buffer(data);
     }
   }
 }
