@@ -173,4 +173,27 @@ describe('IMAP audit fixes', () => {
     expect(one).toContain('z\x80z\r\n)');
   });
 
+  it('SELECT and EXAMINE send the LIST response under IMAP4rev2 only (RFC 9051 §6.3.2)', async () => {
+    const d = await ByteClient.connect(app.port('imap'), 'fixfetch');
+    try {
+      expect(await d.cmd('s0', 'SELECT INBOX')).not.toContain('* LIST');
+      await d.cmd('e', 'ENABLE IMAP4rev2');
+      expect(await d.cmd('s1', 'SELECT INBOX')).toContain('* LIST (\\HasNoChildren) "/" "INBOX"\r\n');
+      expect(await d.cmd('s2', 'EXAMINE Sent')).toContain('* LIST (\\HasNoChildren \\Sent) "/" "Sent"\r\n');
+    } finally {
+      d.close();
+    }
+  });
+
+  it('LIST (SPECIAL-USE) applies RETURN (STATUS SUBSCRIBED) (RFC 5258 §3, RFC 5819 §2)', async () => {
+    await c.cmd('u', 'SUBSCRIBE Sent');
+    const r = await c.cmd('l', 'LIST (SPECIAL-USE) "" "Sent" RETURN (STATUS (MESSAGES) SUBSCRIBED)');
+    expect(r).toContain('* LIST (\\HasNoChildren \\Subscribed \\Sent) "/" "Sent"\r\n* STATUS "Sent" (MESSAGES 0)\r\n');
+    const all = await c.cmd('l2', 'LIST (SPECIAL-USE) "" "*"');
+    expect(all).not.toMatch(/"(INBOX|Fail|Nul)"/);
+    expect(all).toContain('\\Sent) "/" "Sent"');
+    // An extended LIST treats "" as a pattern (matching nothing), not as the separator query.
+    expect(await c.cmd('l3', 'LIST (SPECIAL-USE) "" ""')).not.toContain('* LIST');
+  });
+
 });

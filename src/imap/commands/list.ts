@@ -25,19 +25,41 @@ function inboxFold(p: string): string {
   return /^inbox(\/|$)/i.test(p) ? 'INBOX' + p.slice(5) : p;
 }
 
+/** The attributes plain LIST gives a mailbox: children (RFC 5258 §4) and special use (RFC 6154). */
+function baseAttrs(all: readonly Mailbox[], mb: Mailbox): string[] {
+  const attrs = [all.some((m) => m.name.startsWith(mb.name + '/')) ? '\\HasChildren' : '\\HasNoChildren'];
+  if (mb.specialUse) attrs.push(mb.specialUse);
+  return attrs;
+}
+
+/** `* LIST (attributes) "/" name` for one mailbox, as LIST gives it (SELECT under IMAP4rev2). */
+export async function listLine(s: Session, mb: Mailbox): Promise<string> {
+  const all = await s.deps.store.listMailboxes(s.acct().id);
+  return `* LIST (${baseAttrs(all, mb).join(' ')}) "/" ${s.mailboxName(mb.name)}\r\n`;
+}
+
 async function list(
   s: Session,
   reference: string,
   patterns: readonly string[],
-  opts: { subscribedOnly: boolean; returnSubscribed: boolean; status: Parameters<typeof statusLine>[2] | null; lsub: boolean; recursive: boolean },
+  opts: {
+    subscribedOnly: boolean;
+    /** Selection option SPECIAL-USE: only mailboxes with a special-use attribute (RFC 6154 §3). */
+    specialOnly: boolean;
+    returnSubscribed: boolean;
+    status: Parameters<typeof statusLine>[2] | null;
+    lsub: boolean;
+    recursive: boolean;
+    /** LIST-EXTENDED syntax was used: "" is then an ordinary pattern, matching nothing (RFC 5258 §3). */
+    extended: boolean;
+  },
 ): Promise<void> {
-  if (patterns.length === 1 && patterns[0] === '') {
+  if (!opts.extended && patterns.length === 1 && patterns[0] === '') {
     await s.untagged(`${opts.lsub ? 'LSUB' : 'LIST'} (\\Noselect) "/" ""`);
     return;
   }
   const all = await s.deps.store.listMailboxes(s.acct().id);
   const res = patterns.map((p) => patternRegExp(inboxFold(reference + p)));
-  const hasChildren = (name: string): boolean => all.some((m) => m.name.startsWith(name + '/'));
   const subscribedChild = (name: string): boolean => all.some((m) => m.subscribed && m.name.startsWith(name + '/'));
   // Levels that exist only as parents of other mailboxes are listed \Noselect (RFC 9051 §6.3.9).
   const names = new Set(all.map((m) => m.name));
@@ -55,16 +77,15 @@ async function list(
   for (const { name, mb } of entries) {
     if (!matches(name, res)) continue;
     if (!mb) {
-      if (opts.lsub || opts.subscribedOnly) continue;
+      if (opts.lsub || opts.subscribedOnly || opts.specialOnly) continue;
       lines.push(`* LIST (\\Noselect \\HasChildren) "/" ${s.mailboxName(name)}\r\n`);
       continue;
     }
+    if (opts.specialOnly && !mb.specialUse) continue;
     const childInfo = opts.recursive && opts.subscribedOnly && !mb.subscribed && subscribedChild(mb.name);
     if (opts.subscribedOnly && !mb.subscribed && !childInfo) continue;
-    const attrs: string[] = [];
-    if (!opts.lsub) attrs.push(hasChildren(mb.name) ? '\\HasChildren' : '\\HasNoChildren');
-    if ((opts.returnSubscribed || opts.subscribedOnly) && mb.subscribed && !opts.lsub) attrs.push('\\Subscribed');
-    if (mb.specialUse && !opts.lsub) attrs.push(mb.specialUse);
+    const attrs: string[] = opts.lsub ? [] : baseAttrs(all, mb);
+    if ((opts.returnSubscribed || opts.subscribedOnly) && mb.subscribed && !opts.lsub) attrs.splice(1, 0, '\\Subscribed');
     const ext = childInfo ? ' ("CHILDINFO" ("SUBSCRIBED"))' : '';
     lines.push(`* ${opts.lsub ? 'LSUB' : 'LIST'} (${attrs.join(' ')}) "/" ${s.mailboxName(mb.name)}${ext}\r\n`);
     if (opts.status) {
@@ -80,30 +101,20 @@ export const listCommand: CommandSpec<'LIST'> = {
   caps: () => ['SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS'],
   async run(s, cmd) {
     const sel = cmd.selection;
-    const specialOnly = sel.specialUse;
-    if (specialOnly) {
-      // LIST (SPECIAL-USE): only mailboxes with a special-use attribute.
-      const all = await s.deps.store.listMailboxes(s.acct().id);
-      const res = cmd.patterns.map((p) => patternRegExp(inboxFold(cmd.reference.name + p.pattern)));
-      const lines: string[] = [];
-      for (const mb of all) {
-        if (!mb.specialUse || !matches(mb.name, res)) continue;
-        const kids = all.some((m) => m.name.startsWith(mb.name + '/'));
-        lines.push(`* LIST (${kids ? '\\HasChildren' : '\\HasNoChildren'} ${mb.specialUse}) "/" ${s.mailboxName(mb.name)}\r\n`);
-      }
-      await s.writeMany(lines);
-      return ok();
-    }
+    // Return options (SUBSCRIBED, CHILDREN, SPECIAL-USE, STATUS) apply whatever the selection
+    // options (RFC 5258 §3, RFC 5819 §2, RFC 6154 §3); CHILDREN and SPECIAL-USE are always sent.
     await list(
       s,
       cmd.reference.name,
       cmd.patterns.map((p) => p.pattern),
       {
         subscribedOnly: sel.subscribed,
+        specialOnly: sel.specialUse,
         returnSubscribed: cmd.returnOptions.subscribed,
         status: cmd.returnOptions.status,
         lsub: false,
         recursive: sel.recursiveMatch,
+        extended: cmd.extended,
       },
     );
     return ok();
@@ -115,10 +126,12 @@ export const lsubCommand: CommandSpec<'LSUB'> = {
   async run(s, cmd) {
     await list(s, cmd.reference.name, [cmd.pattern.pattern], {
       subscribedOnly: true,
+      specialOnly: false,
       returnSubscribed: false,
       status: null,
       lsub: true,
       recursive: false,
+      extended: false,
     });
     return ok();
   },

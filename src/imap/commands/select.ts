@@ -6,6 +6,7 @@ import { flagList, seqSet } from '../format.js';
 import type { CommandOf } from '../protocol/types.js';
 import type { Session } from '../session.js';
 import { ok, type Outcome } from '../state.js';
+import { listLine } from './list.js';
 import { AUTH, type CommandSpec } from './spec.js';
 import { uidInSet } from './sets.js';
 
@@ -30,6 +31,9 @@ async function select(s: Session, cmd: CommandOf<'SELECT' | 'EXAMINE'>): Promise
     `* OK [PERMANENTFLAGS (${readOnly ? '' : [...SYSTEM_FLAGS, ...KEYWORDS, '\\*'].join(' ')})] ${bi('Cờ', 'Flags')}\r\n`,
     `* ${view.exists} EXISTS\r\n`,
   ];
+  // IMAP4rev2 makes LIST a REQUIRED untagged response of SELECT/EXAMINE, with accurate attributes
+  // (RFC 9051 §6.3.2, §6.3.3): the same ones LIST gives this mailbox.
+  if (s.enabled.has('IMAP4REV2')) lines.push(await listLine(s, mb));
   // SELECT has just claimed the messages no session was told of; EXAMINE counts them without claiming.
   if (!s.enabled.has('IMAP4REV2')) lines.push(`* ${view.recentCount()} RECENT\r\n`);
   for (let seq = 1; seq <= view.exists; seq++) {
