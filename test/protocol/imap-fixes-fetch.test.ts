@@ -196,4 +196,17 @@ describe('IMAP audit fixes', () => {
     expect(await c.cmd('l3', 'LIST (SPECIAL-USE) "" ""')).not.toContain('* LIST');
   });
 
+  it('UID FETCH 1:* (CHANGEDSINCE m VANISHED) reports expunges above the highest UID left (RFC 7162 §3.2.6)', async () => {
+    await c.cmd('c', 'CREATE Van');
+    for (let i = 0; i < 5; i++) await deliver(app, user, Buffer.from(`Subject: v${i}\r\n\r\nbody\r\n`), 'Van');
+    await c.cmd('q', 'ENABLE QRESYNC');
+    const sel = await c.cmd('s', 'SELECT Van');
+    const hms = Number(/HIGHESTMODSEQ (\d+)/.exec(sel)?.[1]);
+    await c.cmd('st', 'UID STORE 2,4,5 +FLAGS.SILENT (\\Deleted)');
+    await c.cmd('x', 'EXPUNGE');
+    expect(await c.cmd('f', `UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${hms} VANISHED)`)).toContain('* VANISHED (EARLIER) 2,4:5\r\n');
+    expect(await c.cmd('g', `UID FETCH 1:5 (FLAGS) (CHANGEDSINCE ${hms} VANISHED)`)).toContain('* VANISHED (EARLIER) 2,4:5\r\n');
+    expect(await c.cmd('h', `UID FETCH 5:* (FLAGS) (CHANGEDSINCE ${hms} VANISHED)`)).toContain('* VANISHED (EARLIER) 5\r\n');
+    expect(await c.cmd('i', `UID FETCH 1:3 (FLAGS) (CHANGEDSINCE ${hms} VANISHED)`)).toContain('* VANISHED (EARLIER) 2\r\n');
+  });
 });

@@ -13,7 +13,7 @@ import type { MessageDetail, RenderedImap } from '../../store/port.js';
 import { no } from '../errors.js';
 import { flagList, imapDateTime, seqSet } from '../format.js';
 import { nulFree } from '../protocol/encode.js';
-import type { FetchItem, Section } from '../protocol/types.js';
+import type { FetchItem, Section, SequenceSet } from '../protocol/types.js';
 import type { Session } from '../session.js';
 import { ok } from '../state.js';
 import { SELECTED, type CommandSpec } from './spec.js';
@@ -254,6 +254,19 @@ async function decodedPart(s: Session, d: MessageDetail, partNums: readonly numb
   return decodeTransfer(raw, enc);
 }
 
+/**
+ * The UID set VANISHED (EARLIER) is computed over, with `*` as UIDNEXT-1 rather than the highest
+ * UID left: a client syncing with `UID FETCH 1:* … (CHANGEDSINCE m VANISHED)` must learn of every
+ * expunge, those above the highest surviving UID too (RFC 7162 §3.2.6, whose VANISHED is meant
+ * to bring the client's cache up to date; Dovecot does the same).
+ */
+async function vanishedScope(s: Session, mailboxId: number, set: SequenceSet): Promise<SequenceSet> {
+  if (set.kind !== 'ranges' || !set.ranges.some((r) => r.from === '*' || r.to === '*')) return set;
+  const mb = await s.deps.store.getMailboxById(mailboxId);
+  const top = Math.max((mb?.uidNext ?? 0) - 1, s.sel().view.maxUid);
+  return { kind: 'ranges', ranges: set.ranges.map((r) => ({ from: r.from === '*' ? top : r.from, to: r.to === '*' ? top : r.to })) };
+}
+
 export const fetchCommand: CommandSpec<'FETCH'> = {
   states: SELECTED,
   caps: () => ['BINARY', 'UIDPLUS', 'MOVE'],
@@ -271,7 +284,7 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
         return { kind: 'no', bad: true, text: bi('VANISHED cần UID FETCH, CHANGEDSINCE và QRESYNC', 'VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC') };
       }
       const ch = await store.changesSince(mailbox.id, cmd.changedSince);
-      const set = cmd.set;
+      const set = await vanishedScope(s, mailbox.id, cmd.set);
       const gone = ch.expunged.filter((u) => uidInSet(s, u, set));
       if (gone.length > 0) await s.untagged(`VANISHED (EARLIER) ${seqSet(gone)}`);
     }
