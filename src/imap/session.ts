@@ -55,6 +55,8 @@ export class Session {
   private releaseAccount: (() => void) | null = null;
   readonly id: string;
   readonly deps: ImapDeps;
+  /** When the connection opened: imap.loginTimeoutMs counts from here, not from the last command. */
+  private readonly openedAt = Date.now();
 
   constructor(
     readonly shared: ServerShared,
@@ -419,9 +421,17 @@ export class Session {
 
   private armTimer(): void {
     if (this.timer) clearTimeout(this.timer);
-    const ms = this.state === 'not-authenticated' ? this.deps.config.imap.loginTimeoutMs : this.deps.config.imap.idleTimeoutMs;
-    if (ms <= 0) return;
-    this.timer = setTimeout(() => void this.bye(bi('Hết thời gian chờ', 'Idle timeout')), ms);
+    const { loginTimeoutMs, idleTimeoutMs } = this.deps.config.imap;
+    if (this.state === 'not-authenticated') {
+      // A deadline for signing in, not an idle timer: a client that keeps talking (NOOP every
+      // few seconds) without signing in is still dropped when it passes (SECURITY-NOTES, Floods).
+      if (loginTimeoutMs <= 0) return;
+      const left = Math.max(0, this.openedAt + loginTimeoutMs - Date.now());
+      this.timer = setTimeout(() => void this.bye(bi('Hết thời gian đăng nhập', 'Sign-in timeout')), left);
+    } else {
+      if (idleTimeoutMs <= 0) return;
+      this.timer = setTimeout(() => void this.bye(bi('Hết thời gian chờ', 'Idle timeout')), idleTimeoutMs);
+    }
     this.timer.unref();
   }
 

@@ -4,6 +4,7 @@
  */
 import { bi, MailError } from '../../lib/errors.js';
 import { renderImapStrings } from '../../mail/imap-render.js';
+import { toCrlf } from '../../mail/line-endings.js';
 import { parseMessage } from '../../mail/parse.js';
 import { searchTextOf } from '../../mail/search-text.js';
 import type { StoredCopy } from '../../store/port.js';
@@ -36,14 +37,17 @@ export const appendCommand: CommandSpec<'APPEND'> = {
     const stored: StoredCopy[] = [];
     try {
       for (const m of cmd.messages) {
-        const parsed = parseMessage(m.data, {
+        // Bare LF / bare CR become CRLF (mail/line-endings.ts): one line structure for every reader.
+        // Not in a literal8 (RFC 3516 BINARY APPEND): its binary parts' bytes are data, not lines.
+        const raw = m.form === 'binary' ? m.data : toCrlf(m.data);
+        const parsed = parseMessage(raw, {
           maxHeaderBytes: cfg.limits.maxHeaderBytes,
           maxDepth: cfg.limits.maxMimeDepth,
           maxParts: cfg.limits.maxMimeParts,
         });
         const flags = m.flags.filter((f) => f !== '\\Recent');
         const [copy] = await store.storeMessage({
-          raw: m.data,
+          raw,
           envelope: parsed.envelope,
           structure: parsed.structure,
           search: searchTextOf(parsed),

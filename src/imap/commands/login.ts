@@ -66,7 +66,8 @@ export const authenticateCommand: CommandSpec<'AUTHENTICATE'> = {
     }
     const refused = plaintextRefused(s);
     if (refused) return refused;
-    if (cmd.initialResponse && cmd.initialResponse.length > 0) return plain(s, cmd.initialResponse.toString('base64'));
+    // RFC 4959 §3: "=" is an empty initial response, processed like any other (it is no credentials).
+    if (cmd.initialResponse !== null) return plain(s, cmd.initialResponse.toString('base64'));
     await s.write('+ \r\n');
     return { kind: 'line', onLine: (text) => plain(s, text) };
   },

@@ -5,11 +5,14 @@ import { bad, no } from '../errors.js';
 import { ok } from '../state.js';
 import { AUTH, type CommandSpec } from './spec.js';
 
-/** Mailbox names are database keys, never paths: refuse empty levels and control characters. */
+/**
+ * Mailbox names are database keys, never paths: refuse empty levels and control characters
+ * (C0, DEL and C1), and the line and paragraph separators (RFC 6855 §3).
+ */
 export function checkName(name: string): void {
   if (name.length === 0 || name.length > 512) throw bad('Tên hộp thư không hợp lệ', 'Invalid mailbox name');
   if (name.startsWith('/') || name.endsWith('/') || name.includes('//')) throw bad('Tên hộp thư không hợp lệ', 'Invalid mailbox name');
-  if (/[\x00-\x1f\x7f*%]/.test(name)) throw bad('Tên hộp thư chứa ký tự không được phép', 'Mailbox name contains forbidden characters');
+  if (/[\x00-\x1f\x7f-\x9f\u2028\u2029*%]/.test(name)) throw bad('Tên hộp thư chứa ký tự không được phép', 'Mailbox name contains forbidden characters');
 }
 
 export const createCommand: CommandSpec<'CREATE'> = {

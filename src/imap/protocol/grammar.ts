@@ -274,9 +274,15 @@ class Grammar {
       const name = r.atom();
       const sys = SYSTEM_FLAGS['\\' + name.toUpperCase()];
       if (sys === '\\Recent' && !allowRecent) throw syntax('không thể đặt cờ \\Recent', '\\Recent cannot be set');
-      return sys ?? '\\' + name;
+      // RFC 9051 §2.3.2: other "\\" flags are flag-extensions a future standard may define; the
+      // server must never send one back, so it takes none.
+      if (!sys) throw syntax(`cờ hệ thống không tồn tại: \\${name}`, `no such system flag: \\${name}`);
+      return sys;
     }
-    return r.atom();
+    const keyword = r.atom();
+    // Keywords are atoms: 7-bit only, also after ENABLE UTF8=ACCEPT (RFC 6855 changes strings, not atoms).
+    if (!/^[\x21-\x7e]+$/.test(keyword)) throw syntax('từ khóa (cờ) chỉ gồm ký tự ASCII', 'keywords (flags) are ASCII only');
+    return keyword;
   }
 
   private flagList(): Flag[] {

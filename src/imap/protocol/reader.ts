@@ -4,6 +4,7 @@
  * so the placeholder is unambiguous), plus the literal payloads in order.
  */
 
+import { isUtf8 } from 'node:buffer';
 import { bi } from '../../lib/errors.js';
 import type { SeqNumber, SeqRange, SequenceSet } from './types.js';
 
@@ -24,6 +25,15 @@ export class ParseFailure extends Error {
 }
 
 /** Syntax error with a bilingual message (Vietnamese first). */
+/**
+ * Bytes of an atom or quoted string as text. 8-bit bytes must be UTF-8 (RFC 6855 §3: BAD for
+ * anything else), never replaced by U+FFFD and so silently turned into another name or search.
+ */
+function utf8(b: Buffer): string {
+  if (!isUtf8(b)) throw syntax('chuỗi không phải UTF-8 hợp lệ', 'string is not valid UTF-8');
+  return b.toString('utf8');
+}
+
 export function syntax(vi: string, en: string): ParseFailure {
   return new ParseFailure(bi(`Lỗi cú pháp: ${vi}`, `Syntax error: ${en}`));
 }
@@ -148,7 +158,7 @@ export class Reader {
   private run(table: Uint8Array): string {
     const start = this.pos;
     while (this.pos < this.buf.length && table[this.buf[this.pos] as number] === 1) this.pos++;
-    return this.buf.toString('utf8', start, this.pos);
+    return utf8(this.buf.subarray(start, this.pos));
   }
   atom(): string {
     const s = this.run(ATOM_CHAR);
@@ -213,7 +223,7 @@ export class Reader {
       if (b === LITERAL_MARK || b === 0x0d || b === 0x0a) throw syntax('ký tự không hợp lệ trong chuỗi', 'invalid character in quoted string');
       this.pos++;
     }
-    return Buffer.concat(parts).toString('utf8');
+    return utf8(Buffer.concat(parts));
   }
   /** string = quoted / literal (decoded as UTF-8; NUL already refused). */
   string(): string {
