@@ -7,6 +7,7 @@
  * cost the server about 12 MB of memory.
  */
 import { isIP } from 'node:net';
+import { domainToASCII } from 'node:url';
 import type { DKIMVerifyResult, DMARCResult, DNSResolver, SPFOptions, SPFResult } from 'mailauth';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { dmarc } from 'mailauth/lib/dmarc/index.js';
@@ -108,4 +109,59 @@ export async function checkAuthentication(input: CheckInput): Promise<AuthVerdic
     });
   }
   return composeAuthenticationResults(input.hostname, { spf: spfResult, dkim, dmarc: dmarcResult });
+}
+
+/** Skips CFWS (RFC 5322 §3.2.2: white space, folding, nested comments with quoted pairs) from `i`. */
+function skipCfws(s: string, i: number): number {
+  let depth = 0;
+  while (i < s.length) {
+    const ch = s[i];
+    if (depth > 0) {
+      if (ch === '\\') i++;
+      else if (ch === '(') depth++;
+      else if (ch === ')') depth--;
+    } else if (ch === '(') {
+      depth = 1;
+    } else if (ch !== ' ' && ch !== '\t' && ch !== '\r' && ch !== '\n') {
+      return i;
+    }
+    i++;
+  }
+  return i;
+}
+
+/**
+ * The authserv-id of an Authentication-Results field value (RFC 8601 §2.2: `[CFWS] authserv-id`,
+ * a token or a quoted string), lower-cased and without a trailing dot; null when there is none.
+ */
+export function authservIdOf(value: string): string | null {
+  let i = skipCfws(value, 0);
+  let id = '';
+  if (value[i] === '"') {
+    for (i++; i < value.length && value[i] !== '"'; i++) {
+      if (value[i] === '\\') i++;
+      id += value[i] ?? '';
+    }
+  } else {
+    // RFC 2045 token: up to white space, a control or a tspecial ("/" starts no authres-version
+    // without CFWS, but a lenient reader would stop there too, so it ends the id here as well).
+    const m = /^[^\s\p{Cc}()<>@,;:\\"/[\]?=]+/u.exec(value.slice(i));
+    id = m ? m[0] : '';
+  }
+  id = id.trim().toLowerCase().replace(/\.$/, '');
+  return id.length > 0 ? id : null;
+}
+
+/**
+ * RFC 8601 §5: an MTA MUST delete an incoming Authentication-Results field that claims to come
+ * from itself (its authserv-id is ours), or the recipient's client would trust a forged verdict.
+ * Compared case-insensitively, without a trailing dot, and as A-labels for an internationalised name.
+ */
+export function isOwnAuthResults(value: string, hostname: string): boolean {
+  const id = authservIdOf(value);
+  if (id === null) return false;
+  const ours = hostname.trim().toLowerCase().replace(/\.$/, '');
+  if (id === ours) return true;
+  const a = domainToASCII(id);
+  return a !== '' && a === domainToASCII(ours);
 }

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { findHeaderFields, stripRawHeaders } from '../delivery/headers.js';
 
 /** Stateful scanner for bare CR / bare LF across chunk boundaries. */
 export class LineEndingScanner {
@@ -322,4 +323,58 @@ export function headerLimits(raw: Buffer, maxHeaderBytes: number, maxLineBytes: 
     pos = eol + 1;
   }
   return null;
+}
+
+export interface IncomingHeaders {
+  /** The message without the dropped fields (the same buffer when none was dropped). */
+  raw: Buffer;
+  /** Top-level Received fields (loop detection, RFC 5321 §6.3). */
+  received: number;
+  /** Top-level From fields (RFC 5322 §3.6: exactly one). */
+  from: number;
+}
+
+/**
+ * One pass over the top-level header section of an arriving message: drops the fields nobody
+ * outside may set (`drop(name)`: incoming X-Buudien-*), and those `dropByValue(name, value)`
+ * refuses (Authentication-Results bearing our own authserv-id, RFC 8601 §5), and counts the
+ * Received and From fields. `byValue` names the fields whose value `dropByValue` must see.
+ */
+export function scanIncomingHeaders(
+  raw: Buffer,
+  rules: { drop: (nameLower: string) => boolean; byValue: (nameLower: string) => boolean; dropByValue: (nameLower: string, value: string) => boolean },
+): IncomingHeaders {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const headerEnd = crlf < 0 ? raw.length : crlf + 2;
+  let received = 0;
+  let from = 0;
+  const names: string[] = [];
+  const ranges = findHeaderFields(raw, headerEnd, (n) => {
+    if (n === 'received') received++;
+    else if (n === 'from') from++;
+    const hit = rules.drop(n) || rules.byValue(n);
+    if (hit) names.push(n);
+    return hit;
+  });
+  // Which of the fields read by value go: their ordinals among those fields, in header order.
+  const byValue = new Set<number>();
+  let dropAny = false;
+  let k = -1;
+  ranges.forEach((r, i) => {
+    const name = names[i] ?? '';
+    if (rules.drop(name)) {
+      dropAny = true;
+      return;
+    }
+    k++;
+    const field = raw.subarray(r[0], r[1]).toString('utf8');
+    if (rules.dropByValue(name, field.slice(field.indexOf(':') + 1))) {
+      byValue.add(k);
+      dropAny = true;
+    }
+  });
+  if (!dropAny) return { raw, received, from };
+  let j = -1;
+  const out = stripRawHeaders(raw, (n) => rules.drop(n) || (rules.byValue(n) && byValue.has(++j)));
+  return { raw: out, received, from };
 }

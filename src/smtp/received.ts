@@ -1,4 +1,5 @@
 /** The Received header we prepend (RFC 5321 §4.4), with the TLS details of the connection. */
+import { domainToASCII } from 'node:url';
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -15,8 +16,45 @@ function token(s: string): string {
   return t.length > 0 ? t : 'unknown';
 }
 
+/** What a HELO name may keep as is: it cannot break the header, the comment or the clause. */
+const HELO_ASCII = /^[A-Za-z0-9.\-_:[\]]+$/;
+/** Characters that would break the header: kept out even of a UTF-8 name. */
+const HELO_UNSAFE_UTF8 = /[^\p{L}\p{M}\p{N}.\-_:[\]]/gu;
+
+/**
+ * The EHLO/HELO name as the client presented it, never a different name (RFC 5321 §4.4: the
+ * FROM clause records what the client said). ASCII names with nothing unsafe stay as they are.
+ * An internationalised name stays in UTF-8 in an SMTPUTF8 transaction (RFC 6531 §3.7.3 allows
+ * U-labels in trace fields there) and becomes its A-label otherwise, so the header stays ASCII.
+ * What cannot be written safely (controls, CR/LF, parentheses, ";", spaces, or a non-ASCII
+ * name that is no IDN outside SMTPUTF8) is replaced by "?", which no host name contains: the
+ * name is visibly altered rather than silently turned into another valid one.
+ */
+export function heloForTrace(helo: string, utf8: boolean): string {
+  const name = helo.slice(0, 255);
+  if (name.length === 0) return 'unknown';
+  if (HELO_ASCII.test(name)) return name;
+  const ascii = /^\p{ASCII}*$/u.test(name);
+  if (!ascii && !utf8) {
+    const aLabel = domainToASCII(name);
+    if (aLabel && HELO_ASCII.test(aLabel)) return aLabel;
+    return name.replace(/[^A-Za-z0-9.\-_:[\]]/gu, '?');
+  }
+  return name.replace(HELO_UNSAFE_UTF8, '?');
+}
+
+/**
+ * The WITH protocol (RFC 3848 registry): an SMTPUTF8 transaction is UTF8SMTP, UTF8SMTPS,
+ * UTF8SMTPA or UTF8SMTPSA (RFC 6531 §3.7.3 and §4.3) instead of ESMTP…
+ */
+export function withProtocol(transmissionType: string, utf8: boolean): string {
+  return utf8 && transmissionType.startsWith('ESMTP') ? `UTF8SMTP${transmissionType.slice(5)}` : transmissionType;
+}
+
 export interface ReceivedInput {
   helo: string;
+  /** The transaction used SMTPUTF8 (RFC 6531): the HELO name may stay in UTF-8. */
+  utf8?: boolean;
   clientHostname: string | null;
   ip: string;
   hostname: string;
@@ -34,5 +72,5 @@ export function receivedHeader(r: ReceivedInput): string {
   const rdns = r.clientHostname && !r.clientHostname.startsWith('[') ? `${token(r.clientHostname)} ` : '';
   const tls = r.tls ? ` (${token(r.tls.protocol)} cipher ${token(r.tls.cipher)})` : '';
   const forPart = r.recipient ? `\r\n for <${r.recipient.replace(/[^\p{L}\p{N}@.!#$%&'*+/=?^_`{|}~-]/gu, '')}>` : '';
-  return `Received: from ${token(r.helo)} (${rdns}[${ipLiteral}])\r\n by ${token(r.hostname)} (buudien) with ${token(r.protocol)}${tls}\r\n id ${token(r.id)}${forPart};\r\n ${rfc5322Date(r.date)}`;
+  return `Received: from ${heloForTrace(r.helo, r.utf8 ?? false)} (${rdns}[${ipLiteral}])\r\n by ${token(r.hostname)} (buudien) with ${token(r.protocol)}${tls}\r\n id ${token(r.id)}${forPart};\r\n ${rfc5322Date(r.date)}`;
 }

@@ -77,6 +77,31 @@ export const replies = {
       '5.7.1',
       bi(`Thư không vượt qua kiểm tra DMARC của ${domain} (p=reject)`, `Message failed the DMARC policy of ${domain} (p=reject)`),
     ),
+  /** RFC 5321 §6.3: a server MUST detect trivial loops; counting Received fields is the usual way. */
+  mailLoop: (max: number): SmtpReply =>
+    reply(
+      554,
+      '5.4.6',
+      bi(`Phát hiện thư chuyển vòng lặp (quá ${max} tiêu đề Received)`, `Mail loop detected (more than ${max} Received headers)`),
+    ),
+  /** RFC 5322 §3.6: the From field occurs exactly once. */
+  multipleFrom: (): SmtpReply =>
+    reply(550, '5.6.0', bi('Thư có nhiều hơn một tiêu đề From (RFC 5322 mục 3.6)', 'Message has more than one From header (RFC 5322 section 3.6)')),
+  /** The account was suspended or deleted while this session was signed in. */
+  accountDisabled: (): SmtpReply =>
+    reply(550, '5.7.1', bi('Tài khoản đang tạm khóa hoặc đã bị xóa, liên hệ quản trị', 'Account suspended or deleted, contact the administrator')),
+  /** RFC 4616 §2: the authorization identity must be the authenticated user. */
+  authzidRefused: (): SmtpReply =>
+    reply(535, '5.7.8', bi('Không được đăng nhập thay người khác', 'Cannot act as another user (authorization identity refused)')),
+  /** RFC 5321 §4.1.1.11, RFC 1869: a parameter of no extension we advertise. */
+  unknownParameter: (name: string): SmtpReply => {
+    const n = String(name).replace(/[^A-Za-z0-9-]/g, '').slice(0, 32) || '?';
+    return reply(555, '5.5.4', bi(`Tham số ${n} không được hỗ trợ`, `Parameter ${n} not recognized or not implemented`));
+  },
+  commandTimeout: (): SmtpReply =>
+    reply(421, '4.4.2', bi('Lệnh không được gửi hết trong thời gian cho phép, đóng kết nối', 'Command not completed in time, closing connection')),
+  sessionTimeout: (): SmtpReply =>
+    reply(421, '4.4.2', bi('Phiên kết nối đã quá thời gian cho phép, đóng kết nối', 'Session time limit reached, closing connection')),
   accepted: (id: string): SmtpReply => reply(250, '2.0.0', bi(`Đã nhận thư, mã ${id}`, `Message accepted, id ${id}`)),
   // RFC 3461 DSN parameters (smtp/dsn-params.ts; wire.ts gives smtp-server's own refusals these texts)
   badDsnNotify: (): SmtpReply =>

@@ -11,7 +11,7 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMT
 import type { AuthService } from '../auth/index.js';
 import type { Config } from '../config/schema.js';
 import type { Delivery } from '../delivery/index.js';
-import { prependHeaders, replaceSubject, stripRawHeaders } from '../delivery/index.js';
+import { prependHeaders, replaceSubject } from '../delivery/index.js';
 import type { Clock } from '../lib/clock.js';
 import { bi } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -23,12 +23,12 @@ import type { EnvelopeAddress, ParsedMessage } from '../mail/types.js';
 import type { Pipeline, PipelineResult, PolicyContext, PolicyReply } from '../policy/types.js';
 import type { Account, MessageDsn, RecipientDsn, SendDirection, SendOutcome, Store } from '../store/port.js';
 import { classifyAddress } from './address.js';
-import { checkAuthentication, type AuthVerdict, type DnsResolver } from './authresults.js';
+import { checkAuthentication, isOwnAuthResults, type AuthVerdict, type DnsResolver } from './authresults.js';
 import { installDataScanner, SCANNED_VERSION } from './data-scan.js';
-import { headerLimits, MemoryBudget, prepareSpoolDir, readData, type DataResult } from './data.js';
+import { headerLimits, MemoryBudget, prepareSpoolDir, readData, scanIncomingHeaders, type DataResult } from './data.js';
 import { createDsnSender, type DsnRecipient } from './dsn.js';
 import { mailDsn, rcptDsn, wantsNotice, type RawEsmtpParams } from './dsn-params.js';
-import { receivedHeader } from './received.js';
+import { receivedHeader, withProtocol } from './received.js';
 import { hookError, replies, replyForError, reply, type SmtpReply } from './reply.js';
 import { installReplyWriter } from './wire.js';
 
@@ -50,10 +50,31 @@ export interface SmtpDeps {
   dnsResolver?: DnsResolver;
 }
 
+/** The parts of smtp-server's connection object the time limits use (smtp-connection.js). */
+interface Link {
+  session: SMTPServerSession;
+  _closing: boolean;
+  _closed: boolean;
+  _handlerPending: boolean;
+  _dataStream: unknown;
+  _parser: { _dataMode: boolean; _remainder: string } | false;
+  _onCommand(command: Buffer, callback: () => void): void;
+  send(code: number, data: string): void;
+}
+
 /** Per-connection state next to smtp-server's session. */
 interface Conn {
   ip: string;
   mode: SmtpMode;
+  sessionId: string;
+  /** Transactions begun on this connection: each gets its own id (`<session id>-<n>`). */
+  txCount: number;
+  /** Time limits (performance.now()): when the session began, commands read, a partial command line seen. */
+  startedAt: number;
+  commands: number;
+  partialSince: number | null;
+  partialCommands: number;
+  link: Link | null;
   bad: number;
   account: Account | null;
   /** Addresses a signed-in user may send as (own, aliases, delegated unit mailboxes and their aliases). */
@@ -63,6 +84,10 @@ interface Conn {
 }
 
 interface Tx {
+  /** This transaction's id: in the 250 reply and the Received header. */
+  id: string;
+  /** MAIL FROM carried SMTPUTF8 (RFC 6531). */
+  utf8: boolean;
   sender: string;
   declaredSize: number;
   /** Accepted recipients, clean lower-case addresses, in RCPT order. */
@@ -80,6 +105,41 @@ interface Tx {
 
 /** The parameters as sent, next to smtp-server's decoded `args` (wire.ts). */
 const rawParams = (a: SMTPServerAddress): RawEsmtpParams | undefined => (a as SMTPServerAddress & { esmtpRaw?: RawEsmtpParams }).esmtpRaw;
+
+/**
+ * Settings src/config/schema.ts (not owned by the SMTP layer) does not list yet: read when the
+ * config carries them, else these defaults.
+ */
+interface SmtpLimitsConfig {
+  /** Loop detection (RFC 5321 §6.3): more Received fields than this → 554 5.4.6. */
+  maxReceivedHeaders?: number;
+  /** A command line must be complete within this long of its first byte (slow drip) → 421 4.4.2. */
+  commandTimeoutMs?: number;
+  /** A connection lasts at most this long → 421 4.4.2 at the next command or on the timer. */
+  maxSessionMs?: number;
+}
+export const DEFAULT_MAX_RECEIVED_HEADERS = 100;
+export const DEFAULT_COMMAND_TIMEOUT_MS = 60 * 1000;
+export const DEFAULT_MAX_SESSION_MS = 30 * 60 * 1000;
+
+/** MAIL FROM parameters of the extensions we advertise: SIZE (RFC 1870), BODY (RFC 6152), SMTPUTF8 (RFC 6531), RET and ENVID (RFC 3461). */
+const MAIL_PARAMS = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID']);
+/** RCPT TO parameters: NOTIFY and ORCPT (RFC 3461). */
+const RCPT_PARAMS = new Set(['NOTIFY', 'ORCPT']);
+
+/**
+ * The first parameter of no extension we advertise, or null (RFC 5321 §4.1.1.11: 555; RFC 1869:
+ * a server must refuse a parameter it does not recognise). REQUIRETLS is not advertised either.
+ */
+function unknownParam(a: SMTPServerAddress, allowed: ReadonlySet<string>, auth: boolean): string | null {
+  const raw = rawParams(a);
+  const keys = raw ? Object.keys(raw) : a.args && typeof a.args === 'object' ? Object.keys(a.args) : [];
+  for (const k of keys) {
+    const key = k.toUpperCase();
+    if (!allowed.has(key) && !(auth && key === 'AUTH')) return key;
+  }
+  return null;
+}
 
 function localPartMatches(a: EnvelopeAddress): string | null {
   if (!a.mailbox || !a.host) return null;
@@ -122,6 +182,11 @@ export function createSmtpService(deps: SmtpDeps): Service {
   const { config, log, store, metrics, delivery, pipeline } = deps;
   if (!installDataScanner()) log.warn({ expected: SCANNED_VERSION }, 'smtp-server is not the version the fast DATA scanner was checked against: its own scanner is used');
   const localDomains = new Set(config.domains.map((d) => d.toLowerCase()));
+  const limits = config.smtp as Readonly<Config['smtp']> & SmtpLimitsConfig;
+  const maxReceived = limits.maxReceivedHeaders ?? DEFAULT_MAX_RECEIVED_HEADERS;
+  const commandTimeoutMs = limits.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  const maxSessionMs = limits.maxSessionMs ?? DEFAULT_MAX_SESSION_MS;
+  const ownHostname = config.organization.hostname;
   const sendDsn = createDsnSender({ config, store, delivery });
   const conns = new Map<string, Conn>();
   const gate = new ByteGate(PROCESSING_BUDGET_BYTES);
@@ -140,7 +205,22 @@ export function createSmtpService(deps: SmtpDeps): Service {
   const connOf = (session: SMTPServerSession, mode: SmtpMode): Conn => {
     let c = conns.get(session.id);
     if (!c) {
-      c = { ip: ipOf(session), mode, bad: 0, account: null, senders: new Set(), tx: null, counted: false };
+      c = {
+        ip: ipOf(session),
+        mode,
+        sessionId: session.id,
+        txCount: 0,
+        startedAt: performance.now(),
+        commands: 0,
+        partialSince: null,
+        partialCommands: 0,
+        link: null,
+        bad: 0,
+        account: null,
+        senders: new Set(),
+        tx: null,
+        counted: false,
+      };
       conns.set(session.id, c);
     }
     return c;
@@ -236,7 +316,18 @@ export function createSmtpService(deps: SmtpDeps): Service {
     metrics.connectionsOpen.dec({ protocol: c.mode === 'smtp' ? 'smtp' : 'submission' });
   }
 
-  async function onAuth(c: Conn, session: SMTPServerSession, username: string, password: string): Promise<string> {
+  /**
+   * RFC 4616 §2: an authorization identity other than the authenticated user must make the
+   * authentication fail (we let nobody act as someone else). It is read like a user name: the
+   * full address, or the local part alone.
+   */
+  function authzidIsUser(authzid: string, account: Account): boolean {
+    const z = authzid.trim().toLowerCase();
+    const address = account.address.toLowerCase();
+    return z.includes('@') ? z === address : z === address.slice(0, address.lastIndexOf('@'));
+  }
+
+  async function onAuth(c: Conn, session: SMTPServerSession, username: string, password: string, authzid: string): Promise<string> {
     if (!session.secure && !deps.auth.plaintextAllowed(c.ip, false)) throw hookError(replies.tlsRequired());
     const r = await deps.auth.signIn({ username, password, protocol: 'smtp', ip: c.ip, secure: session.secure });
     if (!r.ok) {
@@ -249,6 +340,10 @@ export function createSmtpService(deps: SmtpDeps): Service {
           throw bad(c, reply(535, '5.7.8', r.message));
       }
     }
+    if (authzid !== '' && !authzidIsUser(authzid, r.account)) {
+      metrics.rejections.inc({ rule: 'authzid', protocol: c.mode });
+      throw bad(c, replies.authzidRefused());
+    }
     c.account = r.account;
     c.senders = await loadSenders(r.account);
     return r.account.address;
@@ -257,6 +352,21 @@ export function createSmtpService(deps: SmtpDeps): Service {
   async function onMailFrom(c: Conn, address: SMTPServerAddress): Promise<void> {
     c.tx = null;
     if (c.mode !== 'smtp' && !c.account) throw hookError(replies.authRequired());
+    const unknown = unknownParam(address, MAIL_PARAMS, c.mode !== 'smtp');
+    if (unknown !== null) throw bad(c, replies.unknownParameter(unknown));
+    if (c.account) {
+      // Rights can change while a session stays signed in (suspension, deletion, a delegation or
+      // an alias removed, from another process too): read them again for each transaction.
+      const fresh = await store.getAccount(c.account.id);
+      if (!fresh || fresh.state !== 'active') {
+        c.account = null;
+        c.senders = new Set();
+        metrics.rejections.inc({ rule: 'account-disabled', protocol: c.mode });
+        throw hookError(replies.accountDisabled());
+      }
+      c.account = fresh;
+      c.senders = await loadSenders(fresh);
+    }
     const raw = address.address;
     const declared = address.args && typeof address.args.SIZE === 'string' ? Number(address.args.SIZE) : 0;
     if (Number.isFinite(declared) && declared > config.limits.maxMessageBytes) throw hookError(replies.tooLarge(config.limits.maxMessageBytes));
@@ -272,7 +382,10 @@ export function createSmtpService(deps: SmtpDeps): Service {
       metrics.rejections.inc({ rule: 'sender-ownership', protocol: c.mode });
       throw bad(c, replies.senderNotOwned());
     }
+    c.txCount++;
     const tx: Tx = {
+      id: `${c.sessionId}-${c.txCount}`,
+      utf8: address.args !== false && address.args.SMTPUTF8 === true,
       sender,
       declaredSize: Number.isFinite(declared) ? declared : 0,
       recipients: [],
@@ -300,6 +413,12 @@ export function createSmtpService(deps: SmtpDeps): Service {
     if (!tx) throw hookError(reply(503, '5.5.1', bi('Cần lệnh MAIL trước', 'Need MAIL command')));
     const max = config.limits.maxRecipientsPerMessage;
     if (tx.recipients.length >= max) throw hookError(replies.tooManyRecipients(max));
+    const unknown = unknownParam(address, RCPT_PARAMS, false);
+    if (unknown !== null) {
+      const r = replies.unknownParameter(unknown);
+      await refuse(c, address.address, r);
+      throw bad(c, r);
+    }
     const dsn = rcptDsn(rawParams(address), address.args);
     if (!dsn.ok) {
       await refuse(c, address.address, dsn.reply);
@@ -387,8 +506,27 @@ export function createSmtpService(deps: SmtpDeps): Service {
     if (headerProblem === 'header-too-large') throw await refuseAll(c, tx, replies.headerTooLarge(config.limits.maxHeaderBytes), data.size, null, []);
     if (headerProblem === 'line-too-long') throw await refuseAll(c, tx, replies.headerLineTooLong(config.limits.maxHeaderLineBytes), data.size, null, []);
 
-    // Nobody pre-labels mail: incoming X-Buudien-* headers are dropped before the one parse.
-    const stripped = stripRawHeaders(received, (n) => n.startsWith('x-buudien-'));
+    // Nobody pre-labels mail: incoming X-Buudien-* headers, and Authentication-Results fields
+    // claiming to be ours (RFC 8601 §5: an MTA MUST delete them, on MX and submission alike), are
+    // dropped before the one parse; the same pass counts Received and From fields.
+    const scan = scanIncomingHeaders(received, {
+      drop: (n) => n.startsWith('x-buudien-'),
+      byValue: (n) => n === 'authentication-results',
+      dropByValue: (_n, value) => isOwnAuthResults(value, ownHostname),
+    });
+    // RFC 5321 §6.3: servers MUST detect and stop trivial loops; a message that has passed more
+    // than smtp.maxReceivedHeaders hops is refused rather than passed on once more.
+    if (scan.received > maxReceived) {
+      metrics.rejections.inc({ rule: 'mail-loop', protocol: c.mode });
+      throw await refuseAll(c, tx, replies.mailLoop(maxReceived), data.size, null, [`smtp: ${scan.received} Received headers`]);
+    }
+    // RFC 5322 §3.6: exactly one From. The parser reads the first only, so a second one would
+    // escape the ownership check below: a submitted message with two is refused as malformed.
+    if (c.mode !== 'smtp' && scan.from > 1) {
+      metrics.rejections.inc({ rule: 'from-ownership', protocol: c.mode });
+      throw await refuseAll(c, tx, replies.multipleFrom(), data.size, null, []);
+    }
+    const stripped = scan.raw;
     let parsed: ParsedMessage = parseMessage(stripped, {
       maxDepth: config.limits.maxMimeDepth,
       maxParts: config.limits.maxMimeParts,
@@ -461,12 +599,13 @@ export function createSmtpService(deps: SmtpDeps): Service {
     headers.unshift(
       receivedHeader({
         helo: session.hostNameAppearsAs || 'unknown',
+        utf8: tx.utf8,
         clientHostname: session.clientHostname || null,
         ip: c.ip,
         hostname: config.organization.hostname,
-        protocol: session.transmissionType || (c.mode === 'smtp' ? 'ESMTP' : 'ESMTPA'),
+        protocol: withProtocol(session.transmissionType || (c.mode === 'smtp' ? 'ESMTP' : 'ESMTPA'), tx.utf8),
         tls: tlsInfo,
-        id: session.id,
+        id: tx.id,
         recipient: tx.recipients.length === 1 ? (tx.recipients[0] ?? null) : null,
         date: deps.clock.now(),
       }),
@@ -512,11 +651,71 @@ export function createSmtpService(deps: SmtpDeps): Service {
     if (notices.length > 0) {
       const now = deps.clock.now();
       await sendDsn({ sender: tx.sender, original: prependHeaders(raw, parsed, headers).raw, arrivalDate: now, now, dsn: tx.dsn, recipients: notices }).catch((e: unknown) =>
-        log.error({ err: e, session: session.id }, 'could not send a delivery status notification'),
+        log.error({ err: e, session: session.id, id: tx.id }, 'could not send a delivery status notification'),
       );
     }
-    return `2.0.0 ${bi(`Đã nhận thư, mã ${session.id}`, `Message accepted, id ${session.id}`)}`;
+    return `2.0.0 ${bi(`Đã nhận thư, mã ${tx.id}`, `Message accepted, id ${tx.id}`)}`;
   }
+
+  // ── time limits ──
+  // The idle timeout (smtp.idleTimeoutMs) is reset by every byte, so a client dripping one byte
+  // at a time could keep one command line, or the whole session, open for ever (SECURITY-NOTES
+  // "Floods": idle and total-session timeouts, per-command timeouts). One timer for the service
+  // checks every connection; the commands themselves cost one counter increment.
+
+  /** 421 4.4.2 and close (smtp-server's send() closes the connection after a 421). */
+  function expire(c: Conn, r: SmtpReply, rule: string): void {
+    const l = c.link;
+    if (!l || l._closing || l._closed) return;
+    metrics.rejections.inc({ rule, protocol: c.mode });
+    log.info({ ip: c.ip, session: c.sessionId, rule }, 'smtp connection closed by a time limit');
+    l.send(r.code, `${r.enhanced} ${r.text}`);
+  }
+
+  /** Binds smtp-server's connection object of `session` to our state, counting its commands. */
+  function track(server: SMTPServer, c: Conn, session: SMTPServerSession): void {
+    for (const l of (server as unknown as { connections: Set<Link> }).connections) {
+      if (l.session !== session) continue;
+      c.link = l;
+      const onCommand = l._onCommand;
+      // The parser calls this._onCommand at each line (also after STARTTLS, with a new parser).
+      l._onCommand = function (this: Link, command: Buffer, callback: () => void): void {
+        c.commands++;
+        c.partialSince = null;
+        if (performance.now() - c.startedAt > maxSessionMs) return expire(c, replies.sessionTimeout(), 'session-time');
+        onCommand.call(this, command, callback);
+      };
+      return;
+    }
+  }
+
+  function sweep(): void {
+    const now = performance.now();
+    for (const c of conns.values()) {
+      const l = c.link;
+      if (!l || l._closing || l._closed) continue;
+      const p = l._parser;
+      // While a hook runs or the message is being processed, the client waits for us.
+      if (l._handlerPending || (l._dataStream && p && !p._dataMode)) {
+        c.partialSince = null;
+        continue;
+      }
+      if (now - c.startedAt > maxSessionMs) {
+        expire(c, replies.sessionTimeout(), 'session-time');
+        continue;
+      }
+      // A command line begun (bytes buffered, no line end yet) and still the same command.
+      if (!p || p._dataMode || p._remainder.length === 0) {
+        c.partialSince = null;
+      } else if (c.partialSince === null || c.partialCommands !== c.commands) {
+        c.partialSince = now;
+        c.partialCommands = c.commands;
+      } else if (now - c.partialSince >= commandTimeoutMs) {
+        expire(c, replies.commandTimeout(), 'command-time');
+      }
+    }
+  }
+  let sweeper: NodeJS.Timeout | null = null;
 
   // ── servers ──
 
@@ -553,7 +752,9 @@ export function createSmtpService(deps: SmtpDeps): Service {
       // Before AUTH a submission client needs a handful of commands (EHLO, STARTTLS, EHLO, AUTH).
       maxAllowedUnauthenticatedCommands: mode === 'smtp' ? false : 20,
       onConnect(session, cb) {
-        cb(onConnect(mode, session));
+        const refused = onConnect(mode, session);
+        if (!refused) track(server, connOf(session, mode), session);
+        cb(refused);
       },
       onSecure(_socket, session, cb) {
         // TLS is up: AUTH may be offered now ('loopback' mode disabled it on plaintext).
@@ -566,7 +767,10 @@ export function createSmtpService(deps: SmtpDeps): Service {
       },
       onAuth(auth, session, cb) {
         const c = connOf(session, mode);
-        onAuth(c, session, auth.username ?? '', auth.password ?? '').then(
+        // smtp-server falls back to the authzid as the user name when the authcid is empty
+        // (sasl.js PLAIN_token); only a separate authzid is an authorization identity.
+        const authzid = auth.method === 'PLAIN' && auth.authcid ? (auth.authzid ?? '') : '';
+        onAuth(c, session, auth.username ?? '', auth.password ?? '', authzid).then(
           (user) => cb(null, { user }),
           (e: unknown) => cb(e instanceof Error ? e : hookError(replies.temporary())),
         );
@@ -640,9 +844,17 @@ export function createSmtpService(deps: SmtpDeps): Service {
         servers.push({ mode, server, host: l.host, port });
         bound.push({ name: mode, host: l.host, port });
       }
+      if (servers.length > 0 && !sweeper) {
+        // A quarter of the shorter limit, between 200 ms and 5 s: a limit is enforced within that much.
+        const tick = Math.min(5000, Math.max(200, Math.min(commandTimeoutMs, maxSessionMs) / 4));
+        sweeper = setInterval(sweep, tick);
+        sweeper.unref();
+      }
       return bound;
     },
     async stop(): Promise<void> {
+      if (sweeper) clearInterval(sweeper);
+      sweeper = null;
       const all = servers.splice(0);
       await Promise.all(all.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve()))));
     },

@@ -1,0 +1,334 @@
+/**
+ * SMTP hardening found by an audit: every From of a submitted message, rights re-read at each
+ * MAIL, forged Authentication-Results, loop detection, one id per transaction, SMTPUTF8 trace
+ * fields, unknown MAIL/RCPT parameters, the PLAIN authorization identity, and time limits on
+ * a command line and on the whole session.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configFrom, mergeConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { createDelivery } from '../../src/delivery/index.js';
+import type { Service } from '../../src/lib/service.js';
+import { createSmtpService } from '../../src/smtp/server.js';
+import type { Account } from '../../src/store/port.js';
+import { startApp, type TestApp } from '../helpers/app.js';
+import { createUser, nextMessage, PASSWORD, sendRaw, SmtpLineClient } from './smtp-helpers.js';
+
+let app: TestApp;
+let long: Account;
+let mai: Account;
+let unit: Account;
+const audit = { actor: 'test', action: 'setup', target: 'x' };
+
+beforeAll(async () => {
+  app = await startApp();
+  long = await createUser(app.store, 'longnv@example.gov.vn');
+  mai = await createUser(app.store, 'maitt@example.gov.vn');
+  unit = await createUser(app.store, 'vanphong@example.gov.vn', { kind: 'unit' });
+  await app.store.addDelegation(unit.id, long.id, audit);
+}, 30_000);
+afterAll(async () => {
+  await app?.stop();
+});
+
+const plain = (authzid: string, authcid: string, password = PASSWORD): string => Buffer.from(`${authzid}\0${authcid}\0${password}`, 'utf8').toString('base64');
+
+async function mx(helo = 'mx.sender.example'): Promise<SmtpLineClient> {
+  const c = await SmtpLineClient.connect(app.port('smtp'));
+  await c.read();
+  expect((await c.cmd(`EHLO ${helo}`)).code).toBe(250);
+  return c;
+}
+
+/** Signed in on implicit TLS (465 style). */
+async function submission(user = 'longnv'): Promise<SmtpLineClient> {
+  const c = await SmtpLineClient.connect(app.port('submissions'), { tls: true });
+  await c.read();
+  await c.cmd('EHLO client.example');
+  const r = await c.cmd(`AUTH PLAIN ${plain('', user)}`);
+  expect(r.code).toBe(235);
+  return c;
+}
+
+const body = (from: string, subject: string, extra: string[] = []): string =>
+  [...extra, `From: ${from}`, 'To: <maitt@example.gov.vn>', `Subject: ${subject}`, 'Date: Sun, 22 Nov 2026 10:00:00 +0000', `Message-ID: <${Math.random()}@test>`, '', 'x', ''].join('\r\n');
+
+describe('submission: From headers', () => {
+  it('refuses a second From header (RFC 5322 §3.6), also when both are the sender own, with 550 5.6.0', async () => {
+    const c = await submission();
+    const r = await sendRaw(c, 'longnv@example.gov.vn', ['maitt@example.gov.vn'], body('longnv@example.gov.vn', 'two-from', ['From: "Giam doc" <maitt@example.gov.vn>']));
+    expect(r.code).toBe(550);
+    expect(r.text).toMatch(/^5\.6\.0 .+ \/ .*more than one From/);
+    const own = await sendRaw(c, 'longnv@example.gov.vn', ['maitt@example.gov.vn'], body('longnv@example.gov.vn', 'two-own', ['From: vanphong@example.gov.vn']));
+    expect(own.code).toBe(550);
+    const arrived = nextMessage(app.store, mai.id);
+    expect((await sendRaw(c, 'longnv@example.gov.vn', ['maitt@example.gov.vn'], body('longnv@example.gov.vn', 'one-from'))).code).toBe(250);
+    expect((await arrived).toString()).toContain('Subject: one-from');
+    c.close();
+  });
+});
+
+describe('submission: rights re-read at each MAIL FROM', () => {
+  it('a delegation removed while signed in stops sending as the unit; a suspension stops the session (550 5.7.1)', async () => {
+    const lan = await createUser(app.store, 'lando@example.gov.vn');
+    await app.store.addDelegation(unit.id, lan.id, audit);
+    const c = await submission('lando');
+    expect((await c.cmd('MAIL FROM:<vanphong@example.gov.vn>')).code).toBe(250);
+    await c.cmd('RSET');
+    await app.store.removeDelegation(unit.id, lan.id, audit);
+    const r = await c.cmd('MAIL FROM:<vanphong@example.gov.vn>');
+    expect(r.code).toBe(553);
+    expect(r.text).toMatch(/^5\.7\.1 /);
+    expect((await c.cmd('MAIL FROM:<lando@example.gov.vn>')).code).toBe(250);
+    await c.cmd('RSET');
+    await app.store.updateAccount(lan.id, { state: 'suspended' }, audit);
+    const s = await c.cmd('MAIL FROM:<lando@example.gov.vn>');
+    expect(s.code).toBe(550);
+    expect(s.text).toMatch(/^5\.7\.1 .+ \/ Account suspended or deleted/);
+    // The session is no longer signed in for us.
+    expect((await c.cmd('MAIL FROM:<lando@example.gov.vn>')).code).toBe(530);
+    c.close();
+  });
+});
+
+describe('Authentication-Results bearing our own authserv-id', () => {
+  const forged = [
+    'Authentication-Results: mail.example.gov.vn; spf=pass smtp.mailfrom=example.gov.vn; dmarc=pass header.from=example.gov.vn',
+    'Authentication-Results: (forged) MAIL.Example.GOV.VN. ;\r\n dkim=pass header.d=example.gov.vn',
+    'Authentication-Results: "mail.example.gov.vn"; dkim=pass',
+    'Authentication-Results: other.example; spf=pass smtp.mailfrom=partner.example',
+  ];
+
+  it('are removed on the MX; those of other hosts stay', async () => {
+    const c = await mx();
+    const arrived = nextMessage(app.store, mai.id);
+    expect((await sendRaw(c, 'giamdoc@partner.example', ['maitt@example.gov.vn'], body('giamdoc@partner.example', 'forged-mx', forged))).code).toBe(250);
+    const raw = (await arrived).toString();
+    expect(raw).not.toMatch(/mail\.example\.gov\.vn.?"?\s*;\s*(spf|dkim)=pass/i);
+    expect(raw).not.toContain('(forged)');
+    expect(raw).toContain('Authentication-Results: other.example; spf=pass smtp.mailfrom=partner.example');
+    c.close();
+  });
+
+  it('are removed on submission too', async () => {
+    const c = await submission();
+    const arrived = nextMessage(app.store, mai.id);
+    expect((await sendRaw(c, 'longnv@example.gov.vn', ['maitt@example.gov.vn'], body('longnv@example.gov.vn', 'forged-sub', forged))).code).toBe(250);
+    const raw = (await arrived).toString();
+    expect(raw.match(/^Authentication-Results:/gm)).toHaveLength(1);
+    expect(raw).toContain('Authentication-Results: other.example;');
+    c.close();
+  });
+});
+
+describe('mail loops (RFC 5321 §6.3)', () => {
+  const hops = (n: number): string[] => Array.from({ length: n }, (_v, i) => `Received: from h${i}.test by h${i + 1}.test; Sun, 22 Nov 2026 09:00:00 +0000`);
+
+  it('refuses more than 100 Received headers with 554 5.4.6 on the MX and on submission; 100 pass', async () => {
+    const c = await mx();
+    const r = await sendRaw(c, 'x@partner.example', ['maitt@example.gov.vn'], body('x@partner.example', 'loop', hops(101)));
+    expect(r.code).toBe(554);
+    expect(r.text).toMatch(/^5\.4\.6 .+ \/ Mail loop detected/);
+    const arrived = nextMessage(app.store, mai.id);
+    expect((await sendRaw(c, 'x@partner.example', ['maitt@example.gov.vn'], body('x@partner.example', 'hundred', hops(100)))).code).toBe(250);
+    expect((await arrived).toString()).toContain('Subject: hundred');
+    c.close();
+    const s = await submission();
+    const sr = await sendRaw(s, 'longnv@example.gov.vn', ['maitt@example.gov.vn'], body('longnv@example.gov.vn', 'loop', hops(150)));
+    expect(sr.code).toBe(554);
+    expect(sr.text).toMatch(/^5\.4\.6 /);
+    s.close();
+  });
+});
+
+describe('transaction ids', () => {
+  it('gives each message of a session its own id, the same in the reply and in Received', async () => {
+    const c = await mx();
+    const ids: string[] = [];
+    for (const n of [1, 2]) {
+      const arrived = nextMessage(app.store, mai.id);
+      const r = await sendRaw(c, 'x@partner.example', ['maitt@example.gov.vn'], body('x@partner.example', `id ${n}`));
+      expect(r.code).toBe(250);
+      const id = /id (\S+)$/.exec(r.text)?.[1] ?? '';
+      expect(r.text).toContain(`mã ${id}`);
+      expect((await arrived).toString()).toMatch(new RegExp(`\\r\\n id ${id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\r\\n|;)`));
+      ids.push(id);
+    }
+    expect(ids[0]).not.toBe(ids[1]);
+    c.close();
+  });
+});
+
+describe('trace fields of internationalised mail', () => {
+  /** One message to maitt with MAIL FROM … SMTPUTF8. */
+  async function sendUtf8(c: SmtpLineClient, from: string, subject: string): Promise<{ code: number }> {
+    for (const [line, code] of [[`MAIL FROM:<${from}> SMTPUTF8`, 250], ['RCPT TO:<maitt@example.gov.vn>', 250], ['DATA', 354]] as const) {
+      const r = await c.cmd(line);
+      if (r.code !== code) return r;
+    }
+    c.write(`${body(from, subject)}.\r\n`);
+    return c.read();
+  }
+
+  it('records SMTPUTF8 as UTF8SMTP and the EHLO name as presented', async () => {
+    const c = await mx('máy.việt.vn');
+    const arrived = nextMessage(app.store, mai.id);
+    expect((await sendUtf8(c, 'mai@ví-dụ.vn', 'utf8 plain')).code).toBe(250);
+    const raw = (await arrived).toString('utf8');
+    expect(raw).toMatch(/^Received: from máy\.việt\.vn \(\[127\.0\.0\.1\]\)\r\n by mail\.example\.gov\.vn \(buudien\) with UTF8SMTP\r\n/m);
+    c.close();
+  });
+
+  it('records the EHLO name as its A-label outside SMTPUTF8, and UTF8SMTPS after STARTTLS', async () => {
+    const c = await mx('máy.việt.vn');
+    let arrived = nextMessage(app.store, mai.id);
+    expect((await sendRaw(c, 'x@partner.example', ['maitt@example.gov.vn'], body('x@partner.example', 'ascii'))).code).toBe(250);
+    expect((await arrived).toString()).toMatch(/^Received: from xn--my-[a-z0-9-]+\.xn--vit-[a-z0-9-]+\.vn \(\[127\.0\.0\.1\]\)\r\n by \S+ \(buudien\) with ESMTP\r\n/m);
+    expect((await c.cmd('STARTTLS')).code).toBe(220);
+    await c.startTls();
+    await c.cmd('EHLO x.test');
+    arrived = nextMessage(app.store, mai.id);
+    expect((await sendUtf8(c, 'x@partner.example', 'tls')).code).toBe(250);
+    expect((await arrived).toString()).toMatch(/ with UTF8SMTPS \(TLS/);
+    c.close();
+  });
+
+  it('records UTF8SMTPSA on submission, and never a different name for unsafe characters', async () => {
+    const c = await submission();
+    await c.cmd('EHLO a(b);c');
+    let arrived = nextMessage(app.store, mai.id);
+    expect((await sendUtf8(c, 'longnv@example.gov.vn', 'sa')).code).toBe(250);
+    let raw = (await arrived).toString();
+    expect(raw).toMatch(/ with UTF8SMTPSA \(TLS/);
+    expect(raw).toMatch(/^Received: from a\?b\?\?c \(\[/m);
+    arrived = nextMessage(app.store, mai.id);
+    expect((await sendRaw(c, 'longnv@example.gov.vn', ['maitt@example.gov.vn'], body('longnv@example.gov.vn', 'sa2'))).code).toBe(250);
+    raw = (await arrived).toString();
+    expect(raw).toMatch(/ with ESMTPSA \(TLS/);
+    c.close();
+  });
+});
+
+describe('MAIL and RCPT parameters (RFC 5321 §4.1.1.11)', () => {
+  it('refuses parameters of extensions we do not advertise with 555 5.5.4', async () => {
+    const c = await mx();
+    let r = await c.cmd('MAIL FROM:<x@ext.test> FOO=bar');
+    expect(r.code).toBe(555);
+    expect(r.text).toMatch(/^5\.5\.4 Tham số FOO .+ \/ Parameter FOO not recognized/);
+    expect((await c.cmd('MAIL FROM:<x@ext.test> NOTIFY=SUCCESS')).code).toBe(555);
+    expect((await c.cmd('MAIL FROM:<x@ext.test> AUTH=x@ext.test')).code).toBe(555); // no AUTH on the MX
+    expect((await c.cmd('MAIL FROM:<x@ext.test> SIZE=100 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=abc')).code).toBe(250);
+    r = await c.cmd('RCPT TO:<maitt@example.gov.vn> FOO=bar');
+    expect(r.code).toBe(555);
+    expect(r.text).toMatch(/^5\.5\.4 /);
+    expect((await c.cmd('RCPT TO:<maitt@example.gov.vn> RET=FULL')).code).toBe(555);
+    expect((await c.cmd('RCPT TO:<maitt@example.gov.vn> NOTIFY=FAILURE ORCPT=rfc822;maitt@example.gov.vn')).code).toBe(250);
+    c.close();
+  });
+
+  it('accepts AUTH= on MAIL on submission, where AUTH is advertised', async () => {
+    const c = await submission();
+    // (AUTH=<> itself is refused by wire.ts's second-path check, 501: not this layer's.)
+    expect((await c.cmd('MAIL FROM:<longnv@example.gov.vn> AUTH=longnv@example.gov.vn')).code).toBe(250);
+    await c.cmd('RSET');
+    expect((await c.cmd('MAIL FROM:<longnv@example.gov.vn> FOO')).code).toBe(555);
+    c.close();
+  });
+});
+
+describe('AUTH PLAIN authorization identity (RFC 4616 §2)', () => {
+  it('fails with 535 5.7.8 when the authzid is someone else; the user own name is fine', async () => {
+    for (const [authzid, code] of [
+      ['maitt', 535],
+      ['maitt@example.gov.vn', 535],
+      ['admin@example.gov.vn', 535],
+      ['longnv@other.example', 535],
+      ['longnv', 235],
+      ['LongNV@example.gov.vn', 235],
+      ['', 235],
+    ] as const) {
+      const c = await SmtpLineClient.connect(app.port('submissions'), { tls: true });
+      await c.read();
+      await c.cmd('EHLO client.example');
+      const r = await c.cmd(`AUTH PLAIN ${plain(authzid, 'longnv')}`);
+      expect([authzid, r.code]).toEqual([authzid, code]);
+      if (code === 535) {
+        expect(r.text).toMatch(/^5\.7\.8 .+ \/ Cannot act as another user/);
+        expect((await c.cmd('MAIL FROM:<maitt@example.gov.vn>')).code).toBe(530);
+      }
+      c.close();
+    }
+  });
+});
+
+describe('time limits', () => {
+  const services: Service[] = [];
+  afterAll(async () => {
+    for (const s of services) await s.stop();
+  });
+
+  /** An MX on its own with small limits (the keys are read when present, see server.ts SmtpLimitsConfig). */
+  async function limited(limits: { commandTimeoutMs: number; maxSessionMs: number }): Promise<number> {
+    const base = configFrom(
+      mergeConfig(
+        {
+          domains: ['example.gov.vn'],
+          storage: { dir: app.dir },
+          smtp: { checkAuthentication: false, idleTimeoutMs: 10_000 },
+          listeners: { smtp: { host: '127.0.0.1', port: 0 }, submission: { enabled: false }, submissions: { enabled: false } },
+        },
+        {},
+      ),
+    );
+    const config = { ...base, smtp: { ...base.smtp, ...limits } } as Readonly<Config>;
+    const delivery = createDelivery({ store: app.store, config, log: app.log, clock: app.clock, metrics: app.metrics });
+    const s = createSmtpService({ config, log: app.log, clock: app.clock, store: app.store, metrics: app.metrics, auth: app.auth, delivery, tls: app.tls });
+    services.push(s);
+    const [bound] = await s.start();
+    return bound?.port ?? 0;
+  }
+
+  it('closes with 421 4.4.2 a command line dripped one byte at a time past the command limit', async () => {
+    const port = await limited({ commandTimeoutMs: 800, maxSessionMs: 60_000 });
+    const c = await SmtpLineClient.connect(port);
+    await c.read();
+    expect((await c.cmd('EHLO x.test')).code).toBe(250);
+    const started = Date.now();
+    const drip = setInterval(() => c.write('N'), 150);
+    try {
+      const r = await c.read();
+      expect(r.code).toBe(421);
+      expect(r.text).toMatch(/^4\.4\.2 .+ \/ Command not completed in time/);
+      expect(Date.now() - started).toBeLessThan(3000);
+      await c.waitClosed();
+    } finally {
+      clearInterval(drip);
+    }
+  });
+
+  it('lets complete commands and pauses between them run; ends the session at the limit with 421 4.4.2', async () => {
+    const port = await limited({ commandTimeoutMs: 800, maxSessionMs: 2500 });
+    const c = await SmtpLineClient.connect(port);
+    await c.read();
+    const started = Date.now();
+    expect((await c.cmd('EHLO x.test')).code).toBe(250);
+    // Slow but complete commands, each well within the command limit.
+    let r = await c.cmd('NOOP');
+    while (r.code === 250 && Date.now() - started < 10_000) {
+      await new Promise((res) => setTimeout(res, 300));
+      r = await c.cmd('NOOP');
+    }
+    expect(r.code).toBe(421);
+    expect(r.text).toMatch(/^4\.4\.2 .+ \/ Session time limit reached/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2400);
+    await c.waitClosed();
+    // An idle session is closed by the timer as well.
+    const idle = await SmtpLineClient.connect(port);
+    await idle.read();
+    const t = Date.now();
+    const last = await idle.read();
+    expect(last.code).toBe(421);
+    expect(last.text).toMatch(/^4\.4\.2 /);
+    expect(Date.now() - t).toBeLessThan(5000);
+  });
+});
