@@ -133,6 +133,12 @@ export const configSchema = z
         maxBadCommands: count(10),
         maxConnectionsPerIp: count(50),
         maxCommandLineBytes: bytes(4096),
+        /** Loop detection (RFC 5321 §6.3): a message with more Received fields than this → 554 5.4.6. */
+        maxReceivedHeaders: count(100),
+        /** A command line must be complete within this long of its first byte (a slow drip) → 421 4.4.2. */
+        commandTimeoutMs: ms(60 * 1000),
+        /** A connection lasts at most this long → 421 4.4.2 at its next command (or on the timer). */
+        maxSessionMs: ms(30 * 60 * 1000),
         /**
          * Memory all messages being received together may use past 256 KB each; beyond it a
          * message being received is spooled to storage.dir/tmp (fewer disk writes for a few big

@@ -106,22 +106,6 @@ interface Tx {
 /** The parameters as sent, next to smtp-server's decoded `args` (wire.ts). */
 const rawParams = (a: SMTPServerAddress): RawEsmtpParams | undefined => (a as SMTPServerAddress & { esmtpRaw?: RawEsmtpParams }).esmtpRaw;
 
-/**
- * Settings src/config/schema.ts (not owned by the SMTP layer) does not list yet: read when the
- * config carries them, else these defaults.
- */
-interface SmtpLimitsConfig {
-  /** Loop detection (RFC 5321 §6.3): more Received fields than this → 554 5.4.6. */
-  maxReceivedHeaders?: number;
-  /** A command line must be complete within this long of its first byte (slow drip) → 421 4.4.2. */
-  commandTimeoutMs?: number;
-  /** A connection lasts at most this long → 421 4.4.2 at the next command or on the timer. */
-  maxSessionMs?: number;
-}
-export const DEFAULT_MAX_RECEIVED_HEADERS = 100;
-export const DEFAULT_COMMAND_TIMEOUT_MS = 60 * 1000;
-export const DEFAULT_MAX_SESSION_MS = 30 * 60 * 1000;
-
 /** MAIL FROM parameters of the extensions we advertise: SIZE (RFC 1870), BODY (RFC 6152), SMTPUTF8 (RFC 6531), RET and ENVID (RFC 3461). */
 const MAIL_PARAMS = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID']);
 /** RCPT TO parameters: NOTIFY and ORCPT (RFC 3461). */
@@ -182,10 +166,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
   const { config, log, store, metrics, delivery, pipeline } = deps;
   if (!installDataScanner()) log.warn({ expected: SCANNED_VERSION }, 'smtp-server is not the version the fast DATA scanner was checked against: its own scanner is used');
   const localDomains = new Set(config.domains.map((d) => d.toLowerCase()));
-  const limits = config.smtp as Readonly<Config['smtp']> & SmtpLimitsConfig;
-  const maxReceived = limits.maxReceivedHeaders ?? DEFAULT_MAX_RECEIVED_HEADERS;
-  const commandTimeoutMs = limits.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-  const maxSessionMs = limits.maxSessionMs ?? DEFAULT_MAX_SESSION_MS;
+  const { maxReceivedHeaders: maxReceived, commandTimeoutMs, maxSessionMs } = config.smtp;
   const ownHostname = config.organization.hostname;
   const sendDsn = createDsnSender({ config, store, delivery });
   const conns = new Map<string, Conn>();

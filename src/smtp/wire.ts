@@ -128,12 +128,19 @@ export function rawEsmtpParams(command: string): Record<string, string | true> {
   }
   return out;
 }
-/** Text after the command's first "<…>" that holds another path or starts with a comma. */
+/**
+ * Text after the command's first "<…>" that holds another path: a word of its own starting with
+ * "<" or ",", or a CR. A "<…>" inside a parameter value is not a path (`AUTH=<>`, RFC 4954 §5).
+ */
 export function hasSecondPath(command: string): boolean {
   const close = command.indexOf('>');
   if (close < 0) return false;
   const tail = command.slice(close + 1);
-  return /^\s*,/.test(tail) || /<[^<>]*>/.test(tail) || tail.includes('\r');
+  if (tail.includes('\r') || /^\s*,/.test(tail)) return true;
+  return tail
+    .trim()
+    .split(/\s+/)
+    .some((word) => word.startsWith('<') || word.startsWith(','));
 }
 
 type SendFn = (this: SMTPConnection, code: number, data?: string | string[], context?: string | false) => void;

@@ -5,11 +5,6 @@
  * a command line and on the whole session.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configFrom, mergeConfig } from '../../src/config/load.js';
-import type { Config } from '../../src/config/schema.js';
-import { createDelivery } from '../../src/delivery/index.js';
-import type { Service } from '../../src/lib/service.js';
-import { createSmtpService } from '../../src/smtp/server.js';
 import type { Account } from '../../src/store/port.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { createUser, nextMessage, PASSWORD, sendRaw, SmtpLineClient } from './smtp-helpers.js';
@@ -262,30 +257,16 @@ describe('AUTH PLAIN authorization identity (RFC 4616 §2)', () => {
 });
 
 describe('time limits', () => {
-  const services: Service[] = [];
+  const apps: TestApp[] = [];
   afterAll(async () => {
-    for (const s of services) await s.stop();
+    for (const a of apps) await a.stop();
   });
 
-  /** An MX on its own with small limits (the keys are read when present, see server.ts SmtpLimitsConfig). */
+  /** A server of its own with small smtp.commandTimeoutMs / smtp.maxSessionMs; its MX port. */
   async function limited(limits: { commandTimeoutMs: number; maxSessionMs: number }): Promise<number> {
-    const base = configFrom(
-      mergeConfig(
-        {
-          domains: ['example.gov.vn'],
-          storage: { dir: app.dir },
-          smtp: { checkAuthentication: false, idleTimeoutMs: 10_000 },
-          listeners: { smtp: { host: '127.0.0.1', port: 0 }, submission: { enabled: false }, submissions: { enabled: false } },
-        },
-        {},
-      ),
-    );
-    const config = { ...base, smtp: { ...base.smtp, ...limits } } as Readonly<Config>;
-    const delivery = createDelivery({ store: app.store, config, log: app.log, clock: app.clock, metrics: app.metrics });
-    const s = createSmtpService({ config, log: app.log, clock: app.clock, store: app.store, metrics: app.metrics, auth: app.auth, delivery, tls: app.tls });
-    services.push(s);
-    const [bound] = await s.start();
-    return bound?.port ?? 0;
+    const a = await startApp({ smtp: { idleTimeoutMs: 10_000, ...limits } });
+    apps.push(a);
+    return a.port('smtp');
   }
 
   it('closes with 421 4.4.2 a command line dripped one byte at a time past the command limit', async () => {

@@ -123,9 +123,14 @@ describe('one path per MAIL or RCPT command (RFC 5321 §4.1.1.2-3)', () => {
     c.close();
   });
 
-  it('a single path with parameters is still fine', async () => {
+  it('a single path with parameters is still fine, "<>" in a parameter value included', async () => {
     const c = await mx();
     expect((await c.cmd('MAIL FROM:<x@example.org> SIZE=100')).code).toBe(250);
+    expect((await c.cmd('RSET')).code).toBe(250);
+    // RFC 4954 §5: AUTH=<> says the sender is not trusted to have signed in; not a second path.
+    expect((await c.cmd('MAIL FROM:<x@example.org> AUTH=<>')).code).not.toBe(501);
+    expect((await c.cmd('RSET')).code).toBe(250);
+    expect((await c.cmd('MAIL FROM:<x@example.org>')).code).toBe(250);
     expect((await c.cmd('RCPT TO:<longnv@example.gov.vn> NOTIFY=FAILURE ORCPT=rfc822;longnv@example.gov.vn')).code).toBe(250);
     c.close();
   });
