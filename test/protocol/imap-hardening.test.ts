@@ -77,6 +77,33 @@ describe('mailbox names', () => {
   });
 });
 
+describe('LSUB with "%" (RFC 3501 §6.3.9)', () => {
+  it('lists an unsubscribed parent of a subscribed mailbox with \\Noselect, once, and not for "*"', async () => {
+    const c = await signedIn();
+    expect((await c.cmd('c1', 'CREATE "Cha/Con"')).at(-1)).toMatch(/^c1 OK/);
+    expect((await c.cmd('u1', 'UNSUBSCRIBE "Cha"')).at(-1)).toMatch(/^u1 OK/);
+    const pct = (await c.cmd('l1', 'LSUB "" "Ch%"')).filter((l) => l.startsWith('* LSUB'));
+    expect(pct).toEqual(['* LSUB (\\Noselect) "/" "Cha"']);
+    const star = (await c.cmd('l2', 'LSUB "" "Cha*"')).filter((l) => l.startsWith('* LSUB'));
+    expect(star).toEqual(['* LSUB () "/" "Cha/Con"']);
+    expect((await c.cmd('s1', 'SUBSCRIBE "Cha"')).at(-1)).toMatch(/^s1 OK/);
+    expect((await c.cmd('l3', 'LSUB "" "Ch%"')).filter((l) => l.startsWith('* LSUB'))).toEqual(['* LSUB () "/" "Cha"']);
+    c.close();
+  });
+});
+
+describe('APPEND before sign-in', () => {
+  it('is refused BAD, without [TOOBIG] (it is not about size), and no "+" is sent', async () => {
+    const c = await LineClient.connect(app.port('imap'));
+    c.write('a1 APPEND INBOX {10}\r\n');
+    const r = await c.until('a1');
+    expect(r.at(-1)).toMatch(/^a1 BAD/);
+    expect(r.at(-1)).not.toContain('TOOBIG');
+    expect(r.some((l) => l.startsWith('+'))).toBe(false);
+    c.close();
+  });
+});
+
 describe('after ENABLE UTF8=ACCEPT, bytes that are not UTF-8 are BAD (RFC 6855 §3)', () => {
   it('in a mailbox name and in a search string; nothing is created', async () => {
     const c = await signedIn();

@@ -76,6 +76,13 @@ async function list(
   const lines: string[] = [];
   for (const { name, mb } of entries) {
     if (!matches(name, res)) continue;
+    if (opts.lsub && !mb?.subscribed) {
+      // RFC 3501 §6.3.9: a level that is not subscribed but has subscribed mailboxes below it,
+      // none of which the pattern reaches ("%"), is listed with \Noselect.
+      const below = all.filter((m) => m.subscribed && m.name.startsWith(name + '/'));
+      if (below.length > 0 && !below.some((m) => matches(m.name, res))) lines.push(`* LSUB (\\Noselect) "/" ${s.mailboxName(name)}\r\n`);
+      continue;
+    }
     if (!mb) {
       if (opts.lsub || opts.subscribedOnly || opts.specialOnly) continue;
       lines.push(`* LIST (\\Noselect \\HasChildren) "/" ${s.mailboxName(name)}\r\n`);

@@ -262,17 +262,20 @@ class Parser implements CommandParser {
     const authed = this.limits.authenticated ? this.limits.authenticated() : true;
     const max = authed ? this.maxLiteral : Math.min(this.maxLiteral, this.maxPreAuthLiteral);
     let refusal: string | null = null;
+    // Only a refusal for size is [TOOBIG] on an APPEND (RFC 7889 §4); the others are plain BAD.
+    let forSize = false;
     if (!authed && marker.sync && this.limits.syncLiteralsBeforeAuth !== true) {
       refusal = bi('Chưa đăng nhập: không nhận literal đồng bộ, hãy dùng chuỗi trong ngoặc kép hoặc {n+}', 'Not signed in: synchronising literals are not accepted, use a quoted string or {n+}');
     } else if (marker.size > max || frame.literalBytes + marker.size > this.maxCommandLiteral) {
       refusal = bi('Dữ liệu quá lớn', 'Literal too large');
+      forSize = true;
     } else if (!marker.sync && marker.size > this.maxNonSync) {
       refusal = bi('Literal không đồng bộ quá lớn, hãy dùng literal đồng bộ', 'Non-synchronising literal too large, use a synchronising literal');
     } else if (frame.literals.length + 1 > this.limits.maxItems) {
       refusal = bi('Lệnh có quá nhiều literal', 'Too many literals in command');
     }
     if (refusal !== null) {
-      if (frame.isAppend) this.fail(marker.sync ? 'NO' : 'BAD', `[TOOBIG] ${refusal}`);
+      if (frame.isAppend && forSize) this.fail(marker.sync ? 'NO' : 'BAD', `[TOOBIG] ${refusal}`);
       else this.fail('BAD', refusal);
       this.skipLiteral(marker);
       return;

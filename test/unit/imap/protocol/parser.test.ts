@@ -69,6 +69,10 @@ describe('literals', () => {
     expect(feed('a LOGIN an {12+}\r\nM\u1eadt kh\u1ea9u\r\n', over)).toEqual([{ kind: 'command', tag: 'a', command: { type: 'LOGIN', username: 'an', password: 'M\u1eadt kh\u1ea9u' } }]);
     expect(kinds(feed('a LOGIN {50}\r\n', { ...over, syncLiteralsBeforeAuth: true }))).toEqual(['continue']);
     expect(kinds(feed('a LOGIN {200}\r\n', { ...over, syncLiteralsBeforeAuth: true }))).toEqual(['error:a:BAD']);
+    // An APPEND before sign-in is refused for that, not as too big: BAD, no [TOOBIG].
+    const early = feed('a APPEND INBOX {10}\r\nb NOOP\r\n', over);
+    expect(kinds(early)).toEqual(['error:a:BAD', 'command:b:NOOP']);
+    expect((early[0] as { text: string }).text).not.toMatch(/TOOBIG/);
     authed = true;
     expect(kinds(feed('a LOGIN {200}\r\n', over))).toEqual(['continue']);
   });
