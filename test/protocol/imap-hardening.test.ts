@@ -116,6 +116,8 @@ describe('after ENABLE UTF8=ACCEPT, bytes that are not UTF-8 are BAD (RFC 6855 �
     expect((await c.until('q1')).at(-1)).toMatch(/^q1 BAD/);
     c.write(Buffer.concat([Buffer.from('q2 SEARCH SUBJECT "'), Buffer.from('tiếng Việt', 'utf8'), Buffer.from('"\r\n')]));
     expect((await c.until('q2')).at(-1)).toMatch(/^q2 OK/);
+    // §3: with UTF8=ACCEPT enabled, a SEARCH naming a charset is BAD (conflicting labels).
+    expect((await c.cmd('q3', 'SEARCH CHARSET UTF-8 SUBJECT "x"')).at(-1)).toMatch(/^q3 BAD .*CHARSET/);
     c.close();
   });
 });

@@ -739,6 +739,8 @@ class Grammar {
       r.sp();
     }
     if (r.peekWord() === 'CHARSET') {
+      // RFC 6855 §3: after ENABLE UTF8=ACCEPT a client must not name a charset (strings are UTF-8).
+      if (this.utf8) throw syntax('đã bật UTF8=ACCEPT: SEARCH không nhận CHARSET', 'UTF8=ACCEPT is enabled: SEARCH takes no CHARSET');
       r.keyword();
       r.sp();
       charset = this.charset();

@@ -180,7 +180,9 @@ describe('IMAP parser fuzz', () => {
     for (const s of SEEDS) {
       const bytes = Buffer.from(s + '\r\n', 'latin1');
       for (let cut = 0; cut <= bytes.length; cut++) {
-        const p = createCommandParser({ ...LIMITS, utf8Enabled: () => true });
+        // With UTF8=ACCEPT on (the UTF8 APPEND seeds need it), except for a SEARCH naming a charset: that is BAD then (RFC 6855 §3).
+        const utf8 = !/ SEARCH .*CHARSET /.test(s);
+        const p = createCommandParser({ ...LIMITS, utf8Enabled: () => utf8 });
         const evs = [...p.push(bytes.subarray(0, cut)), ...p.push(bytes.subarray(cut))].filter((e) => e.kind !== 'continue');
         expect(evs.map((e) => e.kind), s).toEqual(['command']);
       }
