@@ -25,6 +25,8 @@ export interface PartView {
   uuencoded: UuFile[];
   /** Set when the part's header holds more parameters than are read: a name may be among the rest. */
   paramsCapped: boolean;
+  /** Set when the body holds more uuencoded files than are read (MAX_UU_FILES). */
+  uuCapped: boolean;
 }
 
 /** A file uuencoded inside a text body, as uudecode would save it. */
@@ -41,6 +43,9 @@ export const UU_HEAD_BYTES = SNIFF_BYTES;
 
 /** Parameters read per header field; past them the part's names cannot all be known. */
 export const MAX_PARAMS = 256;
+
+/** uuencoded files read per text part; past them the part cannot be checked (bounded work). */
+export const MAX_UU_FILES = 1000;
 
 /** Leaves of the MIME tree, attached messages (message/rfc822) opened, in document order. */
 export function leafParts(msg: ParsedMessage, raw: Buffer, maxParts = 10_000): PartView[] {
@@ -218,7 +223,7 @@ export function stripComments(value: string): string {
 }
 
 /** The names of a part (parser's filename, Content-Type name, Content-Disposition filename, re-read from its header) and the files uuencoded in it. */
-export function partFiles(part: MimePart, raw: Buffer): Pick<PartView, 'names' | 'fileNames' | 'uuencoded' | 'paramsCapped'> {
+export function partFiles(part: MimePart, raw: Buffer): Pick<PartView, 'names' | 'fileNames' | 'uuencoded' | 'paramsCapped' | 'uuCapped'> {
   const names = new Set<string>();
   const add = (v: string | null | undefined): void => {
     if (v && v.trim()) names.add(decodeEncodedWords(v));
@@ -237,13 +242,14 @@ export function partFiles(part: MimePart, raw: Buffer): Pick<PartView, 'names' |
   }
   const fileNames = [...names];
   let uuencoded: UuFile[] = [];
+  let uuCapped = false;
   if (part.type === 'text') {
     const bytes = decodeBody(raw, part, part.size);
     // Most bodies have no "begin" at all: skip the line-by-line scan (and the string copy) for them.
-    if (bytes.indexOf('begin') >= 0) uuencoded = uuencodedFiles(bytes);
+    if (bytes.indexOf('begin') >= 0) ({ files: uuencoded, capped: uuCapped } = uuencodedFiles(bytes));
     for (const f of uuencoded) add(f.name);
   }
-  return { names: [...names], fileNames, uuencoded, paramsCapped: capped.hit };
+  return { names: [...names], fileNames, uuencoded, paramsCapped: capped.hit, uuCapped };
 }
 
 /** uuencode's character to its 6 bits (both space and backquote are 0). */
@@ -261,7 +267,8 @@ class ByteSink {
   push(b: number): void {
     if (this.length >= this.max) return;
     if (this.at === this.cur.length) {
-      this.cur = Buffer.alloc(Math.min(64 * 1024, this.max - this.length));
+      // Chunks double from 256 bytes to 64 KiB: a small file costs little, a big one few chunks.
+      this.cur = Buffer.alloc(Math.min(64 * 1024, Math.max(256, this.length), this.max - this.length));
       this.chunks.push(this.cur);
       this.at = 0;
     }
@@ -282,28 +289,39 @@ class ByteSink {
  * are what uudecode writes; a block without its end line counts up to where it stops. `keep`
  * bytes of each file are decoded (the head, for magic numbers; or all of it, for an archive).
  */
-export function uuencodedFiles(body: Buffer, keep = UU_HEAD_BYTES): UuFile[] {
+export function uuencodedFiles(body: Buffer, keep = UU_HEAD_BYTES, max = MAX_UU_FILES): { files: UuFile[]; capped: boolean } {
   const text = body.toString('latin1');
   const out: UuFile[] = [];
   const begin = /^begin(-base64)? [0-7]{1,6} ([^\r\n]+?)\r?$/gm;
   let m: RegExpExecArray | null;
   while ((m = begin.exec(text)) !== null) {
+    if (out.length >= max) return { files: out, capped: true };
     const base64 = m[1] !== undefined;
     let pos = text.indexOf('\n', m.index);
     let size = 0;
     const sink = new ByteSink(keep);
+    /** Where the next "begin" may be: after "end"/"====", or at the line that broke the block (it may be a "begin"). */
+    let resume = -1;
     while (pos >= 0 && pos < text.length) {
       const nl = text.indexOf('\n', pos + 1);
       const line = text.slice(pos + 1, nl < 0 ? text.length : nl).replace(/\r$/, '');
+      resume = pos + 1;
       pos = nl;
       if (base64) {
-        if (line === '====' || !/^[A-Za-z0-9+/]*=*$/.test(line)) break;
+        if (line === '====') {
+          resume = pos;
+          break;
+        }
+        if (!/^[A-Za-z0-9+/]*=*$/.test(line)) break;
         const data = sink.full ? null : Buffer.from(line, 'base64');
         size += data ? data.length : Math.floor((line.replace(/=+$/, '').length * 3) / 4);
         if (data) for (const b of data) sink.push(b);
         continue;
       }
-      if (line === 'end') break;
+      if (line === 'end') {
+        resume = pos;
+        break;
+      }
       if (line.length === 0) continue;
       // A data line: only uuencode's alphabet (space to backquote); anything else ends the block.
       if (!/^[\x20-\x60]+$/.test(line)) break;
@@ -319,10 +337,10 @@ export function uuencodedFiles(body: Buffer, keep = UU_HEAD_BYTES): UuFile[] {
       }
     }
     out.push({ name: (m[2] as string).trim(), size, head: sink.bytes() });
-    if (pos < 0) break;
-    begin.lastIndex = pos;
+    if (pos < 0 && resume < 0) break;
+    begin.lastIndex = resume < 0 ? text.length : Math.max(resume, m.index + 1);
   }
-  return out;
+  return { files: out, capped: false };
 }
 
 /** The outer header value of a top-level field (decoded), or null. */

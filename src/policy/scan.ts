@@ -8,7 +8,7 @@ import { inspectFile, emptyReport, type InspectReport } from './archive/inspect.
 import { inspectArchive } from './archive/pool.js';
 import { decodeBody } from '../mail/decode.js';
 import type { ParsedMessage } from '../mail/types.js';
-import { leafParts, MAX_PARAMS, uuencodedFiles, type PartView } from './mime.js';
+import { leafParts, MAX_PARAMS, MAX_UU_FILES, uuencodedFiles, type PartView, type UuFile } from './mime.js';
 import { extensionOf, isExecutableType } from './names.js';
 import { SNIFF_BYTES, sniffArchive } from './sniff.js';
 import type { PolicyMessage } from './types.js';
@@ -28,7 +28,7 @@ export interface MessageScan {
    * Something of the message was not read (the rest cannot be checked): the MIME tree past a
    * limit (ParsedMessage.incomplete), or a part header with more parameters than are read.
    */
-  incomplete: { limit: NonNullable<ParsedMessage['incomplete']>['limit'] | 'params'; detail: string } | null;
+  incomplete: { limit: NonNullable<ParsedMessage['incomplete']>['limit'] | 'params' | 'uuencoded'; detail: string } | null;
 }
 
 const ARCHIVE_EXTENSIONS = new Set(['zip', 'rar', '7z']);
@@ -72,6 +72,7 @@ async function doScan(msg: PolicyMessage, config: Readonly<Config>): Promise<Mes
     const label = view.names[0] ?? `part ${view.path}`;
     const report = emptyReport();
     if (view.paramsCapped) incomplete ??= { limit: 'params', detail: `part ${view.path}: more than ${MAX_PARAMS} header parameters` };
+    if (view.uuCapped) incomplete ??= { limit: 'uuencoded', detail: `part ${view.path}: more than ${MAX_UU_FILES} uuencoded files` };
     if (view.part.message) {
       // The attached message's own contents are separate leaves; only its names count here.
       for (const n of view.names) await inspectFile(Buffer.alloc(0), n, extensions, limits, report);
@@ -83,11 +84,13 @@ async function doScan(msg: PolicyMessage, config: Readonly<Config>): Promise<Mes
         bytes = decodeBody(msg.raw, view.part, config.limits.maxMessageBytes);
       }
       await content(bytes, name, report);
-      // Each file uuencoded in a text body: its own name and content (the whole file when it is an archive).
+      // Each file uuencoded in a text body: its own name and content (the whole file when it is an
+      // archive: the body decoded once more, keeping whole files, only if some file needs it).
+      let whole: UuFile[] | null = null;
       for (const [i, f] of view.uuencoded.entries()) {
         const archive = sniffArchive(f.head) !== null || ARCHIVE_EXTENSIONS.has(extensionOf(f.name));
-        const bytes = archive ? (uuencodedFiles(decodeBody(msg.raw, view.part), config.limits.maxMessageBytes)[i]?.head ?? f.head) : f.head;
-        await content(bytes, f.name, report);
+        if (archive) whole ??= uuencodedFiles(decodeBody(msg.raw, view.part), config.limits.maxMessageBytes).files;
+        await content(archive ? (whole?.[i]?.head ?? f.head) : f.head, f.name, report);
       }
       // Every other name the part may be saved under.
       const done = new Set([name, ...view.uuencoded.map((f) => f.name)]);

@@ -278,7 +278,9 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
         const convert = payload.info.body && !ext.includes('8BITMIME') && !(utf8Ok && headersUtf8);
         const r = convert ? await payload.sevenBit() : await payload.asIs();
         if (typeof r === 'string') {
-          fail(sendable, 554, '5.6.3', `Máy chủ nhận ${hop.host} không hỗ trợ 8BITMIME và thư không chuyển được sang dạng 7-bit`, `The receiving server ${hop.host} does not support 8BITMIME and the message could not be converted to 7-bit (${r})`);
+          // The converter's reason is technical (English): the log has it, the bilingual DSN does not.
+          log.info({ queueId: item.id, host: hop.host, reason: r }, 'message not convertible to 7-bit');
+          fail(sendable, 554, '5.6.3', `Máy chủ nhận ${hop.host} không hỗ trợ 8BITMIME và thư không chuyển được sang dạng 7-bit`, `The receiving server ${hop.host} does not support 8BITMIME and the message could not be converted to 7-bit`);
           sendable = [];
         } else raw = r;
       }

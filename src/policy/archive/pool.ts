@@ -16,6 +16,8 @@ interface Pending {
   bytes: Buffer;
   extensions: ReadonlySet<string>;
   limits: InspectLimits;
+  /** Workers that died while this file was with them. */
+  crashes: number;
 }
 
 let worker: Worker | null = null;
@@ -32,13 +34,22 @@ function spawnWorker(): Worker {
   return new Worker(code, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 512 } });
 }
 
-/** The worker died (or was stopped for another file's overrun): give its other files to a fresh one. */
+/**
+ * The worker died (or was stopped for another file's overrun): give its other files to a fresh
+ * one, once; a file that was with two workers that died is "cannot be checked".
+ */
 function resubmitAll(): void {
   const again = [...pending.values()];
   pending.clear();
   for (const p of again) {
     clearTimeout(p.timer);
-    void inspectArchive(p.bytes, p.name, p.extensions, p.limits).then(p.resolve);
+    if (p.crashes >= 1) {
+      // A second worker died with this file too: it is likely the cause (a crafted archive that
+      // exhausts memory). "Cannot be checked", never a third try: no restart loop.
+      const r = emptyReport();
+      r.unscannable = `${p.name}: the inspection worker failed on it twice`;
+      p.resolve(r);
+    } else void inspectArchive(p.bytes, p.name, p.extensions, p.limits, p.crashes + 1).then(p.resolve);
   }
 }
 
@@ -90,7 +101,7 @@ export function workerProblem(): string | null {
 }
 
 /** Inspect an archive in the worker thread (falls back to in-process when no worker can run). */
-export function inspectArchive(bytes: Buffer, name: string, extensions: ReadonlySet<string>, limits: InspectLimits): Promise<InspectReport> {
+export function inspectArchive(bytes: Buffer, name: string, extensions: ReadonlySet<string>, limits: InspectLimits, crashes = 0): Promise<InspectReport> {
   const w = getWorker();
   if (!w) return inspectFile(bytes, name, extensions, limits);
   const id = nextId++;
@@ -106,7 +117,7 @@ export function inspectArchive(bytes: Buffer, name: string, extensions: Readonly
       if (worker === w) worker = null;
       void w.terminate();
     }, limits.timeMs + 1000);
-    pending.set(id, { resolve, timer, name, bytes, extensions, limits });
+    pending.set(id, { resolve, timer, name, bytes, extensions, limits, crashes });
     w.ref();
     const copy = new Uint8Array(bytes); // the message buffer stays with the main thread
     w.postMessage({ id, bytes: copy, name, extensions: [...extensions], limits }, [copy.buffer]);

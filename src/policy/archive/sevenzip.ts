@@ -116,6 +116,10 @@ interface StreamsInfo {
 /** Digests: all-defined byte or a bit vector, then a CRC-32 per defined item. Returns which are defined. */
 function readDigests(r: Reader, n: number): boolean[] {
   const all = r.byte();
+  // n comes from the archive (substream counts multiply): a defined digest takes 4 bytes and the
+  // bit vector n/8, so a count the header cannot hold is refused before anything is allocated for it.
+  const left = r.b.length - r.p;
+  if (all ? 4 * n > left : Math.ceil(n / 8) > left) bad('truncated header');
   const bits = all ? null : r.bytes(Math.ceil(n / 8));
   const defined = Array.from({ length: n }, (_, i) => bits === null || ((((bits[i >> 3] as number) >> (7 - (i & 7))) & 1) === 1));
   r.bytes(4 * defined.filter(Boolean).length);

@@ -129,6 +129,17 @@ export function readZipDirectory(buf: Buffer, maxEntries: number): ZipDirectory 
     const localName = decodeName(buf.subarray(local + 30, local + 30 + lNameLen), buf.readUInt16LE(local + 6));
     const localUpath = unicodePath(buf.subarray(local + 30 + lNameLen, dataStart));
     const names = [...new Set([name, upath, localName, localUpath].filter((n): n is string => n !== null))];
+    // Streaming extractors trust the local header's sizes: where it carries them (no data
+    // descriptor, flag bit 3; not ZIP64's 0xffffffff), they must be the central directory's, or a
+    // member could end early for them and a local header hidden in its span be extracted too.
+    const lFlags = buf.readUInt16LE(local + 6);
+    const lCsize = buf.readUInt32LE(local + 18);
+    const lUsize = buf.readUInt32LE(local + 22);
+    if ((lFlags & 0x08) === 0 && lCsize !== 0xffffffff && lUsize !== 0xffffffff) {
+      if (lCsize !== csize || lUsize !== usize || buf.readUInt32LE(local + 14) !== buf.readUInt32LE(p + 16)) {
+        throw new ArchiveLimitError(`zip: local header of ${realName} disagrees with the central directory (sizes or CRC)`);
+      }
+    }
     const encrypted = (flags & 1) === 1 || aes;
     checkDeclaredSize(realName, method, encrypted, csize, usize);
     entries.push({

@@ -10,7 +10,7 @@
 import { bi } from '../../lib/errors.js';
 import { reply, type RuleFactory } from '../deps.js';
 import { quoteName } from '../names.js';
-import { MAX_PARAMS } from '../mime.js';
+import { MAX_PARAMS, MAX_UU_FILES } from '../mime.js';
 import { scanMessage, type MessageScan } from '../scan.js';
 import type { RuleVerdict } from '../types.js';
 
@@ -25,6 +25,7 @@ const KIND_TEXT: Record<string, [string, string]> = {
 
 function incompleteText(limit: NonNullable<MessageScan['incomplete']>['limit'], maxDepth: number, maxParts: number): [string, string] {
   if (limit === 'params') return [`một phần thư có hơn ${MAX_PARAMS} tham số tiêu đề`, `a part has more than ${MAX_PARAMS} header parameters`];
+  if (limit === 'uuencoded') return [`một phần thư chứa hơn ${MAX_UU_FILES} tệp mã hóa uuencode`, `a part holds more than ${MAX_UU_FILES} uuencoded files`];
   if (limit === 'depth') return [`các phần MIME lồng nhau sâu hơn ${maxDepth} tầng`, `MIME parts nested deeper than ${maxDepth} levels`];
   if (limit === 'parts') return [`thư có hơn ${maxParts} phần MIME`, `more than ${maxParts} MIME parts`];
   return ['không phân tích được cấu trúc MIME', 'the MIME structure could not be parsed'];

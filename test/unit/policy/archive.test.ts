@@ -1,3 +1,5 @@
+import { crc32 } from 'node:zlib';
+import { deflateSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { inspectFile, type InspectLimits } from '../../../src/policy/archive/inspect.js';
 import { decodeRar4UnicodeName, readRar4, readRar5 } from '../../../src/policy/archive/rar.js';
@@ -5,6 +7,7 @@ import { read7z } from '../../../src/policy/archive/sevenzip.js';
 import { readZipDirectory } from '../../../src/policy/archive/zip.js';
 import { sniffArchive, sniffExecutable } from '../../../src/policy/sniff.js';
 import {
+  le,
   rar4RawName,
   rar4UnicodeField,
   rawZip,
@@ -69,6 +72,25 @@ describe('zip central directory', () => {
   });
 });
 
+describe('zip: local header sizes', () => {
+  it('a member whose central size covers a local header its local size does not (hidden from the central directory) cannot be checked', async () => {
+    const text = Buffer.from('hello world\n'.repeat(10));
+    const packed = Buffer.from(deflateSync(text));
+    const evil = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(200, 0x41)]);
+    const lfh = (name: string, method: number, csize: number, usize: number, crc: number): Buffer =>
+      Buffer.concat([le([4, 0x04034b50], [2, 20], [2, 0], [2, method], [4, 0], [4, crc], [4, csize], [4, usize], [2, name.length], [2, 0]), Buffer.from(name)]);
+    const hidden = Buffer.concat([lfh('evil.exe', 0, evil.length, evil.length, crc32(evil)), evil]);
+    // a.txt's local header carries its true compressed size; the central directory claims the hidden member as a.txt's data.
+    const body = Buffer.concat([lfh('a.txt', 8, packed.length, text.length, crc32(text)), packed, hidden]);
+    const claimed = packed.length + hidden.length;
+    const cd = Buffer.concat([le([4, 0x02014b50], [2, 20], [2, 20], [2, 0], [2, 8], [4, 0], [4, crc32(text)], [4, claimed], [4, claimed], [2, 5], [2, 0], [2, 0], [2, 0], [2, 0], [4, 0], [4, 0]), Buffer.from('a.txt')]);
+    const archive = Buffer.concat([body, cd, le([4, 0x06054b50], [2, 0], [2, 0], [2, 1], [2, 1], [4, cd.length], [4, body.length], [2, 0])]);
+    expect(() => readZipDirectory(archive, 100)).toThrow(/local header of a.txt disagrees/);
+    const r = await inspectFile(archive, 'x.zip', new Set(['exe']), { maxDepth: 4, maxEntries: 100, maxExpandedBytes: 1e7, maxRatio: 100, timeMs: 5000 });
+    expect(r.unscannable).toMatch(/disagrees with the central directory/);
+  });
+});
+
 describe('RAR and 7z headers', () => {
   it('RAR4: file flag 0x0004, main flag 0x0080, names', () => {
     expect(readRar4(rar4({ names: ['a.txt', 'b.exe'] }), 100)).toMatchObject({ names: ['a.txt', 'b.exe'], encrypted: false, headersEncrypted: false });
@@ -91,6 +113,22 @@ describe('RAR and 7z headers', () => {
     expect(readRar5(rar5({ names: ['a.txt', 'b.exe'] }), 100)).toMatchObject({ names: ['a.txt', 'b.exe'], encrypted: false, headersEncrypted: false });
     expect(readRar5(rar5({ names: ['a.txt'], encryptFiles: true }), 100)).toMatchObject({ encrypted: true, headersEncrypted: false });
     expect(readRar5(rar5({ names: ['a.txt'], encryptHeaders: true }), 100)).toMatchObject({ encrypted: true, headersEncrypted: true });
+  });
+
+  it('7z: substream CRC counts the header cannot hold are refused at once, not allocated (a 164-byte archive once took 784 MB)', () => {
+    // Header > MainStreamsInfo > UnpackInfo with 20 one-coder folders > SubStreamsInfo with a
+    // million substreams each > CRC "all defined" and no CRC bytes at all.
+    const n = 20;
+    const h = [0x01, 0x04, 0x07, 0x0b, n, 0x00, ...Array.from({ length: n }, () => [0x01, 0x00]).flat(), 0x0c, ...Array.from({ length: n }, () => 0x01)];
+    h.push(0x00, 0x08, 0x0d, ...Array.from({ length: n }, () => [0xcf, 0x40, 0x42]).flat(), 0x0a, 0x01);
+    const header = Buffer.from(h);
+    const start = Buffer.alloc(20);
+    start.writeBigUInt64LE(0n, 0);
+    start.writeBigUInt64LE(BigInt(header.length), 8);
+    const archive = Buffer.concat([Buffer.from([0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c, 0, 4]), Buffer.alloc(4), start, header]);
+    const before = process.memoryUsage().heapUsed;
+    expect(() => read7z(archive)).toThrow(/truncated header/);
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(64 * 1024 * 1024);
   });
 
   it('7z: 7zAES coder in a plain header and in an encoded header', () => {

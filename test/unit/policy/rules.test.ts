@@ -210,6 +210,19 @@ describe('files uuencoded in a text body', () => {
     expect(over.findings[0]).toBe(`attachment-size: reject attachment-too-large; file="video.mp4"; size=${1024 * 1024 + 1}; limit=${1024 * 1024}`);
   });
 
+  it('a "begin" line that ends the block before it is read as the next file', async () => {
+    const r = await pipeline().checkMessage(inbound, policyMessage(textMessage('begin 644 a.txt\r\nbegin 644 evil.exe\r\n#0V%T\r\n`\r\nend\r\n')));
+    expect(r.findings[0]).toMatch(/file="evil.exe"/);
+  });
+
+  it('more than 1,000 uuencoded files in one part cannot be checked (the work is bounded), whatever their names', async () => {
+    const many = Array.from({ length: 1001 }, (_, i) => `begin 644 f${i}.zip\r\n#0V%T\r\n\`\r\nend\r\n`).join('');
+    const r = await pipeline().checkMessage(inbound, policyMessage(textMessage(many)));
+    expect(r.action).toBe('reject');
+    expect(r.findings[0]).toMatch(/^executables: reject unscannable; structure=uuencoded/);
+    expect(r.reply?.text).toContain('hơn 1000 tệp mã hóa uuencode');
+  });
+
   it('uuencode -m (begin-base64) and a five-digit mode are read too', async () => {
     const b64 = `begin-base64 644 a.bin\r\n${peBytes().toString('base64').replace(/.{60}/g, '$&\r\n')}\r\n====\r\n`;
     expect((await pipeline().checkMessage(inbound, policyMessage(textMessage(b64)))).findings[0]).toBe('executables: reject executable; file="a.bin"; by=pe');
