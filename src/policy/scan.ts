@@ -58,7 +58,7 @@ async function doScan(msg: PolicyMessage, config: Readonly<Config>): Promise<Mes
   const parts: PartScan[] = [];
   let incomplete: MessageScan['incomplete'] = msg.parsed.incomplete;
   const views = leafParts(msg.parsed, msg.raw, config.limits.maxMimeParts);
-  /** Content (magic numbers, archives) under one name; archives open in the inspection worker thread (archive/pool.ts). */
+  /** Content (magic numbers, archives) under one name; archives open in the inspection child process (archive/pool.ts). */
   const content = async (bytes: Buffer, name: string, report: InspectReport): Promise<void> => {
     if (sniffArchive(bytes) !== null || ARCHIVE_EXTENSIONS.has(extensionOf(name))) {
       const r = await inspectArchive(bytes, name, extensions, limits);

@@ -1,7 +1,7 @@
 /**
  * Archive inspection, bounded: entries, depth, expanded bytes, ratio and time (the limits in
- * config.policy.archive*). The pipeline runs it in a worker thread (archive/pool.ts: a worker
- * over its time is terminated); the code itself is also cooperative for the in-process
+ * config.policy.archive*). The pipeline runs it in a child process (archive/pool.ts: a child
+ * over its time is killed); the code itself is also cooperative for the in-process
  * fallback: it yields between members (setImmediate), checks its deadline between members and
  * every 64 KiB of input of large members, and small members (≤ 256 KiB compressed) inflate in
  * one call into a buffer of their declared size + 1 byte.

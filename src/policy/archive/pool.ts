@@ -1,13 +1,20 @@
 /**
- * Archive inspection off the event loop: one long-lived worker thread (node:worker_threads,
- * started on first use, unref'd) inspects archives; the main thread only waits. A worker that
- * overruns the time limit is terminated (its work is abandoned, not merely ignored) and the
- * file is reported "cannot be checked"; the next archive gets a fresh worker. If a worker
- * cannot be started at all, inspection runs in-process (still bounded, cooperative) and that
- * is logged once.
+ * Archive inspection off the event loop and out of the server process: one long-lived child
+ * process (node:child_process fork, started on first use, unref'd while idle) inspects archives;
+ * the server only waits. A child process, not a worker thread: a worker that runs out of memory
+ * on a single huge allocation (an archive parser handed a crafted count) can abort the whole
+ * process in Node, where a child only ends itself. A child that overruns the time limit is
+ * killed (its work is abandoned, not merely ignored) and the file is reported "cannot be
+ * checked"; the next archive gets a fresh child. If no child can be started at all, inspection
+ * runs in-process (still bounded, cooperative) and that is logged once.
  */
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { emptyReport, inspectFile, type InspectLimits, type InspectReport } from './inspect.js';
+import type { InspectRequest } from './worker.js';
+
+/** The child's heap: an archive that needs more cannot be checked. */
+const CHILD_HEAP_MB = 512;
 
 interface Pending {
   resolve: (r: InspectReport) => void;
@@ -16,27 +23,38 @@ interface Pending {
   bytes: Buffer;
   extensions: ReadonlySet<string>;
   limits: InspectLimits;
-  /** Workers that died while this file was with them. */
+  /** Inspection processes that died while this file was with them. */
   crashes: number;
 }
 
-let worker: Worker | null = null;
+let worker: ChildProcess | null = null;
 let broken: string | null = null;
 let nextId = 1;
 const pending = new Map<number, Pending>();
 
-function spawnWorker(): Worker {
-  const ts = import.meta.url.endsWith('.ts');
-  if (!ts) return new Worker(new URL('./worker.js', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: 512 } });
-  // Under tsx/vitest this module is TypeScript: the worker registers tsx's loader, then loads worker.ts.
-  const target = JSON.stringify(new URL('./worker.ts', import.meta.url).href);
-  const code = `import('tsx/esm/api').then(({ register }) => { register(); return import(${target}); });`;
-  return new Worker(code, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 512 } });
+function spawnWorker(): ChildProcess {
+  const heap = `--max-old-space-size=${CHILD_HEAP_MB}`;
+  const options = { serialization: 'advanced' as const, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as Array<'ignore' | 'inherit' | 'ipc'> };
+  if (!import.meta.url.endsWith('.ts')) return fork(fileURLToPath(new URL('./worker.js', import.meta.url)), [], { ...options, execArgv: [heap] });
+  // Under tsx/vitest this module is TypeScript: the child loads worker.ts through tsx's loader.
+  return fork(fileURLToPath(new URL('./worker.ts', import.meta.url)), [], { ...options, execArgv: [heap, '--import', import.meta.resolve('tsx')] });
+}
+
+/** Let the server exit while the child idles (the child ends when its channel closes). */
+function idle(w: ChildProcess, on: boolean): void {
+  const channel = w.channel as { ref(): void; unref(): void } | null | undefined;
+  if (on) {
+    w.unref();
+    channel?.unref();
+  } else {
+    w.ref();
+    channel?.ref();
+  }
 }
 
 /**
- * The worker died (or was stopped for another file's overrun): give its other files to a fresh
- * one, once; a file that was with two workers that died is "cannot be checked".
+ * The child died (or was killed for another file's overrun): give its other files to a fresh
+ * one, once; a file that was with two children that died is "cannot be checked".
  */
 function resubmitAll(): void {
   const again = [...pending.values()];
@@ -44,21 +62,21 @@ function resubmitAll(): void {
   for (const p of again) {
     clearTimeout(p.timer);
     if (p.crashes >= 1) {
-      // A second worker died with this file too: it is likely the cause (a crafted archive that
+      // A second child died with this file too: it is likely the cause (a crafted archive that
       // exhausts memory). "Cannot be checked", never a third try: no restart loop.
       const r = emptyReport();
-      r.unscannable = `${p.name}: the inspection worker failed on it twice`;
+      r.unscannable = `${p.name}: the inspection process failed on it twice`;
       p.resolve(r);
     } else void inspectArchive(p.bytes, p.name, p.extensions, p.limits, p.crashes + 1).then(p.resolve);
   }
 }
 
-function getWorker(): Worker | null {
+function getWorker(): ChildProcess | null {
   if (worker) return worker;
   if (broken) return null;
   try {
     const w = spawnWorker();
-    w.unref();
+    idle(w, true);
     let started = false;
     w.on('message', (m: { id: number; report?: InspectReport; error?: string; ready?: boolean }) => {
       if (m.ready) {
@@ -75,16 +93,16 @@ function getWorker(): Worker | null {
         r.unscannable = `${p.name}: ${m.error ?? 'inspection failed'}`;
         p.resolve(r);
       }
-      if (pending.size === 0) w.unref();
+      if (pending.size === 0) idle(w, true);
     });
     w.on('error', (e) => {
       if (worker === w) worker = null;
       if (!started) broken ??= e.message; // could not even start: inspect in-process from now on
       resubmitAll();
     });
-    w.on('exit', (code) => {
+    w.on('exit', (code, signal) => {
       if (worker === w) worker = null;
-      if (!started) broken ??= `worker exited with ${code} before starting`;
+      if (!started) broken ??= `inspection process exited (${code ?? signal}) before starting`;
       resubmitAll();
     });
     worker = w;
@@ -95,12 +113,17 @@ function getWorker(): Worker | null {
   }
 }
 
-/** Why the worker could not be used (null while it works); for the log. */
+/** The inspection child's process id while one runs (for the log and tests). */
+export function inspectionPid(): number | null {
+  return worker?.pid ?? null;
+}
+
+/** Why the child could not be used (null while it works); for the log. */
 export function workerProblem(): string | null {
   return broken;
 }
 
-/** Inspect an archive in the worker thread (falls back to in-process when no worker can run). */
+/** Inspect an archive in the child process (falls back to in-process when no child can run). */
 export function inspectArchive(bytes: Buffer, name: string, extensions: ReadonlySet<string>, limits: InspectLimits, crashes = 0): Promise<InspectReport> {
   const w = getWorker();
   if (!w) return inspectFile(bytes, name, extensions, limits);
@@ -115,11 +138,11 @@ export function inspectArchive(bytes: Buffer, name: string, extensions: Readonly
       r.unscannable = `${name}: inspection time limit (${limits.timeMs} ms)`;
       resolve(r);
       if (worker === w) worker = null;
-      void w.terminate();
+      w.kill('SIGKILL');
     }, limits.timeMs + 1000);
     pending.set(id, { resolve, timer, name, bytes, extensions, limits, crashes });
-    w.ref();
-    const copy = new Uint8Array(bytes); // the message buffer stays with the main thread
-    w.postMessage({ id, bytes: copy, name, extensions: [...extensions], limits }, [copy.buffer]);
+    idle(w, false);
+    const req: InspectRequest = { id, bytes, name, extensions: [...extensions], limits };
+    w.send(req);
   });
 }

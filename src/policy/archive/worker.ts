@@ -1,5 +1,7 @@
-/** Worker-thread entry: inspects one archive per message and posts the report back. */
-import { parentPort } from 'node:worker_threads';
+/**
+ * The inspection child process (archive/pool.ts forks it): inspects one archive per message
+ * from its parent and sends the report back; ends when the parent's channel closes.
+ */
 import { inspectFile, type InspectLimits } from './inspect.js';
 
 export interface InspectRequest {
@@ -10,12 +12,17 @@ export interface InspectRequest {
   limits: InspectLimits;
 }
 
-parentPort?.on('message', (req: InspectRequest) => {
-  const bytes = Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength);
-  void inspectFile(bytes, req.name, new Set(req.extensions), req.limits).then(
-    (report) => parentPort?.postMessage({ id: req.id, report }),
-    (e: unknown) => parentPort?.postMessage({ id: req.id, error: e instanceof Error ? e.message : String(e) }),
-  );
-});
-
-parentPort?.postMessage({ ready: true });
+if (process.send) {
+  const reply = (m: object): void => {
+    process.send?.(m);
+  };
+  process.on('message', (req: InspectRequest) => {
+    const bytes = Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength);
+    void inspectFile(bytes, req.name, new Set(req.extensions), req.limits).then(
+      (report) => reply({ id: req.id, report }),
+      (e: unknown) => reply({ id: req.id, error: e instanceof Error ? e.message : String(e) }),
+    );
+  });
+  process.on('disconnect', () => process.exit(0));
+  reply({ ready: true });
+}

@@ -339,7 +339,7 @@ describe('inspectFile', () => {
   });
 });
 
-describe('inspection worker (archive/pool.ts)', () => {
+describe('inspection process (archive/pool.ts)', () => {
   it('gives the same reports as in-process inspection, for several archives at once', async () => {
     const { inspectArchive, workerProblem } = await import('../../../src/policy/archive/pool.js');
     const inputs: Array<[Buffer, string]> = [
@@ -356,5 +356,26 @@ describe('inspection worker (archive/pool.ts)', () => {
     }
     expect(inWorker[0]?.executables.map((x) => x.why)).toEqual(['name', 'pe']);
     expect(inWorker[1]?.unscannable).toMatch(/overlapping/);
+  });
+
+  it('runs in a child process: when it dies, the server lives on and the next archive gets a fresh one', async () => {
+    const { inspectArchive, inspectionPid } = await import('../../../src/policy/archive/pool.js');
+    const exe = zip([{ name: 'x.exe', data: 'x' }]);
+    expect((await inspectArchive(exe, 'a.zip', EXT, LIMITS)).executables).toHaveLength(1);
+    const first = inspectionPid();
+    expect(first).not.toBeNull();
+    expect(first).not.toBe(process.pid);
+    // What an out-of-memory abort does to it (a worker thread's would have taken this process too).
+    process.kill(first as number, 'SIGKILL');
+    await new Promise<void>((r) => {
+      const t = setInterval(() => {
+        if (inspectionPid() !== first) {
+          clearInterval(t);
+          r();
+        }
+      }, 10);
+    });
+    expect((await inspectArchive(exe, 'b.zip', EXT, LIMITS)).executables).toHaveLength(1);
+    expect(inspectionPid()).not.toBe(first);
   });
 });
