@@ -106,7 +106,10 @@ function decode(input: string | Buffer): string {
 
 /** Parse a request form. Throws INVALID_INPUT when the file or its header cannot be read. */
 export function parseRequestCsv(input: string | Buffer): RequestRow[] {
-  const text = decode(input).replace(/^\uFEFF/, '');
+  // One line ending throughout: with CRLF on some lines and LF on others, the parser takes the
+  // first it meets as the record separator and a row ending in the other one silently joins the
+  // next row's last field (a row lost, not refused).
+  const text = decode(input).replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
   let records: string[][];
   let lineNumbers: number[];
   try {
@@ -137,15 +140,25 @@ export function parseRequestCsv(input: string | Buffer): RequestRow[] {
     throw new MailError('INVALID_INPUT', bi(`Thiếu cột: ${list}`, `missing column(s): ${list}`));
   }
   const rows: RequestRow[] = [];
+  const required = (['name', 'unit', 'action'] as const).map((c) => index.get(c) as number);
   records.slice(headerIndex + 1).forEach((r, i) => {
     if (r.every((cell) => cell.trim() === '')) return;
+    // A row of another shape than the header is a mistake in the form, never guessed at: cells
+    // past the header's must be empty, and a short row must still reach every required column.
+    const line = lineNumbers[headerIndex + 1 + i] ?? headerIndex + 2 + i;
+    if (r.slice(header.length).some((cell) => cell.trim() !== '') || required.some((at) => at >= r.length)) {
+      throw new MailError(
+        'INVALID_INPUT',
+        bi(`Dòng ${line}: có ${r.length} ô, dòng tiêu đề có ${header.length} ô; không thực hiện dòng nào`, `line ${line}: ${r.length} cells, the header has ${header.length}; no row was carried out`),
+      );
+    }
     const get = (c: Column): string => {
       const at = index.get(c);
       return at === undefined ? '' : (r[at] ?? '').trim().replace(/\s+/g, ' ');
     };
     const actionText = get('action');
     rows.push({
-      line: lineNumbers[headerIndex + 1 + i] ?? headerIndex + 2 + i,
+      line,
       stt: get('stt'),
       fullName: get('name'),
       title: get('title') || null,

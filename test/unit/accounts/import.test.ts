@@ -48,6 +48,22 @@ describe('parseRequestCsv', () => {
     expect(() => parseRequestCsv('STT,Họ và tên\n1,A\n')).toThrow(/Phòng\/ban\/đơn vị/);
     expect(() => parseRequestCsv('a,b\n1,2\n')).toThrow(/Họ và tên/);
   });
+
+  it('reads every row when CRLF and LF line ends are mixed (none joins the next)', () => {
+    const text = `${HEADER}\r\n1,Kim Văn Hải,CV,skhdt,0911,Cấp mới\n2,Kim Văn Hà,CV,skhdt,0911,Cấp mới\r\n3,"Lê\r\nVăn Ba",CV,skhdt,,Cấp mới\n`;
+    expect(parseRequestCsv(text).map((r) => [r.line, r.fullName, r.action])).toEqual([
+      [2, 'Kim Văn Hải', 'create'],
+      [3, 'Kim Văn Hà', 'create'],
+      [5, 'Lê Văn Ba', 'create'],
+    ]);
+  });
+
+  it('refuses a row of another shape than the header, naming its line: extra filled cells, or too short to reach a required column', () => {
+    expect(() => parseRequestCsv(`${HEADER}\n1,A,CV,skhdt,0911,Cấp mới\n2,B,CV,skhdt,0911,Cấp mới,EXTRA\n`)).toThrow(/line 3: 7 cells, the header has 6/);
+    expect(() => parseRequestCsv(`${HEADER}\n1,A,CV,skhdt,0911\n`)).toThrow(/Dòng 2: có 5 ô.* \/ line 2: 5 cells/);
+    // Empty trailing cells (Excel's habit) are fine.
+    expect(parseRequestCsv(`${HEADER}\n1,A,CV,skhdt,0911,Cấp mới,,\n`)).toHaveLength(1);
+  });
 });
 
 describe('importRequests (all or nothing)', () => {
