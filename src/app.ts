@@ -149,7 +149,15 @@ export async function createApp(opts: AppOptions): Promise<App> {
     async start() {
       try {
         for (const s of services) {
-          const bound = await s.start();
+          let bound;
+          try {
+            bound = await s.start();
+          } catch (e) {
+            // A service with several listeners may have opened some before one failed (a port in
+            // use): stop it too, or its open listeners keep the process alive after the failure.
+            started.push(s);
+            throw e;
+          }
           started.push(s);
           for (const b of bound) {
             listeners.set(b.name, b);
