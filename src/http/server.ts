@@ -54,7 +54,16 @@ export function createHttpService(deps: HttpDeps): Service {
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const route = url.pathname.toLowerCase();
+    /** Each endpoint answers its own methods only; any other gets 405 with Allow (RFC 9110 §15.5.6). */
+    const refused = (allowed: readonly string[]): boolean => {
+      if (allowed.includes(req.method ?? '')) return false;
+      res.setHeader('allow', allowed.join(', '));
+      send(res, 405, 'text/plain; charset=utf-8', bi(`Phương thức không được phép (chỉ ${allowed.join(', ')})`, `Method not allowed (only ${allowed.join(', ')})`) + '\n');
+      return true;
+    };
+    const READ = ['GET', 'HEAD'];
     if (route === '/healthz') {
+      if (refused(READ)) return;
       let storeOk = true;
       try {
         await store.ping();
@@ -68,6 +77,7 @@ export function createHttpService(deps: HttpDeps): Service {
       return;
     }
     if (route === '/metrics') {
+      if (refused(READ)) return;
       try {
         metrics.queueDepth.set(await store.queueDepth());
         metrics.storageBytes.set(await store.storageBytes());
@@ -78,13 +88,18 @@ export function createHttpService(deps: HttpDeps): Service {
       return;
     }
     if (route === '/.well-known/autoconfig/mail/config-v1.1.xml' || route === '/mail/config-v1.1.xml') {
+      if (refused(READ)) return;
       const email = url.searchParams.get('emailaddress');
       send(res, 200, 'application/xml; charset=utf-8', autoconfigXml(config, portOf, email));
       return;
     }
     if (route === '/autodiscover/autodiscover.xml') {
-      const body = req.method === 'POST' ? await readBody(req) : '';
+      // Outlook POSTs its request (an XML body with the address).
+      if (refused(['POST'])) return;
+      const body = await readBody(req);
       if (body === null) {
+        // The rest of the body was not read: this connection cannot carry another request.
+        res.setHeader('connection', 'close');
         send(res, 413, 'text/plain; charset=utf-8', bi('Yêu cầu quá lớn', 'Request too large') + '\n');
         return;
       }
@@ -92,6 +107,7 @@ export function createHttpService(deps: HttpDeps): Service {
       return;
     }
     if (route === '/autodiscover/autodiscover.json' || route.startsWith('/autodiscover/autodiscover.json/')) {
+      if (refused(READ)) return;
       const result = autodiscoverJson(config, url);
       send(res, result.status, 'application/json; charset=utf-8', JSON.stringify(result.body) + '\n');
       return;

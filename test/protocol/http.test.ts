@@ -66,6 +66,29 @@ describe('HTTP listener', () => {
     expect(await res.text()).toContain('Yêu cầu quá lớn');
   });
 
+  it('each endpoint answers its own methods; others get 405 with Allow', async () => {
+    for (const [path, method, allow] of [
+      ['/healthz', 'DELETE', 'GET, HEAD'],
+      ['/metrics', 'POST', 'GET, HEAD'],
+      ['/mail/config-v1.1.xml', 'PUT', 'GET, HEAD'],
+      ['/autodiscover/autodiscover.xml', 'GET', 'POST'],
+      ['/autodiscover/autodiscover.json/v1.0/a@example.gov.vn?Protocol=AutodiscoverV1', 'POST', 'GET, HEAD'],
+    ] as const) {
+      const res = await fetch(`${base}${path}`, { method });
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.headers.get('allow')).toBe(allow);
+      expect(await res.text()).toMatch(/^Phương thức không được phép .* \/ Method not allowed/);
+    }
+    expect((await fetch(`${base}/healthz`, { method: 'HEAD' })).status).toBe(200);
+  });
+
+  it('autodiscover reads the address as XML text: entities decoded once, escaped once', async () => {
+    const req = `<Autodiscover><Request><EMailAddress>a&amp;b&lt;c@example.gov.vn</EMailAddress></Request></Autodiscover>`;
+    const body = await (await fetch(`${base}/autodiscover/autodiscover.xml`, { method: 'POST', body: req })).text();
+    expect(body).not.toContain('&amp;amp;');
+    if (body.includes('<LoginName>')) expect(body).toContain('<LoginName>a&amp;b&lt;c@example.gov.vn</LoginName>');
+  });
+
   it('unknown paths are 404 with a bilingual text', async () => {
     const res = await fetch(`${base}/nope`);
     expect(res.status).toBe(404);
