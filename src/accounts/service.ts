@@ -129,6 +129,11 @@ function notFound(vi: string, en: string): MailError {
   return new MailError('NOT_FOUND', bi(vi, en));
 }
 
+/** A deleted account keeps its address reserved and its audit trail, and takes no more changes. */
+function refuseDeleted(account: Account): void {
+  if (account.state === 'deleted') throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} đã bị xóa`, `the account ${account.address} is deleted`));
+}
+
 export function createAccountService(deps: AccountServiceDeps): AccountService {
   const { store, config, clock, log } = deps;
 
@@ -313,6 +318,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     async setPassword(address, password, actor, opts = {}) {
       const account = await accountByAddress(address);
       requireOnAccount(actor, account);
+      refuseDeleted(account);
       const admin = account.kind === 'admin' || account.role !== 'none';
       const { hash, oneTime } = await hashed(password, admin);
       const forceChange = opts.forceChange ?? true;
@@ -327,7 +333,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     async suspend(address, reason, actor, ref = null) {
       const account = await accountByAddress(address);
       requireOnAccount(actor, account);
-      if (account.state === 'deleted') throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} đã bị xóa`, `the account ${account.address} is deleted`));
+      refuseDeleted(account);
       if (account.state === 'suspended') throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} đã tạm khóa`, `the account ${account.address} is already suspended`));
       return store.updateAccount(
         account.id,
@@ -366,6 +372,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     async setQuota(address, quotaBytes, actor, ref = null) {
       requireAdmin(actor, 'đổi dung lượng', 'change quotas');
       const account = await accountByAddress(address);
+      refuseDeleted(account);
       if (quotaBytes !== null && (!Number.isSafeInteger(quotaBytes) || quotaBytes <= 0)) {
         throw new MailError('INVALID_INPUT', bi('Dung lượng phải là số dương', 'the quota must be a positive size'));
       }

@@ -141,6 +141,9 @@ describe('accounts', () => {
     clock.advance(86_400_000);
     const d = await svc.delete(account.address, 'chuyển công tác', root, 'CV-4');
     expect(d).toMatchObject({ state: 'deleted', stateReason: 'chuyển công tác', stateRef: 'CV-4' });
+    // a deleted account takes no more changes: no new password, no new quota
+    expect(await code(svc.setPassword(account.address, null, root))).toBe('INVALID_INPUT');
+    expect(await code(svc.setQuota(account.address, 3 * 1024 ** 3, root))).toBe('INVALID_INPUT');
     // the address is never reissued to a namesake
     expect((await svc.addAccount({ fullName: 'Phạm Thị Hoa', unit: 'stc' }, root)).account.address).toBe('hoapt2@example.gov.vn');
     expect((await svc.setQuota('hoapt2', 3 * 1024 ** 3, root)).quotaBytes).toBe(3 * 1024 ** 3);
