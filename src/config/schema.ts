@@ -339,6 +339,22 @@ export const configSchema = z
         message: `expected at least ${needed} (a base64-encoded limits.maxAttachmentBytes must fit), got ${c.limits.maxMessageBytes}`,
       });
     }
+    // Two enabled listeners on one port (port 0 = any free port) would fail at start with
+    // EADDRINUSE; say so here, where every problem is listed (a wildcard host overlaps every host).
+    const seen: Array<[string, { host: string; port: number }]> = [];
+    for (const [name, l] of Object.entries(c.listeners)) {
+      if (!l.enabled || l.port === 0) continue;
+      const wildcard = (h: string): boolean => h === '0.0.0.0' || h === '::' || h === '';
+      const clash = seen.find(([, o]) => o.port === l.port && (o.host === l.host || wildcard(o.host) || wildcard(l.host)));
+      if (clash) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['listeners', name, 'port'],
+          message: `expected a port no other listener uses, got ${l.port} (listeners.${clash[0]} has it too)`,
+        });
+      }
+      seen.push([name, l]);
+    }
   });
 
 export type Config = z.output<typeof configSchema>;

@@ -57,8 +57,16 @@ describe('config problems are reported as "path: expected …, got …"', () => 
     [{ domains: ['Not A Domain'] }, 'domains.0: expected a lower-case domain name such as example.gov.vn, got "Not A Domain"'],
     [{ colour: 'blue' }, 'colour: expected no such key (unknown setting), got "blue"'],
     [{ limits: { maxAttachmentBytes: '40MB' } }, 'limits.maxMessageBytes: expected at least 55989590 (a base64-encoded limits.maxAttachmentBytes must fit), got 33554432'],
+    [{ listeners: { smtp: { port: 2600 }, imap: { port: 2600 } } }, 'listeners.imap.port: expected a port no other listener uses, got 2600 (listeners.smtp has it too)'],
+    [{ listeners: { smtp: { host: '127.0.0.1', port: 2600 }, pop3: { host: '0.0.0.0', port: 2600 } } }, 'listeners.pop3.port: expected a port no other listener uses, got 2600 (listeners.smtp has it too)'],
   ])('%j', (raw, expected) => {
     expect(problems(raw)).toContain(expected);
+  });
+
+  it('two listeners may share a port on different addresses, or when one is disabled or on port 0', () => {
+    expect(problems({ listeners: { smtp: { host: '127.0.0.1', port: 2600 }, imap: { host: '127.0.0.2', port: 2600 } } })).toEqual([]);
+    expect(problems({ listeners: { smtp: { port: 2600 }, imap: { port: 2600, enabled: false } } })).toEqual([]);
+    expect(problems({ listeners: { smtp: { port: 0 }, imap: { port: 0 } } })).toEqual([]);
   });
 
   it('lists every problem at once', () => {
