@@ -13,6 +13,15 @@ export const register: RegisterCommand = (program, ctx) => {
       await ctx.withApp(async (app) => {
         const d = await ctx.accounts(app).addDomain(name, ctx.actor(), opts.ref ?? null);
         ctx.out(`${bi('Đã thêm tên miền', 'domain added')}: ${d.name}`);
+        // The listeners, delivery and autoconfig serve the domains of the config file.
+        if (!app.config.domains.includes(d.name)) {
+          ctx.err(
+            bi(
+              `Lưu ý: thêm ${d.name} vào "domains:" trong tệp cấu hình rồi khởi động lại máy chủ thì thư cho tên miền này mới được nhận`,
+              `Note: mail for ${d.name} is accepted only once it is also listed under "domains:" in the config file and the server is restarted`,
+            ),
+          );
+        }
       });
     });
 
