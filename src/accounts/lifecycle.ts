@@ -7,8 +7,8 @@
  * - NB: deleteAfterNoticeWorkingDays working days (weekends and lifecycle.holidays skipped) after
  *   the suspension notice, the account is deleted and its mailboxes removed completely.
  * Either rule may be off (null). Dates are counted in Vietnam time (UTC+7, no daylight saving).
- * The suspension notice to the managing unit (NB Đ7.1) is the audit entry and the result's
- * `suspended` list; sending it as mail is the delivery part's job.
+ * The result's `suspended` list is what the notice to the managing unit (NB Đ7.1) is made of: the
+ * `account-lifecycle` job (cli/jobs.ts) delivers it to the unit's mailboxes and administrators.
  */
 import type { Config } from '../config/schema.js';
 import { bi } from '../lib/errors.js';

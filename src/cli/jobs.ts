@@ -10,6 +10,8 @@ import { formatBytes } from '../lib/bytes.js';
 import { bi, MailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { serverVersion } from '../lib/version.js';
+import { deliverNotice } from '../policy/notice.js';
+import type { Account } from '../store/port.js';
 import { BACKUP_ACTOR, backupDue, createBackup } from '../jobs/backup.js';
 
 export interface JobContext {
@@ -49,10 +51,48 @@ const accountLifecycle: Job = {
   async run({ app, now, out }) {
     const r = await runLifecycle({ store: app.store, config: app.config, log: app.log }, now);
     for (const a of r.suspended) out(`suspended ${a}`);
+    for (const to of await noticeOfSuspension(app, r.suspended)) out(`notice sent to ${to}`);
     for (const a of r.deleted) out(`deleted ${a}`);
     out(`account-lifecycle: ${r.suspended.length} suspended, ${r.deleted.length} deleted`);
   },
 };
+
+/**
+ * R-ACC-3 (NB Đ7.1): an inactivity suspension notifies the managing unit. Each unit whose accounts
+ * were suspended gets one bilingual notice listing them, in its unit mailboxes and to its unit
+ * administrators; with neither, the system administrators get it. Returns who was notified.
+ */
+async function noticeOfSuspension(app: App, suspended: readonly string[]): Promise<string[]> {
+  if (suspended.length === 0) return [];
+  const { store, config } = app;
+  const byUnit = new Map<number | null, string[]>();
+  for (const address of suspended) {
+    const a = await store.getAccountByAddress(address);
+    const key = a?.unitId ?? null;
+    byUnit.set(key, [...(byUnit.get(key) ?? []), address]);
+  }
+  const supers = (await store.listAccounts({ state: 'active' })).filter((a) => a.role === 'super');
+  const sent: string[] = [];
+  for (const [unitId, addresses] of byUnit) {
+    const ofUnit = unitId === null ? [] : await store.listAccounts({ unitId });
+    let to: Account[] = ofUnit.filter((a) => a.state !== 'deleted' && (a.kind === 'unit' || (a.role === 'unit' && a.state === 'active')));
+    if (to.length === 0) to = supers;
+    const list = addresses.map((a) => `  - ${a}`).join('\n');
+    const days = config.lifecycle.inactiveSuspendDays;
+    for (const recipient of to) {
+      await deliverNotice(app, recipient, {
+        subject: `Thông báo: tạm khóa ${addresses.length} tài khoản không sử dụng / Notice: ${addresses.length} inactive account(s) suspended`,
+        body:
+          `Các tài khoản sau không đăng nhập quá ${days} ngày nên đã bị tạm khóa; chúng vẫn nhận thư:\n${list}\n` +
+          `Để mở lại một tài khoản: buudien account restore ĐỊA_CHỈ.\n\n` +
+          `These accounts had no sign-in for more than ${days} days and are suspended; they still receive mail:\n${list}\n` +
+          `To reopen one: buudien account restore ADDRESS.\n`,
+      });
+      sent.push(recipient.address);
+    }
+  }
+  return sent;
+}
 
 /** R-LOG-1: drop send-log rows older than sendLog.retentionDays (delivery's pruneSendLog). */
 const sendLogPrune: Job = {

@@ -204,6 +204,19 @@ describe('buudien (in-process)', () => {
     const late = await cli(['jobs', 'run', 'account-lifecycle', '--now', '2030-01-01T00:00:00Z', '--config', config]);
     expect(late.code).toBe(0);
     expect(late.stdout).toMatch(/suspended hunglv@nghean.gov.vn/);
+    // R-ACC-3: the managing unit is told; Sở Tài chính has no unit mailbox or unit admin, so the system administrator is.
+    expect(late.stdout).toMatch(/^notice sent to admin@nghean.gov.vn$/m);
+    const store = await openSqliteStore({ dir: path.join(path.dirname(config), 'data'), log: silentLogger(), clock: systemClock, inlineBlobMaxBytes: 65536, groupCommitWindowMs: 0 });
+    try {
+      const admin = await store.getAccountByAddress('admin@nghean.gov.vn');
+      const inbox = admin ? await store.getMailbox(admin.id, 'INBOX') : null;
+      const msgs = inbox ? await store.getMessageDetails(inbox.id, (await store.listMessages(inbox.id)).map((m) => m.uid)) : [];
+      // The subject is stored RFC 2047-encoded (=?UTF-8?B?…?=).
+      const subjects = msgs.map((m) => Buffer.from(/=\?UTF-8\?B\?([^?]+)\?=/.exec(m.envelope.subject ?? '')?.[1] ?? '', 'base64').toString('utf8'));
+      expect(subjects).toContainEqual(expect.stringContaining('tạm khóa 1 tài khoản không sử dụng / Notice: 1 inactive account(s) suspended'));
+    } finally {
+      await store.close();
+    }
     const shown = JSON.parse((await cli(['account', 'show', 'hunglv', '--json', '--config', config])).stdout) as { state: string; stateChangedAt: string };
     expect(shown).toMatchObject({ state: 'suspended', stateChangedAt: '2030-01-01T00:00:00.000Z' });
     expect((await cli(['jobs', 'run', 'send-log-prune', '--config', config])).stdout).toMatch(/send-log-prune: 0 rows/);
