@@ -129,6 +129,16 @@ function notFound(vi: string, en: string): MailError {
   return new MailError('NOT_FOUND', bi(vi, en));
 }
 
+/** R-STORE-1: at least 2 GB per personal (and admin) account, 10 GB per unit account; more is fine. */
+function checkQuotaFloor(kind: AccountKind, quotaBytes: number | null): void {
+  if (quotaBytes === null) return;
+  const floor = kind === 'unit' ? 10 * 1024 ** 3 : 2 * 1024 ** 3;
+  if (quotaBytes < floor) {
+    const gb = floor / 1024 ** 3;
+    throw new MailError('INVALID_INPUT', bi(`Dung lượng tối thiểu theo quy định là ${gb} GB (R-STORE-1)`, `the regulation's minimum quota is ${gb} GB (R-STORE-1)`));
+  }
+}
+
 /** A deleted account keeps its address reserved and its audit trail, and takes no more changes. */
 function refuseDeleted(account: Account): void {
   if (account.state === 'deleted') throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} đã bị xóa`, `the account ${account.address} is deleted`));
@@ -290,6 +300,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const { hash, oneTime } = await hashed(input.password, admin, opts.prehashed);
       const forceChange = input.forceChange ?? true;
       const quotaBytes = input.quotaBytes ?? null;
+      checkQuotaFloor(kind, quotaBytes);
       const account = await store.createAccount(
         {
           address,
@@ -376,6 +387,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       if (quotaBytes !== null && (!Number.isSafeInteger(quotaBytes) || quotaBytes <= 0)) {
         throw new MailError('INVALID_INPUT', bi('Dung lượng phải là số dương', 'the quota must be a positive size'));
       }
+      checkQuotaFloor(account.kind, quotaBytes);
       return store.updateAccount(
         account.id,
         { quotaBytes },

@@ -339,6 +339,20 @@ export const configSchema = z
         message: `expected at least ${needed} (a base64-encoded limits.maxAttachmentBytes must fit), got ${c.limits.maxMessageBytes}`,
       });
     }
+    // The regulations' floors and ceilings (REQUIREMENTS.md): a province may be stricter, never laxer.
+    const floors: Array<[string[], number, number, string]> = [
+      [['quota', 'personalBytes'], c.quota.personalBytes, 2 * GiB, 'at least 2 GB (R-STORE-1)'],
+      [['quota', 'adminBytes'], c.quota.adminBytes, 2 * GiB, 'at least 2 GB (R-STORE-1)'],
+      [['quota', 'unitBytes'], c.quota.unitBytes, 10 * GiB, 'at least 10 GB (R-STORE-1)'],
+      [['passwords', 'userMinLength'], c.passwords.userMinLength, 8, 'at least 8 (R-AUTH-1)'],
+      [['passwords', 'adminMinLength'], c.passwords.adminMinLength, 10, 'at least 10 (R-AUTH-1)'],
+    ];
+    for (const [path, value, min, what] of floors) {
+      if (value < min) ctx.addIssue({ code: 'custom', path, message: `expected ${what}, got ${value}` });
+    }
+    if (c.limits.maxAttachmentBytes > 20 * MiB) {
+      ctx.addIssue({ code: 'custom', path: ['limits', 'maxAttachmentBytes'], message: `expected at most 20 MB (R-STORE-2), got ${c.limits.maxAttachmentBytes}` });
+    }
     // Two enabled listeners on one port (port 0 = any free port) would fail at start with
     // EADDRINUSE; say so here, where every problem is listed (a wildcard host overlaps every host).
     const seen: Array<[string, { host: string; port: number }]> = [];

@@ -148,6 +148,9 @@ describe('accounts', () => {
     expect((await svc.addAccount({ fullName: 'Phạm Thị Hoa', unit: 'stc' }, root)).account.address).toBe('hoapt2@example.gov.vn');
     expect((await svc.setQuota('hoapt2', 3 * 1024 ** 3, root)).quotaBytes).toBe(3 * 1024 ** 3);
     expect((await svc.setQuota('hoapt2', null, root)).quotaBytes).toBeNull();
+    // R-STORE-1 floor: 2 GB for a personal account (10 GB for a unit mailbox)
+    expect(await code(svc.setQuota('hoapt2', 1024 ** 3, root))).toBe('INVALID_INPUT');
+    expect(await code(svc.addAccount({ fullName: 'Vũ Văn Nhỏ', unit: 'stc', quotaBytes: 100 * 1024 ** 2 }, root))).toBe('INVALID_INPUT');
     const actions = (await store.listAudit({ target: account.address })).map((a) => a.action).sort();
     expect(actions).toEqual(['account.add', 'account.delete', 'account.restore', 'account.suspend']);
   });

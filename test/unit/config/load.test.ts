@@ -57,6 +57,10 @@ describe('config problems are reported as "path: expected …, got …"', () => 
     [{ domains: ['Not A Domain'] }, 'domains.0: expected a lower-case domain name such as example.gov.vn, got "Not A Domain"'],
     [{ colour: 'blue' }, 'colour: expected no such key (unknown setting), got "blue"'],
     [{ limits: { maxAttachmentBytes: '40MB' } }, 'limits.maxMessageBytes: expected at least 55989590 (a base64-encoded limits.maxAttachmentBytes must fit), got 33554432'],
+    [{ quota: { personalBytes: '1GB' } }, 'quota.personalBytes: expected at least 2 GB (R-STORE-1), got 1073741824'],
+    [{ quota: { unitBytes: '5GB' } }, 'quota.unitBytes: expected at least 10 GB (R-STORE-1), got 5368709120'],
+    [{ passwords: { userMinLength: 3 } }, 'passwords.userMinLength: expected at least 8 (R-AUTH-1), got 3'],
+    [{ limits: { maxAttachmentBytes: '25MB', maxMessageBytes: '40MB' } }, 'limits.maxAttachmentBytes: expected at most 20 MB (R-STORE-2), got 26214400'],
     [{ listeners: { smtp: { port: 2600 }, imap: { port: 2600 } } }, 'listeners.imap.port: expected a port no other listener uses, got 2600 (listeners.smtp has it too)'],
     [{ listeners: { smtp: { host: '127.0.0.1', port: 2600 }, pop3: { host: '0.0.0.0', port: 2600 } } }, 'listeners.pop3.port: expected a port no other listener uses, got 2600 (listeners.smtp has it too)'],
   ])('%j', (raw, expected) => {
