@@ -4,7 +4,7 @@
  * actor and the written request's reference number (R-ACC-1). Unit administrators (role 'unit')
  * act only on their own unit's accounts (R-ACC-7); users (role 'none') manage nothing here.
  */
-import type { Config } from '../config/schema.js';
+import { QUOTA_FLOOR_BYTES, type Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { MailError, bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -132,7 +132,7 @@ function notFound(vi: string, en: string): MailError {
 /** R-STORE-1: at least 2 GB per personal (and admin) account, 10 GB per unit account; more is fine. */
 function checkQuotaFloor(kind: AccountKind, quotaBytes: number | null): void {
   if (quotaBytes === null) return;
-  const floor = kind === 'unit' ? 10 * 1024 ** 3 : 2 * 1024 ** 3;
+  const floor = kind === 'unit' ? QUOTA_FLOOR_BYTES.unit : QUOTA_FLOOR_BYTES.personal;
   if (quotaBytes < floor) {
     const gb = floor / 1024 ** 3;
     throw new MailError('INVALID_INPUT', bi(`Dung lượng tối thiểu theo quy định là ${gb} GB (R-STORE-1)`, `the regulation's minimum quota is ${gb} GB (R-STORE-1)`));

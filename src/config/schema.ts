@@ -49,6 +49,9 @@ export const DEFAULT_EXECUTABLE_EXTENSIONS = [
 
 const ruleAction = z.enum(['reject', 'flag', 'quarantine', 'off']);
 
+/** R-STORE-1: the least quota of a personal (and admin) account and of a unit account. */
+export const QUOTA_FLOOR_BYTES = { personal: 2 * GiB, unit: 10 * GiB } as const;
+
 export const configSchema = z
   .object({
     /** A preset or any file this one overrides key by key (resolved by the loader, kept for display). */
@@ -341,9 +344,9 @@ export const configSchema = z
     }
     // The regulations' floors and ceilings (REQUIREMENTS.md): a province may be stricter, never laxer.
     const floors: Array<[string[], number, number, string]> = [
-      [['quota', 'personalBytes'], c.quota.personalBytes, 2 * GiB, 'at least 2 GB (R-STORE-1)'],
-      [['quota', 'adminBytes'], c.quota.adminBytes, 2 * GiB, 'at least 2 GB (R-STORE-1)'],
-      [['quota', 'unitBytes'], c.quota.unitBytes, 10 * GiB, 'at least 10 GB (R-STORE-1)'],
+      [['quota', 'personalBytes'], c.quota.personalBytes, QUOTA_FLOOR_BYTES.personal, 'at least 2 GB (R-STORE-1)'],
+      [['quota', 'adminBytes'], c.quota.adminBytes, QUOTA_FLOOR_BYTES.personal, 'at least 2 GB (R-STORE-1)'],
+      [['quota', 'unitBytes'], c.quota.unitBytes, QUOTA_FLOOR_BYTES.unit, 'at least 10 GB (R-STORE-1)'],
       [['passwords', 'userMinLength'], c.passwords.userMinLength, 8, 'at least 8 (R-AUTH-1)'],
       [['passwords', 'adminMinLength'], c.passwords.adminMinLength, 10, 'at least 10 (R-AUTH-1)'],
     ];

@@ -7,6 +7,7 @@
  * Hosts and ports come from config: organization.hostname and the listeners' ports.
  */
 import type { Config, ListenerName } from '../config/schema.js';
+import { decodeEntities } from '../mail/html.js';
 
 /** The port to tell clients for a listener: publicPort, else the port actually bound, else the configured one. */
 export type PortOf = (name: ListenerName) => number;
@@ -57,20 +58,10 @@ export function autoconfigXml(config: Readonly<Config>, portOf: PortOf, emailAdd
 }
 
 /** The EMailAddress element of an Outlook POX request, if any. */
-/** XML's five predefined entities and character references, decoded (the request is XML text). */
-function xmlText(s: string): string {
-  const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-  return s.replace(/&(?:(amp|lt|gt|quot|apos)|#(\d{1,7})|#x([0-9a-fA-F]{1,6}));/g, (m, name: string | undefined, dec: string | undefined, hex: string | undefined) => {
-    if (name) return named[name] ?? m;
-    const code = dec ? Number(dec) : parseInt(hex ?? '', 16);
-    return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : m;
-  });
-}
-
 export function emailFromAutodiscoverRequest(body: string): string | null {
   const m = /<EMailAddress>\s*([^<]{1,320})\s*<\/EMailAddress>/i.exec(body);
   // Decoded here and escaped once on the way out: "a&amp;b" in the request is the address a&b.
-  return cleanEmail(m?.[1] === undefined ? null : xmlText(m[1]));
+  return cleanEmail(m?.[1] === undefined ? null : decodeEntities(m[1]));
 }
 
 export function autodiscoverXml(config: Readonly<Config>, portOf: PortOf, emailAddress: string | null): string {

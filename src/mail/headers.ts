@@ -465,3 +465,33 @@ export function parseDisposition(value: string | null): { type: string; params: 
   if (!type || !TOKEN.test(type)) return null;
   return { type, params: s.params, warnings: s.warnings };
 }
+
+/**
+ * RFC 822 comments ("(…)", nested, with quoted-pairs) outside quoted strings, removed, each
+ * leaving a space (RFC 5322 §3.2.2 CFWS): RFC 2045 allows them between parameters, and clients
+ * read `; (x) name="a.exe"` as name a.exe. An unclosed comment runs to the end.
+ */
+export function stripComments(value: string): string {
+  if (!value.includes('(')) return value;
+  let out = '';
+  let depth = 0;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i] as string;
+    if (ch === '\\') {
+      if (depth === 0) out += value.slice(i, i + 2);
+      i++;
+    } else if (quoted) {
+      out += ch;
+      if (ch === '"') quoted = false;
+    } else if (ch === '(') {
+      depth++;
+    } else if (ch === ')' && depth > 0) {
+      if (--depth === 0) out += ' ';
+    } else if (depth === 0) {
+      out += ch;
+      if (ch === '"') quoted = true;
+    }
+  }
+  return out;
+}

@@ -29,6 +29,11 @@ export function toCrlf(raw: Buffer): Buffer {
 
 const CRLF = Buffer.from('\r\n');
 
+/** Does the buffer hold a CR or LF that is not part of a CRLF? */
+export function hasBareLineEnding(raw: Buffer): boolean {
+  return firstBare(raw) >= 0;
+}
+
 /** Offset of the first bare CR or LF, or -1. */
 function firstBare(raw: Buffer): number {
   let lf = raw.indexOf(0x0a);

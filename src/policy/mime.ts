@@ -7,7 +7,7 @@
  */
 import iconv from 'iconv-lite';
 import { decodeBody } from '../mail/decode.js';
-import { decodeQWord } from '../mail/headers.js';
+import { decodeQWord, stripComments } from '../mail/headers.js';
 import type { MimePart, ParsedMessage } from '../mail/types.js';
 import { SNIFF_BYTES } from './sniff.js';
 
@@ -189,35 +189,6 @@ export function headerFields(raw: Buffer, part: MimePart, maxBytes = 64 * 1024):
     const i = line.indexOf(':');
     if (i <= 0) continue;
     out.push([line.slice(0, i).trim().toLowerCase(), line.slice(i + 1).trim()]);
-  }
-  return out;
-}
-
-/**
- * RFC 822 comments ("(…)", nested, with quoted-pairs) outside quoted strings, removed: RFC 2045
- * allows them between parameters, and clients read `; (x) name="a.exe"` as name a.exe.
- */
-export function stripComments(value: string): string {
-  if (!value.includes('(')) return value;
-  let out = '';
-  let depth = 0;
-  let quoted = false;
-  for (let i = 0; i < value.length; i++) {
-    const ch = value[i] as string;
-    if (ch === '\\') {
-      if (depth === 0) out += value.slice(i, i + 2);
-      i++;
-    } else if (quoted) {
-      out += ch;
-      if (ch === '"') quoted = false;
-    } else if (ch === '(') {
-      depth++;
-    } else if (ch === ')' && depth > 0) {
-      if (--depth === 0) out += ' ';
-    } else if (depth === 0) {
-      out += ch;
-      if (ch === '"') quoted = true;
-    }
   }
   return out;
 }

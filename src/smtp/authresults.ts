@@ -12,6 +12,7 @@ import type { DKIMVerifyResult, DMARCResult, DNSResolver, SPFOptions, SPFResult 
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { dmarc } from 'mailauth/lib/dmarc/index.js';
 import { spf } from 'mailauth/lib/spf/index.js';
+import { stripComments } from '../mail/headers.js';
 
 /** The part of mailauth's result the header is composed from. */
 export interface AuthCheckResults {
@@ -111,31 +112,13 @@ export async function checkAuthentication(input: CheckInput): Promise<AuthVerdic
   return composeAuthenticationResults(input.hostname, { spf: spfResult, dkim, dmarc: dmarcResult });
 }
 
-/** Skips CFWS (RFC 5322 §3.2.2: white space, folding, nested comments with quoted pairs) from `i`. */
-function skipCfws(s: string, i: number): number {
-  let depth = 0;
-  while (i < s.length) {
-    const ch = s[i];
-    if (depth > 0) {
-      if (ch === '\\') i++;
-      else if (ch === '(') depth++;
-      else if (ch === ')') depth--;
-    } else if (ch === '(') {
-      depth = 1;
-    } else if (ch !== ' ' && ch !== '\t' && ch !== '\r' && ch !== '\n') {
-      return i;
-    }
-    i++;
-  }
-  return i;
-}
-
 /**
  * The authserv-id of an Authentication-Results field value (RFC 8601 §2.2: `[CFWS] authserv-id`,
  * a token or a quoted string), lower-cased and without a trailing dot; null when there is none.
  */
-export function authservIdOf(value: string): string | null {
-  let i = skipCfws(value, 0);
+export function authservIdOf(raw: string): string | null {
+  const value = stripComments(raw).trimStart();
+  let i = 0;
   let id = '';
   if (value[i] === '"') {
     for (i++; i < value.length && value[i] !== '"'; i++) {

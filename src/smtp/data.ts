@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { findHeaderFields, stripRawHeaders } from '../delivery/headers.js';
 
-/** Stateful scanner for bare CR / bare LF across chunk boundaries. */
+/** Stateful scanner for bare CR / bare LF across chunk boundaries (a whole buffer: mail/line-endings.ts hasBareLineEnding). */
 export class LineEndingScanner {
   private lastWasCr = false;
   bare = false;
@@ -49,12 +49,6 @@ export class LineEndingScanner {
     if (this.lastWasCr) this.bare = true;
     return this.bare;
   }
-}
-
-export function hasBareLineEnding(buf: Buffer): boolean {
-  const s = new LineEndingScanner();
-  s.push(buf);
-  return s.finish();
 }
 
 /**

@@ -4,8 +4,8 @@
  * so the placeholder is unambiguous), plus the literal payloads in order.
  */
 
-import { isUtf8 } from 'node:buffer';
 import { bi } from '../../lib/errors.js';
+import { isValidUtf8 } from '../../mail/charset.js';
 import type { SeqNumber, SeqRange, SequenceSet } from './types.js';
 
 export interface Literal {
@@ -30,7 +30,7 @@ export class ParseFailure extends Error {
  * anything else), never replaced by U+FFFD and so silently turned into another name or search.
  */
 function utf8(b: Buffer): string {
-  if (!isUtf8(b)) throw syntax('chuỗi không phải UTF-8 hợp lệ', 'string is not valid UTF-8');
+  if (!isValidUtf8(b)) throw syntax('chuỗi không phải UTF-8 hợp lệ', 'string is not valid UTF-8');
   return b.toString('utf8');
 }
 

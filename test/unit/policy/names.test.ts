@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEncodedWords, parseParams, stripComments } from '../../../src/policy/mime.js';
+import { stripComments } from '../../../src/mail/headers.js';
+import { decodeEncodedWords, parseParams } from '../../../src/policy/mime.js';
 import { executableExtension, extensionOf, quoteName, windowsName } from '../../../src/policy/names.js';
 
 const EXT = new Set(['exe', 'scr', 'com']);

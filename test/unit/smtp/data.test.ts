@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { hasBareLineEnding, headerLimits, LineEndingScanner, MemoryBudget, prepareSpoolDir, readData } from '../../../src/smtp/data.js';
+import { hasBareLineEnding } from '../../../src/mail/line-endings.js';
+import { headerLimits, LineEndingScanner, MemoryBudget, prepareSpoolDir, readData } from '../../../src/smtp/data.js';
 
 describe('bare CR / LF detection (SMTP smuggling, RFC 5321 §2.3.8)', () => {
   it.each([
@@ -18,6 +19,10 @@ describe('bare CR / LF detection (SMTP smuggling, RFC 5321 §2.3.8)', () => {
     ['a\r', true],
     ['\n', true],
   ])('%j → %s', (s, bare) => {
+    // The streaming scanner (one chunk here) and the whole-buffer check agree.
+    const scanner = new LineEndingScanner();
+    scanner.push(Buffer.from(s));
+    expect(scanner.finish()).toBe(bare);
     expect(hasBareLineEnding(Buffer.from(s))).toBe(bare);
   });
 
