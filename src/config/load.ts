@@ -110,9 +110,10 @@ function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string[] {
     case 'invalid_value':
       return [`${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(' | ')}, got ${got}`];
     case 'too_small':
-      return [`${where}: expected ${issue.origin === 'array' ? 'at least ' + String(issue.minimum) + ' item(s)' : issue.message.startsWith('expected') ? issue.message.replace(/^expected /, '') : '≥ ' + String(issue.minimum)}, got ${got}`];
+      // positive() is an exclusive minimum: "> 0" (never "≥ 0, got 0").
+      return [`${where}: expected ${issue.origin === 'array' ? 'at least ' + String(issue.minimum) + ' item(s)' : issue.message.startsWith('expected') ? issue.message.replace(/^expected /, '') : (issue.inclusive === false ? '> ' : '≥ ') + String(issue.minimum)}, got ${got}`];
     case 'too_big':
-      return [`${where}: expected ≤ ${String(issue.maximum)}, got ${got}`];
+      return [`${where}: expected ${issue.inclusive === false ? '<' : '≤'} ${String(issue.maximum)}, got ${got}`];
     default: {
       const msg = issue.message.startsWith('expected') ? issue.message : `expected ${issue.message}`;
       return [msg.includes(', got ') ? `${where}: ${msg}` : `${where}: ${msg}, got ${got}`];

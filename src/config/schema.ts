@@ -24,7 +24,8 @@ const bytes = (def: number) =>
     .default(def);
 
 const ms = (def: number) => z.number().int().nonnegative().default(def);
-const count = (def: number) => z.number().int().positive().default(def);
+/** A whole number of things, at least 1 (`min(1)`, not `positive()`: the problem then reads "expected ≥ 1"). */
+const count = (def: number) => z.number().int().min(1).default(def);
 
 const listener = (port: number) =>
   z
@@ -255,7 +256,7 @@ export const configSchema = z
         /** R-OPS-1: where backups go, on another storage device (a folder per backup). null = no scheduled backups. */
         dir: z.string().min(1).nullable().default(null),
         /** Complete backups kept in `dir`; older ones are removed after each successful backup (8 = two months of weekly ones). */
-        keep: count(8),
+        keep: z.number().int().min(1, 'expected at least 1 (the backup just made is always kept)').default(8),
         /** `serve` makes a backup when the newest in `dir` is this old (R-OPS-1: at least weekly). */
         intervalDays: z.number().int().min(1).max(7, 'expected at most 7 days (R-OPS-1: backups at least weekly)').default(7),
       })

@@ -73,6 +73,16 @@ describe('config problems are reported as "path: expected …, got …"', () => 
     expect(problems({ listeners: { smtp: { port: 0 }, imap: { port: 0 } } })).toEqual([]);
   });
 
+  it('backup.keep: 0 says the least allowed value (1), not "expected ≥ 0, got 0"', () => {
+    expect(problems({ backup: { keep: 0 } })).toEqual(['backup.keep: expected at least 1 (the backup just made is always kept), got 0']);
+    expect(problems({ backup: { keep: 1 } })).toEqual([]);
+  });
+
+  it('a count or positive number below its minimum names a minimum the value does not meet', () => {
+    expect(problems({ policy: { maxMessagesPerHour: 0 } })).toEqual(['policy.maxMessagesPerHour: expected ≥ 1, got 0']);
+    expect(problems({ lifecycle: { deleteAfterNoticeWorkingDays: 0 } })).toEqual(['lifecycle.deleteAfterNoticeWorkingDays: expected > 0, got 0']);
+  });
+
   it('lists every problem at once', () => {
     expect(problems({ listeners: { smtp: { port: 'x' } }, sendLog: { retentionDays: 1 }, nope: 1 })).toHaveLength(3);
   });
