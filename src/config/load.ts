@@ -115,6 +115,8 @@ function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string[] {
     case 'too_big':
       return [`${where}: expected ${issue.inclusive === false ? '<' : '≤'} ${String(issue.maximum)}, got ${got}`];
     default: {
+      // A message that already names the value (a bilingual one: "vi …, không phải X / expected …, got X") stands as written.
+      if (issue.message.includes(', got ')) return [`${where}: ${issue.message}`];
       const msg = issue.message.startsWith('expected') ? issue.message : `expected ${issue.message}`;
       return [msg.includes(', got ') ? `${where}: ${msg}` : `${where}: ${msg}, got ${got}`];
     }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseBytes } from '../lib/bytes.js';
+import { bi } from '../lib/errors.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -47,6 +48,26 @@ export const DEFAULT_EXECUTABLE_EXTENSIONS = [
   'exe', 'com', 'dll', 'net', 'bat', 'cmd', 'scr', 'pif', 'msi', 'msp', 'cpl', 'vbs', 'vbe', 'js', 'jse',
   'wsf', 'wsh', 'ps1', 'hta', 'jar', 'lnk', 'reg', 'sys', 'drv', 'ocx', 'gadget', 'application', 'appx', 'msix',
 ];
+
+/** A real calendar date written YYYY-MM-DD (2026-02-30 and 2026-13-01 are refused, not rolled over). */
+function isCalendarDate(s: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const t = new Date(0);
+  t.setUTCFullYear(y, mo - 1, d); // not Date.UTC, which reads years 0–99 as 1900–1999
+  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d;
+}
+
+const calendarDate = z.string().superRefine((v, ctx) => {
+  if (!isCalendarDate(v)) {
+    const got = JSON.stringify(v);
+    ctx.addIssue({
+      code: 'custom',
+      message: bi(`cần một ngày có thật, dạng YYYY-MM-DD, không phải ${got}`, `expected a real calendar date YYYY-MM-DD, got ${got}`),
+    });
+  }
+});
 
 const ruleAction = z.enum(['reject', 'flag', 'quarantine', 'off']);
 
@@ -240,7 +261,7 @@ export const configSchema = z
         /** R-ACC-5 NB: working days after the suspension notice → deleted (null = not used). */
         deleteAfterNoticeWorkingDays: z.number().int().positive().nullable().default(null),
         /** Public holidays (YYYY-MM-DD) skipped when counting working days. */
-        holidays: z.array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD')).default([]),
+        holidays: z.array(calendarDate).default([]),
       })
       .strict()
       .prefault({}),

@@ -83,6 +83,16 @@ describe('config problems are reported as "path: expected …, got …"', () => 
     expect(problems({ lifecycle: { deleteAfterNoticeWorkingDays: 0 } })).toEqual(['lifecycle.deleteAfterNoticeWorkingDays: expected > 0, got 0']);
   });
 
+  it.each(['2026-02-30', '2026-13-01', '2026-00-10', '2026-04-31', '2025-02-29', '2026-1-1'])('refuses holiday %s, which is no real date, naming path and value in both languages', (bad) => {
+    expect(problems({ lifecycle: { holidays: ['2026-04-30', bad] } })).toEqual([
+      `lifecycle.holidays.1: cần một ngày có thật, dạng YYYY-MM-DD, không phải "${bad}" / expected a real calendar date YYYY-MM-DD, got "${bad}"`,
+    ]);
+  });
+
+  it('accepts real holiday dates (29 February in a leap year too)', () => {
+    expect(configFrom({ lifecycle: { holidays: ['2026-01-01', '2026-04-30', '2028-02-29', '2026-12-31'] } }).lifecycle.holidays).toHaveLength(4);
+  });
+
   it('lists every problem at once', () => {
     expect(problems({ listeners: { smtp: { port: 'x' } }, sendLog: { retentionDays: 1 }, nope: 1 })).toHaveLength(3);
   });
