@@ -242,13 +242,22 @@ async function renderBody(s: Session, out: Out, d: MessageDetail, name: string, 
   await out.blob(d.blobId, w.start, w.end, d.bytes);
 }
 
-async function decodedPart(s: Session, d: MessageDetail, partNums: readonly number[]): Promise<Buffer> {
+/**
+ * The part a BINARY item names and its encoding, or the NO it fails with (RFC 3516 §4.2: no such
+ * part, an encoding the server cannot decode): known from the cached structure alone.
+ */
+function binaryPart(d: MessageDetail, partNums: readonly number[]): { part: MimePart; enc: string } {
   const part = partNums.length === 0 ? d.structure : findPart(d.structure, partNums.join('.'));
   if (!part) throw no('NONEXISTENT', 'Không có phần này trong thư', 'No such message part');
   const enc = part.encoding.toLowerCase();
   if (!['7bit', '8bit', 'binary', 'base64', 'quoted-printable'].includes(enc)) {
     throw no('UNKNOWN-CTE', 'Không giải mã được phần này', 'Unknown content transfer encoding');
   }
+  return { part, enc };
+}
+
+async function decodedPart(s: Session, d: MessageDetail, partNums: readonly number[]): Promise<Buffer> {
+  const { part, enc } = binaryPart(d, partNums);
   const range = partNums.length === 0 ? { start: d.structure.bodyStart, end: d.structure.end } : { start: part.bodyStart, end: part.end };
   const raw = d.bytes ? d.bytes.subarray(range.start, range.end) : await s.deps.store.readBlob(d.blobId, range);
   return decodeTransfer(raw, enc);
@@ -294,17 +303,20 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
 
     // \Seen is set by BODY[...] / BINARY[...] / RFC822 / RFC822.TEXT without PEEK, before answering.
     const setsSeen = !view.readOnly && items.some((i) => ((i.kind === 'BODY[]' || i.kind === 'BINARY[]') && !i.peek) || i.kind === 'RFC822' || i.kind === 'RFC822.TEXT');
+    const hasBinary = items.some((i) => i.kind === 'BINARY[]' || i.kind === 'BINARY.SIZE');
     const seenNow = new Set<number>();
-    if (setsSeen) {
-      const unseen = seqs.map((q) => view.uidAt(q) as number).filter((u) => !view.flagsAt(view.seqOf(u)).includes('\\Seen'));
-      if (unseen.length > 0) {
-        const r = await store.setFlags(mailbox.id, unseen, 'add', ['\\Seen'], { origin: s.id });
-        for (const c of r.changes) {
-          view.applyOwnFlags(c.uid, c.flags, c.modseq);
-          seenNow.add(c.uid);
-        }
+    const markSeen = async (uids: number[]): Promise<void> => {
+      const unseen = uids.filter((u) => !view.flagsAt(view.seqOf(u)).includes('\\Seen'));
+      if (unseen.length === 0) return;
+      const r = await store.setFlags(mailbox.id, unseen, 'add', ['\\Seen'], { origin: s.id });
+      for (const c of r.changes) {
+        view.applyOwnFlags(c.uid, c.flags, c.modseq);
+        seenNow.add(c.uid);
       }
-    }
+    };
+    // With a BINARY item the command can fail part-way (below); then only the messages before the
+    // failing one, whose data is sent, are marked, a batch at a time (RFC 3516 §4.2).
+    if (setsSeen && !hasBinary) await markSeen(seqs.map((q) => view.uidAt(q) as number));
 
     const needDetail = items.some((i) => NEEDS_DETAIL.has(i.kind));
     const needBytes = items.some((i) => NEEDS_BYTES.has(i.kind));
@@ -319,7 +331,6 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
     // response is begun (its BODY[] may already be written by the time a later item fails), so a
     // failure ends the command after complete responses only (RFC 3516 §4.2: tagged NO
     // [NONEXISTENT] / [UNKNOWN-CTE]; RFC 9051 §9: every msg-att is whole).
-    const hasBinary = items.some((i) => i.kind === 'BINARY[]' || i.kind === 'BINARY.SIZE');
     const decoded: Array<Buffer | undefined> = [];
     // Between items of one response (defined once: not a closure per message).
     let first = true;
@@ -335,6 +346,21 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
       if (needDetail) {
         const list = await store.getMessageDetails(mailbox.id, batch.map((q) => view.uidAt(q) as number), { bytes: needBytes, parsed: needParsed, rendered });
         details = new Map(list.map((d) => [d.uid, d]));
+      }
+      if (setsSeen && hasBinary && details) {
+        // The messages of this batch up to the first whose BINARY items fail (the command ends there).
+        const good: number[] = [];
+        for (const seq of batch) {
+          const d = details.get(view.uidAt(seq) as number);
+          if (!d) continue;
+          try {
+            for (const i of items) if (i.kind === 'BINARY[]' || i.kind === 'BINARY.SIZE') binaryPart(d, i.part);
+          } catch {
+            break;
+          }
+          good.push(d.uid);
+        }
+        await markSeen(good);
       }
       for (const seq of batch) {
         const uid = view.uidAt(seq) as number;
