@@ -266,11 +266,25 @@ async function applyRow(
   }
 }
 
-/** The account a tạm khóa / xóa row means: its address column, else the one namesake in the unit. */
+/**
+ * The account a tạm khóa / xóa row means: its address column, else the one namesake in the unit.
+ * An address whose account bears another name than the row is refused, never guessed at: a typo
+ * in either cell must not suspend or delete someone else (names compared as the namesake search
+ * does: without diacritics, case or extra spaces).
+ */
 async function target(tx: Store, row: RequestRow, unitId: number): Promise<Account> {
   if (row.address) {
     const a = await tx.getAccountByAddress(row.address.toLowerCase());
     if (!a) throw new MailError('NOT_FOUND', bi(`Không có tài khoản ${row.address}`, `no account ${row.address}`));
+    if (foldName(a.fullName) !== foldName(row.fullName)) {
+      throw new MailError(
+        'INVALID_INPUT',
+        bi(
+          `Tài khoản ${a.address} là của "${a.fullName}", không phải "${row.fullName}": sửa họ và tên hoặc địa chỉ thư`,
+          `the account ${a.address} is "${a.fullName}", not "${row.fullName}": correct the name or the address`,
+        ),
+      );
+    }
     return a;
   }
   const name = foldName(row.fullName);

@@ -143,4 +143,43 @@ describe('importRequests (all or nothing)', () => {
     expect(await store.getAccountByAddress('hoapt2@nghean.gov.vn')).toMatchObject({ state: 'suspended', stateRef: 'CV-9' });
     expect((await store.getAccountByAddress('hoapt@nghean.gov.vn'))?.state).toBe('active');
   });
+
+  it.each(['Tạm khóa', 'Xóa'])('%s with an Email of an account that bears another name: row refused with its line, nothing carried out', async (action) => {
+    await svc.addAccount({ fullName: 'Phạm Thị Hoa', unit: 'stc' }, actor);
+    await svc.addAccount({ fullName: 'Lê Văn Hùng', unit: 'stc' }, actor);
+    const rows = parseRequestCsv(`${HEADER},Email\n1,Nguyễn Văn Long,,stttt,,Cấp mới,\n2,Lê Văn Hùng,,stc,,${action},hoapt@nghean.gov.vn\n`);
+    const before = (await store.listAudit()).length;
+    const r = await importRequests({ store, service: svc, config }, rows, { actor });
+    expect(r.applied).toBe(false);
+    const bad = r.outcomes.find((o) => !o.ok);
+    expect(bad?.row.line).toBe(3);
+    expect(bad && describeOutcome(bad, false)).toBe(
+      'Dòng / line 3 (STT 2), Lê Văn Hùng: LỖI / ERROR: Tài khoản hoapt@nghean.gov.vn là của "Phạm Thị Hoa", không phải "Lê Văn Hùng": sửa họ và tên hoặc địa chỉ thư / the account hoapt@nghean.gov.vn is "Phạm Thị Hoa", not "Lê Văn Hùng": correct the name or the address',
+    );
+    expect((await store.getAccountByAddress('hoapt@nghean.gov.vn'))?.state).toBe('active');
+    expect((await store.getAccountByAddress('hunglv@nghean.gov.vn'))?.state).toBe('active');
+    expect(await store.getAccountByAddress('longnv@nghean.gov.vn')).toBeNull();
+    expect((await store.listAudit()).length).toBe(before);
+  });
+
+  it('an Email whose account bears the row\'s name, written without diacritics or in another case, is carried out', async () => {
+    await svc.addAccount({ fullName: 'Phạm Thị Hoa', unit: 'stc' }, actor);
+    const rows = parseRequestCsv(`${HEADER},Email\n1,PHAM  thi hoa,,stc,,Tạm khóa,HoaPT@nghean.gov.vn\n`);
+    const r = await importRequests({ store, service: svc, config }, rows, { actor });
+    expect(r.applied).toBe(true);
+    expect((await store.getAccountByAddress('hoapt@nghean.gov.vn'))?.state).toBe('suspended');
+  });
+
+  it('cấp mới with the Email of an existing account is refused (already so), whoever it names, nothing carried out', async () => {
+    await svc.addAccount({ fullName: 'Phạm Thị Hoa', unit: 'stc' }, actor);
+    const rows = parseRequestCsv(`${HEADER},Email\n1,Nguyễn Văn Long,,stttt,,Cấp mới,\n2,Lê Văn Hùng,,stc,,Cấp mới,hoapt@nghean.gov.vn\n3,Phạm Thị Hoa,,stc,,Cấp mới,hoapt@nghean.gov.vn\n`);
+    const r = await importRequests({ store, service: svc, config }, rows, { actor });
+    expect(r.applied).toBe(false);
+    expect(r.outcomes.filter((o) => !o.ok).map((o) => [o.row.line, o.ok ? '' : o.reason])).toEqual([
+      [3, 'Địa chỉ hoapt@nghean.gov.vn đã có người dùng / the address hoapt@nghean.gov.vn is already taken'],
+      [4, 'Địa chỉ hoapt@nghean.gov.vn đã có người dùng / the address hoapt@nghean.gov.vn is already taken'],
+    ]);
+    expect(await store.getAccountByAddress('longnv@nghean.gov.vn')).toBeNull();
+    expect((await store.getAccountByAddress('hoapt@nghean.gov.vn'))?.fullName).toBe('Phạm Thị Hoa');
+  });
 });
