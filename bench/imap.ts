@@ -20,7 +20,6 @@ import { startBenchApp } from './app.js';
 import { hashPassword } from '../src/auth/passwords.js';
 import { renderImapStrings } from '../src/mail/imap-render.js';
 import { parseMessage } from '../src/mail/parse.js';
-import { searchTextOf } from '../src/mail/search-text.js';
 import type { Account } from '../src/store/port.js';
 
 const PASSWORD = 'Bench#Pass2026';
@@ -82,7 +81,6 @@ async function fill(app: App, acct: Account, from: number, to: number): Promise<
           raw,
           envelope: p.envelope,
           structure: p.structure,
-          search: searchTextOf(p),
           internalDate: new Date(Date.UTC(2026, 0, 1) + j * 60_000),
           targets: [{ mailboxId: mb.id, flags: j % 3 === 0 ? ['\\Seen'] : [], quotaBytes: null }],
           imap: renderImapStrings(p.envelope, p.structure),

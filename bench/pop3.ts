@@ -14,7 +14,6 @@ import type { App } from '../src/app.js';
 import { startBenchApp } from './app.js';
 import { hashPassword } from '../src/auth/passwords.js';
 import { parseMessage } from '../src/mail/parse.js';
-import { searchTextOf } from '../src/mail/search-text.js';
 
 const PASSWORD = 'Bench-Pop3#2026';
 const TERM = Buffer.from('\r\n.\r\n');
@@ -117,7 +116,7 @@ export async function setup(app: App, address: string, count: number, bodyBytes:
       total += raw.length;
       const p = parseMessage(raw);
       batch.push(
-        app.store.storeMessage({ raw, envelope: p.envelope, structure: p.structure, search: searchTextOf(p), internalDate: new Date(), targets: [{ mailboxId: inbox.id, quotaBytes: null }] }),
+        app.store.storeMessage({ raw, envelope: p.envelope, structure: p.structure, internalDate: new Date(), targets: [{ mailboxId: inbox.id, quotaBytes: null }] }),
       );
     }
     await Promise.all(batch);

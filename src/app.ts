@@ -12,7 +12,6 @@ import type { BoundListener, Service } from './lib/service.js';
 import type { BackupTools, Store } from './store/port.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { sqliteBackupTools } from './store/sqlite/backup.js';
-import { searchTextOfRaw } from './mail/search-text.js';
 import { createAuthService, type AuthService } from './auth/service.js';
 import { loadTlsOptions, type TlsMaterial } from './net/tls.js';
 import { ConnectionCounter } from './net/limits.js';
@@ -69,7 +68,6 @@ export async function createApp(opts: AppOptions): Promise<App> {
     clock,
     inlineBlobMaxBytes: config.storage.inlineBlobMaxBytes,
     groupCommitWindowMs: config.storage.groupCommitWindowMs,
-    reindex: searchTextOfRaw,
   });
 
   const metrics = createMetrics({ collectDefaults: true });

@@ -10,7 +10,6 @@ import { bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import { domainOf } from '../mail/addresses.js';
-import { searchTextOf } from '../mail/search-text.js';
 import { renderImapStrings } from '../mail/imap-render.js';
 import { checkQuotaWarnings } from '../policy/quota-warnings.js';
 import type { ParsedMessage } from '../mail/types.js';
@@ -258,7 +257,6 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
         raw: local.raw,
         envelope: local.parsed.envelope,
         structure: local.parsed.structure,
-        search: searchTextOf(input.parsed),
         internalDate: now,
         imap: renderImapStrings(local.parsed.envelope, local.parsed.structure),
       };

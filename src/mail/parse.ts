@@ -445,6 +445,21 @@ export function allParts(root: MimePart): MimePart[] {
 
 const IDENTITY_ENCODINGS = new Set(['', '7bit', '8bit', 'binary']);
 
+/** bodyTextOf on the first call, kept for later ones; a failure gives no text (the parse already succeeded). */
+function lazyBodyText(raw: Buffer, root: MimePart, maxBytes: number): () => string {
+  let text: string | undefined;
+  return () => {
+    if (text === undefined) {
+      try {
+        text = bodyTextOf(raw, root, maxBytes);
+      } catch {
+        text = '';
+      }
+    }
+    return text;
+  };
+}
+
 function bodyTextOf(raw: Buffer, root: MimePart, maxBytes: number): string {
   const chunks: string[] = [];
   let bytes = 0;
@@ -492,7 +507,7 @@ function fallback(raw: Buffer, warnings: string[], why: string): ParsedMessage {
       size: raw.length, lines: countLines(raw, 0, raw.length), md5: null, disposition: null, language: null,
       location: null, filename: null, children: [], message: null,
     },
-    subject: '', from: '', to: [], cc: [], messageId: null, date: null, bodyText: '', warnings, incomplete: { limit: 'parse', detail: why },
+    subject: '', from: '', to: [], cc: [], messageId: null, date: null, bodyText: () => '', warnings, incomplete: { limit: 'parse', detail: why },
   };
 }
 
@@ -527,7 +542,7 @@ export function parseMessage(raw: Buffer, limits: ParseLimits = {}): ParsedMessa
       cc: displayAddresses(envelope.cc),
       messageId: envelope.messageId === null ? null : envelope.messageId.trim() || null,
       date: parseDate(envelope.date),
-      bodyText: bodyTextOf(raw, top, limits.maxBodyTextBytes ?? 1024 * 1024),
+      bodyText: lazyBodyText(raw, top, limits.maxBodyTextBytes ?? 1024 * 1024),
       warnings: ctx.warnings,
       incomplete: ctx.incomplete,
     };

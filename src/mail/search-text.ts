@@ -47,10 +47,10 @@ export function searchFields(e: Envelope, bodyText: string, subject?: string): S
 
 /** Folded search fields of a parsed message. */
 export function searchTextOf(p: ParsedMessage): SearchText {
-  return searchFields(p.envelope, p.bodyText, p.subject);
+  return searchFields(p.envelope, p.bodyText(), p.subject);
 }
 
-/** Folded search fields of stored bytes (the store's `reindex`: rebuilding index rows after a crash). */
+/** Folded search fields of stored bytes: what the store's index worker (store/sqlite/fts-worker.ts) indexes for each message. */
 export function searchTextOfRaw(raw: Buffer): SearchText {
   return searchTextOf(parseMessage(raw));
 }

@@ -85,8 +85,11 @@ export interface ParsedMessage {
   messageId: string | null;
   /** Date header parsed, or null if absent or malformed. */
   date: Date | null;
-  /** Text of text/* parts, decoded to UTF-8 (legacy charsets included), capped, for the full-text index. */
-  bodyText: string;
+  /**
+   * Text of text/* parts, decoded to UTF-8 (legacy charsets included), capped, for the full-text
+   * index. Decoded on the first call (then kept): delivery never needs it, the index worker does.
+   */
+  bodyText: () => string;
   /** Parse problems that did not stop parsing (limits reached, bad encodings), for the log and policy. */
   warnings: string[];
   /**

@@ -8,7 +8,6 @@ import type { Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
 import type { MimePart } from '../mail/types.js';
 import type { Account, Store } from '../store/port.js';
-import { searchFields } from '../mail/search-text.js';
 
 export interface Notice {
   subject: string;
@@ -67,7 +66,7 @@ export function buildNotice(config: Readonly<Config>, clock: Clock, to: string, 
     inReplyTo: null,
     messageId,
   };
-  return { raw, structure, envelope, search: searchFields(envelope, n.body, n.subject) };
+  return { raw, structure, envelope };
 }
 
 /** Deliver a notice into the account's INBOX (no quota check: a quota warning must arrive). */
@@ -79,7 +78,6 @@ export async function deliverNotice(deps: { store: Store; config: Readonly<Confi
     raw: m.raw,
     envelope: m.envelope,
     structure: m.structure,
-    search: m.search,
     internalDate: deps.clock.now(),
     targets: [{ mailboxId: inbox.id, quotaBytes: null }],
   });

@@ -249,11 +249,6 @@ export interface StoreMessageInput {
   raw: Buffer;
   envelope: Envelope;
   structure: MimePart;
-  /**
-   * The full-text index's fields, already folded (mail/fold.ts foldVietnamese): the store indexes
-   * them as given. TEXT searches every field, BODY only `body`.
-   */
-  search: SearchText;
   internalDate: Date;
   targets: DeliveryTarget[];
   /** FETCH strings rendered from envelope and structure (optional: without them FETCH renders each time). */
@@ -581,8 +576,10 @@ export interface Store {
   moveMessages(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null, opts?: { origin?: unknown }): Promise<CopyResult>;
   changesSince(mailboxId: number, modseq: number): Promise<MailboxChanges>;
   /**
-   * UIDs whose indexed fields contain every term as a substring. Terms must be folded by the
-   * caller the way `search` was (foldVietnamese), so "Nguyễn" is asked as "nguyen".
+   * UIDs whose indexed fields contain every term as a substring. The store indexes each message's
+   * fields from its bytes (mail/search-text.ts: decoded, folded with foldVietnamese); terms must
+   * be folded by the caller the same way, so "Nguyễn" is asked as "nguyen". TEXT searches every
+   * field, BODY only the body.
    */
   searchText(mailboxId: number, terms: string[], field: 'text' | 'body' | 'subject' | 'from' | 'to' | 'cc' | 'bcc'): Promise<number[]>;
   /** Bytes used by an account: the logical size of every message in each of its mailboxes. */

@@ -4,7 +4,6 @@
  * (store events or a bounded poll, never a sleep).
  */
 import { parseMessage } from '../../src/mail/parse.js';
-import { searchTextOf } from '../../src/mail/search-text.js';
 import type { Store } from '../../src/store/port.js';
 
 /** Put `raw` into the account's mailbox (INBOX by default); returns the UID. */
@@ -23,7 +22,6 @@ export async function storeParsed(
     raw: bytes,
     envelope: p.envelope,
     structure: p.structure,
-    search: searchTextOf(p),
     internalDate: opts.internalDate ?? new Date(),
     targets: [{ mailboxId: mb.id, flags: opts.flags ?? [], quotaBytes: null }],
   });

@@ -8,7 +8,6 @@ import type { Account } from '../../src/store/port.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { createUser, LineClient, message } from './imap-helpers.js';
 import { parseMessage } from '../../src/mail/parse.js';
-import { searchTextOf } from '../../src/mail/search-text.js';
 
 describe('IDLE', () => {
   let app: TestApp;
@@ -58,7 +57,7 @@ describe('IDLE', () => {
       const mb = await other.getMailbox(user.id, 'INBOX');
       const raw = message({ subject: 'from elsewhere' });
       const p = parseMessage(raw);
-      await other.storeMessage({ raw, envelope: p.envelope, structure: p.structure, search: searchTextOf(p), internalDate: new Date(), targets: [{ mailboxId: mb?.id ?? 0, quotaBytes: null }] });
+      await other.storeMessage({ raw, envelope: p.envelope, structure: p.structure, internalDate: new Date(), targets: [{ mailboxId: mb?.id ?? 0, quotaBytes: null }] });
       await c.waitFor((b) => /\* \d+ EXISTS/.test(b.slice(b.indexOf('+ '))));
     } finally {
       await other.close();

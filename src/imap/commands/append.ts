@@ -6,7 +6,6 @@ import { bi, MailError } from '../../lib/errors.js';
 import { renderImapStrings } from '../../mail/imap-render.js';
 import { toCrlf } from '../../mail/line-endings.js';
 import { parseMessage } from '../../mail/parse.js';
-import { searchTextOf } from '../../mail/search-text.js';
 import type { StoredCopy } from '../../store/port.js';
 import { no } from '../errors.js';
 import { findMailbox } from '../mailbox-lookup.js';
@@ -50,7 +49,6 @@ export const appendCommand: CommandSpec<'APPEND'> = {
           raw,
           envelope: parsed.envelope,
           structure: parsed.structure,
-          search: searchTextOf(parsed),
           internalDate: m.internalDate?.date ?? s.deps.clock.now(),
           targets: [{ mailboxId: mb.id, flags, quotaBytes: quota }],
           imap: renderImapStrings(parsed.envelope, parsed.structure),

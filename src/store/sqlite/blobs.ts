@@ -35,6 +35,11 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** Where the file of a blob lives under `root` (dir/blobs): two levels of fan-out by hash prefix. */
+export function blobFilePath(root: string, hash: string): string {
+  return path.join(root, hash.slice(0, 2), hash.slice(2, 4), hash);
+}
+
 export class BlobFiles {
   readonly root: string;
   private readonly tmp: string;
@@ -94,7 +99,7 @@ export class BlobFiles {
   }
 
   pathOf(hash: string): string {
-    return path.join(this.root, hash.slice(0, 2), hash.slice(2, 4), hash);
+    return blobFilePath(this.root, hash);
   }
 
   exists(hash: string): boolean {

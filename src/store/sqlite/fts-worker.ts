@@ -1,23 +1,34 @@
 /**
  * The full-text indexer's thread (see fts.ts). It owns `fts.db`, the FTS5 trigram index, as its
- * only writer: rows arrive by message and are inserted in batches (one transaction for
- * everything that arrived meanwhile). Two answers per row:
- * - `done` right after the commit (the rows are visible to searches; a `sync` posted after
- *   them is answered with it), and
- * - `durable` once the commit is on disk. Commits run with synchronous=NORMAL and the WAL is
- *   flushed (fdatasync) at most every DURABLE_EVERY_MS for all of them together: a few flushes a
- *   second instead of one per batch, so the indexer does not compete with deliveries for the disk.
- *   Only `durable` rows leave fts_todo.
- * Operations are applied in the order they were posted.
+ * only writer, and builds every row itself from the stored message:
+ * - `index`: read the blob numbers waiting in buudien.db's `fts_todo` (on a connection of its
+ *   own), read each message's bytes (inline, or its blob file), parse and fold them
+ *   (mail/search-text.ts) and insert the rows, BATCH_ROWS / BATCH_BYTES per transaction, until
+ *   it reaches the highest number that was waiting when the request began. The event loop never
+ *   parses, folds or copies text for the index.
+ * - Each batch is answered `durable` once its commit is on disk. Commits run with
+ *   synchronous=NORMAL and the WAL is flushed (fdatasync) at most every DURABLE_EVERY_MS for all
+ *   of them together. Only `durable` rows leave fts_todo (the store removes them).
+ * - `delete` removes rows of collected blobs; `sync` is answered once everything asked before
+ *   it is committed (a search then sees every message delivered before it).
+ * Requests are carried out in the order they were posted, one batch per turn of this thread's
+ * event loop, so a `close` or a `delete` posted during a long `index` is not held up behind it
+ * for longer than one batch (a `close` ends the indexing: what is left waits in fts_todo).
  */
 import Database from 'better-sqlite3';
-import { closeSync, fdatasyncSync, openSync } from 'node:fs';
+import { closeSync, fdatasyncSync, openSync, readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { searchTextOfRaw, type SearchText } from '../../mail/search-text.js';
+import { blobFilePath } from './blobs.js';
 import type { FtsReply, FtsRequest } from './fts.js';
 
 if (!parentPort) throw new Error('fts-worker must run as a worker thread');
 const port = parentPort;
-const { path: dbPath, storePath } = workerData as { path: string; storePath: string };
+const { path: dbPath, storePath, blobRoot } = workerData as { path: string; storePath: string; blobRoot: string };
+
+/** Rows per indexing transaction, and the message bytes read for one, at most. */
+const BATCH_ROWS = 200;
+const BATCH_BYTES = 16 * 1024 * 1024;
 
 const db = new Database(dbPath);
 db.pragma('journal_mode = WAL');
@@ -26,23 +37,32 @@ db.pragma('busy_timeout = 10000');
 const put = db.prepare('INSERT OR REPLACE INTO msg_fts (rowid, subject, "from", "to", cc, bcc, body) VALUES (?, ?, ?, ?, ?, ?, ?)');
 const del = db.prepare('DELETE FROM msg_fts WHERE rowid = ?');
 
-/** A second connection to buudien.db, only for PASSIVE checkpoints (they never block its writer). */
+/** A second connection, to buudien.db: it reads fts_todo and the messages, and runs PASSIVE checkpoints (which never block its writer). */
 let store: Database.Database | null = null;
+
+function storeDb(): Database.Database {
+  if (!store) {
+    store = new Database(storePath);
+    store.pragma('synchronous = NORMAL'); // a checkpoint syncs the WAL before and the database after
+    store.pragma('busy_timeout = 10000');
+  }
+  return store;
+}
+
+function warn(what: string, e: unknown): void {
+  port.postMessage({ op: 'warn', message: `${what}: ${e instanceof Error ? e.message : String(e)}` } satisfies FtsReply);
+}
 
 function checkpoint(): void {
   try {
-    if (!store) {
-      store = new Database(storePath);
-      store.pragma('synchronous = NORMAL'); // a checkpoint syncs the WAL before and the database after
-    }
-    store.pragma('wal_checkpoint(PASSIVE)');
+    storeDb().pragma('wal_checkpoint(PASSIVE)');
   } catch (e) {
-    port.postMessage({ op: 'warn', message: `checkpoint: ${e instanceof Error ? e.message : String(e)}` } satisfies FtsReply);
+    warn('checkpoint', e);
   }
 }
 
 const DURABLE_EVERY_MS = 100;
-/** Committed, not yet flushed. */
+/** Committed (or found gone), not yet flushed. */
 let unflushed: number[] = [];
 let flushTimer: NodeJS.Timeout | null = null;
 let walFd: number | null = null;
@@ -58,63 +78,139 @@ function flush(): void {
     fdatasyncSync(walFd);
     port.postMessage({ op: 'durable', ns } satisfies FtsReply);
   } catch (e) {
-    // Not acknowledged: the rows stay in fts_todo and are indexed again at the next start.
-    port.postMessage({ op: 'warn', message: `flush: ${e instanceof Error ? e.message : String(e)}` } satisfies FtsReply);
+    // Not acknowledged: the rows stay in fts_todo and are indexed again later.
+    warn('flush', e);
   }
 }
 
-let queue: FtsRequest[] = [];
-let scheduled = false;
+function acknowledge(ns: number[]): void {
+  if (ns.length === 0) return;
+  unflushed.push(...ns);
+  flushTimer ??= setTimeout(flush, DURABLE_EVERY_MS);
+}
 
-function apply(ops: FtsRequest[]): { indexed: number[]; synced: number[] } {
-  const indexed: number[] = [];
-  const synced: number[] = [];
-  db.transaction(() => {
-    for (const op of ops) {
-      if (op.op === 'add') {
-        for (const r of op.rows) {
-          put.run(r.n, r.subject, r.from, r.to, r.cc, r.bcc, r.body);
-          indexed.push(r.n);
-        }
-      } else if (op.op === 'delete') {
-        for (const n of op.ns) del.run(n);
-      } else if (op.op === 'sync') {
-        synced.push(op.id);
+/**
+ * Rows this thread indexed (blob number → blob id) that may still be listed in fts_todo: the
+ * store removes them only once they are acknowledged. A later pass skips them unless the number
+ * now names another blob (numbers of collected blobs are given out again, by this process or by
+ * another one), and forgets those it no longer finds listed.
+ */
+const indexed = new Map<number, string>();
+
+interface Pass {
+  /** The highest number listed when the pass began: it ends there (new mail waits for the next). */
+  last: number;
+  /** The pass has read fts_todo up to here. */
+  after: number;
+  /** Numbers found listed during the pass. */
+  seen: Set<number>;
+}
+
+interface TodoRow {
+  n: number;
+  id: string | null;
+  inline: number;
+}
+
+const EMPTY: SearchText = { subject: '', from: '', to: '', cc: '', bcc: '', body: '' };
+
+/** One transaction of the pass's next rows; true when the pass has rows left. */
+function indexBatch(pass: Pass): boolean {
+  const st = storeDb();
+  const rows = st
+    .prepare('SELECT t.n, b.id, b.data IS NOT NULL AS inline FROM fts_todo t LEFT JOIN blobs b ON b.n = t.n WHERE t.n > ? AND t.n <= ? ORDER BY t.n LIMIT ?')
+    .all(pass.after, pass.last, BATCH_ROWS) as TodoRow[];
+  const docs: Array<{ n: number; id: string; text: SearchText }> = [];
+  const done: number[] = [];
+  let bytes = 0;
+  let after = pass.after;
+  for (const r of rows) {
+    if (bytes >= BATCH_BYTES) break;
+    after = r.n;
+    pass.seen.add(r.n);
+    const id = r.id ?? '';
+    if (indexed.get(r.n) === id) continue; // indexed by an earlier pass, acknowledgement on its way
+    done.push(r.n);
+    if (r.id === null) {
+      indexed.set(r.n, id); // collected before it was indexed: only its fts_todo row is left
+      continue;
+    }
+    let raw: Buffer;
+    try {
+      raw = r.inline ? (st.prepare('SELECT data FROM blobs WHERE n = ?').get(r.n) as { data: Buffer }).data : readFileSync(blobFilePath(blobRoot, r.id));
+    } catch (e) {
+      // The collector removes the file inside its transaction: the row we read may be going.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw e;
+    }
+    bytes += raw.length;
+    let text: SearchText;
+    try {
+      text = searchTextOfRaw(raw);
+    } catch (e) {
+      // The parser accepts anything; should it still fail, the message is listed with no text
+      // rather than retried for ever.
+      warn(`reading message ${r.id} for the index`, e);
+      text = EMPTY;
+    }
+    docs.push({ n: r.n, id: r.id, text });
+  }
+  if (docs.length > 0) {
+    db.transaction(() => {
+      for (const { n, text: t } of docs) put.run(n, t.subject, t.from, t.to, t.cc, t.bcc, t.body);
+    }).immediate();
+  }
+  for (const d of docs) indexed.set(d.n, d.id);
+  pass.after = after;
+  acknowledge(done);
+  return rows.length > 0 && (after < (rows[rows.length - 1]?.n ?? after) || rows.length === BATCH_ROWS);
+}
+
+/** At the end of a pass: rows no longer listed in fts_todo were removed by the store. */
+function endPass(pass: Pass): void {
+  for (const n of indexed.keys()) if (n <= pass.last && !pass.seen.has(n)) indexed.delete(n);
+}
+
+/** Requests not yet carried out, oldest first; an `index` request gets its pass when it begins. */
+const queue: Array<FtsRequest & { pass?: Pass }> = [];
+let pumping = false;
+let closing = false;
+
+function step(): void {
+  const op = queue[0];
+  if (!op) return;
+  if (op.op === 'index') {
+    try {
+      if (closing) {
+        queue.shift();
+        return;
       }
+      op.pass ??= { last: (storeDb().prepare('SELECT max(n) AS n FROM fts_todo').get() as { n: number | null }).n ?? 0, after: 0, seen: new Set() };
+      if (!indexBatch(op.pass)) {
+        queue.shift();
+        endPass(op.pass);
+      }
+    } catch (e) {
+      // Nothing of this batch was committed: its rows stay in fts_todo for the next request.
+      queue.shift();
+      port.postMessage({ op: 'failed', message: e instanceof Error ? e.message : String(e) } satisfies FtsReply);
     }
-  }).immediate();
-  return { indexed, synced };
-}
-
-function drain(): void {
-  scheduled = false;
-  const ops = queue;
-  queue = [];
-  if (ops.length === 0) return;
-  let reply: FtsReply;
-  try {
-    const { indexed, synced } = apply(ops);
-    reply = { op: 'done', indexed, synced };
-    if (indexed.length > 0) {
-      unflushed.push(...indexed);
-      flushTimer ??= setTimeout(flush, DURABLE_EVERY_MS);
-    }
-  } catch (e) {
-    // Nothing of this batch was committed: the rows stay in fts_todo and are indexed again on the
-    // next start (or by the recovery the main thread runs after this error).
-    const synced = ops.flatMap((o) => (o.op === 'sync' ? [o.id] : []));
-    reply = { op: 'failed', message: e instanceof Error ? e.message : String(e), synced };
-  }
-  port.postMessage(reply);
-}
-
-port.on('message', (op: FtsRequest) => {
-  if (op.op === 'checkpoint') {
-    checkpoint();
     return;
   }
-  if (op.op === 'close') {
-    drain();
+  queue.shift();
+  if (op.op === 'delete') {
+    try {
+      db.transaction(() => {
+        for (const n of op.ns) del.run(n);
+      }).immediate();
+    } catch (e) {
+      port.postMessage({ op: 'failed', message: e instanceof Error ? e.message : String(e) } satisfies FtsReply);
+    }
+    // The number may be given to a new blob: index it again then.
+    for (const n of op.ns) indexed.delete(n);
+  } else if (op.op === 'sync') {
+    port.postMessage({ op: 'synced', id: op.id } satisfies FtsReply);
+  } else if (op.op === 'close') {
     if (flushTimer) clearTimeout(flushTimer);
     flush();
     if (walFd !== null) closeSync(walFd);
@@ -122,12 +218,24 @@ port.on('message', (op: FtsRequest) => {
     store?.close();
     port.postMessage({ op: 'closed' } satisfies FtsReply);
     port.close();
+  }
+}
+
+function pump(): void {
+  step();
+  if (queue.length > 0) setImmediate(pump);
+  else pumping = false;
+}
+
+port.on('message', (op: FtsRequest) => {
+  if (op.op === 'checkpoint') {
+    checkpoint();
     return;
   }
+  if (op.op === 'close') closing = true;
   queue.push(op);
-  // Gather what arrives in the same turn into one transaction (one fsync).
-  if (!scheduled) {
-    scheduled = true;
-    setImmediate(drain);
+  if (!pumping) {
+    pumping = true;
+    setImmediate(pump);
   }
 });

@@ -3,54 +3,42 @@
  *
  * - The index is its own SQLite file, `fts.db` beside `buudien.db` (FTS5, trigram tokenizer, so a
  *   term matches any substring, as IMAP SEARCH asks). One worker thread (fts-worker.ts) is its
- *   only writer: trigram indexing costs as much CPU as the rest of a delivery, and on its own
- *   thread it uses the second core instead of the event loop.
- * - A delivery's commit writes only the blob's number into `fts_todo` (buudien.db). After the
- *   commit the row's folded text goes to the worker; when the worker's commit is on disk it
- *   acknowledges, and the store removes those numbers from `fts_todo`. What a crash or a worker
- *   failure leaves in `fts_todo` is indexed again from the blob (the store's `reindex` option).
+ *   only writer, and it builds each row from the stored message itself: reading, parsing,
+ *   folding and trigram indexing cost more CPU than the rest of a delivery, and none of it
+ *   happens on the event loop.
+ * - A delivery's commit writes only the blob's number into `fts_todo` (buudien.db). The store
+ *   asks the worker to `index()` what waits there: when deliveries pause, when the backlog
+ *   grows past a bound, or before a search (store/sqlite/index.ts, Core.maybeIndex). So a burst
+ *   of mail is taken in at full speed and indexed right after, as Dovecot indexes lazily. When
+ *   the worker's commit is on disk it acknowledges, and the store removes those numbers from
+ *   `fts_todo`; what a crash or a worker failure leaves there is simply indexed by a later request.
  * - The worker also checkpoints buudien.db's WAL (PASSIVE, on its own connection) when the store
  *   asks, so the copy of committed pages into the database file leaves the event loop too.
  * - Searches run on a read-only connection to fts.db with buudien.db attached read-only as
  *   `store`, so one query joins the index with messages and blobs; a read-only connection
  *   takes no write lock on either file, so neither the worker nor deliveries wait for it.
- *   `sync()` first waits until everything posted so far is committed: a search sees every
- *   message delivered before it.
+ *   `sync()` first has the worker index everything waiting and waits for it: a search sees
+ *   every message delivered before it.
  */
 import Database from 'better-sqlite3';
 import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../lib/log.js';
-import type { SearchText } from '../port.js';
 
-/** One row of the index: the blob's number and its folded search fields. */
-export interface FtsDoc extends SearchText {
-  n: number;
-}
-
-export type FtsRequest = { op: 'add'; rows: FtsDoc[] } | { op: 'delete'; ns: number[] } | { op: 'sync'; id: number } | { op: 'checkpoint' } | { op: 'close' };
+export type FtsRequest = { op: 'index' } | { op: 'delete'; ns: number[] } | { op: 'sync'; id: number } | { op: 'checkpoint' } | { op: 'close' };
 
 export type FtsReply =
-  | { op: 'done'; indexed: number[]; synced: number[] }
+  | { op: 'synced'; id: number }
   | { op: 'durable'; ns: number[] }
-  | { op: 'failed'; message: string; synced: number[] }
+  | { op: 'failed'; message: string }
   | { op: 'warn'; message: string }
   | { op: 'closed' };
 
-/** Default bound on rows handed to the worker and not yet committed: past it rows wait in fts_todo (memory stays bounded under a long burst). */
-export const FTS_IN_FLIGHT_MAX = 20_000;
-/** The same bound in characters of text (big bodies: 1 MB of text each). */
-const FTS_IN_FLIGHT_CHARS_MAX = 16 * 1024 * 1024;
-
-function docChars(d: FtsDoc): number {
-  return d.subject.length + d.from.length + d.to.length + d.cc.length + d.bcc.length + d.body.length;
-}
-
 const SCHEMA = `CREATE VIRTUAL TABLE IF NOT EXISTS msg_fts USING fts5(subject, "from", "to", cc, bcc, body, tokenize = 'trigram');`;
 
-function spawn(dbPath: string, storePath: string): Worker {
-  const options = { workerData: { path: dbPath, storePath } };
+function spawn(dbPath: string, storePath: string, blobRoot: string): Worker {
+  const options = { workerData: { path: dbPath, storePath, blobRoot } };
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./fts-worker.js', import.meta.url), options);
   // Under tsx/vitest this module is TypeScript: the worker registers tsx's loader, then loads fts-worker.ts.
   const target = JSON.stringify(new URL('./fts-worker.ts', import.meta.url).href);
@@ -67,21 +55,19 @@ export class FtsIndex {
   private nextSync = 1;
   private readonly syncWaiters = new Map<number, () => void>();
   private closeWaiter: (() => void) | null = null;
-  /** Blob numbers handed to the worker and not yet acknowledged, with their text's length. */
-  readonly inFlight = new Map<number, number>();
-  private inFlightChars = 0;
   private closing = false;
   private closed = false;
 
   constructor(
     dir: string,
     private readonly storePath: string,
+    /** dir/blobs, where the worker reads the messages stored as files. */
+    private readonly blobRoot: string,
     private readonly log: Logger,
     /** Called with blob numbers whose rows are committed in fts.db and on disk. */
     private readonly onIndexed: (ns: number[]) => void,
     /** Called when the worker failed: rows it had not committed must be indexed again. */
     private readonly onFailed: () => void,
-    readonly inFlightMax = FTS_IN_FLIGHT_MAX,
   ) {
     this.path = path.join(dir, 'fts.db');
     let created = !existsSync(this.path);
@@ -115,7 +101,7 @@ export class FtsIndex {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const w = spawn(this.path, this.storePath);
+    const w = spawn(this.path, this.storePath, this.blobRoot);
     w.unref();
     w.on('message', (r: FtsReply) => this.onReply(r));
     const lost = (why: unknown): void => {
@@ -123,7 +109,6 @@ export class FtsIndex {
       this.worker = null;
       if (this.closing) return;
       this.log.error({ err: why }, 'full-text indexer stopped; its unfinished rows will be indexed again');
-      this.forgetInFlight();
       this.wakeAll();
       this.onFailed();
     };
@@ -143,31 +128,16 @@ export class FtsIndex {
     if (r.op === 'closed') return;
     if (r.op === 'warn') {
       this.log.warn({ err: r.message }, 'store maintenance in the index worker failed');
-      return;
-    }
-    if (r.op === 'failed') {
+    } else if (r.op === 'failed') {
       this.log.error({ err: r.message }, 'full-text indexing failed; the rows will be indexed again');
-      this.forgetInFlight();
       this.onFailed();
     } else if (r.op === 'durable') {
       this.onIndexed(r.ns);
-      return;
     } else {
-      for (const n of r.indexed) {
-        this.inFlightChars -= this.inFlight.get(n) ?? 0;
-        this.inFlight.delete(n);
-      }
+      this.syncWaiters.get(r.id)?.();
+      this.syncWaiters.delete(r.id);
+      if (this.syncWaiters.size === 0 && !this.closing) this.worker?.unref();
     }
-    for (const id of r.synced) {
-      this.syncWaiters.get(id)?.();
-      this.syncWaiters.delete(id);
-    }
-    if (this.syncWaiters.size === 0 && !this.closing) this.worker?.unref();
-  }
-
-  private forgetInFlight(): void {
-    this.inFlight.clear();
-    this.inFlightChars = 0;
   }
 
   private wakeAll(): void {
@@ -180,44 +150,34 @@ export class FtsIndex {
     this.start().postMessage(op);
   }
 
-  /** Hand rows to the worker; false (nothing posted) while inFlightMax rows are already waiting. */
-  /** True while the worker thread is up (checkpoints can go to it). */
+  /** True while the worker thread is up. */
   get running(): boolean {
     return this.worker !== null && !this.closing;
   }
 
-  /** A PASSIVE checkpoint of buudien.db on the worker's own connection (off the event loop). */
-  checkpoint(): void {
-    if (this.running) this.post({ op: 'checkpoint' });
+  /** Have the worker index every message waiting in fts_todo now (starting it if needed). */
+  index(): void {
+    this.post({ op: 'index' });
   }
 
-  add(rows: FtsDoc[]): boolean {
-    if (rows.length === 0) return true;
-    let chars = 0;
-    for (const r of rows) chars += docChars(r);
-    const full = this.inFlight.size + rows.length > this.inFlightMax || this.inFlightChars + chars > FTS_IN_FLIGHT_CHARS_MAX;
-    if (this.inFlight.size > 0 && full) return false; // (one batch always passes)
-    for (const r of rows) {
-      this.inFlightChars -= this.inFlight.get(r.n) ?? 0; // the same blob posted again replaces its row
-      this.inFlight.set(r.n, docChars(r));
-    }
-    this.inFlightChars += chars;
-    this.post({ op: 'add', rows });
-    return true;
+  /** A PASSIVE checkpoint of buudien.db on the worker's own connection (off the event loop). */
+  checkpoint(): void {
+    this.post({ op: 'checkpoint' });
   }
 
   remove(ns: number[]): void {
     if (ns.length > 0) this.post({ op: 'delete', ns });
   }
 
-  /** Resolves once every row posted before the call is committed (or the worker failed: then searches may miss those rows). */
+  /** Resolves once every message waiting in fts_todo now is indexed (or the worker failed: then searches may miss those messages). */
   sync(): Promise<void> {
-    if (this.closed || !this.worker) return Promise.resolve();
+    if (this.closing || this.closed) return Promise.resolve();
+    const w = this.start();
     const id = this.nextSync++;
-    const w = this.worker;
     return new Promise<void>((resolve) => {
       this.syncWaiters.set(id, resolve);
       w.ref(); // a pending search keeps the process alive
+      w.postMessage({ op: 'index' } satisfies FtsRequest);
       w.postMessage({ op: 'sync', id } satisfies FtsRequest);
     });
   }

@@ -17,10 +17,11 @@
  *   `Core.durable()`, an fsync of the -wal file on libuv's thread pool; commits made while one
  *   fsync runs share the next one. So 250/OK still means "on disk", and while the disk flushes,
  *   the event loop keeps reading the next messages — which then share the next commit.
- * - Full-text rows: a delivery's commit records the blob's number in fts_todo; the folded text
- *   goes to a worker thread that owns fts.db (fts.ts, fts-worker.ts), and a number leaves
- *   fts_todo only once its row is on disk there. searchText waits for the worker first, so a
- *   search always sees every committed message.
+ * - Full-text rows: a delivery's commit records the blob's number in fts_todo; a worker thread
+ *   that owns fts.db (fts.ts, fts-worker.ts) builds the rows from the stored messages when
+ *   deliveries pause, when the backlog passes a bound, or before a search (Core.maybeIndex), and a
+ *   number leaves fts_todo only once its row is on disk there. searchText has the worker index
+ *   everything waiting first, so a search always sees every committed message.
  * - `batch(fn)` opens BEGIN IMMEDIATE and holds it while fn's promise runs. The `tx` store given
  *   to fn runs its methods directly inside that transaction (each in a savepoint). Calls on the
  *   outer store (and group commits) made meanwhile wait until the batch commits or rolls back.
@@ -65,7 +66,6 @@ import type {
   RecipientDsn,
   RecentRange,
   RenderedImap,
-  SearchText,
   SendLogEntry,
   SendLogQuery,
   SendLogRecord,
@@ -79,7 +79,7 @@ import type {
 import { takeBackup, leaseState, LEASE_PREFIX } from './backup.js';
 import { BlobFiles, ORPHAN_GRACE_MS, sha256Async } from './blobs.js';
 import { MIGRATIONS } from './migrations.js';
-import { FtsIndex, type FtsDoc } from './fts.js';
+import { FtsIndex } from './fts.js';
 import { formatFlags, normalizeFlag, parseFlags } from './text.js';
 
 export interface SqliteStoreOptions {
@@ -88,18 +88,21 @@ export interface SqliteStoreOptions {
   clock: Clock;
   inlineBlobMaxBytes: number;
   groupCommitWindowMs: number;
-  /**
-   * Rebuilds a message's search fields from its bytes (mail/search-text.ts searchTextOfRaw), for
-   * the index rows a crash left unwritten (fts_todo). Without it those rows wait for a process
-   * that has it (the server always does).
-   */
-  reindex?: (raw: Buffer) => SearchText;
-  /** Rows handed to the index worker and not yet committed, at most (default 20,000; tests lower it). */
-  ftsInFlightMax?: number;
 }
 
 /** Consecutive index-worker failures after which re-indexing stops until the next start. */
 const FTS_MAX_FAILURES = 3;
+
+/**
+ * When the index worker is asked to index what waits in fts_todo (Core.maybeIndex): once no write
+ * happened for FTS_IDLE_MS, or, during a long burst, once FTS_BACKLOG_MAX messages or
+ * FTS_BACKLOG_BYTES of them wait, or the oldest waited FTS_LAG_MAX_MS. The bounds keep the first
+ * search after a burst from waiting long for the catch-up (about 3 s for 10,000 4 KB messages).
+ */
+const FTS_IDLE_MS = 200;
+const FTS_BACKLOG_MAX = 10_000;
+const FTS_BACKLOG_BYTES = 256 * 1024 * 1024;
+const FTS_LAG_MAX_MS = 30_000;
 
 /** Background WAL checkpoints run at most this often (Core.scheduleIndex). */
 const CHECKPOINT_INTERVAL_MS = 250;
@@ -522,22 +525,21 @@ class Core {
     this.fts = new FtsIndex(
       opts.dir,
       path.join(opts.dir, 'buudien.db'),
+      this.blobs.root,
       opts.log,
       (ns) => {
         this.ftsFailures = 0;
         this.ftsAcked.push(...ns);
-        // Rows refused while the worker was full wait in fts_todo: once it has room, fetch them.
-        if (this.ftsBehind && this.fts.inFlight.size < this.fts.inFlightMax / 2) this.recoverFts();
         this.scheduleIndex();
       },
       () => {
-        this.ftsBehind = true;
         if (++this.ftsFailures === FTS_MAX_FAILURES + 1) {
           opts.log.error('full-text indexing keeps failing: stopped until the next start (searches may miss the newest messages; they stay listed in fts_todo)');
+          return;
         }
-        this.recoverFts(); // no-op while one runs (ftsSynced() and the next acknowledgements pick it up) or once given up
+        // What the failed request did not commit is still in fts_todo: ask again once idle.
+        this.ftsWaiting(0, 0);
       },
-      opts.ftsInFlightMax,
     );
   }
 
@@ -690,6 +692,7 @@ class Core {
       // reads (every IMAP FETCH/SELECT) must not wake them.
       if (this.totalChanges() !== changesBefore) {
         this.walDirty = true;
+        this.lastWriteAt = Date.now();
         this.scheduleIndex();
       }
       this.emit(mine);
@@ -790,8 +793,8 @@ class Core {
     return { hash, inline, release };
   }
 
-  /** Insert the blob row (and its full-text row) if new. Must run inside a transaction. */
-  ensureBlobRow(hash: string, raw: Buffer, inline: boolean, meta?: { envelope: Envelope; structure: MimePart; search: SearchText; imap?: RenderedImap | undefined }): void {
+  /** Insert the blob row (listing it for the full-text index) if new. Must run inside a transaction. */
+  ensureBlobRow(hash: string, raw: Buffer, inline: boolean, meta?: { envelope: Envelope; structure: MimePart; imap?: RenderedImap | undefined }): void {
     const row = this.get<{ n: number; has_meta: number; data_null: number; has_imap: number }>(
       'SELECT n, envelope IS NOT NULL AS has_meta, data IS NULL AS data_null, imap_envelope IS NOT NULL AS has_imap FROM blobs WHERE id = ?',
       hash,
@@ -805,7 +808,7 @@ class Core {
     if (row) {
       if (meta && row.has_meta === 0) {
         this.run('UPDATE blobs SET envelope = ?, structure = ? WHERE n = ?', JSON.stringify(meta.envelope), JSON.stringify(meta.structure), row.n);
-        this.insertFts(row.n, meta);
+        this.insertFts(row.n, raw.length);
       }
       if (meta?.imap && row.has_imap === 0) {
         this.run('UPDATE blobs SET imap_envelope = ?, imap_body = ?, imap_bodystructure = ? WHERE n = ?', meta.imap.envelope, meta.imap.body, meta.imap.bodyStructure, row.n);
@@ -824,36 +827,48 @@ class Core {
       meta?.imap?.bodyStructure ?? null,
       this.now(),
     );
-    if (meta) this.insertFts(Number(info.lastInsertRowid), meta);
+    if (meta) this.insertFts(Number(info.lastInsertRowid), raw.length);
   }
 
-  /** Mark the blob as waiting for its index row (same commit); the row goes to the indexer after the commit. */
-  private insertFts(n: number, meta: { search: SearchText }): void {
+  /** List the blob for the index worker (same commit); counted as waiting once committed (postFts). */
+  private insertFts(n: number, bytes: number): void {
     this.run('INSERT OR IGNORE INTO fts_todo (n) VALUES (?)', n);
-    this.ftsOut.push({ n, ...meta.search });
+    this.ftsOut.push(bytes);
   }
 
   // ── full-text index (fts.ts) ──
 
   readonly fts: FtsIndex;
-  /** Index rows of the open transaction: posted after its commit, dropped on rollback. */
-  private ftsOut: FtsDoc[] = [];
+  /** Sizes of the messages the open transaction listed in fts_todo: counted after its commit, dropped on rollback. */
+  private ftsOut: number[] = [];
   /** Blob numbers the indexer has committed: removed from fts_todo by the next maintenance turn. */
   private ftsAcked: number[] = [];
-  /** Re-indexing of what fts_todo held (at open, or after the indexer failed); searches wait for it. */
-  ftsRecovery: Promise<void> | null = null;
-  /** Rows were left in fts_todo because the worker was full (see FtsIndex.add) or failed. */
-  private ftsBehind = false;
-  /** Worker failures since its last success: past FTS_MAX_FAILURES nothing is re-indexed until the next start (no busy loop on a broken fts.db). */
+  /** Messages committed to fts_todo since the worker was last asked to index, their bytes, and when the first of them came. */
+  private ftsBacklog = 0;
+  private ftsBacklogBytes = 0;
+  private ftsBacklogSince: number | null = null;
+  /** When a transaction last wrote (Date.now()): indexing waits for a pause in writes. */
+  private lastWriteAt = 0;
+  /** Worker failures since its last success: past FTS_MAX_FAILURES nothing is indexed until the next start (no busy loop on a broken fts.db). */
   private ftsFailures = 0;
   private indexTimer: NodeJS.Timeout | null = null;
 
-  /** After the outermost commit: hand the committed rows to the indexer. */
+  /** After the outermost commit: count what it listed, and index now if a bound is passed. */
   postFts(): void {
     if (this.ftsOut.length === 0) return;
-    const rows = this.ftsOut;
+    let bytes = 0;
+    for (const b of this.ftsOut) bytes += b;
+    this.ftsWaiting(this.ftsOut.length, bytes);
     this.ftsOut = [];
-    if (!this.fts.add(rows)) this.ftsBehind = true;
+  }
+
+  /** Count messages waiting for the index (at least one, so that a request follows) and decide. */
+  ftsWaiting(messages: number, bytes: number): void {
+    this.ftsBacklog += Math.max(1, messages);
+    this.ftsBacklogBytes += bytes;
+    this.ftsBacklogSince ??= Date.now();
+    this.maybeIndex();
+    this.scheduleIndex();
   }
 
   /** Forget index rows of a transaction rolled back outside transact() (batch). */
@@ -866,72 +881,29 @@ class Core {
   }
 
   /**
-   * Index again, from the stored bytes, every blob fts_todo still lists: rows a crash or an
-   * indexer failure left unwritten. Runs in chunks between other work; rows of blobs that no
-   * longer exist are dropped.
+   * Ask the worker to index what waits in fts_todo once writes have paused for FTS_IDLE_MS, or at
+   * once when the backlog passed one of its bounds. Under a burst the CPU goes to taking mail in;
+   * the index catches up right after (searches wait for it: ftsSynced).
    */
-  recoverFts(): void {
-    const reindex = this.opts.reindex;
-    if (!reindex || this.ftsRecovery || this.closed || this.ftsFailures > FTS_MAX_FAILURES) return;
-    this.ftsBehind = false;
-    const run = async (): Promise<void> => {
-      let after = 0;
-      for (;;) {
-        if (this.closing || this.closed) return;
-        const rows = this.all<{ n: number; id: string | null; data: Buffer | null }>(
-          'SELECT t.n, b.id, b.data FROM fts_todo t LEFT JOIN blobs b ON b.n = t.n WHERE t.n > ? ORDER BY t.n LIMIT 200',
-          after,
-        );
-        if (rows.length === 0) break;
-        const docs: FtsDoc[] = [];
-        const gone: number[] = [];
-        for (const r of rows) {
-          after = r.n;
-          if (this.fts.inFlight.has(r.n)) continue; // already with the worker
-          if (r.id === null) {
-            gone.push(r.n);
-            continue;
-          }
-          try {
-            const raw = r.data ?? (await this.blobs.read(r.id));
-            docs.push({ n: r.n, ...reindex(raw) });
-          } catch (err) {
-            this.opts.log.error({ err, blob: r.id }, 'full-text re-indexing of a message failed');
-          }
-        }
-        if (gone.length > 0) this.ftsAcked.push(...gone);
-        if (!this.fts.add(docs)) {
-          this.ftsBehind = true; // full again: the next acknowledgements resume from fts_todo
-          break;
-        }
-        await new Promise<void>((r) => setImmediate(r));
-      }
-      this.scheduleIndex();
-    };
-    this.ftsRecovery = run()
-      .catch((err: unknown) => {
-        this.opts.log.error({ err }, 'full-text re-indexing failed');
-      })
-      .finally(() => {
-        this.ftsRecovery = null;
-      });
+  private maybeIndex(): void {
+    if (this.ftsBacklog === 0 || this.closing || this.closed || this.ftsFailures > FTS_MAX_FAILURES) return;
+    const now = Date.now();
+    const quiet = now - this.lastWriteAt >= FTS_IDLE_MS && !this.busy() && !this.flushScheduled;
+    const overdue = this.ftsBacklog >= FTS_BACKLOG_MAX || this.ftsBacklogBytes >= FTS_BACKLOG_BYTES || now - (this.ftsBacklogSince ?? now) >= FTS_LAG_MAX_MS;
+    if (!quiet && !overdue) return;
+    this.ftsBacklog = 0;
+    this.ftsBacklogBytes = 0;
+    this.ftsBacklogSince = null;
+    this.fts.index();
   }
 
   /** Resolves when every message committed so far is in the index (a search sees them all). */
   async ftsSynced(): Promise<void> {
-    // Each turn: wait for a running re-indexing pass, else for the worker to commit all it was
-    // given (which empties its queue); rows still waiting in fts_todo then get a pass of their own.
-    // Every turn makes progress; the bound only guards against a worker that keeps failing.
-    for (let turn = 0; turn < 1000; turn++) {
-      if (this.ftsRecovery) {
-        await this.ftsRecovery;
-        continue;
-      }
-      await this.fts.sync();
-      if (this.ftsRecovery) continue; // an acknowledgement started a pass meanwhile
-      if (!this.ftsBehind || !this.opts.reindex || this.closing || this.ftsFailures > FTS_MAX_FAILURES) return;
-      this.recoverFts();
-    }
+    if (this.closing || this.closed || this.ftsFailures > FTS_MAX_FAILURES) return;
+    this.ftsBacklog = 0;
+    this.ftsBacklogBytes = 0;
+    this.ftsBacklogSince = null;
+    await this.fts.sync();
   }
 
   /** Commits since the last checkpoint. */
@@ -941,19 +913,22 @@ class Core {
 
   /**
    * Background maintenance. The WAL is checkpointed (PASSIVE) at most every
-   * CHECKPOINT_INTERVAL_MS: by the index worker on its own connection when it runs (off the event
-   * loop, so also during a long burst), else inline while no delivery waits. fts_todo is cleared of
-   * acknowledged rows while no delivery waits (group commits clear it during bursts). Deliveries
-   * never wait for either; SQLite's inline checkpoint at WAL_AUTOCHECKPOINT_PAGES is only a cap.
+   * CHECKPOINT_INTERVAL_MS by the index worker on its own connection (off the event loop, so also
+   * during a long burst); fts_todo is cleared of acknowledged rows while no delivery waits (group
+   * commits clear it during bursts); the index worker is asked to index (maybeIndex). Deliveries
+   * never wait for any of it; SQLite's inline checkpoint at WAL_AUTOCHECKPOINT_PAGES is only a cap.
    */
   scheduleIndex(): void {
-    if (this.indexTimer || this.closed || (this.ftsAcked.length === 0 && !this.walDirty)) return;
-    const wait = this.ftsAcked.length > 0 ? 2 : Math.max(2, this.lastCheckpoint + CHECKPOINT_INTERVAL_MS - Date.now());
+    if (this.indexTimer || this.closed || (this.ftsAcked.length === 0 && !this.walDirty && this.ftsBacklog === 0)) return;
+    const now = Date.now();
+    let wait = this.ftsAcked.length > 0 ? 2 : Infinity;
+    if (this.walDirty) wait = Math.min(wait, this.lastCheckpoint + CHECKPOINT_INTERVAL_MS - now);
+    if (this.ftsBacklog > 0) wait = Math.min(wait, this.lastWriteAt + FTS_IDLE_MS - now);
     this.indexTimer = setTimeout(() => {
       this.indexTimer = null;
       if (this.closed) return;
-      const checkpointDue = (): boolean => this.walDirty && Date.now() - this.lastCheckpoint >= CHECKPOINT_INTERVAL_MS;
-      if (checkpointDue() && this.fts.running) {
+      this.maybeIndex();
+      if (this.walDirty && Date.now() - this.lastCheckpoint >= CHECKPOINT_INTERVAL_MS && !this.closing) {
         this.walDirty = false;
         this.lastCheckpoint = Date.now();
         this.fts.checkpoint();
@@ -964,19 +939,13 @@ class Core {
         return;
       }
       try {
-        if (this.ftsAcked.length > 0) {
-          this.transact(() => this.clearAcked(5000));
-        } else if (checkpointDue()) {
-          this.walDirty = false;
-          this.lastCheckpoint = Date.now();
-          this.db.pragma('wal_checkpoint(PASSIVE)');
-        }
+        if (this.ftsAcked.length > 0) this.transact(() => this.clearAcked(5000));
       } catch (err) {
-        this.opts.log.error({ err }, 'store maintenance (index bookkeeping, checkpoint) failed');
+        this.opts.log.error({ err }, 'store maintenance (index bookkeeping) failed');
         return;
       }
       this.scheduleIndex();
-    }, wait);
+    }, Math.max(2, wait));
     this.indexTimer.unref();
   }
 
@@ -1131,7 +1100,6 @@ class SqliteStore implements Store {
       if (this.c.busy()) await new Promise<void>((r) => setImmediate(r));
     }
     await this.c.flush();
-    await this.c.ftsRecovery;
     await this.c.fts.close();
     try {
       this.c.transact(() => this.c.clearAcked());
@@ -1708,7 +1676,7 @@ class SqliteStore implements Store {
 
   /** One delivery: blob row if new, then one message row per target. Runs inside a (savepoint) transaction. */
   private deliverSync(input: StoreMessageInput, blob: PreparedBlob, flagsByTarget: string[]): StoredCopy[] {
-    this.c.ensureBlobRow(blob.hash, input.raw, blob.inline, { envelope: input.envelope, structure: input.structure, search: input.search, imap: input.imap });
+    this.c.ensureBlobRow(blob.hash, input.raw, blob.inline, { envelope: input.envelope, structure: input.structure, imap: input.imap });
     const size = input.raw.length;
     const copies: StoredCopy[] = [];
     input.targets.forEach((t, i) => {
@@ -2404,8 +2372,8 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
   }
   // A missing fts.db (restored from a backup, deleted to rebuild it) means every message needs its row.
   if (core.fts.created) db.exec('INSERT OR IGNORE INTO fts_todo (n) SELECT n FROM blobs WHERE envelope IS NOT NULL');
-  // Rows a crash left unindexed (or all of them, after the upgrade to fts.db): indexed again in the background.
-  if (db.prepare('SELECT 1 FROM fts_todo LIMIT 1').get()) core.recoverFts();
+  // Rows a crash left unindexed (or all of them, after the upgrade to fts.db): indexed in the background now.
+  if (db.prepare('SELECT 1 FROM fts_todo LIMIT 1').get()) core.fts.index();
   core.scheduleIndex();
   return new SqliteStore(core, false);
 }

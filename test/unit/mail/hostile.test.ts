@@ -50,7 +50,7 @@ describe('hostile messages', () => {
     const parts = allParts(p.structure);
     expect(parts.length).toBeLessThanOrEqual(10_000);
     for (const part of parts) expect(part.end).toBeLessThanOrEqual(raw.length);
-    expect(Buffer.byteLength(p.bodyText)).toBeLessThanOrEqual(MB);
+    expect(Buffer.byteLength(p.bodyText())).toBeLessThanOrEqual(MB);
     expect(renderBodyStructure(p.structure, true).length).toBeGreaterThan(0);
     expect(typeof searchTextOf(p).body).toBe('string');
   });

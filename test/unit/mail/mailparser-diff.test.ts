@@ -145,6 +145,6 @@ describe('fixture sanity', () => {
     const p = parseMessage(fixtures[0]![1]);
     expect(p.subject).toBe('Báo cáo tháng 11');
     expect(p.from).toBe('Nguyễn Văn Long <longnv@nghean.gov.vn>');
-    expect(p.bodyText).toBe('Kính gửi');
+    expect(p.bodyText()).toBe('Kính gửi');
   });
 });

@@ -46,7 +46,7 @@ describe('parseMessage: a simple text message', () => {
       expect(p.envelope.replyTo).toEqual(p.envelope.from);
       expect(p.envelope.inReplyTo).toBe('<prev@x.vn>');
       expect(p.envelope.bcc).toBeNull();
-      expect(p.bodyText).toBe('Kính gửi các đồng chí,\nMời họp lúc 8h.');
+      expect(p.bodyText()).toBe('Kính gửi các đồng chí,\nMời họp lúc 8h.');
       expect(p.warnings).toEqual([]);
     });
   }
@@ -58,7 +58,7 @@ describe('parseMessage: a simple text message', () => {
     ]);
     const p = parseMessage(raw);
     expect(p.subject).toBe('Thông báo');
-    expect(p.bodyText).toBe('Việt Nam');
+    expect(p.bodyText()).toBe('Việt Nam');
   });
 
   it('NFD input (raw UTF-8 header and body) comes out NFC', () => {
@@ -66,7 +66,7 @@ describe('parseMessage: a simple text message', () => {
     const p = parseMessage(Buffer.from(`Subject: ${nfd}\r\nFrom: ${nfd} <d@x.vn>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${nfd}`, 'utf8'));
     expect(p.subject).toBe('Nguyễn Văn Đông'.normalize('NFC'));
     expect(p.from).toBe(`${'Nguyễn Văn Đông'.normalize('NFC')} <d@x.vn>`);
-    expect(p.bodyText).toBe('Nguyễn Văn Đông'.normalize('NFC'));
+    expect(p.bodyText()).toBe('Nguyễn Văn Đông'.normalize('NFC'));
   });
 
   it('empty buffer', () => {
@@ -186,12 +186,12 @@ describe('parseMessage: multipart', () => {
 
   it('collects body text from plain and html (tags, scripts stripped), forwarded parts too', () => {
     const p = parseMessage(mixed);
-    expect(p.bodyText).toBe('Xin chào\nXin chào & hẹn gặp\ninner text');
+    expect(p.bodyText()).toBe('Xin chào\nXin chào & hẹn gặp\ninner text');
   });
 
   it('caps body text', () => {
     const p = parseMessage(mixed, { maxBodyTextBytes: 5 });
-    expect(p.bodyText).toBe('Xin c');
+    expect(p.bodyText()).toBe('Xin c');
   });
 
   it('same offsets logic with bare LF', () => {

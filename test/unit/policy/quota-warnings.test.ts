@@ -40,7 +40,7 @@ describe('checkQuotaWarnings', () => {
       const used = await store.usage(acct.id);
       if (used >= target) return;
       const m = buildNotice(config, clock, acct.address, { subject: `filler ${n++}`, body: 'x'.repeat(Math.ceil((target - used) * 0.75)) });
-      await store.storeMessage({ raw: m.raw, envelope: m.envelope, structure: m.structure, search: m.search, internalDate: clock.now(), targets: [{ mailboxId: inbox.id, quotaBytes: null }] });
+      await store.storeMessage({ raw: m.raw, envelope: m.envelope, structure: m.structure, internalDate: clock.now(), targets: [{ mailboxId: inbox.id, quotaBytes: null }] });
     };
     const warnings = async (): Promise<string[]> => {
       const list = await store.listMessages(inbox.id);

@@ -93,7 +93,7 @@ describe('buildDsn', () => {
     expect(p.structure.subtype).toBe('report');
     expect(p.structure.children.map((c) => `${c.type}/${c.subtype}`)).toEqual(['text/plain', 'message/delivery-status', 'text/rfc822-headers']);
     expect(p.subject).toBe('Thư không gửi được / Undelivered Mail Returned to Sender');
-    expect(p.bodyText).toMatch(/không gửi được tới[\s\S]*could not be delivered/);
+    expect(p.bodyText()).toMatch(/không gửi được tới[\s\S]*could not be delivered/);
     expect(dsn.toString()).toContain('Auto-Submitted: auto-replied');
     expect(dsn.toString()).toContain('Remote-MTA: dns; mx.far.example');
   });

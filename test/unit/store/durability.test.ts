@@ -7,7 +7,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/lib/clock.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { openSqliteStore } from '../../../src/store/sqlite/index.js';
-import { searchTextOfRaw } from '../../../src/mail/search-text.js';
 import { durableMessage } from './fixtures/gen.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -55,7 +54,7 @@ describe('durability', () => {
     dirs.push(dir);
     const { mailboxId, confirmed } = await runAndKill(dir, 60);
     expect(confirmed.length).toBeGreaterThanOrEqual(60);
-    const store = await openSqliteStore({ dir, log: silentLogger(), clock: systemClock, inlineBlobMaxBytes: 64 * 1024, groupCommitWindowMs: 0, reindex: searchTextOfRaw });
+    const store = await openSqliteStore({ dir, log: silentLogger(), clock: systemClock, inlineBlobMaxBytes: 64 * 1024, groupCommitWindowMs: 0 });
     try {
       const list = await store.listMessages(mailboxId);
       const byUid = new Map(list.map((m) => [m.uid, m]));

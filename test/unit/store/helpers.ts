@@ -6,7 +6,6 @@ import { ManualClock } from '../../../src/lib/clock.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import type { Envelope, MimePart } from '../../../src/mail/types.js';
 import type { AuditEntry, DeliveryTarget, Store, StoreMessageInput } from '../../../src/store/port.js';
-import { searchFields, searchTextOfRaw } from '../../../src/mail/search-text.js';
 import { openSqliteStore } from '../../../src/store/sqlite/index.js';
 
 export const AUDIT: AuditEntry = { actor: 'test', action: 'test', target: 'test', ref: 'CV-1' };
@@ -19,7 +18,7 @@ export interface TestStore {
   cleanup(): Promise<void>;
 }
 
-export async function openTestStore(opts: { inlineBlobMaxBytes?: number; groupCommitWindowMs?: number; ftsInFlightMax?: number } = {}): Promise<TestStore> {
+export async function openTestStore(opts: { inlineBlobMaxBytes?: number; groupCommitWindowMs?: number} = {}): Promise<TestStore> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'buudien-store-'));
   const clock = new ManualClock(new Date('2026-03-01T08:00:00Z'));
   const open = (): Promise<Store> =>
@@ -29,8 +28,6 @@ export async function openTestStore(opts: { inlineBlobMaxBytes?: number; groupCo
       clock,
       inlineBlobMaxBytes: opts.inlineBlobMaxBytes ?? 64 * 1024,
       groupCommitWindowMs: opts.groupCommitWindowMs ?? 0,
-      reindex: searchTextOfRaw,
-      ...(opts.ftsInFlightMax === undefined ? {} : { ftsInFlightMax: opts.ftsInFlightMax }),
     });
   const t: TestStore = {
     store: await open(),
@@ -102,7 +99,7 @@ export function structure(size: number): MimePart {
 export function message(
   raw: Buffer | string,
   targets: Array<number | DeliveryTarget>,
-  opts: { subject?: string; body?: string; from?: string; internalDate?: Date } = {},
+  opts: { subject?: string; from?: string; internalDate?: Date } = {},
 ): StoreMessageInput {
   const bytes = typeof raw === 'string' ? Buffer.from(raw) : raw;
   const subject = opts.subject ?? 'Thử nghiệm';
@@ -111,10 +108,18 @@ export function message(
     raw: bytes,
     envelope: env,
     structure: structure(bytes.length),
-    search: searchFields(env, opts.body ?? ''),
     internalDate: opts.internalDate ?? new Date('2026-03-01T08:00:00Z'),
     targets: targets.map((t) => (typeof t === 'number' ? { mailboxId: t, quotaBytes: null } : t)),
   };
+}
+
+/**
+ * The bytes of a small RFC 5322 message (the full-text index reads the stored bytes: search tests
+ * need real headers). The subject is RFC 2047-encoded; `from` and `to` are written as given.
+ */
+export function rfc822(m: { subject: string; body?: string; from?: string; to?: string }): string {
+  const subject = `=?UTF-8?B?${Buffer.from(m.subject).toString('base64')}?=`;
+  return `From: ${m.from ?? 'Nguyễn Văn Long <long@example.gov.vn>'}\r\nTo: ${m.to ?? 'Trần Thị Mai <mai@example.gov.vn>'}\r\nSubject: ${subject}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${m.body ?? ''}\r\n`;
 }
 
 export function cleanupDir(dir: string): void {

@@ -6,7 +6,8 @@ import type { Mailbox, Store, StoreEvent } from '../../../src/store/port.js';
 import { foldVietnamese } from '../../../src/mail/fold.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { openSqliteStore } from '../../../src/store/sqlite/index.js';
-import { message, newAccount, openTestStore, type TestStore } from './helpers.js';
+import { message, newAccount, openTestStore, rfc822, type TestStore } from './helpers.js';
+import { until } from '../../helpers/messages.js';
 
 let t: TestStore;
 let store: Store;
@@ -408,9 +409,9 @@ describe('searchText', () => {
   it('matches folded terms as substrings per field (the caller folds both sides with foldVietnamese)', async () => {
     const a = await newAccount(store);
     const box = await inbox(a.id);
-    await store.storeMessage(message('1', [box.id], { subject: 'Họp tại Đà Nẵng', body: 'Kính gửi ông Nguyễn Văn Long' }));
-    await store.storeMessage(message('2', [box.id], { subject: 'Báo cáo quý', body: 'Số liệu Hà Nội', from: 'Trần Mai <mai@hanoi.gov.vn>' }));
-    await store.storeMessage(message('3', [box.id], { subject: 'Re: Họp', body: 'đồng ý', from: '=?UTF-8?B?TmfDtCBC4bqjbw==?= <bao@example.gov.vn>' }));
+    await store.storeMessage(message(rfc822({ subject: 'Họp tại Đà Nẵng', body: 'Kính gửi ông Nguyễn Văn Long' }), [box.id]));
+    await store.storeMessage(message(rfc822({ subject: 'Báo cáo quý', body: 'Số liệu Hà Nội', from: 'Trần Mai <mai@hanoi.gov.vn>' }), [box.id]));
+    await store.storeMessage(message(rfc822({ subject: 'Re: Họp', body: 'đồng ý', from: '=?UTF-8?B?TmfDtCBC4bqjbw==?= <bao@example.gov.vn>' }), [box.id]));
     const table: Array<[string[], Parameters<Store['searchText']>[2], number[]]> = [
       [['nguyen'], 'text', [1]],
       [['Nguyễn'], 'body', [1]],
@@ -435,10 +436,10 @@ describe('searchText', () => {
   it('gives the same answers on a large mailbox (intersection path) as on a small one (per-row path)', async () => {
     const a = await newAccount(store);
     const box = await inbox(a.id);
-    await store.storeMessage(message('beta', [box.id], { subject: 'Beta tại Đà Nẵng' }));
+    await store.storeMessage(message(rfc822({ subject: 'Beta tại Đà Nẵng', body: 'beta' }), [box.id]));
     const many = Array.from({ length: 2100 }, () => box.id); // one blob, 2,100 rows
-    await store.storeMessage(message('alpha', many, { subject: 'Alpha Hà Nội' }));
-    await store.storeMessage(message('gamma', [box.id], { subject: 'Gamma Đà Lạt' }));
+    await store.storeMessage(message(rfc822({ subject: 'Alpha Hà Nội', body: 'alpha' }), many));
+    await store.storeMessage(message(rfc822({ subject: 'Gamma Đà Lạt', body: 'gamma' }), [box.id]));
     expect(await store.searchText(box.id, ['da nang'], 'subject')).toEqual([1]);
     expect(await store.searchText(box.id, [foldVietnamese('Đà')], 'subject')).toEqual([1, 2102]);
     expect(await store.searchText(box.id, ['da', 'lat'], 'subject')).toEqual([2102]);
@@ -449,43 +450,64 @@ describe('searchText', () => {
   it('finds messages delivered just before the store closed', async () => {
     const a = await newAccount(store);
     const box = await inbox(a.id);
-    // Deliver and close at once: close() waits for the indexer to commit what it was given.
-    await Promise.all(Array.from({ length: 50 }, (_, i) => store.storeMessage(message(`m${i}`, [box.id], { subject: `Công văn số ${i}` }))));
+    // Deliver and close at once: what was not indexed yet waits in fts_todo for the next start.
+    await Promise.all(Array.from({ length: 50 }, (_, i) => store.storeMessage(message(rfc822({ subject: `Công văn số ${i}`, body: `m${i}` }), [box.id]))));
     store = await t.reopen();
     expect(await store.searchText(box.id, ['cong van so 4'], 'subject')).toEqual([5, ...Array.from({ length: 10 }, (_, i) => 41 + i)]);
     expect(await store.searchText(box.id, ['van'], 'text')).toHaveLength(50);
   });
 
-  it('a burst larger than the indexer takes at once waits in fts_todo and is still found', async () => {
-    const small = await openTestStore({ ftsInFlightMax: 4 });
-    try {
-      const a = await newAccount(small.store);
-      const box = (await small.store.getMailbox(a.id, 'INBOX'))!;
-      // Waves of 10: the first is handed over whole; later ones arrive while the worker (still
-      // starting) holds it, so they are refused and wait in fts_todo until it has room.
-      for (let wave = 0; wave < 12; wave++) {
-        await Promise.all(
-          Array.from({ length: 10 }, (_, k) => {
-            const i = wave * 10 + k;
-            return small.store.storeMessage(message(`Subject: Quyết định ${i}\r\n\r\nđiều ${i}\r\n`, [box.id], { subject: `Quyết định ${i}` }));
-          }),
-        );
+  it('indexes by itself once deliveries pause, and a search right after a burst waits for the index', async () => {
+    const a = await newAccount(store);
+    const box = await inbox(a.id);
+    const burst = (from: number, count: number): Promise<unknown> =>
+      Promise.all(Array.from({ length: count }, (_, k) => store.storeMessage(message(rfc822({ subject: `Quyết định ${from + k}`, body: `điều ${from + k}` }), [box.id]))));
+    // A search straight after a burst (deliveries have not paused yet): it has everything indexed first.
+    await burst(0, 120);
+    expect(await store.searchText(box.id, ['quyet dinh'], 'subject')).toHaveLength(120);
+    expect(await store.searchText(box.id, ['quyet dinh 11'], 'subject')).toEqual([12, ...Array.from({ length: 10 }, (_, i) => 111 + i)]);
+    // Another burst and no search: the indexer is asked once writes pause, and fts_todo empties by itself.
+    await burst(120, 40);
+    const count = (file: string, sql: string): number => {
+      const db = new Database(path.join(t.dir, file), { readonly: true });
+      try {
+        return (db.prepare(sql).get() as { n: number }).n;
+      } finally {
+        db.close();
       }
-      expect(await small.store.searchText(box.id, ['quyet dinh'], 'subject')).toHaveLength(120);
-      expect(await small.store.searchText(box.id, ['quyet dinh 11'], 'subject')).toEqual([12, ...Array.from({ length: 10 }, (_, i) => 111 + i)]);
-      await small.store.close();
-      const check = new Database(path.join(small.dir, 'buudien.db'), { readonly: true });
-      expect((check.prepare('SELECT count(*) AS n FROM fts_todo').get() as { n: number }).n).toBe(0);
-      check.close();
+    };
+    const pending = (): number => count('buudien.db', 'SELECT count(*) AS n FROM fts_todo');
+    const indexed = (): number => count('fts.db', "SELECT count(*) AS n FROM msg_fts WHERE msg_fts MATCH 'dinh'");
+    await until(async () => pending() === 0 && indexed() === 160);
+    expect(await store.searchText(box.id, ['dieu 159'], 'body')).toEqual([160]);
+  });
+
+  it('indexes a message whose blob number was given out again after a collection in another process', async () => {
+    const a = await newAccount(store);
+    const box = await inbox(a.id);
+    await store.storeMessage(message(rfc822({ subject: 'Kế hoạch cũ', body: 'cũ' }), [box.id]));
+    expect(await store.searchText(box.id, ['ke hoach cu'], 'subject')).toEqual([1]);
+    // Another process (the CLI next to the server) expunges it and collects its blob: the
+    // highest number is free again, and this process's indexer was not told.
+    const other = await openSqliteStore({ dir: t.dir, log: silentLogger(), clock: t.clock, inlineBlobMaxBytes: 64 * 1024, groupCommitWindowMs: 0 });
+    try {
+      await other.expunge(box.id, [1]);
+      expect((await other.collectGarbage()).blobs).toBe(1);
     } finally {
-      await small.cleanup();
+      await other.close();
     }
+    await store.storeMessage(message(rfc822({ subject: 'Kế hoạch mới', body: 'mới' }), [box.id]));
+    const db = new Database(path.join(t.dir, 'buudien.db'), { readonly: true });
+    expect((db.prepare('SELECT max(n) AS n FROM blobs').get() as { n: number }).n).toBe(1); // the same number
+    db.close();
+    expect(await store.searchText(box.id, ['ke hoach moi'], 'subject')).toEqual([2]);
+    expect(await store.searchText(box.id, ['ke hoach'], 'subject')).toEqual([2]);
   });
 
   it('rebuilds the whole index when fts.db is missing (a restored backup has none)', async () => {
     const a = await newAccount(store);
     const box = await inbox(a.id);
-    for (let i = 0; i < 5; i++) await store.storeMessage(message(`Subject: Giấy mời họp ${i}\r\n\r\nPhòng họp số ${i}\r\n`, [box.id], { subject: `Giấy mời họp ${i}` }));
+    for (let i = 0; i < 5; i++) await store.storeMessage(message(rfc822({ subject: `Giấy mời họp ${i}`, body: `Phòng họp số ${i}` }), [box.id]));
     await store.close();
     for (const f of ['fts.db', 'fts.db-wal', 'fts.db-shm']) rmSync(path.join(t.dir, f), { force: true });
     store = await t.reopen();
@@ -496,7 +518,7 @@ describe('searchText', () => {
   it('a damaged fts.db does not keep the store from opening: it is set aside and rebuilt', async () => {
     const a = await newAccount(store);
     const box = await inbox(a.id);
-    for (let i = 0; i < 3; i++) await store.storeMessage(message(`Subject: Phiếu chuyển ${i}\r\n\r\nHồ sơ ${i}\r\n`, [box.id], { subject: `Phiếu chuyển ${i}` }));
+    for (let i = 0; i < 3; i++) await store.storeMessage(message(rfc822({ subject: `Phiếu chuyển ${i}`, body: `Hồ sơ ${i}` }), [box.id]));
     await store.close();
     for (const f of ['fts.db-wal', 'fts.db-shm']) rmSync(path.join(t.dir, f), { force: true });
     writeFileSync(path.join(t.dir, 'fts.db'), Buffer.alloc(8192, 0x5a));
