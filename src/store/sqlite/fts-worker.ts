@@ -28,7 +28,7 @@ const { path: dbPath, storePath, blobRoot } = workerData as { path: string; stor
 
 /** Rows per indexing transaction, and the message bytes read for one, at most. */
 const BATCH_ROWS = 200;
-const BATCH_BYTES = 16 * 1024 * 1024;
+const BATCH_BYTES = 4 * 1024 * 1024;
 
 const db = new Database(dbPath);
 db.pragma('journal_mode = WAL');
