@@ -346,7 +346,7 @@ export async function benchStore(): Promise<string> {
     '',
     'Full-text indexing (FTS5 trigram, its own file `fts.db`) is not on the commit path nor on the event loop: the commit records the',
     "blob's number in `fts_todo`; a worker thread reads, parses, folds and indexes the stored messages once writes pause for 200 ms",
-    '(or 10,000 messages / 256 MB / 30 s wait), and acknowledges. A search first has the worker index everything waiting ("index',
+    '(or once the wait would take 3 s to index, or 5,000 messages / 30 s wait), and acknowledges. A search first has the worker index everything waiting ("index',
     'catch-up": the time the first search after the run took, which here holds the whole indexing of the run).',
     `Load average during the run: ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} on ${os.cpus().length} CPUs (shared machine: figures are lower bounds).`,
     '',

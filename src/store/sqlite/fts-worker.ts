@@ -116,6 +116,7 @@ const EMPTY: SearchText = { subject: '', from: '', to: '', cc: '', bcc: '', body
 
 /** One transaction of the pass's next rows; true when the pass has rows left. */
 function indexBatch(pass: Pass): boolean {
+  const started = performance.now();
   const st = storeDb();
   const rows = st
     .prepare('SELECT t.n, b.id, b.data IS NOT NULL AS inline FROM fts_todo t LEFT JOIN blobs b ON b.n = t.n WHERE t.n > ? AND t.n <= ? ORDER BY t.n LIMIT ?')
@@ -163,6 +164,7 @@ function indexBatch(pass: Pass): boolean {
   for (const d of docs) indexed.set(d.n, d.id);
   pass.after = after;
   acknowledge(done);
+  if (bytes > 0) port.postMessage({ op: 'pace', bytes, ms: performance.now() - started } satisfies FtsReply);
   return rows.length > 0 && (after < (rows[rows.length - 1]?.n ?? after) || rows.length === BATCH_ROWS);
 }
 

@@ -95,13 +95,14 @@ const FTS_MAX_FAILURES = 3;
 
 /**
  * When the index worker is asked to index what waits in fts_todo (Core.maybeIndex): once no write
- * happened for FTS_IDLE_MS, or, during a long burst, once FTS_BACKLOG_MAX messages or
- * FTS_BACKLOG_BYTES of them wait, or the oldest waited FTS_LAG_MAX_MS. The bounds keep the first
- * search after a burst from waiting long for the catch-up (about 3 s for 10,000 4 KB messages).
+ * happened for FTS_IDLE_MS, or, during a long burst, once indexing what waits would take
+ * FTS_CATCHUP_MAX_MS at the worker's measured speed, or FTS_BACKLOG_MAX messages wait, or the
+ * oldest waited FTS_LAG_MAX_MS. The bounds keep the first search after a burst from waiting
+ * more than a few seconds for the catch-up.
  */
 const FTS_IDLE_MS = 200;
-const FTS_BACKLOG_MAX = 10_000;
-const FTS_BACKLOG_BYTES = 256 * 1024 * 1024;
+const FTS_CATCHUP_MAX_MS = 3000;
+const FTS_BACKLOG_MAX = 5000;
 const FTS_LAG_MAX_MS = 30_000;
 
 /** Background WAL checkpoints run at most this often (Core.scheduleIndex). */
@@ -889,7 +890,8 @@ class Core {
     if (this.ftsBacklog === 0 || this.closing || this.closed || this.ftsFailures > FTS_MAX_FAILURES) return;
     const now = Date.now();
     const quiet = now - this.lastWriteAt >= FTS_IDLE_MS && !this.busy() && !this.flushScheduled;
-    const overdue = this.ftsBacklog >= FTS_BACKLOG_MAX || this.ftsBacklogBytes >= FTS_BACKLOG_BYTES || now - (this.ftsBacklogSince ?? now) >= FTS_LAG_MAX_MS;
+    const overdue =
+      this.ftsBacklog >= FTS_BACKLOG_MAX || this.ftsBacklogBytes / this.fts.bytesPerMs >= FTS_CATCHUP_MAX_MS || now - (this.ftsBacklogSince ?? now) >= FTS_LAG_MAX_MS;
     if (!quiet && !overdue) return;
     this.ftsBacklog = 0;
     this.ftsBacklogBytes = 0;
