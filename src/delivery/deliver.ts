@@ -186,8 +186,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
       const j = boxes.find((b) => b.specialUse === '\\Junk');
       if (j) return j.id;
     }
-    const inbox = await store.getMailbox(account.id, 'INBOX');
-    return inbox ? inbox.id : null;
+    return store.mailboxId(account.id, 'INBOX');
   }
 
   async function deliver(input: DeliverInput): Promise<DeliveryResult> {

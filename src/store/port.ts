@@ -533,6 +533,11 @@ export interface Store {
   // mailboxes
   listMailboxes(accountId: number): Promise<Mailbox[]>;
   getMailbox(accountId: number, name: string): Promise<Mailbox | null>;
+  /**
+   * The id of the account's mailbox of that name, or null. Delivery asks it for every message: it
+   * is answered from memory until something could have changed it (like resolveAddress).
+   */
+  mailboxId(accountId: number, name: string): Promise<number | null>;
   getMailboxById(id: number): Promise<Mailbox | null>;
   createMailbox(accountId: number, name: string, opts?: { specialUse?: SpecialUse | null; subscribed?: boolean }): Promise<Mailbox>;
   /** Renames the mailbox and its children ("a" → "b" also moves "a/x" → "b/x"). INBOX rename moves its messages (RFC 3501 §6.3.5). */

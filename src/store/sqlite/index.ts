@@ -111,6 +111,9 @@ const CHECKPOINT_INTERVAL_MS = 250;
 /** WAL size (pages of 4 KiB) at which SQLite checkpoints inline, in the committing call. */
 const WAL_AUTOCHECKPOINT_PAGES = 10_000;
 
+/** Remembered lookups (Core.lookupHit) at most; past it the memory is emptied and refilled. */
+const LOOKUPS_MAX = 10_000;
+
 /** searchText tests each message of a mailbox up to this size against the index by rowid; above, it intersects. */
 const SEARCH_PER_ROW_MAX = 2000;
 
@@ -502,6 +505,7 @@ class Core {
   private readonly runner: Database.Transaction<(f: () => unknown) => unknown>;
   private readonly reader: Database.Transaction<(f: () => unknown) => unknown>;
   private readonly totalChangesStmt: Stmt;
+  private readonly dataVersionStmt: Stmt;
   closed = false;
   /** The WAL file, kept open for fsync (see durable()). */
   private readonly walPath: string;
@@ -522,6 +526,7 @@ class Core {
     this.runner = db.transaction((f: () => unknown) => f());
     this.reader = db.transaction((f: () => unknown) => f());
     this.totalChangesStmt = db.prepare('SELECT total_changes() AS n');
+    this.dataVersionStmt = db.prepare('PRAGMA data_version').pluck();
     this.walPath = path.join(opts.dir, 'buudien.db-wal');
     this.fts = new FtsIndex(
       opts.dir,
@@ -542,6 +547,45 @@ class Core {
         this.ftsWaiting(0, 0);
       },
     );
+  }
+
+  // ── lookups delivery repeats for every message (resolveAddress, mailboxId) ──
+
+  /**
+   * Their last answers. Emptied by every write of this process other than a group commit of
+   * deliveries (which change no account, alias or mailbox name), by a batch's end, and as soon as
+   * another process committed anything (PRAGMA data_version): an answer from here is one a
+   * read would have given.
+   */
+  private readonly lookups = new Map<string, unknown>();
+  /** data_version the remembered answers were read at. */
+  private lookupsVersion = -1;
+  /** Set while a group commit of deliveries runs (its writes keep the lookups). */
+  private deliveriesOnly = false;
+
+  /** The remembered answer, or undefined (then read it, and remember() it inside that read). */
+  lookupHit(key: string): unknown {
+    if (this.batch || this.db.inTransaction || this.lookups.size === 0) return undefined;
+    if (this.dataVersionStmt.get() !== this.lookupsVersion) {
+      this.lookups.clear();
+      return undefined;
+    }
+    return this.lookups.get(key);
+  }
+
+  /** Remember an answer; call inside the read transaction that produced it. */
+  remember(key: string, value: unknown): void {
+    if (this.batch) return;
+    const version = this.dataVersionStmt.get() as number;
+    if (version !== this.lookupsVersion || this.lookups.size >= LOOKUPS_MAX) {
+      this.lookups.clear();
+      this.lookupsVersion = version;
+    }
+    this.lookups.set(key, value);
+  }
+
+  forgetLookups(): void {
+    this.lookups.clear();
   }
 
   /** Rows changed on this connection so far (tells whether a transaction wrote). */
@@ -694,6 +738,7 @@ class Core {
       if (this.totalChanges() !== changesBefore) {
         this.walDirty = true;
         this.lastWriteAt = Date.now();
+        if (!this.deliveriesOnly) this.forgetLookups();
         this.scheduleIndex();
       }
       this.emit(mine);
@@ -1006,6 +1051,7 @@ class Core {
     this.pending = [];
     if (items.length === 0) return;
     const results: Array<{ ok: true; value: StoredCopy[] } | { ok: false; error: unknown }> = [];
+    this.deliveriesOnly = true;
     try {
       this.transact(() => {
         for (const it of items) {
@@ -1022,6 +1068,8 @@ class Core {
       this.opts.log.error({ err: e, items: items.length }, 'group commit failed');
       for (const it of items) it.reject(e);
       return;
+    } finally {
+      this.deliveriesOnly = false;
     }
     this.scheduleIndex();
     const settle = (syncError: unknown): void => {
@@ -1285,6 +1333,7 @@ class SqliteStore implements Store {
         throw e;
       }
       this.c.db.exec('COMMIT');
+      this.c.forgetLookups();
       this.c.postFts();
       this.c.events = null;
       this.c.emit(events);
@@ -1416,14 +1465,32 @@ class SqliteStore implements Store {
     return this.read(() => this.c.all<{ address: string }>('SELECT address FROM aliases WHERE account_id = ? ORDER BY address', accountId).map((r) => r.address));
   }
 
+  /**
+   * A read delivery repeats for every message, answered from Core's lookups while nothing could
+   * have changed it (found answers only: a missing account or mailbox is read again each time).
+   */
+  private async lookup<T extends object | number>(key: string, load: () => T | null): Promise<T | null> {
+    if (!this.joinsBatch()) {
+      this.c.checkOpen();
+      const hit = this.c.lookupHit(key) as T | undefined;
+      if (hit !== undefined) return hit;
+    }
+    return this.read(() => {
+      const v = load();
+      if (v !== null && !this.joinsBatch()) this.c.remember(key, v);
+      return v;
+    });
+  }
+
   async resolveAddress(address: string): Promise<Account | null> {
     const a = address.trim().toLowerCase();
-    return this.read(() => {
+    const account = await this.lookup(`address:${a}`, () => {
       const r =
         this.c.get<AccountRow>('SELECT * FROM accounts WHERE address = ?', a) ??
         this.c.get<AccountRow>('SELECT accounts.* FROM aliases JOIN accounts ON accounts.id = aliases.account_id WHERE aliases.address = ?', a);
       return r ? toAccount(r) : null;
     });
+    return account && { ...account }; // a copy: the remembered one must not be changed by a caller
   }
 
   async addDelegation(unitAccountId: number, accountId: number, audit: AuditEntry): Promise<void> {
@@ -1551,6 +1618,11 @@ class SqliteStore implements Store {
       const r = this.c.get<MailboxRow>('SELECT * FROM mailboxes WHERE account_id = ? AND name = ?', accountId, n);
       return r ? toMailbox(r) : null;
     });
+  }
+
+  async mailboxId(accountId: number, name: string): Promise<number | null> {
+    const n = normalizeMailboxName(name);
+    return this.lookup(`mailbox:${accountId}:${n}`, () => this.c.get<{ id: number }>('SELECT id FROM mailboxes WHERE account_id = ? AND name = ?', accountId, n)?.id ?? null);
   }
 
   async getMailboxById(id: number): Promise<Mailbox | null> {

@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isMailError } from '../../../src/lib/errors.js';
+import { silentLogger } from '../../../src/lib/log.js';
 import type { Store } from '../../../src/store/port.js';
-import { AUDIT, newAccount, openTestStore, type TestStore } from './helpers.js';
+import { openSqliteStore } from '../../../src/store/sqlite/index.js';
+import { AUDIT, message, newAccount, openTestStore, type TestStore } from './helpers.js';
 
 let t: TestStore;
 let store: Store;
@@ -205,5 +207,88 @@ describe('accounts', () => {
     store = await t.reopen();
     expect((await store.getAccount(a.id))?.address).toBe('persist@example.gov.vn');
     await store.ping();
+  });
+});
+
+// resolveAddress and mailboxId answer from memory while nothing could have changed them
+// (Core.lookupHit): every answer must still be the one a read would give, after writes of this
+// process, writes of another process on the same files, batches and deliveries.
+/** A second store on the same files: what the CLI next to the server is. */
+async function otherProcess<T>(fn: (s: Store) => Promise<T>): Promise<T> {
+  const other = await openSqliteStore({ dir: t.dir, log: silentLogger(), clock: t.clock, inlineBlobMaxBytes: 64 * 1024, groupCommitWindowMs: 0 });
+  try {
+    return await fn(other);
+  } finally {
+    await other.close();
+  }
+}
+
+describe('remembered lookups', () => {
+  it('resolveAddress sees every change made by this process (state, name, alias) and is a copy', async () => {
+    const a = await newAccount(store, 'tam.lv@example.gov.vn');
+    expect((await store.resolveAddress('tam.lv@example.gov.vn'))?.state).toBe('active');
+    await store.updateAccount(a.id, { state: 'suspended', stateReason: 'nghỉ việc' }, AUDIT);
+    expect((await store.resolveAddress('tam.lv@example.gov.vn'))?.state).toBe('suspended');
+    await store.updateAccount(a.id, { fullName: 'Lê Văn Tám' }, AUDIT);
+    expect((await store.resolveAddress('TAM.LV@example.gov.vn'))?.fullName).toBe('Lê Văn Tám');
+    expect(await store.resolveAddress('van.thu@example.gov.vn')).toBeNull();
+    await store.addAlias('van.thu@example.gov.vn', a.id, AUDIT);
+    expect((await store.resolveAddress('van.thu@example.gov.vn'))?.id).toBe(a.id);
+    await store.removeAlias('van.thu@example.gov.vn', AUDIT);
+    expect(await store.resolveAddress('van.thu@example.gov.vn')).toBeNull();
+    // A caller changing the object it got does not change the next answer.
+    const got = await store.resolveAddress('tam.lv@example.gov.vn');
+    if (got) got.state = 'deleted';
+    expect((await store.resolveAddress('tam.lv@example.gov.vn'))?.state).toBe('suspended');
+  });
+
+  it('sees what another process commits on the same files', async () => {
+    const a = await newAccount(store, 'mai.tt@example.gov.vn');
+    expect((await store.resolveAddress('mai.tt@example.gov.vn'))?.state).toBe('active');
+    const inboxId = await store.mailboxId(a.id, 'INBOX');
+    expect(inboxId).not.toBeNull();
+    await otherProcess(async (other) => {
+      await other.updateAccount(a.id, { state: 'suspended' }, AUDIT);
+      await other.renameMailbox(a.id, 'Archive', 'Lưu trữ');
+    });
+    expect((await store.resolveAddress('mai.tt@example.gov.vn'))?.state).toBe('suspended');
+    expect(await store.mailboxId(a.id, 'Lưu trữ')).not.toBeNull();
+    expect(await store.mailboxId(a.id, 'Archive')).toBeNull();
+    expect(await store.mailboxId(a.id, 'inbox')).toBe(inboxId);
+  });
+
+  it('mailboxId follows renames and deletes; deliveries keep the remembered answers correct', async () => {
+    const a = await newAccount(store);
+    const id = await store.mailboxId(a.id, 'Drafts');
+    expect(id).not.toBeNull();
+    await store.renameMailbox(a.id, 'Drafts', 'Thư nháp');
+    expect(await store.mailboxId(a.id, 'Drafts')).toBeNull();
+    expect(await store.mailboxId(a.id, 'Thư nháp')).toBe(id);
+    await store.createMailbox(a.id, 'Drafts');
+    const fresh = await store.mailboxId(a.id, 'Drafts');
+    expect(fresh).not.toBeNull();
+    expect(fresh).not.toBe(id);
+    const inbox = await store.mailboxId(a.id, 'INBOX');
+    for (let i = 0; i < 3; i++) await store.storeMessage(message(`m${i}`, [inbox ?? 0]));
+    expect(await store.mailboxId(a.id, 'INBOX')).toBe(inbox);
+    await store.deleteMailbox(a.id, 'Thư nháp');
+    expect(await store.mailboxId(a.id, 'Thư nháp')).toBeNull();
+  });
+
+  it('a batch that changed an account and rolled back leaves the answers as they were; one that committed is seen', async () => {
+    const a = await newAccount(store, 'long.nv@example.gov.vn');
+    expect((await store.resolveAddress('long.nv@example.gov.vn'))?.state).toBe('active');
+    await expect(
+      store.batch(async (tx) => {
+        await tx.updateAccount(a.id, { state: 'suspended' }, AUDIT);
+        expect((await tx.resolveAddress('long.nv@example.gov.vn'))?.state).toBe('suspended'); // inside: the batch's own view
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect((await store.resolveAddress('long.nv@example.gov.vn'))?.state).toBe('active');
+    await store.batch(async (tx) => {
+      await tx.updateAccount(a.id, { state: 'suspended' }, AUDIT);
+    });
+    expect((await store.resolveAddress('long.nv@example.gov.vn'))?.state).toBe('suspended');
   });
 });
