@@ -68,6 +68,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     clock,
     inlineBlobMaxBytes: config.storage.inlineBlobMaxBytes,
     groupCommitWindowMs: config.storage.groupCommitWindowMs,
+    parseLimits: { maxDepth: config.limits.maxMimeDepth, maxParts: config.limits.maxMimeParts, maxHeaderBytes: config.limits.maxHeaderBytes, maxAddresses: config.limits.maxAddressesPerHeader },
   });
 
   const metrics = createMetrics({ collectDefaults: true });

@@ -5,7 +5,7 @@
 import { addressOf } from './addresses.js';
 import { foldVietnamese } from './fold.js';
 import { decodeWords } from './headers.js';
-import { parseMessage } from './parse.js';
+import { parseMessage, type ParseLimits } from './parse.js';
 import type { Envelope, EnvelopeAddress, ParsedMessage } from './types.js';
 
 export interface SearchText {
@@ -51,6 +51,6 @@ export function searchTextOf(p: ParsedMessage): SearchText {
 }
 
 /** Folded search fields of stored bytes: what the store's index worker (store/sqlite/fts-worker.ts) indexes for each message. */
-export function searchTextOfRaw(raw: Buffer): SearchText {
-  return searchTextOf(parseMessage(raw));
+export function searchTextOfRaw(raw: Buffer, limits?: ParseLimits): SearchText {
+  return searchTextOf(parseMessage(raw, limits));
 }

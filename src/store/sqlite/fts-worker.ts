@@ -9,22 +9,23 @@
  * - Each batch is answered `durable` once its commit is on disk. Commits run with
  *   synchronous=NORMAL and the WAL is flushed (fdatasync) at most every DURABLE_EVERY_MS for all
  *   of them together. Only `durable` rows leave fts_todo (the store removes them).
- * - `delete` removes rows of collected blobs; `sync` is answered once everything asked before
- *   it is committed (a search then sees every message delivered before it).
- * Requests are carried out in the order they were posted, one batch per turn of this thread's
- * event loop, so a `close` or a `delete` posted during a long `index` is not held up behind it
- * for longer than one batch (a `close` ends the indexing: what is left waits in fts_todo).
+ * - `sync` is answered once everything asked before it is committed (a search then sees every
+ *   message delivered before it).
+ * `index`, `sync` and `close` are carried out in the order they were posted, one batch per turn
+ * of this thread's event loop (a `close` ends the indexing: what is left waits in fts_todo).
+ * `delete` (rows of collected blobs) and `checkpoint` are applied as they arrive.
  */
 import Database from 'better-sqlite3';
 import { closeSync, fdatasyncSync, openSync, readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import type { ParseLimits } from '../../mail/parse.js';
 import { searchTextOfRaw, type SearchText } from '../../mail/search-text.js';
 import { blobFilePath } from './blobs.js';
 import type { FtsReply, FtsRequest } from './fts.js';
 
 if (!parentPort) throw new Error('fts-worker must run as a worker thread');
 const port = parentPort;
-const { path: dbPath, storePath, blobRoot } = workerData as { path: string; storePath: string; blobRoot: string };
+const { path: dbPath, storePath, blobRoot, parseLimits } = workerData as { path: string; storePath: string; blobRoot: string; parseLimits: ParseLimits };
 
 /** Rows per indexing transaction, and the message bytes read for one, at most. */
 const BATCH_ROWS = 200;
@@ -62,8 +63,8 @@ function checkpoint(): void {
 }
 
 const DURABLE_EVERY_MS = 100;
-/** Committed (or found gone), not yet flushed. */
-let unflushed: number[] = [];
+/** Committed (or found gone), not yet flushed: blob number and the blob id it was indexed for ('' for a blob found gone). */
+let unflushed: Array<[number, string]> = [];
 let flushTimer: NodeJS.Timeout | null = null;
 let walFd: number | null = null;
 
@@ -71,39 +72,51 @@ let walFd: number | null = null;
 function flush(): void {
   flushTimer = null;
   if (unflushed.length === 0) return;
-  const ns = unflushed;
+  const rows = unflushed;
   unflushed = [];
   try {
     walFd ??= openSync(`${dbPath}-wal`, 'r');
     fdatasyncSync(walFd);
-    port.postMessage({ op: 'durable', ns } satisfies FtsReply);
+    port.postMessage({ op: 'durable', rows } satisfies FtsReply);
   } catch (e) {
-    // Not acknowledged: the rows stay in fts_todo and are indexed again later.
+    // Not acknowledged: the rows stay in fts_todo, and the next pass indexes them again.
+    for (const [n] of rows) indexed.delete(n);
     warn('flush', e);
   }
 }
 
-function acknowledge(ns: number[]): void {
-  if (ns.length === 0) return;
-  unflushed.push(...ns);
+function acknowledge(rows: Array<[number, string]>): void {
+  if (rows.length === 0) return;
+  unflushed.push(...rows);
   flushTimer ??= setTimeout(flush, DURABLE_EVERY_MS);
 }
 
 /**
- * Rows this thread indexed (blob number → blob id) that may still be listed in fts_todo: the
- * store removes them only once they are acknowledged. A later pass skips them unless the number
- * now names another blob (numbers of collected blobs are given out again, by this process or by
- * another one), and forgets those it no longer finds listed.
+ * Rows this thread indexed or could not read (blob number → blob id) that may still be listed in
+ * fts_todo: the store removes indexed ones only once they are acknowledged. A later pass skips
+ * them unless the number now names another blob (numbers of collected blobs are given out again,
+ * by this process or by another one). Bounded: the oldest are forgotten first (indexing a row
+ * twice only costs the time).
  */
 const indexed = new Map<number, string>();
+const INDEXED_MAX = 50_000;
+
+function remember(n: number, id: string): void {
+  indexed.delete(n);
+  indexed.set(n, id);
+  if (indexed.size > INDEXED_MAX) {
+    for (const k of indexed.keys()) {
+      indexed.delete(k);
+      if (indexed.size <= INDEXED_MAX * 0.9) break;
+    }
+  }
+}
 
 interface Pass {
   /** The highest number listed when the pass began: it ends there (new mail waits for the next). */
   last: number;
   /** The pass has read fts_todo up to here. */
   after: number;
-  /** Numbers found listed during the pass. */
-  seen: Set<number>;
 }
 
 interface TodoRow {
@@ -114,6 +127,24 @@ interface TodoRow {
 
 const EMPTY: SearchText = { subject: '', from: '', to: '', cc: '', bcc: '', body: '' };
 
+/** The message's bytes; null when its blob is gone (collected meanwhile) or cannot be read (warned; left in fts_todo). */
+function readMessage(st: Database.Database, r: TodoRow & { id: string }): Buffer | null {
+  try {
+    if (r.inline) {
+      const row = st.prepare('SELECT data FROM blobs WHERE n = ? AND id = ?').get(r.n, r.id) as { data: Buffer | null } | undefined;
+      return row?.data ?? null;
+    }
+    return readFileSync(blobFilePath(blobRoot, r.id));
+  } catch (e) {
+    // A file the collector removed inside its transaction: the row we listed is going too.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !st.prepare('SELECT 1 FROM blobs WHERE n = ? AND id = ?').get(r.n, r.id)) return null;
+    // Anything else (a missing file whose row is still there, EACCES, EMFILE): this message
+    // alone waits in fts_todo; the next pass tries it again.
+    warn(`reading message ${r.id} for the index`, e);
+    return null;
+  }
+}
+
 /** One transaction of the pass's next rows; true when the pass has rows left. */
 function indexBatch(pass: Pass): boolean {
   const started = performance.now();
@@ -122,32 +153,23 @@ function indexBatch(pass: Pass): boolean {
     .prepare('SELECT t.n, b.id, b.data IS NOT NULL AS inline FROM fts_todo t LEFT JOIN blobs b ON b.n = t.n WHERE t.n > ? AND t.n <= ? ORDER BY t.n LIMIT ?')
     .all(pass.after, pass.last, BATCH_ROWS) as TodoRow[];
   const docs: Array<{ n: number; id: string; text: SearchText }> = [];
-  const done: number[] = [];
+  const gone: Array<[number, string]> = [];
   let bytes = 0;
   let after = pass.after;
   for (const r of rows) {
     if (bytes >= BATCH_BYTES) break;
     after = r.n;
-    pass.seen.add(r.n);
-    const id = r.id ?? '';
-    if (indexed.get(r.n) === id) continue; // indexed by an earlier pass, acknowledgement on its way
-    done.push(r.n);
     if (r.id === null) {
-      indexed.set(r.n, id); // collected before it was indexed: only its fts_todo row is left
+      gone.push([r.n, '']); // collected before it was indexed: only its fts_todo row is left
       continue;
     }
-    let raw: Buffer;
-    try {
-      raw = r.inline ? (st.prepare('SELECT data FROM blobs WHERE n = ?').get(r.n) as { data: Buffer }).data : readFileSync(blobFilePath(blobRoot, r.id));
-    } catch (e) {
-      // The collector removes the file inside its transaction: the row we read may be going.
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw e;
-    }
+    if (indexed.get(r.n) === r.id) continue; // indexed by an earlier pass, acknowledgement on its way
+    const raw = readMessage(st, { ...r, id: r.id });
+    if (raw === null) continue;
     bytes += raw.length;
     let text: SearchText;
     try {
-      text = searchTextOfRaw(raw);
+      text = searchTextOfRaw(raw, parseLimits);
     } catch (e) {
       // The parser accepts anything; should it still fail, the message is listed with no text
       // rather than retried for ever.
@@ -161,16 +183,28 @@ function indexBatch(pass: Pass): boolean {
       for (const { n, text: t } of docs) put.run(n, t.subject, t.from, t.to, t.cc, t.bcc, t.body);
     }).immediate();
   }
-  for (const d of docs) indexed.set(d.n, d.id);
+  for (const d of docs) remember(d.n, d.id);
   pass.after = after;
-  acknowledge(done);
+  acknowledge([...gone, ...docs.map((d): [number, string] => [d.n, d.id])]);
   if (bytes > 0) port.postMessage({ op: 'pace', bytes, ms: performance.now() - started } satisfies FtsReply);
   return rows.length > 0 && (after < (rows[rows.length - 1]?.n ?? after) || rows.length === BATCH_ROWS);
 }
 
-/** At the end of a pass: rows no longer listed in fts_todo were removed by the store. */
-function endPass(pass: Pass): void {
-  for (const n of indexed.keys()) if (n <= pass.last && !pass.seen.has(n)) indexed.delete(n);
+/**
+ * Rows of collected blobs. Applied when it arrives, even during a pass; a number already given to
+ * a new blob keeps its row (the new message's, or one the pass will overwrite), so a delete that
+ * arrives late cannot take a new message's row away.
+ */
+function remove(ns: number[]): void {
+  const st = storeDb();
+  const exists = st.prepare('SELECT 1 FROM blobs WHERE n = ?');
+  db.transaction(() => {
+    for (const n of ns) {
+      if (exists.get(n)) continue;
+      del.run(n);
+      indexed.delete(n);
+    }
+  }).immediate();
 }
 
 /** Requests not yet carried out, oldest first; an `index` request gets its pass when it begins. */
@@ -187,11 +221,8 @@ function step(): void {
         queue.shift();
         return;
       }
-      op.pass ??= { last: (storeDb().prepare('SELECT max(n) AS n FROM fts_todo').get() as { n: number | null }).n ?? 0, after: 0, seen: new Set() };
-      if (!indexBatch(op.pass)) {
-        queue.shift();
-        endPass(op.pass);
-      }
+      op.pass ??= { last: (storeDb().prepare('SELECT max(n) AS n FROM fts_todo').get() as { n: number | null }).n ?? 0, after: 0 };
+      if (!indexBatch(op.pass)) queue.shift();
     } catch (e) {
       // Nothing of this batch was committed: its rows stay in fts_todo for the next request.
       queue.shift();
@@ -200,17 +231,7 @@ function step(): void {
     return;
   }
   queue.shift();
-  if (op.op === 'delete') {
-    try {
-      db.transaction(() => {
-        for (const n of op.ns) del.run(n);
-      }).immediate();
-    } catch (e) {
-      port.postMessage({ op: 'failed', message: e instanceof Error ? e.message : String(e) } satisfies FtsReply);
-    }
-    // The number may be given to a new blob: index it again then.
-    for (const n of op.ns) indexed.delete(n);
-  } else if (op.op === 'sync') {
+  if (op.op === 'sync') {
     port.postMessage({ op: 'synced', id: op.id } satisfies FtsReply);
   } else if (op.op === 'close') {
     if (flushTimer) clearTimeout(flushTimer);
@@ -234,6 +255,16 @@ port.on('message', (op: FtsRequest) => {
     checkpoint();
     return;
   }
+  if (op.op === 'delete') {
+    try {
+      remove(op.ns);
+    } catch (e) {
+      port.postMessage({ op: 'failed', message: e instanceof Error ? e.message : String(e) } satisfies FtsReply);
+    }
+    return;
+  }
+  // An index request still waiting to begin covers this one too (its pass reads fts_todo when it begins).
+  if (op.op === 'index' && queue.some((q) => q.op === 'index' && !q.pass)) return;
   if (op.op === 'close') closing = true;
   queue.push(op);
   if (!pumping) {

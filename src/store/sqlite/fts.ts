@@ -25,12 +25,14 @@ import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../lib/log.js';
+import type { ParseLimits } from '../../mail/parse.js';
 
 export type FtsRequest = { op: 'index' } | { op: 'delete'; ns: number[] } | { op: 'sync'; id: number } | { op: 'checkpoint' } | { op: 'close' };
 
 export type FtsReply =
   | { op: 'synced'; id: number }
-  | { op: 'durable'; ns: number[] }
+  /** Rows on disk in fts.db: blob number and the blob id indexed ('' for a blob found gone). */
+  | { op: 'durable'; rows: Array<[number, string]> }
   /** A batch of `bytes` of stored messages took `ms` to read, parse and index. */
   | { op: 'pace'; bytes: number; ms: number }
   | { op: 'failed'; message: string }
@@ -39,8 +41,8 @@ export type FtsReply =
 
 const SCHEMA = `CREATE VIRTUAL TABLE IF NOT EXISTS msg_fts USING fts5(subject, "from", "to", cc, bcc, body, tokenize = 'trigram');`;
 
-function spawn(dbPath: string, storePath: string, blobRoot: string): Worker {
-  const options = { workerData: { path: dbPath, storePath, blobRoot } };
+function spawn(dbPath: string, storePath: string, blobRoot: string, parseLimits: ParseLimits): Worker {
+  const options = { workerData: { path: dbPath, storePath, blobRoot, parseLimits } };
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./fts-worker.js', import.meta.url), options);
   // Under tsx/vitest this module is TypeScript: the worker registers tsx's loader, then loads fts-worker.ts.
   const target = JSON.stringify(new URL('./fts-worker.ts', import.meta.url).href);
@@ -72,10 +74,12 @@ export class FtsIndex {
     /** dir/blobs, where the worker reads the messages stored as files. */
     private readonly blobRoot: string,
     private readonly log: Logger,
-    /** Called with blob numbers whose rows are committed in fts.db and on disk. */
-    private readonly onIndexed: (ns: number[]) => void,
+    /** Called with the rows committed in fts.db and on disk (blob number, blob id or '' for one found gone). */
+    private readonly onIndexed: (rows: Array<[number, string]>) => void,
     /** Called when the worker failed: rows it had not committed must be indexed again. */
     private readonly onFailed: () => void,
+    /** The parser limits delivery uses (config limits), for the worker's parse of each message. */
+    private readonly parseLimits: ParseLimits = {},
   ) {
     this.path = path.join(dir, 'fts.db');
     let created = !existsSync(this.path);
@@ -109,7 +113,7 @@ export class FtsIndex {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const w = spawn(this.path, this.storePath, this.blobRoot);
+    const w = spawn(this.path, this.storePath, this.blobRoot, this.parseLimits);
     w.unref();
     w.on('message', (r: FtsReply) => this.onReply(r));
     const lost = (why: unknown): void => {
@@ -140,7 +144,7 @@ export class FtsIndex {
       this.log.error({ err: r.message }, 'full-text indexing failed; the rows will be indexed again');
       this.onFailed();
     } else if (r.op === 'durable') {
-      this.onIndexed(r.ns);
+      this.onIndexed(r.rows);
     } else if (r.op === 'pace') {
       // Moving average of the indexing speed (bytes of stored messages per ms).
       const speed = r.bytes / Math.max(r.ms, 0.01);

@@ -37,6 +37,7 @@ import { Readable } from 'node:stream';
 import type { Clock } from '../../lib/clock.js';
 import { bi, MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
+import type { ParseLimits } from '../../mail/parse.js';
 import type { Envelope, MimePart } from '../../mail/types.js';
 import type {
   Account,
@@ -88,6 +89,8 @@ export interface SqliteStoreOptions {
   clock: Clock;
   inlineBlobMaxBytes: number;
   groupCommitWindowMs: number;
+  /** The limits delivery parses with (config limits): the index worker parses each stored message with them too. */
+  parseLimits?: ParseLimits;
 }
 
 /** Consecutive index-worker failures after which re-indexing stops until the next start. */
@@ -533,9 +536,9 @@ class Core {
       path.join(opts.dir, 'buudien.db'),
       this.blobs.root,
       opts.log,
-      (ns) => {
+      (rows) => {
         this.ftsFailures = 0;
-        this.ftsAcked.push(...ns);
+        this.ftsAcked.push(...rows);
         this.scheduleIndex();
       },
       () => {
@@ -546,6 +549,7 @@ class Core {
         // What the failed request did not commit is still in fts_todo: ask again once idle.
         this.ftsWaiting(0, 0);
       },
+      opts.parseLimits,
     );
   }
 
@@ -560,8 +564,8 @@ class Core {
   private readonly lookups = new Map<string, unknown>();
   /** data_version the remembered answers were read at. */
   private lookupsVersion = -1;
-  /** Set while a group commit of deliveries runs (its writes keep the lookups). */
-  private deliveriesOnly = false;
+  /** Set while a group commit of deliveries (or an fts_todo clean-up) runs: its writes keep the lookups. */
+  private keepLookups = false;
 
   /** The remembered answer, or undefined (then read it, and remember() it inside that read). */
   lookupHit(key: string): unknown {
@@ -738,7 +742,7 @@ class Core {
       if (this.totalChanges() !== changesBefore) {
         this.walDirty = true;
         this.lastWriteAt = Date.now();
-        if (!this.deliveriesOnly) this.forgetLookups();
+        if (!this.keepLookups) this.forgetLookups();
         this.scheduleIndex();
       }
       this.emit(mine);
@@ -888,7 +892,7 @@ class Core {
   /** Sizes of the messages the open transaction listed in fts_todo: counted after its commit, dropped on rollback. */
   private ftsOut: number[] = [];
   /** Blob numbers the indexer has committed: removed from fts_todo by the next maintenance turn. */
-  private ftsAcked: number[] = [];
+  private ftsAcked: Array<[number, string]> = [];
   /** Messages committed to fts_todo since the worker was last asked to index, their bytes, and when the first of them came. */
   private ftsBacklog = 0;
   private ftsBacklogBytes = 0;
@@ -910,6 +914,7 @@ class Core {
 
   /** Count messages waiting for the index (at least one, so that a request follows) and decide. */
   ftsWaiting(messages: number, bytes: number): void {
+    if (!this.indexing()) return;
     this.ftsBacklog += Math.max(1, messages);
     this.ftsBacklogBytes += bytes;
     this.ftsBacklogSince ??= Date.now();
@@ -932,7 +937,7 @@ class Core {
    * the index catches up right after (searches wait for it: ftsSynced).
    */
   private maybeIndex(): void {
-    if (this.ftsBacklog === 0 || this.closing || this.closed || this.ftsFailures > FTS_MAX_FAILURES) return;
+    if (this.ftsBacklog === 0 || !this.indexing()) return;
     const now = Date.now();
     const quiet = now - this.lastWriteAt >= FTS_IDLE_MS && !this.busy() && !this.flushScheduled;
     const overdue =
@@ -946,7 +951,7 @@ class Core {
 
   /** Resolves when every message committed so far is in the index (a search sees them all). */
   async ftsSynced(): Promise<void> {
-    if (this.closing || this.closed || this.ftsFailures > FTS_MAX_FAILURES) return;
+    if (!this.indexing()) return;
     this.ftsBacklog = 0;
     this.ftsBacklogBytes = 0;
     this.ftsBacklogSince = null;
@@ -966,34 +971,57 @@ class Core {
    * never wait for any of it; SQLite's inline checkpoint at WAL_AUTOCHECKPOINT_PAGES is only a cap.
    */
   scheduleIndex(): void {
-    if (this.indexTimer || this.closed || (this.ftsAcked.length === 0 && !this.walDirty && this.ftsBacklog === 0)) return;
+    const backlog = this.ftsBacklog > 0 && this.indexing();
+    if (this.indexTimer || this.closed || (this.ftsAcked.length === 0 && !this.walDirty && !backlog)) return;
     const now = Date.now();
     let wait = this.ftsAcked.length > 0 ? 2 : Infinity;
     if (this.walDirty) wait = Math.min(wait, this.lastCheckpoint + CHECKPOINT_INTERVAL_MS - now);
-    if (this.ftsBacklog > 0) wait = Math.min(wait, this.lastWriteAt + FTS_IDLE_MS - now);
+    if (backlog) wait = Math.min(wait, this.lastWriteAt + FTS_IDLE_MS - now);
+    // Idle means no delivery at any stage: none writing its blob file, none waiting to commit.
+    // While deliveries run, look again now and then (group commits clear fts_todo meanwhile).
+    const idle = (): boolean => !this.busy() && !this.flushScheduled;
+    if (!idle()) wait = Math.max(wait, FTS_IDLE_MS / 4);
     this.indexTimer = setTimeout(() => {
       this.indexTimer = null;
       if (this.closed) return;
       this.maybeIndex();
       if (this.walDirty && Date.now() - this.lastCheckpoint >= CHECKPOINT_INTERVAL_MS && !this.closing) {
-        this.walDirty = false;
-        this.lastCheckpoint = Date.now();
-        this.fts.checkpoint();
+        // Off the event loop on the worker's connection; inline (between deliveries) once the
+        // worker has been given up on, so a broken index never leaves the WAL to grow.
+        if (this.indexing()) {
+          this.walDirty = false;
+          this.lastCheckpoint = Date.now();
+          this.fts.checkpoint();
+        } else if (idle()) {
+          this.walDirty = false;
+          this.lastCheckpoint = Date.now();
+          try {
+            this.db.pragma('wal_checkpoint(PASSIVE)');
+          } catch (err) {
+            this.opts.log.error({ err }, 'store maintenance (checkpoint) failed');
+          }
+        }
       }
-      // Idle means no delivery at any stage: none writing its blob file, none waiting to commit.
-      if (this.busy() || this.flushScheduled) {
-        this.scheduleIndex();
-        return;
-      }
-      try {
-        if (this.ftsAcked.length > 0) this.transact(() => this.clearAcked(5000));
-      } catch (err) {
-        this.opts.log.error({ err }, 'store maintenance (index bookkeeping) failed');
-        return;
+      if (idle() && this.ftsAcked.length > 0) {
+        // Only fts_todo changes: the remembered lookups stay (as in a group commit).
+        this.keepLookups = true;
+        try {
+          this.transact(() => this.clearAcked(5000));
+        } catch (err) {
+          this.opts.log.error({ err }, 'store maintenance (index bookkeeping) failed');
+          return;
+        } finally {
+          this.keepLookups = false;
+        }
       }
       this.scheduleIndex();
     }, Math.max(2, wait));
     this.indexTimer.unref();
+  }
+
+  /** The index worker is in use: not closing, and not given up on after FTS_MAX_FAILURES failures. */
+  private indexing(): boolean {
+    return !this.closing && !this.closed && this.ftsFailures <= FTS_MAX_FAILURES;
   }
 
   /**
@@ -1003,8 +1031,16 @@ class Core {
    */
   clearAcked(max = Infinity): void {
     if (this.ftsAcked.length === 0) return;
-    const ns = this.ftsAcked.splice(0, max);
-    this.run('DELETE FROM fts_todo WHERE n IN (SELECT value FROM json_each(?))', JSON.stringify(ns));
+    const rows = this.ftsAcked.splice(0, max);
+    // A number is removed only while it still names the blob that was indexed (or, for one the
+    // worker found gone, no blob): a collected blob's number may have been given to a new
+    // message meanwhile, and that message's listing must stay.
+    this.run(
+      `DELETE FROM fts_todo WHERE n IN (
+         SELECT a.value ->> 0 FROM json_each(?) a LEFT JOIN blobs b ON b.n = a.value ->> 0
+          WHERE (a.value ->> 1 = '' AND b.n IS NULL) OR b.id = a.value ->> 1)`,
+      JSON.stringify(rows),
+    );
   }
 
   stopIndexer(): void {
@@ -1051,7 +1087,7 @@ class Core {
     this.pending = [];
     if (items.length === 0) return;
     const results: Array<{ ok: true; value: StoredCopy[] } | { ok: false; error: unknown }> = [];
-    this.deliveriesOnly = true;
+    this.keepLookups = true;
     try {
       this.transact(() => {
         for (const it of items) {
@@ -1069,7 +1105,7 @@ class Core {
       for (const it of items) it.reject(e);
       return;
     } finally {
-      this.deliveriesOnly = false;
+      this.keepLookups = false;
     }
     this.scheduleIndex();
     const settle = (syncError: unknown): void => {
@@ -2330,9 +2366,9 @@ class SqliteStore implements Store {
       return { blobs: 0, bytes: 0, deferred: true };
     }
     if (removed.length > 0) {
-      // Posted right after the commit, before any later delivery can reuse a number and post its
-      // row: the indexer applies operations in order. (A row it misses matches nothing anyway:
-      // searches join the index with blobs.)
+      // The worker removes a row only while no blob has its number (a number given to a new
+      // message meanwhile keeps that message's row). A row left behind matches nothing anyway:
+      // searches join the index with blobs.
       this.c.fts.remove(removed.map((r) => r.n));
       await this.c.durable();
     }

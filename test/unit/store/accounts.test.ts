@@ -1,9 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isMailError } from '../../../src/lib/errors.js';
-import { silentLogger } from '../../../src/lib/log.js';
 import type { Store } from '../../../src/store/port.js';
-import { openSqliteStore } from '../../../src/store/sqlite/index.js';
-import { AUDIT, message, newAccount, openTestStore, type TestStore } from './helpers.js';
+import { AUDIT, message, newAccount, openSecondStore, openTestStore, type TestStore } from './helpers.js';
 
 let t: TestStore;
 let store: Store;
@@ -215,7 +213,7 @@ describe('accounts', () => {
 // process, writes of another process on the same files, batches and deliveries.
 /** A second store on the same files: what the CLI next to the server is. */
 async function otherProcess<T>(fn: (s: Store) => Promise<T>): Promise<T> {
-  const other = await openSqliteStore({ dir: t.dir, log: silentLogger(), clock: t.clock, inlineBlobMaxBytes: 64 * 1024, groupCommitWindowMs: 0 });
+  const other = await openSecondStore(t);
   try {
     return await fn(other);
   } finally {

@@ -46,6 +46,11 @@ export async function openTestStore(opts: { inlineBlobMaxBytes?: number; groupCo
   return t;
 }
 
+/** A second store on the same files, as another process (the CLI next to the server) opens it. */
+export function openSecondStore(t: TestStore): Promise<Store> {
+  return openSqliteStore({ dir: t.dir, log: silentLogger(), clock: t.clock, inlineBlobMaxBytes: 64 * 1024, groupCommitWindowMs: 0 });
+}
+
 let accountSeq = 0;
 
 export async function newAccount(store: Store, address?: string, quotaBytes: number | null = null) {

@@ -1,12 +1,10 @@
 import Database from 'better-sqlite3';
-import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Mailbox, Store, StoreEvent } from '../../../src/store/port.js';
 import { foldVietnamese } from '../../../src/mail/fold.js';
-import { silentLogger } from '../../../src/lib/log.js';
-import { openSqliteStore } from '../../../src/store/sqlite/index.js';
-import { message, newAccount, openTestStore, rfc822, type TestStore } from './helpers.js';
+import { message, newAccount, openSecondStore, openTestStore, rfc822, type TestStore } from './helpers.js';
 import { until } from '../../helpers/messages.js';
 
 let t: TestStore;
@@ -267,7 +265,7 @@ describe('concurrency', () => {
 
 describe('two processes on one storage dir', () => {
   it("a collector in another process cannot break a delivery of the same bytes in flight", async () => {
-    const other = await openSqliteStore({ dir: t.dir, log: silentLogger(), clock: t.clock, inlineBlobMaxBytes: 64 * 1024, groupCommitWindowMs: 0 });
+    const other = await openSecondStore(t);
     try {
       const a = await newAccount(store);
       const box = await inbox(a.id);
@@ -511,7 +509,7 @@ describe('searchText', () => {
     expect(await store.searchText(box.id, ['ke hoach cu'], 'subject')).toEqual([1]);
     // Another process (the CLI next to the server) expunges it and collects its blob: the
     // highest number is free again, and this process's indexer was not told.
-    const other = await openSqliteStore({ dir: t.dir, log: silentLogger(), clock: t.clock, inlineBlobMaxBytes: 64 * 1024, groupCommitWindowMs: 0 });
+    const other = await openSecondStore(t);
     try {
       await other.expunge(box.id, [1]);
       expect((await other.collectGarbage()).blobs).toBe(1);
@@ -524,6 +522,54 @@ describe('searchText', () => {
     db.close();
     expect(await store.searchText(box.id, ['ke hoach moi'], 'subject')).toEqual([2]);
     expect(await store.searchText(box.id, ['ke hoach'], 'subject')).toEqual([2]);
+  });
+
+  it("a collection's late delete request does not take the index row of a new message that reused the number", async () => {
+    const a = await newAccount(store);
+    const box = await inbox(a.id);
+    await store.storeMessage(message(rfc822({ subject: 'Công văn đến', body: 'cũ' }), [box.id]));
+    expect(await store.searchText(box.id, ['cong van den'], 'subject')).toEqual([1]);
+    const other = await openSecondStore(t);
+    try {
+      await other.expunge(box.id, [1]);
+      expect((await other.collectGarbage()).blobs).toBe(1);
+      // The other process's indexer (still starting) has the delete request; meanwhile this
+      // process stores a new message under the freed number and indexes it.
+      await store.storeMessage(message(rfc822({ subject: 'Quyết định mới', body: 'mới' }), [box.id]));
+      expect(await store.searchText(box.id, ['quyet dinh moi'], 'subject')).toEqual([2]);
+    } finally {
+      await other.close(); // its indexer has applied the delete by now
+    }
+    expect(await store.searchText(box.id, ['quyet dinh moi'], 'subject')).toEqual([2]);
+  });
+
+  it('a message whose file cannot be read waits in fts_todo; the others are indexed, and later mail too', async () => {
+    const a = await newAccount(store);
+    const box = await inbox(a.id);
+    const big = 'Nội dung dài. '.repeat(8000); // over 64 KB: stored as a file of its own
+    await store.storeMessage(message(rfc822({ subject: 'Tờ trình một', body: 'ngắn' }), [box.id]));
+    await store.storeMessage(message(rfc822({ subject: 'Tờ trình hai', body: big }), [box.id]));
+    await store.storeMessage(message(rfc822({ subject: 'Tờ trình ba', body: 'ngắn' }), [box.id]));
+    // Its file turns into something unreadable (EISDIR here; EACCES or EIO in real life).
+    const db = new Database(path.join(t.dir, 'buudien.db'), { readonly: true });
+    const file = db.prepare("SELECT id FROM blobs WHERE data IS NULL").pluck().get() as string;
+    db.close();
+    const where = path.join(t.dir, 'blobs', file.slice(0, 2), file.slice(2, 4), file);
+    const bytes = readFileSync(where);
+    rmSync(where);
+    mkdirSync(where);
+    expect(await store.searchText(box.id, ['to trinh'], 'subject')).toEqual([1, 3]);
+    for (let i = 0; i < 3; i++) {
+      await store.storeMessage(message(rfc822({ subject: `Báo cáo ${i}`, body: 'ngắn' }), [box.id]));
+      expect(await store.searchText(box.id, [`bao cao ${i}`], 'subject')).toEqual([4 + i]);
+    }
+    await until(async () => countIn('buudien.db', 'SELECT count(*) AS n FROM fts_todo') === 1);
+    expect(await store.searchText(box.id, ['to trinh hai'], 'subject')).toEqual([]);
+    // Readable again: the next pass indexes it.
+    rmSync(where, { recursive: true });
+    writeFileSync(where, bytes);
+    expect(await store.searchText(box.id, ['to trinh hai'], 'subject')).toEqual([2]);
+    await until(async () => countIn('buudien.db', 'SELECT count(*) AS n FROM fts_todo') === 0);
   });
 
   it('rebuilds the whole index when fts.db is missing (a restored backup has none)', async () => {
