@@ -16,7 +16,7 @@
  * `delete` (rows of collected blobs) and `checkpoint` are applied as they arrive.
  */
 import Database from 'better-sqlite3';
-import { closeSync, fdatasyncSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ParseLimits } from '../../mail/parse.js';
 import { searchTextOfRaw, type SearchText } from '../../mail/search-text.js';
@@ -127,6 +127,33 @@ interface TodoRow {
 
 const EMPTY: SearchText = { subject: '', from: '', to: '', cc: '', bcc: '', body: '' };
 
+/**
+ * One buffer, grown as needed, for every message read from a file: each is parsed and folded
+ * before the next is read, and a new buffer of a few MB per message would leave this thread's
+ * allocator holding far more memory than it uses.
+ */
+let readBuffer = Buffer.alloc(0);
+const READ_KEEP_BYTES = 8 * 1024 * 1024;
+
+function readFile(file: string): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    // Past READ_KEEP_BYTES a message gets a buffer of its own, not kept.
+    if (readBuffer.length < size && size <= READ_KEEP_BYTES) readBuffer = Buffer.alloc(Math.min(READ_KEEP_BYTES, Math.max(size, readBuffer.length * 2, 64 * 1024)));
+    const buf = size <= readBuffer.length ? readBuffer : Buffer.alloc(size);
+    let off = 0;
+    while (off < size) {
+      const n = readSync(fd, buf, off, size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf.subarray(0, off);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The message's bytes; null when its blob is gone (collected meanwhile) or cannot be read (warned; left in fts_todo). */
 function readMessage(st: Database.Database, r: TodoRow & { id: string }): Buffer | null {
   try {
@@ -134,7 +161,7 @@ function readMessage(st: Database.Database, r: TodoRow & { id: string }): Buffer
       const row = st.prepare('SELECT data FROM blobs WHERE n = ? AND id = ?').get(r.n, r.id) as { data: Buffer | null } | undefined;
       return row?.data ?? null;
     }
-    return readFileSync(blobFilePath(blobRoot, r.id));
+    return readFile(blobFilePath(blobRoot, r.id));
   } catch (e) {
     // A file the collector removed inside its transaction: the row we listed is going too.
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !st.prepare('SELECT 1 FROM blobs WHERE n = ? AND id = ?').get(r.n, r.id)) return null;
