@@ -39,10 +39,14 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-syntax': ['error', { selector: "MemberExpression[object.name='process'][property.name='env']", message: 'process.env only inside src/config (DESIGN.md).' }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "MemberExpression[object.name='process'][property.name='env']", message: 'process.env only inside src/config (DESIGN.md).' },
+        { selector: "NewExpression[callee.name='Database']", message: 'Open SQLite connections with store/sqlite/connection.ts openDatabase (no statement may be garbage-collected on Node 24).' },
+      ],
     },
   },
-  { files: ['src/config/**', 'test/**', 'bench/**', 'scripts/**'], rules: { 'no-restricted-syntax': 'off' } },
+  { files: ['src/config/**', 'test/**', 'bench/**', 'scripts/**', 'src/store/sqlite/connection.ts'], rules: { 'no-restricted-syntax': 'off' } },
   ...Object.entries(forbidden)
     .filter(([folder]) => folder !== 'store')
     .map(([folder, targets]) => boundary(folder, targets)),

@@ -27,7 +27,8 @@
  * runs after (then it sees the lease). The lease carries a wall-clock expiry, renewed while
  * copying, so a backup process that dies cannot stop collection for more than LEASE_TTL_MS.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from './connection.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, copyFile, link, mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
@@ -293,7 +294,7 @@ export async function takeBackup(src: BackupSource, destDir: string, opts: Backu
     await chmod(dbPath, 0o600);
     let rows: Array<{ id: string; size: number }>;
     let schemaVersion: number;
-    const snap = new Database(dbPath);
+    const snap = openDatabase(dbPath);
     try {
       snap.pragma('journal_mode = DELETE');
       rows = snap.prepare('SELECT id, size FROM blobs WHERE data IS NULL ORDER BY id').all() as Array<{ id: string; size: number }>;
@@ -448,7 +449,7 @@ export async function verifyBackup(dirArg: string): Promise<BackupCheck> {
     }
     let db: Database.Database | null = null;
     try {
-      db = new Database(dbPath, { readonly: true, fileMustExist: true });
+      db = openDatabase(dbPath, { readonly: true, fileMustExist: true });
       const result = (db.pragma('integrity_check') as Array<{ integrity_check: string }>).map((r) => r.integrity_check);
       if (result.length !== 1 || result[0] !== 'ok') {
         for (const line of result.slice(0, 20)) problems.push(bi('CSDL hỏng (integrity_check)', 'database damaged (integrity_check)') + `: ${line}`);
@@ -526,7 +527,7 @@ export async function storeInUse(storageDir: string): Promise<boolean> {
   }
   let db: Database.Database | null = null;
   try {
-    db = new Database(file, { fileMustExist: true, timeout: 0 });
+    db = openDatabase(file, { fileMustExist: true, timeout: 0 });
     db.pragma('locking_mode = EXCLUSIVE');
     db.exec('BEGIN EXCLUSIVE');
     db.exec('ROLLBACK');

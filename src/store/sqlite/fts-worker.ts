@@ -15,7 +15,8 @@
  * of this thread's event loop (a `close` ends the indexing: what is left waits in fts_todo).
  * `delete` (rows of collected blobs) and `checkpoint` are applied as they arrive.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from './connection.js';
 import { closeSync, fdatasyncSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ParseLimits } from '../../mail/parse.js';
@@ -31,7 +32,7 @@ const { path: dbPath, storePath, blobRoot, parseLimits } = workerData as { path:
 const BATCH_ROWS = 200;
 const BATCH_BYTES = 4 * 1024 * 1024;
 
-const db = new Database(dbPath);
+const db = openDatabase(dbPath);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
 db.pragma('busy_timeout = 10000');
@@ -43,7 +44,7 @@ let store: Database.Database | null = null;
 
 function storeDb(): Database.Database {
   if (!store) {
-    store = new Database(storePath);
+    store = openDatabase(storePath);
     store.pragma('synchronous = NORMAL'); // a checkpoint syncs the WAL before and the database after
     store.pragma('busy_timeout = 10000');
   }

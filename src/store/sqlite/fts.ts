@@ -20,7 +20,8 @@
  *   `sync()` first has the worker index everything waiting and waits for it: a search sees
  *   every message delivered before it.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from './connection.js';
 import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -101,7 +102,7 @@ export class FtsIndex {
 
   /** Create fts.db (WAL, the FTS5 table) if needed, synchronously, so the read connection can open it before the worker starts. */
   private static prepare(file: string): void {
-    const db = new Database(file);
+    const db = openDatabase(file);
     try {
       db.pragma('journal_mode = WAL');
       db.exec(SCHEMA);
@@ -201,7 +202,7 @@ export class FtsIndex {
   /** The read-only search connection (fts.db, with buudien.db attached as `store`). */
   search(): Database.Database {
     if (!this.reader) {
-      const db = new Database(this.path, { readonly: true });
+      const db = openDatabase(this.path, { readonly: true });
       db.prepare('ATTACH DATABASE ? AS store').run(this.storePath);
       this.reader = db;
     }

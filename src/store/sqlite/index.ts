@@ -28,7 +28,8 @@
  *   Calls on the outer store made from inside fn's async context (AsyncLocalStorage) join the
  *   batch too, so a service that kept the outer store cannot deadlock against its own batch.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from './connection.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
@@ -2457,7 +2458,7 @@ function migrate(db: Database.Database, log: Logger): void {
 /** Open (creating if needed) the embedded store under `dir`: dir/buudien.db and dir/blobs/. */
 export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> {
   mkdirSync(opts.dir, { recursive: true });
-  const db = new Database(path.join(opts.dir, 'buudien.db'));
+  const db = openDatabase(path.join(opts.dir, 'buudien.db'));
   try {
     db.pragma('journal_mode = WAL');
     // NORMAL: commits do not fsync on the event loop; every write awaits Core.durable() instead.
