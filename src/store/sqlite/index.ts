@@ -505,7 +505,6 @@ class Core {
   private pending: PendingWrite[] = [];
   private flushScheduled = false;
   private flushChain: Promise<void> = Promise.resolve();
-  private readonly stmts = new Map<string, Stmt>();
   private readonly runner: Database.Transaction<(f: () => unknown) => unknown>;
   private readonly reader: Database.Transaction<(f: () => unknown) => unknown>;
   private readonly totalChangesStmt: Stmt;
@@ -667,13 +666,9 @@ class Core {
     this.walHandle = null;
   }
 
+  /** The statement for this SQL (one per text: connection.ts openDatabase keeps them). */
   q(sql: string): Stmt {
-    let s = this.stmts.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.stmts.set(sql, s);
-    }
-    return s;
+    return this.db.prepare(sql);
   }
 
   get<T>(sql: string, ...params: unknown[]): T | undefined {
