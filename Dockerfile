@@ -12,8 +12,12 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
+# The allocator settings of `npm start` (README, "Memory"): two malloc arenas, and buffers of
+# 256 KB or more (whole messages) always given back to the system when freed.
 ENV NODE_ENV=production \
-    BUUDIEN_CONFIG=/app/docker/buudien.yaml
+    BUUDIEN_CONFIG=/app/docker/buudien.yaml \
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=262144
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

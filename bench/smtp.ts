@@ -215,8 +215,9 @@ export async function startMxApp(storageDir: string, config: Record<string, unkn
 
 /**
  * The server process of the size classes: plain Node running the compiled build (dist/) with
- * the flags of `npm start` and the Docker image (startFlags), so its RSS has no TypeScript
- * loader in it. It samples its own RSS every 20 ms and answers {peak: true} (the peak since the
+ * the environment and flags of `npm start` and the Docker image (startCommand), so its RSS has no
+ * TypeScript loader in it. BENCH_SERVER_FLAGS adds Node flags (say `--cpu-prof --cpu-prof-dir=DIR`
+ * to profile it). It samples its own RSS every 20 ms and answers {peak: true} (the peak since the
  * last question) over IPC.
  */
 const SERVER_RUNNER = `
@@ -236,11 +237,13 @@ process.on('message', async (m) => {
 process.send({ port: app.listeners.get('smtp').port });
 `;
 
-/** The Node flags of `npm start` (package.json: "node FLAGS bin/buudien.js serve"), which the Dockerfile's CMD repeats. */
-function startFlags(): string[] {
+/** `npm start` (package.json: "VAR=value … node FLAGS bin/buudien.js serve", which the Dockerfile's ENV and CMD repeat): its environment and Node flags. */
+function startCommand(): { text: string; env: Record<string, string>; flags: string[] } {
   const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } };
   const words = pkg.scripts.start.split(/\s+/);
-  return words.slice(1, words.indexOf('bin/buudien.js'));
+  const node = words.indexOf('node');
+  const env = Object.fromEntries(words.slice(0, node).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  return { text: words.slice(0, words.indexOf('bin/buudien.js')).join(' '), env, flags: words.slice(node + 1, words.indexOf('bin/buudien.js')) };
 }
 
 interface ServerProcess {
@@ -254,7 +257,8 @@ async function startServerProcess(dir: string): Promise<ServerProcess> {
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'server-runner.mjs');
   writeFileSync(file, SERVER_RUNNER);
-  const child = fork(file, [path.join(root, 'dist'), JSON.stringify(mxConfig(path.join(dir, 'data'))), JSON.stringify(BENCH_ACCOUNT)], { execArgv: startFlags(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const start = startCommand();
+  const child = fork(file, [path.join(root, 'dist'), JSON.stringify(mxConfig(path.join(dir, 'data'))), JSON.stringify(BENCH_ACCOUNT)], { execArgv: [...start.flags, ...(process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? [])], env: { ...process.env, ...start.env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const next = <T>(key: string): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const onMessage = (m: Record<string, T>) => {
@@ -326,7 +330,7 @@ async function smtpPart(dir: string, out: string[]): Promise<void> {
   }
   out.push(
     '',
-    `The server is the compiled build (\`dist/\`) in a plain Node process with the Node flags of \`npm start\` and the Docker image (\`${startFlags().join(' ')}\`; no TypeScript loader in its memory), a fresh one for each size (so one size's memory does not carry over into the next); the clients run in child processes. Each row is the faster of two runs; its server peak RSS is the highest during either.`,
+    `The server is the compiled build (\`dist/\`) in a plain Node process with the environment and Node flags of \`npm start\` and the Docker image (\`${startCommand().text}\`; no TypeScript loader in its memory), a fresh one for each size (so one size's memory does not carry over into the next); the clients run in child processes. Each row is the faster of two runs; its server peak RSS is the highest during either.`,
     '',
     'Targets: 4 KB at 10 connections ≥ 2,000 msg/s; 2 MB at 10 connections ≥ 150 MB/s; RSS < 300 MB at 50 connections.',
     '',

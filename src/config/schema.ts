@@ -169,7 +169,7 @@ export const configSchema = z
          * message being received is spooled to storage.dir/tmp (fewer disk writes for a few big
          * messages at a time, bounded memory for many).
          */
-        receiveMemoryBytes: bytes(16 * MiB),
+        receiveMemoryBytes: bytes(4 * MiB),
         /** What to do with mail whose sender domain publishes DMARC p=reject and fails: reject | flag. */
         dmarcRejectAction: z.enum(['reject', 'flag']).default('reject'),
         /** Check SPF/DKIM/DMARC on inbound mail (needs DNS). */
