@@ -72,6 +72,11 @@ export function parseNotify(v: string | true | undefined): Parsed<DsnNotify[] | 
   return ok(out);
 }
 
+/** RFC 6533 §3 EmbeddedUnicodeChar: one character as `\x{HEX}` (upper case, no leading zeros). */
+export function embeddedUnicodeChar(c: string): string {
+  return `\\x{${(c.codePointAt(0) ?? 0).toString(16).toUpperCase()}}`;
+}
+
 /**
  * ORCPT=addr-type;xtext. The "utf-8" type (RFC 6533) may carry UTF-8 under SMTPUTF8: those
  * characters are kept in the \x{HEX} form of its utf-8-addr-xtext, so what is stored, reported
@@ -86,7 +91,7 @@ export function parseOrcpt(v: string | true | undefined): Parsed<string | null> 
   let rest = v.slice(semi + 1);
   if (!ATOM.test(type)) return no(replies.badDsnOrcpt());
   if (type.toLowerCase() === 'utf-8') {
-    rest = rest.replace(/[^\x00-\x7f]/gu, (c) => `\\x{${(c.codePointAt(0) ?? 0).toString(16).toUpperCase()}}`);
+    rest = rest.replace(/[^\x00-\x7f]/gu, embeddedUnicodeChar);
   }
   if (!isXtext(rest)) return no(replies.badDsnOrcpt());
   const decoded = decodeXtext(rest);

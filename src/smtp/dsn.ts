@@ -12,6 +12,7 @@ import { domainOf } from '../mail/addresses.js';
 import { encodeHeaderValue } from '../mail/headers.js';
 import { parseMessage } from '../mail/parse.js';
 import type { MessageDsn, Store } from '../store/port.js';
+import { embeddedUnicodeChar } from './dsn-params.js';
 import { rfc5322Date } from './received.js';
 
 /**
@@ -79,6 +80,18 @@ function ascii(s: string): string {
   return (en ? `${en[1] ?? ''}${en[2] ?? ''}` : c).replace(/[^\x20-\x7e]/g, '?');
 }
 
+/**
+ * The address of a Final-Recipient field (RFC 3464 §2.3.2). message/delivery-status is US-ASCII,
+ * so an address with other characters (an SMTPUTF8 recipient) takes RFC 6533's utf-8 type in its
+ * utf-8-addr-xtext form: each character outside QCHAR ("+", "=", backslash, space, controls and
+ * every non-ASCII one) written as `\x{HEX}` (RFC 6533 §3).
+ */
+export function finalRecipient(address: string): string {
+  const a = clean(address);
+  if (/^[\x20-\x7e]*$/.test(a)) return `rfc822; ${a}`;
+  return `utf-8; ${a.replace(/[^\x21-\x2a\x2c-\x3c\x3e-\x5b\x5d-\x7e]/gu, embeddedUnicodeChar)}`;
+}
+
 export function buildDsn(d: DsnInput): Buffer {
   const of = (a: DsnAction): DsnRecipient[] => d.recipients.filter((r) => r.action === a);
   const failed = of('failed');
@@ -132,7 +145,7 @@ export function buildDsn(d: DsnInput): Buffer {
   const perMessage = [`Reporting-MTA: dns; ${d.hostname}`, `Arrival-Date: ${rfc5322Date(d.arrivalDate)}`];
   if (d.envid) perMessage.unshift(`Original-Envelope-Id: ${clean(d.envid)}`);
   const perRecipient = d.recipients.map((r) => {
-    const f = [`Final-Recipient: rfc822; ${clean(r.recipient)}`, `Action: ${r.action}`, `Status: ${r.status}`];
+    const f = [`Final-Recipient: ${finalRecipient(r.recipient)}`, `Action: ${r.action}`, `Status: ${r.status}`];
     if (r.originalRecipient) f.unshift(`Original-Recipient: ${clean(r.originalRecipient)}`);
     if (r.remoteMta) f.push(`Remote-MTA: dns; ${clean(r.remoteMta)}`);
     if (r.diagnostic) f.push(`Diagnostic-Code: ${ascii(r.diagnostic).slice(0, 900)}`);

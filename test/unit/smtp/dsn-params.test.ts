@@ -1,6 +1,6 @@
 /** RFC 3461 parameters (smtp/dsn-params.ts), the raw values wire.ts hands over, and the DSN they shape (smtp/dsn.ts). */
 import { describe, expect, it } from 'vitest';
-import { buildDsn } from '../../../src/smtp/dsn.js';
+import { buildDsn, finalRecipient } from '../../../src/smtp/dsn.js';
 import { decodeXtext, isXtext, mailDsn, parseEnvid, parseNotify, parseOrcpt, parseRet, rcptDsn, wantsNotice } from '../../../src/smtp/dsn-params.js';
 import { rawEsmtpParams, translate } from '../../../src/smtp/wire.js';
 
@@ -124,5 +124,16 @@ describe('buildDsn', () => {
     expect(raw).not.toContain('BODY-MARKER');
     expect(raw).toContain('Original-Envelope-Id: env-1\r\nReporting-MTA: dns; mail.example.gov.vn\r\n');
     expect(raw).toContain('Original-Recipient: rfc822;B@y.vn\r\nFinal-Recipient: rfc822; b@y.vn\r\nAction: delivered\r\nStatus: 2.0.0\r\n');
+  });
+
+  it('writes a recipient with non-ASCII characters as an RFC 6533 utf-8 address in xtext form, keeping the part ASCII', () => {
+    expect(finalRecipient('b@y.vn')).toBe('rfc822; b@y.vn');
+    expect(finalRecipient('"a b"+x=y@y.vn')).toBe('rfc822; "a b"+x=y@y.vn');
+    expect(finalRecipient('người+a=b\\c@bưuđiện.vn')).toBe('utf-8; ng\\x{1B0}\\x{1EDD}i\\x{2B}a\\x{3D}b\\x{5C}c@b\\x{1B0}u\\x{111}i\\x{1EC7}n.vn');
+    expect(finalRecipient('😀@y.vn')).toBe('utf-8; \\x{1F600}@y.vn');
+    const raw = buildDsn({ ...base, recipients: [{ ...failed, recipient: 'người@y.vn' }] });
+    const status = /Content-Type: message\/delivery-status\r\n[^]*?\r\n\r\n([^]*?)\r\n--/.exec(raw.toString('latin1'))?.[1] ?? '';
+    expect(status).toContain('Final-Recipient: utf-8; ng\\x{1B0}\\x{1EDD}i@y.vn\r\n');
+    expect(/^[\x09\x0a\x0d\x20-\x7e]*$/.test(status)).toBe(true);
   });
 });
