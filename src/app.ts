@@ -112,6 +112,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         log,
         metrics,
         store,
+        auth,
         listenersHealthy: () => others.every((s) => s.healthy()),
         boundPort: (name) => listeners.get(name)?.port,
       }),

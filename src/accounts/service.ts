@@ -8,7 +8,7 @@ import { QUOTA_FLOOR_BYTES, type Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { MailError, bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import { generatePassword, hashPassword, passwordProblems } from '../auth/passwords.js';
+import { assertStrongPassword, generatePassword, hashPassword } from '../auth/passwords.js';
 import { effectiveQuotaBytes, type Account, type AccountKind, type AccountState, type AdminRole, type Domain, type Store, type Unit } from '../store/port.js';
 import { foldName, normalizeUnitCode, numbered, personalLocalPart, unitAddress, unitCode } from './naming.js';
 
@@ -249,10 +249,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     // A pre-hashed one-time password (request-form import) takes the place of a given one.
     if (prehashed) return { hash: prehashed.hash, oneTime: prehashed.password };
     if (password !== null && password !== undefined) {
-      const problems = passwordProblems(password, config.passwords, admin);
-      if (problems.length > 0) {
-        throw new MailError('PASSWORD_WEAK', bi(`Mật khẩu chưa đạt: ${problems.map((p) => p.split(' / ')[0]).join('; ')}`, `weak password: ${problems.map((p) => p.split(' / ')[1] ?? p).join('; ')}`));
-      }
+      assertStrongPassword(password, config.passwords, admin);
       return { hash: await hashPassword(password), oneTime: null };
     }
     const generated = generatePassword(config.passwords, admin);

@@ -9,6 +9,9 @@ export {
   type AuthDeps,
   type AuthStore,
   type AuthService,
+  type PasswordChangeFailureKind,
+  type PasswordChangeRequest,
+  type PasswordChangeResult,
   type SignInFailureKind,
   type SignInProtocol,
   type SignInRequest,
@@ -17,6 +20,6 @@ export {
 export { decodeSaslPlain, encodeSaslPlain, type SaslPlain } from './sasl.js';
 export { isLoopback, plaintextAllowedBy, type PlaintextMode } from './plaintext.js';
 export { FailureTracker } from './throttle.js';
-export { generatePassword, hashPassword, passwordProblems, verifyPassword, type PasswordRules } from './passwords.js';
+export { assertStrongPassword, generatePassword, hashPassword, passwordProblems, verifyPassword, type PasswordRules } from './passwords.js';
 export { createAppPassword, generateAppPasswordSecret, MAX_APP_PASSWORDS, revokeAppPassword } from './app-passwords.js';
 export { currentTotp, newTotpSecret, totpUri, verifyTotp } from './totp.js';

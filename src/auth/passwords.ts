@@ -4,7 +4,7 @@
  */
 import { randomInt } from 'node:crypto';
 import argon2 from 'argon2';
-import { bi } from '../lib/errors.js';
+import { MailError, bi } from '../lib/errors.js';
 
 export interface PasswordRules {
   userMinLength: number;
@@ -45,6 +45,13 @@ export function passwordProblems(password: string, rules: PasswordRules, admin: 
     problems.push(bi(`phải có ký tự đặc biệt (${rules.specialCharacters})`, `it needs a special character (${rules.specialCharacters})`));
   }
   return problems;
+}
+
+/** Throws PASSWORD_WEAK naming every problem (Vietnamese first, then English) when the password breaks the rules. */
+export function assertStrongPassword(password: string, rules: PasswordRules, admin: boolean): void {
+  const problems = passwordProblems(password, rules, admin);
+  if (problems.length === 0) return;
+  throw new MailError('PASSWORD_WEAK', bi(`Mật khẩu chưa đạt: ${problems.map((p) => p.split(' / ')[0]).join('; ')}`, `weak password: ${problems.map((p) => p.split(' / ')[1] ?? p).join('; ')}`));
 }
 
 /** A one-time password that satisfies the rules (for new accounts and resets). */

@@ -20,14 +20,21 @@
  * Every failure: metrics.authFailures, a log line (ip, username, protocol, reason), and — for
  * failed credentials — a growing delay (per IP and per account) before the answer.
  * Success: lastLoginAt recorded, the account's failure count forgotten.
+ *
+ * changePassword (the web portal, R-ACC-2, R-AUTH-2) takes the same steps 1–4 with the account
+ * password only (never an app password), then the TOTP code if the account has one. A
+ * must-change or expired account may change its password (that is what the portal is for); a
+ * suspended or deleted one may not. The new password must follow R-AUTH-1 and differ from the
+ * current one; it clears must-change, restarts the password's age and is audited.
  */
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
-import { bi } from '../lib/errors.js';
+import { bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Account, Store } from '../store/port.js';
-import { hashPassword, verifyPassword } from './passwords.js';
+import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
+import { verifyTotp } from './totp.js';
 import { plaintextAllowedBy } from './plaintext.js';
 import { KeyedCounter } from '../lib/keyed-counter.js';
 import { FailureTracker } from './throttle.js';
@@ -71,6 +78,28 @@ export type SignInResult =
       account: Account | null;
     };
 
+export interface PasswordChangeRequest {
+  username: string;
+  /** The current account password. */
+  password: string;
+  newPassword: string;
+  /** The authenticator code; required when the account has TOTP. */
+  totp: string | null;
+  ip: string;
+  secure: boolean;
+}
+
+export type PasswordChangeFailureKind = 'bad-credentials' | 'suspended' | 'deleted' | 'throttled' | 'plaintext-refused' | 'totp' | 'weak' | 'unchanged';
+
+export type PasswordChangeResult =
+  | { ok: true; account: Account }
+  | {
+      ok: false;
+      kind: PasswordChangeFailureKind;
+      /** Bilingual, Vietnamese first; safe to show the user. */
+      message: string;
+    };
+
 export type AuthConfig = Pick<Config, 'domains' | 'security' | 'passwords'>;
 
 /** The part of the store sign-in needs. */
@@ -90,6 +119,8 @@ export interface AuthDeps {
 
 export interface AuthService {
   signIn(req: SignInRequest): Promise<SignInResult>;
+  /** A user changes their own password (the portal); see the order of checks above. */
+  changePassword(req: PasswordChangeRequest): Promise<PasswordChangeResult>;
   plaintextAllowed(ip: string, secure: boolean): boolean;
   passwordExpired(account: Account, now: Date): boolean;
   /** The bilingual text for a failure kind (protocols that build their own refusals use it). */
@@ -277,8 +308,68 @@ export function createAuthService(deps: AuthDeps): AuthService {
     }
   }
 
+  async function changePassword(req: PasswordChangeRequest): Promise<PasswordChangeResult> {
+    const refuse = (kind: PasswordChangeFailureKind, text: string, reason: string): PasswordChangeResult => {
+      metrics.authFailures.inc({ protocol: 'http' });
+      log.warn({ ip: req.ip, username: req.username.slice(0, 320), protocol: 'http', reason }, 'password change refused');
+      return { ok: false, kind, message: text };
+    };
+    if (!plaintextAllowedBy(sec.allowPlaintextAuth, req.ip, req.secure)) {
+      return refuse('plaintext-refused', bi('Không được gửi mật khẩu trên kết nối chưa mã hóa; hãy mở trang này bằng HTTPS', 'Passwords may not be sent on an unencrypted connection; open this page over HTTPS'), 'plaintext-refused');
+    }
+    const release = gate.acquire(req.ip);
+    if (!release) return refuse('throttled', message('throttled'), 'throttled');
+    try {
+      const list = await candidates(req.username);
+      let account: Account | null = null;
+      for (const a of list) {
+        if (await verifyPassword(a.passwordHash, req.password)) {
+          account = a;
+          break;
+        }
+      }
+      if (list.length === 0) {
+        dummyHash ??= hashPassword('buudien-no-such-user');
+        await verifyPassword(await dummyHash, req.password);
+      }
+      const failed = async (kind: PasswordChangeFailureKind, text: string, reason: string): Promise<PasswordChangeResult> => {
+        const userKey = list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`;
+        const delay = failures.fail([`ip:${req.ip}`, userKey]);
+        const result = refuse(kind, text, reason);
+        if (delay > 0) await sleep(delay);
+        return result;
+      };
+      if (!account) return await failed('bad-credentials', message('bad-credentials'), 'bad-credentials');
+      if (account.state === 'deleted') return refuse('deleted', message('deleted'), 'deleted');
+      if (account.state === 'suspended') return refuse('suspended', message('suspended'), 'suspended');
+      if (account.totpSecret !== null && !verifyTotp(account.totpSecret, req.totp ?? '', clock.now())) {
+        return await failed('totp', bi('Tài khoản dùng xác thực hai lớp: hãy nhập đúng mã 6 số từ ứng dụng xác thực', 'This account uses two-factor sign-in: enter the right 6-digit code from the authenticator app'), 'totp');
+      }
+      try {
+        assertStrongPassword(req.newPassword, config.passwords, isAdminAccount(account));
+      } catch (e) {
+        if (isMailError(e) && e.code === 'PASSWORD_WEAK') return refuse('weak', e.message, 'weak');
+        throw e;
+      }
+      if (req.newPassword === req.password) {
+        return refuse('unchanged', bi('Mật khẩu mới phải khác mật khẩu hiện tại', 'The new password must differ from the current one'), 'unchanged');
+      }
+      failures.reset(`acct:${account.id}`);
+      const updated = await store.updateAccount(
+        account.id,
+        { passwordHash: await hashPassword(req.newPassword), mustChangePassword: false, passwordChangedAt: clock.now() },
+        { actor: account.address, action: 'account.passwd.self', target: account.address, ref: null, details: { ip: req.ip } },
+      );
+      log.info({ ip: req.ip, account: account.address }, 'password changed by its user');
+      return { ok: true, account: updated };
+    } finally {
+      release();
+    }
+  }
+
   return {
     signIn,
+    changePassword,
     plaintextAllowed: (ip, secure) => plaintextAllowedBy(sec.allowPlaintextAuth, ip, secure),
     passwordExpired: expired,
     failureMessage: message,

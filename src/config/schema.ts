@@ -3,6 +3,7 @@
  * (…Bytes, …Ms, …Days, …Percent) and a default that follows the regulations
  * (../shared/REQUIREMENTS.md). The default config follows the stricter province.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseBytes } from '../lib/bytes.js';
 import { bi } from '../lib/errors.js';
@@ -27,6 +28,16 @@ const bytes = (def: number) =>
 const ms = (def: number) => z.number().int().nonnegative().default(def);
 /** A whole number of things, at least 1 (`min(1)`, not `positive()`: the problem then reads "expected ≥ 1"). */
 const count = (def: number) => z.number().int().min(1).default(def);
+
+/** "10.0.0.5", "::1", "172.16.0.0/12" or "fd00::/8". */
+export function isIpOrCidr(v: string): boolean {
+  const [addr = '', prefix, ...rest] = v.split('/');
+  const family = isIP(addr);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
 
 const listener = (port: number) =>
   z
@@ -134,6 +145,15 @@ export const configSchema = z
         authFailureWindowMs: ms(15 * 60 * 1000),
         /** Concurrent sign-in attempts (password hashing) per IP. */
         maxConcurrentAuthPerIp: count(4),
+        /**
+         * Reverse proxies in front of the HTTP listener (addresses or CIDR blocks). A request
+         * from one of them is taken to come from the last X-Forwarded-For address, over TLS when
+         * X-Forwarded-Proto is https (the portal then accepts passwords under allowPlaintextAuth).
+         * Other clients' X-Forwarded-* headers are ignored.
+         */
+        trustedProxies: z
+          .array(z.string().refine((v) => isIpOrCidr(v), 'expected an IP address or a CIDR block such as 172.16.0.0/12'))
+          .default([]),
       })
       .strict()
       .prefault({}),

@@ -1,7 +1,8 @@
 /**
  * The HTTP listener (CONTRACT.md `listeners.http`): /healthz for the Docker HEALTHCHECK,
- * /metrics in Prometheus format, and mail-client autoconfiguration (Thunderbird autoconfig,
- * Outlook autodiscover XML and its JSON variant).
+ * /metrics in Prometheus format, mail-client autoconfiguration (Thunderbird autoconfig,
+ * Outlook autodiscover XML and its JSON variant), and the self-service portal (/portal,
+ * portal.ts: password change).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,14 +11,18 @@ import { bi } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { BoundListener, Service } from '../lib/service.js';
+import type { AuthService } from '../auth/index.js';
 import type { Store } from '../store/port.js';
 import { autoconfigXml, autodiscoverJson, autodiscoverXml, emailFromAutodiscoverRequest } from './autoconfig.js';
+import { handlePortal, trustedProxyList } from './portal.js';
 
 export interface HttpDeps {
   config: Readonly<Config>;
   log: Logger;
   metrics: Metrics;
   store: Store;
+  /** Sign-in and password change (the portal). */
+  auth: AuthService;
   /** Every other listener up (the app's view). */
   listenersHealthy: () => boolean;
   /** The port a listener actually bound (port 0 in config picks one), if it runs. */
@@ -28,6 +33,7 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 export function createHttpService(deps: HttpDeps): Service {
   const { config, log, metrics, store } = deps;
+  const trustedProxies = trustedProxyList(config.security.trustedProxies);
   const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 15_000 }, (req, res) => {
     metrics.connections.inc({ protocol: 'http' });
     handle(req, res).catch((err: unknown) => {
@@ -104,6 +110,15 @@ export function createHttpService(deps: HttpDeps): Service {
         return;
       }
       send(res, 200, 'application/xml; charset=utf-8', autodiscoverXml(config, portOf, emailFromAutodiscoverRequest(body)));
+      return;
+    }
+    if (route === '/portal' || route === '/portal/') {
+      if (refused([...READ, 'POST'])) return;
+      const r = await handlePortal({ config, auth: deps.auth }, trustedProxies, req, () => readBody(req));
+      // A body left unread (too large) cannot be followed by another request on this connection.
+      if (r.status === 413) res.setHeader('connection', 'close');
+      res.writeHead(r.status, { ...r.headers, 'content-length': Buffer.byteLength(r.body) });
+      res.end(req.method === 'HEAD' ? undefined : r.body);
       return;
     }
     if (route === '/autodiscover/autodiscover.json' || route.startsWith('/autodiscover/autodiscover.json/')) {

@@ -218,6 +218,49 @@ describe('signIn', () => {
   });
 });
 
+describe('changePassword (the portal)', () => {
+  const change = (username: string, password: string, newPassword: string, extra: Partial<{ totp: string; ip: string; secure: boolean }> = {}) => ({
+    username, password, newPassword, totp: extra.totp ?? null, ip: extra.ip ?? '10.0.0.5', secure: extra.secure ?? true,
+  });
+  const NEW = 'Mat-Khau-Moi#2027';
+
+  it('an expired or must-change account changes its password: must-change cleared, age restarted, then it signs in', async () => {
+    const { store, auth, clock } = setup();
+    store.add('cu@nghean.gov.vn', { passwordChangedAt: new Date(NOW.getTime() - 200 * DAY), mustChangePassword: true });
+    expect((await auth.signIn(req('cu', PASSWORD))).ok).toBe(false);
+    const r = await auth.changePassword(change('cu', PASSWORD, NEW));
+    expect(r.ok).toBe(true);
+    const a = store.accounts[0];
+    expect(a?.mustChangePassword).toBe(false);
+    expect(a?.passwordChangedAt.getTime()).toBe(clock.now().getTime());
+    expect((await auth.signIn(req('cu', NEW))).ok).toBe(true);
+    expect((await auth.signIn(req('cu', PASSWORD))).ok).toBe(false);
+  });
+
+  it('an app password is not the account password here; a wrong one is throttled like a sign-in', async () => {
+    const { store, auth, sleeps, failures } = setup();
+    const a = store.add('longnv@nghean.gov.vn');
+    store.apps.push({ id: 1, accountId: a.id, label: 'phone', hash: appHash, createdAt: NOW, lastUsedAt: null });
+    const r = await auth.changePassword(change('longnv', 'abcdefghijklmnop', NEW));
+    expect(r.ok ? null : r.kind).toBe('bad-credentials');
+    expect(await auth.changePassword(change('longnv', 'wrong', NEW)).then((x) => (x.ok ? null : x.kind))).toBe('bad-credentials');
+    expect(sleeps).toEqual([1000, 2000]);
+    expect(await failures()).toBe(2);
+    expect(store.accounts[0]?.passwordHash).toBe(hash);
+  });
+
+  it('admins need the longer password; the new one must differ; no TLS off loopback is refused before hashing', async () => {
+    const { store, auth } = setup();
+    store.add('quantri@nghean.gov.vn', { kind: 'admin' });
+    const short = await auth.changePassword(change('quantri', PASSWORD, 'Ab1!xyzw9'));
+    expect(short.ok ? '' : short.message).toMatch(/^Mật khẩu chưa đạt: mật khẩu phải có ít nhất 10 ký tự \/ weak password: the password must have at least 10 characters$/);
+    expect(await auth.changePassword(change('quantri', PASSWORD, PASSWORD)).then((x) => (x.ok ? null : x.kind))).toBe('unchanged');
+    const plain = await auth.changePassword(change('quantri', PASSWORD, NEW, { secure: false, ip: '192.0.2.7' }));
+    expect(plain.ok ? null : plain.kind).toBe('plaintext-refused');
+    expect(store.accounts[0]?.passwordHash).toBe(hash);
+  });
+});
+
 describe('logging', () => {
   it('every rejection is logged with ip, username, protocol and reason; passwords never', async () => {
     const lines: Record<string, unknown>[] = [];

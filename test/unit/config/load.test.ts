@@ -73,6 +73,13 @@ describe('config problems are reported as "path: expected …, got …"', () => 
     expect(problems({ listeners: { smtp: { port: 0 }, imap: { port: 0 } } })).toEqual([]);
   });
 
+  it('security.trustedProxies takes addresses and CIDR blocks only', () => {
+    expect(problems({ security: { trustedProxies: ['172.16.0.0/12', '10.1.2.3', '::1', 'fd00::/8'] } })).toEqual([]);
+    for (const bad of ['proxy.example.gov.vn', '10.0.0.0/33', '::1/129', '10.0.0.0/8/8', '10.0.0.0/x']) {
+      expect(problems({ security: { trustedProxies: [bad] } })).toEqual([`security.trustedProxies.0: expected an IP address or a CIDR block such as 172.16.0.0/12, got "${bad}"`]);
+    }
+  });
+
   it('backup.keep: 0 says the least allowed value (1), not "expected ≥ 0, got 0"', () => {
     expect(problems({ backup: { keep: 0 } })).toEqual(['backup.keep: expected at least 1 (the backup just made is always kept), got 0']);
     expect(problems({ backup: { keep: 1 } })).toEqual([]);

@@ -22,6 +22,7 @@ const auth: AuthService = {
       ? { ok: true, account, method: 'password', appPasswordId: null, totpRequired: false }
       : { ok: false, kind: 'bad-credentials', message: 'Sai / Wrong', account: null };
   },
+  changePassword: () => Promise.reject(new Error('POP3 never changes passwords')),
   plaintextAllowed: () => true,
   passwordExpired: () => false,
   failureMessage: (k) => k,

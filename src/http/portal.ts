@@ -1,0 +1,233 @@
+/**
+ * The self-service portal on the HTTP listener (`/portal`): a user changes their own password
+ * (R-ACC-2: the initial password at first sign-in; R-AUTH-2: an expired one). IMAP, POP3 and
+ * SMTP refuse such accounts and name `passwords.changeUrl`, which points here.
+ *
+ * - No session and no cookie: every change carries the address, the current password and, for
+ *   an account with two-factor sign-in, its code. A forged cross-site form therefore gains
+ *   nothing; a POST whose Origin names another site is refused all the same.
+ * - Passwords travel only where `security.allowPlaintextAuth` allows (TLS or loopback by
+ *   default): the listener itself is plain HTTP, so the portal is reached through an HTTPS
+ *   reverse proxy on the same host, or one listed in `security.trustedProxies`.
+ * - The checks, the throttling and the audit entry are the auth service's (auth/service.ts
+ *   changePassword); this file only speaks HTTP and HTML.
+ */
+import { BlockList, isIP } from 'node:net';
+import type http from 'node:http';
+import type { AuthService, PasswordChangeFailureKind } from '../auth/index.js';
+import type { Config } from '../config/schema.js';
+import { bi } from '../lib/errors.js';
+
+/** Fields longer than this are refused before any hashing. */
+const MAX_FIELD_CHARS = 1024;
+
+export interface PortalDeps {
+  config: Readonly<Config>;
+  auth: AuthService;
+}
+
+/** Where a request comes from: the peer, or the client a trusted reverse proxy names. */
+export interface PortalClient {
+  ip: string;
+  /** TLS up to the server or up to the trusted proxy. */
+  secure: boolean;
+}
+
+export function trustedProxyList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const e of entries) {
+    const [addr = '', prefix] = e.split('/');
+    const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(addr, type);
+    else list.addSubnet(addr, Number(prefix), type);
+  }
+  return list;
+}
+
+function plainIp(ip: string): string {
+  return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+}
+
+/** The peer is one of security.trustedProxies. */
+function clientIsProxied(req: http.IncomingMessage, trusted: BlockList): boolean {
+  const peer = plainIp(req.socket.remoteAddress ?? '');
+  const family = isIP(peer);
+  return family !== 0 && trusted.check(peer, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** The client of a request: X-Forwarded-For / -Proto count only from a trusted proxy. */
+export function clientOf(req: http.IncomingMessage, trusted: BlockList): PortalClient {
+  const peer = plainIp(req.socket.remoteAddress ?? '');
+  const secure = 'encrypted' in req.socket && req.socket.encrypted === true;
+  if (!clientIsProxied(req, trusted)) return { ip: peer, secure };
+  const header = (name: string): string => {
+    const v = req.headers[name];
+    return (Array.isArray(v) ? v.join(',') : (v ?? '')).trim();
+  };
+  // The proxy appends the address it saw: the last entry is the one it vouches for.
+  const forwarded = header('x-forwarded-for').split(',').map((s) => s.trim()).filter(Boolean);
+  const last = plainIp(forwarded[forwarded.length - 1] ?? '');
+  const proto = header('x-forwarded-proto').split(',').pop()?.trim().toLowerCase();
+  return { ip: isIP(last) !== 0 ? last : peer, secure: secure || proto === 'https' };
+}
+
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  // Nothing from elsewhere, no framing (clickjacking), the form posts only here.
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+interface PageText {
+  status: number;
+  /** Bilingual notice above the form ("vi / en"), if any. */
+  notice?: { kind: 'ok' | 'error' | 'warn'; text: string };
+  /** Show the form (not after a successful change). */
+  form: boolean;
+  username?: string;
+}
+
+function rulesText(config: Readonly<Config>): string {
+  const p = config.passwords;
+  const parts = [
+    bi(`ít nhất ${p.userMinLength} ký tự (quản trị viên: ${p.adminMinLength})`, `at least ${p.userMinLength} characters (administrators: ${p.adminMinLength})`),
+    ...(p.requireLower ? [bi('chữ thường', 'a lower-case letter')] : []),
+    ...(p.requireUpper ? [bi('chữ hoa', 'an upper-case letter')] : []),
+    ...(p.requireDigit ? [bi('chữ số', 'a digit')] : []),
+    ...(p.requireSpecial ? [bi(`ký tự đặc biệt (${p.specialCharacters})`, `a special character (${p.specialCharacters})`)] : []),
+  ];
+  const vi = parts.map((x) => x.split(' / ')[0]).join(', ');
+  const en = parts.map((x) => x.split(' / ')[1] ?? x).join(', ');
+  return bi(`Mật khẩu mới cần ${vi}.`, `The new password needs ${en}.`);
+}
+
+/** One bilingual label: Vietnamese, then English in a smaller line. */
+function label(text: string): string {
+  const [vi, en] = text.split(' / ');
+  return `${esc(vi ?? text)}${en ? `<br><small>${esc(en)}</small>` : ''}`;
+}
+
+export function portalPage(config: Readonly<Config>, page: PageText): { status: number; body: string } {
+  const org = config.organization.name;
+  const field = (name: string, text: string, type: string, extra = ''): string =>
+    `<p><label for="${name}">${label(text)}</label><br><input id="${name}" name="${name}" type="${type}" maxlength="${MAX_FIELD_CHARS}" ${extra}></p>`;
+  const notice = page.notice
+    ? `<p class="${page.notice.kind}" role="${page.notice.kind === 'ok' ? 'status' : 'alert'}">${label(page.notice.text)}</p>`
+    : '';
+  const form = page.form
+    ? `<form method="post" action="/portal" autocomplete="off">
+${field('username', bi('Địa chỉ thư hoặc tên đăng nhập', 'E-mail address or user name'), 'text', `required autocomplete="username" value="${esc(page.username ?? '')}"`)}
+${field('password', bi('Mật khẩu hiện tại', 'Current password'), 'password', 'required autocomplete="current-password"')}
+${field('totp', bi('Mã xác thực 6 số (chỉ khi tài khoản dùng xác thực hai lớp)', '6-digit code (only if the account uses two-factor sign-in)'), 'text', 'inputmode="numeric" autocomplete="one-time-code"')}
+${field('newPassword', bi('Mật khẩu mới', 'New password'), 'password', 'required autocomplete="new-password"')}
+${field('repeat', bi('Nhập lại mật khẩu mới', 'New password again'), 'password', 'required autocomplete="new-password"')}
+<p><small>${label(rulesText(config))}</small></p>
+<p><button type="submit">Đổi mật khẩu / Change password</button></p>
+</form>`
+    : '';
+  const body = `<!doctype html>
+<html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Đổi mật khẩu thư / Change mail password</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}input{width:100%;padding:.4rem;box-sizing:border-box}small{color:#555}.ok{color:#064}.error{color:#a00}.warn{color:#840}</style>
+</head><body>
+<h1>Đổi mật khẩu thư<br><small>Change your mail password</small></h1>
+<p>${esc(org)}</p>
+${notice}
+${form}
+</body></html>
+`;
+  return { status: page.status, body };
+}
+
+const STATUS_OF: Record<PasswordChangeFailureKind, number> = {
+  'bad-credentials': 401,
+  totp: 401,
+  suspended: 403,
+  deleted: 403,
+  'plaintext-refused': 403,
+  throttled: 429,
+  weak: 400,
+  unchanged: 400,
+};
+
+/** The portal's answer to a request whose body was read (null: too large). */
+export async function handlePortal(
+  deps: PortalDeps,
+  trusted: BlockList,
+  req: http.IncomingMessage,
+  body: () => Promise<string | null>,
+): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  const { config, auth } = deps;
+  const client = clientOf(req, trusted);
+  const answer = (page: PageText) => {
+    const p = portalPage(config, page);
+    return { status: p.status, headers: { ...HEADERS }, body: p.body };
+  };
+  const canSendPasswords = auth.plaintextAllowed(client.ip, client.secure);
+  const notOverTls = {
+    kind: 'warn' as const,
+    text: bi(
+      'Trang này chưa được mở qua HTTPS: không thể gửi mật khẩu. Hãy mở địa chỉ https:// do quản trị viên cung cấp',
+      'This page was not opened over HTTPS, so no password can be sent. Open the https:// address your administrator gave you',
+    ),
+  };
+  if (req.method !== 'POST') return answer({ status: 200, form: canSendPasswords, ...(canSendPasswords ? {} : { notice: notOverTls }) });
+
+  // A form posted from another site (the browser names it): refused before anything is read.
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== 'null') {
+    let host = '';
+    try {
+      host = new URL(origin).host;
+    } catch {
+      host = '';
+    }
+    const forwardedHost = clientIsProxied(req, trusted) ? String(req.headers['x-forwarded-host'] ?? '').split(',')[0]?.trim() : undefined;
+    if (host === '' || (host !== req.headers.host && host !== forwardedHost)) {
+      return answer({ status: 403, form: false, notice: { kind: 'error', text: bi('Biểu mẫu gửi từ trang khác bị từ chối', 'A form sent from another site is refused') } });
+    }
+  }
+  const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    return answer({ status: 415, form: canSendPasswords, notice: { kind: 'error', text: bi('Chỉ nhận biểu mẫu của trang này', 'Only this page\'s form is accepted') } });
+  }
+  const text = await body();
+  if (text === null) {
+    return answer({ status: 413, form: false, notice: { kind: 'error', text: bi('Yêu cầu quá lớn', 'Request too large') } });
+  }
+  const fields = new URLSearchParams(text);
+  const get = (name: string): string => fields.get(name) ?? '';
+  const username = get('username').trim();
+  const [password, newPassword, repeat, totp] = [get('password'), get('newPassword'), get('repeat'), get('totp').trim()];
+  if ([username, password, newPassword, repeat, totp].some((v) => v.length > MAX_FIELD_CHARS)) {
+    return answer({ status: 400, form: canSendPasswords, notice: { kind: 'error', text: bi('Có ô quá dài', 'A field is too long') } });
+  }
+  if (username === '' || password === '' || newPassword === '') {
+    return answer({ status: 400, form: canSendPasswords, username, notice: { kind: 'error', text: bi('Hãy điền địa chỉ, mật khẩu hiện tại và mật khẩu mới', 'Fill in the address, the current password and the new password') } });
+  }
+  if (newPassword !== repeat) {
+    return answer({ status: 400, form: canSendPasswords, username, notice: { kind: 'error', text: bi('Hai lần nhập mật khẩu mới không khớp', 'The two new passwords do not match') } });
+  }
+  const r = await auth.changePassword({ username, password, newPassword, totp: totp === '' ? null : totp, ip: client.ip, secure: client.secure });
+  if (r.ok) {
+    return answer({
+      status: 200,
+      form: false,
+      notice: {
+        kind: 'ok',
+        text: bi(
+          `Đã đổi mật khẩu của ${r.account.address}. Hãy dùng mật khẩu mới trong chương trình thư`,
+          `The password of ${r.account.address} has been changed. Use the new password in your mail program`,
+        ),
+      },
+    });
+  }
+  return answer({ status: STATUS_OF[r.kind], form: canSendPasswords, username, notice: { kind: 'error', text: r.message } });
+}
