@@ -173,6 +173,8 @@ const TOTP_APP_PASSWORD_HINT = bi(
   'Tài khoản dùng xác thực hai lớp: chương trình thư phải dùng mật khẩu ứng dụng',
   'This account uses two-factor sign-in: mail programs must use an app password',
 );
+/** The portal's one refusal for a wrong password and a wrong two-factor code alike. */
+const WRONG_CREDENTIALS_OR_CODE = bi('Sai tên đăng nhập, mật khẩu hoặc mã xác thực', 'Wrong user name, password or code');
 const APP_PASSWORD_NOT_FOR_WEB = bi(
   'Mật khẩu ứng dụng chỉ dùng cho chương trình thư, không dùng cho trang web',
   'App passwords work only in mail programs, not on the web',
@@ -339,11 +341,12 @@ export function createAuthService(deps: AuthDeps): AuthService {
         if (delay > 0) await sleep(delay);
         return result;
       };
-      if (!account) return await failed('bad-credentials', message('bad-credentials'), 'bad-credentials');
+      if (!account) return await failed('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'bad-credentials');
       if (account.state === 'deleted') return refuse('deleted', message('deleted'), 'deleted');
       if (account.state === 'suspended') return refuse('suspended', message('suspended'), 'suspended');
+      // The same answer as a wrong password, so a refusal here does not tell that the password was right.
       if (account.totpSecret !== null && !verifyTotp(account.totpSecret, req.totp ?? '', clock.now())) {
-        return await failed('totp', bi('Tài khoản dùng xác thực hai lớp: hãy nhập đúng mã 6 số từ ứng dụng xác thực', 'This account uses two-factor sign-in: enter the right 6-digit code from the authenticator app'), 'totp');
+        return await failed('totp', WRONG_CREDENTIALS_OR_CODE, 'totp');
       }
       try {
         assertStrongPassword(req.newPassword, config.passwords, isAdminAccount(account));
@@ -354,10 +357,17 @@ export function createAuthService(deps: AuthDeps): AuthService {
       if (req.newPassword === req.password) {
         return refuse('unchanged', bi('Mật khẩu mới phải khác mật khẩu hiện tại', 'The new password must differ from the current one'), 'unchanged');
       }
+      const newHash = await hashPassword(req.newPassword);
+      // Hashing took a while: an administrator may have reset, suspended or deleted the account
+      // meanwhile, and that decision wins over this change.
+      const now = await store.getAccountByAddress(account.address);
+      if (!now || now.passwordHash !== account.passwordHash || now.state !== 'active') {
+        return refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'changed meanwhile');
+      }
       failures.reset(`acct:${account.id}`);
       const updated = await store.updateAccount(
         account.id,
-        { passwordHash: await hashPassword(req.newPassword), mustChangePassword: false, passwordChangedAt: clock.now() },
+        { passwordHash: newHash, mustChangePassword: false, passwordChangedAt: clock.now() },
         { actor: account.address, action: 'account.passwd.self', target: account.address, ref: null, details: { ip: req.ip } },
       );
       log.info({ ip: req.ip, account: account.address }, 'password changed by its user');

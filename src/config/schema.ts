@@ -268,7 +268,8 @@ export const configSchema = z
         userMaxAgeDays: count(90),
         adminMaxAgeDays: count(90),
         /** Where users are told to change an expired password. */
-        changeUrl: z.string().default('http://mail.example.gov.vn:8080/portal'),
+        /** Where users change their password: the portal (/portal on the HTTP listener) as published through an HTTPS proxy. */
+        changeUrl: z.string().default('https://mail.example.gov.vn/portal'),
       })
       .strict()
       .prefault({}),

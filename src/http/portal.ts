@@ -4,11 +4,13 @@
  * SMTP refuse such accounts and name `passwords.changeUrl`, which points here.
  *
  * - No session and no cookie: every change carries the address, the current password and, for
- *   an account with two-factor sign-in, its code. A forged cross-site form therefore gains
- *   nothing; a POST whose Origin names another site is refused all the same.
- * - Passwords travel only where `security.allowPlaintextAuth` allows (TLS or loopback by
- *   default): the listener itself is plain HTTP, so the portal is reached through an HTTPS
- *   reverse proxy on the same host, or one listed in `security.trustedProxies`.
+ *   an account with two-factor sign-in, its code. A form posted from another site is refused
+ *   all the same (Sec-Fetch-Site, Origin): it would let other sites' visitors guess passwords
+ *   from many addresses.
+ * - The listener is plain HTTP: the portal is published through an HTTPS reverse proxy listed
+ *   in `security.trustedProxies`. From such a proxy only X-Forwarded-Proto: https lets a
+ *   password through, and its X-Forwarded-For names the client. A client that is not a listed
+ *   proxy is judged by `security.allowPlaintextAuth` (TLS, or loopback by default).
  * - The checks, the throttling and the audit entry are the auth service's (auth/service.ts
  *   changePassword); this file only speaks HTTP and HTML.
  */
@@ -28,9 +30,12 @@ export interface PortalDeps {
 
 /** Where a request comes from: the peer, or the client a trusted reverse proxy names. */
 export interface PortalClient {
-  ip: string;
-  /** TLS up to the server or up to the trusted proxy. */
+  /** The client's address; null when a trusted proxy did not name a usable one. */
+  ip: string | null;
+  /** TLS up to the server, or (through a trusted proxy) up to the proxy by its X-Forwarded-Proto. */
   secure: boolean;
+  /** The request came through a listed proxy: the loopback exemption never applies to it. */
+  proxied: boolean;
 }
 
 export function trustedProxyList(entries: readonly string[]): BlockList {
@@ -55,20 +60,25 @@ function clientIsProxied(req: http.IncomingMessage, trusted: BlockList): boolean
   return family !== 0 && trusted.check(peer, family === 6 ? 'ipv6' : 'ipv4');
 }
 
-/** The client of a request: X-Forwarded-For / -Proto count only from a trusted proxy. */
+/**
+ * The client of a request. X-Forwarded-For and -Proto count only from a listed proxy; then the
+ * proxy's own TLS state says nothing (it is the proxy's hop to us) and only its
+ * X-Forwarded-Proto does, and a missing or unusable X-Forwarded-For gives no address at all
+ * (never the proxy's loopback address, which would share one throttle among all users).
+ */
 export function clientOf(req: http.IncomingMessage, trusted: BlockList): PortalClient {
   const peer = plainIp(req.socket.remoteAddress ?? '');
-  const secure = 'encrypted' in req.socket && req.socket.encrypted === true;
-  if (!clientIsProxied(req, trusted)) return { ip: peer, secure };
+  const tls = 'encrypted' in req.socket && req.socket.encrypted === true;
+  if (!clientIsProxied(req, trusted)) return { ip: peer, secure: tls, proxied: false };
   const header = (name: string): string => {
     const v = req.headers[name];
     return (Array.isArray(v) ? v.join(',') : (v ?? '')).trim();
   };
   // The proxy appends the address it saw: the last entry is the one it vouches for.
-  const forwarded = header('x-forwarded-for').split(',').map((s) => s.trim()).filter(Boolean);
+  const forwarded = header('x-forwarded-for').split(',').map((x) => x.trim()).filter(Boolean);
   const last = plainIp(forwarded[forwarded.length - 1] ?? '');
   const proto = header('x-forwarded-proto').split(',').pop()?.trim().toLowerCase();
-  return { ip: isIP(last) !== 0 ? last : peer, secure: secure || proto === 'https' };
+  return { ip: isIP(last) !== 0 ? last : null, secure: proto === 'https', proxied: true };
 }
 
 function esc(s: string): string {
@@ -82,7 +92,9 @@ const HEADERS = {
   'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  // same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" even for this
+  // page's own form (Fetch, serializing a request origin), and the Origin check could not tell.
+  'referrer-policy': 'same-origin',
 };
 
 interface PageText {
@@ -146,6 +158,29 @@ ${form}
   return { status: page.status, body };
 }
 
+const message403 = bi(
+  'Không được gửi mật khẩu trên kết nối chưa mã hóa; hãy mở trang này bằng HTTPS',
+  'Passwords may not be sent on an unencrypted connection; open this page over HTTPS',
+);
+
+/**
+ * The origins this page may be posted from: its Host (and a trusted proxy's X-Forwarded-Host),
+ * over http and https, and the origin of passwords.changeUrl (what users are sent to, even when
+ * a proxy rewrites Host).
+ */
+function ownOrigins(req: http.IncomingMessage, trusted: BlockList, config: Readonly<Config>): Set<string> {
+  const hosts = [String(req.headers.host ?? '')];
+  if (clientIsProxied(req, trusted)) hosts.push(String(req.headers['x-forwarded-host'] ?? '').split(',')[0]?.trim() ?? '');
+  const out = new Set<string>();
+  for (const h of hosts.filter(Boolean)) for (const scheme of ['http', 'https']) out.add(`${scheme}://${h}`.toLowerCase());
+  try {
+    out.add(new URL(config.passwords.changeUrl).origin.toLowerCase());
+  } catch {
+    // Not a URL: nothing to add.
+  }
+  return out;
+}
+
 const STATUS_OF: Record<PasswordChangeFailureKind, number> = {
   'bad-credentials': 401,
   totp: 401,
@@ -170,7 +205,11 @@ export async function handlePortal(
     const p = portalPage(config, page);
     return { status: p.status, headers: { ...HEADERS }, body: p.body };
   };
-  const canSendPasswords = auth.plaintextAllowed(client.ip, client.secure);
+  // Through a proxy only its X-Forwarded-Proto counts: the loopback exemption is for clients on
+  // this host, and every proxied request comes from the proxy's address.
+  const canSendPasswords = client.proxied
+    ? client.ip !== null && (client.secure || config.security.allowPlaintextAuth === 'always')
+    : client.ip !== null && auth.plaintextAllowed(client.ip, client.secure);
   const notOverTls = {
     kind: 'warn' as const,
     text: bi(
@@ -180,20 +219,23 @@ export async function handlePortal(
   };
   if (req.method !== 'POST') return answer({ status: 200, form: canSendPasswords, ...(canSendPasswords ? {} : { notice: notOverTls }) });
 
-  // A form posted from another site (the browser names it): refused before anything is read.
+  // A form posted from another site is refused before anything is read. Browsers say where a
+  // form comes from (Sec-Fetch-Site, Origin); a request without either is no browser's, and a
+  // browser cannot be made to send one without them.
+  const site = String(req.headers['sec-fetch-site'] ?? '').toLowerCase();
   const origin = req.headers.origin;
-  if (origin !== undefined && origin !== 'null') {
-    let host = '';
-    try {
-      host = new URL(origin).host;
-    } catch {
-      host = '';
-    }
-    const forwardedHost = clientIsProxied(req, trusted) ? String(req.headers['x-forwarded-host'] ?? '').split(',')[0]?.trim() : undefined;
-    if (host === '' || (host !== req.headers.host && host !== forwardedHost)) {
-      return answer({ status: 403, form: false, notice: { kind: 'error', text: bi('Biểu mẫu gửi từ trang khác bị từ chối', 'A form sent from another site is refused') } });
-    }
+  const crossSite = (site !== '' && site !== 'same-origin' && site !== 'none') || (origin !== undefined && !ownOrigins(req, trusted, config).has(origin.toLowerCase()));
+  if (crossSite) {
+    return answer({ status: 403, form: false, notice: { kind: 'error', text: bi('Biểu mẫu gửi từ trang khác bị từ chối', 'A form sent from another site is refused') } });
   }
+  if (client.ip === null) {
+    return answer({
+      status: 400,
+      form: false,
+      notice: { kind: 'error', text: bi('Proxy không cho biết địa chỉ của người dùng (X-Forwarded-For)', 'The proxy did not give the user\'s address (X-Forwarded-For)') },
+    });
+  }
+  if (!canSendPasswords) return answer({ status: 403, form: false, notice: { kind: 'error', text: message403 } });
   const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') {
     return answer({ status: 415, form: canSendPasswords, notice: { kind: 'error', text: bi('Chỉ nhận biểu mẫu của trang này', 'Only this page\'s form is accepted') } });
@@ -215,7 +257,8 @@ export async function handlePortal(
   if (newPassword !== repeat) {
     return answer({ status: 400, form: canSendPasswords, username, notice: { kind: 'error', text: bi('Hai lần nhập mật khẩu mới không khớp', 'The two new passwords do not match') } });
   }
-  const r = await auth.changePassword({ username, password, newPassword, totp: totp === '' ? null : totp, ip: client.ip, secure: client.secure });
+  // canSendPasswords held above; auth applies the plaintext rule again to what it is told.
+  const r = await auth.changePassword({ username, password, newPassword, totp: totp === '' ? null : totp, ip: client.ip, secure: client.secure || client.proxied });
   if (r.ok) {
     return answer({
       status: 200,

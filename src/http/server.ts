@@ -115,8 +115,8 @@ export function createHttpService(deps: HttpDeps): Service {
     if (route === '/portal' || route === '/portal/') {
       if (refused([...READ, 'POST'])) return;
       const r = await handlePortal({ config, auth: deps.auth }, trustedProxies, req, () => readBody(req));
-      // A body left unread (too large) cannot be followed by another request on this connection.
-      if (r.status === 413) res.setHeader('connection', 'close');
+      // A body left unread (refused before reading, or too large) is not drained: the connection ends.
+      if (req.method === 'POST' && !req.complete) res.setHeader('connection', 'close');
       res.writeHead(r.status, { ...r.headers, 'content-length': Buffer.byteLength(r.body) });
       res.end(req.method === 'HEAD' ? undefined : r.body);
       return;

@@ -68,7 +68,7 @@ describe('self-service portal', () => {
 
     const wrong = await post({ username: 'moitao', password: 'Sai-mat-khau#1', newPassword: NEW, repeat: NEW });
     expect(wrong.status).toBe(401);
-    expect(notice(await wrong.text())).toBe('Sai tên đăng nhập hoặc mật khẩu / Wrong user name or password');
+    expect(notice(await wrong.text())).toBe('Sai tên đăng nhập, mật khẩu hoặc mã xác thực / Wrong user name, password or code');
 
     const mismatch = await post({ username: 'moitao', password: PASSWORD, newPassword: NEW, repeat: `${NEW}x` });
     expect(mismatch.status).toBe(400);
@@ -86,7 +86,8 @@ describe('self-service portal', () => {
     // Nothing so far changed anything.
     expect((await app.store.getAccountByAddress('moitao@example.gov.vn'))?.mustChangePassword).toBe(true);
 
-    const ok = await post({ username: 'moitao@example.gov.vn', password: PASSWORD, newPassword: NEW, repeat: NEW });
+    // Not a listed proxy: its X-Forwarded-For is ignored (the audit names the real peer).
+    const ok = await post({ username: 'moitao@example.gov.vn', password: PASSWORD, newPassword: NEW, repeat: NEW }, { 'x-forwarded-for': '203.0.113.5' });
     expect(ok.status).toBe(200);
     const okHtml = await ok.text();
     expect(notice(okHtml)).toContain('Đã đổi mật khẩu của moitao@example.gov.vn');
@@ -107,7 +108,8 @@ describe('self-service portal', () => {
     const fields = { username: 'haylop', password: PASSWORD, newPassword: NEW, repeat: NEW };
     const missing = await post(fields);
     expect(missing.status).toBe(401);
-    expect(notice(await missing.text())).toContain('two-factor sign-in');
+    // The same answer as a wrong password: it does not tell that the password was right.
+    expect(notice(await missing.text())).toBe('Sai tên đăng nhập, mật khẩu hoặc mã xác thực / Wrong user name, password or code');
     expect((await post({ ...fields, totp: '000000' === currentTotp(secret, new Date()) ? '111111' : '000000' })).status).toBe(401);
     const ok = await post({ ...fields, totp: currentTotp(secret, new Date()) });
     expect(ok.status).toBe(200);
@@ -122,17 +124,22 @@ describe('self-service portal', () => {
   });
 
   it('refuses a form posted from another site, other content types and oversized bodies', async () => {
-    const fields = { username: 'tamkhoa', password: PASSWORD, newPassword: NEW, repeat: NEW };
-    const cross = await post(fields, { origin: 'https://evil.example' });
+    // A wrong password: judged on its merits this would be 401, so each 403 below is the refusal.
+    const wrong = { username: 'moitao', password: 'Sai-mat-khau#1', newPassword: NEW, repeat: NEW };
+    const cross = await post(wrong, { origin: 'https://evil.example' });
     expect(cross.status).toBe(403);
     expect(notice(await cross.text())).toContain('A form sent from another site is refused');
-    const json = await fetch(`${base}/portal`, { method: 'POST', body: JSON.stringify(fields), headers: { 'content-type': 'application/json' } });
+    expect((await post(wrong, { origin: 'null' })).status).toBe(403);
+    expect((await post(wrong, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await post(wrong, { 'sec-fetch-site': 'same-site', origin: base })).status).toBe(403);
+    const json = await fetch(`${base}/portal`, { method: 'POST', body: JSON.stringify(wrong), headers: { 'content-type': 'application/json' } });
     expect(json.status).toBe(415);
-    const big = await post({ ...fields, filler: 'x'.repeat(100 * 1024) });
+    const big = await post({ ...wrong, filler: 'x'.repeat(100 * 1024) });
     expect(big.status).toBe(413);
-    // The same-site form (what a browser sends from this page) is judged on its merits.
-    const same = await post({ username: 'tamkhoa', password: 'Sai-mat-khau#1', newPassword: NEW, repeat: NEW }, { origin: base });
-    expect(same.status).toBe(401);
+    expect(big.headers.get('connection')).toBe('close');
+    // The page's own form (its Origin, or that of passwords.changeUrl behind a proxy that rewrites Host) is judged on its merits.
+    expect((await post(wrong, { origin: base, 'sec-fetch-site': 'same-origin' })).status).toBe(401);
+    expect((await post(wrong, { origin: 'https://MAIL.example.gov.vn' })).status).toBe(401);
   });
 });
 
@@ -140,8 +147,9 @@ describe('self-service portal behind a reverse proxy', () => {
   let app: TestApp;
   let base: string;
   beforeAll(async () => {
-    // allowPlaintextAuth never: even loopback must come over TLS, here through the trusted proxy.
-    app = await startApp({ security: { allowPlaintextAuth: 'never', trustedProxies: ['127.0.0.0/8'], authFailureDelayMs: 0, authFailureMaxDelayMs: 0 } });
+    // The proxy is on this host (loopback) and listed; allowPlaintextAuth stays at its default
+    // (loopback), which must not let a proxied plain-HTTP request through.
+    app = await startApp({ security: { trustedProxies: ['127.0.0.0/8'], authFailureDelayMs: 0, authFailureMaxDelayMs: 0 } });
     base = `http://127.0.0.1:${app.port('http')}`;
     await createTestAccount(app.store, 'quaproxy@example.gov.vn', { mustChangePassword: true });
   });
@@ -149,18 +157,29 @@ describe('self-service portal behind a reverse proxy', () => {
   const fields = { username: 'quaproxy', password: PASSWORD, newPassword: NEW, repeat: NEW };
   const post = (headers: Record<string, string>) => fetch(`${base}/portal`, { method: 'POST', body: new URLSearchParams(fields), headers });
 
-  it('over plain HTTP the page says so and offers no form; a password sent anyway is refused', async () => {
-    const page = await (await fetch(`${base}/portal`)).text();
+  it('a request the proxy got over plain HTTP shows no form, and a password sent anyway is refused', async () => {
+    const page = await (await fetch(`${base}/portal`, { headers: { 'x-forwarded-proto': 'http', 'x-forwarded-for': '198.51.100.7' } })).text();
     expect(notice(page)).toContain('HTTPS');
     expect(page).not.toContain('<form');
-    const res = await post({});
-    expect(res.status).toBe(403);
-    expect(notice(await res.text())).toContain('open this page over HTTPS');
+    const plain: Array<Record<string, string>> = [{ 'x-forwarded-for': '198.51.100.7' }, { 'x-forwarded-proto': 'http', 'x-forwarded-for': '198.51.100.7' }, { 'x-forwarded-proto': 'http', 'x-forwarded-for': '127.0.0.1' }];
+    for (const headers of plain) {
+      const res = await post(headers);
+      expect(res.status).toBe(403);
+      expect(notice(await res.text())).toContain('open this page over HTTPS');
+    }
     expect((await app.store.getAccountByAddress('quaproxy@example.gov.vn'))?.mustChangePassword).toBe(true);
   });
 
-  it('a trusted proxy that terminated TLS (X-Forwarded-Proto: https) is believed, and its X-Forwarded-For is the client', async () => {
-    const page = await (await fetch(`${base}/portal`, { headers: { 'x-forwarded-proto': 'https' } })).text();
+  it('a proxied request that names no client address is refused (it would share the proxy\'s throttle)', async () => {
+    for (const xff of [undefined, 'not-an-address', '198.51.100.7:4431']) {
+      const res = await post({ 'x-forwarded-proto': 'https', ...(xff ? { 'x-forwarded-for': xff } : {}) });
+      expect(res.status).toBe(400);
+      expect(notice(await res.text())).toContain('X-Forwarded-For');
+    }
+  });
+
+  it('a trusted proxy that terminated TLS (X-Forwarded-Proto: https) is believed, and its last X-Forwarded-For is the client', async () => {
+    const page = await (await fetch(`${base}/portal`, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': '198.51.100.7' } })).text();
     expect(page).toContain('<form');
     const res = await post({ 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.9, 198.51.100.7' });
     expect(res.status).toBe(200);

@@ -249,6 +249,26 @@ describe('changePassword (the portal)', () => {
     expect(store.accounts[0]?.passwordHash).toBe(hash);
   });
 
+  it('a reset or suspension by an administrator while the new password was hashed wins over the change', async () => {
+    for (const meanwhile of [{ passwordHash: appHash }, { state: 'suspended' as const }]) {
+      const { store, auth } = setup();
+      const a = store.add('longnv@nghean.gov.vn', { mustChangePassword: true });
+      const read = store.getAccountByAddress.bind(store);
+      let calls = 0;
+      // The second read is the re-check after hashing: by then the administrator has acted.
+      store.getAccountByAddress = async (address: string) => {
+        if (++calls === 2) Object.assign(a, meanwhile);
+        const found = await read(address);
+        return found ? { ...found } : null; // a copy, as the real store gives
+      };
+      const r = await auth.changePassword(change('longnv@nghean.gov.vn', PASSWORD, NEW));
+      expect(r.ok).toBe(false);
+      expect(calls).toBe(2);
+      expect(store.accounts[0]?.mustChangePassword).toBe(true);
+      expect(store.accounts[0]?.passwordHash).toBe(meanwhile.passwordHash ?? hash);
+    }
+  });
+
   it('admins need the longer password; the new one must differ; no TLS off loopback is refused before hashing', async () => {
     const { store, auth } = setup();
     store.add('quantri@nghean.gov.vn', { kind: 'admin' });
