@@ -17,7 +17,7 @@ import { generatePassword, hashPassword } from '../auth/passwords.js';
 import type { Config } from '../config/schema.js';
 import { MailError, bi, isMailError } from '../lib/errors.js';
 import { foldVietnamese } from '../mail/fold.js';
-import type { Account, Store } from '../store/port.js';
+import type { Account, Store, Unit } from '../store/port.js';
 import { foldName } from './naming.js';
 import type { AccountService, Actor } from './service.js';
 
@@ -254,12 +254,12 @@ async function applyRow(
       return { row, ok: true, action: 'create', address: r.account.address, oneTimePassword: r.oneTimePassword };
     }
     case 'suspend': {
-      const account = await target(tx, row, unit.id);
+      const account = await target(tx, row, unit);
       await svc.suspend(account.address, bi('Theo văn bản đề nghị', 'on written request'), actor, ref);
       return { row, ok: true, action: 'suspend', address: account.address, oneTimePassword: null };
     }
     case 'delete': {
-      const account = await target(tx, row, unit.id);
+      const account = await target(tx, row, unit);
       await svc.delete(account.address, bi('Theo văn bản đề nghị', 'on written request'), actor, ref);
       return { row, ok: true, action: 'delete', address: account.address, oneTimePassword: null };
     }
@@ -268,11 +268,13 @@ async function applyRow(
 
 /**
  * The account a tạm khóa / xóa row means: its address column, else the one namesake in the unit.
- * An address whose account bears another name than the row is refused, never guessed at: a typo
- * in either cell must not suspend or delete someone else (names compared as the namesake search
- * does: without diacritics, case or extra spaces).
+ * An address whose account bears another name than the row, or belongs to another unit than the
+ * row's, is refused, never guessed at: a typo in any cell must not suspend or delete someone
+ * else, and one unit's form must not reach another unit's staff (names compared as the namesake
+ * search does: without diacritics, case or extra spaces).
  */
-async function target(tx: Store, row: RequestRow, unitId: number): Promise<Account> {
+async function target(tx: Store, row: RequestRow, unit: Unit): Promise<Account> {
+  const unitId = unit.id;
   if (row.address) {
     const a = await tx.getAccountByAddress(row.address.toLowerCase());
     if (!a) throw new MailError('NOT_FOUND', bi(`Không có tài khoản ${row.address}`, `no account ${row.address}`));
@@ -282,6 +284,17 @@ async function target(tx: Store, row: RequestRow, unitId: number): Promise<Accou
         bi(
           `Tài khoản ${a.address} là của "${a.fullName}", không phải "${row.fullName}": sửa họ và tên hoặc địa chỉ thư`,
           `the account ${a.address} is "${a.fullName}", not "${row.fullName}": correct the name or the address`,
+        ),
+      );
+    }
+    if (a.unitId !== unitId) {
+      const other = a.unitId === null ? null : await tx.getUnit(a.unitId);
+      const where = other ? `"${other.name}" (${other.address})` : null;
+      throw new MailError(
+        'INVALID_INPUT',
+        bi(
+          `Tài khoản ${a.address} thuộc ${where ? `đơn vị ${where}` : 'không đơn vị nào'}, không phải "${unit.name}" (${unit.address}): sửa cột đơn vị hoặc địa chỉ thư`,
+          `the account ${a.address} belongs to ${where ? `the unit ${where}` : 'no unit'}, not "${unit.name}" (${unit.address}): correct the unit or the address`,
         ),
       );
     }

@@ -162,6 +162,23 @@ describe('importRequests (all or nothing)', () => {
     expect((await store.listAudit()).length).toBe(before);
   });
 
+  it.each(['Tạm khóa', 'Xóa'])('%s with an Email of an account in another unit than the row\'s: row refused with its line, nothing carried out', async (action) => {
+    await svc.addAccount({ fullName: 'Phạm Thị Hoa', unit: 'stc' }, actor);
+    const rows = parseRequestCsv(`${HEADER},Email\n1,Phạm Thị Hoa,,stttt,,${action},hoapt@nghean.gov.vn\n`);
+    const before = (await store.listAudit()).length;
+    const r = await importRequests({ store, service: svc, config }, rows, { actor });
+    expect(r.applied).toBe(false);
+    const bad = r.outcomes.find((o) => !o.ok);
+    expect(bad && describeOutcome(bad, false)).toBe(
+      'Dòng / line 2 (STT 1), Phạm Thị Hoa: LỖI / ERROR: Tài khoản hoapt@nghean.gov.vn thuộc đơn vị "Sở Tài chính" (stc), không phải "Sở Thông tin và Truyền thông" (stttt): sửa cột đơn vị hoặc địa chỉ thư / the account hoapt@nghean.gov.vn belongs to the unit "Sở Tài chính" (stc), not "Sở Thông tin và Truyền thông" (stttt): correct the unit or the address',
+    );
+    expect((await store.getAccountByAddress('hoapt@nghean.gov.vn'))?.state).toBe('active');
+    expect((await store.listAudit()).length).toBe(before);
+    // The same row with the right unit is carried out.
+    const fixed = parseRequestCsv(`${HEADER},Email\n1,Phạm Thị Hoa,,stc,,${action},hoapt@nghean.gov.vn\n`);
+    expect((await importRequests({ store, service: svc, config }, fixed, { actor })).applied).toBe(true);
+  });
+
   it('an Email whose account bears the row\'s name, written without diacritics or in another case, is carried out', async () => {
     await svc.addAccount({ fullName: 'Phạm Thị Hoa', unit: 'stc' }, actor);
     const rows = parseRequestCsv(`${HEADER},Email\n1,PHAM  thi hoa,,stc,,Tạm khóa,HoaPT@nghean.gov.vn\n`);
