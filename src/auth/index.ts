@@ -4,6 +4,7 @@ export {
   isAdminAccount,
   normalizeAppPassword,
   passwordExpiredRule,
+  PORTAL_PLAINTEXT_REFUSED,
   signInMessage,
   type AuthConfig,
   type AuthDeps,

@@ -173,6 +173,11 @@ const TOTP_APP_PASSWORD_HINT = bi(
   'Tài khoản dùng xác thực hai lớp: chương trình thư phải dùng mật khẩu ứng dụng',
   'This account uses two-factor sign-in: mail programs must use an app password',
 );
+/** The portal's refusal of a password sent without TLS (from where allowPlaintextAuth does not allow it). */
+export const PORTAL_PLAINTEXT_REFUSED = bi(
+  'Không được gửi mật khẩu trên kết nối chưa mã hóa; hãy mở trang này bằng HTTPS',
+  'Passwords may not be sent on an unencrypted connection; open this page over HTTPS',
+);
 /** The portal's one refusal for a wrong password and a wrong two-factor code alike. */
 const WRONG_CREDENTIALS_OR_CODE = bi('Sai tên đăng nhập, mật khẩu hoặc mã xác thực', 'Wrong user name, password or code');
 const APP_PASSWORD_NOT_FOR_WEB = bi(
@@ -317,7 +322,7 @@ export function createAuthService(deps: AuthDeps): AuthService {
       return { ok: false, kind, message: text };
     };
     if (!plaintextAllowedBy(sec.allowPlaintextAuth, req.ip, req.secure)) {
-      return refuse('plaintext-refused', bi('Không được gửi mật khẩu trên kết nối chưa mã hóa; hãy mở trang này bằng HTTPS', 'Passwords may not be sent on an unencrypted connection; open this page over HTTPS'), 'plaintext-refused');
+      return refuse('plaintext-refused', PORTAL_PLAINTEXT_REFUSED, 'plaintext-refused');
     }
     const release = gate.acquire(req.ip);
     if (!release) return refuse('throttled', message('throttled'), 'throttled');

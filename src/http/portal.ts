@@ -16,7 +16,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import type http from 'node:http';
-import type { AuthService, PasswordChangeFailureKind } from '../auth/index.js';
+import { PORTAL_PLAINTEXT_REFUSED, type AuthService, type PasswordChangeFailureKind } from '../auth/index.js';
 import type { Config } from '../config/schema.js';
 import { bi } from '../lib/errors.js';
 
@@ -158,11 +158,6 @@ ${form}
   return { status: page.status, body };
 }
 
-const message403 = bi(
-  'Không được gửi mật khẩu trên kết nối chưa mã hóa; hãy mở trang này bằng HTTPS',
-  'Passwords may not be sent on an unencrypted connection; open this page over HTTPS',
-);
-
 /**
  * The origins this page may be posted from: its Host (and a trusted proxy's X-Forwarded-Host),
  * over http and https, and the origin of passwords.changeUrl (what users are sent to, even when
@@ -192,7 +187,7 @@ const STATUS_OF: Record<PasswordChangeFailureKind, number> = {
   unchanged: 400,
 };
 
-/** The portal's answer to a request whose body was read (null: too large). */
+/** The portal's answer to one request; `body` reads the request's body (null: larger than the listener takes). */
 export async function handlePortal(
   deps: PortalDeps,
   trusted: BlockList,
@@ -235,7 +230,7 @@ export async function handlePortal(
       notice: { kind: 'error', text: bi('Proxy không cho biết địa chỉ của người dùng (X-Forwarded-For)', 'The proxy did not give the user\'s address (X-Forwarded-For)') },
     });
   }
-  if (!canSendPasswords) return answer({ status: 403, form: false, notice: { kind: 'error', text: message403 } });
+  if (!canSendPasswords) return answer({ status: 403, form: false, notice: { kind: 'error', text: PORTAL_PLAINTEXT_REFUSED } });
   const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') {
     return answer({ status: 415, form: canSendPasswords, notice: { kind: 'error', text: bi('Chỉ nhận biểu mẫu của trang này', 'Only this page\'s form is accepted') } });
