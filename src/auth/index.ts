@@ -23,4 +23,4 @@ export { isLoopback, plaintextAllowedBy, type PlaintextMode } from './plaintext.
 export { FailureTracker } from './throttle.js';
 export { assertStrongPassword, generatePassword, hashPassword, passwordProblems, verifyPassword, type PasswordRules } from './passwords.js';
 export { createAppPassword, generateAppPasswordSecret, MAX_APP_PASSWORDS, revokeAppPassword } from './app-passwords.js';
-export { currentTotp, newTotpSecret, totpUri, verifyTotp } from './totp.js';
+export { currentTotp, newTotpSecret, totpStep, totpUri, verifyTotp } from './totp.js';

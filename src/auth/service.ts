@@ -34,7 +34,7 @@ import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Account, Store } from '../store/port.js';
 import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
-import { verifyTotp } from './totp.js';
+import { totpStep } from './totp.js';
 import { plaintextAllowedBy } from './plaintext.js';
 import { KeyedCounter } from '../lib/keyed-counter.js';
 import { FailureTracker } from './throttle.js';
@@ -178,6 +178,8 @@ export const PORTAL_PLAINTEXT_REFUSED = bi(
   'Không được gửi mật khẩu trên kết nối chưa mã hóa; hãy mở trang này bằng HTTPS',
   'Passwords may not be sent on an unencrypted connection; open this page over HTTPS',
 );
+/** Accounts whose last accepted TOTP step is remembered (the oldest is forgotten first). */
+const TOTP_STEPS_REMEMBERED = 10_000;
 /** The portal's one refusal for a wrong password and a wrong two-factor code alike. */
 const WRONG_CREDENTIALS_OR_CODE = bi('Sai tên đăng nhập, mật khẩu hoặc mã xác thực', 'Wrong user name, password or code');
 const APP_PASSWORD_NOT_FOR_WEB = bi(
@@ -315,6 +317,9 @@ export function createAuthService(deps: AuthDeps): AuthService {
     }
   }
 
+  /** The last TOTP step accepted per account (codes are good for ±1 step: 90 s is all that matters). */
+  const totpStepsUsed = new Map<number, number>();
+
   async function changePassword(req: PasswordChangeRequest): Promise<PasswordChangeResult> {
     const refuse = (kind: PasswordChangeFailureKind, text: string, reason: string): PasswordChangeResult => {
       metrics.authFailures.inc({ protocol: 'http' });
@@ -349,9 +354,14 @@ export function createAuthService(deps: AuthDeps): AuthService {
       if (!account) return await failed('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'bad-credentials');
       if (account.state === 'deleted') return refuse('deleted', message('deleted'), 'deleted');
       if (account.state === 'suspended') return refuse('suspended', message('suspended'), 'suspended');
-      // The same answer as a wrong password, so a refusal here does not tell that the password was right.
-      if (account.totpSecret !== null && !verifyTotp(account.totpSecret, req.totp ?? '', clock.now())) {
-        return await failed('totp', WRONG_CREDENTIALS_OR_CODE, 'totp');
+      // The same answer as a wrong password, so a refusal here does not tell that the password was
+      // right. A code is good once (RFC 6238 §5.2): a step at or before the last one taken is refused.
+      // The step is taken only by a change that goes through: a refused new password leaves the
+      // code usable for the corrected form.
+      let step: number | null = null;
+      if (account.totpSecret !== null) {
+        step = totpStep(account.totpSecret, req.totp ?? '', clock.now());
+        if (step === null || step <= (totpStepsUsed.get(account.id) ?? -1)) return await failed('totp', WRONG_CREDENTIALS_OR_CODE, 'totp');
       }
       try {
         assertStrongPassword(req.newPassword, config.passwords, isAdminAccount(account));
@@ -375,6 +385,11 @@ export function createAuthService(deps: AuthDeps): AuthService {
         { passwordHash: newHash, mustChangePassword: false, passwordChangedAt: clock.now() },
         { actor: account.address, action: 'account.passwd.self', target: account.address, ref: null, details: { ip: req.ip } },
       );
+      if (step !== null) {
+        totpStepsUsed.delete(account.id);
+        totpStepsUsed.set(account.id, step);
+        if (totpStepsUsed.size > TOTP_STEPS_REMEMBERED) totpStepsUsed.delete(totpStepsUsed.keys().next().value as number);
+      }
       log.info({ ip: req.ip, account: account.address }, 'password changed by its user');
       return { ok: true, account: updated };
     } finally {

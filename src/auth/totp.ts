@@ -17,12 +17,25 @@ export function totpUri(secret: string, account: string, issuer: string): string
 }
 
 export function verifyTotp(secret: string, code: string, now: Date): boolean {
+  return totpStep(secret, code, now) !== null;
+}
+
+/** Seconds per TOTP step (RFC 6238's default, what authenticator apps use). */
+const STEP_SECONDS = 30;
+
+/**
+ * The time step (RFC 6238 T) a code belongs to, within ±1 step of `now`; null when it is no
+ * valid code. A caller that remembers the last step it accepted per account refuses a code
+ * seen before (RFC 6238 §5.2: a verifier must not accept the same OTP twice).
+ */
+export function totpStep(secret: string, code: string, now: Date): number | null {
   const token = code.replace(/\s+/g, '');
-  if (!/^\d{6}$/.test(token)) return false;
+  if (!/^\d{6}$/.test(token)) return null;
   try {
-    return authenticator.clone({ epoch: now.getTime(), window: 1 }).check(token, secret);
+    const delta = authenticator.clone({ epoch: now.getTime(), window: 1 }).checkDelta(token, secret);
+    return delta === null ? null : Math.floor(now.getTime() / 1000 / STEP_SECONDS) + delta;
   } catch {
-    return false;
+    return null;
   }
 }
 

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   createAuthService,
+  currentTotp,
   decodeSaslPlain,
   encodeSaslPlain,
   hashPassword,
@@ -267,6 +268,22 @@ describe('changePassword (the portal)', () => {
       expect(store.accounts[0]?.mustChangePassword).toBe(true);
       expect(store.accounts[0]?.passwordHash).toBe(meanwhile.passwordHash ?? hash);
     }
+  });
+
+  it('a two-factor code is good for one change only; a refused new password does not use it up', async () => {
+    const { store, auth, clock } = setup();
+    const secret = 'JBSWY3DPEHPK3PXP';
+    store.add('hai@nghean.gov.vn', { totpSecret: secret });
+    const code = currentTotp(secret, clock.now());
+    const weak = await auth.changePassword(change('hai', PASSWORD, 'yeu', { totp: code }));
+    expect(weak.ok ? null : weak.kind).toBe('weak');
+    expect((await auth.changePassword(change('hai', PASSWORD, NEW, { totp: code }))).ok).toBe(true);
+    // The same code again (still inside its 90 s), with the now current password: refused.
+    const again = await auth.changePassword(change('hai', NEW, 'Lan-Thu-Ba#2028', { totp: code }));
+    expect(again.ok ? null : again.kind).toBe('totp');
+    // The next step's code is taken.
+    clock.advance(30_000);
+    expect((await auth.changePassword(change('hai', NEW, 'Lan-Thu-Ba#2028', { totp: currentTotp(secret, clock.now()) }))).ok).toBe(true);
   });
 
   it('admins need the longer password; the new one must differ; no TLS off loopback is refused before hashing', async () => {
