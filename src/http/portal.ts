@@ -19,6 +19,7 @@ import type http from 'node:http';
 import { PORTAL_PLAINTEXT_REFUSED, type AuthService, type PasswordChangeFailureKind } from '../auth/index.js';
 import type { Config } from '../config/schema.js';
 import { bi } from '../lib/errors.js';
+import { normalizeIp } from '../net/index.js';
 
 /** Fields longer than this are refused before any hashing. */
 const MAX_FIELD_CHARS = 1024;
@@ -49,13 +50,9 @@ export function trustedProxyList(entries: readonly string[]): BlockList {
   return list;
 }
 
-function plainIp(ip: string): string {
-  return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
-}
-
 /** The peer is one of security.trustedProxies. */
 function clientIsProxied(req: http.IncomingMessage, trusted: BlockList): boolean {
-  const peer = plainIp(req.socket.remoteAddress ?? '');
+  const peer = normalizeIp(req.socket.remoteAddress);
   const family = isIP(peer);
   return family !== 0 && trusted.check(peer, family === 6 ? 'ipv6' : 'ipv4');
 }
@@ -67,7 +64,7 @@ function clientIsProxied(req: http.IncomingMessage, trusted: BlockList): boolean
  * (never the proxy's loopback address, which would share one throttle among all users).
  */
 export function clientOf(req: http.IncomingMessage, trusted: BlockList): PortalClient {
-  const peer = plainIp(req.socket.remoteAddress ?? '');
+  const peer = normalizeIp(req.socket.remoteAddress);
   const tls = 'encrypted' in req.socket && req.socket.encrypted === true;
   if (!clientIsProxied(req, trusted)) return { ip: peer, secure: tls, proxied: false };
   const header = (name: string): string => {
@@ -76,7 +73,7 @@ export function clientOf(req: http.IncomingMessage, trusted: BlockList): PortalC
   };
   // The proxy appends the address it saw: the last entry is the one it vouches for.
   const forwarded = header('x-forwarded-for').split(',').map((x) => x.trim()).filter(Boolean);
-  const last = plainIp(forwarded[forwarded.length - 1] ?? '');
+  const last = normalizeIp(forwarded[forwarded.length - 1]);
   const proto = header('x-forwarded-proto').split(',').pop()?.trim().toLowerCase();
   return { ip: isIP(last) !== 0 ? last : null, secure: proto === 'https', proxied: true };
 }
@@ -108,16 +105,14 @@ interface PageText {
 
 function rulesText(config: Readonly<Config>): string {
   const p = config.passwords;
-  const parts = [
-    bi(`ít nhất ${p.userMinLength} ký tự (quản trị viên: ${p.adminMinLength})`, `at least ${p.userMinLength} characters (administrators: ${p.adminMinLength})`),
-    ...(p.requireLower ? [bi('chữ thường', 'a lower-case letter')] : []),
-    ...(p.requireUpper ? [bi('chữ hoa', 'an upper-case letter')] : []),
-    ...(p.requireDigit ? [bi('chữ số', 'a digit')] : []),
-    ...(p.requireSpecial ? [bi(`ký tự đặc biệt (${p.specialCharacters})`, `a special character (${p.specialCharacters})`)] : []),
+  const parts: Array<[string, string]> = [
+    [`ít nhất ${p.userMinLength} ký tự (quản trị viên: ${p.adminMinLength})`, `at least ${p.userMinLength} characters (administrators: ${p.adminMinLength})`],
+    ...(p.requireLower ? [['chữ thường', 'a lower-case letter'] as [string, string]] : []),
+    ...(p.requireUpper ? [['chữ hoa', 'an upper-case letter'] as [string, string]] : []),
+    ...(p.requireDigit ? [['chữ số', 'a digit'] as [string, string]] : []),
+    ...(p.requireSpecial ? [[`ký tự đặc biệt (${p.specialCharacters})`, `a special character (${p.specialCharacters})`] as [string, string]] : []),
   ];
-  const vi = parts.map((x) => x.split(' / ')[0]).join(', ');
-  const en = parts.map((x) => x.split(' / ')[1] ?? x).join(', ');
-  return bi(`Mật khẩu mới cần ${vi}.`, `The new password needs ${en}.`);
+  return bi(`Mật khẩu mới cần ${parts.map(([vi]) => vi).join(', ')}.`, `The new password needs ${parts.map(([, en]) => en).join(', ')}.`);
 }
 
 /** One bilingual label: Vietnamese, then English in a smaller line. */

@@ -15,6 +15,7 @@ import { prependHeaders, replaceSubject } from '../delivery/index.js';
 import type { Clock } from '../lib/clock.js';
 import { bi } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import { normalizeIp } from '../net/index.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { BoundListener, Service } from '../lib/service.js';
 import { encodeHeaderValue } from '../mail/headers.js';
@@ -178,10 +179,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
   const servers: Array<{ mode: SmtpMode; server: SMTPServer; host: string; port: number }> = [];
   let failed = false;
 
-  const ipOf = (session: SMTPServerSession): string => {
-    const ip = session.remoteAddress ?? 'unknown';
-    return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
-  };
+  const ipOf = (session: SMTPServerSession): string => normalizeIp(session.remoteAddress);
 
   const connOf = (session: SMTPServerSession, mode: SmtpMode): Conn => {
     let c = conns.get(session.id);
