@@ -117,8 +117,8 @@ export async function run(port: number, connections: number, size: number, total
   // Few distinct bodies for big sizes: the client shares the process, keep its memory small.
   const bodies = Array.from({ length: Math.min(total, size > 1024 * 1024 ? 2 : 64) }, (_, i) => message(i, size, kind));
   let next = 0;
-  let peak = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  let peak = process.memoryUsage.rss();
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
   const t0 = process.hrtime.bigint();
   await Promise.all(
     clients.map(async (c) => {
@@ -131,7 +131,7 @@ export async function run(port: number, connections: number, size: number, total
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   clearInterval(sampler);
-  peak = Math.max(peak, process.memoryUsage().rss);
+  peak = Math.max(peak, process.memoryUsage.rss());
   for (const c of clients) c.close();
   return { seconds, perSecond: total / seconds, mbPerSecond: (total * size) / 1024 / 1024 / seconds, peakRssMb: peak / 1024 / 1024 };
 }
@@ -229,9 +229,9 @@ await app.start();
 const { account, audit } = JSON.parse(accountJson);
 await app.store.createAccount(account, audit);
 let peak = 0;
-setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
 process.on('message', async (m) => {
-  if (m.peak) { process.send({ peak: Math.max(peak, process.memoryUsage().rss) }); peak = 0; }
+  if (m.peak) { process.send({ peak: Math.max(peak, process.memoryUsage.rss()) }); peak = 0; }
   if (m.stop) { await app.stop(); process.exit(0); }
 });
 process.send({ port: app.listeners.get('smtp').port });
