@@ -3,13 +3,27 @@
  * the CLI, the admin HTTP API and the request-form import. Every change is audited with its
  * actor and the written request's reference number (R-ACC-1). Unit administrators (role 'unit')
  * act only on their own unit's accounts (R-ACC-7); users (role 'none') manage nothing here.
+ * Two-factor sign-in and app passwords (R-AUTH-3) are switched on and handed out here too, with
+ * the same rights as a password reset.
  */
 import { QUOTA_FLOOR_BYTES, type Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { MailError, bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import { createAppPassword } from '../auth/app-passwords.js';
 import { assertStrongPassword, generatePassword, hashPassword } from '../auth/passwords.js';
-import { effectiveQuotaBytes, type Account, type AccountKind, type AccountState, type AdminRole, type Domain, type Store, type Unit } from '../store/port.js';
+import { newTotpSecret, totpUri } from '../auth/totp.js';
+import {
+  effectiveQuotaBytes,
+  type Account,
+  type AccountKind,
+  type AccountState,
+  type AdminRole,
+  type AppPassword,
+  type Domain,
+  type Store,
+  type Unit,
+} from '../store/port.js';
 import { foldName, normalizeUnitCode, numbered, personalLocalPart, unitAddress, unitCode } from './naming.js';
 
 /** Who is acting: a CLI user (super), a unit administrator, or a signed-in account. */
@@ -79,6 +93,31 @@ export interface AccountView extends Account {
   unitAddress: string | null;
 }
 
+/** An app password as an administrator sees it: never its hash. */
+export interface AppPasswordInfo {
+  id: number;
+  label: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+export interface TwoFactorEnrolment {
+  account: Account;
+  /** Base32, for typing into an authenticator app. */
+  secret: string;
+  /** otpauth://totp/… for a QR code; the issuer is the account's domain. */
+  uri: string;
+  /** true when a secret was already set and has been replaced (--reset). */
+  replaced: boolean;
+}
+
+export interface NewAppPassword {
+  account: Account;
+  appPassword: AppPasswordInfo;
+  /** Shown once, grouped for reading ("abcd efgh ijkl mnop"); only its hash is stored. */
+  secret: string;
+}
+
 export interface AccountService {
   /** R-ADDR-3/4: the address the naming rule gives for a name in a unit, numbered if taken. */
   suggestAddress(fullName: string, unit: string, domain?: string | null): Promise<string>;
@@ -94,6 +133,21 @@ export interface AccountService {
   /** null = back to the kind's default. */
   setQuota(address: string, quotaBytes: number | null, actor: Actor, ref?: string | null): Promise<Account>;
   getAccount(address: string, actor: Actor): Promise<AccountView>;
+
+  /**
+   * R-AUTH-3: a new TOTP secret for the account; from then on IMAP, POP3 and SMTP take only app
+   * passwords. Refused (ALREADY_EXISTS) when two-factor sign-in is already on, unless reset
+   * (a lost phone): then the old secret stops working.
+   */
+  enableTwoFactor(address: string, actor: Actor, opts?: { reset?: boolean; ref?: string | null }): Promise<TwoFactorEnrolment>;
+  /** Back to the password alone; the reason is audited. App passwords stay. */
+  disableTwoFactor(address: string, reason: string, actor: Actor, ref?: string | null): Promise<Account>;
+  /** A per-device password for a mail program; the audit names its label, never the secret. */
+  addAppPassword(address: string, label: string, actor: Actor, ref?: string | null): Promise<NewAppPassword>;
+  listAppPasswords(address: string, actor: Actor): Promise<AppPasswordInfo[]>;
+  /** The app password stops working at once; NOT_FOUND for an id the account does not have. */
+  removeAppPassword(address: string, id: number, actor: Actor, ref?: string | null): Promise<{ account: Account; appPassword: AppPasswordInfo }>;
+
   listAccounts(filter: { unit?: string | null; state?: AccountState | null; domain?: string | null }, actor: Actor): Promise<AccountView[]>;
 
   /**
@@ -142,6 +196,10 @@ function checkQuotaFloor(kind: AccountKind, quotaBytes: number | null): void {
 /** A deleted account keeps its address reserved and its audit trail, and takes no more changes. */
 function refuseDeleted(account: Account): void {
   if (account.state === 'deleted') throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} đã bị xóa`, `the account ${account.address} is deleted`));
+}
+
+function appPasswordInfo(a: AppPassword): AppPasswordInfo {
+  return { id: a.id, label: a.label, createdAt: a.createdAt, lastUsedAt: a.lastUsedAt };
 }
 
 export function createAccountService(deps: AccountServiceDeps): AccountService {
@@ -254,6 +312,14 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     }
     const generated = generatePassword(config.passwords, admin);
     return { hash: await hashPassword(generated), oneTime: generated };
+  }
+
+  /** An account an actor may change the sign-in of (R-ACC-7), not deleted. */
+  async function changeableAccount(address: string, actor: Actor): Promise<Account> {
+    const account = await accountByAddress(address);
+    requireOnAccount(actor, account);
+    refuseDeleted(account);
+    return account;
   }
 
   const service: AccountService = {
@@ -396,6 +462,82 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const account = await accountByAddress(address);
       requireOnAccount(actor, account);
       return view(account);
+    },
+
+    async enableTwoFactor(address, actor, opts = {}) {
+      const account = await changeableAccount(address, actor);
+      const replaced = account.totpSecret !== null;
+      if (replaced && !opts.reset) {
+        throw new MailError(
+          'ALREADY_EXISTS',
+          bi(
+            `Tài khoản ${account.address} đã bật xác thực hai lớp (cấp khóa mới: --reset)`,
+            `two-factor sign-in is already on for ${account.address} (a new secret: --reset)`,
+          ),
+        );
+      }
+      const secret = newTotpSecret();
+      const updated = await store.updateAccount(
+        account.id,
+        { totpSecret: secret },
+        { actor: actor.name, action: 'account.2fa.enable', target: account.address, ref: opts.ref ?? null, details: replaced ? { reset: true } : {} },
+      );
+      log.info({ address: account.address, reset: replaced, actor: actor.name }, 'two-factor sign-in enabled');
+      return { account: updated, secret, uri: totpUri(secret, account.address, account.domain), replaced };
+    },
+
+    async disableTwoFactor(address, reason, actor, ref = null) {
+      const account = await changeableAccount(address, actor);
+      const why = reason.trim();
+      if (why === '') throw new MailError('INVALID_INPUT', bi('Thiếu lý do', 'the reason is missing'));
+      if (account.totpSecret === null) {
+        throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} chưa bật xác thực hai lớp`, `two-factor sign-in is not on for ${account.address}`));
+      }
+      const updated = await store.updateAccount(
+        account.id,
+        { totpSecret: null },
+        { actor: actor.name, action: 'account.2fa.disable', target: account.address, ref, details: { reason: why } },
+      );
+      log.info({ address: account.address, actor: actor.name }, 'two-factor sign-in disabled');
+      return updated;
+    },
+
+    async addAppPassword(address, label, actor, ref = null) {
+      const account = await changeableAccount(address, actor);
+      // createAppPassword checks the label and the limit and hashes; the row and its audit entry are written together.
+      const { secret, appPassword } = await createAppPassword(
+        {
+          listAppPasswords: (id) => store.listAppPasswords(id),
+          addAppPassword: (id, name, hash) =>
+            store.batch(async (tx) => {
+              const added = await tx.addAppPassword(id, name, hash);
+              await tx.audit({ actor: actor.name, action: 'account.app-password.add', target: account.address, ref, details: { id: added.id, label: added.label } });
+              return added;
+            }),
+        },
+        account.id,
+        label,
+      );
+      return { account, appPassword: appPasswordInfo(appPassword), secret };
+    },
+
+    async listAppPasswords(address, actor) {
+      const account = await accountByAddress(address);
+      requireOnAccount(actor, account);
+      return (await store.listAppPasswords(account.id)).map(appPasswordInfo);
+    },
+
+    async removeAppPassword(address, id, actor, ref = null) {
+      const account = await changeableAccount(address, actor);
+      return store.batch(async (tx) => {
+        const found = (await tx.listAppPasswords(account.id)).find((a) => a.id === id);
+        if (!found) {
+          throw notFound(`Tài khoản ${account.address} không có mật khẩu ứng dụng số ${id}`, `${account.address} has no app password with id ${id}`);
+        }
+        await tx.removeAppPassword(account.id, id);
+        await tx.audit({ actor: actor.name, action: 'account.app-password.remove', target: account.address, ref, details: { id, label: found.label } });
+        return { account, appPassword: appPasswordInfo(found) };
+      });
     },
 
     async listAccounts(filter, actor) {

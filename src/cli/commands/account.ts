@@ -1,9 +1,13 @@
-/** `buudien account suggest|add|list|show|passwd|suspend|restore|delete|quota` (R-ADDR-3/4, R-ACC). */
+/**
+ * `buudien account suggest|add|list|show|passwd|suspend|restore|delete|quota` (R-ADDR-3/4, R-ACC);
+ * `account 2fa …` and `account app-password …` (R-AUTH-3) are in account-security.ts.
+ */
 import type { AccountView } from '../../accounts/service.js';
 import { parseBytes, formatBytes } from '../../lib/bytes.js';
 import { MailError, bi } from '../../lib/errors.js';
 import type { AccountKind, AccountState, AdminRole } from '../../store/port.js';
 import type { RegisterCommand } from '../context.js';
+import { registerAccountSecurity } from './account-security.js';
 
 const KINDS: AccountKind[] = ['personal', 'unit', 'admin'];
 const ROLES: AdminRole[] = ['none', 'unit', 'super'];
@@ -181,7 +185,8 @@ export const register: RegisterCommand = (program, ctx) => {
       await ctx.withApp(async (app) => {
         const a = await ctx.accounts(app).getAccount(address, ctx.actor());
         const usage = await app.store.usage(a.id);
-        ctx.printRecord({ ...publicView(a), usageBytes: usage }, opts.json ?? false);
+        const appPasswords = (await ctx.accounts(app).listAppPasswords(a.address, ctx.actor())).length;
+        ctx.printRecord({ ...publicView(a), appPasswords, usageBytes: usage }, opts.json ?? false);
       });
     });
 
@@ -282,4 +287,6 @@ export const register: RegisterCommand = (program, ctx) => {
         ctx.out(bi(`Đã bàn giao ${unit}: ${opts.from} → ${opts.to}`, `handed over ${unit}: ${opts.from} → ${opts.to}`));
       });
     });
+
+  registerAccountSecurity(account, ctx);
 };

@@ -1,0 +1,112 @@
+/**
+ * `buudien account 2fa enable|disable` and `buudien account app-password add|list|remove`
+ * (R-AUTH-3): two-factor sign-in and per-device passwords for mail programs. The rules and the
+ * audit live in the account service; this file parses and prints.
+ */
+import type { Command } from 'commander';
+import { MailError, bi } from '../../lib/errors.js';
+import type { CliContext } from '../context.js';
+
+const REF = ['--ref <ref>', 'số văn bản đề nghị / request reference (audit)'] as const;
+
+function parseId(v: string): number {
+  if (!/^\d{1,15}$/.test(v.trim()) || Number(v) <= 0) {
+    throw new MailError('INVALID_INPUT', bi(`Số hiệu "${v}" không hợp lệ (xem: account app-password list)`, `"${v}" is not an app password id (see: account app-password list)`));
+  }
+  return Number(v);
+}
+
+/** Registers the subcommands under `buudien account` (called from account.ts). */
+export function registerAccountSecurity(account: Command, ctx: CliContext): void {
+  const twoFactor = account.command('2fa').description('xác thực hai lớp (TOTP) / two-factor sign-in (R-AUTH-3)');
+
+  twoFactor
+    .command('enable <address>')
+    .description('bật xác thực hai lớp, in khóa cho ứng dụng xác thực / turn on two-factor sign-in and print the authenticator secret')
+    .option('--reset', 'cấp khóa mới khi đã bật (mất điện thoại) / a new secret when already on (lost phone)')
+    .option(...REF)
+    .option('--json', 'JSON')
+    .action(async (address: string, opts: { reset?: boolean; ref?: string; json?: boolean }) => {
+      await ctx.withApp(async (app) => {
+        const r = await ctx.accounts(app).enableTwoFactor(address, ctx.actor(), { reset: opts.reset ?? false, ref: opts.ref ?? null });
+        if (opts.json) {
+          ctx.printRecord({ address: r.account.address, secret: r.secret, uri: r.uri, reset: r.replaced }, true);
+        } else {
+          ctx.out(`${r.replaced ? bi('Đã cấp khóa xác thực hai lớp mới', 'new two-factor secret') : bi('Đã bật xác thực hai lớp', 'two-factor sign-in enabled')}: ${r.account.address}`);
+          ctx.out(`${bi('Khóa bí mật', 'secret')}: ${r.secret}`);
+          ctx.out(`URI: ${r.uri}`);
+        }
+        ctx.err(
+          bi(
+            `Lưu ý: từ nay chương trình thư (Outlook, Thunderbird, điện thoại) của ${r.account.address} không đăng nhập bằng mật khẩu chính được nữa, phải dùng mật khẩu ứng dụng: buudien account app-password add ${r.account.address} --label "…"`,
+            `Note: mail programs (Outlook, Thunderbird, phones) of ${r.account.address} can no longer sign in with the main password and must use app passwords: buudien account app-password add ${r.account.address} --label "…"`,
+          ),
+        );
+      });
+    });
+
+  twoFactor
+    .command('disable <address>')
+    .description('tắt xác thực hai lớp / turn off two-factor sign-in')
+    .requiredOption('--reason <reason>', 'lý do / reason')
+    .option(...REF)
+    .action(async (address: string, opts: { reason: string; ref?: string }) => {
+      await ctx.withApp(async (app) => {
+        const a = await ctx.accounts(app).disableTwoFactor(address, opts.reason, ctx.actor(), opts.ref ?? null);
+        ctx.out(`${bi('Đã tắt xác thực hai lớp', 'two-factor sign-in disabled')}: ${a.address}`);
+      });
+    });
+
+  const apps = account.command('app-password').description('mật khẩu ứng dụng cho chương trình thư / app passwords for mail programs (R-AUTH-3)');
+
+  apps
+    .command('add <address>')
+    .description('tạo mật khẩu ứng dụng (chỉ hiện một lần) / create an app password (shown once)')
+    .requiredOption('--label <label>', 'tên thiết bị / device label, e.g. "Outlook văn phòng"')
+    .option(...REF)
+    .option('--json', 'JSON')
+    .action(async (address: string, opts: { label: string; ref?: string; json?: boolean }) => {
+      await ctx.withApp(async (app) => {
+        const r = await ctx.accounts(app).addAppPassword(address, opts.label, ctx.actor(), opts.ref ?? null);
+        if (opts.json) {
+          ctx.printRecord({ address: r.account.address, id: r.appPassword.id, label: r.appPassword.label, secret: r.secret }, true);
+          return;
+        }
+        ctx.out(`${bi('Đã tạo mật khẩu ứng dụng', 'app password created')}: ${r.account.address} #${r.appPassword.id} "${r.appPassword.label}"`);
+        ctx.out(`${bi('Mật khẩu ứng dụng (chỉ hiện một lần)', 'app password (shown once)')}: ${r.secret}`);
+      });
+    });
+
+  apps
+    .command('list <address>')
+    .description('liệt kê mật khẩu ứng dụng / list app passwords')
+    .option('--json', 'JSON')
+    .action(async (address: string, opts: { json?: boolean }) => {
+      await ctx.withApp(async (app) => {
+        const list = await ctx.accounts(app).listAppPasswords(address, ctx.actor());
+        ctx.printList(
+          list,
+          opts.json ?? false,
+          [
+            ['ID', (a) => String(a.id)],
+            ['LABEL', (a) => a.label],
+            ['CREATED', (a) => a.createdAt.toISOString()],
+            ['LAST USED', (a) => a.lastUsedAt?.toISOString() ?? '-'],
+          ],
+          (a) => ({ id: a.id, label: a.label, createdAt: a.createdAt, lastUsedAt: a.lastUsedAt }),
+        );
+      });
+    });
+
+  apps
+    .command('remove <address> <id>')
+    .description('thu hồi mật khẩu ứng dụng / revoke an app password')
+    .option(...REF)
+    .action(async (address: string, idText: string, opts: { ref?: string }) => {
+      const id = parseId(idText);
+      await ctx.withApp(async (app) => {
+        const r = await ctx.accounts(app).removeAppPassword(address, id, ctx.actor(), opts.ref ?? null);
+        ctx.out(`${bi('Đã thu hồi mật khẩu ứng dụng', 'app password revoked')}: ${r.account.address} #${r.appPassword.id} "${r.appPassword.label}"`);
+      });
+    });
+}
