@@ -11,6 +11,10 @@
  *               become "?" (RFC 2046 §5.1.1: they carry no content). Parts already 7-bit are
  *               copied unchanged. Messages with 8-bit headers are not converted (they need
  *               SMTPUTF8, not a body conversion), nor ones the parser did not read to the end.
+ *   long lines  RFC 5321 §4.5.3.1.6 and RFC 5322 §2.1.1: no line over 998 octets goes out, to
+ *               any hop (receivers refuse or break them). A leaf with such a line in its body
+ *               is re-encoded the same way (its content kept exactly); `shortenLines` does only
+ *               that, `to7bit` does it as well as the 8-bit conversion.
  */
 import { isValidUtf8 } from '../mail/charset.js';
 import { decodeTransfer } from '../mail/decode.js';
@@ -22,6 +26,24 @@ export interface EightBitInfo {
   headers: boolean;
   /** Some body, preamble or epilogue has bytes over 0x7f. */
   body: boolean;
+  /** Some line is longer than 998 octets (without its line break). */
+  longLines: boolean;
+}
+
+/** RFC 5322 §2.1.1: a line is at most 998 characters, its CRLF excluded. */
+export const MAX_LINE_OCTETS = 998;
+
+/** Some line in [start, end) is longer than MAX_LINE_OCTETS (a bare LF ends a line too). */
+export function hasLongLine(b: Buffer, start = 0, end = b.length): boolean {
+  let lineStart = start;
+  for (;;) {
+    const lf = b.indexOf(0x0a, lineStart);
+    const stop = lf === -1 || lf >= end ? end : lf;
+    const len = stop - lineStart - (stop > lineStart && b[stop - 1] === 0x0d ? 1 : 0);
+    if (len > MAX_LINE_OCTETS) return true;
+    if (stop === end) return false;
+    lineStart = stop + 1;
+  }
 }
 
 export type Downgrade = { ok: true; raw: Buffer } | { ok: false; reason: string };
@@ -46,12 +68,13 @@ function headerRanges(p: MimePart, out: Array<[number, number]>): void {
 
 /** Where the message has 8-bit bytes. A message without any is answered without parsing. */
 export function inspect8bit(raw: Buffer): EightBitInfo {
-  if (!has8bitIn(raw)) return { headers: false, body: false };
+  const longLines = hasLongLine(raw);
+  if (!has8bitIn(raw)) return { headers: false, body: false, longLines };
   const ranges: Array<[number, number]> = [];
   headerRanges(parseMessage(raw).structure, ranges);
   // Header sections do not overlap, so 8-bit bytes beyond theirs are in bodies (or between parts).
   const inHeaders = ranges.reduce((n, [s, e]) => n + count8bit(raw, s, e), 0);
-  return { headers: inHeaders > 0, body: count8bit(raw) > inHeaders };
+  return { headers: inHeaders > 0, body: count8bit(raw) > inHeaders, longLines };
 }
 
 const HEX = '0123456789ABCDEF';
@@ -119,20 +142,34 @@ const CTE = new Set(['content-transfer-encoding']);
 class Unconvertible extends Error {}
 
 /**
- * The message with every 8-bit body re-encoded as 7-bit; { ok: false } when that cannot be
- * done (8-bit headers, an unknown transfer encoding over 8-bit bytes, a tree not parsed in full).
+ * The message with every 8-bit body re-encoded as 7-bit, and every body with a line over 998
+ * octets re-encoded; { ok: false } when that cannot be done (8-bit headers, an unknown transfer
+ * encoding over 8-bit bytes or long lines, a tree not parsed in full).
  */
 export function to7bit(raw: Buffer): Downgrade {
-  if (!has8bitIn(raw)) return { ok: true, raw };
+  return conform(raw, true);
+}
+
+/** The message with every body that has a line over 998 octets re-encoded; 8-bit bytes elsewhere stay. */
+export function shortenLines(raw: Buffer): Downgrade {
+  return conform(raw, false);
+}
+
+function conform(raw: Buffer, sevenBit: boolean): Downgrade {
+  if (!(sevenBit && has8bitIn(raw)) && !hasLongLine(raw)) return { ok: true, raw };
   const parsed = parseMessage(raw);
   if (parsed.incomplete) return { ok: false, reason: `MIME structure not read in full (${parsed.incomplete.detail})` };
   const ranges: Array<[number, number]> = [];
   headerRanges(parsed.structure, ranges);
-  if (ranges.some(([s, e]) => has8bitIn(raw, s, e))) return { ok: false, reason: 'non-ASCII header fields' };
+  if (sevenBit && ranges.some(([s, e]) => has8bitIn(raw, s, e))) return { ok: false, reason: 'non-ASCII header fields' };
 
   const chunks: Buffer[] = [];
   const gap = (s: number, e: number): void => {
     if (e <= s) return;
+    if (!sevenBit) {
+      chunks.push(raw.subarray(s, e));
+      return;
+    }
     const b = Buffer.from(raw.subarray(s, e));
     for (let i = 0; i < b.length; i++) if ((b[i] ?? 0) > 0x7f) b[i] = 0x3f;
     chunks.push(b);
@@ -144,7 +181,7 @@ export function to7bit(raw: Buffer): Downgrade {
     new RegExp(`(^|\\n)${name}[ \\t]*:`, 'i').test(raw.toString('latin1', p.headerStart, p.bodyStart));
 
   const emit = (p: MimePart, messageTop: boolean): void => {
-    const eightBit = has8bitIn(raw, p.bodyStart, p.end);
+    const eightBit = sevenBit && has8bitIn(raw, p.bodyStart, p.end);
     const declared = p.encoding.toLowerCase();
     if (p.children.length > 0 || p.message) {
       // A container: its transfer encoding must be an identity one; 7bit once its content is.
@@ -163,9 +200,10 @@ export function to7bit(raw: Buffer): Downgrade {
       gap(pos, p.end);
       return;
     }
-    if (!eightBit) {
-      // Nothing to convert; an "8bit"/"binary" label over 7-bit data becomes 7bit.
-      if (declared === '8bit' || declared === 'binary') header(p, ['Content-Transfer-Encoding: 7bit']);
+    const longLine = hasLongLine(raw, p.bodyStart, p.end);
+    if (!eightBit && !longLine) {
+      // Nothing to convert; in a 7-bit conversion an "8bit"/"binary" label over 7-bit data becomes 7bit.
+      if (sevenBit && (declared === '8bit' || declared === 'binary')) header(p, ['Content-Transfer-Encoding: 7bit']);
       else gap(p.headerStart, p.bodyStart);
       gap(p.bodyStart, p.end);
       return;
@@ -174,11 +212,11 @@ export function to7bit(raw: Buffer): Downgrade {
     let data: Buffer;
     if (IDENTITY.has(declared)) data = body;
     else if (declared === 'quoted-printable' || declared === 'base64') data = decodeTransfer(body, declared);
-    else throw new Unconvertible(`8-bit data under Content-Transfer-Encoding ${declared}`);
+    else throw new Unconvertible(`${eightBit ? '8-bit data' : 'a line over 998 octets'} under Content-Transfer-Encoding ${declared}`);
     const textual = p.type === 'text' || p.type === 'message';
     const add: string[] = [];
     if (messageTop && !hasField(p, 'mime-version')) add.push('MIME-Version: 1.0');
-    if (!hasField(p, 'content-type') && p.type === 'text') {
+    if (!hasField(p, 'content-type') && p.type === 'text' && has8bitIn(data)) {
       // RFC 2045 §5.2: no Content-Type means US-ASCII, which 8-bit text is not.
       add.push(`Content-Type: text/plain; charset=${isValidUtf8(data) ? 'utf-8' : 'unknown-8bit'}`);
     }
@@ -198,6 +236,6 @@ export function to7bit(raw: Buffer): Downgrade {
     throw e;
   }
   const out = Buffer.concat(chunks);
-  if (has8bitIn(out)) return { ok: false, reason: '8-bit data left after conversion' };
+  if (sevenBit && has8bitIn(out)) return { ok: false, reason: '8-bit data left after conversion' };
   return { ok: true, raw: out };
 }

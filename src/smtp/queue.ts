@@ -18,7 +18,8 @@
  *           for an address (§3.5), 5.6.9 for the headers. SMTPUTF8 goes on MAIL FROM only when the
  *           message needs it. 8-bit bodies go with BODY=8BITMIME where offered, else converted
  *           to 7-bit (RFC 6152 §3) and signed as converted; a message that cannot be converted
- *           fails with 5.6.3 (RFC 3463).
+ *           fails with 5.6.3 (RFC 3463). A body with a line over 998 octets is re-encoded for
+ *           every hop (RFC 5321 §4.5.3.1.6), its content unchanged.
  * Local recipients in the queue (a temporary local failure next to a success) are retried
  * through delivery/ on the same schedule; each attempt logs one "local" send-log row.
  */
@@ -35,7 +36,7 @@ import { domainOf } from '../mail/addresses.js';
 import { parseMessage } from '../mail/parse.js';
 import type { MessageDsn, QueueItem, RecipientDsn, SendLogEntry, Store } from '../store/port.js';
 import { signOutbound } from './dkim.js';
-import { inspect8bit, to7bit, type EightBitInfo } from './downgrade.js';
+import { inspect8bit, shortenLines, to7bit, type EightBitInfo } from './downgrade.js';
 import { createDsnSender, type DsnRecipient } from './dsn.js';
 import { wantsNotice } from './dsn-params.js';
 
@@ -395,9 +396,17 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
       };
       let asIs: Promise<Buffer> | null = null;
       let sevenBit: Promise<Buffer | string> | null = null;
+      const info = inspect8bit(original);
       const payload: Payload = {
-        info: inspect8bit(original),
-        asIs: () => (asIs ??= sign(original)),
+        info,
+        asIs: () =>
+          (asIs ??= (async () => {
+            if (!info.longLines) return sign(original);
+            // No line over 998 octets goes out (RFC 5321 §4.5.3.1.6): such bodies are re-encoded.
+            const d = shortenLines(original);
+            if (!d.ok) log.info({ queueId: item.id, reason: d.reason }, 'lines over 998 octets could not be re-encoded; sending as received');
+            return sign(d.ok ? d.raw : original);
+          })()),
         sevenBit: () =>
           (sevenBit ??= (async () => {
             const d = to7bit(original);

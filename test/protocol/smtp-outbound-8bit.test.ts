@@ -11,7 +11,7 @@ import { allParts, parseMessage } from '../../src/mail/parse.js';
 import { dkimDnsRecord, generateDkimKey } from '../../src/smtp/dkim.js';
 import type { Account } from '../../src/store/port.js';
 import { startApp, type TestApp } from '../helpers/app.js';
-import { createUser, nextMessage, until } from './smtp-helpers.js';
+import { createUser, nextMessage, PASSWORD, run, until } from './smtp-helpers.js';
 
 interface Transaction {
   mailFrom: string;
@@ -209,6 +209,39 @@ describe('8-bit bodies (RFC 6152)', () => {
     expect(d.toString('latin1')).toMatch(/Final-Recipient: rfc822; uu@plain\.test\r\nAction: failed\r\nStatus: 5\.6\.3/);
     expect(humanPart(d)).toContain('không hỗ trợ 8BITMIME');
     expect(plain.transactions.some((t) => t.data.includes('r02-uu'))).toBe(false);
+  });
+});
+
+describe('lines over 998 octets (RFC 5321 §4.5.3.1.6)', () => {
+  const longLine = `${'Kính gửi các đơn vị trực thuộc. '.repeat(80)}Hết.`;
+  const maxLine = (b: Buffer): number => Math.max(...b.toString('latin1').split(/\r?\n/).map((l) => l.length));
+
+  it('a submitted body line over 998 octets goes out re-encoded to every hop, the text unchanged', async () => {
+    // Python's smtplib sends the message as given (nodemailer would encode it itself).
+    const py = `
+import smtplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20)
+s.starttls(context=ctx)
+s.login('longnv', sys.argv[2])
+msg = ('From: longnv@example.gov.vn\\r\\nTo: a@mime8.test, a@plain.test\\r\\nSubject: long-line-r998\\r\\n'
+       'MIME-Version: 1.0\\r\\nContent-Type: text/plain; charset=utf-8\\r\\nContent-Transfer-Encoding: 8bit\\r\\n\\r\\n'
+       + sys.argv[3] + '\\r\\n').encode('utf-8')
+r = s.sendmail('longnv@example.gov.vn', ['a@mime8.test', 'a@plain.test'], msg)
+print('refused', r)
+s.quit()
+`;
+    const r = await run('python3', ['-c', py, String(app.port('submission')), PASSWORD, longLine]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('refused {}');
+    expect(Buffer.byteLength(longLine)).toBeGreaterThan(998);
+    for (const sink of [mime8, plain]) {
+      const t = await received(sink, 'long-line-r998');
+      expect(maxLine(t.data)).toBeLessThanOrEqual(998);
+      expect(t.data.toString('latin1')).toContain('Content-Transfer-Encoding: quoted-printable');
+      const part = parseMessage(t.data).structure;
+      expect(decodeBody(t.data, part).toString('utf8')).toBe(`${longLine}\r\n`);
+    }
   });
 });
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBody } from '../../../src/mail/decode.js';
 import { allParts, parseMessage } from '../../../src/mail/parse.js';
-import { encodeQuotedPrintable, inspect8bit, to7bit } from '../../../src/smtp/downgrade.js';
+import { encodeQuotedPrintable, hasLongLine, inspect8bit, shortenLines, to7bit } from '../../../src/smtp/downgrade.js';
 
 const crlf = (lines: string[]): Buffer => Buffer.from(lines.join('\r\n'), 'utf8');
 
@@ -61,12 +61,13 @@ const multipart = crlf([
 
 describe('inspect8bit', () => {
   it('tells 8-bit headers (any MIME level) from 8-bit bodies', () => {
-    expect(inspect8bit(crlf(['Subject: x', '', 'ascii', '']))).toEqual({ headers: false, body: false });
-    expect(inspect8bit(crlf(['Subject: x', '', 'Nội dung', '']))).toEqual({ headers: false, body: true });
-    expect(inspect8bit(crlf(['Subject: Tiêu đề', '', 'ascii', '']))).toEqual({ headers: true, body: false });
+    expect(inspect8bit(crlf(['Subject: x', '', 'ascii', '']))).toEqual({ headers: false, body: false, longLines: false });
+    expect(inspect8bit(crlf(['Subject: x', '', 'Nội dung', '']))).toEqual({ headers: false, body: true, longLines: false });
+    expect(inspect8bit(crlf(['Subject: Tiêu đề', '', 'ascii', '']))).toEqual({ headers: true, body: false, longLines: false });
     const partHeader = crlf(['Subject: x', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary=b', '', '--b', 'Content-Type: text/plain; name="tệp.txt"', '', 'x', '--b--', '']);
-    expect(inspect8bit(partHeader)).toEqual({ headers: true, body: false });
-    expect(inspect8bit(multipart)).toEqual({ headers: false, body: true });
+    expect(inspect8bit(partHeader)).toEqual({ headers: true, body: false, longLines: false });
+    expect(inspect8bit(multipart)).toEqual({ headers: false, body: true, longLines: false });
+    expect(inspect8bit(crlf(['Subject: x', '', 'a'.repeat(999), '']))).toEqual({ headers: false, body: false, longLines: true });
   });
 });
 
@@ -109,6 +110,68 @@ describe('to7bit', () => {
     const raw = crlf(['Subject: x', '', 'ascii', '']);
     const d = to7bit(raw);
     expect(d.ok && d.raw === raw).toBe(true);
+  });
+});
+
+describe('lines over 998 octets (RFC 5322 §2.1.1)', () => {
+  it('hasLongLine counts octets without the line break, CRLF or bare LF', () => {
+    expect(hasLongLine(Buffer.from(`${'a'.repeat(998)}\r\nb`))).toBe(false);
+    expect(hasLongLine(Buffer.from(`${'a'.repeat(998)}`))).toBe(false);
+    expect(hasLongLine(Buffer.from(`x\n${'a'.repeat(999)}\n`))).toBe(true);
+    expect(hasLongLine(Buffer.from(`x\r\n${'a'.repeat(999)}`))).toBe(true);
+    // Only within [start, end).
+    const b = Buffer.from(`${'a'.repeat(1500)}\r\nshort\r\n`);
+    expect(hasLongLine(b, 1502)).toBe(false);
+  });
+
+  const longText = `${'Báo cáo tổng hợp '.repeat(150)}hết.`;
+  const mixed = crlf([
+    'From: longnv@example.gov.vn',
+    'Subject: long',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="b"',
+    '',
+    '--b',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    longText,
+    '--b',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    'Dòng ngắn, giữ nguyên',
+    '--b',
+    'Content-Type: application/octet-stream; name="a.bin"',
+    'Content-Transfer-Encoding: 7bit',
+    '',
+    'z'.repeat(1200),
+    '--b--',
+    '',
+  ]);
+
+  it('shortenLines re-encodes only the leaves with a long line, content kept; other 8-bit bytes stay', () => {
+    const d = shortenLines(mixed);
+    if (!d.ok) throw new Error(d.reason);
+    expect(hasLongLine(d.raw)).toBe(false);
+    const s = d.raw.toString('utf8');
+    expect(s).toContain('Content-Transfer-Encoding: 8bit\r\n\r\nDòng ngắn, giữ nguyên\r\n--b');
+    expect(s).toMatch(/charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nB=C3=A1o/);
+    expect(s).toMatch(/name="a\.bin"\r\nContent-Transfer-Encoding: base64\r\n/);
+    const before = leaves(mixed);
+    const after = leaves(d.raw);
+    expect(after.map((l) => l.body.toString('utf8'))).toEqual(before.map((l) => l.body.toString('utf8')));
+    expect(after[0]?.body.toString('utf8')).toBe(longText);
+  });
+
+  it('to7bit shortens long lines of a 7-bit message too; a message without any is returned as it is', () => {
+    const raw = crlf(['Subject: x', '', 'y'.repeat(2000), '']);
+    const out = converted(raw);
+    expect(hasLongLine(out)).toBe(false);
+    expect(leaves(out)[0]?.body.toString()).toBe(`${'y'.repeat(2000)}\r\n`);
+    const short = crlf(['Subject: x', '', 'Nội dung', '']);
+    const d = shortenLines(short);
+    expect(d.ok && d.raw === short).toBe(true);
   });
 });
 
