@@ -5,7 +5,7 @@
 import type { App } from '../app.js';
 import { runLifecycle } from '../accounts/lifecycle.js';
 import type { Config } from '../config/schema.js';
-import { pruneSendLog } from '../delivery/index.js';
+import { pruneSendLog, pruneSignInHistory } from '../delivery/index.js';
 import { formatBytes } from '../lib/bytes.js';
 import { bi, MailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -94,13 +94,14 @@ async function noticeOfSuspension(app: App, suspended: readonly string[]): Promi
   return sent;
 }
 
-/** R-LOG-1: drop send-log rows older than sendLog.retentionDays (delivery's pruneSendLog). */
+/** R-LOG-1: drop send-log rows older than sendLog.retentionDays (delivery's pruneSendLog), and sign-in history (R-AUTH-5) as old. */
 const sendLogPrune: Job = {
   name: 'send-log-prune',
   description: 'xóa nhật ký gửi thư quá hạn lưu / drop send-log rows past sendLog.retentionDays',
   async run({ app, now, out }) {
     const n = await pruneSendLog(app.store, app.config, now);
-    out(`send-log-prune: ${n} rows`);
+    const m = await pruneSignInHistory(app.store, app.config, now);
+    out(`send-log-prune: ${n} rows, ${m} sign-ins`);
   },
 };
 

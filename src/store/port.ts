@@ -335,6 +335,29 @@ export interface SendLogQuery {
   limit?: number;
 }
 
+/**
+ * One sign-in to an existing account, through any protocol (R-AUTH-5: users see their recent
+ * sign-ins; a success from an address not seen before is unusual). Failures for unknown user
+ * names are not kept (there is no account to show them to); the log has them.
+ */
+export interface SignInEntry {
+  accountId: number;
+  at: Date;
+  protocol: 'imap' | 'pop3' | 'smtp' | 'http';
+  ip: string;
+  ok: boolean;
+  /** How a success signed in: the account password or an app password. */
+  method: 'password' | 'app-password' | null;
+  /** The app password used (its label is in app_passwords while it exists). */
+  appPasswordId: number | null;
+  /** Why a failure failed (bad-credentials, suspended, …); null for a success. */
+  reason: string | null;
+}
+
+export interface SignInRecord extends SignInEntry {
+  id: number;
+}
+
 /** RFC 3461 NOTIFY keywords (NEVER stands alone). */
 export type DsnNotify = 'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY';
 
@@ -596,6 +619,14 @@ export interface Store {
   logSend(entries: SendLogEntry[]): Promise<void>;
   searchSendLog(q: SendLogQuery): Promise<SendLogRecord[]>;
   pruneSendLog(before: Date): Promise<number>;
+
+  // sign-in history (R-AUTH-5)
+  recordSignIn(entry: SignInEntry): Promise<void>;
+  /** Newest first; `ok` keeps only successes (true) or failures (false). */
+  listSignIns(accountId: number, opts?: { since?: Date; ok?: boolean; limit?: number }): Promise<SignInRecord[]>;
+  /** The account signed in successfully from `ip` at or after `since`. */
+  signedInFrom(accountId: number, ip: string, since: Date): Promise<boolean>;
+  pruneSignIns(before: Date): Promise<number>;
 
   // outbound queue (durable)
   enqueue(item: NewQueueItem): Promise<QueueItem>;

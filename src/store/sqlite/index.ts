@@ -71,6 +71,8 @@ import type {
   SendLogEntry,
   SendLogQuery,
   SendLogRecord,
+  SignInEntry,
+  SignInRecord,
   SpecialUse,
   Store,
   StoredCopy,
@@ -401,6 +403,32 @@ function toQuarantine(r: QuarantineRow): QuarantineItem {
     size: r.size,
     reason: r.reason,
     direction: r.direction,
+  };
+}
+
+interface SignInRow {
+  id: number;
+  account_id: number;
+  at: number;
+  protocol: SignInEntry['protocol'];
+  ip: string;
+  ok: number;
+  method: SignInEntry['method'];
+  app_password_id: number | null;
+  reason: string | null;
+}
+
+function toSignIn(r: SignInRow): SignInRecord {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    at: d(r.at),
+    protocol: r.protocol,
+    ip: r.ip,
+    ok: r.ok === 1,
+    method: r.method,
+    appPasswordId: r.app_password_id,
+    reason: r.reason,
   };
 }
 
@@ -2188,6 +2216,50 @@ class SqliteStore implements Store {
 
   async pruneSendLog(before: Date): Promise<number> {
     return this.tx(() => this.c.run('DELETE FROM send_log WHERE at < ?', before.getTime()).changes);
+  }
+
+  // ───── sign-in history ─────
+
+  async recordSignIn(e: SignInEntry): Promise<void> {
+    return this.tx(() => {
+      this.c.run(
+        'INSERT INTO signin_log (account_id, at, protocol, ip, ok, method, app_password_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        e.accountId,
+        e.at.getTime(),
+        e.protocol,
+        e.ip.slice(0, 64),
+        e.ok ? 1 : 0,
+        e.method,
+        e.appPasswordId,
+        e.reason === null ? null : e.reason.slice(0, 200),
+      );
+    });
+  }
+
+  async listSignIns(accountId: number, opts: { since?: Date; ok?: boolean; limit?: number } = {}): Promise<SignInRecord[]> {
+    const where = ['account_id = ?'];
+    const params: unknown[] = [accountId];
+    if (opts.since !== undefined) {
+      where.push('at >= ?');
+      params.push(opts.since.getTime());
+    }
+    if (opts.ok !== undefined) {
+      where.push('ok = ?');
+      params.push(opts.ok ? 1 : 0);
+    }
+    params.push(Math.max(1, Math.min(opts.limit ?? 50, 1000)));
+    const sql = `SELECT * FROM signin_log WHERE ${where.join(' AND ')} ORDER BY at DESC, id DESC LIMIT ?`;
+    return this.read(() => this.c.all<SignInRow>(sql, ...params).map(toSignIn));
+  }
+
+  async signedInFrom(accountId: number, ip: string, since: Date): Promise<boolean> {
+    return this.read(
+      () => this.c.get<{ one: number }>('SELECT 1 AS one FROM signin_log WHERE account_id = ? AND ip = ? AND ok = 1 AND at >= ? LIMIT 1', accountId, ip.slice(0, 64), since.getTime()) !== undefined,
+    );
+  }
+
+  async pruneSignIns(before: Date): Promise<number> {
+    return this.tx(() => this.c.run('DELETE FROM signin_log WHERE at < ?', before.getTime()).changes);
   }
 
   // ───── queue ─────

@@ -343,4 +343,27 @@ CREATE TABLE fts_todo (n INTEGER PRIMARY KEY);
 INSERT INTO fts_todo (n) SELECT n FROM blobs WHERE envelope IS NOT NULL;
 `,
   },
+  {
+    version: 8,
+    name: 'sign-in history',
+    sql: `
+-- R-AUTH-5: every sign-in to an existing account, successful or not, through any protocol;
+-- users see their recent ones, and a success from an address not seen before is unusual.
+-- Kept as long as the send log (sendLog.retentionDays), pruned by the same job.
+CREATE TABLE signin_log (
+  id INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  at INTEGER NOT NULL,
+  protocol TEXT NOT NULL,
+  ip TEXT NOT NULL,
+  ok INTEGER NOT NULL,
+  method TEXT,
+  app_password_id INTEGER,
+  reason TEXT
+);
+CREATE INDEX signin_log_account ON signin_log(account_id, at);
+CREATE INDEX signin_log_source ON signin_log(account_id, ip, at) WHERE ok = 1;
+CREATE INDEX signin_log_at ON signin_log(at);
+`,
+  },
 ];

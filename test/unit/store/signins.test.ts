@@ -1,0 +1,59 @@
+/** The sign-in history (R-AUTH-5): recorded per account, listed newest first, known sources, pruned. */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { SignInEntry, Store } from '../../../src/store/port.js';
+import { createTestAccount } from '../../helpers/accounts.js';
+import { openTestStore, type TestStore } from './helpers.js';
+
+let t: TestStore;
+let store: Store;
+beforeEach(async () => {
+  t = await openTestStore();
+  store = t.store;
+});
+afterEach(async () => {
+  await t.cleanup();
+});
+
+const h = (n: number) => new Date(Date.UTC(2026, 10, 1, n));
+
+function entry(accountId: number, over: Partial<SignInEntry>): SignInEntry {
+  return { accountId, at: h(1), protocol: 'imap', ip: '10.0.0.5', ok: true, method: 'password', appPasswordId: null, reason: null, ...over };
+}
+
+describe('sign-in history', () => {
+  it('lists an account’s sign-ins newest first, filtered by success and time; others’ stay apart', async () => {
+    const a = await createTestAccount(store, 'long@example.gov.vn');
+    const b = await createTestAccount(store, 'mai@example.gov.vn');
+    await store.recordSignIn(entry(a.id, { at: h(1) }));
+    await store.recordSignIn(entry(a.id, { at: h(3), protocol: 'pop3', ip: '203.0.113.9', ok: false, method: null, reason: 'bad-credentials' }));
+    await store.recordSignIn(entry(a.id, { at: h(2), protocol: 'smtp', method: 'app-password', appPasswordId: 7 }));
+    await store.recordSignIn(entry(b.id, { at: h(4), ip: '10.0.0.99' }));
+
+    const all = await store.listSignIns(a.id);
+    expect(all.map((r) => r.at.toISOString())).toEqual([h(3), h(2), h(1)].map((d) => d.toISOString()));
+    expect(all[0]).toMatchObject({ accountId: a.id, protocol: 'pop3', ip: '203.0.113.9', ok: false, method: null, reason: 'bad-credentials' });
+    expect(all[1]).toMatchObject({ protocol: 'smtp', ok: true, method: 'app-password', appPasswordId: 7, reason: null });
+    expect((await store.listSignIns(a.id, { ok: false })).map((r) => r.ip)).toEqual(['203.0.113.9']);
+    expect((await store.listSignIns(a.id, { ok: true, since: h(2) })).map((r) => r.protocol)).toEqual(['smtp']);
+    expect(await store.listSignIns(a.id, { limit: 1 })).toHaveLength(1);
+    expect((await store.listSignIns(b.id)).map((r) => r.ip)).toEqual(['10.0.0.99']);
+  });
+
+  it('knows the addresses an account signed in from successfully, since a date', async () => {
+    const a = await createTestAccount(store, 'long@example.gov.vn');
+    await store.recordSignIn(entry(a.id, { at: h(2), ip: '10.0.0.5' }));
+    await store.recordSignIn(entry(a.id, { at: h(5), ip: '198.51.100.1', ok: false, method: null, reason: 'bad-credentials' }));
+    expect(await store.signedInFrom(a.id, '10.0.0.5', h(1))).toBe(true);
+    expect(await store.signedInFrom(a.id, '10.0.0.5', h(3))).toBe(false);
+    // A failure does not make an address known.
+    expect(await store.signedInFrom(a.id, '198.51.100.1', h(1))).toBe(false);
+  });
+
+  it('prunes rows older than a date', async () => {
+    const a = await createTestAccount(store, 'long@example.gov.vn');
+    await store.recordSignIn(entry(a.id, { at: h(1) }));
+    await store.recordSignIn(entry(a.id, { at: h(6) }));
+    expect(await store.pruneSignIns(h(3))).toBe(1);
+    expect((await store.listSignIns(a.id)).map((r) => r.at.toISOString())).toEqual([h(6).toISOString()]);
+  });
+});
