@@ -26,15 +26,29 @@
  * must-change or expired account may change its password (that is what the portal is for); a
  * suspended or deleted one may not. The new password must follow R-AUTH-1 and differ from the
  * current one; it clears must-change, restarts the password's age and is audited.
+ *
+ * portalSecurity (the portal's security page, R-AUTH-3) takes the same credential check
+ * (withPortalCredentials, shared with changePassword), refuses must-change and expired accounts
+ * (their password is changed first), then shows the account's two-factor state, last sign-in and
+ * app passwords, adds or removes an app password, begins or disables two-factor sign-in.
+ * Enrolment has two steps and no session: totp-begin returns a new secret and a token — the
+ * secret sealed (AES-256-GCM) and signed (HMAC-SHA256) with keys made at start-up, bound to the
+ * account, its password hash (a password change voids it) and a 10-minute expiry — and
+ * confirmTotp takes that token and the app's first code (no password) and stores the secret.
+ * A code serves one action in all of them (RFC 6238 §5.2). Every change is audited with the
+ * account as actor: account.app-password.add.self, account.app-password.remove.self,
+ * account.2fa.enable.self, account.2fa.disable.self.
  */
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
-import type { Account, Store } from '../store/port.js';
+import type { Account, AppPassword, Store } from '../store/port.js';
+import { createAppPassword } from './app-passwords.js';
 import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
-import { totpStep } from './totp.js';
+import { newTotpSecret, totpStep, totpUri } from './totp.js';
 import { plaintextAllowedBy } from './plaintext.js';
 import { KeyedCounter } from '../lib/keyed-counter.js';
 import { FailureTracker } from './throttle.js';
@@ -100,13 +114,111 @@ export type PasswordChangeResult =
       message: string;
     };
 
+/** What every portal operation is checked with (changePassword, portalSecurity). */
+export interface PortalCredentials {
+  username: string;
+  /** The account password (never an app password). */
+  password: string;
+  /** The authenticator code; required when the account has TOTP. */
+  totp: string | null;
+  ip: string;
+  secure: boolean;
+}
+
+/** The refusals every portal operation shares (the credential check). */
+export type PortalCredentialFailureKind = 'bad-credentials' | 'suspended' | 'deleted' | 'throttled' | 'plaintext-refused' | 'totp';
+
+/** One action of the portal's security page (/portal/security); totp-confirm is confirmTotp. */
+export type PortalSecurityOp =
+  | { kind: 'show' }
+  | { kind: 'app-password-add'; label: string }
+  | { kind: 'app-password-remove'; id: number }
+  | { kind: 'totp-begin' }
+  | { kind: 'totp-disable' };
+
+export interface PortalSecurityRequest extends PortalCredentials {
+  op: PortalSecurityOp;
+}
+
+/** The second step of enrolment: the token from totp-begin (no password) and the app's first code. */
+export interface TotpConfirmRequest {
+  token: string;
+  totp: string;
+  ip: string;
+  secure: boolean;
+}
+
+/** An app password as the user sees it: never its hash. */
+export interface AppPasswordSummary {
+  id: number;
+  label: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+/** What the security page shows of an account (R-AUTH-3, R-AUTH-5). */
+export interface SecurityOverview {
+  address: string;
+  twoFactor: boolean;
+  /** The last sign-in (any protocol) that went through. */
+  lastLoginAt: Date | null;
+  appPasswords: AppPasswordSummary[];
+}
+
+/** A two-factor enrolment begun: the secret and its URI are shown once; the token carries it (sealed) to the confirm step. */
+export interface TotpEnrolment {
+  /** Base32, as authenticator apps take it typed in. */
+  secret: string;
+  /** otpauth://totp/… for the QR code. */
+  uri: string;
+  /** Signed (HMAC-SHA256) and sealed; bound to the account, its password hash and the expiry. */
+  token: string;
+  expiresAt: Date;
+}
+
+export type PortalSecurityFailureKind =
+  | PortalCredentialFailureKind
+  | 'must-change'
+  | 'expired'
+  | 'invalid'
+  | 'not-found'
+  | 'totp-on'
+  | 'totp-off'
+  | 'token';
+
+export type PortalSecurityResult =
+  | { ok: true; op: 'show' | 'app-password-remove' | 'totp-disable' | 'totp-confirm'; overview: SecurityOverview }
+  | { ok: true; op: 'app-password-add'; overview: SecurityOverview; appPassword: AppPasswordSummary; /** Shown once, grouped ("abcd efgh ijkl mnop"). */ secret: string }
+  | { ok: true; op: 'totp-begin'; overview: SecurityOverview; enrolment: TotpEnrolment }
+  | {
+      ok: false;
+      kind: PortalSecurityFailureKind;
+      /** Bilingual, Vietnamese first; safe to show the user. */
+      message: string;
+    };
+
+/** How long an enrolment token (totp-begin → totp-confirm) is good for. */
+export const ENROL_TOKEN_TTL_MS = 10 * 60 * 1000;
+/** Wrong codes one enrolment token takes before it is void (the user starts again). */
+const ENROL_MAX_WRONG_CODES = 5;
+const MAX_ENROL_TOKEN_CHARS = 2048;
+
+type Refusal<K extends string> = { ok: false; kind: K; message: string };
+type Refuser = <K extends string>(kind: K, text: string, reason: string) => Refusal<K>;
+
 export type AuthConfig = Pick<Config, 'domains' | 'security' | 'passwords'>;
 
 /** The part of the store sign-in needs. */
 export type AuthStore = Pick<Store, 'getAccountByAddress' | 'findAccountsByLocalPart' | 'listAppPasswords' | 'updateAccount' | 'touchAppPassword'>;
+/**
+ * What the portal's security page needs besides (app passwords added and removed with their
+ * audit entries in one transaction). Optional in AuthDeps so a store for sign-in alone will do;
+ * the security page's changes fail without it.
+ */
+export type AuthSelfServiceStore = Pick<Store, 'addAppPassword' | 'removeAppPassword' | 'batch'>;
 
 export interface AuthDeps {
-  store: AuthStore;
+  store: AuthStore & Partial<AuthSelfServiceStore>;
   config: Readonly<AuthConfig>;
   clock: Clock;
   log: Logger;
@@ -125,6 +237,22 @@ export interface AuthService {
   passwordExpired(account: Account, now: Date): boolean;
   /** The bilingual text for a failure kind (protocols that build their own refusals use it). */
   failureMessage(kind: SignInFailureKind): string;
+}
+
+/**
+ * The auth service with the portal security page's operations (what createAuthService gives and
+ * the HTTP listener takes; the mail protocols need only AuthService).
+ */
+export interface PortalAuthService extends AuthService {
+  /**
+   * The portal's security page (/portal/security): show the two-factor state, the last sign-in
+   * and the app passwords; add or remove an app password; begin or disable two-factor sign-in.
+   * Checked like changePassword (same refusals, the code used up); every change is audited
+   * with the account as actor.
+   */
+  portalSecurity(req: PortalSecurityRequest): Promise<PortalSecurityResult>;
+  /** Two-factor enrolment, second step: the token of totp-begin and the app's code turn it on (audited). */
+  confirmTotp(req: TotpConfirmRequest): Promise<PortalSecurityResult>;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -182,6 +310,16 @@ export const PORTAL_PLAINTEXT_REFUSED = bi(
 const TOTP_STEPS_REMEMBERED = 10_000;
 /** The portal's one refusal for a wrong password and a wrong two-factor code alike. */
 const WRONG_CREDENTIALS_OR_CODE = bi('Sai tên đăng nhập, mật khẩu hoặc mã xác thực', 'Wrong user name, password or code');
+const TOTP_ALREADY_ON = bi('Tài khoản đã bật xác thực hai lớp', 'Two-factor sign-in is already on for this account');
+const TOTP_NOT_ON = bi('Tài khoản chưa bật xác thực hai lớp', 'Two-factor sign-in is not on for this account');
+const ENROL_TOKEN_REFUSED = bi(
+  'Phiên bật xác thực hai lớp không hợp lệ hoặc đã quá 10 phút; hãy bắt đầu lại',
+  'This two-factor set-up is not valid or is older than 10 minutes; start again',
+);
+const WRONG_ENROL_CODE = bi(
+  'Mã xác thực không đúng; hãy nhập mã đang hiện trong ứng dụng (kiểm tra giờ trên điện thoại)',
+  'Wrong code; type the code the app shows now (check the phone\'s clock)',
+);
 const APP_PASSWORD_NOT_FOR_WEB = bi(
   'Mật khẩu ứng dụng chỉ dùng cho chương trình thư, không dùng cho trang web',
   'App passwords work only in mail programs, not on the web',
@@ -192,7 +330,7 @@ export function normalizeAppPassword(p: string): string {
   return p.replace(/\s+/gu, '');
 }
 
-export function createAuthService(deps: AuthDeps): AuthService {
+export function createAuthService(deps: AuthDeps): PortalAuthService {
   const { store, config, clock, log, metrics } = deps;
   const sec = config.security;
   const expired = deps.passwordExpired ?? passwordExpiredRule(config.passwords);
@@ -320,18 +458,68 @@ export function createAuthService(deps: AuthDeps): AuthService {
   /** The last TOTP step accepted per account (codes are good for ±1 step: 90 s is all that matters). */
   const totpStepsUsed = new Map<number, number>();
 
-  async function changePassword(req: PasswordChangeRequest): Promise<PasswordChangeResult> {
-    const refuse = (kind: PasswordChangeFailureKind, text: string, reason: string): PasswordChangeResult => {
+  /**
+   * Take the step of an accepted code for its account, in one go (no await between the check and
+   * the taking, so two requests carrying one code cannot both pass). Null when that step or a
+   * later one was taken before; else a function that gives the step back (an action refused
+   * after the check leaves its code usable for the corrected form).
+   */
+  function claimStep(accountId: number, step: number): (() => void) | null {
+    const before = totpStepsUsed.get(accountId);
+    if (before !== undefined && step <= before) return null;
+    totpStepsUsed.delete(accountId);
+    totpStepsUsed.set(accountId, step);
+    if (totpStepsUsed.size > TOTP_STEPS_REMEMBERED) totpStepsUsed.delete(totpStepsUsed.keys().next().value as number);
+    return () => {
+      if (totpStepsUsed.get(accountId) !== step) return;
+      if (before === undefined) totpStepsUsed.delete(accountId);
+      else totpStepsUsed.set(accountId, before);
+    };
+  }
+
+  /** Refusals on the portal: counted, logged (never with a password or code), bilingual. */
+  function portalRefuser(ip: string, username: string, what: string): Refuser {
+    return (kind, text, reason) => {
       metrics.authFailures.inc({ protocol: 'http' });
-      log.warn({ ip: req.ip, username: req.username.slice(0, 320), protocol: 'http', reason }, 'password change refused');
+      log.warn({ ip, username: username.slice(0, 320), protocol: 'http', reason }, `${what} refused`);
       return { ok: false, kind, message: text };
     };
-    if (!plaintextAllowedBy(sec.allowPlaintextAuth, req.ip, req.secure)) {
-      return refuse('plaintext-refused', PORTAL_PLAINTEXT_REFUSED, 'plaintext-refused');
-    }
-    const release = gate.acquire(req.ip);
+  }
+
+  /** A failure of the credentials themselves: counted per key (IP, account), answered after the growing delay. */
+  async function failedCredentials<K extends string>(refusal: Refusal<K>, keys: string[]): Promise<Refusal<K>> {
+    const delay = failures.fail(keys);
+    if (delay > 0) await sleep(delay);
+    return refusal;
+  }
+
+  /** The plaintext rule (before anything else) and the per-IP gate around a portal operation. */
+  async function gated<R>(ip: string, secure: boolean, refuse: Refuser, fn: () => Promise<R>): Promise<R | Refusal<'plaintext-refused' | 'throttled'>> {
+    if (!plaintextAllowedBy(sec.allowPlaintextAuth, ip, secure)) return refuse('plaintext-refused', PORTAL_PLAINTEXT_REFUSED, 'plaintext-refused');
+    const release = gate.acquire(ip);
     if (!release) return refuse('throttled', message('throttled'), 'throttled');
     try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Every portal operation that takes credentials goes through here: steps 1–4 of signIn with
+   * the account password only (an app password is no credential on the web), deleted and
+   * suspended refused, then the TOTP code when the account has one. A wrong password and a wrong
+   * or used code get the same answer, so a refusal never tells that the password was right. A
+   * code serves one action (RFC 6238 §5.2): its step is taken here and given back when `act`
+   * refuses (or throws), so a mistyped new password or label leaves the code usable.
+   */
+  async function withPortalCredentials<R extends { ok: boolean }>(
+    req: PortalCredentials,
+    what: string,
+    act: (account: Account, refuse: Refuser) => Promise<R>,
+  ): Promise<R | Refusal<PortalCredentialFailureKind>> {
+    const refuse = portalRefuser(req.ip, req.username, what);
+    return gated(req.ip, req.secure, refuse, async () => {
       const list = await candidates(req.username);
       let account: Account | null = null;
       for (const a of list) {
@@ -344,25 +532,32 @@ export function createAuthService(deps: AuthDeps): AuthService {
         dummyHash ??= hashPassword('buudien-no-such-user');
         await verifyPassword(await dummyHash, req.password);
       }
-      const failed = async (kind: PasswordChangeFailureKind, text: string, reason: string): Promise<PasswordChangeResult> => {
-        const userKey = list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`;
-        const delay = failures.fail([`ip:${req.ip}`, userKey]);
-        const result = refuse(kind, text, reason);
-        if (delay > 0) await sleep(delay);
-        return result;
-      };
-      if (!account) return await failed('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'bad-credentials');
+      const keys = [`ip:${req.ip}`, list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`];
+      if (!account) return failedCredentials(refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'bad-credentials'), keys);
       if (account.state === 'deleted') return refuse('deleted', message('deleted'), 'deleted');
       if (account.state === 'suspended') return refuse('suspended', message('suspended'), 'suspended');
-      // The same answer as a wrong password, so a refusal here does not tell that the password was
-      // right. A code is good once (RFC 6238 §5.2): a step at or before the last one taken is refused.
-      // The step is taken only by a change that goes through: a refused new password leaves the
-      // code usable for the corrected form.
-      let step: number | null = null;
+      let giveBack = (): void => undefined;
       if (account.totpSecret !== null) {
-        step = totpStep(account.totpSecret, req.totp ?? '', clock.now());
-        if (step === null || step <= (totpStepsUsed.get(account.id) ?? -1)) return await failed('totp', WRONG_CREDENTIALS_OR_CODE, 'totp');
+        const step = totpStep(account.totpSecret, req.totp ?? '', clock.now());
+        const claimed = step === null ? null : claimStep(account.id, step);
+        if (!claimed) return failedCredentials(refuse('totp', WRONG_CREDENTIALS_OR_CODE, 'totp'), keys);
+        giveBack = claimed;
       }
+      let result: R;
+      try {
+        result = await act(account, refuse);
+      } catch (e) {
+        giveBack();
+        throw e;
+      }
+      if (result.ok) failures.reset(`acct:${account.id}`);
+      else giveBack();
+      return result;
+    });
+  }
+
+  async function changePassword(req: PasswordChangeRequest): Promise<PasswordChangeResult> {
+    return withPortalCredentials(req, 'password change', async (account, refuse): Promise<PasswordChangeResult> => {
       try {
         assertStrongPassword(req.newPassword, config.passwords, isAdminAccount(account));
       } catch (e) {
@@ -379,29 +574,240 @@ export function createAuthService(deps: AuthDeps): AuthService {
       if (!now || now.passwordHash !== account.passwordHash || now.state !== 'active') {
         return refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'changed meanwhile');
       }
-      failures.reset(`acct:${account.id}`);
       const updated = await store.updateAccount(
         account.id,
         { passwordHash: newHash, mustChangePassword: false, passwordChangedAt: clock.now() },
         { actor: account.address, action: 'account.passwd.self', target: account.address, ref: null, details: { ip: req.ip } },
       );
-      if (step !== null) {
-        totpStepsUsed.delete(account.id);
-        totpStepsUsed.set(account.id, step);
-        if (totpStepsUsed.size > TOTP_STEPS_REMEMBERED) totpStepsUsed.delete(totpStepsUsed.keys().next().value as number);
-      }
       log.info({ ip: req.ip, account: account.address }, 'password changed by its user');
       return { ok: true, account: updated };
-    } finally {
-      release();
+    });
+  }
+
+  // ── two-factor enrolment and app passwords (the portal's security page) ──
+
+  /** The store methods only the security page needs (the protocols never do). */
+  function selfServiceStore(): AuthStore & AuthSelfServiceStore {
+    if (!store.addAppPassword || !store.removeAppPassword || !store.batch) throw new Error('auth: the store given to createAuthService lacks addAppPassword/removeAppPassword/batch');
+    return store as AuthStore & AuthSelfServiceStore;
+  }
+
+  async function overviewOf(account: Account): Promise<SecurityOverview> {
+    const apps = await store.listAppPasswords(account.id);
+    return {
+      address: account.address,
+      twoFactor: account.totpSecret !== null,
+      lastLoginAt: account.lastLoginAt,
+      appPasswords: apps.map(appPasswordSummary),
+    };
+  }
+
+  /** The account as read inside a change's transaction is still the one whose credentials were checked. */
+  async function stillTheSame(tx: Pick<Store, 'getAccountByAddress'>, account: Account): Promise<boolean> {
+    const now = await tx.getAccountByAddress(account.address);
+    return now !== null && now.id === account.id && now.passwordHash === account.passwordHash && now.state === 'active' && now.totpSecret === account.totpSecret;
+  }
+
+  // The enrolment token: made and checked by this process only, so its keys live in memory and a
+  // restart voids the tokens in flight (the user starts again). The secret inside is encrypted:
+  // a confirm page shown again after a mistyped code carries the token, never the secret.
+  const tokenMacKey = randomBytes(32);
+  const tokenCipherKey = randomBytes(32);
+  /** Wrong codes per token (by its MAC); a token is void after ENROL_MAX_WRONG_CODES. */
+  const wrongEnrolCodes = new Map<string, number>();
+
+  function tokenMac(body: string, passwordHash: string): Buffer {
+    return createHmac('sha256', tokenMacKey).update(`buudien totp enrolment v1\n${body}\n${passwordHash}`).digest();
+  }
+
+  function makeEnrolToken(account: Account, secret: string, expiresAt: Date): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', tokenCipherKey, iv);
+    const sealed = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    const body = [String(account.id), Buffer.from(account.address).toString('base64url'), String(expiresAt.getTime()), iv.toString('base64url'), sealed.toString('base64url')].join('.');
+    return `${body}.${tokenMac(body, account.passwordHash).toString('base64url')}`;
+  }
+
+  interface EnrolToken {
+    accountId: number;
+    address: string;
+    expiresAt: number;
+    iv: Buffer;
+    sealed: Buffer;
+    body: string;
+    mac: Buffer;
+  }
+
+  function parseEnrolToken(token: string): EnrolToken | null {
+    const parts = token.trim().split('.');
+    if (parts.length !== 6 || token.length > MAX_ENROL_TOKEN_CHARS) return null;
+    const [id = '', address = '', exp = '', iv = '', sealed = '', mac = ''] = parts;
+    const b64 = /^[A-Za-z0-9_-]+$/;
+    if (!/^[1-9]\d{0,15}$/.test(id) || !/^[1-9]\d{0,15}$/.test(exp) || ![address, iv, sealed, mac].every((x) => b64.test(x))) return null;
+    return {
+      accountId: Number(id),
+      address: Buffer.from(address, 'base64url').toString('utf8'),
+      expiresAt: Number(exp),
+      iv: Buffer.from(iv, 'base64url'),
+      sealed: Buffer.from(sealed, 'base64url'),
+      body: parts.slice(0, 5).join('.'),
+      mac: Buffer.from(mac, 'base64url'),
+    };
+  }
+
+  function openEnrolSecret(t: EnrolToken): string | null {
+    if (t.iv.length !== 12 || t.sealed.length <= 16) return null;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', tokenCipherKey, t.iv);
+      decipher.setAuthTag(t.sealed.subarray(t.sealed.length - 16));
+      return Buffer.concat([decipher.update(t.sealed.subarray(0, t.sealed.length - 16)), decipher.final()]).toString('utf8');
+    } catch {
+      return null;
     }
+  }
+
+  async function portalSecurity(req: PortalSecurityRequest): Promise<PortalSecurityResult> {
+    const op = req.op;
+    return withPortalCredentials(req, `security page (${op.kind})`, async (account, refuse): Promise<PortalSecurityResult> => {
+      // An initial or expired password is changed first (/portal): it is known to an administrator, or old.
+      if (account.mustChangePassword) return refuse('must-change', message('must-change'), 'must-change');
+      if (expired(account, clock.now())) return refuse('expired', message('expired'), 'expired');
+      const audit = (action: string, details: Record<string, unknown>) => ({ actor: account.address, action, target: account.address, ref: null, details: { ip: req.ip, ...details } });
+      switch (op.kind) {
+        case 'show':
+          return { ok: true, op: 'show', overview: await overviewOf(account) };
+        case 'app-password-add': {
+          const s = selfServiceStore();
+          let created: { secret: string; appPassword: AppPassword };
+          try {
+            // createAppPassword checks the label and the limit and hashes; the row and its audit entry are written together.
+            created = await createAppPassword(
+              {
+                listAppPasswords: (id) => s.listAppPasswords(id),
+                addAppPassword: (id, name, hash) =>
+                  s.batch(async (tx) => {
+                    if (!(await stillTheSame(tx, account))) throw new ChangedMeanwhile();
+                    const added = await tx.addAppPassword(id, name, hash);
+                    await tx.audit(audit('account.app-password.add.self', { id: added.id, label: added.label }));
+                    return added;
+                  }),
+              },
+              account.id,
+              op.label,
+            );
+          } catch (e) {
+            if (e instanceof ChangedMeanwhile) return refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'changed meanwhile');
+            if (isMailError(e, 'INVALID_INPUT') || isMailError(e, 'LIMIT_EXCEEDED')) return refuse('invalid', e.message, 'invalid label or limit');
+            throw e;
+          }
+          log.info({ ip: req.ip, account: account.address, id: created.appPassword.id }, 'app password added by its user');
+          return { ok: true, op: 'app-password-add', overview: await overviewOf(account), secret: created.secret, appPassword: appPasswordSummary(created.appPassword) };
+        }
+        case 'app-password-remove': {
+          const s = selfServiceStore();
+          const outcome = await s.batch(async (tx): Promise<'gone' | 'changed' | 'removed'> => {
+            if (!(await stillTheSame(tx, account))) return 'changed';
+            const found = (await tx.listAppPasswords(account.id)).find((a) => a.id === op.id);
+            if (!found) return 'gone';
+            await tx.removeAppPassword(account.id, op.id);
+            await tx.audit(audit('account.app-password.remove.self', { id: found.id, label: found.label }));
+            return 'removed';
+          });
+          if (outcome === 'changed') return refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'changed meanwhile');
+          if (outcome === 'gone') {
+            return refuse('not-found', bi(`Không có mật khẩu ứng dụng số ${op.id}`, `There is no app password number ${op.id}`), 'no such app password');
+          }
+          log.info({ ip: req.ip, account: account.address, id: op.id }, 'app password removed by its user');
+          return { ok: true, op: 'app-password-remove', overview: await overviewOf(account) };
+        }
+        case 'totp-begin': {
+          if (account.totpSecret !== null) return refuse('totp-on', TOTP_ALREADY_ON, 'two-factor already on');
+          const secret = newTotpSecret();
+          const expiresAt = new Date(clock.now().getTime() + ENROL_TOKEN_TTL_MS);
+          log.info({ ip: req.ip, account: account.address }, 'two-factor enrolment begun');
+          return {
+            ok: true,
+            op: 'totp-begin',
+            overview: await overviewOf(account),
+            enrolment: { secret, uri: totpUri(secret, account.address, account.domain), token: makeEnrolToken(account, secret, expiresAt), expiresAt },
+          };
+        }
+        case 'totp-disable': {
+          if (account.totpSecret === null) return refuse('totp-off', TOTP_NOT_ON, 'two-factor not on');
+          const s = selfServiceStore();
+          const updated = await s.batch(async (tx) => {
+            if (!(await stillTheSame(tx, account))) return null;
+            return tx.updateAccount(account.id, { totpSecret: null }, audit('account.2fa.disable.self', {}));
+          });
+          if (!updated) return refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'changed meanwhile');
+          log.info({ ip: req.ip, account: account.address }, 'two-factor sign-in disabled by its user');
+          return { ok: true, op: 'totp-disable', overview: await overviewOf(updated) };
+        }
+      }
+    });
+  }
+
+  async function confirmTotp(req: TotpConfirmRequest): Promise<PortalSecurityResult> {
+    const parsed = parseEnrolToken(req.token);
+    const refuse = portalRefuser(req.ip, parsed?.address ?? '(enrolment token)', 'two-factor enrolment');
+    return gated(req.ip, req.secure, refuse, async (): Promise<PortalSecurityResult> => {
+      const forged = () => failedCredentials(refuse('token', ENROL_TOKEN_REFUSED, 'token malformed, forged or voided by a password change'), [`ip:${req.ip}`]);
+      if (!parsed) return forged();
+      const account = await store.getAccountByAddress(parsed.address);
+      // The MAC binds the password hash: a password changed since the token was made voids it.
+      const good = account !== null && account.id === parsed.accountId && parsed.mac.length === 32 && timingSafeEqual(parsed.mac, tokenMac(parsed.body, account.passwordHash));
+      if (!good || !account) return forged();
+      if (clock.now().getTime() > parsed.expiresAt) return refuse('token', ENROL_TOKEN_REFUSED, 'token expired');
+      if (account.state === 'deleted') return refuse('deleted', message('deleted'), 'deleted');
+      if (account.state === 'suspended') return refuse('suspended', message('suspended'), 'suspended');
+      if (account.totpSecret !== null) return refuse('totp-on', TOTP_ALREADY_ON, 'two-factor already on');
+      const secret = openEnrolSecret(parsed);
+      if (secret === null) return forged();
+      const macKey = parsed.mac.toString('base64url');
+      const wrong = wrongEnrolCodes.get(macKey) ?? 0;
+      if (wrong >= ENROL_MAX_WRONG_CODES) return refuse('token', ENROL_TOKEN_REFUSED, 'too many wrong codes for this token');
+      const step = totpStep(secret, req.totp, clock.now());
+      const giveBack = step === null ? null : claimStep(account.id, step);
+      if (!giveBack) {
+        wrongEnrolCodes.delete(macKey);
+        wrongEnrolCodes.set(macKey, wrong + 1);
+        if (wrongEnrolCodes.size > TOTP_STEPS_REMEMBERED) wrongEnrolCodes.delete(wrongEnrolCodes.keys().next().value as string);
+        return failedCredentials(refuse('totp', WRONG_ENROL_CODE, 'totp'), [`ip:${req.ip}`, `acct:${account.id}`]);
+      }
+      const updated = await selfServiceStore()
+        .batch(async (tx) => {
+          if (!(await stillTheSame(tx, account))) return null;
+          return tx.updateAccount(account.id, { totpSecret: secret }, { actor: account.address, action: 'account.2fa.enable.self', target: account.address, ref: null, details: { ip: req.ip } });
+        })
+        .catch((e: unknown) => {
+          giveBack();
+          throw e;
+        });
+      if (!updated) {
+        giveBack();
+        return refuse('token', ENROL_TOKEN_REFUSED, 'account changed meanwhile');
+      }
+      wrongEnrolCodes.delete(macKey);
+      failures.reset(`acct:${account.id}`);
+      log.info({ ip: req.ip, account: account.address }, 'two-factor sign-in enabled by its user');
+      return { ok: true, op: 'totp-confirm', overview: await overviewOf(updated) };
+    });
   }
 
   return {
     signIn,
     changePassword,
+    portalSecurity,
+    confirmTotp,
     plaintextAllowed: (ip, secure) => plaintextAllowedBy(sec.allowPlaintextAuth, ip, secure),
     passwordExpired: expired,
     failureMessage: message,
   };
+}
+
+/** Thrown inside a change's transaction when the account changed since its credentials were checked. */
+class ChangedMeanwhile extends Error {}
+
+function appPasswordSummary(a: AppPassword): AppPasswordSummary {
+  return { id: a.id, label: a.label, createdAt: a.createdAt, lastUsedAt: a.lastUsedAt };
 }
