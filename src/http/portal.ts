@@ -22,7 +22,7 @@ import { bi } from '../lib/errors.js';
 import { normalizeIp } from '../net/index.js';
 
 /** Fields longer than this are refused before any hashing. */
-const MAX_FIELD_CHARS = 1024;
+export const MAX_FIELD_CHARS = 1024;
 
 export interface PortalDeps {
   config: Readonly<Config>;
@@ -78,11 +78,11 @@ export function clientOf(req: http.IncomingMessage, trusted: BlockList): PortalC
   return { ip: isIP(last) !== 0 ? last : null, secure: proto === 'https', proxied: true };
 }
 
-function esc(s: string): string {
+export function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-const HEADERS = {
+export const PORTAL_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
   // Nothing from elsewhere, no framing (clickjacking), the form posts only here.
@@ -94,10 +94,16 @@ const HEADERS = {
   'referrer-policy': 'same-origin',
 };
 
+/** A bilingual notice ("vi / en") above a form. */
+export interface Notice {
+  kind: 'ok' | 'error' | 'warn';
+  text: string;
+}
+
 interface PageText {
   status: number;
   /** Bilingual notice above the form ("vi / en"), if any. */
-  notice?: { kind: 'ok' | 'error' | 'warn'; text: string };
+  notice?: Notice;
   /** Show the form (not after a successful change). */
   form: boolean;
   username?: string;
@@ -116,41 +122,54 @@ function rulesText(config: Readonly<Config>): string {
 }
 
 /** One bilingual label: Vietnamese, then English in a smaller line. */
-function label(text: string): string {
+export function label(text: string): string {
   const [vi, en] = text.split(' / ');
   return `${esc(vi ?? text)}${en ? `<br><small>${esc(en)}</small>` : ''}`;
 }
 
+export function noticeHtml(notice: Notice | undefined): string {
+  return notice ? `<p class="${notice.kind}" role="${notice.kind === 'ok' ? 'status' : 'alert'}">${label(notice.text)}</p>` : '';
+}
+
+/** One input with its bilingual label, as every portal form has them. */
+export function portalField(name: string, text: string, type: string, extra = '', maxLength = MAX_FIELD_CHARS): string {
+  return `<p><label for="${name}">${label(text)}</label><br><input id="${name}" name="${name}" type="${type}" maxlength="${maxLength}" ${extra}></p>`;
+}
+
+/** The fields every portal change is checked with: address, current password, code. */
+export function credentialFields(username: string | undefined): string {
+  return `${portalField('username', bi('Địa chỉ thư hoặc tên đăng nhập', 'E-mail address or user name'), 'text', `required autocomplete="username" value="${esc(username ?? '')}"`)}
+${portalField('password', bi('Mật khẩu hiện tại', 'Current password'), 'password', 'required autocomplete="current-password"')}
+${portalField('totp', bi('Mã xác thực 6 số (chỉ khi tài khoản dùng xác thực hai lớp)', '6-digit code (only if the account uses two-factor sign-in)'), 'text', 'inputmode="numeric" autocomplete="one-time-code"')}`;
+}
+
+/** The portal's pages: one bilingual heading ("vi / en"), the organisation, links between the pages, the content. */
+export function portalShell(config: Readonly<Config>, heading: string, content: string): string {
+  const [vi = heading, en = ''] = heading.split(' / ');
+  return `<!doctype html>
+<html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(vi)} / ${esc(en)}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem}input{width:100%;padding:.4rem;box-sizing:border-box}input[type=radio]{width:auto}small{color:#555}.ok{color:#064}.error{color:#a00}.warn{color:#840}.secret{font-size:1.4rem;font-family:monospace;background:#eef;padding:.5rem;word-break:break-all}nav{margin-bottom:1rem}fieldset{margin:1rem 0}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .4rem;text-align:left}.qr svg{width:220px;height:220px}</style>
+</head><body>
+<nav><a href="/portal">Đổi mật khẩu / Change password</a> · <a href="/portal/security">Xác thực hai lớp và mật khẩu ứng dụng / Two-factor sign-in and app passwords</a></nav>
+<h1>${esc(vi)}<br><small>${esc(en)}</small></h1>
+<p>${esc(config.organization.name)}</p>
+${content}
+</body></html>
+`;
+}
+
 export function portalPage(config: Readonly<Config>, page: PageText): { status: number; body: string } {
-  const org = config.organization.name;
-  const field = (name: string, text: string, type: string, extra = ''): string =>
-    `<p><label for="${name}">${label(text)}</label><br><input id="${name}" name="${name}" type="${type}" maxlength="${MAX_FIELD_CHARS}" ${extra}></p>`;
-  const notice = page.notice
-    ? `<p class="${page.notice.kind}" role="${page.notice.kind === 'ok' ? 'status' : 'alert'}">${label(page.notice.text)}</p>`
-    : '';
   const form = page.form
     ? `<form method="post" action="/portal" autocomplete="off">
-${field('username', bi('Địa chỉ thư hoặc tên đăng nhập', 'E-mail address or user name'), 'text', `required autocomplete="username" value="${esc(page.username ?? '')}"`)}
-${field('password', bi('Mật khẩu hiện tại', 'Current password'), 'password', 'required autocomplete="current-password"')}
-${field('totp', bi('Mã xác thực 6 số (chỉ khi tài khoản dùng xác thực hai lớp)', '6-digit code (only if the account uses two-factor sign-in)'), 'text', 'inputmode="numeric" autocomplete="one-time-code"')}
-${field('newPassword', bi('Mật khẩu mới', 'New password'), 'password', 'required autocomplete="new-password"')}
-${field('repeat', bi('Nhập lại mật khẩu mới', 'New password again'), 'password', 'required autocomplete="new-password"')}
+${credentialFields(page.username)}
+${portalField('newPassword', bi('Mật khẩu mới', 'New password'), 'password', 'required autocomplete="new-password"')}
+${portalField('repeat', bi('Nhập lại mật khẩu mới', 'New password again'), 'password', 'required autocomplete="new-password"')}
 <p><small>${label(rulesText(config))}</small></p>
 <p><button type="submit">Đổi mật khẩu / Change password</button></p>
 </form>`
     : '';
-  const body = `<!doctype html>
-<html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Đổi mật khẩu thư / Change mail password</title>
-<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}input{width:100%;padding:.4rem;box-sizing:border-box}small{color:#555}.ok{color:#064}.error{color:#a00}.warn{color:#840}</style>
-</head><body>
-<h1>Đổi mật khẩu thư<br><small>Change your mail password</small></h1>
-<p>${esc(org)}</p>
-${notice}
-${form}
-</body></html>
-`;
-  return { status: page.status, body };
+  return { status: page.status, body: portalShell(config, bi('Đổi mật khẩu thư', 'Change your mail password'), `${noticeHtml(page.notice)}\n${form}`) };
 }
 
 /**
@@ -182,6 +201,90 @@ const STATUS_OF: Record<PasswordChangeFailureKind, number> = {
   unchanged: 400,
 };
 
+/** How the portal may proceed with a request: its client, and whether a password may come from there. */
+export interface PortalRequest {
+  client: PortalClient;
+  /** TLS (or a trusted proxy's https), or a client allowPlaintextAuth exempts. */
+  canSendPasswords: boolean;
+}
+
+/** Shown instead of a form on a page not opened over HTTPS. */
+export const NOT_OVER_TLS: Notice = {
+  kind: 'warn',
+  text: bi(
+    'Trang này chưa được mở qua HTTPS: không thể gửi mật khẩu. Hãy mở địa chỉ https:// do quản trị viên cung cấp',
+    'This page was not opened over HTTPS, so no password can be sent. Open the https:// address your administrator gave you',
+  ),
+};
+
+export function portalRequest(deps: PortalDeps, trusted: BlockList, req: http.IncomingMessage): PortalRequest {
+  const client = clientOf(req, trusted);
+  // Through a proxy only its X-Forwarded-Proto counts: the loopback exemption is for clients on
+  // this host, and every proxied request comes from the proxy's address.
+  const canSendPasswords = client.proxied
+    ? client.ip !== null && (client.secure || deps.config.security.allowPlaintextAuth === 'always')
+    : client.ip !== null && deps.auth.plaintextAllowed(client.ip, client.secure);
+  return { client, canSendPasswords };
+}
+
+/** A posted portal form that passed the checks every portal page makes, or the refusal to show. */
+export type PortalForm =
+  | {
+      ok: true;
+      /** A field's value ('' when missing); every field is at most MAX_FIELD_CHARS long. */
+      get: (name: string) => string;
+      ip: string;
+      /** What the auth service is told: TLS, or a trusted proxy's https (canSendPasswords held). */
+      secure: boolean;
+    }
+  | { ok: false; status: number; notice: Notice; form: boolean };
+
+/**
+ * The checks every portal POST takes before its fields are read: another site's form refused
+ * (Sec-Fetch-Site, Origin), a proxy that names no client refused, passwords only where they may
+ * travel, this page's form type only, the body's size and every field's length.
+ */
+export async function readPortalForm(
+  deps: PortalDeps,
+  trusted: BlockList,
+  req: http.IncomingMessage,
+  pr: PortalRequest,
+  body: () => Promise<string | null>,
+): Promise<PortalForm> {
+  const { client, canSendPasswords } = pr;
+  // A form posted from another site is refused before anything is read. Browsers say where a
+  // form comes from (Sec-Fetch-Site, Origin); a request without either is no browser's, and a
+  // browser cannot be made to send one without them.
+  const site = String(req.headers['sec-fetch-site'] ?? '').toLowerCase();
+  const origin = req.headers.origin;
+  const crossSite = (site !== '' && site !== 'same-origin' && site !== 'none') || (origin !== undefined && !ownOrigins(req, trusted, deps.config).has(origin.toLowerCase()));
+  if (crossSite) {
+    return { ok: false, status: 403, form: false, notice: { kind: 'error', text: bi('Biểu mẫu gửi từ trang khác bị từ chối', 'A form sent from another site is refused') } };
+  }
+  if (client.ip === null) {
+    return {
+      ok: false,
+      status: 400,
+      form: false,
+      notice: { kind: 'error', text: bi('Proxy không cho biết địa chỉ của người dùng (X-Forwarded-For)', 'The proxy did not give the user\'s address (X-Forwarded-For)') },
+    };
+  }
+  if (!canSendPasswords) return { ok: false, status: 403, form: false, notice: { kind: 'error', text: PORTAL_PLAINTEXT_REFUSED } };
+  const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    return { ok: false, status: 415, form: true, notice: { kind: 'error', text: bi('Chỉ nhận biểu mẫu của trang này', 'Only this page\'s form is accepted') } };
+  }
+  const text = await body();
+  if (text === null) return { ok: false, status: 413, form: false, notice: { kind: 'error', text: bi('Yêu cầu quá lớn', 'Request too large') } };
+  const fields = new URLSearchParams(text);
+  for (const [k, v] of fields) {
+    if (k.length > MAX_FIELD_CHARS || v.length > MAX_FIELD_CHARS) {
+      return { ok: false, status: 400, form: true, notice: { kind: 'error', text: bi('Có ô quá dài', 'A field is too long') } };
+    }
+  }
+  return { ok: true, get: (name) => fields.get(name) ?? '', ip: client.ip, secure: client.secure || client.proxied };
+}
+
 /** The portal's answer to one request; `body` reads the request's body (null: larger than the listener takes). */
 export async function handlePortal(
   deps: PortalDeps,
@@ -190,57 +293,17 @@ export async function handlePortal(
   body: () => Promise<string | null>,
 ): Promise<{ status: number; headers: Record<string, string>; body: string }> {
   const { config, auth } = deps;
-  const client = clientOf(req, trusted);
   const answer = (page: PageText) => {
     const p = portalPage(config, page);
-    return { status: p.status, headers: { ...HEADERS }, body: p.body };
+    return { status: p.status, headers: { ...PORTAL_HEADERS }, body: p.body };
   };
-  // Through a proxy only its X-Forwarded-Proto counts: the loopback exemption is for clients on
-  // this host, and every proxied request comes from the proxy's address.
-  const canSendPasswords = client.proxied
-    ? client.ip !== null && (client.secure || config.security.allowPlaintextAuth === 'always')
-    : client.ip !== null && auth.plaintextAllowed(client.ip, client.secure);
-  const notOverTls = {
-    kind: 'warn' as const,
-    text: bi(
-      'Trang này chưa được mở qua HTTPS: không thể gửi mật khẩu. Hãy mở địa chỉ https:// do quản trị viên cung cấp',
-      'This page was not opened over HTTPS, so no password can be sent. Open the https:// address your administrator gave you',
-    ),
-  };
-  if (req.method !== 'POST') return answer({ status: 200, form: canSendPasswords, ...(canSendPasswords ? {} : { notice: notOverTls }) });
-
-  // A form posted from another site is refused before anything is read. Browsers say where a
-  // form comes from (Sec-Fetch-Site, Origin); a request without either is no browser's, and a
-  // browser cannot be made to send one without them.
-  const site = String(req.headers['sec-fetch-site'] ?? '').toLowerCase();
-  const origin = req.headers.origin;
-  const crossSite = (site !== '' && site !== 'same-origin' && site !== 'none') || (origin !== undefined && !ownOrigins(req, trusted, config).has(origin.toLowerCase()));
-  if (crossSite) {
-    return answer({ status: 403, form: false, notice: { kind: 'error', text: bi('Biểu mẫu gửi từ trang khác bị từ chối', 'A form sent from another site is refused') } });
-  }
-  if (client.ip === null) {
-    return answer({
-      status: 400,
-      form: false,
-      notice: { kind: 'error', text: bi('Proxy không cho biết địa chỉ của người dùng (X-Forwarded-For)', 'The proxy did not give the user\'s address (X-Forwarded-For)') },
-    });
-  }
-  if (!canSendPasswords) return answer({ status: 403, form: false, notice: { kind: 'error', text: PORTAL_PLAINTEXT_REFUSED } });
-  const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/x-www-form-urlencoded') {
-    return answer({ status: 415, form: canSendPasswords, notice: { kind: 'error', text: bi('Chỉ nhận biểu mẫu của trang này', 'Only this page\'s form is accepted') } });
-  }
-  const text = await body();
-  if (text === null) {
-    return answer({ status: 413, form: false, notice: { kind: 'error', text: bi('Yêu cầu quá lớn', 'Request too large') } });
-  }
-  const fields = new URLSearchParams(text);
-  const get = (name: string): string => fields.get(name) ?? '';
-  const username = get('username').trim();
-  const [password, newPassword, repeat, totp] = [get('password'), get('newPassword'), get('repeat'), get('totp').trim()];
-  if ([username, password, newPassword, repeat, totp].some((v) => v.length > MAX_FIELD_CHARS)) {
-    return answer({ status: 400, form: canSendPasswords, notice: { kind: 'error', text: bi('Có ô quá dài', 'A field is too long') } });
-  }
+  const pr = portalRequest(deps, trusted, req);
+  const { canSendPasswords } = pr;
+  if (req.method !== 'POST') return answer({ status: 200, form: canSendPasswords, ...(canSendPasswords ? {} : { notice: NOT_OVER_TLS }) });
+  const form = await readPortalForm(deps, trusted, req, pr, body);
+  if (!form.ok) return answer({ status: form.status, form: form.form && canSendPasswords, notice: form.notice });
+  const username = form.get('username').trim();
+  const [password, newPassword, repeat, totp] = [form.get('password'), form.get('newPassword'), form.get('repeat'), form.get('totp').trim()];
   if (username === '' || password === '' || newPassword === '') {
     return answer({ status: 400, form: canSendPasswords, username, notice: { kind: 'error', text: bi('Hãy điền địa chỉ, mật khẩu hiện tại và mật khẩu mới', 'Fill in the address, the current password and the new password') } });
   }
@@ -248,7 +311,7 @@ export async function handlePortal(
     return answer({ status: 400, form: canSendPasswords, username, notice: { kind: 'error', text: bi('Hai lần nhập mật khẩu mới không khớp', 'The two new passwords do not match') } });
   }
   // canSendPasswords held above; auth applies the plaintext rule again to what it is told.
-  const r = await auth.changePassword({ username, password, newPassword, totp: totp === '' ? null : totp, ip: client.ip, secure: client.secure || client.proxied });
+  const r = await auth.changePassword({ username, password, newPassword, totp: totp === '' ? null : totp, ip: form.ip, secure: form.secure });
   if (r.ok) {
     return answer({
       status: 200,

@@ -2,7 +2,8 @@
  * The HTTP listener (CONTRACT.md `listeners.http`): /healthz for the Docker HEALTHCHECK,
  * /metrics in Prometheus format, mail-client autoconfiguration (Thunderbird autoconfig,
  * Outlook autodiscover XML and its JSON variant), and the self-service portal (/portal,
- * portal.ts: password change).
+ * portal.ts: password change; /portal/security, portal-security.ts: two-factor sign-in and app
+ * passwords).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,18 +12,19 @@ import { bi } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { BoundListener, Service } from '../lib/service.js';
-import type { AuthService } from '../auth/index.js';
+import type { PortalAuthService } from '../auth/index.js';
 import type { Store } from '../store/port.js';
 import { autoconfigXml, autodiscoverJson, autodiscoverXml, emailFromAutodiscoverRequest } from './autoconfig.js';
 import { handlePortal, trustedProxyList } from './portal.js';
+import { handlePortalSecurity } from './portal-security.js';
 
 export interface HttpDeps {
   config: Readonly<Config>;
   log: Logger;
   metrics: Metrics;
   store: Store;
-  /** Sign-in and password change (the portal). */
-  auth: AuthService;
+  /** Sign-in, password change, two-factor enrolment and app passwords (the portal). */
+  auth: PortalAuthService;
   /** Every other listener up (the app's view). */
   listenersHealthy: () => boolean;
   /** The port a listener actually bound (port 0 in config picks one), if it runs. */
@@ -112,9 +114,10 @@ export function createHttpService(deps: HttpDeps): Service {
       send(res, 200, 'application/xml; charset=utf-8', autodiscoverXml(config, portOf, emailFromAutodiscoverRequest(body)));
       return;
     }
-    if (route === '/portal' || route === '/portal/') {
+    const portalPage = route === '/portal' || route === '/portal/' ? handlePortal : route === '/portal/security' || route === '/portal/security/' ? handlePortalSecurity : null;
+    if (portalPage) {
       if (refused([...READ, 'POST'])) return;
-      const r = await handlePortal({ config, auth: deps.auth }, trustedProxies, req, () => readBody(req));
+      const r = await portalPage({ config, auth: deps.auth }, trustedProxies, req, () => readBody(req));
       // A body left unread (refused before reading, or too large) is not drained: the connection ends.
       if (req.method === 'POST' && !req.complete) res.setHeader('connection', 'close');
       res.writeHead(r.status, { ...r.headers, 'content-length': Buffer.byteLength(r.body) });
