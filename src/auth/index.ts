@@ -23,6 +23,7 @@ export {
   type SecurityOverview,
   type TotpConfirmRequest,
   type TotpEnrolment,
+  type WebSignInResult,
   type PasswordChangeFailureKind,
   type PasswordChangeRequest,
   type PasswordChangeResult,

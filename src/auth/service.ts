@@ -253,7 +253,16 @@ export interface PortalAuthService extends AuthService {
   portalSecurity(req: PortalSecurityRequest): Promise<PortalSecurityResult>;
   /** Two-factor enrolment, second step: the token of totp-begin and the app's code turn it on (audited). */
   confirmTotp(req: TotpConfirmRequest): Promise<PortalSecurityResult>;
+  /**
+   * Sign-in to a web page that then keeps a session (the administrators' page): the portal's
+   * credential check (the account password only, the code when two-factor is on, used up; the
+   * same refusals and delays), must-change and expired accounts sent to /portal first. Records
+   * the sign-in (lastLoginAt).
+   */
+  webSignIn(req: PortalCredentials): Promise<WebSignInResult>;
 }
+
+export type WebSignInResult = { ok: true; account: Account } | Refusal<PortalCredentialFailureKind | 'must-change' | 'expired'>;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -794,11 +803,28 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     });
   }
 
+  async function webSignIn(req: PortalCredentials): Promise<WebSignInResult> {
+    return withPortalCredentials(req, 'web sign-in', async (account, refuse): Promise<WebSignInResult> => {
+      if (account.mustChangePassword) return refuse('must-change', message('must-change'), 'must-change');
+      const now = clock.now();
+      if (expired(account, now)) return refuse('expired', message('expired'), 'expired');
+      let updated = account;
+      try {
+        updated = await store.updateAccount(account.id, { lastLoginAt: now }, null);
+      } catch (e) {
+        log.error({ err: e, account: account.address }, 'could not record lastLoginAt');
+      }
+      log.info({ ip: req.ip, account: account.address, protocol: 'http', method: 'password' }, 'signed in');
+      return { ok: true, account: updated };
+    });
+  }
+
   return {
     signIn,
     changePassword,
     portalSecurity,
     confirmTotp,
+    webSignIn,
     plaintextAllowed: (ip, secure) => plaintextAllowedBy(sec.allowPlaintextAuth, ip, secure),
     passwordExpired: expired,
     failureMessage: message,

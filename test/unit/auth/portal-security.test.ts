@@ -313,3 +313,26 @@ describe('app passwords and turning two-factor off', () => {
     expect([r1.ok, r2.ok].filter(Boolean)).toHaveLength(1);
   });
 });
+
+describe('webSignIn (pages that keep a session)', () => {
+  it('takes the password and a fresh code once; refuses a reused code, must-change and suspended accounts; records the sign-in', async () => {
+    const s = setup();
+    s.store.add('longnv@nghean.gov.vn', { totpSecret: SECRET });
+    const sign = (username: string, totp: string | null, password = PASSWORD) => s.auth.webSignIn({ username, password, totp, ip: '10.0.0.5', secure: true });
+    const ok = await sign('longnv', s.code());
+    expect(ok.ok && ok.account.address).toBe('longnv@nghean.gov.vn');
+    expect(ok.ok && ok.account.lastLoginAt).toEqual(NOW);
+    const again = await sign('longnv', s.code());
+    expect(again.ok ? '' : again.message).toBe(WRONG);
+    s.clock.advance(30_000);
+    expect((await sign('longnv', null)).ok).toBe(false);
+    expect((await sign('longnv', s.code(), 'sai')).ok).toBe(false);
+    expect((await sign('longnv', s.code())).ok).toBe(true);
+    s.store.add('moi@nghean.gov.vn', { mustChangePassword: true });
+    s.store.add('tam@nghean.gov.vn', { state: 'suspended' });
+    const mc = await sign('moi', null);
+    expect(mc.ok ? '' : mc.kind).toBe('must-change');
+    const su = await sign('tam', null);
+    expect(su.ok ? '' : su.kind).toBe('suspended');
+  });
+});
