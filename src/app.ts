@@ -9,16 +9,18 @@ import { systemClock, type Clock } from './lib/clock.js';
 import { createLogger, type Logger } from './lib/log.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
 import type { BoundListener, Service } from './lib/service.js';
-import type { BackupTools, Store } from './store/port.js';
+import type { Account, BackupTools, Store } from './store/port.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { sqliteBackupTools } from './store/sqlite/backup.js';
-import { createAuthService, type AuthService } from './auth/service.js';
+import { unusualSignInNotice } from './auth/unusual-notice.js';
+import { createAuthService, type AuthService, type UnusualSignIn } from './auth/service.js';
 import { loadTlsOptions, type TlsMaterial } from './net/tls.js';
 import { ConnectionCounter } from './net/limits.js';
 import { createPop3Service } from './pop3/server.js';
 import { createHttpService } from './http/server.js';
 import { ensureBootstrap, type BootstrapResult } from './accounts/bootstrap.js';
 import { createDelivery } from './delivery/index.js';
+import { deliverNotice } from './policy/notice.js';
 import { createPipeline } from './policy/pipeline.js';
 import { createSpamLearner } from './policy/spam-learner.js';
 import { createQueueRunner } from './smtp/queue.js';
@@ -85,7 +87,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
     // ── wiring: each part adds its service here (keep one block per part) ──
     // shared by every protocol: the one sign-in service, the TLS material (net/tls.ts), and the
     // per-account connection count (security.maxConnectionsPerAccount) that IMAP and POP3 share.
-    const auth = createAuthService({ store, config, clock, log, metrics });
+    // A sign-in from a network the account has not used for 90 days: the user is told by mail (R-AUTH-5).
+    const onUnusualSignIn = (account: Account, info: UnusualSignIn): Promise<void> =>
+      deliverNotice({ store, config, clock }, account, unusualSignInNotice(account.address, info, config.passwords.changeUrl));
+    const auth = createAuthService({ store, config, clock, log, metrics, onUnusualSignIn });
     const tls = loadTlsOptions(config, dir, log);
     const accountConnections = new ConnectionCounter(config.security.maxConnectionsPerAccount);
     // accounts: first start creates the configured domains and the super-administrator (idempotent).

@@ -10,7 +10,7 @@ import { QUOTA_FLOOR_BYTES, type Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { MailError, bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import { createAppPassword } from '../auth/app-passwords.js';
+import { createAppPassword, revokeAppPassword } from '../auth/app-passwords.js';
 import { assertStrongPassword, generatePassword, hashPassword } from '../auth/passwords.js';
 import { newTotpSecret, totpUri } from '../auth/totp.js';
 import {
@@ -504,20 +504,9 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
 
     async addAppPassword(address, label, actor, ref = null) {
       const account = await changeableAccount(address, actor);
-      // createAppPassword checks the label and the limit and hashes; the row and its audit entry are written together.
-      const { secret, appPassword } = await createAppPassword(
-        {
-          listAppPasswords: (id) => store.listAppPasswords(id),
-          addAppPassword: (id, name, hash) =>
-            store.batch(async (tx) => {
-              const added = await tx.addAppPassword(id, name, hash);
-              await tx.audit({ actor: actor.name, action: 'account.app-password.add', target: account.address, ref, details: { id: added.id, label: added.label } });
-              return added;
-            }),
-        },
-        account.id,
-        label,
-      );
+      const { secret, appPassword } = await createAppPassword(store, account.id, label, {
+        audit: (added) => ({ actor: actor.name, action: 'account.app-password.add', target: account.address, ref, details: { id: added.id, label: added.label } }),
+      });
       return { account, appPassword: appPasswordInfo(appPassword), secret };
     },
 
@@ -529,15 +518,11 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
 
     async removeAppPassword(address, id, actor, ref = null) {
       const account = await changeableAccount(address, actor);
-      return store.batch(async (tx) => {
-        const found = (await tx.listAppPasswords(account.id)).find((a) => a.id === id);
-        if (!found) {
-          throw notFound(`Tài khoản ${account.address} không có mật khẩu ứng dụng số ${id}`, `${account.address} has no app password with id ${id}`);
-        }
-        await tx.removeAppPassword(account.id, id);
-        await tx.audit({ actor: actor.name, action: 'account.app-password.remove', target: account.address, ref, details: { id, label: found.label } });
-        return { account, appPassword: appPasswordInfo(found) };
+      const found = await revokeAppPassword(store, account.id, id, {
+        audit: (p) => ({ actor: actor.name, action: 'account.app-password.remove', target: account.address, ref, details: { id, label: p.label } }),
       });
+      if (!found) throw notFound(`Tài khoản ${account.address} không có mật khẩu ứng dụng số ${id}`, `${account.address} has no app password with id ${id}`);
+      return { account, appPassword: appPasswordInfo(found) };
     },
 
     async listAccounts(filter, actor) {

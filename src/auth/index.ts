@@ -6,12 +6,12 @@ export {
   normalizeAppPassword,
   passwordExpiredRule,
   PORTAL_PLAINTEXT_REFUSED,
+  RECENT_SIGN_INS,
   signInMessage,
   type AuthConfig,
   type AuthDeps,
   type AuthStore,
   type AppPasswordSummary,
-  type AuthSelfServiceStore,
   type AuthService,
   type PortalAuthService,
   type PortalCredentialFailureKind,
@@ -21,8 +21,10 @@ export {
   type PortalSecurityRequest,
   type PortalSecurityResult,
   type SecurityOverview,
+  type SignInSummary,
   type TotpConfirmRequest,
   type TotpEnrolment,
+  type UnusualSignIn,
   type WebSignInResult,
   type PasswordChangeFailureKind,
   type PasswordChangeRequest,
@@ -38,3 +40,5 @@ export { FailureTracker } from './throttle.js';
 export { assertStrongPassword, generatePassword, hashPassword, passwordProblems, verifyPassword, type PasswordRules } from './passwords.js';
 export { createAppPassword, generateAppPasswordSecret, MAX_APP_PASSWORDS, revokeAppPassword } from './app-passwords.js';
 export { currentTotp, newTotpSecret, totpStep, totpUri, verifyTotp } from './totp.js';
+export { networkOf } from './network.js';
+export { unusualSignInNotice } from './unusual-notice.js';

@@ -20,6 +20,11 @@
  * Every failure: metrics.authFailures, a log line (ip, username, protocol, reason), and — for
  * failed credentials — a growing delay (per IP and per account) before the answer.
  * Success: lastLoginAt recorded, the account's failure count forgotten.
+ * Sign-in history (R-AUTH-5): every sign-in to an existing account, through any protocol and
+ * the portal, is recorded (store.recordSignIn), failures with their reason. A success from a
+ * network (networkOf: an IPv4 /24, an IPv6 /48) the account has not signed in from for 90 days,
+ * when it has signed in before, is unusual: deps.onUnusualSignIn is told once per account and
+ * network (the app mails the user a notice).
  *
  * changePassword (the web portal, R-ACC-2, R-AUTH-2) takes the same steps 1–4 with the account
  * password only (never an app password), then the TOTP code if the account has one. A
@@ -45,10 +50,11 @@ import type { Clock } from '../lib/clock.js';
 import { bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
-import type { Account, AppPassword, Store } from '../store/port.js';
-import { createAppPassword } from './app-passwords.js';
+import type { Account, AppPassword, SignInEntry, Store } from '../store/port.js';
+import { createAppPassword, revokeAppPassword } from './app-passwords.js';
 import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
 import { newTotpSecret, totpStep, totpUri } from './totp.js';
+import { networkOf } from './network.js';
 import { plaintextAllowedBy } from './plaintext.js';
 import { KeyedCounter } from '../lib/keyed-counter.js';
 import { FailureTracker } from './throttle.js';
@@ -156,14 +162,30 @@ export interface AppPasswordSummary {
   lastUsedAt: Date | null;
 }
 
+/** One sign-in as its user sees it (R-AUTH-5). */
+export interface SignInSummary {
+  at: Date;
+  protocol: SignInEntry['protocol'];
+  ip: string;
+  ok: boolean;
+  method: SignInEntry['method'];
+  /** The app password's label, while it exists. */
+  appPassword: string | null;
+  /** Why a refused one was refused (bad-credentials, totp, suspended, …). */
+  reason: string | null;
+}
+
 /** What the security page shows of an account (R-AUTH-3, R-AUTH-5). */
 export interface SecurityOverview {
   address: string;
   twoFactor: boolean;
-  /** The last sign-in (any protocol) that went through. */
-  lastLoginAt: Date | null;
+  /** The latest sign-ins through every protocol, refused ones too, newest first (this one included). */
+  recentSignIns: SignInSummary[];
   appPasswords: AppPasswordSummary[];
 }
+
+/** How many sign-ins the security page lists. */
+export const RECENT_SIGN_INS = 15;
 
 /** A two-factor enrolment begun: the secret and its URI are shown once; the token carries it (sealed) to the confirm step. */
 export interface TotpEnrolment {
@@ -208,17 +230,26 @@ type Refuser = <K extends string>(kind: K, text: string, reason: string) => Refu
 
 export type AuthConfig = Pick<Config, 'domains' | 'security' | 'passwords'>;
 
-/** The part of the store sign-in needs. */
-export type AuthStore = Pick<Store, 'getAccountByAddress' | 'findAccountsByLocalPart' | 'listAppPasswords' | 'updateAccount' | 'touchAppPassword'>;
 /**
- * What the portal's security page needs besides (app passwords added and removed with their
- * audit entries in one transaction). Optional in AuthDeps so a store for sign-in alone will do;
- * the security page's changes fail without it.
+ * The part of the store sign-in and the portal need (batch: the security page's changes and
+ * their audit entries, in one transaction).
  */
-export type AuthSelfServiceStore = Pick<Store, 'addAppPassword' | 'removeAppPassword' | 'batch'>;
+export type AuthStore = Pick<
+  Store,
+  'getAccountByAddress' | 'findAccountsByLocalPart' | 'listAppPasswords' | 'updateAccount' | 'touchAppPassword' | 'batch' | 'recordSignIn' | 'signedInFrom' | 'listSignIns'
+>;
+
+/** A successful sign-in from a network the account has not used lately (R-AUTH-5). */
+export interface UnusualSignIn {
+  at: Date;
+  protocol: SignInEntry['protocol'];
+  ip: string;
+  network: string;
+  method: 'password' | 'app-password';
+}
 
 export interface AuthDeps {
-  store: AuthStore & Partial<AuthSelfServiceStore>;
+  store: AuthStore;
   config: Readonly<AuthConfig>;
   clock: Clock;
   log: Logger;
@@ -227,6 +258,8 @@ export interface AuthDeps {
   passwordExpired?: (account: Account, now: Date) => boolean;
   /** How the failure delay is waited (tests record it instead). */
   sleep?: (ms: number) => Promise<void>;
+  /** Told of an unusual sign-in (once per account and network per process); never awaited by the sign-in. */
+  onUnusualSignIn?: (account: Account, info: UnusualSignIn) => Promise<void>;
 }
 
 export interface AuthService {
@@ -256,8 +289,8 @@ export interface PortalAuthService extends AuthService {
   /**
    * Sign-in to a web page that then keeps a session (the administrators' page): the portal's
    * credential check (the account password only, the code when two-factor is on, used up; the
-   * same refusals and delays), must-change and expired accounts sent to /portal first. Records
-   * the sign-in (lastLoginAt).
+   * same refusals and delays), must-change and expired accounts sent to /portal first. Recorded
+   * like every portal sign-in (lastLoginAt, the history).
    */
   webSignIn(req: PortalCredentials): Promise<WebSignInResult>;
 }
@@ -401,6 +434,55 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     return { ok: false, kind, message: text, account };
   }
 
+  /** The days a network stays usual after a successful sign-in from it (R-AUTH-5). */
+  const USUAL_NETWORK_DAYS = 90;
+  /** Account and network pairs already reported as unusual by this process (Thunderbird opens several connections at once). */
+  const unusualReported = new Set<string>();
+
+  /**
+   * A sign-in that went through: lastLoginAt, the app password's last use and the history row,
+   * written together (one group commit); then, if its network is new to the account, the
+   * unusual-sign-in hook. Recording never stops a sign-in.
+   */
+  async function recordSuccess(account: Account, protocol: SignInEntry['protocol'], ip: string, method: 'password' | 'app-password', appPasswordId: number | null): Promise<Account> {
+    const now = clock.now();
+    const network = networkOf(ip);
+    let updated = account;
+    let unusual = false;
+    try {
+      if (deps.onUnusualSignIn) {
+        const since = new Date(now.getTime() - USUAL_NETWORK_DAYS * DAY_MS);
+        unusual = !(await store.signedInFrom(account.id, network, since)) && (await store.listSignIns(account.id, { ok: true, limit: 1 })).length > 0;
+      }
+      const entry: SignInEntry = { accountId: account.id, at: now, protocol, ip, network, ok: true, method, appPasswordId, reason: null };
+      const [u] = await Promise.all([
+        store.updateAccount(account.id, { lastLoginAt: now }, null),
+        store.recordSignIn(entry),
+        appPasswordId !== null ? store.touchAppPassword(appPasswordId, now) : Promise.resolve(),
+      ]);
+      updated = u;
+    } catch (e) {
+      log.error({ err: e, account: account.address }, 'could not record the sign-in');
+    }
+    const key = `${account.id} ${network}`;
+    if (unusual && deps.onUnusualSignIn && !unusualReported.has(key)) {
+      unusualReported.add(key);
+      if (unusualReported.size > TOTP_STEPS_REMEMBERED) unusualReported.delete(unusualReported.values().next().value as string);
+      log.warn({ ip, account: account.address, protocol, network }, 'sign-in from a network not used in 90 days');
+      deps.onUnusualSignIn(updated, { at: now, protocol, ip, network, method }).catch((e: unknown) => log.error({ err: e, account: account.address }, 'could not report an unusual sign-in'));
+    }
+    return updated;
+  }
+
+  /** A refused sign-in to an existing account, with its reason, into the history. */
+  async function recordFailure(account: Account, protocol: SignInEntry['protocol'], ip: string, reason: string): Promise<void> {
+    try {
+      await store.recordSignIn({ accountId: account.id, at: clock.now(), protocol, ip, network: networkOf(ip), ok: false, method: null, appPasswordId: null, reason });
+    } catch (e) {
+      log.error({ err: e, account: account.address }, 'could not record the sign-in');
+    }
+  }
+
   async function signIn(req: SignInRequest): Promise<SignInResult> {
     if (!plaintextAllowedBy(sec.allowPlaintextAuth, req.ip, req.secure)) return reject(req, 'plaintext-refused', null);
     const release = gate.acquire(req.ip);
@@ -426,6 +508,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         const userKey = list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`;
         const delay = failures.fail([`ip:${req.ip}`, userKey]);
         const result = reject(req, 'bad-credentials', null, hint ?? message('bad-credentials'));
+        if (list[0]) await recordFailure(list[0], req.protocol, req.ip, 'bad-credentials');
         if (delay > 0) await sleep(delay);
         return result;
       }
@@ -440,17 +523,12 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
               : expired(account, clock.now())
                 ? 'expired'
                 : null;
-      if (stateKind) return reject(req, stateKind, account);
-      failures.reset(`acct:${account.id}`);
-      const now = clock.now();
-      let updated = account;
-      try {
-        updated = await store.updateAccount(account.id, { lastLoginAt: now }, null);
-        if (verified.appPasswordId !== null) await store.touchAppPassword(verified.appPasswordId, now);
-      } catch (e) {
-        // Recording the sign-in must not stop it.
-        log.error({ err: e, account: account.address }, 'could not record lastLoginAt');
+      if (stateKind) {
+        await recordFailure(account, req.protocol, req.ip, stateKind);
+        return reject(req, stateKind, account);
       }
+      failures.reset(`acct:${account.id}`);
+      const updated = await recordSuccess(account, req.protocol, req.ip, verified.method, verified.appPasswordId);
       log.info({ ip: req.ip, account: account.address, protocol: req.protocol, method: verified.method }, 'signed in');
       return {
         ok: true,
@@ -542,19 +620,29 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         await verifyPassword(await dummyHash, req.password);
       }
       const keys = [`ip:${req.ip}`, list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`];
-      if (!account) return failedCredentials(refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'bad-credentials'), keys);
-      if (account.state === 'deleted') return refuse('deleted', message('deleted'), 'deleted');
-      if (account.state === 'suspended') return refuse('suspended', message('suspended'), 'suspended');
+      if (!account) {
+        if (list[0]) await recordFailure(list[0], 'http', req.ip, 'bad-credentials');
+        return failedCredentials(refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'bad-credentials'), keys);
+      }
+      if (account.state === 'deleted' || account.state === 'suspended') {
+        await recordFailure(account, 'http', req.ip, account.state);
+        return refuse(account.state, message(account.state), account.state);
+      }
       let giveBack = (): void => undefined;
       if (account.totpSecret !== null) {
         const step = totpStep(account.totpSecret, req.totp ?? '', clock.now());
         const claimed = step === null ? null : claimStep(account.id, step);
-        if (!claimed) return failedCredentials(refuse('totp', WRONG_CREDENTIALS_OR_CODE, 'totp'), keys);
+        if (!claimed) {
+          await recordFailure(account, 'http', req.ip, 'totp');
+          return failedCredentials(refuse('totp', WRONG_CREDENTIALS_OR_CODE, 'totp'), keys);
+        }
         giveBack = claimed;
       }
       let result: R;
       try {
-        result = await act(account, refuse);
+        // The credentials are right: a sign-in to the web, recorded (R-AUTH-5) whatever the action then says.
+        const signedIn = await recordSuccess(account, 'http', req.ip, 'password', null);
+        result = await act(signedIn, refuse);
       } catch (e) {
         giveBack();
         throw e;
@@ -595,18 +683,21 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
 
   // ── two-factor enrolment and app passwords (the portal's security page) ──
 
-  /** The store methods only the security page needs (the protocols never do). */
-  function selfServiceStore(): AuthStore & AuthSelfServiceStore {
-    if (!store.addAppPassword || !store.removeAppPassword || !store.batch) throw new Error('auth: the store given to createAuthService lacks addAppPassword/removeAppPassword/batch');
-    return store as AuthStore & AuthSelfServiceStore;
-  }
-
   async function overviewOf(account: Account): Promise<SecurityOverview> {
-    const apps = await store.listAppPasswords(account.id);
+    const [apps, signIns] = await Promise.all([store.listAppPasswords(account.id), store.listSignIns(account.id, { limit: RECENT_SIGN_INS })]);
+    const labels = new Map(apps.map((a) => [a.id, a.label]));
     return {
       address: account.address,
       twoFactor: account.totpSecret !== null,
-      lastLoginAt: account.lastLoginAt,
+      recentSignIns: signIns.map((r) => ({
+        at: r.at,
+        protocol: r.protocol,
+        ip: r.ip,
+        ok: r.ok,
+        method: r.method,
+        appPassword: r.appPasswordId === null ? null : (labels.get(r.appPasswordId) ?? null),
+        reason: r.reason,
+      })),
       appPasswords: apps.map(appPasswordSummary),
     };
   }
@@ -686,24 +777,16 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         case 'show':
           return { ok: true, op: 'show', overview: await overviewOf(account) };
         case 'app-password-add': {
-          const s = selfServiceStore();
+          // The account must not have changed since its credentials were checked (an admin's reset or suspension wins).
+          const guard = async (tx: Store): Promise<void> => {
+            if (!(await stillTheSame(tx, account))) throw new ChangedMeanwhile();
+          };
           let created: { secret: string; appPassword: AppPassword };
           try {
-            // createAppPassword checks the label and the limit and hashes; the row and its audit entry are written together.
-            created = await createAppPassword(
-              {
-                listAppPasswords: (id) => s.listAppPasswords(id),
-                addAppPassword: (id, name, hash) =>
-                  s.batch(async (tx) => {
-                    if (!(await stillTheSame(tx, account))) throw new ChangedMeanwhile();
-                    const added = await tx.addAppPassword(id, name, hash);
-                    await tx.audit(audit('account.app-password.add.self', { id: added.id, label: added.label }));
-                    return added;
-                  }),
-              },
-              account.id,
-              op.label,
-            );
+            created = await createAppPassword(store, account.id, op.label, {
+              guard,
+              audit: (added) => audit('account.app-password.add.self', { id: added.id, label: added.label }),
+            });
           } catch (e) {
             if (e instanceof ChangedMeanwhile) return refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'changed meanwhile');
             if (isMailError(e, 'INVALID_INPUT') || isMailError(e, 'LIMIT_EXCEEDED')) return refuse('invalid', e.message, 'invalid label or limit');
@@ -713,19 +796,19 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
           return { ok: true, op: 'app-password-add', overview: await overviewOf(account), secret: created.secret, appPassword: appPasswordSummary(created.appPassword) };
         }
         case 'app-password-remove': {
-          const s = selfServiceStore();
-          const outcome = await s.batch(async (tx): Promise<'gone' | 'changed' | 'removed'> => {
-            if (!(await stillTheSame(tx, account))) return 'changed';
-            const found = (await tx.listAppPasswords(account.id)).find((a) => a.id === op.id);
-            if (!found) return 'gone';
-            await tx.removeAppPassword(account.id, op.id);
-            await tx.audit(audit('account.app-password.remove.self', { id: found.id, label: found.label }));
-            return 'removed';
-          });
-          if (outcome === 'changed') return refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'changed meanwhile');
-          if (outcome === 'gone') {
-            return refuse('not-found', bi(`Không có mật khẩu ứng dụng số ${op.id}`, `There is no app password number ${op.id}`), 'no such app password');
+          let found: AppPassword | null;
+          try {
+            found = await revokeAppPassword(store, account.id, op.id, {
+              guard: async (tx) => {
+                if (!(await stillTheSame(tx, account))) throw new ChangedMeanwhile();
+              },
+              audit: (p) => audit('account.app-password.remove.self', { id: p.id, label: p.label }),
+            });
+          } catch (e) {
+            if (e instanceof ChangedMeanwhile) return refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'changed meanwhile');
+            throw e;
           }
+          if (!found) return refuse('not-found', bi(`Không có mật khẩu ứng dụng số ${op.id}`, `There is no app password number ${op.id}`), 'no such app password');
           log.info({ ip: req.ip, account: account.address, id: op.id }, 'app password removed by its user');
           return { ok: true, op: 'app-password-remove', overview: await overviewOf(account) };
         }
@@ -743,8 +826,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         }
         case 'totp-disable': {
           if (account.totpSecret === null) return refuse('totp-off', TOTP_NOT_ON, 'two-factor not on');
-          const s = selfServiceStore();
-          const updated = await s.batch(async (tx) => {
+          const updated = await store.batch(async (tx) => {
             if (!(await stillTheSame(tx, account))) return null;
             return tx.updateAccount(account.id, { totpSecret: null }, audit('account.2fa.disable.self', {}));
           });
@@ -783,7 +865,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         if (wrongEnrolCodes.size > TOTP_STEPS_REMEMBERED) wrongEnrolCodes.delete(wrongEnrolCodes.keys().next().value as string);
         return failedCredentials(refuse('totp', WRONG_ENROL_CODE, 'totp'), [`ip:${req.ip}`, `acct:${account.id}`]);
       }
-      const updated = await selfServiceStore()
+      const updated = await store
         .batch(async (tx) => {
           if (!(await stillTheSame(tx, account))) return null;
           return tx.updateAccount(account.id, { totpSecret: secret }, { actor: account.address, action: 'account.2fa.enable.self', target: account.address, ref: null, details: { ip: req.ip } });
@@ -806,16 +888,9 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
   async function webSignIn(req: PortalCredentials): Promise<WebSignInResult> {
     return withPortalCredentials(req, 'web sign-in', async (account, refuse): Promise<WebSignInResult> => {
       if (account.mustChangePassword) return refuse('must-change', message('must-change'), 'must-change');
-      const now = clock.now();
-      if (expired(account, now)) return refuse('expired', message('expired'), 'expired');
-      let updated = account;
-      try {
-        updated = await store.updateAccount(account.id, { lastLoginAt: now }, null);
-      } catch (e) {
-        log.error({ err: e, account: account.address }, 'could not record lastLoginAt');
-      }
+      if (expired(account, clock.now())) return refuse('expired', message('expired'), 'expired');
       log.info({ ip: req.ip, account: account.address, protocol: 'http', method: 'password' }, 'signed in');
-      return { ok: true, account: updated };
+      return { ok: true, account };
     });
   }
 

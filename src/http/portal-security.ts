@@ -26,9 +26,11 @@ import {
   type PortalSecurityOp,
   type PortalSecurityResult,
   type SecurityOverview,
+  type SignInSummary,
   type TotpEnrolment,
 } from '../auth/index.js';
 import type { Config } from '../config/schema.js';
+import { vietnamTime } from '../lib/clock.js';
 import { bi } from '../lib/errors.js';
 import {
   credentialFields,
@@ -73,8 +75,7 @@ const STATUS_OF: Record<PortalSecurityFailureKind, number> = {
 /** Vietnam's time (UTC+7 all year), to the minute: what users read their sign-ins in. */
 export function vnTime(d: Date | null, lang: 'vi' | 'en'): string {
   if (d === null) return lang === 'vi' ? 'chưa có' : 'never';
-  const t = new Date(d.getTime() + 7 * 3600_000).toISOString();
-  return `${t.slice(0, 10)} ${t.slice(11, 16)} (UTC+7)`;
+  return vietnamTime(d);
 }
 
 /** A time in both languages' cells (the same figures; "chưa có" / "never" when none). */
@@ -90,6 +91,40 @@ export function groupSecret(secret: string): string {
 /** One bilingual line given as its two halves (a label or address may itself contain " / "). */
 function pair(vi: string, en: string): string {
   return `${esc(vi)}<br><small>${esc(en)}</small>`;
+}
+
+const PROTOCOL_NAMES: Record<SignInSummary['protocol'], [string, string]> = {
+  imap: ['IMAP (đọc thư)', 'IMAP (reading mail)'],
+  pop3: ['POP3 (tải thư)', 'POP3 (downloading mail)'],
+  smtp: ['SMTP (gửi thư)', 'SMTP (sending mail)'],
+  http: ['Trang web', 'Web page'],
+};
+
+const REASONS: Record<string, [string, string]> = {
+  'bad-credentials': ['sai mật khẩu', 'wrong password'],
+  totp: ['sai mã xác thực', 'wrong code'],
+  suspended: ['tài khoản bị tạm khóa', 'account suspended'],
+  deleted: ['tài khoản đã xóa', 'account deleted'],
+  'must-change': ['phải đổi mật khẩu', 'password must be changed'],
+  expired: ['mật khẩu hết hạn', 'password expired'],
+};
+
+/** The latest sign-ins: when, how, from where, and whether they went through (R-AUTH-5). */
+function signInsHtml(list: readonly SignInSummary[]): string {
+  if (list.length === 0) return `<p>${pair('Chưa có lần đăng nhập nào được ghi lại.', 'No sign-ins recorded yet.')}</p>`;
+  const rows = list.map((r) => {
+    const [pvi, pen] = PROTOCOL_NAMES[r.protocol] ?? [r.protocol, r.protocol];
+    const how = r.ok
+      ? r.method === 'app-password'
+        ? pair(`thành công, mật khẩu ứng dụng ${r.appPassword ?? '(đã xóa)'}`, `signed in, app password ${r.appPassword ?? '(removed)'}`)
+        : pair('thành công, mật khẩu chính', 'signed in, main password')
+      : pair(`bị từ chối: ${REASONS[r.reason ?? '']?.[0] ?? r.reason ?? ''}`, `refused: ${REASONS[r.reason ?? '']?.[1] ?? r.reason ?? ''}`);
+    return `<tr><td>${timeCell(r.at)}</td><td>${pair(pvi, pen)}</td><td>${esc(r.ip)}</td><td>${how}</td></tr>`;
+  });
+  return `<table><thead><tr><th>Lúc<br><small>When</small></th><th>Qua<br><small>Through</small></th><th>Địa chỉ IP<br><small>IP address</small></th><th>Kết quả<br><small>Result</small></th></tr></thead>
+<tbody>
+${rows.join('\n')}
+</tbody></table>`;
 }
 
 function overviewHtml(o: SecurityOverview): string {
@@ -108,12 +143,13 @@ ${rows}
 <ul>
 <li>${pair(`Tài khoản: ${o.address}`, `Account: ${o.address}`)}</li>
 <li>${o.twoFactor ? pair('Xác thực hai lớp: đang bật', 'Two-factor sign-in: on') : pair('Xác thực hai lớp: đang tắt', 'Two-factor sign-in: off')}</li>
-<li>${pair(`Lần đăng nhập gần nhất: ${vnTime(o.lastLoginAt, 'vi')}`, `Last sign-in: ${vnTime(o.lastLoginAt, 'en')}`)}</li>
 <li>${pair(
-    'Nếu bạn không đăng nhập vào lúc đó, hoặc thấy thiết bị lạ trong danh sách dưới đây, hãy xóa nó, đổi mật khẩu và báo quản trị viên',
-    'If that sign-in was not you, or a device below is not yours, remove it, change your password and tell your administrator',
+    'Nếu có lần đăng nhập dưới đây không phải của bạn, hoặc thấy thiết bị lạ trong danh sách mật khẩu ứng dụng, hãy xóa nó, đổi mật khẩu và báo quản trị viên',
+    'If a sign-in below was not you, or a device among the app passwords is not yours, remove it, change your password and tell your administrator',
   )}</li>
 </ul>
+<h3>Các lần đăng nhập gần đây<br><small>Recent sign-ins</small></h3>
+${signInsHtml(o.recentSignIns)}
 <h3>Mật khẩu ứng dụng<br><small>App passwords</small></h3>
 ${apps}
 </section>`;

@@ -18,3 +18,9 @@ export class ManualClock implements Clock {
     this.current = new Date(this.current.getTime() + ms);
   }
 }
+
+/** Vietnam's time (UTC+7 all year, no daylight saving), to the minute: "2026-11-23 07:05 (UTC+7)". How users read times. */
+export function vietnamTime(d: Date): string {
+  const t = new Date(d.getTime() + 7 * 3600_000).toISOString();
+  return `${t.slice(0, 10)} ${t.slice(11, 16)} (UTC+7)`;
+}

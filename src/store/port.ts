@@ -345,6 +345,8 @@ export interface SignInEntry {
   at: Date;
   protocol: 'imap' | 'pop3' | 'smtp' | 'http';
   ip: string;
+  /** The client's network (auth decides its size: an IPv4 /24, an IPv6 /48). */
+  network: string;
   ok: boolean;
   /** How a success signed in: the account password or an app password. */
   method: 'password' | 'app-password' | null;
@@ -624,8 +626,8 @@ export interface Store {
   recordSignIn(entry: SignInEntry): Promise<void>;
   /** Newest first; `ok` keeps only successes (true) or failures (false). */
   listSignIns(accountId: number, opts?: { since?: Date; ok?: boolean; limit?: number }): Promise<SignInRecord[]>;
-  /** The account signed in successfully from `ip` at or after `since`. */
-  signedInFrom(accountId: number, ip: string, since: Date): Promise<boolean>;
+  /** The account signed in successfully from `network` at or after `since`. */
+  signedInFrom(accountId: number, network: string, since: Date): Promise<boolean>;
   pruneSignIns(before: Date): Promise<number>;
 
   // outbound queue (durable)

@@ -81,14 +81,20 @@ describe('portal security page', () => {
 
   it('enrol, then IMAP takes only app passwords; an app password made here works until removed; off again with a code', async () => {
     const user = 'hailop@example.gov.vn';
-    // A sign-in to show (R-AUTH-5).
+    // Sign-ins to show (R-AUTH-5): one over IMAP, one refused over IMAP, and the page's own.
     expect((await imapSignsIn(app, 'hailop', PASSWORD)).ok).toBe(true);
+    expect((await imapSignsIn(app, 'hailop', 'sai-mat-khau')).ok).toBe(false);
     const shown = await post(creds('hailop', { action: 'show' }));
     expect(shown.status).toBe(200);
     expect(shown.html).toContain('Xác thực hai lớp: đang tắt');
     const t = new Date(clock.now().getTime() + 7 * 3600_000).toISOString();
-    expect(shown.html).toContain(`Lần đăng nhập gần nhất: ${t.slice(0, 10)} ${t.slice(11, 16)} (UTC+7)`);
-    expect(shown.html).toContain('Last sign-in:');
+    const rows = [...shown.html.matchAll(/<tr><td>([^<]*)<\/td><td>([^<]*)<br><small>[^<]*<\/small><\/td><td>([^<]*)<\/td><td>([^<]*)<br>/g)].map((m) => m.slice(1));
+    expect(rows).toEqual([
+      [`${t.slice(0, 10)} ${t.slice(11, 16)} (UTC+7)`, 'Trang web', '127.0.0.1', 'thành công, mật khẩu chính'],
+      [expect.stringContaining('(UTC+7)'), 'IMAP (đọc thư)', '127.0.0.1', 'bị từ chối: sai mật khẩu'],
+      [expect.stringContaining('(UTC+7)'), 'IMAP (đọc thư)', '127.0.0.1', 'thành công, mật khẩu chính'],
+    ]);
+    expect(shown.html).toContain('Recent sign-ins');
 
     const begin = await post(creds('hailop', { action: 'totp-begin' }));
     expect(begin.status).toBe(200);

@@ -412,6 +412,7 @@ interface SignInRow {
   at: number;
   protocol: SignInEntry['protocol'];
   ip: string;
+  network: string;
   ok: number;
   method: SignInEntry['method'];
   app_password_id: number | null;
@@ -425,6 +426,7 @@ function toSignIn(r: SignInRow): SignInRecord {
     at: d(r.at),
     protocol: r.protocol,
     ip: r.ip,
+    network: r.network,
     ok: r.ok === 1,
     method: r.method,
     appPasswordId: r.app_password_id,
@@ -2223,11 +2225,12 @@ class SqliteStore implements Store {
   async recordSignIn(e: SignInEntry): Promise<void> {
     return this.tx(() => {
       this.c.run(
-        'INSERT INTO signin_log (account_id, at, protocol, ip, ok, method, app_password_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO signin_log (account_id, at, protocol, ip, network, ok, method, app_password_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
         e.accountId,
         e.at.getTime(),
         e.protocol,
         e.ip.slice(0, 64),
+        e.network.slice(0, 64),
         e.ok ? 1 : 0,
         e.method,
         e.appPasswordId,
@@ -2252,10 +2255,9 @@ class SqliteStore implements Store {
     return this.read(() => this.c.all<SignInRow>(sql, ...params).map(toSignIn));
   }
 
-  async signedInFrom(accountId: number, ip: string, since: Date): Promise<boolean> {
-    return this.read(
-      () => this.c.get<{ one: number }>('SELECT 1 AS one FROM signin_log WHERE account_id = ? AND ip = ? AND ok = 1 AND at >= ? LIMIT 1', accountId, ip.slice(0, 64), since.getTime()) !== undefined,
-    );
+  async signedInFrom(accountId: number, network: string, since: Date): Promise<boolean> {
+    const sql = 'SELECT 1 AS one FROM signin_log WHERE account_id = ? AND network = ? AND ok = 1 AND at >= ? LIMIT 1';
+    return this.read(() => this.c.get<{ one: number }>(sql, accountId, network.slice(0, 64), since.getTime()) !== undefined);
   }
 
   async pruneSignIns(before: Date): Promise<number> {

@@ -356,13 +356,15 @@ CREATE TABLE signin_log (
   at INTEGER NOT NULL,
   protocol TEXT NOT NULL,
   ip TEXT NOT NULL,
+  -- the client's network (an IPv4 /24, an IPv6 /48): a success from one not seen is unusual
+  network TEXT NOT NULL,
   ok INTEGER NOT NULL,
   method TEXT,
   app_password_id INTEGER,
   reason TEXT
 );
 CREATE INDEX signin_log_account ON signin_log(account_id, at);
-CREATE INDEX signin_log_source ON signin_log(account_id, ip, at) WHERE ok = 1;
+CREATE INDEX signin_log_source ON signin_log(account_id, network, at) WHERE ok = 1;
 CREATE INDEX signin_log_at ON signin_log(at);
 `,
   },

@@ -3,10 +3,17 @@ import { createAppPassword, generateAppPasswordSecret, MAX_APP_PASSWORDS, revoke
 import { verifyPassword } from '../../../src/auth/passwords.js';
 import { currentTotp, newTotpSecret, totpUri, verifyTotp } from '../../../src/auth/totp.js';
 import { isMailError } from '../../../src/lib/errors.js';
-import type { AppPassword } from '../../../src/store/port.js';
+import type { AppPassword, AuditEntry, Store } from '../../../src/store/port.js';
 
 class Apps {
   items: AppPassword[] = [];
+  audits: AuditEntry[] = [];
+  async audit(e: AuditEntry) {
+    this.audits.push(e);
+  }
+  async batch<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    return fn(this as unknown as Store);
+  }
   async addAppPassword(accountId: number, label: string, hash: string) {
     const a: AppPassword = { id: this.items.length + 1, accountId, label, hash, createdAt: new Date(), lastUsedAt: null };
     this.items.push(a);
@@ -28,19 +35,27 @@ describe('app passwords', () => {
 
   it('stores only a hash of the secret without spaces; revoke removes it', async () => {
     const store = new Apps();
-    const { secret, appPassword } = await createAppPassword(store, 1, '  Outlook văn phòng ');
+    const audit = (action: string) => (p: AppPassword): AuditEntry => ({ actor: 'test', action, target: 'a', details: { id: p.id, label: p.label } });
+    const { secret, appPassword } = await createAppPassword(store, 1, '  Outlook văn phòng ', { audit: audit('add') });
     expect(appPassword.label).toBe('Outlook văn phòng');
     expect(appPassword.hash).not.toContain(secret.replace(/ /g, ''));
     expect(await verifyPassword(appPassword.hash, secret.replace(/ /g, ''))).toBe(true);
-    await revokeAppPassword(store, 1, appPassword.id);
+    expect(await revokeAppPassword(store, 1, appPassword.id, { audit: audit('remove') })).toMatchObject({ id: appPassword.id });
     expect(await store.listAppPasswords(1)).toEqual([]);
+    expect(await revokeAppPassword(store, 1, appPassword.id, { audit: audit('remove') })).toBeNull();
+    // The audit entries name the label, never the secret.
+    expect(store.audits.map((a) => [a.action, a.details])).toEqual([
+      ['add', { id: appPassword.id, label: 'Outlook văn phòng' }],
+      ['remove', { id: appPassword.id, label: 'Outlook văn phòng' }],
+    ]);
   });
 
   it('refuses an empty label and more than the maximum, bilingually', async () => {
     const store = new Apps();
-    await expect(createAppPassword(store, 1, '  ')).rejects.toThrow(/^Tên thiết bị .* \/ The device label/);
+    const audit = (p: AppPassword): AuditEntry => ({ actor: 'test', action: 'add', target: 'a', details: { id: p.id } });
+    await expect(createAppPassword(store, 1, '  ', { audit })).rejects.toThrow(/^Tên thiết bị .* \/ The device label/);
     for (let i = 0; i < MAX_APP_PASSWORDS; i++) await store.addAppPassword(1, `d${i}`, 'x');
-    const e = await createAppPassword(store, 1, 'one more').catch((x: unknown) => x);
+    const e = await createAppPassword(store, 1, 'one more', { audit }).catch((x: unknown) => x);
     expect(isMailError(e, 'LIMIT_EXCEEDED')).toBe(true);
   });
 });

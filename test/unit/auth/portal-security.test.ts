@@ -9,7 +9,6 @@ import {
   currentTotp,
   ENROL_TOKEN_TTL_MS,
   hashPassword,
-  type AuthSelfServiceStore,
   type AuthStore,
   type PortalAuthService,
   type PortalSecurityOp,
@@ -20,6 +19,7 @@ import { ManualClock } from '../../../src/lib/clock.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { createMetrics } from '../../../src/lib/metrics.js';
 import type { Account, AccountPatch, AppPassword, AuditEntry, Store } from '../../../src/store/port.js';
+import { FakeSignInHistory } from '../../helpers/signin-history.js';
 
 const NOW = new Date('2026-06-01T08:00:00Z');
 const PASSWORD = 'Dung-Mat-Khau#1';
@@ -32,7 +32,7 @@ beforeAll(async () => {
 });
 
 /** In memory: the store methods sign-in and the security page use. */
-class FakeStore implements AuthStore, AuthSelfServiceStore {
+class FakeStore extends FakeSignInHistory implements AuthStore {
   accounts: Account[] = [];
   apps: AppPassword[] = [];
   audits: AuditEntry[] = [];
@@ -117,15 +117,22 @@ async function begin(s: ReturnType<typeof setup>, username: string) {
 }
 
 describe('portalSecurity: show', () => {
-  it('gives the two-factor state, the last sign-in and the app passwords, never their hashes', async () => {
+  it('gives the two-factor state, the recent sign-ins (this one first) and the app passwords, never their hashes', async () => {
     const s = setup();
     const a = s.store.add('longnv@nghean.gov.vn', { lastLoginAt: new Date('2026-05-31T01:02:03Z') });
     s.store.apps.push({ id: 7, accountId: a.id, label: 'Outlook', hash: '$argon2id$x', createdAt: NOW, lastUsedAt: null });
+    const before = new Date('2026-05-31T01:02:03Z');
+    await s.store.recordSignIn({ accountId: a.id, at: before, protocol: 'imap', ip: '10.0.0.9', network: '10.0.0.0/24', ok: true, method: 'app-password', appPasswordId: 7, reason: null });
+    await s.store.recordSignIn({ accountId: a.id, at: before, protocol: 'pop3', ip: '198.51.100.4', network: '198.51.100.0/24', ok: false, method: null, appPasswordId: null, reason: 'bad-credentials' });
     const r = await s.sec('longnv', { kind: 'show' });
     expect(r.ok && r.overview).toEqual({
       address: 'longnv@nghean.gov.vn',
       twoFactor: false,
-      lastLoginAt: new Date('2026-05-31T01:02:03Z'),
+      recentSignIns: [
+        { at: NOW, protocol: 'http', ip: '10.0.0.5', ok: true, method: 'password', appPassword: null, reason: null },
+        { at: before, protocol: 'pop3', ip: '198.51.100.4', ok: false, method: null, appPassword: null, reason: 'bad-credentials' },
+        { at: before, protocol: 'imap', ip: '10.0.0.9', ok: true, method: 'app-password', appPassword: 'Outlook', reason: null },
+      ],
       appPasswords: [{ id: 7, label: 'Outlook', createdAt: NOW, lastUsedAt: null }],
     });
     expect(JSON.stringify(r)).not.toContain('argon2');
@@ -200,7 +207,8 @@ describe('two-factor enrolment', () => {
     const e = await begin(s, 'longnv');
     const parts = e.token.split('.');
     const tampered = [
-      e.token.slice(0, -1) + (e.token.endsWith('A') ? 'B' : 'A'),
+      // A character inside the MAC (the last one carries bits that decoding drops: changing it may change nothing).
+      ((at) => e.token.slice(0, at) + (e.token[at] === 'A' ? 'Q' : 'A') + e.token.slice(at + 1))(e.token.lastIndexOf('.') + 5),
       ['2', Buffer.from('an@nghean.gov.vn').toString('base64url'), ...parts.slice(2)].join('.'),
       [parts[0], parts[1], String(Number(parts[2]) + 3_600_000), ...parts.slice(3)].join('.'),
       'not a token',

@@ -16,7 +16,8 @@ import { ManualClock } from '../../../src/lib/clock.js';
 import { createLogger, silentLogger } from '../../../src/lib/log.js';
 import { Writable } from 'node:stream';
 import { createMetrics } from '../../../src/lib/metrics.js';
-import type { Account, AccountPatch, AppPassword } from '../../../src/store/port.js';
+import type { Account, AccountPatch, AppPassword, Store } from '../../../src/store/port.js';
+import { FakeSignInHistory } from '../../helpers/signin-history.js';
 
 const NOW = new Date('2026-06-01T08:00:00Z');
 const DAY = 86_400_000;
@@ -30,7 +31,7 @@ beforeAll(async () => {
 });
 
 /** An in-memory stand-in for the few store methods sign-in uses. */
-class FakeStore implements AuthStore {
+class FakeStore extends FakeSignInHistory implements AuthStore {
   accounts: Account[] = [];
   apps: AppPassword[] = [];
   touched: number[] = [];
@@ -63,6 +64,9 @@ class FakeStore implements AuthStore {
   }
   async touchAppPassword(id: number) {
     this.touched.push(id);
+  }
+  async batch<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    return fn(this as unknown as Store);
   }
 }
 

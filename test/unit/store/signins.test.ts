@@ -17,7 +17,7 @@ afterEach(async () => {
 const h = (n: number) => new Date(Date.UTC(2026, 10, 1, n));
 
 function entry(accountId: number, over: Partial<SignInEntry>): SignInEntry {
-  return { accountId, at: h(1), protocol: 'imap', ip: '10.0.0.5', ok: true, method: 'password', appPasswordId: null, reason: null, ...over };
+  return { accountId, at: h(1), protocol: 'imap', ip: '10.0.0.5', network: '10.0.0.0/24', ok: true, method: 'password', appPasswordId: null, reason: null, ...over };
 }
 
 describe('sign-in history', () => {
@@ -39,14 +39,14 @@ describe('sign-in history', () => {
     expect((await store.listSignIns(b.id)).map((r) => r.ip)).toEqual(['10.0.0.99']);
   });
 
-  it('knows the addresses an account signed in from successfully, since a date', async () => {
+  it('knows the networks an account signed in from successfully, since a date', async () => {
     const a = await createTestAccount(store, 'long@example.gov.vn');
     await store.recordSignIn(entry(a.id, { at: h(2), ip: '10.0.0.5' }));
-    await store.recordSignIn(entry(a.id, { at: h(5), ip: '198.51.100.1', ok: false, method: null, reason: 'bad-credentials' }));
-    expect(await store.signedInFrom(a.id, '10.0.0.5', h(1))).toBe(true);
-    expect(await store.signedInFrom(a.id, '10.0.0.5', h(3))).toBe(false);
-    // A failure does not make an address known.
-    expect(await store.signedInFrom(a.id, '198.51.100.1', h(1))).toBe(false);
+    await store.recordSignIn(entry(a.id, { at: h(5), ip: '198.51.100.1', network: '198.51.100.0/24', ok: false, method: null, reason: 'bad-credentials' }));
+    expect(await store.signedInFrom(a.id, '10.0.0.0/24', h(1))).toBe(true);
+    expect(await store.signedInFrom(a.id, '10.0.0.0/24', h(3))).toBe(false);
+    // A failure does not make a network known.
+    expect(await store.signedInFrom(a.id, '198.51.100.0/24', h(1))).toBe(false);
   });
 
   it('prunes rows older than a date', async () => {
