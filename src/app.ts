@@ -19,6 +19,7 @@ import { ConnectionCounter } from './net/limits.js';
 import { createPop3Service } from './pop3/server.js';
 import { createHttpService } from './http/server.js';
 import { ensureBootstrap, type BootstrapResult } from './accounts/bootstrap.js';
+import { createAccountService } from './accounts/service.js';
 import { createDelivery } from './delivery/index.js';
 import { deliverNotice } from './policy/notice.js';
 import { createPipeline } from './policy/pipeline.js';
@@ -118,6 +119,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
         metrics,
         store,
         auth,
+        // The administrators' page (/admin) acts through the account service, as the CLI does.
+        accounts: createAccountService({ store, config, clock, log }),
+        clock,
         listenersHealthy: () => others.every((s) => s.healthy()),
         boundPort: (name) => listeners.get(name)?.port,
       }),

@@ -154,6 +154,12 @@ export const configSchema = z
         trustedProxies: z
           .array(z.string().refine((v) => isIpOrCidr(v), 'expected an IP address or a CIDR block such as 172.16.0.0/12'))
           .default([]),
+        /**
+         * The administrators' page (/admin) lets in only administrators with two-factor sign-in
+         * on (R-AUTH-3); one without it is sent to /portal/security first. false: the password
+         * alone will do (tests, or a deployment before its administrators have enrolled).
+         */
+        adminRequiresTwoFactor: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

@@ -3,7 +3,8 @@
  * /metrics in Prometheus format, mail-client autoconfiguration (Thunderbird autoconfig,
  * Outlook autodiscover XML and its JSON variant), and the self-service portal (/portal,
  * portal.ts: password change; /portal/security, portal-security.ts: two-factor sign-in and app
- * passwords).
+ * passwords), and the administrators' page (/admin, admin.ts: R-ACC-7 usage, password resets,
+ * suspensions, with a server-side session).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,9 +13,13 @@ import { bi } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { BoundListener, Service } from '../lib/service.js';
+import type { AccountService } from '../accounts/service.js';
 import type { PortalAuthService } from '../auth/index.js';
+import type { Clock } from '../lib/clock.js';
 import type { Store } from '../store/port.js';
 import { autoconfigXml, autodiscoverJson, autodiscoverXml, emailFromAutodiscoverRequest } from './autoconfig.js';
+import { handleAdmin, isAdminRoute } from './admin.js';
+import { createAdminSessionStore } from './admin-session.js';
 import { handlePortal, trustedProxyList } from './portal.js';
 import { handlePortalSecurity } from './portal-security.js';
 
@@ -25,6 +30,10 @@ export interface HttpDeps {
   store: Store;
   /** Sign-in, password change, two-factor enrolment and app passwords (the portal). */
   auth: PortalAuthService;
+  /** Units and accounts (the administrators' page acts through it, with its rights and audit). */
+  accounts: AccountService;
+  /** Session expiry on the administrators' page. */
+  clock: Clock;
   /** Every other listener up (the app's view). */
   listenersHealthy: () => boolean;
   /** The port a listener actually bound (port 0 in config picks one), if it runs. */
@@ -36,6 +45,8 @@ const MAX_BODY_BYTES = 64 * 1024;
 export function createHttpService(deps: HttpDeps): Service {
   const { config, log, metrics, store } = deps;
   const trustedProxies = trustedProxyList(config.security.trustedProxies);
+  const adminSessions = createAdminSessionStore({ clock: deps.clock });
+  const adminDeps = { config, auth: deps.auth, accounts: deps.accounts, store, sessions: adminSessions, clock: deps.clock, log };
   const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 15_000 }, (req, res) => {
     metrics.connections.inc({ protocol: 'http' });
     handle(req, res).catch((err: unknown) => {
@@ -119,6 +130,13 @@ export function createHttpService(deps: HttpDeps): Service {
       if (refused([...READ, 'POST'])) return;
       const r = await portalPage({ config, auth: deps.auth }, trustedProxies, req, () => readBody(req));
       // A body left unread (refused before reading, or too large) is not drained: the connection ends.
+      if (req.method === 'POST' && !req.complete) res.setHeader('connection', 'close');
+      res.writeHead(r.status, { ...r.headers, 'content-length': Buffer.byteLength(r.body) });
+      res.end(req.method === 'HEAD' ? undefined : r.body);
+      return;
+    }
+    if (isAdminRoute(route)) {
+      const r = await handleAdmin(adminDeps, trustedProxies, req, url, () => readBody(req));
       if (req.method === 'POST' && !req.complete) res.setHeader('connection', 'close');
       res.writeHead(r.status, { ...r.headers, 'content-length': Buffer.byteLength(r.body) });
       res.end(req.method === 'HEAD' ? undefined : r.body);
