@@ -26,7 +26,7 @@
 import type http from 'node:http';
 import type { BlockList } from 'node:net';
 import type { AccountService, AccountView, Actor } from '../accounts/service.js';
-import type { PortalAuthService, WebSignInResult } from '../auth/index.js';
+import type { PortalAuthService } from '../auth/index.js';
 import type { Config } from '../config/schema.js';
 import { formatBytes } from '../lib/bytes.js';
 import { vietnamTime, type Clock } from '../lib/clock.js';
@@ -35,7 +35,7 @@ import type { Logger } from '../lib/log.js';
 import type { Account, AccountKind, AccountState, Store } from '../store/port.js';
 import { csvDocument, type CsvCell } from './admin-csv.js';
 import { csrfMatches, passwordFingerprint, type AdminFlash, type AdminSession, type AdminSessionStore } from './admin-session.js';
-import { esc, label, noticeHtml, NOT_OVER_TLS, PORTAL_HEADERS, portalField, portalRequest, portalShell, readPortalForm, type Notice, type PortalRequest } from './portal.js';
+import { CREDENTIAL_STATUS, esc, label, pair, noticeHtml, NOT_OVER_TLS, PORTAL_HEADERS, portalField, portalRequest, portalShell, readPortalForm, type Notice, type PortalRequest } from './portal.js';
 
 export const ADMIN_COOKIE = 'buudien_admin';
 
@@ -99,21 +99,6 @@ const STATE: Record<AccountState, [string, string]> = {
   deleted: ['đã xóa', 'deleted'],
 };
 
-const SIGN_IN_STATUS: Record<Extract<WebSignInResult, { ok: false }>['kind'], number> = {
-  'bad-credentials': 401,
-  totp: 401,
-  suspended: 403,
-  deleted: 403,
-  'plaintext-refused': 403,
-  'must-change': 403,
-  expired: 403,
-  throttled: 429,
-};
-
-/** One bilingual line given as its two halves. */
-function pair(vi: string, en: string): string {
-  return `${esc(vi)}<br><small>${esc(en)}</small>`;
-}
 
 function cookieValue(req: http.IncomingMessage, name: string): string | null {
   const raw = req.headers.cookie;
@@ -455,7 +440,7 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
     const r = await auth.webSignIn({ username, password, totp: totp === '' ? null : totp, ip: form.ip, secure: form.secure });
     if (!r.ok) {
       const link = r.kind === 'must-change' || r.kind === 'expired' ? `<p><a href="/portal">Đổi mật khẩu / Change password</a></p>` : '';
-      return loginPage(SIGN_IN_STATUS[r.kind], { kind: 'error', text: r.message }, { username, content: link });
+      return loginPage(CREDENTIAL_STATUS[r.kind], { kind: 'error', text: r.message }, { username, content: link });
     }
     const account = r.account;
     if (account.role !== 'super' && !(account.role === 'unit' && account.unitId !== null)) {

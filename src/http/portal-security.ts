@@ -33,10 +33,12 @@ import type { Config } from '../config/schema.js';
 import { vietnamTime } from '../lib/clock.js';
 import { bi } from '../lib/errors.js';
 import {
+  CREDENTIAL_STATUS,
   credentialFields,
   esc,
   label,
   noticeHtml,
+  pair,
   NOT_OVER_TLS,
   PORTAL_HEADERS,
   portalField,
@@ -57,14 +59,7 @@ type Action = (typeof ACTIONS)[number];
 const MAX_LABEL_CHARS = 100;
 
 const STATUS_OF: Record<PortalSecurityFailureKind, number> = {
-  'bad-credentials': 401,
-  totp: 401,
-  suspended: 403,
-  deleted: 403,
-  'plaintext-refused': 403,
-  'must-change': 403,
-  expired: 403,
-  throttled: 429,
+  ...CREDENTIAL_STATUS,
   invalid: 400,
   token: 400,
   'not-found': 404,
@@ -88,10 +83,6 @@ export function groupSecret(secret: string): string {
   return (secret.match(/.{1,4}/g) ?? [secret]).join(' ');
 }
 
-/** One bilingual line given as its two halves (a label or address may itself contain " / "). */
-function pair(vi: string, en: string): string {
-  return `${esc(vi)}<br><small>${esc(en)}</small>`;
-}
 
 const PROTOCOL_NAMES: Record<SignInSummary['protocol'], [string, string]> = {
   imap: ['IMAP (đọc thư)', 'IMAP (reading mail)'],

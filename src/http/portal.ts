@@ -16,7 +16,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import type http from 'node:http';
-import { PORTAL_PLAINTEXT_REFUSED, type AuthService, type PasswordChangeFailureKind } from '../auth/index.js';
+import { PORTAL_PLAINTEXT_REFUSED, type AuthService, type PasswordChangeFailureKind, type PortalCredentialFailureKind } from '../auth/index.js';
 import type { Config } from '../config/schema.js';
 import { bi } from '../lib/errors.js';
 import { normalizeIp } from '../net/index.js';
@@ -80,6 +80,11 @@ export function clientOf(req: http.IncomingMessage, trusted: BlockList): PortalC
 
 export function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** One bilingual line given as its two halves, escaped (a label or address may itself contain " / "). */
+export function pair(vi: string, en: string): string {
+  return `${esc(vi)}<br><small>${esc(en)}</small>`;
 }
 
 export const PORTAL_HEADERS: Readonly<Record<string, string>> = {
@@ -190,16 +195,19 @@ function ownOrigins(req: http.IncomingMessage, trusted: BlockList, config: Reado
   return out;
 }
 
-const STATUS_OF: Record<PasswordChangeFailureKind, number> = {
+/** HTTP statuses of the refusals every portal page shares (the credential check, then the password's state). */
+export const CREDENTIAL_STATUS: Readonly<Record<PortalCredentialFailureKind | 'must-change' | 'expired', number>> = {
   'bad-credentials': 401,
   totp: 401,
   suspended: 403,
   deleted: 403,
   'plaintext-refused': 403,
+  'must-change': 403,
+  expired: 403,
   throttled: 429,
-  weak: 400,
-  unchanged: 400,
 };
+
+const STATUS_OF: Record<PasswordChangeFailureKind, number> = { ...CREDENTIAL_STATUS, weak: 400, unchanged: 400 };
 
 /** How the portal may proceed with a request: its client, and whether a password may come from there. */
 export interface PortalRequest {
