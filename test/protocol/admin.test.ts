@@ -32,7 +32,9 @@ function notices(html: string): string {
     .join(' | ');
 }
 const csrfOf = (html: string): string => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
-const secretOf = (html: string): string => /<p class="secret"><code>([^<]+)<\/code>/.exec(html)?.[1] ?? '';
+/** The one-time password shown, as typed (the page escapes it: generated passwords may hold "&"). */
+const secretOf = (html: string): string =>
+  (/<p class="secret"><code>([^<]+)<\/code>/.exec(html)?.[1] ?? '').replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)));
 /** The addresses in the dashboard's table. */
 const listed = (html: string): string[] => [...html.matchAll(/<tr><td>([^<]+)<\/td>/g)].map((m) => m[1] ?? '');
 
