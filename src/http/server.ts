@@ -71,7 +71,15 @@ export function createHttpService(deps: HttpDeps): Service {
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      // A request target that is no URL path ("[", "//["): the client's error (RFC 9110 §15.5.1).
+      log.info({ url: (req.url ?? '').slice(0, 200) }, 'http request refused: bad request target');
+      send(res, 400, 'text/plain; charset=utf-8', bi('Yêu cầu không hợp lệ', 'Bad request') + '\n');
+      return;
+    }
     const route = url.pathname.toLowerCase();
     /** Each endpoint answers its own methods only; any other gets 405 with Allow (RFC 9110 §15.5.6). */
     const refused = (allowed: readonly string[]): boolean => {

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../helpers/app.js';
 
@@ -10,6 +11,19 @@ describe('HTTP listener', () => {
   });
   afterAll(async () => {
     await app.stop();
+  });
+
+  it('answers 400 to a request target that is no URL, and goes on serving', async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(app.port('http'), '127.0.0.1', () => socket.write('GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      let got = '';
+      socket.on('data', (d: Buffer) => (got += d.toString('utf8')));
+      socket.on('end', () => resolve(got));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toContain('Yêu cầu không hợp lệ / Bad request');
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 
   it('/healthz answers ok while the store and every listener are up', async () => {
