@@ -225,13 +225,29 @@ export const NOT_OVER_TLS: Notice = {
   ),
 };
 
+/** Headers a reverse proxy adds (RFC 7239 Forwarded, the X-Forwarded-* family, nginx's X-Real-IP). */
+const PROXY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip'];
+
+/**
+ * A request carrying a reverse proxy's headers from a peer that is not in
+ * security.trustedProxies: most often a proxy on this host that was never listed. Its users
+ * would all look like the proxy's address (the loopback exemption, one shared throttle).
+ */
+export function fromUnlistedProxy(req: http.IncomingMessage, trusted: BlockList): boolean {
+  return !clientIsProxied(req, trusted) && PROXY_HEADERS.some((h) => req.headers[h] !== undefined);
+}
+
 export function portalRequest(deps: PortalDeps, trusted: BlockList, req: http.IncomingMessage): PortalRequest {
   const client = clientOf(req, trusted);
   // Through a proxy only its X-Forwarded-Proto counts: the loopback exemption is for clients on
-  // this host, and every proxied request comes from the proxy's address.
+  // this host, and every proxied request comes from the proxy's address. A proxy that is not
+  // listed gets no exemption either: only TLS to this server itself (or "always") lets a password in.
+  const plaintext = deps.config.security.allowPlaintextAuth;
   const canSendPasswords = client.proxied
-    ? client.ip !== null && (client.secure || deps.config.security.allowPlaintextAuth === 'always')
-    : client.ip !== null && deps.auth.plaintextAllowed(client.ip, client.secure);
+    ? client.ip !== null && (client.secure || plaintext === 'always')
+    : fromUnlistedProxy(req, trusted)
+      ? client.ip !== null && (client.secure || plaintext === 'always')
+      : client.ip !== null && deps.auth.plaintextAllowed(client.ip, client.secure);
   return { client, canSendPasswords };
 }
 

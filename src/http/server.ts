@@ -20,7 +20,7 @@ import type { Store } from '../store/port.js';
 import { autoconfigXml, autodiscoverJson, autodiscoverXml, emailFromAutodiscoverRequest } from './autoconfig.js';
 import { handleAdmin, isAdminRoute } from './admin.js';
 import { createAdminSessionStore } from './admin-session.js';
-import { handlePortal, trustedProxyList } from './portal.js';
+import { fromUnlistedProxy, handlePortal, trustedProxyList } from './portal.js';
 import { handlePortalSecurity } from './portal-security.js';
 
 export interface HttpDeps {
@@ -68,6 +68,14 @@ export function createHttpService(deps: HttpDeps): Service {
       chunks.push(chunk);
     }
     return Buffer.concat(chunks).toString('utf8');
+  }
+
+  /** At most one warning a minute: a proxy in front of the portal that is not in security.trustedProxies. */
+  let lastProxyWarning = 0;
+  function warnUnlistedProxy(peer: string): void {
+    if (Date.now() - lastProxyWarning < 60_000) return;
+    lastProxyWarning = Date.now();
+    log.warn({ peer }, 'portal request with X-Forwarded-*/Forwarded headers from a peer not in security.trustedProxies: passwords refused unless over TLS to this server; list the proxy there');
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -134,6 +142,7 @@ export function createHttpService(deps: HttpDeps): Service {
       return;
     }
     const portalPage = route === '/portal' || route === '/portal/' ? handlePortal : route === '/portal/security' || route === '/portal/security/' ? handlePortalSecurity : null;
+    if ((portalPage || isAdminRoute(route)) && fromUnlistedProxy(req, trustedProxies)) warnUnlistedProxy(req.socket.remoteAddress ?? '');
     if (portalPage) {
       if (refused([...READ, 'POST'])) return;
       const r = await portalPage({ config, auth: deps.auth }, trustedProxies, req, () => readBody(req));

@@ -86,8 +86,16 @@ describe('self-service portal', () => {
     // Nothing so far changed anything.
     expect((await app.store.getAccountByAddress('moitao@example.gov.vn'))?.mustChangePassword).toBe(true);
 
-    // Not a listed proxy: its X-Forwarded-For is ignored (the audit names the real peer).
-    const ok = await post({ username: 'moitao@example.gov.vn', password: PASSWORD, newPassword: NEW, repeat: NEW }, { 'x-forwarded-for': '203.0.113.5' });
+    // A proxy's headers from a peer not in security.trustedProxies (a proxy on this host never
+    // listed): no loopback exemption, so no password over its plain HTTP; nothing changes.
+    for (const h of [{ 'x-forwarded-for': '203.0.113.5' }, { forwarded: 'for=203.0.113.5;proto=https' }, { 'x-real-ip': '203.0.113.5' }]) {
+      const viaProxy = await post({ username: 'moitao@example.gov.vn', password: PASSWORD, newPassword: NEW, repeat: NEW }, h);
+      expect(viaProxy.status).toBe(403);
+    }
+    expect((await app.store.getAccountByAddress('moitao@example.gov.vn'))?.mustChangePassword).toBe(true);
+
+    // From this host itself (the loopback exemption of allowPlaintextAuth: loopback).
+    const ok = await post({ username: 'moitao@example.gov.vn', password: PASSWORD, newPassword: NEW, repeat: NEW });
     expect(ok.status).toBe(200);
     const okHtml = await ok.text();
     expect(notice(okHtml)).toContain('Đã đổi mật khẩu của moitao@example.gov.vn');
