@@ -88,7 +88,8 @@ describe('self-service portal', () => {
 
     // A proxy's headers from a peer not in security.trustedProxies (a proxy on this host never
     // listed): no loopback exemption, so no password over its plain HTTP; nothing changes.
-    for (const h of [{ 'x-forwarded-for': '203.0.113.5' }, { forwarded: 'for=203.0.113.5;proto=https' }, { 'x-real-ip': '203.0.113.5' }]) {
+    const proxyHeaders: Array<Record<string, string>> = [{ 'x-forwarded-for': '203.0.113.5' }, { forwarded: 'for=203.0.113.5;proto=https' }, { 'x-real-ip': '203.0.113.5' }];
+    for (const h of proxyHeaders) {
       const viaProxy = await post({ username: 'moitao@example.gov.vn', password: PASSWORD, newPassword: NEW, repeat: NEW }, h);
       expect(viaProxy.status).toBe(403);
     }
