@@ -6,6 +6,7 @@
  *
  *   networkOf('203.0.113.77')            // '203.0.113.0/24'
  *   networkOf('2001:db8:1234:5::1')      // '2001:db8:1234::/48'
+ * Sign-in throttling keys clients by throttleKeyOf (an IPv4 address, an IPv6 /64).
  */
 import { isIPv4, isIPv6 } from 'node:net';
 
@@ -21,16 +22,36 @@ function expandIpv6(ip: string): number[] | null {
   return all.every((n) => Number.isInteger(n) && n >= 0 && n <= 0xffff) ? all : null;
 }
 
-export function networkOf(address: string): string {
+/** The address folded (zone dropped, IPv4-mapped IPv6 as IPv4), and its IPv6 groups when it is IPv6. */
+function fold(address: string): { ip: string; v4: boolean; v6: number[] | null } {
   let ip = address.trim().toLowerCase();
   const zone = ip.indexOf('%');
   if (zone >= 0) ip = ip.slice(0, zone);
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(ip);
   if (mapped?.[1]) ip = mapped[1];
-  if (isIPv4(ip)) return `${ip.split('.').slice(0, 3).join('.')}.0/24`;
-  if (isIPv6(ip) && !ip.includes('.')) {
-    const h = expandIpv6(ip);
-    if (h) return `${h.slice(0, 3).map((n) => n.toString(16)).join(':')}::/48`;
-  }
+  if (isIPv4(ip)) return { ip, v4: true, v6: null };
+  return { ip, v4: false, v6: isIPv6(ip) && !ip.includes('.') ? expandIpv6(ip) : null };
+}
+
+const prefix = (groups: number[], n: number): string => `${groups.slice(0, n).map((g) => g.toString(16)).join(':')}::/${n * 16}`;
+
+export function networkOf(address: string): string {
+  const { ip, v4, v6 } = fold(address);
+  if (v4) return `${ip.split('.').slice(0, 3).join('.')}.0/24`;
+  if (v6) return prefix(v6, 3);
+  return ip.slice(0, 64);
+}
+
+/**
+ * What sign-in throttling counts a client as (the per-IP gate, the failure delays): an IPv4
+ * address itself (many users share one behind NAT), an IPv6 /64 (one host can use any address
+ * of its /64, RFC 4291 §2.5.1, so counting addresses would not count it at all).
+ *
+ *   throttleKeyOf('2001:db8:0:1::5')   // '2001:db8:0:1::/64'
+ */
+export function throttleKeyOf(address: string): string {
+  const { ip, v4, v6 } = fold(address);
+  if (v4) return ip;
+  if (v6) return prefix(v6, 4);
   return ip.slice(0, 64);
 }

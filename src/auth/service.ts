@@ -54,7 +54,7 @@ import type { Account, AppPassword, SignInEntry, Store } from '../store/port.js'
 import { createAppPassword, revokeAppPassword } from './app-passwords.js';
 import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
 import { newTotpSecret, totpStep, totpUri } from './totp.js';
-import { networkOf } from './network.js';
+import { networkOf, throttleKeyOf } from './network.js';
 import { plaintextAllowedBy } from './plaintext.js';
 import { KeyedCounter } from '../lib/keyed-counter.js';
 import { FailureTracker } from './throttle.js';
@@ -485,7 +485,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
 
   async function signIn(req: SignInRequest): Promise<SignInResult> {
     if (!plaintextAllowedBy(sec.allowPlaintextAuth, req.ip, req.secure)) return reject(req, 'plaintext-refused', null);
-    const release = gate.acquire(req.ip);
+    const release = gate.acquire(throttleKeyOf(req.ip));
     if (!release) return reject(req, 'throttled', null);
     try {
       const list = await candidates(req.username);
@@ -506,7 +506,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       }
       if (!verified) {
         const userKey = list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`;
-        const delay = failures.fail([`ip:${req.ip}`, userKey]);
+        const delay = failures.fail([`ip:${throttleKeyOf(req.ip)}`, userKey]);
         const result = reject(req, 'bad-credentials', null, hint ?? message('bad-credentials'));
         if (list[0]) await recordFailure(list[0], req.protocol, req.ip, 'bad-credentials');
         if (delay > 0) await sleep(delay);
@@ -583,7 +583,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
   /** The plaintext rule (before anything else) and the per-IP gate around a portal operation. */
   async function gated<R>(ip: string, secure: boolean, refuse: Refuser, fn: () => Promise<R>): Promise<R | Refusal<'plaintext-refused' | 'throttled'>> {
     if (!plaintextAllowedBy(sec.allowPlaintextAuth, ip, secure)) return refuse('plaintext-refused', PORTAL_PLAINTEXT_REFUSED, 'plaintext-refused');
-    const release = gate.acquire(ip);
+    const release = gate.acquire(throttleKeyOf(ip));
     if (!release) return refuse('throttled', message('throttled'), 'throttled');
     try {
       return await fn();
@@ -619,7 +619,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         dummyHash ??= hashPassword('buudien-no-such-user');
         await verifyPassword(await dummyHash, req.password);
       }
-      const keys = [`ip:${req.ip}`, list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`];
+      const keys = [`ip:${throttleKeyOf(req.ip)}`, list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`];
       if (!account) {
         if (list[0]) await recordFailure(list[0], 'http', req.ip, 'bad-credentials');
         return failedCredentials(refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'bad-credentials'), keys);
@@ -842,7 +842,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     const parsed = parseEnrolToken(req.token);
     const refuse = portalRefuser(req.ip, parsed?.address ?? '(enrolment token)', 'two-factor enrolment');
     return gated(req.ip, req.secure, refuse, async (): Promise<PortalSecurityResult> => {
-      const forged = () => failedCredentials(refuse('token', ENROL_TOKEN_REFUSED, 'token malformed, forged or voided by a password change'), [`ip:${req.ip}`]);
+      const forged = () => failedCredentials(refuse('token', ENROL_TOKEN_REFUSED, 'token malformed, forged or voided by a password change'), [`ip:${throttleKeyOf(req.ip)}`]);
       if (!parsed) return forged();
       const account = await store.getAccountByAddress(parsed.address);
       // The MAC binds the password hash: a password changed since the token was made voids it.
@@ -863,7 +863,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         wrongEnrolCodes.delete(macKey);
         wrongEnrolCodes.set(macKey, wrong + 1);
         if (wrongEnrolCodes.size > TOTP_STEPS_REMEMBERED) wrongEnrolCodes.delete(wrongEnrolCodes.keys().next().value as string);
-        return failedCredentials(refuse('totp', WRONG_ENROL_CODE, 'totp'), [`ip:${req.ip}`, `acct:${account.id}`]);
+        return failedCredentials(refuse('totp', WRONG_ENROL_CODE, 'totp'), [`ip:${throttleKeyOf(req.ip)}`, `acct:${account.id}`]);
       }
       const updated = await store
         .batch(async (tx) => {

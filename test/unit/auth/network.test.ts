@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { networkOf } from '../../../src/auth/network.js';
+import { networkOf, throttleKeyOf } from '../../../src/auth/network.js';
 
 describe('networkOf', () => {
   it('gives an IPv4 /24 and an IPv6 /48; IPv4-mapped addresses are IPv4', () => {
@@ -17,5 +17,13 @@ describe('networkOf', () => {
     expect(networkOf('')).toBe('');
     expect(networkOf('not-an-ip')).toBe('not-an-ip');
     expect(networkOf('x'.repeat(100))).toHaveLength(64);
+  });
+
+  it('throttleKeyOf: an IPv4 address itself, an IPv6 /64', () => {
+    expect(throttleKeyOf('203.0.113.77')).toBe('203.0.113.77');
+    expect(throttleKeyOf('::ffff:203.0.113.77')).toBe('203.0.113.77');
+    expect(throttleKeyOf('2001:db8:0:7::1')).toBe('2001:db8:0:7::/64');
+    expect(throttleKeyOf('2001:db8:0:7:ffff::9')).toBe(throttleKeyOf('2001:db8:0:7::1'));
+    expect(throttleKeyOf('2001:db8:0:8::1')).not.toBe(throttleKeyOf('2001:db8:0:7::1'));
   });
 });

@@ -371,6 +371,17 @@ describe('throttling', () => {
     expect((await auth.signIn(req('longnv', PASSWORD))).ok).toBe(true);
   });
 
+  it('counts an IPv6 client by its /64: addresses of one /64 share the gate and the delays, another /64 does not', async () => {
+    const { store, auth, sleeps } = setup();
+    store.add('longnv@nghean.gov.vn');
+    const results = await Promise.all([1, 2, 3, 4].map((i) => auth.signIn(req('longnv', PASSWORD, { ip: `2001:db8:0:7::${i}` }))));
+    expect(results.filter((r) => !r.ok && r.kind === 'throttled')).toHaveLength(2);
+    for (let i = 0; i < 3; i++) await auth.signIn(req(`user${i}`, 'wrong', { ip: `2001:db8:0:9:${i}::1` }));
+    expect(sleeps).toEqual([1000, 2000, 4000]);
+    await auth.signIn(req('other', 'wrong', { ip: '2001:db8:0:a::1' }));
+    expect(sleeps.at(-1)).toBe(1000);
+  });
+
   it('the failure table stays bounded', () => {
     const clock = new ManualClock(NOW);
     const t = new FailureTracker({ clock, baseDelayMs: 1, maxDelayMs: 10, windowMs: 1000, maxKeys: 50 });
