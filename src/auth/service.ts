@@ -715,6 +715,11 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
   const tokenCipherKey = randomBytes(32);
   /** Wrong codes per token (by its MAC); a token is void after ENROL_MAX_WRONG_CODES. */
   const wrongEnrolCodes = new Map<string, number>();
+  /**
+   * Tokens that turned two-factor on (by MAC), kept until they expire: after the user turns it
+   * off again, the same token must not turn it back on with its old secret.
+   */
+  const usedEnrolTokens = new Map<string, number>();
 
   function tokenMac(body: string, passwordHash: string): Buffer {
     return createHmac('sha256', tokenMacKey).update(`buudien totp enrolment v1\n${body}\n${passwordHash}`).digest();
@@ -855,6 +860,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       const secret = openEnrolSecret(parsed);
       if (secret === null) return forged();
       const macKey = parsed.mac.toString('base64url');
+      if (usedEnrolTokens.has(macKey)) return refuse('token', ENROL_TOKEN_REFUSED, 'token already used');
       const wrong = wrongEnrolCodes.get(macKey) ?? 0;
       if (wrong >= ENROL_MAX_WRONG_CODES) return refuse('token', ENROL_TOKEN_REFUSED, 'too many wrong codes for this token');
       const step = totpStep(secret, req.totp, clock.now());
@@ -879,6 +885,9 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         return refuse('token', ENROL_TOKEN_REFUSED, 'account changed meanwhile');
       }
       wrongEnrolCodes.delete(macKey);
+      const nowMs = clock.now().getTime();
+      for (const [k, exp] of usedEnrolTokens) if (exp < nowMs || usedEnrolTokens.size >= TOTP_STEPS_REMEMBERED) usedEnrolTokens.delete(k);
+      usedEnrolTokens.set(macKey, parsed.expiresAt);
       failures.reset(`acct:${account.id}`);
       log.info({ ip: req.ip, account: account.address }, 'two-factor sign-in enabled by its user');
       return { ok: true, op: 'totp-confirm', overview: await overviewOf(updated) };

@@ -310,6 +310,19 @@ describe('app passwords and turning two-factor off', () => {
     expect(kindOf(await s.sec('an', { kind: 'totp-disable' }))).toBe('totp-off');
   });
 
+  it('a token that turned two-factor on cannot turn it on again after it was turned off', async () => {
+    const s = setup();
+    s.store.add('longnv@nghean.gov.vn');
+    const e = await begin(s, 'longnv');
+    expect(kindOf(await s.confirm(e.token, s.code(e.secret)))).toBe('totp-confirm');
+    s.clock.advance(30_000);
+    expect(kindOf(await s.sec('longnv', { kind: 'totp-disable' }, { totp: s.code(e.secret) }))).toBe('totp-disable');
+    s.clock.advance(30_000);
+    const again = await s.confirm(e.token, s.code(e.secret));
+    expect(kindOf(again)).toBe('token');
+    expect(s.store.accounts[0]?.totpSecret).toBeNull();
+  });
+
   it('one code, two requests at once: only one goes through', async () => {
     const s = setup();
     s.store.add('longnv@nghean.gov.vn', { totpSecret: SECRET });
