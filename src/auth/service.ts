@@ -50,7 +50,7 @@ import type { Clock } from '../lib/clock.js';
 import { bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
-import type { Account, AppPassword, SignInEntry, Store } from '../store/port.js';
+import type { Account, AppPassword, SignInEntry, SignInRecord, Store } from '../store/port.js';
 import { createAppPassword, revokeAppPassword } from './app-passwords.js';
 import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
 import { newTotpSecret, totpStep, totpUri } from './totp.js';
@@ -179,12 +179,17 @@ export interface SignInSummary {
 export interface SecurityOverview {
   address: string;
   twoFactor: boolean;
-  /** The latest sign-ins through every protocol, refused ones too, newest first (this one included). */
+  /** The latest sign-ins that went through, every protocol, newest first (this one included). */
   recentSignIns: SignInSummary[];
+  /**
+   * The latest refused attempts, newest first: apart, so that anyone who knows the address cannot
+   * push a real intruder's sign-in off the list with wrong passwords.
+   */
+  recentRefusals: SignInSummary[];
   appPasswords: AppPasswordSummary[];
 }
 
-/** How many sign-ins the security page lists. */
+/** How many sign-ins (and, apart, refused attempts) the security page lists. */
 export const RECENT_SIGN_INS = 15;
 
 /** A two-factor enrolment begun: the secret and its URI are shown once; the token carries it (sealed) to the confirm step. */
@@ -684,20 +689,26 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
   // ── two-factor enrolment and app passwords (the portal's security page) ──
 
   async function overviewOf(account: Account): Promise<SecurityOverview> {
-    const [apps, signIns] = await Promise.all([store.listAppPasswords(account.id), store.listSignIns(account.id, { limit: RECENT_SIGN_INS })]);
+    const [apps, signIns, refusals] = await Promise.all([
+      store.listAppPasswords(account.id),
+      store.listSignIns(account.id, { ok: true, limit: RECENT_SIGN_INS }),
+      store.listSignIns(account.id, { ok: false, limit: RECENT_SIGN_INS }),
+    ]);
     const labels = new Map(apps.map((a) => [a.id, a.label]));
+    const summary = (r: SignInRecord): SignInSummary => ({
+      at: r.at,
+      protocol: r.protocol,
+      ip: r.ip,
+      ok: r.ok,
+      method: r.method,
+      appPassword: r.appPasswordId === null ? null : (labels.get(r.appPasswordId) ?? null),
+      reason: r.reason,
+    });
     return {
       address: account.address,
       twoFactor: account.totpSecret !== null,
-      recentSignIns: signIns.map((r) => ({
-        at: r.at,
-        protocol: r.protocol,
-        ip: r.ip,
-        ok: r.ok,
-        method: r.method,
-        appPassword: r.appPasswordId === null ? null : (labels.get(r.appPasswordId) ?? null),
-        reason: r.reason,
-      })),
+      recentSignIns: signIns.map(summary),
+      recentRefusals: refusals.map(summary),
       appPasswords: apps.map(appPasswordSummary),
     };
   }

@@ -100,9 +100,9 @@ const REASONS: Record<string, [string, string]> = {
   expired: ['mật khẩu hết hạn', 'password expired'],
 };
 
-/** The latest sign-ins: when, how, from where, and whether they went through (R-AUTH-5). */
-function signInsHtml(list: readonly SignInSummary[]): string {
-  if (list.length === 0) return `<p>${pair('Chưa có lần đăng nhập nào được ghi lại.', 'No sign-ins recorded yet.')}</p>`;
+/** Sign-ins (or refused attempts): when, how, from where, and whether they went through (R-AUTH-5). */
+function signInsHtml(list: readonly SignInSummary[], none: string): string {
+  if (list.length === 0) return `<p>${none}</p>`;
   const rows = list.map((r) => {
     const [pvi, pen] = PROTOCOL_NAMES[r.protocol] ?? [r.protocol, r.protocol];
     const how = r.ok
@@ -140,7 +140,9 @@ ${rows}
   )}</li>
 </ul>
 <h3>Các lần đăng nhập gần đây<br><small>Recent sign-ins</small></h3>
-${signInsHtml(o.recentSignIns)}
+${signInsHtml(o.recentSignIns, pair('Chưa có lần đăng nhập nào được ghi lại.', 'No sign-ins recorded yet.'))}
+<h3>Các lần đăng nhập bị từ chối gần đây<br><small>Recent refused attempts</small></h3>
+${signInsHtml(o.recentRefusals, pair('Không có lần nào bị từ chối.', 'None refused.'))}
 <h3>Mật khẩu ứng dụng<br><small>App passwords</small></h3>
 ${apps}
 </section>`;

@@ -117,7 +117,7 @@ async function begin(s: ReturnType<typeof setup>, username: string) {
 }
 
 describe('portalSecurity: show', () => {
-  it('gives the two-factor state, the recent sign-ins (this one first) and the app passwords, never their hashes', async () => {
+  it('gives the two-factor state, the recent sign-ins (this one first) and, apart, refused attempts, and the app passwords, never their hashes', async () => {
     const s = setup();
     const a = s.store.add('longnv@nghean.gov.vn', { lastLoginAt: new Date('2026-05-31T01:02:03Z') });
     s.store.apps.push({ id: 7, accountId: a.id, label: 'Outlook', hash: '$argon2id$x', createdAt: NOW, lastUsedAt: null });
@@ -130,9 +130,9 @@ describe('portalSecurity: show', () => {
       twoFactor: false,
       recentSignIns: [
         { at: NOW, protocol: 'http', ip: '10.0.0.5', ok: true, method: 'password', appPassword: null, reason: null },
-        { at: before, protocol: 'pop3', ip: '198.51.100.4', ok: false, method: null, appPassword: null, reason: 'bad-credentials' },
         { at: before, protocol: 'imap', ip: '10.0.0.9', ok: true, method: 'app-password', appPassword: 'Outlook', reason: null },
       ],
+      recentRefusals: [{ at: before, protocol: 'pop3', ip: '198.51.100.4', ok: false, method: null, appPassword: null, reason: 'bad-credentials' }],
       appPasswords: [{ id: 7, label: 'Outlook', createdAt: NOW, lastUsedAt: null }],
     });
     expect(JSON.stringify(r)).not.toContain('argon2');
