@@ -5,6 +5,17 @@
  * act only on their own unit's accounts (R-ACC-7); users (role 'none') manage nothing here.
  * Two-factor sign-in and app passwords (R-AUTH-3) are switched on and handed out here too, with
  * the same rights as a password reset.
+ *
+ * A unit administrator CHANGES (password reset, suspension, two-factor sign-in, app passwords)
+ * only its own unit's personal accounts without an administrator role: never another
+ * administrator, never the unit mailbox (its access passes by delegation, R-ACC-6, never by a
+ * shared password), never itself. It may READ all its unit's accounts except a system
+ * administrator's (getAccount, listAccounts, listAppPasswords). A system administrator (the
+ * CLI) keeps every right, but the last active one can be neither suspended nor deleted.
+ *
+ * An administrator's password reset (setPassword) revokes every app password of the account in
+ * the same transaction: a reset answers a compromise or a forgotten password, and a device
+ * password must not outlive it (the user's own change at /portal keeps them).
  */
 import { QUOTA_FLOOR_BYTES, type Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
@@ -79,6 +90,11 @@ export interface AddAccountResult {
   oneTimePassword: string | null;
 }
 
+export interface SetPasswordResult extends AddAccountResult {
+  /** App passwords the reset revoked (all the account had). */
+  appPasswordsRevoked: number;
+}
+
 export interface AddUnitInput {
   name: string;
   code?: string | null;
@@ -122,9 +138,13 @@ export interface AccountService {
   /** R-ADDR-3/4: the address the naming rule gives for a name in a unit, numbered if taken. */
   suggestAddress(fullName: string, unit: string, domain?: string | null): Promise<string>;
   addAccount(input: AddAccountInput, actor: Actor, opts?: AddAccountOptions): Promise<AddAccountResult>;
-  /** Reset a password: given (checked against R-AUTH-1) or generated (returned). Must change at next sign-in unless forceChange is false. */
-  setPassword(address: string, password: string | null, actor: Actor, opts?: { ref?: string | null; forceChange?: boolean }): Promise<AddAccountResult>;
-  /** R-ACC-3: cannot sign in, still receives mail. */
+  /**
+   * Reset a password: given (checked against R-AUTH-1) or generated (returned). Must change at
+   * next sign-in unless forceChange is false. Every app password of the account is revoked in
+   * the same transaction; the audit entry's details carry how many (appPasswordsRevoked).
+   */
+  setPassword(address: string, password: string | null, actor: Actor, opts?: { ref?: string | null; forceChange?: boolean }): Promise<SetPasswordResult>;
+  /** R-ACC-3: cannot sign in, still receives mail. Refused (IN_USE) for the last active system administrator. */
   suspend(address: string, reason: string, actor: Actor, ref?: string | null): Promise<Account>;
   /** R-ACC-4. */
   restore(address: string, actor: Actor, ref?: string | null): Promise<Account>;
@@ -218,14 +238,61 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     }
   }
 
-  /** R-ACC-7: super acts on anything; a unit admin on its own unit's accounts (never on admins above it). */
-  function requireOnAccount(actor: Actor, account: Account): void {
-    if (actor.role === 'super') return;
-    if (actor.role === 'unit' && actor.unitId !== null && account.unitId === actor.unitId && account.role !== 'super') return;
-    throw new MailError(
+  function outsideUnit(account: Account): MailError {
+    return new MailError(
       'PERMISSION_DENIED',
       bi(`Không có quyền với tài khoản ${account.address} (ngoài đơn vị quản lý)`, `no permission on ${account.address} (outside the unit you administer)`),
     );
+  }
+
+  /** R-ACC-7 reading: super reads anything; a unit admin its own unit's accounts (never admins above it). */
+  function requireReadOn(actor: Actor, account: Account): void {
+    if (actor.role === 'super') return;
+    if (actor.role === 'unit' && actor.unitId !== null && account.unitId === actor.unitId && account.role !== 'super') return;
+    throw outsideUnit(account);
+  }
+
+  /**
+   * R-ACC-7 changing: super changes anything; a unit admin only its own unit's personal accounts
+   * with no administrator role: not itself, not a fellow administrator, not the unit mailbox.
+   */
+  function requireOnAccount(actor: Actor, account: Account): void {
+    if (actor.role === 'super') return;
+    if (actor.role !== 'unit' || actor.unitId === null || account.unitId !== actor.unitId) throw outsideUnit(account);
+    if (actor.name === account.address) {
+      throw new MailError(
+        'PERMISSION_DENIED',
+        bi(
+          `Quản trị viên đơn vị không tự thay đổi tài khoản của mình (${account.address}); hãy dùng trang cá nhân /portal hoặc nhờ quản trị hệ thống`,
+          `a unit administrator may not change its own account (${account.address}); use /portal or ask the system administrator`,
+        ),
+      );
+    }
+    if (account.kind === 'unit') {
+      throw new MailError(
+        'PERMISSION_DENIED',
+        bi(
+          `${account.address} là hộp thư đơn vị: không dùng mật khẩu chung, văn thư truy cập qua ủy quyền (R-ACC-6); chỉ quản trị hệ thống được thay đổi`,
+          `${account.address} is a unit mailbox: its access passes by delegation (R-ACC-6), never by a shared password; only a system administrator may change it`,
+        ),
+      );
+    }
+    if (account.role !== 'none' || account.kind !== 'personal') {
+      throw new MailError(
+        'PERMISSION_DENIED',
+        bi(
+          `${account.address} là tài khoản quản trị; chỉ quản trị hệ thống được thay đổi`,
+          `${account.address} is an administrator account; only a system administrator may change it`,
+        ),
+      );
+    }
+  }
+
+  /** Refused (IN_USE) when the account is the last active system administrator. */
+  async function refuseLastSuper(tx: Store, account: Account, vi: string, en: string): Promise<void> {
+    if (account.role !== 'super') return;
+    const others = (await tx.listAccounts({ state: 'active' })).filter((a) => a.role === 'super' && a.id !== account.id);
+    if (others.length === 0) throw new MailError('IN_USE', bi(`Không thể ${vi} quản trị hệ thống cuối cùng còn hoạt động`, `cannot ${en} the last active system administrator`));
   }
 
   function normalizeAddress(input: string, domain?: string | null): string {
@@ -390,30 +457,46 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     },
 
     async setPassword(address, password, actor, opts = {}) {
-      const account = await accountByAddress(address);
-      requireOnAccount(actor, account);
-      refuseDeleted(account);
+      const account = await changeableAccount(address, actor);
       const admin = account.kind === 'admin' || account.role !== 'none';
+      // argon2 is slow on purpose: hash before the transaction.
       const { hash, oneTime } = await hashed(password, admin);
       const forceChange = opts.forceChange ?? true;
-      const updated = await store.updateAccount(
-        account.id,
-        { passwordHash: hash, mustChangePassword: forceChange, passwordChangedAt: clock.now() },
-        { actor: actor.name, action: 'account.passwd', target: account.address, ref: opts.ref ?? null, details: forceChange ? {} : { noForceChange: true } },
-      );
-      return { account: updated, oneTimePassword: oneTime };
+      // The new password and the end of every app password, with their audit entry, together.
+      return store.batch(async (tx) => {
+        const now = await tx.getAccount(account.id);
+        if (now === null) throw notFound(`Không có tài khoản ${account.address}`, `no account ${account.address}`);
+        refuseDeleted(now);
+        const revoked = await tx.listAppPasswords(account.id);
+        for (const p of revoked) await tx.removeAppPassword(account.id, p.id);
+        const updated = await tx.updateAccount(
+          account.id,
+          { passwordHash: hash, mustChangePassword: forceChange, passwordChangedAt: clock.now() },
+          {
+            actor: actor.name,
+            action: 'account.passwd',
+            target: account.address,
+            ref: opts.ref ?? null,
+            details: { appPasswordsRevoked: revoked.length, ...(forceChange ? {} : { noForceChange: true }) },
+          },
+        );
+        if (revoked.length > 0) log.info({ address: account.address, appPasswords: revoked.length, actor: actor.name }, 'password reset: app passwords revoked');
+        return { account: updated, oneTimePassword: oneTime, appPasswordsRevoked: revoked.length };
+      });
     },
 
     async suspend(address, reason, actor, ref = null) {
-      const account = await accountByAddress(address);
-      requireOnAccount(actor, account);
-      refuseDeleted(account);
+      const account = await changeableAccount(address, actor);
       if (account.state === 'suspended') throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} đã tạm khóa`, `the account ${account.address} is already suspended`));
-      return store.updateAccount(
-        account.id,
-        { state: 'suspended', stateReason: reason, stateChangedAt: clock.now(), stateRef: ref },
-        { actor: actor.name, action: 'account.suspend', target: account.address, ref, details: { reason } },
-      );
+      return store.batch(async (tx) => {
+        // In the transaction: two system administrators suspending each other cannot both win.
+        await refuseLastSuper(tx, account, 'tạm khóa', 'suspend');
+        return tx.updateAccount(
+          account.id,
+          { state: 'suspended', stateReason: reason, stateChangedAt: clock.now(), stateRef: ref },
+          { actor: actor.name, action: 'account.suspend', target: account.address, ref, details: { reason } },
+        );
+      });
     },
 
     async restore(address, actor, ref = null) {
@@ -460,7 +543,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
 
     async getAccount(address, actor) {
       const account = await accountByAddress(address);
-      requireOnAccount(actor, account);
+      requireReadOn(actor, account);
       return view(account);
     },
 
@@ -512,7 +595,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
 
     async listAppPasswords(address, actor) {
       const account = await accountByAddress(address);
-      requireOnAccount(actor, account);
+      requireReadOn(actor, account);
       return (await store.listAppPasswords(account.id)).map(appPasswordInfo);
     },
 

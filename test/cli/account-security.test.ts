@@ -1,7 +1,8 @@
 /**
  * `buudien account 2fa enable|disable` and `account app-password add|list|remove` (R-AUTH-3):
  * output, audit entries, refusals, and against a running server: after `2fa enable` IMAP takes
- * only an app password, and a removed one stops working.
+ * only an app password, and a removed one stops working; `account passwd` revokes them all and
+ * says how many.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -194,6 +195,34 @@ describe('buudien account app-password', () => {
   });
 });
 
+describe('buudien account passwd', () => {
+  it('revokes every app password of the account and says how many; with none, no such line; the audit has the count', async () => {
+    const config = await withAccount();
+    for (const label of ['Outlook', 'Điện thoại', 'Thunderbird']) {
+      expect((await cli(['account', 'app-password', 'add', 'hunglv', '--label', label, '--config', config])).code).toBe(0);
+    }
+    const r = await cli(['account', 'passwd', 'hunglv', '--ref', 'CV-20', '--config', config]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Đã đặt lại mật khẩu \/ password reset: hunglv@nghean\.gov\.vn$/m);
+    expect(r.stdout).toMatch(/^Đã thu hồi 3 mật khẩu ứng dụng \(thiết bị phải đăng nhập lại\) \/ 3 app password\(s\) revoked \(devices must be set up again\)$/m);
+    expect(JSON.parse((await cli(['account', 'app-password', 'list', 'hunglv', '--json', '--config', config])).stdout)).toEqual([]);
+
+    const again = await cli(['account', 'passwd', 'hunglv', '--password', 'Mat-khau-moi#2026', '--no-force-change', '--config', config]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout.trim()).toBe('Đã đặt lại mật khẩu / password reset: hunglv@nghean.gov.vn');
+    await withStore(config, async (store) => {
+      const passwd = (await store.listAudit({ target: 'hunglv@nghean.gov.vn' })).filter((e) => e.action === 'account.passwd');
+      expect(passwd.map((e) => [e.ref, e.details])).toEqual(
+        expect.arrayContaining([
+          ['CV-20', { appPasswordsRevoked: 3 }],
+          [null, { appPasswordsRevoked: 0, noForceChange: true }],
+        ]),
+      );
+      expect(passwd).toHaveLength(2);
+    });
+  });
+});
+
 describe('refusals for every command', () => {
   it('unknown address and deleted account: exit 1, one bilingual line, nothing changed', async () => {
     const config = await withAccount();
@@ -264,5 +293,16 @@ describe('against a running server (IMAP)', () => {
     // Disabling two-factor sign-in lets the main password in again.
     expect((await cli(['account', '2fa', 'disable', 'longnv@example.gov.vn', '--reason', 'thử nghiệm', '--config', config])).code).toBe(0);
     expect(await login(PASSWORD)).toMatch(/^a1 OK/);
+  });
+
+  it('a password reset ends the app passwords: one that signed in before is refused after, the new password works', async () => {
+    const add = await cli(['account', 'app-password', 'add', 'longnv@example.gov.vn', '--label', 'Thunderbird', '--config', config]);
+    const secret = APP_SECRET.exec(add.stdout)?.[1] ?? '';
+    expect(await login(secret)).toMatch(/^a1 OK/);
+    const r = await cli(['account', 'passwd', 'longnv@example.gov.vn', '--password', 'Mat-khau-moi#2026', '--no-force-change', '--config', config]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Đã thu hồi 1 mật khẩu ứng dụng .* \/ 1 app password\(s\) revoked/m);
+    expect(await login(secret)).toMatch(/^a1 NO \[AUTHENTICATIONFAILED\]/);
+    expect(await login('Mat-khau-moi#2026')).toMatch(/^a1 OK/);
   });
 });

@@ -192,7 +192,7 @@ export const register: RegisterCommand = (program, ctx) => {
 
   account
     .command('passwd <address>')
-    .description('đặt lại mật khẩu / reset a password (default: a one-time password is printed)')
+    .description('đặt lại mật khẩu, thu hồi mọi mật khẩu ứng dụng / reset a password and revoke every app password (default: a one-time password is printed)')
     .option('--password <password>', 'mật khẩu mới / new password')
     .option('--no-force-change', 'không bắt đổi ở lần đăng nhập sau (ghi nhật ký) / no change at next sign-in (audited)')
     .option(...REF)
@@ -201,6 +201,9 @@ export const register: RegisterCommand = (program, ctx) => {
         const r = await ctx.accounts(app).setPassword(address, opts.password ?? null, ctx.actor(), { ref: opts.ref ?? null, forceChange: opts.forceChange });
         ctx.out(`${bi('Đã đặt lại mật khẩu', 'password reset')}: ${r.account.address}`);
         if (r.oneTimePassword) ctx.out(`${bi('Mật khẩu dùng một lần', 'one-time password')}: ${r.oneTimePassword}`);
+        if (r.appPasswordsRevoked > 0) {
+          ctx.out(bi(`Đã thu hồi ${r.appPasswordsRevoked} mật khẩu ứng dụng (thiết bị phải đăng nhập lại)`, `${r.appPasswordsRevoked} app password(s) revoked (devices must be set up again)`));
+        }
       });
     });
 

@@ -193,6 +193,95 @@ describe('R-ACC-7 unit administrators act only on their own unit', () => {
     expect(await code(svc.listAccounts({}, user))).toBe('PERMISSION_DENIED');
     expect((await store.listAudit({ target: 'manhdv@example.gov.vn' })).some((e) => e.actor === 'quantri.stc@example.gov.vn')).toBe(true);
   });
+
+  it('a unit admin changes only personal accounts without a role: never a fellow admin, the unit mailbox or itself; reading stays; super can', async () => {
+    const { svc } = await open();
+    const stc = await svc.addUnit({ name: 'Sở Tài chính' }, root);
+    const self = (await svc.addAccount({ fullName: 'Quản trị', unit: 'stc', address: 'quantri.stc', kind: 'admin', role: 'unit' }, root)).account;
+    await svc.addAccount({ fullName: 'Quản trị Hai', unit: 'stc', address: 'quantri2.stc', kind: 'admin', role: 'unit' }, root);
+    // A personal account given the unit role is an administrator too.
+    await svc.addAccount({ fullName: 'Phó Quản trị', unit: 'stc', address: 'phoqt.stc', role: 'unit' }, root);
+    // An admin-kind account without a role is still not a unit admin's to change.
+    await svc.addAccount({ fullName: 'Kỹ thuật', unit: 'stc', address: 'kythuat.stc', kind: 'admin' }, root);
+    await svc.addAccount({ fullName: 'Sở Tài chính', unit: 'stc', kind: 'unit' }, root);
+    await svc.addAccount({ fullName: 'Đỗ Văn Mạnh', unit: 'stc' }, root);
+    const unitAdmin: Actor = { name: self.address, role: 'unit', unitId: stc.id };
+
+    /** Every change, as a unit admin, on one address: the refusal's message, or 'ok'. */
+    const changes = (address: string): Array<() => Promise<unknown>> => [
+      () => svc.setPassword(address, null, unitAdmin),
+      () => svc.suspend(address, 'thử', unitAdmin),
+      () => svc.enableTwoFactor(address, unitAdmin),
+      () => svc.disableTwoFactor(address, 'thử', unitAdmin),
+      () => svc.addAppPassword(address, 'Outlook', unitAdmin),
+      () => svc.removeAppPassword(address, 1, unitAdmin),
+      () => svc.restore(address, unitAdmin),
+      () => svc.setQuota(address, null, unitAdmin),
+      () => svc.delete(address, 'thử', unitAdmin),
+    ];
+    const refusal = async (f: () => Promise<unknown>): Promise<string> => {
+      try {
+        await f();
+        return 'ok';
+      } catch (e) {
+        if (!isMailError(e, 'PERMISSION_DENIED')) throw e;
+        return e.message;
+      }
+    };
+    const expected: Array<[string, RegExp]> = [
+      [self.address, /^Quản trị viên đơn vị không tự thay đổi tài khoản của mình .* \/ a unit administrator may not change its own account/],
+      ['quantri2.stc@example.gov.vn', /^quantri2\.stc@example\.gov\.vn là tài khoản quản trị.* \/ .*is an administrator account; only a system administrator may change it/],
+      ['phoqt.stc@example.gov.vn', /is an administrator account/],
+      ['kythuat.stc@example.gov.vn', /is an administrator account/],
+      ['stc@example.gov.vn', /^stc@example\.gov\.vn là hộp thư đơn vị.* \/ .*is a unit mailbox: its access passes by delegation \(R-ACC-6\), never by a shared password/],
+    ];
+    for (const [address, message] of expected) {
+      const before = await store.getAccountByAddress(address);
+      for (const [i, f] of changes(address).entries()) {
+        const m = await refusal(f);
+        // restore, setQuota and delete are the system administrator's alone, whatever the account.
+        expect(m, `${address} #${i}`).toMatch(i >= 6 ? /Chỉ quản trị hệ thống/ : message);
+      }
+      const after = await store.getAccountByAddress(address);
+      expect(after).toEqual(before);
+      expect(await store.listAppPasswords(after?.id ?? 0)).toEqual([]);
+      // Reading is still allowed (the dashboard lists them).
+      expect((await svc.getAccount(address, unitAdmin)).address).toBe(address);
+      expect(await svc.listAppPasswords(address, unitAdmin)).toEqual([]);
+    }
+    expect((await store.listAudit({ actor: self.address })).length).toBe(0);
+    // Its own unit's personal account: every change it has.
+    expect(await code(svc.setPassword('manhdv', null, unitAdmin))).toBe('ok');
+    expect(await code(svc.addAppPassword('manhdv', 'Outlook', unitAdmin))).toBe('ok');
+    expect(await code(svc.suspend('manhdv', 'thử', unitAdmin))).toBe('ok');
+    // A system administrator changes them all.
+    for (const [address] of expected) {
+      expect(await code(svc.setPassword(address, null, root))).toBe('ok');
+      expect(await code(svc.suspend(address, 'thử', root))).toBe('ok');
+      expect(await code(svc.restore(address, root))).toBe('ok');
+    }
+  });
+
+  it('the last active system administrator cannot be suspended (as it cannot be deleted)', async () => {
+    const { svc } = await open();
+    const one = (await svc.addAccount({ fullName: 'Quản trị Một', address: 'qt1', kind: 'admin', role: 'super' }, root)).account;
+    expect(await code(svc.suspend(one.address, 'thử', root))).toBe('IN_USE');
+    expect((await store.getAccount(one.id))?.state).toBe('active');
+    const two = (await svc.addAccount({ fullName: 'Quản trị Hai', address: 'qt2', kind: 'admin', role: 'super' }, root)).account;
+    expect(await code(svc.suspend(one.address, 'nghỉ phép', root))).toBe('ok');
+    // qt2 is now the last active one.
+    try {
+      await svc.suspend(two.address, 'thử', root);
+      expect.unreachable();
+    } catch (e) {
+      expect(isMailError(e, 'IN_USE')).toBe(true);
+      expect((e as Error).message).toBe('Không thể tạm khóa quản trị hệ thống cuối cùng còn hoạt động / cannot suspend the last active system administrator');
+    }
+    expect(await code(svc.delete(two.address, 'thử', root))).toBe('IN_USE');
+    expect((await store.getAccount(two.id))?.state).toBe('active');
+    expect(await code(svc.restore(one.address, root))).toBe('ok');
+    expect(await code(svc.suspend(two.address, 'nghỉ phép', root))).toBe('ok');
+  });
 });
 
 describe('R-ADDR-5 directory lookup', () => {

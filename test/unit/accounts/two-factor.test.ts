@@ -108,6 +108,51 @@ describe('app passwords (R-AUTH-3)', () => {
     );
     expect(audit).toHaveLength(2);
   });
+
+  it('an administrator\'s password reset revokes every app password of the account, with the count in the audit entry', async () => {
+    const one = await svc.addAppPassword('manhdv', 'Outlook', root);
+    await svc.addAppPassword('manhdv', 'Điện thoại', root);
+    const lan = await svc.addAppPassword('lanlt', 'Thunderbird', root);
+    const r = await svc.setPassword('manhdv', null, unitAdmin, { ref: 'CV-9' });
+    expect(r.appPasswordsRevoked).toBe(2);
+    expect(await store.listAppPasswords(one.account.id)).toEqual([]);
+    // Another account's are not touched.
+    expect(await svc.listAppPasswords('lanlt', root)).toEqual([expect.objectContaining({ id: lan.appPassword.id })]);
+    const passwd = (await store.listAudit({ target: 'manhdv@example.gov.vn' })).filter((e) => e.action === 'account.passwd');
+    expect(passwd.map((e) => [e.actor, e.ref, e.details])).toEqual([['quantri.stc@example.gov.vn', 'CV-9', { appPasswordsRevoked: 2 }]]);
+
+    // None left: a second reset revokes none, and says so.
+    const again = await svc.setPassword('manhdv', 'Mat-khau-moi#2026', root, { forceChange: false });
+    expect(again.appPasswordsRevoked).toBe(0);
+    const last = (await store.listAudit({ target: 'manhdv@example.gov.vn' })).filter((e) => e.action === 'account.passwd');
+    expect(last.map((e) => e.details)).toEqual(expect.arrayContaining([{ appPasswordsRevoked: 0, noForceChange: true }]));
+  });
+
+  it('the reset and the revocation are one transaction: a failed reset leaves the app passwords and the password as they were', async () => {
+    const added = await svc.addAppPassword('manhdv', 'Outlook', root);
+    const before = await store.getAccount(added.account.id);
+    // A store whose transactions fail at the account update, after the app passwords were removed.
+    const failing: Store = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== 'batch') return Reflect.get(target, prop, receiver) as unknown;
+        return <T>(fn: (tx: Store) => Promise<T>) =>
+          target.batch((tx) =>
+            fn(
+              new Proxy(tx, {
+                get(t, p, r) {
+                  if (p === 'updateAccount') return () => Promise.reject(new Error('disk full'));
+                  return Reflect.get(t, p, r) as unknown;
+                },
+              }),
+            ),
+          );
+      },
+    });
+    await expect(svc.withStore(failing).setPassword('manhdv', null, root)).rejects.toThrow('disk full');
+    expect(await store.listAppPasswords(added.account.id)).toEqual([expect.objectContaining({ id: added.appPassword.id })]);
+    expect(await store.getAccount(added.account.id)).toEqual(before);
+    expect((await store.listAudit({ target: 'manhdv@example.gov.vn' })).filter((e) => e.action === 'account.passwd')).toEqual([]);
+  });
 });
 
 describe('R-ACC-7 rights, as for a password reset', () => {
