@@ -2,8 +2,9 @@
  * Sessions of the administrators' page (`/admin`, admin.ts): in memory, server-side, lost on a
  * restart (the administrator signs in again). A session is found by the id in the
  * `buudien_admin` cookie (32 random bytes, base64url); it carries the CSRF token every form of
- * the page posts back, and what the account looked like at sign-in, so that a request can tell
- * whether the account changed since (admin.ts ends the session then).
+ * the page posts back, and a fingerprint of the account's credentials and rights at sign-in
+ * (accountFingerprint), so that a request can tell whether they changed since (admin.ts ends
+ * the session then).
  *
  * Expiry is lazy (no timer keeps the process alive): a session idle for IDLE_MS, or older than
  * ABSOLUTE_MS, is gone when next looked up; at most MAX_SESSIONS live at once, the oldest
@@ -26,8 +27,11 @@ const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 export interface AdminIdentity {
   accountId: number;
   address: string;
-  /** A digest of the password hash at sign-in: a changed password ends the session. */
-  passwordFingerprint: string;
+  /**
+   * accountFingerprint() at sign-in: a changed password, two-factor secret, role or unit ends
+   * the session.
+   */
+  fingerprint: string;
 }
 
 /** A one-time result shown by the next page (Post/Redirect/Get). */
@@ -69,9 +73,19 @@ export interface AdminSessionStore {
   size(): number;
 }
 
-/** The digest of a password hash a session compares (the hash itself is not kept). */
-export function passwordFingerprint(passwordHash: string): string {
-  return createHash('sha256').update(`buudien admin session\n${passwordHash}`).digest('base64url');
+/** What of an account a session's fingerprint covers. */
+export type FingerprintedAccount = { passwordHash: string; totpSecret: string | null; role: string; unitId: number | null };
+
+/**
+ * The digest a session compares, over what the account signed in with and the rights it had:
+ * the password hash, the TOTP secret, the role and the unit (none of them kept as such). A
+ * password reset or change, a new two-factor secret (a lost phone), two-factor turned off, a
+ * role or unit change: each gives another fingerprint, and the session ends.
+ */
+export function accountFingerprint(a: FingerprintedAccount): string {
+  return createHash('sha256')
+    .update(`buudien admin session\n${JSON.stringify([a.passwordHash, a.totpSecret, a.role, a.unitId])}`)
+    .digest('base64url');
 }
 
 /** The CSRF token a form posted equals the session's (in constant time). */
@@ -112,7 +126,7 @@ export function createAdminSessionStore(opts: AdminSessionStoreOptions): AdminSe
         csrf: randomBytes(32).toString('base64url'),
         accountId: identity.accountId,
         address: identity.address,
-        passwordFingerprint: identity.passwordFingerprint,
+        fingerprint: identity.fingerprint,
         createdAt: now,
         lastSeenAt: now,
         flash: null,

@@ -9,14 +9,19 @@
  *   `security.adminRequiresTwoFactor` (default) only with two-factor sign-in on.
  * - Then a server-side session (admin-session.ts) in the `buudien_admin` cookie (HttpOnly,
  *   SameSite=Strict, Path=/admin, Secure over TLS or a trusted proxy's https); every request
- *   reads the account again and ends the session when it was suspended, deleted, lost its role,
- *   had its password changed or reset, or turned two-factor off. POST /admin/logout ends it.
+ *   reads the account again and ends the session when it was suspended or deleted, or when its
+ *   password hash, TOTP secret, role or unit differ from sign-in (a password changed or reset,
+ *   two-factor turned off or reset, a role or unit changed: accountFingerprint). A failed sign-in
+ *   leaves the browser's session as it was; a successful one replaces it. POST /admin/logout ends it.
  * - Every POST passes the portal's checks (readPortalForm: cross-site refused by Sec-Fetch-Site
  *   and Origin, proxy without X-Forwarded-For, passwords and sessions only over TLS/trusted
  *   proxy https/loopback per allowPlaintextAuth, form type, sizes) and, once signed in, the
  *   session's CSRF token.
  * - Rights and audit are the account service's: every action runs as Actor {admin address, role,
- *   unit}; a refusal is shown as its bilingual message with a 4xx. A success is kept in the
+ *   unit}; a refusal is shown as its bilingual message with a 4xx. An administrator may not
+ *   reset or suspend its own account here (it would lock itself out; /portal or the CLI). A
+ *   reset revokes the account's app passwords (the service), and the result says how many; the
+ *   table shows each account's number of app passwords (devices). A success is kept in the
  *   session and the browser sent back to /admin (Post/Redirect/Get): a refresh repeats nothing,
  *   and a one-time password is shown once.
  *
@@ -34,7 +39,7 @@ import { bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Account, AccountKind, AccountState, Store } from '../store/port.js';
 import { csvDocument, type CsvCell } from './admin-csv.js';
-import { csrfMatches, passwordFingerprint, type AdminFlash, type AdminSession, type AdminSessionStore } from './admin-session.js';
+import { accountFingerprint, csrfMatches, type AdminFlash, type AdminSession, type AdminSessionStore } from './admin-session.js';
 import { CREDENTIAL_STATUS, esc, label, pair, noticeHtml, NOT_OVER_TLS, PORTAL_HEADERS, portalField, portalRequest, portalShell, readPortalForm, type Notice, type PortalRequest } from './portal.js';
 
 export const ADMIN_COOKIE = 'buudien_admin';
@@ -49,7 +54,7 @@ export interface AdminDeps {
   config: Readonly<Config>;
   auth: PortalAuthService;
   accounts: AccountService;
-  store: Pick<Store, 'getAccount' | 'usage'>;
+  store: Pick<Store, 'getAccount' | 'usage' | 'listAppPasswords'>;
   sessions: AdminSessionStore;
   clock: Clock;
   log: Logger;
@@ -119,7 +124,7 @@ function endedBecause(config: Readonly<Config>, auth: PortalAuthService, now: Da
   if (a === null || a.address !== session.address) return 'account gone';
   if (a.state !== 'active') return `account ${a.state}`;
   if (a.role !== 'super' && !(a.role === 'unit' && a.unitId !== null)) return 'no longer an administrator';
-  if (passwordFingerprint(a.passwordHash) !== session.passwordFingerprint) return 'password changed';
+  if (accountFingerprint(a) !== session.fingerprint) return 'password, two-factor secret, role or unit changed since sign-in';
   if (a.mustChangePassword) return 'password reset';
   if (auth.passwordExpired(a, now)) return 'password expired';
   if (config.security.adminRequiresTwoFactor && a.totpSecret === null) return 'two-factor sign-in turned off';
@@ -153,6 +158,8 @@ function refusalOf(e: unknown): { status: number; text: string } | null {
 interface Row {
   account: AccountView;
   used: number;
+  /** App passwords (devices) the account has. */
+  appPasswords: number;
 }
 
 function percent(used: number, quota: number): number | null {
@@ -171,6 +178,10 @@ function hiddenFields(session: AdminSession, unit: string): string {
 function actionsCell(session: AdminSession, admin: Account, a: AccountView, unit: string): string {
   if (a.id === admin.id) return pair('(tài khoản của bạn)', '(your account)');
   if (a.state === 'deleted') return '';
+  // What a unit administrator may not change (accounts/service.ts requireOnAccount): said, not offered.
+  if (admin.role !== 'super' && (a.role !== 'none' || a.kind !== 'personal')) {
+    return `<small>${a.kind === 'unit' ? pair('Hộp thư đơn vị: dùng qua ủy quyền; do quản trị hệ thống quản lý', 'Unit mailbox: used by delegation; managed by the system administrator') : pair('Tài khoản quản trị: do quản trị hệ thống quản lý', 'Administrator account: managed by the system administrator')}</small>`;
+  }
   const target = `<input type="hidden" name="address" value="${esc(a.address)}">`;
   const reset = `<form method="post" action="/admin/reset-password">${hiddenFields(session, unit)}${target}<button type="submit">Đặt lại mật khẩu / Reset password</button></form>`;
   const suspend =
@@ -198,19 +209,19 @@ function tableHtml(session: AdminSession, admin: Account, rows: Row[], unit: str
   if (rows.length === 0) return `<p>${pair('Không có tài khoản nào.', 'No accounts.')}</p>`;
   const showUnit = admin.role === 'super';
   const body = rows
-    .map(({ account: a, used }) => {
+    .map(({ account: a, used, appPasswords }) => {
       const pct = percent(used, a.effectiveQuotaBytes);
-      return `<tr><td>${esc(a.address)}</td><td>${esc(a.fullName)}</td>${showUnit ? `<td>${esc(a.unitAddress ?? '')}</td>` : ''}<td>${pair(...KIND[a.kind])}</td><td>${stateCell(a)}</td><td>${esc(formatBytes(used))}</td><td>${esc(formatBytes(a.effectiveQuotaBytes))}</td><td>${pct === null ? '' : `${pct}%`}</td><td>${a.lastLoginAt === null ? pair('chưa có', 'never') : esc(vietnamTime(a.lastLoginAt))}</td><td>${a.totpSecret !== null ? pair('bật', 'on') : pair('tắt', 'off')}</td><td>${actionsCell(session, admin, a, unit)}</td></tr>`;
+      return `<tr><td>${esc(a.address)}</td><td>${esc(a.fullName)}</td>${showUnit ? `<td>${esc(a.unitAddress ?? '')}</td>` : ''}<td>${pair(...KIND[a.kind])}</td><td>${stateCell(a)}</td><td>${esc(formatBytes(used))}</td><td>${esc(formatBytes(a.effectiveQuotaBytes))}</td><td>${pct === null ? '' : `${pct}%`}</td><td>${a.lastLoginAt === null ? pair('chưa có', 'never') : esc(vietnamTime(a.lastLoginAt))}</td><td>${a.totpSecret !== null ? pair('bật', 'on') : pair('tắt', 'off')}</td><td class="app-passwords">${appPasswords}</td><td>${actionsCell(session, admin, a, unit)}</td></tr>`;
     })
     .join('\n');
   const th = (vi: string, en: string) => `<th>${pair(vi, en)}</th>`;
-  return `<table id="accounts"><thead><tr>${th('Địa chỉ', 'Address')}${th('Họ tên', 'Full name')}${showUnit ? th('Đơn vị', 'Unit') : ''}${th('Loại', 'Kind')}${th('Trạng thái', 'State')}${th('Đã dùng', 'Used')}${th('Dung lượng', 'Quota')}${th('Tỷ lệ', 'Share')}${th('Đăng nhập gần nhất', 'Last sign-in')}${th('Xác thực hai lớp', 'Two-factor')}${th('Thao tác', 'Actions')}</tr></thead>
+  return `<table id="accounts"><thead><tr>${th('Địa chỉ', 'Address')}${th('Họ tên', 'Full name')}${showUnit ? th('Đơn vị', 'Unit') : ''}${th('Loại', 'Kind')}${th('Trạng thái', 'State')}${th('Đã dùng', 'Used')}${th('Dung lượng', 'Quota')}${th('Tỷ lệ', 'Share')}${th('Đăng nhập gần nhất', 'Last sign-in')}${th('Xác thực hai lớp', 'Two-factor')}${th('Mật khẩu ứng dụng', 'App passwords')}${th('Thao tác', 'Actions')}</tr></thead>
 <tbody>
 ${body}
 </tbody></table>`;
 }
 
-function totalsOf(rows: Row[]): { count: number; active: number; suspended: number; used: number; quota: number } {
+function totalsOf(rows: Array<Pick<Row, 'account' | 'used'>>): { count: number; active: number; suspended: number; used: number; quota: number } {
   return {
     count: rows.length,
     active: rows.filter((r) => r.account.state === 'active').length,
@@ -319,7 +330,9 @@ ${twoFactor ? `<p><small>${pair('Quản trị viên phải bật xác thực hai
       refused = { kind: 'error', text: r.text };
       if (status < 400) status = r.status;
     }
-    const rows: Row[] = await Promise.all(list.map(async (account) => ({ account, used: await store.usage(account.id) })));
+    const rows: Row[] = await Promise.all(
+      list.map(async (account) => ({ account, used: await store.usage(account.id), appPasswords: (await store.listAppPasswords(account.id)).length })),
+    );
     const roleText = admin.role === 'super' ? pair('quản trị hệ thống', 'system administrator') : pair('quản trị viên đơn vị', 'unit administrator');
     const filter =
       admin.role === 'super'
@@ -376,7 +389,7 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
       if (!r) throw e;
       return text(r.status, r.text);
     }
-    const rows: Row[] = await Promise.all(list.map(async (account) => ({ account, used: await store.usage(account.id) })));
+    const rows = await Promise.all(list.map(async (account) => ({ account, used: await store.usage(account.id) })));
     const cells: CsvCell[][] = [
       [
         'Địa chỉ / Address',
@@ -434,9 +447,6 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
     if (username === '' || password === '') {
       return loginPage(400, { kind: 'error', text: bi('Hãy điền địa chỉ và mật khẩu', 'Fill in the address and the password') }, { username });
     }
-    // A sign-in replaces the session this browser had.
-    const old = cookieValue(req, ADMIN_COOKIE);
-    if (old) sessions.delete(old);
     const r = await auth.webSignIn({ username, password, totp: totp === '' ? null : totp, ip: form.ip, secure: form.secure });
     if (!r.ok) {
       const link = r.kind === 'must-change' || r.kind === 'expired' ? `<p><a href="/portal">Đổi mật khẩu / Change password</a></p>` : '';
@@ -461,7 +471,10 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
         { username, form: false, content: `<p><a id="enable-2fa" href="/portal/security">Bật xác thực hai lớp / Turn on two-factor sign-in (/portal/security)</a></p>` },
       );
     }
-    const session = sessions.create({ accountId: account.id, address: account.address, passwordFingerprint: passwordFingerprint(account.passwordHash) });
+    // A successful sign-in replaces the session this browser had (a failed one leaves it be).
+    const old = cookieValue(req, ADMIN_COOKIE);
+    if (old) sessions.delete(old);
+    const session = sessions.create({ accountId: account.id, address: account.address, fingerprint: accountFingerprint(account) });
     log.info({ ip: form.ip, account: account.address, role: account.role }, 'admin page: signed in');
     return { status: 303, headers: { location: '/admin', 'cache-control': 'no-store', 'set-cookie': cookieHeader(session.id, pr.client.secure, false), 'content-type': 'text/plain; charset=utf-8' }, body: '' };
   }
@@ -493,11 +506,32 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
   const actor = actorOf(admin);
   let flash: AdminFlash;
   try {
+    if (route === '/admin/reset-password' || route === '/admin/suspend') {
+      // Not on its own account: it would lock itself out (the service refuses a unit administrator anyway).
+      const target = await accounts.getAccount(address, actor);
+      if (target.id === admin.id) {
+        log.warn({ ip: form.ip, admin: admin.address, route }, 'admin page: action on own account refused');
+        return await fail(
+          403,
+          bi(
+            'Không thể tự đặt lại mật khẩu hay tự tạm khóa tài khoản của mình tại trang quản trị (sẽ tự khóa mình); hãy đổi mật khẩu tại /portal, hoặc dùng dòng lệnh',
+            'You may not reset the password of, or suspend, your own account on this page (you would lock yourself out); change your password at /portal, or use the command line',
+          ),
+        );
+      }
+    }
     if (route === '/admin/reset-password') {
       const r = await accounts.setPassword(address, null, actor);
+      const revoked = r.appPasswordsRevoked;
       flash = {
         kind: 'ok',
-        text: bi(`Đã đặt lại mật khẩu của ${r.account.address}`, `The password of ${r.account.address} has been reset`),
+        text:
+          revoked > 0
+            ? bi(
+                `Đã đặt lại mật khẩu của ${r.account.address}; đã thu hồi ${revoked} mật khẩu ứng dụng (thiết bị phải đăng nhập lại)`,
+                `The password of ${r.account.address} has been reset; ${revoked} app password(s) revoked (devices must be set up again)`,
+              )
+            : bi(`Đã đặt lại mật khẩu của ${r.account.address}`, `The password of ${r.account.address} has been reset`),
         ...(r.oneTimePassword !== null ? { secret: { address: r.account.address, password: r.oneTimePassword } } : {}),
       };
     } else if (route === '/admin/suspend') {

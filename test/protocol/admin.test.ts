@@ -6,7 +6,10 @@
  * it was; a system administrator restores. Refused: ordinary users, administrators without
  * two-factor sign-in (sent to /portal/security), missing or wrong CSRF tokens, cross-site posts,
  * passwords and sessions over plain HTTP off loopback. The session cookie ends with sign-out,
- * after 15 idle minutes, and when the administrator is suspended or its password reset. The CSV
+ * after 15 idle minutes, and when the administrator is suspended, its password or two-factor
+ * secret reset, or its role or unit changed; a failed sign-in keeps it. A unit administrator may
+ * not reset or suspend a fellow administrator, the unit mailbox or itself, nor a system
+ * administrator itself; a reset revokes the account's app passwords (counted per row). The CSV
  * report has a BOM, RFC 4180 quoting and neutralised formulas. Cookies are handled by hand; the
  * app runs on a hand-moved clock so every sign-in has a fresh code.
  */
@@ -446,6 +449,164 @@ describe('administrators\' page', () => {
     expect(again.status).toBe(403);
     expect(again.html).toContain('href="/portal"');
     expect(u.cookie).toBeNull();
+  });
+
+  it('a unit administrator may not reset or suspend a fellow administrator, the unit mailbox or itself (a bilingual 403, nothing changed); a system administrator may', async () => {
+    await createTestAccount(app.store, `xaa${D}`, { kind: 'unit', unitId: unitA.id, fullName: 'Xã An Hòa' });
+    const b = browser();
+    expect((await signIn(b, 'qtv.xaa', secrets.qtvA)).status).toBe(303);
+    const page = await b.get('/admin');
+    const csrf = csrfOf(page.html);
+    // The buttons are not offered for them…
+    for (const local of ['qtv2.xaa', 'xaa']) {
+      const row = new RegExp(`<tr><td>${local.replace('.', '\\.')}@[^\\n]*</tr>`).exec(page.html)?.[0] ?? '';
+      expect(row).not.toBe('');
+      expect(row).not.toContain('action="/admin/reset-password"');
+      expect(row).not.toContain('action="/admin/suspend"');
+      expect(row).toContain('managed by the system administrator');
+    }
+    // …and refused when posted anyway.
+    const cases: Array<[string, RegExp]> = [
+      [`qtv2.xaa${D}`, /là tài khoản quản trị.* \/ .*is an administrator account; only a system administrator may change it/],
+      [`xaa${D}`, /là hộp thư đơn vị.* \/ .*is a unit mailbox: its access passes by delegation/],
+      [`qtv.xaa${D}`, /^Không thể tự đặt lại mật khẩu hay tự tạm khóa .* \/ You may not reset the password of, or suspend, your own account on this page/],
+    ];
+    for (const [address, message] of cases) {
+      const before = await app.store.getAccountByAddress(address);
+      for (const [path, extra] of [
+        ['/admin/reset-password', {}],
+        ['/admin/suspend', { reason: 'thử' }],
+      ] as const) {
+        const r = await b.post(path, { csrf, address, ...extra });
+        expect(r.status, `${path} ${address}`).toBe(403);
+        expect(notices(r.html)).toMatch(message);
+        expect(secretOf(r.html)).toBe('');
+      }
+      expect(await app.store.getAccountByAddress(address)).toEqual(before);
+      expect((await app.store.listAudit({ target: address })).filter((e) => e.actor === `qtv.xaa${D}`)).toEqual([]);
+    }
+    // The service refuses the unit administrator itself too, whatever the page does.
+    const unitActor = { name: `qtv.xaa${D}`, role: 'unit' as const, unitId: unitA.id };
+    await expect(svc.suspend(`qtv.xaa${D}`, 'thử', unitActor)).rejects.toThrow(/may not change its own account/);
+
+    // A system administrator resets and suspends them.
+    const s = browser();
+    expect((await signIn(s, 'sa', secrets.sa)).status).toBe(303);
+    const sCsrf = csrfOf((await s.get('/admin')).html);
+    expect((await s.post('/admin/suspend', { csrf: sCsrf, address: `xaa${D}`, reason: 'thử' })).status).toBe(303);
+    expect((await account('xaa')).state).toBe('suspended');
+    expect((await s.post('/admin/restore', { csrf: sCsrf, address: `xaa${D}` })).status).toBe(303);
+    expect((await s.post('/admin/reset-password', { csrf: sCsrf, address: `qtv2.xaa${D}` })).status).toBe(303);
+    expect(secretOf((await s.get('/admin')).html)).not.toBe('');
+  });
+
+  it('a system administrator may not reset or suspend itself on the page (it would lock itself out)', async () => {
+    const s = browser();
+    expect((await signIn(s, 'sa', secrets.sa)).status).toBe(303);
+    const page = await s.get('/admin');
+    const csrf = csrfOf(page.html);
+    const before = await account('sa');
+    for (const [path, extra] of [
+      ['/admin/reset-password', {}],
+      ['/admin/suspend', { reason: 'thử' }],
+    ] as const) {
+      // As a full address and as the bare local part (the service resolves both).
+      for (const address of [`sa${D}`, 'SA']) {
+        const r = await s.post(path, { csrf, address, ...extra });
+        expect(r.status, `${path} ${address}`).toBe(403);
+        expect(notices(r.html)).toContain('Không thể tự đặt lại mật khẩu hay tự tạm khóa tài khoản của mình');
+        expect(notices(r.html)).toContain('You may not reset the password of, or suspend, your own account on this page');
+        expect(secretOf(r.html)).toBe('');
+      }
+    }
+    expect(await account('sa')).toEqual(before);
+    expect((await app.store.listAudit({ target: `sa${D}` })).filter((e) => e.action === 'account.passwd' || e.action === 'account.suspend')).toEqual([]);
+    // Still signed in.
+    expect((await s.get('/admin')).html).toContain('id="accounts"');
+  });
+
+  it('a reset revokes the account\'s app passwords: one that signed in over IMAP before fails after; the table counts them, the result and the audit say how many', async () => {
+    const tung = await createTestAccount(app.store, `tung.xaa${D}`, { unitId: unitA.id, fullName: 'Phạm Văn Tùng' });
+    const device = await svc.addAppPassword(`tung.xaa${D}`, 'Outlook', superActor('test'));
+    await svc.addAppPassword(`tung.xaa${D}`, 'Điện thoại', superActor('test'));
+    expect(await imapLogin(app, `tung.xaa${D}`, device.secret)).toMatch(/^a1 OK/);
+
+    const b = browser();
+    expect((await signIn(b, 'qtv.xaa', secrets.qtvA)).status).toBe(303);
+    const page = await b.get('/admin');
+    expect(page.html).toContain('Mật khẩu ứng dụng');
+    expect(page.html).toContain('App passwords');
+    const row = (html: string) => /<tr><td>tung\.xaa@[^\n]*<\/tr>/.exec(html)?.[0] ?? '';
+    expect(row(page.html)).toContain('<td class="app-passwords">2</td>');
+    expect(/<tr><td>lan\.xaa@[^\n]*<\/tr>/.exec(page.html)?.[0]).toContain('<td class="app-passwords">0</td>');
+
+    expect((await b.post('/admin/reset-password', { csrf: csrfOf(page.html), address: `tung.xaa${D}` })).status).toBe(303);
+    const shown = await b.get('/admin');
+    expect(notices(shown.html)).toContain(`Đã đặt lại mật khẩu của tung.xaa${D}; đã thu hồi 2 mật khẩu ứng dụng`);
+    expect(notices(shown.html)).toContain(`The password of tung.xaa${D} has been reset; 2 app password(s) revoked`);
+    expect(row(shown.html)).toContain('<td class="app-passwords">0</td>');
+    expect(await app.store.listAppPasswords(tung.id)).toEqual([]);
+    const audit = (await app.store.listAudit({ target: `tung.xaa${D}` })).filter((e) => e.action === 'account.passwd');
+    expect(audit.map((e) => [e.actor, e.details])).toEqual([[`qtv.xaa${D}`, { appPasswordsRevoked: 2 }]]);
+
+    // The device's password no longer signs in (refused as wrong, not merely "change your password")…
+    expect(await imapLogin(app, `tung.xaa${D}`, device.secret)).toMatch(/^a1 NO \[AUTHENTICATIONFAILED\]/);
+    // …nor once the user has set a new password (the reset's must-change no longer holds it back).
+    await app.store.updateAccount(tung.id, { mustChangePassword: false }, null);
+    expect(await imapLogin(app, `tung.xaa${D}`, device.secret)).toMatch(/^a1 NO \[AUTHENTICATIONFAILED\]/);
+  });
+
+  it('a session ends when the administrator\'s two-factor secret is reset, its role or its unit changes', async () => {
+    const qtv3 = await createTestAccount(app.store, `qtv3.xaa${D}`, { kind: 'admin', role: 'unit', unitId: unitA.id });
+    let secret = newTotpSecret();
+    await app.store.updateAccount(qtv3.id, { totpSecret: secret }, null);
+    const b = browser();
+    const signedIn = async () => (await b.get('/admin')).html.includes('id="accounts"');
+
+    // A lost phone: the system administrator gives a new secret; the old session ends.
+    expect((await signIn(b, 'qtv3.xaa', secret)).status).toBe(303);
+    expect(await signedIn()).toBe(true);
+    secret = (await svc.enableTwoFactor(`qtv3.xaa${D}`, superActor('test'), { reset: true })).secret;
+    const ended = await b.get('/admin');
+    expect(ended.html).not.toContain('id="accounts"');
+    expect(notices(ended.html)).toContain('session has ended');
+
+    // Promoted to system administrator: the session signed in as a unit administrator ends.
+    expect((await signIn(b, 'qtv3.xaa', secret)).status).toBe(303);
+    expect(await signedIn()).toBe(true);
+    await app.store.updateAccount(qtv3.id, { role: 'super' }, null);
+    expect(await signedIn()).toBe(false);
+
+    // Moved to another unit: ends too.
+    await app.store.updateAccount(qtv3.id, { role: 'unit' }, null);
+    expect((await signIn(b, 'qtv3.xaa', secret)).status).toBe(303);
+    expect(await signedIn()).toBe(true);
+    await app.store.updateAccount(qtv3.id, { unitId: unitB.id }, null);
+    expect(await signedIn()).toBe(false);
+    expect((await signIn(b, 'qtv3.xaa', secret)).status).toBe(303);
+    expect(listed((await b.get('/admin')).html)).toContain(`hoa.xab${D}`);
+  });
+
+  it('a failed sign-in keeps the browser\'s session; a successful one replaces it', async () => {
+    const b = browser();
+    expect((await signIn(b, 'qtv.xaa', secrets.qtvA)).status).toBe(303);
+    const first = b.cookie;
+    expect(first).not.toBeNull();
+    const wrong = await b.post('/admin/login', { username: 'qtv.xaa', password: 'Sai-mat-khau#1', totp: currentTotp(secrets.qtvA, clock.now()) });
+    expect(wrong.status).toBe(401);
+    expect(b.cookie).toBe(first);
+    expect((await b.get('/admin')).html).toContain('id="accounts"');
+    // Someone else's right password without the code, an ordinary user: the session stays too.
+    expect((await b.post('/admin/login', { username: 'sa', password: PASSWORD, totp: '' })).status).toBe(401);
+    expect((await b.get('/admin')).html).toContain('id="accounts"');
+
+    expect((await signIn(b, 'qtv.xaa', secrets.qtvA)).status).toBe(303);
+    expect(b.cookie).not.toBeNull();
+    expect(b.cookie).not.toBe(first);
+    const replay = browser();
+    replay.cookie = first;
+    expect((await replay.get('/admin')).html).not.toContain('id="accounts"');
+    expect((await b.get('/admin')).html).toContain('id="accounts"');
   });
 });
 

@@ -1,19 +1,20 @@
 /**
  * The administrators' page's session store (src/http/admin-session.ts): ids and CSRF tokens of 32
  * random bytes, idle and absolute expiry on the clock, the cap (oldest dropped), ending one
- * session or all of an account's, the password fingerprint and the CSRF comparison.
+ * session or all of an account's, the account fingerprint (password hash, TOTP secret, role,
+ * unit) and the CSRF comparison.
  */
 import { describe, expect, it } from 'vitest';
 import {
   ADMIN_SESSION_ABSOLUTE_MS,
   ADMIN_SESSION_IDLE_MS,
   createAdminSessionStore,
+  accountFingerprint,
   csrfMatches,
-  passwordFingerprint,
 } from '../../../src/http/admin-session.js';
 import { ManualClock } from '../../../src/lib/clock.js';
 
-const who = (accountId: number) => ({ accountId, address: `a${accountId}@example.gov.vn`, passwordFingerprint: passwordFingerprint(`hash-${accountId}`) });
+const who = (accountId: number) => ({ accountId, address: `a${accountId}@example.gov.vn`, fingerprint: accountFingerprint({ passwordHash: `hash-${accountId}`, totpSecret: null, role: 'unit', unitId: 1 }) });
 const MIN = 60_000;
 
 describe('admin session store', () => {
@@ -104,11 +105,23 @@ describe('admin session store', () => {
     expect(store.get(b.id)).not.toBeNull();
   });
 
-  it('fingerprints a password hash (not the hash itself) and compares CSRF tokens exactly', () => {
-    const f = passwordFingerprint('$argon2id$v=19$m=65536,t=3,p=4$abc$def');
+  it('fingerprints the password hash, TOTP secret, role and unit (not the hash or secret themselves) and compares CSRF tokens exactly', () => {
+    const signedIn = { passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$abc$def', totpSecret: 'JBSWY3DPEHPK3PXP', role: 'unit', unitId: 7 };
+    const f = accountFingerprint(signedIn);
     expect(f).not.toContain('argon2');
-    expect(f).toBe(passwordFingerprint('$argon2id$v=19$m=65536,t=3,p=4$abc$def'));
-    expect(f).not.toBe(passwordFingerprint('$argon2id$v=19$m=65536,t=3,p=4$abc$deg'));
+    expect(f).not.toContain('JBSWY3DPEHPK3PXP');
+    expect(f).toBe(accountFingerprint({ ...signedIn }));
+    for (const changed of [
+      { passwordHash: '$argon2id$v=19$m=65536,t=3,p=4$abc$deg' },
+      { totpSecret: 'KRSXG5CTMVRXEZLU' },
+      { totpSecret: null },
+      { role: 'super' },
+      { role: 'none' },
+      { unitId: 8 },
+      { unitId: null },
+    ]) {
+      expect(accountFingerprint({ ...signedIn, ...changed })).not.toBe(f);
+    }
     const store = createAdminSessionStore({ clock: new ManualClock(new Date()) });
     const s = store.create(who(1));
     expect(csrfMatches(s, s.csrf)).toBe(true);
