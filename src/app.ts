@@ -12,14 +12,14 @@ import type { BoundListener, Service } from './lib/service.js';
 import type { Account, BackupTools, Store } from './store/port.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { sqliteBackupTools } from './store/sqlite/backup.js';
-import { unusualSignInNotice } from './auth/unusual-notice.js';
+import { securityChangeNotice, unusualSignInNotice, type SecurityChangeInfo, type SecurityNotice } from './auth/security-notices.js';
 import { createAuthService, type AuthService, type UnusualSignIn } from './auth/service.js';
 import { loadTlsOptions, type TlsMaterial } from './net/tls.js';
 import { ConnectionCounter } from './net/limits.js';
 import { createPop3Service } from './pop3/server.js';
 import { createHttpService } from './http/server.js';
 import { ensureBootstrap, type BootstrapResult } from './accounts/bootstrap.js';
-import { createAccountService } from './accounts/service.js';
+import { createAccountService, type AccountService } from './accounts/service.js';
 import { createDelivery } from './delivery/index.js';
 import { deliverNotice } from './policy/notice.js';
 import { createPipeline } from './policy/pipeline.js';
@@ -52,6 +52,8 @@ export interface App {
   readonly bootstrap: BootstrapResult;
   /** The one sign-in service every protocol uses. */
   readonly auth: AuthService;
+  /** Account management (the CLI, /admin, the request-form import act through it). */
+  readonly accounts: AccountService;
   /** TLS key, certificate and secure context shared by the listeners. */
   readonly tls: TlsMaterial;
   start(): Promise<void>;
@@ -82,16 +84,29 @@ export async function createApp(opts: AppOptions): Promise<App> {
     await store.close().catch(() => undefined);
     throw e;
   });
-  const { auth, tls, bootstrap } = wired;
+  const { auth, accounts, tls, bootstrap } = wired;
 
-  async function wire(): Promise<{ auth: AuthService; tls: TlsMaterial; bootstrap: BootstrapResult }> {
+  /** Security notices on their way into INBOXes (a CLI command's must land before its store closes). */
+  const pendingNotices = new Set<Promise<void>>();
+
+  async function wire(): Promise<{ auth: AuthService; accounts: AccountService; tls: TlsMaterial; bootstrap: BootstrapResult }> {
     // ── wiring: each part adds its service here (keep one block per part) ──
     // shared by every protocol: the one sign-in service, the TLS material (net/tls.ts), and the
     // per-account connection count (security.maxConnectionsPerAccount) that IMAP and POP3 share.
-    // A sign-in from a network the account has not used for 90 days: the user is told by mail (R-AUTH-5).
-    const onUnusualSignIn = (account: Account, info: UnusualSignIn): Promise<void> =>
-      deliverNotice({ store, config, clock }, account, unusualSignInNotice(account.address, info, config.passwords.changeUrl));
-    const auth = createAuthService({ store, config, clock, log, metrics, onUnusualSignIn });
+    // A sign-in from a network the account has not used for 90 days, and every change to how an
+    // account signs in (by its user or an administrator): the user is told by mail (R-AUTH-5).
+    // Notices are not awaited by what caused them; stop() waits for them before closing the store.
+    const changeUrl = config.passwords.changeUrl;
+    const notice = (account: Account, n: SecurityNotice): Promise<void> => {
+      const p = deliverNotice({ store, config, clock }, account, n).finally(() => pendingNotices.delete(p));
+      pendingNotices.add(p);
+      return p;
+    };
+    const onUnusualSignIn = (account: Account, info: UnusualSignIn): Promise<void> => notice(account, unusualSignInNotice(account.address, info, changeUrl));
+    const onSecurityChange = (account: Account, info: SecurityChangeInfo): Promise<void> => notice(account, securityChangeNotice(account.address, info, changeUrl));
+    const auth = createAuthService({ store, config, clock, log, metrics, onUnusualSignIn, onSecurityChange });
+    // accounts: the CLI, /admin and the request-form import change accounts through this one service.
+    const accounts = createAccountService({ store, config, clock, log, onSecurityChange });
     const tls = loadTlsOptions(config, dir, log);
     const accountConnections = new ConnectionCounter(config.security.maxConnectionsPerAccount);
     // accounts: first start creates the configured domains and the super-administrator (idempotent).
@@ -120,13 +135,13 @@ export async function createApp(opts: AppOptions): Promise<App> {
         store,
         auth,
         // The administrators' page (/admin) acts through the account service, as the CLI does.
-        accounts: createAccountService({ store, config, clock, log }),
+        accounts,
         clock,
         listenersHealthy: () => others.every((s) => s.healthy()),
         boundPort: (name) => listeners.get(name)?.port,
       }),
     );
-    return { auth, tls, bootstrap };
+    return { auth, accounts, tls, bootstrap };
   }
 
   let started: Service[] = [];
@@ -141,6 +156,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         log.error({ err: e, service: s.name }, 'service did not stop cleanly');
       }
     }
+    await Promise.allSettled([...pendingNotices]);
     await store.close();
   }
 
@@ -153,6 +169,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     listeners,
     bootstrap,
     auth,
+    accounts,
     tls,
     stop,
     async start() {

@@ -23,6 +23,7 @@ import { MailError, bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { createAppPassword, revokeAppPassword } from '../auth/app-passwords.js';
 import { assertStrongPassword, generatePassword, hashPassword } from '../auth/passwords.js';
+import type { SecurityChange, SecurityChangeInfo } from '../auth/security-notices.js';
 import { newTotpSecret, totpUri } from '../auth/totp.js';
 import {
   effectiveQuotaBytes,
@@ -56,6 +57,8 @@ export interface AccountServiceDeps {
   config: Readonly<Config>;
   clock: Clock;
   log: Logger;
+  /** Told of every change an administrator makes to how an account signs in (the user is mailed a notice, R-AUTH-5); never awaited. */
+  onSecurityChange?: (account: Account, info: SecurityChangeInfo) => Promise<void>;
 }
 
 export interface AddAccountInput {
@@ -381,6 +384,11 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     return { hash: await hashPassword(generated), oneTime: generated };
   }
 
+  /** An administrator changed how the account signs in: the hook hears of it; failures are only logged. */
+  function changed(account: Account, change: SecurityChange): void {
+    deps.onSecurityChange?.(account, { at: clock.now(), ip: null, change }).catch((e: unknown) => log.error({ err: e, address: account.address }, 'could not report a security change'));
+  }
+
   /** An account an actor may change the sign-in of (R-ACC-7), not deleted. */
   async function changeableAccount(address: string, actor: Actor): Promise<Account> {
     const account = await accountByAddress(address);
@@ -463,7 +471,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const { hash, oneTime } = await hashed(password, admin);
       const forceChange = opts.forceChange ?? true;
       // The new password and the end of every app password, with their audit entry, together.
-      return store.batch(async (tx) => {
+      const result = await store.batch(async (tx) => {
         const now = await tx.getAccount(account.id);
         if (now === null) throw notFound(`Không có tài khoản ${account.address}`, `no account ${account.address}`);
         refuseDeleted(now);
@@ -483,6 +491,8 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         if (revoked.length > 0) log.info({ address: account.address, appPasswords: revoked.length, actor: actor.name }, 'password reset: app passwords revoked');
         return { account: updated, oneTimePassword: oneTime, appPasswordsRevoked: revoked.length };
       });
+      changed(result.account, { kind: 'password-reset', by: actor.name, appPasswordsRevoked: result.appPasswordsRevoked });
+      return result;
     },
 
     async suspend(address, reason, actor, ref = null) {
@@ -566,6 +576,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         { actor: actor.name, action: 'account.2fa.enable', target: account.address, ref: opts.ref ?? null, details: replaced ? { reset: true } : {} },
       );
       log.info({ address: account.address, reset: replaced, actor: actor.name }, 'two-factor sign-in enabled');
+      changed(updated, { kind: 'two-factor-on', by: actor.name });
       return { account: updated, secret, uri: totpUri(secret, account.address, account.domain), replaced };
     },
 
@@ -582,6 +593,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         { actor: actor.name, action: 'account.2fa.disable', target: account.address, ref, details: { reason: why } },
       );
       log.info({ address: account.address, actor: actor.name }, 'two-factor sign-in disabled');
+      changed(updated, { kind: 'two-factor-off', by: actor.name });
       return updated;
     },
 
@@ -590,6 +602,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const { secret, appPassword } = await createAppPassword(store, account.id, label, {
         audit: (added) => ({ actor: actor.name, action: 'account.app-password.add', target: account.address, ref, details: { id: added.id, label: added.label } }),
       });
+      changed(account, { kind: 'app-password-added', label: appPassword.label, by: actor.name });
       return { account, appPassword: appPasswordInfo(appPassword), secret };
     },
 
@@ -605,6 +618,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         audit: (p) => ({ actor: actor.name, action: 'account.app-password.remove', target: account.address, ref, details: { id, label: p.label } }),
       });
       if (!found) throw notFound(`Tài khoản ${account.address} không có mật khẩu ứng dụng số ${id}`, `${account.address} has no app password with id ${id}`);
+      changed(account, { kind: 'app-password-removed', label: found.label, by: actor.name });
       return { account, appPassword: appPasswordInfo(found) };
     },
 

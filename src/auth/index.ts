@@ -41,4 +41,4 @@ export { assertStrongPassword, generatePassword, hashPassword, passwordProblems,
 export { createAppPassword, generateAppPasswordSecret, MAX_APP_PASSWORDS, revokeAppPassword } from './app-passwords.js';
 export { currentTotp, newTotpSecret, totpStep, totpUri, verifyTotp } from './totp.js';
 export { networkOf } from './network.js';
-export { unusualSignInNotice } from './unusual-notice.js';
+export { securityChangeNotice, unusualSignInNotice, type SecurityChange, type SecurityChangeInfo, type SecurityNotice } from './security-notices.js';

@@ -55,6 +55,7 @@ import { createAppPassword, revokeAppPassword } from './app-passwords.js';
 import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
 import { newTotpSecret, totpStep, totpUri } from './totp.js';
 import { networkOf, throttleKeyOf } from './network.js';
+import type { SecurityChange, SecurityChangeInfo } from './security-notices.js';
 import { plaintextAllowedBy } from './plaintext.js';
 import { KeyedCounter } from '../lib/keyed-counter.js';
 import { FailureTracker } from './throttle.js';
@@ -265,6 +266,8 @@ export interface AuthDeps {
   sleep?: (ms: number) => Promise<void>;
   /** Told of an unusual sign-in (once per account and network per process); never awaited by the sign-in. */
   onUnusualSignIn?: (account: Account, info: UnusualSignIn) => Promise<void>;
+  /** Told of every change a user makes to how they sign in (the app mails them a notice); never awaited. */
+  onSecurityChange?: (account: Account, info: SecurityChangeInfo) => Promise<void>;
 }
 
 export interface AuthService {
@@ -443,6 +446,11 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
   const USUAL_NETWORK_DAYS = 90;
   /** Account and network pairs already reported as unusual by this process (Thunderbird opens several connections at once). */
   const unusualReported = new Set<string>();
+
+  /** A change the user made to how they sign in: the hook hears of it (a notice by mail); failures are only logged. */
+  function changed(account: Account, ip: string, change: SecurityChange): void {
+    deps.onSecurityChange?.(account, { at: clock.now(), ip, change }).catch((e: unknown) => log.error({ err: e, account: account.address }, 'could not report a security change'));
+  }
 
   /**
    * A sign-in that went through: lastLoginAt, the app password's last use and the history row,
@@ -682,6 +690,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         { actor: account.address, action: 'account.passwd.self', target: account.address, ref: null, details: { ip: req.ip } },
       );
       log.info({ ip: req.ip, account: account.address }, 'password changed by its user');
+      changed(updated, req.ip, { kind: 'password-changed', by: null });
       return { ok: true, account: updated };
     });
   }
@@ -809,6 +818,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
             throw e;
           }
           log.info({ ip: req.ip, account: account.address, id: created.appPassword.id }, 'app password added by its user');
+          changed(account, req.ip, { kind: 'app-password-added', label: created.appPassword.label, by: null });
           return { ok: true, op: 'app-password-add', overview: await overviewOf(account), secret: created.secret, appPassword: appPasswordSummary(created.appPassword) };
         }
         case 'app-password-remove': {
@@ -826,6 +836,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
           }
           if (!found) return refuse('not-found', bi(`Không có mật khẩu ứng dụng số ${op.id}`, `There is no app password number ${op.id}`), 'no such app password');
           log.info({ ip: req.ip, account: account.address, id: op.id }, 'app password removed by its user');
+          changed(account, req.ip, { kind: 'app-password-removed', label: found.label, by: null });
           return { ok: true, op: 'app-password-remove', overview: await overviewOf(account) };
         }
         case 'totp-begin': {
@@ -848,6 +859,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
           });
           if (!updated) return refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'changed meanwhile');
           log.info({ ip: req.ip, account: account.address }, 'two-factor sign-in disabled by its user');
+          changed(updated, req.ip, { kind: 'two-factor-off', by: null });
           return { ok: true, op: 'totp-disable', overview: await overviewOf(updated) };
         }
       }
@@ -901,6 +913,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       usedEnrolTokens.set(macKey, parsed.expiresAt);
       failures.reset(`acct:${account.id}`);
       log.info({ ip: req.ip, account: account.address }, 'two-factor sign-in enabled by its user');
+      changed(updated, req.ip, { kind: 'two-factor-on', by: null });
       return { ok: true, op: 'totp-confirm', overview: await overviewOf(updated) };
     });
   }

@@ -11,7 +11,7 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { createLogger, type Logger } from '../lib/log.js';
-import { superActor, createAccountService, type AccountService, type Actor } from '../accounts/service.js';
+import { superActor, type AccountService, type Actor } from '../accounts/service.js';
 import { bootstrapNotice } from '../accounts/bootstrap.js';
 
 export interface CliIo {
@@ -113,7 +113,7 @@ export function createContext(program: Command, io: CliIo): CliContext {
       }
     },
     accounts(app) {
-      return createAccountService({ store: app.store, config: app.config, clock: app.clock, log: app.log });
+      return app.accounts;
     },
     printList(rows, json, columns, toJson) {
       if (json) {

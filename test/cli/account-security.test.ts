@@ -15,6 +15,9 @@ import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { LineClient } from '../protocol/imap-helpers.js';
+import { messagesIn } from '../helpers/messages.js';
+import { decodeBody } from '../../src/mail/decode.js';
+import { parseMessage } from '../../src/mail/parse.js';
 import { cli, tempSetup, type Run } from './run.js';
 
 const dirs: string[] = [];
@@ -306,3 +309,22 @@ describe('against a running server (IMAP)', () => {
     expect(await login('Mat-khau-moi#2026')).toMatch(/^a1 OK/);
   });
 });
+
+describe('security notices (R-AUTH-5)', () => {
+  it('each change an administrator makes from the command line lands in the user’s INBOX before the command ends', async () => {
+    const config = await withAccount();
+    expect((await cli(['account', 'app-password', 'add', 'hunglv', '--label', 'Điện thoại <Lan>', '--config', config])).code).toBe(0);
+    expect((await cli(['account', '2fa', 'enable', 'hunglv', '--config', config])).code).toBe(0);
+    expect((await cli(['account', 'passwd', 'hunglv', '--config', config])).code).toBe(0);
+    const texts = await withStore(config, async (store) => {
+      const a = await store.getAccountByAddress('hunglv@nghean.gov.vn');
+      return (await messagesIn(store, a?.id ?? -1)).map((raw) => decodeBody(raw, parseMessage(raw).structure).toString('utf8'));
+    });
+    expect(texts).toHaveLength(3);
+    expect(texts[0]).toMatch(/^Một mật khẩu ứng dụng mới đã được tạo: "Điện thoại <Lan>" \(tài khoản hunglv@nghean\.gov\.vn\) lúc .* \(UTC\+7\), bởi quản trị viên \S+\./);
+    expect(texts[1]).toMatch(/^Xác thực hai lớp đã được bật/);
+    expect(texts[2]).toMatch(/^Mật khẩu của tài khoản đã được quản trị viên đặt lại; 1 mật khẩu ứng dụng đã bị thu hồi/);
+    expect(texts[2]).toContain("The account's password was reset by an administrator; 1 app password(s) were revoked");
+  });
+});
+

@@ -386,7 +386,10 @@ describe('administrators\' page', () => {
     expect(text).not.toContain('hoa.xab');
     expect(text).toContain(`minh.xaa${D},"'=HYPERLINK(""http://evil.example"",""Minh, Trần"")",xaa,`);
     const lan = lines.find((l) => l.startsWith(`lan.xaa${D},`)) ?? '';
-    expect(lan).toContain(`,${lanSize},${2 * 1024 ** 3},${Math.round((lanSize / 2 ** 31) * 1000) / 10},`);
+    // Usage now, not at the start: the earlier reset mailed lan a security notice (R-AUTH-5).
+    const lanNow = await app.store.usage((await app.store.getAccountByAddress(`lan.xaa${D}`))?.id ?? -1);
+    expect(lanNow).toBeGreaterThanOrEqual(lanSize);
+    expect(lan).toContain(`,${lanNow},${2 * 1024 ** 3},${Math.round((lanNow / 2 ** 31) * 1000) / 10},`);
     expect(lines[lines.length - 1]).toMatch(/^Tổng \/ Total,4,/);
     // Another unit's report is refused; a bad filter is a 400; without a session, 401.
     expect((await fetch(`${base}/admin/usage.csv?unit=xab`, { headers: { cookie: `buudien_admin=${b.cookie ?? ''}` } })).status).toBe(403);

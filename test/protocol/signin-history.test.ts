@@ -2,7 +2,8 @@
  * Sign-in history and unusual sign-ins (R-AUTH-5) through the real protocols: IMAP (imapflow),
  * POP3 (Python's poplib) and SMTP submission (nodemailer) sign-ins are recorded with their
  * protocol, refused ones with their reason; a success from a network the account has not used
- * for 90 days brings one bilingual notice into its INBOX, a first sign-in ever does not.
+ * for 90 days brings one bilingual notice into its INBOX, a first sign-in ever does not; a change
+ * the user makes at the portal brings one too.
  */
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
@@ -92,4 +93,20 @@ p.user('lichsu@example.gov.vn'); p.pass_(sys.argv[2]); print(p.stat()); p.quit()
     const [last] = await app.store.listSignIns(a.id, { limit: 1 });
     expect(last).toMatchObject({ protocol: 'imap', ok: false, reason: 'suspended' });
   });
+
+  it('a change the user makes at /portal (a new password) mails them a notice naming the IP address', async () => {
+    const a = await createTestAccount(app.store, 'doimatkhau@example.gov.vn', { mustChangePassword: true });
+    const NEW = 'Mat-Khau-Moi#2027';
+    const res = await fetch(`http://127.0.0.1:${app.port('http')}/portal`, {
+      method: 'POST',
+      body: new URLSearchParams({ username: 'doimatkhau', password: PASSWORD, newPassword: NEW, repeat: NEW }),
+    });
+    expect(res.status).toBe(200);
+    const notice = await until(async () => (await messagesIn(app.store, a.id))[0]);
+    const body = text(notice);
+    expect(body).toMatch(/^Mật khẩu của tài khoản đã được đổi \(tài khoản doimatkhau@example\.gov\.vn\) lúc .* \(UTC\+7\), từ địa chỉ IP 127\.0\.0\.1\./);
+    expect(body).toContain("The account's password was changed (account doimatkhau@example.gov.vn)");
+    expect(notice.toString('utf8')).toMatch(/^Subject: =\?UTF-8\?B\?/m);
+  });
 });
+
