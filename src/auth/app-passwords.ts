@@ -20,6 +20,21 @@ const ALPHABET = 'abcdefghijkmnpqrstuvwxyz';
 const LENGTH = 16;
 export const MAX_APP_PASSWORDS = 20;
 
+/** How many of the secret's letters are kept in clear to pick the hashes worth checking (store migration 9). */
+export const HINT_LETTERS = 4;
+
+/** The hint of a typed app password (whitespace never counts); '' when it is too short to be one. */
+export function appPasswordHint(typed: string): string {
+  const s = typed.replace(/\s+/gu, '');
+  return s.length < HINT_LETTERS ? '' : s.slice(0, HINT_LETTERS);
+}
+
+/** The app passwords worth an argon2 check for what was typed: the hint matches, or there is none (older ones). */
+export function appPasswordCandidates<T extends { hint: string | null }>(all: readonly T[], typed: string): T[] {
+  const hint = appPasswordHint(typed);
+  return all.filter((p) => p.hint === null || p.hint === hint);
+}
+
 export function generateAppPasswordSecret(): string {
   let s = '';
   for (let i = 0; i < LENGTH; i++) s += ALPHABET[randomInt(ALPHABET.length)];
@@ -62,10 +77,11 @@ export async function createAppPassword(
   tooMany((await store.listAppPasswords(accountId)).length);
   const secret = generateAppPasswordSecret();
   const hash = await hashPassword(secret.replace(/\s+/g, ''));
+  const hint = appPasswordHint(secret);
   const appPassword = await store.batch(async (tx) => {
     await change.guard?.(tx);
     tooMany((await tx.listAppPasswords(accountId)).length); // again: another add may have come in while hashing
-    const added = await tx.addAppPassword(accountId, name, hash);
+    const added = await tx.addAppPassword(accountId, name, hash, hint);
     await tx.audit(change.audit(added));
     return added;
   });

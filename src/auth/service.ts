@@ -51,7 +51,7 @@ import { bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Account, AppPassword, SignInEntry, SignInRecord, Store } from '../store/port.js';
-import { createAppPassword, revokeAppPassword } from './app-passwords.js';
+import { appPasswordCandidates, createAppPassword, revokeAppPassword } from './app-passwords.js';
 import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
 import { newTotpSecret, totpStep, totpUri } from './totp.js';
 import { networkOf, throttleKeyOf } from './network.js';
@@ -421,7 +421,8 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     }
     const stripped = normalizeAppPassword(req.password);
     if (stripped.length === 0) return null;
-    const apps = await store.listAppPasswords(account.id);
+    // Only the app passwords whose hint matches: a wrong password costs one hash, not one per device.
+    const apps = appPasswordCandidates(await store.listAppPasswords(account.id), stripped);
     for (const ap of apps) {
       if (await verifyPassword(ap.hash, stripped)) {
         if (req.protocol === 'http') return { hint: APP_PASSWORD_NOT_FOR_WEB };

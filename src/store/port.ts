@@ -129,6 +129,8 @@ export interface AppPassword {
   accountId: number;
   label: string;
   hash: string;
+  /** The secret's first letters in clear (auth/app-passwords.ts); null for one made before hints. */
+  hint: string | null;
   createdAt: Date;
   lastUsedAt: Date | null;
 }
@@ -546,7 +548,7 @@ export interface Store {
   listDelegatedTo(accountId: number): Promise<Account[]>;
 
   // app passwords (mail clients that cannot do TOTP)
-  addAppPassword(accountId: number, label: string, hash: string): Promise<AppPassword>;
+  addAppPassword(accountId: number, label: string, hash: string, hint?: string | null): Promise<AppPassword>;
   listAppPasswords(accountId: number): Promise<AppPassword[]>;
   removeAppPassword(accountId: number, id: number): Promise<void>;
   touchAppPassword(id: number, at: Date): Promise<void>;

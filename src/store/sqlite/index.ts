@@ -1587,23 +1587,23 @@ class SqliteStore implements Store {
 
   // ───── app passwords ─────
 
-  async addAppPassword(accountId: number, label: string, hash: string): Promise<AppPassword> {
+  async addAppPassword(accountId: number, label: string, hash: string, hint: string | null = null): Promise<AppPassword> {
     return this.tx(() => {
       this.accountSync(accountId);
       const at = this.c.now();
-      const info = this.c.run('INSERT INTO app_passwords (account_id, label, hash, created_at) VALUES (?, ?, ?, ?)', accountId, label, hash, at);
-      return { id: Number(info.lastInsertRowid), accountId, label, hash, createdAt: d(at), lastUsedAt: null };
+      const info = this.c.run('INSERT INTO app_passwords (account_id, label, hash, hint, created_at) VALUES (?, ?, ?, ?, ?)', accountId, label, hash, hint, at);
+      return { id: Number(info.lastInsertRowid), accountId, label, hash, hint, createdAt: d(at), lastUsedAt: null };
     });
   }
 
   async listAppPasswords(accountId: number): Promise<AppPassword[]> {
     return this.read(() =>
       this.c
-        .all<{ id: number; account_id: number; label: string; hash: string; created_at: number; last_used_at: number | null }>(
+        .all<{ id: number; account_id: number; label: string; hash: string; hint: string | null; created_at: number; last_used_at: number | null }>(
           'SELECT * FROM app_passwords WHERE account_id = ? ORDER BY id',
           accountId,
         )
-        .map((r) => ({ id: r.id, accountId: r.account_id, label: r.label, hash: r.hash, createdAt: d(r.created_at), lastUsedAt: dn(r.last_used_at) })),
+        .map((r) => ({ id: r.id, accountId: r.account_id, label: r.label, hash: r.hash, hint: r.hint, createdAt: d(r.created_at), lastUsedAt: dn(r.last_used_at) })),
     );
   }
 

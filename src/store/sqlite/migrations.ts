@@ -368,4 +368,15 @@ CREATE INDEX signin_log_source ON signin_log(account_id, network, at) WHERE ok =
 CREATE INDEX signin_log_at ON signin_log(at);
 `,
   },
+  {
+    version: 9,
+    name: 'app password hints',
+    sql: `
+-- The first 4 of an app password's 16 letters, in clear: a sign-in checks the argon2 hash only
+-- of the app passwords whose hint matches what was typed, so a wrong password costs one hash,
+-- not one per app password (20 at most). The other 12 letters (about 55 bits) stay under argon2.
+-- NULL for app passwords made before: those are always checked.
+ALTER TABLE app_passwords ADD COLUMN hint TEXT;
+`,
+  },
 ];

@@ -14,8 +14,8 @@ class Apps {
   async batch<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     return fn(this as unknown as Store);
   }
-  async addAppPassword(accountId: number, label: string, hash: string) {
-    const a: AppPassword = { id: this.items.length + 1, accountId, label, hash, createdAt: new Date(), lastUsedAt: null };
+  async addAppPassword(accountId: number, label: string, hash: string, hint: string | null = null) {
+    const a: AppPassword = { id: this.items.length + 1, accountId, label, hash, hint, createdAt: new Date(), lastUsedAt: null };
     this.items.push(a);
     return a;
   }
@@ -38,6 +38,8 @@ describe('app passwords', () => {
     const audit = (action: string) => (p: AppPassword): AuditEntry => ({ actor: 'test', action, target: 'a', details: { id: p.id, label: p.label } });
     const { secret, appPassword } = await createAppPassword(store, 1, '  Outlook văn phòng ', { audit: audit('add') });
     expect(appPassword.label).toBe('Outlook văn phòng');
+    // The first 4 letters in clear pick the hash to check at sign-in; the other 12 stay hashed.
+    expect(appPassword.hint).toBe(secret.slice(0, 4));
     expect(appPassword.hash).not.toContain(secret.replace(/ /g, ''));
     expect(await verifyPassword(appPassword.hash, secret.replace(/ /g, ''))).toBe(true);
     expect(await revokeAppPassword(store, 1, appPassword.id, { audit: audit('remove') })).toMatchObject({ id: appPassword.id });

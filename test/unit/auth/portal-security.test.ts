@@ -71,8 +71,8 @@ class FakeStore extends FakeSignInHistory implements AuthStore {
     const p = this.apps.find((x) => x.id === id);
     if (p) p.lastUsedAt = at;
   }
-  async addAppPassword(accountId: number, label: string, h: string) {
-    const p: AppPassword = { id: this.apps.length + 100, accountId, label, hash: h, createdAt: NOW, lastUsedAt: null };
+  async addAppPassword(accountId: number, label: string, h: string, hint?: string | null) {
+    const p: AppPassword = { id: this.apps.length + 100, accountId, label, hash: h, hint: hint ?? null, createdAt: NOW, lastUsedAt: null };
     this.apps.push(p);
     return { ...p };
   }
@@ -120,7 +120,7 @@ describe('portalSecurity: show', () => {
   it('gives the two-factor state, the recent sign-ins (this one first) and, apart, refused attempts, and the app passwords, never their hashes', async () => {
     const s = setup();
     const a = s.store.add('longnv@nghean.gov.vn', { lastLoginAt: new Date('2026-05-31T01:02:03Z') });
-    s.store.apps.push({ id: 7, accountId: a.id, label: 'Outlook', hash: '$argon2id$x', createdAt: NOW, lastUsedAt: null });
+    s.store.apps.push({ id: 7, accountId: a.id, label: 'Outlook', hash: '$argon2id$x', hint: null, createdAt: NOW, lastUsedAt: null });
     const before = new Date('2026-05-31T01:02:03Z');
     await s.store.recordSignIn({ accountId: a.id, at: before, protocol: 'imap', ip: '10.0.0.9', network: '10.0.0.0/24', ok: true, method: 'app-password', appPasswordId: 7, reason: null });
     await s.store.recordSignIn({ accountId: a.id, at: before, protocol: 'pop3', ip: '198.51.100.4', network: '198.51.100.0/24', ok: false, method: null, appPasswordId: null, reason: 'bad-credentials' });
@@ -142,7 +142,7 @@ describe('portalSecurity: show', () => {
     const s = setup();
     const a = s.store.add('longnv@nghean.gov.vn');
     const appSecret = 'abcdefghijklmnop';
-    s.store.apps.push({ id: 1, accountId: a.id, label: 'phone', hash: await hashPassword(appSecret), createdAt: NOW, lastUsedAt: null });
+    s.store.apps.push({ id: 1, accountId: a.id, label: 'phone', hash: await hashPassword(appSecret), hint: null, createdAt: NOW, lastUsedAt: null });
     const wrong = await s.sec('longnv', { kind: 'show' }, { password: 'nope' });
     expect(wrong.ok ? '' : wrong.message).toBe(WRONG);
     const app = await s.sec('longnv', { kind: 'show' }, { password: appSecret });
@@ -278,7 +278,7 @@ describe('app passwords and turning two-factor off', () => {
     const empty = await s.sec('longnv', { kind: 'app-password-add', label: '   ' }, { totp: c });
     expect(kindOf(empty)).toBe('invalid');
     expect(empty.ok ? '' : empty.message).toMatch(/^Tên thiết bị .* \/ The device label/);
-    for (let i = 0; i < 20; i++) s.store.apps.push({ id: i + 1, accountId: a.id, label: `d${i}`, hash: 'x', createdAt: NOW, lastUsedAt: null });
+    for (let i = 0; i < 20; i++) s.store.apps.push({ id: i + 1, accountId: a.id, label: `d${i}`, hash: 'x', hint: null, createdAt: NOW, lastUsedAt: null });
     const full = await s.sec('longnv', { kind: 'app-password-add', label: 'one more' }, { totp: c });
     expect(kindOf(full)).toBe('invalid');
     expect(full.ok ? '' : full.message).toContain('at most 20');

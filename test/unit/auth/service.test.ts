@@ -184,7 +184,7 @@ describe('signIn', () => {
   it('app passwords work with spaces and line breaks pasted in, and are touched', async () => {
     const { store, auth } = setup();
     const a = store.add('longnv@nghean.gov.vn');
-    store.apps.push({ id: 7, accountId: a.id, label: 'Outlook', hash: appHash, createdAt: NOW, lastUsedAt: null });
+    store.apps.push({ id: 7, accountId: a.id, label: 'Outlook', hash: appHash, hint: null, createdAt: NOW, lastUsedAt: null });
     const r = await auth.signIn(req('longnv', ' abcd efgh\r\nijkl\tmnop '));
     expect(r.ok).toBe(true);
     if (r.ok) {
@@ -200,12 +200,26 @@ describe('signIn', () => {
   it('an account with TOTP takes only app passwords on mail protocols; HTTP asks for the code', async () => {
     const { store, auth } = setup();
     const a = store.add('hai@nghean.gov.vn', { totpSecret: 'JBSWY3DPEHPK3PXP' });
-    store.apps.push({ id: 1, accountId: a.id, label: 'Thunderbird', hash: appHash, createdAt: NOW, lastUsedAt: null });
+    store.apps.push({ id: 1, accountId: a.id, label: 'Thunderbird', hash: appHash, hint: null, createdAt: NOW, lastUsedAt: null });
     const imap = await auth.signIn(req('hai', PASSWORD));
     expect(!imap.ok && imap.message).toContain('use an app password');
     expect((await auth.signIn(req('hai', 'abcdefghijklmnop'))).ok).toBe(true);
     const web = await auth.signIn(req('hai', PASSWORD, { protocol: 'http' }));
     expect(web.ok && web.totpRequired).toBe(true);
+  });
+
+  it('checks only the app passwords whose hint (first 4 letters) matches what was typed; ones without a hint always', async () => {
+    const { store, auth } = setup();
+    const a = store.add('hint@nghean.gov.vn', { totpSecret: 'JBSWY3DPEHPK3PXP' });
+    // The right hash under a wrong hint is never checked: a wrong password costs no hash per device.
+    store.apps.push({ id: 1, accountId: a.id, label: 'wrong hint', hash: appHash, hint: 'zzzz', createdAt: NOW, lastUsedAt: null });
+    expect((await auth.signIn(req('hint', 'abcd efgh ijkl mnop'))).ok).toBe(false);
+    store.apps.push({ id: 2, accountId: a.id, label: 'right hint', hash: appHash, hint: 'abcd', createdAt: NOW, lastUsedAt: null });
+    const r = await auth.signIn(req('hint', 'abcd efgh ijkl mnop'));
+    expect(r.ok && r.appPasswordId).toBe(2);
+    store.apps.splice(0, 2, { id: 3, accountId: a.id, label: 'made before hints', hash: appHash, hint: null, createdAt: NOW, lastUsedAt: null });
+    const legacy = await auth.signIn(req('hint', 'abcdefghijklmnop'));
+    expect(legacy.ok && legacy.appPasswordId).toBe(3);
   });
 
   it('plaintext rule: refused without TLS unless allowed, before any hashing', async () => {
@@ -245,7 +259,7 @@ describe('changePassword (the portal)', () => {
   it('an app password is not the account password here; a wrong one is throttled like a sign-in', async () => {
     const { store, auth, sleeps, failures } = setup();
     const a = store.add('longnv@nghean.gov.vn');
-    store.apps.push({ id: 1, accountId: a.id, label: 'phone', hash: appHash, createdAt: NOW, lastUsedAt: null });
+    store.apps.push({ id: 1, accountId: a.id, label: 'phone', hash: appHash, hint: null, createdAt: NOW, lastUsedAt: null });
     const r = await auth.changePassword(change('longnv', 'abcdefghijklmnop', NEW));
     expect(r.ok ? null : r.kind).toBe('bad-credentials');
     expect(await auth.changePassword(change('longnv', 'wrong', NEW)).then((x) => (x.ok ? null : x.kind))).toBe('bad-credentials');
