@@ -102,8 +102,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
       pendingNotices.add(p);
       return p;
     };
-    const onUnusualSignIn = (account: Account, info: UnusualSignIn): Promise<void> => notice(account, unusualSignInNotice(account.address, info, changeUrl));
-    const onSecurityChange = (account: Account, info: SecurityChangeInfo): Promise<void> => notice(account, securityChangeNotice(account.address, info, changeUrl));
+    // async: even a throw while the text is built becomes a rejection the caller's .catch logs.
+    const onUnusualSignIn = async (account: Account, info: UnusualSignIn): Promise<void> => notice(account, unusualSignInNotice(account.address, info, changeUrl));
+    const onSecurityChange = async (account: Account, info: SecurityChangeInfo): Promise<void> => notice(account, securityChangeNotice(account.address, info, changeUrl));
     const auth = createAuthService({ store, config, clock, log, metrics, onUnusualSignIn, onSecurityChange });
     // accounts: the CLI, /admin and the request-form import change accounts through this one service.
     const accounts = createAccountService({ store, config, clock, log, onSecurityChange });

@@ -168,7 +168,7 @@ export interface AccountService {
   /** A per-device password for a mail program; the audit names its label, never the secret. */
   addAppPassword(address: string, label: string, actor: Actor, ref?: string | null): Promise<NewAppPassword>;
   listAppPasswords(address: string, actor: Actor): Promise<AppPasswordInfo[]>;
-  /** The app password stops working at once; NOT_FOUND for an id the account does not have. */
+  /** New sign-ins with the app password fail at once (sessions already open are not ended); NOT_FOUND for an id the account does not have. */
   removeAppPassword(address: string, id: number, actor: Actor, ref?: string | null): Promise<{ account: Account; appPassword: AppPasswordInfo }>;
 
   listAccounts(filter: { unit?: string | null; state?: AccountState | null; domain?: string | null }, actor: Actor): Promise<AccountView[]>;
@@ -386,7 +386,10 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
 
   /** An administrator changed how the account signs in: the hook hears of it; failures are only logged. */
   function changed(account: Account, change: SecurityChange): void {
-    deps.onSecurityChange?.(account, { at: clock.now(), ip: null, change }).catch((e: unknown) => log.error({ err: e, address: account.address }, 'could not report a security change'));
+    const info = { at: clock.now(), ip: null, change };
+    void Promise.resolve()
+      .then(() => deps.onSecurityChange?.(account, info))
+      .catch((e: unknown) => log.error({ err: e, address: account.address }, 'could not report a security change'));
   }
 
   /** An account an actor may change the sign-in of (R-ACC-7), not deleted. */
@@ -526,14 +529,15 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       requireAdmin(actor, 'xóa tài khoản', 'delete accounts');
       const account = await accountByAddress(address);
       if (account.state === 'deleted') throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} đã bị xóa`, `the account ${account.address} is already deleted`));
-      if (account.role === 'super' && (await store.listAccounts({ state: 'active' })).filter((a) => a.role === 'super').length <= 1) {
-        throw new MailError('IN_USE', bi('Không thể xóa quản trị hệ thống cuối cùng', 'cannot delete the last system administrator'));
-      }
-      return store.updateAccount(
-        account.id,
-        { state: 'deleted', stateReason: reason, stateChangedAt: clock.now(), stateRef: ref },
-        { actor: actor.name, action: 'account.delete', target: account.address, ref, details: { reason } },
-      );
+      return store.batch(async (tx) => {
+        // In the transaction, as for suspend: two system administrators deleting each other cannot both win.
+        await refuseLastSuper(tx, account, 'xóa', 'delete');
+        return tx.updateAccount(
+          account.id,
+          { state: 'deleted', stateReason: reason, stateChangedAt: clock.now(), stateRef: ref },
+          { actor: actor.name, action: 'account.delete', target: account.address, ref, details: { reason } },
+        );
+      });
     },
 
     async setQuota(address, quotaBytes, actor, ref = null) {

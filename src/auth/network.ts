@@ -30,7 +30,13 @@ function fold(address: string): { ip: string; v4: boolean; v6: number[] | null }
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(ip);
   if (mapped?.[1]) ip = mapped[1];
   if (isIPv4(ip)) return { ip, v4: true, v6: null };
-  return { ip, v4: false, v6: isIPv6(ip) && !ip.includes('.') ? expandIpv6(ip) : null };
+  const groups = isIPv6(ip) && !ip.includes('.') ? expandIpv6(ip) : null;
+  // ::ffff:c000:201 is 192.0.2.1 written in hex (RFC 4291 §2.5.5.2).
+  if (groups && groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    const [hi = 0, lo = 0] = groups.slice(6);
+    return { ip: `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`, v4: true, v6: null };
+  }
+  return { ip, v4: false, v6: groups };
 }
 
 const prefix = (groups: number[], n: number): string => `${groups.slice(0, n).map((g) => g.toString(16)).join(':')}::/${n * 16}`;

@@ -34,8 +34,8 @@
  *
  * portalSecurity (the portal's security page, R-AUTH-3) takes the same credential check
  * (withPortalCredentials, shared with changePassword), refuses must-change and expired accounts
- * (their password is changed first), then shows the account's two-factor state, last sign-in and
- * app passwords, adds or removes an app password, begins or disables two-factor sign-in.
+ * (their password is changed first), then shows the account's two-factor state, recent sign-ins
+ * and refused attempts, and app passwords, adds or removes an app password, begins or disables two-factor sign-in.
  * Enrolment has two steps and no session: totp-begin returns a new secret and a token — the
  * secret sealed (AES-256-GCM) and signed (HMAC-SHA256) with keys made at start-up, bound to the
  * account, its password hash (a password change voids it) and a 10-minute expiry — and
@@ -286,8 +286,8 @@ export interface AuthService {
  */
 export interface PortalAuthService extends AuthService {
   /**
-   * The portal's security page (/portal/security): show the two-factor state, the last sign-in
-   * and the app passwords; add or remove an app password; begin or disable two-factor sign-in.
+   * The portal's security page (/portal/security): show the two-factor state, the recent sign-ins
+   * and refused attempts, and the app passwords; add or remove an app password; begin or disable two-factor sign-in.
    * Checked like changePassword (same refusals, the code used up); every change is audited
    * with the account as actor.
    */
@@ -413,10 +413,13 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
 
   type Verified = { account: Account; method: 'password' | 'app-password'; appPasswordId: number | null; hint: string | null };
 
-  async function verify(account: Account, req: SignInRequest): Promise<Verified | { hint: string } | null> {
+  /** A right password in the wrong place: what to tell the user, and what the history records. */
+  type Misplaced = { hint: string; reason: 'needs-app-password' | 'app-password-on-web' };
+
+  async function verify(account: Account, req: SignInRequest): Promise<Verified | Misplaced | null> {
     const mainOk = await verifyPassword(account.passwordHash, req.password);
     if (mainOk) {
-      if (req.protocol !== 'http' && account.totpSecret !== null) return { hint: TOTP_APP_PASSWORD_HINT };
+      if (req.protocol !== 'http' && account.totpSecret !== null) return { hint: TOTP_APP_PASSWORD_HINT, reason: 'needs-app-password' };
       return { account, method: 'password', appPasswordId: null, hint: null };
     }
     const stripped = normalizeAppPassword(req.password);
@@ -425,7 +428,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     const apps = appPasswordCandidates(await store.listAppPasswords(account.id), stripped);
     for (const ap of apps) {
       if (await verifyPassword(ap.hash, stripped)) {
-        if (req.protocol === 'http') return { hint: APP_PASSWORD_NOT_FOR_WEB };
+        if (req.protocol === 'http') return { hint: APP_PASSWORD_NOT_FOR_WEB, reason: 'app-password-on-web' };
         return { account, method: 'app-password', appPasswordId: ap.id, hint: null };
       }
     }
@@ -450,12 +453,16 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
 
   /** A change the user made to how they sign in: the hook hears of it (a notice by mail); failures are only logged. */
   function changed(account: Account, ip: string, change: SecurityChange): void {
-    deps.onSecurityChange?.(account, { at: clock.now(), ip, change }).catch((e: unknown) => log.error({ err: e, account: account.address }, 'could not report a security change'));
+    const info = { at: clock.now(), ip, change };
+    void Promise.resolve()
+      .then(() => deps.onSecurityChange?.(account, info))
+      .catch((e: unknown) => log.error({ err: e, account: account.address }, 'could not report a security change'));
   }
 
   /**
    * A sign-in that went through: lastLoginAt, the app password's last use and the history row,
-   * written together (one group commit); then, if its network is new to the account, the
+   * written side by side (usually one group commit; not one transaction: history is no
+   * account state); then, if its network is new to the account, the
    * unusual-sign-in hook. Recording never stops a sign-in.
    */
   async function recordSuccess(account: Account, protocol: SignInEntry['protocol'], ip: string, method: 'password' | 'app-password', appPasswordId: number | null): Promise<Account> {
@@ -483,7 +490,9 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       unusualReported.add(key);
       if (unusualReported.size > TOTP_STEPS_REMEMBERED) unusualReported.delete(unusualReported.values().next().value as string);
       log.warn({ ip, account: account.address, protocol, network }, 'sign-in from a network not used in 90 days');
-      deps.onUnusualSignIn(updated, { at: now, protocol, ip, network, method }).catch((e: unknown) => log.error({ err: e, account: account.address }, 'could not report an unusual sign-in'));
+      void Promise.resolve()
+        .then(() => deps.onUnusualSignIn?.(updated, { at: now, protocol, ip, network, method }))
+        .catch((e: unknown) => log.error({ err: e, account: account.address }, 'could not report an unusual sign-in'));
     }
     return updated;
   }
@@ -504,14 +513,14 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     try {
       const list = await candidates(req.username);
       let verified: Verified | null = null;
-      let hint: string | null = null;
+      let misplaced: Misplaced | null = null;
       for (const account of list) {
         const v = await verify(account, req);
         if (v && 'account' in v) {
           verified = v;
           break;
         }
-        if (v) hint = v.hint;
+        if (v) misplaced = v;
       }
       if (list.length === 0) {
         // Same cost as a real check, so timing does not tell which names exist.
@@ -521,8 +530,9 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       if (!verified) {
         const userKey = list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`;
         const delay = failures.fail([`ip:${throttleKeyOf(req.ip)}`, userKey]);
-        const result = reject(req, 'bad-credentials', null, hint ?? message('bad-credentials'));
-        if (list[0]) await recordFailure(list[0], req.protocol, req.ip, 'bad-credentials');
+        const result = reject(req, 'bad-credentials', null, misplaced?.hint ?? message('bad-credentials'));
+        // A mail program sending the main password of an account with two-factor is not a wrong password: say which.
+        if (list[0]) await recordFailure(list[0], req.protocol, req.ip, misplaced?.reason ?? 'bad-credentials');
         if (delay > 0) await sleep(delay);
         return result;
       }

@@ -1,6 +1,6 @@
 /**
  * The portal's security page (`/portal/security`, R-AUTH-3, R-AUTH-5): a user sees their
- * account's two-factor state, last sign-in and app passwords; adds an app password for a mail
+ * account's two-factor state, recent sign-ins and refused attempts, and app passwords; adds an app password for a mail
  * program (shown once) or removes one; turns two-factor sign-in on (authenticator app, QR code)
  * or off.
  *
@@ -93,6 +93,8 @@ const PROTOCOL_NAMES: Record<SignInSummary['protocol'], [string, string]> = {
 
 const REASONS: Record<string, [string, string]> = {
   'bad-credentials': ['sai mật khẩu', 'wrong password'],
+  'needs-app-password': ['mật khẩu chính trong chương trình thư, cần mật khẩu ứng dụng', 'main password in a mail program, an app password is needed'],
+  'app-password-on-web': ['mật khẩu ứng dụng trên trang web', 'an app password on the web'],
   totp: ['sai mã xác thực', 'wrong code'],
   suspended: ['tài khoản bị tạm khóa', 'account suspended'],
   deleted: ['tài khoản đã xóa', 'account deleted'],

@@ -22,6 +22,8 @@ describe('networkOf', () => {
   it('throttleKeyOf: an IPv4 address itself, an IPv6 /64', () => {
     expect(throttleKeyOf('203.0.113.77')).toBe('203.0.113.77');
     expect(throttleKeyOf('::ffff:203.0.113.77')).toBe('203.0.113.77');
+    expect(throttleKeyOf('::ffff:cb00:714d')).toBe('203.0.113.77');
+    expect(networkOf('::FFFF:cb00:714d')).toBe('203.0.113.0/24');
     expect(throttleKeyOf('2001:db8:0:7::1')).toBe('2001:db8:0:7::/64');
     expect(throttleKeyOf('2001:db8:0:7:ffff::9')).toBe(throttleKeyOf('2001:db8:0:7::1'));
     expect(throttleKeyOf('2001:db8:0:8::1')).not.toBe(throttleKeyOf('2001:db8:0:7::1'));

@@ -203,6 +203,8 @@ describe('signIn', () => {
     store.apps.push({ id: 1, accountId: a.id, label: 'Thunderbird', hash: appHash, hint: null, createdAt: NOW, lastUsedAt: null });
     const imap = await auth.signIn(req('hai', PASSWORD));
     expect(!imap.ok && imap.message).toContain('use an app password');
+    // The history says why: not a wrong password (the user's own Outlook after enrolment would look like an attack).
+    expect(store.signIns.at(-1)).toMatchObject({ ok: false, reason: 'needs-app-password' });
     expect((await auth.signIn(req('hai', 'abcdefghijklmnop'))).ok).toBe(true);
     const web = await auth.signIn(req('hai', PASSWORD, { protocol: 'http' }));
     expect(web.ok && web.totpRequired).toBe(true);
