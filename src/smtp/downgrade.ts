@@ -13,8 +13,10 @@
  *               SMTPUTF8, not a body conversion), nor ones the parser did not read to the end.
  *   long lines  RFC 5321 §4.5.3.1.6 and RFC 5322 §2.1.1: no line over 998 octets goes out, to
  *               any hop (receivers refuse or break them). A leaf with such a line in its body
- *               is re-encoded the same way (its content kept exactly); `shortenLines` does only
- *               that, `to7bit` does it as well as the 8-bit conversion.
+ *               is re-encoded the same way (its decoded content kept); a header line is folded
+ *               at white space (RFC 5322 §2.2.3); a line between parts (preamble, epilogue) is
+ *               cut. `shortenLines` does only that, and fails for a header line it cannot fold;
+ *               `to7bit` does it as well as the 8-bit conversion.
  */
 import { isValidUtf8 } from '../mail/charset.js';
 import { decodeTransfer } from '../mail/decode.js';
@@ -136,6 +138,49 @@ function rewriteHeader(block: string, drop: ReadonlySet<string>, add: readonly s
   return [...kept, ...add, '', ''].join('\r\n');
 }
 
+/** Each line of `text` (a bare LF ends a line too) with its line break, the break apart. */
+function linesOf(text: string): Array<[string, string]> {
+  return (text.match(/[^\n]*\n|[^\n]+$/g) ?? []).map((l) => {
+    const brk = l.endsWith('\r\n') ? '\r\n' : l.endsWith('\n') ? '\n' : '';
+    return [l.slice(0, l.length - brk.length), brk];
+  });
+}
+
+/**
+ * A header section (latin1) with every line over 998 octets folded (RFC 5322 §2.2.3): CRLF goes
+ * in before the last space or tab that leaves at most 998 octets, again for the rest. A line
+ * with no such white space is left as it is.
+ */
+export function foldHeaderLines(block: string): string {
+  return linesOf(block)
+    .map(([line, brk]) => {
+      const parts: string[] = [];
+      let rest = line;
+      while (rest.length > MAX_LINE_OCTETS) {
+        let at = -1;
+        for (let i = MAX_LINE_OCTETS; i > 0; i--) {
+          if (rest[i] === ' ' || rest[i] === '\t') {
+            at = i;
+            break;
+          }
+        }
+        if (at <= 0) break;
+        parts.push(rest.slice(0, at));
+        rest = rest.slice(at); // the white space opens the continuation line
+      }
+      parts.push(rest);
+      return parts.join('\r\n') + brk;
+    })
+    .join('');
+}
+
+/** Text between MIME parts (latin1; RFC 2046 §5.1.1: no content) with every line cut to 998 octets. */
+function cutLongLines(text: string): string {
+  return linesOf(text)
+    .map(([line, brk]) => (line.match(new RegExp(`[^]{1,${MAX_LINE_OCTETS}}`, 'g')) ?? ['']).join('\r\n') + brk)
+    .join('');
+}
+
 const IDENTITY = new Set(['7bit', '8bit', 'binary']);
 const CTE = new Set(['content-transfer-encoding']);
 
@@ -164,18 +209,23 @@ function conform(raw: Buffer, sevenBit: boolean): Downgrade {
   if (sevenBit && ranges.some(([s, e]) => has8bitIn(raw, s, e))) return { ok: false, reason: 'non-ASCII header fields' };
 
   const chunks: Buffer[] = [];
-  const gap = (s: number, e: number): void => {
+  /**
+   * Bytes copied as they are: a header section (a line over 998 octets folded at white space),
+   * what lies between parts (preamble, epilogue: carries no content, a long line is cut), or a
+   * body that needs nothing. In a 7-bit conversion 8-bit bytes outside bodies become "?".
+   */
+  const gap = (s: number, e: number, kind: 'header' | 'between' | 'body'): void => {
     if (e <= s) return;
-    if (!sevenBit) {
-      chunks.push(raw.subarray(s, e));
-      return;
+    let b = raw.subarray(s, e);
+    if (kind !== 'body' && hasLongLine(b)) b = Buffer.from(kind === 'header' ? foldHeaderLines(b.toString('latin1')) : cutLongLines(b.toString('latin1')), 'latin1');
+    if (sevenBit) {
+      b = Buffer.from(b);
+      for (let i = 0; i < b.length; i++) if ((b[i] ?? 0) > 0x7f) b[i] = 0x3f;
     }
-    const b = Buffer.from(raw.subarray(s, e));
-    for (let i = 0; i < b.length; i++) if ((b[i] ?? 0) > 0x7f) b[i] = 0x3f;
     chunks.push(b);
   };
   const header = (p: MimePart, add: string[]): void => {
-    chunks.push(Buffer.from(rewriteHeader(raw.toString('latin1', p.headerStart, p.bodyStart), CTE, add), 'latin1'));
+    chunks.push(Buffer.from(foldHeaderLines(rewriteHeader(raw.toString('latin1', p.headerStart, p.bodyStart), CTE, add)), 'latin1'));
   };
   const hasField = (p: MimePart, name: string): boolean =>
     new RegExp(`(^|\\n)${name}[ \\t]*:`, 'i').test(raw.toString('latin1', p.headerStart, p.bodyStart));
@@ -186,26 +236,26 @@ function conform(raw: Buffer, sevenBit: boolean): Downgrade {
     if (p.children.length > 0 || p.message) {
       // A container: its transfer encoding must be an identity one; 7bit once its content is.
       if (eightBit && declared !== '7bit') header(p, ['Content-Transfer-Encoding: 7bit']);
-      else gap(p.headerStart, p.bodyStart);
+      else gap(p.headerStart, p.bodyStart, 'header');
       if (p.message) {
         emit(p.message.part, true);
         return;
       }
       let pos = p.bodyStart;
       for (const c of p.children) {
-        gap(pos, c.headerStart);
+        gap(pos, c.headerStart, 'between');
         emit(c, false);
         pos = c.end;
       }
-      gap(pos, p.end);
+      gap(pos, p.end, 'between');
       return;
     }
     const longLine = hasLongLine(raw, p.bodyStart, p.end);
     if (!eightBit && !longLine) {
       // Nothing to convert; in a 7-bit conversion an "8bit"/"binary" label over 7-bit data becomes 7bit.
       if (sevenBit && (declared === '8bit' || declared === 'binary')) header(p, ['Content-Transfer-Encoding: 7bit']);
-      else gap(p.headerStart, p.bodyStart);
-      gap(p.bodyStart, p.end);
+      else gap(p.headerStart, p.bodyStart, 'header');
+      gap(p.bodyStart, p.end, 'body');
       return;
     }
     const body = raw.subarray(p.bodyStart, p.end);
@@ -237,5 +287,8 @@ function conform(raw: Buffer, sevenBit: boolean): Downgrade {
   }
   const out = Buffer.concat(chunks);
   if (sevenBit && has8bitIn(out)) return { ok: false, reason: '8-bit data left after conversion' };
+  // A header line with no white space to fold at is left as it is: the 7-bit form still goes
+  // (as before), the as-is form is reported so the queue logs it and sends the message unchanged.
+  if (!sevenBit && hasLongLine(out)) return { ok: false, reason: 'a header line over 998 octets with no white space to fold it at' };
   return { ok: true, raw: out };
 }

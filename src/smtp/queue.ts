@@ -18,8 +18,10 @@
  *           for an address (§3.5), 5.6.9 for the headers. SMTPUTF8 goes on MAIL FROM only when the
  *           message needs it. 8-bit bodies go with BODY=8BITMIME where offered, else converted
  *           to 7-bit (RFC 6152 §3) and signed as converted; a message that cannot be converted
- *           fails with 5.6.3 (RFC 3463). A body with a line over 998 octets is re-encoded for
- *           every hop (RFC 5321 §4.5.3.1.6), its content unchanged.
+ *           fails with 5.6.3 (RFC 3463). No line over 998 octets goes to any hop (RFC 5321
+ *           §4.5.3.1.6): such a body is re-encoded (content unchanged), a header line folded,
+ *           a preamble line cut (downgrade.ts); a header line with nowhere to fold is logged
+ *           and the message sent as it is.
  * Local recipients in the queue (a temporary local failure next to a success) are retried
  * through delivery/ on the same schedule; each attempt logs one "local" send-log row.
  */

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBody } from '../../../src/mail/decode.js';
 import { allParts, parseMessage } from '../../../src/mail/parse.js';
-import { encodeQuotedPrintable, hasLongLine, inspect8bit, shortenLines, to7bit } from '../../../src/smtp/downgrade.js';
+import { encodeQuotedPrintable, foldHeaderLines, hasLongLine, inspect8bit, shortenLines, to7bit } from '../../../src/smtp/downgrade.js';
 
 const crlf = (lines: string[]): Buffer => Buffer.from(lines.join('\r\n'), 'utf8');
 
@@ -162,6 +162,24 @@ describe('lines over 998 octets (RFC 5322 §2.1.1)', () => {
     const after = leaves(d.raw);
     expect(after.map((l) => l.body.toString('utf8'))).toEqual(before.map((l) => l.body.toString('utf8')));
     expect(after[0]?.body.toString('utf8')).toBe(longText);
+  });
+
+  it('folds a long header line at white space (unfolding gives it back), cuts a long preamble line; a header line with nowhere to fold fails shortenLines only', () => {
+    const subject = `Subject: ${'Báo cáo tổng hợp '.repeat(90)}`.trimEnd();
+    const preamble = 'p'.repeat(2100);
+    const raw = crlf(['From: longnv@example.gov.vn', subject, 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b"', '', preamble, '--b', 'Content-Type: text/plain', '', 'ngắn', '--b--', '']);
+    const d = shortenLines(raw);
+    if (!d.ok) throw new Error(d.reason);
+    expect(hasLongLine(d.raw)).toBe(false);
+    const out = d.raw.toString('utf8');
+    // RFC 5322 §2.2.3: unfolding removes the CRLF before the white space.
+    expect(out.replace(/\r\n(?=[ \t])/g, '')).toContain(subject);
+    expect(out).toContain(`${'p'.repeat(998)}\r\n${'p'.repeat(998)}\r\n${'p'.repeat(104)}\r\n--b`);
+    expect(leaves(d.raw)[0]?.body.toString('utf8')).toBe('ngắn');
+    const token = crlf(['Subject: x', `X-Token: ${'t'.repeat(1200)}`, '', 'body', '']);
+    expect(shortenLines(token)).toMatchObject({ ok: false });
+    expect(to7bit(token).ok).toBe(true);
+    expect(foldHeaderLines('A: b\r\n')).toBe('A: b\r\n');
   });
 
   it('to7bit shortens long lines of a 7-bit message too; a message without any is returned as it is', () => {
