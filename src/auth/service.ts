@@ -165,7 +165,10 @@ export interface AppPasswordSummary {
 
 /** One sign-in as its user sees it (R-AUTH-5). */
 export interface SignInSummary {
+  /** The last of the sign-ins alike that day (the store keeps one row for them, with a count). */
   at: Date;
+  firstAt: Date;
+  count: number;
   protocol: SignInEntry['protocol'];
   ip: string;
   ok: boolean;
@@ -717,6 +720,8 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     const labels = new Map(apps.map((a) => [a.id, a.label]));
     const summary = (r: SignInRecord): SignInSummary => ({
       at: r.at,
+      firstAt: r.firstAt,
+      count: r.count,
       protocol: r.protocol,
       ip: r.ip,
       ok: r.ok,

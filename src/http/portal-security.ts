@@ -112,7 +112,9 @@ function signInsHtml(list: readonly SignInSummary[], none: string): string {
         ? pair(`thành công, mật khẩu ứng dụng ${r.appPassword ?? '(đã xóa)'}`, `signed in, app password ${r.appPassword ?? '(removed)'}`)
         : pair('thành công, mật khẩu chính', 'signed in, main password')
       : pair(`bị từ chối: ${REASONS[r.reason ?? '']?.[0] ?? r.reason ?? ''}`, `refused: ${REASONS[r.reason ?? '']?.[1] ?? r.reason ?? ''}`);
-    return `<tr><td>${timeCell(r.at)}</td><td>${pair(pvi, pen)}</td><td>${esc(r.ip)}</td><td>${how}</td></tr>`;
+    // Alike sign-ins of one day share a row: the last time, and how many since the first.
+    const times = r.count > 1 ? `${timeCell(r.at)}<br><small>${r.count}× ${esc(vietnamTime(r.firstAt).slice(11, 16))}–${esc(vietnamTime(r.at).slice(11, 16))}</small>` : timeCell(r.at);
+    return `<tr><td>${times}</td><td>${pair(pvi, pen)}</td><td>${esc(r.ip)}</td><td>${how}</td></tr>`;
   });
   return `<table><thead><tr><th>Lúc<br><small>When</small></th><th>Qua<br><small>Through</small></th><th>Địa chỉ IP<br><small>IP address</small></th><th>Kết quả<br><small>Result</small></th></tr></thead>
 <tbody>

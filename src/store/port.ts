@@ -358,8 +358,12 @@ export interface SignInEntry {
   reason: string | null;
 }
 
+/** Sign-ins alike in all but time on one UTC day: one record, `at` the last of them. */
 export interface SignInRecord extends SignInEntry {
   id: number;
+  /** The first of them. */
+  firstAt: Date;
+  count: number;
 }
 
 /** RFC 3461 NOTIFY keywords (NEVER stands alone). */
@@ -626,7 +630,7 @@ export interface Store {
 
   // sign-in history (R-AUTH-5)
   recordSignIn(entry: SignInEntry): Promise<void>;
-  /** Newest first; `ok` keeps only successes (true) or failures (false). */
+  /** Newest (last seen) first; `ok` keeps only successes (true) or failures (false). */
   listSignIns(accountId: number, opts?: { since?: Date; ok?: boolean; limit?: number }): Promise<SignInRecord[]>;
   /** The account signed in successfully from `network` at or after `since`. */
   signedInFrom(accountId: number, network: string, since: Date): Promise<boolean>;

@@ -410,6 +410,8 @@ interface SignInRow {
   id: number;
   account_id: number;
   at: number;
+  first_at: number;
+  count: number;
   protocol: SignInEntry['protocol'];
   ip: string;
   network: string;
@@ -424,6 +426,8 @@ function toSignIn(r: SignInRow): SignInRecord {
     id: r.id,
     accountId: r.account_id,
     at: d(r.at),
+    firstAt: d(r.first_at),
+    count: r.count,
     protocol: r.protocol,
     ip: r.ip,
     network: r.network,
@@ -2223,18 +2227,40 @@ class SqliteStore implements Store {
   // ───── sign-in history ─────
 
   async recordSignIn(e: SignInEntry): Promise<void> {
+    const at = e.at.getTime();
+    const day = Math.floor(at / 86_400_000);
+    const ip = e.ip.slice(0, 64);
+    const reason = e.reason === null ? null : e.reason.slice(0, 200);
     return this.tx(() => {
-      this.c.run(
-        'INSERT INTO signin_log (account_id, at, protocol, ip, network, ok, method, app_password_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      // One row per kind of sign-in per day (migration 8): a repeat counts.
+      const same = this.c.run(
+        `UPDATE signin_log SET count = count + 1, at = max(at, ?), first_at = min(first_at, ?)
+          WHERE account_id = ? AND day = ? AND ok = ? AND protocol = ? AND ip = ? AND method IS ? AND app_password_id IS ? AND reason IS ?`,
+        at,
+        at,
         e.accountId,
-        e.at.getTime(),
+        day,
+        e.ok ? 1 : 0,
         e.protocol,
-        e.ip.slice(0, 64),
+        ip,
+        e.method,
+        e.appPasswordId,
+        reason,
+      );
+      if (same.changes > 0) return;
+      this.c.run(
+        'INSERT INTO signin_log (account_id, day, first_at, at, protocol, ip, network, ok, method, app_password_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        e.accountId,
+        day,
+        at,
+        at,
+        e.protocol,
+        ip,
         e.network.slice(0, 64),
         e.ok ? 1 : 0,
         e.method,
         e.appPasswordId,
-        e.reason === null ? null : e.reason.slice(0, 200),
+        reason,
       );
     });
   }

@@ -349,11 +349,17 @@ INSERT INTO fts_todo (n) SELECT n FROM blobs WHERE envelope IS NOT NULL;
     sql: `
 -- R-AUTH-5: every sign-in to an existing account, successful or not, through any protocol;
 -- users see their recent ones, and a success from an address not seen before is unusual.
--- Kept as long as the send log (sendLog.retentionDays), pruned by the same job.
+-- Kept as long as the send log (sendLog.retentionDays), pruned by the same job. Sign-ins alike
+-- in all but time (account, UTC day, result, protocol, IP, method, app password, reason) share
+-- one row with a count, the first and the last time: a mail program polling every few minutes
+-- makes one row a day, not hundreds, and cannot push other sign-ins off a user's list.
 CREATE TABLE signin_log (
   id INTEGER PRIMARY KEY,
   account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  day INTEGER NOT NULL,
+  first_at INTEGER NOT NULL,
   at INTEGER NOT NULL,
+  count INTEGER NOT NULL DEFAULT 1,
   protocol TEXT NOT NULL,
   ip TEXT NOT NULL,
   -- the client's network (an IPv4 /24, an IPv6 /48): a success from one not seen is unusual
@@ -364,6 +370,7 @@ CREATE TABLE signin_log (
   reason TEXT
 );
 CREATE INDEX signin_log_account ON signin_log(account_id, at);
+CREATE INDEX signin_log_day ON signin_log(account_id, day);
 CREATE INDEX signin_log_source ON signin_log(account_id, network, at) WHERE ok = 1;
 CREATE INDEX signin_log_at ON signin_log(at);
 `,

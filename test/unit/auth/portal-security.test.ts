@@ -129,10 +129,10 @@ describe('portalSecurity: show', () => {
       address: 'longnv@nghean.gov.vn',
       twoFactor: false,
       recentSignIns: [
-        { at: NOW, protocol: 'http', ip: '10.0.0.5', ok: true, method: 'password', appPassword: null, reason: null },
-        { at: before, protocol: 'imap', ip: '10.0.0.9', ok: true, method: 'app-password', appPassword: 'Outlook', reason: null },
+        { at: NOW, firstAt: NOW, count: 1, protocol: 'http', ip: '10.0.0.5', ok: true, method: 'password', appPassword: null, reason: null },
+        { at: before, firstAt: before, count: 1, protocol: 'imap', ip: '10.0.0.9', ok: true, method: 'app-password', appPassword: 'Outlook', reason: null },
       ],
-      recentRefusals: [{ at: before, protocol: 'pop3', ip: '198.51.100.4', ok: false, method: null, appPassword: null, reason: 'bad-credentials' }],
+      recentRefusals: [{ at: before, firstAt: before, count: 1, protocol: 'pop3', ip: '198.51.100.4', ok: false, method: null, appPassword: null, reason: 'bad-credentials' }],
       appPasswords: [{ id: 7, label: 'Outlook', createdAt: NOW, lastUsedAt: null }],
     });
     expect(JSON.stringify(r)).not.toContain('argon2');

@@ -49,11 +49,30 @@ describe('sign-in history', () => {
     expect(await store.signedInFrom(a.id, '198.51.100.0/24', h(1))).toBe(false);
   });
 
+  it('sign-ins alike on one UTC day share a row with a count, the first and the last time; any difference makes a new row', async () => {
+    const a = await createTestAccount(store, 'long@example.gov.vn');
+    const m = (min: number) => new Date(Date.UTC(2026, 10, 1, 8, min));
+    for (const min of [5, 0, 40]) await store.recordSignIn(entry(a.id, { at: m(min), protocol: 'pop3' }));
+    await store.recordSignIn(entry(a.id, { at: m(10), protocol: 'pop3', ip: '10.0.0.6' }));
+    await store.recordSignIn(entry(a.id, { at: m(11), protocol: 'pop3', method: 'app-password', appPasswordId: 3 }));
+    await store.recordSignIn(entry(a.id, { at: m(12), protocol: 'pop3', ok: false, method: null, reason: 'bad-credentials' }));
+    await store.recordSignIn(entry(a.id, { at: m(13), protocol: 'pop3', ok: false, method: null, reason: 'bad-credentials' }));
+    await store.recordSignIn(entry(a.id, { at: new Date(Date.UTC(2026, 10, 2, 0, 1)), protocol: 'pop3' }));
+    const rows = await store.listSignIns(a.id);
+    expect(rows.map((r) => [r.at.toISOString(), r.firstAt.toISOString(), r.count, r.ip, r.method, r.ok])).toEqual([
+      ['2026-11-02T00:01:00.000Z', '2026-11-02T00:01:00.000Z', 1, '10.0.0.5', 'password', true],
+      [m(40).toISOString(), m(0).toISOString(), 3, '10.0.0.5', 'password', true],
+      [m(13).toISOString(), m(12).toISOString(), 2, '10.0.0.5', null, false],
+      [m(11).toISOString(), m(11).toISOString(), 1, '10.0.0.5', 'app-password', true],
+      [m(10).toISOString(), m(10).toISOString(), 1, '10.0.0.6', 'password', true],
+    ]);
+  });
+
   it('prunes rows older than a date', async () => {
     const a = await createTestAccount(store, 'long@example.gov.vn');
     await store.recordSignIn(entry(a.id, { at: h(1) }));
-    await store.recordSignIn(entry(a.id, { at: h(6) }));
+    await store.recordSignIn(entry(a.id, { at: h(30) }));
     expect(await store.pruneSignIns(h(3))).toBe(1);
-    expect((await store.listSignIns(a.id)).map((r) => r.at.toISOString())).toEqual([h(6).toISOString()]);
+    expect((await store.listSignIns(a.id)).map((r) => r.at.toISOString())).toEqual([h(30).toISOString()]);
   });
 });
