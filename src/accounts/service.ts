@@ -563,22 +563,29 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
 
     async enableTwoFactor(address, actor, opts = {}) {
       const account = await changeableAccount(address, actor);
-      const replaced = account.totpSecret !== null;
-      if (replaced && !opts.reset) {
-        throw new MailError(
-          'ALREADY_EXISTS',
-          bi(
-            `Tài khoản ${account.address} đã bật xác thực hai lớp (cấp khóa mới: --reset)`,
-            `two-factor sign-in is already on for ${account.address} (a new secret: --reset)`,
-          ),
-        );
-      }
       const secret = newTotpSecret();
-      const updated = await store.updateAccount(
-        account.id,
-        { totpSecret: secret },
-        { actor: actor.name, action: 'account.2fa.enable', target: account.address, ref: opts.ref ?? null, details: replaced ? { reset: true } : {} },
-      );
+      // Checked and written in one transaction: a user confirming enrolment at this moment is not overwritten unasked.
+      const { updated, replaced } = await store.batch(async (tx) => {
+        const now = await tx.getAccount(account.id);
+        if (now === null) throw notFound(`Không có tài khoản ${account.address}`, `no account ${account.address}`);
+        refuseDeleted(now);
+        const had = now.totpSecret !== null;
+        if (had && !opts.reset) {
+          throw new MailError(
+            'ALREADY_EXISTS',
+            bi(
+              `Tài khoản ${account.address} đã bật xác thực hai lớp (cấp khóa mới: --reset)`,
+              `two-factor sign-in is already on for ${account.address} (a new secret: --reset)`,
+            ),
+          );
+        }
+        const u = await tx.updateAccount(
+          account.id,
+          { totpSecret: secret },
+          { actor: actor.name, action: 'account.2fa.enable', target: account.address, ref: opts.ref ?? null, details: had ? { reset: true } : {} },
+        );
+        return { updated: u, replaced: had };
+      });
       log.info({ address: account.address, reset: replaced, actor: actor.name }, 'two-factor sign-in enabled');
       changed(updated, { kind: 'two-factor-on', by: actor.name });
       return { account: updated, secret, uri: totpUri(secret, account.address, account.domain), replaced };
@@ -588,14 +595,14 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const account = await changeableAccount(address, actor);
       const why = reason.trim();
       if (why === '') throw new MailError('INVALID_INPUT', bi('Thiếu lý do', 'the reason is missing'));
-      if (account.totpSecret === null) {
-        throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} chưa bật xác thực hai lớp`, `two-factor sign-in is not on for ${account.address}`));
-      }
-      const updated = await store.updateAccount(
-        account.id,
-        { totpSecret: null },
-        { actor: actor.name, action: 'account.2fa.disable', target: account.address, ref, details: { reason: why } },
-      );
+      const updated = await store.batch(async (tx) => {
+        const now = await tx.getAccount(account.id);
+        if (now === null) throw notFound(`Không có tài khoản ${account.address}`, `no account ${account.address}`);
+        if (now.totpSecret === null) {
+          throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} chưa bật xác thực hai lớp`, `two-factor sign-in is not on for ${account.address}`));
+        }
+        return tx.updateAccount(account.id, { totpSecret: null }, { actor: actor.name, action: 'account.2fa.disable', target: account.address, ref, details: { reason: why } });
+      });
       log.info({ address: account.address, actor: actor.name }, 'two-factor sign-in disabled');
       changed(updated, { kind: 'two-factor-off', by: actor.name });
       return updated;

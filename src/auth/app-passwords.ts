@@ -23,9 +23,14 @@ export const MAX_APP_PASSWORDS = 20;
 /** How many of the secret's letters are kept in clear to pick the hashes worth checking (store migration 9). */
 export const HINT_LETTERS = 4;
 
+/** Whitespace is never part of an app password (they get pasted with spaces or line breaks). */
+export function normalizeAppPassword(p: string): string {
+  return p.replace(/\s+/gu, '');
+}
+
 /** The hint of a typed app password (whitespace never counts); '' when it is too short to be one. */
 export function appPasswordHint(typed: string): string {
-  const s = typed.replace(/\s+/gu, '');
+  const s = normalizeAppPassword(typed);
   return s.length < HINT_LETTERS ? '' : s.slice(0, HINT_LETTERS);
 }
 
@@ -76,7 +81,7 @@ export async function createAppPassword(
   };
   tooMany((await store.listAppPasswords(accountId)).length);
   const secret = generateAppPasswordSecret();
-  const hash = await hashPassword(secret.replace(/\s+/g, ''));
+  const hash = await hashPassword(normalizeAppPassword(secret));
   const hint = appPasswordHint(secret);
   const appPassword = await store.batch(async (tx) => {
     await change.guard?.(tx);

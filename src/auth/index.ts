@@ -3,7 +3,6 @@ export {
   createAuthService,
   ENROL_TOKEN_TTL_MS,
   isAdminAccount,
-  normalizeAppPassword,
   passwordExpiredRule,
   PORTAL_PLAINTEXT_REFUSED,
   RECENT_SIGN_INS,
@@ -38,7 +37,7 @@ export { decodeSaslPlain, encodeSaslPlain, type SaslPlain } from './sasl.js';
 export { isLoopback, plaintextAllowedBy, type PlaintextMode } from './plaintext.js';
 export { FailureTracker } from './throttle.js';
 export { assertStrongPassword, generatePassword, hashPassword, passwordProblems, verifyPassword, type PasswordRules } from './passwords.js';
-export { createAppPassword, generateAppPasswordSecret, MAX_APP_PASSWORDS, revokeAppPassword } from './app-passwords.js';
+export { createAppPassword, generateAppPasswordSecret, MAX_APP_PASSWORDS, normalizeAppPassword, revokeAppPassword } from './app-passwords.js';
 export { currentTotp, newTotpSecret, totpStep, totpUri, verifyTotp } from './totp.js';
 export { networkOf } from './network.js';
 export { securityChangeNotice, unusualSignInNotice, type SecurityChange, type SecurityChangeInfo, type SecurityNotice } from './security-notices.js';

@@ -9,6 +9,7 @@
  * Sign-in throttling keys clients by throttleKeyOf (an IPv4 address, an IPv6 /64).
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { unmapIpv4 } from '../lib/ip.js';
 
 function expandIpv6(ip: string): number[] | null {
   const [head = '', tail, ...more] = ip.split('::');
@@ -27,8 +28,7 @@ function fold(address: string): { ip: string; v4: boolean; v6: number[] | null }
   let ip = address.trim().toLowerCase();
   const zone = ip.indexOf('%');
   if (zone >= 0) ip = ip.slice(0, zone);
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(ip);
-  if (mapped?.[1]) ip = mapped[1];
+  ip = unmapIpv4(ip);
   if (isIPv4(ip)) return { ip, v4: true, v6: null };
   const groups = isIPv6(ip) && !ip.includes('.') ? expandIpv6(ip) : null;
   // ::ffff:c000:201 is 192.0.2.1 written in hex (RFC 4291 §2.5.5.2).

@@ -51,7 +51,7 @@ import { bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Account, AppPassword, SignInEntry, SignInRecord, Store } from '../store/port.js';
-import { appPasswordCandidates, createAppPassword, revokeAppPassword } from './app-passwords.js';
+import { appPasswordCandidates, createAppPassword, normalizeAppPassword, revokeAppPassword } from './app-passwords.js';
 import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
 import { newTotpSecret, totpStep, totpUri } from './totp.js';
 import { networkOf, throttleKeyOf } from './network.js';
@@ -377,11 +377,6 @@ const APP_PASSWORD_NOT_FOR_WEB = bi(
   'Mật khẩu ứng dụng chỉ dùng cho chương trình thư, không dùng cho trang web',
   'App passwords work only in mail programs, not on the web',
 );
-
-/** Whitespace is never part of an app password (they get pasted with spaces or line breaks). */
-export function normalizeAppPassword(p: string): string {
-  return p.replace(/\s+/gu, '');
-}
 
 export function createAuthService(deps: AuthDeps): PortalAuthService {
   const { store, config, clock, log, metrics } = deps;

@@ -73,8 +73,8 @@ export function createHttpService(deps: HttpDeps): Service {
   /** At most one warning a minute: a proxy in front of the portal that is not in security.trustedProxies. */
   let lastProxyWarning = 0;
   function warnUnlistedProxy(peer: string): void {
-    if (Date.now() - lastProxyWarning < 60_000) return;
-    lastProxyWarning = Date.now();
+    if (deps.clock.now().getTime() - lastProxyWarning < 60_000) return;
+    lastProxyWarning = deps.clock.now().getTime();
     log.warn({ peer }, 'portal request with X-Forwarded-*/Forwarded headers from a peer not in security.trustedProxies: passwords refused unless over TLS to this server; list the proxy there');
   }
 

@@ -6,10 +6,11 @@
  *   const release = perAccount.acquire(String(account.id)); // null → over the cap
  *   … release();                                           // idempotent
  */
+import { unmapIpv4 } from '../lib/ip.js';
 export { KeyedCounter as ConnectionCounter } from '../lib/keyed-counter.js';
 
 /** "::ffff:1.2.3.4" → "1.2.3.4", so one client is one key whatever the socket family. */
 export function normalizeIp(ip: string | undefined): string {
   if (!ip) return 'unknown';
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+  return unmapIpv4(ip);
 }
