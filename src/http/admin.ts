@@ -104,7 +104,6 @@ const STATE: Record<AccountState, [string, string]> = {
   deleted: ['đã xóa', 'deleted'],
 };
 
-
 function cookieValue(req: http.IncomingMessage, name: string): string | null {
   const raw = req.headers.cookie;
   if (raw === undefined) return null;
