@@ -224,6 +224,12 @@ export const configSchema = z
         idleTimeoutMs: ms(31 * 60 * 1000),
         /** "* OK Still here" during IDLE, so NAT boxes keep the connection. */
         idleKeepaliveMs: ms(2 * 60 * 1000),
+        /**
+         * How often a signed-in session (an IDLE one included) checks that its sign-in still
+         * holds: the account still active, its password (or the app password used) unchanged.
+         * A reset, suspension or removed app password ends open sessions within this time.
+         */
+        signInCheckMs: ms(60 * 1000),
       })
       .strict()
       .prefault({}),

@@ -53,6 +53,9 @@ export class Session {
   private keepalive: NodeJS.Timeout | null = null;
   private idleFlushing: Promise<void> = Promise.resolve();
   private releaseAccount: (() => void) | null = null;
+  /** What the sign-in rested on (signInStillHolds compares the account with it). */
+  private credential: { passwordHash: string; totpSecret: string | null; appPasswordId: number | null } | null = null;
+  private signInCheck: NodeJS.Timeout | null = null;
   readonly id: string;
   readonly deps: ImapDeps;
   /** When the connection opened: imap.loginTimeoutMs counts from here, not from the last command. */
@@ -396,13 +399,47 @@ export class Session {
   }
 
   /** Count the session against its account's connection limit; false when over it. */
-  signedIn(account: Account): boolean {
+  signedIn(account: Account, appPasswordId: number | null = null): boolean {
     const release = this.shared.perAccount.acquire(String(account.id));
     if (!release) return false;
     this.releaseAccount = release;
     this.account = account;
+    this.credential = { passwordHash: account.passwordHash, totpSecret: account.totpSecret, appPasswordId };
     this.state = 'authenticated';
     this.armTimer();
+    const every = this.deps.config.imap.signInCheckMs;
+    if (every > 0) {
+      this.signInCheck = setInterval(() => void this.endIfSignInGone(), every);
+      this.signInCheck.unref();
+    }
+    return true;
+  }
+
+  /**
+   * Whether the sign-in this session rests on still holds: the account active, and either the
+   * app password it used still there, or (main password) the password unchanged and two-factor
+   * still off (turning it on means mail programs need app passwords). An administrator's reset
+   * or suspension, or a removed app password, ends open sessions too, not only new sign-ins.
+   */
+  private async signInStillHolds(): Promise<boolean> {
+    const c = this.credential;
+    if (!this.account || !c) return true;
+    const now = await this.deps.store.getAccount(this.account.id);
+    if (now === null || now.state !== 'active') return false;
+    if (c.appPasswordId !== null) return (await this.deps.store.listAppPasswords(now.id)).some((p) => p.id === c.appPasswordId);
+    return now.passwordHash === c.passwordHash && now.totpSecret === c.totpSecret;
+  }
+
+  private async endIfSignInGone(): Promise<boolean> {
+    let holds = true;
+    try {
+      holds = await this.signInStillHolds();
+    } catch (e) {
+      this.deps.log.warn({ err: e, session: this.id }, 'imap: could not check the sign-in');
+    }
+    if (holds || this.conn.closed) return false;
+    this.deps.log.info({ session: this.id, account: this.account?.address }, 'imap session ended: its sign-in no longer holds');
+    await this.shutdown(bi('Quyền đăng nhập đã thay đổi (đặt lại mật khẩu, tạm khóa hoặc thu hồi): hãy đăng nhập lại', 'Your sign-in no longer holds (password reset, suspension or revocation): sign in again'));
     return true;
   }
 
@@ -455,6 +492,8 @@ export class Session {
   private cleanup(): void {
     if (this.timer) clearTimeout(this.timer);
     if (this.keepalive) clearInterval(this.keepalive);
+    if (this.signInCheck) clearInterval(this.signInCheck);
+    this.signInCheck = null;
     this.timer = null;
     this.keepalive = null;
     this.idling = false;

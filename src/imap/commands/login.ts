@@ -28,7 +28,7 @@ function plaintextRefused(s: Session): Outcome | null {
 async function signIn(s: Session, username: string, password: string): Promise<Outcome> {
   const r = await s.deps.auth.signIn({ username, password, protocol: 'imap', ip: s.ip, secure: s.secure });
   if (!r.ok) return { kind: 'no', code: FAILURE_CODES[r.kind], text: r.message };
-  if (!s.signedIn(r.account)) {
+  if (!s.signedIn(r.account, r.appPasswordId)) {
     return {
       kind: 'no',
       code: 'LIMIT',
