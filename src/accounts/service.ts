@@ -298,6 +298,29 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     if (others.length === 0) throw new MailError('IN_USE', bi(`Không thể ${vi} quản trị hệ thống cuối cùng còn hoạt động`, `cannot ${en} the last active system administrator`));
   }
 
+  /**
+   * Suspend or delete, with the last-active-super-administrator check in the same transaction:
+   * two system administrators doing it to each other cannot both win.
+   */
+  function endState(account: Account, state: 'suspended' | 'deleted', reason: string, ref: string | null, actor: Actor): Promise<Account> {
+    const [vi, en, action] = state === 'suspended' ? ['tạm khóa', 'suspend', 'account.suspend'] : ['xóa', 'delete', 'account.delete'];
+    return store.batch(async (tx) => {
+      await refuseLastSuper(tx, account, vi, en);
+      return tx.updateAccount(
+        account.id,
+        { state, stateReason: reason, stateChangedAt: clock.now(), stateRef: ref },
+        { actor: actor.name, action, target: account.address, ref, details: { reason } },
+      );
+    });
+  }
+
+  /** The account as it is now, inside a transaction (it may have changed since it was read). */
+  async function reread(tx: Store, account: Account): Promise<Account> {
+    const now = await tx.getAccount(account.id);
+    if (now === null) throw notFound(`Không có tài khoản ${account.address}`, `no account ${account.address}`);
+    return now;
+  }
+
   function normalizeAddress(input: string, domain?: string | null): string {
     const a = input.trim().toLowerCase();
     const full = a.includes('@') ? a : `${a}@${domain ?? primaryDomain()}`;
@@ -475,8 +498,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const forceChange = opts.forceChange ?? true;
       // The new password and the end of every app password, with their audit entry, together.
       const result = await store.batch(async (tx) => {
-        const now = await tx.getAccount(account.id);
-        if (now === null) throw notFound(`Không có tài khoản ${account.address}`, `no account ${account.address}`);
+        const now = await reread(tx, account);
         refuseDeleted(now);
         const revoked = await tx.listAppPasswords(account.id);
         for (const p of revoked) await tx.removeAppPassword(account.id, p.id);
@@ -501,15 +523,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     async suspend(address, reason, actor, ref = null) {
       const account = await changeableAccount(address, actor);
       if (account.state === 'suspended') throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} đã tạm khóa`, `the account ${account.address} is already suspended`));
-      return store.batch(async (tx) => {
-        // In the transaction: two system administrators suspending each other cannot both win.
-        await refuseLastSuper(tx, account, 'tạm khóa', 'suspend');
-        return tx.updateAccount(
-          account.id,
-          { state: 'suspended', stateReason: reason, stateChangedAt: clock.now(), stateRef: ref },
-          { actor: actor.name, action: 'account.suspend', target: account.address, ref, details: { reason } },
-        );
-      });
+      return endState(account, 'suspended', reason, ref, actor);
     },
 
     async restore(address, actor, ref = null) {
@@ -529,15 +543,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       requireAdmin(actor, 'xóa tài khoản', 'delete accounts');
       const account = await accountByAddress(address);
       if (account.state === 'deleted') throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} đã bị xóa`, `the account ${account.address} is already deleted`));
-      return store.batch(async (tx) => {
-        // In the transaction, as for suspend: two system administrators deleting each other cannot both win.
-        await refuseLastSuper(tx, account, 'xóa', 'delete');
-        return tx.updateAccount(
-          account.id,
-          { state: 'deleted', stateReason: reason, stateChangedAt: clock.now(), stateRef: ref },
-          { actor: actor.name, action: 'account.delete', target: account.address, ref, details: { reason } },
-        );
-      });
+      return endState(account, 'deleted', reason, ref, actor);
     },
 
     async setQuota(address, quotaBytes, actor, ref = null) {
@@ -566,8 +572,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const secret = newTotpSecret();
       // Checked and written in one transaction: a user confirming enrolment at this moment is not overwritten unasked.
       const { updated, replaced } = await store.batch(async (tx) => {
-        const now = await tx.getAccount(account.id);
-        if (now === null) throw notFound(`Không có tài khoản ${account.address}`, `no account ${account.address}`);
+        const now = await reread(tx, account);
         refuseDeleted(now);
         const had = now.totpSecret !== null;
         if (had && !opts.reset) {
@@ -596,8 +601,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const why = reason.trim();
       if (why === '') throw new MailError('INVALID_INPUT', bi('Thiếu lý do', 'the reason is missing'));
       const updated = await store.batch(async (tx) => {
-        const now = await tx.getAccount(account.id);
-        if (now === null) throw notFound(`Không có tài khoản ${account.address}`, `no account ${account.address}`);
+        const now = await reread(tx, account);
         if (now.totpSecret === null) {
           throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} chưa bật xác thực hai lớp`, `two-factor sign-in is not on for ${account.address}`));
         }

@@ -85,3 +85,17 @@ export function flow(app: TestApp, user: string, opts: { secure?: boolean; passw
     tls: { rejectUnauthorized: false },
   });
 }
+
+/** Whether LOGIN over IMAP (imapflow) goes through, and the server's text when it does not. */
+export async function imapSignsIn(app: TestApp, user: string, pass: string): Promise<{ ok: boolean; text: string }> {
+  const client = new ImapFlow({ host: '127.0.0.1', port: app.port('imap'), secure: false, auth: { user, pass }, logger: false, tls: { rejectUnauthorized: false } });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.logout();
+    return { ok: true, text: '' };
+  } catch (e) {
+    const err = e as { responseText?: string; message?: string };
+    return { ok: false, text: err.responseText ?? err.message ?? '' };
+  }
+}

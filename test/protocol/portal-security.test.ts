@@ -7,7 +7,7 @@
  * passwords over plain HTTP off loopback, bad input of every kind (never a 500). Secrets appear
  * in one answer only. The app runs on a hand-moved clock so each action can have its own code.
  */
-import { ImapFlow } from 'imapflow';
+import { imapSignsIn } from './imap-helpers.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentTotp } from '../../src/auth/totp.js';
 import { ManualClock } from '../../src/lib/clock.js';
@@ -17,18 +17,6 @@ import { startApp, type TestApp } from '../helpers/app.js';
 const WRONG = 'Sai tên đăng nhập, mật khẩu hoặc mã xác thực / Wrong user name, password or code';
 const STEP = 30_000;
 
-async function imapSignsIn(app: TestApp, user: string, pass: string): Promise<{ ok: boolean; text: string }> {
-  const client = new ImapFlow({ host: '127.0.0.1', port: app.port('imap'), secure: false, auth: { user, pass }, logger: false, tls: { rejectUnauthorized: false } });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.logout();
-    return { ok: true, text: '' };
-  } catch (e) {
-    const err = e as { responseText?: string; message?: string };
-    return { ok: false, text: err.responseText ?? err.message ?? '' };
-  }
-}
 
 /** The page's notice (the alert or status paragraph), as text. */
 function notice(html: string): string {

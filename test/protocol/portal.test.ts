@@ -4,7 +4,7 @@
  * wrong passwords, weak ones, two-factor accounts, suspended accounts, cross-site forms and
  * passwords over plain HTTP from a non-loopback client are refused, each with a bilingual page.
  */
-import { ImapFlow } from 'imapflow';
+import { imapSignsIn } from './imap-helpers.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentTotp, newTotpSecret } from '../../src/auth/totp.js';
 import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
@@ -12,18 +12,6 @@ import { startApp, type TestApp } from '../helpers/app.js';
 
 const NEW = 'Doi-mat-khau#2027';
 
-async function imapSignsIn(app: TestApp, user: string, pass: string): Promise<{ ok: boolean; text: string }> {
-  const client = new ImapFlow({ host: '127.0.0.1', port: app.port('imap'), secure: false, auth: { user, pass }, logger: false, tls: { rejectUnauthorized: false } });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.logout();
-    return { ok: true, text: '' };
-  } catch (e) {
-    const err = e as { responseText?: string; message?: string };
-    return { ok: false, text: err.responseText ?? err.message ?? '' };
-  }
-}
 
 /** The page's notice (the alert or status paragraph), as text. */
 function notice(html: string): string {

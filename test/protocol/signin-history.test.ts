@@ -5,13 +5,13 @@
  * for 90 days brings one bilingual notice into its INBOX, a first sign-in ever does not; a change
  * the user makes at the portal brings one too.
  */
-import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBody } from '../../src/mail/decode.js';
 import { parseMessage } from '../../src/mail/parse.js';
 import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { imapSignsIn } from './imap-helpers.js';
 import { messagesIn, run, until } from './smtp-helpers.js';
 
 let app: TestApp;
@@ -21,15 +21,7 @@ beforeAll(async () => {
 afterAll(async () => app?.stop());
 
 async function imap(user: string, pass: string): Promise<boolean> {
-  const client = new ImapFlow({ host: '127.0.0.1', port: app.port('imap'), secure: false, auth: { user, pass }, logger: false, tls: { rejectUnauthorized: false } });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.logout();
-    return true;
-  } catch {
-    return false;
-  }
+  return (await imapSignsIn(app, user, pass)).ok;
 }
 
 function text(raw: Buffer): string {
