@@ -3,6 +3,7 @@
  * service would leave them. Shared by the protocol tests (IMAP, POP3, SMTP, policy).
  */
 import { hashPassword } from '../../src/auth/passwords.js';
+import { isMailError, type MailErrorCode } from '../../src/lib/errors.js';
 import type { Account, AccountKind, AdminRole, Store } from '../../src/store/port.js';
 
 /** The password test accounts get unless a test says otherwise. */
@@ -45,4 +46,27 @@ export async function createTestAccount(store: Store, address: string, opts: Tes
     },
     { actor: 'test', action: 'account.create', target: address },
   );
+}
+
+/** The MailError code a promise is refused with, or 'ok' (other errors are rethrown). */
+export async function errorCode(p: Promise<unknown>): Promise<MailErrorCode | 'ok'> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    if (isMailError(e)) return e.code;
+    throw e;
+  }
+}
+
+/** An active personal account as the store would return it, for in-memory fake stores. */
+export function fakeAccount(id: number, address: string, passwordHash: string, at: Date, patch: Partial<Account> = {}): Account {
+  const [localPart = address, domain = ''] = address.split('@');
+  return {
+    id, address, localPart, domain, kind: 'personal', role: 'none', state: 'active',
+    stateReason: null, stateChangedAt: null, stateRef: null, fullName: localPart, title: null, phone: null,
+    unitId: null, quotaBytes: null, passwordHash, mustChangePassword: false,
+    passwordChangedAt: at, totpSecret: null, createdAt: at, lastLoginAt: null,
+    ...patch,
+  };
 }

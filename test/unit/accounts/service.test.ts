@@ -6,11 +6,12 @@ import { verifyPassword } from '../../../src/auth/passwords.js';
 import { configFrom } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/schema.js';
 import { ManualClock } from '../../../src/lib/clock.js';
-import { isMailError, type MailErrorCode } from '../../../src/lib/errors.js';
+import { isMailError } from '../../../src/lib/errors.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import type { Store } from '../../../src/store/port.js';
 import { openSqliteStore } from '../../../src/store/sqlite/index.js';
 import { testDir } from '../../helpers/app.js';
+import { errorCode } from '../../helpers/accounts.js';
 
 const root = superActor('cli:test');
 let dir: string;
@@ -24,15 +25,7 @@ async function open(overrides: Record<string, unknown> = {}): Promise<{ svc: Acc
   return { svc: createAccountService({ store, config, clock, log: silentLogger() }), config };
 }
 
-async function code(p: Promise<unknown>): Promise<MailErrorCode | 'ok'> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (isMailError(e)) return e.code;
-    throw e;
-  }
-}
+const code = errorCode;
 
 beforeEach(() => {
   dir = testDir('buudien-accounts-');

@@ -9,11 +9,11 @@ import { verifyPassword } from '../../../src/auth/passwords.js';
 import { currentTotp, verifyTotp } from '../../../src/auth/totp.js';
 import { configFrom } from '../../../src/config/load.js';
 import { ManualClock } from '../../../src/lib/clock.js';
-import { isMailError, type MailErrorCode } from '../../../src/lib/errors.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import type { Store } from '../../../src/store/port.js';
 import { openSqliteStore } from '../../../src/store/sqlite/index.js';
 import { testDir } from '../../helpers/app.js';
+import { errorCode } from '../../helpers/accounts.js';
 
 const root = superActor('cli:test');
 let dir: string;
@@ -22,15 +22,7 @@ let clock: ManualClock;
 let svc: AccountService;
 let unitAdmin: Actor;
 
-async function code(p: Promise<unknown>): Promise<MailErrorCode | 'ok'> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (isMailError(e)) return e.code;
-    throw e;
-  }
-}
+const code = errorCode;
 
 beforeEach(async () => {
   dir = testDir('buudien-2fa-');

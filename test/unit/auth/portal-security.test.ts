@@ -20,6 +20,7 @@ import { silentLogger } from '../../../src/lib/log.js';
 import { createMetrics } from '../../../src/lib/metrics.js';
 import type { Account, AccountPatch, AppPassword, AuditEntry, Store } from '../../../src/store/port.js';
 import { FakeSignInHistory } from '../../helpers/signin-history.js';
+import { fakeAccount } from '../../helpers/accounts.js';
 
 const NOW = new Date('2026-06-01T08:00:00Z');
 const PASSWORD = 'Dung-Mat-Khau#1';
@@ -39,14 +40,7 @@ class FakeStore extends FakeSignInHistory implements AuthStore {
   /** Runs at the start of each batch (an administrator acting meanwhile). */
   beforeBatch: (() => void) | null = null;
   add(address: string, patch: Partial<Account> = {}): Account {
-    const [localPart, domain] = address.split('@') as [string, string];
-    const a: Account = {
-      id: this.accounts.length + 1, address, localPart, domain, kind: 'personal', role: 'none', state: 'active',
-      stateReason: null, stateChangedAt: null, stateRef: null, fullName: localPart, title: null, phone: null,
-      unitId: null, quotaBytes: null, passwordHash: hash, mustChangePassword: false,
-      passwordChangedAt: NOW, totpSecret: null, createdAt: NOW, lastLoginAt: null,
-      ...patch,
-    };
+    const a = fakeAccount(this.accounts.length + 1, address, hash, NOW, patch);
     this.accounts.push(a);
     return a;
   }

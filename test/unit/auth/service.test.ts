@@ -18,6 +18,7 @@ import { Writable } from 'node:stream';
 import { createMetrics } from '../../../src/lib/metrics.js';
 import type { Account, AccountPatch, AppPassword, Store } from '../../../src/store/port.js';
 import { FakeSignInHistory } from '../../helpers/signin-history.js';
+import { fakeAccount } from '../../helpers/accounts.js';
 
 const NOW = new Date('2026-06-01T08:00:00Z');
 const DAY = 86_400_000;
@@ -36,14 +37,7 @@ class FakeStore extends FakeSignInHistory implements AuthStore {
   apps: AppPassword[] = [];
   touched: number[] = [];
   add(address: string, patch: Partial<Account> = {}): Account {
-    const [localPart, domain] = address.split('@') as [string, string];
-    const a: Account = {
-      id: this.accounts.length + 1, address, localPart, domain, kind: 'personal', role: 'none', state: 'active',
-      stateReason: null, stateChangedAt: null, stateRef: null, fullName: localPart, title: null, phone: null,
-      unitId: null, quotaBytes: null, passwordHash: hash, mustChangePassword: false,
-      passwordChangedAt: new Date(NOW.getTime() - DAY), totpSecret: null, createdAt: NOW, lastLoginAt: null,
-      ...patch,
-    };
+    const a = fakeAccount(this.accounts.length + 1, address, hash, new Date(NOW.getTime() - DAY), patch);
     this.accounts.push(a);
     return a;
   }
