@@ -239,6 +239,12 @@ export const configSchema = z
         maxBadCommands: count(10),
         /** RFC 1939 §3: at least 10 minutes. */
         idleTimeoutMs: ms(10 * 60 * 1000),
+        /**
+         * A signed-in session checks that its sign-in still holds (as imap.signInCheckMs) before
+         * a command when the last check is older than this, and always before QUIT applies
+         * deletions; 0 = before every command. One that no longer holds ends without deleting.
+         */
+        signInCheckMs: ms(60 * 1000),
       })
       .strict()
       .prefault({}),

@@ -5,6 +5,7 @@
  * §7.5.1), IDLE and line modes, STARTTLS and COMPRESS switches, and shutdown.
  */
 import type { Readable } from 'node:stream';
+import { credentialOf, currentSignIn, SIGN_IN_GONE, type SignInCredential } from '../auth/sign-in-holds.js';
 import { bi } from '../lib/errors.js';
 import type { Account, Mailbox, MailboxStatus } from '../store/port.js';
 import { registry, capabilities, type CommandSpec } from './commands/registry.js';
@@ -53,8 +54,8 @@ export class Session {
   private keepalive: NodeJS.Timeout | null = null;
   private idleFlushing: Promise<void> = Promise.resolve();
   private releaseAccount: (() => void) | null = null;
-  /** What the sign-in rested on (signInStillHolds compares the account with it). */
-  private credential: { passwordHash: string; totpSecret: string | null; appPasswordId: number | null } | null = null;
+  /** What the sign-in rested on (currentSignIn compares the account with it). */
+  private credential: SignInCredential | null = null;
   private signInCheck: NodeJS.Timeout | null = null;
   readonly id: string;
   readonly deps: ImapDeps;
@@ -404,7 +405,7 @@ export class Session {
     if (!release) return false;
     this.releaseAccount = release;
     this.account = account;
-    this.credential = { passwordHash: account.passwordHash, totpSecret: account.totpSecret, appPasswordId };
+    this.credential = credentialOf(account, appPasswordId);
     this.state = 'authenticated';
     this.armTimer();
     const every = this.deps.config.imap.signInCheckMs;
@@ -415,31 +416,16 @@ export class Session {
     return true;
   }
 
-  /**
-   * Whether the sign-in this session rests on still holds: the account active, and either the
-   * app password it used still there, or (main password) the password unchanged and two-factor
-   * still off (turning it on means mail programs need app passwords). An administrator's reset
-   * or suspension, or a removed app password, ends open sessions too, not only new sign-ins.
-   */
-  private async signInStillHolds(): Promise<boolean> {
-    const c = this.credential;
-    if (!this.account || !c) return true;
-    const now = await this.deps.store.getAccount(this.account.id);
-    if (now === null || now.state !== 'active') return false;
-    if (c.appPasswordId !== null) return (await this.deps.store.listAppPasswords(now.id)).some((p) => p.id === c.appPasswordId);
-    return now.passwordHash === c.passwordHash && now.totpSecret === c.totpSecret;
-  }
-
   private async endIfSignInGone(): Promise<boolean> {
     let holds = true;
     try {
-      holds = await this.signInStillHolds();
+      holds = this.credential === null || (await currentSignIn(this.deps.store, this.credential)) !== null;
     } catch (e) {
       this.deps.log.warn({ err: e, session: this.id }, 'imap: could not check the sign-in');
     }
     if (holds || this.conn.closed) return false;
     this.deps.log.info({ session: this.id, account: this.account?.address }, 'imap session ended: its sign-in no longer holds');
-    await this.shutdown(bi('Quyền đăng nhập đã thay đổi (đặt lại mật khẩu, tạm khóa hoặc thu hồi): hãy đăng nhập lại', 'Your sign-in no longer holds (password reset, suspension or revocation): sign in again'));
+    await this.shutdown(SIGN_IN_GONE);
     return true;
   }
 

@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import type { AuthService } from '../auth/service.js';
 import { decodeSaslPlain } from '../auth/sasl.js';
+import { credentialOf, currentSignIn, SIGN_IN_GONE, type SignInCredential } from '../auth/sign-in-holds.js';
 import { bi } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { LineReader } from '../net/line-reader.js';
@@ -23,7 +24,7 @@ import { Maildrop } from './maildrop.js';
 import { MessageEncoder, multiline, parseCommand, type Pop3Command } from './protocol.js';
 
 /** The POP3 subset of the store. */
-export type Pop3Store = Pick<Store, 'getMailbox' | 'listMessages' | 'readBlob' | 'streamBlob' | 'expunge' | 'setFlags'>;
+export type Pop3Store = Pick<Store, 'getMailbox' | 'listMessages' | 'readBlob' | 'streamBlob' | 'expunge' | 'setFlags' | 'getAccount' | 'listAppPasswords'>;
 
 /** Messages up to this size are read whole and sent in one write; larger ones are streamed. */
 const WHOLE_MAX_BYTES = 256 * 1024;
@@ -39,6 +40,7 @@ export interface Pop3Limits {
   maxLineBytes: number;
   maxBadCommands: number;
   idleTimeoutMs: number;
+  signInCheckMs: number;
 }
 
 /** One POP3 session per account holds its maildrop (RFC 1939 §8: exclusive-access lock). */
@@ -71,7 +73,7 @@ export interface SessionDeps {
 
 type State =
   | { kind: 'authorization'; user: string | null }
-  | { kind: 'transaction'; account: Account; drop: Maildrop }
+  | { kind: 'transaction'; account: Account; drop: Maildrop; credential: SignInCredential; checkedAt: number }
   | { kind: 'closed' };
 
 type StateKind = Exclude<State['kind'], 'closed'>;
@@ -231,12 +233,34 @@ export class Pop3Session {
     const state = this.state;
     if (state.kind === 'closed') return;
     if (!ALLOWED[cmd.name].includes(state.kind)) return this.badCommand(T.wrongState);
+    if (state.kind === 'transaction' && !(await this.signInHolds(state, cmd.name === 'QUIT'))) {
+      // Not QUIT's UPDATE state: messages marked for deletion stay (RFC 1939 §6).
+      this.log.warn({ account: state.account.address, command: cmd.name }, 'POP3 session ended: its sign-in no longer holds');
+      return this.close(err(SIGN_IN_GONE, 'AUTH'));
+    }
     try {
       await this.handle(cmd, state);
     } catch (e) {
       if (e instanceof Closed) throw e;
       this.log.error({ err: e, command: cmd.name }, 'POP3 command failed');
       await this.write(errorReply(e));
+    }
+  }
+
+  /**
+   * Whether the sign-in still holds (auth/sign-in-holds.ts): checked when the last check is older
+   * than pop3.signInCheckMs, and always before QUIT deletes. A failed read keeps the session.
+   */
+  private async signInHolds(state: Extract<State, { kind: 'transaction' }>, always: boolean): Promise<boolean> {
+    const now = Date.now();
+    if (!always && now - state.checkedAt < this.deps.limits.signInCheckMs) return true;
+    try {
+      const fresh = await currentSignIn(this.deps.store, state.credential);
+      state.checkedAt = now;
+      return fresh !== null;
+    } catch (e) {
+      this.log.warn({ err: e }, 'POP3: could not check the sign-in');
+      return true;
     }
   }
 
@@ -364,7 +388,7 @@ export class Pop3Session {
       const drop = new Maildrop(inbox, messages);
       if (this.socket.destroyed) throw new Closed();
       this.releaseAccount = release;
-      this.state = { kind: 'transaction', account, drop };
+      this.state = { kind: 'transaction', account, drop, credential: credentialOf(account, r.appPasswordId), checkedAt: Date.now() };
       const s = drop.stat();
       this.log.info({ account: account.address, messages: s.count }, 'POP3 maildrop opened');
       await this.write(ok(bi(`${account.address} có ${s.count} thư (${s.size} byte)`, `${account.address} has ${s.count} messages (${s.size} octets)`)));

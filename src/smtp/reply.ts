@@ -3,6 +3,7 @@
  * reply code, RFC 3463 enhanced status code and a bilingual text, Vietnamese first.
  * Internal detail never reaches the client; it goes to the log.
  */
+import { SIGN_IN_GONE } from '../auth/sign-in-holds.js';
 import { bi, isMailError, type MailErrorCode } from '../lib/errors.js';
 
 export interface SmtpReply {
@@ -87,9 +88,8 @@ export const replies = {
   /** RFC 5322 §3.6: the From field occurs exactly once. */
   multipleFrom: (): SmtpReply =>
     reply(550, '5.6.0', bi('Thư có nhiều hơn một tiêu đề From (RFC 5322 mục 3.6)', 'Message has more than one From header (RFC 5322 section 3.6)')),
-  /** The account was suspended or deleted while this session was signed in. */
-  accountDisabled: (): SmtpReply =>
-    reply(550, '5.7.1', bi('Tài khoản đang tạm khóa hoặc đã bị xóa, liên hệ quản trị', 'Account suspended or deleted, contact the administrator')),
+  /** The session's sign-in no longer holds (reset, suspension, revocation): 421 closes the connection. */
+  signInGone: (): SmtpReply => reply(421, '4.7.0', SIGN_IN_GONE),
   /** RFC 4616 §2: the authorization identity must be the authenticated user. */
   authzidRefused: (): SmtpReply =>
     reply(535, '5.7.8', bi('Không được đăng nhập thay người khác', 'Cannot act as another user (authorization identity refused)')),

@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import type { AuthService } from '../auth/index.js';
+import { credentialOf, currentSignIn, type SignInCredential } from '../auth/sign-in-holds.js';
 import type { Config } from '../config/schema.js';
 import type { Delivery } from '../delivery/index.js';
 import { prependHeaders, replaceSubject } from '../delivery/index.js';
@@ -78,6 +79,8 @@ interface Conn {
   link: Link | null;
   bad: number;
   account: Account | null;
+  /** What the sign-in rested on: each transaction checks it still holds (currentSignIn). */
+  credential: SignInCredential | null;
   /** Addresses a signed-in user may send as (own, aliases, delegated unit mailboxes and their aliases). */
   senders: Set<string>;
   tx: Tx | null;
@@ -196,6 +199,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
         link: null,
         bad: 0,
         account: null,
+        credential: null,
         senders: new Set(),
         tx: null,
         counted: false,
@@ -324,6 +328,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
       throw bad(c, replies.authzidRefused());
     }
     c.account = r.account;
+    c.credential = credentialOf(r.account, r.appPasswordId);
     c.senders = await loadSenders(r.account);
     return r.account.address;
   }
@@ -333,15 +338,20 @@ export function createSmtpService(deps: SmtpDeps): Service {
     if (c.mode !== 'smtp' && !c.account) throw hookError(replies.authRequired());
     const unknown = unknownParam(address, MAIL_PARAMS, c.mode !== 'smtp');
     if (unknown !== null) throw bad(c, replies.unknownParameter(unknown));
-    if (c.account) {
-      // Rights can change while a session stays signed in (suspension, deletion, a delegation or
-      // an alias removed, from another process too): read them again for each transaction.
-      const fresh = await store.getAccount(c.account.id);
-      if (!fresh || fresh.state !== 'active') {
+    if (c.account && c.credential) {
+      // Rights can change while a session stays signed in (suspension, deletion, a reset or
+      // password change, two-factor turned on, the app password removed, a delegation or an alias
+      // removed, from another process too): read them again for each transaction. A sign-in that
+      // no longer holds ends the session (421): smtp-server allows no second AUTH on it, and the
+      // client's next connection meets the new state at AUTH.
+      const fresh = await currentSignIn(store, c.credential);
+      if (!fresh) {
+        log.warn({ session: c.sessionId, ip: c.ip, account: c.account.address }, 'smtp: session ended, its sign-in no longer holds');
         c.account = null;
+        c.credential = null;
         c.senders = new Set();
-        metrics.rejections.inc({ rule: 'account-disabled', protocol: c.mode });
-        throw hookError(replies.accountDisabled());
+        metrics.rejections.inc({ rule: 'sign-in-gone', protocol: c.mode });
+        throw hookError(replies.signInGone());
       }
       c.account = fresh;
       c.senders = await loadSenders(fresh);

@@ -64,7 +64,7 @@ describe('submission: From headers', () => {
 });
 
 describe('submission: rights re-read at each MAIL FROM', () => {
-  it('a delegation removed while signed in stops sending as the unit; a suspension stops the session (550 5.7.1)', async () => {
+  it('a delegation removed while signed in stops sending as the unit; a suspension ends the session (421 4.7.0)', async () => {
     const lan = await createUser(app.store, 'lando@example.gov.vn');
     await app.store.addDelegation(unit.id, lan.id, audit);
     const c = await submission('lando');
@@ -78,11 +78,9 @@ describe('submission: rights re-read at each MAIL FROM', () => {
     await c.cmd('RSET');
     await app.store.updateAccount(lan.id, { state: 'suspended' }, audit);
     const s = await c.cmd('MAIL FROM:<lando@example.gov.vn>');
-    expect(s.code).toBe(550);
-    expect(s.text).toMatch(/^5\.7\.1 .+ \/ Account suspended or deleted/);
-    // The session is no longer signed in for us.
-    expect((await c.cmd('MAIL FROM:<lando@example.gov.vn>')).code).toBe(530);
-    c.close();
+    expect(s.code).toBe(421);
+    expect(s.text).toMatch(/^4\.7\.0 .+ \/ Your sign-in no longer holds/);
+    expect((await c.read()).code).toBe(0); // the server closed the connection
   });
 });
 

@@ -12,7 +12,7 @@ import { createPop3Service, type Pop3Store } from '../../../src/pop3/index.js';
 import type { Account, Mailbox, MessageMeta } from '../../../src/store/port.js';
 import { Pop3Client } from '../../helpers/pop3-fixtures.js';
 
-const account = { id: 1, address: 'a@example.gov.vn' } as Account;
+const account = { id: 1, address: 'a@example.gov.vn', state: 'active', passwordHash: 'h', totpSecret: null } as Account;
 const inbox = { id: 10, accountId: 1, name: 'INBOX', uidValidity: 77 } as Mailbox;
 const meta = (uid: number, size: number): MessageMeta => ({ uid, size, blobId: `b${uid}`, flags: [], modseq: 1, internalDate: new Date() });
 
@@ -41,6 +41,8 @@ function fakeStore(over: Partial<Pop3Store>): Pop3Store {
     },
     expunge: fail,
     setFlags: fail,
+    getAccount: async () => account,
+    listAppPasswords: async () => [],
     ...over,
   };
 }

@@ -1,0 +1,44 @@
+/**
+ * Whether a protocol session's sign-in still holds (IMAP, POP3 and SMTP submission share it).
+ * A session signed in keeps what its sign-in rested on; before acting for the user (on a timer
+ * for IMAP, before POP3 commands and before each SMTP transaction) it reads the account again and
+ * compares. An administrator's reset or suspension, a password change, two-factor turned on, or
+ * the removal of the app password the session used then ends open sessions too, not only new
+ * sign-ins (R-AUTH-3, R-ACC-3).
+ */
+import { bi } from '../lib/errors.js';
+import type { Account, Store } from '../store/port.js';
+
+/** What a sign-in rested on. */
+export interface SignInCredential {
+  accountId: number;
+  passwordHash: string;
+  totpSecret: string | null;
+  /** The app password used, or null for the account's own password. */
+  appPasswordId: number | null;
+}
+
+export function credentialOf(account: Account, appPasswordId: number | null): SignInCredential {
+  return { accountId: account.id, passwordHash: account.passwordHash, totpSecret: account.totpSecret, appPasswordId };
+}
+
+/**
+ * The account as it is now if the sign-in still holds, else null: the account gone or not
+ * active; the app password it used removed; or, for the main password, the password changed or
+ * two-factor turned on or off (turning it on means mail programs need app passwords).
+ */
+export async function currentSignIn(store: Pick<Store, 'getAccount' | 'listAppPasswords'>, c: SignInCredential): Promise<Account | null> {
+  const now = await store.getAccount(c.accountId);
+  if (now === null || now.state !== 'active') return null;
+  if (c.appPasswordId !== null) {
+    const id = c.appPasswordId;
+    return (await store.listAppPasswords(now.id)).some((p) => p.id === id) ? now : null;
+  }
+  return now.passwordHash === c.passwordHash && now.totpSecret === c.totpSecret ? now : null;
+}
+
+/** What a session whose sign-in no longer holds is told as it ends. */
+export const SIGN_IN_GONE = bi(
+  'Quyền đăng nhập đã thay đổi (đặt lại mật khẩu, tạm khóa hoặc thu hồi): hãy đăng nhập lại',
+  'Your sign-in no longer holds (password reset, suspension or revocation): sign in again',
+);
