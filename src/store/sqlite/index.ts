@@ -601,17 +601,33 @@ class Core {
   /** Set while a group commit of deliveries (or an fts_todo clean-up) runs: its writes keep the lookups. */
   private keepLookups = false;
 
+  /**
+   * data_version as read in this turn of the event loop, or null: read once per turn (each read
+   * is a statement; a delivery makes several lookups). An answer given from here is then one a
+   * read at the start of the turn would have given: another process's commit is seen from the
+   * next turn on, as if it had come a moment later.
+   */
+  private turnVersion: number | null = null;
+
+  private dataVersion(): number {
+    if (this.turnVersion === null) {
+      this.turnVersion = this.dataVersionStmt.get() as number;
+      setImmediate(() => (this.turnVersion = null));
+    }
+    return this.turnVersion;
+  }
+
   /** The remembered answer, or undefined (then read it, and remember() it inside that read). */
   lookupHit(key: string): unknown {
     if (this.batch || this.db.inTransaction || this.lookups.size === 0) return undefined;
-    if (this.dataVersionStmt.get() !== this.lookupsVersion) {
+    if (this.dataVersion() !== this.lookupsVersion) {
       this.lookups.clear();
       return undefined;
     }
     return this.lookups.get(key);
   }
 
-  /** Remember an answer; call inside the read transaction that produced it. */
+  /** Remember an answer; call inside the read transaction that produced it (its own data_version, not the turn's). */
   remember(key: string, value: unknown): void {
     if (this.batch) return;
     const version = this.dataVersionStmt.get() as number;
@@ -2562,6 +2578,10 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
     db.pragma('busy_timeout = 5000');
     // 64 MiB page cache: the send log's four indexes take random inserts; mailbox listings stay in memory.
     db.pragma('cache_size = -65536');
+    // Each delivery of a group commit runs in a savepoint: its journal of the pages it changes
+    // stays in memory (by default it spills to a temporary file past 64 KiB: a file created,
+    // written page by page and unlinked for every group commit).
+    db.pragma('temp_store = MEMORY');
     // Checkpoints run in the background when idle (Core.scheduleIndex); this is only the inline cap.
     db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     migrate(db, opts.log);
