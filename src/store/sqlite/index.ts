@@ -2580,7 +2580,8 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
     db.pragma('cache_size = -65536');
     // Each delivery of a group commit runs in a savepoint: its journal of the pages it changes
     // stays in memory (by default it spills to a temporary file past 64 KiB: a file created,
-    // written page by page and unlinked for every group commit).
+    // written page by page and unlinked for every group commit). Temporary sort tables stay in
+    // memory too; the store's queries sort on indexes or small sets, and it never VACUUMs.
     db.pragma('temp_store = MEMORY');
     // Checkpoints run in the background when idle (Core.scheduleIndex); this is only the inline cap.
     db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
