@@ -10,7 +10,7 @@
  * Run alone: `node --import tsx bench/smtp.ts`.
  */
 import { execFile, execFileSync, fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -250,7 +250,15 @@ interface ServerProcess {
   port: number;
   /** Peak RSS in MB since the previous call. */
   peakRssMb(): Promise<number>;
+  /** CPU seconds (user + system) the server has used so far: its main thread and all its threads; null off Linux. */
+  cpuSeconds(): { main: number; all: number } | null;
   stop(): Promise<void>;
+}
+
+/** utime + stime of a /proc stat file, in seconds (fields 14 and 15; USER_HZ is 100 on Linux). */
+function statCpuSeconds(file: string): number {
+  const fields = readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function startServerProcess(dir: string): Promise<ServerProcess> {
@@ -279,6 +287,11 @@ async function startServerProcess(dir: string): Promise<ServerProcess> {
       child.send({ peak: true });
       return (await p) / 1024 / 1024;
     },
+    cpuSeconds() {
+      const pid = child.pid;
+      if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return null;
+      return { main: statCpuSeconds(`/proc/${pid}/task/${pid}/stat`), all: statCpuSeconds(`/proc/${pid}/stat`) };
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
@@ -303,11 +316,18 @@ async function smtpClass(dir: string, index: number): Promise<void> {
       await server.peakRssMb(); // the peak of this row's runs alone
       // Two runs, the faster kept (this shared VM varies by ±20 % from run to run); the RSS is the
       // higher peak of the two.
-      const runs = [await runInChild(server.port, connections, size, total, kind), await runInChild(server.port, connections, size, total, kind)];
+      const runs: Array<{ perSecond: number; mbPerSecond: number; cpu: string }> = [];
+      for (let i = 0; i < 2; i++) {
+        const before = server.cpuSeconds();
+        const r = await runInChild(server.port, connections, size, total, kind);
+        const after = server.cpuSeconds();
+        const perMessage = (a: number, b: number): string => `${(((b - a) / total) * 1e6).toFixed(0)} µs`;
+        runs.push({ ...r, cpu: before && after ? `${perMessage(before.main, after.main)} / ${perMessage(before.all, after.all)}` : 'n/a' });
+      }
       const r = runs.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
       const rss = await server.peakRssMb();
       process.stderr.write(`smtp bench: ${label} × ${connections}: ${r.perSecond.toFixed(0)} msg/s\n`);
-      console.log(`| ${label} | ${connections} | ${total} | ${r.perSecond.toFixed(0)} | ${r.mbPerSecond.toFixed(1)} | ${rss.toFixed(0)} MB |`);
+      console.log(`| ${label} | ${connections} | ${total} | ${r.perSecond.toFixed(0)} | ${r.mbPerSecond.toFixed(1)} | ${r.cpu} | ${rss.toFixed(0)} MB |`);
     }
   } finally {
     await server.stop();
@@ -316,7 +336,7 @@ async function smtpClass(dir: string, index: number): Promise<void> {
 
 async function smtpPart(dir: string, out: string[]): Promise<void> {
   buildDist();
-  out.push('| size | connections | messages | msg/s | MB/s | server peak RSS |', '|---|---|---|---|---|---|');
+  out.push('| size | connections | messages | msg/s | MB/s | server CPU per message (main thread / all threads) | server peak RSS |', '|---|---|---|---|---|---|---|');
   for (let i = 0; i < PLAN.length; i++) {
     const rows = await new Promise<string>((resolve, reject) => {
       const args = [...process.execArgv, fileURLToPath(import.meta.url), '--class', String(i), path.join(dir, `class-${i}`)];
@@ -330,7 +350,7 @@ async function smtpPart(dir: string, out: string[]): Promise<void> {
   }
   out.push(
     '',
-    `The server is the compiled build (\`dist/\`) in a plain Node process with the environment and Node flags of \`npm start\` and the Docker image (\`${startCommand().text}\`; no TypeScript loader in its memory), a fresh one for each size (so one size's memory does not carry over into the next); the clients run in child processes. Each row is the faster of two runs; its server peak RSS is the highest during either.`,
+    `The server is the compiled build (\`dist/\`) in a plain Node process with the environment and Node flags of \`npm start\` and the Docker image (\`${startCommand().text}\`; no TypeScript loader in its memory), a fresh one for each size (so one size's memory does not carry over into the next); the clients run in child processes. Each row is the faster of two runs; its server peak RSS is the highest during either. The CPU columns are that run's user + system time of the server process (/proc) divided by its messages: the main thread (the event loop: SMTP, parsing, policy, SQLite statements and commits) and all threads (with libuv's pool, hashing and fsyncs, and the full-text worker, which indexes during the run). Unlike msg/s they hardly depend on how busy the machine is, but a host's CPU steal inflates them too.`,
     '',
     'Targets: 4 KB at 10 connections ≥ 2,000 msg/s; 2 MB at 10 connections ≥ 150 MB/s; RSS < 300 MB at 50 connections.',
     '',
