@@ -83,6 +83,21 @@ export interface CheckInput {
   sender: string;
   hostname: string;
   resolver?: DnsResolver;
+  /**
+   * The domains of every address in the From field, group members included, as our parser read
+   * them. mailauth's DMARC check takes exactly one address and gives no result otherwise; with
+   * these, each domain is checked and the strictest failure counts (RFC 7489 §6.6.1).
+   */
+  fromDomains?: readonly string[];
+}
+
+/** At most this many From domains are looked up (each is a DNS query for its policy). */
+const MAX_FROM_DOMAINS = 10;
+
+/** Which of several DMARC results to report: a failure under p=reject, else any failure, else the first. */
+function strictest(results: DMARCResult[]): DMARCResult | false {
+  const failed = results.filter((r) => r.status.result === 'fail');
+  return failed.find((r) => (r.policy || r.p) === 'reject') ?? failed[0] ?? results[0] ?? false;
 }
 
 /**
@@ -98,16 +113,24 @@ export async function checkAuthentication(input: CheckInput): Promise<AuthVerdic
   const spfOpts: SPFOptions = { ip: input.ip, helo: isIP(helo) ? `[${helo}]` : helo, sender: input.sender, mta: input.hostname };
   if (resolver) spfOpts.resolver = resolver;
   const spfResult = await spf(spfOpts);
+  const spfDomains = spfResult.status.result === 'pass' && spfResult.domain ? [spfResult.domain] : [];
+  const dkimDomains = (dkim.results ?? [])
+    .filter((r) => r.status.result === 'pass')
+    .map((r) => ({ domain: r.signingDomain, ...(r.id !== undefined ? { id: r.id } : {}), ...(r.status.underSized !== undefined ? { underSized: r.status.underSized } : {}) }));
+  const check = (headerFrom: string | string[]): Promise<DMARCResult | false> => dmarc({ headerFrom, spfDomains, dkimDomains, ...(resolver ? { resolver } : {}) });
+  const domains = [...new Set((input.fromDomains ?? []).map((d) => d.toLowerCase().replace(/\.$/, '')).filter((d) => d !== ''))];
   let dmarcResult: DMARCResult | false = false;
-  if (dkim.headerFrom) {
-    dmarcResult = await dmarc({
-      headerFrom: dkim.headerFrom,
-      spfDomains: spfResult.status.result === 'pass' && spfResult.domain ? [spfResult.domain] : [],
-      dkimDomains: (dkim.results ?? [])
-        .filter((r) => r.status.result === 'pass')
-        .map((r) => ({ domain: r.signingDomain, ...(r.id !== undefined ? { id: r.id } : {}), ...(r.status.aligned !== undefined ? { aligned: r.status.aligned } : {}), ...(r.status.underSized !== undefined ? { underSized: r.status.underSized } : {}) })),
-      ...(resolver ? { resolver } : {}),
-    });
+  if (domains.length > 1 || (domains.length === 1 && dkim.headerFrom?.length !== 1)) {
+    // Several From domains (or a group, which mailauth does not read): each is checked; a
+    // spoofed address next to an innocent one must not slip past the spoofed domain's policy.
+    const results: DMARCResult[] = [];
+    for (const d of domains.slice(0, MAX_FROM_DOMAINS)) {
+      const r = await check(`postmaster@${d}`);
+      if (r) results.push(r);
+    }
+    dmarcResult = strictest(results);
+  } else if (dkim.headerFrom) {
+    dmarcResult = await check(dkim.headerFrom);
   }
   return composeAuthenticationResults(input.hostname, { spf: spfResult, dkim, dmarc: dmarcResult });
 }

@@ -510,8 +510,9 @@ export function createSmtpService(deps: SmtpDeps): Service {
       throw await refuseAll(c, tx, replies.mailLoop(maxReceived), data.size, null, [`smtp: ${scan.received} Received headers`]);
     }
     // RFC 5322 §3.6: exactly one From. The parser reads the first only, so a second one would
-    // escape the ownership check below: a submitted message with two is refused as malformed.
-    if (c.mode !== 'smtp' && scan.from > 1) {
+    // escape the ownership check below on submission, and on the MX the DMARC check (RFC 7489
+    // §6.6.1: such messages are typically refused): a message with two is refused as malformed.
+    if (scan.from > 1) {
       metrics.rejections.inc({ rule: 'from-ownership', protocol: c.mode });
       throw await refuseAll(c, tx, replies.multipleFrom(), data.size, null, []);
     }
@@ -548,6 +549,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
           helo: session.hostNameAppearsAs || c.ip,
           sender: tx.sender,
           hostname: config.organization.hostname,
+          fromDomains: (parsed.envelope.from ?? []).flatMap((a) => (a.host !== null && a.mailbox !== null ? [a.host] : [])),
           ...(deps.dnsResolver ? { resolver: deps.dnsResolver } : {}),
         });
       } catch (e) {

@@ -94,6 +94,25 @@ describe('SPF / DKIM / DMARC on inbound mail', () => {
     c.close();
   });
 
+  it('does not let a second From field, a second address or a group hide the spoofed domain from DMARC', async () => {
+    const port = await service({ smtp: { checkAuthentication: true, dmarcRejectAction: 'reject' } }, false);
+    const c = await mx(port);
+    const spoof = (from: string): Buffer =>
+      Buffer.from(`${from}\r\nTo: <lan@example.gov.vn>\r\nSubject: spoof\r\nDate: Sun, 22 Nov 2026 10:00:00 +0000\r\nMessage-ID: <${Math.random()}@x>\r\n\r\nBody\r\n`);
+    // RFC 5322 §3.6: exactly one From field (RFC 7489 §6.6.1): refused as malformed on the MX too.
+    const two = await sendRaw(c, 'x@attacker.example', ['lan@example.gov.vn'], spoof('From: <lan@sender.example>\r\nFrom: <x@attacker.example>'));
+    expect(two.code).toBe(550);
+    expect(two.text).toMatch(/^5\.6\.0 .+ \/ .*more than one From/);
+    // One From field with two addresses, or a group: every From domain's policy is checked.
+    for (const from of ['From: <lan@sender.example>, <x@attacker.example>', 'From: <x@attacker.example>, <lan@sender.example>', 'From: Bank: lan@sender.example;']) {
+      const r = await sendRaw(c, 'x@attacker.example', ['lan@example.gov.vn'], spoof(from));
+      expect(r.code, from).toBe(550);
+      expect(r.text, from).toMatch(/^5\.7\.1 .*DMARC.*sender\.example/);
+    }
+    expect((await messagesIn(app.store, lan.id)).filter((m) => m.toString().includes('Subject: spoof'))).toHaveLength(0);
+    c.close();
+  });
+
   it('only flags it with dmarcRejectAction: flag', async () => {
     const port = await service({ smtp: { checkAuthentication: true, dmarcRejectAction: 'flag' } }, false);
     const c = await mx(port);
