@@ -2,7 +2,8 @@
  * Delivery status notifications (RFC 3464): multipart/report with a bilingual human part,
  * the machine-readable message/delivery-status part and the original message's headers, or
  * the whole message for a failure when the sender asked RET=FULL (RFC 3461 §4.3).
- * `createDsnSender` delivers one: into a local sender's INBOX, else through the queue.
+ * `createDsnSender` delivers one: into a local sender's INBOX, else (or when that fails for now)
+ * through the queue.
  */
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
@@ -33,13 +34,19 @@ export interface DsnRecipient {
   originalRecipient?: string | null;
 }
 
+/**
+ * The message a notice is about: its bytes, or, when they are lost (the queued blob is gone),
+ * what is still known of it, header lines made from the queue's metadata (null: none).
+ */
+export type DsnOriginal = Buffer | { lost: true; headers: Buffer | null };
+
 export interface DsnInput {
   hostname: string;
   /** The original envelope sender: the DSN goes there. */
   to: string;
   recipients: DsnRecipient[];
   /** The original message (its header section, or all of it for RET=FULL). */
-  original: Buffer;
+  original: DsnOriginal;
   arrivalDate: Date;
   now: Date;
   /** How long we keep trying (for the delay notice). */
@@ -105,8 +112,9 @@ export function buildDsn(d: DsnInput): Buffer {
       ? bi('Thư đang chậm gửi', 'Delayed Mail (still being retried)')
       : bi('Thư đã gửi tới người nhận', 'Successful Mail Delivery Report');
   // RFC 3461 §4.3, §6.2: the whole message only with a failure, when asked and not too large.
-  const fullAsked = failed.length > 0 && d.ret === 'FULL';
-  const returnFull = fullAsked && d.original.length <= (d.returnFullMaxBytes ?? Infinity);
+  const whole = Buffer.isBuffer(d.original) ? d.original : null;
+  const fullAsked = whole !== null && failed.length > 0 && d.ret === 'FULL';
+  const returnFull = fullAsked && whole.length <= (d.returnFullMaxBytes ?? Infinity);
 
   const lines: string[] = [];
   const section = (list: DsnRecipient[], vi: string, en: string): void => {
@@ -139,6 +147,9 @@ export function buildDsn(d: DsnInput): Buffer {
   if (fullAsked && !returnFull) {
     lines.push('', 'Thư gốc quá lớn để gửi kèm; dưới đây chỉ có phần tiêu đề.', 'The original message is too large to return; only its headers are attached.');
   }
+  if (whole === null) {
+    lines.push('', 'Nội dung thư gốc đã bị mất trên máy chủ nên không gửi kèm được.', 'The content of the original message was lost on the server and cannot be attached.');
+  }
   const human = `${lines.join('\r\n')}\r\n`;
 
   // RFC 3464 §2.2, §2.3: Original-Envelope-Id and Original-Recipient come first in their groups.
@@ -155,8 +166,9 @@ export function buildDsn(d: DsnInput): Buffer {
   });
   const status = `${perMessage.join('\r\n')}\r\n\r\n${perRecipient.join('\r\n\r\n')}\r\n`;
 
-  const returned = returnFull ? d.original : headerSection(d.original);
-  const eightBit = has8bit(returned);
+  // RFC 3464 §2: the third part is optional; a lost message has only the headers known of it, or none.
+  const returned = whole === null ? (Buffer.isBuffer(d.original) ? null : d.original.headers) : returnFull ? whole : headerSection(whole);
+  const eightBit = returned !== null && has8bit(returned);
   const head = [
     `From: ${encodeHeaderValue(bi('Hệ thống thư', 'Mail Delivery System'))} <MAILER-DAEMON@${d.hostname}>`,
     `To: <${clean(d.to)}>`,
@@ -169,7 +181,7 @@ export function buildDsn(d: DsnInput): Buffer {
     ...(eightBit ? ['Content-Transfer-Encoding: 8bit'] : []),
   ].join('\r\n');
 
-  const body = [
+  const body: string[] = [
     `--${boundary}`,
     'Content-Type: text/plain; charset=utf-8',
     'Content-Transfer-Encoding: base64',
@@ -181,15 +193,18 @@ export function buildDsn(d: DsnInput): Buffer {
     'Content-Description: Delivery report',
     '',
     status,
+  ];
+  if (returned === null) return Buffer.from(`${head}\r\n\r\n${body.join('\r\n')}\r\n--${boundary}--\r\n`, 'utf8');
+  body.push(
     `--${boundary}`,
     ...(returnFull
       ? ['Content-Type: message/rfc822', 'Content-Description: Undelivered message']
       : ['Content-Type: text/rfc822-headers', `Content-Description: ${failed.length > 0 ? 'Undelivered message headers' : 'Message headers'}`]),
     ...(eightBit ? ['Content-Transfer-Encoding: 8bit'] : []),
     '',
-  ].join('\r\n');
+  );
   return Buffer.concat([
-    Buffer.from(`${head}\r\n\r\n${body}\r\n`, 'utf8'),
+    Buffer.from(`${head}\r\n\r\n${body.join('\r\n')}\r\n`, 'utf8'),
     returned,
     Buffer.from(`\r\n--${boundary}--\r\n`, 'utf8'),
   ]);
@@ -202,7 +217,7 @@ const REPORT_ROOM_BYTES = 64 * 1024;
 export interface DsnNotice {
   /** The original envelope sender ("" = nobody to tell: no DSN). */
   sender: string;
-  original: Buffer;
+  original: DsnOriginal;
   arrivalDate: Date;
   now: Date;
   dsn: MessageDsn;
@@ -217,7 +232,8 @@ export interface DsnSenderDeps {
 
 /**
  * Sends DSNs: into a local sender's INBOX, else into the queue with the null sender (RFC 3461
- * §6.1, no loops). Nothing is sent for the null sender or when no recipient is reported. A
+ * §6.1, no loops). A local delivery that does not succeed (the sender's mailbox over quota: a
+ * result, not a throw) goes into the queue too, which retries local recipients. Nothing is sent for the null sender or when no recipient is reported. A
  * RET=FULL message is returned whole while the DSN stays within limits.maxMessageBytes.
  */
 export function createDsnSender(deps: DsnSenderDeps): (n: DsnNotice) => Promise<void> {
@@ -239,9 +255,9 @@ export function createDsnSender(deps: DsnSenderDeps): (n: DsnNotice) => Promise<
     });
     if (localDomains.has(domainOf(n.sender))) {
       const parsed = parseMessage(raw);
-      await delivery.deliver({ raw, parsed, sender: '', recipients: [n.sender], direction: 'local', clientIp: null, account: null, retryPartialFailures: false });
-    } else {
-      await store.enqueue({ sender: '', recipients: [n.sender], raw, account: null, messageId: null, now: n.now });
+      const res = await delivery.deliver({ raw, parsed, sender: '', recipients: [n.sender], direction: 'local', clientIp: null, account: null, retryPartialFailures: false });
+      if (res.results.every((r) => r.outcome === 'delivered')) return;
     }
+    await store.enqueue({ sender: '', recipients: [n.sender], raw, account: null, messageId: null, now: n.now });
   };
 }

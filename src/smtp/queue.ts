@@ -3,10 +3,17 @@
  * claims the due ones and tries them:
  *   route   delivery.routes[domain] or ["*"], else MX records in preference order, else the
  *           domain's own A/AAAA (RFC 5321 §5.1); a null MX (RFC 7505) fails at once
- *   send    nodemailer's SMTP connection, opportunistic STARTTLS, DKIM-signed per domain
+ *   send    nodemailer's SMTP connection, opportunistic STARTTLS (a handshake that fails after the
+ *           peer's 220 is retried once at once on the same hop in plaintext), DKIM-signed per domain
  *   result  2xx delivered; 5xx bounced at once (DSN to the sender); 4xx or a connection error
  *           retried after delivery.retryScheduleMs (the last delay repeats) until
- *           delivery.maxQueueAgeMs, then bounced; a delay notice after delivery.delayNoticeAfterMs
+ *           delivery.maxQueueAgeMs, then bounced; a delay notice after delivery.delayNoticeAfterMs.
+ *           Each recipient keeps its own RCPT reply: a reply to DATA concerns only those accepted.
+ *           A message over the hop's SIZE fails at once, 552 5.3.4 (RFC 1870 §6). Only network
+ *           failures without an SMTP reply count as connection errors (try the next hop).
+ *           An attempt that throws follows the same schedule and lifetime; a lost message blob
+ *           fails every recipient at once (5.3.0), the DSN carrying only what the queue knows.
+ *           A DSN that cannot be sent keeps its failed recipients queued, to be tried again.
  *   DSN     RFC 3461 as the message came in: NOTIFY decides which notices each recipient gets
  *           (none for NEVER; failure and delay by default; success only when asked: "delivered"
  *           for a local mailbox, "relayed" for a server without DSN). A server that offers DSN
@@ -30,7 +37,7 @@ import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Config } from '../config/schema.js';
 import type { Delivery } from '../delivery/index.js';
 import type { Clock } from '../lib/clock.js';
-import { bi } from '../lib/errors.js';
+import { bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { BoundListener, Service } from '../lib/service.js';
@@ -39,7 +46,7 @@ import { parseMessage } from '../mail/parse.js';
 import type { MessageDsn, QueueItem, RecipientDsn, SendLogEntry, Store } from '../store/port.js';
 import { signOutbound } from './dkim.js';
 import { inspect8bit, shortenLines, to7bit, type EightBitInfo } from './downgrade.js';
-import { createDsnSender, type DsnRecipient } from './dsn.js';
+import { createDsnSender, type DsnOriginal, type DsnRecipient } from './dsn.js';
 import { wantsNotice } from './dsn-params.js';
 
 export interface MxRecord {
@@ -109,10 +116,34 @@ function oneLine(s: string): string {
 
 interface SendErr {
   message?: string;
+  /** nodemailer's kind of error: ECONNECTION, EMESSAGE, EENVELOPE, … */
+  code?: string;
+  /** The SMTP command in flight ("MAIL FROM", "RCPT TO", "DATA", "CONN", "API"). */
+  command?: string;
   response?: string;
   responseCode?: number;
   recipient?: string;
   rejectedErrors?: SendErr[];
+}
+
+/** nodemailer's codes for a failed network (no SMTP reply to go by): the next hop may do better. */
+const NETWORK_ERRORS = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'ETLS', 'EDNS']);
+
+function isConnectionError(e: SendErr): boolean {
+  return e.responseCode === undefined && (e.code === undefined || NETWORK_ERRORS.has(e.code));
+}
+
+/** The STARTTLS handshake failed after the peer's 220: the hop is tried again without TLS. */
+class StartTlsFailed extends Error {}
+
+/**
+ * The RCPT replies nodemailer kept for the transaction in flight. Its error for a refused DATA
+ * or message carries none, and the replies are needed to tell who the DATA reply concerns.
+ */
+function rcptErrorsOf(conn: SMTPConnection): SendErr[] {
+  const env = (conn as unknown as { _envelope?: unknown })._envelope;
+  const list = env && typeof env === 'object' ? (env as { rejectedErrors?: unknown }).rejectedErrors : undefined;
+  return Array.isArray(list) ? (list as SendErr[]) : [];
 }
 
 type Envelope = Parameters<SMTPConnection['send']>[0];
@@ -210,14 +241,15 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
    * One SMTP session to one hop: per-recipient outcomes, or a connection-level error before
    * anything was sent (try the next hop). Several transactions when the DSN parameters differ.
    */
-  async function sendVia(hop: Hop, item: QueueItem, recipients: string[], payload: Payload): Promise<Map<string, Outcome> | Error> {
+  async function sendVia(hop: Hop, item: QueueItem, recipients: string[], payload: Payload, plaintext: boolean): Promise<Map<string, Outcome> | Error> {
     const t = config.delivery.connectTimeoutMs;
     const conn = new SMTPConnection({
       host: hop.host,
       port: hop.port,
       name: config.organization.hostname,
       secure: false,
-      opportunisticTLS: true,
+      opportunisticTLS: !plaintext,
+      ignoreTLS: plaintext,
       tls: { rejectUnauthorized: false, minVersion: 'TLSv1.2' },
       connectionTimeout: t,
       greetingTimeout: t,
@@ -241,6 +273,13 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
         });
       });
     const classify = (e: SendErr): Outcome => {
+      // nodemailer refuses a message over the SIZE the hop advertised before MAIL FROM (no reply).
+      if (e.responseCode === undefined && e.code === 'EMESSAGE' && e.command === 'MAIL FROM') {
+        const max = /allowed (\d+)/.exec(e.message ?? '')?.[1];
+        const vi = `Thư lớn hơn kích thước tối đa${max ? ` (${max} byte)` : ''} mà máy chủ nhận ${hop.host} chấp nhận`;
+        const en = `The message is larger than the maximum size${max ? ` (${max} bytes)` : ''} the receiving server ${hop.host} accepts`;
+        return { kind: 'permanent', response: `552 5.3.4 ${bi(vi, en)}`, host: hop.host, status: '5.3.4' };
+      }
       const response = oneLine(e.response ?? e.message ?? 'error');
       const code = e.responseCode;
       if (code !== undefined && code >= 500) return { kind: 'permanent', response, host: hop.host, status: statusOf(response, code, '5.0.0') };
@@ -248,7 +287,12 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
     };
     try {
       const connected = await step<Error | null>((done) => conn.connect((err) => done(err ?? null)));
-      if (connected instanceof Error) return connected;
+      if (connected instanceof Error) {
+        // Opportunistic TLS: a handshake that fails (ETLS, or the socket closed while upgrading).
+        const upgrading = (conn as unknown as { upgrading?: unknown }).upgrading === true;
+        if (!plaintext && (upgrading || (connected as SendErr).code === 'ETLS')) return new StartTlsFailed(connected.message);
+        return connected;
+      }
       const dsnPassed = offersDsn(conn);
       const ext = extensionsOf(conn);
       const headersUtf8 = payload.info.headers;
@@ -299,8 +343,8 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
         if (dsn) envelope.dsn = dsn;
         const data = raw;
         const r = await step<{ err: Error | null; info: SendInfo | undefined }>((done) => conn.send(envelope, data, (err, info) => done({ err: err ?? null, info })));
-        // No SMTP reply at all: a connection problem.
-        const connErr = r instanceof Error ? r : r.err && (r.err as SendErr).responseCode === undefined ? r.err : null;
+        // No SMTP reply at all and a network failure: a connection problem.
+        const connErr = r instanceof Error ? r : r.err && isConnectionError(r.err as SendErr) ? r.err : null;
         if (connErr || r instanceof Error) {
           const e = connErr ?? new Error('connection failed');
           if (i === 0 && out.size === 0) return e; // nothing went: the next hop may do better
@@ -309,7 +353,9 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
         }
         if (r.err) {
           const e = r.err as SendErr;
-          for (const re of e.rejectedErrors ?? []) if (re.recipient) out.set(re.recipient, classify(re));
+          // A refused DATA or message concerns only the recipients accepted at RCPT.
+          const atRcpt = e.rejectedErrors ?? (e.command === 'DATA' ? rcptErrorsOf(conn) : []);
+          for (const re of atRcpt) if (re.recipient) out.set(re.recipient, classify(re));
           for (const x of g.recipients) if (!out.has(x)) out.set(x, classify(e));
           // The transaction may still be open (every RCPT refused): RSET before the next one.
           if (i < groups.length - 1) {
@@ -347,7 +393,11 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
     if (!Array.isArray(r)) return all(r);
     let lastErr = 'no route';
     for (const hop of r) {
-      const res = await sendVia(hop, item, recipients, payload);
+      let res = await sendVia(hop, item, recipients, payload, false);
+      if (res instanceof StartTlsFailed) {
+        log.warn({ queueId: item.id, host: hop.host, err: res.message }, 'STARTTLS handshake failed; trying the hop again without TLS');
+        res = await sendVia(hop, item, recipients, payload, true);
+      }
       if (!(res instanceof Error)) return res;
       lastErr = `${hop.host}:${hop.port}: ${oneLine(res.message)}`;
       log.info({ queueId: item.id, host: hop.host, err: res.message }, 'outbound connection failed');
@@ -374,9 +424,28 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
     return out;
   }
 
+  /** Every recipient of the item with one outcome. */
+  const allWith = (item: QueueItem, o: Outcome): Map<string, Outcome> => new Map(item.recipients.map((r) => [r, o]));
+
+  /** What a DSN can say of a message whose blob is gone: its Message-ID, if the queue has one. */
+  function lostOriginal(item: QueueItem): DsnOriginal {
+    const id = item.messageId?.replace(/[\r\n]+/g, ' ').trim();
+    return { lost: true, headers: id ? Buffer.from(`Message-ID: ${id}\r\n`, 'utf8') : null };
+  }
+
   async function processItem(item: QueueItem): Promise<void> {
     const now = clock.now();
-    const original = await store.readBlob(item.blobId);
+    let original: Buffer;
+    try {
+      original = await store.readBlob(item.blobId);
+    } catch (e) {
+      if (!isMailError(e, 'NOT_FOUND')) throw e;
+      // Permanent: no later attempt can find the bytes again.
+      log.error({ err: e, queueId: item.id, blobId: item.blobId }, 'queued message data lost; failing every recipient');
+      const lost = bi('Dữ liệu thư đã bị mất trên máy chủ nên thư không gửi được', 'The message data was lost on the server, so the message cannot be delivered');
+      await settle(item, now, allWith(item, { kind: 'permanent', response: `554 5.3.0 ${lost}`, host: null, status: '5.3.0' }), lostOriginal(item));
+      return;
+    }
     const local = item.recipients.filter((r) => localDomains.has(domainOf(r)));
     const byDomain = new Map<string, string[]>();
     for (const r of item.recipients) {
@@ -418,7 +487,14 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
       const results = await Promise.all([...byDomain].map(([d, rs]) => deliverRemote(d, item, rs, payload)));
       for (const m of results) for (const [r, o] of m) outcomes.set(r.toLowerCase(), o);
     }
+    await settle(item, now, outcomes, original);
+  }
 
+  /**
+   * The end of an attempt: the send log, the notices (RFC 3461), the recipients left and when
+   * to try them again. `error` is kept on the item instead of the last recipient's reply.
+   */
+  async function settle(item: QueueItem, now: Date, outcomes: ReadonlyMap<string, Outcome>, original: DsnOriginal, error?: string): Promise<void> {
     const age = now.getTime() - item.createdAt.getTime();
     const expired = age >= config.delivery.maxQueueAgeMs;
     // RFC 3461 §5.2.8: one notice for what is final (failed, delivered, relayed), one for delays;
@@ -477,14 +553,23 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
 
     let delayNoticeSent = item.delayNoticeSent;
     const notice = { sender: item.sender, original, arrivalDate: item.createdAt, now, dsn: item.dsn };
+    const deferred = remaining.length > 0;
     try {
       await sendDsn({ ...notice, recipients: final });
-      if (remaining.length > 0 && !delayNoticeSent && age >= config.delivery.delayNoticeAfterMs) {
+    } catch (e) {
+      // The failed recipients stay queued so that their notice is tried again (the delivered
+      // ones cannot: they would be delivered twice).
+      const unnotified = final.filter((f) => f.action === 'failed').map((f) => f.recipient);
+      log.error({ err: e, queueId: item.id, recipients: unnotified }, 'could not send a delivery status notification; its failed recipients stay queued');
+      remaining.push(...unnotified);
+    }
+    try {
+      if (deferred && !delayNoticeSent && age >= config.delivery.delayNoticeAfterMs) {
         await sendDsn({ ...notice, recipients: delayed });
         delayNoticeSent = true;
       }
     } catch (e) {
-      log.error({ err: e, queueId: item.id }, 'could not send a delivery status notification');
+      log.error({ err: e, queueId: item.id }, 'could not send a delay notification');
     }
 
     const schedule = config.delivery.retryScheduleMs;
@@ -492,7 +577,7 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
     await store.finishAttempt(item.id, {
       remaining,
       nextAttemptAt: remaining.length > 0 ? new Date(now.getTime() + delay) : null,
-      error: lastError,
+      error: error ?? lastError,
       delayNoticeSent,
     });
     if (entries.length > 0) {
@@ -501,6 +586,22 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
       } catch (e) {
         log.error({ err: e }, 'send log write failed');
       }
+    }
+  }
+
+  /**
+   * An attempt that threw: every recipient is deferred as by a 4xx, so the item follows the
+   * retry schedule and, past delivery.maxQueueAgeMs, bounces with 4.4.7 like any expiry.
+   */
+  async function attemptThrew(item: QueueItem, e: unknown): Promise<void> {
+    const now = clock.now();
+    log.error({ err: e, queueId: item.id }, 'queue item failed; following the retry schedule');
+    const why = bi('Lỗi tạm thời của máy chủ khi gửi thư', 'Temporary server failure while sending the message');
+    try {
+      const original = await store.readBlob(item.blobId).catch((): DsnOriginal => lostOriginal(item));
+      await settle(item, now, allWith(item, { kind: 'temporary', response: `451 4.3.0 ${why}`, host: null, status: '4.3.0' }), original, oneLine(String(e)));
+    } catch (e2) {
+      log.error({ err: e2, queueId: item.id }, 'could not finish the failed attempt');
     }
   }
 
@@ -515,13 +616,7 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
           total += items.length;
           await Promise.all(
             items.map((item) =>
-              processItem(item).catch(async (e: unknown) => {
-                log.error({ err: e, queueId: item.id }, 'queue item failed; retrying later');
-                const delay = config.delivery.retryScheduleMs[0] ?? 60_000;
-                await store
-                  .finishAttempt(item.id, { remaining: item.recipients, nextAttemptAt: new Date(clock.now().getTime() + delay), error: String(e) })
-                  .catch((e2: unknown) => log.error({ err: e2 }, 'finishAttempt failed'));
-              }),
+              processItem(item).catch((e: unknown) => attemptThrew(item, e)),
             ),
           );
           if (items.length < config.delivery.concurrency || stopped) break;
