@@ -326,6 +326,8 @@ export interface IncomingHeaders {
   received: number;
   /** Top-level From fields (RFC 5322 §3.6: exactly one). */
   from: number;
+  /** Top-level Sender fields (RFC 5322 §3.6: at most one). */
+  sender: number;
 }
 
 /**
@@ -342,10 +344,12 @@ export function scanIncomingHeaders(
   const headerEnd = crlf < 0 ? raw.length : crlf + 2;
   let received = 0;
   let from = 0;
+  let sender = 0;
   const names: string[] = [];
   const ranges = findHeaderFields(raw, headerEnd, (n) => {
     if (n === 'received') received++;
     else if (n === 'from') from++;
+    else if (n === 'sender') sender++;
     const hit = rules.drop(n) || rules.byValue(n);
     if (hit) names.push(n);
     return hit;
@@ -367,8 +371,8 @@ export function scanIncomingHeaders(
       dropAny = true;
     }
   });
-  if (!dropAny) return { raw, received, from };
+  if (!dropAny) return { raw, received, from, sender };
   let j = -1;
   const out = stripRawHeaders(raw, (n) => rules.drop(n) || (rules.byValue(n) && byValue.has(++j)));
-  return { raw: out, received, from };
+  return { raw: out, received, from, sender };
 }

@@ -45,6 +45,20 @@ export const replies = {
     reply(553, '5.7.1', bi('Bạn không được gửi thư với địa chỉ người gửi này', 'You may not send as this sender address')),
   fromNotOwned: (): SmtpReply =>
     reply(553, '5.7.1', bi('Tiêu đề From không phải địa chỉ của bạn', 'The From header is not one of your addresses')),
+  senderHeaderNotOwned: (): SmtpReply =>
+    reply(553, '5.7.1', bi('Tiêu đề Sender không phải địa chỉ của bạn', 'The Sender header is not one of your addresses')),
+  /** A display name (From or Sender) showing an address that is not the sender's own, or control characters. */
+  misleadingDisplayName: (): SmtpReply =>
+    reply(
+      553,
+      '5.7.1',
+      bi('Tên hiển thị trong From hoặc Sender chứa địa chỉ khác hoặc ký tự điều khiển', 'The display name in From or Sender shows another address or holds control characters'),
+    ),
+  /** RFC 6531 §3.5: a non-ASCII address needs the SMTPUTF8 parameter on MAIL. */
+  utf8SenderWithoutSmtputf8: (): SmtpReply =>
+    reply(550, '5.6.7', bi('Địa chỉ người gửi có ký tự ngoài ASCII: cần tham số SMTPUTF8', 'Non-ASCII sender address without the SMTPUTF8 parameter')),
+  utf8RecipientWithoutSmtputf8: (): SmtpReply =>
+    reply(553, '5.6.7', bi('Địa chỉ người nhận có ký tự ngoài ASCII: cần tham số SMTPUTF8 ở lệnh MAIL', 'Non-ASCII recipient address without SMTPUTF8 on MAIL')),
   overQuota: (): SmtpReply => reply(452, '4.2.2', bi('Hộp thư người nhận đã đầy', 'Recipient mailbox is over quota')),
   tooManyRecipients: (max: number): SmtpReply =>
     reply(452, '4.5.3', bi(`Quá nhiều người nhận (tối đa ${max})`, `Too many recipients (at most ${max})`)),
@@ -69,8 +83,8 @@ export const replies = {
   tooManyBadCommands: (): SmtpReply =>
     reply(421, '4.7.0', bi('Quá nhiều lệnh sai, đóng kết nối', 'Too many bad commands, closing connection')),
   authRequired: (): SmtpReply => reply(530, '5.7.0', bi('Cần đăng nhập trước', 'Authentication required')),
-  tlsRequired: (): SmtpReply =>
-    reply(538, '5.7.11', bi('Cần dùng STARTTLS trước khi đăng nhập', 'Must issue a STARTTLS command first')),
+  /** RFC 3207 §4: AUTH on a connection that must be encrypted first. */
+  tlsRequired: (): SmtpReply => reply(530, '5.7.0', bi('Cần dùng STARTTLS trước khi đăng nhập', 'Must issue a STARTTLS command first')),
   authFailed: (): SmtpReply => reply(535, '5.7.8', bi('Sai tên đăng nhập hoặc mật khẩu', 'Authentication credentials invalid')),
   dmarcReject: (domain: string): SmtpReply =>
     reply(
@@ -88,6 +102,8 @@ export const replies = {
   /** RFC 5322 §3.6: the From field occurs exactly once. */
   multipleFrom: (): SmtpReply =>
     reply(550, '5.6.0', bi('Thư có nhiều hơn một tiêu đề From (RFC 5322 mục 3.6)', 'Message has more than one From header (RFC 5322 section 3.6)')),
+  multipleSender: (): SmtpReply =>
+    reply(550, '5.6.0', bi('Thư có nhiều hơn một tiêu đề Sender (RFC 5322 mục 3.6)', 'Message has more than one Sender header (RFC 5322 section 3.6)')),
   /** The session's sign-in no longer holds (reset, suspension, revocation): 421 closes the connection. */
   signInGone: (): SmtpReply => reply(421, '4.7.0', SIGN_IN_GONE),
   /** RFC 4616 §2: the authorization identity must be the authenticated user. */

@@ -12,14 +12,14 @@ import type { AuthService } from '../auth/index.js';
 import { credentialOf, currentSignIn, type SignInCredential } from '../auth/sign-in-holds.js';
 import type { Config } from '../config/schema.js';
 import type { Delivery } from '../delivery/index.js';
-import { prependHeaders, replaceSubject } from '../delivery/index.js';
+import { findHeaderFields, prependHeaders, replaceSubject } from '../delivery/index.js';
 import type { Clock } from '../lib/clock.js';
 import { bi } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { normalizeIp } from '../net/index.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { BoundListener, Service } from '../lib/service.js';
-import { encodeHeaderValue } from '../mail/headers.js';
+import { decodeWords, encodeHeaderValue } from '../mail/headers.js';
 import { parseMessage } from '../mail/parse.js';
 import type { EnvelopeAddress, ParsedMessage } from '../mail/types.js';
 import type { Pipeline, PipelineResult, PolicyContext, PolicyReply } from '../policy/types.js';
@@ -127,6 +127,37 @@ function unknownParam(a: SMTPServerAddress, allowed: ReadonlySet<string>, auth: 
     if (!allowed.has(key) && !(auth && key === 'AUTH')) return key;
   }
   return null;
+}
+
+/** A character outside US-ASCII (RFC 6531: such an address needs SMTPUTF8). */
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * A display name that misleads: one showing an e-mail address that is not among `own` (a
+ * reader sees "binh@…" and parsers disagree on which address the field holds), or holding
+ * control characters (NUL included). Encoded words are decoded first.
+ */
+function misleadingName(a: EnvelopeAddress, own: ReadonlySet<string>): boolean {
+  if (a.name === null || a.name === '') return false;
+  const name = decodeWords(a.name);
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(name)) return true;
+  for (const m of name.matchAll(/[^\s<>()[\]"',;:@]+@[^\s<>()[\]"',;:@]+/g)) {
+    if (!own.has(m[0].toLowerCase().replace(/\.$/, ''))) return true;
+  }
+  return false;
+}
+
+/** A From or Sender field holding a control character (NUL included) other than folding white space. */
+function controlInFromOrSender(raw: Buffer): boolean {
+  const end = raw.indexOf('\r\n\r\n');
+  const fields = findHeaderFields(raw, end < 0 ? raw.length : end + 2, (n) => n === 'from' || n === 'sender');
+  return fields.some(([a, b]) => {
+    for (let i = a; i < b; i++) {
+      const x = raw[i] ?? 0;
+      if ((x < 0x20 && x !== 0x09 && x !== 0x0a && x !== 0x0d) || x === 0x7f) return true;
+    }
+    return false;
+  });
 }
 
 function localPartMatches(a: EnvelopeAddress): string | null {
@@ -242,7 +273,8 @@ export function createSmtpService(deps: SmtpDeps): Service {
     const s = new Set<string>([account.address.toLowerCase()]);
     for (const a of await store.listAliases(account.id)) s.add(a.toLowerCase());
     for (const unit of await store.listDelegatedTo(account.id)) {
-      if (unit.state === 'deleted') continue;
+      // A suspended unit mailbox still receives (R-ACC-3) but nobody sends as it until restored.
+      if (unit.state !== 'active') continue;
       s.add(unit.address.toLowerCase());
       for (const a of await store.listAliases(unit.id)) s.add(a.toLowerCase());
     }
@@ -318,7 +350,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
         case 'throttled':
           throw hookError(reply(454, '4.7.0', r.message));
         case 'plaintext-refused':
-          throw hookError(reply(538, '5.7.11', r.message));
+          throw hookError(reply(530, '5.7.0', r.message));
         default:
           throw bad(c, reply(535, '5.7.8', r.message));
       }
@@ -362,6 +394,9 @@ export function createSmtpService(deps: SmtpDeps): Service {
     const dsn = mailDsn(rawParams(address), address.args);
     if (!dsn.ok) throw bad(c, dsn.reply);
     let sender = '';
+    // RFC 6531 §3.5: a non-ASCII address only with SMTPUTF8 on this MAIL command.
+    const utf8 = address.args !== false && address.args.SMTPUTF8 === true;
+    if (!utf8 && NON_ASCII.test(raw)) throw bad(c, replies.utf8SenderWithoutSmtputf8());
     if (raw !== '') {
       const cls = classifyAddress(raw, localDomains);
       if (cls.kind === 'invalid') throw bad(c, replies.badSenderSyntax());
@@ -374,7 +409,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
     c.txCount++;
     const tx: Tx = {
       id: `${c.sessionId}-${c.txCount}`,
-      utf8: address.args !== false && address.args.SMTPUTF8 === true,
+      utf8,
       sender,
       declaredSize: Number.isFinite(declared) ? declared : 0,
       recipients: [],
@@ -427,6 +462,10 @@ export function createSmtpService(deps: SmtpDeps): Service {
     if (cls.kind === 'invalid') {
       await refuse(c, address.address, replies.badRecipientSyntax());
       throw bad(c, replies.badRecipientSyntax());
+    }
+    if (!tx.utf8 && NON_ASCII.test(rcpt)) {
+      await refuse(c, address.address, replies.utf8RecipientWithoutSmtputf8());
+      throw bad(c, replies.utf8RecipientWithoutSmtputf8());
     }
     if (tx.recipients.includes(cls.address)) {
       keepDsn(cls.address); // a repeated RCPT replaces the earlier one, as in smtp-server's envelope
@@ -528,15 +567,29 @@ export function createSmtpService(deps: SmtpDeps): Service {
     const headers: string[] = [];
 
     if (c.mode !== 'smtp') {
-      // The From header must be one of the signed-in user's addresses too.
+      // The From header must be one of the signed-in user's addresses too, and so must Sender
+      // (RFC 5322 §3.6.2: the mailbox of the agent that sent it; the parser reads the first of
+      // several, so more than one is refused). The envelope's sender is From when Sender is absent.
+      const isOwned = (list: EnvelopeAddress[]): boolean =>
+        list.length > 0 &&
+        list.every((a) => {
+          const addr = localPartMatches(a);
+          return addr !== null && c.senders.has(addr);
+        });
       const from = parsed.envelope.from ?? [];
-      const owned = from.length > 0 && from.every((a) => {
-        const addr = localPartMatches(a);
-        return addr !== null && c.senders.has(addr);
-      });
-      if (!owned) {
+      const senderField = parsed.envelope.sender ?? from;
+      const problem = !isOwned(from)
+        ? replies.fromNotOwned()
+        : scan.sender > 1
+          ? replies.multipleSender()
+          : !isOwned(senderField)
+            ? replies.senderHeaderNotOwned()
+            : [...from, ...senderField].some((a) => misleadingName(a, c.senders)) || controlInFromOrSender(stripped)
+              ? replies.misleadingDisplayName()
+              : null;
+      if (problem) {
         metrics.rejections.inc({ rule: 'from-ownership', protocol: c.mode });
-        throw await refuseAll(c, tx, replies.fromNotOwned(), data.size, parsed.messageId, []);
+        throw await refuseAll(c, tx, problem, data.size, parsed.messageId, []);
       }
     }
 
@@ -627,16 +680,20 @@ export function createSmtpService(deps: SmtpDeps): Service {
       throw hookError(first ? reply(first.code, first.enhanced, first.text) : replies.temporary());
     }
     // RFC 3461 §5.2.3: a "delivered" DSN for local mailboxes whose recipient asked NOTIFY=SUCCESS;
-    // a recipient lost since RCPT (account deleted) is a failure reported the same way. Queued
-    // recipients are reported by the queue runner.
+    // a recipient lost since RCPT (account deleted) is a failure reported the same way, and so is
+    // one that could be neither delivered nor queued (the queue could not be written) while the
+    // others were: the 250 covers the message, so the sender must hear of it (RFC 5321 §6.1).
+    // Queued recipients are reported by the queue runner.
     const notices: DsnRecipient[] = [];
     for (const r of result.results) {
       const d = tx.rcptDsn.get(r.recipient);
       const originalRecipient = d?.orcpt ?? null;
       if (r.outcome === 'delivered' && wantsNotice(d, 'SUCCESS')) {
         notices.push({ recipient: r.recipient, action: 'delivered', status: '2.0.0', diagnostic: null, remoteMta: null, originalRecipient });
-      } else if (r.outcome === 'rejected' && wantsNotice(d, 'FAILURE')) {
-        notices.push({ recipient: r.recipient, action: 'failed', status: r.enhanced, diagnostic: `smtp; ${r.code} ${r.enhanced} ${r.text}`, remoteMta: null, originalRecipient });
+      } else if ((r.outcome === 'rejected' || r.outcome === 'deferred') && wantsNotice(d, 'FAILURE')) {
+        // Nothing will try a deferred recipient again: it failed, with a permanent status.
+        const status = r.outcome === 'deferred' ? r.enhanced.replace(/^4\./, '5.') : r.enhanced;
+        notices.push({ recipient: r.recipient, action: 'failed', status, diagnostic: `smtp; ${r.code} ${r.enhanced} ${r.text}`, remoteMta: null, originalRecipient });
       }
     }
     if (notices.length > 0) {

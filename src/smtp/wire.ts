@@ -119,7 +119,11 @@ type ParseFn = (this: SMTPConnection, name: string, command: unknown) => { addre
  */
 export function rawEsmtpParams(command: string): Record<string, string | true> {
   const out: Record<string, string | true> = {};
-  const parts = command.slice(command.indexOf(':') + 1).trim().split(/\s+/).slice(1);
+  // After the path's closing ">" (a quoted local part or a stray space inside "<…>" is part of
+  // the path, not a parameter); a path without brackets ends at the first white space.
+  const rest = command.slice(command.indexOf(':') + 1).trim();
+  const close = rest.startsWith('<') ? rest.indexOf('>') : -1;
+  const parts = close >= 0 ? rest.slice(close + 1).trim().split(/\s+/).filter(Boolean) : rest.split(/\s+/).slice(1);
   for (const p of parts) {
     const i = p.indexOf('=');
     const key = (i < 0 ? p : p.slice(0, i)).toUpperCase();
@@ -141,6 +145,16 @@ export function hasSecondPath(command: string): boolean {
     .trim()
     .split(/\s+/)
     .some((word) => word.startsWith('<') || word.startsWith(','));
+}
+
+/**
+ * AUTH is disabled for this session only (a submission listener's plaintext connection that
+ * must use STARTTLS first; the MX disables it for the whole server) and TLS is not up yet.
+ */
+function authNeedsTls(conn: SMTPConnection): boolean {
+  const c = conn as unknown as { secure?: boolean; session?: { disabledCommands?: unknown }; _server: { options: { disabledCommands?: string[] } } };
+  const sessionOff = Array.isArray(c.session?.disabledCommands) && c.session.disabledCommands.some((x) => String(x).toUpperCase() === 'AUTH');
+  return !c.secure && sessionOff && !(c._server.options.disabledCommands ?? []).includes('AUTH');
 }
 
 type SendFn = (this: SMTPConnection, code: number, data?: string | string[], context?: string | false) => void;
@@ -186,6 +200,15 @@ export function installReplyWriter(): void {
   const original = proto.send;
   proto.send = function send(this: SMTPConnection, code: number, data?: string | string[], context?: string | false): void {
     coalesce(this, code);
+    if (code === 500 && data === 'Error: command not recognized' && context === 'AUTH' && authNeedsTls(this)) {
+      // AUTH is left out of EHLO until STARTTLS on a listener that wants TLS first (it is
+      // disabled for the session), but it is a known command: RFC 3207 §4 answers 530 5.7.0, and
+      // it does not count as an unknown command.
+      const self = this as unknown as { _unrecognizedCommands?: number };
+      self._unrecognizedCommands = Math.max(0, (self._unrecognizedCommands ?? 1) - 1);
+      const r = replies.tlsRequired();
+      return original.call(this, r.code, `${r.enhanced} ${r.text}`, false);
+    }
     if (code === 500 && data === 'Error: command not recognized') {
       // smtp-server closes after a fixed 10 unknown commands; smtp.maxBadCommands may be lower.
       const self = this as unknown as { _unrecognizedCommands?: number; _server: { options: { buudienMaxBadCommands?: number } } };

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../../src/store/port.js';
 import { startApp, type TestApp } from '../helpers/app.js';
-import { createUser, nextMessage, PASSWORD, sendRaw, SmtpLineClient } from './smtp-helpers.js';
+import { createUser, messagesIn, nextMessage, PASSWORD, sendRaw, SmtpLineClient } from './smtp-helpers.js';
 
 let app: TestApp;
 let long: Account;
@@ -59,6 +59,117 @@ describe('submission: From headers', () => {
     const arrived = nextMessage(app.store, mai.id);
     expect((await sendRaw(c, 'longnv@example.gov.vn', ['maitt@example.gov.vn'], body('longnv@example.gov.vn', 'one-from'))).code).toBe(250);
     expect((await arrived).toString()).toContain('Subject: one-from');
+    c.close();
+  });
+});
+
+describe('submission: Sender headers and display names', () => {
+  const withHeaders = (headers: string[], subject: string): string =>
+    [...headers, 'To: <maitt@example.gov.vn>', `Subject: ${subject}`, 'Date: Sun, 22 Nov 2026 10:00:00 +0000', `Message-ID: <${Math.random()}@test>`, '', 'x', ''].join('\r\n');
+
+  it('refuses a Sender that is not the user own (553 5.7.1) and a second Sender (550 5.6.0); the user own Sender under a delegated From passes', async () => {
+    const c = await submission();
+    const other = await sendRaw(c, 'longnv@example.gov.vn', ['maitt@example.gov.vn'], withHeaders(['From: longnv@example.gov.vn', 'Sender: maitt@example.gov.vn'], 'sender-other'));
+    expect(other.code).toBe(553);
+    expect(other.text).toMatch(/^5\.7\.1 .+ \/ The Sender header is not one of your addresses/);
+    const two = await sendRaw(c, 'longnv@example.gov.vn', ['maitt@example.gov.vn'], withHeaders(['From: longnv@example.gov.vn', 'Sender: longnv@example.gov.vn', 'Sender: maitt@example.gov.vn'], 'sender-two'));
+    expect(two.code).toBe(550);
+    expect(two.text).toMatch(/^5\.6\.0 .+ \/ .*more than one Sender/);
+    const arrived = nextMessage(app.store, mai.id);
+    const own = await sendRaw(c, 'vanphong@example.gov.vn', ['maitt@example.gov.vn'], withHeaders(['From: "Van phong" <vanphong@example.gov.vn>', 'Sender: longnv@example.gov.vn'], 'sender-own'));
+    expect(own.code).toBe(250);
+    expect((await arrived).toString()).toContain('Subject: sender-own');
+    c.close();
+  });
+
+  it('refuses a display name showing another address, in clear or encoded, or holding a NUL (553 5.7.1); one showing the user own address passes', async () => {
+    const c = await submission();
+    const spoofs = [
+      'From: maitt@example.gov.vn <longnv@example.gov.vn>',
+      'From: "maitt@example.gov.vn" <longnv@example.gov.vn>',
+      `From: =?utf-8?B?${Buffer.from('maitt@example.gov.vn <maitt@example.gov.vn>,').toString('base64')}?= <longnv@example.gov.vn>`,
+      'From: Long\u0000 <longnv@example.gov.vn>',
+    ];
+    for (const from of spoofs) {
+      const r = await sendRaw(c, 'longnv@example.gov.vn', ['maitt@example.gov.vn'], withHeaders([from], 'display-spoof'));
+      expect(r.code, from).toBe(553);
+      expect(r.text, from).toMatch(/^5\.7\.1 .+ \/ The display name in From or Sender shows another address/);
+    }
+    const arrived = nextMessage(app.store, mai.id);
+    const fine = await sendRaw(c, 'longnv@example.gov.vn', ['maitt@example.gov.vn'], withHeaders(['From: "Long (longnv@example.gov.vn)" <longnv@example.gov.vn>'], 'display-own'));
+    expect(fine.code).toBe(250);
+    expect((await arrived).toString()).toContain('Subject: display-own');
+    expect((await messagesIn(app.store, mai.id)).filter((m) => m.toString().includes('Subject: display-spoof'))).toHaveLength(0);
+    c.close();
+  });
+
+  it('a suspended unit mailbox cannot be sent as by its delegates (553 5.7.1); it still receives', async () => {
+    const paused = await createUser(app.store, 'tamdung@example.gov.vn', { kind: 'unit' });
+    await app.store.addDelegation(paused.id, long.id, audit);
+    await app.store.updateAccount(paused.id, { state: 'suspended' }, audit);
+    const c = await submission();
+    const r = await c.cmd('MAIL FROM:<tamdung@example.gov.vn>');
+    expect(r.code).toBe(553);
+    expect(r.text).toMatch(/^5\.7\.1 /);
+    await c.cmd('RSET');
+    const arrived = nextMessage(app.store, paused.id);
+    expect((await sendRaw(c, 'longnv@example.gov.vn', ['tamdung@example.gov.vn'], withHeaders(['From: longnv@example.gov.vn'], 'to-paused'))).code).toBe(250);
+    expect((await arrived).toString()).toContain('Subject: to-paused');
+    c.close();
+  });
+});
+
+describe('a 250 for a message some of whose recipients could not be queued', () => {
+  it('tells the sender with a failure DSN for those recipients (RFC 5321 §6.1)', async () => {
+    const store = app.store as { enqueue: typeof app.store.enqueue };
+    const enqueue = store.enqueue;
+    store.enqueue = () => Promise.reject(new Error('disk full'));
+    try {
+      const c = await submission();
+      const toMai = nextMessage(app.store, mai.id);
+      const dsn = nextMessage(app.store, long.id);
+      const r = await sendRaw(c, 'longnv@example.gov.vn', ['maitt@example.gov.vn', 'far@other.example'], body('longnv@example.gov.vn', 'half-queued'));
+      expect(r.code).toBe(250);
+      expect((await toMai).toString()).toContain('Subject: half-queued');
+      const notice = (await dsn).toString();
+      expect(notice).toMatch(/Content-Type: multipart\/report; report-type=delivery-status/i);
+      expect(notice).toMatch(/Final-Recipient: rfc822; ?far@other\.example\r\nAction: failed\r\nStatus: 5\.3\.0/);
+      expect(notice).not.toContain('maitt@example.gov.vn\r\nAction');
+      c.close();
+    } finally {
+      store.enqueue = enqueue;
+    }
+  });
+});
+
+describe('non-ASCII addresses without SMTPUTF8 (RFC 6531 §3.5)', () => {
+  it('MAIL: 550 5.6.7; RCPT: 553 5.6.7; the same addresses pass with SMTPUTF8', async () => {
+    const c = await mx();
+    const m = await c.cmd('MAIL FROM:<người@ext.example>');
+    expect(m.code).toBe(550);
+    expect(m.text).toMatch(/^5\.6\.7 .+ \/ Non-ASCII sender address without the SMTPUTF8 parameter$/);
+    expect((await c.cmd('MAIL FROM:<người@ext.example> SMTPUTF8')).code).toBe(250);
+    await c.cmd('RSET');
+    expect((await c.cmd('MAIL FROM:<a@ext.example>')).code).toBe(250);
+    const r = await c.cmd('RCPT TO:<ngườidùng@example.gov.vn>');
+    expect(r.code).toBe(553);
+    expect(r.text).toMatch(/^5\.6\.7 /);
+    // A relay attempt is still answered as one (554 5.7.1), with or without non-ASCII.
+    expect((await c.cmd('RCPT TO:<người@other.example>')).code).toBe(554);
+    c.close();
+  });
+
+  it('a quoted local part with a space, or a space before ">", is an address problem, not an unknown parameter (never 555)', async () => {
+    const s = await submission();
+    expect((await s.cmd('MAIL FROM:<longnv@example.gov.vn>')).code).toBe(250);
+    const quoted = await s.cmd('RCPT TO:<"x y"@ext.example>');
+    expect(quoted.code).not.toBe(555);
+    s.close();
+    const c = await mx();
+    expect((await c.cmd('MAIL FROM:<a@ext.example>')).code).toBe(250);
+    const spaced = await c.cmd('RCPT TO:<maitt@example.gov.vn >');
+    expect(spaced.code).not.toBe(555);
+    expect(spaced.text).not.toMatch(/Parameter/);
     c.close();
   });
 });
