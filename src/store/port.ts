@@ -606,7 +606,11 @@ export interface Store {
     opts?: { unchangedSince?: number; origin?: unknown },
   ): Promise<{ changes: FlagChange[]; failed: number[] }>;
   /** Remove messages (those given, else every \\Deleted one). Returns the expunged UIDs. */
-  expunge(mailboxId: number, uids?: number[], opts?: { origin?: unknown }): Promise<number[]>;
+  /**
+   * Remove messages: with no UIDs, every one flagged \Deleted; with UIDs, those of them (only
+   * those flagged \Deleted when onlyDeleted is set: IMAP's UID EXPUNGE, RFC 4315 §2.1).
+   */
+  expunge(mailboxId: number, uids?: number[], opts?: { origin?: unknown; onlyDeleted?: boolean }): Promise<number[]>;
   copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null): Promise<CopyResult>;
   /** Copy then expunge from the source, in one transaction. */
   moveMessages(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null, opts?: { origin?: unknown }): Promise<CopyResult>;

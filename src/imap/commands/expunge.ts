@@ -27,14 +27,14 @@ export const expungeCommand: CommandSpec<'EXPUNGE'> = {
     if (view.readOnly) return { kind: 'no', code: 'READ-ONLY', text: bi('Hộp thư đang mở chỉ để xem', 'Mailbox is read-only') };
     let uids: number[] | undefined;
     if (cmd.uid && cmd.uidSet) {
-      uids = resolveSet(s, cmd.uidSet, true)
-        .filter((q) => view.flagsAt(q).includes('\\Deleted'))
-        .map((q) => view.uidAt(q) as number);
+      uids = resolveSet(s, cmd.uidSet, true).map((q) => view.uidAt(q) as number);
       if (uids.length === 0) return ok(bi('Xong', 'EXPUNGE completed'));
     }
     // Changes other sessions made first, so our \Deleted view is current.
     await s.notify(null, true);
-    const gone = await s.deps.store.expunge(mailbox.id, uids, { origin: s.id });
+    // RFC 4315 §2.1: only messages in the set that have \Deleted now, as the store sees it inside
+    // its transaction (another session may have just taken the flag off).
+    const gone = await s.deps.store.expunge(mailbox.id, uids, { origin: s.id, onlyDeleted: true });
     await announceOwnExpunge(s, gone);
     return ok(bi('Đã xóa hẳn', 'EXPUNGE completed'));
   },

@@ -1338,14 +1338,29 @@ class SqliteStore implements Store {
     return v;
   }
 
+  /**
+   * A new id for a mailbox or an app password: above every id ever given out (migration 10), so
+   * an id a session still holds never comes to mean another row.
+   */
+  private nextId(table: 'mailboxes' | 'app_passwords'): number {
+    const key = `${table}.last_id`;
+    const mark = Number(this.c.get<{ value: string }>('SELECT value FROM meta WHERE key = ?', key)?.value ?? 0);
+    const max = this.c.get<{ m: number }>(`SELECT COALESCE(MAX(id), 0) AS m FROM ${table}`)?.m ?? 0;
+    const id = Math.max(mark, max) + 1;
+    this.c.run('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value', key, String(id));
+    return id;
+  }
+
   private createMailboxSync(accountId: number, name: string, specialUse: SpecialUse | null, subscribed: boolean): Mailbox {
     const n = normalizeMailboxName(name);
     checkMailboxName(n);
     if (this.c.get('SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?', accountId, n)) throw exists(`Thư mục "${n}"`, `Mailbox "${n}"`);
     const uidValidity = this.nextUidValidity();
     const at = this.c.now();
-    const info = this.c.run(
-      'INSERT INTO mailboxes (account_id, name, special_use, subscribed, uidvalidity, uidnext, highest_modseq, created_at) VALUES (?, ?, ?, ?, ?, 1, 1, ?)',
+    const id = this.nextId('mailboxes');
+    this.c.run(
+      'INSERT INTO mailboxes (id, account_id, name, special_use, subscribed, uidvalidity, uidnext, highest_modseq, created_at) VALUES (?, ?, ?, ?, ?, ?, 1, 1, ?)',
+      id,
       accountId,
       n,
       specialUse,
@@ -1353,7 +1368,7 @@ class SqliteStore implements Store {
       uidValidity,
       at,
     );
-    return { id: Number(info.lastInsertRowid), accountId, name: n, specialUse, subscribed, uidValidity, uidNext: 1, highestModseq: 1, createdAt: d(at) };
+    return { id, accountId, name: n, specialUse, subscribed, uidValidity, uidNext: 1, highestModseq: 1, createdAt: d(at) };
   }
 
   private accountSync(id: number): Account {
@@ -1611,8 +1626,9 @@ class SqliteStore implements Store {
     return this.tx(() => {
       this.accountSync(accountId);
       const at = this.c.now();
-      const info = this.c.run('INSERT INTO app_passwords (account_id, label, hash, hint, created_at) VALUES (?, ?, ?, ?, ?)', accountId, label, hash, hint, at);
-      return { id: Number(info.lastInsertRowid), accountId, label, hash, hint, createdAt: d(at), lastUsedAt: null };
+      const id = this.nextId('app_passwords');
+      this.c.run('INSERT INTO app_passwords (id, account_id, label, hash, hint, created_at) VALUES (?, ?, ?, ?, ?, ?)', id, accountId, label, hash, hint, at);
+      return { id, accountId, label, hash, hint, createdAt: d(at), lastUsedAt: null };
     });
   }
 
@@ -2029,7 +2045,7 @@ class SqliteStore implements Store {
     });
   }
 
-  private expungeSync(mailboxId: number, uids: number[] | undefined, origin: unknown): number[] {
+  private expungeSync(mailboxId: number, uids: number[] | undefined, origin: unknown, onlyDeleted = false): number[] {
     const mb = this.mailboxSync(mailboxId);
     let targets: number[];
     if (uids === undefined) {
@@ -2037,9 +2053,10 @@ class SqliteStore implements Store {
         .all<{ uid: number }>("SELECT uid FROM messages WHERE mailbox_id = ? AND instr(' ' || flags || ' ', ' \\Deleted ') > 0 ORDER BY uid", mailboxId)
         .map((r) => r.uid);
     } else {
-      targets = [...new Set(uids)]
-        .sort((a, b) => a - b)
-        .filter((uid) => !!this.c.get('SELECT 1 FROM messages WHERE mailbox_id = ? AND uid = ?', mailboxId, uid));
+      const sql = onlyDeleted
+        ? "SELECT 1 FROM messages WHERE mailbox_id = ? AND uid = ? AND instr(' ' || flags || ' ', ' \\Deleted ') > 0"
+        : 'SELECT 1 FROM messages WHERE mailbox_id = ? AND uid = ?';
+      targets = [...new Set(uids)].sort((a, b) => a - b).filter((uid) => !!this.c.get(sql, mailboxId, uid));
     }
     if (targets.length === 0) return [];
     const modseq = mb.highest_modseq + 1;
@@ -2054,8 +2071,8 @@ class SqliteStore implements Store {
     return targets;
   }
 
-  async expunge(mailboxId: number, uids?: number[], opts: { origin?: unknown } = {}): Promise<number[]> {
-    return this.tx(() => this.expungeSync(mailboxId, uids, opts.origin));
+  async expunge(mailboxId: number, uids?: number[], opts: { origin?: unknown; onlyDeleted?: boolean } = {}): Promise<number[]> {
+    return this.tx(() => this.expungeSync(mailboxId, uids, opts.origin, opts.onlyDeleted ?? false));
   }
 
   private copySync(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null): CopyResult & { moved: number[] } {

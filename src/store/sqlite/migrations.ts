@@ -386,4 +386,16 @@ CREATE INDEX signin_log_at ON signin_log(at);
 ALTER TABLE app_passwords ADD COLUMN hint TEXT;
 `,
   },
+  {
+    version: 10,
+    name: 'ids never given out twice',
+    sql: `
+-- SQLite gives a new row the highest id + 1, so deleting the newest mailbox or app password and
+-- creating another gave its id out again. Sessions hold these ids (an IMAP session its selected
+-- mailbox, a signed-in session the app password it used): a reused id could point a session of
+-- one account at another account's new mailbox. The store now takes new ids from these marks.
+INSERT OR IGNORE INTO meta (key, value) SELECT 'mailboxes.last_id', COALESCE(MAX(id), 0) FROM mailboxes;
+INSERT OR IGNORE INTO meta (key, value) SELECT 'app_passwords.last_id', COALESCE(MAX(id), 0) FROM app_passwords;
+`,
+  },
 ];
