@@ -15,6 +15,10 @@ const INDEXED = new Set(['subject', 'from', 'to', 'cc', 'bcc']);
 
 export class SearchContext {
   private details: Map<number, MessageDetail> | null = null;
+  /** Header fields outside the index that the criteria name (lower case), gathered before evaluating. */
+  private readonly headerFields = new Set<string>();
+  /** Per UID: those fields' unfolded values, lower case; each header read at most once per command. */
+  private headers: Map<number, Map<string, string[]>> | null = null;
   /** The key used a MODSEQ criterion (the reply then carries the highest MODSEQ). */
   usedModseq = false;
 
@@ -37,7 +41,15 @@ export class SearchContext {
     return map;
   }
 
+  /** Evaluate the criteria: one bitmap, index = sequence number. */
   async eval(key: SearchKey): Promise<Uint8Array> {
+    const before = this.headerFields.size;
+    collectHeaderFields(key, this.headerFields);
+    if (this.headerFields.size !== before) this.headers = null; // a field not read yet: read headers again, once
+    return this.evalKey(key);
+  }
+
+  private async evalKey(key: SearchKey): Promise<Uint8Array> {
     const view = this.view;
     const n = view.exists;
     const out = new Uint8Array(n + 1);
@@ -47,20 +59,21 @@ export class SearchContext {
         return out;
       case 'and': {
         out.fill(1, 1);
-        for (const k of key.keys) {
-          const r = await this.eval(k);
+        // A key repeated in one AND changes nothing: evaluated once.
+        for (const k of uniqueKeys(key.keys)) {
+          const r = await this.evalKey(k);
           for (let i = 1; i <= n; i++) out[i] = (out[i] as number) & (r[i] as number);
         }
         return out;
       }
       case 'or': {
-        const a = await this.eval(key.left);
-        const b = await this.eval(key.right);
+        const a = await this.evalKey(key.left);
+        const b = await this.evalKey(key.right);
         for (let i = 1; i <= n; i++) out[i] = (a[i] as number) | (b[i] as number);
         return out;
       }
       case 'not': {
-        const a = await this.eval(key.key);
+        const a = await this.evalKey(key.key);
         for (let i = 1; i <= n; i++) out[i] = a[i] ? 0 : 1;
         return out;
       }
@@ -93,7 +106,7 @@ export class SearchContext {
       case 'text':
         return this.indexed(key.where, key.value);
       case 'header': {
-        if (INDEXED.has(key.field) && key.value !== '') return this.indexed(key.field as 'subject', key.value);
+        if (isIndexed(key.field, key.value)) return this.indexed(key.field as 'subject', key.value);
         return this.header(key.field, key.value);
       }
       case 'date': {
@@ -141,18 +154,71 @@ export class SearchContext {
   private async header(field: string, value: string): Promise<Uint8Array> {
     const view = this.view;
     const out = new Uint8Array(view.exists + 1);
-    const details = await this.allDetails();
+    const headers = await this.allHeaders();
     const needle = value.toLowerCase();
     const name = field.toLowerCase();
     for (let i = 1; i <= view.exists; i++) {
-      const d = details.get(view.uidAt(i) as number);
-      if (!d) continue;
-      const head = await this.s.deps.store.readBlob(d.blobId, { start: d.structure.headerStart, end: d.structure.bodyStart });
-      const values = headerValues(head.toString('utf8'), name);
-      out[i] = values.some((v) => v.toLowerCase().includes(needle)) ? 1 : 0;
+      const values = headers.get(view.uidAt(i) as number)?.get(name);
+      out[i] = values?.some((v) => v.includes(needle)) ? 1 : 0;
     }
     return out;
   }
+
+  /**
+   * Every message's values of the fields in headerFields, read once per command (as allDetails):
+   * a SEARCH with thousands of HEADER keys reads each header once, not once per key, and keeps only
+   * the fields asked for.
+   */
+  private async allHeaders(): Promise<Map<number, Map<string, string[]>>> {
+    if (this.headers) return this.headers;
+    const details = await this.allDetails();
+    const map = new Map<number, Map<string, string[]>>();
+    for (const uid of this.view.allUids()) {
+      const d = details.get(uid);
+      if (!d) continue;
+      const head = (await this.s.deps.store.readBlob(d.blobId, { start: d.structure.headerStart, end: d.structure.bodyStart })).toString('utf8');
+      const fields = new Map<string, string[]>();
+      for (const name of this.headerFields) fields.set(name, headerValues(head, name).map((v) => v.toLowerCase()));
+      map.set(uid, fields);
+    }
+    this.headers = map;
+    return map;
+  }
+}
+
+/** The header fields (lower case) that HEADER keys read from the message rather than the index. */
+function collectHeaderFields(key: SearchKey, into: Set<string>): void {
+  switch (key.op) {
+    case 'and':
+      for (const k of key.keys) collectHeaderFields(k, into);
+      return;
+    case 'or':
+      collectHeaderFields(key.left, into);
+      collectHeaderFields(key.right, into);
+      return;
+    case 'not':
+      collectHeaderFields(key.key, into);
+      return;
+    case 'header':
+      if (!isIndexed(key.field, key.value)) into.add(key.field.toLowerCase());
+      return;
+    default:
+      return;
+  }
+}
+
+function isIndexed(field: string, value: string): boolean {
+  return INDEXED.has(field) && value !== '';
+}
+
+function uniqueKeys(keys: readonly SearchKey[]): SearchKey[] {
+  const seen = new Set<string>();
+  return keys.filter((k) => {
+    const id = JSON.stringify(k);
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
 }
 
 function utcDay(when: Date): number {

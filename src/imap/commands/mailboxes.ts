@@ -1,5 +1,5 @@
 /** CREATE (auto-subscribed, CREATE-SPECIAL-USE), DELETE, RENAME (children move), SUBSCRIBE, UNSUBSCRIBE. */
-import { bi } from '../../lib/errors.js';
+import { bi, isMailError } from '../../lib/errors.js';
 import type { SpecialUse } from '../../store/port.js';
 import { bad, no } from '../errors.js';
 import { ok } from '../state.js';
@@ -68,17 +68,50 @@ export const renameCommand: CommandSpec<'RENAME'> = {
     checkName(to);
     const store = s.deps.store;
     const accountId = s.acct().id;
-    if (!(await store.getMailbox(accountId, from))) throw no('NONEXISTENT', 'Không có hộp thư này', 'No such mailbox');
-    if (await store.getMailbox(accountId, to)) throw no('ALREADYEXISTS', 'Hộp thư đích đã tồn tại', 'Target mailbox already exists');
-    const levels = to.split('/');
-    for (let i = 1; i < levels.length; i++) {
-      const parent = levels.slice(0, i).join('/');
-      if (parent !== from && !(await store.getMailbox(accountId, parent))) await store.createMailbox(accountId, parent, { subscribed: true });
+    const names = new Set((await store.listMailboxes(accountId)).map((m) => m.name));
+    checkRename(names, from, to);
+    // Superior names are created as needed (RFC 9051 §6.3.6), only once every check has passed;
+    // if the store still refuses (another session raced us), the ones created here go again.
+    const created: string[] = [];
+    try {
+      const levels = to.split('/');
+      for (let i = 1; i < levels.length; i++) {
+        const parent = levels.slice(0, i).join('/');
+        if (names.has(parent)) continue;
+        try {
+          await store.createMailbox(accountId, parent, { subscribed: true });
+          created.push(parent);
+        } catch (e) {
+          if (!isMailError(e, 'ALREADY_EXISTS')) throw e; // created meanwhile by another session: not ours
+        }
+      }
+      await store.renameMailbox(accountId, from, to);
+    } catch (e) {
+      for (const parent of created.reverse()) await store.deleteMailbox(accountId, parent).catch(() => undefined);
+      if (isMailError(e, 'INVALID_INPUT')) throw no('CANNOT', 'Không thể đổi tên hộp thư', 'The mailbox cannot be renamed');
+      throw e;
     }
-    await store.renameMailbox(accountId, from, to);
     return ok(bi('Đã đổi tên hộp thư', 'RENAME completed'));
   },
 };
+
+/**
+ * Every refusal the store's renameMailbox would make, checked before anything changes (a failed
+ * command has no effect): source missing, target existing, renaming to INBOX, moving a mailbox
+ * into itself, a moved child's new name taken. INBOX itself moves only its messages, not children.
+ */
+function checkRename(names: ReadonlySet<string>, from: string, to: string): void {
+  if (!names.has(from)) throw no('NONEXISTENT', 'Không có hộp thư này', 'No such mailbox');
+  if (from === to) throw no('ALREADYEXISTS', 'Hộp thư đích đã tồn tại', 'Target mailbox already exists');
+  if (to === 'INBOX') throw no('CANNOT', 'Không thể đổi tên thành INBOX', 'Cannot rename to INBOX');
+  if (names.has(to)) throw no('ALREADYEXISTS', 'Hộp thư đích đã tồn tại', 'Target mailbox already exists');
+  if (from === 'INBOX') return;
+  if (to.startsWith(from + '/')) throw no('CANNOT', 'Không thể chuyển hộp thư vào chính nó', 'Cannot move a mailbox into itself');
+  for (const name of names) {
+    if (!name.startsWith(from + '/')) continue;
+    if (names.has(to + name.slice(from.length))) throw no('ALREADYEXISTS', 'Tên mới của một hộp thư con đã tồn tại', "A child mailbox's new name already exists");
+  }
+}
 
 export const subscribeCommand: CommandSpec<'SUBSCRIBE'> = {
   states: AUTH,

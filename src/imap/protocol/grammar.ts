@@ -257,6 +257,9 @@ class Grammar {
       }
       name = d;
     }
+    // The store keeps names in NFC; clients (macOS, some Vietnamese input methods) may send NFD.
+    // Normalised once here, every command compares names as the store does.
+    name = name.normalize('NFC');
     if (normaliseInbox && name.length >= 5 && name.slice(0, 5).toUpperCase() === 'INBOX' && (name.length === 5 || name[5] === '/')) {
       name = 'INBOX' + name.slice(5);
     }

@@ -6,7 +6,7 @@
  *  - Command names, status items, fetch attributes, search keys, capability names are
  *    upper-cased by the parser; flags are canonicalised (`\seen` → `\Seen`), keywords kept as sent.
  *  - Mailbox names arrive as {@link MailboxName}: the raw wire string and the decoded name
- *    (modified UTF-7 decoded unless UTF8=ACCEPT is enabled; any case of "INBOX" → "INBOX").
+ *    (modified UTF-7 decoded unless UTF8=ACCEPT is enabled, normalised to NFC; any case of "INBOX" → "INBOX").
  *  - MODSEQ values are plain numbers (the store's type); the parser refuses values above
  *    Number.MAX_SAFE_INTEGER, so no precision is ever lost.
  *  - Strings (astring, quoted, literal) are decoded as UTF-8; only APPEND message bodies
@@ -36,7 +36,7 @@ export type SequenceSet =
 export interface MailboxName {
   /** Exactly as the client sent it (after string unquoting). */
   readonly raw: string;
-  /** Decoded: modified UTF-7 → Unicode (unless UTF8=ACCEPT is on), "inbox" in any case → "INBOX". */
+  /** Decoded: modified UTF-7 → Unicode (unless UTF8=ACCEPT is on), then NFC as the store keeps names; "inbox" in any case → "INBOX". */
   readonly name: string;
 }
 
