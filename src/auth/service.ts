@@ -361,6 +361,10 @@ export const PORTAL_PLAINTEXT_REFUSED = bi(
 );
 /** Accounts whose last accepted TOTP step is remembered (the oldest is forgotten first). */
 const TOTP_STEPS_REMEMBERED = 10_000;
+/** Wrong two-factor codes that cost only the delay; past them further codes wait it out unchecked. */
+const TOTP_FREE_FAILURES = 3;
+/** The longest wait between two-factor codes of an account after many wrong ones. */
+const TOTP_MAX_DELAY_MS = 15 * 60 * 1000;
 /** The portal's one refusal for a wrong password and a wrong two-factor code alike. */
 const WRONG_CREDENTIALS_OR_CODE = bi('Sai tên đăng nhập, mật khẩu hoặc mã xác thực', 'Wrong user name, password or code');
 const TOTP_ALREADY_ON = bi('Tài khoản đã bật xác thực hai lớp', 'Two-factor sign-in is already on for this account');
@@ -390,6 +394,32 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     windowMs: sec.authFailureWindowMs,
   });
   const gate = new KeyedCounter(sec.maxConcurrentAuthPerIp);
+  /**
+   * Wrong two-factor codes per account ("totp:<id>"), apart from password failures: a mail
+   * program's successful sign-ins do not clear them, they are remembered for a day, and past
+   * TOTP_FREE_FAILURES wrong codes further codes are refused unchecked until the delay (doubling,
+   * up to TOTP_MAX_DELAY_MS) has passed, so codes cannot be guessed in parallel from many
+   * addresses (RFC 4226 §7.3).
+   */
+  const codeFailures = new FailureTracker({
+    clock,
+    baseDelayMs: sec.authFailureDelayMs,
+    maxDelayMs: Math.max(sec.authFailureMaxDelayMs, TOTP_MAX_DELAY_MS),
+    windowMs: 24 * 60 * 60 * 1000,
+  });
+  /**
+   * Password checks in flight per account, while it has recent failures: one. Many addresses
+   * guessing one account in parallel then wait their turn (each paying the growing delay)
+   * instead of being checked as fast as the server hashes.
+   */
+  const accountGate = new KeyedCounter(1);
+
+  /** The per-account gate: null (go on) when the account has no recent failures or a turn is free; else a refusal. */
+  function accountTurn(key: string): { release: () => void } | null | 'busy' {
+    if (failures.count(key) === 0) return null;
+    const release = accountGate.acquire(key);
+    return release ? { release } : 'busy';
+  }
   let dummyHash: Promise<string> | null = null;
   const message = (kind: SignInFailureKind) => signInMessage(kind, config.passwords.changeUrl);
 
@@ -508,8 +538,13 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     if (!plaintextAllowedBy(sec.allowPlaintextAuth, req.ip, req.secure)) return reject(req, 'plaintext-refused', null);
     const release = gate.acquire(throttleKeyOf(req.ip));
     if (!release) return reject(req, 'throttled', null);
+    let turn: { release: () => void } | null = null;
     try {
       const list = await candidates(req.username);
+      const userKey = list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`;
+      const t = accountTurn(userKey);
+      if (t === 'busy') return reject(req, 'throttled', null);
+      turn = t;
       let verified: Verified | null = null;
       let misplaced: Misplaced | null = null;
       for (const account of list) {
@@ -526,7 +561,6 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         await verifyPassword(await dummyHash, req.password);
       }
       if (!verified) {
-        const userKey = list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`;
         const delay = failures.fail([`ip:${throttleKeyOf(req.ip)}`, userKey]);
         const result = reject(req, 'bad-credentials', null, misplaced?.hint ?? message('bad-credentials'));
         // A mail program sending the main password of an account with two-factor is not a wrong password: say which.
@@ -560,6 +594,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         totpRequired: req.protocol === 'http' && account.totpSecret !== null,
       };
     } finally {
+      turn?.release();
       release();
     }
   }
@@ -626,10 +661,23 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     req: PortalCredentials,
     what: string,
     act: (account: Account, refuse: Refuser) => Promise<R>,
+    /** Refusals decided before anything is recorded as a sign-in (a refused sign-in is not one). */
+    before?: (account: Account, refuse: Refuser) => R | null,
   ): Promise<R | Refusal<PortalCredentialFailureKind>> {
     const refuse = portalRefuser(req.ip, req.username, what);
     return gated(req.ip, req.secure, refuse, async () => {
       const list = await candidates(req.username);
+      const keys = [`ip:${throttleKeyOf(req.ip)}`, list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`];
+      const turn = accountTurn(keys[1] as string);
+      if (turn === 'busy') return refuse('throttled', message('throttled'), 'throttled (account)');
+      try {
+        return await checked(list, keys);
+      } finally {
+        turn?.release();
+      }
+    });
+
+    async function checked(list: Account[], keys: string[]): Promise<R | Refusal<PortalCredentialFailureKind>> {
       let account: Account | null = null;
       for (const a of list) {
         if (await verifyPassword(a.passwordHash, req.password)) {
@@ -641,7 +689,6 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         dummyHash ??= hashPassword('buudien-no-such-user');
         await verifyPassword(await dummyHash, req.password);
       }
-      const keys = [`ip:${throttleKeyOf(req.ip)}`, list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`];
       if (!account) {
         if (list[0]) await recordFailure(list[0], 'http', req.ip, 'bad-credentials');
         return failedCredentials(refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'bad-credentials'), keys);
@@ -652,13 +699,27 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       }
       let giveBack = (): void => undefined;
       if (account.totpSecret !== null) {
+        const codeKey = `totp:${account.id}`;
+        // Past a few wrong codes, codes wait out the delay unchecked (the same answer as a wrong one).
+        if (codeFailures.blockedFor(codeKey, TOTP_FREE_FAILURES) > 0) {
+          await recordFailure(account, 'http', req.ip, 'totp-throttled');
+          return refuse('totp', WRONG_CREDENTIALS_OR_CODE, 'totp (waiting out earlier wrong codes)');
+        }
         const step = totpStep(account.totpSecret, req.totp ?? '', clock.now());
         const claimed = step === null ? null : claimStep(account.id, step);
         if (!claimed) {
+          codeFailures.fail([codeKey]);
           await recordFailure(account, 'http', req.ip, 'totp');
           return failedCredentials(refuse('totp', WRONG_CREDENTIALS_OR_CODE, 'totp'), keys);
         }
+        codeFailures.reset(codeKey);
         giveBack = claimed;
+      }
+      const early = before?.(account, refuse) ?? null;
+      if (early) {
+        giveBack();
+        await recordFailure(account, 'http', req.ip, 'kind' in early ? String(early.kind) : 'refused');
+        return early;
       }
       let result: R;
       try {
@@ -672,7 +733,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       if (result.ok) failures.reset(`acct:${account.id}`);
       else giveBack();
       return result;
-    });
+    }
   }
 
   async function changePassword(req: PasswordChangeRequest): Promise<PasswordChangeResult> {
@@ -802,12 +863,19 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     }
   }
 
+  /**
+   * An initial or expired password is changed first (/portal): it is known to an administrator,
+   * or old. Both pages that are not /portal refuse it before a sign-in is recorded.
+   */
+  function currentPasswordOnly<R>(account: Account, refuse: Refuser): R | null {
+    if (account.mustChangePassword) return refuse('must-change', message('must-change'), 'must-change') as R;
+    if (expired(account, clock.now())) return refuse('expired', message('expired'), 'expired') as R;
+    return null;
+  }
+
   async function portalSecurity(req: PortalSecurityRequest): Promise<PortalSecurityResult> {
     const op = req.op;
     return withPortalCredentials(req, `security page (${op.kind})`, async (account, refuse): Promise<PortalSecurityResult> => {
-      // An initial or expired password is changed first (/portal): it is known to an administrator, or old.
-      if (account.mustChangePassword) return refuse('must-change', message('must-change'), 'must-change');
-      if (expired(account, clock.now())) return refuse('expired', message('expired'), 'expired');
       const audit = (action: string, details: Record<string, unknown>) => ({ actor: account.address, action, target: account.address, ref: null, details: { ip: req.ip, ...details } });
       switch (op.kind) {
         case 'show':
@@ -874,7 +942,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
           return { ok: true, op: 'totp-disable', overview: await overviewOf(updated) };
         }
       }
-    });
+    }, (a, r) => currentPasswordOnly<PortalSecurityResult>(a, r));
   }
 
   async function confirmTotp(req: TotpConfirmRequest): Promise<PortalSecurityResult> {
@@ -930,12 +998,10 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
   }
 
   async function webSignIn(req: PortalCredentials): Promise<WebSignInResult> {
-    return withPortalCredentials(req, 'web sign-in', async (account, refuse): Promise<WebSignInResult> => {
-      if (account.mustChangePassword) return refuse('must-change', message('must-change'), 'must-change');
-      if (expired(account, clock.now())) return refuse('expired', message('expired'), 'expired');
+    return withPortalCredentials(req, 'web sign-in', async (account): Promise<WebSignInResult> => {
       log.info({ ip: req.ip, account: account.address, protocol: 'http', method: 'password' }, 'signed in');
       return { ok: true, account };
-    });
+    }, (a, r) => currentPasswordOnly<WebSignInResult>(a, r));
   }
 
   return {

@@ -4,7 +4,10 @@
  * - FailureTracker: failure counters per key ("ip:1.2.3.4", "acct:42", "user:foo"). The delay
  *   before answering a failure is base × 2^(n−1), capped at max, where n is the highest count
  *   among the keys involved. A key's failures are forgotten after `windowMs` without a failure.
- *   No hard lock-out: a right password always gets in (after the sign-in it is part of).
+ *   No hard lock-out: a right password always gets in (after the sign-in it is part of). But
+ *   while an account has recent failures, only one check of its password runs at a time, and
+ *   wrong two-factor codes have a tracker of their own (auth/service.ts) whose delay, once a few
+ *   codes were wrong, refuses further codes unchecked until it has passed.
  * (At most N sign-ins in flight per IP, checked before any hashing: a lib/keyed-counter.ts
  * KeyedCounter in the auth service.)
  *
@@ -56,6 +59,18 @@ export class FailureTracker {
     }
     this.sweep(now);
     return this.delayFor(n);
+  }
+
+  /**
+   * How long (ms) attempts on the key are refused unchecked: until its last failure's delay has
+   * passed, once it has at least `free` failures (the first few mistakes cost only the delay).
+   */
+  blockedFor(key: string, free = 0): number {
+    const n = this.count(key);
+    if (n === 0 || n < free) return 0;
+    const e = this.entries.get(key);
+    if (!e) return 0;
+    return Math.max(0, e.lastAt + this.delayFor(n) - this.opts.clock.now().getTime());
   }
 
   /** Forget a key (e.g. an account after a successful sign-in). */

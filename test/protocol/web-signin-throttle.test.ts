@@ -1,0 +1,87 @@
+/**
+ * Guessing through the web pages (/portal/security here; /admin and /portal share the check):
+ * - wrong two-factor codes have a tracker of their own per account: past three, further codes
+ *   are refused unchecked (the same answer) until the delay has passed, and a mail program's
+ *   successful sign-in in between does not clear it;
+ * - while an account has recent password failures, one password check runs at a time: parallel
+ *   guesses get 429 without a check;
+ * - an initial password refused outside /portal is recorded as a refused sign-in, not a success
+ *   (the inactivity rule and the history would otherwise count it).
+ * Real HTTP over fetch; the app's clock is a ManualClock, so the delays are stepped, not waited.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAppPassword } from '../../src/auth/app-passwords.js';
+import { currentTotp } from '../../src/auth/totp.js';
+import { ManualClock } from '../../src/lib/clock.js';
+import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
+import { startApp, type TestApp } from '../helpers/app.js';
+import { imapSignsIn } from './imap-helpers.js';
+
+const SECRET = 'JBSWY3DPEHPK3PXP';
+const clock = new ManualClock(new Date('2026-11-23T09:00:00Z'));
+let app: TestApp;
+let base: string;
+
+beforeAll(async () => {
+  // Small real delays (the answers to failures sleep them), room for parallel requests per IP.
+  app = await startApp({ security: { authFailureDelayMs: 20, authFailureMaxDelayMs: 40, maxConcurrentAuthPerIp: 50 } }, { clock });
+  base = `http://127.0.0.1:${app.port('http')}`;
+});
+afterAll(async () => app?.stop());
+
+const audit = { actor: 'test', action: 'test', target: 'x' };
+
+async function show(user: string, password: string, totp = ''): Promise<number> {
+  const res = await fetch(`${base}/portal/security`, { method: 'POST', body: new URLSearchParams({ action: 'show', username: user, password, totp }), redirect: 'manual' });
+  await res.text();
+  return res.status;
+}
+
+/** A six-digit code that is not the current one (nor the ones beside it). */
+function wrongCode(): string {
+  const near = new Set([-1, 0, 1].map((k) => currentTotp(SECRET, new Date(clock.now().getTime() + k * 30_000))));
+  for (let n = 0; ; n++) {
+    const c = String(n).padStart(6, '0');
+    if (!near.has(c)) return c;
+  }
+}
+
+describe('two-factor codes guessed on the web', () => {
+  it('past three wrong codes the right one waits out the delay, and a mail sign-in in between does not clear it', async () => {
+    const a = await createTestAccount(app.store, 'maxacthuc@example.gov.vn');
+    await app.store.updateAccount(a.id, { totpSecret: SECRET }, audit);
+    const phone = await createAppPassword(app.store, a.id, 'phone', { audit: () => audit });
+    for (let i = 0; i < 3; i++) expect(await show('maxacthuc', PASSWORD, wrongCode())).toBe(401);
+    expect((await imapSignsIn(app, 'maxacthuc', phone.secret.replace(/ /g, ''))).ok).toBe(true);
+    // Blocked: the right code gets the wrong-code answer and is not used up.
+    expect(await show('maxacthuc', PASSWORD, currentTotp(SECRET, clock.now()))).toBe(401);
+    const history = await app.store.listSignIns(a.id, { ok: false, limit: 1 });
+    expect(history[0]?.reason).toBe('totp-throttled');
+    // The delay after three wrong codes (20 ms × 2²) has passed on the app's clock.
+    clock.advance(1000);
+    expect(await show('maxacthuc', PASSWORD, currentTotp(SECRET, clock.now()))).toBe(200);
+  });
+});
+
+describe('passwords guessed in parallel', () => {
+  it('once an account has a recent failure, parallel guesses are refused with 429 without a check', async () => {
+    const a = await createTestAccount(app.store, 'songsong@example.gov.vn');
+    expect(await show('songsong', 'Sai-mat-khau#1')).toBe(401);
+    const statuses = await Promise.all(Array.from({ length: 10 }, (_, i) => show('songsong', `Sai-mat-khau#${i + 2}`)));
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(5);
+    expect(statuses.every((s) => s === 429 || s === 401)).toBe(true);
+    // Only the checked ones are failures of the password in the history.
+    const checked = (await app.store.listSignIns(a.id, { ok: false })).filter((r) => r.reason === 'bad-credentials');
+    expect(checked.reduce((n, r) => n + r.count, 0)).toBe(1 + statuses.filter((s) => s === 401).length);
+  });
+});
+
+describe('an initial password outside /portal', () => {
+  it('is a refused sign-in in the history, and sets no last sign-in', async () => {
+    const a = await createTestAccount(app.store, 'bandau@example.gov.vn', { mustChangePassword: true });
+    expect(await show(a.address, PASSWORD)).toBe(403);
+    const rows = await app.store.listSignIns(a.id);
+    expect(rows.map((r) => [r.protocol, r.ok, r.reason])).toEqual([['http', false, 'must-change']]);
+    expect((await app.store.getAccount(a.id))?.lastLoginAt ?? null).toBeNull();
+  });
+});
