@@ -392,6 +392,22 @@ describe('throttling', () => {
     expect(sleeps.at(-1)).toBe(1000);
   });
 
+  it('blockedFor: the rest of the last failure delay, once the key has at least the free failures', () => {
+    const clock = new ManualClock(NOW);
+    const t = new FailureTracker({ clock, baseDelayMs: 100, maxDelayMs: 1000, windowMs: 60_000 });
+    t.fail(['k']);
+    t.fail(['k']);
+    expect(t.blockedFor('k', 3)).toBe(0);
+    expect(t.blockedFor('k')).toBe(200);
+    t.fail(['k']);
+    expect(t.blockedFor('k', 3)).toBe(400);
+    clock.advance(150);
+    expect(t.blockedFor('k', 3)).toBe(250);
+    clock.advance(250);
+    expect(t.blockedFor('k', 3)).toBe(0);
+    expect(t.blockedFor('unknown')).toBe(0);
+  });
+
   it('the failure table stays bounded', () => {
     const clock = new ManualClock(NOW);
     const t = new FailureTracker({ clock, baseDelayMs: 1, maxDelayMs: 10, windowMs: 1000, maxKeys: 50 });
