@@ -4,14 +4,38 @@ import type { CliContext, RegisterCommand } from '../context.js';
 import { bi, MailError } from '../../lib/errors.js';
 import type { SendLogQuery, SendLogRecord } from '../../store/port.js';
 
-/** "2026-11-22", "2026-11-22T10:00", full ISO-8601 → Date; a bare date means its start (UTC). */
-export function parseTime(s: string, name: string): Date {
-  const v = /^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T00:00:00Z` : s;
-  const d = new Date(v);
-  if (Number.isNaN(d.getTime())) {
-    throw new MailError('INVALID_INPUT', bi(`--${name}: thời điểm không hợp lệ "${s}" (ISO-8601)`, `--${name}: invalid time "${s}" (expected ISO-8601)`));
+/** Vietnam's offset (UTC+7 all year): times given without an offset are Vietnam time. */
+const VIETNAM_OFFSET = '+07:00';
+const TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+
+/**
+ * A time for --since/--until: "2026-11-22" (a day), "2026-11-22T10:00" or "2026-11-22 10:00:30"
+ * (Vietnam time, UTC+7, unless an offset or Z follows). Nothing else: no "May 5", no "1", no
+ * 30 February rolled over into March. A bare date means the start of that day in Vietnam, or
+ * for --until its end (the whole day is included).
+ */
+export function parseTime(s: string, name: 'since' | 'until'): Date {
+  const bad = (): MailError =>
+    new MailError(
+      'INVALID_INPUT',
+      bi(
+        `--${name}: thời điểm không hợp lệ "${s}" (dạng 2026-11-22 hoặc 2026-11-22T10:00, giờ Việt Nam nếu không ghi múi giờ)`,
+        `--${name}: invalid time "${s}" (expected 2026-11-22 or 2026-11-22T10:00, Vietnam time unless an offset is given)`,
+      ),
+    );
+  const m = TIME.exec(s.trim());
+  if (!m) throw bad();
+  const [, y, mo, d, h, mi, sec, zone] = m;
+  const day = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+  if (day.getUTCFullYear() !== Number(y) || day.getUTCMonth() !== Number(mo) - 1 || day.getUTCDate() !== Number(d)) throw bad();
+  if (h === undefined) {
+    const start = new Date(`${y}-${mo}-${d}T00:00:00${VIETNAM_OFFSET}`);
+    return name === 'until' ? new Date(start.getTime() + 24 * 3600_000) : start;
   }
-  return d;
+  if (Number(h) > 23 || Number(mi) > 59 || Number(sec ?? 0) > 59) throw bad();
+  const t = new Date(`${s.trim().replace(' ', 'T').replace(/(Z|[+-]\d{2}:\d{2})$/, '')}${zone ?? VIETNAM_OFFSET}`);
+  if (Number.isNaN(t.getTime())) throw bad();
+  return t;
 }
 
 function csvCell(v: string): string {
@@ -65,8 +89,8 @@ export const register: RegisterCommand = (program: Command, ctx) => {
     .option('--from <address>', 'người gửi / sender')
     .option('--to <address>', 'người nhận / recipient')
     .option('--ip <ip>', 'địa chỉ IP người gửi / client IP')
-    .option('--since <time>', 'từ thời điểm (ISO-8601) / from this time')
-    .option('--until <time>', 'đến thời điểm (ISO-8601) / until this time')
+    .option('--since <time>', 'từ thời điểm: 2026-11-22 hoặc 2026-11-22T10:00 (giờ Việt Nam) / from this time (Vietnam time unless an offset is given)')
+    .option('--until <time>', 'đến thời điểm (một ngày: hết ngày đó) / until this time (a bare date: to the end of that day)')
     .option('--limit <n>', 'số dòng tối đa / at most this many rows', '1000')
     .option('--format <format>', 'table | json | csv', 'table')
     .option('--json', 'JSON (như --format json / same as --format json)')

@@ -2,6 +2,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseTime } from '../../../src/cli/commands/log.js';
 import { main } from '../../../src/cli/main.js';
 import { configFrom } from '../../../src/config/load.js';
 import { loadDkimKey, pruneSendLog } from '../../../src/delivery/index.js';
@@ -78,6 +79,21 @@ describe('buudien log search', () => {
     const bad = await cli('log', 'search', '--since', 'hôm qua');
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/thời điểm không hợp lệ .* \/ .*invalid time/);
+  });
+});
+
+describe('log search times (parseTime)', () => {
+  it('reads times without an offset as Vietnam time; a bare --until date includes that whole day', () => {
+    expect(parseTime('2026-11-22', 'since').toISOString()).toBe('2026-11-21T17:00:00.000Z');
+    expect(parseTime('2026-11-22', 'until').toISOString()).toBe('2026-11-22T17:00:00.000Z');
+    expect(parseTime('2026-11-22T10:00', 'since').toISOString()).toBe('2026-11-22T03:00:00.000Z');
+    expect(parseTime('2026-11-22 10:00:30', 'since').toISOString()).toBe('2026-11-22T03:00:30.000Z');
+    expect(parseTime('2026-11-22T10:00:00Z', 'since').toISOString()).toBe('2026-11-22T10:00:00.000Z');
+    expect(parseTime('2026-11-22T10:00+09:00', 'until').toISOString()).toBe('2026-11-22T01:00:00.000Z');
+  });
+
+  it.each(['1', 'May 5', '2026-02-30', '2026-13-01', '2026-11-22T24:00', '2026-11-22T10:60', 'hôm qua', '2026-11-22T10'])('refuses %s', (s) => {
+    expect(() => parseTime(s, 'since')).toThrow(/thời điểm không hợp lệ .* \/ .*invalid time/);
   });
 });
 
