@@ -639,20 +639,27 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
 
     async listAccounts(filter, actor) {
       let unitId: number | undefined;
-      if (filter.unit) unitId = (await getUnit(filter.unit)).id;
       if (actor.role === 'unit') {
-        if (actor.unitId === null || (unitId !== undefined && unitId !== actor.unitId)) {
+        // Checked before any lookup of the filter: another unit's code, a code no unit has and
+        // a code several units share get the same refusal (no unit's existence is told).
+        const own = actor.unitId === null ? null : await store.getUnit(actor.unitId);
+        const key = (filter.unit ?? '').trim().toLowerCase();
+        if (own === null || (key !== '' && key !== own.address && key !== own.code)) {
           throw new MailError('PERMISSION_DENIED', bi('Chỉ xem được tài khoản của đơn vị mình', 'you may list only your own unit’s accounts'));
         }
-        unitId = actor.unitId;
-      } else if (actor.role !== 'super') {
+        unitId = own.id;
+      } else if (actor.role === 'super') {
+        if (filter.unit) unitId = (await getUnit(filter.unit)).id;
+      } else {
         throw new MailError('PERMISSION_DENIED', bi('Không có quyền xem danh sách tài khoản', 'no permission to list accounts'));
       }
-      const accounts = await store.listAccounts({
+      const listed = await store.listAccounts({
         ...(unitId !== undefined ? { unitId } : {}),
         ...(filter.state ? { state: filter.state } : {}),
         ...(filter.domain ? { domain: filter.domain } : {}),
       });
+      // A unit administrator never reads a system administrator's account, even one placed in its unit (requireReadOn).
+      const accounts = actor.role === 'super' ? listed : listed.filter((a) => a.role !== 'super');
       const units = new Map((await store.listUnits()).map((u) => [u.id, u]));
       return Promise.all(accounts.map((a) => view(a, units)));
     },

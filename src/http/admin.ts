@@ -40,7 +40,7 @@ import type { Logger } from '../lib/log.js';
 import type { Account, AccountKind, AccountState, Store } from '../store/port.js';
 import { csvDocument, type CsvCell } from './admin-csv.js';
 import { accountFingerprint, csrfMatches, type AdminFlash, type AdminSession, type AdminSessionStore } from './admin-session.js';
-import { CREDENTIAL_STATUS, esc, label, pair, noticeHtml, NOT_OVER_TLS, PORTAL_HEADERS, portalField, portalRequest, portalShell, readPortalForm, type Notice, type PortalRequest } from './portal.js';
+import { CREDENTIAL_STATUS, esc, label, logRefusal, pair, noticeHtml, NOT_OVER_TLS, PORTAL_HEADERS, portalField, portalRequest, portalShell, readPortalForm, type Notice, type PortalRequest } from './portal.js';
 
 export const ADMIN_COOKIE = 'buudien_admin';
 
@@ -259,7 +259,7 @@ export async function handleAdmin(
   const { config, auth, accounts, store, sessions, clock, log } = deps;
   const route = url.pathname.toLowerCase().replace(/\/+$/, '') || '/';
   const method = req.method ?? '';
-  const portalDeps = { config, auth };
+  const portalDeps = { config, auth, log };
 
   const html = (status: number, heading: string, content: string, extra: Record<string, string> = {}): AdminAnswer => ({
     status,
@@ -276,11 +276,14 @@ export async function handleAdmin(
   const methods = ROUTES[route];
   if (!methods) return text(404, bi('Không tìm thấy', 'Not found'));
   if (!methods.includes(method)) {
+    logRefusal(log, req, null, 405, `method ${method.slice(0, 20)} not allowed`);
     return text(405, bi(`Phương thức không được phép (chỉ ${methods.join(', ')})`, `Method not allowed (only ${methods.join(', ')})`), { allow: methods.join(', ') });
   }
 
   const pr: PortalRequest = portalRequest(portalDeps, trusted, req);
   const clearCookie = { 'set-cookie': cookieHeader('', pr.client.secure, true) };
+  /** Logs a refusal of this request (warn: address, path, reason). */
+  const refusing = (status: number, reason: string, extra: Record<string, unknown> = {}): void => logRefusal(log, req, pr.client.ip, status, reason, extra);
 
   function loginPage(status: number, notice: Notice | undefined, opts: { username?: string; form?: boolean; content?: string; headers?: Record<string, string> } = {}): AdminAnswer {
     const showForm = (opts.form ?? true) && pr.canSendPasswords;
@@ -307,7 +310,11 @@ ${twoFactor ? `<p><small>${pair('Quản trị viên phải bật xác thực hai
     const id = cookieValue(req, ADMIN_COOKIE);
     if (id === null || id === '') return { ended: false };
     const session = sessions.get(id);
-    if (!session) return { ended: true };
+    if (!session) {
+      // A made-up, expired or signed-out cookie: whatever the route answers, it is logged here.
+      refusing(401, 'unknown or expired admin session');
+      return { ended: true };
+    }
     const admin = await store.getAccount(session.accountId);
     const why = endedBecause(config, auth, clock.now(), session, admin);
     if (admin === null || why !== null) {
@@ -326,6 +333,7 @@ ${twoFactor ? `<p><small>${pair('Quản trị viên phải bật xác thực hai
     } catch (e) {
       const r = refusalOf(e);
       if (!r) throw e;
+      refusing(r.status, 'account list refused', { admin: admin.address, unit: unit === '' ? null : unit, refusal: r.text });
       refused = { kind: 'error', text: r.text };
       if (status < 400) status = r.status;
     }
@@ -359,20 +367,29 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
   // ── GET ──
   if (method === 'GET' || method === 'HEAD') {
     if (!pr.canSendPasswords) {
-      return route === '/admin' ? loginPage(200, undefined) : text(403, bi('Chỉ mở được qua HTTPS', 'Available over HTTPS only'));
+      if (route === '/admin') return loginPage(200, undefined);
+      refusing(403, 'admin page without TLS');
+      return text(403, bi('Chỉ mở được qua HTTPS', 'Available over HTTPS only'));
     }
     const unit = unitParam(url.searchParams.get('unit'));
     const cur = await current();
     if (!('session' in cur)) {
       if (route === '/admin') return loginPage(200, cur.ended ? SESSION_ENDED : undefined, cur.ended ? { headers: clearCookie } : {});
+      if (!cur.ended) refusing(401, 'no admin session');
       return text(401, bi('Hãy đăng nhập trang quản trị trước', 'Sign in to the administration page first'), cur.ended ? clearCookie : {});
     }
     const { session, admin } = cur;
     if (route === '/admin/usage.csv') {
-      if (unit === null) return text(400, BAD_UNIT.text);
+      if (unit === null) {
+        refusing(400, 'malformed unit filter', { admin: admin.address });
+        return text(400, BAD_UNIT.text);
+      }
       return usageCsv(admin, unit);
     }
-    if (unit === null) return dashboard(session, admin, 400, BAD_UNIT, '');
+    if (unit === null) {
+      refusing(400, 'malformed unit filter', { admin: admin.address });
+      return dashboard(session, admin, 400, BAD_UNIT, '');
+    }
     // The flash is shown by one GET (not by a HEAD).
     const flash = method === 'GET' ? session.flash : null;
     if (method === 'GET') session.flash = null;
@@ -386,6 +403,7 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
     } catch (e) {
       const r = refusalOf(e);
       if (!r) throw e;
+      refusing(r.status, 'usage report refused', { admin: admin.address, unit: unit === '' ? null : unit, refusal: r.text });
       return text(r.status, r.text);
     }
     const rows = await Promise.all(list.map(async (account) => ({ account, used: await store.usage(account.id) })));
@@ -444,6 +462,7 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
     const password = form.get('password');
     const totp = form.get('totp').trim();
     if (username === '' || password === '') {
+      refusing(400, 'sign-in form incomplete');
       return loginPage(400, { kind: 'error', text: bi('Hãy điền địa chỉ và mật khẩu', 'Fill in the address and the password') }, { username });
     }
     const r = await auth.webSignIn({ username, password, totp: totp === '' ? null : totp, ip: form.ip, secure: form.secure });
@@ -481,6 +500,7 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
   const cur = await current();
   if (!('session' in cur)) {
     if (route === '/admin/logout') return loginPage(200, { kind: 'ok', text: bi('Đã đăng xuất', 'Signed out') }, { headers: clearCookie });
+    if (!cur.ended) refusing(401, 'no admin session');
     return loginPage(401, SESSION_ENDED, cur.ended ? { headers: clearCookie } : {});
   }
   const { session, admin } = cur;
@@ -500,6 +520,7 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
   const address = form.get('address').trim().toLowerCase();
   const fail = (status: number, t: string) => dashboard(session, admin, status, { kind: 'error', text: t }, unit);
   if (address === '' || address.length > MAX_ADDRESS_CHARS) {
+    refusing(400, 'no or overlong account address', { admin: admin.address });
     return fail(400, bi(`Hãy chọn một tài khoản (địa chỉ tối đa ${MAX_ADDRESS_CHARS} ký tự)`, `Choose an account (an address of at most ${MAX_ADDRESS_CHARS} characters)`));
   }
   const actor = actorOf(admin);
@@ -536,6 +557,7 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
     } else if (route === '/admin/suspend') {
       const reason = form.get('reason').trim();
       if (reason === '' || reason.length > MAX_REASON_CHARS) {
+        refusing(400, 'suspension reason missing or too long', { admin: admin.address });
         return await fail(400, bi(`Hãy ghi lý do tạm khóa (tối đa ${MAX_REASON_CHARS} ký tự)`, `Give the reason for suspending (at most ${MAX_REASON_CHARS} characters)`));
       }
       const a = await accounts.suspend(address, reason, actor);

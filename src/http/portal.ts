@@ -19,6 +19,7 @@ import type http from 'node:http';
 import { PORTAL_PLAINTEXT_REFUSED, type AuthService, type PasswordChangeFailureKind, type PortalCredentialFailureKind } from '../auth/index.js';
 import type { Config } from '../config/schema.js';
 import { bi } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
 import { normalizeIp } from '../net/index.js';
 
 /** Fields longer than this are refused before any hashing. */
@@ -27,6 +28,16 @@ export const MAX_FIELD_CHARS = 1024;
 export interface PortalDeps {
   config: Readonly<Config>;
   auth: AuthService;
+  /** Where refusals are logged (the listener passes it to every portal and admin page). */
+  log?: Logger;
+}
+
+/** Logs one refusal of a portal or admin request (warn: address, path, reason; never a field's value). */
+export function logRefusal(log: Logger | undefined, req: http.IncomingMessage, ip: string | null, status: number, reason: string, extra: Record<string, unknown> = {}): void {
+  const path = (req.url ?? '').split('?')[0]?.slice(0, 200);
+  // The socket is gone (null) once a body read was abandoned: the caller's address counts first.
+  const socket = req.socket as http.IncomingMessage['socket'] | null;
+  log?.warn({ ip: ip ?? normalizeIp(socket?.remoteAddress), path, status, reason, ...extra }, 'http request refused');
 }
 
 /** Where a request comes from: the peer, or the client a trusted reverse proxy names. */
@@ -276,6 +287,10 @@ export async function readPortalForm(
   body: () => Promise<string | null>,
 ): Promise<PortalForm> {
   const { client, canSendPasswords } = pr;
+  const refuse = (status: number, reason: string, notice: Notice, form: boolean): PortalForm => {
+    logRefusal(deps.log, req, client.ip, status, reason);
+    return { ok: false, status, form, notice };
+  };
   // A form posted from another site is refused before anything is read. Browsers say where a
   // form comes from (Sec-Fetch-Site, Origin); a request without either is no browser's, and a
   // browser cannot be made to send one without them.
@@ -283,27 +298,27 @@ export async function readPortalForm(
   const origin = req.headers.origin;
   const crossSite = (site !== '' && site !== 'same-origin' && site !== 'none') || (origin !== undefined && !ownOrigins(req, trusted, deps.config).has(origin.toLowerCase()));
   if (crossSite) {
-    return { ok: false, status: 403, form: false, notice: { kind: 'error', text: bi('Biểu mẫu gửi từ trang khác bị từ chối', 'A form sent from another site is refused') } };
+    return refuse(403, 'cross-site form', { kind: 'error', text: bi('Biểu mẫu gửi từ trang khác bị từ chối', 'A form sent from another site is refused') }, false);
   }
   if (client.ip === null) {
-    return {
-      ok: false,
-      status: 400,
-      form: false,
-      notice: { kind: 'error', text: bi('Proxy không cho biết địa chỉ của người dùng (X-Forwarded-For)', 'The proxy did not give the user\'s address (X-Forwarded-For)') },
-    };
+    return refuse(
+      400,
+      'trusted proxy named no client (X-Forwarded-For)',
+      { kind: 'error', text: bi('Proxy không cho biết địa chỉ của người dùng (X-Forwarded-For)', 'The proxy did not give the user\'s address (X-Forwarded-For)') },
+      false,
+    );
   }
-  if (!canSendPasswords) return { ok: false, status: 403, form: false, notice: { kind: 'error', text: PORTAL_PLAINTEXT_REFUSED } };
+  if (!canSendPasswords) return refuse(403, 'password form without TLS', { kind: 'error', text: PORTAL_PLAINTEXT_REFUSED }, false);
   const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') {
-    return { ok: false, status: 415, form: true, notice: { kind: 'error', text: bi('Chỉ nhận biểu mẫu của trang này', 'Only this page\'s form is accepted') } };
+    return refuse(415, 'not a form (content type)', { kind: 'error', text: bi('Chỉ nhận biểu mẫu của trang này', 'Only this page\'s form is accepted') }, true);
   }
   const text = await body();
-  if (text === null) return { ok: false, status: 413, form: false, notice: { kind: 'error', text: bi('Yêu cầu quá lớn', 'Request too large') } };
+  if (text === null) return refuse(413, 'body too large', { kind: 'error', text: bi('Yêu cầu quá lớn', 'Request too large') }, false);
   const fields = new URLSearchParams(text);
   for (const [k, v] of fields) {
     if (k.length > MAX_FIELD_CHARS || v.length > MAX_FIELD_CHARS) {
-      return { ok: false, status: 400, form: true, notice: { kind: 'error', text: bi('Có ô quá dài', 'A field is too long') } };
+      return refuse(400, 'field too long', { kind: 'error', text: bi('Có ô quá dài', 'A field is too long') }, true);
     }
   }
   return { ok: true, get: (name) => fields.get(name) ?? '', ip: client.ip, secure: client.secure || client.proxied };
@@ -329,9 +344,11 @@ export async function handlePortal(
   const username = form.get('username').trim();
   const [password, newPassword, repeat, totp] = [form.get('password'), form.get('newPassword'), form.get('repeat'), form.get('totp').trim()];
   if (username === '' || password === '' || newPassword === '') {
+    logRefusal(deps.log, req, form.ip, 400, 'password change form incomplete');
     return answer({ status: 400, form: canSendPasswords, username, notice: { kind: 'error', text: bi('Hãy điền địa chỉ, mật khẩu hiện tại và mật khẩu mới', 'Fill in the address, the current password and the new password') } });
   }
   if (newPassword !== repeat) {
+    logRefusal(deps.log, req, form.ip, 400, 'new passwords differ');
     return answer({ status: 400, form: canSendPasswords, username, notice: { kind: 'error', text: bi('Hai lần nhập mật khẩu mới không khớp', 'The two new passwords do not match') } });
   }
   // canSendPasswords held above; auth applies the plaintext rule again to what it is told.

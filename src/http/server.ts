@@ -5,9 +5,18 @@
  * portal.ts: password change; /portal/security, portal-security.ts: two-factor sign-in and app
  * passwords), and the administrators' page (/admin, admin.ts: R-ACC-7 usage, password resets,
  * suspensions, with a server-side session).
+ *
+ * Floods: connections are counted per client address ("::ffff:" folded) and in total when they
+ * arrive, with the mail listeners' keys security.maxConnectionsPerIp / maxConnectionsTotal (the
+ * counts are the HTTP listener's own); one over either cap is closed at once, and refusals are
+ * logged at most once a minute with how many there were. A listed reverse proxy
+ * (security.trustedProxies) carries every user's connections, so it counts in the total only. A
+ * request head must arrive within 15 s of the connection or of its first byte, the whole request
+ * within 30 s, an idle keep-alive connection ends after 5 s, and one with nothing sent either
+ * way for 60 s during a request or its answer is closed.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo, type Socket } from 'node:net';
 import type { Config, ListenerName } from '../config/schema.js';
 import { bi } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -17,10 +26,11 @@ import type { AccountService } from '../accounts/service.js';
 import type { PortalAuthService } from '../auth/index.js';
 import type { Clock } from '../lib/clock.js';
 import type { Store } from '../store/port.js';
+import { createListenerCounters, normalizeIp } from '../net/index.js';
 import { autoconfigXml, autodiscoverJson, autodiscoverXml, emailFromAutodiscoverRequest } from './autoconfig.js';
 import { handleAdmin, isAdminRoute } from './admin.js';
 import { createAdminSessionStore } from './admin-session.js';
-import { fromUnlistedProxy, handlePortal, trustedProxyList } from './portal.js';
+import { fromUnlistedProxy, handlePortal, logRefusal, trustedProxyList } from './portal.js';
 import { handlePortalSecurity } from './portal-security.js';
 
 export interface HttpDeps {
@@ -41,21 +51,73 @@ export interface HttpDeps {
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
+/** Timeouts: a request's head, the whole request, an idle keep-alive connection, a request or answer silent both ways. */
+const HEADERS_TIMEOUT_MS = 15_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+const IDLE_SOCKET_TIMEOUT_MS = 60_000;
+/** At most one log line per this time for connections refused over the caps. */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 export function createHttpService(deps: HttpDeps): Service {
   const { config, log, metrics, store } = deps;
   const trustedProxies = trustedProxyList(config.security.trustedProxies);
   const adminSessions = createAdminSessionStore({ clock: deps.clock });
   const adminDeps = { config, auth: deps.auth, accounts: deps.accounts, store, sessions: adminSessions, clock: deps.clock, log };
-  const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 15_000 }, (req, res) => {
-    metrics.connections.inc({ protocol: 'http' });
-    handle(req, res).catch((err: unknown) => {
-      log.error({ err, url: req.url }, 'http request failed');
-      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', bi('Lỗi máy chủ', 'Internal server error') + '\n');
-      else res.destroy();
-    });
-  });
+  const server = http.createServer(
+    // The head and request timeouts are checked every second (the default, 30 s, would let them run far over).
+    { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionsCheckingInterval: 1_000 },
+    (req, res) => {
+      // Past its first bytes a request is bounded by the head and request timeouts; its answer by this one.
+      req.socket.setTimeout(IDLE_SOCKET_TIMEOUT_MS);
+      metrics.connections.inc({ protocol: 'http' });
+      handle(req, res).catch((err: unknown) => {
+        log.error({ err, url: req.url }, 'http request failed');
+        if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', bi('Lỗi máy chủ', 'Internal server error') + '\n');
+        else res.destroy();
+      });
+    },
+  );
   server.maxHeadersCount = 100;
+  server.on('connection', (socket: Socket) => admit(socket));
+
+  const counters = createListenerCounters(config.security.maxConnectionsPerIp, config.security.maxConnectionsTotal);
+  /** Refusals since the last log line (one line a minute at most, not one per socket). */
+  let refusedSince = 0;
+  let lastRefusalLog = -Infinity;
+  function refuseConnection(socket: Socket, ip: string, reason: 'per-ip' | 'total'): void {
+    socket.on('error', () => undefined);
+    socket.destroy();
+    refusedSince++;
+    const now = Date.now();
+    if (now - lastRefusalLog < REFUSAL_LOG_INTERVAL_MS) return;
+    log.warn({ listener: 'http', ip, reason, refused: refusedSince }, 'connection refused: over the limit');
+    lastRefusalLog = now;
+    refusedSince = 0;
+  }
+  /** Counts a new connection per client address and in total; one over a cap is closed before any request is read. */
+  function admit(socket: Socket): void {
+    const ip = normalizeIp(socket.remoteAddress);
+    const releaseTotal = counters.total.acquire('all');
+    if (!releaseTotal) return refuseConnection(socket, ip, 'total');
+    // A listed reverse proxy carries every user's connections: the total bounds it, not the per-IP cap.
+    const releaseIp = isTrustedProxy(ip) ? () => undefined : counters.perIp.acquire(ip);
+    if (!releaseIp) {
+      releaseTotal();
+      return refuseConnection(socket, ip, 'per-ip');
+    }
+    socket.once('close', () => {
+      releaseIp();
+      releaseTotal();
+    });
+    // Node's head timeout starts with the first byte: a connection that sends nothing ends here
+    // (the listener destroys a socket whose timeout nobody handles).
+    socket.setTimeout(HEADERS_TIMEOUT_MS);
+  }
+  function isTrustedProxy(ip: string): boolean {
+    const family = isIP(ip);
+    return family !== 0 && trustedProxies.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+  }
   let listening = false;
   const portOf = (name: ListenerName): number => config.listeners[name].publicPort ?? deps.boundPort(name) ?? config.listeners[name].port;
 
@@ -79,6 +141,7 @@ export function createHttpService(deps: HttpDeps): Service {
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const peer = normalizeIp(req.socket.remoteAddress);
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
@@ -92,6 +155,7 @@ export function createHttpService(deps: HttpDeps): Service {
     /** Each endpoint answers its own methods only; any other gets 405 with Allow (RFC 9110 §15.5.6). */
     const refused = (allowed: readonly string[]): boolean => {
       if (allowed.includes(req.method ?? '')) return false;
+      logRefusal(log, req, peer, 405, `method ${(req.method ?? '').slice(0, 20)} not allowed`);
       res.setHeader('allow', allowed.join(', '));
       send(res, 405, 'text/plain; charset=utf-8', bi(`Phương thức không được phép (chỉ ${allowed.join(', ')})`, `Method not allowed (only ${allowed.join(', ')})`) + '\n');
       return true;
@@ -134,6 +198,7 @@ export function createHttpService(deps: HttpDeps): Service {
       const body = await readBody(req);
       if (body === null) {
         // The rest of the body was not read: this connection cannot carry another request.
+        logRefusal(log, req, peer, 413, 'body too large');
         res.setHeader('connection', 'close');
         send(res, 413, 'text/plain; charset=utf-8', bi('Yêu cầu quá lớn', 'Request too large') + '\n');
         return;
@@ -145,7 +210,7 @@ export function createHttpService(deps: HttpDeps): Service {
     if ((portalPage || isAdminRoute(route)) && fromUnlistedProxy(req, trustedProxies)) warnUnlistedProxy(req.socket.remoteAddress ?? '');
     if (portalPage) {
       if (refused([...READ, 'POST'])) return;
-      const r = await portalPage({ config, auth: deps.auth }, trustedProxies, req, () => readBody(req));
+      const r = await portalPage({ config, auth: deps.auth, log }, trustedProxies, req, () => readBody(req));
       // A body left unread (refused before reading, or too large) is not drained: the connection ends.
       if (req.method === 'POST' && !req.complete) res.setHeader('connection', 'close');
       res.writeHead(r.status, { ...r.headers, 'content-length': Buffer.byteLength(r.body) });
