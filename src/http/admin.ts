@@ -38,7 +38,7 @@ import { vietnamTime, type Clock } from '../lib/clock.js';
 import { bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Account, AccountKind, AccountState, Store } from '../store/port.js';
-import { csvDocument, type CsvCell } from './admin-csv.js';
+import { csvDocument, type CsvCell } from '../lib/csv.js';
 import { accountFingerprint, csrfMatches, type AdminFlash, type AdminSession, type AdminSessionStore } from './admin-session.js';
 import { CREDENTIAL_STATUS, esc, label, logRefusal, pair, noticeHtml, NOT_OVER_TLS, PORTAL_HEADERS, portalField, portalRequest, portalShell, readPortalForm, type Notice, type PortalRequest } from './portal.js';
 

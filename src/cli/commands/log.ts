@@ -1,6 +1,7 @@
 /** `buudien log search`: the send log (R-LOG-1), for incident investigation. */
 import type { Command } from 'commander';
 import type { CliContext, RegisterCommand } from '../context.js';
+import { csvCell } from '../../lib/csv.js';
 import { bi, MailError } from '../../lib/errors.js';
 import type { SendLogQuery, SendLogRecord } from '../../store/port.js';
 
@@ -36,10 +37,6 @@ export function parseTime(s: string, name: 'since' | 'until'): Date {
   const t = new Date(`${s.trim().replace(' ', 'T').replace(/(Z|[+-]\d{2}:\d{2})$/, '')}${zone ?? VIETNAM_OFFSET}`);
   if (Number.isNaN(t.getTime())) throw bad();
   return t;
-}
-
-function csvCell(v: string): string {
-  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
 const COLUMNS: Array<[string, (r: SendLogRecord) => string]> = [

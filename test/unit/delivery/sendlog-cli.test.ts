@@ -73,6 +73,14 @@ describe('buudien log search', () => {
     expect(lines[1]).toContain('"2.0.0 ok, ""quoted"""');
   });
 
+  it('csv: a cell a spreadsheet would take for a formula stays text', async () => {
+    const store = await open();
+    await store.logSend([entry({ sender: '=hyperlink@evil.example', clientIp: '203.0.113.9' })]);
+    await store.close();
+    const r = await cli('log', 'search', '--ip', '203.0.113.9', '--format', 'csv');
+    expect(r.out.trim().split('\n')[1]).toMatch(/^[^,]+,inbound,'=hyperlink@evil\.example,/);
+  });
+
   it('prints a table, and refuses a bad time with exit 1 and a bilingual reason', async () => {
     const t = await cli('log', 'search', '--to', 'lan@example.gov.vn');
     expect(t.out.split('\n')[0]).toMatch(/^TIME\s+DIRECTION\s+SENDER/);

@@ -1,9 +1,9 @@
 /**
- * The usage report's CSV (src/http/admin-csv.ts): RFC 4180 quoting and CRLF, a UTF-8 BOM for
+ * The usage report's CSV (src/lib/csv.ts): RFC 4180 quoting and CRLF, a UTF-8 BOM for
  * Excel, and formula injection neutralised (= + - @ tab CR at the start of a text cell).
  */
 import { describe, expect, it } from 'vitest';
-import { csvCell, csvDocument, neutraliseFormula } from '../../../src/http/admin-csv.js';
+import { csvCell, csvDocument, neutraliseFormula } from '../../../src/lib/csv.js';
 
 describe('usage report CSV', () => {
   it.each([

@@ -1,5 +1,6 @@
 /**
- * CSV for the administrators' usage report (`/admin/usage.csv`): RFC 4180 (CRLF line ends,
+ * CSV that people open in a spreadsheet (the administrators' usage report `/admin/usage.csv`,
+ * `buudien log search --format csv`): RFC 4180 (CRLF line ends,
  * fields with a comma, quote or line break quoted, quotes doubled), UTF-8 with a byte-order mark
  * so Excel reads Vietnamese, and safe to open in a spreadsheet: a text cell starting with
  * = + - @ (or a tab or carriage return, which some spreadsheets skip before them) gets a leading
