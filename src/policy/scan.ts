@@ -1,16 +1,19 @@
 /**
  * One content scan per message, shared by the rules that need it (executables,
  * encrypted-archives): every leaf part (attached messages opened) is decoded once and
- * inspected (names, media type, magic numbers, archives).
+ * inspected (names, media type, magic numbers, archives). Messages the parser does not open
+ * (a transfer-encoded message/*, an .eml sent as a file or found in an archive) are parsed here
+ * and scanned the same way, within the same depth, part, byte and time limits.
  */
 import type { Config } from '../config/schema.js';
-import { inspectFile, emptyReport, type InspectReport } from './archive/inspect.js';
+import { inspectFile, emptyReport, type InspectLimits, type InspectReport } from './archive/inspect.js';
 import { inspectArchive } from './archive/pool.js';
 import { decodeBody } from '../mail/decode.js';
+import { parseMessage } from '../mail/parse.js';
 import type { ParsedMessage } from '../mail/types.js';
 import { leafParts, MAX_PARAMS, MAX_UU_FILES, uuencodedFiles, type PartView, type UuFile } from './mime.js';
 import { extensionOf, isExecutableType } from './names.js';
-import { SNIFF_BYTES, sniffArchive } from './sniff.js';
+import { SNIFF_BYTES, sniffArchive, sniffMessage } from './sniff.js';
 import type { PolicyMessage } from './types.js';
 
 export interface PartScan {
@@ -44,10 +47,30 @@ export function scanMessage(msg: PolicyMessage, config: Readonly<Config>): Promi
   return p;
 }
 
+/** One scan's state: what was found, and what is left of the limits shared by nested messages. */
+interface ScanState {
+  config: Readonly<Config>;
+  extensions: ReadonlySet<string>;
+  limits: InspectLimits;
+  parts: PartScan[];
+  incomplete: MessageScan['incomplete'];
+  /** MIME parts still allowed (limits.maxMimeParts, for the message and every message opened in it). */
+  partsLeft: number;
+  /** Bytes of messages opened from parts and archives still allowed (policy.archiveMaxExpandedBytes in all). */
+  bytesLeft: number;
+  deadline: number;
+}
+
+/** Where a nested message sits: its label (outer names), how deep in messages and in archives. */
+interface Outer {
+  label: string;
+  level: number;
+  archiveLevel: number;
+}
+
 async function doScan(msg: PolicyMessage, config: Readonly<Config>): Promise<MessageScan> {
   const pol = config.policy;
-  const extensions = new Set(pol.executableExtensions);
-  const limits = {
+  const limits: InspectLimits = {
     maxDepth: pol.archiveMaxDepth,
     maxEntries: pol.archiveMaxEntries,
     maxExpandedBytes: pol.archiveMaxExpandedBytes,
@@ -55,9 +78,50 @@ async function doScan(msg: PolicyMessage, config: Readonly<Config>): Promise<Mes
     // Half the rule time-out: an archive over it is "cannot be checked", not a deferral.
     timeMs: Math.max(1000, Math.floor(pol.ruleTimeoutMs / 2)),
   };
-  const parts: PartScan[] = [];
-  let incomplete: MessageScan['incomplete'] = msg.parsed.incomplete;
-  const views = leafParts(msg.parsed, msg.raw, config.limits.maxMimeParts);
+  const s: ScanState = {
+    config,
+    extensions: new Set(pol.executableExtensions),
+    limits,
+    parts: [],
+    incomplete: msg.parsed.incomplete,
+    partsLeft: config.limits.maxMimeParts,
+    bytesLeft: pol.archiveMaxExpandedBytes,
+    deadline: Date.now() + limits.timeMs,
+  };
+  await scanTree(s, msg.parsed, msg.raw, null);
+  return { parts: s.parts, incomplete: s.incomplete };
+}
+
+/** Is this leaf a message to open: a message/* the parser did not descend into, a file named .eml, or one starting with header lines? */
+function isMessageLeaf(view: PartView, head: Buffer): boolean {
+  if (view.part.type === 'message') return true;
+  return view.names.some((n) => extensionOf(n) === 'eml') || sniffMessage(head);
+}
+
+/**
+ * Open `bytes` as a message (an encoded message/rfc822, an .eml file, an .eml in an archive)
+ * and scan its parts like the message's own. Its nesting counts toward limits.maxMimeDepth,
+ * its parts toward limits.maxMimeParts; one that cannot be parsed cannot be checked.
+ */
+async function openMessage(s: ScanState, bytes: Buffer, outer: Outer): Promise<void> {
+  const maxDepth = s.config.limits.maxMimeDepth;
+  if (outer.level >= maxDepth) {
+    s.incomplete ??= { limit: 'depth', detail: `${outer.label}: attached messages nested deeper than ${maxDepth}` };
+    return;
+  }
+  if (bytes.length > s.bytesLeft) {
+    s.incomplete ??= { limit: 'parse', detail: `${outer.label}: attached messages over ${s.config.policy.archiveMaxExpandedBytes} bytes in all` };
+    return;
+  }
+  s.bytesLeft -= bytes.length;
+  const parsed = parseMessage(bytes, { maxDepth: Math.max(1, maxDepth - outer.level), maxParts: Math.max(1, s.partsLeft) });
+  if (parsed.incomplete) s.incomplete ??= { limit: parsed.incomplete.limit, detail: `${outer.label}: ${parsed.incomplete.detail}` };
+  await scanTree(s, parsed, bytes, outer);
+}
+
+async function scanTree(s: ScanState, parsed: ParsedMessage, raw: Buffer, outer: Outer | null): Promise<void> {
+  const { config, extensions, limits } = s;
+  const views = leafParts(parsed, raw, s.partsLeft);
   /** Content (magic numbers, archives) under one name; archives open in the inspection child process (archive/pool.ts). */
   const content = async (bytes: Buffer, name: string, report: InspectReport): Promise<void> => {
     if (sniffArchive(bytes) !== null || ARCHIVE_EXTENSIONS.has(extensionOf(name))) {
@@ -65,38 +129,64 @@ async function doScan(msg: PolicyMessage, config: Readonly<Config>): Promise<Mes
       report.executables.push(...r.executables);
       report.encrypted.push(...r.encrypted);
       report.members.push(...r.members);
+      report.messages.push(...r.messages);
       report.unscannable ??= r.unscannable;
     } else await inspectFile(bytes, name, extensions, limits, report);
   };
   for (const view of views) {
-    const label = view.names[0] ?? `part ${view.path}`;
+    if (s.partsLeft <= 0) {
+      s.incomplete ??= { limit: 'parts', detail: `more than ${config.limits.maxMimeParts} MIME parts (attached messages included)` };
+      return;
+    }
+    if (Date.now() > s.deadline) {
+      s.incomplete ??= { limit: 'parse', detail: `scan time limit (${limits.timeMs} ms)` };
+      return;
+    }
+    s.partsLeft--;
+    const own = view.names[0] ?? `part ${view.path}`;
+    const label = outer ? `${outer.label}/${own}` : own;
+    const level = (outer?.level ?? 0) + view.messageDepth + 1;
     const report = emptyReport();
-    if (view.paramsCapped) incomplete ??= { limit: 'params', detail: `part ${view.path}: more than ${MAX_PARAMS} header parameters` };
-    if (view.uuCapped) incomplete ??= { limit: 'uuencoded', detail: `part ${view.path}: more than ${MAX_UU_FILES} uuencoded files` };
+    if (view.paramsCapped) s.incomplete ??= { limit: 'params', detail: `part ${view.path}: more than ${MAX_PARAMS} header parameters` };
+    if (view.uuCapped) s.incomplete ??= { limit: 'uuencoded', detail: `part ${view.path}: more than ${MAX_UU_FILES} uuencoded files` };
+    const nested: Array<{ bytes: Buffer; outer: Outer }> = [];
     if (view.part.message) {
       // The attached message's own contents are separate leaves; only its names count here.
       for (const n of view.names) await inspectFile(Buffer.alloc(0), n, extensions, limits, report);
     } else {
-      // Sniff a prefix first; decode the whole part only when it is (or is named as) an archive.
+      // Sniff a prefix first; decode the whole part only when it is (or is named as) an archive or a message.
       const name = view.fileNames[0] ?? '';
-      let bytes = decodeBody(msg.raw, view.part, SNIFF_BYTES);
-      if (bytes.length >= SNIFF_BYTES && (sniffArchive(bytes) !== null || ARCHIVE_EXTENSIONS.has(extensionOf(name)))) {
-        bytes = decodeBody(msg.raw, view.part, config.limits.maxMessageBytes);
+      let bytes = decodeBody(raw, view.part, SNIFF_BYTES);
+      const message = isMessageLeaf(view, bytes);
+      if (bytes.length >= SNIFF_BYTES && (message || sniffArchive(bytes) !== null || ARCHIVE_EXTENSIONS.has(extensionOf(name)))) {
+        bytes = decodeBody(raw, view.part, config.limits.maxMessageBytes);
       }
       await content(bytes, name, report);
+      if (message) nested.push({ bytes, outer: { label, level, archiveLevel: outer?.archiveLevel ?? 0 } });
       // Each file uuencoded in a text body: its own name and content (the whole file when it is an
       // archive: the body decoded once more, keeping whole files, only if some file needs it).
       let whole: UuFile[] | null = null;
       for (const [i, f] of view.uuencoded.entries()) {
         const archive = sniffArchive(f.head) !== null || ARCHIVE_EXTENSIONS.has(extensionOf(f.name));
-        if (archive) whole ??= uuencodedFiles(decodeBody(msg.raw, view.part), config.limits.maxMessageBytes).files;
+        if (archive) whole ??= uuencodedFiles(decodeBody(raw, view.part), config.limits.maxMessageBytes).files;
         await content(archive ? (whole?.[i]?.head ?? f.head) : f.head, f.name, report);
       }
       // Every other name the part may be saved under.
       const done = new Set([name, ...view.uuencoded.map((f) => f.name)]);
       for (const n of view.names) if (!done.has(n)) await inspectFile(Buffer.alloc(0), n, extensions, limits, report);
     }
-    parts.push({ view, label, report, executableType: isExecutableType(view.part.type, view.part.subtype) });
+    // Messages found in archives (an .eml in a zip): opened like attached ones, one archive level deeper.
+    for (const m of report.messages.splice(0)) {
+      const archiveLevel = (outer?.archiveLevel ?? 0) + 1;
+      const at = outer ? `${outer.label}/${m.path}` : m.path;
+      if (archiveLevel > limits.maxDepth) report.unscannable ??= `${at}: messages and archives nested deeper than ${limits.maxDepth}`;
+      else nested.push({ bytes: Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength), outer: { label: at, level, archiveLevel } });
+    }
+    if (outer) {
+      for (const x of report.executables) if (x.path) x.path = `${outer.label}/${x.path}`;
+      for (const x of report.encrypted) if (x.path) x.path = `${outer.label}/${x.path}`;
+    }
+    s.parts.push({ view, label, report, executableType: isExecutableType(view.part.type, view.part.subtype) });
+    for (const n of nested) await openMessage(s, n.bytes, n.outer);
   }
-  return { parts, incomplete };
 }

@@ -34,3 +34,32 @@ export function sniffArchive(b: Uint8Array): ArchiveKind | null {
   if (b.length >= 6 && b[0] === 0x37 && b[1] === 0x7a && b[2] === 0xbc && b[3] === 0xaf && b[4] === 0x27 && b[5] === 0x1c) return '7z';
   return null;
 }
+
+/** Header fields that mark the start of an RFC 5322 message (one of them must be there). */
+const MESSAGE_FIELDS = new Set([
+  'from', 'to', 'cc', 'bcc', 'subject', 'date', 'message-id', 'received', 'return-path', 'mime-version', 'content-type',
+  'reply-to', 'sender', 'in-reply-to', 'references', 'delivered-to', 'dkim-signature', 'authentication-results', 'x-mailer',
+]);
+
+/**
+ * Does the file start like an RFC 5322 message (an .eml, whatever it is called)? Header lines
+ * (field name, colon; folded lines; an mbox "From " line first) up to a blank line or the end
+ * of what is sniffed, one of them a usual message field.
+ */
+export function sniffMessage(b: Uint8Array): boolean {
+  const text = Buffer.from(b.buffer, b.byteOffset, Math.min(b.byteLength, 16 * 1024)).toString('latin1');
+  const lines = text.split('\n');
+  // The last line may be cut by the window: it is not judged (unless it is the whole file's end).
+  if (b.byteLength > text.length) lines.pop();
+  let known = false;
+  for (const [i, raw] of lines.entries()) {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line === '') return known && i > 0;
+    if (i === 0 && line.startsWith('From ')) continue;
+    if (i > 0 && (line[0] === ' ' || line[0] === '\t')) continue;
+    const m = /^([!-9;-~]+)[ \t]*:/.exec(line);
+    if (!m) return false;
+    if (MESSAGE_FIELDS.has((m[1] as string).toLowerCase())) known = true;
+  }
+  return known;
+}

@@ -9,7 +9,7 @@
  */
 import { setImmediate as yieldNow } from 'node:timers/promises';
 import { extensionOf } from '../names.js';
-import { SNIFF_BYTES, sniffArchive, sniffExecutable, type ArchiveKind, type ExecutableKind } from '../sniff.js';
+import { SNIFF_BYTES, sniffArchive, sniffExecutable, sniffMessage, type ArchiveKind, type ExecutableKind } from '../sniff.js';
 import { readRar4, readRar5 } from './rar.js';
 import { read7z } from './sevenzip.js';
 import { ArchiveLimitError, extractEntry, readZipDirectory, type InflateBudget } from './zip.js';
@@ -31,13 +31,18 @@ export interface InspectReport {
   unscannable: string | null;
   /** Member names seen (all levels), for the log and tests. */
   members: string[];
+  /**
+   * Members that are messages (an .eml by name or by content): their bytes, for the scan to open
+   * as attached messages (scan.ts); extracted within the expansion budget.
+   */
+  messages: Array<{ path: string; bytes: Uint8Array }>;
 }
 
 const RAR5_SIG = Buffer.from([0x52, 0x61, 0x72, 0x21, 0x1a, 0x07, 0x01, 0x00]);
 const ARCHIVE_EXT: Record<string, ArchiveKind> = { zip: 'zip', rar: 'rar4', '7z': '7z' };
 
 export function emptyReport(): InspectReport {
-  return { executables: [], encrypted: [], unscannable: null, members: [] };
+  return { executables: [], encrypted: [], unscannable: null, members: [], messages: [] };
 }
 
 /**
@@ -106,6 +111,11 @@ function checkName(name: string, path: string, extensions: ReadonlySet<string>, 
   return ext;
 }
 
+/** A member that is a message (opened by the scan as an attached message): named .eml, or starting with header lines. */
+function isMessage(names: readonly string[], head: Uint8Array): boolean {
+  return names.some((n) => extensionOf(n) === 'eml') || sniffMessage(head);
+}
+
 /** Member names of an archive whose contents are not opened (RAR, 7z): listed, and checked by name. */
 function listMembers(names: readonly string[], path: string, extensions: ReadonlySet<string>, report: InspectReport): void {
   for (const n of names) {
@@ -148,15 +158,18 @@ async function visitZip(
     // The declared size may lie: sniff at least 4 KiB (where PE/ELF/Mach-O headers sit) whatever it says.
     const head = extractEntry(bytes, e, budget, limits.maxRatio, Math.min(SNIFF_BYTES, Math.max(e.uncompressedSize, 4096)));
     const nested = sniffArchive(head) !== null || e.names.some((n) => ARCHIVE_EXT[extensionOf(n)] !== undefined);
-    if (!nested) {
+    const message = isMessage(e.names, head);
+    if (!nested && !message) {
       // Content check without expanding the whole member.
       const kind = sniffExecutable(head);
       if (kind) report.executables.push({ path: memberPath, name: e.name, why: kind });
       continue;
     }
-    if (depth + 1 >= limits.maxDepth) throw new ArchiveLimitError(`${memberPath}: archives nested deeper than ${limits.maxDepth}`);
+    if (nested && depth + 1 >= limits.maxDepth) throw new ArchiveLimitError(`${memberPath}: archives nested deeper than ${limits.maxDepth}`);
     budget.remaining += head.length; // the prefix is re-read as part of the whole member
     const full = extractEntry(bytes, e, budget, limits.maxRatio);
+    if (message) report.messages.push({ path: memberPath, bytes: full });
+    if (!nested) continue;
     // Names were checked above; the one with an archive extension (if any) decides how it is read.
     const asName = e.names.find((n) => ARCHIVE_EXT[extensionOf(n)] !== undefined) ?? e.name;
     await visit(full, asName, memberPath, depth + 1, extensions, limits, budget, report, true);
