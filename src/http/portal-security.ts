@@ -32,8 +32,10 @@ import {
 import type { Config } from '../config/schema.js';
 import { vietnamTime } from '../lib/clock.js';
 import { bi } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
 import {
   CREDENTIAL_STATUS,
+  logRefusal,
   credentialFields,
   esc,
   label,
@@ -51,6 +53,8 @@ import {
 export interface PortalSecurityDeps {
   config: Readonly<Config>;
   auth: PortalAuthService;
+  /** Refusals of the form itself are logged here (the auth service logs those of credentials). */
+  log?: Logger;
 }
 
 const ACTIONS = ['show', 'app-password-add', 'app-password-remove', 'totp-begin', 'totp-confirm', 'totp-disable'] as const;
@@ -282,7 +286,11 @@ export async function handlePortalSecurity(
   if (!form.ok) return answer({ status: form.status, form: form.form && canSendPasswords, notice: form.notice });
   const rawAction = form.get('action');
   const action = ACTIONS.find((a) => a === rawAction);
-  const error = (status: number, text: string, extra: Partial<Page> = {}) => answer({ status, form: true, notice: { kind: 'error', text }, ...extra });
+  const error = (status: number, text: string, extra: Partial<Page> = {}) => {
+    // A malformed form is refused here; credentials are refused (and logged) by the auth service.
+    if (status === 400) logRefusal(deps.log, req, form.ip, status, `form: ${action ?? 'unknown action'}`);
+    return answer({ status, form: true, notice: { kind: 'error', text }, ...extra });
+  };
   if (action === undefined) return error(400, bi('Hãy chọn một thao tác bằng các nút của trang', 'Choose an action with the page\'s buttons'));
 
   if (action === 'totp-confirm') {

@@ -191,6 +191,7 @@ describe('administrators\' page and portal after review', () => {
       ['dashboard other unit', () => get('/admin?unit=xab'), 403],
       ['csv other unit', () => get('/admin/usage.csv?unit=xab'), 403],
       ['csv no such unit', () => get('/admin/usage.csv?unit=nosuchunit'), 403],
+      ['security bad action', () => post('/portal/security', 'action=bogus&username=lan.xaa&password=Secret-pw-1'), 400],
     ];
     for (const [name, fn, status] of cases) {
       const r = await refusalsDuring(fn);
