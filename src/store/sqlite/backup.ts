@@ -33,9 +33,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, copyFile, link, mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { systemClock } from '../../lib/clock.js';
 import { bi, MailError } from '../../lib/errors.js';
-import type { Logger } from '../../lib/log.js';
-import { BACKUP_MANIFEST, type BackupCheck, type BackupManifest, type BackupOptions, type BackupResult, type BackupTools, type RestoreResult } from '../port.js';
+import { silentLogger, type Logger } from '../../lib/log.js';
+import { BACKUP_MANIFEST, type BackupCheck, type BackupManifest, type BackupOptions, type BackupResult, type BackupTools, type RestoreResult, type Store } from '../port.js';
 import { MIGRATIONS } from './migrations.js';
 
 /** The database file, in storage.dir and in a backup. */
@@ -136,6 +137,24 @@ function isInside(child: string, parent: string): boolean {
 /** A relative path from a manifest that stays inside its folder. */
 function safeRel(p: unknown): p is string {
   return typeof p === 'string' && p !== '' && !path.isAbsolute(p) && !p.split(/[\\/]/).some((s) => s === '..' || s === '');
+}
+
+/**
+ * May a manifest's `files` entry be restored into storage.dir? Only what otherFiles() could have
+ * listed: a safe relative path (no `..`, `.`, empty or absolute part), no SQLite file at any depth
+ * (the database, its -wal/-shm/-journal, fts.db), nothing under blobs/ or lost+found/, no staging
+ * name at the top. Anything else would overwrite the checked database or a blob when restored.
+ */
+export function restorableFile(p: unknown): p is string {
+  if (!safeRel(p)) return false;
+  const parts = p.split(/[\\/]/);
+  const top = (parts[0] ?? '').toLowerCase();
+  if (top === 'blobs' || top === 'lost+found' || isStagingName(top)) return false;
+  return !parts.some((s) => s === '.' || SQLITE_FILE.test(s.toLowerCase()));
+}
+
+function badFilePath(p: unknown): string {
+  return bi(`Đường dẫn tệp không hợp lệ trong manifest: ${JSON.stringify(p)}`, `invalid file path in the manifest: ${JSON.stringify(p)}`);
 }
 
 /** Creates directories on demand and fsyncs every one it made (deepest first) at the end. */
@@ -497,8 +516,8 @@ export async function verifyBackup(dirArg: string): Promise<BackupCheck> {
 
   // The other files.
   for (const f of manifest?.files ?? []) {
-    if (!safeRel(f.path)) {
-      problems.push(bi(`Đường dẫn tệp không hợp lệ trong manifest: ${JSON.stringify(f.path)}`, `invalid file path in the manifest: ${JSON.stringify(f.path)}`));
+    if (!restorableFile(f.path)) {
+      problems.push(badFilePath(f.path));
       continue;
     }
     try {
@@ -566,6 +585,8 @@ async function fill(from: string, manifest: BackupManifest, to: string): Promise
     await copyDurable(path.join(from, rel), path.join(to, rel));
   });
   for (const f of manifest.files) {
+    // verifyBackup refused these already; never trust a manifest to name what a restore overwrites.
+    if (!restorableFile(f.path)) throw new MailError('INVALID_INPUT', badFilePath(f.path));
     const target = path.join(to, f.path);
     await dirs.ensure(path.dirname(target));
     await copyDurable(path.join(from, 'files', f.path), target);
@@ -636,6 +657,7 @@ export async function restoreBackup(dirArg: string, storageDirArg: string, opts:
   if (staging) {
     try {
       await fill(from, manifest, staging);
+      await checkRestored(staging);
       let previous: string | null = null;
       if (entries === null) {
         await rename(staging, target);
@@ -653,7 +675,18 @@ export async function restoreBackup(dirArg: string, storageDirArg: string, opts:
         }
       }
       staging = null;
-      await fsyncPath(parent);
+      try {
+        await fsyncPath(parent);
+      } catch (e) {
+        // The restored store is a copy of the backup: set aside and removed, the previous one put back.
+        const aside = `${target}.failed-restore-${stamp()}`;
+        throw await putBack(e, previous, async () => {
+          await rename(target, aside);
+          if (previous) await rename(previous, target);
+          else if (entries !== null) await mkdir(target);
+          await rm(aside, { recursive: true, force: true });
+        });
+      }
       return { ok: true, storageDir: target, manifest, previous };
     } finally {
       if (staging) await rm(staging, { recursive: true, force: true }).catch(() => undefined);
@@ -664,35 +697,94 @@ export async function restoreBackup(dirArg: string, storageDirArg: string, opts:
   const inner = await mkdtemp(path.join(target, '.restore-'));
   try {
     await fill(from, manifest, inner);
+    await checkRestored(inner);
   } catch (e) {
     await rm(inner, { recursive: true, force: true }).catch(() => undefined);
     throw e;
   }
-  // From here on each step is one rename; an interruption leaves the old content in
-  // .before-restore-* and the new in .restore-*, both inside storage.dir, named in the error.
+  // From here on each step is one rename; a failure moves everything back (the restored entries
+  // into .restore-*, removed; the old ones out of .before-restore-*).
   let previous: string | null = null;
+  const movedOld: string[] = [];
+  const movedNew: string[] = [];
   try {
     const old = (entries ?? []).filter((e) => !isStagingName(e));
     if (old.length > 0) {
       previous = path.join(target, `.before-restore-${stamp()}`);
       await mkdir(previous);
-      for (const e of old) await rename(path.join(target, e), path.join(previous, e));
+      for (const e of old) {
+        await rename(path.join(target, e), path.join(previous, e));
+        movedOld.push(e);
+      }
     }
     const fresh = (await readdir(inner)).sort((a, b) => Number(a === DB_FILE) - Number(b === DB_FILE));
-    for (const e of fresh) await rename(path.join(inner, e), path.join(target, e));
+    for (const e of fresh) {
+      await rename(path.join(inner, e), path.join(target, e));
+      movedNew.push(e);
+    }
     await rmdir(inner);
     await fsyncPath(target);
   } catch (e) {
-    throw new MailError(
-      'INTERNAL',
-      bi(
-        `Khôi phục bị gián đoạn: nội dung cũ ở ${previous ?? '(chưa chuyển)'}, bản khôi phục ở ${inner}`,
-        `restore interrupted: the old content is in ${previous ?? '(not moved)'}, the restored one in ${inner}`,
-      ) + `: ${(e as Error).message}`,
-      e,
-    );
+    const before = previous;
+    throw await putBack(e, before, async () => {
+      for (const n of movedNew) await rename(path.join(target, n), path.join(inner, n)).catch(() => rm(path.join(target, n), { recursive: true, force: true }));
+      if (before) {
+        for (const n of movedOld) await rename(path.join(before, n), path.join(target, n));
+        await rmdir(before);
+      }
+      await rm(inner, { recursive: true, force: true });
+    });
   }
   return { ok: true, storageDir: target, manifest, previous };
+}
+
+/**
+ * The restored copy, before it replaces anything: its database passes integrity_check and the
+ * store opens on it (applying this server's newer migrations, as the first start would).
+ */
+async function checkRestored(dir: string): Promise<void> {
+  const fail = (why: string): MailError =>
+    new MailError('INVALID_INPUT', bi(`Bản khôi phục không dùng được (storage.dir chưa bị thay đổi)`, `the restored copy is not usable (storage.dir was not changed)`) + `: ${why}`);
+  let db: Database.Database | null = null;
+  try {
+    db = openDatabase(path.join(dir, DB_FILE), { fileMustExist: true });
+    const result = (db.pragma('integrity_check') as Array<{ integrity_check: string }>).map((r) => r.integrity_check);
+    if (result.length !== 1 || result[0] !== 'ok') throw fail(`integrity_check: ${result.slice(0, 3).join('; ')}`);
+  } catch (e) {
+    throw e instanceof MailError ? e : fail((e as Error).message);
+  } finally {
+    db?.close();
+  }
+  // Imported here: index.ts imports this file.
+  const { openSqliteStore } = await import('./index.js');
+  let store: Store;
+  try {
+    store = await openSqliteStore({ dir, log: silentLogger(), clock: systemClock, inlineBlobMaxBytes: 0, groupCommitWindowMs: 0 });
+  } catch (e) {
+    throw fail((e as Error).message);
+  }
+  await store.close();
+}
+
+/**
+ * After a failure once the restored copy was in place: run `undo` (which puts the previous store
+ * back) and return the error to throw, naming where the previous store is if that failed too.
+ */
+async function putBack(cause: unknown, previous: string | null, undo: () => Promise<void>): Promise<MailError> {
+  const why = (cause as Error).message;
+  try {
+    await undo();
+  } catch (e) {
+    return new MailError(
+      'INTERNAL',
+      bi(
+        `Khôi phục thất bại và không trả lại được kho cũ: kho cũ ở ${previous ?? '(không có)'}`,
+        `the restore failed and the previous store could not be put back: it is in ${previous ?? '(none)'}`,
+      ) + `: ${why}; ${(e as Error).message}`,
+      cause,
+    );
+  }
+  return new MailError('INTERNAL', bi('Khôi phục thất bại; storage.dir đã được trả lại như cũ', 'the restore failed; storage.dir was put back as it was') + `: ${why}`, cause);
 }
 
 /** The embedded store's backup tools (BackupTools of store/port.ts). */
