@@ -6,7 +6,7 @@
  * and scanned the same way, within the same depth, part, byte and time limits.
  */
 import type { Config } from '../config/schema.js';
-import { inspectFile, emptyReport, type InspectLimits, type InspectReport } from './archive/inspect.js';
+import { inspectFile, emptyReport, isArchiveName, type InspectLimits, type InspectReport } from './archive/inspect.js';
 import { inspectArchive } from './archive/pool.js';
 import { decodeBody } from '../mail/decode.js';
 import { parseMessage } from '../mail/parse.js';
@@ -33,8 +33,6 @@ export interface MessageScan {
    */
   incomplete: { limit: NonNullable<ParsedMessage['incomplete']>['limit'] | 'params' | 'uuencoded'; detail: string } | null;
 }
-
-const ARCHIVE_EXTENSIONS = new Set(['zip', 'rar', '7z']);
 
 const cache = new WeakMap<PolicyMessage, Promise<MessageScan>>();
 
@@ -124,7 +122,7 @@ async function scanTree(s: ScanState, parsed: ParsedMessage, raw: Buffer, outer:
   const views = leafParts(parsed, raw, s.partsLeft);
   /** Content (magic numbers, archives) under one name; archives open in the inspection child process (archive/pool.ts). */
   const content = async (bytes: Buffer, name: string, report: InspectReport): Promise<void> => {
-    if (sniffArchive(bytes) !== null || ARCHIVE_EXTENSIONS.has(extensionOf(name))) {
+    if (sniffArchive(bytes) !== null || isArchiveName(name)) {
       const r = await inspectArchive(bytes, name, extensions, limits);
       report.executables.push(...r.executables);
       report.encrypted.push(...r.encrypted);
@@ -158,7 +156,7 @@ async function scanTree(s: ScanState, parsed: ParsedMessage, raw: Buffer, outer:
       const name = view.fileNames[0] ?? '';
       let bytes = decodeBody(raw, view.part, SNIFF_BYTES);
       const message = isMessageLeaf(view, bytes);
-      if (bytes.length >= SNIFF_BYTES && (message || sniffArchive(bytes) !== null || ARCHIVE_EXTENSIONS.has(extensionOf(name)))) {
+      if (bytes.length >= SNIFF_BYTES && (message || sniffArchive(bytes) !== null || isArchiveName(name))) {
         bytes = decodeBody(raw, view.part, config.limits.maxMessageBytes);
       }
       await content(bytes, name, report);
@@ -167,7 +165,7 @@ async function scanTree(s: ScanState, parsed: ParsedMessage, raw: Buffer, outer:
       // archive: the body decoded once more, keeping whole files, only if some file needs it).
       let whole: UuFile[] | null = null;
       for (const [i, f] of view.uuencoded.entries()) {
-        const archive = sniffArchive(f.head) !== null || ARCHIVE_EXTENSIONS.has(extensionOf(f.name));
+        const archive = sniffArchive(f.head) !== null || isArchiveName(f.name);
         if (archive) whole ??= uuencodedFiles(decodeBody(raw, view.part), config.limits.maxMessageBytes).files;
         await content(archive ? (whole?.[i]?.head ?? f.head) : f.head, f.name, report);
       }

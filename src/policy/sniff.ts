@@ -23,7 +23,7 @@ export function sniffExecutable(b: Uint8Array): ExecutableKind | null {
   return null;
 }
 
-export type ArchiveKind = 'zip' | 'rar4' | 'rar5' | '7z';
+export type ArchiveKind = 'zip' | 'rar4' | 'rar5' | '7z' | 'gzip' | 'bzip2' | 'xz' | 'tar';
 
 export function sniffArchive(b: Uint8Array): ArchiveKind | null {
   if (b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && ((b[2] === 3 && b[3] === 4) || (b[2] === 5 && b[3] === 6) || (b[2] === 7 && b[3] === 8))) return 'zip';
@@ -32,6 +32,11 @@ export function sniffArchive(b: Uint8Array): ArchiveKind | null {
     if (b[6] === 0x01 && b[7] === 0x00) return 'rar5';
   }
   if (b.length >= 6 && b[0] === 0x37 && b[1] === 0x7a && b[2] === 0xbc && b[3] === 0xaf && b[4] === 0x27 && b[5] === 0x1c) return '7z';
+  if (b.length >= 3 && b[0] === 0x1f && b[1] === 0x8b && b[2] === 0x08) return 'gzip';
+  if (b.length >= 4 && b[0] === 0x42 && b[1] === 0x5a && b[2] === 0x68 && (b[3] as number) >= 0x31 && (b[3] as number) <= 0x39) return 'bzip2';
+  if (b.length >= 6 && b[0] === 0xfd && b[1] === 0x37 && b[2] === 0x7a && b[3] === 0x58 && b[4] === 0x5a && b[5] === 0x00) return 'xz';
+  // POSIX and GNU tar: "ustar" at offset 257 of the first header block.
+  if (b.length >= 262 && b[257] === 0x75 && b[258] === 0x73 && b[259] === 0x74 && b[260] === 0x61 && b[261] === 0x72) return 'tar';
   return null;
 }
 

@@ -8,10 +8,12 @@
  * Any limit hit is reported as `unscannable` ("cannot be checked"), never as clean.
  */
 import { setImmediate as yieldNow } from 'node:timers/promises';
+import { gunzipSync } from 'node:zlib';
 import { extensionOf } from '../names.js';
 import { SNIFF_BYTES, sniffArchive, sniffExecutable, sniffMessage, type ArchiveKind, type ExecutableKind } from '../sniff.js';
 import { readRar4, readRar5 } from './rar.js';
 import { read7z } from './sevenzip.js';
+import { readTar } from './tar.js';
 import { ArchiveLimitError, extractEntry, readZipDirectory, type InflateBudget } from './zip.js';
 
 export interface InspectLimits {
@@ -39,7 +41,24 @@ export interface InspectReport {
 }
 
 const RAR5_SIG = Buffer.from([0x52, 0x61, 0x72, 0x21, 0x1a, 0x07, 0x01, 0x00]);
-const ARCHIVE_EXT: Record<string, ArchiveKind> = { zip: 'zip', rar: 'rar4', '7z': '7z' };
+const ARCHIVE_EXT: Record<string, ArchiveKind> = {
+  zip: 'zip',
+  rar: 'rar4',
+  '7z': '7z',
+  tar: 'tar',
+  gz: 'gzip',
+  tgz: 'gzip',
+  bz2: 'bzip2',
+  tbz: 'bzip2',
+  tbz2: 'bzip2',
+  xz: 'xz',
+  txz: 'xz',
+};
+
+/** Is `name` an archive's (or compressed file's) name, whatever its content? */
+export function isArchiveName(name: string): boolean {
+  return ARCHIVE_EXT[extensionOf(name)] !== undefined;
+}
 
 export function emptyReport(): InspectReport {
   return { executables: [], encrypted: [], unscannable: null, members: [], messages: [] };
@@ -101,7 +120,94 @@ async function visit(
       listMembers(info.names, path, extensions, report);
       return;
     }
+    case 'gzip':
+      return visitGzip(bytes, name, path, depth, { extensions, limits, budget, report });
+    case 'tar':
+      return visitTar(bytes, path, depth, { extensions, limits, budget, report });
+    case 'bzip2':
+    case 'xz':
+      // Node has no decoder for these: what they hold cannot be checked.
+      throw new ArchiveLimitError(`${path}: ${archive}-compressed content cannot be decoded for checking`);
   }
+}
+
+/** What a walk through nested archives carries along. */
+interface Walk {
+  extensions: ReadonlySet<string>;
+  limits: InspectLimits;
+  budget: InflateBudget;
+  report: InspectReport;
+}
+
+/** The name stored in a gzip header (FNAME), if any. */
+function gzipStoredName(b: Buffer): string | null {
+  if (b.length < 10 || !((b[3] as number) & 0x08)) return null;
+  let at = 10;
+  if ((b[3] as number) & 0x04) at += 2 + b.readUInt16LE(Math.min(at, b.length - 2));
+  const end = b.indexOf(0, at);
+  if (at >= b.length || end < 0) return null;
+  return b.subarray(at, Math.min(end, at + 1024)).toString('latin1') || null;
+}
+
+/**
+ * A gzip file: decompressed within the expansion budget and the ratio (past either, or corrupt:
+ * cannot be checked), then inspected under the names it is saved as (the name without .gz,
+ * .tgz as .tar, and the name stored in its header).
+ */
+async function visitGzip(bytes: Buffer, name: string, path: string, depth: number, w: Walk): Promise<void> {
+  const { limits, budget } = w;
+  const cap = Math.min(budget.remaining, Math.max(1024 * 1024, bytes.length * limits.maxRatio));
+  let out: Buffer;
+  try {
+    out = gunzipSync(bytes, { maxOutputLength: Math.max(1, cap) });
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) throw new ArchiveLimitError(`${path}: expands past ${cap} bytes (expansion or ratio limit)`);
+    throw new ArchiveLimitError(`${path}: gzip: ${(e as Error).message}`);
+  }
+  budget.remaining -= out.length;
+  if (budget.remaining < 0) throw new ArchiveLimitError(`${path}: expands past ${limits.maxExpandedBytes} bytes`);
+  if (Date.now() > budget.deadline) throw new ArchiveLimitError(`${path}: inspection time limit`);
+  const base = name.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? '';
+  const stripped = /\.tgz$/i.test(base) ? base.slice(0, -4) + '.tar' : base.replace(/\.gz$/i, '');
+  const names = [...new Set([stripped, gzipStoredName(bytes)].filter((n): n is string => !!n))];
+  listMembers(names, path, w.extensions, w.report);
+  const asName = names.find((n) => isArchiveName(n)) ?? names[0] ?? '';
+  await member(out, names, asName, `${path}/${asName}`, depth, w);
+}
+
+/** A tar archive: every member's names, content and nested archives, like a zip's. */
+async function visitTar(bytes: Buffer, path: string, depth: number, w: Walk): Promise<void> {
+  let n = 0;
+  for (const m of readTar(bytes, w.limits.maxEntries)) {
+    if (++n % 32 === 0) await yieldNow();
+    if (Date.now() > w.budget.deadline) throw new ArchiveLimitError(`${path}: inspection time limit`);
+    listMembers(m.names, path, w.extensions, w.report);
+    const asName = m.names.find((x) => isArchiveName(x)) ?? m.names[0] ?? '';
+    await member(m.data, m.names, asName, `${path}/${m.names[0] ?? ''}`, depth, w);
+  }
+}
+
+/**
+ * One member's whole content (its names already checked): an executable by its magic numbers,
+ * a message (handed to the scan), or an archive opened one level deeper.
+ */
+async function member(data: Buffer, names: readonly string[], asName: string, memberPath: string, depth: number, w: Walk): Promise<void> {
+  const { limits, budget, report } = w;
+  if (data.length === 0) return;
+  const head = data.subarray(0, SNIFF_BYTES);
+  if (isMessage(names, head)) {
+    budget.remaining -= data.length;
+    if (budget.remaining < 0) throw new ArchiveLimitError(`${memberPath}: expands past ${limits.maxExpandedBytes} bytes`);
+    report.messages.push({ path: memberPath, bytes: data });
+  }
+  if (sniffArchive(head) === null && !names.some((x) => isArchiveName(x))) {
+    const kind = sniffExecutable(head);
+    if (kind) report.executables.push({ path: memberPath, name: asName, why: kind });
+    return;
+  }
+  if (depth + 1 >= limits.maxDepth) throw new ArchiveLimitError(`${memberPath}: archives nested deeper than ${limits.maxDepth}`);
+  await visit(data, asName, memberPath, depth + 1, w.extensions, limits, budget, report, true);
 }
 
 /** Report `name` (at `path`) if its extension is an executable one; returns the extension. */

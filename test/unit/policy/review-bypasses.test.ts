@@ -1,8 +1,10 @@
 /** Bypasses found in a review of the policy scan: each case was delivered before its fix. */
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { configFrom } from '../../../src/config/load.js';
 import { systemClock } from '../../../src/lib/clock.js';
 import { silentLogger } from '../../../src/lib/log.js';
+import { inspectFile, type InspectLimits } from '../../../src/policy/archive/inspect.js';
 import { createPipeline } from '../../../src/policy/pipeline.js';
 import type { PolicyContext } from '../../../src/policy/types.js';
 import type { Store } from '../../../src/store/port.js';
@@ -56,5 +58,73 @@ describe('attached messages the parser does not open', () => {
     const r = await shallow.checkMessage(ctx, policyMessage(m));
     expect(r.action).toBe('reject');
     expect(r.findings.join()).toContain('unscannable; structure=depth');
+  });
+});
+
+/** A ustar archive; `type` 'L' members carry a GNU long name for the next one. */
+function tar(members: Array<{ name: string; data: Buffer | string; type?: string }>): Buffer {
+  const blocks: Buffer[] = [];
+  for (const m of members) {
+    const data = Buffer.from(m.data);
+    const h = Buffer.alloc(512);
+    h.write(m.name.slice(0, 99), 0, 'utf8');
+    h.write('0000644\0', 100);
+    h.write(data.length.toString(8).padStart(11, '0') + '\0', 124);
+    h.write(m.type ?? '0', 156);
+    h.write('ustar\x0000', 257, 'latin1');
+    h.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+    blocks.push(h, data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  }
+  return Buffer.concat([...blocks, Buffer.alloc(1024)]);
+}
+const EXT = new Set(['exe', 'dll', 'js']);
+const LIMITS: InspectLimits = { maxDepth: 3, maxEntries: 10_000, maxExpandedBytes: 200 * 1024 * 1024, maxRatio: 200, timeMs: 10_000 };
+
+describe('tar, gzip, bzip2, xz', () => {
+  it('a tar.gz holding evil.exe, a tar holding a PE under another name, and a GNU long name are refused', async () => {
+    const tgz = gzipSync(tar([{ name: 'evil.exe', data: pe }]));
+    expect((await check(msg([txt, att('Content-Type: application/gzip; name="docs.tar.gz"', tgz)]))).findings).toContain('file="docs.tar.gz/docs.tar/evil.exe"');
+    // Sniffed whatever the names say: a .dat gzip holding a tar holding a PE called notes.txt.
+    const r = await check(msg([txt, att('Content-Type: application/octet-stream; name="x.dat"', gzipSync(tar([{ name: 'notes.txt', data: pe }])))]));
+    expect(r.action).toBe('reject');
+    expect(r.findings).toContain('by=pe');
+    const long = await inspectFile(tar([{ name: '././@LongLink', type: 'L', data: `${'d/'.repeat(60)}evil.exe\0` }, { name: 'd/d/d', data: 'x' }]), 'a.tar', EXT, LIMITS);
+    expect(long.executables.map((x) => x.why)).toContain('name');
+  });
+
+  it('a zip inside a tar and a gzip of an exe are opened', async () => {
+    const inner = zip([{ name: 'evil.exe', data: pe, deflate: true }]);
+    const r = await inspectFile(tar([{ name: 'inner.zip', data: inner }]), 'a.tar', EXT, LIMITS);
+    expect(r.executables.map((x) => x.path)).toContain('a.tar/inner.zip/evil.exe');
+    const g = await check(msg([txt, att('Content-Type: application/gzip; name="setup.exe.gz"', gzipSync(pe))]));
+    expect(g.findings).toContain('file="setup.exe.gz/setup.exe"');
+  });
+
+  it('bzip2 and xz cannot be checked, by content or by name alone; a gzip bomb or a corrupt gzip cannot be checked', async () => {
+    for (const [name, bytes] of [
+      ['a.bz2', Buffer.from('BZh91AY&SY')],
+      ['a.xz', Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0, 0])],
+      ['x.dat', Buffer.from('BZh91AY&SY')],
+      ['a.tbz2', Buffer.from('hello')],
+      ['a.txz', Buffer.from('hello')],
+      ['a.tgz', Buffer.from('hello')],
+    ] as const) {
+      const r = await check(msg([txt, att(`Content-Type: application/octet-stream; name="${name}"`, bytes)]));
+      expect(r.action, name).toBe('reject');
+      expect(r.findings, name).toContain('unscannable');
+    }
+    const bomb = gzipSync(Buffer.alloc(8 * 1024 * 1024));
+    const r = await inspectFile(bomb, 'a.gz', EXT, { ...LIMITS, maxExpandedBytes: 1024 * 1024 });
+    expect(r.unscannable).toMatch(/expands past/);
+    const ratio = await inspectFile(bomb, 'a.gz', EXT, { ...LIMITS, maxRatio: 10 });
+    expect(ratio.unscannable).toMatch(/expands past/);
+  });
+
+  it('a clean tar.gz passes', async () => {
+    const r = await check(msg([txt, att('Content-Type: application/gzip; name="docs.tar.gz"', gzipSync(tar([{ name: 'a.txt', data: 'hello' }, { name: 'b.pdf', data: '%PDF-1.4' }])))]));
+    expect(r.action).toBe('accept');
   });
 });
