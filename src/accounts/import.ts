@@ -2,10 +2,11 @@
  * R-ACC-1: carry out a unit's written request form (NA Phụ lục 1) row by row, all or nothing.
  *
  * Columns: STT, Họ và tên, Chức vụ, Phòng/ban/đơn vị, Số điện thoại, Nội dung đề nghị
- * (cấp mới | tạm khóa | xóa), optionally an address column (Email / Địa chỉ thư) that names the
- * account for tạm khóa / xóa. Headers are matched without diacritics, case or spacing; title lines
- * above the header are skipped. UTF-8 with or without BOM (UTF-16 with a BOM too), comma,
- * semicolon or tab separated; other encodings are refused with a hint.
+ * (cấp mới | tạm khóa | xóa, the whole cell: see REQUEST_KINDS), optionally an address column
+ * (Email / Địa chỉ thư) that names the account for tạm khóa / xóa (a full address or a login name
+ * alone). Headers are matched without diacritics, case or spacing; title lines above the header
+ * are skipped. UTF-8 with or without BOM (UTF-16 with a BOM too), comma, semicolon or tab
+ * separated (the header line's separator); other encodings are refused with a hint.
  * The unit column holds a unit code/address or a unit name.
  *
  * Every row is carried out inside one store transaction; if any row fails, the transaction is
@@ -66,24 +67,88 @@ function columnOf(header: string): Column | null {
   return null;
 }
 
-function actionOf(text: string): RequestAction | null {
-  const a = compact(text);
-  if (a.startsWith('capmoi')) return 'create';
-  if (a.startsWith('tamkhoa')) return 'suspend';
-  if (a.startsWith('xoa')) return 'delete';
-  return null;
+/**
+ * The request kinds the form (NA Phụ lục 1: "cấp mới, tạm khóa hoặc xóa tài khoản thư điện tử
+ * công vụ") uses, each alone or followed by "tài khoản" or "tài khoản thư điện tử công vụ". A cell
+ * is compared whole (diacritics, case and runs of white space folded), never by its beginning:
+ * "Xóa bỏ tạm khóa" (lift a suspension) must not read as "xóa", nor "Cấp mớii" as "cấp mới".
+ * Anything else (restoring, "mở khóa", "khôi phục", a typo) is refused and the whole form with it.
+ */
+const REQUEST_KINDS: ReadonlyArray<readonly [RequestAction, string]> = [
+  ['create', 'cấp mới'],
+  ['suspend', 'tạm khóa'],
+  ['delete', 'xóa'],
+];
+const REQUEST_SUFFIXES = ['', ' tài khoản', ' tài khoản thư điện tử công vụ'];
+
+/** Diacritics removed, lower case, every run of white space one space, none at the ends. */
+function foldRequest(text: string): string {
+  return foldVietnamese(text).replace(/\s+/g, ' ').trim();
 }
 
-/** The separator used on the first line that has one (outside quotes). */
+const REQUEST_WORDS: ReadonlyMap<string, RequestAction> = new Map(
+  REQUEST_KINDS.flatMap(([action, words]) => REQUEST_SUFFIXES.map((suffix) => [foldRequest(words + suffix), action] as const)),
+);
+
+function actionOf(text: string): RequestAction | null {
+  return REQUEST_WORDS.get(foldRequest(text)) ?? null;
+}
+
+/** The refusal of a request cell that is none of the accepted kinds. */
+function unknownRequest(text: string): MailError {
+  const words = REQUEST_KINDS.map(([, w]) => `"${w}"`).join(', ');
+  return new MailError(
+    'INVALID_INPUT',
+    bi(
+      `Nội dung đề nghị "${text}" không phải một trong: ${words} (có thể thêm "tài khoản" hoặc "tài khoản thư điện tử công vụ"); không thực hiện dòng nào`,
+      `the request "${text}" is none of ${words} (create, suspend, delete; "tài khoản" or "tài khoản thư điện tử công vụ" may follow); no row was carried out`,
+    ),
+  );
+}
+
+/** The cells of one line split at `delimiter` outside double quotes (for finding the header only). */
+function splitLine(line: string, delimiter: string): string[] {
+  const cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (const ch of line) {
+    if (ch === '"') quoted = !quoted;
+    else if (!quoted && ch === delimiter) {
+      cells.push(cell);
+      cell = '';
+    } else cell += ch;
+  }
+  cells.push(cell);
+  return cells;
+}
+
+/**
+ * The separator of the header line: the first line that, split at a comma, semicolon or tab, has
+ * a "Họ và tên" cell (the split giving most cells when several do). A title line above it may hold
+ * another separator ("Nghệ An, ngày 1 tháng 3 năm 2026" above a semicolon form saved by Excel in a
+ * Vietnamese locale). Without such a line, the separator of the first line that has one (the
+ * header is then reported missing).
+ */
 function detectDelimiter(text: string): string {
-  for (const line of text.split(/\r?\n/)) {
+  const lines = text.split(/\r?\n/);
+  for (const line of lines) {
+    let best: { delimiter: string; cells: number } | null = null;
+    for (const delimiter of [',', ';', '\t']) {
+      const cells = splitLine(line, delimiter);
+      if (cells.length > 1 && cells.some((cell) => columnOf(cell) === 'name') && (best === null || cells.length > best.cells)) {
+        best = { delimiter, cells: cells.length };
+      }
+    }
+    if (best) return best.delimiter;
+  }
+  for (const line of lines) {
     const counts: Record<string, number> = { ',': 0, ';': 0, '\t': 0 };
     let quoted = false;
     for (const ch of line) {
       if (ch === '"') quoted = !quoted;
       else if (!quoted && ch in counts) counts[ch] = (counts[ch] ?? 0) + 1;
     }
-    const best = Object.entries(counts).sort((a, b) => b[1] - a[1])[0];
+    const best = Object.entries(counts).sort((x, y) => y[1] - x[1])[0];
     if (best && best[1] > 0) return best[0];
   }
   return ',';
@@ -235,12 +300,7 @@ async function applyRow(
   ref: string | null,
   prehashed: { password: string; hash: string } | null,
 ): Promise<RowOutcome> {
-  if (row.action === null) {
-    throw new MailError(
-      'INVALID_INPUT',
-      bi(`Nội dung đề nghị "${row.actionText}" không rõ (cấp mới | tạm khóa | xóa)`, `unknown request "${row.actionText}" (cấp mới | tạm khóa | xóa)`),
-    );
-  }
+  if (row.action === null) throw unknownRequest(row.actionText);
   if (row.fullName === '') throw new MailError('INVALID_INPUT', bi('Thiếu họ và tên', 'the full name is missing'));
   if (row.unit === '') throw new MailError('INVALID_INPUT', bi('Thiếu phòng/ban/đơn vị', 'the unit is missing'));
   const unit = await svc.findUnit(row.unit);
@@ -267,6 +327,32 @@ async function applyRow(
 }
 
 /**
+ * The account an Email cell names: a full address, or a login name alone (R-ADDR-6, as sign-in
+ * takes it and as a cấp mới row's Email is read) when one account has that local part (deleted
+ * accounts count only when no other has it). A login name that several domains' accounts share is
+ * refused with their addresses, never guessed at.
+ */
+async function byAddress(tx: Store, written: string): Promise<Account> {
+  const key = written.trim().toLowerCase();
+  const none = () => new MailError('NOT_FOUND', bi(`Không có tài khoản ${written}`, `no account ${written}`));
+  if (key.includes('@')) {
+    const a = await tx.getAccountByAddress(key);
+    if (!a) throw none();
+    return a;
+  }
+  const found = key === '' ? [] : await tx.findAccountsByLocalPart(key);
+  const live = found.filter((a) => a.state !== 'deleted');
+  const pool = live.length > 0 ? live : found;
+  if (pool.length === 1 && pool[0]) return pool[0];
+  if (pool.length === 0) throw none();
+  const list = pool.map((a) => a.address).join(', ');
+  throw new MailError(
+    'INVALID_INPUT',
+    bi(`Tên đăng nhập "${written}" ứng với ${pool.length} tài khoản (${list}): ghi đủ địa chỉ thư vào cột Email`, `the login name "${written}" matches ${pool.length} accounts (${list}): put the full address in the Email column`),
+  );
+}
+
+/**
  * The account a tạm khóa / xóa row means: its address column, else the one namesake in the unit.
  * An address whose account bears another name than the row, or belongs to another unit than the
  * row's, is refused, never guessed at: a typo in any cell must not suspend or delete someone
@@ -276,8 +362,7 @@ async function applyRow(
 async function target(tx: Store, row: RequestRow, unit: Unit): Promise<Account> {
   const unitId = unit.id;
   if (row.address) {
-    const a = await tx.getAccountByAddress(row.address.toLowerCase());
-    if (!a) throw new MailError('NOT_FOUND', bi(`Không có tài khoản ${row.address}`, `no account ${row.address}`));
+    const a = await byAddress(tx, row.address);
     if (foldName(a.fullName) !== foldName(row.fullName)) {
       throw new MailError(
         'INVALID_INPUT',
