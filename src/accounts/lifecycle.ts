@@ -7,6 +7,10 @@
  * - NB: deleteAfterNoticeWorkingDays working days (weekends and lifecycle.holidays skipped) after
  *   the suspension notice, the account is deleted and its mailboxes removed completely.
  * Either rule may be off (null). Dates are counted in Vietnam time (UTC+7, no daylight saving).
+ * Only suspensions this job made for inactivity are ever deleted, counted from that suspension (the
+ * day its notice goes out): never one an administrator made (a compromise or a violation is
+ * restored once fixed, R-ACC-4), never a unit mailbox (R-ACC-6) or an administrator's account.
+ * Each account is read again inside the deletion's transaction, so a restore made meanwhile wins.
  * The result's `suspended` list is what the notice to the managing unit (NB Đ7.1) is made of: the
  * `account-lifecycle` job (cli/jobs.ts) delivers it to the unit's mailboxes and administrators.
  */
@@ -51,6 +55,23 @@ function lastActivity(a: Account): Date {
   return a.lastLoginAt && a.lastLoginAt > a.createdAt ? a.lastLoginAt : a.createdAt;
 }
 
+/**
+ * When the account's current suspension was made by this job's inactivity rule, the time it was
+ * made (the notice's day, from which NB's working days and NA's days are counted); else null.
+ * Both marks must agree: the reason the rule writes, and the account's latest `account.suspend`
+ * audit entry being the rule's own (an administrator who types the same reason is not the rule).
+ * Unit mailboxes and administrators' accounts are never deleted by this job, whoever suspended them.
+ */
+async function inactivitySuspensionSince(store: Store, a: Account): Promise<Date | null> {
+  if (a.state !== 'suspended' || a.stateChangedAt === null) return null;
+  if (a.kind !== 'personal' || a.role !== 'none') return null;
+  if (a.stateReason !== INACTIVE_REASON) return null;
+  const audit = await store.listAudit({ target: a.address });
+  const last = audit.find((e) => e.action === 'account.suspend' || e.action === 'account.restore');
+  if (last?.action !== 'account.suspend' || last.actor !== LIFECYCLE_ACTOR || last.details?.['rule'] !== 'inactive') return null;
+  return a.stateChangedAt;
+}
+
 export async function runLifecycle(deps: { store: Store; config: Readonly<Config>; log: Logger }, now: Date): Promise<LifecycleResult> {
   const { store, config, log } = deps;
   const { inactiveSuspendDays, deleteAfterSuspendedDays, deleteAfterNoticeWorkingDays, holidays } = config.lifecycle;
@@ -67,20 +88,27 @@ export async function runLifecycle(deps: { store: Store; config: Readonly<Config
     result.suspended.push(a.address);
   }
 
-  for (const a of await store.listAccounts({ state: 'suspended' })) {
-    const since = a.stateChangedAt;
-    if (!since || a.role === 'super') continue;
-    const byCalendar = deleteAfterSuspendedDays !== null && now.getTime() - since.getTime() >= deleteAfterSuspendedDays * DAY_MS;
-    const byNotice = deleteAfterNoticeWorkingDays !== null && workingDaysBetween(since, now, holidays) >= deleteAfterNoticeWorkingDays;
-    if (!byCalendar && !byNotice) continue;
-    const rule = byNotice ? `${deleteAfterNoticeWorkingDays} working days after notice` : `${deleteAfterSuspendedDays} days suspended`;
-    await store.updateAccount(
-      a.id,
-      { state: 'deleted', stateReason: bi('Tự động xóa sau thời hạn tạm khóa', 'deleted automatically after the suspension period'), stateChangedAt: now, stateRef: a.stateRef },
-      { actor: LIFECYCLE_ACTOR, action: 'account.delete', target: a.address, ref: a.stateRef, details: { rule, suspendedAt: since.toISOString() } },
-    );
-    await store.purgeAccount(a.id, { actor: LIFECYCLE_ACTOR, action: 'account.purge', target: a.address, ref: a.stateRef, details: { rule } });
-    result.deleted.push(a.address);
+  for (const listed of await store.listAccounts({ state: 'suspended' })) {
+    if (listed.stateReason !== INACTIVE_REASON) continue; // an administrator's suspension: no write transaction for it
+    const deleted = await store.batch(async (tx) => {
+      // Read again: a restore (or a new suspension) since the listing wins.
+      const a = await tx.getAccount(listed.id);
+      if (a === null) return false;
+      const since = await inactivitySuspensionSince(tx, a);
+      if (since === null) return false;
+      const byCalendar = deleteAfterSuspendedDays !== null && now.getTime() - since.getTime() >= deleteAfterSuspendedDays * DAY_MS;
+      const byNotice = deleteAfterNoticeWorkingDays !== null && workingDaysBetween(since, now, holidays) >= deleteAfterNoticeWorkingDays;
+      if (!byCalendar && !byNotice) return false;
+      const rule = byNotice ? `${deleteAfterNoticeWorkingDays} working days after notice` : `${deleteAfterSuspendedDays} days suspended`;
+      await tx.updateAccount(
+        a.id,
+        { state: 'deleted', stateReason: bi('Tự động xóa sau thời hạn tạm khóa', 'deleted automatically after the suspension period'), stateChangedAt: now, stateRef: a.stateRef },
+        { actor: LIFECYCLE_ACTOR, action: 'account.delete', target: a.address, ref: a.stateRef, details: { rule, suspendedAt: since.toISOString() } },
+      );
+      await tx.purgeAccount(a.id, { actor: LIFECYCLE_ACTOR, action: 'account.purge', target: a.address, ref: a.stateRef, details: { rule } });
+      return true;
+    });
+    if (deleted) result.deleted.push(listed.address);
   }
   if (result.suspended.length || result.deleted.length) log.info({ ...result }, 'account lifecycle');
   return result;
