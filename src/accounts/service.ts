@@ -202,6 +202,51 @@ export interface AccountService {
 
 const ADDRESS = /^[a-z0-9]+([._-][a-z0-9]+)*@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 
+/** Longest full name, title and phone number kept (a form's fields, not documents). */
+const MAX_NAME_CHARS = 100;
+const MAX_TITLE_CHARS = 200;
+const MAX_PHONE_CHARS = 30;
+
+/**
+ * A person's or unit's name as kept: NFC (TCVN 6909: Vietnamese is stored precomposed, so a name
+ * typed in decomposed form matches and sorts with the rest), white space collapsed, at most
+ * MAX_NAME_CHARS, and only letters, digits, spaces and . ' - ( ) , — no control characters and
+ * nothing a spreadsheet or a mail header would read as something else (= + @ | < > …).
+ */
+export function cleanName(raw: string, what: { vi: string; en: string } = { vi: 'Họ tên', en: 'the full name' }): string {
+  const name = raw.normalize('NFC').trim().replace(/\s+/g, ' ');
+  if (name === '') throw new MailError('INVALID_INPUT', bi(`Thiếu ${what.vi.toLowerCase()}`, `${what.en} is missing`));
+  if ([...name].length > MAX_NAME_CHARS) {
+    throw new MailError('INVALID_INPUT', bi(`${what.vi} dài quá ${MAX_NAME_CHARS} ký tự`, `${what.en} is longer than ${MAX_NAME_CHARS} characters`));
+  }
+  if (!/^[\p{L}\p{M}\p{N} .'’(),-]+$/u.test(name)) {
+    throw new MailError(
+      'INVALID_INPUT',
+      bi(`${what.vi} chỉ gồm chữ, số, dấu cách và . ' - ( ) ,`, `${what.en} may hold only letters, digits, spaces and . ' - ( ) ,`),
+    );
+  }
+  return name;
+}
+
+/** An optional free-text field (title, phone): NFC, one line, no control characters, bounded. */
+function cleanText(raw: string | null | undefined, max: number, vi: string, en: string): string | null {
+  if (raw === null || raw === undefined) return null;
+  const v = raw.normalize('NFC').trim().replace(/\s+/g, ' ');
+  if (v === '') return null;
+  if (/\p{Cc}/u.test(v) || [...v].length > max) {
+    throw new MailError('INVALID_INPUT', bi(`${vi}: tối đa ${max} ký tự, không có ký tự điều khiển`, `${en}: at most ${max} characters, no control characters`));
+  }
+  return v;
+}
+
+/** RFC 5321 §4.5.3.1: a local part of at most 64 octets, a path of at most 256 (254 for the address). */
+function checkAddressLength(address: string): void {
+  const local = address.slice(0, address.lastIndexOf('@'));
+  if (Buffer.byteLength(local) > 64 || Buffer.byteLength(address) > 254) {
+    throw new MailError('INVALID_INPUT', bi(`Địa chỉ ${address.slice(0, 80)}… quá dài (phần trước @ tối đa 64 ký tự)`, `the address ${address.slice(0, 80)}… is too long (at most 64 characters before the @)`));
+  }
+}
+
 function notFound(vi: string, en: string): MailError {
   return new MailError('NOT_FOUND', bi(vi, en));
 }
@@ -433,8 +478,9 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       requireAdmin(actor, 'tạo tài khoản', 'create accounts');
       const kind: AccountKind = input.kind ?? 'personal';
       const role: AdminRole = input.role ?? 'none';
-      const fullName = input.fullName.trim().replace(/\s+/g, ' ');
-      if (fullName === '') throw new MailError('INVALID_INPUT', bi('Thiếu họ tên', 'the full name is missing'));
+      const fullName = cleanName(input.fullName);
+      const title = cleanText(input.title, MAX_TITLE_CHARS, 'Chức danh', 'the title');
+      const phone = cleanText(input.phone, MAX_PHONE_CHARS, 'Số điện thoại', 'the phone number');
       let unit: Unit | null = null;
       if (input.unit !== undefined && input.unit !== null && input.unit.trim() !== '') unit = await getUnit(input.unit);
       else if (kind !== 'admin') throw new MailError('INVALID_INPUT', bi('Thiếu đơn vị (--org)', 'the unit is missing (--org)'));
@@ -451,6 +497,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       } else {
         address = await suggestIn(fullName, unit, input.domain ?? primaryDomain());
       }
+      checkAddressLength(address);
       await requireServedDomain(address.split('@')[1] ?? '');
       const local = address.split('@')[0] ?? '';
       if (kind !== 'unit' && (await isUnitAddress(local))) {
@@ -471,8 +518,8 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
           kind,
           role,
           fullName,
-          title: input.title ?? null,
-          phone: input.phone ?? null,
+          title,
+          phone,
           unitId: unit?.id ?? null,
           quotaBytes,
           passwordHash: hash,
