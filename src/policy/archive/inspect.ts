@@ -105,10 +105,12 @@ async function visit(
       const listing = archive === 'rar4' ? readRar4(bytes, limits.maxEntries) : readRar5(bytes, limits.maxEntries);
       if (listing.encrypted) report.encrypted.push({ path, format: listing.headersEncrypted ? `${archive}-headers` : archive });
       listMembers(listing.names, path, extensions, report);
-      // Stored (uncompressed) members can be sniffed; compressed RAR content is not decoded.
+      // Compressed RAR content is not decoded: an archive or a message among it cannot be checked.
+      unreadableContainers(listing.packed, path);
+      // Stored (uncompressed) members are read: sniffed, and opened when archives or messages.
+      const w: Walk = { extensions, limits, budget, report };
       for (const m of listing.stored) {
-        const kind = sniffExecutable(m.head);
-        if (kind) report.executables.push({ path: `${path}/${m.name}`, name: m.name, why: kind });
+        await member(m.data, [m.name], m.name, `${path}/${m.name}`, depth, w);
       }
       return;
     }
@@ -118,6 +120,9 @@ async function visit(
       const info = read7z(bytes, limits.maxEntries);
       if (info.encrypted) report.encrypted.push({ path, format: info.headersEncrypted ? '7z-headers' : '7z' });
       listMembers(info.names, path, extensions, report);
+      // 7z content is not decoded: an archive or a message among its members cannot be checked
+      // (encrypted ones are reported as such: their content cannot be read anyway).
+      if (!info.encrypted) unreadableContainers(info.names, path);
       return;
     }
     case 'gzip':
@@ -215,6 +220,12 @@ function checkName(name: string, path: string, extensions: ReadonlySet<string>, 
   const ext = extensionOf(name);
   if (ext && extensions.has(ext)) report.executables.push({ path, name, why: 'name' });
   return ext;
+}
+
+/** Members whose content is not read (compressed RAR, 7z): one that is an archive or a message by name cannot be checked. */
+function unreadableContainers(names: readonly string[], path: string): void {
+  const hidden = names.find((n) => isArchiveName(n) || extensionOf(n) === 'eml');
+  if (hidden !== undefined) throw new ArchiveLimitError(`${path}/${hidden}: compressed ${isArchiveName(hidden) ? 'archive' : 'message'} inside, not decoded for checking`);
 }
 
 /** A member that is a message (opened by the scan as an attached message): named .eml, or starting with header lines. */

@@ -11,8 +11,10 @@ export interface ArchiveListing {
   encrypted: boolean;
   /** Headers are encrypted: names cannot be read (and so cannot be checked). */
   headersEncrypted: boolean;
-  /** Members stored uncompressed and unencrypted: their first bytes, for content sniffing. */
-  stored: Array<{ name: string; head: Buffer }>;
+  /** Members stored uncompressed and unencrypted: their first bytes, for content sniffing, and all their bytes (as far as the file holds them). */
+  stored: Array<{ name: string; head: Buffer; data: Buffer }>;
+  /** Names of members compressed and not encrypted: their content is not decoded here. */
+  packed: string[];
 }
 
 const HEAD_BYTES = 64 * 1024;
@@ -23,7 +25,7 @@ const RAR5_SIG = Buffer.from([0x52, 0x61, 0x72, 0x21, 0x1a, 0x07, 0x01, 0x00]);
 export function readRar4(buf: Buffer, maxEntries: number): ArchiveListing {
   const start = buf.indexOf(RAR4_SIG);
   if (start < 0) throw new ArchiveLimitError('rar4: no signature');
-  const out: ArchiveListing = { names: [], encrypted: false, headersEncrypted: false, stored: [] };
+  const out: ArchiveListing = { names: [], encrypted: false, headersEncrypted: false, stored: [], packed: [] };
   let p = start + RAR4_SIG.length;
   for (let n = 0; p + 7 <= buf.length; n++) {
     if (n > maxEntries) throw new ArchiveLimitError('rar4: too many headers');
@@ -55,17 +57,22 @@ export function readRar4(buf: Buffer, maxEntries: number): ArchiveListing {
       // one, other tools the ASCII one: both are checked), or UTF-8 alone when there is no NUL.
       const zero = raw.indexOf(0);
       let name: string;
+      const own: string[] = [];
       if (!(flags & 0x0200)) name = (zero >= 0 ? raw.subarray(0, zero) : raw).toString('latin1');
       else if (zero < 0) name = raw.toString('utf8');
       else {
         const ascii = raw.subarray(0, zero).toString('latin1');
         const wide = decodeRar4UnicodeName(raw, zero);
-        if (ascii !== wide && ascii !== '') out.names.push(ascii);
+        if (ascii !== wide && ascii !== '') own.push(ascii);
         name = wide || ascii;
       }
-      out.names.push(name);
+      own.push(name);
+      out.names.push(...own);
       // METHOD 0x30 = stored: the member's bytes follow the header as they are.
-      if (buf[p + 25] === 0x30 && !(flags & 0x0004)) out.stored.push({ name, head: buf.subarray(p + size, Math.min(p + size + add, p + size + HEAD_BYTES, buf.length)) });
+      if (buf[p + 25] === 0x30 && !(flags & 0x0004)) {
+        const data = buf.subarray(p + size, Math.min(p + size + add, buf.length));
+        out.stored.push({ name, head: data.subarray(0, HEAD_BYTES), data });
+      } else if (!(flags & 0x0004)) out.packed.push(...own);
     } else if (type === 0x7b) {
       break; // ENDARC
     } else if (flags & 0x8000) {
@@ -143,7 +150,7 @@ function vint(buf: Buffer, p: number): [number, number] {
 export function readRar5(buf: Buffer, maxEntries: number): ArchiveListing {
   const start = buf.indexOf(RAR5_SIG);
   if (start < 0) throw new ArchiveLimitError('rar5: no signature');
-  const out: ArchiveListing = { names: [], encrypted: false, headersEncrypted: false, stored: [] };
+  const out: ArchiveListing = { names: [], encrypted: false, headersEncrypted: false, stored: [], packed: [] };
   let p = start + RAR5_SIG.length;
   for (let n = 0; p + 4 < buf.length; n++) {
     if (n > maxEntries) throw new ArchiveLimitError('rar5: too many headers');
@@ -191,8 +198,9 @@ export function readRar5(buf: Buffer, maxEntries: number): ArchiveListing {
       if (fileEncrypted) out.encrypted = true;
       // Method bits 7–9 = 0: stored; the data area holds the member's bytes.
       if (type === 2 && !fileEncrypted && ((compression >> 7) & 7) === 0) {
-        out.stored.push({ name, head: buf.subarray(hend, Math.min(hend + dataSize, hend + HEAD_BYTES, buf.length)) });
-      }
+        const data = buf.subarray(hend, Math.min(hend + dataSize, buf.length));
+        out.stored.push({ name, head: data.subarray(0, HEAD_BYTES), data });
+      } else if (type === 2 && !fileEncrypted) out.packed.push(name);
     }
     if (type === 5) break; // end of archive
     p = hend + dataSize;

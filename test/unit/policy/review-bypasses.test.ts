@@ -8,7 +8,7 @@ import { inspectFile, type InspectLimits } from '../../../src/policy/archive/ins
 import { createPipeline } from '../../../src/policy/pipeline.js';
 import type { PolicyContext } from '../../../src/policy/types.js';
 import type { Store } from '../../../src/store/port.js';
-import { peBytes, policyMessage, zip } from './fixtures.js';
+import { peBytes, policyMessage, rar4, rar5, sevenZip, zip } from './fixtures.js';
 
 const ctx: PolicyContext = { direction: 'inbound', clientIp: '192.0.2.1', account: null, sender: 'a@example.org', recipients: ['longnv@example.gov.vn'] };
 const pipeline = createPipeline({ config: configFrom({ domains: ['example.gov.vn'] }), log: silentLogger(), store: {} as Store, clock: systemClock });
@@ -126,5 +126,37 @@ describe('tar, gzip, bzip2, xz', () => {
   it('a clean tar.gz passes', async () => {
     const r = await check(msg([txt, att('Content-Type: application/gzip; name="docs.tar.gz"', gzipSync(tar([{ name: 'a.txt', data: 'hello' }, { name: 'b.pdf', data: '%PDF-1.4' }])))]));
     expect(r.action).toBe('accept');
+  });
+});
+
+describe('archives inside RAR and 7z', () => {
+  const inner = zip([{ name: 'evil.exe', data: pe, deflate: true }]);
+
+  it('a zip stored in a RAR4 or RAR5 is opened', async () => {
+    for (const rar of [rar4({ names: ['inner.zip'], data: inner }), rar5({ names: ['inner.zip'], data: inner })]) {
+      const r = await inspectFile(rar, 'a.rar', EXT, LIMITS);
+      expect(r.executables.map((x) => x.path)).toContain('a.rar/inner.zip/evil.exe');
+    }
+  });
+
+  it('an encrypted zip stored in a RAR is reported as encrypted', async () => {
+    const enc = zip([{ name: 'x.txt', data: 'hello', encrypt: 'zipcrypto' }]);
+    const r = await inspectFile(rar4({ names: ['inner.zip'], data: enc }), 'a.rar', EXT, LIMITS);
+    expect(r.encrypted.map((x) => x.path)).toContain('a.rar/inner.zip');
+    expect(r.unscannable).toBeNull();
+  });
+
+  it('a compressed archive or message in a RAR, and one in a 7z, cannot be checked; other compressed members can be listed', async () => {
+    const packed = (name: string): Buffer => {
+      const b = rar4({ names: [name], data: inner });
+      const at = b.indexOf(Buffer.from(name)) - 7; // METHOD byte of the file header
+      b[at] = 0x33;
+      return b;
+    };
+    expect((await inspectFile(packed('inner.zip'), 'a.rar', EXT, LIMITS)).unscannable).toMatch(/inner\.zip: compressed archive/);
+    expect((await inspectFile(packed('fwd.eml'), 'a.rar', EXT, LIMITS)).unscannable).toMatch(/fwd\.eml: compressed message/);
+    expect((await inspectFile(packed('report.doc'), 'a.rar', EXT, LIMITS)).unscannable).toBeNull();
+    expect((await inspectFile(sevenZip({ names: ['inner.tar.gz'] }), 'a.7z', EXT, LIMITS)).unscannable).toMatch(/compressed archive/);
+    expect((await inspectFile(sevenZip({ names: ['report.doc'] }), 'a.7z', EXT, LIMITS)).unscannable).toBeNull();
   });
 });
