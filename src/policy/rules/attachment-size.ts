@@ -1,7 +1,8 @@
 /**
  * R-STORE-2: each attachment, decoded, at most limits.maxAttachmentBytes → else 552 5.3.4 naming
  * the file and the limit. A file uuencoded in a text body is an attachment of its own, measured
- * as uudecode writes it (not the text around it, nor its 4/3 encoding).
+ * as uudecode writes it (not the text around it, nor its 4/3 encoding). An attached message
+ * counts by its own decoded size (its parts are measured too).
  */
 import { formatBytes } from '../../lib/bytes.js';
 import { bi } from '../../lib/errors.js';
@@ -18,10 +19,10 @@ export const attachmentSize: RuleFactory = ({ config }) => ({
     if (!msg) return { kind: 'pass' };
     const max = config.limits.maxAttachmentBytes;
     for (const v of leafParts(msg.parsed, msg.raw, config.limits.maxMimeParts)) {
-      if (v.part.message) continue;
       const over: Array<{ file: string; size: number }> = v.uuencoded.filter((f) => f.size > max).map((f) => ({ file: f.name, size: f.size }));
       // Cheap upper bound first: the encoded size is never smaller than the decoded one.
-      if (isAttachment(v) && v.part.size > max) {
+      // An attached message (message/*) is an attachment too, measured by its own decoded size.
+      if ((isAttachment(v) || v.part.type === 'message') && v.part.size > max) {
         const size = decodedSize(msg.raw, v.part);
         if (size > max) over.unshift({ file: v.fileNames[0] ?? `part ${v.path}`, size });
       }

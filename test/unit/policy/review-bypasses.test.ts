@@ -160,3 +160,17 @@ describe('archives inside RAR and 7z', () => {
     expect((await inspectFile(sevenZip({ names: ['report.doc'] }), 'a.7z', EXT, LIMITS)).unscannable).toBeNull();
   });
 });
+
+describe('attachment size', () => {
+  it('an attached message over the limit is refused (552), one under it is not', async () => {
+    const small = createPipeline({ config: configFrom({ domains: ['example.gov.vn'], limits: { maxAttachmentBytes: 1024 * 1024 } }), log: silentLogger(), store: {} as Store, clock: systemClock });
+    const body = 'a'.repeat(76).concat('\r\n').repeat(Math.ceil((1.1 * 1024 * 1024) / 78));
+    const big = msg([txt, `Content-Type: message/rfc822\r\nContent-Disposition: attachment; filename="big.eml"\r\n\r\nSubject: x\r\n\r\n${body}\r\n`]);
+    const r = await small.checkMessage(ctx, policyMessage(big));
+    expect(r.action).toBe('reject');
+    expect(r.reply?.code).toBe(552);
+    expect(r.findings.join()).toContain('file="big.eml"');
+    const ok = msg([txt, `Content-Type: message/rfc822\r\n\r\nSubject: x\r\n\r\n${body.slice(0, 512 * 1024)}\r\n`]);
+    expect((await small.checkMessage(ctx, policyMessage(ok))).action).toBe('accept');
+  });
+});
