@@ -85,6 +85,9 @@ const ruleAction = z.enum(['reject', 'flag', 'quarantine', 'off']);
 /** R-STORE-1: the least quota of a personal (and admin) account and of a unit account. */
 export const QUOTA_FLOOR_BYTES = { personal: 2 * GiB, unit: 10 * GiB } as const;
 
+/** R-AUTH-2: the longest a password may be kept, in days (3 months for administrators; 6 months, as NB allows, for users). */
+export const PASSWORD_MAX_AGE_CEILING_DAYS = { admin: 90, user: 183 } as const;
+
 export const configSchema = z
   .object({
     /** A preset or any file this one overrides key by key (resolved by the loader, kept for display). */
@@ -413,6 +416,33 @@ export const configSchema = z
     ];
     for (const [path, value, min, what] of floors) {
       if (value < min) ctx.addIssue({ code: 'custom', path, message: `expected ${what}, got ${value}` });
+    }
+    // R-AUTH-1: every password has lower case, upper case, a digit and a special character.
+    for (const key of ['requireLower', 'requireUpper', 'requireDigit', 'requireSpecial'] as const) {
+      if (!c.passwords[key]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['passwords', key],
+          message: bi(
+            'cần true (R-AUTH-1: mật khẩu có chữ thường, chữ in hoa, chữ số và ký tự đặc biệt), không phải false',
+            'expected true (R-AUTH-1: passwords have lower case, upper case, a digit and a special character), got false',
+          ),
+        });
+      }
+    }
+    // R-AUTH-2: administrators change their password every 3 months, users every 3 (NA) or 6 (NB) months.
+    const ceilings: Array<[string, number, number, string, string]> = [
+      ['adminMaxAgeDays', c.passwords.adminMaxAgeDays, PASSWORD_MAX_AGE_CEILING_DAYS.admin, 'quản trị đổi mật khẩu 3 tháng một lần', 'administrators every 3 months'],
+      ['userMaxAgeDays', c.passwords.userMaxAgeDays, PASSWORD_MAX_AGE_CEILING_DAYS.user, 'người dùng tối đa 6 tháng một lần', 'users at least every 6 months'],
+    ];
+    for (const [key, value, max, vi, en] of ceilings) {
+      if (value > max) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['passwords', key],
+          message: bi(`cần tối đa ${max} ngày (R-AUTH-2: ${vi}), không phải ${value}`, `expected at most ${max} days (R-AUTH-2: ${en}), got ${value}`),
+        });
+      }
     }
     if (c.limits.maxAttachmentBytes > 20 * MiB) {
       ctx.addIssue({ code: 'custom', path: ['limits', 'maxAttachmentBytes'], message: `expected at most 20 MB (R-STORE-2), got ${c.limits.maxAttachmentBytes}` });
