@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.js';
 import { inspectFile, emptyReport, isArchiveName, type InspectLimits, type InspectReport } from './archive/inspect.js';
 import { inspectArchive } from './archive/pool.js';
 import { decodeBody } from '../mail/decode.js';
+import { decodePart } from './decode.js';
 import { parseMessage } from '../mail/parse.js';
 import type { ParsedMessage } from '../mail/types.js';
 import { leafParts, MAX_PARAMS, MAX_UU_FILES, uuencodedFiles, type PartView, type UuFile } from './mime.js';
@@ -154,10 +155,10 @@ async function scanTree(s: ScanState, parsed: ParsedMessage, raw: Buffer, outer:
     } else {
       // Sniff a prefix first; decode the whole part only when it is (or is named as) an archive or a message.
       const name = view.fileNames[0] ?? '';
-      let bytes = decodeBody(raw, view.part, SNIFF_BYTES);
+      let bytes = decodePart(raw, view.part, SNIFF_BYTES);
       const message = isMessageLeaf(view, bytes);
       if (bytes.length >= SNIFF_BYTES && (message || sniffArchive(bytes) !== null || isArchiveName(name))) {
-        bytes = decodeBody(raw, view.part, config.limits.maxMessageBytes);
+        bytes = decodePart(raw, view.part, config.limits.maxMessageBytes);
       }
       await content(bytes, name, report);
       if (message) nested.push({ bytes, outer: { label, level, archiveLevel: outer?.archiveLevel ?? 0 } });

@@ -5,7 +5,9 @@ import { configFrom } from '../../../src/config/load.js';
 import { systemClock } from '../../../src/lib/clock.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { inspectFile, type InspectLimits } from '../../../src/policy/archive/inspect.js';
+import { decodeBase64Groups } from '../../../src/policy/decode.js';
 import { createPipeline } from '../../../src/policy/pipeline.js';
+import { sniffExecutable } from '../../../src/policy/sniff.js';
 import type { PolicyContext } from '../../../src/policy/types.js';
 import type { Store } from '../../../src/store/port.js';
 import { peBytes, policyMessage, rar4, rar5, sevenZip, zip } from './fixtures.js';
@@ -172,5 +174,40 @@ describe('attachment size', () => {
     expect(r.findings.join()).toContain('file="big.eml"');
     const ok = msg([txt, `Content-Type: message/rfc822\r\n\r\nSubject: x\r\n\r\n${body.slice(0, 512 * 1024)}\r\n`]);
     expect((await small.checkMessage(ctx, policyMessage(ok))).action).toBe('accept');
+  });
+});
+
+describe('content sniffing and decoding', () => {
+  it('MZ at offset 0 is an executable on its own (DOS program, PE header past the bytes sniffed)', async () => {
+    const dos = Buffer.alloc(512);
+    dos.write('MZ');
+    expect(sniffExecutable(dos)).toBe('pe');
+    const r = await check(msg([txt, att('Content-Type: application/octet-stream; name="x.dat"', dos)]));
+    expect(r.findings).toContain('by=pe');
+  });
+
+  it('Content-Transfer-Encoding x-uuencode is decoded', async () => {
+    let uu = 'begin 644 x.dat\r\n';
+    for (let i = 0; i < pe.length; i += 45) {
+      const ch = pe.subarray(i, i + 45);
+      let l = String.fromCharCode(32 + ch.length);
+      for (let j = 0; j < ch.length; j += 3) {
+        const [a, b, c] = [ch[j] ?? 0, ch[j + 1] ?? 0, ch[j + 2] ?? 0];
+        for (const v of [a >> 2, ((a & 3) << 4) | (b >> 4), ((b & 15) << 2) | (c >> 6), c & 63]) l += String.fromCharCode(v === 0 ? 96 : 32 + v);
+      }
+      uu += l + '\r\n';
+    }
+    uu += '`\r\nend\r\n';
+    const r = await check(msg([txt, `Content-Type: application/octet-stream; name="x.dat"\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\n${uu}`]));
+    expect(r.action).toBe('reject');
+    expect(r.findings).toContain('by=pe');
+  });
+
+  it('base64 padding in mid-stream does not shift what follows', async () => {
+    const z = zip([{ name: 'evil.exe', data: pe, deflate: true }]);
+    expect(decodeBase64Groups(Buffer.from('QQ==' + z.toString('base64')))).toEqual(Buffer.concat([Buffer.from('A'), z]));
+    expect(decodeBase64Groups(Buffer.from('QUJD\r\nRA==\r\n'))).toEqual(Buffer.from('ABCD'));
+    const r = await check(msg([txt, `Content-Type: application/octet-stream; name="a.zip"\r\nContent-Transfer-Encoding: base64\r\n\r\nQQ==${b64(z)}\r\n`]));
+    expect(r.findings).toContain('evil.exe');
   });
 });
