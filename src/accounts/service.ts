@@ -575,15 +575,20 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
 
     async restore(address, actor, ref = null) {
       requireAdmin(actor, 'khôi phục tài khoản', 'restore accounts');
-      const account = await accountByAddress(address);
-      if (account.state !== 'suspended') {
-        throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} không ở trạng thái tạm khóa`, `the account ${account.address} is not suspended`));
-      }
-      return store.updateAccount(
-        account.id,
-        { state: 'active', stateReason: null, stateChangedAt: clock.now(), stateRef: ref },
-        { actor: actor.name, action: 'account.restore', target: account.address, ref },
-      );
+      const found = await accountByAddress(address);
+      // Checked inside the transaction that writes: the lifecycle job may delete and purge the
+      // account between a read here and the write, and a deleted account must stay deleted.
+      return store.batch(async (tx) => {
+        const account = await reread(tx, found);
+        if (account.state !== 'suspended') {
+          throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} không ở trạng thái tạm khóa`, `the account ${account.address} is not suspended`));
+        }
+        return tx.updateAccount(
+          account.id,
+          { state: 'active', stateReason: null, stateChangedAt: clock.now(), stateRef: ref },
+          { actor: actor.name, action: 'account.restore', target: account.address, ref },
+        );
+      });
     },
 
     async delete(address, reason, actor, ref = null) {

@@ -201,7 +201,7 @@ describe('buudien (in-process)', () => {
     await cli(['account', 'add', '--name', 'Lê Văn Hùng', '--org', 'stc', '--config', config]);
     const early = await cli(['jobs', 'run', 'account-lifecycle', '--config', config]);
     expect(early.stdout).toMatch(/0 suspended, 0 deleted/);
-    const late = await cli(['jobs', 'run', 'account-lifecycle', '--now', '2030-01-01T00:00:00Z', '--config', config]);
+    const late = await cli(['jobs', 'run', 'account-lifecycle', '--now', '2030-01-01T00:00:00Z', '--force', '--config', config]);
     expect(late.code).toBe(0);
     expect(late.stdout).toMatch(/suspended hunglv@nghean.gov.vn/);
     // R-ACC-3: the managing unit is told; Sở Tài chính has no unit mailbox or unit admin, so the system administrator is.

@@ -83,17 +83,17 @@ describe('runLifecycle', () => {
     expect((await store.getAccountByAddress('admin@example.gov.vn'))?.state).toBe('active');
   });
 
-  it('NB: deletes 15 working days after the suspension notice', async () => {
-    const { svc, config } = await open({ inactiveSuspendDays: 183, deleteAfterSuspendedDays: null, deleteAfterNoticeWorkingDays: 15, holidays: ['2026-03-10'] });
+  it('NB: deletes 15 working days after the inactivity suspension notice', async () => {
+    const { svc, config } = await open({ inactiveSuspendDays: 183, deleteAfterSuspendedDays: null, deleteAfterNoticeWorkingDays: 15, holidays: ['2026-09-15'] });
     await svc.addAccount({ fullName: 'Lê Văn Hùng', unit: 'stc' }, root);
-    clock.set(new Date('2026-03-02T03:00:00Z')); // Monday
-    await svc.suspend('hunglv', 'vi phạm Điều 12', root, 'TB-1');
     const deps = { store, config, log: silentLogger() };
-    // 2026-03-23 is 15 working days after 03-02 without the holiday; with 03-10 off it is 03-24
-    expect((await runLifecycle(deps, new Date('2026-03-23T03:00:00Z'))).deleted).toEqual([]);
-    expect((await runLifecycle(deps, new Date('2026-03-24T03:00:00Z'))).deleted).toEqual(['hunglv@example.gov.vn']);
+    // Idle since 03-02: the rule suspends it (with its notice) on Monday 09-07.
+    clock.set(new Date('2026-09-07T03:00:00Z'));
+    expect((await runLifecycle(deps, new Date('2026-09-07T03:00:00Z'))).suspended).toEqual(['hunglv@example.gov.vn']);
+    // 2026-09-28 is 15 working days after 09-07 without the holiday; with 09-15 off it is 09-29
+    expect((await runLifecycle(deps, new Date('2026-09-28T03:00:00Z'))).deleted).toEqual([]);
+    expect((await runLifecycle(deps, new Date('2026-09-29T03:00:00Z'))).deleted).toEqual(['hunglv@example.gov.vn']);
     const audit = await store.listAudit({ target: 'hunglv@example.gov.vn', actor: 'system:lifecycle' });
-    expect(audit.map((a) => a.action).sort()).toEqual(['account.delete', 'account.purge']);
-    expect(audit.every((a) => a.ref === 'TB-1')).toBe(true);
+    expect(audit.map((a) => a.action).sort()).toEqual(['account.delete', 'account.purge', 'account.suspend']);
   });
 });
