@@ -14,7 +14,7 @@ import { parseMessage } from '../mail/parse.js';
 import type { ParsedMessage } from '../mail/types.js';
 import { leafParts, MAX_PARAMS, MAX_UU_FILES, uuencodedFiles, type PartView, type UuFile } from './mime.js';
 import { extensionOf, isExecutableType } from './names.js';
-import { SNIFF_BYTES, sniffArchive, sniffMessage } from './sniff.js';
+import { hasZipEnd, SNIFF_BYTES, sniffArchive, sniffMessage } from './sniff.js';
 import type { PolicyMessage } from './types.js';
 
 export interface PartScan {
@@ -123,7 +123,7 @@ async function scanTree(s: ScanState, parsed: ParsedMessage, raw: Buffer, outer:
   const views = leafParts(parsed, raw, s.partsLeft);
   /** Content (magic numbers, archives) under one name; archives open in the inspection child process (archive/pool.ts). */
   const content = async (bytes: Buffer, name: string, report: InspectReport): Promise<void> => {
-    if (sniffArchive(bytes) !== null || isArchiveName(name)) {
+    if (sniffArchive(bytes) !== null || isArchiveName(name) || hasZipEnd(bytes)) {
       const r = await inspectArchive(bytes, name, extensions, limits);
       report.executables.push(...r.executables);
       report.encrypted.push(...r.encrypted);
@@ -153,11 +153,12 @@ async function scanTree(s: ScanState, parsed: ParsedMessage, raw: Buffer, outer:
       // The attached message's own contents are separate leaves; only its names count here.
       for (const n of view.names) await inspectFile(Buffer.alloc(0), n, extensions, limits, report);
     } else {
-      // Sniff a prefix first; decode the whole part only when it is (or is named as) an archive or a message.
+      // Sniff a prefix, then the whole part (a message, an archive, or a file with a zip appended).
       const name = view.fileNames[0] ?? '';
       let bytes = decodePart(raw, view.part, SNIFF_BYTES);
       const message = isMessageLeaf(view, bytes);
-      if (bytes.length >= SNIFF_BYTES && (message || sniffArchive(bytes) !== null || isArchiveName(name))) {
+      // The whole part always: a zip may be appended to any file (hasZipEnd looks at its end).
+      if (bytes.length >= SNIFF_BYTES) {
         bytes = decodePart(raw, view.part, config.limits.maxMessageBytes);
       }
       await content(bytes, name, report);

@@ -67,3 +67,15 @@ export function sniffMessage(b: Uint8Array): boolean {
   }
   return known;
 }
+
+/**
+ * Does a zip end-of-central-directory record close the file (a zip appended to a PDF, an image,
+ * anything)? Searched only where it can be: the last 64 KiB + 22 bytes; its comment must reach
+ * exactly to the end of the file.
+ */
+export function hasZipEnd(b: Uint8Array): boolean {
+  for (let i = b.length - 22; i >= 0 && i >= b.length - 22 - 0xffff; i--) {
+    if (b[i] === 0x50 && b[i + 1] === 0x4b && b[i + 2] === 5 && b[i + 3] === 6 && i + 22 + ((b[i + 20] as number) | ((b[i + 21] as number) << 8)) === b.length) return true;
+  }
+  return false;
+}

@@ -10,7 +10,7 @@
 import { setImmediate as yieldNow } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { extensionOf } from '../names.js';
-import { SNIFF_BYTES, sniffArchive, sniffExecutable, sniffMessage, type ArchiveKind, type ExecutableKind } from '../sniff.js';
+import { hasZipEnd, SNIFF_BYTES, sniffArchive, sniffExecutable, sniffMessage, type ArchiveKind, type ExecutableKind } from '../sniff.js';
 import { readRar4, readRar5 } from './rar.js';
 import { read7z } from './sevenzip.js';
 import { readTar } from './tar.js';
@@ -94,7 +94,7 @@ async function visit(
   if (bytes.length === 0) return; // a name alone (other names of a part, attached messages)
   const kind = sniffExecutable(bytes.subarray(0, SNIFF_BYTES));
   if (kind) report.executables.push({ path, name, why: kind });
-  const archive = sniffArchive(bytes) ?? (ext === 'rar' && bytes.includes(RAR5_SIG) ? 'rar5' : ARCHIVE_EXT[ext]);
+  const archive = sniffArchive(bytes) ?? (ext === 'rar' && bytes.includes(RAR5_SIG) ? 'rar5' : ARCHIVE_EXT[ext]) ?? (hasZipEnd(bytes) ? 'zip' : undefined);
   if (!archive) return;
   if (depth >= limits.maxDepth) throw new ArchiveLimitError(`${path}: archives nested deeper than ${limits.maxDepth}`);
   switch (archive) {

@@ -211,3 +211,16 @@ describe('content sniffing and decoding', () => {
     expect(r.findings).toContain('evil.exe');
   });
 });
+
+describe('files with a zip appended', () => {
+  it('a PDF with a zip holding evil.exe appended is opened; a plain PDF is not an archive', async () => {
+    const inner = zip([{ name: 'evil.exe', data: pe, deflate: true }]);
+    const poly = Buffer.concat([Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n'), inner]);
+    const r = await check(msg([txt, att('Content-Type: application/pdf; name="doc.pdf"', poly)]));
+    expect(r.action).toBe('reject');
+    expect(r.findings).toContain('file="doc.pdf/evil.exe"');
+    const big = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(100 * 1024, 0x20), inner]);
+    expect((await check(msg([txt, att('Content-Type: application/pdf; name="doc.pdf"', big)]))).findings).toContain('evil.exe');
+    expect((await check(msg([txt, att('Content-Type: application/pdf; name="doc.pdf"', Buffer.from('%PDF-1.4\nPK\x05\x06 no\n%%EOF\n'))]))).action).toBe('accept');
+  });
+});
