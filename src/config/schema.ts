@@ -58,6 +58,10 @@ const domainName = z
 export const DEFAULT_EXECUTABLE_EXTENSIONS = [
   'exe', 'com', 'dll', 'net', 'bat', 'cmd', 'scr', 'pif', 'msi', 'msp', 'cpl', 'vbs', 'vbe', 'js', 'jse',
   'wsf', 'wsh', 'ps1', 'hta', 'jar', 'lnk', 'reg', 'sys', 'drv', 'ocx', 'gadget', 'application', 'appx', 'msix',
+  // Run or mounted by Windows on a double click too: disk images, cabinets, OneNote, help and
+  // console files, Excel add-ins, shortcuts and web queries, script components, PowerShell modules.
+  'iso', 'img', 'vhd', 'vhdx', 'cab', 'one', 'chm', 'hlp', 'msc', 'xll', 'url', 'scf', 'iqy', 'slk', 'wsc', 'sct',
+  'inf', 'psm1', 'vb', 'ws', 'msh', 'diagcab', 'settingcontent-ms', 'appref-ms', 'library-ms', 'search-ms',
 ];
 
 /** A real calendar date written YYYY-MM-DD (2026-02-30 and 2026-13-01 are refused, not rolled over). */
@@ -357,7 +361,7 @@ export const configSchema = z
           ]),
         /** Rule time-out: a rule that takes longer defers the message (451 4.3.0). */
         ruleTimeoutMs: ms(30e3),
-        executableExtensions: z.array(z.string().regex(/^[a-z0-9]+$/, 'expected an extension without the dot, lower case')).default(DEFAULT_EXECUTABLE_EXTENSIONS),
+        executableExtensions: z.array(z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'expected an extension without the dot, lower case')).default(DEFAULT_EXECUTABLE_EXTENSIONS),
         archiveMaxDepth: count(3),
         archiveMaxEntries: count(10000),
         archiveMaxExpandedBytes: bytes(200 * MiB),

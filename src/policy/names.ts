@@ -21,10 +21,36 @@ export function extensionOf(name: string): string {
   return dot < 0 ? '' : n.slice(dot + 1).toLowerCase();
 }
 
-/** The executable extension this name ends in (last extension), or null. */
+/**
+ * Every name a program might save the file under, since they differ: with control characters
+ * removed or the name cut at the first NUL (C strings: unzip and Python's zipfile save
+ * "run.bat\0.txt" as "run.bat"); with a colon kept as an NTFS stream separator (the part before
+ * it), or replaced by "_" or dropped as mail programs and archivers do with characters Windows
+ * forbids (`: * ? " < > |`: "invoice.pdf:.js" is saved as "invoice.pdf_.js"); always the last
+ * path segment, trailing dots and spaces gone.
+ */
+export function savedNames(name: string): string[] {
+  const base = name.normalize('NFKC');
+  const out = new Set<string>();
+  for (const reading of [base, base.split('\u0000')[0] ?? '']) {
+    const clean = reading.replace(INVISIBLE, '');
+    const seg = clean.split(/[\\/]/).pop() ?? clean;
+    const colon = seg.indexOf(':');
+    for (const form of [seg, colon > 0 ? seg.slice(0, colon) : seg, seg.replace(/[:*?"<>|]/g, '_'), seg.replace(/[:*?"<>|]/g, '')]) {
+      out.add(form.replace(/[.\s]+$/u, ''));
+    }
+  }
+  return [...out];
+}
+
+/** The executable extension this name ends in (last extension) under any name it may be saved as, or null. */
 export function executableExtension(name: string, extensions: ReadonlySet<string>): string | null {
-  const ext = extensionOf(name);
-  return ext && extensions.has(ext) ? ext : null;
+  for (const n of savedNames(name)) {
+    const dot = n.lastIndexOf('.');
+    const ext = dot < 0 ? '' : n.slice(dot + 1).toLowerCase();
+    if (ext && extensions.has(ext)) return ext;
+  }
+  return null;
 }
 
 /** Media types that announce an executable whatever the name says. */

@@ -9,7 +9,7 @@
  */
 import { setImmediate as yieldNow } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
-import { extensionOf } from '../names.js';
+import { executableExtension, extensionOf } from '../names.js';
 import { hasZipEnd, SNIFF_BYTES, sniffArchive, sniffExecutable, sniffMessage, type ArchiveKind, type ExecutableKind } from '../sniff.js';
 import { readRar4, readRar5 } from './rar.js';
 import { read7z } from './sevenzip.js';
@@ -217,9 +217,9 @@ async function member(data: Buffer, names: readonly string[], asName: string, me
 
 /** Report `name` (at `path`) if its extension is an executable one; returns the extension. */
 function checkName(name: string, path: string, extensions: ReadonlySet<string>, report: InspectReport): string {
-  const ext = extensionOf(name);
-  if (ext && extensions.has(ext)) report.executables.push({ path, name, why: 'name' });
-  return ext;
+  // Every name the file may be saved under (cut at a NUL, a colon replaced or dropped: names.ts).
+  if (executableExtension(name, extensions) !== null) report.executables.push({ path, name, why: 'name' });
+  return extensionOf(name);
 }
 
 /** Members whose content is not read (compressed RAR, 7z): one that is an archive or a message by name cannot be checked. */

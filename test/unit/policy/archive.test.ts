@@ -33,10 +33,10 @@ describe('sniffing', () => {
     expect(sniffExecutable(bytes)).toBe(kind);
   });
 
-  it('MZ without a PE header, a Java class and text are not', () => {
+  it('MZ alone is an executable (a DOS program, or a PE whose header lies past the bytes sniffed); a Java class and text are not', () => {
     const mz = Buffer.alloc(256);
     mz.write('MZ');
-    expect(sniffExecutable(mz)).toBeNull();
+    expect(sniffExecutable(mz)).toBe('pe');
     const cls = Buffer.from([0xca, 0xfe, 0xba, 0xbe, 0x00, 0x00, 0x00, 0x34]);
     expect(sniffExecutable(cls)).toBeNull();
     expect(sniffExecutable(Buffer.from('%PDF-1.7 hello'))).toBeNull();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { stripComments } from '../../../src/mail/headers.js';
 import { decodeEncodedWords, parseParams } from '../../../src/policy/mime.js';
-import { executableExtension, extensionOf, quoteName, windowsName } from '../../../src/policy/names.js';
+import { executableExtension, extensionOf, quoteName, savedNames, windowsName } from '../../../src/policy/names.js';
 
 const EXT = new Set(['exe', 'scr', 'com']);
 
@@ -19,8 +19,19 @@ describe('file names as Windows saves them', () => {
     ['report.pdf', null],
     ['exe', null],
     ['notes.exe.txt', null],
+    // Saved as "run.exe" by unzip and Python's zipfile (C strings end at the NUL).
+    ['run.exe\u0000.txt', 'exe'],
+    // Saved as "invoice.pdf_.scr" by archivers and mail programs that replace ":".
+    ['invoice.pdf:.scr', 'scr'],
+    ['invoice.pdf*.com', 'com'],
   ])('%j → %s', (name, ext) => {
     expect(executableExtension(name, EXT)).toBe(ext);
+  });
+
+  it('savedNames lists every name the file may be saved under', () => {
+    expect(savedNames('run.bat\u0000.txt')).toEqual(['run.bat.txt', 'run.bat']);
+    expect(savedNames('invoice.pdf:.js')).toEqual(['invoice.pdf:.js', 'invoice.pdf', 'invoice.pdf_.js', 'invoice.pdf.js']);
+    expect(savedNames('report.pdf')).toEqual(['report.pdf']);
   });
 
   it('windowsName and extensionOf', () => {

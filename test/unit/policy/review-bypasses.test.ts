@@ -224,3 +224,24 @@ describe('files with a zip appended', () => {
     expect((await check(msg([txt, att('Content-Type: application/pdf; name="doc.pdf"', Buffer.from('%PDF-1.4\nPK\x05\x06 no\n%%EOF\n'))]))).action).toBe('accept');
   });
 });
+
+describe('names saved differently by different programs', () => {
+  it('a zip member "run.bat\\0.txt" (saved as run.bat) and a MIME name "invoice.pdf:.js" (saved as invoice.pdf_.js) are refused', async () => {
+    const nul = await check(msg([txt, att('Content-Type: application/zip; name="docs.zip"', zip([{ name: 'run.bat\u0000.txt', data: '@echo off\r\n' }]))]));
+    expect(nul.action).toBe('reject');
+    const colon = await check(msg([txt, att('Content-Type: application/octet-stream; name="invoice.pdf:.js"', Buffer.from('WScript.Echo(1)'))]));
+    expect(colon.action).toBe('reject');
+    const member = await check(msg([txt, att('Content-Type: application/zip; name="docs.zip"', zip([{ name: 'invoice.pdf:.vbs', data: 'MsgBox 1' }]))]));
+    expect(member.action).toBe('reject');
+  });
+});
+
+describe('the default list of executable extensions', () => {
+  it('covers disk images, OneNote and Windows shortcuts; extensions with a hyphen can be configured', async () => {
+    for (const name of ['invoice.iso', 'scan.img', 'notes.one', 'open.settingcontent-ms']) {
+      const r = await check(msg([txt, att(`Content-Type: application/octet-stream; name="${name}"`, Buffer.from('harmless bytes'))]));
+      expect(r.action, name).toBe('reject');
+    }
+    expect(configFrom({ policy: { executableExtensions: ['appref-ms'] } }).policy.executableExtensions).toEqual(['appref-ms']);
+  });
+});
