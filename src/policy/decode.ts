@@ -17,6 +17,20 @@ const UU_ENCODINGS = new Set(['x-uuencode', 'x-uue', 'uuencode', 'x-uu']);
 
 /** base64, each group of 4 decoded alone; "=" ends the group it is in; bytes outside the alphabet skipped. */
 export function decodeBase64Groups(src: Buffer, maxBytes = Number.MAX_SAFE_INTEGER): Buffer {
+  // Padding only at the very end (the usual case): Node's own decoder gives the same bytes (it
+  // skips what is not in the alphabet too), in native code rather than this loop.
+  const pad = src.indexOf(0x3d);
+  if (pad < 0 || onlyPaddingFrom(src, pad)) {
+    // Only as much text as maxBytes needs (line breaks included, twice over), not a whole 14 MB
+    // part for a 64 KiB sniff; the whole text when that falls short.
+    const enough = Math.ceil(maxBytes / 3) * 8 + 8;
+    if (enough < src.length) {
+      const head = Buffer.from(src.subarray(0, enough).toString('latin1'), 'base64');
+      if (head.length >= maxBytes) return head.subarray(0, maxBytes);
+    }
+    const whole = Buffer.from(src.toString('latin1'), 'base64');
+    return whole.length > maxBytes ? whole.subarray(0, maxBytes) : whole;
+  }
   const out = Buffer.allocUnsafe(Math.min(Math.floor((src.length * 3) / 4) + 3, maxBytes + 3));
   let o = 0;
   let acc = 0;
@@ -43,6 +57,12 @@ export function decodeBase64Groups(src: Buffer, maxBytes = Number.MAX_SAFE_INTEG
   return out.subarray(0, Math.min(o, maxBytes));
 }
 
+/** Nothing but "=" and bytes outside the alphabet from `i` on. */
+function onlyPaddingFrom(src: Buffer, i: number): boolean {
+  for (let k = i; k < src.length; k++) if ((B64[src[k] as number] as number) >= 0) return false;
+  return true;
+}
+
 /** The decoded body of `part` for content checks (see the file comment). */
 export function decodePart(raw: Buffer, part: MimePart, maxBytes = Number.MAX_SAFE_INTEGER): Buffer {
   const enc = part.encoding.trim().toLowerCase();
@@ -54,4 +74,35 @@ export function decodePart(raw: Buffer, part: MimePart, maxBytes = Number.MAX_SA
     if (file) return file.head;
   }
   return decodeBody(raw, part, maxBytes);
+}
+
+/** Bytes that carry base64 text (the alphabet and "="). */
+function isBase64Char(c: number): boolean {
+  return (B64[c] as number) >= 0 || c === 0x3d;
+}
+
+/**
+ * About the last `n` bytes of `part`'s decoded body, without decoding the rest: enough to look
+ * for a structure that sits at the end of a file (a zip's end record). base64 text ends on a
+ * group boundary, so its last 4·⌈n/3⌉ alphabet characters decode alone; other encodings are the
+ * body's tail (quoted-printable decoded from a line start).
+ */
+export function decodePartTail(raw: Buffer, part: MimePart, n: number): Buffer {
+  const enc = part.encoding.trim().toLowerCase();
+  const start = Math.max(0, Math.min(part.bodyStart, raw.length));
+  const end = Math.max(start, Math.min(part.end, raw.length));
+  if (enc === 'base64') {
+    const want = 4 * Math.ceil((n + 2) / 3);
+    let i = end;
+    let got = 0;
+    while (i > start && got < want) if (isBase64Char(raw[--i] as number)) got++;
+    return decodeBase64Groups(raw.subarray(i, end));
+  }
+  if (enc === 'quoted-printable') {
+    let i = Math.max(start, end - 3 * n - 2);
+    while (i > start && raw[i - 1] !== 0x0a) i--;
+    return decodeBody(raw, { ...part, bodyStart: i }, Number.MAX_SAFE_INTEGER);
+  }
+  if (UU_ENCODINGS.has(enc)) return decodePart(raw, part);
+  return raw.subarray(Math.max(start, end - n), end);
 }

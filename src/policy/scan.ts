@@ -9,12 +9,12 @@ import type { Config } from '../config/schema.js';
 import { inspectFile, emptyReport, isArchiveName, type InspectLimits, type InspectReport } from './archive/inspect.js';
 import { inspectArchive } from './archive/pool.js';
 import { decodeBody } from '../mail/decode.js';
-import { decodePart } from './decode.js';
+import { decodePart, decodePartTail } from './decode.js';
 import { parseMessage } from '../mail/parse.js';
 import type { ParsedMessage } from '../mail/types.js';
 import { leafParts, MAX_PARAMS, MAX_UU_FILES, uuencodedFiles, type PartView, type UuFile } from './mime.js';
 import { extensionOf, isExecutableType } from './names.js';
-import { hasZipEnd, SNIFF_BYTES, sniffArchive, sniffMessage } from './sniff.js';
+import { hasZipEnd, SNIFF_BYTES, sniffArchive, sniffMessage, ZIP_END_SEARCH_BYTES } from './sniff.js';
 import type { PolicyMessage } from './types.js';
 
 export interface PartScan {
@@ -153,12 +153,13 @@ async function scanTree(s: ScanState, parsed: ParsedMessage, raw: Buffer, outer:
       // The attached message's own contents are separate leaves; only its names count here.
       for (const n of view.names) await inspectFile(Buffer.alloc(0), n, extensions, limits, report);
     } else {
-      // Sniff a prefix, then the whole part (a message, an archive, or a file with a zip appended).
+      // Sniff a prefix, then decode the whole part only when it is a message, an archive, or a
+      // file with a zip appended (its end record is in the last 64 KiB + 22 bytes: only that
+      // tail is decoded to look; a 10 MB PDF is not decoded on the event loop for nothing).
       const name = view.fileNames[0] ?? '';
       let bytes = decodePart(raw, view.part, SNIFF_BYTES);
       const message = isMessageLeaf(view, bytes);
-      // The whole part always: a zip may be appended to any file (hasZipEnd looks at its end).
-      if (bytes.length >= SNIFF_BYTES) {
+      if (bytes.length >= SNIFF_BYTES && (message || sniffArchive(bytes) !== null || isArchiveName(name) || hasZipEnd(decodePartTail(raw, view.part, ZIP_END_SEARCH_BYTES)))) {
         bytes = decodePart(raw, view.part, config.limits.maxMessageBytes);
       }
       await content(bytes, name, report);

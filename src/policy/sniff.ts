@@ -68,14 +68,24 @@ export function sniffMessage(b: Uint8Array): boolean {
   return known;
 }
 
+/** How far from its end a zip's end record can be: the 22-byte record and a comment of up to 65,535 bytes. */
+export const ZIP_END_SEARCH_BYTES = 22 + 0xffff;
+const ZIP_END_SIGNATURE = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
+
 /**
  * Does a zip end-of-central-directory record close the file (a zip appended to a PDF, an image,
  * anything)? Searched only where it can be: the last 64 KiB + 22 bytes; its comment must reach
  * exactly to the end of the file.
  */
 export function hasZipEnd(b: Uint8Array): boolean {
-  for (let i = b.length - 22; i >= 0 && i >= b.length - 22 - 0xffff; i--) {
-    if (b[i] === 0x50 && b[i + 1] === 0x4b && b[i + 2] === 5 && b[i + 3] === 6 && i + 22 + ((b[i + 20] as number) | ((b[i + 21] as number) << 8)) === b.length) return true;
+  const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  const floor = Math.max(0, buf.length - ZIP_END_SEARCH_BYTES);
+  // Native searches for the signature from the end, not a byte-by-byte loop (every part of every
+  // message is looked at).
+  for (let i = buf.length - 22; i >= floor; i--) {
+    i = buf.lastIndexOf(ZIP_END_SIGNATURE, i);
+    if (i < floor) return false;
+    if (i + 22 + buf.readUInt16LE(i + 20) === buf.length) return true;
   }
   return false;
 }

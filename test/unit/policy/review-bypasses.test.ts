@@ -245,3 +245,20 @@ describe('the default list of executable extensions', () => {
     expect(configFrom({ policy: { executableExtensions: ['appref-ms'] } }).policy.executableExtensions).toEqual(['appref-ms']);
   });
 });
+
+describe('decoding only what a check needs', () => {
+  it('decodeBase64Groups with a byte limit reads a prefix; decodePartTail gives the end of a base64 or quoted-printable body', async () => {
+    const { decodePartTail } = await import('../../../src/policy/decode.js');
+    const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => i % 251));
+    const text = b64(data);
+    expect(decodeBase64Groups(Buffer.from(text), 1000)).toEqual(data.subarray(0, 1000));
+    const raw = Buffer.from(`Content-Transfer-Encoding: base64\r\n\r\n${text}\r\n`);
+    const part = { encoding: 'base64', bodyStart: raw.indexOf('\r\n\r\n') + 4, end: raw.length } as Parameters<typeof decodePartTail>[1];
+    const tail = decodePartTail(raw, part, 70_000);
+    expect(tail.length).toBeGreaterThanOrEqual(70_000);
+    expect(tail.equals(data.subarray(data.length - tail.length))).toBe(true);
+    const qpRaw = Buffer.from(`\r\n\r\n${'abc=3D'.repeat(50)}=\r\nend`);
+    const qp = decodePartTail(qpRaw, { ...part, encoding: 'quoted-printable', bodyStart: 4, end: qpRaw.length }, 10);
+    expect(qp.toString().endsWith('abc=end')).toBe(true);
+  });
+});
