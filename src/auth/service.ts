@@ -407,19 +407,6 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     maxDelayMs: Math.max(sec.authFailureMaxDelayMs, TOTP_MAX_DELAY_MS),
     windowMs: 24 * 60 * 60 * 1000,
   });
-  /**
-   * Password checks in flight per account, while it has recent failures: one. Many addresses
-   * guessing one account in parallel then wait their turn (each paying the growing delay)
-   * instead of being checked as fast as the server hashes.
-   */
-  const accountGate = new KeyedCounter(1);
-
-  /** The per-account gate: null (go on) when the account has no recent failures or a turn is free; else a refusal. */
-  function accountTurn(key: string): { release: () => void } | null | 'busy' {
-    if (failures.count(key) === 0) return null;
-    const release = accountGate.acquire(key);
-    return release ? { release } : 'busy';
-  }
   let dummyHash: Promise<string> | null = null;
   const message = (kind: SignInFailureKind) => signInMessage(kind, config.passwords.changeUrl);
 
@@ -538,13 +525,9 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     if (!plaintextAllowedBy(sec.allowPlaintextAuth, req.ip, req.secure)) return reject(req, 'plaintext-refused', null);
     const release = gate.acquire(throttleKeyOf(req.ip));
     if (!release) return reject(req, 'throttled', null);
-    let turn: { release: () => void } | null = null;
     try {
       const list = await candidates(req.username);
       const userKey = list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`;
-      const t = accountTurn(userKey);
-      if (t === 'busy') return reject(req, 'throttled', null);
-      turn = t;
       let verified: Verified | null = null;
       let misplaced: Misplaced | null = null;
       for (const account of list) {
@@ -594,7 +577,6 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         totpRequired: req.protocol === 'http' && account.totpSecret !== null,
       };
     } finally {
-      turn?.release();
       release();
     }
   }
@@ -668,13 +650,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     return gated(req.ip, req.secure, refuse, async () => {
       const list = await candidates(req.username);
       const keys = [`ip:${throttleKeyOf(req.ip)}`, list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`];
-      const turn = accountTurn(keys[1] as string);
-      if (turn === 'busy') return refuse('throttled', message('throttled'), 'throttled (account)');
-      try {
-        return await checked(list, keys);
-      } finally {
-        turn?.release();
-      }
+      return checked(list, keys);
     });
 
     async function checked(list: Account[], keys: string[]): Promise<R | Refusal<PortalCredentialFailureKind>> {

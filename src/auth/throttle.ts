@@ -4,10 +4,10 @@
  * - FailureTracker: failure counters per key ("ip:1.2.3.4", "acct:42", "user:foo"). The delay
  *   before answering a failure is base × 2^(n−1), capped at max, where n is the highest count
  *   among the keys involved. A key's failures are forgotten after `windowMs` without a failure.
- *   No hard lock-out: a right password always gets in (after the sign-in it is part of). But
- *   while an account has recent failures, only one check of its password runs at a time, and
- *   wrong two-factor codes have a tracker of their own (auth/service.ts) whose delay, once a few
- *   codes were wrong, refuses further codes unchecked until it has passed.
+ *   No hard lock-out: a right password always gets in (after the sign-in it is part of). Wrong
+ *   two-factor codes have a tracker of their own (auth/service.ts) whose delay, once a few codes
+ *   were wrong, refuses further codes unchecked until it has passed (the code already proves the
+ *   password; a right password is never refused for others' failures).
  * (At most N sign-ins in flight per IP, checked before any hashing: a lib/keyed-counter.ts
  * KeyedCounter in the auth service.)
  *

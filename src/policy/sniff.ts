@@ -7,9 +7,11 @@ export const SNIFF_BYTES = 64 * 1024;
 
 export function sniffExecutable(b: Uint8Array): ExecutableKind | null {
   if (b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46) return 'elf';
-  // "MZ" at offset 0 is an executable on its own: a PE, a DOS program, or a PE whose header
-  // (e_lfanew) lies past the bytes sniffed; Windows runs all of them whatever the name says.
-  if (b.length >= 2 && b[0] === 0x4d && b[1] === 0x5a) return 'pe';
+  // "MZ" and a binary DOS header is an executable on its own: a PE, a DOS program, or a PE whose
+  // header (e_lfanew) lies past the bytes sniffed; Windows runs all of them whatever the name
+  // says. A real header is 64 bytes with zero fields in it; text that happens to begin "MZ-2024…"
+  // has no NUL there and is not one.
+  if (b.length >= 64 && b[0] === 0x4d && b[1] === 0x5a && b.subarray(2, 64).includes(0)) return 'pe';
   if (b.length >= 8) {
     const be = (((b[0] as number) << 24) | ((b[1] as number) << 16) | ((b[2] as number) << 8) | (b[3] as number)) >>> 0;
     if (be === 0xfeedface || be === 0xfeedfacf || be === 0xcefaedfe || be === 0xcffaedfe) return 'mach-o';

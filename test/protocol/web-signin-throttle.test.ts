@@ -3,8 +3,8 @@
  * - wrong two-factor codes have a tracker of their own per account: past three, further codes
  *   are refused unchecked (the same answer) until the delay has passed, and a mail program's
  *   successful sign-in in between does not clear it;
- * - while an account has recent password failures, one password check runs at a time: parallel
- *   guesses get 429 without a check;
+ * - the right password is never refused for earlier failures (a lock-out anyone could cause):
+ *   parallel sign-ins after a mistake all get in;
  * - an initial password refused outside /portal is recorded as a refused sign-in, not a success
  *   (the inactivity rule and the history would otherwise count it).
  * Real HTTP over fetch; the app's clock is a ManualClock, so the delays are stepped, not waited.
@@ -63,16 +63,12 @@ describe('two-factor codes guessed on the web', () => {
   });
 });
 
-describe('passwords guessed in parallel', () => {
-  it('once an account has a recent failure, parallel guesses are refused with 429 without a check', async () => {
-    const a = await createTestAccount(app.store, 'songsong@example.gov.vn');
+describe('the right password after a mistake', () => {
+  it('is never refused for earlier failures: parallel sign-ins (a mail program\'s connections) all get in', async () => {
+    await createTestAccount(app.store, 'songsong@example.gov.vn');
     expect(await show('songsong', 'Sai-mat-khau#1')).toBe(401);
-    const statuses = await Promise.all(Array.from({ length: 10 }, (_, i) => show('songsong', `Sai-mat-khau#${i + 2}`)));
-    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(5);
-    expect(statuses.every((s) => s === 429 || s === 401)).toBe(true);
-    // Only the checked ones are failures of the password in the history.
-    const checked = (await app.store.listSignIns(a.id, { ok: false })).filter((r) => r.reason === 'bad-credentials');
-    expect(checked.reduce((n, r) => n + r.count, 0)).toBe(1 + statuses.filter((s) => s === 401).length);
+    const statuses = await Promise.all(Array.from({ length: 4 }, () => show('songsong', PASSWORD)));
+    expect(statuses).toEqual([200, 200, 200, 200]);
   });
 });
 

@@ -1,8 +1,9 @@
 /**
  * R-STORE-2: each attachment, decoded, at most limits.maxAttachmentBytes → else 552 5.3.4 naming
  * the file and the limit. A file uuencoded in a text body is an attachment of its own, measured
- * as uudecode writes it (not the text around it, nor its 4/3 encoding). An attached message
- * counts by its own decoded size (its parts are measured too).
+ * as uudecode writes it (not the text around it, nor its 4/3 encoding). An attached message the
+ * parser opened is measured by its parts; one it could not open (transfer-encoded) by its own
+ * decoded size.
  */
 import { formatBytes } from '../../lib/bytes.js';
 import { bi } from '../../lib/errors.js';
@@ -21,8 +22,12 @@ export const attachmentSize: RuleFactory = ({ config }) => ({
     for (const v of leafParts(msg.parsed, msg.raw, config.limits.maxMimeParts)) {
       const over: Array<{ file: string; size: number }> = v.uuencoded.filter((f) => f.size > max).map((f) => ({ file: f.name, size: f.size }));
       // Cheap upper bound first: the encoded size is never smaller than the decoded one.
-      // An attached message (message/*) is an attachment too, measured by its own decoded size.
-      if ((isAttachment(v) || v.part.type === 'message') && v.part.size > max) {
+      // An attached message (message/*) the parser could not open is an attachment too, measured
+      // by its own decoded size; one it opened is measured by its own parts (leafParts gives them):
+      // its whole size holds its attachments' base64, 4/3 of the files a forward carries.
+      // Everything inside an attached message is a file the reader can save, its text included.
+      const opened = v.part.message !== null;
+      if (!opened && (isAttachment(v) || v.part.type === 'message' || v.messageDepth > 0) && v.part.size > max) {
         const size = decodedSize(msg.raw, v.part);
         if (size > max) over.unshift({ file: v.fileNames[0] ?? `part ${v.path}`, size });
       }

@@ -171,9 +171,17 @@ describe('attachment size', () => {
     const r = await small.checkMessage(ctx, policyMessage(big));
     expect(r.action).toBe('reject');
     expect(r.reply?.code).toBe(552);
-    expect(r.findings.join()).toContain('file="big.eml"');
+    // Measured by its own parts: the text body inside it is the file over the limit.
+    expect(r.findings.join()).toMatch(/attachment-too-large; file="part 2\/2\.1"/);
     const ok = msg([txt, `Content-Type: message/rfc822\r\n\r\nSubject: x\r\n\r\n${body.slice(0, 512 * 1024)}\r\n`]);
     expect((await small.checkMessage(ctx, policyMessage(ok))).action).toBe('accept');
+    // A forwarded message whose own attachment is under the limit passes, though its base64
+    // makes the attached message as a whole larger than the limit.
+    const pdf = Buffer.alloc(900 * 1024, 0x41);
+    const inner = msg([txt, att('Content-Type: application/pdf; name="bao-cao.pdf"', pdf)]).toString('latin1');
+    const forward = msg([txt, `Content-Type: message/rfc822\r\nContent-Disposition: attachment; filename="fwd.eml"\r\n\r\n${inner}`]);
+    expect(forward.length).toBeGreaterThan(1024 * 1024);
+    expect((await small.checkMessage(ctx, policyMessage(forward))).action).toBe('accept');
   });
 });
 
@@ -260,5 +268,13 @@ describe('decoding only what a check needs', () => {
     const qpRaw = Buffer.from(`\r\n\r\n${'abc=3D'.repeat(50)}=\r\nend`);
     const qp = decodePartTail(qpRaw, { ...part, encoding: 'quoted-printable', bodyStart: 4, end: qpRaw.length }, 10);
     expect(qp.toString().endsWith('abc=end')).toBe(true);
+  });
+});
+
+describe('text that happens to begin with "MZ"', () => {
+  it('is not a DOS header (no NUL in its first 64 bytes): a note starting "MZ-2024" passes', async () => {
+    const note = Buffer.from('MZ-2024 mã số hồ sơ: báo cáo tổng hợp quý IV gửi các phòng ban liên quan.\r\n', 'utf8');
+    expect(sniffExecutable(note)).toBeNull();
+    expect((await check(msg([txt, att('Content-Type: text/plain; name="ghichu.txt"', note)]))).action).toBe('accept');
   });
 });
