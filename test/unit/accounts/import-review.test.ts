@@ -2,17 +2,12 @@
  * Review fixes for `import requests` (R-ACC-1): the request cell is compared whole, a tạm khóa /
  * xóa row's Email may hold a login name alone (R-ADDR-6), and the separator is the header line's.
  */
-import { rmSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeOutcome, importRequests, parseRequestCsv } from '../../../src/accounts/import.js';
-import { createAccountService, superActor, type AccountService } from '../../../src/accounts/service.js';
-import { configFrom } from '../../../src/config/load.js';
+import type { AccountService } from '../../../src/accounts/service.js';
 import type { Config } from '../../../src/config/schema.js';
-import { systemClock } from '../../../src/lib/clock.js';
-import { silentLogger } from '../../../src/lib/log.js';
 import type { Store } from '../../../src/store/port.js';
-import { openSqliteStore } from '../../../src/store/sqlite/index.js';
-import { testDir } from '../../helpers/app.js';
+import { importActor, openImportFixture, type ImportFixture } from './import-fixture.js';
 
 const HEADER = 'STT,Họ và tên,Chức vụ,Phòng/ban/đơn vị,Số điện thoại,Nội dung đề nghị,Email';
 const actionOf = (text: string) => parseRequestCsv(`${HEADER}\n1,A,,stc,,${text},\n`)[0]?.action;
@@ -46,26 +41,17 @@ describe('the request cell is compared whole, not by its beginning', () => {
 });
 
 describe('importRequests: review fixes', () => {
-  let dir: string;
   let store: Store;
   let svc: AccountService;
   let config: Readonly<Config>;
-  const actor = superActor('cli:test');
+  const actor = importActor;
 
+  let fixture: ImportFixture;
   beforeEach(async () => {
-    dir = testDir('buudien-import-review-');
-    config = configFrom({ domains: ['nghean.gov.vn', 'so.nghean.gov.vn'], storage: { dir } });
-    store = await openSqliteStore({ dir, log: silentLogger(), clock: systemClock, inlineBlobMaxBytes: 65536, groupCommitWindowMs: 0 });
-    await store.addDomain('nghean.gov.vn', { actor: 'test', action: 'domain.add', target: 'nghean.gov.vn' });
-    await store.addDomain('so.nghean.gov.vn', { actor: 'test', action: 'domain.add', target: 'so.nghean.gov.vn' });
-    svc = createAccountService({ store, config, clock: systemClock, log: silentLogger() });
-    await svc.addUnit({ name: 'Sở Thông tin và Truyền thông' }, actor);
-    await svc.addUnit({ name: 'Sở Tài chính' }, actor);
+    fixture = await openImportFixture('buudien-import-review-', ['nghean.gov.vn', 'so.nghean.gov.vn']);
+    ({ store, svc, config } = fixture);
   });
-  afterEach(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => fixture.close());
 
   it('"Xóa bỏ tạm khóa" (lift a suspension) deletes nothing: the whole form is refused, naming the line, the text and the accepted words', async () => {
     await svc.addAccount({ fullName: 'Hoàng Văn Đức', unit: 'stttt' }, actor);

@@ -1,15 +1,10 @@
-import { rmSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeOutcome, importRequests, parseRequestCsv } from '../../../src/accounts/import.js';
-import { createAccountService, superActor, type AccountService } from '../../../src/accounts/service.js';
-import { configFrom } from '../../../src/config/load.js';
+import type { AccountService } from '../../../src/accounts/service.js';
 import type { Config } from '../../../src/config/schema.js';
-import { systemClock } from '../../../src/lib/clock.js';
-import { silentLogger } from '../../../src/lib/log.js';
 import type { Store } from '../../../src/store/port.js';
-import { openSqliteStore } from '../../../src/store/sqlite/index.js';
 import { verifyPassword } from '../../../src/auth/passwords.js';
-import { testDir } from '../../helpers/app.js';
+import { importActor, openImportFixture, type ImportFixture } from './import-fixture.js';
 
 const HEADER = 'STT,Họ và tên,Chức vụ,Phòng/ban/đơn vị,Số điện thoại,Nội dung đề nghị';
 
@@ -67,25 +62,17 @@ describe('parseRequestCsv', () => {
 });
 
 describe('importRequests (all or nothing)', () => {
-  let dir: string;
   let store: Store;
   let svc: AccountService;
   let config: Readonly<Config>;
-  const actor = superActor('cli:test');
+  const actor = importActor;
 
+  let fixture: ImportFixture;
   beforeEach(async () => {
-    dir = testDir('buudien-import-');
-    config = configFrom({ domains: ['nghean.gov.vn'], storage: { dir } });
-    store = await openSqliteStore({ dir, log: silentLogger(), clock: systemClock, inlineBlobMaxBytes: 65536, groupCommitWindowMs: 0 });
-    await store.addDomain('nghean.gov.vn', { actor: 'test', action: 'domain.add', target: 'nghean.gov.vn' });
-    svc = createAccountService({ store, config, clock: systemClock, log: silentLogger() });
-    await svc.addUnit({ name: 'Sở Thông tin và Truyền thông' }, actor);
-    await svc.addUnit({ name: 'Sở Tài chính' }, actor);
+    fixture = await openImportFixture('buudien-import-', ['nghean.gov.vn']);
+    ({ store, svc, config } = fixture);
   });
-  afterEach(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => fixture.close());
 
   it('applies every row, numbering namesakes inside the file, and keeps the reference', async () => {
     await svc.addAccount({ fullName: 'Lê Văn Hùng', unit: 'stc' }, actor);
