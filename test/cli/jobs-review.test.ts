@@ -22,7 +22,6 @@ describe('jobs run --now', () => {
     '2026-01-01T12:00:61Z',
     '2026-01-01T12:00+15:00',
     '2026-1-1',
-    '2026-01-01 12:00',
     '20260101',
     'yesterday',
   ])('refuses %s', async (now) => {
@@ -30,8 +29,8 @@ describe('jobs run --now', () => {
     const r = await cli(['jobs', 'run', 'blob-gc', '--now', now, '--config', config]);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain(`"${now}" không phải ngày (YYYY-MM-DD) hay thời điểm ISO-8601`);
-    expect(r.stderr).toContain(`/ "${now}" is not a real date (YYYY-MM-DD) or ISO-8601 time`);
+    expect(r.stderr).toContain(`--now: thời điểm không hợp lệ "${now}"`);
+    expect(r.stderr).toContain(`/ --now: invalid time "${now}"`);
   });
 
   it.each(['2024-02-29', '2026-06-01T00:00', '2026-06-01T07:30:15.250+07:00', '2026-06-01T00:00:00Z', days(-400), days(0.9)])('accepts %s', async (now) => {

@@ -2,40 +2,20 @@
 import { ManualClock, systemClock } from '../../lib/clock.js';
 import { MailError, bi } from '../../lib/errors.js';
 import { JOBS } from '../jobs.js';
+import { parseTime } from './log.js';
 import type { RegisterCommand } from '../context.js';
 
 const DAY_MS = 86_400_000;
 
-const NOW_FORMAT =
-  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-](\d{2}):(\d{2}))?)?$/;
-
 /**
- * `--now`: a calendar date (YYYY-MM-DD, read as 00:00 UTC as before) or an ISO-8601 date-time
- * (YYYY-MM-DDTHH:MM[:SS[.sss]][Z|±HH:MM], local time without an offset). Impossible values
- * (2026-02-30, 25:00, +15:00) are refused, not rolled over as Date would. More than a day after
- * the real clock is refused unless `force`: the lifecycle job would suspend (and delete) accounts
- * and send-log-prune drop the log kept by R-LOG-1 as if that day had come. Earlier dates are fine
- * (to replay a run).
+ * `--now`: a calendar date or a time as `log search` reads them (parseTime: YYYY-MM-DD or
+ * YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM], Vietnam time without an offset, as the lifecycle counts days;
+ * impossible values refused, not rolled over). More than a day after the real clock is refused
+ * unless `force`: the lifecycle job would suspend (and delete) accounts and send-log-prune drop
+ * the log kept by R-LOG-1 as if that day had come. Earlier dates are fine (to replay a run).
  */
 function parseNow(text: string, force: boolean): { now: Date; forced: boolean } {
-  const bad = (): MailError =>
-    new MailError(
-      'INVALID_INPUT',
-      bi(
-        `"${text}" không phải ngày (YYYY-MM-DD) hay thời điểm ISO-8601 (YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM]) có thật`,
-        `"${text}" is not a real date (YYYY-MM-DD) or ISO-8601 time (YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM])`,
-      ),
-    );
-  const m = NOW_FORMAT.exec(text);
-  if (!m) throw bad();
-  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  const daysInMonth = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
-  if (daysInMonth === undefined || day < 1 || day > daysInMonth) throw bad();
-  if (m[4] !== undefined && (Number(m[4]) > 23 || Number(m[5]) > 59 || (m[6] !== undefined && Number(m[6]) > 59))) throw bad();
-  if (m[8] !== undefined && (Number(m[8]) > 14 || Number(m[9]) > 59)) throw bad();
-  const now = new Date(text);
-  if (Number.isNaN(now.getTime())) throw bad();
+  const now = parseTime(text, 'now');
   const ahead = now.getTime() > systemClock.now().getTime() + DAY_MS;
   if (ahead && !force) {
     throw new MailError(

@@ -13,9 +13,9 @@ const TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1
  * A time for --since/--until: "2026-11-22" (a day), "2026-11-22T10:00" or "2026-11-22 10:00:30"
  * (Vietnam time, UTC+7, unless an offset or Z follows). Nothing else: no "May 5", no "1", no
  * 30 February rolled over into March. A bare date means the start of that day in Vietnam, or
- * for --until its end (the whole day is included).
+ * with endOfDay its end (--until: the whole day is included). `jobs run --now` reads it too.
  */
-export function parseTime(s: string, name: 'since' | 'until'): Date {
+export function parseTime(s: string, name: string, opts: { endOfDay?: boolean } = {}): Date {
   const bad = (): MailError =>
     new MailError(
       'INVALID_INPUT',
@@ -31,9 +31,11 @@ export function parseTime(s: string, name: 'since' | 'until'): Date {
   if (day.getUTCFullYear() !== Number(y) || day.getUTCMonth() !== Number(mo) - 1 || day.getUTCDate() !== Number(d)) throw bad();
   if (h === undefined) {
     const start = new Date(`${y}-${mo}-${d}T00:00:00${VIETNAM_OFFSET}`);
-    return name === 'until' ? new Date(start.getTime() + 24 * 3600_000) : start;
+    return opts.endOfDay ? new Date(start.getTime() + 24 * 3600_000) : start;
   }
   if (Number(h) > 23 || Number(mi) > 59 || Number(sec ?? 0) > 59) throw bad();
+  // UTC offsets run from -12:00 to +14:00.
+  if (zone !== undefined && zone !== 'Z' && (Number(zone.slice(1, 3)) > 14 || Number(zone.slice(4, 6)) > 59)) throw bad();
   const t = new Date(`${s.trim().replace(' ', 'T').replace(/(Z|[+-]\d{2}:\d{2})$/, '')}${zone ?? VIETNAM_OFFSET}`);
   if (Number.isNaN(t.getTime())) throw bad();
   return t;
@@ -103,7 +105,7 @@ export const register: RegisterCommand = (program: Command, ctx) => {
       if (opts.to) q.recipient = opts.to.toLowerCase();
       if (opts.ip) q.clientIp = opts.ip;
       if (opts.since) q.since = parseTime(opts.since, 'since');
-      if (opts.until) q.until = parseTime(opts.until, 'until');
+      if (opts.until) q.until = parseTime(opts.until, 'until', { endOfDay: true });
       await ctx.withApp(async (app) => {
         const rows = await app.store.searchSendLog(q);
         formatSendLog(rows, format, ctx);

@@ -93,7 +93,7 @@ describe('buudien log search', () => {
 describe('log search times (parseTime)', () => {
   it('reads times without an offset as Vietnam time; a bare --until date includes that whole day', () => {
     expect(parseTime('2026-11-22', 'since').toISOString()).toBe('2026-11-21T17:00:00.000Z');
-    expect(parseTime('2026-11-22', 'until').toISOString()).toBe('2026-11-22T17:00:00.000Z');
+    expect(parseTime('2026-11-22', 'until', { endOfDay: true }).toISOString()).toBe('2026-11-22T17:00:00.000Z');
     expect(parseTime('2026-11-22T10:00', 'since').toISOString()).toBe('2026-11-22T03:00:00.000Z');
     expect(parseTime('2026-11-22 10:00:30', 'since').toISOString()).toBe('2026-11-22T03:00:30.000Z');
     expect(parseTime('2026-11-22T10:00:00Z', 'since').toISOString()).toBe('2026-11-22T10:00:00.000Z');
