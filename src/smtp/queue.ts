@@ -13,7 +13,10 @@
  *           failures without an SMTP reply count as connection errors (try the next hop).
  *           An attempt that throws follows the same schedule and lifetime; a lost message blob
  *           fails every recipient at once (5.3.0), the DSN carrying only what the queue knows.
- *           A DSN that cannot be sent keeps its failed recipients queued, to be tried again.
+ *           Only a blob that does not exist is lost: one that cannot be read (EIO, EMFILE, …)
+ *           is a temporary failure, and a notice then carries the known headers, claiming no loss.
+ *           A final DSN that cannot be sent keeps its recipients queued as "notice pending"
+ *           (QueueItem.noticePending): never sent to again, only their notice is tried again.
  *   DSN     RFC 3461 as the message came in: NOTIFY decides which notices each recipient gets
  *           (none for NEVER; failure and delay by default; success only when asked: "delivered"
  *           for a local mailbox, "relayed" for a server without DSN). A server that offers DSN
@@ -43,7 +46,7 @@ import type { Metrics } from '../lib/metrics.js';
 import type { BoundListener, Service } from '../lib/service.js';
 import { domainOf } from '../mail/addresses.js';
 import { parseMessage } from '../mail/parse.js';
-import type { MessageDsn, QueueItem, RecipientDsn, SendLogEntry, Store } from '../store/port.js';
+import type { MessageDsn, PendingNotice, QueueItem, RecipientDsn, SendLogEntry, Store } from '../store/port.js';
 import { signOutbound } from './dkim.js';
 import { inspect8bit, shortenLines, to7bit, type EightBitInfo } from './downgrade.js';
 import { createDsnSender, type DsnOriginal, type DsnRecipient } from './dsn.js';
@@ -424,14 +427,25 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
     return out;
   }
 
-  /** Every recipient of the item with one outcome. */
-  const allWith = (item: QueueItem, o: Outcome): Map<string, Outcome> => new Map(item.recipients.map((r) => [r, o]));
+  /** The recipients still to be delivered (not those whose notice alone is pending). */
+  const toDeliver = (item: QueueItem): string[] => item.recipients.filter((r) => !Object.hasOwn(item.noticePending, r));
+
+  /** Every recipient still to be delivered with one outcome. */
+  const allWith = (item: QueueItem, o: Outcome): Map<string, Outcome> => new Map(toDeliver(item).map((r) => [r, o]));
+
+  /** The header lines the queue knows of a message: its Message-ID, if it has one. */
+  function knownHeaders(item: QueueItem): Buffer | null {
+    const id = item.messageId?.replace(/[\r\n]+/g, ' ').trim();
+    return id ? Buffer.from(`Message-ID: ${id}\r\n`, 'utf8') : null;
+  }
 
   /** What a DSN can say of a message whose blob is gone: its Message-ID, if the queue has one. */
   function lostOriginal(item: QueueItem): DsnOriginal {
-    const id = item.messageId?.replace(/[\r\n]+/g, ' ').trim();
-    return { lost: true, headers: id ? Buffer.from(`Message-ID: ${id}\r\n`, 'utf8') : null };
+    return { lost: true, headers: knownHeaders(item) };
   }
+
+  /** The blob does not exist (the store has no row, or its file is gone): the message is lost. */
+  const blobMissing = (e: unknown): boolean => isMailError(e, 'NOT_FOUND') || (e as { code?: unknown } | null)?.code === 'ENOENT';
 
   async function processItem(item: QueueItem): Promise<void> {
     const now = clock.now();
@@ -446,9 +460,10 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
       await settle(item, now, allWith(item, { kind: 'permanent', response: `554 5.3.0 ${lost}`, host: null, status: '5.3.0' }), lostOriginal(item));
       return;
     }
-    const local = item.recipients.filter((r) => localDomains.has(domainOf(r)));
+    const pending = toDeliver(item);
+    const local = pending.filter((r) => localDomains.has(domainOf(r)));
     const byDomain = new Map<string, string[]>();
-    for (const r of item.recipients) {
+    for (const r of pending) {
       if (localDomains.has(domainOf(r))) continue;
       const d = domainOf(r);
       byDomain.set(d, [...(byDomain.get(d) ?? []), r]);
@@ -504,7 +519,9 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
     const remaining: string[] = [];
     const entries: SendLogEntry[] = [];
     let lastError: string | null = null;
-    for (const r of item.recipients) {
+    // The notices of earlier attempts not yet sent go with this one's final notice.
+    for (const [r, n] of Object.entries(item.noticePending)) final.push({ recipient: r, ...n });
+    for (const r of toDeliver(item)) {
       const o = outcomes.get(r) ?? { kind: 'temporary', response: '451 4.3.0 not attempted', host: null, status: '4.3.0' };
       const local = localDomains.has(domainOf(r));
       const entry: SendLogEntry = {
@@ -554,14 +571,18 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
     let delayNoticeSent = item.delayNoticeSent;
     const notice = { sender: item.sender, original, arrivalDate: item.createdAt, now, dsn: item.dsn };
     const deferred = remaining.length > 0;
+    const noticePending: Record<string, PendingNotice> = {};
     try {
       await sendDsn({ ...notice, recipients: final });
     } catch (e) {
-      // The failed recipients stay queued so that their notice is tried again (the delivered
-      // ones cannot: they would be delivered twice).
-      const unnotified = final.filter((f) => f.action === 'failed').map((f) => f.recipient);
-      log.error({ err: e, queueId: item.id, recipients: unnotified }, 'could not send a delivery status notification; its failed recipients stay queued');
-      remaining.push(...unnotified);
+      // Its recipients stay queued, marked as done, so that only the notice is tried again:
+      // neither a failed nor a delivered recipient is sent to again.
+      for (const f of final) {
+        if (f.action === 'delayed') continue; // none here: delays have their own notice
+        noticePending[f.recipient] = { action: f.action, status: f.status, diagnostic: f.diagnostic, remoteMta: f.remoteMta, originalRecipient: f.originalRecipient ?? null };
+        remaining.push(f.recipient);
+      }
+      log.error({ err: e, queueId: item.id, recipients: Object.keys(noticePending) }, 'could not send a delivery status notification; its recipients stay queued for the notice alone');
     }
     try {
       if (deferred && !delayNoticeSent && age >= config.delivery.delayNoticeAfterMs) {
@@ -579,6 +600,7 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
       nextAttemptAt: remaining.length > 0 ? new Date(now.getTime() + delay) : null,
       error: error ?? lastError,
       delayNoticeSent,
+      noticePending,
     });
     if (entries.length > 0) {
       try {
@@ -598,8 +620,16 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
     log.error({ err: e, queueId: item.id }, 'queue item failed; following the retry schedule');
     const why = bi('Lỗi tạm thời của máy chủ khi gửi thư', 'Temporary server failure while sending the message');
     try {
-      const original = await store.readBlob(item.blobId).catch((): DsnOriginal => lostOriginal(item));
-      await settle(item, now, allWith(item, { kind: 'temporary', response: `451 4.3.0 ${why}`, host: null, status: '4.3.0' }), original, oneLine(String(e)));
+      // Only a blob that does not exist is lost; one that cannot be read now (EIO, EMFILE, …) is
+      // not: the notice then carries the headers the queue knows, returned as headers only.
+      let it = item;
+      const original = await store.readBlob(item.blobId).catch((e3: unknown): DsnOriginal => {
+        if (blobMissing(e3)) return lostOriginal(item);
+        log.warn({ err: e3, queueId: item.id, blobId: item.blobId }, 'queued message data unreadable for now; a notice carries only its known headers');
+        it = { ...item, dsn: { ...item.dsn, ret: 'HDRS' } };
+        return knownHeaders(item) ?? Buffer.alloc(0);
+      });
+      await settle(it, now, allWith(item, { kind: 'temporary', response: `451 4.3.0 ${why}`, host: null, status: '4.3.0' }), original, oneLine(String(e)));
     } catch (e2) {
       log.error({ err: e2, queueId: item.id }, 'could not finish the failed attempt');
     }

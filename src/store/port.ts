@@ -403,6 +403,21 @@ export interface QueueItem {
   dsn: MessageDsn;
   /** NOTIFY and ORCPT by recipient, for the recipients that gave either. */
   recipientDsn: Record<string, RecipientDsn>;
+  /**
+   * Recipients of `recipients` that are done (failed, or delivered with a success notice asked)
+   * but whose notice could not be sent yet: never sent to again, only their notice is retried.
+   * The others are still to be delivered.
+   */
+  noticePending: Record<string, PendingNotice>;
+}
+
+/** A recipient's line in a notice not yet sent (RFC 3464 §2.3), kept as it was made. */
+export interface PendingNotice {
+  action: 'failed' | 'delivered' | 'relayed';
+  status: string;
+  diagnostic: string | null;
+  remoteMta: string | null;
+  originalRecipient: string | null;
 }
 
 export interface NewQueueItem {
@@ -644,8 +659,15 @@ export interface Store {
   enqueue(item: NewQueueItem): Promise<QueueItem>;
   /** Items due at `now`, marked as taken so another runner does not take them. */
   claimDue(now: Date, limit: number): Promise<QueueItem[]>;
-  /** After an attempt: remove delivered recipients; reschedule the rest or drop the item. */
-  finishAttempt(id: number, result: { remaining: string[]; nextAttemptAt: Date | null; error: string | null; delayNoticeSent?: boolean }): Promise<void>;
+  /**
+   * After an attempt: remove delivered recipients; reschedule the rest or drop the item.
+   * `noticePending` replaces the item's (entries for recipients not remaining are dropped);
+   * without it the entries of the recipients still remaining are kept.
+   */
+  finishAttempt(
+    id: number,
+    result: { remaining: string[]; nextAttemptAt: Date | null; error: string | null; delayNoticeSent?: boolean; noticePending?: Readonly<Record<string, PendingNotice>> },
+  ): Promise<void>;
   listQueue(): Promise<QueueItem[]>;
   queueDepth(): Promise<number>;
 

@@ -63,6 +63,7 @@ import type {
   NewAccount,
   NewQueueItem,
   NewUnit,
+  PendingNotice,
   QuarantineItem,
   QueueItem,
   RecipientDsn,
@@ -209,6 +210,7 @@ interface QueueRow {
   dsn_ret: string | null;
   dsn_envid: string | null;
   dsn_recipients: string;
+  notice_pending: string;
 }
 
 interface QuarantineRow {
@@ -390,6 +392,7 @@ function toQueueItem(r: QueueRow): QueueItem {
     messageId: r.message_id,
     dsn: { ret: r.dsn_ret === 'FULL' || r.dsn_ret === 'HDRS' ? r.dsn_ret : null, envid: r.dsn_envid },
     recipientDsn: JSON.parse(r.dsn_recipients) as Record<string, RecipientDsn>,
+    noticePending: JSON.parse(r.notice_pending) as Record<string, PendingNotice>,
   };
 }
 
@@ -2376,7 +2379,7 @@ class SqliteStore implements Store {
 
   async finishAttempt(
     id: number,
-    result: { remaining: string[]; nextAttemptAt: Date | null; error: string | null; delayNoticeSent?: boolean },
+    result: { remaining: string[]; nextAttemptAt: Date | null; error: string | null; delayNoticeSent?: boolean; noticePending?: Readonly<Record<string, PendingNotice>> },
   ): Promise<void> {
     return this.tx(() => {
       const r = this.c.get<QueueRow>('SELECT * FROM queue WHERE id = ?', id);
@@ -2385,13 +2388,21 @@ class SqliteStore implements Store {
         this.c.run('DELETE FROM queue WHERE id = ?', id);
         return;
       }
+      // Only the remaining recipients keep a pending notice.
+      const given = result.noticePending ?? (JSON.parse(r.notice_pending) as Record<string, PendingNotice>);
+      const noticePending: Record<string, PendingNotice> = {};
+      for (const x of result.remaining) {
+        const n = given[x];
+        if (n) noticePending[x] = n;
+      }
       this.c.run(
         `UPDATE queue SET recipients = ?, next_attempt_at = ?, claimed_until = NULL, attempts = attempts + 1, last_error = ?,
-                delay_notice_sent = ? WHERE id = ?`,
+                delay_notice_sent = ?, notice_pending = ? WHERE id = ?`,
         JSON.stringify(result.remaining),
         result.nextAttemptAt.getTime(),
         result.error,
         (result.delayNoticeSent ?? r.delay_notice_sent !== 0) ? 1 : 0,
+        JSON.stringify(noticePending),
         id,
       );
     });

@@ -398,4 +398,17 @@ INSERT OR IGNORE INTO meta (key, value) SELECT 'mailboxes.last_id', COALESCE(MAX
 INSERT OR IGNORE INTO meta (key, value) SELECT 'app_passwords.last_id', COALESCE(MAX(id), 0) FROM app_passwords;
 `,
   },
+  {
+    version: 11,
+    name: 'queue notices pending',
+    sql: `
+-- A recipient that is done (failed, or delivered with a success notice asked) but whose notice
+-- could not be sent stays in queue.recipients so that the notice is tried again; it was tried
+-- again as if still to be delivered. This JSON object marks such recipients, each with its line
+-- of the notice as made: {"recipient": {"action": "failed", "status": "5.1.1", "diagnostic": ..,
+-- "remoteMta": .., "originalRecipient": ..}}. They are never sent to again, only notified.
+-- '{}' = every recipient still to be delivered (rows queued before cannot tell: tried as before).
+ALTER TABLE queue ADD COLUMN notice_pending TEXT NOT NULL DEFAULT '{}';
+`,
+  },
 ];

@@ -1,0 +1,268 @@
+/**
+ * What the outbound queue leaves behind when a notice cannot go, driven one attempt at a time
+ * (a ManualClock and runOnce) against a local sink reached through delivery.routes:
+ *  - a recipient that failed (5xx, or its queue lifetime expired) but whose failure DSN could not
+ *    be queued waits for the notice alone: it is never sent to again;
+ *  - the same for a success notice (NOTIFY=SUCCESS) that could not be queued;
+ *  - a message blob that cannot be read for a moment (EIO, EMFILE) is not "lost": the attempt
+ *    follows the retry schedule and the notice at expiry does not say the message was lost;
+ *    only a blob that does not exist (ENOENT) is.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createDelivery } from '../../src/delivery/index.js';
+import { ManualClock } from '../../src/lib/clock.js';
+import { createQueueRunner, type QueueRunner } from '../../src/smtp/queue.js';
+import type { NewQueueItem, Store } from '../../src/store/port.js';
+import { startApp, type TestApp } from '../helpers/app.js';
+import { createUser, messagesIn, startSink, type Sink } from './smtp-helpers.js';
+
+const SENDER = 'longnv@example.gov.vn';
+const FAR = 'far@remote.example.net';
+const MINUTE = 60_000;
+const LOST_TEXT = 'was lost on the server';
+
+/** The store with some methods replaced (the rest bound to the real one). */
+function withOverrides(store: Store, over: Partial<Store>): Store {
+  return new Proxy(store, {
+    get(target, p) {
+      const own = (over as Record<string | symbol, unknown>)[p];
+      if (own !== undefined) return own;
+      const v: unknown = Reflect.get(target, p, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+interface Rig {
+  app: TestApp;
+  sink: Sink;
+  clock: ManualClock;
+  queue: QueueRunner;
+  /** The store the queue runner sees (with any overrides). */
+  store: Store;
+  /** RCPT TO addresses the sink was given, in order, over every attempt. */
+  rcpts: string[];
+}
+
+let rigs: Rig[] = [];
+afterEach(async () => {
+  for (const r of rigs) {
+    await r.app.stop();
+    await r.sink.close();
+  }
+  rigs = [];
+});
+
+/** The app, a queue runner of our own (the app's never polls) and the sink every domain routes to. */
+async function rig(opts: { hideDSN?: boolean; delivery?: Record<string, unknown>; over?: (s: Store) => Partial<Store> } = {}): Promise<Rig> {
+  const sink = await startSink({ hideDSN: opts.hideDSN ?? false });
+  const rcpts: string[] = [];
+  const clock = new ManualClock(new Date('2026-11-23T00:00:00Z'));
+  const app = await startApp({ delivery: { routes: { '*': `127.0.0.1:${sink.port}` }, queuePollMs: 3_600_000, retryScheduleMs: [MINUTE], ...opts.delivery } }, { clock });
+  const store = withOverrides(app.store, opts.over?.(app.store) ?? {});
+  const dlv = createDelivery({ store, config: app.config, log: app.log, clock });
+  const queue = createQueueRunner({ config: app.config, log: app.log, clock, store, metrics: app.metrics, delivery: dlv });
+  const r: Rig = { app, sink, clock, queue, store, rcpts };
+  rigs.push(r);
+  return r;
+}
+
+function message(to: string): Buffer {
+  return Buffer.from(
+    `From: <${SENDER}>\r\nTo: <${to}>\r\nSubject: left behind\r\nMessage-ID: <left-${Math.random().toString(36).slice(2)}@example.gov.vn>\r\nDate: Sun, 22 Nov 2026 10:00:00 +0000\r\n\r\nthe body text\r\n`,
+  );
+}
+
+async function enqueue(r: Rig, recipients: string[], extra: Partial<NewQueueItem> = {}): Promise<{ id: number; blobId: string; messageId: string | null }> {
+  const raw = message(recipients[0] ?? '');
+  const messageId = /^Message-ID: (.*)$/m.exec(raw.toString())?.[1]?.trim() ?? null;
+  return r.store.enqueue({ sender: SENDER, recipients, raw, account: null, messageId, now: r.clock.now(), ...extra });
+}
+
+/** Final-Recipient, Action and Status of each recipient of a DSN. */
+function reported(dsn: Buffer | string): string[] {
+  return [...dsn.toString().matchAll(/Final-Recipient: rfc822; (\S+)\r\nAction: (\w+)\r\nStatus: ([\d.]+)/g)].map((m) => `${m[1]} ${m[2]} ${m[3]}`).sort();
+}
+
+/** The DSN's human-readable part (base64 in the message), decoded. */
+function humanText(dsn: Buffer | string): string {
+  const b64 = /Content-Description: Notification\r\n\r\n([A-Za-z0-9+/=\r\n]+?)\r\n--/.exec(dsn.toString())?.[1];
+  if (!b64) throw new Error('no notification part');
+  return Buffer.from(b64.replace(/\r\n/g, ''), 'base64').toString('utf8');
+}
+
+/** Notices (null sender) the sink received, and the other messages. */
+const bounces = (r: Rig) => r.sink.messages.filter((m) => m.from === '');
+const mail = (r: Rig) => r.sink.messages.filter((m) => m.from !== '');
+
+/** Fails the queue's store.enqueue (where a DSN to a remote sender goes) while `on` is set. */
+function failingEnqueue(): { on: boolean; over: (s: Store) => Partial<Store> } {
+  const f = {
+    on: false,
+    over: (s: Store): Partial<Store> => ({
+      enqueue: async (item) => {
+        if (f.on) throw new Error('disk full (simulated)');
+        return s.enqueue(item);
+      },
+    }),
+  };
+  return f;
+}
+
+describe('a recipient whose failure notice could not be sent', () => {
+  it('is not sent to again after a 5xx: only its DSN is tried at the next attempt, then the item is done', async () => {
+    const f = failingEnqueue();
+    const r = await rig({ over: f.over });
+    // gone@ is refused once; were it tried again it would be accepted (and get the message after its bounce).
+    r.sink.rcpt = (a, n) => {
+      r.rcpts.push(a);
+      return a.startsWith('gone') && n === 1 ? { code: 550, text: '5.1.1 no such user' } : null;
+    };
+    await enqueue(r, ['gone@other.example.com', 'ok@other.example.com'], { sender: FAR });
+
+    f.on = true;
+    await r.queue.runOnce();
+    const [left] = await r.app.store.listQueue();
+    expect(left?.recipients).toEqual(['gone@other.example.com']);
+
+    f.on = false;
+    r.clock.advance(MINUTE);
+    await r.queue.runOnce();
+    expect(r.rcpts.filter((a) => a === 'gone@other.example.com')).toHaveLength(1); // never again
+    await r.queue.runOnce(); // the DSN itself, queued by the attempt before
+    expect(await r.app.store.listQueue()).toEqual([]);
+    expect(mail(r).map((m) => m.to)).toEqual([['ok@other.example.com']]);
+    expect(bounces(r).map((m) => m.to)).toEqual([[FAR]]);
+    const dsn = bounces(r)[0]?.raw.toString() ?? '';
+    expect(reported(dsn)).toEqual(['gone@other.example.com failed 5.1.1']);
+    expect(dsn).toContain('Diagnostic-Code: smtp; 550 5.1.1 no such user');
+    // The bounce was logged once, at the attempt that failed.
+    const log = await r.app.store.searchSendLog({ recipient: 'gone@other.example.com' });
+    expect(log.map((x) => x.outcome)).toEqual(['bounced']);
+    // How it waited: marked as failed, with its line of the notice as first made.
+    expect(left?.noticePending).toEqual({
+      'gone@other.example.com': { action: 'failed', status: '5.1.1', diagnostic: expect.stringContaining('550 5.1.1 no such user') as unknown, remoteMta: '127.0.0.1', originalRecipient: null },
+    });
+  });
+
+  it('is not sent to again after its queue lifetime expired (4.4.7)', async () => {
+    const f = failingEnqueue();
+    const r = await rig({ over: f.over, delivery: { maxQueueAgeMs: 30 * MINUTE, delayNoticeAfterMs: 24 * 60 * MINUTE } });
+    let busy = true;
+    r.sink.rcpt = (a) => {
+      r.rcpts.push(a);
+      return busy ? { code: 451, text: '4.2.1 mailbox busy, try later' } : null;
+    };
+    await enqueue(r, ['slow@other.example.com'], { sender: FAR });
+
+    await r.queue.runOnce(); // deferred
+    r.clock.advance(30 * MINUTE);
+    f.on = true;
+    await r.queue.runOnce(); // expired: bounced, but the DSN cannot be queued
+    const [left] = await r.app.store.listQueue();
+    expect(r.rcpts.filter((a) => a === 'slow@other.example.com')).toHaveLength(2);
+
+    f.on = false;
+    busy = false; // were it tried again, it would now be delivered after its bounce
+    r.clock.advance(MINUTE);
+    await r.queue.runOnce();
+    await r.queue.runOnce();
+    expect(r.rcpts.filter((a) => a === 'slow@other.example.com')).toHaveLength(2);
+    expect(mail(r)).toEqual([]);
+    expect(await r.app.store.listQueue()).toEqual([]);
+    expect(bounces(r).map((m) => reported(m.raw))).toEqual([['slow@other.example.com failed 4.4.7']]);
+    expect(left?.noticePending).toMatchObject({ 'slow@other.example.com': { action: 'failed', status: '4.4.7' } });
+  });
+
+  it('a success notice (NOTIFY=SUCCESS) that could not be sent is tried again, without a second delivery', async () => {
+    const f = failingEnqueue();
+    const r = await rig({ over: f.over, hideDSN: true });
+    r.sink.rcpt = (a) => {
+      r.rcpts.push(a);
+      return null;
+    };
+    await enqueue(r, ['ok@other.example.com'], { sender: FAR, recipientDsn: { 'ok@other.example.com': { notify: ['SUCCESS'], orcpt: null } } });
+
+    f.on = true;
+    await r.queue.runOnce();
+    const [left] = await r.app.store.listQueue();
+
+    f.on = false;
+    r.clock.advance(MINUTE);
+    await r.queue.runOnce();
+    await r.queue.runOnce();
+    expect(await r.app.store.listQueue()).toEqual([]);
+    expect(r.rcpts).toEqual(['ok@other.example.com', FAR]);
+    expect(mail(r).map((m) => m.to)).toEqual([['ok@other.example.com']]);
+    expect(bounces(r).map((m) => reported(m.raw))).toEqual([['ok@other.example.com relayed 2.0.0']]);
+    expect(left?.noticePending).toMatchObject({ 'ok@other.example.com': { action: 'relayed', status: '2.0.0' } });
+  });
+});
+
+describe('a message blob that cannot be read', () => {
+  const ioError = (code: string) => Object.assign(new Error(`${code}: read failed (simulated)`), { code });
+
+  it.each(['EIO', 'EMFILE', 'EACCES'])('(%s) follows the retry schedule and is not called lost in the expiry DSN', async (code) => {
+    let blobId = '';
+    const r = await rig({
+      delivery: { retryScheduleMs: [MINUTE, 10 * MINUTE], maxQueueAgeMs: 30 * MINUTE },
+      over: (s) => ({
+        readBlob: async (id, range) => {
+          if (id === blobId) throw ioError(code);
+          return s.readBlob(id, range);
+        },
+      }),
+    });
+    const u = await createUser(r.app.store, SENDER);
+    // RET=FULL: what little the queue knows still goes back as headers, not as a message.
+    const item = await enqueue(r, ['far@other.example.com'], { dsn: { ret: 'FULL', envid: null } });
+    blobId = item.blobId;
+    const start = r.clock.now().getTime();
+
+    await r.queue.runOnce();
+    let [left] = await r.app.store.listQueue();
+    expect(left?.nextAttemptAt.getTime()).toBe(start + MINUTE);
+    r.clock.advance(MINUTE);
+    await r.queue.runOnce();
+    [left] = await r.app.store.listQueue();
+    expect(left?.nextAttemptAt.getTime()).toBe(start + 11 * MINUTE);
+    expect(await messagesIn(r.app.store, u.id)).toHaveLength(0);
+
+    r.clock.advance(30 * MINUTE);
+    await r.queue.runOnce();
+    expect(await r.app.store.listQueue()).toEqual([]);
+    const dsns = await messagesIn(r.app.store, u.id);
+    expect(dsns).toHaveLength(1);
+    const text = dsns[0]?.toString() ?? '';
+    expect(reported(text)).toEqual(['far@other.example.com failed 4.4.7']);
+    expect(humanText(text)).not.toContain(LOST_TEXT);
+    expect(humanText(text)).toContain('Temporary server failure while sending the message (queue lifetime expired)');
+    expect(text).not.toContain('5.3.0');
+    expect(text).not.toContain('Content-Type: message/rfc822');
+    expect(text).toMatch(new RegExp(`Content-Type: text/rfc822-headers\\r\\n[^]*Message-ID: ${item.messageId ?? 'none'}`));
+    expect(r.sink.messages).toEqual([]);
+  });
+
+  it('(ENOENT: its file is gone) is lost: the expiry DSN says so', async () => {
+    let blobId = '';
+    const r = await rig({
+      delivery: { maxQueueAgeMs: 30 * MINUTE },
+      over: (s) => ({
+        readBlob: async (id, range) => {
+          if (id === blobId) throw ioError('ENOENT');
+          return s.readBlob(id, range);
+        },
+      }),
+    });
+    const u = await createUser(r.app.store, SENDER);
+    blobId = (await enqueue(r, ['far@other.example.com'])).blobId;
+
+    await r.queue.runOnce();
+    r.clock.advance(30 * MINUTE);
+    await r.queue.runOnce();
+    expect(await r.app.store.listQueue()).toEqual([]);
+    const [dsn] = await messagesIn(r.app.store, u.id);
+    expect(reported(dsn ?? '')).toEqual(['far@other.example.com failed 4.4.7']);
+    expect(humanText(dsn ?? '')).toContain(LOST_TEXT);
+  });
+});
