@@ -3,7 +3,9 @@
  * - Content-Transfer-Encoding x-uuencode (x-uue, uuencode): the uuencoded file's bytes;
  * - base64 decoded per 4-character group, a group ended by "=" padding closing early and
  *   decoding restarting after it, so padding in mid-stream cannot shift the rest of the bytes
- *   into something else (the bytes after it decode as they were encoded).
+ *   into something else (the bytes after it decode as they were encoded). A client that
+ *   restarts there may also save what follows as the file: `Base64Reading` tells the scan
+ *   there was such padding and where in the decoded bytes each restart begins.
  * At most `maxBytes` bytes come out.
  */
 import { decodeBody } from '../mail/decode.js';
@@ -15,8 +17,27 @@ for (let i = 0; i < 64; i++) B64['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst
 
 const UU_ENCODINGS = new Set(['x-uuencode', 'x-uue', 'uuencode', 'x-uu']);
 
+/** Restart points recorded per part at most; past them the part cannot be checked (bounded work and memory). */
+export const MAX_BASE64_RESTARTS = 100_000;
+
+/** What a base64 decode found out about "=" padding, for the scan (see the file comment). */
+export interface Base64Reading {
+  /** Set when base64 data follows "=" padding: decoding restarted after it (never in ordinary mail). */
+  midPadding: boolean;
+  /** When given, filled with the decoded offsets where decoding restarted (within the bytes decoded). */
+  restarts?: number[];
+  /** Set when there were more than MAX_BASE64_RESTARTS restarts (only the first are in `restarts`). */
+  restartsCapped?: boolean;
+}
+
+/** Does base64 data follow "=" padding in `src` (a client may restart decoding there)? */
+export function hasDataAfterPadding(src: Buffer): boolean {
+  const pad = src.indexOf(0x3d);
+  return pad >= 0 && !onlyPaddingFrom(src, pad);
+}
+
 /** base64, each group of 4 decoded alone; "=" ends the group it is in; bytes outside the alphabet skipped. */
-export function decodeBase64Groups(src: Buffer, maxBytes = Number.MAX_SAFE_INTEGER): Buffer {
+export function decodeBase64Groups(src: Buffer, maxBytes = Number.MAX_SAFE_INTEGER, reading?: Base64Reading): Buffer {
   // Padding only at the very end (the usual case): Node's own decoder gives the same bytes (it
   // skips what is not in the alphabet too), in native code rather than this loop.
   const pad = src.indexOf(0x3d);
@@ -31,10 +52,13 @@ export function decodeBase64Groups(src: Buffer, maxBytes = Number.MAX_SAFE_INTEG
     const whole = Buffer.from(src.toString('latin1'), 'base64');
     return whole.length > maxBytes ? whole.subarray(0, maxBytes) : whole;
   }
+  if (reading) reading.midPadding = true;
+  const restarts = reading?.restarts;
   const out = Buffer.allocUnsafe(Math.min(Math.floor((src.length * 3) / 4) + 3, maxBytes + 3));
   let o = 0;
   let acc = 0;
   let n = 0;
+  let padded = false;
   const flush = (): void => {
     // n characters carry n-1 bytes (2 → 1, 3 → 2, 4 → 3); a lone character carries none.
     const bits = acc << (6 * (4 - n));
@@ -46,10 +70,18 @@ export function decodeBase64Groups(src: Buffer, maxBytes = Number.MAX_SAFE_INTEG
     const c = src[i] as number;
     if (c === 0x3d) {
       flush();
+      padded = true;
       continue;
     }
     const v = B64[c] as number;
     if (v < 0) continue;
+    if (padded) {
+      padded = false;
+      if (restarts && reading) {
+        if (restarts.length < MAX_BASE64_RESTARTS) restarts.push(o);
+        else reading.restartsCapped = true;
+      }
+    }
     acc = (acc << 6) | v;
     if (++n === 4) flush();
   }
@@ -63,12 +95,12 @@ function onlyPaddingFrom(src: Buffer, i: number): boolean {
   return true;
 }
 
-/** The decoded body of `part` for content checks (see the file comment). */
-export function decodePart(raw: Buffer, part: MimePart, maxBytes = Number.MAX_SAFE_INTEGER): Buffer {
+/** The decoded body of `part` for content checks (see the file comment); `reading` tells about base64 padding. */
+export function decodePart(raw: Buffer, part: MimePart, maxBytes = Number.MAX_SAFE_INTEGER, reading?: Base64Reading): Buffer {
   const enc = part.encoding.trim().toLowerCase();
   const start = Math.max(0, Math.min(part.bodyStart, raw.length));
   const body = raw.subarray(start, Math.max(start, Math.min(part.end, raw.length)));
-  if (enc === 'base64') return decodeBase64Groups(body, maxBytes);
+  if (enc === 'base64') return decodeBase64Groups(body, maxBytes, reading);
   if (UU_ENCODINGS.has(enc)) {
     const file = uuencodedFiles(body, maxBytes, 1).files[0];
     if (file) return file.head;

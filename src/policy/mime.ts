@@ -9,6 +9,7 @@ import iconv from 'iconv-lite';
 import { decodeBody } from '../mail/decode.js';
 import { decodeQWord, stripComments } from '../mail/headers.js';
 import type { MimePart, ParsedMessage } from '../mail/types.js';
+import { decodePart, hasDataAfterPadding, type Base64Reading } from './decode.js';
 import { SNIFF_BYTES } from './sniff.js';
 
 export interface PartView {
@@ -27,6 +28,11 @@ export interface PartView {
   paramsCapped: boolean;
   /** Set when the body holds more uuencoded files than are read (MAX_UU_FILES). */
   uuCapped: boolean;
+  /**
+   * A text part that is not base64 or binary holds NUL bytes (raw, or =00 in quoted-printable):
+   * not text (RFC 2045 §2.7/2.8, RFC 5322 §3.5); programs reading it as a C string stop there.
+   */
+  nul: boolean;
 }
 
 /** A file uuencoded inside a text body, as uudecode would save it. */
@@ -194,7 +200,7 @@ export function headerFields(raw: Buffer, part: MimePart, maxBytes = 64 * 1024):
 }
 
 /** The names of a part (parser's filename, Content-Type name, Content-Disposition filename, re-read from its header) and the files uuencoded in it. */
-export function partFiles(part: MimePart, raw: Buffer): Pick<PartView, 'names' | 'fileNames' | 'uuencoded' | 'paramsCapped' | 'uuCapped'> {
+export function partFiles(part: MimePart, raw: Buffer): Pick<PartView, 'names' | 'fileNames' | 'uuencoded' | 'paramsCapped' | 'uuCapped' | 'nul'> {
   const names = new Set<string>();
   const add = (v: string | null | undefined): void => {
     if (v && v.trim()) names.add(decodeEncodedWords(v));
@@ -214,13 +220,122 @@ export function partFiles(part: MimePart, raw: Buffer): Pick<PartView, 'names' |
   const fileNames = [...names];
   let uuencoded: UuFile[] = [];
   let uuCapped = false;
+  let nul = false;
   if (part.type === 'text') {
+    const enc = part.encoding.trim().toLowerCase();
     const bytes = decodeBody(raw, part, part.size);
     // Most bodies have no "begin" at all: skip the line-by-line scan (and the string copy) for them.
     if (bytes.indexOf('begin') >= 0) ({ files: uuencoded, capped: uuCapped } = uuencodedFiles(bytes));
+    // base64 with data after "=" padding: a client restarting there reads other text (the bytes
+    // above run on bit by bit, shifted); look for uuencoded files in that reading too, and in
+    // each restarted piece that begins with one (the piece may be saved as a text of its own).
+    if (enc === 'base64' && hasDataAfterPadding(raw.subarray(part.bodyStart, Math.max(part.bodyStart, part.end)))) {
+      const reading: Base64Reading = { midPadding: false, restarts: [] };
+      const restarted = decodePart(raw, part, Number.MAX_SAFE_INTEGER, reading);
+      if (restarted.indexOf('begin') >= 0) {
+        const more = uuencodedFiles(restarted);
+        uuencoded = [...uuencoded, ...more.files];
+        uuCapped ||= more.capped || reading.restartsCapped === true;
+        for (const at of reading.restarts ?? []) {
+          if (restarted.toString('latin1', at, at + 5) !== 'begin') continue;
+          if (uuencoded.length >= MAX_UU_FILES) {
+            uuCapped = true;
+            break;
+          }
+          uuencoded.push(...uuencodedFiles(restarted.subarray(at), UU_HEAD_BYTES, 1).files);
+        }
+      }
+    }
+    nul = enc !== 'base64' && enc !== 'binary' && bytes.indexOf(0) >= 0;
     for (const f of uuencoded) add(f.name);
   }
-  return { names: [...names], fileNames, uuencoded, paramsCapped: capped.hit, uuCapped };
+  return { names: [...names], fileNames, uuencoded, paramsCapped: capped.hit, uuCapped, nul };
+}
+
+/** Header fields RFC 2045 allows once per part, whose values decide how the part is read. */
+const SINGLE_FIELDS = ['content-type', 'content-transfer-encoding'];
+
+/**
+ * Why the part's own header can be read in more than one way, or null: a Content-Type or
+ * Content-Transfer-Encoding field more than once with different values, or a Content-Type with
+ * more than one boundary parameter. The parser takes the first of each, a mail client may take
+ * another (RFC 2045 allows one), so what is checked need not be what is saved. Identical repeats
+ * (same value, whitespace aside) leave no doubt and are not counted. Reads the header bytes
+ * line by line, converting only the lines of these two fields.
+ */
+export function ambiguousHeader(raw: Buffer, part: MimePart): string | null {
+  const end = Math.min(part.bodyStart, raw.length);
+  /** Per field, each occurrence's lines (its first line's value, then continuation lines). */
+  const fields = new Map<string, string[][]>();
+  let pos = Math.max(0, part.headerStart);
+  let cur: string[] | null = null;
+  while (pos < end) {
+    let nl = raw.indexOf(0x0a, pos);
+    if (nl < 0 || nl >= end) nl = end;
+    const c = raw[pos] as number;
+    if (c === 0x20 || c === 0x09) {
+      if (cur) cur.push(raw.toString('latin1', pos, nl));
+    } else {
+      cur = null;
+      // Both field names begin with "C": other lines are not converted to strings.
+      if (c === 0x43 || c === 0x63) {
+        const colon = pos + raw.subarray(pos, nl).indexOf(0x3a);
+        if (colon > pos) {
+          const name = raw.toString('latin1', pos, colon).trim().toLowerCase();
+          if (SINGLE_FIELDS.includes(name)) {
+            cur = [raw.toString('latin1', colon + 1, nl)];
+            const list = fields.get(name) ?? [];
+            list.push(cur);
+            fields.set(name, list);
+          }
+        }
+      }
+    }
+    pos = nl + 1;
+  }
+  for (const [name, list] of fields) {
+    const cte = name === 'content-transfer-encoding';
+    const seen = list.map((lines) => {
+      const v = lines.join(' ').replace(/\s+/g, ' ').trim();
+      return cte ? v.toLowerCase() : v;
+    });
+    if (new Set(seen).size > 1) return `${cte ? 'Content-Transfer-Encoding' : 'Content-Type'} given ${seen.length} times with different values`;
+    if (!cte) {
+      const n = boundaryParams(seen[0] as string);
+      if (n > 1) return `Content-Type with ${n} boundary parameters`;
+    }
+  }
+  return null;
+}
+
+/**
+ * How many boundary values a Content-Type value gives: each plain `boundary=`, each extended
+ * `boundary*=`, and one for a set of RFC 2231 sections (`boundary*0=`, `boundary*1*=` …) unless
+ * a section number repeats. One is the only unambiguous answer; comments are read as text
+ * (a parameter inside one counts: some client may not skip it).
+ */
+export function boundaryParams(value: string): number {
+  if (!/boundary/i.test(value)) return 0;
+  const re = /;\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g;
+  let plain = 0;
+  let sections = 0;
+  const numbers = new Set<number>();
+  let repeated = false;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(value)) !== null) {
+    const key = (m[1] as string).toLowerCase();
+    if (key === 'boundary' || key === 'boundary*') {
+      plain++;
+      continue;
+    }
+    const sec = /^boundary\*(\d+)\*?$/.exec(key);
+    if (!sec) continue;
+    sections = 1;
+    const k = Number(sec[1]);
+    if (numbers.has(k)) repeated = true;
+    numbers.add(k);
+  }
+  return plain + sections + (repeated ? 1 : 0);
 }
 
 /** uuencode's character to its 6 bits (both space and backquote are 0). */

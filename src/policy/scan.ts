@@ -9,12 +9,12 @@ import type { Config } from '../config/schema.js';
 import { inspectFile, emptyReport, isArchiveName, type InspectLimits, type InspectReport } from './archive/inspect.js';
 import { inspectArchive } from './archive/pool.js';
 import { decodeBody } from '../mail/decode.js';
-import { decodePart, decodePartTail } from './decode.js';
+import { decodePart, decodePartTail, MAX_BASE64_RESTARTS, type Base64Reading } from './decode.js';
 import { parseMessage } from '../mail/parse.js';
-import type { ParsedMessage } from '../mail/types.js';
-import { leafParts, MAX_PARAMS, MAX_UU_FILES, uuencodedFiles, type PartView, type UuFile } from './mime.js';
+import type { MimePart, ParsedMessage } from '../mail/types.js';
+import { ambiguousHeader, leafParts, MAX_PARAMS, MAX_UU_FILES, uuencodedFiles, type PartView, type UuFile } from './mime.js';
 import { extensionOf, isExecutableType } from './names.js';
-import { hasZipEnd, SNIFF_BYTES, sniffArchive, sniffMessage, ZIP_END_SEARCH_BYTES } from './sniff.js';
+import { hasZipEnd, SNIFF_BYTES, sniffArchive, sniffExecutable, sniffMessage, ZIP_END_SEARCH_BYTES } from './sniff.js';
 import type { PolicyMessage } from './types.js';
 
 export interface PartScan {
@@ -30,10 +30,16 @@ export interface MessageScan {
   parts: PartScan[];
   /**
    * Something of the message was not read (the rest cannot be checked): the MIME tree past a
-   * limit (ParsedMessage.incomplete), or a part header with more parameters than are read.
+   * limit (ParsedMessage.incomplete), a part header with more parameters than are read; or it
+   * can be read in more than one way (malformed): a part header with two different Content-Type
+   * or Content-Transfer-Encoding fields or two boundary parameters ('header'), a text part with
+   * NUL bytes ('nul'), base64 restarting after "=" padding more often than is checked ('base64').
    */
-  incomplete: { limit: NonNullable<ParsedMessage['incomplete']>['limit'] | 'params' | 'uuencoded'; detail: string } | null;
+  incomplete: { limit: NonNullable<ParsedMessage['incomplete']>['limit'] | 'params' | 'uuencoded' | 'header' | 'nul' | 'base64'; detail: string } | null;
 }
+
+/** Restart points after base64 padding whose bytes look like an executable or archive, inspected per part at most. */
+export const MAX_RESTART_FILES = 64;
 
 const cache = new WeakMap<PolicyMessage, Promise<MessageScan>>();
 
@@ -118,8 +124,27 @@ async function openMessage(s: ScanState, bytes: Buffer, outer: Outer): Promise<v
   await scanTree(s, parsed, bytes, outer);
 }
 
+/**
+ * The first part of the tree (multiparts and attached messages included) whose header can be
+ * read in more than one way (mime.ts ambiguousHeader): the parser and a mail client may then
+ * see different parts, types or encodings, so the message cannot be checked.
+ */
+function ambiguousPart(part: MimePart, raw: Buffer): string | null {
+  const stack: MimePart[] = [part];
+  while (stack.length > 0) {
+    const p = stack.pop() as MimePart;
+    const why = ambiguousHeader(raw, p);
+    if (why) return `part ${p.path || '0'}: ${why}`;
+    if (p.message) stack.push(p.message.part);
+    for (let i = p.children.length - 1; i >= 0; i--) stack.push(p.children[i] as MimePart);
+  }
+  return null;
+}
+
 async function scanTree(s: ScanState, parsed: ParsedMessage, raw: Buffer, outer: Outer | null): Promise<void> {
   const { config, extensions, limits } = s;
+  const ambiguous = ambiguousPart(parsed.structure, raw);
+  if (ambiguous) s.incomplete ??= { limit: 'header', detail: outer ? `${outer.label}: ${ambiguous}` : ambiguous };
   const views = leafParts(parsed, raw, s.partsLeft);
   /** Content (magic numbers, archives) under one name; archives open in the inspection child process (archive/pool.ts). */
   const content = async (bytes: Buffer, name: string, report: InspectReport): Promise<void> => {
@@ -148,6 +173,7 @@ async function scanTree(s: ScanState, parsed: ParsedMessage, raw: Buffer, outer:
     const report = emptyReport();
     if (view.paramsCapped) s.incomplete ??= { limit: 'params', detail: `part ${view.path}: more than ${MAX_PARAMS} header parameters` };
     if (view.uuCapped) s.incomplete ??= { limit: 'uuencoded', detail: `part ${view.path}: more than ${MAX_UU_FILES} uuencoded files` };
+    if (view.nul) s.incomplete ??= { limit: 'nul', detail: `part ${view.path}: NUL bytes in a ${view.part.type}/${view.part.subtype} part (${view.part.encoding})` };
     const nested: Array<{ bytes: Buffer; outer: Outer }> = [];
     if (view.part.message) {
       // The attached message's own contents are separate leaves; only its names count here.
@@ -157,12 +183,36 @@ async function scanTree(s: ScanState, parsed: ParsedMessage, raw: Buffer, outer:
       // file with a zip appended (its end record is in the last 64 KiB + 22 bytes: only that
       // tail is decoded to look; a 10 MB PDF is not decoded on the event loop for nothing).
       const name = view.fileNames[0] ?? '';
-      let bytes = decodePart(raw, view.part, SNIFF_BYTES);
+      const b64: Base64Reading = { midPadding: false };
+      let bytes = decodePart(raw, view.part, SNIFF_BYTES, b64);
       const message = isMessageLeaf(view, bytes);
       if (bytes.length >= SNIFF_BYTES && (message || sniffArchive(bytes) !== null || isArchiveName(name) || hasZipEnd(decodePartTail(raw, view.part, ZIP_END_SEARCH_BYTES)))) {
         bytes = decodePart(raw, view.part, config.limits.maxMessageBytes);
       }
       await content(bytes, name, report);
+      if (b64.midPadding) {
+        // base64 data after "=" padding (never in ordinary mail, which pads only at the end): a
+        // client may restart decoding there and save what follows as the file. Every restart
+        // point whose bytes start like an executable or an archive is inspected as the file.
+        const reading: Base64Reading = { midPadding: false, restarts: [] };
+        const whole = decodePart(raw, view.part, config.limits.maxMessageBytes, reading);
+        let files = 0;
+        for (const at of reading.restarts ?? []) {
+          if (at >= whole.length) break;
+          const rest = whole.subarray(at);
+          if (sniffExecutable(rest) === null && sniffArchive(rest) === null) continue;
+          if (++files > MAX_RESTART_FILES) {
+            s.incomplete ??= { limit: 'base64', detail: `part ${view.path}: more than ${MAX_RESTART_FILES} files after base64 padding` };
+            break;
+          }
+          await content(rest, name, report);
+        }
+        if (reading.restartsCapped) s.incomplete ??= { limit: 'base64', detail: `part ${view.path}: base64 restarts after padding more than ${MAX_BASE64_RESTARTS} times` };
+        // A decoder that skips "=" and reads on bit by bit (mail/decode.ts) saves other bytes again.
+        const shifted = decodeBody(raw, view.part, SNIFF_BYTES);
+        const kind = sniffExecutable(shifted);
+        if (kind) report.executables.push({ path: '', name, why: kind });
+      }
       if (message) nested.push({ bytes, outer: { label, level, archiveLevel: outer?.archiveLevel ?? 0 } });
       // Each file uuencoded in a text body: its own name and content (the whole file when it is an
       // archive: the body decoded once more, keeping whole files, only if some file needs it).

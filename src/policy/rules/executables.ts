@@ -5,7 +5,10 @@
  * part, zip members (also encrypted ones, by name) and zip-in-zip, RAR member names, attached
  * messages, files uuencoded in text bodies. An archive over the inspection limits cannot be
  * checked: that is a hit too, and so is a message whose MIME tree is past the nesting or part
- * limit, or a part header with more parameters than are read (a name may hide past them).
+ * limit, or a part header with more parameters than are read (a name may hide past them), and
+ * a malformed message that clients may read otherwise than the scan: a part with differing
+ * Content-Type / Content-Transfer-Encoding fields or two boundary parameters, a text part with
+ * NUL bytes, base64 restarting after "=" padding past what is checked.
  */
 import { bi } from '../../lib/errors.js';
 import { reply, type RuleFactory } from '../deps.js';
@@ -26,6 +29,14 @@ const KIND_TEXT: Record<string, [string, string]> = {
 function incompleteText(limit: NonNullable<MessageScan['incomplete']>['limit'], maxDepth: number, maxParts: number): [string, string] {
   if (limit === 'params') return [`một phần thư có hơn ${MAX_PARAMS} tham số tiêu đề`, `a part has more than ${MAX_PARAMS} header parameters`];
   if (limit === 'uuencoded') return [`một phần thư chứa hơn ${MAX_UU_FILES} tệp mã hóa uuencode`, `a part holds more than ${MAX_UU_FILES} uuencoded files`];
+  if (limit === 'header') {
+    return [
+      'một phần thư có nhiều trường Content-Type hoặc Content-Transfer-Encoding khác nhau, hoặc nhiều tham số boundary; thư sai định dạng MIME',
+      'a part has differing Content-Type or Content-Transfer-Encoding fields, or more than one boundary parameter; the message is malformed MIME',
+    ];
+  }
+  if (limit === 'nul') return ['một phần văn bản chứa ký tự NUL; thư sai định dạng', 'a text part contains NUL characters; the message is malformed'];
+  if (limit === 'base64') return ['dữ liệu base64 có quá nhiều chỗ đệm "=" giữa chừng', 'base64 data padded with "=" mid-stream too often'];
   if (limit === 'depth') return [`các phần MIME lồng nhau sâu hơn ${maxDepth} tầng`, `MIME parts nested deeper than ${maxDepth} levels`];
   if (limit === 'parts') return [`thư có hơn ${maxParts} phần MIME`, `more than ${maxParts} MIME parts`];
   return ['không phân tích được cấu trúc MIME', 'the MIME structure could not be parsed'];
