@@ -15,8 +15,16 @@ export function resolveSet(s: Session, set: SequenceSet, byUid: boolean): number
     return out.sort((a, b) => a - b);
   }
   if (!byUid) {
+    // RFC 9051 §9 (seq-number): a sequence number above the number of messages is answered with
+    // a tagged BAD, "This includes "*" if the selected mailbox is empty" (the count the client
+    // was told: messages not yet announced by EXISTS do not count). UIDs are not: `UID FETCH 1:*`
+    // of an empty mailbox is legal and names no message. SEARCH resolves its sequence-set key
+    // leniently instead (search-eval.ts), as a criterion.
     for (const r of set.ranges) {
-      if (r.from === '*' || r.to === '*') continue;
+      if (r.from === '*' || r.to === '*') {
+        if (view.exists === 0) throw bad('Hộp thư trống: "*" không chỉ thư nào', 'The mailbox is empty: "*" names no message');
+        continue;
+      }
       if (Math.max(r.from, r.to) > view.exists) throw bad('Số thứ tự không tồn tại', 'Invalid message sequence number');
     }
   }
