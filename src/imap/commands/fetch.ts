@@ -288,6 +288,8 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
     if (cmd.changedSince !== null || items.some((i) => i.kind === 'MODSEQ')) s.condstore = true;
     if (cmd.changedSince !== null && !items.some((i) => i.kind === 'MODSEQ')) items.push({ kind: 'MODSEQ' });
 
+    /** UIDs expunged since CHANGEDSINCE (VANISHED): reported in VANISHED (EARLIER) only. */
+    let expungedSince: ReadonlySet<number> | null = null;
     if (cmd.vanished) {
       if (!cmd.uid || cmd.changedSince === null || !s.enabled.has('QRESYNC')) {
         return { kind: 'no', bad: true, text: bi('VANISHED cần UID FETCH, CHANGEDSINCE và QRESYNC', 'VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC') };
@@ -296,10 +298,19 @@ export const fetchCommand: CommandSpec<'FETCH'> = {
       const set = await vanishedScope(s, mailbox.id, cmd.set);
       const gone = ch.expunged.filter((u) => uidInSet(s, u, set));
       if (gone.length > 0) await s.untagged(`VANISHED (EARLIER) ${seqSet(gone)}`);
+      expungedSince = new Set(ch.expunged);
     }
 
     const changedSince = cmd.changedSince;
-    const seqs = changedSince === null ? seqsAll : seqsAll.filter((q) => view.modseqAt(q) > changedSince);
+    // RFC 7162 §3.2.6: the expunged messages are reported with VANISHED (EARLIER), before any
+    // FETCH response. The view may still hold some of them (another session expunged them and this
+    // one is told after the command, with VANISHED): they get no FETCH response, or the client
+    // would see a message it was just told is gone. A message changed after CHANGEDSINCE and then
+    // expunged has its expunge after CHANGEDSINCE too, so `expungedSince` has every such UID.
+    const seqs =
+      changedSince === null
+        ? seqsAll
+        : seqsAll.filter((q) => view.modseqAt(q) > changedSince && !(expungedSince?.has(view.uidAt(q) as number) ?? false));
 
     // \Seen is set by BODY[...] / BINARY[...] / RFC822 / RFC822.TEXT without PEEK, before answering.
     const setsSeen = !view.readOnly && items.some((i) => ((i.kind === 'BODY[]' || i.kind === 'BINARY[]') && !i.peek) || i.kind === 'RFC822' || i.kind === 'RFC822.TEXT');
