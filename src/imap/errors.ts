@@ -14,7 +14,12 @@ export interface ImapFailure {
 const CODES: Record<MailErrorCode, { status: 'NO' | 'BAD'; code: string | null }> = {
   NOT_FOUND: { status: 'NO', code: 'NONEXISTENT' },
   ALREADY_EXISTS: { status: 'NO', code: 'ALREADYEXISTS' },
-  INVALID_INPUT: { status: 'BAD', code: null },
+  // BAD is for a command the server could not parse or that is invalid in this state (RFC 9051
+  // §7.1.3); the parser and handlers answer those themselves. A store refusal of well-formed
+  // input (a name it will not take, a rename into itself) is a NO: [CANNOT], "this operation
+  // violates some invariant of the server and can never succeed" (§7.1, whose example is a
+  // CREATE of a name the server does not support).
+  INVALID_INPUT: { status: 'NO', code: 'CANNOT' },
   PERMISSION_DENIED: { status: 'NO', code: 'NOPERM' },
   AUTH_FAILED: { status: 'NO', code: 'AUTHENTICATIONFAILED' },
   ACCOUNT_SUSPENDED: { status: 'NO', code: 'CONTACTADMIN' },
