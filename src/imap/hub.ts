@@ -9,6 +9,10 @@
  * mailboxes, shared by their sessions and brought up to date with store.changesSince by MODSEQ
  * (so changes made by other processes are picked up too); a SELECT then costs a status read and
  * a copy instead of reading every row.
+ *
+ * It also tells watchers when their mailbox is deleted (store event 'mailboxes' for its owner,
+ * then a look-up by id; or, from other processes, the IDLE poll finding no such id), so their
+ * sessions can end (RFC 2180 §3.3; session.ts).
  */
 import type { Logger } from '../lib/log.js';
 import type { MailboxChanges, MailboxStatus, Store } from '../store/port.js';
@@ -28,11 +32,15 @@ export interface Watcher {
   changed(): void;
   /** true while the watcher's session is in IDLE (polled for other processes' changes). */
   idling(): boolean;
+  /** The mailbox was deleted (ids are never reused, so it will not come back). */
+  gone?(): void;
 }
 
 export class MailboxHub {
   private readonly watchers = new Map<number, Set<Watcher>>();
   private readonly known = new Map<number, number>();
+  /** Owner account of each watched mailbox (a 'mailboxes' event names the account). */
+  private readonly owners = new Map<number, number>();
   private unsubscribe: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private polling = false;
@@ -49,7 +57,10 @@ export class MailboxHub {
 
   start(): void {
     this.unsubscribe = this.store.onEvent((e) => {
-      if (e.kind === 'mailboxes') return;
+      if (e.kind === 'mailboxes') {
+        void this.checkGone(e.accountId);
+        return;
+      }
       const prev = this.known.get(e.mailboxId) ?? 0;
       if (e.modseq > prev && this.watchers.has(e.mailboxId)) this.known.set(e.mailboxId, e.modseq);
       this.notify(e.mailboxId);
@@ -146,13 +157,15 @@ export class MailboxHub {
     };
   }
 
-  watch(mailboxId: number, modseq: number, w: Watcher): () => void {
+  /** Watch a mailbox; `ownerId` (its account) lets a deletion reach `w.gone`. */
+  watch(mailboxId: number, modseq: number, w: Watcher, ownerId?: number): () => void {
     let set = this.watchers.get(mailboxId);
     if (!set) {
       set = new Set();
       this.watchers.set(mailboxId, set);
       this.known.set(mailboxId, modseq);
     }
+    if (ownerId !== undefined) this.owners.set(mailboxId, ownerId);
     set.add(w);
     return () => {
       const s = this.watchers.get(mailboxId);
@@ -161,6 +174,7 @@ export class MailboxHub {
       if (s.size === 0) {
         this.watchers.delete(mailboxId);
         this.known.delete(mailboxId);
+        this.owners.delete(mailboxId);
       }
     };
   }
@@ -177,6 +191,36 @@ export class MailboxHub {
     }
   }
 
+  /**
+   * The account's mailboxes changed (created, renamed, deleted, subscribed; or the account was
+   * purged): tell the watchers of those of its mailboxes that no longer exist. A rename keeps the
+   * id, so only a deletion is found here.
+   */
+  private async checkGone(accountId: number): Promise<void> {
+    const ids: number[] = [];
+    for (const [id, owner] of this.owners) if (owner === accountId && this.watchers.has(id)) ids.push(id);
+    for (const id of ids) {
+      try {
+        if (!(await this.store.getMailboxById(id))) this.notifyGone(id);
+      } catch (err) {
+        this.log.warn({ err, mailbox: id }, 'imap: checking a watched mailbox failed');
+      }
+    }
+  }
+
+  private notifyGone(mailboxId: number): void {
+    this.snapshots.delete(mailboxId);
+    const set = this.watchers.get(mailboxId);
+    if (!set) return;
+    for (const w of [...set]) {
+      try {
+        w.gone?.();
+      } catch (err) {
+        this.log.error({ err }, 'imap watcher failed');
+      }
+    }
+  }
+
   private async poll(): Promise<void> {
     if (this.polling) return;
     this.polling = true;
@@ -186,7 +230,11 @@ export class MailboxHub {
         for (const w of set) if (w.idling()) anyIdle = true;
         if (!anyIdle) continue;
         const mb = await this.store.getMailboxById(id);
-        if (!mb) continue;
+        if (!mb) {
+          // Deleted by another process (ids are never reused).
+          this.notifyGone(id);
+          continue;
+        }
         const prev = this.known.get(id) ?? 0;
         if (mb.highestModseq > prev) {
           this.known.set(id, mb.highestModseq);

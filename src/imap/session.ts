@@ -165,6 +165,8 @@ export class Session {
     } finally {
       this.busy = false;
       done();
+      // Told during a command after its tagged response was written: end now, between commands.
+      if (this.selected?.view.gone && this.lineHandler === null) void this.endIfSelectedGone();
     }
   }
 
@@ -193,6 +195,8 @@ export class Session {
       }
       case 'command':
         this.currentTag = ev.tag;
+        // Nothing more runs against a selected mailbox that is gone (see endIfSelectedGone).
+        if (await this.endIfSelectedGone()) return;
         await this.finish(ev.tag, ev.command, () => this.run(ev.command));
         return;
     }
@@ -227,6 +231,7 @@ export class Session {
       const f = toImapFailure(e);
       if (f.internal) this.deps.log.error({ err: e, command: cmd?.type, session: this.id }, 'imap command failed');
       await this.notify(cmd);
+      if (await this.endIfSelectedGone()) return;
       await this.conn.write(`${tag} ${f.status} ${f.code ? `[${f.code}] ` : ''}${f.text}\r\n`);
       this.next();
       return;
@@ -239,12 +244,16 @@ export class Session {
         return;
       case 'no': {
         await this.notify(cmd);
+        if (await this.endIfSelectedGone()) return;
         await this.conn.write(`${tag} ${outcome.bad ? 'BAD' : 'NO'} ${outcome.code ? `[${outcome.code}] ` : ''}${outcome.text}\r\n`);
         this.next();
         return;
       }
       case 'ok': {
-        if (outcome.then !== 'close') await this.notify(cmd);
+        if (outcome.then !== 'close') {
+          await this.notify(cmd);
+          if (await this.endIfSelectedGone()) return;
+        }
         const text = outcome.text ?? bi('Xong', 'Completed');
         await this.conn.write(`${tag} OK ${outcome.code ? `[${outcome.code}] ` : ''}${text}\r\n`);
         if (outcome.then === 'close') {
@@ -367,9 +376,49 @@ export class Session {
       .then(async () => {
         if (!this.idling || this.selected !== sel) return;
         await sel.view.sync(this.changeSource);
+        if (await this.endIfSelectedGone()) return;
         if (this.idling && sel.view.hasPending()) await this.announce(sel.view, true);
       })
       .catch((err: unknown) => this.deps.log.warn({ err }, 'imap idle update failed'));
+  }
+
+  /**
+   * The hub found the selected mailbox deleted (another session's DELETE, an admin deleting it or
+   * purging its account; in another process, the IDLE poll). In IDLE, or between commands, the
+   * session ends at once; during a command, in place of that command's tagged response
+   * (finish), so the BYE never lands inside a response.
+   */
+  private selectedGone(view: MailboxView): void {
+    if (this.selected?.view !== view) return;
+    view.gone = true;
+    if (this.idling) {
+      this.idleFlushing = this.idleFlushing
+        .then(async () => {
+          await this.endIfSelectedGone();
+        })
+        .catch((err: unknown) => this.deps.log.warn({ err }, 'imap: ending a session failed'));
+      return;
+    }
+    if (!this.busy && this.lineHandler === null) void this.endIfSelectedGone();
+  }
+
+  /**
+   * End the session when its selected mailbox no longer exists: untagged BYE, then close.
+   * RFC 9051 gives a server no way to take a client out of the selected state on its own (the
+   * CLOSED response code only bounds a SELECT), and a deleted mailbox can never be used again (its
+   * id is not reused, so answering NO to every command would leave the client stuck on it);
+   * RFC 2180 §3.3 describes exactly this: "disconnect all other clients who have the mailbox
+   * accessed by sending a untagged BYE response" (Dovecot does the same). Thunderbird and Outlook
+   * take a BYE like any dropped connection: they reconnect and LIST, and the folder is gone. A
+   * RENAME keeps the mailbox's id, so sessions on it carry on (RFC 2180 §3.4); the session that
+   * DELETEs its own selected mailbox unselects it first (commands/mailboxes.ts) and stays.
+   */
+  private async endIfSelectedGone(): Promise<boolean> {
+    const sel = this.selected;
+    if (!sel?.view.gone || this.conn.closed) return false;
+    this.deps.log.info({ session: this.id, account: this.account?.address, mailbox: sel.mailbox.id }, 'imap session ended: its selected mailbox was deleted');
+    await this.bye(bi(`Hộp thư đang mở (${sel.mailbox.name}) đã bị xóa; hãy kết nối lại`, `The selected mailbox (${sel.mailbox.name}) was deleted; please reconnect`));
+    return true;
   }
 
   // ───────────── selection, sign-in ─────────────
@@ -384,7 +433,8 @@ export class Session {
         if (this.selected?.view === view) this.mailboxChanged();
       },
       idling: () => this.idling,
-    });
+      gone: () => this.selectedGone(view),
+    }, mailbox.accountId);
     this.selected = { mailbox, view, unwatch };
     this.state = 'selected';
     this.savedSearch = [];

@@ -5,6 +5,7 @@
  * view, so in-process events, other processes and this session's own writes all go one way.
  * EXPUNGE is announced only when the session says it may (RFC 9051 §7.5.1).
  */
+import { isMailError } from '../lib/errors.js';
 import type { MessageMeta, Store } from '../store/port.js';
 
 export type ChangeSource = Pick<Store, 'changesSince'>;
@@ -87,6 +88,12 @@ export class MailboxView {
   syncedModseq: number;
   /** Set by the hub when the mailbox changed; cleared by sync(). */
   dirty = false;
+  /**
+   * The mailbox no longer exists (deleted by another session, an admin, an account purge, or in
+   * another process: the store no longer knows its id). Never cleared: ids are not reused, so the
+   * session must leave it (session.ts ends the session with BYE).
+   */
+  gone = false;
   private pendingExpunged = new Set<number>();
   private pendingAdded: MessageMeta[] = [];
   private pendingFlags = new Map<number, PendingFlag>();
@@ -351,7 +358,13 @@ export class MailboxView {
 
   private async doSync(source: ChangeSource): Promise<void> {
     this.dirty = false;
-    const ch = await source.changesSince(this.mailboxId, this.syncedModseq);
+    let ch: Awaited<ReturnType<ChangeSource['changesSince']>>;
+    try {
+      ch = await source.changesSince(this.mailboxId, this.syncedModseq);
+    } catch (e) {
+      if (isMailError(e, 'NOT_FOUND')) this.gone = true;
+      throw e;
+    }
     for (const uid of ch.expunged) {
       const pi = this.pendingAdded.findIndex((m) => m.uid === uid);
       if (pi >= 0) {
