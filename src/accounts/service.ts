@@ -25,6 +25,8 @@ import { createAppPassword, revokeAppPassword } from '../auth/app-passwords.js';
 import { assertStrongPassword, generatePassword, hashPassword } from '../auth/passwords.js';
 import type { SecurityChange, SecurityChangeInfo } from '../auth/security-notices.js';
 import { newTotpSecret, totpUri } from '../auth/totp.js';
+import { normalizePhone, phoneTail } from '../auth/sms.js';
+import { twoFactorMethod } from '../auth/two-factor.js';
 import {
   effectiveQuotaBytes,
   type Account,
@@ -163,7 +165,13 @@ export interface AccountService {
    * (a lost phone): then the old secret stops working.
    */
   enableTwoFactor(address: string, actor: Actor, opts?: { reset?: boolean; ref?: string | null }): Promise<TwoFactorEnrolment>;
-  /** Back to the password alone; the reason is audited. App passwords stay. */
+  /**
+   * Two-factor sign-in by SMS codes to the account's phone (R-AUTH-3; NA: OTP by SMS), with the
+   * phone number given or the one on file; needs sms.command. Refused while an authenticator app
+   * is on (turn it off first); audited like enableTwoFactor.
+   */
+  enableSmsTwoFactor(address: string, actor: Actor, opts?: { phone?: string | null; ref?: string | null }): Promise<Account>;
+  /** Back to the password alone (an authenticator app and SMS codes alike); the reason is audited. App passwords stay. */
   disableTwoFactor(address: string, reason: string, actor: Actor, ref?: string | null): Promise<Account>;
   /** A per-device password for a mail program; the audit names its label, never the secret. */
   addAppPassword(address: string, label: string, actor: Actor, ref?: string | null): Promise<NewAppPassword>;
@@ -627,6 +635,15 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         const now = await reread(tx, account);
         refuseDeleted(now);
         const had = now.totpSecret !== null;
+        if (now.smsTwoFactor && now.totpSecret === null) {
+          throw new MailError(
+            'ALREADY_EXISTS',
+            bi(
+              `Tài khoản ${account.address} đang nhận mã qua SMS; tắt trước (account 2fa disable) rồi bật ứng dụng xác thực`,
+              `${account.address} gets codes by SMS; turn that off first (account 2fa disable), then turn on an authenticator app`,
+            ),
+          );
+        }
         if (had && !opts.reset) {
           throw new MailError(
             'ALREADY_EXISTS',
@@ -648,16 +665,55 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       return { account: updated, secret, uri: totpUri(secret, account.address, account.domain), replaced };
     },
 
+    async enableSmsTwoFactor(address, actor, opts = {}) {
+      const account = await changeableAccount(address, actor);
+      if (!config.sms.command) {
+        throw new MailError(
+          'INVALID_INPUT',
+          bi('Máy chủ chưa cấu hình gửi SMS (sms.command): chưa bật được mã qua SMS', 'no SMS gateway is configured (sms.command): SMS codes cannot be turned on'),
+        );
+      }
+      const given = opts.phone === undefined || opts.phone === null ? null : opts.phone.trim();
+      const phone = normalizePhone(given ?? account.phone ?? '');
+      if (phone === null) {
+        throw new MailError(
+          'INVALID_INPUT',
+          given !== null
+            ? bi(`"${given.slice(0, MAX_PHONE_CHARS)}" không phải số điện thoại di động (ví dụ 0912345678 hoặc +84912345678)`, `"${given.slice(0, MAX_PHONE_CHARS)}" is not a mobile number (e.g. 0912345678 or +84912345678)`)
+            : bi(`Tài khoản ${account.address} chưa có số điện thoại hợp lệ: thêm --phone`, `${account.address} has no valid phone number on file: add --phone`),
+        );
+      }
+      const updated = await store.batch(async (tx) => {
+        const now = await reread(tx, account);
+        refuseDeleted(now);
+        if (now.totpSecret !== null) {
+          throw new MailError(
+            'ALREADY_EXISTS',
+            bi(
+              `Tài khoản ${account.address} đang dùng ứng dụng xác thực; tắt trước (account 2fa disable) rồi bật SMS`,
+              `${account.address} uses an authenticator app; turn it off first (account 2fa disable), then turn on SMS`,
+            ),
+          );
+        }
+        const patch = { smsTwoFactor: true, ...(given !== null ? { phone } : {}) };
+        return tx.updateAccount(account.id, patch, { actor: actor.name, action: 'account.2fa.enable', target: account.address, ref: opts.ref ?? null, details: { method: 'sms', phone: phoneTail(phone), ...(now.smsTwoFactor ? { again: true } : {}) } });
+      });
+      log.info({ address: account.address, actor: actor.name, method: 'sms' }, 'two-factor sign-in enabled');
+      if (!account.smsTwoFactor) changed(updated, { kind: 'two-factor-on', by: actor.name });
+      return updated;
+    },
+
     async disableTwoFactor(address, reason, actor, ref = null) {
       const account = await changeableAccount(address, actor);
       const why = reason.trim();
       if (why === '') throw new MailError('INVALID_INPUT', bi('Thiếu lý do', 'the reason is missing'));
       const updated = await store.batch(async (tx) => {
         const now = await reread(tx, account);
-        if (now.totpSecret === null) {
+        const method = twoFactorMethod(now);
+        if (method === null) {
           throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} chưa bật xác thực hai lớp`, `two-factor sign-in is not on for ${account.address}`));
         }
-        return tx.updateAccount(account.id, { totpSecret: null }, { actor: actor.name, action: 'account.2fa.disable', target: account.address, ref, details: { reason: why } });
+        return tx.updateAccount(account.id, { totpSecret: null, smsTwoFactor: false }, { actor: actor.name, action: 'account.2fa.disable', target: account.address, ref, details: { reason: why, method } });
       });
       log.info({ address: account.address, actor: actor.name }, 'two-factor sign-in disabled');
       changed(updated, { kind: 'two-factor-off', by: actor.name });

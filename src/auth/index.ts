@@ -40,4 +40,6 @@ export { assertStrongPassword, generatePassword, hashPassword, passwordProblems,
 export { createAppPassword, generateAppPasswordSecret, MAX_APP_PASSWORDS, normalizeAppPassword, revokeAppPassword } from './app-passwords.js';
 export { currentTotp, newTotpSecret, totpStep, totpUri, verifyTotp } from './totp.js';
 export { networkOf } from './network.js';
+export { twoFactorMethod, type TwoFactorMethod } from './two-factor.js';
+export { commandSmsSender, normalizePhone, phoneTail, type SmsSender } from './sms.js';
 export { securityChangeNotice, unusualSignInNotice, type SecurityChange, type SecurityChangeInfo, type SecurityNotice } from './security-notices.js';

@@ -54,6 +54,8 @@ import type { Account, AppPassword, SignInEntry, SignInRecord, Store } from '../
 import { appPasswordCandidates, createAppPassword, normalizeAppPassword, revokeAppPassword } from './app-passwords.js';
 import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
 import { newTotpSecret, totpStep, totpUri } from './totp.js';
+import { twoFactorMethod, type TwoFactorMethod } from './two-factor.js';
+import { SMS_CAPPED, SMS_CODE_RECENT, SMS_CODE_SENT, SMS_FAILED, SMS_UNAVAILABLE, SmsCodes, codeText, commandSmsSender, normalizePhone, phoneTail, type SmsSender } from './sms.js';
 import { networkOf, throttleKeyOf } from './network.js';
 import type { SecurityChange, SecurityChangeInfo } from './security-notices.js';
 import { plaintextAllowedBy } from './plaintext.js';
@@ -110,7 +112,7 @@ export interface PasswordChangeRequest {
   secure: boolean;
 }
 
-export type PasswordChangeFailureKind = 'bad-credentials' | 'suspended' | 'deleted' | 'throttled' | 'plaintext-refused' | 'totp' | 'weak' | 'unchanged';
+export type PasswordChangeFailureKind = PortalCredentialFailureKind | 'weak' | 'unchanged';
 
 export type PasswordChangeResult =
   | { ok: true; account: Account }
@@ -133,7 +135,7 @@ export interface PortalCredentials {
 }
 
 /** The refusals every portal operation shares (the credential check). */
-export type PortalCredentialFailureKind = 'bad-credentials' | 'suspended' | 'deleted' | 'throttled' | 'plaintext-refused' | 'totp';
+export type PortalCredentialFailureKind = 'bad-credentials' | 'suspended' | 'deleted' | 'throttled' | 'plaintext-refused' | 'totp' | 'code-sent' | 'sms-failed';
 
 /** One action of the portal's security page (/portal/security); totp-confirm is confirmTotp. */
 export type PortalSecurityOp =
@@ -141,6 +143,9 @@ export type PortalSecurityOp =
   | { kind: 'app-password-add'; label: string }
   | { kind: 'app-password-remove'; id: number }
   | { kind: 'totp-begin' }
+  /** Turn on SMS codes to the account's phone (kept by the administrators): the first form sends a code, the second (with it) turns them on. */
+  | { kind: 'sms-enable' }
+  /** Turn off two-factor sign-in, whichever method (TOTP or SMS). */
   | { kind: 'totp-disable' };
 
 export interface PortalSecurityRequest extends PortalCredentials {
@@ -183,6 +188,10 @@ export interface SignInSummary {
 export interface SecurityOverview {
   address: string;
   twoFactor: boolean;
+  /** How the second factor is given: an authenticator app, or codes by SMS. */
+  twoFactorMethod: TwoFactorMethod | null;
+  /** The account's phone number as the user may see it (its last digits), for SMS codes. */
+  phoneTail: string | null;
   /** The latest sign-ins that went through, every protocol, newest first (this one included). */
   recentSignIns: SignInSummary[];
   /**
@@ -215,10 +224,11 @@ export type PortalSecurityFailureKind =
   | 'not-found'
   | 'totp-on'
   | 'totp-off'
-  | 'token';
+  | 'token'
+  | 'no-phone';
 
 export type PortalSecurityResult =
-  | { ok: true; op: 'show' | 'app-password-remove' | 'totp-disable' | 'totp-confirm'; overview: SecurityOverview }
+  | { ok: true; op: 'show' | 'app-password-remove' | 'totp-disable' | 'totp-confirm' | 'sms-enable'; overview: SecurityOverview }
   | { ok: true; op: 'app-password-add'; overview: SecurityOverview; appPassword: AppPasswordSummary; /** Shown once, grouped ("abcd efgh ijkl mnop"). */ secret: string }
   | { ok: true; op: 'totp-begin'; overview: SecurityOverview; enrolment: TotpEnrolment }
   | {
@@ -237,7 +247,7 @@ const MAX_ENROL_TOKEN_CHARS = 2048;
 type Refusal<K extends string> = { ok: false; kind: K; message: string };
 type Refuser = <K extends string>(kind: K, text: string, reason: string) => Refusal<K>;
 
-export type AuthConfig = Pick<Config, 'domains' | 'security' | 'passwords'>;
+export type AuthConfig = Pick<Config, 'domains' | 'security' | 'passwords'> & Partial<Pick<Config, 'sms'>>;
 
 /**
  * The part of the store sign-in and the portal need (batch: the security page's changes and
@@ -265,6 +275,8 @@ export interface AuthDeps {
   metrics: Pick<Metrics, 'authFailures'>;
   /** Replace the R-AUTH-2 expiry rule (a later lifecycle issue may). */
   passwordExpired?: (account: Account, now: Date) => boolean;
+  /** Sends SMS codes (R-AUTH-3); default: config.sms.command (none: SMS codes cannot be sent). */
+  smsSender?: SmsSender | null;
   /** How the failure delay is waited (tests record it instead). */
   sleep?: (ms: number) => Promise<void>;
   /** Told of an unusual sign-in (once per account and network per process); never awaited by the sign-in. */
@@ -367,6 +379,15 @@ const TOTP_FREE_FAILURES = 3;
 const TOTP_MAX_DELAY_MS = 15 * 60 * 1000;
 /** The portal's one refusal for a wrong password and a wrong two-factor code alike. */
 const WRONG_CREDENTIALS_OR_CODE = bi('Sai tên đăng nhập, mật khẩu hoặc mã xác thực', 'Wrong user name, password or code');
+/** A wrong, used or expired SMS code (the password was right: the code was sent after it). */
+const WRONG_SMS_CODE = bi(
+  'Mã xác thực SMS sai, đã dùng hoặc đã hết hạn; để trống ô mã để nhận mã mới',
+  'The SMS code is wrong, used or expired; leave the code empty to get a new one',
+);
+const SMS_NO_PHONE = bi(
+  'Tài khoản chưa có số điện thoại để nhận mã SMS; hãy đề nghị quản trị viên cập nhật',
+  'The account has no phone number for SMS codes; ask your administrator to add it',
+);
 const TOTP_ALREADY_ON = bi('Tài khoản đã bật xác thực hai lớp', 'Two-factor sign-in is already on for this account');
 const TOTP_NOT_ON = bi('Tài khoản chưa bật xác thực hai lớp', 'Two-factor sign-in is not on for this account');
 const ENROL_TOKEN_REFUSED = bi(
@@ -409,6 +430,35 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
   });
   let dummyHash: Promise<string> | null = null;
   const message = (kind: SignInFailureKind) => signInMessage(kind, config.passwords.changeUrl);
+  const smsConfig = config.sms ?? { command: null, timeoutMs: 15_000, codeTtlMs: 5 * 60 * 1000, resendAfterMs: 60 * 1000, maxPerAccountPerDay: 10 };
+  const smsSender = deps.smsSender === undefined ? commandSmsSender(smsConfig, log) : deps.smsSender;
+  const smsCodes = new SmsCodes({ clock, cfg: smsConfig });
+
+  /** What a request for an SMS code comes to: the form comes back either way, for the code or with why none was sent. */
+  type SmsSent = { kind: 'code-sent' | 'sms-failed' | 'no-phone'; text: string; reason: string };
+
+  /**
+   * Send the account a new code by SMS (or say that one went out a moment ago). Failures of the
+   * gateway are logged, and the code is withdrawn (it does not count against the day's messages).
+   */
+  async function sendSmsCode(account: Account): Promise<SmsSent> {
+    if (!smsSender) return { kind: 'sms-failed', text: SMS_UNAVAILABLE, reason: 'sms: no sms.command' };
+    const phone = normalizePhone(account.phone ?? '');
+    if (phone === null) return { kind: 'no-phone', text: SMS_NO_PHONE, reason: 'sms: no phone number' };
+    const tail = phoneTail(phone);
+    const issued = smsCodes.issue(account.id);
+    if (issued.kind === 'recent') return { kind: 'code-sent', text: SMS_CODE_RECENT(tail), reason: 'sms-code-recent' };
+    if (issued.kind === 'capped') return { kind: 'sms-failed', text: SMS_CAPPED, reason: 'sms-capped' };
+    try {
+      await smsSender(phone, codeText(issued.code, smsCodes.minutes));
+    } catch (e) {
+      smsCodes.withdraw(account.id);
+      log.error({ err: e, account: account.address, phone: tail }, 'could not send an SMS code');
+      return { kind: 'sms-failed', text: SMS_FAILED, reason: 'sms-failed' };
+    }
+    log.info({ account: account.address, phone: tail }, 'SMS code sent');
+    return { kind: 'code-sent', text: SMS_CODE_SENT(tail, smsCodes.minutes), reason: 'sms-code-sent' };
+  }
 
   /** Candidate accounts for a user name, in the order to try them. */
   async function candidates(username: string): Promise<Account[]> {
@@ -434,7 +484,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
   async function verify(account: Account, req: SignInRequest): Promise<Verified | Misplaced | null> {
     const mainOk = await verifyPassword(account.passwordHash, req.password);
     if (mainOk) {
-      if (req.protocol !== 'http' && account.totpSecret !== null) return { hint: TOTP_APP_PASSWORD_HINT, reason: 'needs-app-password' };
+      if (req.protocol !== 'http' && twoFactorMethod(account) !== null) return { hint: TOTP_APP_PASSWORD_HINT, reason: 'needs-app-password' };
       return { account, method: 'password', appPasswordId: null, hint: null };
     }
     const stripped = normalizeAppPassword(req.password);
@@ -574,7 +624,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         account: updated,
         method: verified.method,
         appPasswordId: verified.appPasswordId,
-        totpRequired: req.protocol === 'http' && account.totpSecret !== null,
+        totpRequired: req.protocol === 'http' && twoFactorMethod(account) !== null,
       };
     } finally {
       release();
@@ -674,7 +724,28 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         return refuse(account.state, message(account.state), account.state);
       }
       let giveBack = (): void => undefined;
-      if (account.totpSecret !== null) {
+      if (account.totpSecret === null && account.smsTwoFactor) {
+        const codeKey = `totp:${account.id}`;
+        const code = (req.totp ?? '').trim();
+        if (code === '') {
+          // The password is right: the code goes to the phone (as every SMS sign-in must tell).
+          const sent = await sendSmsCode(account);
+          await recordFailure(account, 'http', req.ip, sent.reason);
+          return refuse(sent.kind === 'no-phone' ? 'sms-failed' : sent.kind, sent.text, sent.reason);
+        }
+        if (codeFailures.blockedFor(codeKey, TOTP_FREE_FAILURES) > 0) {
+          await recordFailure(account, 'http', req.ip, 'totp-throttled');
+          return refuse('totp', WRONG_CREDENTIALS_OR_CODE, 'sms code (waiting out earlier wrong codes)');
+        }
+        const claimed = smsCodes.take(account.id, code);
+        if (!claimed) {
+          codeFailures.fail([codeKey]);
+          await recordFailure(account, 'http', req.ip, 'totp');
+          return failedCredentials(refuse('totp', WRONG_SMS_CODE, 'sms code'), keys);
+        }
+        codeFailures.reset(codeKey);
+        giveBack = claimed;
+      } else if (account.totpSecret !== null) {
         const codeKey = `totp:${account.id}`;
         // Past a few wrong codes, codes wait out the delay unchecked (the same answer as a wrong one).
         if (codeFailures.blockedFor(codeKey, TOTP_FREE_FAILURES) > 0) {
@@ -763,7 +834,9 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     });
     return {
       address: account.address,
-      twoFactor: account.totpSecret !== null,
+      twoFactor: twoFactorMethod(account) !== null,
+      twoFactorMethod: twoFactorMethod(account),
+      phoneTail: account.phone ? phoneTail(normalizePhone(account.phone) ?? account.phone) : null,
       recentSignIns: signIns.map(summary),
       recentRefusals: refusals.map(summary),
       appPasswords: apps.map(appPasswordSummary),
@@ -773,7 +846,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
   /** The account as read inside a change's transaction is still the one whose credentials were checked. */
   async function stillTheSame(tx: Pick<Store, 'getAccountByAddress'>, account: Account): Promise<boolean> {
     const now = await tx.getAccountByAddress(account.address);
-    return now !== null && now.id === account.id && now.passwordHash === account.passwordHash && now.state === 'active' && now.totpSecret === account.totpSecret;
+    return now !== null && now.id === account.id && now.passwordHash === account.passwordHash && now.state === 'active' && now.totpSecret === account.totpSecret && now.smsTwoFactor === account.smsTwoFactor;
   }
 
   // The enrolment token: made and checked by this process only, so its keys live in memory and a
@@ -895,7 +968,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
           return { ok: true, op: 'app-password-remove', overview: await overviewOf(account) };
         }
         case 'totp-begin': {
-          if (account.totpSecret !== null) return refuse('totp-on', TOTP_ALREADY_ON, 'two-factor already on');
+          if (twoFactorMethod(account) !== null) return refuse('totp-on', TOTP_ALREADY_ON, 'two-factor already on');
           const secret = newTotpSecret();
           const expiresAt = new Date(clock.now().getTime() + ENROL_TOKEN_TTL_MS);
           log.info({ ip: req.ip, account: account.address }, 'two-factor enrolment begun');
@@ -906,11 +979,40 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
             enrolment: { secret, uri: totpUri(secret, account.address, account.domain), token: makeEnrolToken(account, secret, expiresAt), expiresAt },
           };
         }
-        case 'totp-disable': {
-          if (account.totpSecret === null) return refuse('totp-off', TOTP_NOT_ON, 'two-factor not on');
+        case 'sms-enable': {
+          if (twoFactorMethod(account) !== null) return refuse('totp-on', TOTP_ALREADY_ON, 'two-factor already on');
+          if (normalizePhone(account.phone ?? '') === null) return refuse('no-phone', SMS_NO_PHONE, 'sms: no phone number');
+          const code = (req.totp ?? '').trim();
+          if (code === '') {
+            // First form: a code to the phone on file, proving the user holds it.
+            const sent = await sendSmsCode(account);
+            return refuse(sent.kind, sent.text, sent.reason);
+          }
+          const codeKey = `totp:${account.id}`;
+          const claimed = codeFailures.blockedFor(codeKey, TOTP_FREE_FAILURES) > 0 ? null : smsCodes.take(account.id, code);
+          if (!claimed) {
+            codeFailures.fail([codeKey]);
+            return refuse('totp', WRONG_SMS_CODE, 'sms code (enrolment)');
+          }
+          codeFailures.reset(codeKey);
           const updated = await store.batch(async (tx) => {
             if (!(await stillTheSame(tx, account))) return null;
-            return tx.updateAccount(account.id, { totpSecret: null }, audit('account.2fa.disable.self', {}));
+            return tx.updateAccount(account.id, { smsTwoFactor: true }, audit('account.2fa.enable.self', { method: 'sms' }));
+          });
+          if (!updated) {
+            claimed();
+            return refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'changed meanwhile');
+          }
+          log.info({ ip: req.ip, account: account.address, method: 'sms' }, 'two-factor sign-in enabled by its user');
+          changed(updated, req.ip, { kind: 'two-factor-on', by: null });
+          return { ok: true, op: 'sms-enable', overview: await overviewOf(updated) };
+        }
+        case 'totp-disable': {
+          const method = twoFactorMethod(account);
+          if (method === null) return refuse('totp-off', TOTP_NOT_ON, 'two-factor not on');
+          const updated = await store.batch(async (tx) => {
+            if (!(await stillTheSame(tx, account))) return null;
+            return tx.updateAccount(account.id, { totpSecret: null, smsTwoFactor: false }, audit('account.2fa.disable.self', { method }));
           });
           if (!updated) return refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'changed meanwhile');
           log.info({ ip: req.ip, account: account.address }, 'two-factor sign-in disabled by its user');
@@ -934,7 +1036,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       if (clock.now().getTime() > parsed.expiresAt) return refuse('token', ENROL_TOKEN_REFUSED, 'token expired');
       if (account.state === 'deleted') return refuse('deleted', message('deleted'), 'deleted');
       if (account.state === 'suspended') return refuse('suspended', message('suspended'), 'suspended');
-      if (account.totpSecret !== null) return refuse('totp-on', TOTP_ALREADY_ON, 'two-factor already on');
+      if (twoFactorMethod(account) !== null) return refuse('totp-on', TOTP_ALREADY_ON, 'two-factor already on');
       const secret = openEnrolSecret(parsed);
       if (secret === null) return forged();
       const macKey = parsed.mac.toString('base64url');

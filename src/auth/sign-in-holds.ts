@@ -14,12 +14,14 @@ export interface SignInCredential {
   accountId: number;
   passwordHash: string;
   totpSecret: string | null;
+  /** SMS codes on (another second factor: turning it on also means mail programs need app passwords). */
+  smsTwoFactor: boolean;
   /** The app password used, or null for the account's own password. */
   appPasswordId: number | null;
 }
 
 export function credentialOf(account: Account, appPasswordId: number | null): SignInCredential {
-  return { accountId: account.id, passwordHash: account.passwordHash, totpSecret: account.totpSecret, appPasswordId };
+  return { accountId: account.id, passwordHash: account.passwordHash, totpSecret: account.totpSecret, smsTwoFactor: account.smsTwoFactor, appPasswordId };
 }
 
 /**
@@ -34,7 +36,7 @@ export async function currentSignIn(store: Pick<Store, 'getAccount' | 'listAppPa
     const id = c.appPasswordId;
     return (await store.listAppPasswords(now.id)).some((p) => p.id === id) ? now : null;
   }
-  return now.passwordHash === c.passwordHash && now.totpSecret === c.totpSecret ? now : null;
+  return now.passwordHash === c.passwordHash && now.totpSecret === c.totpSecret && now.smsTwoFactor === c.smsTwoFactor ? now : null;
 }
 
 /** What a session whose sign-in no longer holds is told as it ends. */

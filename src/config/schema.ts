@@ -4,6 +4,7 @@
  * (../shared/REQUIREMENTS.md). The default config follows the stricter province.
  */
 import { isIP } from 'node:net';
+import path from 'node:path';
 import { z } from 'zod';
 import { parseBytes } from '../lib/bytes.js';
 import { bi } from '../lib/errors.js';
@@ -167,6 +168,31 @@ export const configSchema = z
          * alone will do (tests, or a deployment before its administrators have enrolled).
          */
         adminRequiresTwoFactor: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Sign-in codes by SMS (R-AUTH-3; NA: OTP by SMS). `command` is the program that sends one
+     * message, as an argument list (no shell): `{phone}` and `{text}` in it are replaced, and the
+     * two are also in its environment (BUUDIEN_SMS_PHONE, BUUDIEN_SMS_TEXT); exit 0 = sent.
+     * null: no SMS (accounts then cannot have SMS two-factor sign-in turned on).
+     */
+    sms: z
+      .object({
+        command: z
+          .array(z.string().min(1))
+          .min(1)
+          .refine((c) => path.isAbsolute(c[0] ?? '') || !(c[0] ?? '').includes('/'), 'expected the program as an absolute path or a name found on PATH')
+          .nullable()
+          .default(null),
+        /** The program is killed (the code counts as not sent) after this long. */
+        timeoutMs: ms(15_000),
+        /** How long a code is good for. */
+        codeTtlMs: ms(5 * 60 * 1000),
+        /** A new code is sent no sooner than this after the last (which stays good). */
+        resendAfterMs: ms(60 * 1000),
+        /** Messages per account in any 24 hours. */
+        maxPerAccountPerDay: count(10),
       })
       .strict()
       .prefault({}),

@@ -31,7 +31,7 @@
 import type http from 'node:http';
 import type { BlockList } from 'node:net';
 import type { AccountService, AccountView, Actor } from '../accounts/service.js';
-import type { PortalAuthService } from '../auth/index.js';
+import { twoFactorMethod, type PortalAuthService } from '../auth/index.js';
 import type { Config } from '../config/schema.js';
 import { formatBytes } from '../lib/bytes.js';
 import { vietnamTime, type Clock } from '../lib/clock.js';
@@ -40,7 +40,7 @@ import type { Logger } from '../lib/log.js';
 import type { Account, AccountKind, AccountState, Store } from '../store/port.js';
 import { csvDocument, type CsvCell } from '../lib/csv.js';
 import { accountFingerprint, csrfMatches, type AdminFlash, type AdminSession, type AdminSessionStore } from './admin-session.js';
-import { CREDENTIAL_STATUS, esc, label, logRefusal, pair, noticeHtml, NOT_OVER_TLS, PORTAL_HEADERS, portalField, portalRequest, portalShell, readPortalForm, type Notice, type PortalRequest } from './portal.js';
+import { CODE_LABEL, CREDENTIAL_STATUS, esc, label, logRefusal, pair, noticeHtml, NOT_OVER_TLS, PORTAL_HEADERS, portalField, portalRequest, portalShell, readPortalForm, refusalNotice, type Notice, type PortalRequest } from './portal.js';
 
 export const ADMIN_COOKIE = 'buudien_admin';
 
@@ -126,7 +126,7 @@ function endedBecause(config: Readonly<Config>, auth: PortalAuthService, now: Da
   if (accountFingerprint(a) !== session.fingerprint) return 'password, two-factor secret, role or unit changed since sign-in';
   if (a.mustChangePassword) return 'password reset';
   if (auth.passwordExpired(a, now)) return 'password expired';
-  if (config.security.adminRequiresTwoFactor && a.totpSecret === null) return 'two-factor sign-in turned off';
+  if (config.security.adminRequiresTwoFactor && twoFactorMethod(a) === null) return 'two-factor sign-in turned off';
   return null;
 }
 
@@ -197,6 +197,17 @@ function actionsCell(session: AdminSession, admin: Account, a: AccountView, unit
   return `${reset}${suspend}${restore}`;
 }
 
+/** The two-factor column: off, on with an app, or on with SMS codes. */
+function twoFactorText(a: Account): string {
+  const m = twoFactorMethod(a);
+  return m === 'sms' ? bi('bật (SMS)', 'on (SMS)') : m === 'totp' ? bi('bật (ứng dụng)', 'on (app)') : bi('tắt', 'off');
+}
+
+function twoFactorCell(a: Account): string {
+  const [vi = '', en = ''] = twoFactorText(a).split(' / ');
+  return pair(vi, en);
+}
+
 function stateCell(a: AccountView): string {
   const [vi, en] = STATE[a.state];
   const reason = a.state !== 'active' && a.stateReason ? ` (${a.stateReason})` : '';
@@ -210,7 +221,7 @@ function tableHtml(session: AdminSession, admin: Account, rows: Row[], unit: str
   const body = rows
     .map(({ account: a, used, appPasswords }) => {
       const pct = percent(used, a.effectiveQuotaBytes);
-      return `<tr><td>${esc(a.address)}</td><td>${esc(a.fullName)}</td>${showUnit ? `<td>${esc(a.unitAddress ?? '')}</td>` : ''}<td>${pair(...KIND[a.kind])}</td><td>${stateCell(a)}</td><td>${esc(formatBytes(used))}</td><td>${esc(formatBytes(a.effectiveQuotaBytes))}</td><td>${pct === null ? '' : `${pct}%`}</td><td>${a.lastLoginAt === null ? pair('chưa có', 'never') : esc(vietnamTime(a.lastLoginAt))}</td><td>${a.totpSecret !== null ? pair('bật', 'on') : pair('tắt', 'off')}</td><td class="app-passwords">${appPasswords}</td><td>${actionsCell(session, admin, a, unit)}</td></tr>`;
+      return `<tr><td>${esc(a.address)}</td><td>${esc(a.fullName)}</td>${showUnit ? `<td>${esc(a.unitAddress ?? '')}</td>` : ''}<td>${pair(...KIND[a.kind])}</td><td>${stateCell(a)}</td><td>${esc(formatBytes(used))}</td><td>${esc(formatBytes(a.effectiveQuotaBytes))}</td><td>${pct === null ? '' : `${pct}%`}</td><td>${a.lastLoginAt === null ? pair('chưa có', 'never') : esc(vietnamTime(a.lastLoginAt))}</td><td>${twoFactorCell(a)}</td><td class="app-passwords">${appPasswords}</td><td>${actionsCell(session, admin, a, unit)}</td></tr>`;
     })
     .join('\n');
   const th = (vi: string, en: string) => `<th>${pair(vi, en)}</th>`;
@@ -292,7 +303,7 @@ export async function handleAdmin(
       ? `<form method="post" action="/admin/login" autocomplete="off">
 ${portalField('username', bi('Địa chỉ thư hoặc tên đăng nhập', 'E-mail address or user name'), 'text', `required autocomplete="username" value="${esc(opts.username ?? '')}"`)}
 ${portalField('password', bi('Mật khẩu', 'Password'), 'password', 'required autocomplete="current-password"')}
-${portalField('totp', twoFactor ? bi('Mã xác thực 6 số', '6-digit code') : bi('Mã xác thực 6 số (khi tài khoản dùng xác thực hai lớp)', '6-digit code (if the account uses two-factor sign-in)'), 'text', `${twoFactor ? 'required ' : ''}inputmode="numeric" autocomplete="one-time-code"`, 6)}
+${portalField('totp', CODE_LABEL, 'text', 'inputmode="numeric" autocomplete="one-time-code"', 6)}
 <p><button type="submit">Đăng nhập / Sign in</button></p>
 </form>
 ${twoFactor ? `<p><small>${pair('Quản trị viên phải bật xác thực hai lớp trước:', 'Administrators must turn on two-factor sign-in first:')} <a href="/portal/security">/portal/security</a></small></p>` : ''}`
@@ -430,7 +441,7 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
         a.effectiveQuotaBytes,
         percent(used, a.effectiveQuotaBytes),
         vnMinutes(a.lastLoginAt),
-        a.totpSecret !== null ? bi('bật', 'on') : bi('tắt', 'off'),
+        twoFactorText(a),
       ]),
     ];
     const t = totalsOf(rows);
@@ -468,14 +479,14 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
     const r = await auth.webSignIn({ username, password, totp: totp === '' ? null : totp, ip: form.ip, secure: form.secure });
     if (!r.ok) {
       const link = r.kind === 'must-change' || r.kind === 'expired' ? `<p><a href="/portal">Đổi mật khẩu / Change password</a></p>` : '';
-      return loginPage(CREDENTIAL_STATUS[r.kind], { kind: 'error', text: r.message }, { username, content: link });
+      return loginPage(CREDENTIAL_STATUS[r.kind], refusalNotice(r.kind, r.message), { username, content: link });
     }
     const account = r.account;
     if (account.role !== 'super' && !(account.role === 'unit' && account.unitId !== null)) {
       log.warn({ ip: form.ip, account: account.address, role: account.role, reason: account.role === 'unit' ? 'unit administrator without a unit' : 'not an administrator' }, 'admin page sign-in refused');
       return loginPage(403, { kind: 'error', text: NOT_AN_ADMIN }, { username });
     }
-    if (config.security.adminRequiresTwoFactor && account.totpSecret === null) {
+    if (config.security.adminRequiresTwoFactor && twoFactorMethod(account) === null) {
       log.warn({ ip: form.ip, account: account.address, reason: 'two-factor sign-in not on' }, 'admin page sign-in refused');
       return loginPage(
         403,

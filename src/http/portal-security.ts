@@ -35,6 +35,7 @@ import { bi } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import {
   CREDENTIAL_STATUS,
+  refusalNotice,
   logRefusal,
   credentialFields,
   esc,
@@ -57,7 +58,7 @@ export interface PortalSecurityDeps {
   log?: Logger;
 }
 
-const ACTIONS = ['show', 'app-password-add', 'app-password-remove', 'totp-begin', 'totp-confirm', 'totp-disable'] as const;
+const ACTIONS = ['show', 'app-password-add', 'app-password-remove', 'totp-begin', 'sms-enable', 'totp-confirm', 'totp-disable'] as const;
 type Action = (typeof ACTIONS)[number];
 /** The longest device label (auth/app-passwords.ts refuses longer ones). */
 const MAX_LABEL_CHARS = 100;
@@ -69,6 +70,7 @@ const STATUS_OF: Record<PortalSecurityFailureKind, number> = {
   'not-found': 404,
   'totp-on': 409,
   'totp-off': 409,
+  'no-phone': 409,
 };
 
 /** Vietnam's time (UTC+7 all year), to the minute: what users read their sign-ins in. */
@@ -100,6 +102,11 @@ const REASONS: Record<string, [string, string]> = {
   'needs-app-password': ['mật khẩu chính trong chương trình thư, cần mật khẩu ứng dụng', 'main password in a mail program, an app password is needed'],
   'app-password-on-web': ['mật khẩu ứng dụng trên trang web', 'an app password on the web'],
   totp: ['sai mã xác thực', 'wrong code'],
+  'totp-throttled': ['mã xác thực bị chặn sau nhiều lần sai', 'code refused after many wrong ones'],
+  'sms-code-sent': ['đúng mật khẩu, đã gửi mã SMS', 'right password, SMS code sent'],
+  'sms-code-recent': ['đúng mật khẩu, mã SMS vừa gửi trước đó', 'right password, an SMS code had just been sent'],
+  'sms-failed': ['đúng mật khẩu, không gửi được mã SMS', 'right password, the SMS code could not be sent'],
+  'sms-capped': ['đúng mật khẩu, hết lượt gửi mã SMS trong ngày', 'right password, no SMS codes left for the day'],
   suspended: ['tài khoản bị tạm khóa', 'account suspended'],
   deleted: ['tài khoản đã xóa', 'account deleted'],
   'must-change': ['phải đổi mật khẩu', 'password must be changed'],
@@ -141,7 +148,13 @@ ${rows}
 <h2>Tình trạng tài khoản<br><small>Account status</small></h2>
 <ul>
 <li>${pair(`Tài khoản: ${o.address}`, `Account: ${o.address}`)}</li>
-<li>${o.twoFactor ? pair('Xác thực hai lớp: đang bật', 'Two-factor sign-in: on') : pair('Xác thực hai lớp: đang tắt', 'Two-factor sign-in: off')}</li>
+<li>${
+    o.twoFactorMethod === 'sms'
+      ? pair(`Xác thực hai lớp: đang bật, mã qua SMS tới số ${o.phoneTail ?? '?'}`, `Two-factor sign-in: on, codes by SMS to the phone ending ${o.phoneTail ?? '?'}`)
+      : o.twoFactor
+        ? pair('Xác thực hai lớp: đang bật, mã từ ứng dụng xác thực', 'Two-factor sign-in: on, codes from an authenticator app')
+        : pair('Xác thực hai lớp: đang tắt', 'Two-factor sign-in: off')
+  }</li>
 <li>${pair(
     'Nếu có lần đăng nhập dưới đây không phải của bạn, hoặc thấy thiết bị lạ trong danh sách mật khẩu ứng dụng, hãy xóa nó, đổi mật khẩu và báo quản trị viên',
     'If a sign-in below was not you, or a device among the app passwords is not yours, remove it, change your password and tell your administrator',
@@ -181,7 +194,8 @@ ${choices}
 <p><button type="submit" name="action" value="app-password-remove">Xóa mật khẩu ứng dụng / Remove the app password</button></p>
 </fieldset>
 <fieldset><legend>Xác thực hai lớp / Two-factor sign-in</legend>
-${twoFactor === true ? '' : '<p><button type="submit" name="action" value="totp-begin">Bật xác thực hai lớp / Turn on two-factor sign-in</button></p>'}
+${twoFactor === true ? '' : '<p><button type="submit" name="action" value="totp-begin">Bật xác thực hai lớp bằng ứng dụng / Turn on two-factor sign-in with an app</button></p>'}
+${twoFactor === true ? '' : `<p><button type="submit" name="action" value="sms-enable">Bật xác thực hai lớp bằng SMS / Turn on two-factor sign-in by SMS</button><br><small>${label(bi('Mã gửi tới số điện thoại quản trị viên đã ghi cho tài khoản: bấm lần đầu để nhận mã, rồi nhập mã và bấm lại', 'Codes go to the phone number your administrator recorded for the account: press once to get a code, then type it in and press again'))}</small></p>`}
 ${twoFactor === false ? '' : '<p><button type="submit" name="action" value="totp-disable">Tắt xác thực hai lớp (cần mã) / Turn off two-factor sign-in (needs a code)</button></p>'}
 </fieldset>
 </form>`;
@@ -239,6 +253,8 @@ function parseOp(action: Action, get: (name: string) => string): { op: PortalSec
     }
     case 'totp-begin':
       return { op: { kind: 'totp-begin' } };
+    case 'sms-enable':
+      return { op: { kind: 'sms-enable' } };
     case 'totp-disable':
       return { op: { kind: 'totp-disable' } };
     case 'totp-confirm':
@@ -327,7 +343,10 @@ export async function handlePortalSecurity(
   const { op } = parsed;
   // canSendPasswords held (readPortalForm); auth applies the plaintext rule again to what it is told.
   const r: PortalSecurityResult = await auth.portalSecurity({ username, password, totp: totp === '' ? null : totp, ip: form.ip, secure: form.secure, op });
-  if (!r.ok) return error(STATUS_OF[r.kind], r.message, { username });
+  if (!r.ok) {
+    if (r.kind === 'code-sent') return answer({ status: STATUS_OF[r.kind], form: true, username, notice: refusalNotice(r.kind, r.message) });
+    return error(STATUS_OF[r.kind], r.message, { username });
+  }
   const ok = (text: string, extra: Partial<Page> = {}) => answer({ status: 200, form: true, overview: r.overview, notice: { kind: 'ok', text }, ...extra });
   switch (r.op) {
     case 'show':
@@ -363,5 +382,12 @@ export async function handlePortalSecurity(
       );
     case 'totp-confirm':
       return ok(bi('Đã bật xác thực hai lớp', 'Two-factor sign-in is on'));
+    case 'sms-enable':
+      return ok(
+        bi(
+          `Đã bật xác thực hai lớp bằng SMS cho ${r.overview.address}: khi đăng nhập trang web, mã sẽ được gửi tới số ${r.overview.phoneTail ?? ''}. Outlook, Thunderbird và ứng dụng thư trên điện thoại từ nay cần mật khẩu ứng dụng (nút “Tạo mật khẩu ứng dụng” bên dưới)`,
+          `Two-factor sign-in by SMS is on for ${r.overview.address}: signing in on the web sends a code to the phone ending ${r.overview.phoneTail ?? ''}. Outlook, Thunderbird and phone mail apps now need app passwords (the “Create an app password” button below)`,
+        ),
+      );
   }
 }

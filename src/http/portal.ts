@@ -116,6 +116,11 @@ export interface Notice {
   text: string;
 }
 
+/** The notice of a refused credential check: an SMS code sent is no error, only the next step. */
+export function refusalNotice(kind: string, text: string): Notice {
+  return { kind: kind === 'code-sent' ? 'ok' : 'error', text };
+}
+
 interface PageText {
   status: number;
   /** Bilingual notice above the form ("vi / en"), if any. */
@@ -152,11 +157,17 @@ export function portalField(name: string, text: string, type: string, extra = ''
   return `<p><label for="${name}">${label(text)}</label><br><input id="${name}" name="${name}" type="${type}" maxlength="${maxLength}" ${extra}></p>`;
 }
 
+/** The label of the code field on every form that takes credentials. */
+export const CODE_LABEL = bi(
+  'Mã xác thực 6 số (khi tài khoản dùng xác thực hai lớp; nhận mã qua SMS: để trống và bấm nút, mã sẽ được gửi tới điện thoại)',
+  '6-digit code (if the account uses two-factor sign-in; codes by SMS: leave it empty and press the button, the code is sent to your phone)',
+);
+
 /** The fields every portal change is checked with: address, current password, code. */
 export function credentialFields(username: string | undefined): string {
   return `${portalField('username', bi('Địa chỉ thư hoặc tên đăng nhập', 'E-mail address or user name'), 'text', `required autocomplete="username" value="${esc(username ?? '')}"`)}
 ${portalField('password', bi('Mật khẩu hiện tại', 'Current password'), 'password', 'required autocomplete="current-password"')}
-${portalField('totp', bi('Mã xác thực 6 số (chỉ khi tài khoản dùng xác thực hai lớp)', '6-digit code (only if the account uses two-factor sign-in)'), 'text', 'inputmode="numeric" autocomplete="one-time-code"')}`;
+${portalField('totp', CODE_LABEL, 'text', 'inputmode="numeric" autocomplete="one-time-code"')}`;
 }
 
 /** The portal's pages: one bilingual heading ("vi / en"), the organisation, links between the pages, the content. */
@@ -210,6 +221,9 @@ function ownOrigins(req: http.IncomingMessage, trusted: BlockList, config: Reado
 export const CREDENTIAL_STATUS: Readonly<Record<PortalCredentialFailureKind | 'must-change' | 'expired', number>> = {
   'bad-credentials': 401,
   totp: 401,
+  // The password was right and a code went to the phone: the form comes back for it.
+  'code-sent': 200,
+  'sms-failed': 503,
   suspended: 403,
   deleted: 403,
   'plaintext-refused': 403,
@@ -366,5 +380,5 @@ export async function handlePortal(
       },
     });
   }
-  return answer({ status: STATUS_OF[r.kind], form: canSendPasswords, username, notice: { kind: 'error', text: r.message } });
+  return answer({ status: STATUS_OF[r.kind], form: canSendPasswords, username, notice: refusalNotice(r.kind, r.message) });
 }

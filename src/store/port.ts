@@ -66,6 +66,8 @@ export interface Account {
   mustChangePassword: boolean;
   passwordChangedAt: Date;
   totpSecret: string | null;
+  /** Two-factor sign-in by SMS codes to `phone` (R-AUTH-3); a TOTP secret, when set, is used instead. */
+  smsTwoFactor: boolean;
   createdAt: Date;
   lastLoginAt: Date | null;
 }
@@ -119,6 +121,7 @@ export type AccountPatch = Partial<
     | 'mustChangePassword'
     | 'passwordChangedAt'
     | 'totpSecret'
+    | 'smsTwoFactor'
     | 'lastLoginAt'
     | 'role'
   >

@@ -66,7 +66,7 @@ export function fakeAccount(id: number, address: string, passwordHash: string, a
     id, address, localPart, domain, kind: 'personal', role: 'none', state: 'active',
     stateReason: null, stateChangedAt: null, stateRef: null, fullName: localPart, title: null, phone: null,
     unitId: null, quotaBytes: null, passwordHash, mustChangePassword: false,
-    passwordChangedAt: at, totpSecret: null, createdAt: at, lastLoginAt: null,
+    passwordChangedAt: at, totpSecret: null, smsTwoFactor: false, createdAt: at, lastLoginAt: null,
     ...patch,
   };
 }

@@ -4,6 +4,7 @@
  * audit live in the account service; this file parses and prints.
  */
 import type { Command } from 'commander';
+import { phoneTail } from '../../auth/sms.js';
 import { MailError, bi } from '../../lib/errors.js';
 import type { CliContext } from '../context.js';
 
@@ -18,16 +19,33 @@ function parseId(v: string): number {
 
 /** Registers the subcommands under `buudien account` (called from account.ts). */
 export function registerAccountSecurity(account: Command, ctx: CliContext): void {
-  const twoFactor = account.command('2fa').description('xác thực hai lớp (TOTP) / two-factor sign-in (R-AUTH-3)');
+  const twoFactor = account.command('2fa').description('xác thực hai lớp (ứng dụng TOTP hoặc SMS) / two-factor sign-in (TOTP app or SMS) (R-AUTH-3)');
 
   twoFactor
     .command('enable <address>')
-    .description('bật xác thực hai lớp, in khóa cho ứng dụng xác thực / turn on two-factor sign-in and print the authenticator secret')
+    .description('bật xác thực hai lớp, in khóa cho ứng dụng xác thực (hoặc --sms) / turn on two-factor sign-in and print the authenticator secret (or --sms)')
     .option('--reset', 'cấp khóa mới khi đã bật (mất điện thoại) / a new secret when already on (lost phone)')
+    .option('--sms', 'mã qua SMS tới số điện thoại của tài khoản thay cho ứng dụng (cần sms.command) / codes by SMS to the account\'s phone instead of an app (needs sms.command)')
+    .option('--phone <number>', 'với --sms: số di động nhận mã (ghi vào tài khoản) / with --sms: the mobile number for the codes (kept on the account)')
     .option(...REF)
     .option('--json', 'JSON')
-    .action(async (address: string, opts: { reset?: boolean; ref?: string; json?: boolean }) => {
+    .action(async (address: string, opts: { reset?: boolean; sms?: boolean; phone?: string; ref?: string; json?: boolean }) => {
       await ctx.withApp(async (app) => {
+        if (opts.phone !== undefined && !opts.sms) throw new MailError('INVALID_INPUT', bi('--phone chỉ dùng cùng --sms', '--phone goes with --sms only'));
+        if (opts.sms) {
+          if (opts.reset) throw new MailError('INVALID_INPUT', bi('--reset là cho ứng dụng xác thực, không dùng cùng --sms', '--reset is for authenticator apps, not with --sms'));
+          const a = await ctx.accounts(app).enableSmsTwoFactor(address, ctx.actor(), { phone: opts.phone ?? null, ref: opts.ref ?? null });
+          const tail = phoneTail(a.phone ?? '');
+          if (opts.json) ctx.printRecord({ address: a.address, method: 'sms', phone: tail }, true);
+          else ctx.out(`${bi(`Đã bật xác thực hai lớp bằng SMS (số ${tail})`, `two-factor sign-in by SMS enabled (phone ${tail})`)}: ${a.address}`);
+          ctx.err(
+            bi(
+              `Lưu ý: từ nay chương trình thư (Outlook, Thunderbird, điện thoại) của ${a.address} không đăng nhập bằng mật khẩu chính được nữa, phải dùng mật khẩu ứng dụng: buudien account app-password add ${a.address} --label "…"`,
+              `Note: mail programs (Outlook, Thunderbird, phones) of ${a.address} can no longer sign in with the main password and must use app passwords: buudien account app-password add ${a.address} --label "…"`,
+            ),
+          );
+          return;
+        }
         const r = await ctx.accounts(app).enableTwoFactor(address, ctx.actor(), { reset: opts.reset ?? false, ref: opts.ref ?? null });
         if (opts.json) {
           ctx.printRecord({ address: r.account.address, secret: r.secret, uri: r.uri, reset: r.replaced }, true);

@@ -2,6 +2,7 @@
  * `buudien account suggest|add|list|show|passwd|suspend|restore|delete|quota` (R-ADDR-3/4, R-ACC);
  * `account 2fa …` and `account app-password …` (R-AUTH-3) are in account-security.ts.
  */
+import { twoFactorMethod } from '../../auth/two-factor.js';
 import type { AccountView } from '../../accounts/service.js';
 import { parseBytes, formatBytes } from '../../lib/bytes.js';
 import { MailError, bi } from '../../lib/errors.js';
@@ -42,7 +43,8 @@ function publicView(a: AccountView): Record<string, unknown> {
     quotaOverride: a.quotaBytes !== null,
     mustChangePassword: a.mustChangePassword,
     passwordChangedAt: a.passwordChangedAt,
-    twoFactor: a.totpSecret !== null,
+    twoFactor: twoFactorMethod(a) !== null,
+    twoFactorMethod: twoFactorMethod(a),
     createdAt: a.createdAt,
     lastLoginAt: a.lastLoginAt,
   };

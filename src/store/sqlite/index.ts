@@ -159,6 +159,7 @@ interface AccountRow {
   must_change: number;
   password_changed_at: number;
   totp_secret: string | null;
+  sms_2fa: number;
   created_at: number;
   last_login_at: number | null;
 }
@@ -264,6 +265,7 @@ function toAccount(r: AccountRow): Account {
     mustChangePassword: r.must_change !== 0,
     passwordChangedAt: d(r.password_changed_at),
     totpSecret: r.totp_secret,
+    smsTwoFactor: r.sms_2fa === 1,
     createdAt: d(r.created_at),
     lastLoginAt: dn(r.last_login_at),
   };
@@ -1501,6 +1503,7 @@ class SqliteStore implements Store {
       mustChangePassword: 'must_change',
       passwordChangedAt: 'password_changed_at',
       totpSecret: 'totp_secret',
+      smsTwoFactor: 'sms_2fa',
       lastLoginAt: 'last_login_at',
       role: 'role',
     };

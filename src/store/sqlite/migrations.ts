@@ -411,4 +411,13 @@ INSERT OR IGNORE INTO meta (key, value) SELECT 'app_passwords.last_id', COALESCE
 ALTER TABLE queue ADD COLUMN notice_pending TEXT NOT NULL DEFAULT '{}';
 `,
   },
+  {
+    version: 12,
+    name: 'sms two-factor',
+    sql: `
+-- Two-factor sign-in by SMS codes to accounts.phone (R-AUTH-3; NA: OTP by SMS). 1 = on; a TOTP
+-- secret, when set, is the account's method instead.
+ALTER TABLE accounts ADD COLUMN sms_2fa INTEGER NOT NULL DEFAULT 0 CHECK (sms_2fa IN (0, 1));
+`,
+  },
 ];

@@ -64,7 +64,7 @@ describe('two-factor sign-in (R-AUTH-3)', () => {
       expect.arrayContaining([
         ['account.2fa.enable', 'CV-1', {}],
         ['account.2fa.enable', null, { reset: true }],
-        ['account.2fa.disable', 'CV-2', { reason: 'mất điện thoại' }],
+        ['account.2fa.disable', 'CV-2', { reason: 'mất điện thoại', method: 'totp' }],
       ]),
     );
     expect(audit).toHaveLength(3);

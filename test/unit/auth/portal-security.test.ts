@@ -122,6 +122,8 @@ describe('portalSecurity: show', () => {
     expect(r.ok && r.overview).toEqual({
       address: 'longnv@nghean.gov.vn',
       twoFactor: false,
+      twoFactorMethod: null,
+      phoneTail: null,
       recentSignIns: [
         { at: NOW, firstAt: NOW, count: 1, protocol: 'http', ip: '10.0.0.5', ok: true, method: 'password', appPassword: null, reason: null },
         { at: before, firstAt: before, count: 1, protocol: 'imap', ip: '10.0.0.9', ok: true, method: 'app-password', appPassword: 'Outlook', reason: null },
@@ -300,7 +302,7 @@ describe('app passwords and turning two-factor off', () => {
     expect(kindOf(off)).toBe('totp-disable');
     expect(off.ok && off.overview.twoFactor).toBe(false);
     expect(s.store.accounts[0]?.totpSecret).toBeNull();
-    expect(s.store.audits).toEqual([{ actor: 'longnv@nghean.gov.vn', action: 'account.2fa.disable.self', target: 'longnv@nghean.gov.vn', ref: null, details: { ip: '10.0.0.5' } }]);
+    expect(s.store.audits).toEqual([{ actor: 'longnv@nghean.gov.vn', action: 'account.2fa.disable.self', target: 'longnv@nghean.gov.vn', ref: null, details: { ip: '10.0.0.5', method: 'totp' } }]);
     expect(kindOf(await s.sec('an', { kind: 'totp-disable' }))).toBe('totp-off');
   });
 

@@ -1,0 +1,174 @@
+/**
+ * Two-factor sign-in by SMS codes (R-AUTH-3; NA asks for the OTP by SMS), over HTTP against the
+ * real app. The gateway is a real program (sms.command): a Node script that appends each message
+ * to an outbox file, or fails for one phone number. Covered: the portal's first form (password
+ * only) sends a code and comes back for it; the code signs in once, and only within its time;
+ * wrong codes are refused with the SMS text; a code a moment later is not sent again; a gateway
+ * failure is a clear 503 and no code; mail programs then need app passwords (imapflow); a user
+ * turns SMS codes on from the portal with the phone on file; /admin signs an administrator in
+ * with an SMS code.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/lib/clock.js';
+import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
+import { startApp, type TestApp } from '../helpers/app.js';
+import { imapSignsIn } from './imap-helpers.js';
+
+function notice(html: string): string {
+  return (/<p class="(?:ok|error|warn)"[^>]*>([\s\S]*?)<\/p>/.exec(html)?.[1] ?? '').replace(/<br><small>/g, ' / ').replace(/<[^>]+>/g, '');
+}
+
+describe('two-factor sign-in by SMS', () => {
+  let app: TestApp;
+  let base: string;
+  let dir: string;
+  let outbox: string;
+  const clock = new ManualClock(new Date());
+  const actor = { name: 'test-admin', role: 'super' as const, unitId: null };
+
+  /** Messages the gateway was given: phone and text. */
+  const sent = (): Array<{ phone: string; text: string; env: string }> =>
+    existsSync(outbox) ? readFileSync(outbox, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { phone: string; text: string; env: string }) : [];
+  const lastCode = (): string => /ma xac thuc (\d{6})/.exec(sent().at(-1)?.text ?? '')?.[1] ?? '';
+  const post = async (page: string, fields: Record<string, string>) => {
+    const res = await fetch(`${base}${page}`, { method: 'POST', body: new URLSearchParams(fields), redirect: 'manual' });
+    const html = await res.text();
+    return { status: res.status, html, text: notice(html), headers: res.headers };
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'buudien-sms-'));
+    outbox = path.join(dir, 'outbox.jsonl');
+    const script = path.join(dir, 'send-sms.mjs');
+    writeFileSync(
+      script,
+      `import { appendFileSync } from 'node:fs';
+const [phone, text] = process.argv.slice(2);
+if (phone.endsWith('999')) { console.error('gateway says no'); process.exit(3); }
+appendFileSync(${JSON.stringify(outbox)}, JSON.stringify({ phone, text, env: process.env.BUUDIEN_SMS_PHONE }) + '\\n');
+`,
+    );
+    app = await startApp(
+      {
+        security: { authFailureDelayMs: 0, authFailureMaxDelayMs: 0, adminRequiresTwoFactor: true },
+        sms: { command: [process.execPath, script, '{phone}', '{text}'] },
+      },
+      { clock },
+    );
+    base = `http://127.0.0.1:${app.port('http')}`;
+    for (const local of ['sms', 'hong', 'tudat', 'khongso']) await createTestAccount(app.store, `${local}@example.gov.vn`);
+    await createTestAccount(app.store, 'quantri@example.gov.vn', { kind: 'admin', role: 'super' });
+    await app.accounts.enableSmsTwoFactor('sms@example.gov.vn', actor, { phone: '0912 345 678' });
+    await app.accounts.enableSmsTwoFactor('hong@example.gov.vn', actor, { phone: '0912345999' });
+    await app.accounts.enableSmsTwoFactor('quantri@example.gov.vn', actor, { phone: '+84 987 654 321' });
+    const t = await app.store.getAccountByAddress('tudat@example.gov.vn');
+    await app.store.updateAccount(t!.id, { phone: '0911 222 333' }, null);
+  });
+  afterAll(async () => {
+    await app?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the password alone sends a code to the phone and asks for it; the code signs in once', async () => {
+    const first = await post('/portal/security', { username: 'sms', password: PASSWORD, action: 'show' });
+    expect(first.status).toBe(200);
+    expect(first.text).toContain('Đã gửi mã xác thực qua SMS tới số …678');
+    expect(first.text).toContain('A sign-in code was sent by SMS to the phone ending …678');
+    // Not signed in: the page has no status section, only the form again with the user name kept.
+    expect(first.html).not.toContain('id="status"');
+    expect(first.html).toContain('value="sms"');
+    const msg = sent().at(-1)!;
+    expect(msg.phone).toBe('+84912345678');
+    expect(msg.env).toBe('+84912345678');
+    const code = lastCode();
+    expect(code).toMatch(/^\d{6}$/);
+
+    const ok = await post('/portal/security', { username: 'sms', password: PASSWORD, totp: code, action: 'show' });
+    expect(ok.status).toBe(200);
+    expect(ok.html).toContain('Xác thực hai lớp: đang bật, mã qua SMS tới số …678');
+    // One use only.
+    const again = await post('/portal/security', { username: 'sms', password: PASSWORD, totp: code, action: 'show' });
+    expect(again.status).toBe(401);
+    expect(again.text).toContain('Mã xác thực SMS sai, đã dùng hoặc đã hết hạn');
+  });
+
+  it('a wrong password sends nothing; a wrong code is refused; a new code only after a minute; an old code expires', async () => {
+    const before = sent().length;
+    const wrongPassword = await post('/portal/security', { username: 'sms', password: 'Sai-mat-khau#1', action: 'show' });
+    expect(wrongPassword.status).toBe(401);
+    expect(sent().length).toBe(before);
+
+    clock.advance(61_000);
+    expect((await post('/portal/security', { username: 'sms', password: PASSWORD, action: 'show' })).status).toBe(200);
+    const code = lastCode();
+    const wrong = code === '000000' ? '000001' : '000000';
+    const refused = await post('/portal/security', { username: 'sms', password: PASSWORD, totp: wrong, action: 'show' });
+    expect(refused.status).toBe(401);
+    // Asked again within the minute: nothing new is sent, the code in flight stays good.
+    const count = sent().length;
+    const recent = await post('/portal/security', { username: 'sms', password: PASSWORD, action: 'show' });
+    expect(recent.status).toBe(200);
+    expect(recent.text).toContain('Mã xác thực vừa được gửi tới số …678');
+    expect(sent().length).toBe(count);
+    expect((await post('/portal/security', { username: 'sms', password: PASSWORD, totp: code, action: 'show' })).status).toBe(200);
+
+    // A code past its five minutes is refused.
+    clock.advance(61_000);
+    await post('/portal/security', { username: 'sms', password: PASSWORD, action: 'show' });
+    const late = lastCode();
+    clock.advance(5 * 60_000 + 1000);
+    expect((await post('/portal/security', { username: 'sms', password: PASSWORD, totp: late, action: 'show' })).status).toBe(401);
+  });
+
+  it('a gateway failure is a clear 503 and no code is good', async () => {
+    const r = await post('/portal/security', { username: 'hong', password: PASSWORD, action: 'show' });
+    expect(r.status).toBe(503);
+    expect(r.text).toContain('Không gửi được mã xác thực qua SMS');
+    expect(r.text).toContain('The sign-in code could not be sent by SMS');
+    // The failed send does not hold back the next try for a minute.
+    const again = await post('/portal/security', { username: 'hong', password: PASSWORD, action: 'show' });
+    expect(again.status).toBe(503);
+  });
+
+  it('mail programs need an app password once SMS codes are on (IMAP, imapflow)', async () => {
+    const r = await imapSignsIn(app, 'sms', PASSWORD);
+    expect(r.ok).toBe(false);
+    expect(r.text).toContain('mật khẩu ứng dụng');
+    expect((await imapSignsIn(app, 'tudat', PASSWORD)).ok).toBe(true);
+  });
+
+  it('a user turns SMS codes on from the portal with the phone on file: a code first, then on', async () => {
+    const first = await post('/portal/security', { username: 'tudat', password: PASSWORD, action: 'sms-enable' });
+    expect(first.status).toBe(200);
+    expect(first.text).toContain('…333');
+    expect(sent().at(-1)!.phone).toBe('+84911222333');
+    const wrong = await post('/portal/security', { username: 'tudat', password: PASSWORD, action: 'sms-enable', totp: lastCode() === '123456' ? '654321' : '123456' });
+    expect(wrong.status).toBe(401);
+    expect((await app.store.getAccountByAddress('tudat@example.gov.vn'))!.smsTwoFactor).toBe(false);
+    const on = await post('/portal/security', { username: 'tudat', password: PASSWORD, action: 'sms-enable', totp: lastCode() });
+    expect(on.status).toBe(200);
+    expect(on.text).toContain('Đã bật xác thực hai lớp bằng SMS');
+    expect((await app.store.getAccountByAddress('tudat@example.gov.vn'))!.smsTwoFactor).toBe(true);
+    // The mail session that rested on the main password no longer signs in.
+    expect((await imapSignsIn(app, 'tudat', PASSWORD)).ok).toBe(false);
+    // An account without a phone number is told so, and nothing is sent.
+    const count = sent().length;
+    const none = await post('/portal/security', { username: 'khongso', password: PASSWORD, action: 'sms-enable' });
+    expect(none.status).toBe(409);
+    expect(none.text).toContain('chưa có số điện thoại');
+    expect(sent().length).toBe(count);
+  });
+
+  it('/admin signs an administrator in with an SMS code (two-factor required for administrators)', async () => {
+    const first = await post('/admin/login', { username: 'quantri', password: PASSWORD });
+    expect(first.status).toBe(200);
+    expect(first.text).toContain('…321');
+    expect(first.headers.get('set-cookie')).toBeNull();
+    const signedIn = await post('/admin/login', { username: 'quantri', password: PASSWORD, totp: lastCode() });
+    expect(signedIn.status).toBe(303);
+    expect(signedIn.headers.get('set-cookie')).toContain('buudien_admin');
+  });
+});
