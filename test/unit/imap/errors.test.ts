@@ -12,7 +12,7 @@ describe('toImapFailure', () => {
     ['ACCOUNT_SUSPENDED', 'NO', 'CONTACTADMIN'],
     ['PASSWORD_EXPIRED', 'NO', 'EXPIRED'],
     ['TOO_LARGE', 'NO', 'TOOBIG'],
-    ['INVALID_INPUT', 'BAD', null],
+    ['INVALID_INPUT', 'NO', 'CANNOT'],
     ['TEMPORARY', 'NO', 'UNAVAILABLE'],
   ] as const)('%s → %s [%s]', (code, status, rc) => {
     const f = toImapFailure(new MailError(code as MailErrorCode, 'Tiếng Việt / English', { secret: 'x' }));
