@@ -214,6 +214,8 @@ const ADDRESS = /^[a-z0-9]+([._-][a-z0-9]+)*@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?
 const MAX_NAME_CHARS = 100;
 const MAX_TITLE_CHARS = 200;
 const MAX_PHONE_CHARS = 30;
+/** Times an address from the naming rule is suggested again when a namesake took it meanwhile. */
+const NAMESAKE_RETRIES = 5;
 
 /**
  * A person's or unit's name as kept: NFC (TCVN 6909: Vietnamese is stored precomposed, so a name
@@ -497,6 +499,8 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       }
 
       let address: string;
+      /** The address comes from the naming rule: a namesake taking it meanwhile moves this one to the next number. */
+      let suggested = false;
       if (input.address !== undefined && input.address !== null && input.address.trim() !== '') {
         address = normalizeAddress(input.address, input.domain);
       } else if (kind === 'unit') {
@@ -504,6 +508,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         address = `${unit.address}@${input.domain ?? primaryDomain()}`;
       } else {
         address = await suggestIn(fullName, unit, input.domain ?? primaryDomain());
+        suggested = true;
       }
       checkAddressLength(address);
       await requireServedDomain(address.split('@')[1] ?? '');
@@ -520,27 +525,41 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const forceChange = input.forceChange ?? true;
       const quotaBytes = input.quotaBytes ?? null;
       checkQuotaFloor(kind, quotaBytes);
-      const account = await store.createAccount(
-        {
-          address,
-          kind,
-          role,
-          fullName,
-          title,
-          phone,
-          unitId: unit?.id ?? null,
-          quotaBytes,
-          passwordHash: hash,
-          mustChangePassword: forceChange,
-        },
-        {
-          actor: actor.name,
-          action: 'account.add',
-          target: address,
-          ref: opts.ref ?? null,
-          details: { kind, role, unit: unit?.address ?? null, quotaBytes, ...(forceChange ? {} : { noForceChange: true }) },
-        },
-      );
+      const create = (at: string): Promise<Account> =>
+        store.createAccount(
+          {
+            address: at,
+            kind,
+            role,
+            fullName,
+            title,
+            phone,
+            unitId: unit?.id ?? null,
+            quotaBytes,
+            passwordHash: hash,
+            mustChangePassword: forceChange,
+          },
+          {
+            actor: actor.name,
+            action: 'account.add',
+            target: at,
+            ref: opts.ref ?? null,
+            details: { kind, role, unit: unit?.address ?? null, quotaBytes, ...(forceChange ? {} : { noForceChange: true }) },
+          },
+        );
+      let account: Account;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          account = await create(address);
+          break;
+        } catch (e) {
+          // Two namesakes added at once (two administrators, two imports) are both given the same
+          // suggestion while their passwords hash; the one that commits second takes the next number.
+          if (!suggested || attempt >= NAMESAKE_RETRIES || !isMailError(e, 'ALREADY_EXISTS')) throw e;
+          address = await suggestIn(fullName, unit, input.domain ?? primaryDomain());
+          checkAddressLength(address);
+        }
+      }
       log.info({ address, kind, role, actor: actor.name }, 'account created');
       return { account, oneTimePassword: oneTime };
     },

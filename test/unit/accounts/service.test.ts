@@ -91,6 +91,17 @@ describe('accounts', () => {
     expect(audit[0]).toMatchObject({ action: 'account.add', ref: 'CV-12', actor: 'cli:test' });
   });
 
+  it('namesakes added at the same moment both get an account: the second takes the next number, audited as such', async () => {
+    const { svc } = await open();
+    await svc.addUnit({ name: 'Sở Thông tin và Truyền thông' }, root);
+    // Both are suggested longnv while their passwords hash; one commits first.
+    const made = await Promise.all([1, 2, 3].map(() => svc.addAccount({ fullName: 'Nguyễn Văn Long', unit: 'stttt' }, root, { ref: 'CV-7' })));
+    expect(made.map((m) => m.account.address).sort()).toEqual(['longnv2@example.gov.vn', 'longnv3@example.gov.vn', 'longnv@example.gov.vn']);
+    for (const m of made) expect((await store.listAudit({ target: m.account.address }))[0]).toMatchObject({ action: 'account.add', target: m.account.address, ref: 'CV-7' });
+    // An address asked for by name is never moved: a taken one is refused.
+    expect(await code(svc.addAccount({ fullName: 'Nguyễn Văn Long', unit: 'stttt', address: 'longnv' }, root))).toBe('ALREADY_EXISTS');
+  });
+
   it('follows the NB template: longnv.stttt then longnv2.stttt', async () => {
     const { svc } = await open({ naming: { personalTemplate: '{given}{initials}.{unit}' } });
     await svc.addUnit({ name: 'Sở Thông tin và Truyền thông' }, root);
