@@ -39,6 +39,7 @@ import {
   type Unit,
 } from '../store/port.js';
 import { foldName, normalizeUnitCode, numbered, personalLocalPart, unitAddress, unitCode } from './naming.js';
+import { buildDirectory, type Directory } from './directory.js';
 
 /** Who is acting: a CLI user (super), a unit administrator, or a signed-in account. */
 export interface Actor {
@@ -186,6 +187,14 @@ export interface AccountService {
    * text, or whose address starts with it; with full name, title and unit so namesakes can be told apart.
    */
   findPeople(text: string): Promise<AccountView[]>;
+
+  /**
+   * R-DIR-1 directory export (accounts/directory.ts): the unit tree and each unit's people. A
+   * system administrator gets every unit, or with `unit` that unit and its sub-units (NOT_FOUND
+   * for an unknown one); a unit administrator its own unit only (another unit is refused as by
+   * listAccounts, whose rights apply); anyone else is refused.
+   */
+  directory(filter: { unit?: string | null }, actor: Actor): Promise<Directory>;
 
   addUnit(input: AddUnitInput, actor: Actor, ref?: string | null): Promise<Unit>;
   getUnit(codeOrAddress: string): Promise<Unit>;
@@ -799,6 +808,24 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         (a) => a.state !== 'deleted' && (foldName(a.fullName).includes(q) || a.address.startsWith(q.replace(/\s+/g, ''))),
       );
       return Promise.all(hits.map((a) => view(a, units)));
+    },
+
+    async directory(filter, actor) {
+      const key = filter.unit?.trim() ? filter.unit.trim() : null;
+      // Looked up first: an unknown unit is refused before any account is read.
+      const root = actor.role === 'super' && key !== null ? await getUnit(key) : null;
+      // listAccounts applies the rights: a unit administrator reads its own unit (and no system administrator), anyone else nothing.
+      const accounts = await service.listAccounts(actor.role === 'unit' ? { unit: key } : {}, actor);
+      const units = await store.listUnits();
+      const own = actor.role === 'unit' ? (units.find((u) => u.id === actor.unitId) ?? null) : null;
+      return buildDirectory({
+        units,
+        accounts,
+        root: own ?? root,
+        subUnits: actor.role === 'super',
+        organization: config.organization.name,
+        generatedAt: clock.now(),
+      });
     },
 
     async addUnit(input, actor, ref = null) {

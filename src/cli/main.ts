@@ -20,9 +20,10 @@ import { register as log } from './commands/log.js';
 import { register as dkim } from './commands/dkim.js';
 import { register as quarantine } from './commands/quarantine.js';
 import { register as backup } from './commands/backup.js';
+import { register as directory } from './commands/directory.js';
 
 /** One line per command file. */
-const COMMANDS: RegisterCommand[] = [serve, config, domain, org, account, importCmd, jobs, quarantine, log, dkim, backup];
+const COMMANDS: RegisterCommand[] = [serve, config, domain, org, account, importCmd, jobs, quarantine, log, dkim, backup, directory];
 
 /** Error codes that mean "the server failed", not "the request was wrong". */
 const INTERNAL_CODES = new Set(['INTERNAL', 'TEMPORARY']);

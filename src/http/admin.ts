@@ -25,7 +25,8 @@
  *   session and the browser sent back to /admin (Post/Redirect/Get): a refresh repeats nothing,
  *   and a one-time password is shown once.
  *
- * Routes: GET /admin (sign-in form or dashboard), GET /admin/usage.csv, POST /admin/login,
+ * Routes: GET /admin (sign-in form or dashboard), GET /admin/usage.csv, GET /admin/directory.csv
+ * (R-DIR-1, accounts/directory.ts: the unit's directory for its web portal), POST /admin/login,
  * /admin/logout, /admin/reset-password, /admin/suspend, /admin/restore.
  */
 import type http from 'node:http';
@@ -39,6 +40,7 @@ import { bi, isMailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Account, AccountKind, AccountState, Store } from '../store/port.js';
 import { csvDocument, type CsvCell } from '../lib/csv.js';
+import { directoryCsv } from '../accounts/directory.js';
 import { accountFingerprint, csrfMatches, type AdminFlash, type AdminSession, type AdminSessionStore } from './admin-session.js';
 import { CODE_LABEL, CREDENTIAL_STATUS, esc, label, logRefusal, pair, noticeHtml, NOT_OVER_TLS, PORTAL_HEADERS, portalField, portalRequest, portalShell, readPortalForm, refusalNotice, type Notice, type PortalRequest } from './portal.js';
 
@@ -70,6 +72,7 @@ export interface AdminAnswer {
 const ROUTES: Readonly<Record<string, readonly string[]>> = {
   '/admin': ['GET', 'HEAD'],
   '/admin/usage.csv': ['GET', 'HEAD'],
+  '/admin/directory.csv': ['GET', 'HEAD'],
   '/admin/login': ['POST'],
   '/admin/logout': ['POST'],
   '/admin/reset-password': ['POST'],
@@ -363,7 +366,8 @@ ${twoFactor ? `<p><small>${pair('Quản trị viên phải bật xác thực hai
           `One-time password of ${flash.secret.address}: shown only once. Hand it to the user in person (not by mail); they must change it at ${config.passwords.changeUrl} before using mail.`,
         )}</p>`
       : '';
-    const csvHref = `/admin/usage.csv${unit === '' ? '' : `?unit=${encodeURIComponent(unit)}`}`;
+    const query = unit === '' ? '' : `?unit=${encodeURIComponent(unit)}`;
+    const csvHref = `/admin/usage.csv${query}`;
     const content = `<p>${pair(`Đăng nhập: ${admin.address}`, `Signed in: ${admin.address}`)} (${roleText})</p>
 <form method="post" action="/admin/logout">${hiddenFields(session, '')}<button type="submit">Đăng xuất / Sign out</button></form>
 ${noticeHtml(flash ? { kind: flash.kind, text: flash.text } : notice)}
@@ -371,7 +375,7 @@ ${flash && notice ? noticeHtml(notice) : ''}
 ${noticeHtml(refused)}
 ${secret}
 ${filter}
-${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo cáo sử dụng (CSV) / Download the usage report (CSV)</a></p>\n${tableHtml(session, admin, rows, unit)}`}`;
+${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo cáo sử dụng (CSV) / Download the usage report (CSV)</a> · <a href="${esc(`/admin/directory.csv${query}`)}">Tải danh bạ (CSV) / Download the directory (CSV)</a></p>\n${tableHtml(session, admin, rows, unit)}`}`;
     return html(status, bi('Trang quản trị', 'Administration'), content);
   }
 
@@ -390,12 +394,12 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
       return text(401, bi('Hãy đăng nhập trang quản trị trước', 'Sign in to the administration page first'), cur.ended ? clearCookie : {});
     }
     const { session, admin } = cur;
-    if (route === '/admin/usage.csv') {
+    if (route === '/admin/usage.csv' || route === '/admin/directory.csv') {
       if (unit === null) {
         refusing(400, 'malformed unit filter', { admin: admin.address });
         return text(400, BAD_UNIT.text);
       }
-      return usageCsv(admin, unit);
+      return route === '/admin/usage.csv' ? usageCsv(admin, unit) : directoryReport(admin, unit);
     }
     if (unit === null) {
       refusing(400, 'malformed unit filter', { admin: admin.address });
@@ -458,6 +462,26 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
         'x-content-type-options': 'nosniff',
       },
       body: csvDocument(cells),
+    };
+  }
+
+  /** R-DIR-1: the directory of the units the administrator may read (`?unit=` narrows), for Excel. */
+  async function directoryReport(admin: Account, unit: string): Promise<AdminAnswer> {
+    let csv: string;
+    try {
+      csv = directoryCsv(await accounts.directory({ unit: unit === '' ? null : unit }, actorOf(admin)));
+    } catch (e) {
+      const r = refusalOf(e);
+      if (!r) throw e;
+      refusing(r.status, 'directory refused', { admin: admin.address, unit: unit === '' ? null : unit, refusal: r.text });
+      return text(r.status, r.text);
+    }
+    const name = `buudien-directory-${unit === '' ? 'all' : unit}-${vnMinutes(clock.now()).slice(0, 10)}.csv`;
+    log.info({ admin: admin.address, unit: unit === '' ? null : unit }, 'admin page: directory downloaded');
+    return {
+      status: 200,
+      headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${name}"`, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
+      body: csv,
     };
   }
 
