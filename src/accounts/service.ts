@@ -728,6 +728,8 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       });
       log.info({ address: account.address, actor: actor.name, method: 'sms' }, 'two-factor sign-in enabled');
       if (!account.smsTwoFactor) changed(updated, { kind: 'two-factor-on', by: actor.name });
+      // Codes now go to another phone (a lost one): the user hears of it; codes sent to the old phone are void (auth).
+      else if (normalizePhone(account.phone ?? '') !== phone) changed(updated, { kind: 'sms-phone-changed', phoneTail: phoneTail(phone), by: actor.name });
       return updated;
     },
 

@@ -52,6 +52,8 @@ export type SecurityChange =
   | { kind: 'password-changed'; by: null }
   | { kind: 'password-reset'; by: string; appPasswordsRevoked: number }
   | { kind: 'two-factor-on' | 'two-factor-off'; by: string | null }
+  /** SMS codes now go to another phone (only its last digits are told). */
+  | { kind: 'sms-phone-changed'; phoneTail: string; by: string | null }
   | { kind: 'app-password-added' | 'app-password-removed'; label: string; by: string | null };
 
 export interface SecurityChangeInfo {
@@ -74,6 +76,8 @@ function whatChanged(c: SecurityChange): [string, string] {
       return ['Xác thực hai lớp đã được bật', 'Two-factor sign-in was turned on'];
     case 'two-factor-off':
       return ['Xác thực hai lớp đã được tắt', 'Two-factor sign-in was turned off'];
+    case 'sms-phone-changed':
+      return [`Mã xác thực SMS từ nay được gửi tới số điện thoại khác (${c.phoneTail})`, `SMS sign-in codes now go to another phone (${c.phoneTail})`];
     case 'app-password-added':
       return [`Một mật khẩu ứng dụng mới đã được tạo: "${c.label}"`, `A new app password was created: "${c.label}"`];
     case 'app-password-removed':

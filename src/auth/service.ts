@@ -55,7 +55,7 @@ import { appPasswordCandidates, createAppPassword, normalizeAppPassword, revokeA
 import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
 import { newTotpSecret, totpStep, totpUri } from './totp.js';
 import { twoFactorMethod, type TwoFactorMethod } from './two-factor.js';
-import { SMS_CAPPED, SMS_CODE_RECENT, SMS_CODE_SENT, SMS_FAILED, SMS_UNAVAILABLE, SmsCodes, codeText, commandSmsSender, normalizePhone, phoneTail, type SmsSender } from './sms.js';
+import { SMS_CAPPED, SMS_CODE_RECENT, SMS_CODE_SENT, SMS_FAILED, SMS_UNAVAILABLE, SmsCodes, SmsSendError, codeText, commandSmsSender, normalizePhone, phoneTail, type SmsSender } from './sms.js';
 import { networkOf, throttleKeyOf } from './network.js';
 import type { SecurityChange, SecurityChangeInfo } from './security-notices.js';
 import { plaintextAllowedBy } from './plaintext.js';
@@ -135,7 +135,7 @@ export interface PortalCredentials {
 }
 
 /** The refusals every portal operation shares (the credential check). */
-export type PortalCredentialFailureKind = 'bad-credentials' | 'suspended' | 'deleted' | 'throttled' | 'plaintext-refused' | 'totp' | 'code-sent' | 'sms-failed';
+export type PortalCredentialFailureKind = 'bad-credentials' | 'suspended' | 'deleted' | 'throttled' | 'plaintext-refused' | 'totp' | 'code-sent' | 'sms-failed' | 'sms-capped' | 'no-phone';
 
 /** One action of the portal's security page (/portal/security); totp-confirm is confirmTotp. */
 export type PortalSecurityOp =
@@ -192,6 +192,8 @@ export interface SecurityOverview {
   twoFactorMethod: TwoFactorMethod | null;
   /** The account's phone number as the user may see it (its last digits), for SMS codes. */
   phoneTail: string | null;
+  /** Whether SMS codes can be turned on: a gateway is configured and the account has a phone number. */
+  smsAvailable: boolean;
   /** The latest sign-ins that went through, every protocol, newest first (this one included). */
   recentSignIns: SignInSummary[];
   /**
@@ -224,8 +226,7 @@ export type PortalSecurityFailureKind =
   | 'not-found'
   | 'totp-on'
   | 'totp-off'
-  | 'token'
-  | 'no-phone';
+  | 'token';
 
 export type PortalSecurityResult =
   | { ok: true; op: 'show' | 'app-password-remove' | 'totp-disable' | 'totp-confirm' | 'sms-enable'; overview: SecurityOverview }
@@ -321,6 +322,8 @@ export interface PortalAuthService extends AuthService {
 export type WebSignInResult = { ok: true; account: Account } | Refusal<PortalCredentialFailureKind | 'must-change' | 'expired'>;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** The days a network stays usual after a successful sign-in from it (R-AUTH-5). */
+const USUAL_NETWORK_DAYS = 90;
 
 export function isAdminAccount(account: Pick<Account, 'kind' | 'role'>): boolean {
   return account.kind === 'admin' || account.role !== 'none';
@@ -428,31 +431,62 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     maxDelayMs: Math.max(sec.authFailureMaxDelayMs, TOTP_MAX_DELAY_MS),
     windowMs: 24 * 60 * 60 * 1000,
   });
+  /**
+   * Wrong passwords per account ("guess:<id>"), whoever sent them and not cleared by a successful
+   * sign-in: past security.accountGuardFailures the account is being guessed, and sign-ins from
+   * networks it has not used are checked one per accountGuardIntervalMs (guardedAttempt).
+   */
+  const guessFailures = new FailureTracker({ clock, baseDelayMs: 0, maxDelayMs: 0, windowMs: sec.accountGuardWindowMs });
+  /** Per guarded account: when the next check from an unfamiliar network may run. */
+  const guardNext = new Map<number, number>();
   let dummyHash: Promise<string> | null = null;
   const message = (kind: SignInFailureKind) => signInMessage(kind, config.passwords.changeUrl);
+
+  /**
+   * Whether to refuse this attempt unchecked: its account is being guessed (many wrong passwords
+   * from anywhere) and the attempt comes from a network the account has not signed in from in 90
+   * days, while that account's one check per interval for such networks is taken. A right
+   * password from a network the account uses is never held back; the user's own new network only
+   * waits its turn. No hash is spent on a refused attempt.
+   */
+  async function guardedAttempt(account: Account | undefined, ip: string): Promise<boolean> {
+    if (!account || sec.accountGuardFailures === 0) return false;
+    if (guessFailures.count(`guess:${account.id}`) < sec.accountGuardFailures) return false;
+    const since = new Date(clock.now().getTime() - USUAL_NETWORK_DAYS * DAY_MS);
+    if (await store.signedInFrom(account.id, networkOf(ip), since)) return false;
+    const now = clock.now().getTime();
+    const next = guardNext.get(account.id) ?? 0;
+    if (now < next) return true;
+    guardNext.delete(account.id);
+    guardNext.set(account.id, now + sec.accountGuardIntervalMs);
+    if (guardNext.size > TOTP_STEPS_REMEMBERED) guardNext.delete(guardNext.keys().next().value as number);
+    return false;
+  }
   const smsConfig = config.sms ?? { command: null, timeoutMs: 15_000, codeTtlMs: 5 * 60 * 1000, resendAfterMs: 60 * 1000, maxPerAccountPerDay: 10 };
   const smsSender = deps.smsSender === undefined ? commandSmsSender(smsConfig, log) : deps.smsSender;
   const smsCodes = new SmsCodes({ clock, cfg: smsConfig });
 
   /** What a request for an SMS code comes to: the form comes back either way, for the code or with why none was sent. */
-  type SmsSent = { kind: 'code-sent' | 'sms-failed' | 'no-phone'; text: string; reason: string };
+  type SmsSent = { kind: 'code-sent' | 'sms-failed' | 'sms-capped' | 'no-phone'; text: string; reason: string };
 
   /**
-   * Send the account a new code by SMS (or say that one went out a moment ago). Failures of the
-   * gateway are logged, and the code is withdrawn (it does not count against the day's messages).
+   * Send the account a new code by SMS (or say that one went out a moment ago). A program that
+   * could not be started sent nothing: the code is withdrawn. One that failed or hung may have
+   * handed the message on: the code stays good and counts against the pause and the day's cap.
    */
-  async function sendSmsCode(account: Account): Promise<SmsSent> {
+  async function sendSmsCode(account: Account, ip: string): Promise<SmsSent> {
     if (!smsSender) return { kind: 'sms-failed', text: SMS_UNAVAILABLE, reason: 'sms: no sms.command' };
     const phone = normalizePhone(account.phone ?? '');
     if (phone === null) return { kind: 'no-phone', text: SMS_NO_PHONE, reason: 'sms: no phone number' };
     const tail = phoneTail(phone);
-    const issued = smsCodes.issue(account.id);
-    if (issued.kind === 'recent') return { kind: 'code-sent', text: SMS_CODE_RECENT(tail), reason: 'sms-code-recent' };
-    if (issued.kind === 'capped') return { kind: 'sms-failed', text: SMS_CAPPED, reason: 'sms-capped' };
+    const network = networkOf(ip);
+    const issued = smsCodes.issue(account.id, phone, network);
+    if (issued.kind === 'recent') return { kind: 'code-sent', text: SMS_CODE_RECENT(tail, Math.ceil(smsConfig.resendAfterMs / 1000)), reason: 'sms-code-recent' };
+    if (issued.kind === 'capped') return { kind: 'sms-capped', text: SMS_CAPPED, reason: 'sms-capped' };
     try {
       await smsSender(phone, codeText(issued.code, smsCodes.minutes));
     } catch (e) {
-      smsCodes.withdraw(account.id);
+      if (e instanceof SmsSendError && e.kind === 'not-run') smsCodes.withdraw(account.id, network);
       log.error({ err: e, account: account.address, phone: tail }, 'could not send an SMS code');
       return { kind: 'sms-failed', text: SMS_FAILED, reason: 'sms-failed' };
     }
@@ -511,8 +545,6 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     return { ok: false, kind, message: text, account };
   }
 
-  /** The days a network stays usual after a successful sign-in from it (R-AUTH-5). */
-  const USUAL_NETWORK_DAYS = 90;
   /** Account and network pairs already reported as unusual by this process (Thunderbird opens several connections at once). */
   const unusualReported = new Set<string>();
 
@@ -578,6 +610,14 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     try {
       const list = await candidates(req.username);
       const userKey = list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`;
+      if (list[0] && (await guardedAttempt(list[0], req.ip))) {
+        await recordFailure(list[0], req.protocol, req.ip, 'guarded');
+        const delay = failures.fail([`ip:${throttleKeyOf(req.ip)}`]);
+        const result = reject(req, 'throttled', null);
+        log.warn({ ip: req.ip, account: list[0].address, protocol: req.protocol }, 'sign-in held back: the account is being guessed and this network is new to it');
+        if (delay > 0) await sleep(delay);
+        return result;
+      }
       let verified: Verified | null = null;
       let misplaced: Misplaced | null = null;
       for (const account of list) {
@@ -595,6 +635,8 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       }
       if (!verified) {
         const delay = failures.fail([`ip:${throttleKeyOf(req.ip)}`, userKey]);
+        // A right password in the wrong place (misplaced) is no guess.
+        if (list[0] && !misplaced) guessFailures.fail([`guess:${list[0].id}`]);
         const result = reject(req, 'bad-credentials', null, misplaced?.hint ?? message('bad-credentials'));
         // A mail program sending the main password of an account with two-factor is not a wrong password: say which.
         if (list[0]) await recordFailure(list[0], req.protocol, req.ip, misplaced?.reason ?? 'bad-credentials');
@@ -700,6 +742,10 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     return gated(req.ip, req.secure, refuse, async () => {
       const list = await candidates(req.username);
       const keys = [`ip:${throttleKeyOf(req.ip)}`, list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`];
+      if (list[0] && (await guardedAttempt(list[0], req.ip))) {
+        await recordFailure(list[0], 'http', req.ip, 'guarded');
+        return failedCredentials(refuse('throttled', message('throttled'), 'held back: the account is being guessed and this network is new to it'), [`ip:${throttleKeyOf(req.ip)}`]);
+      }
       return checked(list, keys);
     });
 
@@ -716,7 +762,10 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         await verifyPassword(await dummyHash, req.password);
       }
       if (!account) {
-        if (list[0]) await recordFailure(list[0], 'http', req.ip, 'bad-credentials');
+        if (list[0]) {
+          guessFailures.fail([`guess:${list[0].id}`]);
+          await recordFailure(list[0], 'http', req.ip, 'bad-credentials');
+        }
         return failedCredentials(refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'bad-credentials'), keys);
       }
       if (account.state === 'deleted' || account.state === 'suspended') {
@@ -728,16 +777,22 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         const codeKey = `totp:${account.id}`;
         const code = (req.totp ?? '').trim();
         if (code === '') {
+          // A password that must be changed first is told before a code is spent on it.
+          const early = before?.(account, refuse) ?? null;
+          if (early) {
+            await recordFailure(account, 'http', req.ip, 'kind' in early ? String(early.kind) : 'refused');
+            return early;
+          }
           // The password is right: the code goes to the phone (as every SMS sign-in must tell).
-          const sent = await sendSmsCode(account);
+          const sent = await sendSmsCode(account, req.ip);
           await recordFailure(account, 'http', req.ip, sent.reason);
-          return refuse(sent.kind === 'no-phone' ? 'sms-failed' : sent.kind, sent.text, sent.reason);
+          return refuse(sent.kind, sent.text, sent.reason);
         }
         if (codeFailures.blockedFor(codeKey, TOTP_FREE_FAILURES) > 0) {
           await recordFailure(account, 'http', req.ip, 'totp-throttled');
           return refuse('totp', WRONG_CREDENTIALS_OR_CODE, 'sms code (waiting out earlier wrong codes)');
         }
-        const claimed = smsCodes.take(account.id, code);
+        const claimed = smsCodes.take(account.id, code, normalizePhone(account.phone ?? '') ?? '');
         if (!claimed) {
           codeFailures.fail([codeKey]);
           await recordFailure(account, 'http', req.ip, 'totp');
@@ -837,6 +892,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       twoFactor: twoFactorMethod(account) !== null,
       twoFactorMethod: twoFactorMethod(account),
       phoneTail: account.phone ? phoneTail(normalizePhone(account.phone) ?? account.phone) : null,
+      smsAvailable: smsSender !== null && normalizePhone(account.phone ?? '') !== null,
       recentSignIns: signIns.map(summary),
       recentRefusals: refusals.map(summary),
       appPasswords: apps.map(appPasswordSummary),
@@ -985,11 +1041,11 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
           const code = (req.totp ?? '').trim();
           if (code === '') {
             // First form: a code to the phone on file, proving the user holds it.
-            const sent = await sendSmsCode(account);
+            const sent = await sendSmsCode(account, req.ip);
             return refuse(sent.kind, sent.text, sent.reason);
           }
           const codeKey = `totp:${account.id}`;
-          const claimed = codeFailures.blockedFor(codeKey, TOTP_FREE_FAILURES) > 0 ? null : smsCodes.take(account.id, code);
+          const claimed = codeFailures.blockedFor(codeKey, TOTP_FREE_FAILURES) > 0 ? null : smsCodes.take(account.id, code, normalizePhone(account.phone ?? '') ?? '');
           if (!claimed) {
             codeFailures.fail([codeKey]);
             return refuse('totp', WRONG_SMS_CODE, 'sms code (enrolment)');

@@ -154,6 +154,16 @@ export const configSchema = z
         /** Concurrent sign-in attempts (password hashing) per IP. */
         maxConcurrentAuthPerIp: count(4),
         /**
+         * Guessing one account from many addresses: once an account has this many wrong
+         * passwords within accountGuardWindowMs (whoever sent them; a successful sign-in does not
+         * clear them), sign-ins to it from networks it has not signed in from in 90 days are
+         * checked at most once per accountGuardIntervalMs (the others are refused unchecked).
+         * Networks it has used are never held back. 0 = off.
+         */
+        accountGuardFailures: z.number().int().nonnegative().default(20),
+        accountGuardWindowMs: ms(60 * 60 * 1000),
+        accountGuardIntervalMs: ms(10_000),
+        /**
          * Reverse proxies in front of the HTTP listener (addresses or CIDR blocks). A request
          * from one of them is taken to come from the last X-Forwarded-For address, over TLS when
          * X-Forwarded-Proto is https (the portal then accepts passwords under allowPlaintextAuth).
@@ -185,10 +195,10 @@ export const configSchema = z
           .refine((c) => path.isAbsolute(c[0] ?? '') || !(c[0] ?? '').includes('/'), 'expected the program as an absolute path or a name found on PATH')
           .nullable()
           .default(null),
-        /** The program is killed (the code counts as not sent) after this long. */
-        timeoutMs: ms(15_000),
+        /** The program (its whole process group) is killed after this long: the send counts as failed. */
+        timeoutMs: z.number().int().min(1000).default(15_000),
         /** How long a code is good for. */
-        codeTtlMs: ms(5 * 60 * 1000),
+        codeTtlMs: z.number().int().min(60_000).default(5 * 60 * 1000),
         /** A new code is sent no sooner than this after the last (which stays good). */
         resendAfterMs: ms(60 * 1000),
         /** Messages per account in any 24 hours. */

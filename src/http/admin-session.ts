@@ -74,17 +74,17 @@ export interface AdminSessionStore {
 }
 
 /** What of an account a session's fingerprint covers. */
-export type FingerprintedAccount = { passwordHash: string; totpSecret: string | null; smsTwoFactor?: boolean; role: string; unitId: number | null };
+export type FingerprintedAccount = { passwordHash: string; totpSecret: string | null; smsTwoFactor?: boolean; phone?: string | null; role: string; unitId: number | null };
 
 /**
  * The digest a session compares, over what the account signed in with and the rights it had:
- * the password hash, the TOTP secret (or SMS codes on), the role and the unit (none of them kept as such). A
+ * the password hash, the TOTP secret (or SMS codes on, and their phone), the role and the unit (none of them kept as such). A
  * password reset or change, a new two-factor secret (a lost phone), two-factor turned off, a
  * role or unit change: each gives another fingerprint, and the session ends.
  */
 export function accountFingerprint(a: FingerprintedAccount): string {
   return createHash('sha256')
-    .update(`buudien admin session\n${JSON.stringify([a.passwordHash, a.totpSecret, a.role, a.unitId, ...(a.smsTwoFactor ? ['sms'] : [])])}`)
+    .update(`buudien admin session\n${JSON.stringify([a.passwordHash, a.totpSecret, a.role, a.unitId, ...(a.smsTwoFactor ? ['sms', a.phone ?? null] : [])])}`)
     .digest('base64url');
 }
 

@@ -70,7 +70,6 @@ const STATUS_OF: Record<PortalSecurityFailureKind, number> = {
   'not-found': 404,
   'totp-on': 409,
   'totp-off': 409,
-  'no-phone': 409,
 };
 
 /** Vietnam's time (UTC+7 all year), to the minute: what users read their sign-ins in. */
@@ -107,6 +106,7 @@ const REASONS: Record<string, [string, string]> = {
   'sms-code-recent': ['đúng mật khẩu, mã SMS vừa gửi trước đó', 'right password, an SMS code had just been sent'],
   'sms-failed': ['đúng mật khẩu, không gửi được mã SMS', 'right password, the SMS code could not be sent'],
   'sms-capped': ['đúng mật khẩu, hết lượt gửi mã SMS trong ngày', 'right password, no SMS codes left for the day'],
+  guarded: ['tạm giữ: tài khoản đang bị dò mật khẩu, mạng này chưa từng dùng', 'held back: the account is being guessed and this network is new to it'],
   suspended: ['tài khoản bị tạm khóa', 'account suspended'],
   deleted: ['tài khoản đã xóa', 'account deleted'],
   'must-change': ['phải đổi mật khẩu', 'password must be changed'],
@@ -195,7 +195,7 @@ ${choices}
 </fieldset>
 <fieldset><legend>Xác thực hai lớp / Two-factor sign-in</legend>
 ${twoFactor === true ? '' : '<p><button type="submit" name="action" value="totp-begin">Bật xác thực hai lớp bằng ứng dụng / Turn on two-factor sign-in with an app</button></p>'}
-${twoFactor === true ? '' : `<p><button type="submit" name="action" value="sms-enable">Bật xác thực hai lớp bằng SMS / Turn on two-factor sign-in by SMS</button><br><small>${label(bi('Mã gửi tới số điện thoại quản trị viên đã ghi cho tài khoản: bấm lần đầu để nhận mã, rồi nhập mã và bấm lại', 'Codes go to the phone number your administrator recorded for the account: press once to get a code, then type it in and press again'))}</small></p>`}
+${twoFactor === true || overview?.smsAvailable === false ? '' : `<p><button type="submit" name="action" value="sms-enable">Bật xác thực hai lớp bằng SMS / Turn on two-factor sign-in by SMS</button><br><small>${label(bi('Mã gửi tới số điện thoại quản trị viên đã ghi cho tài khoản: bấm lần đầu để nhận mã, rồi nhập mã và bấm lại', 'Codes go to the phone number your administrator recorded for the account: press once to get a code, then type it in and press again'))}</small></p>`}
 ${twoFactor === false ? '' : '<p><button type="submit" name="action" value="totp-disable">Tắt xác thực hai lớp (cần mã) / Turn off two-factor sign-in (needs a code)</button></p>'}
 </fieldset>
 </form>`;

@@ -224,6 +224,8 @@ export const CREDENTIAL_STATUS: Readonly<Record<PortalCredentialFailureKind | 'm
   // The password was right and a code went to the phone: the form comes back for it.
   'code-sent': 200,
   'sms-failed': 503,
+  'sms-capped': 429,
+  'no-phone': 409,
   suspended: 403,
   deleted: 403,
   'plaintext-refused': 403,

@@ -123,14 +123,38 @@ appendFileSync(${JSON.stringify(outbox)}, JSON.stringify({ phone, text, env: pro
     expect((await post('/portal/security', { username: 'sms', password: PASSWORD, totp: late, action: 'show' })).status).toBe(401);
   });
 
-  it('a gateway failure is a clear 503 and no code is good', async () => {
+  it('a gateway failure is a clear 503; the message may have gone all the same, so it counts like a sent one', async () => {
     const r = await post('/portal/security', { username: 'hong', password: PASSWORD, action: 'show' });
     expect(r.status).toBe(503);
-    expect(r.text).toContain('Không gửi được mã xác thực qua SMS');
+    expect(r.text).toContain('Chưa gửi được mã xác thực qua SMS');
     expect(r.text).toContain('The sign-in code could not be sent by SMS');
-    // The failed send does not hold back the next try for a minute.
+    // Asking again at once sends nothing more (no flood through a failing gateway).
     const again = await post('/portal/security', { username: 'hong', password: PASSWORD, action: 'show' });
-    expect(again.status).toBe(503);
+    expect(again.status).toBe(200);
+    expect(again.text).toContain('Mã xác thực vừa được gửi tới số …999');
+  });
+
+  it('an account that must change its password is told so before any code is sent', async () => {
+    const a = await createTestAccount(app.store, 'moi@example.gov.vn', { mustChangePassword: true });
+    await app.store.updateAccount(a.id, { phone: '0912000111', smsTwoFactor: true }, null);
+    const count = sent().length;
+    const r = await post('/portal/security', { username: 'moi', password: PASSWORD, action: 'show' });
+    expect(r.status).toBe(403);
+    expect(r.text).toContain('đổi mật khẩu');
+    expect(sent().length).toBe(count);
+  });
+
+  it('a code sent to the old phone is void once an administrator moves SMS codes to a new phone, and the user is told', async () => {
+    await createTestAccount(app.store, 'doiso@example.gov.vn');
+    await app.accounts.enableSmsTwoFactor('doiso@example.gov.vn', actor, { phone: '0912000222' });
+    expect((await post('/portal/security', { username: 'doiso', password: PASSWORD, action: 'show' })).status).toBe(200);
+    const old = lastCode();
+    await app.accounts.enableSmsTwoFactor('doiso@example.gov.vn', actor, { phone: '0912000333' });
+    expect((await post('/portal/security', { username: 'doiso', password: PASSWORD, totp: old, action: 'show' })).status).toBe(401);
+    const account = (await app.store.getAccountByAddress('doiso@example.gov.vn'))!;
+    const inbox = await app.store.mailboxId(account.id, 'INBOX');
+    const listed = await app.store.listMessages(inbox!);
+    expect(listed.length).toBeGreaterThanOrEqual(2);
   });
 
   it('mail programs need an app password once SMS codes are on (IMAP, imapflow)', async () => {

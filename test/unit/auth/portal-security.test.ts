@@ -124,6 +124,7 @@ describe('portalSecurity: show', () => {
       twoFactor: false,
       twoFactorMethod: null,
       phoneTail: null,
+      smsAvailable: false,
       recentSignIns: [
         { at: NOW, firstAt: NOW, count: 1, protocol: 'http', ip: '10.0.0.5', ok: true, method: 'password', appPassword: null, reason: null },
         { at: before, firstAt: before, count: 1, protocol: 'imap', ip: '10.0.0.9', ok: true, method: 'app-password', appPassword: 'Outlook', reason: null },

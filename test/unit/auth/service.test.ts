@@ -447,3 +447,37 @@ describe('decodeSaslPlain', () => {
     expect(decodeSaslPlain(input)).toBeNull();
   });
 });
+
+describe('one account guessed from many addresses (security.accountGuard*)', () => {
+  it('past the limit, networks the account never used get one check per interval; its own network always gets in', async () => {
+    const { store, clock, auth } = setup({ security: { authFailureDelayMs: 0, authFailureMaxDelayMs: 0, accountGuardFailures: 5, accountGuardIntervalMs: 10_000 } });
+    store.add('longnv@nghean.gov.vn');
+    // The user's office network, used before.
+    expect((await auth.signIn(req('longnv', PASSWORD, { ip: '10.1.1.20' }))).ok).toBe(true);
+    // Five wrong passwords from five networks: the account is being guessed.
+    for (let i = 0; i < 5; i++) expect((await auth.signIn(req('longnv', `Sai#${i}`, { ip: `198.51.${i}.7` }))).ok).toBe(false);
+    // A new network gets one check; the next attempts within the interval are held back unchecked.
+    const first = await auth.signIn(req('longnv', 'Sai#x', { ip: '203.0.113.9' }));
+    expect(!first.ok && first.kind).toBe('bad-credentials');
+    const held = await auth.signIn(req('longnv', PASSWORD, { ip: '192.0.2.44' }));
+    expect(!held.ok && held.kind).toBe('throttled');
+    expect(!held.ok && held.message).toContain(' / ');
+    // The office network is never held back, even now, and a success there does not end the guard.
+    expect((await auth.signIn(req('longnv', PASSWORD, { ip: '10.1.1.21' }))).ok).toBe(true);
+    expect((await auth.signIn(req('longnv', PASSWORD, { ip: '192.0.2.44' }))).ok).toBe(false);
+    // After the interval the new network's right password is checked and gets in.
+    clock.advance(10_001);
+    expect((await auth.signIn(req('longnv', PASSWORD, { ip: '192.0.2.44' }))).ok).toBe(true);
+    // The held-back attempt is in the history with its reason.
+    const refusals = await store.listSignIns(store.accounts[0]!.id, { ok: false, limit: 20 });
+    expect(refusals.some((r) => r.reason === 'guarded' && r.ip === '192.0.2.44')).toBe(true);
+  });
+
+  it('below the limit, and with the guard off, every attempt is checked', async () => {
+    const { store, auth } = setup({ security: { authFailureDelayMs: 0, authFailureMaxDelayMs: 0, accountGuardFailures: 0 } });
+    store.add('longnv@nghean.gov.vn');
+    for (let i = 0; i < 30; i++) await auth.signIn(req('longnv', `Sai#${i}`, { ip: `198.51.${i}.7` }));
+    expect((await auth.signIn(req('longnv', PASSWORD, { ip: '203.0.113.9' }))).ok).toBe(true);
+    expect((await auth.signIn(req('longnv', PASSWORD, { ip: '203.0.114.9' }))).ok).toBe(true);
+  });
+});

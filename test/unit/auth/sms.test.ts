@@ -3,7 +3,7 @@
  * pause, daily cap, withdrawal after a failed send) and the command gateway run for real
  * (arguments and environment, exit status, a hung program killed at the timeout).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -25,54 +25,73 @@ describe('normalizePhone', () => {
   });
 });
 
+const PHONE = '+84912345678';
+const NET = '198.51.100.0/24';
+
 describe('SmsCodes', () => {
-  it('a code serves once, within its time, and can be given back after a refused action', () => {
+  it('a code serves once, within its time, for the phone it went to, and can be given back after a refused action', () => {
     const clock = new ManualClock(new Date('2026-11-23T08:00:00Z'));
     const codes = new SmsCodes({ clock, cfg });
-    const r = codes.issue(1);
+    const r = codes.issue(1, PHONE, NET);
     expect(r.kind).toBe('new');
     const code = r.kind === 'new' ? r.code : '';
     expect(code).toMatch(/^\d{6}$/);
-    expect(codes.take(2, code)).toBeNull();
-    const giveBack = codes.take(1, code);
+    expect(codes.take(2, code, PHONE)).toBeNull();
+    // The account's phone changed since: the code that went to the old one is void.
+    expect(codes.take(1, code, '+84987000111')).toBeNull();
+    const giveBack = codes.take(1, code, PHONE);
     expect(giveBack).not.toBeNull();
-    expect(codes.take(1, code)).toBeNull();
+    expect(codes.take(1, code, PHONE)).toBeNull();
     giveBack!();
-    expect(codes.take(1, ` ${code.slice(0, 3)} ${code.slice(3)} `)).not.toBeNull();
+    expect(codes.take(1, ` ${code.slice(0, 3)} ${code.slice(3)} `, PHONE)).not.toBeNull();
     clock.advance(61_000);
-    const late = codes.issue(1);
+    const late = codes.issue(1, PHONE, NET);
     clock.advance(cfg.codeTtlMs + 1);
-    expect(codes.take(1, late.kind === 'new' ? late.code : '')).toBeNull();
+    expect(codes.take(1, late.kind === 'new' ? late.code : '', PHONE)).toBeNull();
   });
 
-  it('five wrong codes void the code; a new one waits a minute; at most the day cap is sent', () => {
+  it('a code given back after a newer one was issued stays void', () => {
     const clock = new ManualClock(new Date('2026-11-23T08:00:00Z'));
     const codes = new SmsCodes({ clock, cfg });
-    const r = codes.issue(7);
-    const code = r.kind === 'new' ? r.code : '';
-    const wrong = code === '999999' ? '999998' : '999999';
-    for (let i = 0; i < 5; i++) expect(codes.take(7, wrong)).toBeNull();
-    expect(codes.take(7, code)).toBeNull();
-    expect(codes.pending(7)).toBe(false);
-    // Void: a new one may go at once. Then the resend pause holds.
-    expect(codes.issue(7).kind).toBe('new');
-    expect(codes.issue(7).kind).toBe('recent');
-    clock.advance(60_000);
-    expect(codes.issue(7).kind).toBe('new');
-    clock.advance(60_000);
-    expect(codes.issue(7).kind).toBe('capped');
-    clock.advance(24 * 3600_000);
-    expect(codes.issue(7).kind).toBe('new');
+    const first = codes.issue(4, PHONE, NET);
+    const giveBack = codes.take(4, first.kind === 'new' ? first.code : '', PHONE);
+    const second = codes.issue(4, PHONE, NET);
+    expect(second.kind).toBe('new');
+    expect(codes.take(4, second.kind === 'new' ? second.code : '', PHONE)).not.toBeNull();
+    giveBack!();
+    expect(codes.take(4, first.kind === 'new' ? first.code : '', PHONE)).toBeNull();
   });
 
-  it('a code that could not be sent is withdrawn and does not count', () => {
+  it('five wrong codes void the code; a new one waits a minute; the day cap counts per network', () => {
+    const clock = new ManualClock(new Date('2026-11-23T08:00:00Z'));
+    const codes = new SmsCodes({ clock, cfg });
+    const r = codes.issue(7, PHONE, NET);
+    const code = r.kind === 'new' ? r.code : '';
+    const wrong = code === '999999' ? '999998' : '999999';
+    for (let i = 0; i < 5; i++) expect(codes.take(7, wrong, PHONE)).toBeNull();
+    expect(codes.take(7, code, PHONE)).toBeNull();
+    expect(codes.pending(7)).toBe(false);
+    // Void: a new one may go at once. Then the resend pause holds.
+    expect(codes.issue(7, PHONE, NET).kind).toBe('new');
+    expect(codes.issue(7, PHONE, NET).kind).toBe('recent');
+    clock.advance(60_000);
+    expect(codes.issue(7, PHONE, NET).kind).toBe('new');
+    clock.advance(60_000);
+    expect(codes.issue(7, PHONE, NET).kind).toBe('capped');
+    // Someone else's network has used up its own count, not the owner's.
+    expect(codes.issue(7, PHONE, '10.1.1.0/24').kind).toBe('new');
+    clock.advance(24 * 3600_000);
+    expect(codes.issue(7, PHONE, NET).kind).toBe('new');
+  });
+
+  it('a code whose program could not be started is withdrawn and does not count', () => {
     const clock = new ManualClock(new Date('2026-11-23T08:00:00Z'));
     const codes = new SmsCodes({ clock, cfg });
     for (let i = 0; i < 5; i++) {
-      const r = codes.issue(3);
+      const r = codes.issue(3, PHONE, NET);
       expect(r.kind).toBe('new');
-      codes.withdraw(3);
-      expect(codes.take(3, r.kind === 'new' ? r.code : '')).toBeNull();
+      codes.withdraw(3, NET);
+      expect(codes.take(3, r.kind === 'new' ? r.code : '', PHONE)).toBeNull();
     }
   });
 });
@@ -99,13 +118,25 @@ describe('commandSmsSender', () => {
     expect(text).toContain('012345');
   });
 
+  it('a program that leaves a helper holding its output open is settled at its exit; a hung group is killed at the timeout', async () => {
+    const started = Date.now();
+    await commandSmsSender({ command: ['/bin/sh', '-c', 'sleep 30 & exit 0'], timeoutMs: 10_000 }, silentLogger())!('+84912345678', 'x');
+    expect(Date.now() - started).toBeLessThan(5000);
+    const marker = path.join(dir, 'survivor');
+    const hung = commandSmsSender({ command: ['/bin/sh', '-c', `(sleep 1; touch ${marker}) & sleep 30`], timeoutMs: 300 }, silentLogger())!('+84912345678', 'x');
+    await expect(hung).rejects.toMatchObject({ kind: 'failed' });
+    // The whole process group went: the helper never wrote its file.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it('a non-zero exit, a missing program and a hung program are not sent', async () => {
     const fail = path.join(dir, 'fail.mjs');
     writeFileSync(fail, 'process.exit(2);\n');
-    await expect(commandSmsSender({ command: [process.execPath, fail], timeoutMs: 10_000 }, silentLogger())!('+84912345678', 'x')).rejects.toThrow(/exited with 2/);
-    await expect(commandSmsSender({ command: [path.join(dir, 'no-such-program')], timeoutMs: 10_000 }, silentLogger())!('+84912345678', 'x')).rejects.toThrow(/could not be run/);
+    await expect(commandSmsSender({ command: [process.execPath, fail], timeoutMs: 10_000 }, silentLogger())!('+84912345678', 'x')).rejects.toMatchObject({ kind: 'failed', message: expect.stringMatching(/exited with 2/) });
+    await expect(commandSmsSender({ command: [path.join(dir, 'no-such-program')], timeoutMs: 10_000 }, silentLogger())!('+84912345678', 'x')).rejects.toMatchObject({ kind: 'not-run' });
     const hang = path.join(dir, 'hang.mjs');
     writeFileSync(hang, 'setInterval(() => {}, 1000);\n');
-    await expect(commandSmsSender({ command: [process.execPath, hang], timeoutMs: 300 }, silentLogger())!('+84912345678', 'x')).rejects.toThrow(/SIGKILL/);
+    await expect(commandSmsSender({ command: [process.execPath, hang], timeoutMs: 300 }, silentLogger())!('+84912345678', 'x')).rejects.toThrow(/stopped after 300 ms/);
   });
 });
