@@ -65,10 +65,22 @@ describe('mailbox names', () => {
     ['the paragraph separator (U+2029)', 'x&ICk-y'],
   ])('with %s are refused (RFC 6855 §3)', async (_label, name) => {
     const c = await signedIn();
-    expect((await c.cmd('c1', `CREATE "${name}"`)).at(-1)).toMatch(/^c1 BAD/);
+    expect((await c.cmd('c1', `CREATE "${name}"`)).at(-1)).toMatch(/^c1 NO \[CANNOT\]/);
     expect((await c.cmd('l1', `LIST "" "${name}"`)).some((l) => l.startsWith('* LIST'))).toBe(false);
     c.close();
   });
+
+  it.each([['two slashes in a row', 'a//b'], ['a leading slash', '/a'], ['a wildcard', 'a*b']])(
+    'with %s answer NO [CANNOT] on CREATE and RENAME (RFC 9051 §7.1), and the session goes on',
+    async (_label, name) => {
+      const c = await signedIn();
+      expect((await c.cmd('c1', `CREATE "${name}"`)).at(-1)).toMatch(/^c1 NO \[CANNOT\] .+ \/ /);
+      expect((await c.cmd('c2', 'CREATE Tam')).at(-1)).toMatch(/^c2 OK/);
+      expect((await c.cmd('c3', `RENAME Tam "${name}"`)).at(-1)).toMatch(/^c3 NO \[CANNOT\]/);
+      expect((await c.cmd('c4', 'DELETE Tam')).at(-1)).toMatch(/^c4 OK/);
+      c.close();
+    },
+  );
 
   it('a Vietnamese name is still fine', async () => {
     const c = await signedIn();

@@ -1,7 +1,7 @@
 /** CREATE (auto-subscribed, CREATE-SPECIAL-USE), DELETE, RENAME (children move), SUBSCRIBE, UNSUBSCRIBE. */
 import { bi, isMailError } from '../../lib/errors.js';
 import type { SpecialUse } from '../../store/port.js';
-import { bad, no } from '../errors.js';
+import { no } from '../errors.js';
 import { ok } from '../state.js';
 import { AUTH, type CommandSpec } from './spec.js';
 
@@ -9,10 +9,16 @@ import { AUTH, type CommandSpec } from './spec.js';
  * Mailbox names are database keys, never paths: refuse empty levels and control characters
  * (C0, DEL and C1), and the line and paragraph separators (RFC 6855 §3).
  */
+/**
+ * A name this server can never hold: NO [CANNOT], not BAD — the command parsed, the name is the
+ * problem (RFC 9051 §7.1 answers adjacent hierarchy separators exactly so).
+ */
 export function checkName(name: string): void {
-  if (name.length === 0 || name.length > 512) throw bad('Tên hộp thư không hợp lệ', 'Invalid mailbox name');
-  if (name.startsWith('/') || name.endsWith('/') || name.includes('//')) throw bad('Tên hộp thư không hợp lệ', 'Invalid mailbox name');
-  if (/[\x00-\x1f\x7f-\x9f\u2028\u2029*%]/.test(name)) throw bad('Tên hộp thư chứa ký tự không được phép', 'Mailbox name contains forbidden characters');
+  if (name.length === 0 || name.length > 512) throw no('CANNOT', 'Tên hộp thư không hợp lệ (rỗng hoặc dài quá 512 ký tự)', 'Invalid mailbox name (empty or longer than 512 characters)');
+  if (name.startsWith('/') || name.endsWith('/') || name.includes('//')) {
+    throw no('CANNOT', 'Tên hộp thư không được bắt đầu, kết thúc bằng "/" hay có hai "/" liền nhau', 'A mailbox name may not start or end with "/" nor hold two "/" in a row');
+  }
+  if (/[\x00-\x1f\x7f-\x9f\u2028\u2029*%]/.test(name)) throw no('CANNOT', 'Tên hộp thư chứa ký tự không được phép', 'Mailbox name contains forbidden characters');
 }
 
 export const createCommand: CommandSpec<'CREATE'> = {
