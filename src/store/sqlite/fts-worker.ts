@@ -18,6 +18,7 @@
 import type Database from 'better-sqlite3';
 import { openDatabase } from './connection.js';
 import { closeSync, fdatasyncSync, fstatSync, openSync, readSync } from 'node:fs';
+import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ParseLimits } from '../../mail/parse.js';
 import { searchTextOfRaw, type SearchText } from '../../mail/search-text.js';
@@ -26,7 +27,16 @@ import type { FtsReply, FtsRequest } from './fts.js';
 
 if (!parentPort) throw new Error('fts-worker must run as a worker thread');
 const port = parentPort;
+
 const { path: dbPath, storePath, blobRoot, parseLimits } = workerData as { path: string; storePath: string; blobRoot: string; parseLimits: ParseLimits };
+
+// Background work: a lower priority for this thread alone (fts.ts, INDEXER_NICE). Lowering needs
+// no rights; where the system refuses, indexing runs at the normal priority.
+try {
+  os.setPriority((workerData as { nice: number }).nice);
+} catch {
+  // Left at the normal priority.
+}
 
 /** Rows per indexing transaction, and the message bytes read for one, at most. */
 const BATCH_ROWS = 200;

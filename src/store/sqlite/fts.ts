@@ -49,8 +49,15 @@ const SCHEMA = `CREATE VIRTUAL TABLE IF NOT EXISTS msg_fts USING fts5(subject, "
  */
 const WORKER_YOUNG_GENERATION_MB = 8;
 
+/**
+ * The worker's priority (nice; on Linux a thread's own): indexing is background work, so when the
+ * CPU is busy, accepting and storing mail (the event loop, the fsyncs) goes first and the index
+ * catches up in quieter moments. A search still has everything waiting indexed before it answers.
+ */
+export const INDEXER_NICE = 10;
+
 function spawn(dbPath: string, storePath: string, blobRoot: string, parseLimits: ParseLimits): Worker {
-  const options = { workerData: { path: dbPath, storePath, blobRoot, parseLimits }, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
+  const options = { workerData: { path: dbPath, storePath, blobRoot, parseLimits, nice: INDEXER_NICE }, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./fts-worker.js', import.meta.url), options);
   // Under tsx/vitest this module is TypeScript: the worker registers tsx's loader, then loads fts-worker.ts.
   const target = JSON.stringify(new URL('./fts-worker.ts', import.meta.url).href);
