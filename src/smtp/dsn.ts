@@ -32,6 +32,8 @@ export interface DsnRecipient {
   remoteMta: string | null;
   /** The recipient's ORCPT ("rfc822;lan@example.gov.vn"), reported as Original-Recipient. */
   originalRecipient?: string | null;
+  /** When this recipient was last tried (Last-Attempt-Date), if not at the notice's `now`. */
+  lastAttemptDate?: Date | null;
 }
 
 /**
@@ -160,14 +162,16 @@ export function buildDsn(d: DsnInput): Buffer {
     if (r.originalRecipient) f.unshift(`Original-Recipient: ${clean(r.originalRecipient)}`);
     if (r.remoteMta) f.push(`Remote-MTA: dns; ${clean(r.remoteMta)}`);
     if (r.diagnostic) f.push(`Diagnostic-Code: ${ascii(r.diagnostic).slice(0, 900)}`);
-    f.push(`Last-Attempt-Date: ${rfc5322Date(d.now)}`);
+    f.push(`Last-Attempt-Date: ${rfc5322Date(r.lastAttemptDate ?? d.now)}`);
     if (r.action === 'delayed' && d.retryUntil) f.push(`Will-Retry-Until: ${rfc5322Date(d.retryUntil)}`);
     return f.join('\r\n');
   });
   const status = `${perMessage.join('\r\n')}\r\n\r\n${perRecipient.join('\r\n\r\n')}\r\n`;
 
   // RFC 3464 §2: the third part is optional; a lost message has only the headers known of it, or none.
-  const returned = whole === null ? (Buffer.isBuffer(d.original) ? null : d.original.headers) : returnFull ? whole : headerSection(whole);
+  // Nothing known (no bytes, no header line) leaves the part out rather than send it empty.
+  const known = whole === null ? (Buffer.isBuffer(d.original) ? null : d.original.headers) : returnFull ? whole : headerSection(whole);
+  const returned = known !== null && known.length > 0 ? known : null;
   const eightBit = returned !== null && has8bit(returned);
   const head = [
     `From: ${encodeHeaderValue(bi('Hệ thống thư', 'Mail Delivery System'))} <MAILER-DAEMON@${d.hostname}>`,

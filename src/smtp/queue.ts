@@ -11,12 +11,15 @@
  *           Each recipient keeps its own RCPT reply: a reply to DATA concerns only those accepted.
  *           A message over the hop's SIZE fails at once, 552 5.3.4 (RFC 1870 §6). Only network
  *           failures without an SMTP reply count as connection errors (try the next hop).
- *           An attempt that throws follows the same schedule and lifetime; a lost message blob
+ *           An attempt that throws follows the same schedule and lifetime, keeping the outcomes
+ *           it had (a recipient that got a 250 is never sent to again); a lost message blob
  *           fails every recipient at once (5.3.0), the DSN carrying only what the queue knows.
- *           Only a blob that does not exist is lost: one that cannot be read (EIO, EMFILE, …)
- *           is a temporary failure, and a notice then carries the known headers, claiming no loss.
- *           A final DSN that cannot be sent keeps its recipients queued as "notice pending"
- *           (QueueItem.noticePending): never sent to again, only their notice is tried again.
+ *           Only a blob that does not exist (NOT_FOUND, ENOENT) is lost: one that cannot be read
+ *           (EIO, EMFILE, …) is a temporary failure, and a notice then carries the known headers,
+ *           claiming no loss. The outcomes are stored before any notice goes, each recipient a
+ *           notice is due for kept as "notice pending" (QueueItem.noticePending) until its notice
+ *           went: never sent to again, only the notice is tried again, up to a day
+ *           (NOTICE_GRACE_MS) past delivery.maxQueueAgeMs, then dropped with an error logged.
  *   DSN     RFC 3461 as the message came in: NOTIFY decides which notices each recipient gets
  *           (none for NEVER; failure and delay by default; success only when asked: "delivered"
  *           for a local mailbox, "relayed" for a server without DSN). A server that offers DSN
@@ -78,6 +81,22 @@ type Outcome =
   | { kind: 'delivered'; response: string; host: string; dsnPassed: boolean }
   | { kind: 'temporary'; response: string; host: string | null; status: string }
   | { kind: 'permanent'; response: string; host: string | null; status: string };
+
+/** What one attempt has done so far (attemptThrew settles with it). */
+interface Attempt {
+  /** Outcomes by recipient, each kept as soon as it is known. */
+  outcomes: Map<string, Outcome>;
+  /** The message, once read. */
+  original: Buffer | null;
+  /** Its outcomes are in the store (settle's first step): the attempt is not settled again. */
+  persisted: boolean;
+}
+
+/**
+ * How long after delivery.maxQueueAgeMs a notice that cannot be sent (the queue's store refuses
+ * it, the sender's mailbox fails) is still tried; then it is dropped, with an error in the log.
+ */
+const NOTICE_GRACE_MS = 24 * 3600_000;
 
 interface Hop {
   host: string;
@@ -447,19 +466,20 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
   /** The blob does not exist (the store has no row, or its file is gone): the message is lost. */
   const blobMissing = (e: unknown): boolean => isMailError(e, 'NOT_FOUND') || (e as { code?: unknown } | null)?.code === 'ENOENT';
 
-  async function processItem(item: QueueItem): Promise<void> {
+  async function processItem(item: QueueItem, at: Attempt): Promise<void> {
     const now = clock.now();
     let original: Buffer;
     try {
       original = await store.readBlob(item.blobId);
     } catch (e) {
-      if (!isMailError(e, 'NOT_FOUND')) throw e;
+      if (!blobMissing(e)) throw e; // unreadable for now (EIO, EMFILE, …): attemptThrew
       // Permanent: no later attempt can find the bytes again.
       log.error({ err: e, queueId: item.id, blobId: item.blobId }, 'queued message data lost; failing every recipient');
       const lost = bi('Dữ liệu thư đã bị mất trên máy chủ nên thư không gửi được', 'The message data was lost on the server, so the message cannot be delivered');
-      await settle(item, now, allWith(item, { kind: 'permanent', response: `554 5.3.0 ${lost}`, host: null, status: '5.3.0' }), lostOriginal(item));
+      await settle(item, now, allWith(item, { kind: 'permanent', response: `554 5.3.0 ${lost}`, host: null, status: '5.3.0' }), lostOriginal(item), at);
       return;
     }
+    at.original = original;
     const pending = toDeliver(item);
     const local = pending.filter((r) => localDomains.has(domainOf(r)));
     const byDomain = new Map<string, string[]>();
@@ -468,7 +488,9 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
       const d = domainOf(r);
       byDomain.set(d, [...(byDomain.get(d) ?? []), r]);
     }
-    const outcomes = new Map<string, Outcome>();
+    // Each outcome is kept in `at` as soon as it is known: should anything throw before settle
+    // stores them, attemptThrew settles with them (a recipient that got a 250 is not sent to again).
+    const outcomes = at.outcomes;
     if (local.length > 0) for (const [r, o] of await deliverLocal(item, local, original)) outcomes.set(r, o);
     if (byDomain.size > 0) {
       const senderDomain = item.sender === '' ? null : domainOf(item.sender);
@@ -499,28 +521,52 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
             return d.ok ? sign(d.raw) : d.reason;
           })()),
       };
-      const results = await Promise.all([...byDomain].map(([d, rs]) => deliverRemote(d, item, rs, payload)));
-      for (const m of results) for (const [r, o] of m) outcomes.set(r.toLowerCase(), o);
+      // Every domain runs to its end before a failure of one is thrown: the others' outcomes count.
+      const results = await Promise.allSettled(
+        [...byDomain].map(async ([d, rs]) => {
+          for (const [r, o] of await deliverRemote(d, item, rs, payload)) outcomes.set(r.toLowerCase(), o);
+        }),
+      );
+      const failed = results.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+      if (failed) throw failed.reason;
     }
-    await settle(item, now, outcomes, original);
+    await settle(item, now, outcomes, original, at);
   }
 
   /**
-   * The end of an attempt: the send log, the notices (RFC 3461), the recipients left and when
-   * to try them again. `error` is kept on the item instead of the last recipient's reply.
+   * The end of an attempt, in an order that survives a failure or a crash at any point:
+   *  1. store.finishAttempt stores every outcome: delivered and failed recipients leave the
+   *     item, or stay as "notice pending" (with their line of the notice) when a notice is due;
+   *     temporary failures stay to be tried again. Only then does anything else happen.
+   *  2. the final notice (RFC 3461: failed, delivered, relayed), with those of earlier attempts;
+   *     then the delay notice.
+   *  3. store.noticesSent takes out the recipients whose notice went.
+   * A failure at 1 leaves the outcomes in `at` for attemptThrew; a failure after 1 is logged
+   * (a notice sent but not marked may go again: a duplicate notice, never a duplicate message).
+   * `error` is kept on the item instead of the last recipient's reply.
    */
-  async function settle(item: QueueItem, now: Date, outcomes: ReadonlyMap<string, Outcome>, original: DsnOriginal, error?: string): Promise<void> {
+  async function settle(item: QueueItem, now: Date, outcomes: ReadonlyMap<string, Outcome>, original: DsnOriginal, at: Attempt, error?: string): Promise<void> {
     const age = now.getTime() - item.createdAt.getTime();
     const expired = age >= config.delivery.maxQueueAgeMs;
+    // Nobody to tell for the null sender: no recipient waits for a notice (RFC 3461 §6.1).
+    const notifies = item.sender !== '';
     // RFC 3461 §5.2.8: one notice for what is final (failed, delivered, relayed), one for delays;
-    // each lists only the recipients whose NOTIFY asks for that kind.
-    const final: DsnRecipient[] = [];
+    // each lists only the recipients whose NOTIFY asks for that kind. The final one is made from
+    // `pending`: the notices of earlier attempts not yet sent, then this attempt's.
+    const pending: Record<string, PendingNotice> = {};
     const delayed: DsnRecipient[] = [];
     const remaining: string[] = [];
     const entries: SendLogEntry[] = [];
+    const counted: Array<'delivered' | 'bounced' | 'deferred'> = [];
     let lastError: string | null = null;
-    // The notices of earlier attempts not yet sent go with this one's final notice.
-    for (const [r, n] of Object.entries(item.noticePending)) final.push({ recipient: r, ...n });
+    const earlier = Object.entries(item.noticePending);
+    if (earlier.length > 0 && now.getTime() >= item.createdAt.getTime() + config.delivery.maxQueueAgeMs + NOTICE_GRACE_MS) {
+      // A notice that could not be sent for the whole queue lifetime and a day more is given up.
+      log.error(
+        { queueId: item.id, sender: item.sender, recipients: earlier.map(([r]) => r), attempts: item.attempts },
+        'delivery status notification still not sent a day after the queue lifetime ended; dropped',
+      );
+    } else for (const [r, n] of earlier) pending[r] = n;
     for (const r of toDeliver(item)) {
       const o = outcomes.get(r) ?? { kind: 'temporary', response: '451 4.3.0 not attempted', host: null, status: '4.3.0' };
       const local = localDomains.has(domainOf(r));
@@ -541,15 +587,14 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
       };
       const rd = item.recipientDsn[r];
       const originalRecipient = rd?.orcpt ?? null;
+      const lastAttemptAt = now.getTime();
       if (o.kind === 'delivered') {
-        metrics.messagesOut.inc({ result: 'delivered' });
+        counted.push('delivered');
         if (!local) entries.push(entry); // a local delivery logs itself, in the store's commit
-        if (wantsNotice(rd, 'SUCCESS') && !o.dsnPassed) {
-          final.push(
-            local
-              ? { recipient: r, action: 'delivered', status: '2.0.0', diagnostic: null, remoteMta: null, originalRecipient }
-              : { recipient: r, action: 'relayed', status: '2.0.0', diagnostic: `smtp; ${o.response}`, remoteMta: o.host, originalRecipient },
-          );
+        if (notifies && wantsNotice(rd, 'SUCCESS') && !o.dsnPassed) {
+          pending[r] = local
+            ? { action: 'delivered', status: '2.0.0', diagnostic: null, remoteMta: null, originalRecipient, lastAttemptAt }
+            : { action: 'relayed', status: '2.0.0', diagnostic: `smtp; ${o.response}`, remoteMta: o.host, originalRecipient, lastAttemptAt };
         }
         continue;
       }
@@ -557,51 +602,30 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
       if (o.kind === 'permanent' || expired) {
         const status = o.kind === 'permanent' ? o.status : '4.4.7';
         const diagnostic = o.kind === 'permanent' ? `smtp; ${o.response}` : `smtp; ${o.response} (queue lifetime expired)`;
-        if (wantsNotice(rd, 'FAILURE')) final.push({ recipient: r, action: 'failed', status, diagnostic, remoteMta: o.host, originalRecipient });
-        metrics.messagesOut.inc({ result: 'bounced' });
+        if (notifies && wantsNotice(rd, 'FAILURE')) pending[r] = { action: 'failed', status, diagnostic, remoteMta: o.host, originalRecipient, lastAttemptAt };
+        counted.push('bounced');
         entries.push({ ...entry, outcome: 'bounced' });
       } else {
         remaining.push(r);
         if (wantsNotice(rd, 'DELAY')) delayed.push({ recipient: r, action: 'delayed', status: o.status, diagnostic: `smtp; ${o.response}`, remoteMta: o.host, originalRecipient });
-        metrics.messagesOut.inc({ result: 'deferred' });
+        counted.push('deferred');
         entries.push({ ...entry, outcome: 'deferred' });
       }
     }
 
-    let delayNoticeSent = item.delayNoticeSent;
-    const notice = { sender: item.sender, original, arrivalDate: item.createdAt, now, dsn: item.dsn };
-    const deferred = remaining.length > 0;
-    const noticePending: Record<string, PendingNotice> = {};
-    try {
-      await sendDsn({ ...notice, recipients: final });
-    } catch (e) {
-      // Its recipients stay queued, marked as done, so that only the notice is tried again:
-      // neither a failed nor a delivered recipient is sent to again.
-      for (const f of final) {
-        if (f.action === 'delayed') continue; // none here: delays have their own notice
-        noticePending[f.recipient] = { action: f.action, status: f.status, diagnostic: f.diagnostic, remoteMta: f.remoteMta, originalRecipient: f.originalRecipient ?? null };
-        remaining.push(f.recipient);
-      }
-      log.error({ err: e, queueId: item.id, recipients: Object.keys(noticePending) }, 'could not send a delivery status notification; its recipients stay queued for the notice alone');
-    }
-    try {
-      if (deferred && !delayNoticeSent && age >= config.delivery.delayNoticeAfterMs) {
-        await sendDsn({ ...notice, recipients: delayed });
-        delayNoticeSent = true;
-      }
-    } catch (e) {
-      log.error({ err: e, queueId: item.id }, 'could not send a delay notification');
-    }
-
+    // 1. The outcomes, stored before any notice goes.
     const schedule = config.delivery.retryScheduleMs;
     const delay = schedule[Math.min(item.attempts, schedule.length - 1)] ?? 60_000;
+    const waiting = [...remaining, ...Object.keys(pending)];
     await store.finishAttempt(item.id, {
-      remaining,
-      nextAttemptAt: remaining.length > 0 ? new Date(now.getTime() + delay) : null,
+      remaining: waiting,
+      nextAttemptAt: waiting.length > 0 ? new Date(now.getTime() + delay) : null,
       error: error ?? lastError,
-      delayNoticeSent,
-      noticePending,
+      delayNoticeSent: item.delayNoticeSent,
+      noticePending: pending,
     });
+    at.persisted = true;
+    for (const result of counted) metrics.messagesOut.inc({ result });
     if (entries.length > 0) {
       try {
         await store.logSend(entries);
@@ -609,29 +633,79 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
         log.error({ err: e }, 'send log write failed');
       }
     }
+
+    // 2. The notices.
+    const notice = { sender: item.sender, original, arrivalDate: item.createdAt, now, dsn: item.dsn };
+    const final: DsnRecipient[] = Object.entries(pending).map(([r, n]) => ({
+      recipient: r,
+      action: n.action,
+      status: n.status,
+      diagnostic: n.diagnostic,
+      remoteMta: n.remoteMta,
+      originalRecipient: n.originalRecipient,
+      lastAttemptDate: n.lastAttemptAt === undefined ? null : new Date(n.lastAttemptAt),
+    }));
+    let sent: string[] = [];
+    if (final.length > 0) {
+      try {
+        await sendDsn({ ...notice, recipients: final });
+        sent = Object.keys(pending);
+      } catch (e) {
+        // Its recipients stay queued, marked as done, so that only the notice is tried again:
+        // neither a failed nor a delivered recipient is sent to again.
+        log.error({ err: e, queueId: item.id, recipients: Object.keys(pending) }, 'could not send a delivery status notification; its recipients stay queued for the notice alone');
+      }
+    }
+    let delayNoticeSent = item.delayNoticeSent;
+    try {
+      if (remaining.length > 0 && !delayNoticeSent && age >= config.delivery.delayNoticeAfterMs) {
+        await sendDsn({ ...notice, recipients: delayed });
+        delayNoticeSent = true;
+      }
+    } catch (e) {
+      log.error({ err: e, queueId: item.id }, 'could not send a delay notification');
+    }
+
+    // 3. What went is no longer pending.
+    if (sent.length === 0 && delayNoticeSent === item.delayNoticeSent) return;
+    try {
+      await store.noticesSent(item.id, { recipients: sent, delayNoticeSent });
+    } catch (e) {
+      log.error({ err: e, queueId: item.id, recipients: sent }, 'notices sent but not marked as sent; they may be sent again at the next attempt');
+    }
   }
 
   /**
-   * An attempt that threw: every recipient is deferred as by a 4xx, so the item follows the
-   * retry schedule and, past delivery.maxQueueAgeMs, bounces with 4.4.7 like any expiry.
+   * An attempt that threw: the recipients whose outcome it knows are settled with it (a
+   * delivered one is never sent to again); every other one is deferred as by a 4xx, so the item
+   * follows the retry schedule and, past delivery.maxQueueAgeMs, bounces with 4.4.7 like any
+   * expiry. An attempt whose outcomes are already stored is not settled again.
    */
-  async function attemptThrew(item: QueueItem, e: unknown): Promise<void> {
+  async function attemptThrew(item: QueueItem, at: Attempt, e: unknown): Promise<void> {
     const now = clock.now();
+    if (at.persisted) {
+      log.error({ err: e, queueId: item.id }, 'queue item failed after its outcome was stored; left as stored');
+      return;
+    }
     log.error({ err: e, queueId: item.id }, 'queue item failed; following the retry schedule');
     const why = bi('Lỗi tạm thời của máy chủ khi gửi thư', 'Temporary server failure while sending the message');
     try {
       // Only a blob that does not exist is lost; one that cannot be read now (EIO, EMFILE, …) is
       // not: the notice then carries the headers the queue knows, returned as headers only.
       let it = item;
-      const original = await store.readBlob(item.blobId).catch((e3: unknown): DsnOriginal => {
-        if (blobMissing(e3)) return lostOriginal(item);
-        log.warn({ err: e3, queueId: item.id, blobId: item.blobId }, 'queued message data unreadable for now; a notice carries only its known headers');
-        it = { ...item, dsn: { ...item.dsn, ret: 'HDRS' } };
-        return knownHeaders(item) ?? Buffer.alloc(0);
-      });
-      await settle(it, now, allWith(item, { kind: 'temporary', response: `451 4.3.0 ${why}`, host: null, status: '4.3.0' }), original, oneLine(String(e)));
+      const original =
+        at.original ??
+        (await store.readBlob(item.blobId).catch((e3: unknown): DsnOriginal => {
+          if (blobMissing(e3)) return lostOriginal(item);
+          log.warn({ err: e3, queueId: item.id, blobId: item.blobId }, 'queued message data unreadable for now; a notice carries only its known headers');
+          it = { ...item, dsn: { ...item.dsn, ret: 'HDRS' } };
+          return knownHeaders(item) ?? Buffer.alloc(0); // nothing known: the notice has no third part
+        }));
+      const temporary: Outcome = { kind: 'temporary', response: `451 4.3.0 ${why}`, host: null, status: '4.3.0' };
+      const outcomes = new Map(toDeliver(item).map((r): [string, Outcome] => [r, at.outcomes.get(r) ?? temporary]));
+      await settle(it, now, outcomes, original, at, oneLine(String(e)));
     } catch (e2) {
-      log.error({ err: e2, queueId: item.id }, 'could not finish the failed attempt');
+      log.error({ err: e2, queueId: item.id, known: [...at.outcomes.keys()] }, 'could not finish the failed attempt; it is tried again once its claim ends');
     }
   }
 
@@ -645,9 +719,10 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
           if (items.length === 0) break;
           total += items.length;
           await Promise.all(
-            items.map((item) =>
-              processItem(item).catch((e: unknown) => attemptThrew(item, e)),
-            ),
+            items.map((item) => {
+              const at: Attempt = { outcomes: new Map(), original: null, persisted: false };
+              return processItem(item, at).catch((e: unknown) => attemptThrew(item, at, e));
+            }),
           );
           if (items.length < config.delivery.concurrency || stopped) break;
         }

@@ -421,6 +421,8 @@ export interface PendingNotice {
   diagnostic: string | null;
   remoteMta: string | null;
   originalRecipient: string | null;
+  /** When the recipient was last tried (ms since the epoch; Last-Attempt-Date); absent in entries made before. */
+  lastAttemptAt?: number;
 }
 
 export interface NewQueueItem {
@@ -671,6 +673,12 @@ export interface Store {
     id: number,
     result: { remaining: string[]; nextAttemptAt: Date | null; error: string | null; delayNoticeSent?: boolean; noticePending?: Readonly<Record<string, PendingNotice>> },
   ): Promise<void>;
+  /**
+   * After finishAttempt, once the notices went: `recipients` whose notice was pending leave the
+   * item (dropped when no recipient is left), and `delayNoticeSent` is set when given. Attempts
+   * and schedule are unchanged; a recipient not pending, or an item already gone, is left alone.
+   */
+  noticesSent(id: number, result: { recipients: string[]; delayNoticeSent?: boolean }): Promise<void>;
   listQueue(): Promise<QueueItem[]>;
   queueDepth(): Promise<number>;
 

@@ -6,11 +6,17 @@
  *  - the same for a success notice (NOTIFY=SUCCESS) that could not be queued;
  *  - a message blob that cannot be read for a moment (EIO, EMFILE) is not "lost": the attempt
  *    follows the retry schedule and the notice at expiry does not say the message was lost;
- *    only a blob that does not exist (ENOENT) is.
+ *    only a blob that does not exist (ENOENT) is, and it fails every recipient at once (5.3.0);
+ *  - the outcomes are stored before any notice goes: a store that fails (or a restart) between
+ *    the steps neither sends a recipient the message twice nor sends the notice twice;
+ *  - a notice that can never be sent is dropped a day after the queue lifetime, with an error;
+ *  - a notice sent late gives each recipient the time of its attempt (Last-Attempt-Date).
  */
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDelivery } from '../../src/delivery/index.js';
 import { ManualClock } from '../../src/lib/clock.js';
+import { createLogger } from '../../src/lib/log.js';
 import { createQueueRunner, type QueueRunner } from '../../src/smtp/queue.js';
 import type { NewQueueItem, Store } from '../../src/store/port.js';
 import { startApp, type TestApp } from '../helpers/app.js';
@@ -42,6 +48,8 @@ interface Rig {
   store: Store;
   /** RCPT TO addresses the sink was given, in order, over every attempt. */
   rcpts: string[];
+  /** What the queue runner logged (pino JSON lines, parsed). */
+  logs: Array<{ level: number; msg: string; [k: string]: unknown }>;
 }
 
 let rigs: Rig[] = [];
@@ -61,8 +69,16 @@ async function rig(opts: { hideDSN?: boolean; delivery?: Record<string, unknown>
   const app = await startApp({ delivery: { routes: { '*': `127.0.0.1:${sink.port}` }, queuePollMs: 3_600_000, retryScheduleMs: [MINUTE], ...opts.delivery } }, { clock });
   const store = withOverrides(app.store, opts.over?.(app.store) ?? {});
   const dlv = createDelivery({ store, config: app.config, log: app.log, clock });
-  const queue = createQueueRunner({ config: app.config, log: app.log, clock, store, metrics: app.metrics, delivery: dlv });
-  const r: Rig = { app, sink, clock, queue, store, rcpts };
+  const logs: Rig['logs'] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Rig['logs'][number]);
+      done();
+    },
+  });
+  const log = createLogger({ level: 'info', destination });
+  const queue = createQueueRunner({ config: app.config, log, clock, store, metrics: app.metrics, delivery: dlv });
+  const r: Rig = { app, sink, clock, queue, store, rcpts, logs };
   rigs.push(r);
   return r;
 }
@@ -119,6 +135,7 @@ describe('a recipient whose failure notice could not be sent', () => {
       return a.startsWith('gone') && n === 1 ? { code: 550, text: '5.1.1 no such user' } : null;
     };
     await enqueue(r, ['gone@other.example.com', 'ok@other.example.com'], { sender: FAR });
+    const attemptAt = r.clock.now().getTime();
 
     f.on = true;
     await r.queue.runOnce();
@@ -136,12 +153,22 @@ describe('a recipient whose failure notice could not be sent', () => {
     const dsn = bounces(r)[0]?.raw.toString() ?? '';
     expect(reported(dsn)).toEqual(['gone@other.example.com failed 5.1.1']);
     expect(dsn).toContain('Diagnostic-Code: smtp; 550 5.1.1 no such user');
+    // RFC 3464 §2.3.7: the time of the attempt, not of the notice a minute later.
+    expect(dsn).toContain('Last-Attempt-Date: Mon, 23 Nov 2026 00:00:00 +0000');
+    expect(dsn).toContain('Date: Mon, 23 Nov 2026 00:01:00 +0000');
     // The bounce was logged once, at the attempt that failed.
     const log = await r.app.store.searchSendLog({ recipient: 'gone@other.example.com' });
     expect(log.map((x) => x.outcome)).toEqual(['bounced']);
     // How it waited: marked as failed, with its line of the notice as first made.
     expect(left?.noticePending).toEqual({
-      'gone@other.example.com': { action: 'failed', status: '5.1.1', diagnostic: expect.stringContaining('550 5.1.1 no such user') as unknown, remoteMta: '127.0.0.1', originalRecipient: null },
+      'gone@other.example.com': {
+        action: 'failed',
+        status: '5.1.1',
+        diagnostic: expect.stringContaining('550 5.1.1 no such user') as unknown,
+        remoteMta: '127.0.0.1',
+        originalRecipient: null,
+        lastAttemptAt: attemptAt,
+      },
     });
   });
 
@@ -243,7 +270,7 @@ describe('a message blob that cannot be read', () => {
     expect(r.sink.messages).toEqual([]);
   });
 
-  it('(ENOENT: its file is gone) is lost: the expiry DSN says so', async () => {
+  it('(ENOENT: its file is gone) is lost: every recipient fails at once with 5.3.0 and the DSN says so', async () => {
     let blobId = '';
     const r = await rig({
       delivery: { maxQueueAgeMs: 30 * MINUTE },
@@ -257,12 +284,168 @@ describe('a message blob that cannot be read', () => {
     const u = await createUser(r.app.store, SENDER);
     blobId = (await enqueue(r, ['far@other.example.com'])).blobId;
 
+    await r.queue.runOnce(); // no retry schedule: no later attempt can find the file again
+    expect(await r.app.store.listQueue()).toEqual([]);
+    const [dsn] = await messagesIn(r.app.store, u.id);
+    expect(reported(dsn ?? '')).toEqual(['far@other.example.com failed 5.3.0']);
+    expect(dsn?.toString()).toContain('Diagnostic-Code: smtp; 554 5.3.0 The message data was lost on the server');
+    expect(humanText(dsn ?? '')).toContain(LOST_TEXT);
+    expect(r.sink.messages).toEqual([]);
+  });
+
+  it('(EIO) of a message without a Message-ID: the expiry DSN has no empty headers part', async () => {
+    let blobId = '';
+    const r = await rig({
+      delivery: { maxQueueAgeMs: 30 * MINUTE },
+      over: (s) => ({
+        readBlob: async (id, range) => {
+          if (id === blobId) throw ioError('EIO');
+          return s.readBlob(id, range);
+        },
+      }),
+    });
+    const u = await createUser(r.app.store, SENDER);
+    blobId = (await enqueue(r, ['far@other.example.com'], { messageId: null })).blobId;
+
     await r.queue.runOnce();
     r.clock.advance(30 * MINUTE);
     await r.queue.runOnce();
     expect(await r.app.store.listQueue()).toEqual([]);
     const [dsn] = await messagesIn(r.app.store, u.id);
-    expect(reported(dsn ?? '')).toEqual(['far@other.example.com failed 4.4.7']);
-    expect(humanText(dsn ?? '')).toContain(LOST_TEXT);
+    const text = dsn?.toString() ?? '';
+    expect(reported(text)).toEqual(['far@other.example.com failed 4.4.7']);
+    expect(humanText(text)).not.toContain(LOST_TEXT);
+    // Nothing is known of the message: the optional third part (RFC 3464 §2) is left out.
+    expect(text).not.toContain('text/rfc822-headers');
+    expect(text).not.toContain('message/rfc822');
+    const boundary = /boundary="([^"]+)"/.exec(text)?.[1] ?? 'none';
+    expect(text.split(`--${boundary}\r\n`)).toHaveLength(3); // preamble, notification, delivery-status
+    expect(text).toMatch(new RegExp(`Content-Type: message/delivery-status\\r\\n[^]*Last-Attempt-Date: [^\\r]+\\r\\n\\r\\n--${boundary}--\\r\\n$`));
+  });
+});
+
+describe('the outcomes are stored before any notice goes', () => {
+  it('a finishAttempt that fails once: nobody is sent to twice and one bounce goes', async () => {
+    let failures = 1;
+    const r = await rig({
+      over: (s) => ({
+        finishAttempt: async (id, res) => {
+          if (failures-- > 0) throw Object.assign(new Error('SQLITE_BUSY: database is locked (simulated)'), { code: 'SQLITE_BUSY' });
+          return s.finishAttempt(id, res);
+        },
+      }),
+    });
+    r.sink.rcpt = (a) => {
+      r.rcpts.push(a);
+      return a.startsWith('gone') ? { code: 550, text: '5.1.1 no such user' } : null;
+    };
+    await enqueue(r, ['gone@other.example.com', 'ok@other.example.com'], { sender: FAR });
+
+    await r.queue.runOnce(); // the attempt, whose first store write fails; the second stores it
+    for (let i = 0; i < 3; i++) {
+      r.clock.advance(MINUTE);
+      await r.queue.runOnce(); // the bounce, queued once; nothing else
+    }
+    expect(await r.app.store.listQueue()).toEqual([]);
+    expect(r.rcpts).toEqual(['gone@other.example.com', 'ok@other.example.com', FAR]);
+    expect(mail(r).map((m) => m.to)).toEqual([['ok@other.example.com']]);
+    expect(bounces(r).map((m) => reported(m.raw))).toEqual([['gone@other.example.com failed 5.1.1']]);
+    expect(await r.app.store.searchSendLog({ recipient: 'ok@other.example.com' })).toHaveLength(1);
+  });
+
+  it('a finishAttempt that stored the outcomes but reported a failure: no second delivery, no second bounce', async () => {
+    let failures = 1;
+    const r = await rig({
+      over: (s) => ({
+        finishAttempt: async (id, res) => {
+          await s.finishAttempt(id, res);
+          if (failures-- > 0) throw Object.assign(new Error('disk I/O error after commit (simulated)'), { code: 'SQLITE_IOERR' });
+        },
+      }),
+    });
+    // later@ is busy once, so the item stays queued after the attempt.
+    r.sink.rcpt = (a, n) => {
+      r.rcpts.push(a);
+      if (a.startsWith('later') && n === 1) return { code: 451, text: '4.2.1 mailbox busy, try later' };
+      return a.startsWith('gone') ? { code: 550, text: '5.1.1 no such user' } : null;
+    };
+    await enqueue(r, ['gone@other.example.com', 'ok@other.example.com', 'later@other.example.com'], { sender: FAR });
+
+    await r.queue.runOnce();
+    for (let i = 0; i < 3; i++) {
+      r.clock.advance(MINUTE);
+      await r.queue.runOnce();
+    }
+    expect(await r.app.store.listQueue()).toEqual([]);
+    expect([...r.rcpts].sort()).toEqual([FAR, 'gone@other.example.com', 'later@other.example.com', 'later@other.example.com', 'ok@other.example.com']);
+    expect(mail(r).map((m) => m.to)).toEqual([['ok@other.example.com'], ['later@other.example.com']]);
+    expect(bounces(r).map((m) => reported(m.raw))).toEqual([['gone@other.example.com failed 5.1.1']]);
+  });
+
+  it('a crash (kill -9) after the attempt, before its notice went: after the restart only the notice goes', async () => {
+    // The notice never returns: the runner is as good as dead from there on.
+    let hang = false;
+    const r = await rig({
+      over: (s) => ({
+        enqueue: (item) => (hang ? new Promise<never>(() => undefined) : s.enqueue(item)),
+      }),
+    });
+    r.sink.rcpt = (a) => {
+      r.rcpts.push(a);
+      return a.startsWith('gone') ? { code: 550, text: '5.1.1 no such user' } : null;
+    };
+    await enqueue(r, ['gone@other.example.com', 'ok@other.example.com'], { sender: FAR });
+    hang = true;
+    void r.queue.runOnce(); // never settles
+    for (let i = 0; i < 100 && r.rcpts.length < 2; i++) await new Promise((ok) => setTimeout(ok, 20));
+    await new Promise((ok) => setTimeout(ok, 200));
+    const [left] = await r.app.store.listQueue();
+    expect(left?.recipients).toEqual(['gone@other.example.com']);
+    expect(left?.noticePending).toMatchObject({ 'gone@other.example.com': { action: 'failed', status: '5.1.1' } });
+
+    // The restart: a new runner on the same store, past any claim the dead one held.
+    hang = false;
+    const restarted = createQueueRunner({ config: r.app.config, log: r.app.log, clock: r.clock, store: r.app.store, metrics: r.app.metrics, delivery: createDelivery({ store: r.app.store, config: r.app.config, log: r.app.log, clock: r.clock }) });
+    for (let i = 0; i < 3; i++) {
+      r.clock.advance(15 * MINUTE);
+      await restarted.runOnce();
+    }
+    expect(await r.app.store.listQueue()).toEqual([]);
+    expect(r.rcpts).toEqual(['gone@other.example.com', 'ok@other.example.com', FAR]);
+    expect(mail(r).map((m) => m.to)).toEqual([['ok@other.example.com']]);
+    expect(bounces(r).map((m) => reported(m.raw))).toEqual([['gone@other.example.com failed 5.1.1']]);
+  });
+});
+
+describe('a notice that can never be sent', () => {
+  it('is dropped a day after the queue lifetime ended, with an error logged', async () => {
+    const f = failingEnqueue();
+    const r = await rig({ over: f.over, delivery: { maxQueueAgeMs: 30 * MINUTE, retryScheduleMs: [60 * MINUTE] } });
+    r.sink.rcpt = (a) => {
+      r.rcpts.push(a);
+      return a.startsWith('gone') ? { code: 550, text: '5.1.1 no such user' } : null;
+    };
+    const start = r.clock.now().getTime();
+    const { id } = await enqueue(r, ['gone@other.example.com'], { sender: FAR });
+    f.on = true;
+    await r.queue.runOnce();
+    // Until a day past the 30-minute lifetime the notice is tried again at every attempt.
+    while (r.clock.now().getTime() < start + 30 * MINUTE + 24 * 60 * MINUTE - 60 * MINUTE) {
+      r.clock.advance(60 * MINUTE);
+      await r.queue.runOnce();
+    }
+    const [left] = await r.app.store.listQueue();
+    expect(left?.id).toBe(id);
+    expect(left?.noticePending).toHaveProperty(['gone@other.example.com']);
+    expect(r.logs.some((l) => /dropped/.test(l.msg))).toBe(false);
+
+    r.clock.advance(60 * MINUTE); // 24h30 past its arrival: the grace is over
+    await r.queue.runOnce();
+    expect(await r.app.store.listQueue()).toEqual([]);
+    expect(r.rcpts).toEqual(['gone@other.example.com']); // never sent to again meanwhile
+    expect(bounces(r)).toEqual([]);
+    const dropped = r.logs.filter((l) => l.msg.includes('not sent a day after the queue lifetime ended; dropped'));
+    expect(dropped).toHaveLength(1);
+    expect(dropped[0]).toMatchObject({ level: 50, queueId: id, recipients: ['gone@other.example.com'] });
   });
 });

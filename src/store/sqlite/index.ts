@@ -2411,6 +2411,29 @@ class SqliteStore implements Store {
     });
   }
 
+  async noticesSent(id: number, result: { recipients: string[]; delayNoticeSent?: boolean }): Promise<void> {
+    return this.tx(() => {
+      const r = this.c.get<QueueRow>('SELECT * FROM queue WHERE id = ?', id);
+      if (!r) return;
+      // Only a recipient whose notice alone was pending leaves: never one still to be delivered.
+      const pending = JSON.parse(r.notice_pending) as Record<string, PendingNotice>;
+      const sent = new Set(result.recipients.filter((x) => Object.hasOwn(pending, x)));
+      for (const x of sent) delete pending[x];
+      const recipients = (JSON.parse(r.recipients) as string[]).filter((x) => !sent.has(x));
+      if (recipients.length === 0) {
+        this.c.run('DELETE FROM queue WHERE id = ?', id);
+        return;
+      }
+      this.c.run(
+        'UPDATE queue SET recipients = ?, notice_pending = ?, delay_notice_sent = ? WHERE id = ?',
+        JSON.stringify(recipients),
+        JSON.stringify(pending),
+        (result.delayNoticeSent ?? r.delay_notice_sent !== 0) ? 1 : 0,
+        id,
+      );
+    });
+  }
+
   async listQueue(): Promise<QueueItem[]> {
     return this.read(() => this.c.all<QueueRow>('SELECT * FROM queue ORDER BY next_attempt_at, id').map(toQueueItem));
   }
