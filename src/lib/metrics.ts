@@ -18,6 +18,8 @@ export interface Metrics {
   connectionsOpen: Gauge<'protocol'>;
   /** Failed sign-ins by protocol. */
   authFailures: Counter<'protocol'>;
+  /** Delivery status notifications given up (still unsent a day after the queue lifetime), by recipient. */
+  noticesDropped: Counter;
   /** Filled at scrape time by the app. */
   queueDepth: Gauge;
   storageBytes: Gauge;
@@ -35,6 +37,7 @@ export function createMetrics(opts: { collectDefaults?: boolean } = {}): Metrics
     connections: new Counter({ name: 'buudien_connections_total', help: 'Connections accepted by protocol', labelNames: ['protocol'], registers: r }),
     connectionsOpen: new Gauge({ name: 'buudien_connections_open', help: 'Open connections by protocol', labelNames: ['protocol'], registers: r }),
     authFailures: new Counter({ name: 'buudien_auth_failures_total', help: 'Failed sign-ins by protocol', labelNames: ['protocol'], registers: r }),
+    noticesDropped: new Counter({ name: 'buudien_notices_dropped_total', help: 'Delivery status notifications given up unsent, by recipient', registers: r }),
     queueDepth: new Gauge({ name: 'buudien_queue_depth', help: 'Messages waiting in the outbound queue', registers: r }),
     storageBytes: new Gauge({ name: 'buudien_storage_bytes', help: 'Bytes used by message blobs', registers: r }),
   };

@@ -566,6 +566,7 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
         { queueId: item.id, sender: item.sender, recipients: earlier.map(([r]) => r), attempts: item.attempts },
         'delivery status notification still not sent a day after the queue lifetime ended; dropped',
       );
+      metrics.noticesDropped.inc(earlier.length);
     } else for (const [r, n] of earlier) pending[r] = n;
     for (const r of toDeliver(item)) {
       const o = outcomes.get(r) ?? { kind: 'temporary', response: '451 4.3.0 not attempted', host: null, status: '4.3.0' };

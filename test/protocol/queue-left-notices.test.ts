@@ -447,5 +447,6 @@ describe('a notice that can never be sent', () => {
     const dropped = r.logs.filter((l) => l.msg.includes('not sent a day after the queue lifetime ended; dropped'));
     expect(dropped).toHaveLength(1);
     expect(dropped[0]).toMatchObject({ level: 50, queueId: id, recipients: ['gone@other.example.com'] });
+    expect((await r.app.metrics.noticesDropped.get()).values[0]?.value).toBe(1);
   });
 });
