@@ -15,16 +15,21 @@ export function resolveSet(s: Session, set: SequenceSet, byUid: boolean): number
     return out.sort((a, b) => a - b);
   }
   if (!byUid) {
-    // RFC 9051 §9 (seq-number): a sequence number above the number of messages is answered with
-    // a tagged BAD, "This includes "*" if the selected mailbox is empty" (the count the client
-    // was told: messages not yet announced by EXISTS do not count). UIDs are not: `UID FETCH 1:*`
-    // of an empty mailbox is legal and names no message. SEARCH resolves its sequence-set key
-    // leniently instead (search-eval.ts), as a criterion.
+    // RFC 9051 §9 (seq-number): "The server should respond with a tagged BAD response to a
+    // command that uses a message sequence number greater than the number of messages in the
+    // selected mailbox. This includes "*" if the selected mailbox is empty." Explicit numbers
+    // above EXISTS (the count the client was told) get that BAD. "*" on an empty mailbox does
+    // not: it names no message and the command answers OK with nothing. That "should" is not
+    // followed on purpose, for interoperability: imapflow (fetchAll('1:*'), fetch({all:true}),
+    // messageFlagsAdd('1:*'), messageDelete({all:true}), messageMove('1:*')) and scripts with
+    // Python's imaplib (M.fetch('1:*', ...), the "empty Trash" idiom M.store('1:*', '+FLAGS',
+    // '\\Deleted')) send `1:*` without looking at EXISTS first and fail or raise on a BAD; and a
+    // message that arrives just before the command (not yet announced by EXISTS) would turn a
+    // client's correct `1:*` into an error through no fault of its own. UIDs never get the BAD
+    // (`UID FETCH 1:*` of an empty mailbox is legal); SEARCH resolves its sequence-set key
+    // leniently too (search-eval.ts), as a criterion.
     for (const r of set.ranges) {
-      if (r.from === '*' || r.to === '*') {
-        if (view.exists === 0) throw bad('Hộp thư trống: "*" không chỉ thư nào', 'The mailbox is empty: "*" names no message');
-        continue;
-      }
+      if (r.from === '*' || r.to === '*') continue;
       if (Math.max(r.from, r.to) > view.exists) throw bad('Số thứ tự không tồn tại', 'Invalid message sequence number');
     }
   }
