@@ -12,7 +12,7 @@ import { registry, capabilities, type CommandSpec } from './commands/registry.js
 import type { ConnectionCounter } from '../net/index.js';
 import type { Conn } from './conn.js';
 import type { ImapDeps } from './deps.js';
-import { toImapFailure } from './errors.js';
+import { no, toImapFailure } from './errors.js';
 import { flagList, seqSet, str } from './format.js';
 import type { MailboxHub } from './hub.js';
 import { createCommandParser } from './protocol/parser.js';
@@ -32,6 +32,55 @@ export interface ServerShared {
 
 /** Commands whose non-UID form must not see EXPUNGE responses (RFC 9051 §7.5.1). */
 const NO_EXPUNGE: ReadonlySet<ImapCommandType> = new Set(['FETCH', 'STORE', 'SEARCH', 'SORT', 'THREAD', 'COPY']);
+
+/**
+ * Does the command work on (or wait on) the selected mailbox? When that mailbox has been deleted
+ * elsewhere, such a command is answered with BYE (endIfSelectedGone): FETCH, STORE, SEARCH, SORT,
+ * THREAD, COPY, MOVE, EXPUNGE and their UID forms, CHECK, IDLE, and NOOP (in the selected state a
+ * client's way of polling the mailbox: answering it OK would leave the client on a mailbox that
+ * is gone, never told). The others do not depend on it and run as usual (an APPEND to another
+ * folder, LIST, STATUS, LOGOUT...); SELECT/EXAMINE leave the gone mailbox for the new one, and
+ * CLOSE/UNSELECT just leave it (commands/close.ts does not expunge a gone mailbox). A record, so
+ * that a new command must be classified here.
+ */
+const ON_SELECTED: Readonly<Record<ImapCommandType, boolean>> = {
+  CAPABILITY: false,
+  NOOP: true,
+  LOGOUT: false,
+  ID: false,
+  STARTTLS: false,
+  LOGIN: false,
+  AUTHENTICATE: false,
+  ENABLE: false,
+  COMPRESS: false,
+  SELECT: false,
+  EXAMINE: false,
+  CREATE: false,
+  DELETE: false,
+  RENAME: false,
+  SUBSCRIBE: false,
+  UNSUBSCRIBE: false,
+  LIST: false,
+  LSUB: false,
+  NAMESPACE: false,
+  STATUS: false,
+  APPEND: false,
+  IDLE: true,
+  GETQUOTA: false,
+  GETQUOTAROOT: false,
+  SETQUOTA: false,
+  CHECK: true,
+  CLOSE: false,
+  UNSELECT: false,
+  EXPUNGE: true,
+  FETCH: true,
+  STORE: true,
+  COPY: true,
+  MOVE: true,
+  SEARCH: true,
+  SORT: true,
+  THREAD: true,
+};
 
 export class Session {
   state: SessionState = 'not-authenticated';
@@ -165,8 +214,9 @@ export class Session {
     } finally {
       this.busy = false;
       done();
-      // Told during a command after its tagged response was written: end now, between commands.
-      if (this.selected?.view.gone && this.lineHandler === null) void this.endIfSelectedGone();
+      // Told during a command that does not need the mailbox (its tagged response was written),
+      // or while bytes were still coming: end now if that is between commands.
+      this.endIfGoneBetweenCommands();
     }
   }
 
@@ -195,8 +245,9 @@ export class Session {
       }
       case 'command':
         this.currentTag = ev.tag;
-        // Nothing more runs against a selected mailbox that is gone (see endIfSelectedGone).
-        if (await this.endIfSelectedGone()) return;
+        // Nothing more runs against a selected mailbox that is gone (see endIfSelectedGone);
+        // commands that do not need it run (ON_SELECTED).
+        if (await this.endIfSelectedGone(ev.command)) return;
         await this.finish(ev.tag, ev.command, () => this.run(ev.command));
         return;
     }
@@ -231,7 +282,7 @@ export class Session {
       const f = toImapFailure(e);
       if (f.internal) this.deps.log.error({ err: e, command: cmd?.type, session: this.id }, 'imap command failed');
       await this.notify(cmd);
-      if (await this.endIfSelectedGone()) return;
+      if (await this.endIfSelectedGone(cmd)) return;
       await this.conn.write(`${tag} ${f.status} ${f.code ? `[${f.code}] ` : ''}${f.text}\r\n`);
       this.next();
       return;
@@ -244,7 +295,7 @@ export class Session {
         return;
       case 'no': {
         await this.notify(cmd);
-        if (await this.endIfSelectedGone()) return;
+        if (await this.endIfSelectedGone(cmd)) return;
         await this.conn.write(`${tag} ${outcome.bad ? 'BAD' : 'NO'} ${outcome.code ? `[${outcome.code}] ` : ''}${outcome.text}\r\n`);
         this.next();
         return;
@@ -252,7 +303,7 @@ export class Session {
       case 'ok': {
         if (outcome.then !== 'close') {
           await this.notify(cmd);
-          if (await this.endIfSelectedGone()) return;
+          if (await this.endIfSelectedGone(cmd)) return;
         }
         const text = outcome.text ?? bi('Xong', 'Completed');
         await this.conn.write(`${tag} OK ${outcome.code ? `[${outcome.code}] ` : ''}${text}\r\n`);
@@ -385,8 +436,10 @@ export class Session {
   /**
    * The hub found the selected mailbox deleted (another session's DELETE, an admin deleting it or
    * purging its account; in another process, the IDLE poll). In IDLE, or between commands, the
-   * session ends at once; during a command, in place of that command's tagged response
-   * (finish), so the BYE never lands inside a response.
+   * session ends at once; during a command that needs the mailbox, in place of that command's
+   * tagged response (finish), so the BYE never lands inside a response; during one that does not,
+   * after its tagged response. Never while the client is partway through sending a command (an
+   * APPEND's literal): that command arrives whole first, and runs if it does not need the mailbox.
    */
   private selectedGone(view: MailboxView): void {
     if (this.selected?.view !== view) return;
@@ -399,7 +452,18 @@ export class Session {
         .catch((err: unknown) => this.deps.log.warn({ err }, 'imap: ending a session failed'));
       return;
     }
-    if (!this.busy && this.lineHandler === null) void this.endIfSelectedGone();
+    this.endIfGoneBetweenCommands();
+  }
+
+  /**
+   * Between commands, with nothing of the next one received (no partial command in the parser, no
+   * command waiting to run), end the session now if its selected mailbox is gone. Otherwise the
+   * next command decides (handleEvent): it runs if it does not need the mailbox.
+   */
+  private endIfGoneBetweenCommands(): void {
+    if (!this.selected?.view.gone || this.busy || this.idling || this.lineHandler !== null) return;
+    if (this.queue.length > 0 || this.parser.bufferedBytes > 0) return;
+    void this.endIfSelectedGone();
   }
 
   /**
@@ -413,9 +477,11 @@ export class Session {
    * RENAME keeps the mailbox's id, so sessions on it carry on (RFC 2180 §3.4); the session that
    * DELETEs its own selected mailbox unselects it first (commands/mailboxes.ts) and stays.
    */
-  private async endIfSelectedGone(): Promise<boolean> {
+  private async endIfSelectedGone(cmd: ImapCommand | null = null): Promise<boolean> {
     const sel = this.selected;
     if (!sel?.view.gone || this.conn.closed) return false;
+    // A command that does not need the selected mailbox runs and is answered (cmd null: IDLE's DONE).
+    if (cmd !== null && !ON_SELECTED[cmd.type]) return false;
     this.deps.log.info({ session: this.id, account: this.account?.address, mailbox: sel.mailbox.id }, 'imap session ended: its selected mailbox was deleted');
     await this.bye(bi(`Hộp thư đang mở (${sel.mailbox.name}) đã bị xóa; hãy kết nối lại`, `The selected mailbox (${sel.mailbox.name}) was deleted; please reconnect`));
     return true;
@@ -433,8 +499,25 @@ export class Session {
         if (this.selected?.view === view) this.mailboxChanged();
       },
       idling: () => this.idling,
-      gone: () => this.selectedGone(view),
+      gone: () => {
+        // Marked even before `selected` is set (below): a deletion told while the check runs.
+        view.gone = true;
+        this.selectedGone(view);
+      },
     }, mailbox.accountId);
+    // A DELETE committed after the status read and before the watch was told to no one: look
+    // again now that deletions reach this view (or another process deleted it meanwhile).
+    let stillThere = false;
+    try {
+      stillThere = Boolean(await this.deps.store.getMailboxById(mailbox.id)) && !view.gone;
+    } catch (e) {
+      unwatch();
+      throw e;
+    }
+    if (!stillThere) {
+      unwatch();
+      throw no('NONEXISTENT', 'Không có hộp thư này', 'No such mailbox');
+    }
     this.selected = { mailbox, view, unwatch };
     this.state = 'selected';
     this.savedSearch = [];

@@ -1,5 +1,5 @@
 /** CHECK, CLOSE (expunges silently), UNSELECT (RFC 3691). */
-import { bi } from '../../lib/errors.js';
+import { bi, isMailError } from '../../lib/errors.js';
 import { ok } from '../state.js';
 import { SELECTED, type CommandSpec } from './spec.js';
 
@@ -16,8 +16,15 @@ export const closeCommand: CommandSpec<'CLOSE'> = {
   async run(s) {
     const { mailbox, view } = s.sel();
     s.unselect();
-    // RFC 9051 §6.4.1: no untagged EXPUNGE responses for CLOSE.
-    if (!view.readOnly) await s.deps.store.expunge(mailbox.id, undefined, { origin: s.id });
+    // RFC 9051 §6.4.1: no untagged EXPUNGE responses for CLOSE. A mailbox deleted elsewhere
+    // (view.gone, or found gone by the store now) has nothing left to expunge: CLOSE just leaves it.
+    if (!view.readOnly && !view.gone) {
+      try {
+        await s.deps.store.expunge(mailbox.id, undefined, { origin: s.id });
+      } catch (e) {
+        if (!isMailError(e, 'NOT_FOUND')) throw e;
+      }
+    }
     return ok(bi('Đã đóng hộp thư', 'CLOSE completed'));
   },
 };
