@@ -33,6 +33,11 @@ export interface PartView {
    * not text (RFC 2045 §2.7/2.8, RFC 5322 §3.5); programs reading it as a C string stop there.
    */
   nul: boolean;
+  /**
+   * A base64 text part restarts after "=" padding with a uuencoded file at more points than are
+   * tried (MAX_UU_RESTARTS), or the scan ran out of time trying them: it cannot be checked.
+   */
+  restartsCapped: boolean;
 }
 
 /** A file uuencoded inside a text body, as uudecode would save it. */
@@ -54,7 +59,7 @@ export const MAX_PARAMS = 256;
 export const MAX_UU_FILES = 1000;
 
 /** Leaves of the MIME tree, attached messages (message/rfc822) opened, in document order. */
-export function leafParts(msg: ParsedMessage, raw: Buffer, maxParts = 10_000): PartView[] {
+export function leafParts(msg: ParsedMessage, raw: Buffer, maxParts = 10_000, deadline = Number.POSITIVE_INFINITY): PartView[] {
   const out: PartView[] = [];
   const walk = (p: MimePart, prefix: string, depth: number): void => {
     if (out.length >= maxParts) return;
@@ -64,7 +69,7 @@ export function leafParts(msg: ParsedMessage, raw: Buffer, maxParts = 10_000): P
       return;
     }
     // An attached message counts as a part with a name (it may be "x.exe.eml"), then its contents.
-    out.push({ part: p, path, messageDepth: depth, ...partFiles(p, raw) });
+    out.push({ part: p, path, messageDepth: depth, ...partFiles(p, raw, deadline) });
     if (p.message) walk(p.message.part, path, depth + 1);
   };
   walk(msg.structure, '', 0);
@@ -200,7 +205,7 @@ export function headerFields(raw: Buffer, part: MimePart, maxBytes = 64 * 1024):
 }
 
 /** The names of a part (parser's filename, Content-Type name, Content-Disposition filename, re-read from its header) and the files uuencoded in it. */
-export function partFiles(part: MimePart, raw: Buffer): Pick<PartView, 'names' | 'fileNames' | 'uuencoded' | 'paramsCapped' | 'uuCapped' | 'nul'> {
+export function partFiles(part: MimePart, raw: Buffer, deadline = Number.POSITIVE_INFINITY): Pick<PartView, 'names' | 'fileNames' | 'uuencoded' | 'paramsCapped' | 'uuCapped' | 'nul' | 'restartsCapped'> {
   const names = new Set<string>();
   const add = (v: string | null | undefined): void => {
     if (v && v.trim()) names.add(decodeEncodedWords(v));
@@ -221,6 +226,7 @@ export function partFiles(part: MimePart, raw: Buffer): Pick<PartView, 'names' |
   let uuencoded: UuFile[] = [];
   let uuCapped = false;
   let nul = false;
+  let restartsCapped = false;
   if (part.type === 'text') {
     const enc = part.encoding.trim().toLowerCase();
     const bytes = decodeBody(raw, part, part.size);
@@ -236,32 +242,102 @@ export function partFiles(part: MimePart, raw: Buffer): Pick<PartView, 'names' |
         const more = uuencodedFiles(restarted);
         uuencoded = [...uuencoded, ...more.files];
         uuCapped ||= more.capped || reading.restartsCapped === true;
-        for (const at of reading.restarts ?? []) {
-          if (restarted.toString('latin1', at, at + 5) !== 'begin') continue;
-          if (uuencoded.length >= MAX_UU_FILES) {
-            uuCapped = true;
-            break;
-          }
-          uuencoded.push(...uuencodedFiles(restarted.subarray(at), UU_HEAD_BYTES, 1).files);
-        }
+        const found = restartedUuFiles(restarted, reading.restarts ?? [], MAX_UU_FILES - uuencoded.length, deadline);
+        uuencoded.push(...found.files);
+        restartsCapped = found.capped;
       }
     }
-    nul = enc !== 'base64' && enc !== 'binary' && bytes.indexOf(0) >= 0;
+    nul = enc !== 'base64' && textHasNul(bytes, part);
     for (const f of uuencoded) add(f.name);
   }
-  return { names: [...names], fileNames, uuencoded, paramsCapped: capped.hit, uuCapped, nul };
+  return { names: [...names], fileNames, uuencoded, paramsCapped: capped.hit, uuCapped, nul, restartsCapped };
+}
+
+/**
+ * Restart points (after base64 "=" padding) tried per part for a uuencoded file beginning there,
+ * at most; past them the part cannot be checked. Each try costs at most UU_RESTART_WINDOW bytes,
+ * so a part of any size costs at most this many windows (never the rest of the part per point).
+ */
+export const MAX_UU_RESTARTS = 32;
+
+/** Decoded bytes read from a restart point for its uuencoded file's head: UU_HEAD_BYTES of data, in lines, with room. */
+export const UU_RESTART_WINDOW = Math.ceil(UU_HEAD_BYTES / 45) * 64 + 4096;
+
+/** "begin MODE " (or "begin-base64 MODE ") exactly at lastIndex: the only test made at each restart point. */
+const UU_BEGIN_AT = /begin(?:-base64)? [0-7]{1,6} [^\r\n]/y;
+
+/**
+ * Files uuencoded from a restart point on (a client may save a restarted piece as a text of its
+ * own, "begin …" its first line). `restarted` is the decoded part, `restarts` where pieces
+ * begin in it. Each point is tested with a sticky match on a string made once; a match decodes
+ * only a window (UU_RESTART_WINDOW) for the file's name and head; when the window stops short of
+ * the part's end, the file gets the largest size it may have (the rest of the part), so size
+ * rules still hold.
+ * At most MAX_UU_RESTARTS points are tried (and `room` files kept); past them, or past
+ * `deadline`, `capped` is set: the part cannot be checked. Linear in the part's size.
+ */
+export function restartedUuFiles(restarted: Buffer, restarts: readonly number[], room: number, deadline = Number.POSITIVE_INFINITY): { files: UuFile[]; capped: boolean } {
+  const files: UuFile[] = [];
+  let text: string | null = null;
+  let tries = 0;
+  for (const at of restarts) {
+    // Most points are not "b": no string is made for them.
+    if (at >= restarted.length || restarted[at] !== 0x62) continue;
+    text ??= restarted.toString('latin1');
+    UU_BEGIN_AT.lastIndex = at;
+    if (!UU_BEGIN_AT.test(text)) continue;
+    if (++tries > MAX_UU_RESTARTS || files.length >= room || Date.now() > deadline) return { files, capped: true };
+    const end = Math.min(restarted.length, at + UU_RESTART_WINDOW);
+    const file = uuencodedFiles(restarted.subarray(at, end), UU_HEAD_BYTES, 1).files[0];
+    if (!file) continue;
+    if (end < restarted.length) file.size = Math.max(file.size, Math.floor(((restarted.length - at) * 3) / 4));
+    files.push(file);
+  }
+  return { files, capped: false };
+}
+
+/** Charsets whose text holds NUL bytes as a matter of course (UTF-16 / UTF-32 / UCS-2 / UCS-4 code units). */
+const WIDE_CHARSET = /^(?:utf-?(?:16|32)|ucs-?[24]|unicode)/i;
+
+/** Bytes that may follow a NUL at the very end of a text (devices end their text with one). */
+function isTrailer(c: number): boolean {
+  return c === 0 || c === 0x0d || c === 0x0a || c === 0x20 || c === 0x09;
+}
+
+/**
+ * Does the decoded text body hold a NUL before its last character? Not for a UTF-16/32 charset
+ * (NUL bytes are half its ASCII), nor for NULs that only end the text (with line breaks or
+ * spaces around them). Most bodies have no NUL at all: one native search decides for them.
+ */
+export function textHasNul(bytes: Buffer, part: MimePart): boolean {
+  const first = bytes.indexOf(0);
+  if (first < 0) return false;
+  const charset = part.params.find((p) => p.name === 'charset')?.value.trim() ?? '';
+  if (WIDE_CHARSET.test(charset)) return false;
+  let last = bytes.length;
+  while (last > first && isTrailer(bytes[last - 1] as number)) last--;
+  return last > first;
 }
 
 /** Header fields RFC 2045 allows once per part, whose values decide how the part is read. */
 const SINGLE_FIELDS = ['content-type', 'content-transfer-encoding'];
 
+/** Header lines looked at after a header block that a non-field line ended (up to the blank line). */
+const HIDDEN_FIELD_BYTES = 64 * 1024;
+
+/** A field line whose name a client may take for a MIME field ("Content-…:", "MIME-Version:"). */
+const MIME_FIELD_LINE = /^(?:content-[!-9;-~]*|mime-version)[ \t]*:/i;
+
 /**
  * Why the part's own header can be read in more than one way, or null: a Content-Type or
- * Content-Transfer-Encoding field more than once with different values, or a Content-Type with
- * more than one boundary parameter. The parser takes the first of each, a mail client may take
- * another (RFC 2045 allows one), so what is checked need not be what is saved. Identical repeats
- * (same value, whitespace aside) leave no doubt and are not counted. Reads the header bytes
- * line by line, converting only the lines of these two fields.
+ * Content-Transfer-Encoding field more than once with different values, a Content-Type with
+ * more than one boundary (or RFC 2231 boundary sections with a gap), or a header block that a
+ * line without a colon ended early, MIME fields following it before the blank line. The parser
+ * takes the first field and ends the header at such a line; a mail client may take another
+ * (RFC 2045 allows one) or read on, so what is checked need not be what is saved. Repeats with
+ * the same meaning (parsed values compared: type and parameter names in any case, quoting aside,
+ * charset in any case, the boundary byte for byte) leave no doubt and are not counted. Reads the
+ * header bytes line by line, converting only the lines of these two fields.
  */
 export function ambiguousHeader(raw: Buffer, part: MimePart): string | null {
   const end = Math.min(part.bodyStart, raw.length);
@@ -269,10 +345,13 @@ export function ambiguousHeader(raw: Buffer, part: MimePart): string | null {
   const fields = new Map<string, string[][]>();
   let pos = Math.max(0, part.headerStart);
   let cur: string[] | null = null;
+  /** Did an empty line end the header block (the ordinary case)? */
+  let blank = false;
   while (pos < end) {
     let nl = raw.indexOf(0x0a, pos);
     if (nl < 0 || nl >= end) nl = end;
     const c = raw[pos] as number;
+    blank = nl === pos || (nl === pos + 1 && c === 0x0d);
     if (c === 0x20 || c === 0x09) {
       if (cur) cur.push(raw.toString('latin1', pos, nl));
     } else {
@@ -295,17 +374,76 @@ export function ambiguousHeader(raw: Buffer, part: MimePart): string | null {
   }
   for (const [name, list] of fields) {
     const cte = name === 'content-transfer-encoding';
-    const seen = list.map((lines) => {
-      const v = lines.join(' ').replace(/\s+/g, ' ').trim();
-      return cte ? v.toLowerCase() : v;
-    });
-    if (new Set(seen).size > 1) return `${cte ? 'Content-Transfer-Encoding' : 'Content-Type'} given ${seen.length} times with different values`;
+    // Unfolded as RFC 5322 §2.2.3 says: line breaks out, the whitespace after them kept.
+    const values = list.map((lines) => lines.map((l) => l.replace(/\r$/, '')).join(''));
+    if (values.length > 1) {
+      const seen = values.map((v) => (cte ? v.replace(/\s+/g, ' ').trim().toLowerCase() : contentTypeKey(v)));
+      if (new Set(seen).size > 1) return `${cte ? 'Content-Transfer-Encoding' : 'Content-Type'} given ${seen.length} times with different values`;
+    }
     if (!cte) {
-      const n = boundaryParams(seen[0] as string);
-      if (n > 1) return `Content-Type with ${n} boundary parameters`;
+      for (const v of values) {
+        const n = boundaryParams(v);
+        if (n > 1) return `Content-Type with ${n} boundary parameters`;
+        if (boundarySectionsGap(v)) return 'Content-Type with boundary sections (RFC 2231) not numbered 0, 1, 2 …';
+      }
     }
   }
+  // A line that is neither a field nor a continuation ended the header (the parser reads the
+  // body from there); a client that skips the line reads the fields after it as this part's.
+  if (!blank && end < Math.min(part.end, raw.length)) {
+    const hidden = hiddenField(raw, end, Math.min(part.end, raw.length, end + HIDDEN_FIELD_BYTES));
+    if (hidden) return `a line without a field name ends the header, "${hidden}" follows before the blank line`;
+  }
   return null;
+}
+
+/**
+ * The first MIME field line (MIME_FIELD_LINE) in [from, to) before the first empty line, or
+ * null. `from` is the line that ended the header block early; the body proper begins after the
+ * blank line, and its lines are never looked at.
+ */
+function hiddenField(raw: Buffer, from: number, to: number): string | null {
+  let pos = from;
+  while (pos < to) {
+    let nl = raw.indexOf(0x0a, pos);
+    if (nl < 0 || nl >= to) nl = to;
+    let e = nl;
+    if (e > pos && raw[e - 1] === 0x0d) e--;
+    if (e === pos) return null;
+    const c = raw[pos] as number;
+    if (c === 0x43 || c === 0x63 || c === 0x4d || c === 0x6d) {
+      const line = raw.toString('latin1', pos, Math.min(e, pos + 200));
+      const m = MIME_FIELD_LINE.exec(line);
+      if (m) return line.slice(0, m[0].length - 1).trim();
+    }
+    pos = nl + 1;
+  }
+  return null;
+}
+
+/** Parameters of a header value: `; name = value` pairs (value a quoted string or up to the next ";"). */
+const PARAM_RE = /;\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g;
+
+/**
+ * A Content-Type value as it is read, for comparing repeats: the media type lower-cased
+ * (comments and whitespace out), each parameter by its lower-cased name with its value
+ * unquoted, the charset in lower case, every other value (the boundary above all) byte for
+ * byte, in a fixed order. Two values with the same key mean the same to any reader.
+ */
+export function contentTypeKey(value: string): string {
+  const semi = value.search(/;|"/);
+  const type = stripComments(semi < 0 ? value : value.slice(0, semi))
+    .replace(/\s+/g, '')
+    .toLowerCase();
+  const params: string[] = [];
+  for (const m of (semi < 0 ? '' : value.slice(semi)).matchAll(PARAM_RE)) {
+    const name = (m[1] as string).toLowerCase();
+    let v = (m[2] as string).trim();
+    if (v.startsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
+    if (name === 'charset' || name === 'charset*') v = v.toLowerCase();
+    params.push(JSON.stringify([name, v]));
+  }
+  return JSON.stringify([type, params.sort()]);
 }
 
 /**
@@ -316,13 +454,11 @@ export function ambiguousHeader(raw: Buffer, part: MimePart): string | null {
  */
 export function boundaryParams(value: string): number {
   if (!/boundary/i.test(value)) return 0;
-  const re = /;\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g;
   let plain = 0;
   let sections = 0;
   const numbers = new Set<number>();
   let repeated = false;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(value)) !== null) {
+  for (const m of value.matchAll(PARAM_RE)) {
     const key = (m[1] as string).toLowerCase();
     if (key === 'boundary' || key === 'boundary*') {
       plain++;
@@ -336,6 +472,24 @@ export function boundaryParams(value: string): number {
     numbers.add(k);
   }
   return plain + sections + (repeated ? 1 : 0);
+}
+
+/**
+ * Are there RFC 2231 boundary sections not numbered 0, 1, 2 … without a gap (`boundary*0` and
+ * `boundary*2`, or no `boundary*0`)? Readers differ there: one joins what is there, another
+ * stops at the gap or ignores the parameter, each with another boundary.
+ */
+export function boundarySectionsGap(value: string): boolean {
+  if (!/boundary\*/i.test(value)) return false;
+  const numbers = new Set<number>();
+  for (const m of value.matchAll(PARAM_RE)) {
+    const sec = /^boundary\*(\d+)\*?$/i.exec(m[1] as string);
+    // "boundary*01" is not section 1 to every reader either.
+    if (sec) numbers.add(/^0\d/.test(sec[1] as string) ? -1 : Number(sec[1]));
+  }
+  if (numbers.size === 0) return false;
+  for (let k = 0; k < numbers.size; k++) if (!numbers.has(k)) return true;
+  return false;
 }
 
 /** uuencode's character to its 6 bits (both space and backquote are 0). */

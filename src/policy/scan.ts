@@ -12,8 +12,8 @@ import { decodeBody } from '../mail/decode.js';
 import { decodePart, decodePartTail, MAX_BASE64_RESTARTS, type Base64Reading } from './decode.js';
 import { parseMessage } from '../mail/parse.js';
 import type { MimePart, ParsedMessage } from '../mail/types.js';
-import { ambiguousHeader, leafParts, MAX_PARAMS, MAX_UU_FILES, uuencodedFiles, type PartView, type UuFile } from './mime.js';
-import { extensionOf, isExecutableType } from './names.js';
+import { ambiguousHeader, leafParts, MAX_PARAMS, MAX_UU_FILES, MAX_UU_RESTARTS, uuencodedFiles, type PartView, type UuFile } from './mime.js';
+import { executableExtension, extensionOf, isExecutableType } from './names.js';
 import { hasZipEnd, SNIFF_BYTES, sniffArchive, sniffExecutable, sniffMessage, ZIP_END_SEARCH_BYTES } from './sniff.js';
 import type { PolicyMessage } from './types.js';
 
@@ -39,7 +39,7 @@ export interface MessageScan {
 }
 
 /** Restart points after base64 padding whose bytes look like an executable or archive, inspected per part at most. */
-export const MAX_RESTART_FILES = 64;
+export const MAX_RESTART_FILES = 16;
 
 const cache = new WeakMap<PolicyMessage, Promise<MessageScan>>();
 
@@ -141,11 +141,56 @@ function ambiguousPart(part: MimePart, raw: Buffer): string | null {
   return null;
 }
 
+/**
+ * Does a restarted piece begin a file a client may save and run or open: a real PE ("MZ", its
+ * e_lfanew pointing at "PE\0\0" within the piece), ELF or Mach-O, or an archive other than zip?
+ * Not a bare "MZ" and NUL, nor a zip member signature: chunk boundaries of harmless files land
+ * on those (a zip's second member, random bytes), and a zip there is found by its end record.
+ */
+export function restartedFile(rest: Buffer): boolean {
+  const exe = sniffExecutable(rest.subarray(0, SNIFF_BYTES));
+  if (exe === 'pe') {
+    if (rest.length < 0x40) return false;
+    const lfanew = rest.readUInt32LE(0x3c);
+    if (lfanew < 4 || lfanew > rest.length - 4) return false;
+    return rest.readUInt32BE(lfanew) === 0x50450000;
+  }
+  if (exe) return true;
+  const archive = sniffArchive(rest);
+  return archive !== null && archive !== 'zip';
+}
+
+const LOCAL_HEADER = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+const CENTRAL_HEADER = Buffer.from([0x50, 0x4b, 0x01, 0x02]);
+
+/**
+ * Member names in the zip headers found anywhere in `b`, local (PK\x03\x04) and central
+ * (PK\x01\x02), each read as UTF-8 and as a legacy code page; at most `max` headers of each
+ * kind, one native search per header (linear).
+ */
+export function zipHeaderNames(b: Buffer, max: number): string[] {
+  const out = new Set<string>();
+  const scan = (sig: Buffer, lenAt: number, nameAt: number): void => {
+    let n = 0;
+    for (let i = b.indexOf(sig); i >= 0 && i + nameAt <= b.length && n < max; i = b.indexOf(sig, i + 4)) {
+      n++;
+      const len = b.readUInt16LE(i + lenAt);
+      if (len === 0 || i + nameAt + len > b.length) continue;
+      const raw = b.subarray(i + nameAt, i + nameAt + len);
+      out.add(raw.toString('utf8'));
+      out.add(raw.toString('latin1'));
+    }
+  };
+  scan(LOCAL_HEADER, 26, 30);
+  scan(CENTRAL_HEADER, 28, 46);
+  return [...out];
+}
+
 async function scanTree(s: ScanState, parsed: ParsedMessage, raw: Buffer, outer: Outer | null): Promise<void> {
   const { config, extensions, limits } = s;
   const ambiguous = ambiguousPart(parsed.structure, raw);
   if (ambiguous) s.incomplete ??= { limit: 'header', detail: outer ? `${outer.label}: ${ambiguous}` : ambiguous };
-  const views = leafParts(parsed, raw, s.partsLeft);
+  const views = leafParts(parsed, raw, s.partsLeft, s.deadline);
   /** Content (magic numbers, archives) under one name; archives open in the inspection child process (archive/pool.ts). */
   const content = async (bytes: Buffer, name: string, report: InspectReport): Promise<void> => {
     if (sniffArchive(bytes) !== null || isArchiveName(name) || hasZipEnd(bytes)) {
@@ -156,6 +201,34 @@ async function scanTree(s: ScanState, parsed: ParsedMessage, raw: Buffer, outer:
       report.messages.push(...r.messages);
       report.unscannable ??= r.unscannable;
     } else await inspectFile(bytes, name, extensions, limits, report);
+  };
+  /**
+   * Another reading of a part (a restart point, the shifted reading): an archive only when its
+   * bytes are one (its name was checked with the part; a harmless .zip read otherwise is not a
+   * zip). Member names in its zip headers (local and central) are checked whatever the rest.
+   * `members` (the part's own reading's members, for the shifted reading): a zip there that
+   * cannot be read but names only those members is that zip damaged by the shift (chunk-padded
+   * encoders), not something else: its "cannot be checked" is not counted.
+   */
+  const sniffedContent = async (bytes: Buffer, name: string, report: InspectReport, members?: ReadonlySet<string>): Promise<void> => {
+    const kind = sniffArchive(bytes);
+    if (kind === null && !hasZipEnd(bytes)) {
+      await inspectFile(bytes, '', extensions, limits, report);
+      return;
+    }
+    const names = kind === null || kind === 'zip' ? zipHeaderNames(bytes, limits.maxEntries) : [];
+    for (const n of names) if (executableExtension(n, extensions) !== null) report.executables.push({ path: name ? `${name}/${n}` : n, name: n, why: 'name' });
+    // A zip's start with no end record (a chunk-padded zip read shifted: its first chunk intact,
+    // the rest garbage): nothing more can be read than the names above.
+    if (kind === 'zip' && !hasZipEnd(bytes)) return;
+    const r = emptyReport();
+    await content(bytes, name, r);
+    report.executables.push(...r.executables);
+    report.encrypted.push(...r.encrypted);
+    report.members.push(...r.members);
+    report.messages.push(...r.messages);
+    const damaged = members !== undefined && members.size > 0 && names.every((n) => members.has(n));
+    if (!damaged) report.unscannable ??= r.unscannable;
   };
   for (const view of views) {
     if (s.partsLeft <= 0) {
@@ -173,6 +246,7 @@ async function scanTree(s: ScanState, parsed: ParsedMessage, raw: Buffer, outer:
     const report = emptyReport();
     if (view.paramsCapped) s.incomplete ??= { limit: 'params', detail: `part ${view.path}: more than ${MAX_PARAMS} header parameters` };
     if (view.uuCapped) s.incomplete ??= { limit: 'uuencoded', detail: `part ${view.path}: more than ${MAX_UU_FILES} uuencoded files` };
+    if (view.restartsCapped) s.incomplete ??= { limit: 'base64', detail: `part ${view.path}: uuencoded files at more than ${MAX_UU_RESTARTS} base64 restart points (or out of time)` };
     if (view.nul) s.incomplete ??= { limit: 'nul', detail: `part ${view.path}: NUL bytes in a ${view.part.type}/${view.part.subtype} part (${view.part.encoding})` };
     const nested: Array<{ bytes: Buffer; outer: Outer }> = [];
     if (view.part.message) {
@@ -192,26 +266,35 @@ async function scanTree(s: ScanState, parsed: ParsedMessage, raw: Buffer, outer:
       await content(bytes, name, report);
       if (b64.midPadding) {
         // base64 data after "=" padding (never in ordinary mail, which pads only at the end): a
-        // client may restart decoding there and save what follows as the file. Every restart
-        // point whose bytes start like an executable or an archive is inspected as the file.
+        // client may restart decoding there and save what follows as the file. Restart points
+        // whose bytes begin a real executable or an archive other than zip are inspected as the
+        // file (a zip after a prefix is found by its end record in the whole reading above; zip
+        // signatures and a bare "MZ" are common at chunk boundaries of harmless files).
         const reading: Base64Reading = { midPadding: false, restarts: [] };
         const whole = decodePart(raw, view.part, config.limits.maxMessageBytes, reading);
         let files = 0;
         for (const at of reading.restarts ?? []) {
           if (at >= whole.length) break;
           const rest = whole.subarray(at);
-          if (sniffExecutable(rest) === null && sniffArchive(rest) === null) continue;
+          if (!restartedFile(rest)) continue;
           if (++files > MAX_RESTART_FILES) {
             s.incomplete ??= { limit: 'base64', detail: `part ${view.path}: more than ${MAX_RESTART_FILES} files after base64 padding` };
             break;
           }
-          await content(rest, name, report);
+          if (Date.now() > s.deadline) {
+            s.incomplete ??= { limit: 'parse', detail: `scan time limit (${limits.timeMs} ms)` };
+            break;
+          }
+          await sniffedContent(rest, name, report);
         }
         if (reading.restartsCapped) s.incomplete ??= { limit: 'base64', detail: `part ${view.path}: base64 restarts after padding more than ${MAX_BASE64_RESTARTS} times` };
-        // A decoder that skips "=" and reads on bit by bit (mail/decode.ts) saves other bytes again.
-        const shifted = decodeBody(raw, view.part, SNIFF_BYTES);
-        const kind = sniffExecutable(shifted);
-        if (kind) report.executables.push({ path: '', name, why: kind });
+        // A decoder that skips "=" and reads on bit by bit (mail/decode.ts, as IMAP FETCH BINARY
+        // does) saves other bytes again: that reading is inspected in full too, within the
+        // message size limit (archives opened, an attached message opened).
+        const shifted = decodeBody(raw, view.part, config.limits.maxMessageBytes);
+        const ownMembers = new Set(report.members.filter((m) => m.startsWith(`${name}/`)).map((m) => m.slice(name.length + 1)));
+        await sniffedContent(shifted, name, report, ownMembers);
+        if (!message && sniffMessage(shifted)) nested.push({ bytes: shifted, outer: { label, level, archiveLevel: outer?.archiveLevel ?? 0 } });
       }
       if (message) nested.push({ bytes, outer: { label, level, archiveLevel: outer?.archiveLevel ?? 0 } });
       // Each file uuencoded in a text body: its own name and content (the whole file when it is an
