@@ -119,9 +119,23 @@ async function openMessage(s: ScanState, bytes: Buffer, outer: Outer): Promise<v
     return;
   }
   s.bytesLeft -= bytes.length;
-  const parsed = parseMessage(bytes, { maxDepth: Math.max(1, maxDepth - outer.level), maxParts: Math.max(1, s.partsLeft) });
+  const message = withoutMboxLine(bytes);
+  const parsed = parseMessage(message, { maxDepth: Math.max(1, maxDepth - outer.level), maxParts: Math.max(1, s.partsLeft) });
   if (parsed.incomplete) s.incomplete ??= { limit: parsed.incomplete.limit, detail: `${outer.label}: ${parsed.incomplete.detail}` };
-  await scanTree(s, parsed, bytes, outer);
+  await scanTree(s, parsed, message, outer);
+}
+
+/**
+ * A message saved from an mbox file may begin with its "From " separator line (RFC 4155: "From ",
+ * the sender, a date), which mail programs skip when they open the .eml. Read it from the line
+ * after, like they do: the header block would otherwise end at that line, its fields would be
+ * taken for body text and the parts inside would go unchecked (or the message be refused as
+ * "cannot be checked").
+ */
+function withoutMboxLine(bytes: Buffer): Buffer {
+  if (bytes.length < 5 || bytes.toString('latin1', 0, 5) !== 'From ') return bytes;
+  const lf = bytes.indexOf(0x0a);
+  return lf < 0 || lf > 1000 ? bytes : bytes.subarray(lf + 1);
 }
 
 /**

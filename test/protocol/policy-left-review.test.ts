@@ -269,3 +269,39 @@ describe('NUL in text parts', () => {
     expect(r.response).toContain('NUL');
   });
 });
+
+describe('an attached message saved from an mbox file (a "From " separator line first)', () => {
+  const eml = (inner: string): string =>
+    [
+      'From nguoigui@example.org Mon Nov 23 10:00:00 2026',
+      'From: Nguoi Gui <nguoigui@example.org>',
+      'To: longnv@example.gov.vn',
+      'Subject: thu cu',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="in"',
+      '',
+      '--in',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'Noi dung thu cu.',
+      '--in',
+      inner,
+      '--in--',
+      '',
+    ].join('\r\n');
+
+  it('is opened from the line after it: a clean one is delivered', async () => {
+    const inner = 'Content-Type: application/pdf; name="cv.pdf"\r\nContent-Disposition: attachment; filename="cv.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n' + b64('%PDF-1.7 van ban');
+    const r = await send(app, mimeMessage({ subject: 'mbox eml clean', rawParts: [attachment('thu-cu.eml', 'message/rfc822', b64(eml(inner)))] }));
+    await expectDelivered('mbox eml clean', r);
+  });
+
+  it('and the program inside it is found and refused as an executable', async () => {
+    const inner = 'Content-Type: application/octet-stream; name="setup.exe"\r\nContent-Disposition: attachment; filename="setup.exe"\r\nContent-Transfer-Encoding: base64\r\n\r\n' + b64(peBytes());
+    const r = await send(app, mimeMessage({ subject: 'mbox eml exe', rawParts: [attachment('thu-cu.eml', 'application/octet-stream', b64(eml(inner)))] }));
+    expect(r.ok).toBe(false);
+    expect(r.code).toBe(550);
+    expect(r.response).toContain('setup.exe');
+    expect(r.response).not.toContain('cannot be checked');
+  });
+});
