@@ -54,3 +54,22 @@ export function headersOf(raw: string): string[] {
     .replace(/\r\n[ \t]+/g, ' ')
     .split('\r\n');
 }
+
+/** base64 in 76-character lines, CRLF after each. */
+export function b64(data: Buffer | string): string {
+  return (Buffer.isBuffer(data) ? data : Buffer.from(data, 'utf8')).toString('base64').replace(/.{1,76}/g, '$&\r\n');
+}
+
+/** A message to longnv@example.gov.vn with these Content-* header lines and this body (bytes as given). */
+export function topMessage(subject: string, contentType: string[], body: string | Buffer): Buffer {
+  const head = [
+    'From: A <a@example.org>',
+    'To: longnv@example.gov.vn',
+    `Subject: ${subject}`,
+    'Date: Mon, 23 Nov 2026 10:00:00 +0700',
+    `Message-ID: <${Math.random().toString(36).slice(2)}@example.org>`,
+    'MIME-Version: 1.0',
+    ...contentType,
+  ];
+  return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), Buffer.isBuffer(body) ? body : Buffer.from(body, 'latin1')]);
+}

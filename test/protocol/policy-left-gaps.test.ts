@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { mimeMessage, peBytes } from '../unit/policy/fixtures.js';
-import { addUser, mailboxMessages, send } from './policy-helpers.js';
+import { addUser, b64, mailboxMessages, send, topMessage as top } from './policy-helpers.js';
 import type { Account } from '../../src/store/port.js';
 
 let app: TestApp;
@@ -22,23 +22,7 @@ afterAll(async () => {
   await app?.stop();
 });
 
-/** base64 in 76-character lines, CRLF after each. */
-function b64(data: Buffer | string): string {
-  return (Buffer.isBuffer(data) ? data : Buffer.from(data, 'utf8')).toString('base64').replace(/.{1,76}/g, '$&\r\n');
-}
 
-function top(subject: string, contentType: string[], body: string): Buffer {
-  const head = [
-    'From: A <a@example.org>',
-    'To: longnv@example.gov.vn',
-    `Subject: ${subject}`,
-    'Date: Sun, 22 Nov 2026 10:00:00 +0700',
-    `Message-ID: <${Math.random().toString(36).slice(2)}@example.org>`,
-    'MIME-Version: 1.0',
-    ...contentType,
-  ];
-  return Buffer.from(`${head.join('\r\n')}\r\n\r\n${body}`, 'latin1');
-}
 
 /** A body that is one harmless text part under boundary "a", and under boundary "b" an executable. */
 function twoReadings(): string {

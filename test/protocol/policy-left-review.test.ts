@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeTransfer } from '../../src/mail/decode.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { mimeMessage, peBytes, zip } from '../unit/policy/fixtures.js';
-import { addUser, mailboxMessages, send } from './policy-helpers.js';
+import { addUser, b64, mailboxMessages, send, topMessage as top } from './policy-helpers.js';
 import type { Account } from '../../src/store/port.js';
 
 let app: TestApp;
@@ -26,10 +26,6 @@ afterAll(async () => {
   await app?.stop();
 });
 
-/** base64 in 76-character lines, CRLF after each. */
-function b64(data: Buffer | string): string {
-  return (Buffer.isBuffer(data) ? data : Buffer.from(data, 'utf8')).toString('base64').replace(/.{1,76}/g, '$&\r\n');
-}
 
 /** `data` base64-encoded in separately padded chunks of `size` bytes (as some encoders write it). */
 function chunked(data: Buffer, size = 4096): string {
@@ -38,18 +34,6 @@ function chunked(data: Buffer, size = 4096): string {
   return out;
 }
 
-function top(subject: string, contentType: string[], body: string | Buffer): Buffer {
-  const head = [
-    'From: A <a@example.org>',
-    'To: longnv@example.gov.vn',
-    `Subject: ${subject}`,
-    'Date: Mon, 23 Nov 2026 10:00:00 +0700',
-    `Message-ID: <${Math.random().toString(36).slice(2)}@example.org>`,
-    'MIME-Version: 1.0',
-    ...contentType,
-  ];
-  return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), Buffer.isBuffer(body) ? body : Buffer.from(body, 'latin1')]);
-}
 
 /** Under boundary `a` one harmless text part; under boundary `b` setup.exe. */
 function twoReadings(a: string, b: string): string {
