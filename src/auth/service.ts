@@ -324,6 +324,13 @@ export type WebSignInResult = { ok: true; account: Account } | Refusal<PortalCre
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** The days a network stays usual after a successful sign-in from it (R-AUTH-5). */
 const USUAL_NETWORK_DAYS = 90;
+/** The longest a network that keeps guessing one account waits between two checks. */
+const GUARD_MAX_WAIT_MS = 15 * 60 * 1000;
+/** The answer to an attempt held back by the account guard (the same for a name no account has). */
+const GUARDED = bi(
+  'Có nhiều lần đăng nhập sai vào tài khoản này từ nơi khác; từ mạng này hãy thử lại sau ít phút',
+  'There have been many wrong sign-ins to this account from elsewhere; from this network, try again in a few minutes',
+);
 
 export function isAdminAccount(account: Pick<Account, 'kind' | 'role'>): boolean {
   return account.kind === 'admin' || account.role !== 'none';
@@ -432,35 +439,49 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     windowMs: 24 * 60 * 60 * 1000,
   });
   /**
-   * Wrong passwords per account ("guess:<id>"), whoever sent them and not cleared by a successful
-   * sign-in: past security.accountGuardFailures the account is being guessed, and sign-ins from
-   * networks it has not used are checked one per accountGuardIntervalMs (guardedAttempt).
+   * Guessing one account from many networks (security.accountGuard*). Wrong passwords from
+   * networks the account has not signed in from in 90 days count per target ("guess:<target>":
+   * the account, or the user name when no account has it, so that both answer alike); they are
+   * not cleared by a successful sign-in, and the owner's own stale mail programs (on networks it
+   * uses) do not count. Past accountGuardFailures the target is being guessed: a network that has
+   * already sent it a wrong password is checked again only after a wait that starts at
+   * accountGuardIntervalMs and doubles with each of that network's failures (up to 15 minutes);
+   * the rest are refused unchecked. A network that has sent no wrong password — the owner on a
+   * new network — is checked at once, however many others guess; so is every network the
+   * account uses.
    */
   const guessFailures = new FailureTracker({ clock, baseDelayMs: 0, maxDelayMs: 0, windowMs: sec.accountGuardWindowMs });
-  /** Per guarded account: when the next check from an unfamiliar network may run. */
-  const guardNext = new Map<number, number>();
+  const networkGuesses = new FailureTracker({
+    clock,
+    baseDelayMs: sec.accountGuardIntervalMs,
+    maxDelayMs: Math.max(sec.accountGuardIntervalMs, GUARD_MAX_WAIT_MS),
+    windowMs: sec.accountGuardWindowMs,
+  });
   let dummyHash: Promise<string> | null = null;
   const message = (kind: SignInFailureKind) => signInMessage(kind, config.passwords.changeUrl);
 
-  /**
-   * Whether to refuse this attempt unchecked: its account is being guessed (many wrong passwords
-   * from anywhere) and the attempt comes from a network the account has not signed in from in 90
-   * days, while that account's one check per interval for such networks is taken. A right
-   * password from a network the account uses is never held back; the user's own new network only
-   * waits its turn. No hash is spent on a refused attempt.
-   */
-  async function guardedAttempt(account: Account | undefined, ip: string): Promise<boolean> {
-    if (!account || sec.accountGuardFailures === 0) return false;
-    if (guessFailures.count(`guess:${account.id}`) < sec.accountGuardFailures) return false;
-    const since = new Date(clock.now().getTime() - USUAL_NETWORK_DAYS * DAY_MS);
-    if (await store.signedInFrom(account.id, networkOf(ip), since)) return false;
-    const now = clock.now().getTime();
-    const next = guardNext.get(account.id) ?? 0;
-    if (now < next) return true;
-    guardNext.delete(account.id);
-    guardNext.set(account.id, now + sec.accountGuardIntervalMs);
-    if (guardNext.size > TOTP_STEPS_REMEMBERED) guardNext.delete(guardNext.keys().next().value as number);
-    return false;
+  /** What guesses count against: the account, or the name asked for when no account has it. */
+  const guessTarget = (list: Account[], username: string): string => (list[0] ? `acct:${list[0].id}` : `user:${username.trim().toLowerCase().slice(0, 320)}`);
+
+  /** Has the account signed in from this address's network in the last 90 days? */
+  async function usualNetwork(account: Account | undefined, ip: string): Promise<boolean> {
+    if (!account) return false;
+    return store.signedInFrom(account.id, networkOf(ip), new Date(clock.now().getTime() - USUAL_NETWORK_DAYS * DAY_MS));
+  }
+
+  /** Refuse this attempt unchecked (no hash spent): see guessFailures. */
+  async function guardedAttempt(target: string, account: Account | undefined, ip: string): Promise<boolean> {
+    if (sec.accountGuardFailures === 0) return false;
+    if (guessFailures.count(`guess:${target}`) < sec.accountGuardFailures) return false;
+    if (networkGuesses.blockedFor(`${target} ${networkOf(ip)}`) === 0) return false;
+    return !(await usualNetwork(account, ip));
+  }
+
+  /** A wrong password for `target` from this address: a guess unless its network is one the account uses. */
+  async function countGuess(target: string, account: Account | undefined, ip: string): Promise<void> {
+    if (sec.accountGuardFailures === 0 || (await usualNetwork(account, ip))) return;
+    guessFailures.fail([`guess:${target}`]);
+    networkGuesses.fail([`${target} ${networkOf(ip)}`]);
   }
   const smsConfig = config.sms ?? { command: null, timeoutMs: 15_000, codeTtlMs: 5 * 60 * 1000, resendAfterMs: 60 * 1000, maxPerAccountPerDay: 10 };
   const smsSender = deps.smsSender === undefined ? commandSmsSender(smsConfig, log) : deps.smsSender;
@@ -480,13 +501,14 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     if (phone === null) return { kind: 'no-phone', text: SMS_NO_PHONE, reason: 'sms: no phone number' };
     const tail = phoneTail(phone);
     const network = networkOf(ip);
-    const issued = smsCodes.issue(account.id, phone, network);
+    const usual = await usualNetwork(account, ip);
+    const issued = smsCodes.issue(account.id, phone, network, usual);
     if (issued.kind === 'recent') return { kind: 'code-sent', text: SMS_CODE_RECENT(tail, Math.ceil(smsConfig.resendAfterMs / 1000)), reason: 'sms-code-recent' };
     if (issued.kind === 'capped') return { kind: 'sms-capped', text: SMS_CAPPED, reason: 'sms-capped' };
     try {
       await smsSender(phone, codeText(issued.code, smsCodes.minutes));
     } catch (e) {
-      if (e instanceof SmsSendError && e.kind === 'not-run') smsCodes.withdraw(account.id, network);
+      if (e instanceof SmsSendError && e.kind === 'not-run') smsCodes.withdraw(account.id, network, usual);
       log.error({ err: e, account: account.address, phone: tail }, 'could not send an SMS code');
       return { kind: 'sms-failed', text: SMS_FAILED, reason: 'sms-failed' };
     }
@@ -610,11 +632,12 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     try {
       const list = await candidates(req.username);
       const userKey = list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`;
-      if (list[0] && (await guardedAttempt(list[0], req.ip))) {
-        await recordFailure(list[0], req.protocol, req.ip, 'guarded');
+      const target = guessTarget(list, req.username);
+      if (await guardedAttempt(target, list[0], req.ip)) {
+        if (list[0]) await recordFailure(list[0], req.protocol, req.ip, 'guarded');
         const delay = failures.fail([`ip:${throttleKeyOf(req.ip)}`]);
-        const result = reject(req, 'throttled', null);
-        log.warn({ ip: req.ip, account: list[0].address, protocol: req.protocol }, 'sign-in held back: the account is being guessed and this network is new to it');
+        const result = reject(req, 'throttled', null, GUARDED);
+        log.warn({ ip: req.ip, username: req.username.slice(0, 320), protocol: req.protocol }, 'sign-in held back: the account is being guessed and this network has guessed it');
         if (delay > 0) await sleep(delay);
         return result;
       }
@@ -636,7 +659,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       if (!verified) {
         const delay = failures.fail([`ip:${throttleKeyOf(req.ip)}`, userKey]);
         // A right password in the wrong place (misplaced) is no guess.
-        if (list[0] && !misplaced) guessFailures.fail([`guess:${list[0].id}`]);
+        if (!misplaced) await countGuess(target, list[0], req.ip);
         const result = reject(req, 'bad-credentials', null, misplaced?.hint ?? message('bad-credentials'));
         // A mail program sending the main password of an account with two-factor is not a wrong password: say which.
         if (list[0]) await recordFailure(list[0], req.protocol, req.ip, misplaced?.reason ?? 'bad-credentials');
@@ -742,14 +765,15 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     return gated(req.ip, req.secure, refuse, async () => {
       const list = await candidates(req.username);
       const keys = [`ip:${throttleKeyOf(req.ip)}`, list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`];
-      if (list[0] && (await guardedAttempt(list[0], req.ip))) {
-        await recordFailure(list[0], 'http', req.ip, 'guarded');
-        return failedCredentials(refuse('throttled', message('throttled'), 'held back: the account is being guessed and this network is new to it'), [`ip:${throttleKeyOf(req.ip)}`]);
+      const target = guessTarget(list, req.username);
+      if (await guardedAttempt(target, list[0], req.ip)) {
+        if (list[0]) await recordFailure(list[0], 'http', req.ip, 'guarded');
+        return failedCredentials(refuse('throttled', GUARDED, 'held back: the account is being guessed and this network has guessed it'), [`ip:${throttleKeyOf(req.ip)}`]);
       }
-      return checked(list, keys);
+      return checked(list, keys, target);
     });
 
-    async function checked(list: Account[], keys: string[]): Promise<R | Refusal<PortalCredentialFailureKind>> {
+    async function checked(list: Account[], keys: string[], target: string): Promise<R | Refusal<PortalCredentialFailureKind>> {
       let account: Account | null = null;
       for (const a of list) {
         if (await verifyPassword(a.passwordHash, req.password)) {
@@ -762,10 +786,8 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         await verifyPassword(await dummyHash, req.password);
       }
       if (!account) {
-        if (list[0]) {
-          guessFailures.fail([`guess:${list[0].id}`]);
-          await recordFailure(list[0], 'http', req.ip, 'bad-credentials');
-        }
+        await countGuess(target, list[0], req.ip);
+        if (list[0]) await recordFailure(list[0], 'http', req.ip, 'bad-credentials');
         return failedCredentials(refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'bad-credentials'), keys);
       }
       if (account.state === 'deleted' || account.state === 'suspended') {
@@ -796,7 +818,9 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         if (!claimed) {
           codeFailures.fail([codeKey]);
           await recordFailure(account, 'http', req.ip, 'totp');
-          return failedCredentials(refuse('totp', WRONG_SMS_CODE, 'sms code'), keys);
+          // The same answer as a wrong password: a refusal never tells that the password was right
+          // (asking for a code does, but that sends the owner an SMS; the field's label says how).
+          return failedCredentials(refuse('totp', WRONG_CREDENTIALS_OR_CODE, 'sms code'), keys);
         }
         codeFailures.reset(codeKey);
         giveBack = claimed;

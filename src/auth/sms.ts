@@ -146,6 +146,8 @@ interface Entry {
   sentAt: number;
   /** Times of the messages sent in the last day, per network they were asked from. */
   sent: Map<string, number[]>;
+  /** Times of those asked from networks the account does not use, all together. */
+  elsewhere: number[];
 }
 
 export class SmsCodes {
@@ -160,21 +162,24 @@ export class SmsCodes {
 
   /**
    * A new code for the account, sent to `phone`, asked from `network` — unless one was sent a
-   * moment ago, or this network has had the day's messages for the account. The cap counts per
-   * network: someone who knows the password and asks for codes from elsewhere does not use up
-   * the owner's (who then could not even sign in to change the password).
+   * moment ago, or the day's messages are used up: maxPerAccountPerDay for the account from all
+   * the networks it does not use together, and as many from each network it uses (`usual`), on
+   * their own. Someone who knows the password and asks from elsewhere can neither send more nor
+   * use up the owner's (who then could not even sign in to change the password).
    */
-  issue(accountId: number, phone: string, network: string): IssueResult {
+  issue(accountId: number, phone: string, network: string, usual = false): IssueResult {
     const now = this.opts.clock.now().getTime();
-    const e = this.entries.get(accountId) ?? { hash: null, phone, seq: 0, expiresAt: 0, wrong: 0, sentAt: 0, sent: new Map<string, number[]>() };
+    const e = this.entries.get(accountId) ?? { hash: null, phone, seq: 0, expiresAt: 0, wrong: 0, sentAt: 0, sent: new Map<string, number[]>(), elsewhere: [] };
     for (const [n, times] of e.sent) {
       const recent = times.filter((t) => now - t < DAY_MS);
       if (recent.length === 0) e.sent.delete(n);
       else e.sent.set(n, recent);
     }
+    e.elsewhere = e.elsewhere.filter((t) => now - t < DAY_MS);
     if (e.hash !== null && e.phone === phone && e.expiresAt > now && now - e.sentAt < this.opts.cfg.resendAfterMs) return { kind: 'recent' };
     const fromHere = e.sent.get(network) ?? [];
-    if (fromHere.length >= this.opts.cfg.maxPerAccountPerDay) {
+    const max = this.opts.cfg.maxPerAccountPerDay;
+    if (fromHere.length >= max || (!usual && e.elsewhere.length >= max)) {
       this.remember(accountId, e);
       return { kind: 'capped' };
     }
@@ -186,6 +191,7 @@ export class SmsCodes {
     e.wrong = 0;
     e.sentAt = now;
     fromHere.push(now);
+    if (!usual) e.elsewhere.push(now);
     e.sent.delete(network);
     e.sent.set(network, fromHere);
     if (e.sent.size > MAX_NETWORKS) e.sent.delete(e.sent.keys().next().value as string);
@@ -194,12 +200,13 @@ export class SmsCodes {
   }
 
   /** The program could not even be started: nothing was sent, the code is void and does not count. */
-  withdraw(accountId: number, network: string): void {
+  withdraw(accountId: number, network: string, usual = false): void {
     const e = this.entries.get(accountId);
     if (!e) return;
     e.hash = null;
     e.sentAt = 0;
     e.sent.get(network)?.pop();
+    if (!usual) e.elsewhere.pop();
   }
 
   /**

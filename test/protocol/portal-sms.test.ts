@@ -92,7 +92,10 @@ appendFileSync(${JSON.stringify(outbox)}, JSON.stringify({ phone, text, env: pro
     // One use only.
     const again = await post('/portal/security', { username: 'sms', password: PASSWORD, totp: code, action: 'show' });
     expect(again.status).toBe(401);
-    expect(again.text).toContain('Mã xác thực SMS sai, đã dùng hoặc đã hết hạn');
+    // The same answer as a wrong password: a used code does not tell that the password was right.
+    const wrongPassword = await post('/portal/security', { username: 'sms', password: 'Sai-mat-khau#2', totp: code, action: 'show' });
+    expect(again.text).toBe(wrongPassword.text);
+    expect(again.text).toContain('Sai tên đăng nhập, mật khẩu hoặc mã xác thực');
   });
 
   it('a wrong password sends nothing; a wrong code is refused; a new code only after a minute; an old code expires', async () => {

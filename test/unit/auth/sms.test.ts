@@ -78,8 +78,10 @@ describe('SmsCodes', () => {
     expect(codes.issue(7, PHONE, NET).kind).toBe('new');
     clock.advance(60_000);
     expect(codes.issue(7, PHONE, NET).kind).toBe('capped');
-    // Someone else's network has used up its own count, not the owner's.
-    expect(codes.issue(7, PHONE, '10.1.1.0/24').kind).toBe('new');
+    // Networks the account does not use share one count: another of them is capped too.
+    expect(codes.issue(7, PHONE, '203.0.113.0/24').kind).toBe('capped');
+    // A network the account uses has its own count: the owner still gets a code.
+    expect(codes.issue(7, PHONE, '10.1.1.0/24', true).kind).toBe('new');
     clock.advance(24 * 3600_000);
     expect(codes.issue(7, PHONE, NET).kind).toBe('new');
   });
