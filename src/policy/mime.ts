@@ -70,10 +70,40 @@ export function leafParts(msg: ParsedMessage, raw: Buffer, maxParts = 10_000, de
     }
     // An attached message counts as a part with a name (it may be "x.exe.eml"), then its contents.
     out.push({ part: p, path, messageDepth: depth, ...partFiles(p, raw, deadline) });
-    if (p.message) walk(p.message.part, path, depth + 1);
+    const inner = inlineMessage(raw, p);
+    if (inner) walk(inner, path, depth + 1);
   };
   walk(msg.structure, '', 0);
   return out;
+}
+
+/** The longest "From " separator line (RFC 4155) read as one, line break included; a longer first line is not one. */
+export const MBOX_LINE_MAX = 1000;
+
+/**
+ * Where the line after an mbox "From " separator line (RFC 4155: "From ", the sender, a date)
+ * at `start` begins, or -1 when the bytes in [start, end) do not begin with one (its line
+ * break within MBOX_LINE_MAX bytes). Mail programs opening a message saved from an mbox file
+ * skip the line and read the header from the next.
+ */
+export function mboxLineEnd(raw: Buffer, start: number, end = raw.length): number {
+  const stop = Math.min(end, raw.length);
+  if (start < 0 || stop - start < 5 || raw.toString('latin1', start, start + 5) !== 'From ') return -1;
+  const lf = raw.indexOf(0x0a, start);
+  return lf < 0 || lf >= stop || lf - start > MBOX_LINE_MAX ? -1 : lf + 1;
+}
+
+/**
+ * The enclosed message's top part of an attached message the parser opened inline, to be
+ * checked as parsed; null when there is none, or when the attached message begins with an mbox
+ * "From " line: the parser ends its header at that line (its fields then read as body text),
+ * while mail programs skip the line and read the header after it. Such a message is opened
+ * from the line after (scan.ts openMessage), like a base64 one, never judged by the parser's
+ * inline reading.
+ */
+export function inlineMessage(raw: Buffer, part: MimePart): MimePart | null {
+  if (!part.message) return null;
+  return mboxLineEnd(raw, part.bodyStart, part.end) < 0 ? part.message.part : null;
 }
 
 /** Does this part look like an attachment (a name in its header, or not text/message)? */
@@ -319,6 +349,22 @@ export function textHasNul(bytes: Buffer, part: MimePart): boolean {
   return last > first;
 }
 
+/** How ambiguousHeader's answer begins when a line without a colon ended the header block early. */
+export const HEADER_ENDED_EARLY = 'a line without a field name ends the header';
+
+/** Transfer encodings that mean "no decoding" (RFC 2045 §6.2): one meaning when repeated. */
+const IDENTITY_ENCODINGS = new Set(['7bit', '8bit', 'binary']);
+
+/**
+ * A Content-Transfer-Encoding value as it is read, for comparing repeats: whitespace folded,
+ * lower case; 7bit, 8bit and binary are one value (none is decoded, and the scan reads the
+ * bytes the same way under each), base64 or quoted-printable another.
+ */
+export function encodingKey(value: string): string {
+  const v = value.replace(/\s+/g, ' ').trim().toLowerCase();
+  return IDENTITY_ENCODINGS.has(v) ? 'identity' : v;
+}
+
 /** Header fields RFC 2045 allows once per part, whose values decide how the part is read. */
 const SINGLE_FIELDS = ['content-type', 'content-transfer-encoding'];
 
@@ -377,7 +423,7 @@ export function ambiguousHeader(raw: Buffer, part: MimePart): string | null {
     // Unfolded as RFC 5322 §2.2.3 says: line breaks out, the whitespace after them kept.
     const values = list.map((lines) => lines.map((l) => l.replace(/\r$/, '')).join(''));
     if (values.length > 1) {
-      const seen = values.map((v) => (cte ? v.replace(/\s+/g, ' ').trim().toLowerCase() : contentTypeKey(v)));
+      const seen = values.map((v) => (cte ? encodingKey(v) : contentTypeKey(v)));
       if (new Set(seen).size > 1) return `${cte ? 'Content-Transfer-Encoding' : 'Content-Type'} given ${seen.length} times with different values`;
     }
     if (!cte) {
@@ -392,7 +438,7 @@ export function ambiguousHeader(raw: Buffer, part: MimePart): string | null {
   // body from there); a client that skips the line reads the fields after it as this part's.
   if (!blank && end < Math.min(part.end, raw.length)) {
     const hidden = hiddenField(raw, end, Math.min(part.end, raw.length, end + HIDDEN_FIELD_BYTES));
-    if (hidden) return `a line without a field name ends the header, "${hidden}" follows before the blank line`;
+    if (hidden) return `${HEADER_ENDED_EARLY}, "${hidden}" follows before the blank line`;
   }
   return null;
 }
@@ -425,10 +471,13 @@ function hiddenField(raw: Buffer, from: number, to: number): string | null {
 const PARAM_RE = /;\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g;
 
 /**
- * A Content-Type value as it is read, for comparing repeats: the media type lower-cased
- * (comments and whitespace out), each parameter by its lower-cased name with its value
- * unquoted, the charset in lower case, every other value (the boundary above all) byte for
- * byte, in a fixed order. Two values with the same key mean the same to any reader.
+ * A Content-Type value as it is read, for comparing repeats: what decides how the part is
+ * split and read. The media type lower-cased (comments and whitespace out), the boundary
+ * parameters (plain, extended, RFC 2231 sections) by lower-cased name with the value unquoted
+ * and otherwise byte for byte, and whether the charset is a wide one (UTF-16/32, UCS-2/4: NUL
+ * and text checks read its bytes otherwise). Other parameters (charset, format=flowed, delsp …)
+ * change how text is shown, not which parts or bytes there are; names are read from every
+ * Content-Type field anyway (partFiles). Two values with the same key mean the same to the scan.
  */
 export function contentTypeKey(value: string): string {
   const semi = value.search(/;|"/);
@@ -436,14 +485,17 @@ export function contentTypeKey(value: string): string {
     .replace(/\s+/g, '')
     .toLowerCase();
   const params: string[] = [];
+  let wide = false;
   for (const m of (semi < 0 ? '' : value.slice(semi)).matchAll(PARAM_RE)) {
     const name = (m[1] as string).toLowerCase();
     let v = (m[2] as string).trim();
     if (v.startsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
-    if (name === 'charset' || name === 'charset*') v = v.toLowerCase();
-    params.push(JSON.stringify([name, v]));
+    if (name === 'charset' || name.startsWith('charset*')) {
+      // An extended value (RFC 2231) carries charset'language' first; the rest is the value.
+      if (WIDE_CHARSET.test(v.trim()) || WIDE_CHARSET.test(v.slice(v.lastIndexOf("'") + 1).trim())) wide = true;
+    } else if (name === 'boundary' || name.startsWith('boundary*')) params.push(JSON.stringify([name, v]));
   }
-  return JSON.stringify([type, params.sort()]);
+  return JSON.stringify([type, params.sort(), wide]);
 }
 
 /**

@@ -12,7 +12,7 @@ import { decodeBody } from '../mail/decode.js';
 import { decodePart, decodePartTail, MAX_BASE64_RESTARTS, type Base64Reading } from './decode.js';
 import { parseMessage } from '../mail/parse.js';
 import type { MimePart, ParsedMessage } from '../mail/types.js';
-import { ambiguousHeader, leafParts, MAX_PARAMS, MAX_UU_FILES, MAX_UU_RESTARTS, uuencodedFiles, type PartView, type UuFile } from './mime.js';
+import { ambiguousHeader, HEADER_ENDED_EARLY, inlineMessage, leafParts, mboxLineEnd, MAX_PARAMS, MAX_UU_FILES, MAX_UU_RESTARTS, uuencodedFiles, type PartView, type UuFile } from './mime.js';
 import { executableExtension, extensionOf, isExecutableType } from './names.js';
 import { hasZipEnd, SNIFF_BYTES, sniffArchive, sniffExecutable, sniffMessage, ZIP_END_SEARCH_BYTES } from './sniff.js';
 import type { PolicyMessage } from './types.js';
@@ -32,10 +32,11 @@ export interface MessageScan {
    * Something of the message was not read (the rest cannot be checked): the MIME tree past a
    * limit (ParsedMessage.incomplete), a part header with more parameters than are read; or it
    * can be read in more than one way (malformed): a part header with two different Content-Type
-   * or Content-Transfer-Encoding fields or two boundary parameters ('header'), a text part with
+   * or Content-Transfer-Encoding fields or two boundary parameters ('header'), a header block
+   * that a line without a colon ended early, MIME fields after it ('header-line'), a text part with
    * NUL bytes ('nul'), base64 restarting after "=" padding more often than is checked ('base64').
    */
-  incomplete: { limit: NonNullable<ParsedMessage['incomplete']>['limit'] | 'params' | 'uuencoded' | 'header' | 'nul' | 'base64'; detail: string } | null;
+  incomplete: { limit: NonNullable<ParsedMessage['incomplete']>['limit'] | 'params' | 'uuencoded' | 'header' | 'header-line' | 'nul' | 'base64'; detail: string } | null;
 }
 
 /** Restart points after base64 padding whose bytes look like an executable or archive, inspected per part at most. */
@@ -133,9 +134,8 @@ async function openMessage(s: ScanState, bytes: Buffer, outer: Outer): Promise<v
  * "cannot be checked").
  */
 function withoutMboxLine(bytes: Buffer): Buffer {
-  if (bytes.length < 5 || bytes.toString('latin1', 0, 5) !== 'From ') return bytes;
-  const lf = bytes.indexOf(0x0a);
-  return lf < 0 || lf > 1000 ? bytes : bytes.subarray(lf + 1);
+  const next = mboxLineEnd(bytes, 0);
+  return next < 0 ? bytes : bytes.subarray(next);
 }
 
 /**
@@ -143,13 +143,15 @@ function withoutMboxLine(bytes: Buffer): Buffer {
  * read in more than one way (mime.ts ambiguousHeader): the parser and a mail client may then
  * see different parts, types or encodings, so the message cannot be checked.
  */
-function ambiguousPart(part: MimePart, raw: Buffer): string | null {
+function ambiguousPart(part: MimePart, raw: Buffer): { limit: 'header' | 'header-line'; detail: string } | null {
   const stack: MimePart[] = [part];
   while (stack.length > 0) {
     const p = stack.pop() as MimePart;
     const why = ambiguousHeader(raw, p);
-    if (why) return `part ${p.path || '0'}: ${why}`;
-    if (p.message) stack.push(p.message.part);
+    if (why) return { limit: why.startsWith(HEADER_ENDED_EARLY) ? 'header-line' : 'header', detail: `part ${p.path || '0'}: ${why}` };
+    // An attached message beginning with an mbox "From " line is opened on its own (scanTree), not read inline.
+    const inner = inlineMessage(raw, p);
+    if (inner) stack.push(inner);
     for (let i = p.children.length - 1; i >= 0; i--) stack.push(p.children[i] as MimePart);
   }
   return null;
@@ -203,7 +205,7 @@ export function zipHeaderNames(b: Buffer, max: number): string[] {
 async function scanTree(s: ScanState, parsed: ParsedMessage, raw: Buffer, outer: Outer | null): Promise<void> {
   const { config, extensions, limits } = s;
   const ambiguous = ambiguousPart(parsed.structure, raw);
-  if (ambiguous) s.incomplete ??= { limit: 'header', detail: outer ? `${outer.label}: ${ambiguous}` : ambiguous };
+  if (ambiguous) s.incomplete ??= { limit: ambiguous.limit, detail: outer ? `${outer.label}: ${ambiguous.detail}` : ambiguous.detail };
   const views = leafParts(parsed, raw, s.partsLeft, s.deadline);
   /** Content (magic numbers, archives) under one name; archives open in the inspection child process (archive/pool.ts). */
   const content = async (bytes: Buffer, name: string, report: InspectReport): Promise<void> => {
@@ -263,8 +265,10 @@ async function scanTree(s: ScanState, parsed: ParsedMessage, raw: Buffer, outer:
     if (view.restartsCapped) s.incomplete ??= { limit: 'base64', detail: `part ${view.path}: uuencoded files at more than ${MAX_UU_RESTARTS} base64 restart points (or out of time)` };
     if (view.nul) s.incomplete ??= { limit: 'nul', detail: `part ${view.path}: NUL bytes in a ${view.part.type}/${view.part.subtype} part (${view.part.encoding})` };
     const nested: Array<{ bytes: Buffer; outer: Outer }> = [];
-    if (view.part.message) {
-      // The attached message's own contents are separate leaves; only its names count here.
+    if (inlineMessage(raw, view.part)) {
+      // The attached message's own contents are separate leaves; only its names count here. One
+      // beginning with an mbox "From " line is not: it is read below and opened from the line
+      // after (openMessage), like a base64 one, so its header is the one mail programs read.
       for (const n of view.names) await inspectFile(Buffer.alloc(0), n, extensions, limits, report);
     } else {
       // Sniff a prefix, then decode the whole part only when it is a message, an archive, or a

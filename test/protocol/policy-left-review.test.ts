@@ -289,3 +289,87 @@ describe('an attached message saved from an mbox file (a "From " separator line 
     expect(r.response).not.toContain('cannot be checked');
   });
 });
+
+describe('an mbox-saved .eml attached the standard way (message/rfc822, 7bit or 8bit: RFC 2046 §5.2.1)', () => {
+  const FROM_LINE = 'From nguoigui@example.org Mon Nov 23 10:00:00 2026';
+  const eml = (inner: string | null): string =>
+    [
+      FROM_LINE,
+      'From: Nguoi Gui <nguoigui@example.org>',
+      'To: longnv@example.gov.vn',
+      'Subject: thu cu',
+      'Date: Mon, 23 Nov 2026 09:00:00 +0700',
+      'MIME-Version: 1.0',
+      ...(inner === null
+        ? ['Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '', 'Nội dung thư cũ.', '']
+        : ['Content-Type: multipart/mixed; boundary="in"', '', '--in', 'Content-Type: text/plain; charset=utf-8', '', 'Noi dung thu cu.', '--in', inner, '--in--', '']),
+    ].join('\r\n');
+  const rfc822 = (body: string, cte?: string): string =>
+    `Content-Type: message/rfc822; name="thu-cu.eml"\r\nContent-Disposition: attachment; filename="thu-cu.eml"\r\n${cte ? `Content-Transfer-Encoding: ${cte}\r\n` : ''}\r\n${body}\r\n`;
+
+  it('a clean one, 7bit (no Content-Transfer-Encoding, as Thunderbird and Outlook attach it) and 8bit: delivered', async () => {
+    await expectDelivered('mbox 7bit clean', await send(app, mimeMessage({ subject: 'mbox 7bit clean', rawParts: [rfc822(eml(null))] })));
+    await expectDelivered('mbox 8bit clean', await send(app, mimeMessage({ subject: 'mbox 8bit clean', rawParts: [rfc822(eml(null), '8bit')] })));
+    const pdf = 'Content-Type: application/pdf; name="cv.pdf"\r\nContent-Disposition: attachment; filename="cv.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n' + b64('%PDF-1.7 van ban');
+    await expectDelivered('mbox 7bit pdf', await send(app, mimeMessage({ subject: 'mbox 7bit pdf', rawParts: [rfc822(eml(pdf), '7bit')] })));
+  });
+
+  it('the program inside one is found and refused as an executable, not as "cannot be checked"', async () => {
+    const exe = 'Content-Type: application/octet-stream; name="setup.exe"\r\nContent-Disposition: attachment; filename="setup.exe"\r\nContent-Transfer-Encoding: base64\r\n\r\n' + b64(peBytes());
+    for (const [subject, cte] of [['mbox 7bit exe', undefined], ['mbox 8bit exe', '8bit']] as const) {
+      const r = await send(app, mimeMessage({ subject, rawParts: [rfc822(eml(exe), cte)] }));
+      expect(r.ok).toBe(false);
+      expect(r.code).toBe(550);
+      expect(r.response).toContain('5.7.1');
+      expect(r.response).toContain('setup.exe');
+      expect(r.response).toContain('executable');
+      expect(r.response).not.toContain('cannot be checked');
+      expect(await delivered(subject)).toBe(false);
+    }
+    // A PE with a harmless name is found by its bytes too.
+    const pe = 'Content-Type: application/pdf; name="cv.pdf"\r\nContent-Disposition: attachment; filename="cv.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n' + b64(peBytes());
+    const r = await send(app, mimeMessage({ subject: 'mbox 7bit pe', rawParts: [rfc822(eml(pe))] }));
+    expect(r.code).toBe(550);
+    expect(r.response).toContain('Windows program (PE)');
+  });
+
+  it('a header cut short by a line without a colon gets its own refusal text, not the differing-fields one', async () => {
+    const r = await send(app, top('broken line text', ['Content-Type: multipart/mixed; boundary="a"', 'X-Broken-Line', 'Content-Type: multipart/mixed; boundary="b"'], twoReadings('a', 'b')));
+    expectRefusedUncheckable(r);
+    expect(r.response).not.toContain('differing');
+    expect(r.response).toContain('cut short by a line that is not a header field');
+    const vi = r.response.indexOf('bị cắt ngang bởi một dòng không phải trường tiêu đề');
+    expect(vi).toBeGreaterThanOrEqual(0);
+    expect(vi).toBeLessThan(r.response.indexOf('cut short by a line'));
+  });
+});
+
+describe('repeated fields that differ only in what does not change the reading', () => {
+  it('Content-Transfer-Encoding 7bit then 8bit, 8bit then binary: delivered', async () => {
+    await expectDelivered('cte 7 8', await send(app, top('cte 7 8', ['Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 7bit', 'Content-Transfer-Encoding: 8bit'], 'Kính gửi Sở Nội vụ\r\n')));
+    await expectDelivered('cte 8 bin', await send(app, top('cte 8 bin', ['Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8BIT', 'Content-Transfer-Encoding: binary'], 'Kính gửi Sở Nội vụ\r\n')));
+  });
+
+  it('still refused: Content-Transfer-Encoding base64 then 7bit', async () => {
+    const r = await send(app, top('cte b64 7', ['Content-Type: application/pdf; name="a.pdf"', 'Content-Transfer-Encoding: base64', 'Content-Transfer-Encoding: 7bit'], b64('%PDF-1.7')));
+    expectRefusedUncheckable(r);
+    expect(r.response).toContain('differing');
+  });
+
+  it('Content-Type repeated with another charset, or with format=flowed; delsp=yes added (list software): delivered', async () => {
+    await expectDelivered('ct charset', await send(app, top('ct charset', ['Content-Type: text/plain; charset=utf-8', 'Content-Type: text/plain; charset=windows-1258'], 'Kinh gui\r\n')));
+    await expectDelivered('ct flowed', await send(app, top('ct flowed', ['Content-Type: text/plain; charset=utf-8; format=flowed; delsp=yes', 'Content-Type: text/plain; charset="utf-8"'], 'Kinh gui\r\n')));
+  });
+
+  it('still refused: a wide charset (UTF-16) on one and not the other, another type, another boundary', async () => {
+    expectRefusedUncheckable(await send(app, top('ct wide', ['Content-Type: text/plain; charset=utf-8', 'Content-Type: text/plain; charset=UTF-16LE'], 'Kinh gui\r\n')));
+    expectRefusedUncheckable(await send(app, top('ct type', ['Content-Type: text/plain; charset=utf-8', 'Content-Type: application/octet-stream; charset=utf-8'], 'Kinh gui\r\n')));
+    expectRefusedUncheckable(await send(app, top('ct boundary', ['Content-Type: multipart/mixed; boundary="a"; charset=utf-8', 'Content-Type: multipart/mixed; boundary="b"'], twoReadings('a', 'b'))));
+  });
+
+  it('a name in either Content-Type still counts: setup.exe in the second, a charset the only other difference', async () => {
+    const r = await send(app, top('ct name', ['Content-Type: application/pdf; charset=utf-8; name="a.pdf"', 'Content-Type: application/pdf; name="setup.exe"', 'Content-Transfer-Encoding: base64'], b64('%PDF-1.7')));
+    expect(r.code).toBe(550);
+    expect(r.response).toContain('setup.exe');
+  });
+});

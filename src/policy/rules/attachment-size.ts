@@ -2,14 +2,14 @@
  * R-STORE-2: each attachment, decoded, at most limits.maxAttachmentBytes → else 552 5.3.4 naming
  * the file and the limit. A file uuencoded in a text body is an attachment of its own, measured
  * as uudecode writes it (not the text around it, nor its 4/3 encoding). An attached message the
- * parser opened is measured by its parts; one it could not open (transfer-encoded) by its own
- * decoded size.
+ * parser opened is measured by its parts; one it could not open (transfer-encoded), or one that
+ * begins with an mbox "From " line (not read inline), by its own decoded size.
  */
 import { formatBytes } from '../../lib/bytes.js';
 import { bi } from '../../lib/errors.js';
 import { reply, type RuleFactory } from '../deps.js';
 import { decodedSize } from '../../mail/decode.js';
-import { isAttachment, leafParts } from '../mime.js';
+import { inlineMessage, isAttachment, leafParts } from '../mime.js';
 import { quoteName } from '../names.js';
 import type { RuleVerdict } from '../types.js';
 
@@ -26,7 +26,8 @@ export const attachmentSize: RuleFactory = ({ config }) => ({
       // by its own decoded size; one it opened is measured by its own parts (leafParts gives them):
       // its whole size holds its attachments' base64, 4/3 of the files a forward carries.
       // Everything inside an attached message is a file the reader can save, its text included.
-      const opened = v.part.message !== null;
+      // (One beginning with an mbox "From " line is not opened inline: measured by its own size.)
+      const opened = inlineMessage(msg.raw, v.part) !== null;
       if (!opened && (isAttachment(v) || v.part.type === 'message' || v.messageDepth > 0) && v.part.size > max) {
         const size = decodedSize(msg.raw, v.part);
         if (size > max) over.unshift({ file: v.fileNames[0] ?? `part ${v.path}`, size });

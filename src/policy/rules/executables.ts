@@ -7,8 +7,9 @@
  * checked: that is a hit too, and so is a message whose MIME tree is past the nesting or part
  * limit, or a part header with more parameters than are read (a name may hide past them), and
  * a malformed message that clients may read otherwise than the scan: a part with differing
- * Content-Type / Content-Transfer-Encoding fields or two boundary parameters, a text part with
- * NUL bytes, base64 restarting after "=" padding past what is checked.
+ * Content-Type / Content-Transfer-Encoding fields or two boundary parameters, a header cut short
+ * by a line without a colon with MIME fields after it, a text part with NUL bytes, base64
+ * restarting after "=" padding past what is checked.
  */
 import { bi } from '../../lib/errors.js';
 import { reply, type RuleFactory } from '../deps.js';
@@ -33,6 +34,12 @@ function incompleteText(limit: NonNullable<MessageScan['incomplete']>['limit'], 
     return [
       'một phần thư có nhiều trường Content-Type hoặc Content-Transfer-Encoding khác nhau, hoặc nhiều tham số boundary; thư sai định dạng MIME',
       'a part has differing Content-Type or Content-Transfer-Encoding fields, or more than one boundary parameter; the message is malformed MIME',
+    ];
+  }
+  if (limit === 'header-line') {
+    return [
+      'tiêu đề của một phần thư bị cắt ngang bởi một dòng không phải trường tiêu đề, sau dòng đó còn trường MIME trước dòng trống; thư sai định dạng MIME',
+      "a part's header is cut short by a line that is not a header field, with MIME fields after it before the blank line; the message is malformed MIME",
     ];
   }
   if (limit === 'nul') return ['một phần văn bản chứa ký tự NUL; thư sai định dạng', 'a text part contains NUL characters; the message is malformed'];
