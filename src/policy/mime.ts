@@ -58,8 +58,25 @@ export const MAX_PARAMS = 256;
 /** uuencoded files read per text part; past them the part cannot be checked (bounded work). */
 export const MAX_UU_FILES = 1000;
 
+/**
+ * leafParts' answers, per parsed message: the executables rule (through the scan) and the
+ * attachment-size rule both ask for the same message's parts, and reading them (names from the
+ * headers, text bodies decoded for uuencoded files and NUL bytes) is most of a clean message's
+ * policy cost. Kept only when it finished before its deadline (so it is what an unhurried reading
+ * gives), for the same bytes and part limit. The views are read-only to their users.
+ */
+const leafCache = new WeakMap<ParsedMessage, { raw: Buffer; maxParts: number; views: readonly PartView[] }>();
+
 /** Leaves of the MIME tree, attached messages (message/rfc822) opened, in document order. */
 export function leafParts(msg: ParsedMessage, raw: Buffer, maxParts = 10_000, deadline = Number.POSITIVE_INFINITY): PartView[] {
+  const cached = leafCache.get(msg);
+  if (cached && cached.raw === raw && cached.maxParts === maxParts) return [...cached.views];
+  const views = readLeafParts(msg, raw, maxParts, deadline);
+  if (Date.now() <= deadline) leafCache.set(msg, { raw, maxParts, views });
+  return [...views];
+}
+
+function readLeafParts(msg: ParsedMessage, raw: Buffer, maxParts: number, deadline: number): PartView[] {
   const out: PartView[] = [];
   const walk = (p: MimePart, prefix: string, depth: number): void => {
     if (out.length >= maxParts) return;

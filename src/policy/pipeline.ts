@@ -74,12 +74,23 @@ export function createPipeline(deps: PolicyDeps & { extraRules?: Readonly<Record
   const rspamd = rspamdFromConfig(deps.config);
 
   async function runRule(r: Rule, ctx: PolicyContext, msg: PolicyMessage | null, rcpt: string | undefined): Promise<RuleVerdict> {
+    let pending: Promise<RuleVerdict>;
+    try {
+      pending = Promise.resolve(r.check(ctx, msg, rcpt));
+    } catch (e) {
+      return { kind: 'error', detail: e instanceof Error ? e.message : String(e) };
+    }
+    // Most rules answer within the turn (no I/O): settle those without arming a timer, which cost
+    // a setTimeout and a clearTimeout per rule per message. A rule still pending after a microtask
+    // turn races the timeout as before.
+    const settled = await Promise.race([pending.then((v) => ({ v }), (e: unknown) => ({ e })), Promise.resolve(undefined).then(() => undefined)]);
+    if (settled) return 'v' in settled ? settled.v : { kind: 'error', detail: settled.e instanceof Error ? settled.e.message : String(settled.e) };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<RuleVerdict>((resolve) => {
       timer = setTimeout(() => resolve({ kind: 'error', detail: `timed out after ${timeoutMs} ms` }), timeoutMs);
     });
     try {
-      return await Promise.race([r.check(ctx, msg, rcpt), timeout]);
+      return await Promise.race([pending, timeout]);
     } catch (e) {
       return { kind: 'error', detail: e instanceof Error ? e.message : String(e) };
     } finally {
