@@ -61,7 +61,7 @@ describe('migration 11 (queue notices pending)', () => {
   });
 });
 
-describe('finishAttempt and pending notices', () => {
+describe('finishAttempt, noticesSent and pending notices', () => {
   let dir: string;
   let store: Store;
   beforeEach(async () => {
@@ -111,44 +111,35 @@ describe('finishAttempt and pending notices', () => {
     store = await open(dir);
     expect((await store.listQueue())[0]?.noticePending['gone@other.example.com']?.lastAttemptAt).toBe(at);
   });
-});
 
-describe('noticesSent', () => {
-  let dir: string;
-  let store: Store;
-  beforeEach(async () => {
-    dir = tempDir();
-    store = await open(dir);
-  });
-  afterEach(async () => {
-    await store.close();
-  });
+  describe('noticesSent', () => {
 
-  it('takes out only recipients whose notice was pending; attempts and schedule stay; the last one drops the item', async () => {
-    const q = await store.enqueue({ sender: 's@example.gov.vn', recipients: ['a@x.vn', 'gone@other.example.com', 'ok@other.example.com'], raw: Buffer.from('Subject: x\r\n\r\nbody\r\n'), account: null, messageId: null, now: clock.now() });
-    const later = new Date(clock.now().getTime() + 60_000);
-    await store.finishAttempt(q.id, {
-      remaining: ['a@x.vn', 'gone@other.example.com', 'ok@other.example.com'],
-      nextAttemptAt: later,
-      error: '451 later',
-      noticePending: { 'gone@other.example.com': failed, 'ok@other.example.com': { ...failed, action: 'relayed', status: '2.0.0' } },
+    it('takes out only recipients whose notice was pending; attempts and schedule stay; the last one drops the item', async () => {
+      const q = await store.enqueue({ sender: 's@example.gov.vn', recipients: ['a@x.vn', 'gone@other.example.com', 'ok@other.example.com'], raw: Buffer.from('Subject: x\r\n\r\nbody\r\n'), account: null, messageId: null, now: clock.now() });
+      const later = new Date(clock.now().getTime() + 60_000);
+      await store.finishAttempt(q.id, {
+        remaining: ['a@x.vn', 'gone@other.example.com', 'ok@other.example.com'],
+        nextAttemptAt: later,
+        error: '451 later',
+        noticePending: { 'gone@other.example.com': failed, 'ok@other.example.com': { ...failed, action: 'relayed', status: '2.0.0' } },
+      });
+
+      // a@x.vn is still to be delivered: named or not, it stays.
+      await store.noticesSent(q.id, { recipients: ['gone@other.example.com', 'a@x.vn'], delayNoticeSent: true });
+      let [left] = await store.listQueue();
+      expect(left).toMatchObject({ recipients: ['a@x.vn', 'ok@other.example.com'], attempts: 1, lastError: '451 later', delayNoticeSent: true });
+      expect(left?.nextAttemptAt.getTime()).toBe(later.getTime());
+      expect(left?.noticePending).toEqual({ 'ok@other.example.com': { ...failed, action: 'relayed', status: '2.0.0' } });
+
+      await store.noticesSent(q.id, { recipients: ['ok@other.example.com'] });
+      [left] = await store.listQueue();
+      expect(left).toMatchObject({ recipients: ['a@x.vn'], noticePending: {}, delayNoticeSent: true, attempts: 1 });
+
+      // Only pending recipients left: the last notice sent drops the item; a second call is harmless.
+      await store.finishAttempt(q.id, { remaining: ['a@x.vn'], nextAttemptAt: later, error: null, noticePending: { 'a@x.vn': failed } });
+      await store.noticesSent(q.id, { recipients: ['a@x.vn'] });
+      expect(await store.queueDepth()).toBe(0);
+      await expect(store.noticesSent(q.id, { recipients: ['a@x.vn'] })).resolves.toBeUndefined();
     });
-
-    // a@x.vn is still to be delivered: named or not, it stays.
-    await store.noticesSent(q.id, { recipients: ['gone@other.example.com', 'a@x.vn'], delayNoticeSent: true });
-    let [left] = await store.listQueue();
-    expect(left).toMatchObject({ recipients: ['a@x.vn', 'ok@other.example.com'], attempts: 1, lastError: '451 later', delayNoticeSent: true });
-    expect(left?.nextAttemptAt.getTime()).toBe(later.getTime());
-    expect(left?.noticePending).toEqual({ 'ok@other.example.com': { ...failed, action: 'relayed', status: '2.0.0' } });
-
-    await store.noticesSent(q.id, { recipients: ['ok@other.example.com'] });
-    [left] = await store.listQueue();
-    expect(left).toMatchObject({ recipients: ['a@x.vn'], noticePending: {}, delayNoticeSent: true, attempts: 1 });
-
-    // Only pending recipients left: the last notice sent drops the item; a second call is harmless.
-    await store.finishAttempt(q.id, { remaining: ['a@x.vn'], nextAttemptAt: later, error: null, noticePending: { 'a@x.vn': failed } });
-    await store.noticesSent(q.id, { recipients: ['a@x.vn'] });
-    expect(await store.queueDepth()).toBe(0);
-    await expect(store.noticesSent(q.id, { recipients: ['a@x.vn'] })).resolves.toBeUndefined();
   });
 });
