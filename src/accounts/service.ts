@@ -211,7 +211,13 @@ export interface AccountService {
   delegate(unitAddress: string, clerkAddress: string, actor: Actor, ref?: string | null): Promise<void>;
   undelegate(unitAddress: string, clerkAddress: string, actor: Actor, ref?: string | null): Promise<void>;
   /** R-ACC-6 clerk change: the old clerk loses access and the new one gains it, together. */
-  handover(unitAddress: string, fromAddress: string, toAddress: string, actor: Actor, ref?: string | null): Promise<void>;
+  /**
+   * R-ACC-6: the unit mailbox passes from one clerk to the next in one step — the old clerk's
+   * delegation ends, the new one's begins, and the mailbox's own password is reset (a one-time
+   * password for the new clerk, changed at the first sign-in) with its app passwords revoked, so
+   * what the old clerk knew opens nothing any more (open sessions on it end too).
+   */
+  handover(unitAddress: string, fromAddress: string, toAddress: string, actor: Actor, ref?: string | null): Promise<{ unit: Account; oneTimePassword: string; appPasswordsRevoked: number }>;
 
   /** The same service working inside a store transaction (store.batch). */
   withStore(store: Store): AccountService;
@@ -906,11 +912,27 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
 
     async handover(unitAddr, fromAddr, toAddr, actor, ref = null) {
       requireAdmin(actor, 'bàn giao hộp thư đơn vị', 'hand over unit mailboxes');
-      await store.batch(async (tx) => {
+      const found = await accountByAddress(unitAddr);
+      // argon2 is slow on purpose: hash before the transaction.
+      const { hash, oneTime } = await hashed(null, false);
+      const result = await store.batch(async (tx) => {
         const svc = service.withStore(tx);
         await svc.undelegate(unitAddr, fromAddr, actor, ref);
         await svc.delegate(unitAddr, toAddr, actor, ref);
+        const unit = await reread(tx, found);
+        refuseDeleted(unit);
+        const revoked = await tx.listAppPasswords(unit.id);
+        for (const p of revoked) await tx.removeAppPassword(unit.id, p.id);
+        const updated = await tx.updateAccount(
+          unit.id,
+          { passwordHash: hash, mustChangePassword: true, passwordChangedAt: clock.now() },
+          { actor: actor.name, action: 'account.passwd', target: unit.address, ref, details: { reason: 'handover', appPasswordsRevoked: revoked.length } },
+        );
+        return { unit: updated, appPasswordsRevoked: revoked.length };
       });
+      log.info({ unit: result.unit.address, from: fromAddr, to: toAddr, actor: actor.name }, 'unit mailbox handed over; its password reset');
+      changed(result.unit, { kind: 'password-reset', by: actor.name, appPasswordsRevoked: result.appPasswordsRevoked });
+      return { unit: result.unit, oneTimePassword: oneTime ?? '', appPasswordsRevoked: result.appPasswordsRevoked };
     },
 
     withStore(other) {

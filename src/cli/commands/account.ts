@@ -286,10 +286,22 @@ export const register: RegisterCommand = (program, ctx) => {
     .requiredOption('--from <address>', 'văn thư cũ / previous clerk')
     .requiredOption('--to <address>', 'văn thư mới / new clerk')
     .option(...REF)
-    .action(async (unit: string, opts: { from: string; to: string; ref?: string }) => {
+    .option('--json', 'JSON')
+    .action(async (unit: string, opts: { from: string; to: string; ref?: string; json?: boolean }) => {
       await ctx.withApp(async (app) => {
-        await ctx.accounts(app).handover(unit, opts.from, opts.to, ctx.actor(), opts.ref ?? null);
-        ctx.out(bi(`Đã bàn giao ${unit}: ${opts.from} → ${opts.to}`, `handed over ${unit}: ${opts.from} → ${opts.to}`));
+        const r = await ctx.accounts(app).handover(unit, opts.from, opts.to, ctx.actor(), opts.ref ?? null);
+        if (opts.json) {
+          ctx.printRecord({ address: r.unit.address, from: opts.from, to: opts.to, oneTimePassword: r.oneTimePassword, appPasswordsRevoked: r.appPasswordsRevoked }, true);
+          return;
+        }
+        ctx.out(bi(`Đã bàn giao ${r.unit.address}: ${opts.from} → ${opts.to}`, `handed over ${r.unit.address}: ${opts.from} → ${opts.to}`));
+        ctx.out(`${bi('Mật khẩu dùng một lần của hộp thư đơn vị (chỉ giao cho văn thư mới)', 'one-time password of the unit mailbox (for the new clerk only)')}: ${r.oneTimePassword}`);
+        ctx.err(
+          bi(
+            `Mật khẩu cũ của ${r.unit.address} đã hết hiệu lực${r.appPasswordsRevoked > 0 ? `, ${r.appPasswordsRevoked} mật khẩu ứng dụng đã bị thu hồi` : ''}; văn thư mới phải đổi mật khẩu ở lần đăng nhập đầu`,
+            `the old password of ${r.unit.address} no longer works${r.appPasswordsRevoked > 0 ? `, ${r.appPasswordsRevoked} app password(s) revoked` : ''}; the new clerk must change it at the first sign-in`,
+          ),
+        );
       });
     });
 

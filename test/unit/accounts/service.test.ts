@@ -320,14 +320,21 @@ describe('R-ACC-6 unit mailbox handover', () => {
     expect((await store.listDelegatedTo(old.account.id)).map((a) => a.address)).toEqual(['stc@example.gov.vn']);
     expect(await code(svc.delegate('stc', 'vanlt', root))).toBe('ALREADY_EXISTS');
     expect(await code(svc.delegate('vanlt', 'thutt', root))).toBe('INVALID_INPUT');
-    // a failed handover changes nothing
+    // a failed handover changes nothing, the password included
+    const hashBefore = (await store.getAccountByAddress('stc@example.gov.vn'))!.passwordHash;
     expect(await code(svc.handover('stc', 'vanlt', 'khongco', root))).toBe('NOT_FOUND');
     expect((await store.listDelegatedTo(old.account.id)).length).toBe(1);
-    await svc.handover('stc', 'vanlt', 'thutt', root, 'QĐ-2');
+    expect((await store.getAccountByAddress('stc@example.gov.vn'))!.passwordHash).toBe(hashBefore);
+    const before = (await store.getAccountByAddress('stc@example.gov.vn'))!;
+    const handed = await svc.handover('stc', 'vanlt', 'thutt', root, 'QĐ-2');
     expect(await store.listDelegatedTo(old.account.id)).toEqual([]);
     expect((await store.listDelegatedTo(next.account.id)).map((a) => a.address)).toEqual(['stc@example.gov.vn']);
+    // The mailbox's own password is reset: what the old clerk knew opens nothing; the new one changes it first.
+    expect(handed.unit.passwordHash).not.toBe(before.passwordHash);
+    expect(handed.unit.mustChangePassword).toBe(true);
+    expect(await verifyPassword(handed.unit.passwordHash, handed.oneTimePassword)).toBe(true);
     const audit = await store.listAudit({ target: 'stc@example.gov.vn' });
-    expect(audit.filter((a) => a.ref === 'QĐ-2').map((a) => a.action).sort()).toEqual(['unit.delegate', 'unit.undelegate']);
+    expect(audit.filter((a) => a.ref === 'QĐ-2').map((a) => a.action).sort()).toEqual(['account.passwd', 'unit.delegate', 'unit.undelegate']);
     expect(await code(svc.undelegate('stc', 'vanlt', root))).toBe('NOT_FOUND');
   });
 });
