@@ -485,6 +485,32 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       .catch((e: unknown) => log.error({ err: e, address: account.address }, 'could not report a security change'));
   }
 
+  /**
+   * An administrator's password reset inside a transaction: the new hash (made before it: argon2
+   * is slow), every app password revoked, and the audit entry, together; the account re-read
+   * first (a deleted one takes no reset). Shared by `account passwd` and the unit handover.
+   */
+  async function resetPasswordIn(
+    tx: Store,
+    account: Account,
+    hash: string,
+    forceChange: boolean,
+    actor: Actor,
+    ref: string | null,
+    details: Record<string, unknown>,
+  ): Promise<{ account: Account; appPasswordsRevoked: number }> {
+    refuseDeleted(await reread(tx, account));
+    const revoked = await tx.listAppPasswords(account.id);
+    for (const p of revoked) await tx.removeAppPassword(account.id, p.id);
+    const updated = await tx.updateAccount(
+      account.id,
+      { passwordHash: hash, mustChangePassword: forceChange, passwordChangedAt: clock.now() },
+      { actor: actor.name, action: 'account.passwd', target: account.address, ref, details: { appPasswordsRevoked: revoked.length, ...details } },
+    );
+    if (revoked.length > 0) log.info({ address: account.address, appPasswords: revoked.length, actor: actor.name }, 'password reset: app passwords revoked');
+    return { account: updated, appPasswordsRevoked: revoked.length };
+  }
+
   /** An account an actor may change the sign-in of (R-ACC-7), not deleted. */
   async function changeableAccount(address: string, actor: Actor): Promise<Account> {
     const account = await accountByAddress(address);
@@ -585,28 +611,9 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       // argon2 is slow on purpose: hash before the transaction.
       const { hash, oneTime } = await hashed(password, admin);
       const forceChange = opts.forceChange ?? true;
-      // The new password and the end of every app password, with their audit entry, together.
-      const result = await store.batch(async (tx) => {
-        const now = await reread(tx, account);
-        refuseDeleted(now);
-        const revoked = await tx.listAppPasswords(account.id);
-        for (const p of revoked) await tx.removeAppPassword(account.id, p.id);
-        const updated = await tx.updateAccount(
-          account.id,
-          { passwordHash: hash, mustChangePassword: forceChange, passwordChangedAt: clock.now() },
-          {
-            actor: actor.name,
-            action: 'account.passwd',
-            target: account.address,
-            ref: opts.ref ?? null,
-            details: { appPasswordsRevoked: revoked.length, ...(forceChange ? {} : { noForceChange: true }) },
-          },
-        );
-        if (revoked.length > 0) log.info({ address: account.address, appPasswords: revoked.length, actor: actor.name }, 'password reset: app passwords revoked');
-        return { account: updated, oneTimePassword: oneTime, appPasswordsRevoked: revoked.length };
-      });
-      changed(result.account, { kind: 'password-reset', by: actor.name, appPasswordsRevoked: result.appPasswordsRevoked });
-      return result;
+      const reset = await store.batch((tx) => resetPasswordIn(tx, account, hash, forceChange, actor, opts.ref ?? null, forceChange ? {} : { noForceChange: true }));
+      changed(reset.account, { kind: 'password-reset', by: actor.name, appPasswordsRevoked: reset.appPasswordsRevoked });
+      return { ...reset, oneTimePassword: oneTime };
     },
 
     async suspend(address, reason, actor, ref = null) {
@@ -919,20 +926,11 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         const svc = service.withStore(tx);
         await svc.undelegate(unitAddr, fromAddr, actor, ref);
         await svc.delegate(unitAddr, toAddr, actor, ref);
-        const unit = await reread(tx, found);
-        refuseDeleted(unit);
-        const revoked = await tx.listAppPasswords(unit.id);
-        for (const p of revoked) await tx.removeAppPassword(unit.id, p.id);
-        const updated = await tx.updateAccount(
-          unit.id,
-          { passwordHash: hash, mustChangePassword: true, passwordChangedAt: clock.now() },
-          { actor: actor.name, action: 'account.passwd', target: unit.address, ref, details: { reason: 'handover', appPasswordsRevoked: revoked.length } },
-        );
-        return { unit: updated, appPasswordsRevoked: revoked.length };
+        return resetPasswordIn(tx, found, hash, true, actor, ref, { reason: 'handover' });
       });
-      log.info({ unit: result.unit.address, from: fromAddr, to: toAddr, actor: actor.name }, 'unit mailbox handed over; its password reset');
-      changed(result.unit, { kind: 'password-reset', by: actor.name, appPasswordsRevoked: result.appPasswordsRevoked });
-      return { unit: result.unit, oneTimePassword: oneTime ?? '', appPasswordsRevoked: result.appPasswordsRevoked };
+      log.info({ unit: result.account.address, from: fromAddr, to: toAddr, actor: actor.name }, 'unit mailbox handed over; its password reset');
+      changed(result.account, { kind: 'password-reset', by: actor.name, appPasswordsRevoked: result.appPasswordsRevoked });
+      return { unit: result.account, oneTimePassword: oneTime ?? '', appPasswordsRevoked: result.appPasswordsRevoked };
     },
 
     withStore(other) {
