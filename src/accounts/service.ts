@@ -210,14 +210,20 @@ export interface AccountService {
   /** R-ACC-6: let an account open and send as a unit mailbox (no password shared). */
   delegate(unitAddress: string, clerkAddress: string, actor: Actor, ref?: string | null): Promise<void>;
   undelegate(unitAddress: string, clerkAddress: string, actor: Actor, ref?: string | null): Promise<void>;
-  /** R-ACC-6 clerk change: the old clerk loses access and the new one gains it, together. */
   /**
-   * R-ACC-6: the unit mailbox passes from one clerk to the next in one step — the old clerk's
-   * delegation ends, the new one's begins, and the mailbox's own password is reset (a one-time
-   * password for the new clerk, changed at the first sign-in) with its app passwords revoked, so
-   * what the old clerk knew opens nothing any more (open sessions on it end too).
+   * R-ACC-6: the unit mailbox passes from one clerk to the next in one step, without a password
+   * changing hands — the old clerk's delegation ends, the new one's begins (the new clerk opens
+   * the mailbox with its own credentials: `signInName`, or SASL's authorization identity), and
+   * the mailbox's own password is reset to a random one nobody is told, with its app passwords
+   * revoked, so what the old clerk knew opens nothing any more (open sessions on it end too).
    */
-  handover(unitAddress: string, fromAddress: string, toAddress: string, actor: Actor, ref?: string | null): Promise<{ unit: Account; oneTimePassword: string; appPasswordsRevoked: number }>;
+  handover(
+    unitAddress: string,
+    fromAddress: string,
+    toAddress: string,
+    actor: Actor,
+    ref?: string | null,
+  ): Promise<{ unit: Account; clerk: Account; signInName: string; appPasswordsRevoked: number }>;
 
   /** The same service working inside a store transaction (store.batch). */
   withStore(store: Store): AccountService;
@@ -920,17 +926,19 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     async handover(unitAddr, fromAddr, toAddr, actor, ref = null) {
       requireAdmin(actor, 'bàn giao hộp thư đơn vị', 'hand over unit mailboxes');
       const found = await accountByAddress(unitAddr);
-      // argon2 is slow on purpose: hash before the transaction.
-      const { hash, oneTime } = await hashed(null, false);
+      const clerk = await accountByAddress(toAddr);
+      // A random password that is shown to nobody (the clerk signs in as itself); argon2 is slow
+      // on purpose: hash before the transaction.
+      const { hash } = await hashed(null, false);
       const result = await store.batch(async (tx) => {
         const svc = service.withStore(tx);
         await svc.undelegate(unitAddr, fromAddr, actor, ref);
         await svc.delegate(unitAddr, toAddr, actor, ref);
         return resetPasswordIn(tx, found, hash, true, actor, ref, { reason: 'handover' });
       });
-      log.info({ unit: result.account.address, from: fromAddr, to: toAddr, actor: actor.name }, 'unit mailbox handed over; its password reset');
+      log.info({ unit: result.account.address, from: fromAddr, to: clerk.address, actor: actor.name }, 'unit mailbox handed over; its password reset');
       changed(result.account, { kind: 'password-reset', by: actor.name, appPasswordsRevoked: result.appPasswordsRevoked });
-      return { unit: result.account, oneTimePassword: oneTime ?? '', appPasswordsRevoked: result.appPasswordsRevoked };
+      return { unit: result.account, clerk, signInName: `${result.account.address}*${clerk.address}`, appPasswordsRevoked: result.appPasswordsRevoked };
     },
 
     withStore(other) {

@@ -7,6 +7,7 @@ export {
   PORTAL_PLAINTEXT_REFUSED,
   RECENT_SIGN_INS,
   signInMessage,
+  splitSignInName,
   type AuthConfig,
   type AuthDeps,
   type AuthStore,

@@ -61,6 +61,7 @@ import type { SecurityChange, SecurityChangeInfo } from './security-notices.js';
 import { plaintextAllowedBy } from './plaintext.js';
 import { KeyedCounter } from '../lib/keyed-counter.js';
 import { FailureTracker } from './throttle.js';
+import { credentialOf, type SignInCredential } from './sign-in-holds.js';
 
 export type SignInProtocol = 'imap' | 'pop3' | 'smtp' | 'http';
 
@@ -71,10 +72,16 @@ export interface SignInRequest {
   ip: string;
   /** The connection is TLS (implicit or after STARTTLS/STLS). */
   secure: boolean;
+  /**
+   * SASL's authorization identity (RFC 4616 §2): the mailbox to open when it is not the
+   * signing-in account's own — a unit mailbox delegated to it (R-ACC-6). "" or absent: its own.
+   */
+  authzid?: string;
 }
 
 export type SignInFailureKind =
   | 'bad-credentials'
+  | 'not-delegated'
   | 'suspended'
   | 'deleted'
   | 'expired'
@@ -85,7 +92,12 @@ export type SignInFailureKind =
 export type SignInResult =
   | {
       ok: true;
+      /** The mailbox's account: the one signed in, or the unit mailbox it opened as a delegate. */
       account: Account;
+      /** A delegated sign-in: the delegate whose credentials opened `account`; else null. */
+      delegate: Account | null;
+      /** What the sign-in rests on (sessions check it still holds: sign-in-holds.ts). */
+      credential: SignInCredential;
       method: 'password' | 'app-password';
       /** The app password used, when method is 'app-password'. */
       appPasswordId: number | null;
@@ -182,6 +194,10 @@ export interface SignInSummary {
   appPassword: string | null;
   /** Why a refused one was refused (bad-credentials, totp, suspended, …). */
   reason: string | null;
+  /** A unit mailbox's sign-in by a delegate (R-ACC-6): the delegate's address. */
+  via: string | null;
+  /** A delegate's sign-in: the unit mailbox it opened. */
+  opened: string | null;
 }
 
 /** What the security page shows of an account (R-AUTH-3, R-AUTH-5). */
@@ -256,7 +272,7 @@ export type AuthConfig = Pick<Config, 'domains' | 'security' | 'passwords'> & Pa
  */
 export type AuthStore = Pick<
   Store,
-  'getAccountByAddress' | 'findAccountsByLocalPart' | 'listAppPasswords' | 'updateAccount' | 'touchAppPassword' | 'batch' | 'recordSignIn' | 'signedInFrom' | 'listSignIns'
+  'getAccountByAddress' | 'findAccountsByLocalPart' | 'listAppPasswords' | 'updateAccount' | 'touchAppPassword' | 'batch' | 'recordSignIn' | 'signedInFrom' | 'listSignIns' | 'listDelegatedTo'
 >;
 
 /** A successful sign-in from a network the account has not used lately (R-AUTH-5). */
@@ -348,6 +364,11 @@ export function signInMessage(kind: SignInFailureKind, changeUrl: string): strin
   switch (kind) {
     case 'bad-credentials':
       return bi('Sai tên đăng nhập hoặc mật khẩu', 'Wrong user name or password');
+    case 'not-delegated':
+      return bi(
+        'Tài khoản của bạn không được ủy quyền mở hộp thư này (hoặc hộp thư không tồn tại)',
+        'Your account is not delegated to open this mailbox (or there is no such mailbox)',
+      );
     case 'suspended':
       return bi(
         'Tài khoản đang bị tạm khóa; thư đến vẫn được nhận. Hãy liên hệ quản trị viên',
@@ -370,6 +391,25 @@ export function signInMessage(kind: SignInFailureKind, changeUrl: string): strin
         'Passwords may not be sent on an unencrypted connection; use TLS (STARTTLS/STLS)',
       );
   }
+}
+
+const UNIT_MAILBOX_SUSPENDED = bi(
+  'Hộp thư đơn vị đang bị tạm khóa (thư đến vẫn được nhận); hãy liên hệ quản trị viên',
+  'The unit mailbox is suspended (incoming mail is still received); contact your administrator',
+);
+
+/**
+ * Who signs in, and which mailbox it opens (R-ACC-6). A delegate opens a unit mailbox with its
+ * own credentials: by SASL's authorization identity (RFC 4616 §2: authzid = the unit mailbox) or,
+ * for mail programs that take only a user name, the name "UNIT*DELEGATE" — the unit mailbox, a
+ * star, then the delegate's own name, each a full address or a local part (the form Dovecot
+ * gives master users; no address we issue has a star). mailbox null: the account's own.
+ */
+export function splitSignInName(username: string, authzid = ''): { user: string; mailbox: string | null } {
+  if (authzid.trim() !== '') return { user: username, mailbox: authzid.trim() };
+  const star = username.indexOf('*');
+  if (star <= 0 || star === username.length - 1 || username.indexOf('*', star + 1) !== -1) return { user: username, mailbox: null };
+  return { mailbox: username.slice(0, star), user: username.slice(star + 1) };
 }
 
 const TOTP_APP_PASSWORD_HINT = bi(
@@ -584,17 +624,25 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
    * account state); then, if its network is new to the account, the
    * unusual-sign-in hook. Recording never stops a sign-in.
    */
-  async function recordSuccess(account: Account, protocol: SignInEntry['protocol'], ip: string, method: 'password' | 'app-password', appPasswordId: number | null): Promise<Account> {
+  async function recordSuccess(
+    account: Account,
+    protocol: SignInEntry['protocol'],
+    ip: string,
+    method: 'password' | 'app-password',
+    appPasswordId: number | null,
+    delegation: Pick<SignInEntry, 'via' | 'opened'> = {},
+  ): Promise<Account> {
     const now = clock.now();
     const network = networkOf(ip);
     let updated = account;
     let unusual = false;
     try {
-      if (deps.onUnusualSignIn) {
+      // A unit mailbox opened by a delegate: the delegate's own sign-in is the one checked for an unusual network.
+      if (deps.onUnusualSignIn && !delegation.via) {
         const since = new Date(now.getTime() - USUAL_NETWORK_DAYS * DAY_MS);
         unusual = !(await store.signedInFrom(account.id, network, since)) && (await store.listSignIns(account.id, { ok: true, limit: 1 })).length > 0;
       }
-      const entry: SignInEntry = { accountId: account.id, at: now, protocol, ip, network, ok: true, method, appPasswordId, reason: null };
+      const entry: SignInEntry = { accountId: account.id, at: now, protocol, ip, network, ok: true, method, appPasswordId, reason: null, ...delegation };
       const [u] = await Promise.all([
         store.updateAccount(account.id, { lastLoginAt: now }, null),
         store.recordSignIn(entry),
@@ -625,14 +673,30 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     }
   }
 
+  /**
+   * The mailbox a delegated sign-in opens (R-ACC-6): `name` (a full address or a local part)
+   * read as at sign-in, the first of its accounts delegated to `delegate`. Its own account is
+   * no delegation. A kind of refusal when none is, or when it is not active.
+   */
+  async function delegatedMailbox(delegate: Account, name: string): Promise<Account | 'not-delegated' | 'suspended'> {
+    const named = await candidates(name);
+    if (named.some((a) => a.id === delegate.id)) return delegate;
+    const allowed = new Map((await store.listDelegatedTo(delegate.id)).map((a) => [a.id, a]));
+    const unit = named.map((a) => allowed.get(a.id)).find((a) => a !== undefined && a.state !== 'deleted');
+    if (!unit) return 'not-delegated';
+    return unit.state === 'active' ? unit : 'suspended';
+  }
+
   async function signIn(req: SignInRequest): Promise<SignInResult> {
     if (!plaintextAllowedBy(sec.allowPlaintextAuth, req.ip, req.secure)) return reject(req, 'plaintext-refused', null);
+    // The web signs in to its own account only: a delegate opens a unit mailbox from a mail program.
+    const { user, mailbox } = req.protocol === 'http' ? { user: req.username, mailbox: null } : splitSignInName(req.username, req.authzid);
     const release = gate.acquire(throttleKeyOf(req.ip));
     if (!release) return reject(req, 'throttled', null);
     try {
-      const list = await candidates(req.username);
-      const userKey = list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`;
-      const target = guessTarget(list, req.username);
+      const list = await candidates(user);
+      const userKey = list[0] ? `acct:${list[0].id}` : `user:${user.trim().toLowerCase()}`;
+      const target = guessTarget(list, user);
       if (await guardedAttempt(target, list[0], req.ip)) {
         if (list[0]) await recordFailure(list[0], req.protocol, req.ip, 'guarded');
         const delay = failures.fail([`ip:${throttleKeyOf(req.ip)}`]);
@@ -681,12 +745,26 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         await recordFailure(account, req.protocol, req.ip, stateKind);
         return reject(req, stateKind, account);
       }
+      // The delegate's own credentials are right and usable: now the mailbox it asks to open.
+      const opened = mailbox === null ? account : await delegatedMailbox(account, mailbox);
+      if (typeof opened === 'string') {
+        await recordFailure(account, req.protocol, req.ip, opened === 'suspended' ? 'mailbox-suspended' : 'not-delegated');
+        return reject(req, opened, account, opened === 'suspended' ? UNIT_MAILBOX_SUSPENDED : message(opened));
+      }
       failures.reset(`acct:${account.id}`);
-      const updated = await recordSuccess(account, req.protocol, req.ip, verified.method, verified.appPasswordId);
-      log.info({ ip: req.ip, account: account.address, protocol: req.protocol, method: verified.method }, 'signed in');
+      const delegated = opened.id !== account.id;
+      const updated = await recordSuccess(account, req.protocol, req.ip, verified.method, verified.appPasswordId, delegated ? { opened: opened.address } : {});
+      // The unit mailbox's own history says who opened it (R-AUTH-5): its users see every delegate.
+      const mailboxNow = delegated ? await recordSuccess(opened, req.protocol, req.ip, verified.method, null, { via: account.address }) : updated;
+      log.info(
+        { ip: req.ip, account: mailboxNow.address, ...(delegated ? { delegate: account.address } : {}), protocol: req.protocol, method: verified.method },
+        delegated ? 'signed in as a delegate' : 'signed in',
+      );
       return {
         ok: true,
-        account: updated,
+        account: mailboxNow,
+        delegate: delegated ? updated : null,
+        credential: credentialOf(account, verified.appPasswordId, opened),
         method: verified.method,
         appPasswordId: verified.appPasswordId,
         totpRequired: req.protocol === 'http' && twoFactorMethod(account) !== null,
@@ -910,6 +988,8 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       method: r.method,
       appPassword: r.appPasswordId === null ? null : (labels.get(r.appPasswordId) ?? null),
       reason: r.reason,
+      via: r.via,
+      opened: r.opened,
     });
     return {
       address: account.address,

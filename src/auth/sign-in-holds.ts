@@ -18,25 +18,45 @@ export interface SignInCredential {
   smsTwoFactor: boolean;
   /** The app password used, or null for the account's own password. */
   appPasswordId: number | null;
+  /**
+   * A delegated sign-in (R-ACC-6): the unit mailbox the account opened with its own credentials
+   * (the session's mailbox); null when the account opened its own.
+   */
+  mailboxId: number | null;
 }
 
-export function credentialOf(account: Account, appPasswordId: number | null): SignInCredential {
-  return { accountId: account.id, passwordHash: account.passwordHash, totpSecret: account.totpSecret, smsTwoFactor: account.smsTwoFactor, appPasswordId };
+/** `account` signed in with its password or app password, to open its own mailbox or (`mailbox`) a unit mailbox delegated to it. */
+export function credentialOf(account: Account, appPasswordId: number | null, mailbox: Account | null = null): SignInCredential {
+  return {
+    accountId: account.id,
+    passwordHash: account.passwordHash,
+    totpSecret: account.totpSecret,
+    smsTwoFactor: account.smsTwoFactor,
+    appPasswordId,
+    mailboxId: mailbox === null || mailbox.id === account.id ? null : mailbox.id,
+  };
 }
 
 /**
- * The account as it is now if the sign-in still holds, else null: the account gone or not
- * active; the app password it used removed; or, for the main password, the password changed or
- * two-factor turned on or off (turning it on means mail programs need app passwords).
+ * The session's mailbox account as it is now if the sign-in still holds, else null: the account
+ * gone or not active; the app password it used removed; or, for the main password, the password
+ * changed or two-factor turned on or off (turning it on means mail programs need app passwords).
+ * A delegated sign-in also needs the unit mailbox still active and still delegated to the
+ * account: a handover ends the old clerk's open sessions on it.
  */
-export async function currentSignIn(store: Pick<Store, 'getAccount' | 'listAppPasswords'>, c: SignInCredential): Promise<Account | null> {
+export async function currentSignIn(store: Pick<Store, 'getAccount' | 'listAppPasswords' | 'listDelegatedTo'>, c: SignInCredential): Promise<Account | null> {
   const now = await store.getAccount(c.accountId);
   if (now === null || now.state !== 'active') return null;
   if (c.appPasswordId !== null) {
     const id = c.appPasswordId;
-    return (await store.listAppPasswords(now.id)).some((p) => p.id === id) ? now : null;
+    if (!(await store.listAppPasswords(now.id)).some((p) => p.id === id)) return null;
+  } else if (now.passwordHash !== c.passwordHash || now.totpSecret !== c.totpSecret || now.smsTwoFactor !== c.smsTwoFactor) {
+    return null;
   }
-  return now.passwordHash === c.passwordHash && now.totpSecret === c.totpSecret && now.smsTwoFactor === c.smsTwoFactor ? now : null;
+  if (c.mailboxId === null) return now;
+  const id = c.mailboxId;
+  const unit = (await store.listDelegatedTo(now.id)).find((a) => a.id === id);
+  return unit !== undefined && unit.state === 'active' ? unit : null;
 }
 
 /** What a session whose sign-in no longer holds is told as it ends. */

@@ -111,6 +111,8 @@ const REASONS: Record<string, [string, string]> = {
   deleted: ['tài khoản đã xóa', 'account deleted'],
   'must-change': ['phải đổi mật khẩu', 'password must be changed'],
   expired: ['mật khẩu hết hạn', 'password expired'],
+  'not-delegated': ['không được ủy quyền mở hộp thư đã nêu', 'not delegated to open the mailbox named'],
+  'mailbox-suspended': ['hộp thư đơn vị đang bị tạm khóa', 'the unit mailbox is suspended'],
 };
 
 /** Sign-ins (or refused attempts): when, how, from where, and whether they went through (R-AUTH-5). */
@@ -118,14 +120,18 @@ function signInsHtml(list: readonly SignInSummary[], none: string): string {
   if (list.length === 0) return `<p>${none}</p>`;
   const rows = list.map((r) => {
     const [pvi, pen] = PROTOCOL_NAMES[r.protocol] ?? [r.protocol, r.protocol];
-    const how = r.ok
-      ? r.method === 'app-password'
-        ? pair(`thành công, mật khẩu ứng dụng ${r.appPassword ?? '(đã xóa)'}`, `signed in, app password ${r.appPassword ?? '(removed)'}`)
-        : pair('thành công, mật khẩu chính', 'signed in, main password')
-      : pair(`bị từ chối: ${REASONS[r.reason ?? '']?.[0] ?? r.reason ?? ''}`, `refused: ${REASONS[r.reason ?? '']?.[1] ?? r.reason ?? ''}`);
+    // A delegated sign-in (R-ACC-6): the unit mailbox's row names the delegate, the delegate's the mailbox.
+    const how = !r.ok
+      ? pair(`bị từ chối: ${REASONS[r.reason ?? '']?.[0] ?? r.reason ?? ''}`, `refused: ${REASONS[r.reason ?? '']?.[1] ?? r.reason ?? ''}`)
+      : r.via !== null
+        ? pair(`thành công, người được ủy quyền ${r.via} đăng nhập bằng tài khoản của mình`, `signed in by the delegate ${r.via} with its own credentials`)
+        : r.method === 'app-password'
+          ? pair(`thành công, mật khẩu ứng dụng ${r.appPassword ?? '(đã xóa)'}`, `signed in, app password ${r.appPassword ?? '(removed)'}`)
+          : pair('thành công, mật khẩu chính', 'signed in, main password');
+    const opened = r.ok && r.opened !== null ? `<br>${pair(`mở hộp thư đơn vị ${r.opened}`, `opened the unit mailbox ${r.opened}`)}` : '';
     // Alike sign-ins of one day share a row: the last time, and how many since the first.
     const times = r.count > 1 ? `${timeCell(r.at)}<br><small>${r.count}× ${esc(vietnamTime(r.firstAt).slice(11, 16))}–${esc(vietnamTime(r.at).slice(11, 16))}</small>` : timeCell(r.at);
-    return `<tr><td>${times}</td><td>${pair(pvi, pen)}</td><td>${esc(r.ip)}</td><td>${how}</td></tr>`;
+    return `<tr><td>${times}</td><td>${pair(pvi, pen)}</td><td>${esc(r.ip)}</td><td>${how}${opened}</td></tr>`;
   });
   return `<table><thead><tr><th>Lúc<br><small>When</small></th><th>Qua<br><small>Through</small></th><th>Địa chỉ IP<br><small>IP address</small></th><th>Kết quả<br><small>Result</small></th></tr></thead>
 <tbody>

@@ -5,7 +5,7 @@
  * §7.5.1), IDLE and line modes, STARTTLS and COMPRESS switches, and shutdown.
  */
 import type { Readable } from 'node:stream';
-import { credentialOf, currentSignIn, SIGN_IN_GONE, type SignInCredential } from '../auth/sign-in-holds.js';
+import { currentSignIn, SIGN_IN_GONE, type SignInCredential } from '../auth/sign-in-holds.js';
 import { bi } from '../lib/errors.js';
 import type { Account, Mailbox, MailboxStatus } from '../store/port.js';
 import { registry, capabilities, type CommandSpec } from './commands/registry.js';
@@ -533,12 +533,12 @@ export class Session {
   }
 
   /** Count the session against its account's connection limit; false when over it. */
-  signedIn(account: Account, appPasswordId: number | null = null): boolean {
+  signedIn(account: Account, credential: SignInCredential | null): boolean {
     const release = this.shared.perAccount.acquire(String(account.id));
     if (!release) return false;
     this.releaseAccount = release;
     this.account = account;
-    this.credential = credentialOf(account, appPasswordId);
+    this.credential = credential;
     this.state = 'authenticated';
     this.armTimer();
     const every = this.deps.config.imap.signInCheckMs;

@@ -19,6 +19,7 @@ export function ok(text: string): string {
 export function signInCode(kind: SignInFailureKind): RespCode {
   switch (kind) {
     case 'bad-credentials':
+    case 'not-delegated':
     case 'plaintext-refused':
       return 'AUTH';
     case 'suspended':

@@ -11,7 +11,7 @@ import type { Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import type { AuthService } from '../auth/service.js';
 import { decodeSaslPlain } from '../auth/sasl.js';
-import { credentialOf, currentSignIn, SIGN_IN_GONE, type SignInCredential } from '../auth/sign-in-holds.js';
+import { currentSignIn, SIGN_IN_GONE, type SignInCredential } from '../auth/sign-in-holds.js';
 import { bi } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { LineReader } from '../net/line-reader.js';
@@ -24,7 +24,7 @@ import { Maildrop } from './maildrop.js';
 import { MessageEncoder, multiline, parseCommand, type Pop3Command } from './protocol.js';
 
 /** The POP3 subset of the store. */
-export type Pop3Store = Pick<Store, 'getMailbox' | 'listMessages' | 'readBlob' | 'streamBlob' | 'expunge' | 'setFlags' | 'getAccount' | 'listAppPasswords'>;
+export type Pop3Store = Pick<Store, 'getMailbox' | 'listMessages' | 'readBlob' | 'streamBlob' | 'expunge' | 'setFlags' | 'getAccount' | 'listAppPasswords' | 'listDelegatedTo'>;
 
 /** Messages up to this size are read whole and sent in one write; larger ones are streamed. */
 const WHOLE_MAX_BYTES = 256 * 1024;
@@ -107,7 +107,6 @@ const T = {
   mechanism: bi('Chỉ hỗ trợ cơ chế PLAIN', 'Only the PLAIN mechanism is supported'),
   cancelled: bi('Đã hủy xác thực', 'Authentication cancelled'),
   badSasl: bi('Dữ liệu xác thực không hợp lệ', 'Malformed authentication data'),
-  authzid: bi('Không hỗ trợ đăng nhập thay người khác', 'Signing in as another user is not supported'),
   inUse: bi('Hộp thư đang được một phiên POP3 khác sử dụng', 'The maildrop is locked by another POP3 session'),
   tooManyConns: bi('Tài khoản đang có quá nhiều kết nối', 'Too many connections for this account'),
   idle: bi('Quá thời gian chờ; đóng kết nối', 'Idle timeout; closing'),
@@ -362,12 +361,12 @@ export class Pop3Session {
     if (response.trim() === '*') return this.write(err(T.cancelled));
     const creds = response === '=' ? null : decodeSaslPlain(response);
     if (!creds) return this.badCommand(T.badSasl);
-    if (creds.authzid !== '' && creds.authzid.toLowerCase() !== creds.authcid.toLowerCase()) return this.write(err(T.authzid, 'AUTH'));
-    return this.signIn(creds.authcid, creds.password);
+    // An authorization identity names a unit mailbox to open as its delegate (R-ACC-6); the auth module decides.
+    return this.signIn(creds.authcid, creds.password, creds.authzid);
   }
 
-  private async signIn(username: string, password: string): Promise<void> {
-    const r = await this.deps.auth.signIn({ username, password, protocol: 'pop3', ip: this.conn.ip, secure: this.secure });
+  private async signIn(username: string, password: string, authzid = ''): Promise<void> {
+    const r = await this.deps.auth.signIn({ username, password, authzid, protocol: 'pop3', ip: this.conn.ip, secure: this.secure });
     if (this.state.kind !== 'authorization') return; // closed while waiting
     if (!r.ok) {
       this.bad++;
@@ -388,9 +387,9 @@ export class Pop3Session {
       const drop = new Maildrop(inbox, messages);
       if (this.socket.destroyed) throw new Closed();
       this.releaseAccount = release;
-      this.state = { kind: 'transaction', account, drop, credential: credentialOf(account, r.appPasswordId), checkedAt: Date.now() };
+      this.state = { kind: 'transaction', account, drop, credential: r.credential, checkedAt: Date.now() };
       const s = drop.stat();
-      this.log.info({ account: account.address, messages: s.count }, 'POP3 maildrop opened');
+      this.log.info({ account: account.address, ...(r.delegate ? { delegate: r.delegate.address } : {}), messages: s.count }, 'POP3 maildrop opened');
       await this.write(ok(bi(`${account.address} có ${s.count} thư (${s.size} byte)`, `${account.address} has ${s.count} messages (${s.size} octets)`)));
     } catch (e) {
       if (this.state.kind !== 'transaction') {

@@ -106,9 +106,6 @@ export const replies = {
     reply(550, '5.6.0', bi('Thư có nhiều hơn một tiêu đề Sender (RFC 5322 mục 3.6)', 'Message has more than one Sender header (RFC 5322 section 3.6)')),
   /** The session's sign-in no longer holds (reset, suspension, revocation): 421 closes the connection. */
   signInGone: (): SmtpReply => reply(421, '4.7.0', SIGN_IN_GONE),
-  /** RFC 4616 §2: the authorization identity must be the authenticated user. */
-  authzidRefused: (): SmtpReply =>
-    reply(535, '5.7.8', bi('Không được đăng nhập thay người khác', 'Cannot act as another user (authorization identity refused)')),
   /** RFC 5321 §4.1.1.11, RFC 1869: a parameter of no extension we advertise. */
   unknownParameter: (name: string): SmtpReply => {
     const n = String(name).replace(/[^A-Za-z0-9-]/g, '').slice(0, 32) || '?';

@@ -331,38 +331,32 @@ export function createSmtpService(deps: SmtpDeps): Service {
     metrics.connectionsOpen.dec({ protocol: c.mode === 'smtp' ? 'smtp' : 'submission' });
   }
 
-  /**
-   * RFC 4616 §2: an authorization identity other than the authenticated user must make the
-   * authentication fail (we let nobody act as someone else). It is read like a user name: the
-   * full address, or the local part alone.
-   */
-  function authzidIsUser(authzid: string, account: Account): boolean {
-    const z = authzid.trim().toLowerCase();
-    const address = account.address.toLowerCase();
-    return z.includes('@') ? z === address : z === address.slice(0, address.lastIndexOf('@'));
-  }
-
   async function onAuth(c: Conn, session: SMTPServerSession, username: string, password: string, authzid: string): Promise<string> {
     if (!session.secure && !deps.auth.plaintextAllowed(c.ip, false)) throw hookError(replies.tlsRequired());
-    const r = await deps.auth.signIn({ username, password, protocol: 'smtp', ip: c.ip, secure: session.secure });
+    // An authorization identity (or the name UNIT*DELEGATE) opens a unit mailbox delegated to the
+    // user (R-ACC-6); RFC 4616 §2: any other makes the authentication fail (not-delegated).
+    const r = await deps.auth.signIn({ username, password, authzid, protocol: 'smtp', ip: c.ip, secure: session.secure });
     if (!r.ok) {
       switch (r.kind) {
         case 'throttled':
           throw hookError(reply(454, '4.7.0', r.message));
         case 'plaintext-refused':
           throw hookError(reply(530, '5.7.0', r.message));
+        case 'not-delegated':
+          metrics.rejections.inc({ rule: 'authzid', protocol: c.mode });
+          throw bad(c, reply(535, '5.7.8', r.message));
         default:
           throw bad(c, reply(535, '5.7.8', r.message));
       }
     }
-    if (authzid !== '' && !authzidIsUser(authzid, r.account)) {
-      metrics.rejections.inc({ rule: 'authzid', protocol: c.mode });
-      throw bad(c, replies.authzidRefused());
-    }
-    c.account = r.account;
-    c.credential = credentialOf(r.account, r.appPasswordId);
-    c.senders = await loadSenders(r.account);
-    return r.account.address;
+    // Submission acts for the person who signed in: a delegate sends as the unit mailbox through
+    // its delegation (loadSenders), checked again before each transaction, and the send log names
+    // the delegate (R-LOG-1: who sent), whichever mailbox the client asked to open.
+    const person = r.delegate ?? r.account;
+    c.account = person;
+    c.credential = credentialOf(person, r.appPasswordId);
+    c.senders = await loadSenders(person);
+    return person.address;
   }
 
   async function onMailFrom(c: Conn, address: SMTPServerAddress): Promise<void> {

@@ -359,11 +359,20 @@ export interface SignInEntry {
   appPasswordId: number | null;
   /** Why a failure failed (bad-credentials, suspended, …); null for a success. */
   reason: string | null;
+  /**
+   * A delegated sign-in (R-ACC-6), on the unit mailbox's row: the address of the delegate who
+   * signed in with its own credentials to open it.
+   */
+  via?: string | null;
+  /** A delegated sign-in, on the delegate's row: the address of the unit mailbox it opened. */
+  opened?: string | null;
 }
 
 /** Sign-ins alike in all but time on one UTC day: one record, `at` the last of them. */
 export interface SignInRecord extends SignInEntry {
   id: number;
+  via: string | null;
+  opened: string | null;
   /** The first of them. */
   firstAt: Date;
   count: number;

@@ -113,9 +113,9 @@ describe('buudien (in-process)', () => {
     const r = await cli(['account', 'handover', 'stc', '--from', 'vanlt', '--to', 'thutt', '--ref', 'QĐ-5', '--config', config]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/vanlt → thutt/);
-    // The unit mailbox's password is reset for the new clerk: a one-time password, shown once.
-    expect(r.stdout).toMatch(/^Mật khẩu dùng một lần của hộp thư đơn vị .* \/ one-time password of the unit mailbox .*: \S{12,}$/m);
-    expect(r.stderr).toContain('the new clerk must change it at the first sign-in');
+    // No password changes hands: the new clerk is told the name to sign in with its own password.
+    expect(r.stdout).toMatch(/^Văn thư mới mở hộp thư đơn vị .* \/ the new clerk opens the unit mailbox .*: stc@nghean\.gov\.vn\*thutt@nghean\.gov\.vn$/m);
+    expect(r.stderr).toContain('told to nobody: no password changes hands');
     const again = await cli(['account', 'handover', 'stc', '--from', 'vanlt', '--to', 'thutt', '--config', config]);
     expect(again.code).toBe(1);
     oneLine(again.stderr);

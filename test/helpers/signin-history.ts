@@ -4,7 +4,7 @@ import type { SignInEntry, SignInRecord } from '../../src/store/port.js';
 export class FakeSignInHistory {
   signIns: SignInRecord[] = [];
   async recordSignIn(e: SignInEntry): Promise<void> {
-    this.signIns.push({ ...e, id: this.signIns.length + 1, firstAt: e.at, count: 1 });
+    this.signIns.push({ ...e, via: e.via ?? null, opened: e.opened ?? null, id: this.signIns.length + 1, firstAt: e.at, count: 1 });
   }
   async listSignIns(accountId: number, opts: { since?: Date; ok?: boolean; limit?: number } = {}): Promise<SignInRecord[]> {
     return this.signIns

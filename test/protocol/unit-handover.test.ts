@@ -1,46 +1,207 @@
 /**
- * R-ACC-6 over IMAP: when a unit mailbox passes to a new clerk (account handover), the password
- * the old clerk knew stops working — for new sign-ins and for the session already open on it —
- * and the one-time password given for the new clerk signs in only to change it.
+ * R-ACC-6 through the real protocols: a clerk opens the unit mailbox it is delegated to with its
+ * own credentials — IMAP LOGIN and POP3 USER as "UNIT*CLERK", IMAP AUTHENTICATE PLAIN and SMTP
+ * AUTH PLAIN with the unit mailbox as authorization identity (RFC 4616 §2) — and a handover
+ * passes that access to the next clerk without a password changing hands: the old clerk's open
+ * session ends, its sign-ins and the unit mailbox's old password stop working, and both
+ * histories say who opened what (R-AUTH-5). Clients: imapflow, Python's poplib, nodemailer.
  */
+import { execFile } from 'node:child_process';
+import { ImapFlow } from 'imapflow';
+import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { superActor } from '../../src/accounts/service.js';
+import { createAppPassword } from '../../src/auth/app-passwords.js';
+import { encodeSaslPlain } from '../../src/auth/sasl.js';
+import type { Account } from '../../src/store/port.js';
 import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { deliver, Pop3Client, simpleMessage } from '../helpers/pop3-fixtures.js';
 import { imapSignsIn, LineClient } from './imap-helpers.js';
 
-describe('unit mailbox handover', () => {
-  let app: TestApp;
-  const root = superActor('cli:test');
+const root = superActor('cli:test');
+const audit = { actor: 'test', action: 'setup', target: 'x' };
+let app: TestApp;
+let unit: Account;
+let vanlt: Account;
+let hoa: Account;
+let local: string;
 
-  beforeAll(async () => {
-    app = await startApp({ imap: { signInCheckMs: 50 } });
-    const unit = await app.accounts.addUnit({ name: 'Văn phòng Sở' }, root);
-    await createTestAccount(app.store, `${unit.address}@example.gov.vn`, { kind: 'unit', unitId: unit.id });
-    await createTestAccount(app.store, 'vanlt@example.gov.vn', { unitId: unit.id });
-    await createTestAccount(app.store, 'thutt@example.gov.vn', { unitId: unit.id });
-    await app.accounts.delegate(unit.address, 'vanlt', root);
+beforeAll(async () => {
+  app = await startApp({ imap: { signInCheckMs: 50 }, pop3: { signInCheckMs: 50 } });
+  const u = await app.accounts.addUnit({ name: 'Văn phòng Sở' }, root);
+  local = u.address;
+  unit = await createTestAccount(app.store, `${local}@example.gov.vn`, { kind: 'unit', unitId: u.id });
+  vanlt = await createTestAccount(app.store, 'vanlt@example.gov.vn', { unitId: u.id });
+  await createTestAccount(app.store, 'thutt@example.gov.vn', { unitId: u.id });
+  hoa = await createTestAccount(app.store, 'hoa@example.gov.vn', { unitId: u.id });
+  await app.accounts.delegate(local, 'vanlt', root);
+  await deliver(app.store, unit, simpleMessage('Cong van den so 12', 'Noi dung\r\n', 'so@example.gov.vn', `${local}@example.gov.vn`));
+});
+afterAll(async () => app?.stop());
+
+function imap(auth: { user: string; pass: string; authzid?: string }): ImapFlow {
+  const client = new ImapFlow({
+    host: '127.0.0.1',
+    port: app.port('imap'),
+    secure: false,
+    auth: auth.authzid ? { ...auth, loginMethod: 'AUTH=PLAIN' } : auth,
+    logger: false,
+    tls: { rejectUnauthorized: false },
   });
-  afterAll(async () => app?.stop());
+  client.on('error', () => undefined);
+  return client;
+}
 
-  it("the old clerk's password stops working at once, an open session too; the new clerk's one-time password must be changed", async () => {
-    const unit = (await app.store.listAccounts({})).find((a) => a.kind === 'unit')!;
-    const local = unit.address.split('@')[0]!;
-    // The old clerk reads the unit mailbox with its password.
+/** The subjects in the INBOX the sign-in opened. */
+async function inboxSubjects(client: ImapFlow): Promise<string[]> {
+  await client.connect();
+  const lock = await client.getMailboxLock('INBOX');
+  const subjects: string[] = [];
+  try {
+    for await (const m of client.fetch('1:*', { envelope: true })) subjects.push(m.envelope?.subject ?? '');
+  } finally {
+    lock.release();
+  }
+  await client.logout();
+  return subjects;
+}
+
+/** poplib: USER/PASS, then STAT; prints the replies (a child process: the server runs in this one). */
+function poplib(user: string, pass: string): Promise<string> {
+  const py = `
+import poplib, sys
+p = poplib.POP3("127.0.0.1", int(sys.argv[1]), timeout=20)
+p.user(sys.argv[2])
+try:
+    print("pass:" + p.pass_(sys.argv[3]).decode())
+    print("stat:%d %d" % p.stat())
+    p.quit()
+except poplib.error_proto as e:
+    print("error:" + e.args[0].decode())
+`;
+  return new Promise((resolve, reject) =>
+    execFile('python3', ['-c', py, String(app.port('pop3')), user, pass], { encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`poplib: ${err.message} ${stderr}`)) : resolve(stdout),
+    ),
+  );
+}
+
+describe('a delegate opens the unit mailbox with its own credentials (R-ACC-6)', () => {
+  it('IMAP LOGIN as UNIT*CLERK and AUTHENTICATE PLAIN with the unit as authzid: the unit INBOX, not the clerk’s', async () => {
+    expect(await inboxSubjects(imap({ user: `${local}*vanlt`, pass: PASSWORD }))).toEqual(['Cong van den so 12']);
+    expect(await inboxSubjects(imap({ user: 'vanlt@example.gov.vn', pass: PASSWORD, authzid: `${local}@example.gov.vn` }))).toEqual(['Cong van den so 12']);
+    // The clerk's own sign-in still opens its own (empty) mailbox.
+    expect(await inboxSubjects(imap({ user: 'vanlt', pass: PASSWORD }))).toEqual([]);
+  });
+
+  it('POP3 USER UNIT*CLERK (poplib) and AUTH PLAIN with authzid open the unit maildrop', async () => {
+    const out = await poplib(`${local}@example.gov.vn*vanlt@example.gov.vn`, PASSWORD);
+    expect(out).toMatch(new RegExp(`^pass:\\+OK ${local}@example\\.gov\\.vn .* / ${local}@example\\.gov\\.vn has 1 messages`, 'm'));
+    expect(out).toMatch(/^stat:1 \d+$/m);
+    const c = await Pop3Client.open(app.port('pop3'));
+    await c.line();
+    expect(await c.cmd(`AUTH PLAIN ${encodeSaslPlain('vanlt', PASSWORD, local)}`)).toMatch(new RegExp(`^\\+OK ${local}@example\\.gov\\.vn .* / ${local}@example\\.gov\\.vn has 1 messages`));
+    await c.cmd('QUIT');
+  });
+
+  it('SMTP AUTH as UNIT*CLERK (nodemailer) sends as the unit mailbox; the send log names the clerk', async () => {
+    const t = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: app.port('submission'),
+      requireTLS: true,
+      tls: { rejectUnauthorized: false },
+      auth: { user: `${local}*vanlt`, pass: PASSWORD },
+    });
+    const info = await t.sendMail({ from: `${local}@example.gov.vn`, to: 'hoa@example.gov.vn', subject: 'Tra loi', text: 'Da nhan' });
+    expect(info.accepted).toEqual(['hoa@example.gov.vn']);
+    const log = await app.store.searchSendLog({ sender: `${local}@example.gov.vn` });
+    expect(log[0]).toMatchObject({ direction: 'submission', account: 'vanlt@example.gov.vn', recipient: 'hoa@example.gov.vn' });
+  });
+
+  it('an account that is not a delegate is refused as such, over each protocol; a wrong password stays a wrong password', async () => {
+    const byName = await imapSignsIn(app, `${local}*hoa`, PASSWORD);
+    expect(byName.ok).toBe(false);
+    expect(byName.text).toMatch(/not delegated to open this mailbox/);
+    const raw = await LineClient.connect(app.port('imap'));
+    expect((await raw.cmd('a1', `AUTHENTICATE PLAIN ${encodeSaslPlain('hoa', PASSWORD, local)}`)).at(-1)).toMatch(/^a1 NO \[AUTHORIZATIONFAILED\] .+ \/ Your account is not delegated/);
+    // A wrong password says nothing about delegations.
+    expect((await raw.cmd('a2', `AUTHENTICATE PLAIN ${encodeSaslPlain('vanlt', 'Sai-mat-khau#1', local)}`)).at(-1)).toMatch(/^a2 NO \[AUTHENTICATIONFAILED\] .+ \/ Wrong user name or password/);
+    raw.close();
+    expect(await poplib(`${local}*hoa`, PASSWORD)).toMatch(/^error:-ERR \[AUTH\] .+ \/ Your account is not delegated/m);
+    const t = nodemailer.createTransport({ host: '127.0.0.1', port: app.port('submission'), requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: `${local}*hoa`, pass: PASSWORD } });
+    await expect(t.sendMail({ from: `${local}@example.gov.vn`, to: 'vanlt@example.gov.vn', text: 'x' })).rejects.toMatchObject({ responseCode: 535 });
+    // Not even the unit mailbox's own account: a mailbox is opened only by a delegate of it.
+    expect((await imapSignsIn(app, `hoa*${local}`, PASSWORD)).ok).toBe(false);
+  });
+
+  it('a delegate with two-factor sign-in opens the unit mailbox with its app password, not its main password', async () => {
+    const a = await createTestAccount(app.store, 'haiplop@example.gov.vn');
+    await app.store.updateAccount(a.id, { totpSecret: 'JBSWY3DPEHPK3PXP' }, audit);
+    await app.store.addDelegation(unit.id, a.id, audit);
+    const main = await imapSignsIn(app, `${local}*haiplop`, PASSWORD);
+    expect(main.ok).toBe(false);
+    expect(main.text).toMatch(/app password/);
+    const { secret } = await createAppPassword(app.store, a.id, 'Thunderbird', { audit: () => audit });
+    expect(await inboxSubjects(imap({ user: `${local}*haiplop`, pass: secret }))).toEqual(['Cong van den so 12']);
+    await app.store.removeDelegation(unit.id, a.id, audit);
+  });
+
+  it('a suspended unit mailbox is not opened by its delegate (it still receives, R-ACC-3)', async () => {
+    await app.store.updateAccount(unit.id, { state: 'suspended', stateReason: 'test' }, audit);
+    try {
+      const r = await imapSignsIn(app, `${local}*vanlt`, PASSWORD);
+      expect(r.ok).toBe(false);
+      expect(r.text).toMatch(/The unit mailbox is suspended/);
+    } finally {
+      await app.store.updateAccount(unit.id, { state: 'active', stateReason: null }, audit);
+    }
+  });
+
+  it('both sign-in histories say who opened what (R-AUTH-5)', async () => {
+    const unitRows = await app.store.listSignIns(unit.id, { ok: true });
+    expect(unitRows.some((r) => r.via === 'vanlt@example.gov.vn' && r.protocol === 'imap')).toBe(true);
+    expect(unitRows.some((r) => r.via === 'vanlt@example.gov.vn' && r.protocol === 'pop3')).toBe(true);
+    const clerkRows = await app.store.listSignIns(vanlt.id, { ok: true });
+    expect(clerkRows.some((r) => r.opened === `${local}@example.gov.vn` && r.protocol === 'imap')).toBe(true);
+    // The clerk's own sign-in to its own mailbox opened nothing else.
+    expect(clerkRows.some((r) => r.opened === null && r.protocol === 'imap')).toBe(true);
+    const refused = await app.store.listSignIns(hoa.id, { ok: false });
+    expect(refused.some((r) => r.reason === 'not-delegated')).toBe(true);
+    // The security pages show it (the unit's own password still works before the handover).
+    const page = async (username: string): Promise<string> => {
+      const res = await fetch(`http://127.0.0.1:${app.port('http')}/portal/security`, { method: 'POST', body: new URLSearchParams({ username, password: PASSWORD, action: 'show' }) });
+      expect(res.status).toBe(200);
+      return res.text();
+    };
+    expect(await page(unit.address)).toContain('signed in by the delegate vanlt@example.gov.vn with its own credentials');
+    const own = await page('vanlt');
+    expect(own).toContain(`opened the unit mailbox ${local}@example.gov.vn`);
+    expect(await page('hoa')).toContain('không được ủy quyền mở hộp thư đã nêu');
+  });
+});
+
+describe('unit mailbox handover', () => {
+  it("the old clerk's session ends and its sign-ins stop; the new clerk signs in as itself; no password changes hands", async () => {
+    // The old clerk reads the unit mailbox as its delegate, and someone still knows the unit's own password.
     const open = await LineClient.connect(app.port('imap'));
-    await open.login(unit.address);
-    expect((await open.cmd('s1', 'SELECT INBOX')).at(-1)).toMatch(/^s1 OK/);
+    // IMAP quotes a name with a star (RFC 3501 §9: list-wildcards are atom-specials), as clients do.
+    await open.login(`"${local}*vanlt"`);
+    expect((await open.cmd('s1', 'SELECT INBOX')).join('\n')).toMatch(/\* 1 EXISTS[\s\S]*s1 OK/);
+    expect((await imapSignsIn(app, unit.address, PASSWORD)).ok).toBe(true);
 
     const r = await app.accounts.handover(local, 'vanlt', 'thutt', root, 'QĐ-9');
-    expect((await imapSignsIn(app, unit.address, PASSWORD)).ok).toBe(false);
-    // The open session ends at its next sign-in check.
+    expect(r.signInName).toBe(`${local}@example.gov.vn*thutt@example.gov.vn`);
+    // The open delegated session ends at its next sign-in check.
     await new Promise((res) => setTimeout(res, 200));
     open.write('s2 NOOP\r\n');
-    expect(await open.waitFor((b) => b.includes('* BYE') || /s2 NO/.test(b))).toMatch(/\* BYE|s2 NO/);
+    expect(await open.waitFor((b) => b.includes('* BYE') || /s2 NO/.test(b))).toMatch(/\* BYE .*no longer holds|s2 NO/);
     open.close();
-    // The new clerk's one-time password is right but must be changed first (R-ACC-2).
-    const fresh = await imapSignsIn(app, unit.address, r.oneTimePassword);
-    expect(fresh.ok).toBe(false);
-    expect(fresh.text).toMatch(/đổi mật khẩu|change/i);
+    // New sign-ins of the old clerk, and with the unit's old password, are refused.
+    expect((await imapSignsIn(app, `${local}*vanlt`, PASSWORD)).text).toMatch(/not delegated/);
+    expect((await imapSignsIn(app, unit.address, PASSWORD)).ok).toBe(false);
+    // The new clerk opens it with its own password, by the name the handover printed (the
+    // mailbox also holds the notice of its password reset by now).
+    expect(await inboxSubjects(imap({ user: r.signInName, pass: PASSWORD }))).toContain('Cong van den so 12');
   });
 });

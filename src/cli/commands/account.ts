@@ -291,15 +291,17 @@ export const register: RegisterCommand = (program, ctx) => {
       await ctx.withApp(async (app) => {
         const r = await ctx.accounts(app).handover(unit, opts.from, opts.to, ctx.actor(), opts.ref ?? null);
         if (opts.json) {
-          ctx.printRecord({ address: r.unit.address, from: opts.from, to: opts.to, oneTimePassword: r.oneTimePassword, appPasswordsRevoked: r.appPasswordsRevoked }, true);
+          ctx.printRecord({ address: r.unit.address, from: opts.from, to: opts.to, signInName: r.signInName, appPasswordsRevoked: r.appPasswordsRevoked }, true);
           return;
         }
         ctx.out(bi(`Đã bàn giao ${r.unit.address}: ${opts.from} → ${opts.to}`, `handed over ${r.unit.address}: ${opts.from} → ${opts.to}`));
-        ctx.out(`${bi('Mật khẩu dùng một lần của hộp thư đơn vị (chỉ giao cho văn thư mới)', 'one-time password of the unit mailbox (for the new clerk only)')}: ${r.oneTimePassword}`);
+        ctx.out(
+          `${bi('Văn thư mới mở hộp thư đơn vị bằng mật khẩu của chính mình, tên đăng nhập', 'the new clerk opens the unit mailbox with its own password, user name')}: ${r.signInName}`,
+        );
         ctx.err(
           bi(
-            `Mật khẩu cũ của ${r.unit.address} đã hết hiệu lực${r.appPasswordsRevoked > 0 ? `, ${r.appPasswordsRevoked} mật khẩu ứng dụng đã bị thu hồi` : ''}; văn thư mới phải đổi mật khẩu ở lần đăng nhập đầu`,
-            `the old password of ${r.unit.address} no longer works${r.appPasswordsRevoked > 0 ? `, ${r.appPasswordsRevoked} app password(s) revoked` : ''}; the new clerk must change it at the first sign-in`,
+            `Mật khẩu cũ của ${r.unit.address} đã hết hiệu lực${r.appPasswordsRevoked > 0 ? `, ${r.appPasswordsRevoked} mật khẩu ứng dụng đã bị thu hồi` : ''}; mật khẩu mới là ngẫu nhiên, không ai được biết: không trao mật khẩu nào`,
+            `the old password of ${r.unit.address} no longer works${r.appPasswordsRevoked > 0 ? `, ${r.appPasswordsRevoked} app password(s) revoked` : ''}; the new one is random and told to nobody: no password changes hands`,
           ),
         );
       });

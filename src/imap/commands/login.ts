@@ -8,6 +8,8 @@ import { NOT_AUTH, type CommandSpec } from './spec.js';
 
 const FAILURE_CODES: Record<Extract<SignInResult, { ok: false }>['kind'], string> = {
   'bad-credentials': 'AUTHENTICATIONFAILED',
+  // RFC 5530 §3: the credentials are right, but they do not let this user act as the authorization identity.
+  'not-delegated': 'AUTHORIZATIONFAILED',
   deleted: 'AUTHENTICATIONFAILED',
   suspended: 'CONTACTADMIN',
   expired: 'EXPIRED',
@@ -25,17 +27,17 @@ function plaintextRefused(s: Session): Outcome | null {
   };
 }
 
-async function signIn(s: Session, username: string, password: string): Promise<Outcome> {
-  const r = await s.deps.auth.signIn({ username, password, protocol: 'imap', ip: s.ip, secure: s.secure });
+async function signIn(s: Session, username: string, password: string, authzid = ''): Promise<Outcome> {
+  const r = await s.deps.auth.signIn({ username, password, authzid, protocol: 'imap', ip: s.ip, secure: s.secure });
   if (!r.ok) return { kind: 'no', code: FAILURE_CODES[r.kind], text: r.message };
-  if (!s.signedIn(r.account, r.appPasswordId)) {
+  if (!s.signedIn(r.account, r.credential)) {
     return {
       kind: 'no',
       code: 'LIMIT',
       text: bi('Tài khoản có quá nhiều kết nối đồng thời', 'Too many connections for this account'),
     };
   }
-  s.deps.log.info({ session: s.id, account: r.account.address, ip: s.ip }, 'imap sign-in');
+  s.deps.log.info({ session: s.id, account: r.account.address, ...(r.delegate ? { delegate: r.delegate.address } : {}), ip: s.ip }, 'imap sign-in');
   return ok(bi('Đăng nhập thành công', 'Signed in'), `CAPABILITY ${capabilities(s).join(' ')}`);
 }
 
@@ -51,10 +53,8 @@ async function plain(s: Session, b64: string): Promise<Outcome> {
   if (b64.trim() === '*') return { kind: 'no', bad: true, text: bi('Đã hủy xác thực', 'Authentication cancelled') };
   const creds = decodeSaslPlain(b64);
   if (!creds) return { kind: 'no', bad: true, text: bi('Dữ liệu SASL PLAIN không hợp lệ', 'Malformed SASL PLAIN response') };
-  if (creds.authzid !== '' && creds.authzid !== creds.authcid) {
-    return { kind: 'no', code: 'AUTHORIZATIONFAILED', text: bi('Không được đăng nhập thay người khác', 'Cannot act as another user') };
-  }
-  return signIn(s, creds.authcid, creds.password);
+  // An authorization identity names a unit mailbox to open as its delegate (R-ACC-6); the auth module decides.
+  return signIn(s, creds.authcid, creds.password, creds.authzid);
 }
 
 export const authenticateCommand: CommandSpec<'AUTHENTICATE'> = {

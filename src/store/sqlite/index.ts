@@ -424,6 +424,8 @@ interface SignInRow {
   method: SignInEntry['method'];
   app_password_id: number | null;
   reason: string | null;
+  via: string | null;
+  opened: string | null;
 }
 
 function toSignIn(r: SignInRow): SignInRecord {
@@ -440,6 +442,8 @@ function toSignIn(r: SignInRow): SignInRecord {
     method: r.method,
     appPasswordId: r.app_password_id,
     reason: r.reason,
+    via: r.via,
+    opened: r.opened,
   };
 }
 
@@ -2270,11 +2274,13 @@ class SqliteStore implements Store {
     const day = Math.floor(at / 86_400_000);
     const ip = e.ip.slice(0, 64);
     const reason = e.reason === null ? null : e.reason.slice(0, 200);
+    const via = e.via?.slice(0, 320) ?? null;
+    const opened = e.opened?.slice(0, 320) ?? null;
     return this.tx(() => {
       // One row per kind of sign-in per day (migration 8): a repeat counts.
       const same = this.c.run(
         `UPDATE signin_log SET count = count + 1, at = max(at, ?), first_at = min(first_at, ?)
-          WHERE account_id = ? AND day = ? AND ok = ? AND protocol = ? AND ip = ? AND method IS ? AND app_password_id IS ? AND reason IS ?`,
+          WHERE account_id = ? AND day = ? AND ok = ? AND protocol = ? AND ip = ? AND method IS ? AND app_password_id IS ? AND reason IS ? AND via IS ? AND opened IS ?`,
         at,
         at,
         e.accountId,
@@ -2285,10 +2291,12 @@ class SqliteStore implements Store {
         e.method,
         e.appPasswordId,
         reason,
+        via,
+        opened,
       );
       if (same.changes > 0) return;
       this.c.run(
-        'INSERT INTO signin_log (account_id, day, first_at, at, protocol, ip, network, ok, method, app_password_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO signin_log (account_id, day, first_at, at, protocol, ip, network, ok, method, app_password_id, reason, via, opened) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
         e.accountId,
         day,
         at,
@@ -2300,6 +2308,8 @@ class SqliteStore implements Store {
         e.method,
         e.appPasswordId,
         reason,
+        via,
+        opened,
       );
     });
   }

@@ -420,4 +420,15 @@ ALTER TABLE queue ADD COLUMN notice_pending TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE accounts ADD COLUMN sms_2fa INTEGER NOT NULL DEFAULT 0 CHECK (sms_2fa IN (0, 1));
 `,
   },
+  {
+    version: 13,
+    name: 'delegated sign-ins',
+    sql: `
+-- A delegate opens a unit mailbox with its own credentials (R-ACC-6). The sign-in is recorded
+-- on both accounts: on the unit mailbox's row, via = the delegate's address; on the delegate's
+-- row, opened = the unit mailbox's address. NULL on every other sign-in.
+ALTER TABLE signin_log ADD COLUMN via TEXT;
+ALTER TABLE signin_log ADD COLUMN opened TEXT;
+`,
+  },
 ];

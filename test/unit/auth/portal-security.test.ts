@@ -48,6 +48,11 @@ class FakeStore extends FakeSignInHistory implements AuthStore {
     const a = this.accounts.find((x) => x.address === address);
     return a ? { ...a } : null;
   }
+  /** Unit mailbox id → the accounts it is delegated to. */
+  delegations = new Map<number, number[]>();
+  async listDelegatedTo(accountId: number) {
+    return this.accounts.filter((a) => this.delegations.get(a.id)?.includes(accountId));
+  }
   async findAccountsByLocalPart(localPart: string) {
     return this.accounts.filter((a) => a.localPart === localPart).map((a) => ({ ...a }));
   }
@@ -126,10 +131,10 @@ describe('portalSecurity: show', () => {
       phoneTail: null,
       smsAvailable: false,
       recentSignIns: [
-        { at: NOW, firstAt: NOW, count: 1, protocol: 'http', ip: '10.0.0.5', ok: true, method: 'password', appPassword: null, reason: null },
-        { at: before, firstAt: before, count: 1, protocol: 'imap', ip: '10.0.0.9', ok: true, method: 'app-password', appPassword: 'Outlook', reason: null },
+        { at: NOW, firstAt: NOW, count: 1, protocol: 'http', ip: '10.0.0.5', ok: true, method: 'password', appPassword: null, reason: null, via: null, opened: null },
+        { at: before, firstAt: before, count: 1, protocol: 'imap', ip: '10.0.0.9', ok: true, method: 'app-password', appPassword: 'Outlook', reason: null, via: null, opened: null },
       ],
-      recentRefusals: [{ at: before, firstAt: before, count: 1, protocol: 'pop3', ip: '198.51.100.4', ok: false, method: null, appPassword: null, reason: 'bad-credentials' }],
+      recentRefusals: [{ at: before, firstAt: before, count: 1, protocol: 'pop3', ip: '198.51.100.4', ok: false, method: null, appPassword: null, reason: 'bad-credentials', via: null, opened: null }],
       appPasswords: [{ id: 7, label: 'Outlook', createdAt: NOW, lastUsedAt: null }],
     });
     expect(JSON.stringify(r)).not.toContain('argon2');

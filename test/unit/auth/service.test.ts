@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   createAuthService,
+  splitSignInName,
   currentTotp,
   decodeSaslPlain,
   encodeSaslPlain,
@@ -43,6 +44,11 @@ class FakeStore extends FakeSignInHistory implements AuthStore {
   }
   async getAccountByAddress(address: string) {
     return this.accounts.find((a) => a.address === address) ?? null;
+  }
+  /** Unit mailbox id → the accounts it is delegated to. */
+  delegations = new Map<number, number[]>();
+  async listDelegatedTo(accountId: number) {
+    return this.accounts.filter((a) => this.delegations.get(a.id)?.includes(accountId));
   }
   async findAccountsByLocalPart(localPart: string) {
     return this.accounts.filter((a) => a.localPart === localPart);
@@ -507,5 +513,48 @@ describe('one account guessed from many addresses (security.accountGuard*)', () 
     store.add('longnv@nghean.gov.vn');
     for (let i = 0; i < 30; i++) await auth.signIn(req('longnv', `Sai#${i}`, { ip: `198.51.${i % 3}.7` }));
     expect((await auth.signIn(req('longnv', PASSWORD, { ip: '198.51.0.7' }))).ok).toBe(true);
+  });
+});
+
+describe('delegated sign-in (R-ACC-6)', () => {
+  it('splitSignInName: UNIT*DELEGATE or an authzid names the mailbox; anything else is a plain name', () => {
+    expect(splitSignInName('vpubnd*vanlt')).toEqual({ mailbox: 'vpubnd', user: 'vanlt' });
+    expect(splitSignInName('vpubnd@nghean.gov.vn*vanlt@nghean.gov.vn')).toEqual({ mailbox: 'vpubnd@nghean.gov.vn', user: 'vanlt@nghean.gov.vn' });
+    expect(splitSignInName('vanlt', ' vpubnd ')).toEqual({ mailbox: 'vpubnd', user: 'vanlt' });
+    for (const odd of ['*vanlt', 'vpubnd*', 'a*b*c', '*', 'vanlt']) expect(splitSignInName(odd)).toEqual({ mailbox: null, user: odd });
+  });
+
+  it('opens a delegated unit mailbox with the delegate’s credentials; its own name is no delegation; others are refused, the web never', async () => {
+    const { store, auth } = setup();
+    const clerk = store.add('vanlt@nghean.gov.vn');
+    const unit = store.add('vpubnd@nghean.gov.vn', { kind: 'unit' });
+    store.add('hoa@nghean.gov.vn');
+    store.delegations.set(unit.id, [clerk.id]);
+    const r = await auth.signIn(req('vpubnd*vanlt', PASSWORD));
+    expect(r.ok && [r.account.address, r.delegate?.address, r.credential.accountId, r.credential.mailboxId]).toEqual(['vpubnd@nghean.gov.vn', 'vanlt@nghean.gov.vn', clerk.id, unit.id]);
+    // Recorded on both: who opened the unit mailbox, and which the clerk opened.
+    expect(store.signIns.filter((s) => s.ok).map((s) => [s.accountId, s.via, s.opened])).toEqual([
+      [clerk.id, null, 'vpubnd@nghean.gov.vn'],
+      [unit.id, 'vanlt@nghean.gov.vn', null],
+    ]);
+    const own = await auth.signIn({ ...req('vanlt', PASSWORD), authzid: 'vanlt@nghean.gov.vn' });
+    expect(own.ok && [own.account.address, own.delegate, own.credential.mailboxId]).toEqual(['vanlt@nghean.gov.vn', null, null]);
+    const other = await auth.signIn(req('vpubnd*hoa', PASSWORD));
+    expect(!other.ok && other.kind).toBe('not-delegated');
+    // The unit mailbox cannot open its delegate's mailbox; a wrong password is a wrong password.
+    expect((await auth.signIn(req('vanlt*vpubnd', PASSWORD))).ok).toBe(false);
+    const wrong = await auth.signIn(req('vpubnd*vanlt', 'Sai#mat-khau1'));
+    expect(!wrong.ok && wrong.kind).toBe('bad-credentials');
+    // The web signs in to its own account only.
+    const web = await auth.signIn(req('vpubnd*vanlt', PASSWORD, { protocol: 'http' }));
+    expect(!web.ok && web.kind).toBe('bad-credentials');
+    // A suspended unit mailbox is refused with its own message; the delegate's state comes first.
+    unit.state = 'suspended';
+    const suspended = await auth.signIn(req('vpubnd*vanlt', PASSWORD));
+    expect(!suspended.ok && [suspended.kind, suspended.message]).toEqual(['suspended', expect.stringContaining('The unit mailbox is suspended')]);
+    unit.state = 'active';
+    clerk.mustChangePassword = true;
+    const mustChange = await auth.signIn(req('vpubnd*vanlt', PASSWORD));
+    expect(!mustChange.ok && mustChange.kind).toBe('must-change');
   });
 });

@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuthService, SignInResult } from '../../../src/auth/service.js';
+import { credentialOf } from '../../../src/auth/sign-in-holds.js';
 import { configFrom } from '../../../src/config/load.js';
 import { silentLogger } from '../../../src/lib/log.js';
 import { createMetrics } from '../../../src/lib/metrics.js';
@@ -19,7 +20,7 @@ const meta = (uid: number, size: number): MessageMeta => ({ uid, size, blobId: `
 const auth: AuthService = {
   async signIn(req): Promise<SignInResult> {
     return req.password === 'pw'
-      ? { ok: true, account, method: 'password', appPasswordId: null, totpRequired: false }
+      ? { ok: true, account, delegate: null, credential: credentialOf(account, null), method: 'password', appPasswordId: null, totpRequired: false }
       : { ok: false, kind: 'bad-credentials', message: 'Sai / Wrong', account: null };
   },
   changePassword: () => Promise.reject(new Error('POP3 never changes passwords')),
@@ -43,6 +44,7 @@ function fakeStore(over: Partial<Pop3Store>): Pop3Store {
     setFlags: fail,
     getAccount: async () => account,
     listAppPasswords: async () => [],
+    listDelegatedTo: async () => [],
     ...over,
   };
 }
