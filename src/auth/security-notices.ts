@@ -51,6 +51,8 @@ export function unusualSignInNotice(address: string, info: UnusualSignIn, change
 export type SecurityChange =
   | { kind: 'password-changed'; by: null }
   | { kind: 'password-reset'; by: string; appPasswordsRevoked: number }
+  /** "Forgot password" (R-AUTH-4): reset by its user with a code sent to the phone ending phoneTail. */
+  | { kind: 'password-reset-by-sms'; by: null; phoneTail: string }
   | { kind: 'two-factor-on' | 'two-factor-off'; by: string | null }
   /** SMS codes now go to another phone (only its last digits are told). */
   | { kind: 'sms-phone-changed'; phoneTail: string; by: string | null }
@@ -71,6 +73,11 @@ function whatChanged(c: SecurityChange): [string, string] {
       return [
         `Mật khẩu của tài khoản đã được quản trị viên đặt lại${c.appPasswordsRevoked > 0 ? `; ${c.appPasswordsRevoked} mật khẩu ứng dụng đã bị thu hồi` : ''}`,
         `The account's password was reset by an administrator${c.appPasswordsRevoked > 0 ? `; ${c.appPasswordsRevoked} app password(s) were revoked` : ''}`,
+      ];
+    case 'password-reset-by-sms':
+      return [
+        `Mật khẩu của tài khoản đã được đặt lại bằng mã gửi qua SMS tới số ${c.phoneTail} (quên mật khẩu)`,
+        `The account's password was reset with a code sent by SMS to the phone ending ${c.phoneTail} (forgotten password)`,
       ];
     case 'two-factor-on':
       return ['Xác thực hai lớp đã được bật', 'Two-factor sign-in was turned on'];

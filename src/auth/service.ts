@@ -55,7 +55,21 @@ import { appPasswordCandidates, createAppPassword, normalizeAppPassword, revokeA
 import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
 import { newTotpSecret, totpStep, totpUri } from './totp.js';
 import { twoFactorMethod, type TwoFactorMethod } from './two-factor.js';
-import { SMS_CAPPED, SMS_CODE_RECENT, SMS_CODE_SENT, SMS_FAILED, SMS_UNAVAILABLE, SmsCodes, SmsSendError, codeText, commandSmsSender, normalizePhone, phoneTail, type SmsSender } from './sms.js';
+import {
+  SMS_CAPPED,
+  SMS_CODE_RECENT,
+  SMS_CODE_SENT,
+  SMS_FAILED,
+  SMS_UNAVAILABLE,
+  SmsCodes,
+  SmsSendError,
+  codeText,
+  commandSmsSender,
+  normalizePhone,
+  phoneTail,
+  resetCodeText,
+  type SmsSender,
+} from './sms.js';
 import { networkOf, throttleKeyOf } from './network.js';
 import type { SecurityChange, SecurityChangeInfo } from './security-notices.js';
 import { plaintextAllowedBy } from './plaintext.js';
@@ -333,9 +347,41 @@ export interface PortalAuthService extends AuthService {
    * like every portal sign-in (lastLoginAt, the history).
    */
   webSignIn(req: PortalCredentials): Promise<WebSignInResult>;
+  /**
+   * "Forgot password" (R-AUTH-4), first step: a code by SMS to the phone on file of a personal
+   * account (not an administrator's, not a unit mailbox's). The answer is the same whether or not
+   * the address has an account, a phone or a code was sent, and comes before the SMS goes out,
+   * so it tells nothing about the address; each request from a network waits longer than the last.
+   */
+  requestPasswordReset(req: PasswordResetCodeRequest): Promise<PasswordResetCodeResult>;
+  /**
+   * Second step: the SMS code (and the authenticator's code when the account has TOTP: a reset
+   * does not skip the second factor) sets the new password. A wrong code, a name with no account
+   * and an account that gets no codes are one answer; audited, and the owner is mailed.
+   */
+  resetPassword(req: PasswordResetRequest): Promise<PasswordResetResult>;
 }
 
 export type WebSignInResult = { ok: true; account: Account } | Refusal<PortalCredentialFailureKind | 'must-change' | 'expired'>;
+
+/** "Forgot password", first step: the address only. */
+export interface PasswordResetCodeRequest {
+  username: string;
+  ip: string;
+  secure: boolean;
+}
+
+/** "Forgot password", second step: the SMS code, the authenticator's code when the account has one, the new password. */
+export interface PasswordResetRequest extends PasswordResetCodeRequest {
+  code: string;
+  totp: string | null;
+  newPassword: string;
+}
+
+export type PasswordResetFailureKind = 'unavailable' | 'plaintext-refused' | 'throttled' | 'bad-code' | 'weak' | 'unchanged';
+
+export type PasswordResetCodeResult = { ok: true; message: string } | Refusal<'unavailable' | 'plaintext-refused' | 'throttled'>;
+export type PasswordResetResult = { ok: true; account: Account } | Refusal<PasswordResetFailureKind>;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** The days a network stays usual after a successful sign-in from it (R-AUTH-5). */
@@ -427,6 +473,19 @@ const TOTP_STEPS_REMEMBERED = 10_000;
 const TOTP_FREE_FAILURES = 3;
 /** The longest wait between two-factor codes of an account after many wrong ones. */
 const TOTP_MAX_DELAY_MS = 15 * 60 * 1000;
+const RESET_UNAVAILABLE = bi(
+  'Máy chủ này không cho tự đặt lại mật khẩu qua SMS; hãy đề nghị quản trị viên của đơn vị đặt lại mật khẩu',
+  'This server does not let you reset your password by SMS; ask your unit administrator to reset it',
+);
+const RESET_CODE_MAYBE_SENT = (minutes: number): string =>
+  bi(
+    `Nếu địa chỉ này là tài khoản cá nhân có số điện thoại đã đăng ký, mã đặt lại mật khẩu đã được gửi tới số đó (dùng được ${minutes} phút). Không nhận được mã thì hãy đề nghị quản trị viên của đơn vị đặt lại mật khẩu`,
+    `If this address is a personal account with a phone number on file, a password reset code was sent to that phone (good for ${minutes} min). If none arrives, ask your unit administrator to reset your password`,
+  );
+const RESET_WRONG_CODE = bi(
+  'Mã đặt lại mật khẩu (hoặc mã xác thực) sai, đã dùng hoặc đã hết hạn; hãy xin mã mới',
+  'The reset code (or the authenticator code) is wrong, used or expired; ask for a new one',
+);
 /** The portal's one refusal for a wrong password and a wrong two-factor code alike. */
 const WRONG_CREDENTIALS_OR_CODE = bi('Sai tên đăng nhập, mật khẩu hoặc mã xác thực', 'Wrong user name, password or code');
 /** A wrong, used or expired SMS code (the password was right: the code was sent after it). */
@@ -523,7 +582,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     guessFailures.fail([`guess:${target}`]);
     networkGuesses.fail([`${target} ${networkOf(ip)}`]);
   }
-  const smsConfig = config.sms ?? { command: null, timeoutMs: 15_000, codeTtlMs: 5 * 60 * 1000, resendAfterMs: 60 * 1000, maxPerAccountPerDay: 10 };
+  const smsConfig = config.sms ?? { command: null, timeoutMs: 15_000, codeTtlMs: 5 * 60 * 1000, resendAfterMs: 60 * 1000, maxPerAccountPerDay: 10, passwordReset: true };
   const smsSender = deps.smsSender === undefined ? commandSmsSender(smsConfig, log) : deps.smsSender;
   const smsCodes = new SmsCodes({ clock, cfg: smsConfig });
 
@@ -1242,12 +1301,133 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     }, (a, r) => currentPasswordOnly<WebSignInResult>(a, r));
   }
 
+  // ── "forgot password" by SMS (R-AUTH-4) ──
+
+  /**
+   * Codes for resetting a forgotten password: apart from the sign-in codes, so that asking for one
+   * (which needs no password) never replaces a code the owner is signing in with.
+   */
+  const resetCodes = new SmsCodes({ clock, cfg: smsConfig });
+  /** Reset codes asked per network: each request waits longer than the last (SMS cost a province money). */
+  const resetAsks = new FailureTracker({ clock, baseDelayMs: sec.authFailureDelayMs, maxDelayMs: sec.authFailureMaxDelayMs, windowMs: 60 * 60 * 1000 });
+  /** The SMS sender when resets are on (sms.command and sms.passwordReset), else null. */
+  const resetSender = (): SmsSender | null => (smsConfig.passwordReset ? smsSender : null);
+
+  /** An account that may reset its password by SMS: personal, active, not an administrator, with a phone. */
+  async function resettable(username: string): Promise<{ account: Account; phone: string } | null> {
+    const account = (await candidates(username))[0];
+    if (!account || account.state !== 'active' || account.kind !== 'personal' || isAdminAccount(account)) return null;
+    const phone = normalizePhone(account.phone ?? '');
+    return phone === null ? null : { account, phone };
+  }
+
+  async function requestPasswordReset(req: PasswordResetCodeRequest): Promise<PasswordResetCodeResult> {
+    const refuse = portalRefuser(req.ip, req.username, 'password reset code');
+    const send = resetSender();
+    if (!send) return refuse('unavailable', RESET_UNAVAILABLE, 'no sms.command or sms.passwordReset off');
+    return gated(req.ip, req.secure, refuse, async () => {
+      const delay = resetAsks.fail([`net:${networkOf(req.ip)}`]);
+      if (delay > 0) await sleep(delay);
+      const found = await resettable(req.username);
+      if (found) {
+        const { account, phone } = found;
+        const usual = await usualNetwork(account, req.ip);
+        const network = networkOf(req.ip);
+        const issued = resetCodes.issue(account.id, phone, network, usual);
+        await recordFailure(account, 'http', req.ip, issued.kind === 'new' ? 'reset-code-sent' : issued.kind === 'recent' ? 'reset-code-recent' : 'reset-code-capped');
+        if (issued.kind === 'new') {
+          // Not awaited: the answer must not wait on the gateway (its time would tell that the address gets codes).
+          void send(phone, resetCodeText(issued.code, resetCodes.minutes)).then(
+            () => log.info({ account: account.address, phone: phoneTail(phone), ip: req.ip }, 'password reset code sent by SMS'),
+            (e: unknown) => {
+              if (e instanceof SmsSendError && e.kind === 'not-run') resetCodes.withdraw(account.id, network, usual);
+              log.error({ err: e, account: account.address, phone: phoneTail(phone) }, 'could not send a password reset code');
+            },
+          );
+        }
+      } else {
+        log.info({ ip: req.ip, username: req.username.slice(0, 320) }, 'password reset code asked for an address that gets none');
+      }
+      return { ok: true as const, message: RESET_CODE_MAYBE_SENT(resetCodes.minutes) };
+    });
+  }
+
+  async function resetPassword(req: PasswordResetRequest): Promise<PasswordResetResult> {
+    const refuse = portalRefuser(req.ip, req.username, 'password reset');
+    if (!resetSender()) return refuse('unavailable', RESET_UNAVAILABLE, 'no sms.command or sms.passwordReset off');
+    return gated(req.ip, req.secure, refuse, async (): Promise<PasswordResetResult> => {
+      // Only personal non-administrator accounts get codes: the user rules apply.
+      try {
+        assertStrongPassword(req.newPassword, config.passwords, false);
+      } catch (e) {
+        if (isMailError(e) && e.code === 'PASSWORD_WEAK') return refuse('weak', e.message, 'weak');
+        throw e;
+      }
+      const found = await resettable(req.username);
+      const keys = [`ip:${throttleKeyOf(req.ip)}`, found ? `acct:${found.account.id}` : `user:${req.username.trim().toLowerCase()}`];
+      const wrong = (): Promise<Refusal<'bad-code'>> => failedCredentials(refuse('bad-code', RESET_WRONG_CODE, 'reset code'), keys);
+      if (!found) return wrong();
+      const { account, phone } = found;
+      const codeKey = `totp:${account.id}`;
+      if (codeFailures.blockedFor(codeKey, TOTP_FREE_FAILURES) > 0) {
+        await recordFailure(account, 'http', req.ip, 'reset-code-throttled');
+        return wrong();
+      }
+      const giveBack = resetCodes.take(account.id, req.code, phone);
+      if (!giveBack) {
+        codeFailures.fail([codeKey]);
+        await recordFailure(account, 'http', req.ip, 'reset-code');
+        return wrong();
+      }
+      // A reset does not skip the second factor: an account with an authenticator gives its code too.
+      let giveStep = (): void => undefined;
+      if (account.totpSecret !== null) {
+        const step = totpStep(account.totpSecret, req.totp ?? '', clock.now());
+        const claimed = step === null ? null : claimStep(account.id, step);
+        if (!claimed) {
+          giveBack();
+          codeFailures.fail([codeKey]);
+          await recordFailure(account, 'http', req.ip, 'totp');
+          return wrong();
+        }
+        giveStep = claimed;
+      }
+      const undo = (): void => {
+        giveBack();
+        giveStep();
+      };
+      if (await verifyPassword(account.passwordHash, req.newPassword)) {
+        undo();
+        return refuse('unchanged', bi('Mật khẩu mới phải khác mật khẩu hiện tại', 'The new password must differ from the current one'), 'unchanged');
+      }
+      const newHash = await hashPassword(req.newPassword);
+      // Hashing took a while: an administrator's reset, suspension or deletion meanwhile wins.
+      const now = await store.getAccountByAddress(account.address);
+      if (!now || now.passwordHash !== account.passwordHash || now.state !== 'active') {
+        undo();
+        return wrong();
+      }
+      const updated = await store.updateAccount(
+        account.id,
+        { passwordHash: newHash, mustChangePassword: false, passwordChangedAt: clock.now() },
+        { actor: account.address, action: 'account.passwd.forgot', target: account.address, ref: null, details: { ip: req.ip, phone: phoneTail(phone) } },
+      );
+      codeFailures.reset(codeKey);
+      failures.reset(`acct:${account.id}`);
+      log.info({ ip: req.ip, account: account.address }, 'password reset by its user with an SMS code');
+      changed(updated, req.ip, { kind: 'password-reset-by-sms', by: null, phoneTail: phoneTail(phone) });
+      return { ok: true, account: updated };
+    });
+  }
+
   return {
     signIn,
     changePassword,
     portalSecurity,
     confirmTotp,
     webSignIn,
+    requestPasswordReset,
+    resetPassword,
     plaintextAllowed: (ip, secure) => plaintextAllowedBy(sec.allowPlaintextAuth, ip, secure),
     passwordExpired: expired,
     failureMessage: message,

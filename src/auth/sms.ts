@@ -71,6 +71,11 @@ export function codeText(code: string, minutes: number): string {
   return `buudien: ma xac thuc ${code}, dung trong ${minutes} phut. Neu khong phai ban, hay doi mat khau. / Sign-in code ${code}, valid ${minutes} min.`;
 }
 
+/** The text of a "forgot password" code (R-AUTH-4): what it is for, and what to do if nobody asked. */
+export function resetCodeText(code: string, minutes: number): string {
+  return `buudien: ma dat lai mat khau ${code}, dung trong ${minutes} phut. Neu ban khong yeu cau, hay bo qua. / Password reset code ${code}, valid ${minutes} min.`;
+}
+
 /**
  * The sender that runs `sms.command`; null when no command is configured. The program runs in a
  * process group of its own: at the timeout the whole group is killed (a script's `curl` too) and

@@ -203,6 +203,11 @@ export const configSchema = z
         resendAfterMs: ms(60 * 1000),
         /** Messages per account in any 24 hours. */
         maxPerAccountPerDay: count(10),
+        /**
+         * "Forgot password" on /portal/forgot (R-AUTH-4): a personal account resets its password
+         * with a code sent to its phone on file (needs `command`). false: only administrators reset.
+         */
+        passwordReset: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

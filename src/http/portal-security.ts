@@ -113,6 +113,11 @@ const REASONS: Record<string, [string, string]> = {
   expired: ['mật khẩu hết hạn', 'password expired'],
   'not-delegated': ['không được ủy quyền mở hộp thư đã nêu', 'not delegated to open the mailbox named'],
   'mailbox-suspended': ['hộp thư đơn vị đang bị tạm khóa', 'the unit mailbox is suspended'],
+  'reset-code-sent': ['quên mật khẩu: đã gửi mã đặt lại qua SMS', 'forgot password: a reset code was sent by SMS'],
+  'reset-code-recent': ['quên mật khẩu: mã đặt lại vừa gửi trước đó', 'forgot password: a reset code had just been sent'],
+  'reset-code-capped': ['quên mật khẩu: hết lượt gửi mã trong ngày', 'forgot password: no codes left for the day'],
+  'reset-code': ['quên mật khẩu: sai mã đặt lại', 'forgot password: wrong reset code'],
+  'reset-code-throttled': ['quên mật khẩu: mã bị chặn sau nhiều lần sai', 'forgot password: code refused after many wrong ones'],
 };
 
 /** Sign-ins (or refused attempts): when, how, from where, and whether they went through (R-AUTH-5). */

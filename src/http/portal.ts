@@ -130,7 +130,8 @@ interface PageText {
   username?: string;
 }
 
-function rulesText(config: Readonly<Config>): string {
+/** The password rules (passwords.*), as one bilingual sentence under a new-password field. */
+export function rulesText(config: Readonly<Config>): string {
   const p = config.passwords;
   const parts: Array<[string, string]> = [
     [`ít nhất ${p.userMinLength} ký tự (quản trị viên: ${p.adminMinLength})`, `at least ${p.userMinLength} characters (administrators: ${p.adminMinLength})`],
@@ -178,7 +179,7 @@ export function portalShell(config: Readonly<Config>, heading: string, content: 
 <title>${esc(vi)} / ${esc(en)}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem}input{width:100%;padding:.4rem;box-sizing:border-box}input[type=radio]{width:auto}small{color:#555}.ok{color:#064}.error{color:#a00}.warn{color:#840}.secret{font-size:1.4rem;font-family:monospace;background:#eef;padding:.5rem;word-break:break-all}nav{margin-bottom:1rem}fieldset{margin:1rem 0}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .4rem;text-align:left}.qr svg{width:220px;height:220px}</style>
 </head><body>
-<nav><a href="/portal">Đổi mật khẩu / Change password</a> · <a href="/portal/security">Xác thực hai lớp và mật khẩu ứng dụng / Two-factor sign-in and app passwords</a></nav>
+<nav><a href="/portal">Đổi mật khẩu / Change password</a> · <a href="/portal/security">Xác thực hai lớp và mật khẩu ứng dụng / Two-factor sign-in and app passwords</a> · <a href="/portal/forgot">Quên mật khẩu / Forgot password</a></nav>
 <h1>${esc(vi)}<br><small>${esc(en)}</small></h1>
 <p>${esc(config.organization.name)}</p>
 ${content}

@@ -32,6 +32,7 @@ import { handleAdmin, isAdminRoute } from './admin.js';
 import { createAdminSessionStore } from './admin-session.js';
 import { fromUnlistedProxy, handlePortal, logRefusal, trustedProxyList } from './portal.js';
 import { handlePortalSecurity } from './portal-security.js';
+import { handlePortalForgot } from './portal-forgot.js';
 
 export interface HttpDeps {
   config: Readonly<Config>;
@@ -206,7 +207,14 @@ export function createHttpService(deps: HttpDeps): Service {
       send(res, 200, 'application/xml; charset=utf-8', autodiscoverXml(config, portOf, emailFromAutodiscoverRequest(body)));
       return;
     }
-    const portalPage = route === '/portal' || route === '/portal/' ? handlePortal : route === '/portal/security' || route === '/portal/security/' ? handlePortalSecurity : null;
+    const portalPage =
+      route === '/portal' || route === '/portal/'
+        ? handlePortal
+        : route === '/portal/security' || route === '/portal/security/'
+          ? handlePortalSecurity
+          : route === '/portal/forgot' || route === '/portal/forgot/'
+            ? handlePortalForgot
+            : null;
     if ((portalPage || isAdminRoute(route)) && fromUnlistedProxy(req, trustedProxies)) warnUnlistedProxy(req.socket.remoteAddress ?? '');
     if (portalPage) {
       if (refused([...READ, 'POST'])) return;

@@ -558,3 +558,41 @@ describe('delegated sign-in (R-ACC-6)', () => {
     expect(!mustChange.ok && mustChange.kind).toBe('must-change');
   });
 });
+
+describe('forgot password by SMS (R-AUTH-4)', () => {
+  function withSms(send: (phone: string, text: string) => Promise<void>) {
+    const store = new FakeStore();
+    const clock = new ManualClock(NOW);
+    const sleeps: number[] = [];
+    const config = configFrom({
+      domains: ['nghean.gov.vn'],
+      security: { authFailureDelayMs: 1000, authFailureMaxDelayMs: 15000 },
+      sms: { command: ['/bin/true'] },
+    });
+    const auth = createAuthService({ store, config, clock, log: silentLogger(), metrics: createMetrics(), smsSender: send, sleep: async (ms) => void sleeps.push(ms) });
+    return { store, auth, sleeps };
+  }
+
+  it('answers before the gateway has sent, the same for every address; each request from a network waits longer', async () => {
+    let release: () => void = () => undefined;
+    const texts: string[] = [];
+    const { store, auth, sleeps } = withSms(
+      (_phone, text) =>
+        new Promise<void>((resolve) => {
+          texts.push(text);
+          release = resolve;
+        }),
+    );
+    store.add('quenmk@nghean.gov.vn', { phone: '0912345678' });
+    store.add('quantri@nghean.gov.vn', { phone: '0912345679', kind: 'admin' });
+    const ip = '203.0.113.7';
+    const answers = [];
+    for (const name of ['quenmk', 'quantri', 'khongco']) answers.push(await auth.requestPasswordReset({ username: name, ip, secure: true }));
+    // The gateway has not answered yet (release not called): the page did not wait for it.
+    expect(answers.map((a) => a.ok && a.message)).toEqual([expect.stringContaining('If this address'), answers[0]!.ok && answers[0]!.message, answers[0]!.ok && answers[0]!.message]);
+    expect(texts).toHaveLength(1);
+    expect(texts[0]).toMatch(/^buudien: ma dat lai mat khau \d{6}/);
+    release();
+    expect(sleeps).toEqual([1000, 2000, 4000]);
+  });
+});
