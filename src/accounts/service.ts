@@ -517,11 +517,29 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     return { account: updated, appPasswordsRevoked: revoked.length };
   }
 
-  /** An account an actor may change the sign-in of (R-ACC-7), not deleted. */
-  async function changeableAccount(address: string, actor: Actor): Promise<Account> {
+  /**
+   * An account an actor may change the sign-in of (R-ACC-7), not deleted. `grants`: the change
+   * hands someone a way in (a password, an app password, a second factor or its phone). A unit
+   * mailbox's clerk opens that mailbox with its own credentials (R-ACC-6), so a unit
+   * administrator — who may not touch unit mailboxes — may not hand out the clerk's either.
+   */
+  async function changeableAccount(address: string, actor: Actor, grants = false): Promise<Account> {
     const account = await accountByAddress(address);
     requireOnAccount(actor, account);
     refuseDeleted(account);
+    if (grants && actor.role !== 'super') {
+      const units = await store.listDelegatedTo(account.id);
+      if (units.length > 0) {
+        const list = units.map((u) => u.address).join(', ');
+        throw new MailError(
+          'PERMISSION_DENIED',
+          bi(
+            `${account.address} được ủy quyền hộp thư đơn vị ${list}: mật khẩu và mã của tài khoản này mở cả hộp thư đó, chỉ quản trị hệ thống được đặt lại`,
+            `${account.address} is a delegate of the unit mailbox ${list}: its credentials open that mailbox too, so only a system administrator may reset them`,
+          ),
+        );
+      }
+    }
     return account;
   }
 
@@ -612,7 +630,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     },
 
     async setPassword(address, password, actor, opts = {}) {
-      const account = await changeableAccount(address, actor);
+      const account = await changeableAccount(address, actor, true);
       const admin = account.kind === 'admin' || account.role !== 'none';
       // argon2 is slow on purpose: hash before the transaction.
       const { hash, oneTime } = await hashed(password, admin);
@@ -675,7 +693,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     },
 
     async enableTwoFactor(address, actor, opts = {}) {
-      const account = await changeableAccount(address, actor);
+      const account = await changeableAccount(address, actor, true);
       const secret = newTotpSecret();
       // Checked and written in one transaction: a user confirming enrolment at this moment is not overwritten unasked.
       const { updated, replaced } = await store.batch(async (tx) => {
@@ -713,7 +731,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     },
 
     async enableSmsTwoFactor(address, actor, opts = {}) {
-      const account = await changeableAccount(address, actor);
+      const account = await changeableAccount(address, actor, true);
       if (!config.sms.command) {
         throw new MailError(
           'INVALID_INPUT',
@@ -770,7 +788,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     },
 
     async addAppPassword(address, label, actor, ref = null) {
-      const account = await changeableAccount(address, actor);
+      const account = await changeableAccount(address, actor, true);
       const { secret, appPassword } = await createAppPassword(store, account.id, label, {
         audit: (added) => ({ actor: actor.name, action: 'account.app-password.add', target: account.address, ref, details: { id: added.id, label: added.label } }),
       });

@@ -232,6 +232,11 @@ export interface SecurityOverview {
    */
   recentRefusals: SignInSummary[];
   appPasswords: AppPasswordSummary[];
+  /**
+   * The unit mailboxes delegated to the account (R-ACC-6), each with its latest sign-ins: the
+   * mailbox's own history, which its delegates — who do not know its password — see here.
+   */
+  delegatedMailboxes: Array<{ address: string; recentSignIns: SignInSummary[] }>;
 }
 
 /** How many sign-ins (and, apart, refused attempts) the security page lists. */
@@ -724,9 +729,9 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
   }
 
   /** A refused sign-in to an existing account, with its reason, into the history. */
-  async function recordFailure(account: Account, protocol: SignInEntry['protocol'], ip: string, reason: string): Promise<void> {
+  async function recordFailure(account: Account, protocol: SignInEntry['protocol'], ip: string, reason: string, opened: string | null = null): Promise<void> {
     try {
-      await store.recordSignIn({ accountId: account.id, at: clock.now(), protocol, ip, network: networkOf(ip), ok: false, method: null, appPasswordId: null, reason });
+      await store.recordSignIn({ accountId: account.id, at: clock.now(), protocol, ip, network: networkOf(ip), ok: false, method: null, appPasswordId: null, reason, opened });
     } catch (e) {
       log.error({ err: e, account: account.address }, 'could not record the sign-in');
     }
@@ -807,7 +812,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       // The delegate's own credentials are right and usable: now the mailbox it asks to open.
       const opened = mailbox === null ? account : await delegatedMailbox(account, mailbox);
       if (typeof opened === 'string') {
-        await recordFailure(account, req.protocol, req.ip, opened === 'suspended' ? 'mailbox-suspended' : 'not-delegated');
+        await recordFailure(account, req.protocol, req.ip, opened === 'suspended' ? 'mailbox-suspended' : 'not-delegated', (mailbox ?? '').trim().toLowerCase());
         return reject(req, opened, account, opened === 'suspended' ? UNIT_MAILBOX_SUSPENDED : message(opened));
       }
       failures.reset(`acct:${account.id}`);
@@ -1031,11 +1036,13 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
   // ── two-factor enrolment and app passwords (the portal's security page) ──
 
   async function overviewOf(account: Account): Promise<SecurityOverview> {
-    const [apps, signIns, refusals] = await Promise.all([
+    const [apps, signIns, refusals, units] = await Promise.all([
       store.listAppPasswords(account.id),
       store.listSignIns(account.id, { ok: true, limit: RECENT_SIGN_INS }),
       store.listSignIns(account.id, { ok: false, limit: RECENT_SIGN_INS }),
+      store.listDelegatedTo(account.id),
     ]);
+    const unitSignIns = await Promise.all(units.filter((u) => u.state !== 'deleted').map(async (u) => ({ unit: u, rows: await store.listSignIns(u.id, { ok: true, limit: RECENT_SIGN_INS }) })));
     const labels = new Map(apps.map((a) => [a.id, a.label]));
     const summary = (r: SignInRecord): SignInSummary => ({
       at: r.at,
@@ -1059,6 +1066,8 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       recentSignIns: signIns.map(summary),
       recentRefusals: refusals.map(summary),
       appPasswords: apps.map(appPasswordSummary),
+      // The unit's app passwords are not the delegate's to see: their labels stay out.
+      delegatedMailboxes: unitSignIns.map(({ unit, rows }) => ({ address: unit.address, recentSignIns: rows.map((r) => ({ ...summary(r), appPassword: null })) })),
     };
   }
 

@@ -133,7 +133,8 @@ function signInsHtml(list: readonly SignInSummary[], none: string): string {
         : r.method === 'app-password'
           ? pair(`thành công, mật khẩu ứng dụng ${r.appPassword ?? '(đã xóa)'}`, `signed in, app password ${r.appPassword ?? '(removed)'}`)
           : pair('thành công, mật khẩu chính', 'signed in, main password');
-    const opened = r.ok && r.opened !== null ? `<br>${pair(`mở hộp thư đơn vị ${r.opened}`, `opened the unit mailbox ${r.opened}`)}` : '';
+    const opened =
+      r.opened === null ? '' : r.ok ? `<br>${pair(`mở hộp thư đơn vị ${r.opened}`, `opened the unit mailbox ${r.opened}`)}` : `<br>${pair(`hộp thư: ${r.opened}`, `mailbox: ${r.opened}`)}`;
     // Alike sign-ins of one day share a row: the last time, and how many since the first.
     const times = r.count > 1 ? `${timeCell(r.at)}<br><small>${r.count}× ${esc(vietnamTime(r.firstAt).slice(11, 16))}–${esc(vietnamTime(r.at).slice(11, 16))}</small>` : timeCell(r.at);
     return `<tr><td>${times}</td><td>${pair(pvi, pen)}</td><td>${esc(r.ip)}</td><td>${how}${opened}</td></tr>`;
@@ -177,6 +178,12 @@ ${signInsHtml(o.recentSignIns, pair('Chưa có lần đăng nhập nào được
 ${signInsHtml(o.recentRefusals, pair('Không có lần nào bị từ chối.', 'None refused.'))}
 <h3>Mật khẩu ứng dụng<br><small>App passwords</small></h3>
 ${apps}
+${o.delegatedMailboxes
+  .map(
+    (m) => `<h3>${pair(`Các lần đăng nhập gần đây vào hộp thư đơn vị ${m.address} (bạn được ủy quyền)`, `Recent sign-ins to the unit mailbox ${m.address} (delegated to you)`)}</h3>
+${signInsHtml(m.recentSignIns, pair('Chưa có lần đăng nhập nào được ghi lại.', 'No sign-ins recorded yet.'))}`,
+  )
+  .join('\n')}
 </section>`;
 }
 

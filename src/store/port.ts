@@ -364,7 +364,10 @@ export interface SignInEntry {
    * signed in with its own credentials to open it.
    */
   via?: string | null;
-  /** A delegated sign-in, on the delegate's row: the address of the unit mailbox it opened. */
+  /**
+   * A delegated sign-in, on the delegate's row: the address of the unit mailbox it opened (on a
+   * refused one: the mailbox name it asked for, as typed).
+   */
   opened?: string | null;
 }
 

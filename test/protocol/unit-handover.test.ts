@@ -177,7 +177,10 @@ describe('a delegate opens the unit mailbox with its own credentials (R-ACC-6)',
     expect(await page(unit.address)).toContain('signed in by the delegate vanlt@example.gov.vn with its own credentials');
     const own = await page('vanlt');
     expect(own).toContain(`opened the unit mailbox ${local}@example.gov.vn`);
-    expect(await page('hoa')).toContain('không được ủy quyền mở hộp thư đã nêu');
+    const hoaPage = await page('hoa');
+    expect(hoaPage).toContain('không được ủy quyền mở hộp thư đã nêu');
+    // The name asked for is shown, escaped.
+    expect(hoaPage).toContain(`mailbox: ${local}`);
   });
 });
 
@@ -187,7 +190,7 @@ describe('unit mailbox handover', () => {
     const open = await LineClient.connect(app.port('imap'));
     // IMAP quotes a name with a star (RFC 3501 §9: list-wildcards are atom-specials), as clients do.
     await open.login(`"${local}*vanlt"`);
-    expect((await open.cmd('s1', 'SELECT INBOX')).join('\n')).toMatch(/\* 1 EXISTS[\s\S]*s1 OK/);
+    expect((await open.cmd('s1', 'SELECT INBOX')).join('\n')).toMatch(/\* \d+ EXISTS[\s\S]*s1 OK/);
     expect((await imapSignsIn(app, unit.address, PASSWORD)).ok).toBe(true);
 
     const r = await app.accounts.handover(local, 'vanlt', 'thutt', root, 'QĐ-9');
@@ -195,7 +198,7 @@ describe('unit mailbox handover', () => {
     // The open delegated session ends at its next sign-in check.
     await new Promise((res) => setTimeout(res, 200));
     open.write('s2 NOOP\r\n');
-    expect(await open.waitFor((b) => b.includes('* BYE') || /s2 NO/.test(b))).toMatch(/\* BYE .*no longer holds|s2 NO/);
+    expect(await open.waitFor((b) => b.includes('* BYE'))).toMatch(/\* BYE .* \/ Your sign-in no longer holds/);
     open.close();
     // New sign-ins of the old clerk, and with the unit's old password, are refused.
     expect((await imapSignsIn(app, `${local}*vanlt`, PASSWORD)).text).toMatch(/not delegated/);
@@ -203,5 +206,15 @@ describe('unit mailbox handover', () => {
     // The new clerk opens it with its own password, by the name the handover printed (the
     // mailbox also holds the notice of its password reset by now).
     expect(await inboxSubjects(imap({ user: r.signInName, pass: PASSWORD }))).toContain('Cong van den so 12');
+    // Nobody knows the unit's password now: its history is on its delegate's security page, the old clerk's sign-ins included.
+    const res = await fetch(`http://127.0.0.1:${app.port('http')}/portal/security`, { method: 'POST', body: new URLSearchParams({ username: 'thutt', password: PASSWORD, action: 'show' }) });
+    const html = await res.text();
+    expect(html).toContain(`Recent sign-ins to the unit mailbox ${local}@example.gov.vn (delegated to you)`);
+    const section = html.slice(html.indexOf(`Recent sign-ins to the unit mailbox ${local}@example.gov.vn`));
+    expect(section).toContain('signed in by the delegate vanlt@example.gov.vn with its own credentials');
+    expect(section).toContain('signed in by the delegate thutt@example.gov.vn with its own credentials');
+    // The old clerk no longer sees it.
+    const old = await fetch(`http://127.0.0.1:${app.port('http')}/portal/security`, { method: 'POST', body: new URLSearchParams({ username: 'vanlt', password: PASSWORD, action: 'show' }) });
+    expect(await old.text()).not.toContain('(delegated to you)');
   });
 });

@@ -2331,7 +2331,8 @@ class SqliteStore implements Store {
   }
 
   async signedInFrom(accountId: number, network: string, since: Date): Promise<boolean> {
-    const sql = 'SELECT 1 AS one FROM signin_log WHERE account_id = ? AND network = ? AND ok = 1 AND at >= ? LIMIT 1';
+    // A delegate's sign-in to a unit mailbox (via) is the delegate's network, not the mailbox's own.
+    const sql = 'SELECT 1 AS one FROM signin_log WHERE account_id = ? AND network = ? AND ok = 1 AND at >= ? AND via IS NULL LIMIT 1';
     return this.read(() => this.c.get<{ one: number }>(sql, accountId, network.slice(0, 64), since.getTime()) !== undefined);
   }
 

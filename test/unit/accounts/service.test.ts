@@ -198,6 +198,29 @@ describe('R-ACC-7 unit administrators act only on their own unit', () => {
     expect((await store.listAudit({ target: 'manhdv@example.gov.vn' })).some((e) => e.actor === 'quantri.stc@example.gov.vn')).toBe(true);
   });
 
+  it("a unit admin hands out no credentials of a unit mailbox's delegate (they open that mailbox, R-ACC-6); taking access away stays its to do", async () => {
+    const { svc } = await open();
+    const parent = await svc.addUnit({ name: 'Sở Tài chính' }, root);
+    const sub = await svc.addUnit({ name: 'Phòng Ngân sách', parent: 'stc' }, root);
+    await svc.addAccount({ fullName: 'Sở Tài chính', unit: 'stc', kind: 'unit' }, root);
+    await svc.addAccount({ fullName: 'Lê Thị Văn', unit: sub.code }, root);
+    await svc.addAccount({ fullName: 'Đỗ Văn Mạnh', unit: sub.code }, root);
+    await svc.delegate('stc', 'vanlt', root);
+    const subAdmin: Actor = { name: 'quantri.pns@example.gov.vn', role: 'unit', unitId: sub.id };
+    for (const f of [
+      () => svc.setPassword('vanlt', null, subAdmin),
+      () => svc.addAppPassword('vanlt', 'Outlook', subAdmin),
+      () => svc.enableTwoFactor('vanlt', subAdmin),
+      () => svc.enableSmsTwoFactor('vanlt', subAdmin, { phone: '0912345678' }),
+    ]) {
+      await expect(f()).rejects.toThrow(/is a delegate of the unit mailbox stc@example\.gov\.vn: its credentials open that mailbox too/);
+    }
+    expect(await code(svc.suspend('vanlt', 'nghỉ việc', subAdmin))).toBe('ok');
+    expect(await code(svc.setPassword('manhdv', null, subAdmin))).toBe('ok');
+    expect(await code(svc.setPassword('vanlt', null, root))).toBe('ok');
+    expect(parent.id).not.toBe(sub.id);
+  });
+
   it('a unit admin changes only personal accounts without a role: never a fellow admin, the unit mailbox or itself; reading stays; super can', async () => {
     const { svc } = await open();
     const stc = await svc.addUnit({ name: 'Sở Tài chính' }, root);

@@ -135,6 +135,7 @@ describe('portalSecurity: show', () => {
         { at: before, firstAt: before, count: 1, protocol: 'imap', ip: '10.0.0.9', ok: true, method: 'app-password', appPassword: 'Outlook', reason: null, via: null, opened: null },
       ],
       recentRefusals: [{ at: before, firstAt: before, count: 1, protocol: 'pop3', ip: '198.51.100.4', ok: false, method: null, appPassword: null, reason: 'bad-credentials', via: null, opened: null }],
+      delegatedMailboxes: [],
       appPasswords: [{ id: 7, label: 'Outlook', createdAt: NOW, lastUsedAt: null }],
     });
     expect(JSON.stringify(r)).not.toContain('argon2');
