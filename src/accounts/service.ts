@@ -35,6 +35,7 @@ import {
   type AdminRole,
   type AppPassword,
   type Domain,
+  type SignInRecord,
   type Store,
   type Unit,
 } from '../store/port.js';
@@ -177,6 +178,12 @@ export interface AccountService {
   /** A per-device password for a mail program; the audit names its label, never the secret. */
   addAppPassword(address: string, label: string, actor: Actor, ref?: string | null): Promise<NewAppPassword>;
   listAppPasswords(address: string, actor: Actor): Promise<AppPasswordInfo[]>;
+  /**
+   * The account's sign-in history (R-AUTH-5), newest first: for an incident, and for a unit
+   * mailbox — whose own password nobody knows — which delegate opened it when. `ok`: only
+   * successes (true) or refusals (false). Read under the R-ACC-7 reading rule.
+   */
+  listSignIns(address: string, actor: Actor, opts?: { ok?: boolean; limit?: number }): Promise<SignInRecord[]>;
   /** New sign-ins with the app password fail at once (sessions already open are not ended); NOT_FOUND for an id the account does not have. */
   removeAppPassword(address: string, id: number, actor: Actor, ref?: string | null): Promise<{ account: Account; appPassword: AppPasswordInfo }>;
 
@@ -800,6 +807,12 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const account = await accountByAddress(address);
       requireReadOn(actor, account);
       return (await store.listAppPasswords(account.id)).map(appPasswordInfo);
+    },
+
+    async listSignIns(address, actor, opts = {}) {
+      const account = await accountByAddress(address);
+      requireReadOn(actor, account);
+      return store.listSignIns(account.id, opts);
     },
 
     async removeAppPassword(address, id, actor, ref = null) {

@@ -328,3 +328,30 @@ describe('security notices (R-AUTH-5)', () => {
   });
 });
 
+
+describe('account signins (R-AUTH-5)', () => {
+  it('lists the history newest first, with who opened a unit mailbox; --failed, --ok, --limit, --json; bad options refused', async () => {
+    const config = await withAccount();
+    const at = (h: number) => new Date(Date.UTC(2026, 10, 20, h));
+    await withStore(config, async (store) => {
+      const a = await store.getAccountByAddress('hunglv@nghean.gov.vn');
+      const base = { accountId: a!.id, protocol: 'imap' as const, ip: '10.1.2.3', network: '10.1.2.0/24', appPasswordId: null };
+      await store.recordSignIn({ ...base, at: at(1), ok: true, method: 'password', reason: null });
+      await store.recordSignIn({ ...base, at: at(2), ok: false, method: null, reason: 'bad-credentials' });
+      await store.recordSignIn({ ...base, at: at(3), ok: true, method: 'password', reason: null, opened: 'stc@nghean.gov.vn' });
+    });
+    const all = await cli(['account', 'signins', 'hunglv', '--config', config]);
+    expect(all.code, all.stderr).toBe(0);
+    const lines = all.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^LAST\s+COUNT\s+PROTOCOL\s+IP\s+RESULT\s+DELEGATION/);
+    expect(lines[1]).toMatch(/^2026-11-20 10:00 \(UTC\+7\)\s+1\s+imap\s+10\.1\.2\.3\s+ok password\s+opened stc@nghean\.gov\.vn$/);
+    expect(lines[2]).toMatch(/refused bad-credentials\s+-$/);
+    const failed = JSON.parse((await cli(['account', 'signins', 'hunglv', '--failed', '--json', '--config', config])).stdout) as Array<{ ok: boolean; reason: string }>;
+    expect(failed.map((r) => [r.ok, r.reason])).toEqual([[false, 'bad-credentials']]);
+    const one = JSON.parse((await cli(['account', 'signins', 'hunglv', '--ok', '--limit', '1', '--json', '--config', config])).stdout) as Array<{ opened: string | null }>;
+    expect(one.map((r) => r.opened)).toEqual(['stc@nghean.gov.vn']);
+    userError(await cli(['account', 'signins', 'hunglv', '--limit', '0', '--config', config]), /--limit must be a whole number from 1 to 1000/);
+    userError(await cli(['account', 'signins', 'hunglv', '--ok', '--failed', '--config', config]), /use one of --failed and --ok/);
+    userError(await cli(['account', 'signins', 'khongco', '--config', config]), /no account khongco@nghean\.gov\.vn/);
+  });
+});

@@ -1,10 +1,12 @@
 /**
  * `buudien account 2fa enable|disable` and `buudien account app-password add|list|remove`
- * (R-AUTH-3): two-factor sign-in and per-device passwords for mail programs. The rules and the
- * audit live in the account service; this file parses and prints.
+ * (R-AUTH-3): two-factor sign-in and per-device passwords for mail programs; `account signins`
+ * (R-AUTH-5): an account's sign-in history. The rules and the audit live in the account service;
+ * this file parses and prints.
  */
 import type { Command } from 'commander';
 import { phoneTail } from '../../auth/sms.js';
+import { vietnamTime } from '../../lib/clock.js';
 import { MailError, bi } from '../../lib/errors.js';
 import type { CliContext } from '../context.js';
 
@@ -112,6 +114,35 @@ export function registerAccountSecurity(account: Command, ctx: CliContext): void
             ['LAST USED', (a) => a.lastUsedAt?.toISOString() ?? '-'],
           ],
           (a) => ({ id: a.id, label: a.label, createdAt: a.createdAt, lastUsedAt: a.lastUsedAt }),
+        );
+      });
+    });
+
+  account
+    .command('signins <address>')
+    .description('lịch sử đăng nhập (R-AUTH-5), mới nhất trước; hộp thư đơn vị: người được ủy quyền nào đã mở / sign-in history, newest first; a unit mailbox: which delegate opened it')
+    .option('--failed', 'chỉ các lần bị từ chối / refused attempts only')
+    .option('--ok', 'chỉ các lần thành công / successful sign-ins only')
+    .option('--limit <n>', 'số dòng (1–1000, mặc định 50) / rows (1–1000, default 50)')
+    .option('--json', 'JSON')
+    .action(async (address: string, opts: { failed?: boolean; ok?: boolean; limit?: string; json?: boolean }) => {
+      await ctx.withApp(async (app) => {
+        if (opts.failed && opts.ok) throw new MailError('INVALID_INPUT', bi('Chỉ dùng một trong --failed và --ok', 'use one of --failed and --ok'));
+        const limit = opts.limit === undefined ? 50 : Number(opts.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new MailError('INVALID_INPUT', bi(`--limit phải là số nguyên từ 1 đến 1000`, `--limit must be a whole number from 1 to 1000`));
+        const rows = await ctx.accounts(app).listSignIns(address, ctx.actor(), { limit, ...(opts.failed ? { ok: false } : opts.ok ? { ok: true } : {}) });
+        ctx.printList(
+          rows,
+          opts.json ?? false,
+          [
+            ['LAST', (r) => vietnamTime(r.at)],
+            ['COUNT', (r) => String(r.count)],
+            ['PROTOCOL', (r) => r.protocol],
+            ['IP', (r) => r.ip],
+            ['RESULT', (r) => (r.ok ? `ok ${r.method ?? ''}`.trim() : `refused ${r.reason ?? ''}`.trim())],
+            ['DELEGATION', (r) => (r.via !== null ? `by ${r.via}` : r.opened !== null ? `${r.ok ? 'opened' : 'asked for'} ${r.opened}` : '-')],
+          ],
+          (r) => ({ at: r.at, firstAt: r.firstAt, count: r.count, protocol: r.protocol, ip: r.ip, ok: r.ok, method: r.method, appPasswordId: r.appPasswordId, reason: r.reason, via: r.via, opened: r.opened }),
         );
       });
     });
