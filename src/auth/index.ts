@@ -5,6 +5,7 @@ export {
   isAdminAccount,
   passwordExpiredRule,
   PORTAL_PLAINTEXT_REFUSED,
+  RESET_UNAVAILABLE,
   RECENT_SIGN_INS,
   signInMessage,
   splitSignInName,

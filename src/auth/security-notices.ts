@@ -98,6 +98,23 @@ export function securityChangeNotice(address: string, info: SecurityChangeInfo, 
   const by = info.change.by;
   const whoVi = by !== null ? `bởi quản trị viên ${by}` : info.ip !== null ? `từ địa chỉ IP ${info.ip}` : '';
   const whoEn = by !== null ? `by the administrator ${by}` : info.ip !== null ? `from IP address ${info.ip}` : '';
+  if (info.change.kind === 'password-reset-by-sms') {
+    // Whoever reset it knows the new password and the owner does not: changing it is no advice.
+    return {
+      subject: 'Thay đổi bảo mật tài khoản / A security change to your account',
+      body: [
+        `${vi} (tài khoản ${address}) lúc ${when}${whoVi ? `, ${whoVi}` : ''}.`,
+        '',
+        `Nếu không phải bạn: báo ngay quản trị viên của đơn vị để đặt lại mật khẩu và kiểm tra số điện thoại của tài khoản. Mật khẩu ứng dụng của các thiết bị vẫn được giữ: xem và xóa những cái lạ tại ${securityUrl(changeUrl)}.`,
+        '',
+        '---',
+        '',
+        `${en} (account ${address}) at ${when}${whoEn ? `, ${whoEn}` : ''}.`,
+        '',
+        `If it was not you: tell your unit's administrator at once, to reset the password and check the account's phone number. The devices' app passwords were kept: review them and remove unknown ones at ${securityUrl(changeUrl)}.`,
+      ].join('\n'),
+    };
+  }
   return {
     subject: 'Thay đổi bảo mật tài khoản / A security change to your account',
     body: [

@@ -478,7 +478,10 @@ const TOTP_STEPS_REMEMBERED = 10_000;
 const TOTP_FREE_FAILURES = 3;
 /** The longest wait between two-factor codes of an account after many wrong ones. */
 const TOTP_MAX_DELAY_MS = 15 * 60 * 1000;
-const RESET_UNAVAILABLE = bi(
+/** Reset codes sent to the accounts asked for from one network in an hour (past it: the same answer, no SMS). */
+const RESET_CODES_PER_NETWORK_HOUR = 5;
+/** "Forgot password" is off (no SMS gateway, or sms.passwordReset false). */
+export const RESET_UNAVAILABLE = bi(
   'Máy chủ này không cho tự đặt lại mật khẩu qua SMS; hãy đề nghị quản trị viên của đơn vị đặt lại mật khẩu',
   'This server does not let you reset your password by SMS; ask your unit administrator to reset it',
 );
@@ -587,7 +590,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     guessFailures.fail([`guess:${target}`]);
     networkGuesses.fail([`${target} ${networkOf(ip)}`]);
   }
-  const smsConfig = config.sms ?? { command: null, timeoutMs: 15_000, codeTtlMs: 5 * 60 * 1000, resendAfterMs: 60 * 1000, maxPerAccountPerDay: 10, passwordReset: true };
+  const smsConfig = config.sms ?? { command: null, timeoutMs: 15_000, codeTtlMs: 5 * 60 * 1000, resendAfterMs: 60 * 1000, maxPerAccountPerDay: 10, passwordReset: false, maxPasswordResetsPerDay: 200 };
   const smsSender = deps.smsSender === undefined ? commandSmsSender(smsConfig, log) : deps.smsSender;
   const smsCodes = new SmsCodes({ clock, cfg: smsConfig });
 
@@ -1317,17 +1320,80 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
    * (which needs no password) never replaces a code the owner is signing in with.
    */
   const resetCodes = new SmsCodes({ clock, cfg: smsConfig });
-  /** Reset codes asked per network: each request waits longer than the last (SMS cost a province money). */
+  /** The password hash each reset code was issued under: an administrator's reset (or the owner's change) since voids it. */
+  const resetIssuedUnder = new Map<number, string>();
+  /** Reset codes asked per network: each request waits longer than the last. */
   const resetAsks = new FailureTracker({ clock, baseDelayMs: sec.authFailureDelayMs, maxDelayMs: sec.authFailureMaxDelayMs, windowMs: 60 * 60 * 1000 });
+  /**
+   * Wrong reset codes per name asked for ("reset:<address>", the name read as a full address in the
+   * primary domain), never per account: the delay then says nothing about whether the name has an
+   * account, and guessing at a reset never holds back the owner's sign-in codes.
+   */
+  const resetFailures = new FailureTracker({ clock, baseDelayMs: sec.authFailureDelayMs, maxDelayMs: Math.max(sec.authFailureMaxDelayMs, TOTP_MAX_DELAY_MS), windowMs: 24 * 60 * 60 * 1000 });
+  /** Reset codes sent, server-wide and per network, in the last day and hour (SMS cost money). */
+  const resetSent: number[] = [];
+  const resetSentByNetwork = new Map<string, number[]>();
   /** The SMS sender when resets are on (sms.command and sms.passwordReset), else null. */
   const resetSender = (): SmsSender | null => (smsConfig.passwordReset ? smsSender : null);
+  const resetKey = (username: string): string => {
+    const name = username.trim().toLowerCase().slice(0, 320);
+    return `reset:${name.includes('@') ? name : `${name}@${config.domains[0] ?? ''}`}`;
+  };
 
-  /** An account that may reset its password by SMS: personal, active, not an administrator, with a phone. */
+  /**
+   * An account that may reset its password by SMS: personal, active, not an administrator, with
+   * a phone, and no unit mailbox's delegate (its credentials open that mailbox: an administrator resets them).
+   */
   async function resettable(username: string): Promise<{ account: Account; phone: string } | null> {
     const account = (await candidates(username))[0];
     if (!account || account.state !== 'active' || account.kind !== 'personal' || isAdminAccount(account)) return null;
     const phone = normalizePhone(account.phone ?? '');
-    return phone === null ? null : { account, phone };
+    if (phone === null || (await store.listDelegatedTo(account.id)).length > 0) return null;
+    return { account, phone };
+  }
+
+  /** Within the server's day and the network's hour of reset codes? Counts this one when so. */
+  function withinResetCaps(network: string): boolean {
+    const now = clock.now().getTime();
+    while (resetSent.length > 0 && now - (resetSent[0] ?? 0) >= DAY_MS) resetSent.shift();
+    const here = (resetSentByNetwork.get(network) ?? []).filter((t) => now - t < 60 * 60 * 1000);
+    if (resetSent.length >= smsConfig.maxPasswordResetsPerDay || here.length >= RESET_CODES_PER_NETWORK_HOUR) return false;
+    resetSent.push(now);
+    here.push(now);
+    resetSentByNetwork.delete(network);
+    resetSentByNetwork.set(network, here);
+    if (resetSentByNetwork.size > TOTP_STEPS_REMEMBERED) resetSentByNetwork.delete(resetSentByNetwork.keys().next().value as string);
+    return true;
+  }
+
+  /** The work of a code request, after the answer went out: nothing in the answer's time depends on the address. */
+  async function sendResetCode(send: SmsSender, username: string, ip: string): Promise<void> {
+    const found = await resettable(username);
+    if (!found) {
+      log.info({ ip, username: username.slice(0, 320) }, 'password reset code asked for an address that gets none');
+      return;
+    }
+    const { account, phone } = found;
+    const network = networkOf(ip);
+    if (!withinResetCaps(network)) {
+      log.warn({ ip, account: account.address, network }, 'password reset code not sent: the hourly cap of the network or the daily cap of the server (sms.maxPasswordResetsPerDay) is reached');
+      await recordFailure(account, 'http', ip, 'reset-code-capped');
+      return;
+    }
+    const usual = await usualNetwork(account, ip);
+    const issued = resetCodes.issue(account.id, phone, network, usual);
+    await recordFailure(account, 'http', ip, issued.kind === 'new' ? 'reset-code-sent' : issued.kind === 'recent' ? 'reset-code-recent' : 'reset-code-capped');
+    if (issued.kind !== 'new') return;
+    resetIssuedUnder.delete(account.id);
+    resetIssuedUnder.set(account.id, account.passwordHash);
+    if (resetIssuedUnder.size > TOTP_STEPS_REMEMBERED) resetIssuedUnder.delete(resetIssuedUnder.keys().next().value as number);
+    try {
+      await send(phone, resetCodeText(issued.code, resetCodes.minutes));
+      log.info({ account: account.address, phone: phoneTail(phone), ip }, 'password reset code sent by SMS');
+    } catch (e) {
+      if (e instanceof SmsSendError && e.kind === 'not-run') resetCodes.withdraw(account.id, network, usual);
+      log.error({ err: e, account: account.address, phone: phoneTail(phone) }, 'could not send a password reset code');
+    }
   }
 
   async function requestPasswordReset(req: PasswordResetCodeRequest): Promise<PasswordResetCodeResult> {
@@ -1337,26 +1403,11 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     return gated(req.ip, req.secure, refuse, async () => {
       const delay = resetAsks.fail([`net:${networkOf(req.ip)}`]);
       if (delay > 0) await sleep(delay);
-      const found = await resettable(req.username);
-      if (found) {
-        const { account, phone } = found;
-        const usual = await usualNetwork(account, req.ip);
-        const network = networkOf(req.ip);
-        const issued = resetCodes.issue(account.id, phone, network, usual);
-        await recordFailure(account, 'http', req.ip, issued.kind === 'new' ? 'reset-code-sent' : issued.kind === 'recent' ? 'reset-code-recent' : 'reset-code-capped');
-        if (issued.kind === 'new') {
-          // Not awaited: the answer must not wait on the gateway (its time would tell that the address gets codes).
-          void send(phone, resetCodeText(issued.code, resetCodes.minutes)).then(
-            () => log.info({ account: account.address, phone: phoneTail(phone), ip: req.ip }, 'password reset code sent by SMS'),
-            (e: unknown) => {
-              if (e instanceof SmsSendError && e.kind === 'not-run') resetCodes.withdraw(account.id, network, usual);
-              log.error({ err: e, account: account.address, phone: phoneTail(phone) }, 'could not send a password reset code');
-            },
-          );
-        }
-      } else {
-        log.info({ ip: req.ip, username: req.username.slice(0, 320) }, 'password reset code asked for an address that gets none');
-      }
+      // The lookup, the history row and the SMS come after the answer (their time would tell that
+      // the address gets codes); errors there are only logged.
+      setImmediate(() => {
+        sendResetCode(send, req.username, req.ip).catch((e: unknown) => log.error({ err: e, ip: req.ip }, 'password reset code request failed'));
+      });
       return { ok: true as const, message: RESET_CODE_MAYBE_SENT(resetCodes.minutes) };
     });
   }
@@ -1372,22 +1423,23 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         if (isMailError(e) && e.code === 'PASSWORD_WEAK') return refuse('weak', e.message, 'weak');
         throw e;
       }
+      const key = resetKey(req.username);
+      /** The one refusal for a wrong code, a name without an account and one that gets no codes; history rows are not awaited. */
+      const wrong = async (account: Account | null, reason: string): Promise<Refusal<'bad-code'>> => {
+        if (account) void recordFailure(account, 'http', req.ip, reason);
+        const delay = resetFailures.fail([key]);
+        if (delay > 0) await sleep(delay);
+        return refuse('bad-code', RESET_WRONG_CODE, reason);
+      };
+      // Past a few wrong codes for the name, codes wait out the delay unchecked (the same answer).
+      if (resetFailures.blockedFor(key, TOTP_FREE_FAILURES) > 0) return wrong(null, 'reset-code-throttled');
       const found = await resettable(req.username);
-      const keys = [`ip:${throttleKeyOf(req.ip)}`, found ? `acct:${found.account.id}` : `user:${req.username.trim().toLowerCase()}`];
-      const wrong = (): Promise<Refusal<'bad-code'>> => failedCredentials(refuse('bad-code', RESET_WRONG_CODE, 'reset code'), keys);
-      if (!found) return wrong();
+      if (!found) return wrong(null, 'reset-code');
       const { account, phone } = found;
-      const codeKey = `totp:${account.id}`;
-      if (codeFailures.blockedFor(codeKey, TOTP_FREE_FAILURES) > 0) {
-        await recordFailure(account, 'http', req.ip, 'reset-code-throttled');
-        return wrong();
-      }
       const giveBack = resetCodes.take(account.id, req.code, phone);
-      if (!giveBack) {
-        codeFailures.fail([codeKey]);
-        await recordFailure(account, 'http', req.ip, 'reset-code');
-        return wrong();
-      }
+      if (!giveBack) return wrong(account, 'reset-code');
+      // A code serves the account as it was when the code went out: an administrator's reset since voids it.
+      if (resetIssuedUnder.get(account.id) !== account.passwordHash) return wrong(account, 'reset-code-stale');
       // A reset does not skip the second factor: an account with an authenticator gives its code too.
       let giveStep = (): void => undefined;
       if (account.totpSecret !== null) {
@@ -1395,9 +1447,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         const claimed = step === null ? null : claimStep(account.id, step);
         if (!claimed) {
           giveBack();
-          codeFailures.fail([codeKey]);
-          await recordFailure(account, 'http', req.ip, 'totp');
-          return wrong();
+          return wrong(account, 'totp');
         }
         giveStep = claimed;
       }
@@ -1410,18 +1460,34 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         return refuse('unchanged', bi('Mật khẩu mới phải khác mật khẩu hiện tại', 'The new password must differ from the current one'), 'unchanged');
       }
       const newHash = await hashPassword(req.newPassword);
-      // Hashing took a while: an administrator's reset, suspension or deletion meanwhile wins.
-      const now = await store.getAccountByAddress(account.address);
-      if (!now || now.passwordHash !== account.passwordHash || now.state !== 'active') {
+      // Hashing took a while: an administrator's reset, suspension, deletion or change of phone or
+      // second factor meanwhile wins (read again and written in one transaction).
+      let updated: Account;
+      try {
+        updated = await store.batch(async (tx) => {
+          const now = await tx.getAccountByAddress(account.address);
+          const same =
+            now !== null &&
+            now.state === 'active' &&
+            now.passwordHash === account.passwordHash &&
+            now.totpSecret === account.totpSecret &&
+            normalizePhone(now.phone ?? '') === phone &&
+            now.kind === account.kind &&
+            now.role === account.role;
+          if (!same) throw new ChangedMeanwhile();
+          return tx.updateAccount(
+            account.id,
+            { passwordHash: newHash, mustChangePassword: false, passwordChangedAt: clock.now() },
+            { actor: account.address, action: 'account.passwd.forgot', target: account.address, ref: null, details: { ip: req.ip, phone: phoneTail(phone) } },
+          );
+        });
+      } catch (e) {
+        if (!(e instanceof ChangedMeanwhile)) throw e;
         undo();
-        return wrong();
+        return wrong(account, 'changed meanwhile');
       }
-      const updated = await store.updateAccount(
-        account.id,
-        { passwordHash: newHash, mustChangePassword: false, passwordChangedAt: clock.now() },
-        { actor: account.address, action: 'account.passwd.forgot', target: account.address, ref: null, details: { ip: req.ip, phone: phoneTail(phone) } },
-      );
-      codeFailures.reset(codeKey);
+      resetIssuedUnder.delete(account.id);
+      resetFailures.reset(key);
       failures.reset(`acct:${account.id}`);
       log.info({ ip: req.ip, account: account.address }, 'password reset by its user with an SMS code');
       changed(updated, req.ip, { kind: 'password-reset-by-sms', by: null, phoneTail: phoneTail(phone) });

@@ -205,9 +205,12 @@ export const configSchema = z
         maxPerAccountPerDay: count(10),
         /**
          * "Forgot password" on /portal/forgot (R-AUTH-4): a personal account resets its password
-         * with a code sent to its phone on file (needs `command`). false: only administrators reset.
+         * with a code sent to its phone on file (needs `command`). Off by default: it makes the
+         * phone on file a way in, so turn it on once the phone numbers are the users' own.
          */
-        passwordReset: z.boolean().default(true),
+        passwordReset: z.boolean().default(false),
+        /** Reset codes the whole server sends in any 24 hours (an SMS costs money); past it, none until the day rolls on. */
+        maxPasswordResetsPerDay: count(200),
       })
       .strict()
       .prefault({}),

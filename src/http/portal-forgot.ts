@@ -10,11 +10,26 @@
  */
 import type { BlockList } from 'node:net';
 import type http from 'node:http';
-import type { PasswordResetFailureKind, PortalAuthService } from '../auth/index.js';
+import { RESET_UNAVAILABLE, type PasswordResetFailureKind, type PortalAuthService } from '../auth/index.js';
 import type { Config } from '../config/schema.js';
 import { bi } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import { CREDENTIAL_STATUS, esc, label, logRefusal, NOT_OVER_TLS, noticeHtml, PORTAL_HEADERS, portalField, portalRequest, portalShell, readPortalForm, rulesText, type Notice } from './portal.js';
+import {
+  CREDENTIAL_STATUS,
+  esc,
+  label,
+  logRefusal,
+  NOT_OVER_TLS,
+  noticeHtml,
+  PORTAL_HEADERS,
+  portalField,
+  portalRequest,
+  portalShell,
+  readPortalForm,
+  rulesText,
+  selfResetOn,
+  type Notice,
+} from './portal.js';
 
 export interface PortalForgotDeps {
   config: Readonly<Config>;
@@ -68,7 +83,12 @@ export async function handlePortalForgot(
   });
   const pr = portalRequest(deps, trusted, req);
   const { canSendPasswords } = pr;
-  if (req.method !== 'POST') return answer({ status: 200, form: canSendPasswords, ...(canSendPasswords ? {} : { notice: NOT_OVER_TLS }) });
+  if (!selfResetOn(config)) {
+    // Off: no form to fill in for nothing; a POST is refused by the auth service all the same.
+    if (req.method !== 'POST') return answer({ status: 200, form: false, notice: { kind: 'warn', text: RESET_UNAVAILABLE } });
+  } else if (req.method !== 'POST') {
+    return answer({ status: 200, form: canSendPasswords, ...(canSendPasswords ? {} : { notice: NOT_OVER_TLS }) });
+  }
   const form = await readPortalForm(deps, trusted, req, pr, body);
   if (!form.ok) return answer({ status: form.status, form: form.form && canSendPasswords, notice: form.notice });
   const username = form.get('username').trim();

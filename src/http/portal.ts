@@ -171,6 +171,11 @@ ${portalField('password', bi('Mật khẩu hiện tại', 'Current password'), '
 ${portalField('totp', CODE_LABEL, 'text', 'inputmode="numeric" autocomplete="one-time-code"')}`;
 }
 
+/** "Forgot password" by SMS is on (R-AUTH-4): an SMS gateway and sms.passwordReset. */
+export function selfResetOn(config: Readonly<Config>): boolean {
+  return config.sms.command !== null && config.sms.passwordReset;
+}
+
 /** The portal's pages: one bilingual heading ("vi / en"), the organisation, links between the pages, the content. */
 export function portalShell(config: Readonly<Config>, heading: string, content: string): string {
   const [vi = heading, en = ''] = heading.split(' / ');
@@ -179,7 +184,7 @@ export function portalShell(config: Readonly<Config>, heading: string, content: 
 <title>${esc(vi)} / ${esc(en)}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem}input{width:100%;padding:.4rem;box-sizing:border-box}input[type=radio]{width:auto}small{color:#555}.ok{color:#064}.error{color:#a00}.warn{color:#840}.secret{font-size:1.4rem;font-family:monospace;background:#eef;padding:.5rem;word-break:break-all}nav{margin-bottom:1rem}fieldset{margin:1rem 0}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .4rem;text-align:left}.qr svg{width:220px;height:220px}</style>
 </head><body>
-<nav><a href="/portal">Đổi mật khẩu / Change password</a> · <a href="/portal/security">Xác thực hai lớp và mật khẩu ứng dụng / Two-factor sign-in and app passwords</a> · <a href="/portal/forgot">Quên mật khẩu / Forgot password</a></nav>
+<nav><a href="/portal">Đổi mật khẩu / Change password</a> · <a href="/portal/security">Xác thực hai lớp và mật khẩu ứng dụng / Two-factor sign-in and app passwords</a>${selfResetOn(config) ? ' · <a href="/portal/forgot">Quên mật khẩu / Forgot password</a>' : ''}</nav>
 <h1>${esc(vi)}<br><small>${esc(en)}</small></h1>
 <p>${esc(config.organization.name)}</p>
 ${content}

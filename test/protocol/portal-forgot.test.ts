@@ -52,7 +52,7 @@ describe('forgot password by SMS (R-AUTH-4)', () => {
     outbox = path.join(dir, 'outbox.jsonl');
     const script = path.join(dir, 'send-sms.mjs');
     writeFileSync(script, `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(outbox)}, JSON.stringify({ phone: process.argv[2], text: process.argv[3] }) + '\\n');\n`);
-    app = await startApp({ security: { authFailureDelayMs: 0, authFailureMaxDelayMs: 0 }, sms: { command: [process.execPath, script, '{phone}', '{text}'] } }, { clock });
+    app = await startApp({ security: { authFailureDelayMs: 0, authFailureMaxDelayMs: 0 }, sms: { command: [process.execPath, script, '{phone}', '{text}'], passwordReset: true } }, { clock });
     base = `http://127.0.0.1:${app.port('http')}`;
     for (const local of ['quenmk', 'hailop', 'khongso', 'smsdn']) await createTestAccount(app.store, `${local}@example.gov.vn`);
     await createTestAccount(app.store, 'quantri@example.gov.vn', { kind: 'admin', role: 'super' });
@@ -167,12 +167,19 @@ describe('forgot password by SMS (R-AUTH-4)', () => {
     expect((await post('/portal/security', { username: 'smsdn', password: PASSWORD, totp: signInCode, action: 'show' })).status).toBe(200);
   });
 
-  it('without an SMS gateway, or with sms.passwordReset off, the page sends users to their administrator', async () => {
-    for (const sms of [{}, { command: [process.execPath, '-e', '0'], passwordReset: false }]) {
+  it('off by default, without an SMS gateway, or with sms.passwordReset off: no form, no link, and the page sends users to their administrator', async () => {
+    for (const sms of [{ command: [process.execPath, '-e', '0'] }, {}, { command: [process.execPath, '-e', '0'], passwordReset: false }]) {
       const other = await startApp({ sms });
       try {
         await createTestAccount(other.store, 'quenmk@example.gov.vn');
-        const res = await fetch(`http://127.0.0.1:${other.port('http')}/portal/forgot`, { method: 'POST', body: new URLSearchParams({ username: 'quenmk', action: 'send-code' }) });
+        const url = `http://127.0.0.1:${other.port('http')}`;
+        const page = await fetch(`${url}/portal/forgot`);
+        expect(page.status).toBe(200);
+        const html = await page.text();
+        expect(notice(html)).toContain('ask your unit administrator to reset it');
+        expect(html).not.toContain('<form');
+        expect(await (await fetch(`${url}/portal`)).text()).not.toContain('href="/portal/forgot"');
+        const res = await fetch(`${url}/portal/forgot`, { method: 'POST', body: new URLSearchParams({ username: 'quenmk', action: 'send-code' }) });
         expect(res.status).toBe(503);
         expect(notice(await res.text())).toContain('ask your unit administrator to reset it');
       } finally {

@@ -560,39 +560,78 @@ describe('delegated sign-in (R-ACC-6)', () => {
 });
 
 describe('forgot password by SMS (R-AUTH-4)', () => {
-  function withSms(send: (phone: string, text: string) => Promise<void>) {
+  function withSms(send: (phone: string, text: string) => Promise<void>, sms: Record<string, unknown> = {}) {
     const store = new FakeStore();
     const clock = new ManualClock(NOW);
     const sleeps: number[] = [];
     const config = configFrom({
       domains: ['nghean.gov.vn'],
       security: { authFailureDelayMs: 1000, authFailureMaxDelayMs: 15000 },
-      sms: { command: ['/bin/true'] },
+      sms: { command: ['/bin/true'], passwordReset: true, ...sms },
     });
     const auth = createAuthService({ store, config, clock, log: silentLogger(), metrics: createMetrics(), smsSender: send, sleep: async (ms) => void sleeps.push(ms) });
-    return { store, auth, sleeps };
+    return { store, auth, sleeps, clock };
   }
+  const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 20; i++) await tick();
+  };
 
-  it('answers before the gateway has sent, the same for every address; each request from a network waits longer', async () => {
-    let release: () => void = () => undefined;
+  it('answers before looking the address up, the same for every address; each request from a network waits longer', async () => {
     const texts: string[] = [];
-    const { store, auth, sleeps } = withSms(
-      (_phone, text) =>
-        new Promise<void>((resolve) => {
-          texts.push(text);
-          release = resolve;
-        }),
-    );
+    const { store, auth, sleeps } = withSms(async (_phone, text) => void texts.push(text));
     store.add('quenmk@nghean.gov.vn', { phone: '0912345678' });
     store.add('quantri@nghean.gov.vn', { phone: '0912345679', kind: 'admin' });
     const ip = '203.0.113.7';
     const answers = [];
     for (const name of ['quenmk', 'quantri', 'khongco']) answers.push(await auth.requestPasswordReset({ username: name, ip, secure: true }));
-    // The gateway has not answered yet (release not called): the page did not wait for it.
+    // Nothing was looked up, recorded or sent yet: the answers' time cannot depend on the address.
+    expect(texts).toEqual([]);
+    expect(store.signIns).toEqual([]);
     expect(answers.map((a) => a.ok && a.message)).toEqual([expect.stringContaining('If this address'), answers[0]!.ok && answers[0]!.message, answers[0]!.ok && answers[0]!.message]);
+    await settle();
     expect(texts).toHaveLength(1);
     expect(texts[0]).toMatch(/^buudien: ma dat lai mat khau \d{6}/);
-    release();
+    expect(store.signIns.map((r) => r.reason)).toEqual(['reset-code-sent']);
     expect(sleeps).toEqual([1000, 2000, 4000]);
+  });
+
+  it('wrong reset codes are counted per name asked for (the same delay whether or not it has an account) and never hold back sign-in codes', async () => {
+    const { store, auth, sleeps } = withSms(async () => undefined);
+    store.add('quenmk@nghean.gov.vn', { phone: '0912345678', totpSecret: 'JBSWY3DPEHPK3PXP' });
+    const wrongOnce = async (username: string, ip: string): Promise<number> => {
+      sleeps.length = 0;
+      const r = await auth.resetPassword({ username, code: '000000', totp: null, newPassword: 'Mat-khau-moi#2027', ip, secure: true });
+      expect(!r.ok && r.kind).toBe('bad-code');
+      return sleeps.reduce((a, b) => a + b, 0);
+    };
+    for (let i = 0; i < 4; i++) await wrongOnce('quenmk', `198.51.100.${i + 1}`);
+    for (let i = 0; i < 4; i++) await wrongOnce('khongco', `198.51.100.${i + 1}`);
+    // The full address and the local part are one name: the fifth try waits alike for both.
+    expect(await wrongOnce('quenmk@nghean.gov.vn', '192.0.2.9')).toBe(await wrongOnce('khongco@nghean.gov.vn', '192.0.2.10'));
+    // The owner's authenticator code at the web sign-in is not held back by them.
+    const web = await auth.webSignIn({ username: 'quenmk', password: PASSWORD, totp: currentTotp('JBSWY3DPEHPK3PXP', NOW), ip: '10.0.0.5', secure: true });
+    expect(web.ok).toBe(true);
+  });
+
+  it('a code is good only under the password it was sent under; delegates and caps get no code', async () => {
+    const texts: string[] = [];
+    const { store, auth } = withSms(async (_p, text) => void texts.push(text), { maxPasswordResetsPerDay: 2 });
+    const a = store.add('quenmk@nghean.gov.vn', { phone: '0912345678' });
+    const clerk = store.add('vanthu@nghean.gov.vn', { phone: '0912345670' });
+    const unit = store.add('vpubnd@nghean.gov.vn', { kind: 'unit' });
+    store.delegations.set(unit.id, [clerk.id]);
+    store.add('third@nghean.gov.vn', { phone: '0912345671' });
+    store.add('fourth@nghean.gov.vn', { phone: '0912345672' });
+    for (const name of ['quenmk', 'vanthu', 'third', 'fourth']) await auth.requestPasswordReset({ username: name, ip: `203.0.113.${name.length}`, secure: true });
+    await settle();
+    // The delegate gets none; the server's daily cap (2) stops the fourth.
+    expect(texts).toHaveLength(2);
+    expect(store.signIns.filter((r) => r.accountId === clerk.id)).toEqual([]);
+    const code = /ma dat lai mat khau (\d{6})/.exec(texts[0]!)?.[1] ?? '';
+    // An administrator resets the password meanwhile: the code no longer serves.
+    a.passwordHash = await hashPassword('Quan-tri#dat-lai1');
+    const stale = await auth.resetPassword({ username: 'quenmk', code, totp: null, newPassword: 'Mat-khau-moi#2027', ip: '203.0.113.6', secure: true });
+    expect(!stale.ok && stale.kind).toBe('bad-code');
   });
 });
