@@ -568,7 +568,16 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
   const message = (kind: SignInFailureKind) => signInMessage(kind, config.passwords.changeUrl);
 
   /** What guesses count against: the account, or the name asked for when no account has it. */
-  const guessTarget = (list: Account[], username: string): string => (list[0] ? `acct:${list[0].id}` : `user:${username.trim().toLowerCase().slice(0, 320)}`);
+  /**
+   * What a name no account has counts under: read as a full address in the primary domain, as a
+   * local part would be if it had an account — so that "an" and "an@primary" share one count either
+   * way, and a delay cannot tell whether the name has an account.
+   */
+  const unknownKey = (username: string): string => {
+    const name = username.trim().toLowerCase().slice(0, 320);
+    return `user:${name.includes('@') ? name : `${name}@${config.domains[0] ?? ''}`}`;
+  };
+  const guessTarget = (list: Account[], username: string): string => (list[0] ? `acct:${list[0].id}` : unknownKey(username));
 
   /** Has the account signed in from this address's network in the last 90 days? */
   async function usualNetwork(account: Account | undefined, ip: string): Promise<boolean> {
@@ -762,7 +771,6 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     if (!release) return reject(req, 'throttled', null);
     try {
       const list = await candidates(user);
-      const userKey = list[0] ? `acct:${list[0].id}` : `user:${user.trim().toLowerCase()}`;
       const target = guessTarget(list, user);
       if (await guardedAttempt(target, list[0], req.ip)) {
         if (list[0]) await recordFailure(list[0], req.protocol, req.ip, 'guarded');
@@ -788,7 +796,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         await verifyPassword(await dummyHash, req.password);
       }
       if (!verified) {
-        const delay = failures.fail([`ip:${throttleKeyOf(req.ip)}`, userKey]);
+        const delay = failures.fail([`ip:${throttleKeyOf(req.ip)}`, target]);
         // A right password in the wrong place (misplaced) is no guess.
         if (!misplaced) await countGuess(target, list[0], req.ip);
         const result = reject(req, 'bad-credentials', null, misplaced?.hint ?? message('bad-credentials'));
@@ -909,7 +917,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     const refuse = portalRefuser(req.ip, req.username, what);
     return gated(req.ip, req.secure, refuse, async () => {
       const list = await candidates(req.username);
-      const keys = [`ip:${throttleKeyOf(req.ip)}`, list[0] ? `acct:${list[0].id}` : `user:${req.username.trim().toLowerCase()}`];
+      const keys = [`ip:${throttleKeyOf(req.ip)}`, guessTarget(list, req.username)];
       const target = guessTarget(list, req.username);
       if (await guardedAttempt(target, list[0], req.ip)) {
         if (list[0]) await recordFailure(list[0], 'http', req.ip, 'guarded');
@@ -1335,10 +1343,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
   const resetSentByNetwork = new Map<string, number[]>();
   /** The SMS sender when resets are on (sms.command and sms.passwordReset), else null. */
   const resetSender = (): SmsSender | null => (smsConfig.passwordReset ? smsSender : null);
-  const resetKey = (username: string): string => {
-    const name = username.trim().toLowerCase().slice(0, 320);
-    return `reset:${name.includes('@') ? name : `${name}@${config.domains[0] ?? ''}`}`;
-  };
+  const resetKey = (username: string): string => `reset:${unknownKey(username).slice('user:'.length)}`;
 
   /**
    * An account that may reset its password by SMS: personal, active, not an administrator, with

@@ -635,3 +635,20 @@ describe('forgot password by SMS (R-AUTH-4)', () => {
     expect(!stale.ok && stale.kind).toBe('bad-code');
   });
 });
+
+describe('throttling says nothing about which names have accounts', () => {
+  it('a local part and its full address count together, whether or not an account has them', async () => {
+    const { store, auth, sleeps } = setup();
+    store.add('longnv@nghean.gov.vn');
+    const fifthDelay = async (name: string): Promise<number> => {
+      for (let i = 0; i < 4; i++) await auth.signIn(req(name, 'nope', { ip: `198.51.100.${i + 1}` }));
+      sleeps.length = 0;
+      await auth.signIn(req(`${name}@nghean.gov.vn`, 'nope', { ip: '192.0.2.50' }));
+      return sleeps.reduce((a, b) => a + b, 0);
+    };
+    const known = await fifthDelay('longnv');
+    const unknown = await fifthDelay('khongco');
+    expect(unknown).toBe(known);
+    expect(known).toBeGreaterThan(1000);
+  });
+});
