@@ -7,8 +7,8 @@
  * accounts (nobody answers there), unit mailboxes (each is the unit's own address, shown on the
  * unit), administrator accounts (kind `admin`: service accounts, not people, and an address worth
  * not advertising) and system administrators (role `super`, which a unit administrator may not
- * read either, so both see the same directory of a unit). The postal address R-DIR-1 names is not
- * stored, so it is not exported.
+ * read either, so both see the same directory of a unit). The address R-DIR-1 names is the unit's
+ * postal address (`org add|set --postal-address`): people are reached at their unit's.
  *
  * Order: depth first from the top units, sub-units under their parent, siblings by name
  * (Vietnamese collation) then address; people by full name then address. Every text is NFC.
@@ -30,6 +30,8 @@ export interface DirectoryPerson {
   email: string;
   /** The account's phone. */
   mobile: string | null;
+  /** The unit's postal address. */
+  postalAddress: string | null;
 }
 
 export interface DirectoryUnit {
@@ -43,6 +45,8 @@ export interface DirectoryUnit {
   level: number;
   /** The unit mailbox (its active unit account), or null while it has none. */
   mailbox: string | null;
+  /** The unit's postal address, or null when not given. */
+  postalAddress: string | null;
   people: DirectoryPerson[];
 }
 
@@ -93,10 +97,20 @@ export function buildDirectory(input: DirectoryInput): Directory {
     const mailbox = here.filter((a) => a.kind === 'unit' && a.state === 'active').sort((a, b) => a.id - b.id)[0]?.address ?? null;
     const people = here
       .filter(isListedPerson)
-      .map((a): DirectoryPerson => ({ fullName: nfc(a.fullName), title: nfcOrNull(a.title), unit: nfc(u.name), unitAddress: u.address, email: a.address, mobile: nfcOrNull(a.phone) }))
+      .map(
+        (a): DirectoryPerson => ({
+          fullName: nfc(a.fullName),
+          title: nfcOrNull(a.title),
+          unit: nfc(u.name),
+          unitAddress: u.address,
+          email: a.address,
+          mobile: nfcOrNull(a.phone),
+          postalAddress: nfcOrNull(u.postalAddress),
+        }),
+      )
       .sort((a, b) => collator.compare(a.fullName, b.fullName) || a.email.localeCompare(b.email));
     const parent = u.parentId === null ? null : (byId.get(u.parentId)?.address ?? null);
-    out.push({ code: u.code, address: u.address, name: nfc(u.name), parent, level, mailbox, people });
+    out.push({ code: u.code, address: u.address, name: nfc(u.name), parent, level, mailbox, postalAddress: nfcOrNull(u.postalAddress), people });
     if (input.subUnits) for (const c of children.get(u.id) ?? []) visit(c, level + 1);
   };
   if (input.root) visit(input.root, 0);
@@ -113,6 +127,7 @@ export const DIRECTORY_CSV_HEADER = [
   'Mã đơn vị / Unit code',
   'Thư điện tử / E-mail',
   'Di động / Mobile',
+  'Địa chỉ / Address',
 ] as const;
 
 /**
@@ -123,8 +138,8 @@ export function directoryCsv(d: Directory): string {
   const cell = (s: string | null): CsvCell => (s === null ? '' : s.trim());
   const rows: CsvCell[][] = [[...DIRECTORY_CSV_HEADER]];
   for (const u of d.units) {
-    rows.push(['', '', cell(u.name), cell(u.address), cell(u.mailbox), '']);
-    for (const p of u.people) rows.push([cell(p.fullName), cell(p.title), cell(p.unit), cell(p.unitAddress), cell(p.email), cell(p.mobile)]);
+    rows.push(['', '', cell(u.name), cell(u.address), cell(u.mailbox), '', cell(u.postalAddress)]);
+    for (const p of u.people) rows.push([cell(p.fullName), cell(p.title), cell(p.unit), cell(p.unitAddress), cell(p.email), cell(p.mobile), cell(p.postalAddress)]);
   }
   return csvDocument(rows);
 }
@@ -133,8 +148,9 @@ export function directoryCsv(d: Directory): string {
 
 /**
  * `{ "version": 1, "organization", "generatedAt" (ISO 8601, UTC), "units": [{ "code", "address",
- * "name", "parent", "level", "mailbox", "people": [{ "fullName", "title", "unit", "unitAddress",
- * "email", "mobile" }] }] }`; absent values are null, never left out.
+ * "name", "parent", "level", "mailbox", "postalAddress", "people": [{ "fullName", "title", "unit",
+ * "unitAddress", "email", "mobile", "postalAddress" }] }] }`; absent values are null, never left out.
+ * (`postalAddress` was added within version 1: readers of the first shape ignore it.)
  */
 export function directoryJson(d: Directory): string {
   return JSON.stringify({ version: 1, organization: d.organization, generatedAt: d.generatedAt.toISOString(), units: d.units }, null, 2) + '\n';
@@ -167,7 +183,7 @@ export function directoryHtml(d: Directory): string {
     .join('');
   const groups = d.units
     .map((u) => {
-      const unitLine = `${esc(u.name)} <small>(${esc(u.address)})</small>${u.mailbox === null ? '' : ` — ${mail(u.mailbox)}`}`;
+      const unitLine = `${esc(u.name)} <small>(${esc(u.address)})</small>${u.mailbox === null ? '' : ` — ${mail(u.mailbox)}`}${u.postalAddress === null ? '' : `<br><small>${esc(u.postalAddress)}</small>`}`;
       const people = u.people
         .map((p) => `<tr><td>${esc(p.fullName)}</td><td>${esc(p.title ?? '')}</td><td>${esc(p.unit)}</td><td>${mail(p.email)}</td><td>${esc(p.mobile ?? '')}</td></tr>`)
         .join('\n');

@@ -38,6 +38,7 @@ import {
   type SignInRecord,
   type Store,
   type Unit,
+  type UnitPatch,
 } from '../store/port.js';
 import { foldName, normalizeUnitCode, numbered, personalLocalPart, unitAddress, unitCode } from './naming.js';
 import { buildDirectory, type Directory } from './directory.js';
@@ -108,6 +109,15 @@ export interface AddUnitInput {
   /** Parent unit code or address. */
   parent?: string | null;
   staff?: number | null;
+  /** The unit's postal address (R-DIR-1). */
+  postalAddress?: string | null;
+}
+
+/** A unit's changeable fields; absent = unchanged, null = cleared (the name cannot be). */
+export interface UpdateUnitInput {
+  name?: string;
+  staff?: number | null;
+  postalAddress?: string | null;
 }
 
 export interface AccountView extends Account {
@@ -204,6 +214,8 @@ export interface AccountService {
   directory(filter: { unit?: string | null }, actor: Actor): Promise<Directory>;
 
   addUnit(input: AddUnitInput, actor: Actor, ref?: string | null): Promise<Unit>;
+  /** Rename a unit, or set its staff count or postal address (system administrators; audited `unit.update`). */
+  updateUnit(codeOrAddress: string, input: UpdateUnitInput, actor: Actor, ref?: string | null): Promise<Unit>;
   getUnit(codeOrAddress: string): Promise<Unit>;
   /** Find a unit by code, address or (folded) name; ambiguous names are INVALID_INPUT. */
   findUnit(codeOrName: string): Promise<Unit>;
@@ -242,6 +254,7 @@ const ADDRESS = /^[a-z0-9]+([._-][a-z0-9]+)*@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?
 const MAX_NAME_CHARS = 100;
 const MAX_TITLE_CHARS = 200;
 const MAX_PHONE_CHARS = 30;
+const MAX_POSTAL_ADDRESS_CHARS = 300;
 /** Times an address from the naming rule is suggested again when a namesake took it meanwhile. */
 const NAMESAKE_RETRIES = 5;
 
@@ -275,6 +288,13 @@ function cleanText(raw: string | null | undefined, max: number, vi: string, en: 
     throw new MailError('INVALID_INPUT', bi(`${vi}: tối đa ${max} ký tự, không có ký tự điều khiển`, `${en}: at most ${max} characters, no control characters`));
   }
   return v;
+}
+
+/** A unit's staff count (reports): absent or null, or a whole number. */
+function checkStaff(staff: number | null | undefined): void {
+  if (staff !== undefined && staff !== null && (!Number.isInteger(staff) || staff < 0)) {
+    throw new MailError('INVALID_INPUT', bi('Số cán bộ phải là số nguyên không âm', 'the staff count must be a whole number'));
+  }
 }
 
 /** RFC 5321 §4.5.3.1: a local part of at most 64 octets, a path of at most 256 (254 for the address). */
@@ -894,13 +914,30 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       if (await store.addressTaken(mailbox)) {
         throw new MailError('ALREADY_EXISTS', bi(`Địa chỉ ${mailbox} đã có người dùng; hãy chọn mã khác (--code)`, `the address ${mailbox} is taken; choose another code (--code)`));
       }
-      if (input.staff !== undefined && input.staff !== null && (!Number.isInteger(input.staff) || input.staff < 0)) {
-        throw new MailError('INVALID_INPUT', bi('Số cán bộ phải là số nguyên không âm', 'the staff count must be a whole number'));
-      }
+      checkStaff(input.staff);
+      const postalAddress = cleanText(input.postalAddress, MAX_POSTAL_ADDRESS_CHARS, 'Địa chỉ đơn vị', 'the unit address');
       return store.addUnit(
-        { code, address, name, parentId: parent?.id ?? null, staff: input.staff ?? null },
+        { code, address, name, parentId: parent?.id ?? null, staff: input.staff ?? null, postalAddress },
         { actor: actor.name, action: 'unit.add', target: address, ref, details: { name, parent: parent?.address ?? null } },
       );
+    },
+
+    async updateUnit(codeOrAddress, input, actor, ref = null) {
+      requireAdmin(actor, 'sửa đơn vị', 'change units');
+      const unit = await getUnit(codeOrAddress);
+      const patch: UnitPatch = {};
+      if (input.name !== undefined) {
+        const name = input.name.normalize('NFC').trim().replace(/\s+/g, ' ');
+        if (name === '' || /\p{Cc}/u.test(name)) throw new MailError('INVALID_INPUT', bi('Tên đơn vị không hợp lệ', 'the unit name is not valid'));
+        patch.name = name;
+      }
+      if (input.staff !== undefined) {
+        checkStaff(input.staff);
+        patch.staff = input.staff;
+      }
+      if (input.postalAddress !== undefined) patch.postalAddress = cleanText(input.postalAddress, MAX_POSTAL_ADDRESS_CHARS, 'Địa chỉ đơn vị', 'the unit address');
+      if (Object.keys(patch).length === 0) throw new MailError('INVALID_INPUT', bi('Không có gì để thay đổi', 'nothing to change'));
+      return store.updateUnit(unit.id, patch, { actor: actor.name, action: 'unit.update', target: unit.address, ref, details: { ...patch } });
     },
 
     getUnit,

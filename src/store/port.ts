@@ -25,6 +25,8 @@ export interface Unit {
   name: string;
   parentId: number | null;
   staff: number | null;
+  /** The unit's postal address, for the directory (R-DIR-1); null when not given. */
+  postalAddress: string | null;
   createdAt: Date;
 }
 
@@ -34,6 +36,14 @@ export interface NewUnit {
   name: string;
   parentId: number | null;
   staff: number | null;
+  postalAddress?: string | null;
+}
+
+/** What may change of a unit (its code and address stay: the unit mailbox's address is made of them). */
+export interface UnitPatch {
+  name?: string;
+  staff?: number | null;
+  postalAddress?: string | null;
 }
 
 // ───────────────────────────── accounts ─────────────────────────────
@@ -551,6 +561,7 @@ export interface Store {
   // units
   addUnit(unit: NewUnit, audit: AuditEntry): Promise<Unit>;
   getUnit(id: number): Promise<Unit | null>;
+  updateUnit(id: number, patch: UnitPatch, audit: AuditEntry): Promise<Unit>;
   getUnitByCode(codeOrAddress: string): Promise<Unit | null>;
   listUnits(): Promise<Unit[]>;
 

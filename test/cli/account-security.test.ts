@@ -8,17 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { currentTotp, verifyTotp } from '../../src/auth/totp.js';
-import { systemClock } from '../../src/lib/clock.js';
-import { silentLogger } from '../../src/lib/log.js';
-import type { Store } from '../../src/store/port.js';
-import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { LineClient } from '../protocol/imap-helpers.js';
 import { messagesIn } from '../helpers/messages.js';
 import { decodeBody } from '../../src/mail/decode.js';
 import { parseMessage } from '../../src/mail/parse.js';
-import { cli, tempSetup, type Run } from './run.js';
+import { cli, tempSetup, withStore, type Run } from './run.js';
 
 const dirs: string[] = [];
 function setup(): string {
@@ -30,14 +26,6 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-async function withStore<T>(config: string, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openSqliteStore({ dir: path.join(path.dirname(config), 'data'), log: silentLogger(), clock: systemClock, inlineBlobMaxBytes: 65536, groupCommitWindowMs: 0 });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 function userError(r: Run, pattern: RegExp): void {
   expect(r.code, r.stderr).toBe(1);

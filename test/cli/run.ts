@@ -4,8 +4,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { expect } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/context.js';
+import { systemClock } from '../../src/lib/clock.js';
+import { silentLogger } from '../../src/lib/log.js';
+import type { Store } from '../../src/store/port.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -27,6 +32,32 @@ export function tempSetup(extraYaml = '', domains = ['nghean.gov.vn']): { dir: s
     `domains: [${domains.join(', ')}]\nstorage: { dir: ${JSON.stringify(path.join(dir, 'data'))} }\nlog: { level: silent }\nsmtp: { checkAuthentication: false }\nlisteners:\n${listeners}\n${extraYaml}`,
   );
   return { dir, config };
+}
+
+/** The store of a tempSetup() config, opened for the length of `fn` (the CLI's commands open it themselves). */
+export async function withStore<T>(config: string, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openSqliteStore({ dir: path.join(path.dirname(config), 'data'), log: silentLogger(), clock: systemClock, inlineBlobMaxBytes: 65536, groupCommitWindowMs: 0 });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** A run that succeeded (its stderr shown when not). */
+export function ok(r: Run): Run {
+  expect(r.code, r.stderr).toBe(0);
+  return r;
+}
+
+/** A refused command: exit 1, nothing on stdout, one bilingual line ("Vietnamese / English") on stderr matching `pattern`. */
+export function userError(r: Run, pattern: RegExp): void {
+  expect(r.code, r.stderr).toBe(1);
+  expect(r.stdout).toBe('');
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^\S.* \/ \S/); // Vietnamese / English
+  expect(lines[0]).toMatch(pattern);
 }
 
 /** main() in-process with captured output. */

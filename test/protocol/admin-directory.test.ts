@@ -2,7 +2,9 @@
  * GET /admin/directory.csv (R-DIR-1) on the real app: a system administrator downloads every
  * unit's directory (`?unit=` narrows to a unit and its sub-units), a unit administrator only its
  * own unit's (another unit is refused); active personal accounts only, formulas neutralised,
- * Vietnamese intact; the dashboard links to it; without a session it is refused.
+ * Vietnamese intact; each unit's postal address (R-DIR-1) in the last column of its row and of
+ * its people's rows, neutralised like any cell; the dashboard links to it; without a session it is
+ * refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccountService, superActor } from '../../src/accounts/service.js';
@@ -14,7 +16,13 @@ import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 
 const D = '@example.gov.vn';
-const HEADER = 'Họ và tên / Full name,Chức vụ / Title,Đơn vị / Unit,Mã đơn vị / Unit code,Thư điện tử / E-mail,Di động / Mobile';
+const HEADER = 'Họ và tên / Full name,Chức vụ / Title,Đơn vị / Unit,Mã đơn vị / Unit code,Thư điện tử / E-mail,Di động / Mobile,Địa chỉ / Address';
+/** Postal addresses: xaa's Vietnamese with commas; td's (set after adding) led by "=" with a ";" before "@"; xab has none. */
+const XAA_POST = 'Thôn 3, xã An Hòa, huyện Quỳnh Lưu, Nghệ An';
+const TD_POST = '=1+1;@xóm Đông';
+/** As CSV cells: quoted (a comma, a ";"), formulas neutralised at the start and after the ";". */
+const XAA_CSV = `"${XAA_POST}"`;
+const TD_CSV = `"'=1+1;'@xóm Đông"`;
 
 describe('GET /admin/directory.csv', () => {
   let app: TestApp;
@@ -54,9 +62,10 @@ describe('GET /admin/directory.csv', () => {
     app = await startApp({ security: { authFailureDelayMs: 0, authFailureMaxDelayMs: 0 } }, { clock });
     base = `http://127.0.0.1:${app.port('http')}`;
     const svc = createAccountService({ store: app.store, config: app.config, clock, log: silentLogger() });
-    const unitA = await svc.addUnit({ name: 'Xã An Hòa', code: 'xaa' }, superActor('test'));
+    const unitA = await svc.addUnit({ name: 'Xã An Hòa', code: 'xaa', postalAddress: XAA_POST }, superActor('test'));
     const unitB = await svc.addUnit({ name: 'Xã Bình Minh', code: 'xab' }, superActor('test'));
     const unitA1 = await svc.addUnit({ name: 'Thôn Đông', code: 'td', parent: 'xaa' }, superActor('test'));
+    await svc.updateUnit(unitA1.address, { postalAddress: TD_POST }, superActor('test'));
     sub = unitA1.address;
     const totp = async (a: Account, secret: string) => app.store.updateAccount(a.id, { totpSecret: secret }, null);
     await totp(await createTestAccount(app.store, `qtv.xaa${D}`, { kind: 'admin', role: 'unit', unitId: unitA.id, fullName: 'Quản trị Xã An Hòa' }), secrets.qtvA);
@@ -76,19 +85,20 @@ describe('GET /admin/directory.csv', () => {
     const cookie = await signIn('sa', secrets.sa);
     const res = await get('/admin/directory.csv', cookie);
     expect(res.headers.get('content-disposition')).toBe('attachment; filename="buudien-directory-all-2026-11-23.csv"');
-    expect(await rows(res)).toEqual([
-      `,,Xã An Hòa,xaa,xaa${D},`,
-      `"'=HYPERLINK(""http://evil.example"",""Minh, Trần"")",,Xã An Hòa,xaa,minh.xaa${D},`,
-      `Nguyễn Thị Lan,Chủ tịch UBND xã,Xã An Hòa,xaa,lan.xaa${D},0912 345 678`,
-      `,,Thôn Đông,${sub},,`,
-      `Hồ Văn Tuấn,,Thôn Đông,${sub},tuan.td${D},`,
-      ',,Xã Bình Minh,xab,,',
-      `Lê Thị Hoa,,Xã Bình Minh,xab,hoa.xab${D},`,
-    ]);
+    const everyUnit = [
+      `,,Xã An Hòa,xaa,xaa${D},,${XAA_CSV}`,
+      `"'=HYPERLINK(""http://evil.example"",""Minh, Trần"")",,Xã An Hòa,xaa,minh.xaa${D},,${XAA_CSV}`,
+      `Nguyễn Thị Lan,Chủ tịch UBND xã,Xã An Hòa,xaa,lan.xaa${D},0912 345 678,${XAA_CSV}`,
+      `,,Thôn Đông,${sub},,,${TD_CSV}`,
+      `Hồ Văn Tuấn,,Thôn Đông,${sub},tuan.td${D},,${TD_CSV}`,
+      ',,Xã Bình Minh,xab,,,',
+      `Lê Thị Hoa,,Xã Bình Minh,xab,hoa.xab${D},,`,
+    ];
+    expect(await rows(res)).toEqual(everyUnit);
     const narrowed = await get('/admin/directory.csv?unit=xaa', cookie);
     expect(narrowed.headers.get('content-disposition')).toBe('attachment; filename="buudien-directory-xaa-2026-11-23.csv"');
-    const lines = await rows(narrowed);
-    expect(lines.map((l) => l.split(',').at(-2))).toEqual([`xaa${D}`, `minh.xaa${D}`, `lan.xaa${D}`, '', `tuan.td${D}`]);
+    expect(await rows(narrowed)).toEqual(everyUnit.slice(0, 5));
+    expect(await rows(await get(`/admin/directory.csv?unit=${sub}`, cookie))).toEqual(everyUnit.slice(3, 5));
     expect((await get('/admin/directory.csv?unit=khongco', cookie)).status).toBe(404);
     expect((await get(`/admin/directory.csv?unit=${'x'.repeat(100)}`, cookie)).status).toBe(400);
     const page = await (await get('/admin?unit=xab', cookie)).text();
@@ -99,9 +109,9 @@ describe('GET /admin/directory.csv', () => {
     const cookie = await signIn('qtv.xaa', secrets.qtvA);
     const all = await rows(await get('/admin/directory.csv', cookie));
     expect(all).toEqual([
-      `,,Xã An Hòa,xaa,xaa${D},`,
-      `"'=HYPERLINK(""http://evil.example"",""Minh, Trần"")",,Xã An Hòa,xaa,minh.xaa${D},`,
-      `Nguyễn Thị Lan,Chủ tịch UBND xã,Xã An Hòa,xaa,lan.xaa${D},0912 345 678`,
+      `,,Xã An Hòa,xaa,xaa${D},,${XAA_CSV}`,
+      `"'=HYPERLINK(""http://evil.example"",""Minh, Trần"")",,Xã An Hòa,xaa,minh.xaa${D},,${XAA_CSV}`,
+      `Nguyễn Thị Lan,Chủ tịch UBND xã,Xã An Hòa,xaa,lan.xaa${D},0912 345 678,${XAA_CSV}`,
     ]);
     expect(await rows(await get('/admin/directory.csv?unit=xaa', cookie))).toEqual(all);
     const other = await get('/admin/directory.csv?unit=xab', cookie);

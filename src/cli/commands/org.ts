@@ -1,4 +1,4 @@
-/** `buudien org add|list|show`: the unit tree (R-ADDR-1, R-ADDR-2). */
+/** `buudien org add|set|list|show`: the unit tree (R-ADDR-1, R-ADDR-2), with each unit's postal address for the directory (R-DIR-1). */
 import { MailError, bi } from '../../lib/errors.js';
 import type { Unit } from '../../store/port.js';
 import type { RegisterCommand } from '../context.js';
@@ -19,14 +19,39 @@ export const register: RegisterCommand = (program, ctx) => {
     .option('--code <code>', 'mã / code ("skhdt")')
     .option('--parent <code>', 'đơn vị cấp trên / parent unit code or address')
     .option('--staff <n>', 'số cán bộ / staff count (reports)')
+    .option('--postal-address <text>', 'địa chỉ của đơn vị (danh bạ) / the unit\'s postal address (directory)')
     .option('--ref <ref>', 'số văn bản đề nghị / request reference')
     .option('--json', 'JSON')
-    .action(async (opts: { name: string; code?: string; parent?: string; staff?: string; ref?: string; json?: boolean }) => {
+    .action(async (opts: { name: string; code?: string; parent?: string; staff?: string; postalAddress?: string; ref?: string; json?: boolean }) => {
       const staff = parseStaff(opts.staff);
       await ctx.withApp(async (app) => {
-        const unit = await ctx.accounts(app).addUnit({ name: opts.name, code: opts.code ?? null, parent: opts.parent ?? null, staff }, ctx.actor(), opts.ref ?? null);
+        const unit = await ctx
+          .accounts(app)
+          .addUnit({ name: opts.name, code: opts.code ?? null, parent: opts.parent ?? null, staff, postalAddress: opts.postalAddress ?? null }, ctx.actor(), opts.ref ?? null);
         if (opts.json) ctx.printRecord({ ...unit }, true);
         else ctx.out(`${bi('Đã thêm đơn vị', 'unit added')}: ${unit.name} (${unit.address}@${app.config.domains[0] ?? ''})`);
+      });
+    });
+
+  org
+    .command('set <code>')
+    .description('sửa tên, số cán bộ hoặc địa chỉ của đơn vị / change a unit\'s name, staff count or postal address (its code and mail address stay)')
+    .option('--name <name>', 'tên mới / new name')
+    .option('--staff <n>', 'số cán bộ; "" để xóa / staff count; "" clears it')
+    .option('--postal-address <text>', 'địa chỉ; "" để xóa / postal address; "" clears it')
+    .option('--ref <ref>', 'số văn bản đề nghị / request reference')
+    .option('--json', 'JSON')
+    .action(async (code: string, opts: { name?: string; staff?: string; postalAddress?: string; ref?: string; json?: boolean }) => {
+      const staff = opts.staff === undefined ? undefined : opts.staff.trim() === '' ? null : parseStaff(opts.staff);
+      await ctx.withApp(async (app) => {
+        const unit = await ctx.accounts(app).updateUnit(
+          code,
+          { ...(opts.name !== undefined ? { name: opts.name } : {}), ...(staff !== undefined ? { staff } : {}), ...(opts.postalAddress !== undefined ? { postalAddress: opts.postalAddress } : {}) },
+          ctx.actor(),
+          opts.ref ?? null,
+        );
+        if (opts.json) ctx.printRecord({ ...unit }, true);
+        else ctx.out(`${bi('Đã sửa đơn vị', 'unit changed')}: ${unit.name} (${unit.address})`);
       });
     });
 
@@ -70,6 +95,7 @@ export const register: RegisterCommand = (program, ctx) => {
             name: unit.name,
             parent: parent?.address ?? null,
             staff: unit.staff,
+            postalAddress: unit.postalAddress,
             subUnits: children,
             accounts: accounts.length,
             accountsActive: accounts.filter((a) => a.state === 'active').length,

@@ -63,6 +63,7 @@ import type {
   NewAccount,
   NewQueueItem,
   NewUnit,
+  UnitPatch,
   PendingNotice,
   QuarantineItem,
   QueueItem,
@@ -171,6 +172,7 @@ interface UnitRow {
   name: string;
   parent_id: number | null;
   staff: number | null;
+  postal_address: string | null;
   created_at: number;
 }
 
@@ -272,7 +274,7 @@ function toAccount(r: AccountRow): Account {
 }
 
 function toUnit(r: UnitRow): Unit {
-  return { id: r.id, code: r.code, address: r.address, name: r.name, parentId: r.parent_id, staff: r.staff, createdAt: d(r.created_at) };
+  return { id: r.id, code: r.code, address: r.address, name: r.name, parentId: r.parent_id, staff: r.staff, postalAddress: r.postal_address, createdAt: d(r.created_at) };
 }
 
 function toMailbox(r: MailboxRow): Mailbox {
@@ -1297,21 +1299,43 @@ class SqliteStore implements Store {
       const code = unit.code.trim().toLowerCase();
       try {
         const at = this.c.now();
+        const postalAddress = unit.postalAddress ?? null;
         const info = this.c.run(
-          'INSERT INTO units (code, address, name, parent_id, staff, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+          'INSERT INTO units (code, address, name, parent_id, staff, postal_address, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
           code,
           address,
           unit.name,
           unit.parentId,
           unit.staff,
+          postalAddress,
           at,
         );
         this.c.audit(audit);
-        return { id: Number(info.lastInsertRowid), code, address, name: unit.name, parentId: unit.parentId, staff: unit.staff, createdAt: d(at) };
+        return { id: Number(info.lastInsertRowid), code, address, name: unit.name, parentId: unit.parentId, staff: unit.staff, postalAddress, createdAt: d(at) };
       } catch (e) {
         if (isUniqueViolation(e)) throw exists(`Đơn vị ${code}`, `Unit ${code}`, e);
         throw e;
       }
+    });
+  }
+
+  async updateUnit(id: number, patch: UnitPatch, audit: AuditEntry): Promise<Unit> {
+    const cols: Record<keyof UnitPatch, string> = { name: 'name', staff: 'staff', postalAddress: 'postal_address' };
+    return this.tx(() => {
+      const sets: string[] = [];
+      const params: unknown[] = [];
+      for (const [k, col] of Object.entries(cols) as Array<[keyof UnitPatch, string]>) {
+        if (patch[k] === undefined) continue;
+        sets.push(`${col} = ?`);
+        params.push(patch[k]);
+      }
+      if (sets.length > 0 && this.c.run(`UPDATE units SET ${sets.join(', ')} WHERE id = ?`, ...params, id).changes === 0) {
+        throw notFound(`đơn vị #${id}`, `Unit #${id}`);
+      }
+      const r = this.c.get<UnitRow>('SELECT * FROM units WHERE id = ?', id);
+      if (!r) throw notFound(`đơn vị #${id}`, `Unit #${id}`);
+      this.c.audit(audit);
+      return toUnit(r);
     });
   }
 

@@ -431,4 +431,13 @@ ALTER TABLE signin_log ADD COLUMN via TEXT;
 ALTER TABLE signin_log ADD COLUMN opened TEXT;
 `,
   },
+  {
+    version: 14,
+    name: 'unit postal address',
+    sql: `
+-- The directory lists each unit's postal address (R-DIR-1: full name, title, unit, e-mail,
+-- mobile, address). NULL: not given.
+ALTER TABLE units ADD COLUMN postal_address TEXT;
+`,
+  },
 ];

@@ -398,3 +398,37 @@ describe('first start', () => {
     expect((await store.listAccounts()).length).toBe(1);
   });
 });
+
+describe('R-DIR-1 unit postal address: updateUnit', () => {
+  it('a system administrator sets and clears it ("" or null); code and address stay; a unit administrator is refused', async () => {
+    const { svc } = await open();
+    const added = await svc.addUnit({ name: 'Sở Tài chính', postalAddress: '  Số 16  Trường Thi,\tTP. Vinh '.normalize('NFD') }, root);
+    expect(added.postalAddress).toBe('Số 16 Trường Thi, TP. Vinh');
+    expect((await svc.addUnit({ name: 'Sở Y tế', postalAddress: '' }, root)).postalAddress).toBeNull();
+
+    const unitAdmin: Actor = { name: 'quantri.stc@example.gov.vn', role: 'unit', unitId: added.id };
+    expect(await code(svc.updateUnit('stc', { postalAddress: 'Số 1 Lê Lợi' }, unitAdmin))).toBe('PERMISSION_DENIED');
+    expect(await code(svc.updateUnit('stc', { name: 'Sở Tài chính tỉnh' }, { name: 'manhdv@example.gov.vn', role: 'none', unitId: added.id }))).toBe('PERMISSION_DENIED');
+    expect((await svc.getUnit('stc')).postalAddress).toBe('Số 16 Trường Thi, TP. Vinh');
+
+    const renamed = await svc.updateUnit('stc', { name: 'Sở Tài chính Nghệ An', staff: 12, postalAddress: 'Số 1 Lê Lợi, Vinh' }, root, 'CV-9');
+    expect(renamed).toMatchObject({ id: added.id, code: 'stc', address: 'stc', name: 'Sở Tài chính Nghệ An', staff: 12, postalAddress: 'Số 1 Lê Lợi, Vinh' });
+    const onlyStaff = await svc.updateUnit('stc', { staff: null }, root);
+    expect(onlyStaff).toMatchObject({ name: 'Sở Tài chính Nghệ An', staff: null, postalAddress: 'Số 1 Lê Lợi, Vinh' });
+    expect((await svc.updateUnit('stc', { postalAddress: '' }, root)).postalAddress).toBeNull();
+    await svc.updateUnit('stc', { postalAddress: 'Số 2 Lê Lợi' }, root);
+    expect((await svc.updateUnit('stc', { postalAddress: null }, root)).postalAddress).toBeNull();
+    expect(await svc.getUnit('stc')).toMatchObject({ code: 'stc', address: 'stc', name: 'Sở Tài chính Nghệ An', postalAddress: null });
+
+    for (const bad of [{}, { name: ' ' }, { name: 'Sở\u0000' }, { staff: -1 }, { staff: 1.5 }, { postalAddress: 'x'.repeat(301) }, { postalAddress: 'Số 1\u0007' }]) {
+      expect(await code(svc.updateUnit('stc', bad, root))).toBe('INVALID_INPUT');
+    }
+    expect((await svc.updateUnit('stc', { postalAddress: 'x'.repeat(300) }, root)).postalAddress).toHaveLength(300);
+    expect(await code(svc.updateUnit('khongco', { name: 'X' }, root))).toBe('NOT_FOUND');
+
+    const audit = (await store.listAudit({ target: 'stc' })).filter((e) => e.action === 'unit.update');
+    expect(audit).toHaveLength(6);
+    expect(audit.at(-1)).toMatchObject({ actor: 'cli:test', ref: 'CV-9', details: { name: 'Sở Tài chính Nghệ An', staff: 12, postalAddress: 'Số 1 Lê Lợi, Vinh' } });
+    expect(audit.some((e) => e.actor === 'quantri.stc@example.gov.vn')).toBe(false);
+  });
+});
