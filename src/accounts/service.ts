@@ -546,7 +546,8 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
 
   /**
    * An account an actor may change the sign-in of (R-ACC-7), not deleted. `grants`: the change
-   * hands someone a way in (a password, an app password, a second factor or its phone). A unit
+   * hands someone a way in (a password, an app password, a second factor or its phone) or takes a
+   * second factor away. A unit
    * mailbox's clerk opens that mailbox with its own credentials (R-ACC-6), so a unit
    * administrator — who may not touch unit mailboxes — may not hand out the clerk's either.
    */
@@ -798,7 +799,8 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     },
 
     async disableTwoFactor(address, reason, actor, ref = null) {
-      const account = await changeableAccount(address, actor);
+      // Turning a delegate's second factor off weakens the unit mailbox's protection too.
+      const account = await changeableAccount(address, actor, true);
       const why = reason.trim();
       if (why === '') throw new MailError('INVALID_INPUT', bi('Thiếu lý do', 'the reason is missing'));
       const updated = await store.batch(async (tx) => {

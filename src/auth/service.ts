@@ -823,7 +823,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       // The delegate's own credentials are right and usable: now the mailbox it asks to open.
       const opened = mailbox === null ? account : await delegatedMailbox(account, mailbox);
       if (typeof opened === 'string') {
-        await recordFailure(account, req.protocol, req.ip, opened === 'suspended' ? 'mailbox-suspended' : 'not-delegated', (mailbox ?? '').trim().toLowerCase());
+        await recordFailure(account, req.protocol, req.ip, opened === 'suspended' ? 'mailbox-suspended' : 'not-delegated', (mailbox ?? '').trim().toLowerCase().replace(/\p{C}/gu, '?'));
         return reject(req, opened, account, opened === 'suspended' ? UNIT_MAILBOX_SUSPENDED : message(opened));
       }
       failures.reset(`acct:${account.id}`);
@@ -1357,18 +1357,32 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     return { account, phone };
   }
 
-  /** Within the server's day and the network's hour of reset codes? Counts this one when so. */
-  function withinResetCaps(network: string): boolean {
+  /** The reset codes sent for requests from `network` in the last hour (older ones dropped). */
+  function sentFrom(network: string): number[] {
     const now = clock.now().getTime();
     while (resetSent.length > 0 && now - (resetSent[0] ?? 0) >= DAY_MS) resetSent.shift();
     const here = (resetSentByNetwork.get(network) ?? []).filter((t) => now - t < 60 * 60 * 1000);
-    if (resetSent.length >= smsConfig.maxPasswordResetsPerDay || here.length >= RESET_CODES_PER_NETWORK_HOUR) return false;
-    resetSent.push(now);
-    here.push(now);
     resetSentByNetwork.delete(network);
-    resetSentByNetwork.set(network, here);
+    if (here.length > 0) resetSentByNetwork.set(network, here);
     if (resetSentByNetwork.size > TOTP_STEPS_REMEMBERED) resetSentByNetwork.delete(resetSentByNetwork.keys().next().value as string);
-    return true;
+    return here;
+  }
+
+  /** Room for one more code: within the server's day and the network's hour (only codes really sent count). */
+  const withinResetCaps = (network: string): boolean => resetSent.length < smsConfig.maxPasswordResetsPerDay && sentFrom(network).length < RESET_CODES_PER_NETWORK_HOUR;
+
+  /** Count a code sent for `network`; the function returned gives the slot back (the program could not be started). */
+  function countResetSent(network: string): () => void {
+    const at = clock.now().getTime();
+    resetSent.push(at);
+    resetSentByNetwork.set(network, [...sentFrom(network), at]);
+    return () => {
+      const i = resetSent.lastIndexOf(at);
+      if (i !== -1) resetSent.splice(i, 1);
+      const here = resetSentByNetwork.get(network);
+      const j = here?.lastIndexOf(at) ?? -1;
+      if (here && j !== -1) here.splice(j, 1);
+    };
   }
 
   /** The work of a code request, after the answer went out: nothing in the answer's time depends on the address. */
@@ -1389,6 +1403,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     const issued = resetCodes.issue(account.id, phone, network, usual);
     await recordFailure(account, 'http', ip, issued.kind === 'new' ? 'reset-code-sent' : issued.kind === 'recent' ? 'reset-code-recent' : 'reset-code-capped');
     if (issued.kind !== 'new') return;
+    const uncount = countResetSent(network);
     resetIssuedUnder.delete(account.id);
     resetIssuedUnder.set(account.id, account.passwordHash);
     if (resetIssuedUnder.size > TOTP_STEPS_REMEMBERED) resetIssuedUnder.delete(resetIssuedUnder.keys().next().value as number);
@@ -1396,7 +1411,10 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       await send(phone, resetCodeText(issued.code, resetCodes.minutes));
       log.info({ account: account.address, phone: phoneTail(phone), ip }, 'password reset code sent by SMS');
     } catch (e) {
-      if (e instanceof SmsSendError && e.kind === 'not-run') resetCodes.withdraw(account.id, network, usual);
+      if (e instanceof SmsSendError && e.kind === 'not-run') {
+        resetCodes.withdraw(account.id, network, usual);
+        uncount();
+      }
       log.error({ err: e, account: account.address, phone: phoneTail(phone) }, 'could not send a password reset code');
     }
   }
@@ -1429,15 +1447,20 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         throw e;
       }
       const key = resetKey(req.username);
-      /** The one refusal for a wrong code, a name without an account and one that gets no codes; history rows are not awaited. */
+      /**
+       * The one refusal for a wrong code, a name without an account and one that gets no codes;
+       * history rows are not awaited. The answer waits at most authFailureMaxDelayMs, as a wrong
+       * password does: the wait holds one of the address's sign-in slots, shared with mail programs.
+       */
       const wrong = async (account: Account | null, reason: string): Promise<Refusal<'bad-code'>> => {
         if (account) void recordFailure(account, 'http', req.ip, reason);
-        const delay = resetFailures.fail([key]);
+        const delay = Math.min(resetFailures.fail([key]), sec.authFailureMaxDelayMs);
         if (delay > 0) await sleep(delay);
         return refuse('bad-code', RESET_WRONG_CODE, reason);
       };
-      // Past a few wrong codes for the name, codes wait out the delay unchecked (the same answer).
-      if (resetFailures.blockedFor(key, TOTP_FREE_FAILURES) > 0) return wrong(null, 'reset-code-throttled');
+      // Past a few wrong codes for the name, codes are refused unchecked, at once and uncounted,
+      // until its wait (doubling, up to 15 minutes) has passed: the same answer as a wrong code.
+      if (resetFailures.blockedFor(key, TOTP_FREE_FAILURES) > 0) return refuse('bad-code', RESET_WRONG_CODE, 'reset-code-throttled');
       const found = await resettable(req.username);
       if (!found) return wrong(null, 'reset-code');
       const { account, phone } = found;
@@ -1461,7 +1484,10 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         giveStep();
       };
       if (await verifyPassword(account.passwordHash, req.newPassword)) {
+        // Counted like a wrong code: with a code in hand this would otherwise test guesses of the
+        // current password without end and without the owner ever hearing of it.
         undo();
+        resetFailures.fail([key]);
         return refuse('unchanged', bi('Mật khẩu mới phải khác mật khẩu hiện tại', 'The new password must differ from the current one'), 'unchanged');
       }
       const newHash = await hashPassword(req.newPassword);
@@ -1489,7 +1515,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       } catch (e) {
         if (!(e instanceof ChangedMeanwhile)) throw e;
         undo();
-        return wrong(account, 'changed meanwhile');
+        return wrong(account, 'reset-changed-meanwhile');
       }
       resetIssuedUnder.delete(account.id);
       resetFailures.reset(key);

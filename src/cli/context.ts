@@ -65,6 +65,15 @@ function cell(v: unknown): string {
   return String(v);
 }
 
+/**
+ * Text for the administrator's terminal: control characters (an escape sequence planted in a
+ * user name, a mailbox name, a header) and bidirectional overrides become "?". JSON output
+ * escapes them itself.
+ */
+export function terminalSafe(s: string): string {
+  return s.replace(/[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]/gu, '?');
+}
+
 export function createContext(program: Command, io: CliIo): CliContext {
   let cachedConfig: Readonly<Config> | null = null;
   const ctx: CliContext = {
@@ -124,7 +133,7 @@ export function createContext(program: Command, io: CliIo): CliContext {
         ctx.out('(không có / none)');
         return;
       }
-      const table = [columns.map(([h]) => h), ...rows.map((r) => columns.map(([, f]) => f(r)))];
+      const table = [columns.map(([h]) => h), ...rows.map((r) => columns.map(([, f]) => terminalSafe(f(r))))];
       const widths = columns.map((_, i) => Math.max(...table.map((line) => [...(line[i] ?? '')].length)));
       for (const line of table) {
         ctx.out(line.map((c, i) => (i === line.length - 1 ? c : c + ' '.repeat((widths[i] ?? 0) - [...c].length))).join('  ').trimEnd());
@@ -136,7 +145,7 @@ export function createContext(program: Command, io: CliIo): CliContext {
         return;
       }
       const width = Math.max(...Object.keys(record).map((k) => k.length));
-      for (const [k, v] of Object.entries(record)) ctx.out(`${k.padEnd(width)}  ${cell(v)}`);
+      for (const [k, v] of Object.entries(record)) ctx.out(`${k.padEnd(width)}  ${terminalSafe(cell(v))}`);
     },
   };
   return ctx;

@@ -19,6 +19,7 @@ import {
   esc,
   label,
   logRefusal,
+  MAX_FIELD_CHARS,
   NOT_OVER_TLS,
   noticeHtml,
   PORTAL_HEADERS,
@@ -53,16 +54,26 @@ interface Page {
   username?: string;
 }
 
+/**
+ * Two forms, one per step: Enter in a field of the second sends the reset, never a request for a
+ * new code (which would void the code being typed in).
+ */
 function forgotForm(config: Readonly<Config>, username: string | undefined): string {
-  const user = portalField('username', bi('Địa chỉ thư hoặc tên đăng nhập', 'E-mail address or user name'), 'text', `required autocomplete="username" value="${esc(username ?? '')}"`);
+  const user = (id: string): string =>
+    `<p><label for="${id}">${label(bi('Địa chỉ thư hoặc tên đăng nhập', 'E-mail address or user name'))}</label><br><input id="${id}" name="username" type="text" maxlength="${MAX_FIELD_CHARS}" required autocomplete="username" value="${esc(username ?? '')}"></p>`;
   return `<form method="post" action="/portal/forgot" autocomplete="off">
-${user}
+<fieldset><legend>${label(bi('1. Xin mã qua SMS', '1. Ask for a code by SMS'))}</legend>
+${user('username')}
 <p><button type="submit" name="action" value="send-code">Gửi mã qua SMS / Send a code by SMS</button></p>
-<fieldset><legend>${label(bi('Đã nhận mã', 'Got the code'))}</legend>
-${portalField('code', bi('Mã đặt lại mật khẩu 6 số (trong SMS)', '6-digit reset code (in the SMS)'), 'text', 'inputmode="numeric" autocomplete="one-time-code"')}
+</fieldset>
+</form>
+<form method="post" action="/portal/forgot" autocomplete="off">
+<fieldset><legend>${label(bi('2. Đã nhận mã: đặt mật khẩu mới', '2. Got the code: set a new password'))}</legend>
+${user('username2')}
+${portalField('code', bi('Mã đặt lại mật khẩu 6 số (trong SMS)', '6-digit reset code (in the SMS)'), 'text', 'required inputmode="numeric" autocomplete="one-time-code"')}
 ${portalField('totp', bi('Mã của ứng dụng xác thực (chỉ khi tài khoản dùng ứng dụng xác thực)', 'Authenticator app code (only if the account uses an authenticator app)'), 'text', 'inputmode="numeric"')}
-${portalField('newPassword', bi('Mật khẩu mới', 'New password'), 'password', 'autocomplete="new-password"')}
-${portalField('repeat', bi('Nhập lại mật khẩu mới', 'New password again'), 'password', 'autocomplete="new-password"')}
+${portalField('newPassword', bi('Mật khẩu mới', 'New password'), 'password', 'required autocomplete="new-password"')}
+${portalField('repeat', bi('Nhập lại mật khẩu mới', 'New password again'), 'password', 'required autocomplete="new-password"')}
 <p><small>${label(rulesText(config))}</small></p>
 <p><button type="submit" name="action" value="reset">Đặt lại mật khẩu / Reset the password</button></p>
 </fieldset>

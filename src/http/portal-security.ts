@@ -115,7 +115,9 @@ const REASONS: Record<string, [string, string]> = {
   'mailbox-suspended': ['hộp thư đơn vị đang bị tạm khóa', 'the unit mailbox is suspended'],
   'reset-code-sent': ['quên mật khẩu: đã gửi mã đặt lại qua SMS', 'forgot password: a reset code was sent by SMS'],
   'reset-code-recent': ['quên mật khẩu: mã đặt lại vừa gửi trước đó', 'forgot password: a reset code had just been sent'],
-  'reset-code-capped': ['quên mật khẩu: hết lượt gửi mã trong ngày', 'forgot password: no codes left for the day'],
+  'reset-code-capped': ['quên mật khẩu: hết lượt gửi mã (trong ngày, hoặc trong giờ từ mạng này)', 'forgot password: no codes left (for the day, or for the hour from this network)'],
+  'reset-code-stale': ['quên mật khẩu: mã gửi trước khi mật khẩu được đặt lại', 'forgot password: a code sent before the password was reset'],
+  'reset-changed-meanwhile': ['quên mật khẩu: tài khoản vừa được quản trị viên thay đổi', 'forgot password: the account was just changed by an administrator'],
   'reset-code': ['quên mật khẩu: sai mã đặt lại', 'forgot password: wrong reset code'],
   'reset-code-throttled': ['quên mật khẩu: mã bị chặn sau nhiều lần sai', 'forgot password: code refused after many wrong ones'],
 };

@@ -327,6 +327,8 @@ describe('account signins (R-AUTH-5)', () => {
       await store.recordSignIn({ ...base, at: at(1), ok: true, method: 'password', reason: null });
       await store.recordSignIn({ ...base, at: at(2), ok: false, method: null, reason: 'bad-credentials' });
       await store.recordSignIn({ ...base, at: at(3), ok: true, method: 'password', reason: null, opened: 'stc@nghean.gov.vn' });
+      // A name typed by a client, with a terminal escape sequence in it.
+      await store.recordSignIn({ ...base, at: at(0), ok: false, method: null, reason: 'not-delegated', opened: 'x\u001b[2J\u202Eevil' });
     });
     const all = await cli(['account', 'signins', 'hunglv', '--config', config]);
     expect(all.code, all.stderr).toBe(0);
@@ -334,8 +336,14 @@ describe('account signins (R-AUTH-5)', () => {
     expect(lines[0]).toMatch(/^LAST\s+COUNT\s+PROTOCOL\s+IP\s+RESULT\s+DELEGATION/);
     expect(lines[1]).toMatch(/^2026-11-20 10:00 \(UTC\+7\)\s+1\s+imap\s+10\.1\.2\.3\s+ok password\s+opened stc@nghean\.gov\.vn$/);
     expect(lines[2]).toMatch(/refused bad-credentials\s+-$/);
+    // Control characters and bidirectional overrides never reach the administrator's terminal.
+    expect(lines.at(-1)).toMatch(/refused not-delegated\s+asked for x\?\[2J\?evil$/);
+    expect(all.stdout).not.toMatch(/[\u001b\u202e]/);
     const failed = JSON.parse((await cli(['account', 'signins', 'hunglv', '--failed', '--json', '--config', config])).stdout) as Array<{ ok: boolean; reason: string }>;
-    expect(failed.map((r) => [r.ok, r.reason])).toEqual([[false, 'bad-credentials']]);
+    expect(failed.map((r) => [r.ok, r.reason])).toEqual([
+      [false, 'bad-credentials'],
+      [false, 'not-delegated'],
+    ]);
     const one = JSON.parse((await cli(['account', 'signins', 'hunglv', '--ok', '--limit', '1', '--json', '--config', config])).stdout) as Array<{ opened: string | null }>;
     expect(one.map((r) => r.opened)).toEqual(['stc@nghean.gov.vn']);
     userError(await cli(['account', 'signins', 'hunglv', '--limit', '0', '--config', config]), /--limit must be a whole number from 1 to 1000/);

@@ -109,7 +109,9 @@ describe('buudien (in-process)', () => {
     expect((await cli(['account', 'add', '--name', 'Sở Tài chính', '--org', 'stc', '--kind', 'unit', '--config', config])).stdout).toMatch(/stc@nghean.gov.vn/);
     await cli(['account', 'add', '--name', 'Lê Thị Văn', '--org', 'stc', '--config', config]);
     await cli(['account', 'add', '--name', 'Trần Thị Thư', '--org', 'stc', '--config', config]);
-    expect((await cli(['account', 'delegate', 'stc', 'vanlt', '--config', config])).code).toBe(0);
+    const delegated = await cli(['account', 'delegate', 'stc', 'vanlt', '--config', config]);
+    expect(delegated.code).toBe(0);
+    expect(delegated.stdout).toMatch(/^Văn thư mở hộp thư đơn vị .* \/ the clerk opens the unit mailbox with its own password, user name: stc\*vanlt$/m);
     const r = await cli(['account', 'handover', 'stc', '--from', 'vanlt', '--to', 'thutt', '--ref', 'QĐ-5', '--config', config]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/vanlt → thutt/);

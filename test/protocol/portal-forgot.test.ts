@@ -79,8 +79,14 @@ describe('forgot password by SMS (R-AUTH-4)', () => {
     const res = await fetch(`${base}/portal/forgot`);
     expect(res.status).toBe(200);
     const html = await res.text();
-    expect(html).toContain('<form method="post" action="/portal/forgot"');
-    for (const a of ['send-code', 'reset']) expect(html).toContain(`name="action" value="${a}"`);
+    // One form per step: Enter in the second (code, new password) sends the reset, never a new code.
+    const forms = html.split('<form method="post" action="/portal/forgot"').slice(1);
+    expect(forms).toHaveLength(2);
+    expect(forms[0]).toContain('name="action" value="send-code"');
+    expect(forms[0]).not.toContain('name="code"');
+    expect(forms[1]).toContain('name="action" value="reset"');
+    expect(forms[1]).not.toContain('value="send-code"');
+    for (const f of ['username', 'code', 'totp', 'newPassword', 'repeat']) expect(forms[1]).toContain(`name="${f}"`);
     expect(await (await fetch(`${base}/portal`)).text()).toContain('href="/portal/forgot"');
   });
 

@@ -266,6 +266,7 @@ export const register: RegisterCommand = (program, ctx) => {
       await ctx.withApp(async (app) => {
         await ctx.accounts(app).delegate(unit, clerk, ctx.actor(), opts.ref ?? null);
         ctx.out(bi(`Đã ủy quyền ${unit} cho ${clerk}`, `${clerk} now has ${unit}`));
+        ctx.out(`${bi('Văn thư mở hộp thư đơn vị bằng mật khẩu của chính mình, tên đăng nhập', 'the clerk opens the unit mailbox with its own password, user name')}: ${unit.trim()}*${clerk.trim()}`);
       });
     });
 

@@ -212,6 +212,7 @@ describe('R-ACC-7 unit administrators act only on their own unit', () => {
       () => svc.addAppPassword('vanlt', 'Outlook', subAdmin),
       () => svc.enableTwoFactor('vanlt', subAdmin),
       () => svc.enableSmsTwoFactor('vanlt', subAdmin, { phone: '0912345678' }),
+      () => svc.disableTwoFactor('vanlt', 'thử', subAdmin),
     ]) {
       await expect(f()).rejects.toThrow(/is a delegate of the unit mailbox stc@example\.gov\.vn: its credentials open that mailbox too/);
     }

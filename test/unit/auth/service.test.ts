@@ -10,6 +10,7 @@ import {
   plaintextAllowedBy,
   type AuthService,
   type AuthStore,
+  type PortalAuthService,
 } from '../../../src/auth/index.js';
 import { FailureTracker } from '../../../src/auth/throttle.js';
 import { configFrom } from '../../../src/config/load.js';
@@ -559,19 +560,23 @@ describe('delegated sign-in (R-ACC-6)', () => {
   });
 });
 
+/** The auth service with an SMS sender (by default one that keeps the texts), "forgot password" on. */
+function withSms(opts: { send?: (phone: string, text: string) => Promise<void>; sms?: Record<string, unknown> } = {}) {
+  const texts: string[] = [];
+  const store = new FakeStore();
+  const clock = new ManualClock(NOW);
+  const sleeps: number[] = [];
+  const config = configFrom({
+    domains: ['nghean.gov.vn'],
+    security: { authFailureDelayMs: 1000, authFailureMaxDelayMs: 15000 },
+    sms: { command: ['/bin/true'], passwordReset: true, ...opts.sms },
+  });
+  const send = opts.send ?? (async (_phone: string, text: string) => void texts.push(text));
+  const auth = createAuthService({ store, config, clock, log: silentLogger(), metrics: createMetrics(), smsSender: send, sleep: async (ms) => void sleeps.push(ms) });
+  return { store, auth, sleeps, clock, texts };
+}
+
 describe('forgot password by SMS (R-AUTH-4)', () => {
-  function withSms(send: (phone: string, text: string) => Promise<void>, sms: Record<string, unknown> = {}) {
-    const store = new FakeStore();
-    const clock = new ManualClock(NOW);
-    const sleeps: number[] = [];
-    const config = configFrom({
-      domains: ['nghean.gov.vn'],
-      security: { authFailureDelayMs: 1000, authFailureMaxDelayMs: 15000 },
-      sms: { command: ['/bin/true'], passwordReset: true, ...sms },
-    });
-    const auth = createAuthService({ store, config, clock, log: silentLogger(), metrics: createMetrics(), smsSender: send, sleep: async (ms) => void sleeps.push(ms) });
-    return { store, auth, sleeps, clock };
-  }
   const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
   const settle = async (): Promise<void> => {
     for (let i = 0; i < 20; i++) await tick();
@@ -579,7 +584,7 @@ describe('forgot password by SMS (R-AUTH-4)', () => {
 
   it('answers before looking the address up, the same for every address; each request from a network waits longer', async () => {
     const texts: string[] = [];
-    const { store, auth, sleeps } = withSms(async (_phone, text) => void texts.push(text));
+    const { store, auth, sleeps } = withSms({ send: async (_phone, text) => void texts.push(text) });
     store.add('quenmk@nghean.gov.vn', { phone: '0912345678' });
     store.add('quantri@nghean.gov.vn', { phone: '0912345679', kind: 'admin' });
     const ip = '203.0.113.7';
@@ -597,7 +602,7 @@ describe('forgot password by SMS (R-AUTH-4)', () => {
   });
 
   it('wrong reset codes are counted per name asked for (the same delay whether or not it has an account) and never hold back sign-in codes', async () => {
-    const { store, auth, sleeps } = withSms(async () => undefined);
+    const { store, auth, sleeps } = withSms();
     store.add('quenmk@nghean.gov.vn', { phone: '0912345678', totpSecret: 'JBSWY3DPEHPK3PXP' });
     const wrongOnce = async (username: string, ip: string): Promise<number> => {
       sleeps.length = 0;
@@ -616,7 +621,7 @@ describe('forgot password by SMS (R-AUTH-4)', () => {
 
   it('a code is good only under the password it was sent under; delegates and caps get no code', async () => {
     const texts: string[] = [];
-    const { store, auth } = withSms(async (_p, text) => void texts.push(text), { maxPasswordResetsPerDay: 2 });
+    const { store, auth } = withSms({ send: async (_p, text) => void texts.push(text), sms: { maxPasswordResetsPerDay: 2 } });
     const a = store.add('quenmk@nghean.gov.vn', { phone: '0912345678' });
     const clerk = store.add('vanthu@nghean.gov.vn', { phone: '0912345670' });
     const unit = store.add('vpubnd@nghean.gov.vn', { kind: 'unit' });
@@ -633,6 +638,56 @@ describe('forgot password by SMS (R-AUTH-4)', () => {
     a.passwordHash = await hashPassword('Quan-tri#dat-lai1');
     const stale = await auth.resetPassword({ username: 'quenmk', code, totp: null, newPassword: 'Mat-khau-moi#2027', ip: '203.0.113.6', secure: true });
     expect(!stale.ok && stale.kind).toBe('bad-code');
+  });
+});
+
+describe('forgot password: limits that must not turn on the owner', () => {
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  };
+  const reset = (auth: PortalAuthService, code: string, newPassword = 'Mat-khau-moi#2027') =>
+    auth.resetPassword({ username: 'quenmk', code, totp: null, newPassword, ip: '203.0.113.9', secure: true });
+
+  it('a name past its wrong codes is refused at once and uncounted; no answer waits past authFailureMaxDelayMs', async () => {
+    const { auth, sleeps } = withSms();
+    for (let i = 0; i < 12; i++) expect((await reset(auth, '000000')).ok).toBe(false);
+    // 1 s, 2 s, 4 s, then refused unchecked without a wait (the gate is not held): never over 15 s.
+    expect(sleeps).toEqual([1000, 2000, 4000]);
+    expect(Math.max(...sleeps)).toBeLessThanOrEqual(15000);
+  });
+
+  it('only codes really sent count against the caps: asking again within the minute uses no slot', async () => {
+    const { store, auth, texts, clock } = withSms({ sms: { maxPasswordResetsPerDay: 2 } });
+    store.add('quenmk@nghean.gov.vn', { phone: '0912345678' });
+    store.add('hai@nghean.gov.vn', { phone: '0912345679' });
+    for (let i = 0; i < 5; i++) await auth.requestPasswordReset({ username: 'quenmk', ip: '203.0.113.9', secure: true });
+    await settle();
+    expect(texts).toHaveLength(1);
+    clock.advance(61_000);
+    await auth.requestPasswordReset({ username: 'hai', ip: '203.0.113.9', secure: true });
+    await settle();
+    // The server's cap of 2 is reached by two codes sent, not by five asks.
+    expect(texts).toHaveLength(2);
+    clock.advance(61_000);
+    await auth.requestPasswordReset({ username: 'quenmk', ip: '198.51.100.1', secure: true });
+    await settle();
+    expect(texts).toHaveLength(2);
+  });
+
+  it('the current password as the new one is counted like a wrong code', async () => {
+    const { store, auth, texts, sleeps } = withSms();
+    store.add('quenmk@nghean.gov.vn', { phone: '0912345678' });
+    await auth.requestPasswordReset({ username: 'quenmk', ip: '203.0.113.9', secure: true });
+    await settle();
+    const code = /ma dat lai mat khau (\d{6})/.exec(texts[0] ?? '')?.[1] ?? '';
+    for (let i = 0; i < 3; i++) {
+      const same = await reset(auth, code, PASSWORD);
+      expect(!same.ok && same.kind).toBe('unchanged');
+    }
+    // Three counted: the name now waits, and even the right code is refused unchecked.
+    sleeps.length = 0;
+    const blocked = await reset(auth, code);
+    expect(!blocked.ok && blocked.kind).toBe('bad-code');
   });
 });
 
