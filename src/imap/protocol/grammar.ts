@@ -129,7 +129,7 @@ class Grammar {
         return { type: 'EXPUNGE', uid: false, uidSet: null };
       case 'LOGIN': {
         r.sp();
-        const username = r.astring();
+        const username = r.userid();
         r.sp();
         const password = r.astring();
         return { type: 'LOGIN', username, password };

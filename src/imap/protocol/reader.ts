@@ -56,6 +56,13 @@ ASTRING_CHAR[0x5d] = 1;
 const LIST_CHAR = ASTRING_CHAR.slice();
 LIST_CHAR[0x25] = 1;
 LIST_CHAR[0x2a] = 1;
+/**
+ * LOGIN's userid, read leniently: ASTRING-CHAR and "*". A delegate's sign-in name is
+ * "UNIT*CLERK" (R-ACC-6); RFC 3501 wants it quoted ("*" is a list wildcard), and a mail program
+ * that sends it as an atom gets signed in rather than a puzzling BAD.
+ */
+const USERID_CHAR = ASTRING_CHAR.slice();
+USERID_CHAR[0x2a] = 1;
 /** Tag: ASTRING-CHAR except "+". */
 export const TAG_CHAR = ASTRING_CHAR.slice();
 TAG_CHAR[0x2b] = 0;
@@ -235,6 +242,14 @@ export class Reader {
     const b = this.peek();
     if (b === DQUOTE || b === LITERAL_MARK) return this.string();
     const s = this.run(ASTRING_CHAR);
+    if (s === '') throw syntax('cần chuỗi', 'expected a string');
+    return s;
+  }
+  /** LOGIN's userid: an astring, whose atom form may also hold "*" (USERID_CHAR). */
+  userid(): string {
+    const b = this.peek();
+    if (b === DQUOTE || b === LITERAL_MARK) return this.string();
+    const s = this.run(USERID_CHAR);
     if (s === '') throw syntax('cần chuỗi', 'expected a string');
     return s;
   }

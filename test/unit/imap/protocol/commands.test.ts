@@ -14,6 +14,8 @@ const table: Array<[string, ImapCommand]> = [
   ['a STARTTLS', { type: 'STARTTLS' }],
   ['a LOGIN bob secret', { type: 'LOGIN', username: 'bob', password: 'secret' }],
   ['a LOGIN "nv.an@so.gov.vn" "p a\\"s\\\\s"', { type: 'LOGIN', username: 'nv.an@so.gov.vn', password: 'p a"s\\s' }],
+  // A delegate's sign-in name as an atom (R-ACC-6): "*" taken in the userid (RFC 3501 wants it quoted), not in the password.
+  ['a LOGIN vpubnd*vanlt secret', { type: 'LOGIN', username: 'vpubnd*vanlt', password: 'secret' }],
   ['a AUTHENTICATE PLAIN', { type: 'AUTHENTICATE', mechanism: 'PLAIN', initialResponse: null }],
   ['a authenticate plain AGJvYgBzZWNyZXQ=', { type: 'AUTHENTICATE', mechanism: 'PLAIN', initialResponse: Buffer.from('\0bob\0secret') }],
   ['a AUTHENTICATE PLAIN =', { type: 'AUTHENTICATE', mechanism: 'PLAIN', initialResponse: Buffer.alloc(0) }],
@@ -334,6 +336,7 @@ describe('IMAP command grammar', () => {
 const errors: Array<[string, 'BAD' | 'NO', RegExp]> = [
   ['a FOO', 'BAD', /Unknown command: FOO/],
   ['a UID FOO 1', 'BAD', /Unknown UID command/],
+  ['a LOGIN bob se*cret', 'BAD', /space|unexpected/],
   ['a LOGIN bob', 'BAD', /space/],
   ['a LOGIN bob secret extra', 'BAD', /unexpected data/],
   ['a FETCH 0 FLAGS', 'BAD', /non-zero/],
