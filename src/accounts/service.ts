@@ -42,6 +42,7 @@ import {
 } from '../store/port.js';
 import { foldName, normalizeUnitCode, numbered, personalLocalPart, unitAddress, unitCode } from './naming.js';
 import { buildDirectory, type Directory } from './directory.js';
+import { buildUsageReport, currentReportYear, regularSince, reportPeriod, type UsageReport } from './report.js';
 
 /** Who is acting: a CLI user (super), a unit administrator, or a signed-in account. */
 export interface Actor {
@@ -212,6 +213,12 @@ export interface AccountService {
    * listAccounts, whose rights apply); anyone else is refused.
    */
   directory(filter: { unit?: string | null }, actor: Actor): Promise<Directory>;
+  /**
+   * R-OPS-2: the yearly report on the use of official e-mail (NA Phụ lục 2) for the units the
+   * actor may read — a system administrator every unit (or `unit` and its sub-units), a unit
+   * administrator its own unit; `year` defaults to the report due next.
+   */
+  usageReport(filter: { unit?: string | null; year?: number | null; regularDays?: number | null }, actor: Actor): Promise<UsageReport>;
 
   addUnit(input: AddUnitInput, actor: Actor, ref?: string | null): Promise<Unit>;
   /** Rename a unit, or set its staff count or postal address (system administrators; audited `unit.update`). */
@@ -892,13 +899,51 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const accounts = await service.listAccounts(actor.role === 'unit' ? { unit: key } : {}, actor);
       const units = await store.listUnits();
       const own = actor.role === 'unit' ? (units.find((u) => u.id === actor.unitId) ?? null) : null;
-      return buildDirectory({
+      const d = buildDirectory({
         units,
         accounts,
         root: own ?? root,
         subUnits: actor.role === 'super',
         organization: config.organization.name,
         generatedAt: clock.now(),
+      });
+      // R-OPS-2 asks whether the directory was reviewed and published: each export is on record.
+      await store.audit({ actor: actor.name, action: 'directory.export', target: (own ?? root)?.address ?? '*', ref: null, details: { units: d.units.length } });
+      return d;
+    },
+
+    async usageReport(filter, actor) {
+      const key = filter.unit?.trim() ? filter.unit.trim() : null;
+      const now = clock.now();
+      const year = filter.year ?? currentReportYear(now);
+      if (!Number.isInteger(year) || year < 2000 || year > 2200) throw new MailError('INVALID_INPUT', bi(`Năm báo cáo ${year} không hợp lệ`, `${year} is not a report year`));
+      const regularDays = filter.regularDays ?? 30;
+      if (!Number.isInteger(regularDays) || regularDays < 1 || regularDays > 366) {
+        throw new MailError('INVALID_INPUT', bi('Số ngày sử dụng thường xuyên phải từ 1 đến 366', 'the regular-use days must be from 1 to 366'));
+      }
+      const root = actor.role === 'super' && key !== null ? await getUnit(key) : null;
+      const accounts = await service.listAccounts(actor.role === 'unit' ? { unit: key } : {}, actor);
+      const allUnits = await store.listUnits();
+      const own = actor.role === 'unit' ? (allUnits.find((u) => u.id === actor.unitId) ?? null) : null;
+      // The units in the directory's order (tree order), from the same rights.
+      const order = buildDirectory({ units: allUnits, accounts: [], root: own ?? root, subUnits: actor.role === 'super', organization: '', generatedAt: now }).units.map((u) => u.address);
+      const byAddress = new Map(allUnits.map((u) => [u.address, u]));
+      const units = order.map((a) => byAddress.get(a)).filter((u): u is Unit => u !== undefined);
+      const period = reportPeriod(year, now);
+      const [signedIn, exports] = await Promise.all([
+        store.accountsSignedIn(regularSince(period, regularDays), period.to),
+        store.listAudit({ action: 'directory.export', since: period.from, limit: 100_000 }),
+      ]);
+      return buildUsageReport({
+        organization: config.organization.name,
+        period,
+        regularDays,
+        generatedAt: now,
+        allUnits,
+        units,
+        accounts,
+        signedIn,
+        exports: exports.filter((e) => e.at < period.to).map((e) => ({ target: e.target, at: e.at })),
       });
     },
 

@@ -21,9 +21,10 @@ import { register as dkim } from './commands/dkim.js';
 import { register as quarantine } from './commands/quarantine.js';
 import { register as backup } from './commands/backup.js';
 import { register as directory } from './commands/directory.js';
+import { register as report } from './commands/report.js';
 
 /** One line per command file. */
-const COMMANDS: RegisterCommand[] = [serve, config, domain, org, account, importCmd, jobs, quarantine, log, dkim, backup, directory];
+const COMMANDS: RegisterCommand[] = [serve, config, domain, org, account, importCmd, jobs, quarantine, log, dkim, backup, directory, report];
 
 /** Error codes that mean "the server failed", not "the request was wrong". */
 const INTERNAL_CODES = new Set(['INTERNAL', 'TEMPORARY']);

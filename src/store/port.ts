@@ -602,7 +602,7 @@ export interface Store {
 
   // audit
   audit(entry: AuditEntry): Promise<void>;
-  listAudit(filter?: { actor?: string; target?: string; since?: Date; limit?: number }): Promise<AuditRecord[]>;
+  listAudit(filter?: { actor?: string; target?: string; action?: string; since?: Date; limit?: number }): Promise<AuditRecord[]>;
 
   // mailboxes
   listMailboxes(accountId: number): Promise<Mailbox[]>;
@@ -681,6 +681,8 @@ export interface Store {
   listSignIns(accountId: number, opts?: { since?: Date; ok?: boolean; limit?: number }): Promise<SignInRecord[]>;
   /** The account signed in successfully from `network` at or after `since`. */
   signedInFrom(accountId: number, network: string, since: Date): Promise<boolean>;
+  /** The accounts with a successful sign-in of their own (not a delegate's for them) in [from, to). */
+  accountsSignedIn(from: Date, to: Date): Promise<Set<number>>;
   pruneSignIns(before: Date): Promise<number>;
 
   // outbound queue (durable)

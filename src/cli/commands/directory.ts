@@ -4,20 +4,14 @@
  * accounts/directory.ts; who may read what: the account service's `directory()`.
  */
 import { directoryCsv, directoryHtml, directoryJson, type Directory } from '../../accounts/directory.js';
-import { MailError, bi } from '../../lib/errors.js';
 import type { RegisterCommand } from '../context.js';
+import { pickFormat } from '../formats.js';
 
-const FORMATS = {
+const FORMATS: Readonly<Record<string, (d: Directory) => string>> = {
   csv: directoryCsv,
   json: directoryJson,
   html: directoryHtml,
-} satisfies Record<string, (d: Directory) => string>;
-
-type Format = keyof typeof FORMATS;
-
-function isFormat(v: string): v is Format {
-  return Object.hasOwn(FORMATS, v);
-}
+};
 
 export const register: RegisterCommand = (program, ctx) => {
   const directory = program.command('directory').description('danh bạ đơn vị và cán bộ / directory of units and people (R-DIR-1)');
@@ -30,16 +24,10 @@ export const register: RegisterCommand = (program, ctx) => {
     .option('--org <code>', 'một đơn vị và các đơn vị trực thuộc / one unit and its sub-units')
     .option('--format <format>', 'csv | json | html', 'csv')
     .action(async (opts: { org?: string; format: string }) => {
-      const format = opts.format.trim().toLowerCase();
-      if (!isFormat(format)) {
-        throw new MailError(
-          'INVALID_INPUT',
-          bi(`Định dạng "${opts.format}" không hợp lệ (csv | json | html)`, `"${opts.format}" is not one of csv | json | html`),
-        );
-      }
+      const render = pickFormat(FORMATS, opts.format);
       await ctx.withApp(async (app) => {
         const d = await ctx.accounts(app).directory({ unit: opts.org ?? null }, ctx.actor());
-        ctx.io.stdout(FORMATS[format](d));
+        ctx.io.stdout(render(d));
       });
     });
 };

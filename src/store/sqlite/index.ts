@@ -1697,9 +1697,13 @@ class SqliteStore implements Store {
     return this.tx(() => this.c.audit(entry));
   }
 
-  async listAudit(filter: { actor?: string; target?: string; since?: Date; limit?: number } = {}): Promise<AuditRecord[]> {
+  async listAudit(filter: { actor?: string; target?: string; action?: string; since?: Date; limit?: number } = {}): Promise<AuditRecord[]> {
     const where: string[] = [];
     const params: unknown[] = [];
+    if (filter.action !== undefined) {
+      where.push('action = ?');
+      params.push(filter.action);
+    }
     if (filter.actor !== undefined) {
       where.push('actor = ?');
       params.push(filter.actor);
@@ -2358,6 +2362,12 @@ class SqliteStore implements Store {
     // A delegate's sign-in to a unit mailbox (via) is the delegate's network, not the mailbox's own.
     const sql = 'SELECT 1 AS one FROM signin_log WHERE account_id = ? AND network = ? AND ok = 1 AND at >= ? AND via IS NULL LIMIT 1';
     return this.read(() => this.c.get<{ one: number }>(sql, accountId, network.slice(0, 64), since.getTime()) !== undefined);
+  }
+
+  async accountsSignedIn(from: Date, to: Date): Promise<Set<number>> {
+    // A row holds a day's alike sign-ins from first_at to at: it counts when that span meets [from, to).
+    const sql = 'SELECT DISTINCT account_id FROM signin_log WHERE ok = 1 AND via IS NULL AND at >= ? AND first_at < ?';
+    return this.read(() => new Set(this.c.all<{ account_id: number }>(sql, from.getTime(), to.getTime()).map((r) => r.account_id)));
   }
 
   async pruneSignIns(before: Date): Promise<number> {

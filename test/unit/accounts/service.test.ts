@@ -433,3 +433,24 @@ describe('R-DIR-1 unit postal address: updateUnit', () => {
     expect(audit.some((e) => e.actor === 'quantri.stc@example.gov.vn')).toBe(false);
   });
 });
+
+describe('R-OPS-2 usage report: rights', () => {
+  it('a unit administrator gets its own unit only; a user gets nothing; each directory export is audited', async () => {
+    const { svc } = await open();
+    const stc = await svc.addUnit({ name: 'Sở Tài chính', staff: 2 }, root);
+    await svc.addUnit({ name: 'Sở Y tế', staff: 5 }, root);
+    await svc.addAccount({ fullName: 'Đỗ Văn Mạnh', unit: 'stc' }, root);
+    await svc.addAccount({ fullName: 'Lê Thị Lan', unit: 'syt' }, root);
+    const unitAdmin: Actor = { name: 'quantri.stc@example.gov.vn', role: 'unit', unitId: stc.id };
+    const mine = await svc.usageReport({}, unitAdmin);
+    expect(mine.rows.map((r) => [r.address, r.accounts, r.staff])).toEqual([['stc', 1, 2]]);
+    expect(await code(svc.usageReport({ unit: 'syt' }, unitAdmin))).toBe('PERMISSION_DENIED');
+    expect(await code(svc.usageReport({}, { name: 'manhdv@example.gov.vn', role: 'none', unitId: stc.id }))).toBe('PERMISSION_DENIED');
+    expect((await svc.usageReport({}, root)).rows.map((r) => r.address)).toEqual(['stc', 'syt']);
+    await svc.directory({}, unitAdmin);
+    const audit = await store.listAudit({ action: 'directory.export' });
+    expect(audit.map((e) => [e.actor, e.target])).toEqual([['quantri.stc@example.gov.vn', 'stc']]);
+    clock.advance(1000);
+    expect((await svc.usageReport({}, unitAdmin)).rows[0]?.directoryExportedAt).not.toBeNull();
+  });
+});

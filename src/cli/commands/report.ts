@@ -1,0 +1,48 @@
+/**
+ * `buudien report usage [--year Y] [--org CODE] [--regular-days N] [--format text|csv|json]`
+ * (R-OPS-2): the yearly report on the management and use of official e-mail each unit sends the
+ * province (NA Phụ lục 2). The figures: accounts/report.ts; who may read what: the account
+ * service's `usageReport()`.
+ */
+import { usageReportCsv, usageReportJson, usageReportText, type UsageReport } from '../../accounts/report.js';
+import { MailError, bi } from '../../lib/errors.js';
+import type { RegisterCommand } from '../context.js';
+import { pickFormat } from '../formats.js';
+
+const FORMATS: Readonly<Record<string, (r: UsageReport) => string>> = {
+  text: usageReportText,
+  csv: usageReportCsv,
+  json: usageReportJson,
+};
+
+/** A whole number within [min, max] from an option, or the refusal naming it. */
+function whole(v: string | undefined, name: string, min: number, max: number): number | null {
+  if (v === undefined) return null;
+  if (!/^\d+$/.test(v.trim()) || Number(v) < min || Number(v) > max) {
+    throw new MailError('INVALID_INPUT', bi(`${name} phải là số nguyên từ ${min} đến ${max}`, `${name} must be a whole number from ${min} to ${max}`));
+  }
+  return Number(v);
+}
+
+export const register: RegisterCommand = (program, ctx) => {
+  const report = program.command('report').description('báo cáo / reports (R-OPS-2)');
+
+  report
+    .command('usage')
+    .description(
+      'báo cáo năm về quản lý, sử dụng thư điện tử công vụ theo đơn vị (Phụ lục 2) / the yearly report on the use of official e-mail per unit (NA Phụ lục 2)',
+    )
+    .option('--year <year>', 'năm báo cáo: số liệu từ 10/12 năm trước đến 10/12 năm đó / report year: figures from 10 Dec of the year before to 10 Dec')
+    .option('--org <code>', 'một đơn vị và các đơn vị trực thuộc / one unit and its sub-units')
+    .option('--regular-days <n>', 'thường xuyên sử dụng = có đăng nhập trong N ngày cuối kỳ (mặc định 30) / regular use = signed in during the last N days (default 30)')
+    .option('--format <format>', 'text | csv | json', 'text')
+    .action(async (opts: { year?: string; org?: string; regularDays?: string; format: string }) => {
+      const render = pickFormat(FORMATS, opts.format);
+      const year = whole(opts.year, '--year', 2000, 2200);
+      const regularDays = whole(opts.regularDays, '--regular-days', 1, 366);
+      await ctx.withApp(async (app) => {
+        const r = await ctx.accounts(app).usageReport({ unit: opts.org ?? null, year, regularDays }, ctx.actor());
+        ctx.io.stdout(render(r));
+      });
+    });
+};
