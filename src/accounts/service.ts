@@ -907,8 +907,13 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         organization: config.organization.name,
         generatedAt: clock.now(),
       });
-      // R-OPS-2 asks whether the directory was reviewed and published: each export is on record.
-      await store.audit({ actor: actor.name, action: 'directory.export', target: (own ?? root)?.address ?? '*', ref: null, details: { units: d.units.length } });
+      // R-OPS-2 asks whether the directory was reviewed and published: exports are on record, once
+      // a day per administrator and target (a portal fetching it every few minutes writes one row).
+      const target = (own ?? root)?.address ?? '*';
+      const subUnits = actor.role === 'super';
+      const day = new Date(Math.floor((clock.now().getTime() + 7 * 3600_000) / 86_400_000) * 86_400_000 - 7 * 3600_000);
+      const today = await store.listAudit({ action: 'directory.export', actor: actor.name, target, since: day, limit: 1 });
+      if (today.length === 0) await store.audit({ actor: actor.name, action: 'directory.export', target, ref: null, details: { units: d.units.length, subUnits } });
       return d;
     },
 
@@ -930,6 +935,18 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const byAddress = new Map(allUnits.map((u) => [u.address, u]));
       const units = order.map((a) => byAddress.get(a)).filter((u): u is Unit => u !== undefined);
       const period = reportPeriod(year, now);
+      if (!period) throw new MailError('INVALID_INPUT', bi(`Kỳ báo cáo năm ${year} chưa bắt đầu`, `the report period of ${year} has not begun`));
+      // Sign-ins are kept as long as the send log: a window older than that would read as nobody.
+      const kept = new Date(now.getTime() - config.sendLog.retentionDays * 86_400_000);
+      if (regularSince(period, regularDays) < kept) {
+        throw new MailError(
+          'INVALID_INPUT',
+          bi(
+            `Lịch sử đăng nhập chỉ được giữ ${config.sendLog.retentionDays} ngày (sendLog.retentionDays): không còn số liệu cho kỳ năm ${year}`,
+            `sign-ins are kept only ${config.sendLog.retentionDays} days (sendLog.retentionDays): there are no figures left for ${year}`,
+          ),
+        );
+      }
       const [signedIn, exports] = await Promise.all([
         store.accountsSignedIn(regularSince(period, regularDays), period.to),
         store.listAudit({ action: 'directory.export', since: period.from, limit: 100_000 }),
@@ -943,7 +960,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         units,
         accounts,
         signedIn,
-        exports: exports.filter((e) => e.at < period.to).map((e) => ({ target: e.target, at: e.at })),
+        exports: exports.filter((e) => e.at < period.to).map((e) => ({ target: e.target, subUnits: e.details?.subUnits !== false, at: e.at })),
       });
     },
 

@@ -440,4 +440,12 @@ ALTER TABLE signin_log ADD COLUMN opened TEXT;
 ALTER TABLE units ADD COLUMN postal_address TEXT;
 `,
   },
+  {
+    version: 15,
+    name: 'audit by action',
+    sql: `
+-- The usage report (R-OPS-2) reads a year's directory exports by action.
+CREATE INDEX audit_action ON audit_log(action, at);
+`,
+  },
 ];

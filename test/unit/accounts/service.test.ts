@@ -454,3 +454,33 @@ describe('R-OPS-2 usage report: rights', () => {
     expect((await svc.usageReport({}, unitAdmin)).rows[0]?.directoryExportedAt).not.toBeNull();
   });
 });
+
+describe('R-OPS-2 usage report: the window, sub-units, the export record', () => {
+  it('counts sign-ins in the last N days only; a unit administrator’s export covers its unit, not its sub-units; one record a day', async () => {
+    const { svc } = await open();
+    const stc = await svc.addUnit({ name: 'Sở Tài chính', staff: 2 }, root);
+    await svc.addUnit({ name: 'Phòng Ngân sách', code: 'pns', parent: 'stc', staff: 1 }, root);
+    const recent = (await svc.addAccount({ fullName: 'Đỗ Văn Mạnh', unit: 'stc' }, root)).account;
+    const older = (await svc.addAccount({ fullName: 'Lê Thị Lan', unit: 'stc' }, root)).account;
+    await svc.addAccount({ fullName: 'Hồ Thị Nga', unit: 'pns.stc' }, root);
+    const at = (daysAgo: number) => new Date(clock.now().getTime() - daysAgo * 86_400_000);
+    const base = { protocol: 'imap' as const, ip: '10.0.0.1', network: '10.0.0.0/24', ok: true, method: 'password' as const, appPasswordId: null, reason: null };
+    await store.recordSignIn({ ...base, accountId: recent.id, at: at(10) });
+    await store.recordSignIn({ ...base, accountId: older.id, at: at(40) });
+    const unitAdmin: Actor = { name: 'quantri.stc@example.gov.vn', role: 'unit', unitId: stc.id };
+    await svc.directory({}, unitAdmin);
+    await svc.directory({}, unitAdmin);
+    expect((await store.listAudit({ action: 'directory.export' })).map((e) => [e.target, e.details?.subUnits])).toEqual([['stc', false]]);
+    clock.advance(1000);
+    const r30 = await svc.usageReport({}, root);
+    expect(r30.rows.map((r) => [r.address, r.regular, r.regularPct, r.directoryExportedAt !== null])).toEqual([
+      ['stc', 1, 50, true],
+      ['pns.stc', 0, 0, false],
+    ]);
+    expect((await svc.usageReport({ regularDays: 60 }, root)).rows.map((r) => r.regular)).toEqual([2, 0]);
+    // A system administrator's export takes in the sub-units.
+    await svc.directory({ unit: 'stc' }, root);
+    clock.advance(1000);
+    expect((await svc.usageReport({}, root)).rows.map((r) => r.directoryExportedAt !== null)).toEqual([true, true]);
+  });
+});
