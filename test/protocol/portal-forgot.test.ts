@@ -6,7 +6,7 @@
  * code too; sign-in codes and reset codes do not stand in for each other; administrators and unit
  * mailboxes get no codes; without an SMS gateway the page sends users to their administrator.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { simpleParser } from 'mailparser';
@@ -17,10 +17,8 @@ import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { messagesIn, until } from '../helpers/messages.js';
 import { imapSignsIn } from './imap-helpers.js';
+import { notice, readOutbox } from '../helpers/portal.js';
 
-function notice(html: string): string {
-  return (/<p class="(?:ok|error|warn)"[^>]*>([\s\S]*?)<\/p>/.exec(html)?.[1] ?? '').replace(/<br><small>/g, ' / ').replace(/<[^>]+>/g, '');
-}
 
 const NEW_PASSWORD = 'Mat-khau-moi#2027';
 const SECRET = 'JBSWY3DPEHPK3PXP';
@@ -34,7 +32,7 @@ describe('forgot password by SMS (R-AUTH-4)', () => {
   const actor = { name: 'test-admin', role: 'super' as const, unitId: null };
 
   const sent = (): Array<{ phone: string; text: string }> =>
-    existsSync(outbox) ? readFileSync(outbox, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { phone: string; text: string }) : [];
+    readOutbox<{ phone: string; text: string }>(outbox);
   /** The next SMS after `count` (the page answers before the gateway has run). */
   const nextSms = (count: number) => until(async () => sent()[count] ?? null);
   const resetCode = (text: string): string => /ma dat lai mat khau (\d{6})/.exec(text)?.[1] ?? '';

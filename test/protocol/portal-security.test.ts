@@ -13,15 +13,12 @@ import { currentTotp } from '../../src/auth/totp.js';
 import { ManualClock } from '../../src/lib/clock.js';
 import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { notice } from '../helpers/portal.js';
 
 const WRONG = 'Sai tên đăng nhập, mật khẩu hoặc mã xác thực / Wrong user name, password or code';
 const STEP = 30_000;
 
 
-/** The page's notice (the alert or status paragraph), as text. */
-function notice(html: string): string {
-  return (/<p class="(?:ok|error|warn)"[^>]*>([\s\S]*?)<\/p>/.exec(html)?.[1] ?? '').replace(/<br><small>/g, ' / ').replace(/<[^>]+>/g, '');
-}
 
 const tokenOf = (html: string): string => /name="token" value="([^"]+)"/.exec(html)?.[1] ?? '';
 const shownSecret = (html: string): string => (/<p class="secret"><code>([^<]+)<\/code>/.exec(html)?.[1] ?? '').replace(/\s+/g, '');

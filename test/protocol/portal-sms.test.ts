@@ -8,7 +8,7 @@
  * turns SMS codes on from the portal with the phone on file; /admin signs an administrator in
  * with an SMS code.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,10 +17,8 @@ import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { messagesIn } from '../helpers/messages.js';
 import { imapSignsIn } from './imap-helpers.js';
+import { notice, readOutbox } from '../helpers/portal.js';
 
-function notice(html: string): string {
-  return (/<p class="(?:ok|error|warn)"[^>]*>([\s\S]*?)<\/p>/.exec(html)?.[1] ?? '').replace(/<br><small>/g, ' / ').replace(/<[^>]+>/g, '');
-}
 
 describe('two-factor sign-in by SMS', () => {
   let app: TestApp;
@@ -32,7 +30,7 @@ describe('two-factor sign-in by SMS', () => {
 
   /** Messages the gateway was given: phone and text. */
   const sent = (): Array<{ phone: string; text: string; env: string }> =>
-    existsSync(outbox) ? readFileSync(outbox, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { phone: string; text: string; env: string }) : [];
+    readOutbox<{ phone: string; text: string; env: string }>(outbox);
   const lastCode = (): string => /ma xac thuc (\d{6})/.exec(sent().at(-1)?.text ?? '')?.[1] ?? '';
   const post = async (page: string, fields: Record<string, string>) => {
     const res = await fetch(`${base}${page}`, { method: 'POST', body: new URLSearchParams(fields), redirect: 'manual' });

@@ -9,14 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentTotp, newTotpSecret } from '../../src/auth/totp.js';
 import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { notice } from '../helpers/portal.js';
 
 const NEW = 'Doi-mat-khau#2027';
 
 
-/** The page's notice (the alert or status paragraph), as text. */
-function notice(html: string): string {
-  return (/<p class="(?:ok|error|warn)"[^>]*>([\s\S]*?)<\/p>/.exec(html)?.[1] ?? '').replace(/<br><small>/g, ' / ').replace(/<[^>]+>/g, '');
-}
 
 describe('self-service portal', () => {
   let app: TestApp;

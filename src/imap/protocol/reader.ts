@@ -238,20 +238,17 @@ export class Reader {
     if (this.isLiteral()) return this.literal(false).data.toString('utf8');
     throw syntax('cần chuỗi', 'expected a string');
   }
-  astring(): string {
+  /** astring: a string, or an atom of `chars` (ASTRING-CHAR). */
+  astring(chars: Uint8Array = ASTRING_CHAR): string {
     const b = this.peek();
     if (b === DQUOTE || b === LITERAL_MARK) return this.string();
-    const s = this.run(ASTRING_CHAR);
+    const s = this.run(chars);
     if (s === '') throw syntax('cần chuỗi', 'expected a string');
     return s;
   }
   /** LOGIN's userid: an astring, whose atom form may also hold "*" (USERID_CHAR). */
   userid(): string {
-    const b = this.peek();
-    if (b === DQUOTE || b === LITERAL_MARK) return this.string();
-    const s = this.run(USERID_CHAR);
-    if (s === '') throw syntax('cần chuỗi', 'expected a string');
-    return s;
+    return this.astring(USERID_CHAR);
   }
   nstring(): string | null {
     if (this.peekNil()) {
