@@ -101,7 +101,7 @@ export interface UsageReportInput {
 }
 
 /** part / whole in %, one decimal, cut (99.95 % is 99.9 %, never a 100 % that is not). */
-const pct = (part: number, whole: number | null): number | null => (whole === null || whole <= 0 ? null : Math.floor((part / whole) * 1000) / 10);
+export const pct = (part: number, whole: number | null): number | null => (whole === null || whole <= 0 ? null : Math.floor((part / whole) * 1000) / 10);
 /** A staff count to compute with: none, or 0 (not given in practice), is none. */
 const staffOf = (u: Unit): number | null => (u.staff === null || u.staff <= 0 ? null : u.staff);
 
@@ -178,12 +178,14 @@ export function regularSince(period: ReportPeriod, regularDays: number): Date {
   return new Date(Math.max(period.from.getTime(), period.to.getTime() - regularDays * DAY_MS));
 }
 
-const vnDate = (d: Date): string => {
+/** dd/mm/yyyy in Vietnam. */
+export const vnDate = (d: Date): string => {
   const t = new Date(d.getTime() + 7 * 3600_000).toISOString();
   return `${t.slice(8, 10)}/${t.slice(5, 7)}/${t.slice(0, 4)}`;
 };
-const vnPct = (p: number | null): string => (p === null ? '—' : `${p.toFixed(1).replace('.', ',')}%`);
-const enPct = (p: number | null): string => (p === null ? '—' : `${p.toFixed(1)}%`);
+/** A share as the report writes it: "66,6%" (Vietnamese) or "66.6%"; "—" for none. */
+export const vnPct = (p: number | null): string => (p === null ? '—' : `${p.toFixed(1).replace('.', ',')}%`);
+export const enPct = (p: number | null): string => (p === null ? '—' : `${p.toFixed(1)}%`);
 
 /**
  * The report as text in the shape of Phụ lục 2 (section 1, per unit then in total), Vietnamese

@@ -43,6 +43,7 @@ import {
 import { foldName, normalizeUnitCode, numbered, personalLocalPart, unitAddress, unitCode } from './naming.js';
 import { buildDirectory, type Directory } from './directory.js';
 import { buildUsageReport, currentReportYear, regularSince, reportPeriod, type UsageReport } from './report.js';
+import { buildOperationsReport, lastEndedQuarter, parseQuarter, quarterPeriod, type OperationsReport } from './operations-report.js';
 
 /** Who is acting: a CLI user (super), a unit administrator, or a signed-in account. */
 export interface Actor {
@@ -219,6 +220,12 @@ export interface AccountService {
    * administrator its own unit; `year` defaults to the report due next.
    */
   usageReport(filter: { unit?: string | null; year?: number | null; regularDays?: number | null }, actor: Actor): Promise<UsageReport>;
+  /**
+   * R-OPS-2: the quarterly operations report (NA Đ10.2.e) of a calendar quarter, Vietnam time
+   * ("2026-Q3"; default the last quarter that has ended). The whole system's: system
+   * administrators only.
+   */
+  operationsReport(filter: { quarter?: string | null }, actor: Actor): Promise<OperationsReport>;
 
   addUnit(input: AddUnitInput, actor: Actor, ref?: string | null): Promise<Unit>;
   /** Rename a unit, or set its staff count or postal address (system administrators; audited `unit.update`). */
@@ -961,6 +968,40 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         accounts,
         signedIn,
         exports: exports.filter((e) => e.at < period.to).map((e) => ({ target: e.target, subUnits: e.details?.subUnits !== false, at: e.at })),
+      });
+    },
+
+    async operationsReport(filter, actor) {
+      requireAdmin(actor, 'lập báo cáo vận hành', 'make the operations report');
+      const now = clock.now();
+      const asked = filter.quarter?.trim() ? filter.quarter.trim() : null;
+      const quarter = asked === null ? lastEndedQuarter(now) : parseQuarter(asked);
+      if (quarter === null) {
+        throw new MailError('INVALID_INPUT', bi(`Quý "${asked}" không hợp lệ (ví dụ 2026-Q3)`, `"${asked}" is not a quarter (for example 2026-Q3)`));
+      }
+      const period = quarterPeriod(quarter, now);
+      if (!period) throw new MailError('INVALID_INPUT', bi(`Quý ${quarter.quarter} năm ${quarter.year} chưa bắt đầu`, `Q${quarter.quarter} ${quarter.year} has not begun`));
+      // The send log and sign-ins are kept sendLog.retentionDays: a quarter older than that would read as a quiet one.
+      const kept = new Date(now.getTime() - config.sendLog.retentionDays * 86_400_000);
+      if (period.from < kept) {
+        throw new MailError(
+          'INVALID_INPUT',
+          bi(
+            `Nhật ký gửi nhận và đăng nhập chỉ được giữ ${config.sendLog.retentionDays} ngày (sendLog.retentionDays): không còn đủ số liệu cho quý ${quarter.quarter} năm ${quarter.year}`,
+            `the send log and sign-ins are kept only ${config.sendLog.retentionDays} days (sendLog.retentionDays): the figures for Q${quarter.quarter} ${quarter.year} are no longer whole`,
+          ),
+        );
+      }
+      const [summary, accounts, queue] = await Promise.all([store.operationsSummary(period.from, period.to), store.listAccounts({}), store.listQueue()]);
+      return buildOperationsReport({
+        organization: config.organization.name,
+        hostname: config.organization.hostname,
+        period,
+        generatedAt: now,
+        summary,
+        accounts,
+        quota: config.quota,
+        queue,
       });
     },
 

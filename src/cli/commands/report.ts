@@ -3,16 +3,27 @@
  * (R-OPS-2): the yearly report on the management and use of official e-mail each unit sends the
  * province (NA Phụ lục 2). The figures: accounts/report.ts; who may read what: the account
  * service's `usageReport()`.
+ *
+ * `buudien report operations [--quarter YYYY-Qn] [--format text|csv|json]` (R-OPS-2, NA Đ10.2.e):
+ * the quarterly report on the system's operation (accounts/operations-report.ts).
  */
+import { operationsReportCsv, operationsReportJson, operationsReportText, type OperationsReport } from '../../accounts/operations-report.js';
 import { usageReportCsv, usageReportJson, usageReportText, type UsageReport } from '../../accounts/report.js';
 import { MailError, bi } from '../../lib/errors.js';
-import type { RegisterCommand } from '../context.js';
+import { terminalSafe, type RegisterCommand } from '../context.js';
 import { pickFormat } from '../formats.js';
 
 const FORMATS: Readonly<Record<string, (r: UsageReport) => string>> = {
   text: usageReportText,
   csv: usageReportCsv,
   json: usageReportJson,
+};
+
+const OPERATIONS_FORMATS: Readonly<Record<string, (r: OperationsReport) => string>> = {
+  // The refusals' examples are replies other servers wrote: nothing in them drives the terminal.
+  text: (r) => operationsReportText(r).split('\n').map(terminalSafe).join('\n'),
+  csv: operationsReportCsv,
+  json: operationsReportJson,
 };
 
 /** A whole number within [min, max] from an option, or the refusal naming it. */
@@ -42,6 +53,21 @@ export const register: RegisterCommand = (program, ctx) => {
       const regularDays = whole(opts.regularDays, '--regular-days', 1, 366);
       await ctx.withApp(async (app) => {
         const r = await ctx.accounts(app).usageReport({ unit: opts.org ?? null, year, regularDays }, ctx.actor());
+        ctx.io.stdout(render(r));
+      });
+    });
+
+  report
+    .command('operations')
+    .description(
+      'báo cáo quý đánh giá kết quả hoạt động của hệ thống (thư, từ chối, đăng nhập, quản trị, dung lượng, sao lưu) / the quarterly operations report (mail, refusals, sign-ins, administration, storage, backups)',
+    )
+    .option('--quarter <quarter>', 'quý, ví dụ 2026-Q3 (mặc định quý vừa kết thúc) / the quarter, e.g. 2026-Q3 (default: the last one ended)')
+    .option('--format <format>', 'text | csv | json', 'text')
+    .action(async (opts: { quarter?: string; format: string }) => {
+      const render = pickFormat(OPERATIONS_FORMATS, opts.format);
+      await ctx.withApp(async (app) => {
+        const r = await ctx.accounts(app).operationsReport({ quarter: opts.quarter ?? null }, ctx.actor());
         ctx.io.stdout(render(r));
       });
     });
