@@ -26,8 +26,12 @@
  *   and a one-time password is shown once.
  *
  * Routes: GET /admin (sign-in form or dashboard), GET /admin/usage.csv, GET /admin/directory.csv
- * (R-DIR-1, accounts/directory.ts: the unit's directory for its web portal), POST /admin/login,
- * /admin/logout, /admin/reset-password, /admin/suspend, /admin/restore.
+ * (R-DIR-1, accounts/directory.ts: the unit's directory for its web portal), GET
+ * /admin/report-year.{txt,csv} (R-OPS-2: the yearly report of NA Phụ lục 2, `?year=`; a unit
+ * administrator gets its own unit's, the one it sends the province), GET
+ * /admin/report-quarter.{txt,csv} (R-OPS-2: the quarterly operations report, `?quarter=2026-Q3`;
+ * system administrators), POST /admin/login, /admin/logout, /admin/reset-password,
+ * /admin/suspend, /admin/restore.
  */
 import type http from 'node:http';
 import type { BlockList } from 'node:net';
@@ -36,11 +40,13 @@ import { twoFactorMethod, type PortalAuthService } from '../auth/index.js';
 import type { Config } from '../config/schema.js';
 import { formatBytes } from '../lib/bytes.js';
 import { vietnamTime, type Clock } from '../lib/clock.js';
-import { bi, isMailError } from '../lib/errors.js';
+import { bi, isMailError, MailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Account, AccountKind, AccountState, Store } from '../store/port.js';
 import { csvDocument, type CsvCell } from '../lib/csv.js';
 import { directoryCsv } from '../accounts/directory.js';
+import { operationsReportCsv, operationsReportText } from '../accounts/operations-report.js';
+import { usageReportCsv, usageReportText } from '../accounts/report.js';
 import { accountFingerprint, csrfMatches, type AdminFlash, type AdminSession, type AdminSessionStore } from './admin-session.js';
 import { CODE_LABEL, CREDENTIAL_STATUS, esc, label, logRefusal, pair, noticeHtml, NOT_OVER_TLS, PORTAL_HEADERS, portalField, portalRequest, portalShell, readPortalForm, refusalNotice, type Notice, type PortalRequest } from './portal.js';
 
@@ -73,6 +79,10 @@ const ROUTES: Readonly<Record<string, readonly string[]>> = {
   '/admin': ['GET', 'HEAD'],
   '/admin/usage.csv': ['GET', 'HEAD'],
   '/admin/directory.csv': ['GET', 'HEAD'],
+  '/admin/report-year.txt': ['GET', 'HEAD'],
+  '/admin/report-year.csv': ['GET', 'HEAD'],
+  '/admin/report-quarter.txt': ['GET', 'HEAD'],
+  '/admin/report-quarter.csv': ['GET', 'HEAD'],
   '/admin/login': ['POST'],
   '/admin/logout': ['POST'],
   '/admin/reset-password': ['POST'],
@@ -339,6 +349,15 @@ ${twoFactor ? `<p><small>${pair('Quản trị viên phải bật xác thực hai
     return { session, admin };
   }
 
+  /** R-OPS-2: the yearly report (Phụ lục 2) for every administrator, the quarterly one for system administrators. */
+  function reportLinks(admin: Account, query: string): string {
+    const yearly = `<a href="${esc(`/admin/report-year.txt${query}`)}">văn bản / text</a>, <a href="${esc(`/admin/report-year.csv${query}`)}">CSV</a>`;
+    const quarterly = `<a href="/admin/report-quarter.txt">văn bản / text</a>, <a href="/admin/report-quarter.csv">CSV</a>`;
+    return `<p>${label(bi('Báo cáo năm về quản lý, sử dụng thư điện tử công vụ (Phụ lục 2)', 'Yearly report on the use of official e-mail (NA Phụ lục 2)'))}: ${yearly}${
+      admin.role === 'super' ? ` · ${label(bi('Báo cáo quý đánh giá hoạt động hệ thống (quý vừa kết thúc)', 'Quarterly operations report (the last quarter ended)'))}: ${quarterly}` : ''
+    }</p>`;
+  }
+
   async function dashboard(session: AdminSession, admin: Account, status: number, notice: Notice | undefined, unit: string, flash: AdminFlash | null = null): Promise<AdminAnswer> {
     let list: AccountView[] = [];
     let refused: Notice | undefined;
@@ -375,7 +394,7 @@ ${flash && notice ? noticeHtml(notice) : ''}
 ${noticeHtml(refused)}
 ${secret}
 ${filter}
-${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo cáo sử dụng (CSV) / Download the usage report (CSV)</a> · <a href="${esc(`/admin/directory.csv${query}`)}">Tải danh bạ (CSV) / Download the directory (CSV)</a></p>\n${tableHtml(session, admin, rows, unit)}`}`;
+${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo cáo sử dụng (CSV) / Download the usage report (CSV)</a> · <a href="${esc(`/admin/directory.csv${query}`)}">Tải danh bạ (CSV) / Download the directory (CSV)</a></p>\n${reportLinks(admin, query)}\n${tableHtml(session, admin, rows, unit)}`}`;
     return html(status, bi('Trang quản trị', 'Administration'), content);
   }
 
@@ -394,6 +413,13 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
       return text(401, bi('Hãy đăng nhập trang quản trị trước', 'Sign in to the administration page first'), cur.ended ? clearCookie : {});
     }
     const { session, admin } = cur;
+    if (route.startsWith('/admin/report-')) {
+      if (unit === null) {
+        refusing(400, 'malformed unit filter', { admin: admin.address });
+        return text(400, BAD_UNIT.text);
+      }
+      return reportDownload(admin, route, unit, url.searchParams);
+    }
     if (route === '/admin/usage.csv' || route === '/admin/directory.csv') {
       if (unit === null) {
         refusing(400, 'malformed unit filter', { admin: admin.address });
@@ -462,6 +488,48 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
         'x-content-type-options': 'nosniff',
       },
       body: csvDocument(cells),
+    };
+  }
+
+  /**
+   * R-OPS-2's reports as files: the yearly one (Phụ lục 2) for the units the administrator may
+   * read (`?unit=` narrows a system administrator's; `?year=`), the quarterly one (`?quarter=`) for
+   * system administrators. Rights and refusals are the account service's.
+   */
+  async function reportDownload(admin: Account, route: string, unit: string, params: URLSearchParams): Promise<AdminAnswer> {
+    const csv = route.endsWith('.csv');
+    const yearly = route.startsWith('/admin/report-year.');
+    const year = params.get('year')?.trim() ?? '';
+    const quarter = (params.get('quarter') ?? '').trim().slice(0, 20);
+    let body: string;
+    let name: string;
+    try {
+      if (yearly) {
+        if (year !== '' && !/^\d{4}$/.test(year)) throw new MailError('INVALID_INPUT', bi('Năm báo cáo phải là 4 chữ số', 'the report year must be 4 digits'));
+        const r = await accounts.usageReport({ unit: unit === '' ? null : unit, year: year === '' ? null : Number(year) }, actorOf(admin));
+        body = csv ? usageReportCsv(r) : usageReportText(r);
+        name = `buudien-bao-cao-nam-${r.period.year}-${unit === '' ? (admin.role === 'super' ? 'all' : 'unit') : unit}`;
+      } else {
+        const r = await accounts.operationsReport({ quarter: quarter === '' ? null : quarter }, actorOf(admin));
+        body = csv ? operationsReportCsv(r) : operationsReportText(r);
+        name = `buudien-bao-cao-quy-${r.period.year}-Q${r.period.quarter}`;
+      }
+    } catch (e) {
+      const r = refusalOf(e);
+      if (!r) throw e;
+      refusing(r.status, 'report refused', { admin: admin.address, route, unit: unit === '' ? null : unit, refusal: r.text });
+      return text(r.status, r.text);
+    }
+    log.info({ admin: admin.address, route, unit: unit === '' ? null : unit }, 'admin page: report downloaded');
+    return {
+      status: 200,
+      headers: {
+        'content-type': csv ? 'text/csv; charset=utf-8' : 'text/plain; charset=utf-8',
+        'content-disposition': `attachment; filename="${name.replace(/[^\w.-]/g, '_')}.${csv ? 'csv' : 'txt'}"`,
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      },
+      body,
     };
   }
 
