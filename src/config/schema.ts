@@ -399,6 +399,7 @@ export const configSchema = z
             { name: 'executables', action: 'reject' },
             { name: 'encrypted-archives', action: 'flag' },
             { name: 'attachment-size', action: 'reject' },
+            { name: 'classified', action: 'reject' },
             { name: 'malware', action: 'reject' },
             { name: 'spam', action: 'flag' },
             { name: 'auto-forward', action: 'flag' },

@@ -2,6 +2,7 @@
 import type { RuleFactory } from '../deps.js';
 import { attachmentSize } from './attachment-size.js';
 import { autoForward } from './auto-forward.js';
+import { classified } from './classified.js';
 import { encryptedArchives } from './encrypted-archives.js';
 import { executables } from './executables.js';
 import { malware } from './malware.js';
@@ -13,6 +14,7 @@ export const RULES: Readonly<Record<string, RuleFactory>> = Object.freeze({
   executables,
   'encrypted-archives': encryptedArchives,
   'attachment-size': attachmentSize,
+  classified,
   malware,
   spam,
   'auto-forward': autoForward,
