@@ -17,7 +17,7 @@
 import { formatBytes } from '../lib/bytes.js';
 import { vietnamTime } from '../lib/clock.js';
 import { csvDocument, type CsvCell } from '../lib/csv.js';
-import { effectiveQuotaBytes, type Account, type OperationsSummary, type QueueItem, type QuotaDefaults, type SendDirection, type SendOutcome } from '../store/port.js';
+import { effectiveQuotaBytes, type Account, type OperationsSummary, type QueueItem, type QuotaDefaults, type SendDirection, type SendLogRecord, type SendOutcome } from '../store/port.js';
 import { enPct, pct, vnDate, vnPct } from './report.js';
 
 const VN_MS = 7 * 3600_000;
@@ -73,21 +73,34 @@ export function quarterPeriod(q: Quarter, now: Date): QuarterPeriod | null {
 export const DIRECTIONS: readonly SendDirection[] = ['inbound', 'submission', 'outbound', 'local'];
 export const OUTCOMES: readonly SendOutcome[] = ['delivered', 'queued', 'deferred', 'bounced', 'rejected', 'quarantined'];
 
+/**
+ * What each direction's rows are (delivery/sendlog.ts): a user's mail to a colleague is a
+ * `submission` row delivered at once; `local` rows are the queue's deliveries to local
+ * recipients and the notices the server writes (DSNs).
+ */
 const DIRECTION_LABEL: Readonly<Record<SendDirection, readonly [string, string]>> = {
   inbound: ['Nhận từ bên ngoài (MX)', 'Received from outside (MX)'],
-  submission: ['Người dùng gửi (submission)', 'Sent by users (submission)'],
+  submission: ['Người dùng gửi', 'Sent by users'],
   outbound: ['Chuyển ra bên ngoài', 'Relayed to outside'],
-  local: ['Giao nội bộ', 'Delivered locally'],
+  local: ['Giao nội bộ qua hàng đợi và thư báo của hệ thống', "Local deliveries from the queue and the server's notices"],
 };
 
 const OUTCOME_LABEL: Readonly<Record<SendOutcome, readonly [string, string]>> = {
   delivered: ['đã giao', 'delivered'],
   queued: ['xếp hàng gửi đi', 'queued'],
-  deferred: ['hoãn (thử lại)', 'deferred'],
+  deferred: ['lượt hoãn (sẽ thử lại)', 'attempts deferred'],
   bounced: ['trả lại', 'bounced'],
   rejected: ['từ chối', 'rejected'],
   quarantined: ['cách ly', 'quarantined'],
 };
+
+/** A user's mail is delivered at once to colleagues and queued for outside. */
+const SUBMISSION_OUTCOME_LABEL: Partial<Record<SendOutcome, readonly [string, string]>> = {
+  delivered: ['giao ngay trong hệ thống', 'delivered within the system'],
+  queued: ['chuyển ra ngoài (vào hàng đợi)', 'queued for outside'],
+};
+
+const outcomeLabel = (d: SendDirection, o: SendOutcome): readonly [string, string] => (d === 'submission' ? SUBMISSION_OUTCOME_LABEL[o] : undefined) ?? OUTCOME_LABEL[o];
 
 /** Audit actions as the report names them; any other is shown as recorded. */
 const ACTION_LABEL: Readonly<Record<string, readonly [string, string]>> = {
@@ -131,11 +144,122 @@ export function actionLabel(action: string): readonly [string, string] {
 
 export interface MailRow {
   direction: SendDirection;
-  /** Recipients per outcome. */
-  outcomes: Record<SendOutcome, number>;
-  recipients: number;
+  /** Distinct messages (by Message-ID; a row without one is a message of its own) and their bytes, each message once. */
   messages: number;
   bytes: number;
+  /**
+   * Send-log rows per outcome: recipients, except `deferred`, which counts attempts put off (a
+   * recipient deferred twice and then delivered is two deferrals and one delivery).
+   */
+  outcomes: Record<SendOutcome, number>;
+  /** Recipients: the rows with an outcome other than deferred. */
+  recipients: number;
+}
+
+export interface Refusal {
+  outcome: SendOutcome;
+  code: number | null;
+  /** The enhanced status code ("5.1.1"), or null when the reply has none. */
+  status: string | null;
+  count: number;
+  /** The first line of the latest such reply, addresses' local parts hidden. */
+  example: string;
+}
+
+/** The kind of a send-log finding: "rule: action" of "rule: action detail", else its first word ("dkim=fail"). */
+export function findingKind(finding: string): string {
+  const f = finding.trim();
+  const i = f.indexOf(': ');
+  if (i > 0) {
+    const rest = f.slice(i + 2).trim();
+    const sp = rest.indexOf(' ');
+    return `${f.slice(0, i)}: ${sp >= 0 ? rest.slice(0, sp) : rest}`;
+  }
+  const sp = f.indexOf(' ');
+  return sp >= 0 ? f.slice(0, sp) : f;
+}
+
+/** A reply's first line, its enhanced status code (after the reply code a remote reply starts with), addresses' local parts hidden. */
+export function replyKind(text: string | null): { status: string | null; line: string } {
+  const line = (text ?? '').split('\n')[0]?.replace(/\r$/, '').trim() ?? '';
+  const m = /^([245]\.\d{1,3}\.\d{1,3})(?=\s|$)/.exec(line.replace(/^\d{3}[ -]/, ''));
+  const shown = line.replace(/[^\s<>"'(),;:[\]]+@(?=[A-Za-z0-9.-]+)/g, '…@').slice(0, 300);
+  return { status: m?.[1] ?? null, line: shown };
+}
+
+/** 53-bit FNV-1a style hash of a string: a message key that takes 8 bytes, not the string. */
+function key53(s: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  return (a >>> 0) * 2 ** 21 + ((b >>> 0) >>> 11);
+}
+
+const MAX_REFUSALS = 20;
+
+/**
+ * The mail figures of a period, from its send-log rows one at a time (store.scanSendLog): memory
+ * grows with the distinct messages (8 bytes each), senders and clients, not with the rows.
+ */
+export class MailTally {
+  private readonly dirs = new Map<SendDirection, { keys: Set<number>; bytes: number; outcomes: Record<SendOutcome, number> }>();
+  private readonly senders = new Set<string>();
+  private readonly clients = new Set<string>();
+  private readonly refusals = new Map<string, Refusal & { lastAt: number }>();
+  private readonly findings = new Map<string, number>();
+
+  add(r: SendLogRecord): void {
+    let d = this.dirs.get(r.direction);
+    if (!d) {
+      d = { keys: new Set(), bytes: 0, outcomes: zeroOutcomes() };
+      this.dirs.set(r.direction, d);
+    }
+    const key = key53(r.messageId ?? `#${r.id}`);
+    if (!d.keys.has(key)) {
+      d.keys.add(key);
+      d.bytes += r.size ?? 0;
+    }
+    d.outcomes[r.outcome] = (d.outcomes[r.outcome] ?? 0) + 1;
+    if (r.direction === 'submission' && r.account) this.senders.add(r.account);
+    if (r.direction === 'inbound' && r.clientIp) this.clients.add(r.clientIp);
+    if (r.outcome === 'rejected' || r.outcome === 'bounced' || r.outcome === 'deferred') {
+      const { status, line } = replyKind(r.text);
+      const k = `${r.outcome} ${r.code ?? ''} ${status ?? ''}`;
+      const seen = this.refusals.get(k);
+      const at = r.at.getTime();
+      if (!seen) this.refusals.set(k, { outcome: r.outcome, code: r.code, status, count: 1, example: line, lastAt: at });
+      else {
+        seen.count++;
+        if (at >= seen.lastAt) Object.assign(seen, { example: line, lastAt: at });
+      }
+    }
+    if (r.findings.length === 0) return;
+    for (const kind of new Set(r.findings.map(findingKind).filter((k) => k !== ''))) this.findings.set(kind, (this.findings.get(kind) ?? 0) + 1);
+  }
+
+  result(): OperationsReport['mail'] {
+    const rows = DIRECTIONS.map((direction): MailRow => {
+      const d = this.dirs.get(direction);
+      const outcomes = d?.outcomes ?? zeroOutcomes();
+      return {
+        direction,
+        messages: d?.keys.size ?? 0,
+        bytes: d?.bytes ?? 0,
+        outcomes,
+        recipients: OUTCOMES.filter((o) => o !== 'deferred').reduce((n, o) => n + outcomes[o], 0),
+      };
+    });
+    const refusals = [...this.refusals.values()]
+      .sort((a, b) => b.count - a.count || (a.code ?? 0) - (b.code ?? 0) || (a.status ?? '').localeCompare(b.status ?? ''))
+      .slice(0, MAX_REFUSALS)
+      .map(({ lastAt: _lastAt, ...x }) => x);
+    const findings = [...this.findings].map(([finding, count]) => ({ finding, count })).sort((a, b) => b.count - a.count || a.finding.localeCompare(b.finding));
+    return { rows, senders: this.senders.size, inboundClients: this.clients.size, refusals, findings };
+  }
 }
 
 export interface OperationsReport {
@@ -148,9 +272,13 @@ export interface OperationsReport {
     /** Signed-in accounts that sent mail, distinct client addresses that delivered to us. */
     senders: number;
     inboundClients: number;
-    refusals: OperationsSummary['refusals'];
-    findings: OperationsSummary['findings'];
+    /** The most frequent refusals, bounces and deferrals (at most 20) by outcome, reply code and status code. */
+    refusals: Refusal[];
+    /** Policy and sender-authentication findings by kind: rows (recipients) that carry one. */
+    findings: Array<{ finding: string; count: number }>;
   };
+  /** The send log's oldest row is later than the period's start (a new server, a restore): mail figures only from then. */
+  sendLogFrom: Date | null;
   signIns: {
     rows: Array<{ protocol: string; ok: number; failed: number; accounts: number }>;
     signedInAccounts: number;
@@ -159,7 +287,9 @@ export interface OperationsReport {
   administration: OperationsSummary['audit'];
   /** As the report was made. */
   accounts: {
+    /** Deleted accounts stay on record (their addresses are never reissued); `deletedWithData`: those whose mail is not purged yet. */
     byState: Record<Account['state'], number>;
+    deletedWithData: number;
     /** Active accounts per kind. */
     activeByKind: Record<Account['kind'], number>;
     /** Active personal accounts and those with a second factor (TOTP or SMS). */
@@ -167,7 +297,10 @@ export interface OperationsReport {
     twoFactor: number;
   };
   storage: {
+    /** The mail of the accounts not deleted (against their quotas). */
     usedBytes: number;
+    /** The mail of deleted accounts not purged yet: still on disk. */
+    deletedBytes: number;
     /** The quotas of the accounts not deleted, added up. */
     quotaBytes: number;
     /** Accounts at 90 % of their quota or more, and those full. */
@@ -184,6 +317,7 @@ export interface OperationsReportInput {
   period: QuarterPeriod;
   generatedAt: Date;
   summary: OperationsSummary;
+  mail: OperationsReport['mail'];
   accounts: readonly Account[];
   quota: QuotaDefaults;
   queue: readonly QueueItem[];
@@ -193,18 +327,6 @@ const zeroOutcomes = (): Record<SendOutcome, number> => ({ delivered: 0, queued:
 
 export function buildOperationsReport(input: OperationsReportInput): OperationsReport {
   const s = input.summary;
-  const rows = DIRECTIONS.map((direction): MailRow => {
-    const mine = s.mail.filter((m) => m.direction === direction);
-    const outcomes = zeroOutcomes();
-    for (const m of mine) outcomes[m.outcome] += m.recipients;
-    return {
-      direction,
-      outcomes,
-      recipients: mine.reduce((n, m) => n + m.recipients, 0),
-      messages: mine.reduce((n, m) => n + m.messages, 0),
-      bytes: mine.reduce((n, m) => n + m.bytes, 0),
-    };
-  });
   const protocols = [...new Set(s.signIns.map((r) => r.protocol))].sort();
   const signIns = protocols.map((protocol) => {
     const okRow = s.signIns.find((r) => r.protocol === protocol && r.ok);
@@ -219,8 +341,11 @@ export function buildOperationsReport(input: OperationsReportInput): OperationsR
   let quotaBytes = 0;
   let nearFull = 0;
   let full = 0;
+  let deletedWithData = 0;
+  let deletedBytes = 0;
   for (const a of input.accounts) {
     byState[a.state]++;
+    const used = s.usage.get(a.id) ?? 0;
     if (a.state === 'active') {
       activeByKind[a.kind]++;
       if (a.kind === 'personal') {
@@ -228,10 +353,13 @@ export function buildOperationsReport(input: OperationsReportInput): OperationsR
         if (a.totpSecret !== null || a.smsTwoFactor) twoFactor++;
       }
     }
-    if (a.state === 'deleted') continue;
-    const used = s.usage.get(a.id) ?? 0;
-    const quota = effectiveQuotaBytes(a, input.quota);
+    if (a.state === 'deleted') {
+      if (used > 0) deletedWithData++;
+      deletedBytes += used;
+      continue;
+    }
     usedBytes += used;
+    const quota = effectiveQuotaBytes(a, input.quota);
     quotaBytes += quota;
     if (quota > 0 && used >= quota) full++;
     else if (quota > 0 && used * 10 >= quota * 9) nearFull++;
@@ -242,11 +370,12 @@ export function buildOperationsReport(input: OperationsReportInput): OperationsR
     hostname: input.hostname,
     period: input.period,
     generatedAt: input.generatedAt,
-    mail: { rows, senders: s.senders, inboundClients: s.inboundClients, refusals: s.refusals, findings: s.findings },
+    mail: input.mail,
+    sendLogFrom: s.oldestSendLogAt !== null && s.oldestSendLogAt > input.period.from ? s.oldestSendLogAt : null,
     signIns: { rows: signIns, signedInAccounts: s.signedInAccounts },
     administration: s.audit,
-    accounts: { byState, activeByKind, activePeople, twoFactor },
-    storage: { usedBytes, quotaBytes, nearFull, full },
+    accounts: { byState, deletedWithData, activeByKind, activePeople, twoFactor },
+    storage: { usedBytes, deletedBytes, quotaBytes, nearFull, full },
     queue: { items: input.queue.length, recipients: input.queue.reduce((n, q) => n + q.recipients.length, 0), oldest },
     backups: { inPeriod: s.audit.find((a) => a.action === 'backup.create')?.count ?? 0, last: s.lastBackupAt },
   };
@@ -255,18 +384,29 @@ export function buildOperationsReport(input: OperationsReportInput): OperationsR
 /** Thousands grouped the Vietnamese way (1.234.567) and the English way (1,234,567). */
 const vn = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, '.');
 const en = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+/** A size with the Vietnamese decimal comma ("1,5 GB"), as the Vietnamese line writes its numbers. */
+const vnBytes = (n: number): string => formatBytes(n).replace('.', ',');
+/** "1 message", "2 messages". */
+const many = (n: number, one: string, other = `${one}s`): string => `${en(n)} ${n === 1 ? one : other}`;
+/** The last day of a whole period (its end is exclusive), or the time it was cut at. */
+const periodEnd = (p: QuarterPeriod): string => (p.partial ? vietnamTime(p.to) : vnDate(new Date(p.to.getTime() - 1)));
+
 /** The report as text: Vietnamese first, the English under each line. */
 export function operationsReportText(r: OperationsReport): string {
   const p = r.period;
-  const to = p.partial ? `${vietnamTime(p.to)} (chưa hết quý / quarter not over)` : vnDate(new Date(p.to.getTime() - 1));
   const out: string[] = [
     `BÁO CÁO đánh giá kết quả hoạt động của hệ thống Thư điện tử công vụ quý ${p.quarter} năm ${p.year}`,
     `Report on the operation of the official e-mail system, Q${p.quarter} ${p.year}`,
     `${r.organization} — ${r.hostname}`,
-    `Kỳ số liệu / Period: ${vnDate(p.from)} – ${to}`,
-    '',
-    '1. Thư điện tử (nhật ký gửi nhận, theo lượt người nhận) / Mail (send log, per recipient)',
+    `Kỳ số liệu / Period: ${vnDate(p.from)} – ${periodEnd(p)}${p.partial ? ' (chưa hết quý / quarter not over)' : ''}`,
   ];
+  if (r.sendLogFrom) {
+    out.push(
+      `Lưu ý: nhật ký gửi nhận chỉ có từ ${vietnamTime(r.sendLogFrom)}; số liệu thư trước thời điểm đó không có.`,
+      `Note: the send log begins ${vietnamTime(r.sendLogFrom)}; there are no mail figures before then.`,
+    );
+  }
+  out.push('', '1. Thư điện tử (theo nhật ký gửi nhận) / Mail (from the send log)');
   const line = (vi: string, enText: string): void => {
     out.push(`- ${vi}`, `  ${enText}`);
   };
@@ -274,8 +414,8 @@ export function operationsReportText(r: OperationsReport): string {
     const [vi, e] = DIRECTION_LABEL[m.direction];
     const parts = OUTCOMES.filter((o) => m.outcomes[o] > 0);
     line(
-      `${vi}: ${vn(m.messages)} thư, ${vn(m.recipients)} lượt người nhận, ${formatBytes(m.bytes)}${parts.length ? ` (${parts.map((o) => `${OUTCOME_LABEL[o][0]} ${vn(m.outcomes[o])}`).join(', ')})` : ''}`,
-      `${e}: ${en(m.messages)} messages, ${en(m.recipients)} recipients, ${formatBytes(m.bytes)}${parts.length ? ` (${parts.map((o) => `${OUTCOME_LABEL[o][1]} ${en(m.outcomes[o])}`).join(', ')})` : ''}`,
+      `${vi}: ${vn(m.messages)} thư, ${vnBytes(m.bytes)}, ${vn(m.recipients)} lượt người nhận${parts.length ? ` (${parts.map((o) => `${outcomeLabel(m.direction, o)[0]} ${vn(m.outcomes[o])}`).join(', ')})` : ''}`,
+      `${e}: ${many(m.messages, 'message')}, ${formatBytes(m.bytes)}, ${many(m.recipients, 'recipient')}${parts.length ? ` (${parts.map((o) => `${outcomeLabel(m.direction, o)[1]} ${en(m.outcomes[o])}`).join(', ')})` : ''}`,
     );
   }
   line(`Tài khoản đã gửi thư: ${vn(r.mail.senders)}; máy chủ bên ngoài đã gửi đến (địa chỉ IP): ${vn(r.mail.inboundClients)}`, `Accounts that sent mail: ${en(r.mail.senders)}; outside servers that delivered to us (IP addresses): ${en(r.mail.inboundClients)}`);
@@ -283,16 +423,19 @@ export function operationsReportText(r: OperationsReport): string {
   if (r.mail.refusals.length === 0) line('Không có.', 'None.');
   for (const x of r.mail.refusals) {
     const code = [x.code, x.status].filter((c) => c !== null).join(' ');
-    out.push(`- ${vn(x.count)} × ${OUTCOME_LABEL[x.outcome][0]} ${code} / ${en(x.count)} × ${OUTCOME_LABEL[x.outcome][1]} ${code}`.replace(/ +/g, ' '));
+    out.push(`- ${vn(x.count)} × ${OUTCOME_LABEL[x.outcome][0]} ${code} / ${en(x.count)} × ${OUTCOME_LABEL[x.outcome][1]} ${code}`.replace(/ +/g, ' ').trim());
     if (x.example !== '') out.push(`  ví dụ / e.g.: ${x.example}`);
   }
   out.push('', '3. Kiểm soát nội dung và xác thực người gửi (số lượt người nhận) / Content policy and sender authentication (recipients)');
   if (r.mail.findings.length === 0) line('Không có phát hiện nào.', 'No findings.');
-  for (const f of r.mail.findings) line(`${f.finding}: ${vn(f.count)}`, `${f.finding}: ${en(f.count)}`);
-  out.push('', '4. Đăng nhập / Sign-ins');
+  for (const f of r.mail.findings) out.push(`- ${vn(f.count)} × ${f.finding}`);
+  out.push('', '4. Đăng nhập (vào tài khoản có thật) / Sign-ins (to existing accounts)');
   if (r.signIns.rows.length === 0) line('Không có lượt đăng nhập nào.', 'No sign-ins.');
   for (const x of r.signIns.rows) {
-    line(`${x.protocol.toUpperCase()}: ${vn(x.ok)} thành công (${vn(x.accounts)} tài khoản), ${vn(x.failed)} thất bại`, `${x.protocol.toUpperCase()}: ${en(x.ok)} successful (${en(x.accounts)} accounts), ${en(x.failed)} failed`);
+    line(
+      `${x.protocol.toUpperCase()}: ${vn(x.ok)} thành công (${vn(x.accounts)} tài khoản), ${vn(x.failed)} thất bại`,
+      `${x.protocol.toUpperCase()}: ${en(x.ok)} successful (${many(x.accounts, 'account')}), ${en(x.failed)} failed`,
+    );
   }
   line(`Tài khoản có đăng nhập trong kỳ: ${vn(r.signIns.signedInAccounts)}`, `Accounts that signed in during the period: ${en(r.signIns.signedInAccounts)}`);
   out.push('', '5. Quản trị trong kỳ (nhật ký quản trị) / Administration during the period (audit log)');
@@ -306,19 +449,19 @@ export function operationsReportText(r: OperationsReport): string {
   const st = r.storage;
   out.push('', `6. Hiện trạng lúc lập báo cáo / As of the report: ${vietnamTime(r.generatedAt)}`);
   line(
-    `Tài khoản: ${vn(ac.byState.active)} đang hoạt động (cá nhân ${vn(ac.activeByKind.personal)}, đơn vị ${vn(ac.activeByKind.unit)}, quản trị ${vn(ac.activeByKind.admin)}), ${vn(ac.byState.suspended)} tạm khóa, ${vn(ac.byState.deleted)} đã khóa chờ xóa`,
-    `Accounts: ${en(ac.byState.active)} active (personal ${en(ac.activeByKind.personal)}, unit ${en(ac.activeByKind.unit)}, admin ${en(ac.activeByKind.admin)}), ${en(ac.byState.suspended)} suspended, ${en(ac.byState.deleted)} deleted awaiting removal`,
+    `Tài khoản: ${vn(ac.byState.active)} đang hoạt động (cá nhân ${vn(ac.activeByKind.personal)}, đơn vị ${vn(ac.activeByKind.unit)}, quản trị ${vn(ac.activeByKind.admin)}), ${vn(ac.byState.suspended)} tạm khóa, ${vn(ac.byState.deleted)} đã xóa (${vn(ac.deletedWithData)} còn dữ liệu chờ xóa hẳn)`,
+    `Accounts: ${en(ac.byState.active)} active (personal ${en(ac.activeByKind.personal)}, unit ${en(ac.activeByKind.unit)}, admin ${en(ac.activeByKind.admin)}), ${en(ac.byState.suspended)} suspended, ${en(ac.byState.deleted)} deleted (${en(ac.deletedWithData)} with mail awaiting purge)`,
   );
   const tf = pct(ac.twoFactor, ac.activePeople);
   line(`Xác thực hai yếu tố: ${vn(ac.twoFactor)}/${vn(ac.activePeople)} tài khoản cá nhân đang hoạt động (${vnPct(tf)})`, `Two-factor sign-in: ${en(ac.twoFactor)}/${en(ac.activePeople)} active personal accounts (${enPct(tf)})`);
   const used = pct(st.usedBytes, st.quotaBytes);
   line(
-    `Dung lượng: ${formatBytes(st.usedBytes)} / ${formatBytes(st.quotaBytes)} hạn mức (${vnPct(used)}); ${vn(st.nearFull)} hộp thư từ 90% hạn mức, ${vn(st.full)} hộp thư đầy`,
-    `Storage: ${formatBytes(st.usedBytes)} of ${formatBytes(st.quotaBytes)} in quotas (${enPct(used)}); ${en(st.nearFull)} mailboxes at 90% of their quota or more, ${en(st.full)} full`,
+    `Dung lượng: ${vnBytes(st.usedBytes)} / ${vnBytes(st.quotaBytes)} hạn mức (${vnPct(used)}); ${vn(st.nearFull)} hộp thư từ 90% hạn mức, ${vn(st.full)} hộp thư đầy; thư của tài khoản đã xóa chờ xóa hẳn: ${vnBytes(st.deletedBytes)}`,
+    `Storage: ${formatBytes(st.usedBytes)} of ${formatBytes(st.quotaBytes)} in quotas (${enPct(used)}); ${many(st.nearFull, 'mailbox', 'mailboxes')} at 90% of the quota or more, ${en(st.full)} full; mail of deleted accounts awaiting purge: ${formatBytes(st.deletedBytes)}`,
   );
   line(
     `Hàng đợi gửi đi: ${vn(r.queue.items)} thư, ${vn(r.queue.recipients)} người nhận${r.queue.oldest ? `, cũ nhất từ ${vietnamTime(r.queue.oldest)}` : ''}`,
-    `Outbound queue: ${en(r.queue.items)} messages, ${en(r.queue.recipients)} recipients${r.queue.oldest ? `, the oldest since ${vietnamTime(r.queue.oldest)}` : ''}`,
+    `Outbound queue: ${many(r.queue.items, 'message')}, ${many(r.queue.recipients, 'recipient')}${r.queue.oldest ? `, the oldest since ${vietnamTime(r.queue.oldest)}` : ''}`,
   );
   line(
     `Sao lưu: ${vn(r.backups.inPeriod)} lần trong kỳ; lần gần nhất ${r.backups.last ? vietnamTime(r.backups.last) : 'chưa có'}`,
@@ -330,6 +473,18 @@ export function operationsReportText(r: OperationsReport): string {
 
 export const OPERATIONS_REPORT_CSV_HEADER = ['Mục / Section', 'Chỉ tiêu / Item', 'Số liệu / Figure', 'Đơn vị tính / Unit'] as const;
 
+const STATE_LABEL: Readonly<Record<Account['state'], readonly [string, string]>> = {
+  active: ['đang hoạt động', 'active'],
+  suspended: ['tạm khóa', 'suspended'],
+  deleted: ['đã xóa', 'deleted'],
+};
+const KIND_LABEL: Readonly<Record<Account['kind'], readonly [string, string]>> = {
+  personal: ['cá nhân', 'personal'],
+  unit: ['đơn vị', 'unit'],
+  admin: ['quản trị', 'admin'],
+};
+const csvTime = (d: Date): string => vietnamTime(d).replace(' (UTC+7)', '');
+
 /** One figure a row (section, item, figure, unit), Excel-ready (lib/csv.ts). */
 export function operationsReportCsv(r: OperationsReport): string {
   const rows: CsvCell[][] = [[...OPERATIONS_REPORT_CSV_HEADER]];
@@ -337,30 +492,37 @@ export function operationsReportCsv(r: OperationsReport): string {
     rows.push([section, item, typeof figure === 'number' ? String(figure) : figure, unit]);
   };
   const p = r.period;
-  add('Kỳ / Period', 'Quý / Quarter', `${p.year}-Q${p.quarter}`, '');
-  add('Kỳ / Period', 'Từ / From (UTC+7)', vietnamTime(p.from).replace(' (UTC+7)', ''), '');
-  add('Kỳ / Period', p.partial ? 'Đến nay / So far (UTC+7)' : 'Đến / Until (UTC+7)', vietnamTime(p.to).replace(' (UTC+7)', ''), '');
+  const period = 'Kỳ / Period';
+  add(period, 'Quý / Quarter', `${p.year}-Q${p.quarter}`, '');
+  add(period, 'Từ ngày / From (UTC+7)', vnDate(p.from), '');
+  add(period, p.partial ? 'Đến lúc / Until (UTC+7, chưa hết quý / quarter not over)' : 'Đến hết ngày / Through (UTC+7)', p.partial ? csvTime(p.to) : periodEnd(p), '');
+  if (r.sendLogFrom) add(period, 'Nhật ký gửi nhận có từ / Send log begins (UTC+7)', csvTime(r.sendLogFrom), '');
   const mail = 'Thư / Mail';
   for (const m of r.mail.rows) {
     const [vi, e] = DIRECTION_LABEL[m.direction];
     add(mail, `${vi} / ${e}`, m.messages, 'thư / messages');
-    add(mail, `${vi} / ${e}`, m.recipients, 'người nhận / recipients');
     add(mail, `${vi} / ${e}`, m.bytes, 'byte / bytes');
-    for (const o of OUTCOMES) add(mail, `${vi}: ${OUTCOME_LABEL[o][0]} / ${e}: ${OUTCOME_LABEL[o][1]}`, m.outcomes[o], 'người nhận / recipients');
+    add(mail, `${vi} / ${e}`, m.recipients, 'người nhận / recipients');
+    for (const o of OUTCOMES) {
+      const [ovi, oen] = outcomeLabel(m.direction, o);
+      add(mail, `${vi}: ${ovi} / ${e}: ${oen}`, m.outcomes[o], o === 'deferred' ? 'lượt / attempts' : 'người nhận / recipients');
+    }
   }
   add(mail, 'Tài khoản đã gửi thư / Accounts that sent mail', r.mail.senders, 'tài khoản / accounts');
   add(mail, 'Máy chủ bên ngoài đã gửi đến / Outside servers that delivered to us', r.mail.inboundClients, 'địa chỉ IP / IP addresses');
   for (const x of r.mail.refusals) {
     const code = [x.code, x.status].filter((c) => c !== null).join(' ');
-    add('Lý do từ chối / Refusal reasons', `${OUTCOME_LABEL[x.outcome][0]} / ${OUTCOME_LABEL[x.outcome][1]} ${code}: ${x.example}`.trim(), x.count, 'người nhận / recipients');
+    add('Lý do từ chối / Refusal reasons', `${OUTCOME_LABEL[x.outcome][0]} / ${OUTCOME_LABEL[x.outcome][1]} ${code}: ${x.example}`.trim(), x.count, x.outcome === 'deferred' ? 'lượt / attempts' : 'người nhận / recipients');
   }
   for (const f of r.mail.findings) add('Kiểm soát nội dung / Content policy', f.finding, f.count, 'người nhận / recipients');
+  const signIns = 'Đăng nhập / Sign-ins';
   for (const x of r.signIns.rows) {
-    add('Đăng nhập / Sign-ins', `${x.protocol.toUpperCase()}: thành công / successful`, x.ok, 'lượt / sign-ins');
-    add('Đăng nhập / Sign-ins', `${x.protocol.toUpperCase()}: thất bại / failed`, x.failed, 'lượt / sign-ins');
-    add('Đăng nhập / Sign-ins', `${x.protocol.toUpperCase()}: tài khoản / accounts`, x.accounts, 'tài khoản / accounts');
+    const proto = x.protocol.toUpperCase();
+    add(signIns, `${proto}: thành công / successful`, x.ok, 'lượt / sign-ins');
+    add(signIns, `${proto}: thất bại / failed`, x.failed, 'lượt / sign-ins');
+    add(signIns, `${proto}: tài khoản / accounts`, x.accounts, 'tài khoản / accounts');
   }
-  add('Đăng nhập / Sign-ins', 'Tài khoản có đăng nhập / Accounts that signed in', r.signIns.signedInAccounts, 'tài khoản / accounts');
+  add(signIns, 'Tài khoản có đăng nhập / Accounts that signed in', r.signIns.signedInAccounts, 'tài khoản / accounts');
   for (const a of r.administration) {
     const [vi, e] = actionLabel(a.action);
     const item = vi === e ? a.action : `${vi} / ${e} (${a.action})`;
@@ -368,44 +530,54 @@ export function operationsReportCsv(r: OperationsReport): string {
     if (a.automatic > 0) add('Quản trị / Administration', `${item}: tự động / automatic`, a.automatic, 'lần / times');
   }
   const now = 'Hiện trạng / As of the report';
-  for (const s of ['active', 'suspended', 'deleted'] as const) add(now, `Tài khoản / Accounts: ${s}`, r.accounts.byState[s], 'tài khoản / accounts');
-  for (const k of ['personal', 'unit', 'admin'] as const) add(now, `Đang hoạt động / Active: ${k}`, r.accounts.activeByKind[k], 'tài khoản / accounts');
-  add(now, 'Xác thực hai yếu tố / Two-factor sign-in', r.accounts.twoFactor, 'tài khoản / accounts');
+  const accts = 'tài khoản / accounts';
+  for (const st of ['active', 'suspended', 'deleted'] as const) add(now, `Tài khoản ${STATE_LABEL[st][0]} / Accounts ${STATE_LABEL[st][1]}`, r.accounts.byState[st], accts);
+  add(now, 'Tài khoản đã xóa còn dữ liệu / Deleted accounts with mail awaiting purge', r.accounts.deletedWithData, accts);
+  for (const k of ['personal', 'unit', 'admin'] as const) add(now, `Đang hoạt động: ${KIND_LABEL[k][0]} / Active: ${KIND_LABEL[k][1]}`, r.accounts.activeByKind[k], accts);
+  add(now, 'Tài khoản cá nhân đang hoạt động / Active personal accounts', r.accounts.activePeople, accts);
+  add(now, 'trong đó có xác thực hai yếu tố / of them with two-factor sign-in', r.accounts.twoFactor, accts);
   add(now, 'Dung lượng đã dùng / Storage used', r.storage.usedBytes, 'byte / bytes');
   add(now, 'Tổng hạn mức / Quotas in all', r.storage.quotaBytes, 'byte / bytes');
+  add(now, 'Thư của tài khoản đã xóa chờ xóa hẳn / Mail of deleted accounts awaiting purge', r.storage.deletedBytes, 'byte / bytes');
   add(now, 'Hộp thư từ 90% hạn mức / Mailboxes at 90% or more', r.storage.nearFull, 'hộp thư / mailboxes');
   add(now, 'Hộp thư đầy / Full mailboxes', r.storage.full, 'hộp thư / mailboxes');
   add(now, 'Hàng đợi gửi đi / Outbound queue', r.queue.items, 'thư / messages');
+  add(now, 'Hàng đợi gửi đi: người nhận / Outbound queue: recipients', r.queue.recipients, 'người nhận / recipients');
+  add(now, 'Hàng đợi: thư cũ nhất từ / Queue: the oldest since (UTC+7)', r.queue.oldest ? csvTime(r.queue.oldest) : '', '');
   add(now, 'Sao lưu trong kỳ / Backups in the period', r.backups.inPeriod, 'lần / times');
-  add(now, 'Sao lưu gần nhất / Last backup (UTC+7)', r.backups.last ? vietnamTime(r.backups.last).replace(' (UTC+7)', '') : '', '');
+  add(now, 'Sao lưu gần nhất / Last backup (UTC+7)', r.backups.last ? csvTime(r.backups.last) : '', '');
   return csvDocument(rows);
 }
 
-/** `{ version: 1, organization, hostname, year, quarter, from, to, partial, generatedAt, mail, signIns, administration, accounts, storage, queue, backups }` (ISO 8601 times). */
+/**
+ * `{ version: 1, organization, hostname, year, quarter, from, to, partial, sendLogFrom, generatedAt, mail, signIns, administration, accounts, storage, queue, backups }`
+ * (ISO 8601 times; C1 controls, line separators and bidirectional overrides escaped as \uXXXX, so
+ * nothing an outside server wrote in a reply can drive a terminal that shows the JSON).
+ */
 export function operationsReportJson(r: OperationsReport): string {
   const p = r.period;
-  return (
-    JSON.stringify(
-      {
-        version: 1,
-        organization: r.organization,
-        hostname: r.hostname,
-        year: p.year,
-        quarter: p.quarter,
-        from: p.from.toISOString(),
-        to: p.to.toISOString(),
-        partial: p.partial,
-        generatedAt: r.generatedAt.toISOString(),
-        mail: r.mail,
-        signIns: r.signIns,
-        administration: r.administration,
-        accounts: r.accounts,
-        storage: r.storage,
-        queue: { ...r.queue, oldest: r.queue.oldest?.toISOString() ?? null },
-        backups: { ...r.backups, last: r.backups.last?.toISOString() ?? null },
-      },
-      null,
-      2,
-    ) + '\n'
+  const json = JSON.stringify(
+    {
+      version: 1,
+      organization: r.organization,
+      hostname: r.hostname,
+      year: p.year,
+      quarter: p.quarter,
+      from: p.from.toISOString(),
+      to: p.to.toISOString(),
+      partial: p.partial,
+      sendLogFrom: r.sendLogFrom?.toISOString() ?? null,
+      generatedAt: r.generatedAt.toISOString(),
+      mail: r.mail,
+      signIns: r.signIns,
+      administration: r.administration,
+      accounts: r.accounts,
+      storage: r.storage,
+      queue: { ...r.queue, oldest: r.queue.oldest?.toISOString() ?? null },
+      backups: { ...r.backups, last: r.backups.last?.toISOString() ?? null },
+    },
+    null,
+    2,
   );
+  return json.replace(/[\u0080-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) + '\n';
 }

@@ -43,7 +43,7 @@ import {
 import { foldName, normalizeUnitCode, numbered, personalLocalPart, unitAddress, unitCode } from './naming.js';
 import { buildDirectory, type Directory } from './directory.js';
 import { buildUsageReport, currentReportYear, regularSince, reportPeriod, type UsageReport } from './report.js';
-import { buildOperationsReport, lastEndedQuarter, parseQuarter, quarterPeriod, type OperationsReport } from './operations-report.js';
+import { buildOperationsReport, lastEndedQuarter, MailTally, parseQuarter, quarterPeriod, type OperationsReport } from './operations-report.js';
 
 /** Who is acting: a CLI user (super), a unit administrator, or a signed-in account. */
 export interface Actor {
@@ -992,6 +992,8 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
           ),
         );
       }
+      const tally = new MailTally();
+      await store.scanSendLog(period.from, period.to, (row) => tally.add(row));
       const [summary, accounts, queue] = await Promise.all([store.operationsSummary(period.from, period.to), store.listAccounts({}), store.listQueue()]);
       return buildOperationsReport({
         organization: config.organization.name,
@@ -999,6 +1001,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
         period,
         generatedAt: now,
         summary,
+        mail: tally.result(),
         accounts,
         quota: config.quota,
         queue,

@@ -418,7 +418,7 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
         refusing(400, 'malformed unit filter', { admin: admin.address });
         return text(400, BAD_UNIT.text);
       }
-      return reportDownload(admin, route, unit, url.searchParams);
+      return reportDownload(admin, route, unit, url.searchParams, method === 'GET');
     }
     if (route === '/admin/usage.csv' || route === '/admin/directory.csv') {
       if (unit === null) {
@@ -496,7 +496,7 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
    * read (`?unit=` narrows a system administrator's; `?year=`), the quarterly one (`?quarter=`) for
    * system administrators. Rights and refusals are the account service's.
    */
-  async function reportDownload(admin: Account, route: string, unit: string, params: URLSearchParams): Promise<AdminAnswer> {
+  async function reportDownload(admin: Account, route: string, unit: string, params: URLSearchParams, download: boolean): Promise<AdminAnswer> {
     const csv = route.endsWith('.csv');
     const yearly = route.startsWith('/admin/report-year.');
     const year = params.get('year')?.trim() ?? '';
@@ -508,8 +508,10 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
         if (year !== '' && !/^\d{4}$/.test(year)) throw new MailError('INVALID_INPUT', bi('Năm báo cáo phải là 4 chữ số', 'the report year must be 4 digits'));
         const r = await accounts.usageReport({ unit: unit === '' ? null : unit, year: year === '' ? null : Number(year) }, actorOf(admin));
         body = csv ? usageReportCsv(r) : usageReportText(r);
-        name = `buudien-bao-cao-nam-${r.period.year}-${unit === '' ? (admin.role === 'super' ? 'all' : 'unit') : unit}`;
+        // A unit administrator's file is named after its unit, so the province can tell them apart.
+        name = `buudien-bao-cao-nam-${r.period.year}-${unit !== '' ? unit : admin.role === 'super' ? 'all' : (r.rows[0]?.address ?? 'unit')}`;
       } else {
+        if (unit !== '') throw new MailError('INVALID_INPUT', bi('Báo cáo quý là của cả hệ thống: không lọc theo đơn vị', 'the quarterly report is the whole system’s: it takes no unit'));
         const r = await accounts.operationsReport({ quarter: quarter === '' ? null : quarter }, actorOf(admin));
         body = csv ? operationsReportCsv(r) : operationsReportText(r);
         name = `buudien-bao-cao-quy-${r.period.year}-Q${r.period.quarter}`;
@@ -520,7 +522,7 @@ ${refused ? '' : `${totalsHtml(rows)}\n<p><a href="${esc(csvHref)}">Tải báo c
       refusing(r.status, 'report refused', { admin: admin.address, route, unit: unit === '' ? null : unit, refusal: r.text });
       return text(r.status, r.text);
     }
-    log.info({ admin: admin.address, route, unit: unit === '' ? null : unit }, 'admin page: report downloaded');
+    if (download) log.info({ admin: admin.address, route, unit: unit === '' ? null : unit }, 'admin page: report downloaded');
     return {
       status: 200,
       headers: {

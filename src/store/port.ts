@@ -382,35 +382,24 @@ export interface SignInEntry {
 }
 
 /**
- * R-OPS-2's quarterly operations report: the records of [from, to) counted in the store, read in
- * one snapshot. Send-log rows are per recipient.
+ * R-OPS-2's quarterly operations report: the sign-ins and audit of [from, to) counted in the
+ * store, with usage now, read in one snapshot (the send log is read with scanSendLog).
  */
 export interface OperationsSummary {
-  /** Per direction and outcome: recipients, distinct messages (by Message-ID; a row without one is a message of its own) and bytes. */
-  mail: Array<{ direction: SendDirection; outcome: SendOutcome; recipients: number; messages: number; bytes: number }>;
-  /** Signed-in accounts that sent (submission rows with an account), and distinct client addresses of inbound mail. */
-  senders: number;
-  inboundClients: number;
   /**
-   * Refused, bounced and deferred rows by outcome, reply code and enhanced status code ("5.1.1"),
-   * most frequent first (at most 20), each with the first line of its latest reply as an example.
+   * Sign-ins per protocol, successful or not, by the accounts themselves (a delegate's to a unit
+   * mailbox once, as the delegate's), and how many accounts. A record holds a UTC day's alike
+   * sign-ins and counts in each period its span meets.
    */
-  refusals: Array<{ outcome: SendOutcome; code: number | null; status: string | null; count: number; example: string }>;
-  /**
-   * Policy and sender-authentication findings by kind, with how many rows carry one: "rule: action"
-   * ("executables: reject ho-so.exe" counts as "executables: reject") or the first word ("dkim=fail").
-   */
-  findings: Array<{ finding: string; count: number }>;
-  /** Sign-ins per protocol, successful or not (a record counts each of its alike sign-ins), and how many accounts. */
   signIns: Array<{ protocol: SignInEntry['protocol']; ok: boolean; count: number; accounts: number }>;
-  /** Accounts with a successful sign-in of their own. */
+  /** Accounts with a successful sign-in of their own (as accountsSignedIn counts them). */
   signedInAccounts: number;
   /** Audit entries per action; `automatic` of them by the server's own jobs (actors named "system:…"). */
   audit: Array<{ action: string; count: number; automatic: number }>;
   /** The last `backup.create` entry ever, and the oldest send-log row kept (null when none). */
   lastBackupAt: Date | null;
   oldestSendLogAt: Date | null;
-  /** Each account's bytes in use now. */
+  /** Each account's bytes in use now (deleted accounts not yet purged too). */
   usage: Map<number, number>;
 }
 
@@ -707,6 +696,12 @@ export interface Store {
   logSend(entries: SendLogEntry[]): Promise<void>;
   searchSendLog(q: SendLogQuery): Promise<SendLogRecord[]>;
   pruneSendLog(before: Date): Promise<number>;
+  /**
+   * Every send-log row of [from, to) in time order, to `visit` (findings that are not a list of
+   * strings read as none). Read a page at a time with other work in between: not one snapshot.
+   * Returns the rows visited.
+   */
+  scanSendLog(from: Date, to: Date, visit: (row: SendLogRecord) => void): Promise<number>;
 
   // sign-in history (R-AUTH-5)
   recordSignIn(entry: SignInEntry): Promise<void>;
@@ -716,7 +711,7 @@ export interface Store {
   signedInFrom(accountId: number, network: string, since: Date): Promise<boolean>;
   /** The accounts with a successful sign-in of their own (not a delegate's for them) in [from, to). */
   accountsSignedIn(from: Date, to: Date): Promise<Set<number>>;
-  /** R-OPS-2: the send log, sign-ins and audit of [from, to) counted, with usage now (OperationsSummary). */
+  /** R-OPS-2: the sign-ins and audit of [from, to) counted, with usage now (OperationsSummary). */
   operationsSummary(from: Date, to: Date): Promise<OperationsSummary>;
   pruneSignIns(before: Date): Promise<number>;
 

@@ -42,6 +42,7 @@ describe('GET /admin/report-year and /admin/report-quarter', () => {
     expect(res.headers.get('content-type')).toBe(`text/${type}; charset=utf-8`);
     expect(res.headers.get('content-disposition')).toBe(`attachment; filename="${name}"`);
     expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     return Buffer.from(await res.arrayBuffer()).toString('utf8');
   }
 
@@ -62,13 +63,14 @@ describe('GET /admin/report-year and /admin/report-quarter', () => {
 
   it('a unit administrator downloads its own unit’s yearly report, not another unit’s, and no quarterly report', async () => {
     const cookie = await signIn('qtv.xaa', secrets.qtvA);
-    const text = await file(await get('/admin/report-year.txt', cookie), 'plain', 'buudien-bao-cao-nam-2026-unit.txt');
+    const text = await file(await get('/admin/report-year.txt', cookie), 'plain', 'buudien-bao-cao-nam-2026-xaa.txt');
     expect(text).toMatch(/^BÁO CÁO Tình hình quản lý và sử dụng hệ thống Thư điện tử công vụ năm 2026\n/);
     expect(text).toContain('Đơn vị / Unit: Xã An Hòa (xaa)');
     expect(text).toContain('cấp phát tài khoản thư điện tử công vụ: 2/4. Đạt tỷ lệ: 50,0%');
     expect(text).not.toContain('Xã Bình Minh');
-    const csv = await file(await get('/admin/report-year.csv?year=2026', cookie), 'csv', 'buudien-bao-cao-nam-2026-unit.csv');
+    const csv = await file(await get('/admin/report-year.csv?year=2026', cookie), 'csv', 'buudien-bao-cao-nam-2026-xaa.csv');
     expect(csv.split('\r\n').slice(1, -1).map((l) => l.split(',').slice(0, 4).join(','))).toEqual(['Xã An Hòa,xaa,4,2', 'Tổng cộng / Total,,4,2']);
+    expect(await file(await get('/admin/report-year.txt?unit=xaa', cookie), 'plain', 'buudien-bao-cao-nam-2026-xaa.txt')).toBe(text);
     const other = await get('/admin/report-year.txt?unit=xab', cookie);
     expect(other.status).toBe(403);
     expect(await other.text()).toMatch(/^\S.* \/ \S.*\n$/);
@@ -95,7 +97,7 @@ describe('GET /admin/report-year and /admin/report-quarter', () => {
     // By default the last quarter ended.
     const q3 = await file(await get('/admin/report-quarter.csv', cookie), 'csv', 'buudien-bao-cao-quy-2026-Q3.csv');
     expect(q3.split('\r\n')).toContain('Kỳ / Period,Quý / Quarter,2026-Q3,');
-    for (const bad of ['/admin/report-quarter.txt?quarter=2026-Q9', '/admin/report-year.txt?year=20x6', `/admin/report-year.txt?unit=${'x'.repeat(100)}`]) {
+    for (const bad of ['/admin/report-quarter.txt?quarter=2026-Q9', '/admin/report-quarter.txt?unit=xab', '/admin/report-year.txt?year=20x6', `/admin/report-year.txt?unit=${'x'.repeat(100)}`]) {
       const res = await get(bad, cookie);
       expect(res.status, bad).toBe(400);
       expect(await res.text()).toMatch(/^\S.* \/ \S.*\n$/);
@@ -107,6 +109,9 @@ describe('GET /admin/report-year and /admin/report-quarter', () => {
   });
 
   it('without a session it is refused; only GET and HEAD are answered', async () => {
+    const cookie = await signIn('sa', secrets.sa);
+    const head = await fetch(`${base}/admin/report-quarter.csv`, { method: 'HEAD', headers: { cookie: `buudien_admin=${cookie}` } });
+    expect([head.status, head.headers.get('content-type'), head.headers.get('x-content-type-options'), await head.text()]).toEqual([200, 'text/csv; charset=utf-8', 'nosniff', '']);
     for (const path of ['/admin/report-year.txt', '/admin/report-quarter.csv']) {
       expect((await get(path, null)).status).toBe(401);
       expect((await fetch(`${base}${path}`, { method: 'POST' })).status).toBe(405);

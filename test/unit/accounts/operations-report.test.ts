@@ -5,7 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildOperationsReport, lastEndedQuarter, operationsReportText, parseQuarter, quarterOf, quarterPeriod } from '../../../src/accounts/operations-report.js';
+import { buildOperationsReport, findingKind, lastEndedQuarter, MailTally, operationsReportJson, operationsReportText, parseQuarter, quarterOf, quarterPeriod } from '../../../src/accounts/operations-report.js';
 import { createAccountService, superActor, type AccountService } from '../../../src/accounts/service.js';
 import { configFrom } from '../../../src/config/load.js';
 import { ManualClock } from '../../../src/lib/clock.js';
@@ -104,8 +104,10 @@ describe('the report from the store', () => {
     const r = await svc.operationsReport({ quarter: '2026-Q3' }, root);
     expect([r.period.year, r.period.quarter, r.period.partial]).toEqual([2026, 3, false]);
     const inbound = r.mail.rows.find((x) => x.direction === 'inbound');
-    expect(inbound).toMatchObject({ recipients: 6, messages: 5, bytes: 2100, outcomes: { delivered: 4, rejected: 2 } });
-    expect(r.mail.rows.find((x) => x.direction === 'outbound')?.outcomes.deferred).toBe(1);
+    // m2's two recipients are one message, its bytes counted once; each refused transaction without a Message-ID is one.
+    expect(inbound).toMatchObject({ recipients: 6, messages: 5, bytes: 1600, outcomes: { delivered: 4, rejected: 2 } });
+    // A deferral is an attempt, not a recipient.
+    expect(r.mail.rows.find((x) => x.direction === 'outbound')).toMatchObject({ recipients: 0, messages: 1, outcomes: { deferred: 1 } });
     expect([r.mail.senders, r.mail.inboundClients]).toEqual([1, 1]);
     expect(r.mail.refusals).toEqual([
       { outcome: 'rejected', code: 550, status: '5.7.1', count: 2, example: '5.7.1 tệp "c.scr" / file "c.scr"' },
@@ -127,6 +129,45 @@ describe('the report from the store', () => {
     expect(q4.signIns.rows).toEqual([{ protocol: 'pop3', ok: 1, failed: 0, accounts: 1 }]);
   });
 
+  it('outbound retries are attempts of one message; remote replies are grouped by their status code with addresses hidden; sign-ins spanning the quarter’s start count in both', async () => {
+    const svc = await open();
+    const out = (at: string, patch: Partial<SendLogEntry>) => entry(at, { direction: 'outbound', sender: 'longnv@example.gov.vn', clientIp: null, size: 700, ...patch });
+    await store.logSend([
+      // Deferred twice, then delivered: one message, one recipient, two deferrals.
+      out('2026-08-01T00:00:00Z', { messageId: '<r@x>', recipient: 'a@example.org', outcome: 'deferred', code: 451, text: '451 4.7.1 <a@example.org>: greylisted' }),
+      out('2026-08-01T00:10:00Z', { messageId: '<r@x>', recipient: 'a@example.org', outcome: 'deferred', code: 451, text: '451 4.7.1 <a@example.org>: greylisted' }),
+      out('2026-08-01T00:40:00Z', { messageId: '<r@x>', recipient: 'a@example.org', outcome: 'delivered', code: 250, text: '250 2.0.0 ok' }),
+      // The same message to two more: one unknown there, one refused as spam (as the queue records them: code first).
+      out('2026-08-01T00:40:00Z', { messageId: '<r@x>', recipient: 'b@example.org', outcome: 'bounced', code: 550, text: '550 5.1.1 <nguoi.nhan@example.org>: user unknown' }),
+      out('2026-08-01T00:40:00Z', { messageId: '<r@x>', recipient: 'c@example.org', outcome: 'bounced', code: 550, text: '550 5.7.1 message looks like spam' }),
+      // A reply with no status code, one a number in the text must not be taken for.
+      out('2026-08-02T00:00:00Z', { messageId: '<s@x>', recipient: 'd@example.org', outcome: 'deferred', code: 421, text: '421 try again in 4.5 hours' }),
+    ]);
+    await svc.addUnit({ name: 'Sở Tài chính' }, root);
+    const a = (await svc.addAccount({ fullName: 'Nguyễn Văn Long', unit: 'stc' }, root)).account;
+    const unitBox = (await svc.addAccount({ fullName: 'Sở Tài chính', unit: 'stc', kind: 'unit' }, root)).account;
+    const signIn = (at: string, via: string | null = null, accountId = a.id) =>
+      store.recordSignIn({ accountId, at: new Date(at), protocol: 'imap', ip: '10.0.0.1', network: '10.0.0.0/24', ok: true, method: 'password', appPasswordId: null, reason: null, via });
+    // One UTC day's record: 16:00 UTC is still 30 September in Vietnam, 18:00 UTC already 1 October.
+    await signIn('2026-09-30T16:00:00Z');
+    await signIn('2026-09-30T18:00:00Z');
+    // A delegate's sign-in to the unit mailbox: counted once, as the delegate's own (the delegate's row is the first one).
+    await signIn('2026-08-05T01:00:00Z', a.address, unitBox.id);
+    clock.advance(1000);
+    const q3 = await svc.operationsReport({ quarter: '2026-Q3' }, root);
+    expect(q3.mail.rows.find((x) => x.direction === 'outbound')).toMatchObject({ messages: 2, bytes: 1400, recipients: 3, outcomes: { delivered: 1, bounced: 2, deferred: 3 } });
+    expect(q3.mail.refusals).toEqual([
+      { outcome: 'deferred', code: 451, status: '4.7.1', count: 2, example: '451 4.7.1 <…@example.org>: greylisted' },
+      { outcome: 'deferred', code: 421, status: null, count: 1, example: '421 try again in 4.5 hours' },
+      { outcome: 'bounced', code: 550, status: '5.1.1', count: 1, example: '550 5.1.1 <…@example.org>: user unknown' },
+      { outcome: 'bounced', code: 550, status: '5.7.1', count: 1, example: '550 5.7.1 message looks like spam' },
+    ]);
+    expect(q3.signIns.rows).toEqual([{ protocol: 'imap', ok: 2, failed: 0, accounts: 1 }]);
+    expect(q3.signIns.signedInAccounts).toBe(1);
+    const q4 = await svc.operationsReport({ quarter: '2026-Q4' }, root);
+    expect(q4.signIns.signedInAccounts).toBe(1);
+  });
+
   it('is the whole system’s: a unit administrator or a user is refused; so is a quarter older than the send log keeps', async () => {
     const svc = await open();
     const stc = await svc.addUnit({ name: 'Sở Tài chính' }, root);
@@ -141,11 +182,6 @@ describe('the report from the store', () => {
 
 describe('buildOperationsReport: the state figures', () => {
   const summary = (usage: Array<[number, number]>): OperationsSummary => ({
-    mail: [],
-    senders: 0,
-    inboundClients: 0,
-    refusals: [],
-    findings: [],
     signIns: [],
     signedInAccounts: 0,
     audit: [{ action: 'account.suspend', count: 3, automatic: 2 }, { action: 'something.new', count: 1, automatic: 0 }],
@@ -164,6 +200,7 @@ describe('buildOperationsReport: the state figures', () => {
       hostname: 'mail.example.gov.vn',
       period,
       generatedAt: clock.now(),
+      mail: new MailTally().result(),
       summary: summary([
         [1, 1.9 * GB],
         [2, 2 * GB],
@@ -176,6 +213,7 @@ describe('buildOperationsReport: the state figures', () => {
         acct(3, { kind: 'personal', state: 'suspended' }),
         acct(4, { kind: 'unit', state: 'deleted' }),
         acct(5, { kind: 'personal' }),
+        acct(6, { kind: 'personal', state: 'deleted' }),
       ],
       quota: { personalBytes: 2 * GB, unitBytes: 10 * GB, adminBytes: 2 * GB },
       queue: [
@@ -183,9 +221,9 @@ describe('buildOperationsReport: the state figures', () => {
         { createdAt: new Date('2026-11-13T00:00:00Z'), recipients: ['c@x'] },
       ] as never,
     });
-    expect(r.accounts).toEqual({ byState: { active: 3, suspended: 1, deleted: 1 }, activeByKind: { personal: 3, unit: 0, admin: 0 }, activePeople: 3, twoFactor: 2 });
-    // 1.9 of 2 GB is near full, 2 of 2 full; the deleted unit's 9 GB is not counted.
-    expect(r.storage).toEqual({ usedBytes: 4.4 * GB, quotaBytes: 8 * GB, nearFull: 1, full: 1 });
+    expect(r.accounts).toEqual({ byState: { active: 3, suspended: 1, deleted: 2 }, deletedWithData: 1, activeByKind: { personal: 3, unit: 0, admin: 0 }, activePeople: 3, twoFactor: 2 });
+    // 1.9 of 2 GB is near full, 2 of 2 full; the deleted unit's 9 GB, still on disk, apart.
+    expect(r.storage).toEqual({ usedBytes: 4.4 * GB, deletedBytes: 9 * GB, quotaBytes: 8 * GB, nearFull: 1, full: 1 });
     expect(r.queue).toEqual({ items: 2, recipients: 3, oldest: new Date('2026-11-13T00:00:00Z') });
     const text = operationsReportText(r);
     expect(text).toContain('- Tạm khóa tài khoản: 3 (tự động 2)\n  Accounts suspended: 3 (automatic 2)\n');
@@ -193,5 +231,25 @@ describe('buildOperationsReport: the state figures', () => {
     expect(text).toContain('- something.new: 1\n  something.new: 1\n');
     expect(text).toContain('- Xác thực hai yếu tố: 2/3 tài khoản cá nhân đang hoạt động (66,6%)');
     expect(text).toContain('1 hộp thư từ 90% hạn mức, 1 hộp thư đầy');
+    expect(text).toContain('Dung lượng: 4,4 GB / 8,0 GB hạn mức (55,0%); 1 hộp thư từ 90% hạn mức, 1 hộp thư đầy; thư của tài khoản đã xóa chờ xóa hẳn: 9,0 GB');
+    expect(text).toContain('2 đã xóa (1 còn dữ liệu chờ xóa hẳn)');
+  });
+
+  it('finding kinds, and JSON that carries no control characters of a remote reply', () => {
+    expect(['executables: reject ho-so.exe', 'spf=fail', 'dkim=fail (example.org)', '  classified: flag x ', 'rule:nospace', ''].map(findingKind)).toEqual([
+      'executables: reject',
+      'spf=fail',
+      'dkim=fail',
+      'classified: flag',
+      'rule:nospace',
+      '',
+    ]);
+    const tally = new MailTally();
+    tally.add({ id: 1, at: new Date('2026-08-01T00:00:00Z'), direction: 'outbound', sender: 'a@example.gov.vn', recipient: 'b@example.org', clientIp: null, account: null, messageId: '<m@x>', size: 10, outcome: 'bounced', code: 550, text: '550 5.1.1 \u009b31m\u202eevil', findings: [] });
+    const period = quarterPeriod({ year: 2026, quarter: 3 }, clock.now());
+    if (!period) throw new Error('no period');
+    const json = operationsReportJson(buildOperationsReport({ organization: 'Sở', hostname: 'h', period, generatedAt: clock.now(), summary: summary([]), mail: tally.result(), accounts: [], quota: { personalBytes: GB, unitBytes: GB, adminBytes: GB }, queue: [] }));
+    expect(json).toContain('550 5.1.1 \\u009b31m\\u202eevil');
+    expect(JSON.parse(json).mail.refusals[0].example).toBe('550 5.1.1 \u009b31m\u202eevil');
   });
 });
