@@ -5,6 +5,11 @@
 
 const INVISIBLE = /[\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF\u00AD\u0000-\u001F\u007F]/g;
 
+/** Text as it reads on screen: NFKC (fullwidth brackets are brackets), zero-width, bidi and control marks out. */
+export function visibleText(text: string): string {
+  return text.normalize('NFKC').replace(INVISIBLE, '');
+}
+
 /** The name Windows would save: the last path segment, invisible marks out, trailing dots/spaces gone. */
 export function windowsName(name: string): string {
   let n = name.normalize('NFKC').replace(INVISIBLE, '');

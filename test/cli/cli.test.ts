@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/lib/clock.js';
@@ -252,6 +252,20 @@ describe('buudien (in-process)', () => {
     });
     expect(again.code).toBe(0);
     expect(again.stdout).not.toMatch(/one-time password/);
+  });
+
+  it('serve: warns when policy.rules leaves out the classified rule (R-POL-6), not when it lists it', async () => {
+    const run = async (rules: string): Promise<string> => {
+      const config = setup(`policy:\n  rules:\n${rules}`);
+      writeFileSync(config, readFileSync(config, 'utf8').replace('level: silent', 'level: warn'));
+      let stop: (s: string) => void = () => undefined;
+      const stopped = new Promise<string>((resolve) => (stop = resolve));
+      const r = await cli(['serve', '--config', config], { waitForStop: () => stopped, stdout: (t) => (t.includes('server running') ? stop('test') : undefined) });
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    expect(await run('    - { name: executables, action: reject }\n')).toContain('policy.rules does not list the rule classified');
+    expect(await run('    - { name: classified, action: off }\n')).not.toContain('does not list the rule classified');
   });
 
   it('help exits 0', async () => {

@@ -27,14 +27,14 @@ describe('R-POL-6 classified material (default: reject)', () => {
   it('refuses a marked subject over MX and a marked file name on submission; stores nothing; logs the finding', async () => {
     const inbound = await send(app, mimeMessage({ subject: subject('TỐI MẬT - Kế hoạch bảo vệ') }));
     expect(inbound.code).toBe(550);
-    expect(inbound.response).toMatch(/^550 5\.7\.1 Thư bị từ chối: tiêu đề thư mang dấu độ mật "TỐI MẬT"; tài liệu bí mật nhà nước không được gửi, nhận qua thư điện tử\..* \/ Message refused: the subject carries the secrecy mark "TỐI MẬT"/);
+    expect(inbound.response).toMatch(/^550 5\.7\.1 Thư bị từ chối: tiêu đề mang dấu độ mật "TỐI MẬT"; tài liệu mật không được gửi qua thư điện tử\..* \/ Message refused: the subject bears the secrecy mark "TỐI MẬT"/);
     const submitted = await send(
       app,
       mimeMessage({ from: 'longnv@example.gov.vn', to: 'lanht@example.gov.vn', subject: 'Gui anh tai lieu', attachments: [{ name: 'Tuyet_mat_KH2026.docx', data: 'PK' }] }),
       { submission: 'longnv', from: 'longnv@example.gov.vn', to: ['lanht@example.gov.vn'] },
     );
     expect(submitted.code).toBe(550);
-    expect(submitted.response).toContain('tên tệp "Tuyet_mat_KH2026.docx" mang dấu độ mật "Tuyet_mat"');
+    expect(submitted.response).toContain('tệp "Tuyet_mat_KH2026.docx" mang dấu độ mật "Tuyet_mat"');
     expect(await mailboxMessages(app.store, longnv.id)).toEqual([]);
     expect(await mailboxMessages(app.store, lanht.id)).toEqual([]);
     const log = await app.store.searchSendLog({ recipient: 'lanht@example.gov.vn' });

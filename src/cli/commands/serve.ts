@@ -44,6 +44,10 @@ export const register: RegisterCommand = (program, ctx) => {
         await app.stop();
         throw e;
       }
+      // A config written before the rule existed lists its own rules without it: say so (R-POL-6).
+      if (!config.policy.rules.some((r) => r.name === 'classified')) {
+        log.warn("policy.rules does not list the rule classified: mail bearing a secrecy mark is not checked (R-POL-6); add { name: classified, action: reject }, or action off to keep it off knowingly");
+      }
       if (config.backup.dir === null) log.warn('backup.dir is not set: no scheduled backups (R-OPS-1 asks for weekly backups to another storage device)');
       const scheduler = startScheduler({
         jobs: JOBS.filter((j) => j.enabled?.(config) ?? true),

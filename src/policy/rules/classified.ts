@@ -1,87 +1,126 @@
 /**
  * R-POL-6: state secrets do not travel by e-mail (NA Đ11.9, NB Đ14.3). The Law on the Protection
  * of State Secrets marks a secret document with its degree — "Mật", "Tối mật" or "Tuyệt mật" —
- * and that mark is what a sender copies into the subject or the file name. A message that carries
- * one is refused by default (the sender is told why and what to do if it is no secret), or
- * quarantined or flagged by config.
+ * and that stamp is what a sender copies into the subject or the file name. A message that
+ * carries one is refused by default (the sender is told why and what to do if it is no secret),
+ * or quarantined or flagged by config.
  *
- * What counts as a mark (Unicode NFC, any case, never part of a longer word):
- * - "Tối mật" and "Tuyệt mật" anywhere in the subject or a file name ("Tối_mật", "TUYỆT-MẬT.pdf");
- * - "Mật" alone only where it stands as a stamp: in brackets, parentheses or quotes ("[MẬT]",
- *   "(Mật)"), or leading the subject followed by ":" or a dash ("MẬT: Báo cáo…"), or as the value
- *   of the document's "Độ mật:" field — never in "bảo mật", "mật khẩu", "bí mật", "mật mã";
- * - in a file name without any Vietnamese letters, the same written without diacritics ("Tuyet_mat",
- *   "[MAT]"), as names often are.
- * Where: the subject; the subject of each attached message; the name of each file, in attached
- * messages too. The text of bodies and documents is not read (a word in running text is no mark).
+ * Read as on screen (NFKC, invisible marks out), any case. A stamp is a degree standing as one:
+ * - leading the subject or a file name, after reply, forward and urgency words ("Re:", "TL:",
+ *   "Chuyển tiếp:", "KHẨN,", "Hỏa tốc -"), followed by a colon, dash, comma, full stop or nothing
+ *   ("MẬT: Báo cáo…", "Re: Tối mật - Kế hoạch", "TUYỆT_MẬT_KH.docx");
+ * - alone in brackets: "[MẬT]", "(Tối mật)", "【Mật】";
+ * - the value of the document's "Độ mật:" field;
+ * - "Tối mật" or "Tuyệt mật" elsewhere in running text ("Gửi anh tài liệu tối mật"), unless the
+ *   text talks about the degrees: it names two or more of them ("đóng dấu Mật, Tối mật, Tuyệt
+ *   mật"), or the degree follows "độ", "dấu", "mức", "loại" or "cấp" ("danh mục … độ Tối mật").
+ * "Mật" alone in running text is an ordinary word ("bảo mật", "mật khẩu", "bí mật"; 'phim "Mật"').
+ * In a file name "_", "." and dashes read as spaces, so a leading "Mật" is a word there
+ * ("Mật-ong.jpg"); only "Tối mật" and "Tuyệt mật" lead as stamps. A file name without any
+ * Vietnamese letter is also read without diacritics ("Tuyet_mat.pdf", "[MAT] bao cao.pdf"), where
+ * "toi mat" counts only leading the name ("tôi mất" is "I lost"). Where: the subject; each attached message's subject; each file's name, in attached
+ * messages and inside archives too. Bodies and documents are not read: a word in running text is
+ * no stamp.
  */
 import { bi } from '../../lib/errors.js';
 import { decodeWords } from '../../mail/headers.js';
 import type { MimePart } from '../../mail/types.js';
 import { reply, type RuleFactory } from '../deps.js';
-import { quoteName } from '../names.js';
+import { quoteName, visibleText } from '../names.js';
+import { scanMessage } from '../scan.js';
 import type { RuleVerdict } from '../types.js';
 
-/** Not a letter, digit or combining mark on either side: a word of its own. */
+/** Between the two words of a degree: spaces, or the "_", "." and dashes of a file name. */
+const SEP = String.raw`[\s_.\p{Pd}]*`;
+const DEGREE = `(?:tuyệt${SEP}mật|tối${SEP}mật|mật)`;
+const TWO_WORD = `(?:tuyệt${SEP}mật|tối${SEP}mật)`;
+/** Not a letter, digit or combining mark on that side: a word of its own. */
 const B = String.raw`(?<![\p{L}\p{N}\p{M}])`;
 const E = String.raw`(?![\p{L}\p{N}\p{M}])`;
-/** Between the two words of a degree: spaces, or the "_", "-", "." of a file name. */
-const SEP = String.raw`[\s_.\-]*`;
+/** Reply, forward and urgency words a subject may start with before its stamp. */
+const PREFIX = String.raw`^(?:\s*(?:re|fw|fwd|tl|tr|aw|sv|trả\s+lời|chuyển\s+tiếp|chuyển|v\/v|khẩn|thượng\s+khẩn|hỏa\s+tốc|hoả\s+tốc)\s*[:,.\p{Pd}]?\s*)*`;
+const FOLLOW = String.raw`(?=\s*(?:[:,.;\p{Pd}]|$))`;
 
-const MARKS: readonly RegExp[] = [
-  new RegExp(`${B}(tuyệt${SEP}mật|tối${SEP}mật)${E}`, 'iu'),
-  new RegExp(String.raw`[\[(«"“'‹<]\s*(mật)\s*[\])»"”'›>]`, 'iu'),
-  new RegExp(String.raw`^\s*(mật)\s*[:\-–—]`, 'iu'),
-  new RegExp(`${B}độ\\s+mật\\s*[:：]\\s*(mật|tối${SEP}mật|tuyệt${SEP}mật)${E}`, 'iu'),
-];
+const LEADING = new RegExp(`${PREFIX}(${DEGREE})${E}${FOLLOW}`, 'iu');
+/** In a file name "_", "." and dashes stand for spaces: a leading "Mật" there is a word ("Mật-ong.jpg"), only two-word degrees lead as stamps. */
+const LEADING_IN_NAME = new RegExp(`${PREFIX}(${TWO_WORD})${E}`, 'iu');
+const BRACKETED = new RegExp(String.raw`[\[({〔【«‹<]\s*(${DEGREE})\s*[\])}〕】»›>]`, 'iu');
+const FIELD = new RegExp(`${B}độ\\s+mật\\s*:\\s*(${DEGREE})${E}`, 'iu');
+const RUNNING = new RegExp(`${B}(${TWO_WORD})${E}`, 'giu');
+const ANY_DEGREE = new RegExp(`${B}${DEGREE}${E}`, 'giu');
+/** A degree named after these is talked about, not stamped: "độ Tối mật", "dấu Tuyệt mật". */
+const MENTION_BEFORE = /(?:^|[^\p{L}])(?:độ|dấu|mức|loại|cấp)\s*$/iu;
 
-/** The same degrees written without diacritics, read only in file names with no Vietnamese letter. */
-const ASCII_MARKS: readonly RegExp[] = [/(?<![a-z0-9])(tuyet[\s_.-]*mat|toi[\s_.-]*mat)(?![a-z0-9])/i, /[[(]\s*(mat)\s*[\])]/i];
+const ASCII_LEADING = /^\s*(tuyet[\s_.-]*mat|toi[\s_.-]*mat)(?![a-z0-9])/i;
+const ASCII_MARKS: readonly RegExp[] = [ASCII_LEADING, /[[({]\s*(tuyet[\s_.-]*mat|toi[\s_.-]*mat|mat)\s*[\])}]/i, /(?<![a-z0-9])(tuyet[\s_.-]*mat)(?![a-z0-9])/i];
 
-/** The secrecy mark in `text` as written there, or null. */
+/** The secrecy stamp in `text` as written there, or null (the rules above). */
 export function secrecyMark(text: string, opts: { fileName?: boolean } = {}): string | null {
-  const t = text.normalize('NFC');
-  for (const re of MARKS) {
+  const t = visibleText(text);
+  for (const re of [opts.fileName ? LEADING_IN_NAME : LEADING, BRACKETED, FIELD]) {
     const m = re.exec(t);
-    if (m) return (m[1] ?? m[0]).trim();
+    if (m?.[1]) return m[1].trim();
   }
-  if (opts.fileName && /^[\x00-\x7f]*$/.test(t)) {
+  // Running text: a degree talked about (two or more named, or after "độ", "dấu"…) is no stamp.
+  const degrees = new Set([...t.matchAll(ANY_DEGREE)].map((m) => m[0].toLowerCase().replace(/[\s_.\p{Pd}]+/gu, ' ')));
+  if (degrees.size < 2) {
+    for (const m of t.matchAll(RUNNING)) {
+      if (!MENTION_BEFORE.test(t.slice(0, m.index))) return (m[1] ?? m[0]).trim();
+    }
+  }
+  if (opts.fileName && /^[\x20-\x7e]*$/.test(t)) {
     for (const re of ASCII_MARKS) {
       const m = re.exec(t);
-      if (m) return (m[1] ?? m[0]).trim();
+      if (m?.[1]) return m[1].trim();
     }
   }
   return null;
 }
 
-/** Each file name and attached message's subject of the tree, with where it sits. */
-function* namesIn(part: MimePart, depth = 0): Generator<{ text: string; file: boolean; where: string }> {
+/** Each attached message's subject, with where it sits. */
+function* subjectsIn(part: MimePart, depth = 0): Generator<{ text: string; where: string }> {
   if (depth > 100) return;
-  if (part.filename) yield { text: part.filename, file: true, where: part.filename };
   if (part.message) {
     const subject = part.message.envelope.subject;
-    if (subject) yield { text: decodeWords(subject), file: false, where: `${part.filename ?? `part ${part.path || '1'}`}: Subject` };
-    yield* namesIn(part.message.part, depth + 1);
+    if (subject) yield { text: decodeWords(subject), where: `${part.filename ?? `part ${part.path || '1'}`}: Subject` };
+    yield* subjectsIn(part.message.part, depth + 1);
   }
-  for (const c of part.children) yield* namesIn(c, depth + 1);
+  for (const c of part.children) yield* subjectsIn(c, depth + 1);
 }
 
-export const classified: RuleFactory = () => ({
+/** Findings kept per message; past it one more says how many were left out. */
+const MAX_FINDINGS = 20;
+/** How much of a name the reply quotes (the finding keeps more). */
+const REPLY_NAME_CHARS = 40;
+
+const short = (s: string): string => (s.length > REPLY_NAME_CHARS ? `${s.slice(0, REPLY_NAME_CHARS - 1)}…` : s);
+
+export const classified: RuleFactory = ({ config }) => ({
   name: 'classified',
   stages: ['data'],
   async check(_ctx, msg): Promise<RuleVerdict> {
     if (!msg) return { kind: 'pass' };
-    const hits: Array<{ mark: string; where: string; file: boolean }> = [];
-    const subjectMark = secrecyMark(msg.parsed.subject);
-    if (subjectMark) hits.push({ mark: subjectMark, where: 'Subject', file: false });
-    for (const n of namesIn(msg.parsed.structure)) {
-      const mark = secrecyMark(n.text, { fileName: n.file });
-      if (mark) hits.push({ mark, where: n.where, file: n.file });
+    const hits = new Map<string, { mark: string; where: string; file: boolean }>();
+    const note = (text: string, where: string, file: boolean): void => {
+      const mark = secrecyMark(text, { fileName: file });
+      if (mark && !hits.has(where)) hits.set(where, { mark, where, file });
+    };
+    note(msg.parsed.subject, 'Subject', false);
+    for (const s of subjectsIn(msg.parsed.structure)) note(s.text, s.where, false);
+    // File names as the policy scan reads them: each part's names (attached messages' too) and archive members.
+    const scan = await scanMessage(msg, config);
+    for (const p of scan.parts) {
+      for (const name of p.view.fileNames) note(name, name, true);
+      for (const member of p.report.members) note(member.split('/').pop() ?? member, member, true);
     }
-    if (hits.length === 0) return { kind: 'pass' };
-    const findings = hits.map((h) => `classified; mark=${quoteName(h.mark)}; in=${quoteName(h.where)}`);
-    const first = hits[0] as { mark: string; where: string; file: boolean };
-    const [whereVi, whereEn] = first.file ? [`tên tệp ${quoteName(first.where)}`, `the file name ${quoteName(first.where)}`] : first.where === 'Subject' ? ['tiêu đề thư', 'the subject'] : [`tiêu đề thư đính kèm (${first.where})`, `an attached message's subject (${first.where})`];
+    if (hits.size === 0) return { kind: 'pass' };
+    const all = [...hits.values()];
+    const findings = all.slice(0, MAX_FINDINGS).map((h) => `classified; mark=${quoteName(h.mark)}; in=${quoteName(h.where)}`);
+    if (all.length > MAX_FINDINGS) findings.push(`classified; ${all.length - MAX_FINDINGS} more`);
+    const first = all[0] as { mark: string; where: string; file: boolean };
+    const where = quoteName(short(first.where));
+    const [whereVi, whereEn] = first.file ? [`tệp ${where}`, `file ${where}`] : first.where === 'Subject' ? ['tiêu đề', 'the subject'] : [`thư đính kèm ${where}`, `attached message ${where}`];
+    const mark = quoteName(short(first.mark));
     return {
       kind: 'hit',
       finding: findings[0] as string,
@@ -90,8 +129,8 @@ export const classified: RuleFactory = () => ({
         550,
         '5.7.1',
         bi(
-          `Thư bị từ chối: ${whereVi} mang dấu độ mật ${quoteName(first.mark)}; tài liệu bí mật nhà nước không được gửi, nhận qua thư điện tử. Nếu không phải tài liệu mật, hãy bỏ dấu này rồi gửi lại (quy tắc classified)`,
-          `Message refused: ${whereEn} carries the secrecy mark ${quoteName(first.mark)}; state secrets may not be sent or received by e-mail. If it is no secret, remove the mark and send again (rule classified)`,
+          `Thư bị từ chối: ${whereVi} mang dấu độ mật ${mark}; tài liệu mật không được gửi qua thư điện tử. Nếu không mật, bỏ dấu rồi gửi lại (quy tắc classified)`,
+          `Message refused: ${whereEn} bears the secrecy mark ${mark}; classified documents may not go by e-mail. If not secret, remove the mark and resend (rule classified)`,
         ),
       ),
     };

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { classified, secrecyMark } from '../../../src/policy/rules/classified.js';
 import { configFrom } from '../../../src/config/load.js';
-import { attachedMessagePart, mimeMessage, policyMessage } from './fixtures.js';
+import { attachedMessagePart, mimeMessage, policyMessage, zip } from './fixtures.js';
 
 describe('secrecyMark', () => {
   it.each([
@@ -21,6 +21,23 @@ describe('secrecyMark', () => {
     ['ĐỘ MẬT: TỐI MẬT', 'TỐI MẬT'],
     // Decomposed (NFD) Vietnamese, as macOS writes file names.
     ['TỐI MẬT bao cao'.normalize('NFD'), 'TỐI MẬT'],
+    // After reply, forward and urgency words.
+    ['Re: MẬT: báo cáo', 'MẬT'],
+    ['TL: Mật - x', 'Mật'],
+    ['Chuyển tiếp: MẬT - x', 'MẬT'],
+    ['KHẨN, MẬT: Báo cáo', 'MẬT'],
+    ['Hỏa tốc - Mật - x', 'Mật'],
+    ['MẬT, KHẨN: x', 'MẬT'],
+    ['MẬT. Báo cáo', 'MẬT'],
+    ['Gửi anh tài liệu tối mật', 'tối mật'],
+    // Other dashes, invisible marks, fullwidth and other brackets.
+    ['Tối–mật: kế hoạch', 'Tối–mật'],
+    ['Tối\u2011mật: kế hoạch', 'Tối\u2010mật'],
+    ['TỐI\u200bMẬT kế hoạch', 'TỐIMẬT'],
+    ['\u200bMẬT: x', 'MẬT'],
+    ['［MẬT］ Công văn', 'MẬT'],
+    ['【MẬT】 Công văn', 'MẬT'],
+    ['{MẬT} Công văn', 'MẬT'],
   ])('%s → %s', (text, mark) => {
     expect(secrecyMark(text)).toBe(mark);
   });
@@ -36,7 +53,14 @@ describe('secrecyMark', () => {
     'Mật khẩu: đã đổi',
     'Tối mai họp',
     'Tuyệt vời, mật ong rừng',
-    'mật',
+    // Mail about the degrees, not stamped with one.
+    'Hướng dẫn đóng dấu độ mật (Mật, Tối mật, Tuyệt mật)',
+    'Danh mục bí mật nhà nước độ Tối mật của Sở Nội vụ',
+    'Thông báo khắc dấu "MẬT", "TỐI MẬT"',
+    'V/v hướng dẫn phân loại độ Mật, Tối mật, Tuyệt mật',
+    'Phim "Mật" phần 2',
+    'mật ong rừng',
+    'Re: mật khẩu mới',
   ])('no mark: %s', (text) => {
     expect(secrecyMark(text)).toBeNull();
   });
@@ -51,6 +75,12 @@ describe('secrecyMark', () => {
     expect(secrecyMark('Báo cáo toi mat.pdf', { fileName: true })).toBeNull();
     expect(secrecyMark('format.pdf', { fileName: true })).toBeNull();
     expect(secrecyMark('photoimat-2026.pdf', { fileName: true })).toBeNull();
+    // "tôi mất" (I lost) is no stamp; a leading "Mật" in a file name is a word.
+    expect(secrecyMark('Ban tuong trinh viec toi mat tai lieu.docx', { fileName: true })).toBeNull();
+    expect(secrecyMark('Mật-ong.jpg', { fileName: true })).toBeNull();
+    expect(secrecyMark('mat-ong.jpg', { fileName: true })).toBeNull();
+    expect(secrecyMark('TUYỆT_MẬT_KH.docx', { fileName: true })).toBe('TUYỆT_MẬT');
+    expect(secrecyMark('TOI_MAT.pdf\u200b', { fileName: true })).toBe('TOI_MAT');
   });
 });
 
@@ -65,12 +95,27 @@ describe('the classified rule', () => {
     if (v.kind !== 'hit') return;
     expect([v.finding, ...(v.extraFindings ?? [])]).toEqual([
       'classified; mark="Tuyệt mật"; in="Subject"',
-      'classified; mark="Toi_mat"; in="Toi_mat.pdf"',
       'classified; mark="MẬT"; in="chuyen-tiep.eml: Subject"',
+      'classified; mark="Toi_mat"; in="Toi_mat.pdf"',
     ]);
     expect(v.reply?.code).toBe(550);
     expect(v.reply?.enhanced).toBe('5.7.1');
-    expect(v.reply?.text).toMatch(/^Thư bị từ chối: tiêu đề thư mang dấu độ mật "Tuyệt mật"; tài liệu bí mật nhà nước không được gửi, nhận qua thư điện tử\. .* \/ Message refused: the subject carries the secrecy mark "Tuyệt mật"; state secrets may not be sent or received by e-mail\. /);
+    expect(v.reply?.text).toBe(
+      'Thư bị từ chối: tiêu đề mang dấu độ mật "Tuyệt mật"; tài liệu mật không được gửi qua thư điện tử. Nếu không mật, bỏ dấu rồi gửi lại (quy tắc classified) / Message refused: the subject bears the secrecy mark "Tuyệt mật"; classified documents may not go by e-mail. If not secret, remove the mark and resend (rule classified)',
+    );
+  });
+
+  it('reads names inside archives; keeps the reply within one SMTP line and the findings to 20', async () => {
+    const inZip = await rule.check(ctx, policyMessage(mimeMessage({ subject: 'Gửi anh', attachments: [{ name: 'ho-so.zip', data: zip([{ name: 'TUYỆT MẬT - Kế hoạch.docx', data: 'x', deflate: true }]) }] })));
+    expect(inZip.kind === 'hit' && inZip.finding).toBe('classified; mark="TUYỆT MẬT"; in="ho-so.zip/TUYỆT MẬT - Kế hoạch.docx"');
+    const longName = `Tối mật ${'báo cáo tổng hợp '.repeat(20)}.pdf`;
+    const many = Array.from({ length: 30 }, (_, i) => ({ name: i === 0 ? longName : `Tối mật ${i}.pdf`, data: '%PDF' }));
+    const v = await rule.check(ctx, policyMessage(mimeMessage({ subject: 'Gửi anh', attachments: many })));
+    if (v.kind !== 'hit') throw new Error('expected a hit');
+    expect(1 + (v.extraFindings?.length ?? 0)).toBe(21);
+    expect(v.extraFindings?.at(-1)).toBe('classified; 10 more');
+    // "550 5.7.1 " + text + CRLF within RFC 5321's 512 octets (§4.5.3.1.5).
+    expect(Buffer.byteLength(`550 5.7.1 ${v.reply?.text ?? ''}\r\n`)).toBeLessThanOrEqual(512);
   });
 
   it('passes ordinary mail about security and passwords', async () => {
