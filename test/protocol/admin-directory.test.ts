@@ -8,11 +8,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccountService, superActor } from '../../src/accounts/service.js';
-import { currentTotp, newTotpSecret } from '../../src/auth/totp.js';
+import { newTotpSecret } from '../../src/auth/totp.js';
 import { ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/log.js';
 import type { Account } from '../../src/store/port.js';
-import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
+import { createTestAccount } from '../helpers/accounts.js';
+import { adminSignIn } from '../helpers/portal.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 
 const D = '@example.gov.vn';
@@ -31,17 +32,8 @@ describe('GET /admin/directory.csv', () => {
   const clock = new ManualClock(new Date('2026-11-23T02:00:00Z'));
   const secrets = { qtvA: newTotpSecret(), sa: newTotpSecret() };
 
-  /** Signs in (a fresh code each time: the clock moves a step) and returns the session cookie. */
   async function signIn(user: string, secret: string): Promise<string> {
-    clock.advance(30_000);
-    const res = await fetch(`${base}/admin/login`, {
-      method: 'POST',
-      body: new URLSearchParams({ username: user, password: PASSWORD, totp: currentTotp(secret, clock.now()) }),
-      redirect: 'manual',
-    });
-    expect(res.status).toBe(303);
-    const cookie = /^buudien_admin=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1] ?? '';
-    expect(cookie).not.toBe('');
+    const cookie = await adminSignIn(base, clock, user, secret);
     return cookie;
   }
   const get = (path: string, cookie: string | null) => fetch(`${base}${path}`, { headers: cookie === null ? {} : { cookie: `buudien_admin=${cookie}` }, redirect: 'manual' });

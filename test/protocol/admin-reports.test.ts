@@ -7,11 +7,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccountService, superActor } from '../../src/accounts/service.js';
-import { currentTotp, newTotpSecret } from '../../src/auth/totp.js';
+import { newTotpSecret } from '../../src/auth/totp.js';
 import { ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/log.js';
 import type { Account } from '../../src/store/port.js';
-import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
+import { createTestAccount } from '../helpers/accounts.js';
+import { adminSignIn } from '../helpers/portal.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 
 const D = '@example.gov.vn';
@@ -23,15 +24,7 @@ describe('GET /admin/report-year and /admin/report-quarter', () => {
   const secrets = { qtvA: newTotpSecret(), sa: newTotpSecret() };
 
   async function signIn(user: string, secret: string): Promise<string> {
-    clock.advance(30_000);
-    const res = await fetch(`${base}/admin/login`, {
-      method: 'POST',
-      body: new URLSearchParams({ username: user, password: PASSWORD, totp: currentTotp(secret, clock.now()) }),
-      redirect: 'manual',
-    });
-    expect(res.status).toBe(303);
-    const cookie = /^buudien_admin=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1] ?? '';
-    expect(cookie).not.toBe('');
+    const cookie = await adminSignIn(base, clock, user, secret);
     // What the reports count ends before the moment they are made.
     clock.advance(1000);
     return cookie;
