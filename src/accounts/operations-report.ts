@@ -15,7 +15,7 @@
  * only: the report is the whole system's).
  */
 import { formatBytes } from '../lib/bytes.js';
-import { vietnamTime } from '../lib/clock.js';
+import { vietnamMinutes, vietnamTime } from '../lib/clock.js';
 import { csvDocument, type CsvCell } from '../lib/csv.js';
 import { effectiveQuotaBytes, type Account, type OperationsSummary, type QueueItem, type QuotaDefaults, type SendDirection, type SendLogRecord, type SendOutcome } from '../store/port.js';
 import { enPct, pct, vnDate, vnPct } from './report.js';
@@ -483,7 +483,6 @@ const KIND_LABEL: Readonly<Record<Account['kind'], readonly [string, string]>> =
   unit: ['đơn vị', 'unit'],
   admin: ['quản trị', 'admin'],
 };
-const csvTime = (d: Date): string => vietnamTime(d).replace(' (UTC+7)', '');
 
 /** One figure a row (section, item, figure, unit), Excel-ready (lib/csv.ts). */
 export function operationsReportCsv(r: OperationsReport): string {
@@ -495,8 +494,8 @@ export function operationsReportCsv(r: OperationsReport): string {
   const period = 'Kỳ / Period';
   add(period, 'Quý / Quarter', `${p.year}-Q${p.quarter}`, '');
   add(period, 'Từ ngày / From (UTC+7)', vnDate(p.from), '');
-  add(period, p.partial ? 'Đến lúc / Until (UTC+7, chưa hết quý / quarter not over)' : 'Đến hết ngày / Through (UTC+7)', p.partial ? csvTime(p.to) : periodEnd(p), '');
-  if (r.sendLogFrom) add(period, 'Nhật ký gửi nhận có từ / Send log begins (UTC+7)', csvTime(r.sendLogFrom), '');
+  add(period, p.partial ? 'Đến lúc / Until (UTC+7, chưa hết quý / quarter not over)' : 'Đến hết ngày / Through (UTC+7)', p.partial ? vietnamMinutes(p.to) : periodEnd(p), '');
+  if (r.sendLogFrom) add(period, 'Nhật ký gửi nhận có từ / Send log begins (UTC+7)', vietnamMinutes(r.sendLogFrom), '');
   const mail = 'Thư / Mail';
   for (const m of r.mail.rows) {
     const [vi, e] = DIRECTION_LABEL[m.direction];
@@ -543,9 +542,9 @@ export function operationsReportCsv(r: OperationsReport): string {
   add(now, 'Hộp thư đầy / Full mailboxes', r.storage.full, 'hộp thư / mailboxes');
   add(now, 'Hàng đợi gửi đi / Outbound queue', r.queue.items, 'thư / messages');
   add(now, 'Hàng đợi gửi đi: người nhận / Outbound queue: recipients', r.queue.recipients, 'người nhận / recipients');
-  add(now, 'Hàng đợi: thư cũ nhất từ / Queue: the oldest since (UTC+7)', r.queue.oldest ? csvTime(r.queue.oldest) : '', '');
+  add(now, 'Hàng đợi: thư cũ nhất từ / Queue: the oldest since (UTC+7)', r.queue.oldest ? vietnamMinutes(r.queue.oldest) : '', '');
   add(now, 'Sao lưu trong kỳ / Backups in the period', r.backups.inPeriod, 'lần / times');
-  add(now, 'Sao lưu gần nhất / Last backup (UTC+7)', r.backups.last ? csvTime(r.backups.last) : '', '');
+  add(now, 'Sao lưu gần nhất / Last backup (UTC+7)', r.backups.last ? vietnamMinutes(r.backups.last) : '', '');
   return csvDocument(rows);
 }
 

@@ -17,7 +17,7 @@
  * unit counts its own accounts (a sub-unit has its own row); the total adds the rows up, its
  * shares over the units that gave a staff count.
  */
-import { vietnamTime } from '../lib/clock.js';
+import { vietnamMinutes, vietnamTime } from '../lib/clock.js';
 import { csvDocument, type CsvCell } from '../lib/csv.js';
 import type { Account, Unit } from '../store/port.js';
 import { isListedPerson } from './directory.js';
@@ -264,7 +264,7 @@ export function usageReportCsv(r: UsageReport): string {
       n(x.regularPct),
       n(x.regularOfAccountsPct),
       x.directoryExportedAt ? 'có / yes' : 'không / no',
-      x.directoryExportedAt ? vietnamTime(x.directoryExportedAt).replace(' (UTC+7)', '') : '',
+      x.directoryExportedAt ? vietnamMinutes(x.directoryExportedAt) : '',
     ]);
   }
   const t = r.total;

@@ -39,7 +39,7 @@ import type { AccountService, AccountView, Actor } from '../accounts/service.js'
 import { twoFactorMethod, type PortalAuthService } from '../auth/index.js';
 import type { Config } from '../config/schema.js';
 import { formatBytes } from '../lib/bytes.js';
-import { vietnamTime, type Clock } from '../lib/clock.js';
+import { vietnamMinutes, vietnamTime, type Clock } from '../lib/clock.js';
 import { bi, isMailError, MailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Account, AccountKind, AccountState, Store } from '../store/port.js';
@@ -180,7 +180,7 @@ function percent(used: number, quota: number): number | null {
 
 /** Vietnam's time without the zone (the column heading names it), for the CSV. */
 function vnMinutes(d: Date | null): string {
-  return d === null ? '' : vietnamTime(d).replace(' (UTC+7)', '');
+  return d === null ? '' : vietnamMinutes(d);
 }
 
 function hiddenFields(session: AdminSession, unit: string): string {

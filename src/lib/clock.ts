@@ -21,6 +21,11 @@ export class ManualClock implements Clock {
 
 /** Vietnam's time (UTC+7 all year, no daylight saving), to the minute: "2026-11-23 07:05 (UTC+7)". How users read times. */
 export function vietnamTime(d: Date): string {
+  return `${vietnamMinutes(d)} (UTC+7)`;
+}
+
+/** vietnamTime without the zone, for a column whose header names it: "2026-11-23 07:05". */
+export function vietnamMinutes(d: Date): string {
   const t = new Date(d.getTime() + 7 * 3600_000).toISOString();
-  return `${t.slice(0, 10)} ${t.slice(11, 16)} (UTC+7)`;
+  return `${t.slice(0, 10)} ${t.slice(11, 16)}`;
 }

@@ -12,7 +12,7 @@ export function visibleText(text: string): string {
 
 /** The name Windows would save: the last path segment, invisible marks out, trailing dots/spaces gone. */
 export function windowsName(name: string): string {
-  let n = name.normalize('NFKC').replace(INVISIBLE, '');
+  let n = visibleText(name);
   n = n.split(/[\\/]/).pop() ?? n;
   const colon = n.indexOf(':');
   if (colon > 0) n = n.slice(0, colon); // "a.exe:Zone.Identifier" → "a.exe"
