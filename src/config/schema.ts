@@ -400,6 +400,7 @@ export const configSchema = z
             { name: 'encrypted-archives', action: 'flag' },
             { name: 'attachment-size', action: 'reject' },
             { name: 'classified', action: 'reject' },
+            { name: 'official-documents', action: 'flag' },
             { name: 'malware', action: 'reject' },
             { name: 'spam', action: 'flag' },
             { name: 'auto-forward', action: 'flag' },

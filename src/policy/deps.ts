@@ -1,4 +1,5 @@
 import type { Config, RuleAction } from '../config/schema.js';
+import { bi } from '../lib/errors.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 import type { Store } from '../store/port.js';
@@ -18,6 +19,11 @@ export type { RuleAction };
 
 export function reply(code: number, enhanced: string, text: string): PolicyReply {
   return { code, enhanced, text: text.replace(/[\r\n]+/g, ' ') };
+}
+
+/** A content rule's refusal: "Thư bị từ chối: VI (quy tắc RULE) / Message refused: EN (rule RULE)", 550 5.7.1 unless told. */
+export function refusal(rule: string, vi: string, en: string, code = 550, enhanced = '5.7.1'): PolicyReply {
+  return reply(code, enhanced, bi(`Thư bị từ chối: ${vi} (quy tắc ${rule})`, `Message refused: ${en} (rule ${rule})`));
 }
 
 /** The send log's direction for a policy direction. */

@@ -6,8 +6,7 @@
  * begins with an mbox "From " line (not read inline), by its own decoded size.
  */
 import { formatBytes } from '../../lib/bytes.js';
-import { bi } from '../../lib/errors.js';
-import { reply, type RuleFactory } from '../deps.js';
+import { refusal, type RuleFactory } from '../deps.js';
 import { decodedSize } from '../../mail/decode.js';
 import { inlineMessage, isAttachment, leafParts } from '../mime.js';
 import { quoteName } from '../names.js';
@@ -38,13 +37,12 @@ export const attachmentSize: RuleFactory = ({ config }) => ({
       return {
         kind: 'hit',
         finding: `attachment-too-large; file=${quoteName(file)}; size=${size}; limit=${max}`,
-        reply: reply(
+        reply: refusal(
+          'attachment-size',
+          `tệp đính kèm ${quoteName(file)} (${formatBytes(size)}) vượt quá giới hạn ${formatBytes(max)}`,
+          `attachment ${quoteName(file)} (${formatBytes(size)}) is over the ${formatBytes(max)} limit`,
           552,
           '5.3.4',
-          bi(
-            `Thư bị từ chối: tệp đính kèm ${quoteName(file)} (${formatBytes(size)}) vượt quá giới hạn ${formatBytes(max)} (quy tắc attachment-size)`,
-            `Message refused: attachment ${quoteName(file)} (${formatBytes(size)}) is over the ${formatBytes(max)} limit (rule attachment-size)`,
-          ),
         ),
       };
     }

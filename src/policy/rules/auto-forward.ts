@@ -6,7 +6,7 @@
  * - Our own forwarding (direction `forward`): a recipient outside the allowlist → hit at RCPT.
  */
 import { bi } from '../../lib/errors.js';
-import { reply, type RuleFactory } from '../deps.js';
+import { refusal, reply, type RuleFactory } from '../deps.js';
 import { domainOf, forwardAllowed } from '../forward.js';
 import { headerFields } from '../mime.js';
 import type { RuleVerdict } from '../types.js';
@@ -52,14 +52,7 @@ export const autoForward: RuleFactory = ({ config }) => ({
     return {
       kind: 'hit',
       finding: `auto-forward; from="${d || 'unknown'}"; by=${how}`,
-      reply: reply(
-        550,
-        '5.7.1',
-        bi(
-          `Thư bị từ chối: thư tự động chuyển tiếp từ hộp thư ngoài cơ quan nhà nước (${d || 'không rõ'}) (quy tắc auto-forward)`,
-          `Message refused: automatically forwarded from a mailbox outside state agencies (${d || 'unknown'}) (rule auto-forward)`,
-        ),
-      ),
+      reply: refusal('auto-forward', `thư tự động chuyển tiếp từ hộp thư ngoài cơ quan nhà nước (${d || 'không rõ'})`, `automatically forwarded from a mailbox outside state agencies (${d || 'unknown'})`),
     };
   },
 });

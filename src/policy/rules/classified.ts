@@ -22,10 +22,9 @@
  * messages and inside archives too. Bodies and documents are not read: a word in running text is
  * no stamp.
  */
-import { bi } from '../../lib/errors.js';
 import { decodeWords } from '../../mail/headers.js';
 import type { MimePart } from '../../mail/types.js';
-import { reply, type RuleFactory } from '../deps.js';
+import { refusal, type RuleFactory } from '../deps.js';
 import { quoteName, visibleText } from '../names.js';
 import { scanMessage } from '../scan.js';
 import type { RuleVerdict } from '../types.js';
@@ -125,13 +124,10 @@ export const classified: RuleFactory = ({ config }) => ({
       kind: 'hit',
       finding: findings[0] as string,
       extraFindings: findings.slice(1),
-      reply: reply(
-        550,
-        '5.7.1',
-        bi(
-          `Thư bị từ chối: ${whereVi} mang dấu độ mật ${mark}; tài liệu mật không được gửi qua thư điện tử. Nếu không mật, bỏ dấu rồi gửi lại (quy tắc classified)`,
-          `Message refused: ${whereEn} bears the secrecy mark ${mark}; classified documents may not go by e-mail. If not secret, remove the mark and resend (rule classified)`,
-        ),
+      reply: refusal(
+        'classified',
+        `${whereVi} mang dấu độ mật ${mark}; tài liệu mật không được gửi qua thư điện tử. Nếu không mật, bỏ dấu rồi gửi lại`,
+        `${whereEn} bears the secrecy mark ${mark}; classified documents may not go by e-mail. If not secret, remove the mark and resend`,
       ),
     };
   },

@@ -3,8 +3,7 @@
  * by default flagged (`X-Buudien-Policy: encrypted-archive; file="…"` and the subject tag
  * policy.encryptedArchiveSubjectTag), or rejected/quarantined by config.
  */
-import { bi } from '../../lib/errors.js';
-import { reply, type RuleFactory } from '../deps.js';
+import { refusal, type RuleFactory } from '../deps.js';
 import { quoteName } from '../names.js';
 import { scanMessage } from '../scan.js';
 import type { RuleVerdict } from '../types.js';
@@ -24,14 +23,7 @@ export const encryptedArchives: RuleFactory = ({ config }) => ({
       finding: findings[0] as string,
       extraFindings: findings.slice(1),
       subjectTag: config.policy.encryptedArchiveSubjectTag,
-      reply: reply(
-        550,
-        '5.7.1',
-        bi(
-          `Thư bị từ chối: tệp nén ${quoteName(files[0] as string)} có mật khẩu, không kiểm tra được (quy tắc encrypted-archives)`,
-          `Message refused: archive ${quoteName(files[0] as string)} is password-protected and cannot be checked (rule encrypted-archives)`,
-        ),
-      ),
+      reply: refusal('encrypted-archives', `tệp nén ${quoteName(files[0] as string)} có mật khẩu, không kiểm tra được`, `archive ${quoteName(files[0] as string)} is password-protected and cannot be checked`),
     };
   },
 });

@@ -11,8 +11,7 @@
  * by a line without a colon with MIME fields after it, a text part with NUL bytes, base64
  * restarting after "=" padding past what is checked.
  */
-import { bi } from '../../lib/errors.js';
-import { reply, type RuleFactory } from '../deps.js';
+import { refusal, type RuleFactory } from '../deps.js';
 import { quoteName } from '../names.js';
 import { MAX_PARAMS, MAX_UU_FILES } from '../mime.js';
 import { scanMessage, type MessageScan } from '../scan.js';
@@ -73,14 +72,7 @@ export const executables: RuleFactory = ({ config }) => ({
         kind: 'hit',
         finding: findings[0] as string,
         extraFindings: findings.slice(1),
-        reply: reply(
-          550,
-          '5.7.1',
-          bi(
-            `Thư bị từ chối: tệp ${quoteName(file)} là tệp thực thi (${vi}), không được phép gửi hoặc nhận (quy tắc executables)`,
-            `Message refused: file ${quoteName(file)} is an executable (${en}), which may not be sent or received (rule executables)`,
-          ),
-        ),
+        reply: refusal('executables', `tệp ${quoteName(file)} là tệp thực thi (${vi}), không được phép gửi hoặc nhận`, `file ${quoteName(file)} is an executable (${en}), which may not be sent or received`),
       };
     }
     if (scan.incomplete) {
@@ -89,27 +81,17 @@ export const executables: RuleFactory = ({ config }) => ({
       return {
         kind: 'hit',
         finding: `unscannable; structure=${scan.incomplete.limit}; ${scan.incomplete.detail}`,
-        reply: reply(
-          550,
-          '5.7.1',
-          bi(
-            `Thư bị từ chối: không kiểm tra được toàn bộ thư (${vi}) (quy tắc executables)`,
-            `Message refused: the message cannot be checked in full (${en}) (rule executables)`,
-          ),
-        ),
+        reply: refusal('executables', `không kiểm tra được toàn bộ thư (${vi})`, `the message cannot be checked in full (${en})`),
       };
     }
     if (unscannable) {
       return {
         kind: 'hit',
         finding: `unscannable; file=${quoteName(unscannable.file)}`,
-        reply: reply(
-          550,
-          '5.7.1',
-          bi(
-            `Thư bị từ chối: không kiểm tra được tệp nén ${quoteName(unscannable.file)} (vượt giới hạn kiểm tra hoặc hỏng) (quy tắc executables)`,
-            `Message refused: archive ${quoteName(unscannable.file)} cannot be checked (over the inspection limits or malformed) (rule executables)`,
-          ),
+        reply: refusal(
+          'executables',
+          `không kiểm tra được tệp nén ${quoteName(unscannable.file)} (vượt giới hạn kiểm tra hoặc hỏng)`,
+          `archive ${quoteName(unscannable.file)} cannot be checked (over the inspection limits or malformed)`,
         ),
       };
     }

@@ -6,6 +6,7 @@ import { classified } from './classified.js';
 import { encryptedArchives } from './encrypted-archives.js';
 import { executables } from './executables.js';
 import { malware } from './malware.js';
+import { officialDocuments } from './official-documents.js';
 import { quota } from './quota.js';
 import { sendingLimits } from './sending-limits.js';
 import { spam } from './spam.js';
@@ -15,6 +16,7 @@ export const RULES: Readonly<Record<string, RuleFactory>> = Object.freeze({
   'encrypted-archives': encryptedArchives,
   'attachment-size': attachmentSize,
   classified,
+  'official-documents': officialDocuments,
   malware,
   spam,
   'auto-forward': autoForward,

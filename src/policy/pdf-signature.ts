@@ -1,0 +1,278 @@
+/**
+ * R-POL-7: is a PDF digitally signed, and does its signature hold? (ISO 32000-1 §12.8, the
+ * signature dictionary; RFC 5652, CMS SignedData.)
+ *
+ * A signature lives in a signature dictionary written in the file's plain bytes: `/Contents`
+ * holds the CMS (PKCS #7) signature as a hex string and `/ByteRange [a b c d]` names the two
+ * stretches of the file it covers — everything but that hex string. Because the hole is a byte
+ * range of the file itself, the dictionary cannot sit in a compressed object stream, so reading
+ * the raw bytes finds every signature. For each one:
+ * - the ranges must be well formed: the first starts at 0, the hole between them is exactly the
+ *   `<…>` hex string that follows `/Contents`, the second ends inside the file;
+ * - the digest of the two ranges must equal the CMS's signed `messageDigest` attribute (else the
+ *   document was changed after signing);
+ * - the CMS signature must verify with the public key of the signer's certificate, which the
+ *   CMS carries (RSA PKCS #1 v1.5, RSA-PSS, ECDSA).
+ * A document time stamp (`/SubFilter /ETSI.RFC3161`) is no one's signature and is skipped.
+ * Whose certificate it is (a chain to a certification authority) is not judged here.
+ */
+import { createHash, verify, X509Certificate, constants } from 'node:crypto';
+import forge from 'node-forge';
+
+export type PdfSignatureState =
+  /** Not a PDF at all (no `%PDF-` header in its first KiB). */
+  | { kind: 'not-pdf' }
+  /** A PDF with no signature dictionary. */
+  | { kind: 'unsigned' }
+  /** At least one signature that holds; `signer` is its certificate's subject common name. */
+  | { kind: 'signed'; signer: string | null }
+  /** Signed with an algorithm not checked here: counted as signed, not verified. */
+  | { kind: 'unverified'; detail: string }
+  /** Signature dictionaries, none of which holds: `detail` says why for the first. */
+  | { kind: 'invalid'; detail: string };
+
+/** Signature dictionaries looked at per file; a real document has a few. */
+const MAX_SIGNATURES = 16;
+/** A CMS signature's hex string longer than this is not looked at (real ones are under 64 KiB). */
+const MAX_CONTENTS_HEX = 2 * 1024 * 1024;
+
+const OID = {
+  signedData: '1.2.840.113549.1.7.2',
+  messageDigest: '1.2.840.113549.1.9.4',
+  rsaEncryption: '1.2.840.113549.1.1.1',
+  rsaPss: '1.2.840.113549.1.1.10',
+} as const;
+
+/** Digest algorithm OIDs → Node hash names. */
+const HASHES: Readonly<Record<string, string>> = {
+  '1.3.14.3.2.26': 'sha1',
+  '2.16.840.1.101.3.4.2.1': 'sha256',
+  '2.16.840.1.101.3.4.2.2': 'sha384',
+  '2.16.840.1.101.3.4.2.3': 'sha512',
+  '2.16.840.1.101.3.4.2.4': 'sha224',
+};
+
+/** Signature algorithm OIDs that name the hash too (RSA PKCS #1 v1.5, ECDSA). */
+const SIGNATURE_ALGORITHMS: Readonly<Record<string, 'rsa' | 'ecdsa'>> = {
+  '1.2.840.113549.1.1.1': 'rsa',
+  '1.2.840.113549.1.1.5': 'rsa',
+  '1.2.840.113549.1.1.11': 'rsa',
+  '1.2.840.113549.1.1.12': 'rsa',
+  '1.2.840.113549.1.1.13': 'rsa',
+  '1.2.840.113549.1.1.14': 'rsa',
+  '1.2.840.10045.2.1': 'ecdsa',
+  '1.2.840.10045.4.1': 'ecdsa',
+  '1.2.840.10045.4.3.1': 'ecdsa',
+  '1.2.840.10045.4.3.2': 'ecdsa',
+  '1.2.840.10045.4.3.3': 'ecdsa',
+  '1.2.840.10045.4.3.4': 'ecdsa',
+};
+
+export function isPdf(bytes: Uint8Array): boolean {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 1024)).includes('%PDF-', 0, 'latin1');
+}
+
+/** The state of `bytes`' signatures (see the module comment). */
+export function pdfSignatureState(bytes: Buffer): PdfSignatureState {
+  if (!isPdf(bytes)) return { kind: 'not-pdf' };
+  let firstProblem: string | null = null;
+  let unverified: string | null = null;
+  let seen = 0;
+  for (let at = bytes.indexOf('/ByteRange', 0, 'latin1'); at >= 0 && seen < MAX_SIGNATURES; at = bytes.indexOf('/ByteRange', at + 10, 'latin1')) {
+    const sig = signatureAt(bytes, at);
+    if (sig === null) continue; // the word in some other place (a placeholder, a comment)
+    seen++;
+    const r = sig.kind === 'problem' ? sig : checkSignature(bytes, sig);
+    if (r.kind === 'ok') return { kind: 'signed', signer: r.signer };
+    if (r.kind === 'timestamp') continue;
+    if (r.kind === 'unsupported') unverified ??= r.detail;
+    else firstProblem ??= r.detail;
+  }
+  if (unverified !== null) return { kind: 'unverified', detail: unverified };
+  if (firstProblem !== null) return { kind: 'invalid', detail: firstProblem };
+  return { kind: 'unsigned' };
+}
+
+interface SignatureDict {
+  kind: 'dict';
+  ranges: [number, number, number, number];
+  /** The CMS signature's DER (hex decoded, padding left on). */
+  der: Buffer;
+  subFilter: string | null;
+}
+
+type Problem = { kind: 'problem'; detail: string };
+
+const RANGE = /^\s*\[\s*(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s*\]/;
+
+/** The signature dictionary whose `/ByteRange` key is at `at`, a problem with it, or null when this is no such key. */
+function signatureAt(bytes: Buffer, at: number): SignatureDict | Problem | null {
+  const m = RANGE.exec(bytes.toString('latin1', at + 10, Math.min(bytes.length, at + 80)));
+  if (!m) return null;
+  const [a, b, c, d] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
+  // A signature being prepared holds a placeholder range ("[0 0 0 0]" or "/ByteRange [0 ********…]").
+  if (b === 0 && c === 0) return null;
+  if (a !== 0 || b <= 0 || c <= b || c + d > bytes.length || d < 0) return { kind: 'problem', detail: `byte range [${a} ${b} ${c} ${d}] does not fit the file` };
+  if (bytes[b] !== 0x3c /* < */ || bytes[c - 1] !== 0x3e /* > */) return { kind: 'problem', detail: 'the byte range does not leave out exactly the signature' };
+  // The hole must be the value of /Contents (the key just before it), not some other string.
+  if (!/\/Contents\s*$/.test(bytes.toString('latin1', Math.max(0, b - 64), b))) return { kind: 'problem', detail: 'the byte range does not leave out the signature contents' };
+  if (c - b - 2 > MAX_CONTENTS_HEX) return { kind: 'problem', detail: 'signature contents too large' };
+  const hex = bytes.toString('latin1', b + 1, c - 1).replace(/\s+/g, '');
+  if (!/^[0-9a-fA-F]*$/.test(hex) || hex.length % 2 !== 0) return { kind: 'problem', detail: 'signature contents are not a hex string' };
+  // The dictionary around both keys: look a little way either side for /SubFilter.
+  const around = bytes.toString('latin1', Math.max(0, Math.min(at, b) - 2048), Math.min(bytes.length, Math.max(at, c) + 2048));
+  const sub = /\/SubFilter\s*\/([A-Za-z0-9.#_-]+)/.exec(around);
+  return { kind: 'dict', ranges: [a, b, c, d], der: Buffer.from(hex, 'hex'), subFilter: sub?.[1] ?? null };
+}
+
+type Check = { kind: 'ok'; signer: string | null } | { kind: 'timestamp' } | { kind: 'unsupported'; detail: string } | { kind: 'bad'; detail: string };
+
+function checkSignature(bytes: Buffer, sig: SignatureDict): Check {
+  if (sig.subFilter === 'ETSI.RFC3161') return { kind: 'timestamp' };
+  let cms: SignedData;
+  try {
+    cms = readSignedData(sig.der);
+  } catch (e) {
+    return { kind: 'bad', detail: `the signature cannot be read (${e instanceof Error ? e.message : String(e)})` };
+  }
+  const hash = HASHES[cms.digestOid];
+  if (!hash) return { kind: 'unsupported', detail: `digest algorithm ${cms.digestOid}` };
+  const [, b, c, d] = sig.ranges;
+  const ranges = (h: string): Buffer => createHash(h).update(bytes.subarray(0, b)).update(bytes.subarray(c, c + d)).digest();
+  // What the CMS signs: the two ranges (detached), or, for adbe.pkcs7.sha1, their SHA-1 digest
+  // carried inside the CMS as its content (ISO 32000-1 §12.8.3.3.1).
+  let content: Buffer | null = null;
+  if (cms.eContent) {
+    if (!cms.eContent.equals(ranges('sha1'))) return { kind: 'bad', detail: 'the document was changed after it was signed' };
+    content = cms.eContent;
+  }
+  let signed: Buffer;
+  if (cms.signedAttrs) {
+    const digest = content ? createHash(hash).update(content).digest() : ranges(hash);
+    if (!cms.messageDigest || !digest.equals(cms.messageDigest)) return { kind: 'bad', detail: 'the document was changed after it was signed' };
+    signed = cms.signedAttrs;
+  } else {
+    signed = content ?? Buffer.concat([bytes.subarray(0, b), bytes.subarray(c, c + d)]);
+  }
+  const cert = cms.certificates.find((x) => sameSerial(x.serialNumber, cms.serial));
+  if (!cert) return { kind: 'bad', detail: "the signer's certificate is not in the signature" };
+  const signer = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1] ?? null;
+  const family = cms.signatureOid === OID.rsaPss ? 'pss' : SIGNATURE_ALGORITHMS[cms.signatureOid];
+  if (!family) return { kind: 'unsupported', detail: `signature algorithm ${cms.signatureOid}` };
+  const pss = family === 'pss' ? pssHash(cms.signatureParams) : null;
+  if (family === 'pss' && !pss) return { kind: 'unsupported', detail: 'RSA-PSS parameters' };
+  let ok: boolean;
+  try {
+    ok = pss
+      ? verify(pss, signed, { key: cert.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, cms.signature)
+      : verify(hash, signed, cert.publicKey, cms.signature);
+  } catch (e) {
+    return { kind: 'bad', detail: `the signature cannot be checked (${e instanceof Error ? e.message : String(e)})` };
+  }
+  return ok ? { kind: 'ok', signer } : { kind: 'bad', detail: 'the signature does not match its certificate' };
+}
+
+/**
+ * The hash of RSASSA-PSS-params (RFC 4055 §3.1: [0] hashAlgorithm, default SHA-1; [1] MGF1 with
+ * its own hash, default SHA-1; the salt length is read from the signature), or null when the two
+ * hashes differ (Node's verify uses one for both) or one is unknown.
+ */
+function pssHash(params: Asn1 | undefined): string | null {
+  let hashOid = '1.3.14.3.2.26';
+  let mgfOid = '1.3.14.3.2.26';
+  for (const p of kids(params)) {
+    if (isContext(p, 0)) hashOid = oidOf(kids(kids(p)[0])[0]);
+    if (isContext(p, 1)) mgfOid = oidOf(kids(kids(kids(p)[0])[1])[0]);
+  }
+  const hash = HASHES[hashOid];
+  return hash && hashOid === mgfOid ? hash : null;
+}
+
+const sameSerial = (a: string, b: string): boolean => a.replace(/^0+/, '').toLowerCase() === b.replace(/^0+/, '').toLowerCase();
+
+interface SignedData {
+  digestOid: string;
+  signatureOid: string;
+  /** The signature algorithm's parameters (RSA-PSS needs them). */
+  signatureParams: Asn1 | undefined;
+  /** The signer's certificate serial number, hex. */
+  serial: string;
+  /** The DER of the signed attributes as signed (tagged SET OF), or null when there are none. */
+  signedAttrs: Buffer | null;
+  messageDigest: Buffer | null;
+  /** The encapsulated content (adbe.pkcs7.sha1: the ranges' SHA-1), or null when detached. */
+  eContent: Buffer | null;
+  signature: Buffer;
+  certificates: X509Certificate[];
+}
+
+type Asn1 = forge.asn1.Asn1;
+
+const kids = (n: Asn1 | undefined): Asn1[] => (n && Array.isArray(n.value) ? n.value : []);
+const bytesOf = (n: Asn1 | undefined): string => (n && typeof n.value === 'string' ? n.value : '');
+const oidOf = (n: Asn1 | undefined): string => forge.asn1.derToOid(bytesOf(n));
+/** An OCTET STRING's bytes, constructed (BER: a string in pieces) or not. */
+const octets = (n: Asn1): string => (typeof n.value === 'string' ? n.value : n.value.map(octets).join(''));
+const isContext = (n: Asn1, tag: number): boolean => n.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && n.type === tag;
+
+/**
+ * forge's fromDer takes an options object (node-forge ≥ 1.3) that its typings do not list:
+ * `parseAllBytes: false` for the zero padding after the DER in /Contents, `decodeBitStrings:
+ * false` so certificates re-encode byte for byte.
+ */
+const fromDer = forge.asn1.fromDer as unknown as (bytes: forge.util.ByteStringBuffer, options: { strict: boolean; parseAllBytes: boolean; decodeBitStrings: boolean }) => Asn1;
+
+/** The parts of a CMS ContentInfo holding SignedData (RFC 5652 §5) that checking needs; throws when it is not one. */
+function readSignedData(der: Buffer): SignedData {
+  const info = fromDer(forge.util.createBuffer(der.toString('binary')), { strict: false, parseAllBytes: false, decodeBitStrings: false });
+  const [type, explicit] = kids(info);
+  if (oidOf(type) !== OID.signedData) throw new Error('not CMS signed data');
+  const signedData = kids(explicit)[0];
+  const fields = kids(signedData);
+  // encapContentInfo: eContentType, [0] EXPLICIT eContent OCTET STRING (absent when detached).
+  const eContentNode = kids(kids(fields[2])[1])[0];
+  const eContent = eContentNode ? Buffer.from(octets(eContentNode), 'binary') : null;
+  const certificates: X509Certificate[] = [];
+  let signerInfos: Asn1 | undefined;
+  for (const f of fields.slice(3)) {
+    if (isContext(f, 0)) {
+      for (const c of kids(f)) {
+        if (c.tagClass !== forge.asn1.Class.UNIVERSAL) continue; // attribute certificates and others
+        try {
+          certificates.push(new X509Certificate(Buffer.from(forge.asn1.toDer(c).getBytes(), 'binary')));
+        } catch {
+          // a certificate Node cannot read is no signer we can check
+        }
+      }
+    } else if (f.tagClass === forge.asn1.Class.UNIVERSAL && f.type === forge.asn1.Type.SET) {
+      signerInfos = f;
+    }
+  }
+  const signer = kids(signerInfos)[0];
+  if (!signer) throw new Error('no signer');
+  const s = kids(signer);
+  // SignerInfo: version, sid, digestAlgorithm, [0] signedAttrs?, signatureAlgorithm, signature, [1] unsignedAttrs?
+  const sid = s[1];
+  if (!sid || isContext(sid, 0)) throw new Error('signer named by key identifier');
+  const serial = Buffer.from(bytesOf(kids(sid)[1]), 'binary').toString('hex');
+  const digestOid = oidOf(kids(s[2])[0]);
+  let i = 3;
+  let signedAttrs: Buffer | null = null;
+  let messageDigest: Buffer | null = null;
+  const attrs = s[3];
+  if (attrs && isContext(attrs, 0)) {
+    i = 4;
+    // RFC 5652 §5.4: the signature covers the DER of the attributes tagged as a SET OF.
+    const set = forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SET, true, kids(attrs));
+    signedAttrs = Buffer.from(forge.asn1.toDer(set).getBytes(), 'binary');
+    for (const a of kids(attrs)) {
+      const [t, values] = kids(a);
+      if (oidOf(t) === OID.messageDigest) messageDigest = Buffer.from(bytesOf(kids(values)[0]), 'binary');
+    }
+  }
+  const signatureOid = oidOf(kids(s[i])[0]);
+  const signatureParams = kids(s[i])[1];
+  const signature = Buffer.from(bytesOf(s[i + 1]), 'binary');
+  if (signature.length === 0) throw new Error('empty signature');
+  return { digestOid, signatureOid, signatureParams, serial, signedAttrs, messageDigest, eContent, signature, certificates };
+}
