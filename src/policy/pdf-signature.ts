@@ -33,6 +33,8 @@ export type PdfSignatureState =
 
 /** Signature dictionaries looked at per file; a real document has a few. */
 const MAX_SIGNATURES = 16;
+/** Places the word `/ByteRange` is looked at, signature or not (a file full of the word stays cheap). */
+const MAX_KEYS = 256;
 /** A CMS signature's hex string longer than this is not looked at (real ones are under 64 KiB). */
 const MAX_CONTENTS_HEX = 2 * 1024 * 1024;
 
@@ -78,7 +80,8 @@ export function pdfSignatureState(bytes: Buffer): PdfSignatureState {
   let firstProblem: string | null = null;
   let unverified: string | null = null;
   let seen = 0;
-  for (let at = bytes.indexOf('/ByteRange', 0, 'latin1'); at >= 0 && seen < MAX_SIGNATURES; at = bytes.indexOf('/ByteRange', at + 10, 'latin1')) {
+  let keys = 0;
+  for (let at = bytes.indexOf('/ByteRange', 0, 'latin1'); at >= 0 && seen < MAX_SIGNATURES && keys++ < MAX_KEYS; at = bytes.indexOf('/ByteRange', at + 10, 'latin1')) {
     const sig = signatureAt(bytes, at);
     if (sig === null) continue; // the word in some other place (a placeholder, a comment)
     seen++;
