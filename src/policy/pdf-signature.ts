@@ -17,7 +17,13 @@
  * Whose certificate it is (a chain to a certification authority) is not judged here.
  */
 import { createHash, verify, X509Certificate, constants } from 'node:crypto';
-import forge from 'node-forge';
+import type forge from 'node-forge';
+
+/**
+ * node-forge (its ASN.1 reader), loaded the first time a PDF holds a signature dictionary: the
+ * server does not carry it in memory until a unit sends a signed document.
+ */
+let F!: typeof forge;
 
 export type PdfSignatureState =
   /** Not a PDF at all (no `%PDF-` header in its first KiB). */
@@ -75,8 +81,14 @@ export function isPdf(bytes: Uint8Array): boolean {
 }
 
 /** The state of `bytes`' signatures (see the module comment). */
-export function pdfSignatureState(bytes: Buffer): PdfSignatureState {
+export async function pdfSignatureState(bytes: Buffer): Promise<PdfSignatureState> {
   if (!isPdf(bytes)) return { kind: 'not-pdf' };
+  if (!bytes.includes('/ByteRange', 0, 'latin1')) return { kind: 'unsigned' };
+  F ??= (await import('node-forge')).default;
+  return signatureState(bytes);
+}
+
+function signatureState(bytes: Buffer): PdfSignatureState {
   let firstProblem: string | null = null;
   let unverified: string | null = null;
   let seen = 0;
@@ -213,21 +225,22 @@ type Asn1 = forge.asn1.Asn1;
 
 const kids = (n: Asn1 | undefined): Asn1[] => (n && Array.isArray(n.value) ? n.value : []);
 const bytesOf = (n: Asn1 | undefined): string => (n && typeof n.value === 'string' ? n.value : '');
-const oidOf = (n: Asn1 | undefined): string => forge.asn1.derToOid(bytesOf(n));
+const oidOf = (n: Asn1 | undefined): string => F.asn1.derToOid(bytesOf(n));
 /** An OCTET STRING's bytes, constructed (BER: a string in pieces) or not. */
 const octets = (n: Asn1): string => (typeof n.value === 'string' ? n.value : n.value.map(octets).join(''));
-const isContext = (n: Asn1, tag: number): boolean => n.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && n.type === tag;
+const isContext = (n: Asn1, tag: number): boolean => n.tagClass === F.asn1.Class.CONTEXT_SPECIFIC && n.type === tag;
 
 /**
  * forge's fromDer takes an options object (node-forge ≥ 1.3) that its typings do not list:
  * `parseAllBytes: false` for the zero padding after the DER in /Contents, `decodeBitStrings:
  * false` so certificates re-encode byte for byte.
  */
-const fromDer = forge.asn1.fromDer as unknown as (bytes: forge.util.ByteStringBuffer, options: { strict: boolean; parseAllBytes: boolean; decodeBitStrings: boolean }) => Asn1;
+const fromDer = (bytes: forge.util.ByteStringBuffer, options: { strict: boolean; parseAllBytes: boolean; decodeBitStrings: boolean }): Asn1 =>
+  (F.asn1.fromDer as unknown as (b: forge.util.ByteStringBuffer, o: typeof options) => Asn1)(bytes, options);
 
 /** The parts of a CMS ContentInfo holding SignedData (RFC 5652 §5) that checking needs; throws when it is not one. */
 function readSignedData(der: Buffer): SignedData {
-  const info = fromDer(forge.util.createBuffer(der.toString('binary')), { strict: false, parseAllBytes: false, decodeBitStrings: false });
+  const info = fromDer(F.util.createBuffer(der.toString('binary')), { strict: false, parseAllBytes: false, decodeBitStrings: false });
   const [type, explicit] = kids(info);
   if (oidOf(type) !== OID.signedData) throw new Error('not CMS signed data');
   const signedData = kids(explicit)[0];
@@ -240,14 +253,14 @@ function readSignedData(der: Buffer): SignedData {
   for (const f of fields.slice(3)) {
     if (isContext(f, 0)) {
       for (const c of kids(f)) {
-        if (c.tagClass !== forge.asn1.Class.UNIVERSAL) continue; // attribute certificates and others
+        if (c.tagClass !== F.asn1.Class.UNIVERSAL) continue; // attribute certificates and others
         try {
-          certificates.push(new X509Certificate(Buffer.from(forge.asn1.toDer(c).getBytes(), 'binary')));
+          certificates.push(new X509Certificate(Buffer.from(F.asn1.toDer(c).getBytes(), 'binary')));
         } catch {
           // a certificate Node cannot read is no signer we can check
         }
       }
-    } else if (f.tagClass === forge.asn1.Class.UNIVERSAL && f.type === forge.asn1.Type.SET) {
+    } else if (f.tagClass === F.asn1.Class.UNIVERSAL && f.type === F.asn1.Type.SET) {
       signerInfos = f;
     }
   }
@@ -266,8 +279,8 @@ function readSignedData(der: Buffer): SignedData {
   if (attrs && isContext(attrs, 0)) {
     i = 4;
     // RFC 5652 §5.4: the signature covers the DER of the attributes tagged as a SET OF.
-    const set = forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SET, true, kids(attrs));
-    signedAttrs = Buffer.from(forge.asn1.toDer(set).getBytes(), 'binary');
+    const set = F.asn1.create(F.asn1.Class.UNIVERSAL, F.asn1.Type.SET, true, kids(attrs));
+    signedAttrs = Buffer.from(F.asn1.toDer(set).getBytes(), 'binary');
     for (const a of kids(attrs)) {
       const [t, values] = kids(a);
       if (oidOf(t) === OID.messageDigest) messageDigest = Buffer.from(bytesOf(kids(values)[0]), 'binary');

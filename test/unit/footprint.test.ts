@@ -3,7 +3,8 @@
  * (issue 3's memory target). mailauth's package entry loads BIMI and VMC (undici, the @peculiar
  * X.509 parsers, fast-xml-parser) next to SPF, DKIM and DMARC; the server imports the three
  * checks alone (smtp/authresults.ts, smtp/dkim.ts). selfsigned (node-forge) is loaded
- * only on the start that makes the self-signed pair (net/tls.ts).
+ * only on the start that makes the self-signed pair (net/tls.ts), and node-forge's ASN.1 reader
+ * only when a PDF with a signature dictionary is checked (policy/pdf-signature.ts).
  *
  * The server runs in a child process (a fresh module cache) and reports the CommonJS modules it
  * loaded; the test checks both sides, so it fails if the list stops showing what was loaded.

@@ -73,7 +73,7 @@ export const officialDocuments: RuleFactory = ({ config, store }) => ({
     for (const v of pdfs.slice(0, MAX_FILES)) {
       const file = v.fileNames[0] ?? `part ${v.path}`;
       names.push(...v.fileNames);
-      const state = pdfSignatureState(decodePart(msg.raw, v.part, config.limits.maxAttachmentBytes));
+      const state = await pdfSignatureState(decodePart(msg.raw, v.part, config.limits.maxAttachmentBytes));
       if (state.kind === 'not-pdf' || state.kind === 'unsigned') problems.push({ file, problem: 'unsigned' });
       else if (state.kind === 'invalid') problems.push({ file, problem: 'signature-invalid', detail: state.detail });
     }
