@@ -173,8 +173,9 @@ export function findingKind(finding: string): string {
   if (i > 0) {
     const rest = f.slice(i + 2).trim();
     const sp = rest.indexOf(' ');
-    // A rule that names the kind of problem (official-documents: problem=unsigned) is counted per problem.
-    const problem = /; problem=([a-z-]{1,40})(?:;|$)/.exec(rest);
+    // A rule that names the kind of problem (official-documents: problem=unsigned) is counted per
+    // problem: read outside quoted values (a file name cannot pass for one; quoteName leaves no '"' in them).
+    const problem = /; problem=([a-z-]{1,40})(?:;|$)/.exec(rest.replace(/"[^"]*"/g, '""'));
     return `${f.slice(0, i)}: ${sp >= 0 ? rest.slice(0, sp) : rest}${problem ? ` ${problem[1]}` : ''}`;
   }
   const sp = f.indexOf(' ');

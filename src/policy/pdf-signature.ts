@@ -41,6 +41,8 @@ export type PdfSignatureState =
 const MAX_SIGNATURES = 16;
 /** Places the word `/ByteRange` is looked at, signature or not (a file full of the word stays cheap). */
 const MAX_KEYS = 256;
+/** Certificates read from one signature (a signer's chain is a few). */
+const MAX_CERTIFICATES = 20;
 /** A CMS signature's hex string longer than this is not looked at (real ones are under 64 KiB). */
 const MAX_CONTENTS_HEX = 2 * 1024 * 1024;
 
@@ -89,24 +91,70 @@ export async function pdfSignatureState(bytes: Buffer): Promise<PdfSignatureStat
 }
 
 function signatureState(bytes: Buffer): PdfSignatureState {
-  let firstProblem: string | null = null;
-  let unverified: string | null = null;
-  let seen = 0;
+  // Each hole once: several /ByteRange keys naming the same one are one signature.
+  const dicts = new Map<string, SignatureDict>();
+  let problem: string | null = null;
   let keys = 0;
-  for (let at = bytes.indexOf('/ByteRange', 0, 'latin1'); at >= 0 && seen < MAX_SIGNATURES && keys++ < MAX_KEYS; at = bytes.indexOf('/ByteRange', at + 10, 'latin1')) {
+  for (let at = bytes.indexOf('/ByteRange', 0, 'latin1'); at >= 0 && dicts.size < MAX_SIGNATURES && keys++ < MAX_KEYS; at = bytes.indexOf('/ByteRange', at + 10, 'latin1')) {
     const sig = signatureAt(bytes, at);
     if (sig === null) continue; // the word in some other place (a placeholder, a comment)
-    seen++;
-    const r = sig.kind === 'problem' ? sig : checkSignature(bytes, sig);
-    if (r.kind === 'ok') return { kind: 'signed', signer: r.signer };
-    if (r.kind === 'timestamp') continue;
-    if (r.kind === 'unsupported') unverified ??= r.detail;
-    else firstProblem ??= r.detail;
+    if (sig.kind === 'problem') problem ??= sig.detail;
+    else if (sig.subFilter !== 'ETSI.RFC3161') dicts.set(`${sig.ranges[1]}:${sig.ranges[2]}`, sig); // a time stamp is no one's signature
   }
-  if (unverified !== null) return { kind: 'unverified', detail: unverified };
-  if (firstProblem !== null) return { kind: 'invalid', detail: firstProblem };
-  return { kind: 'unsigned' };
+  // The verdict is the signature of the latest revision, the one covering the most of the file:
+  // an earlier signature that holds says nothing of what was added after it (ISO 32000-1 §7.5.6).
+  let last: SignatureDict | null = null;
+  for (const d of dicts.values()) if (!last || d.ranges[2] + d.ranges[3] > last.ranges[2] + last.ranges[3]) last = d;
+  if (!last) return problem !== null ? { kind: 'invalid', detail: problem } : { kind: 'unsigned' };
+  let r: Check;
+  try {
+    r = checkSignature(bytes, last);
+  } catch (e) {
+    r = { kind: 'bad', detail: `the signature cannot be read (${e instanceof Error ? e.message : String(e)})` };
+  }
+  if (r.kind === 'bad') return { kind: 'invalid', detail: r.detail };
+  if (r.kind === 'unsupported') return { kind: 'unverified', detail: r.detail };
+  if (addedAfter(bytes, last.ranges[2] + last.ranges[3])) return { kind: 'invalid', detail: 'content was added after it was signed' };
+  return { kind: 'signed', signer: r.signer };
 }
+
+/** Objects an appended revision may hold before it is not read as validation data. */
+const MAX_ADDED_OBJECTS = 500;
+
+/**
+ * Was something added to the document after the signature that ends at `end`? Nothing but
+ * whitespace and comments is nothing. An incremental update (§7.5.6) adding long-term validation
+ * data (a /DSS dictionary: certificates, OCSP answers, CRLs) is allowed when it defines only new
+ * objects and, of the signed ones, only the catalog again — with its text unchanged but for the
+ * /DSS entry. Anything else — a page, a content stream, a form field or annotation, a document
+ * time stamp's revision, an object stream that could hide any of them — is an addition.
+ */
+function addedAfter(bytes: Buffer, end: number): boolean {
+  const tail = bytes.toString('latin1', end);
+  if (tail.split(/[\r\n]+/).every((line) => line.trim() === '' || line.trimStart().startsWith('%'))) return false;
+  if (!tail.includes('/DSS') || tail.includes('/ObjStm')) return true;
+  const added = [...tail.matchAll(OBJ)];
+  if (added.length > MAX_ADDED_OBJECTS) return true;
+  // Where each object of the signed revisions was last defined: one pass.
+  const signed = bytes.toString('latin1', 0, end);
+  const defined = new Map<string, number>();
+  for (const m of signed.matchAll(OBJ)) defined.set(m[1] as string, m.index);
+  for (const m of added) {
+    const at = defined.get(m[1] as string);
+    if (at === undefined) continue; // a new object
+    const be = signed.indexOf('endobj', at);
+    const before = signed.slice(at, be < 0 ? signed.length : be);
+    const e = tail.indexOf('endobj', m.index);
+    const after = tail.slice(m.index, e < 0 ? tail.length : e);
+    if (!/\/Type\s*\/Catalog\b/.test(after)) return true;
+    const norm = (t: string): string => t.replace(/\/DSS\s+\d+\s+\d+\s+R/, '').replace(/\s+/g, ' ').replace(/ ?(<<|>>|\[|\]|\/) ?/g, '$1').trim();
+    if (norm(after) !== norm(before)) return true;
+  }
+  return false;
+}
+
+/** An object's definition: "N G obj". */
+const OBJ = /(?<![0-9])(\d{1,10})\s+\d{1,5}\s+obj\b/g;
 
 interface SignatureDict {
   kind: 'dict';
@@ -132,18 +180,25 @@ function signatureAt(bytes: Buffer, at: number): SignatureDict | Problem | null 
   // The hole must be the value of /Contents (the key just before it), not some other string.
   if (!/\/Contents\s*$/.test(bytes.toString('latin1', Math.max(0, b - 64), b))) return { kind: 'problem', detail: 'the byte range does not leave out the signature contents' };
   if (c - b - 2 > MAX_CONTENTS_HEX) return { kind: 'problem', detail: 'signature contents too large' };
-  const hex = bytes.toString('latin1', b + 1, c - 1).replace(/\s+/g, '');
-  if (!/^[0-9a-fA-F]*$/.test(hex) || hex.length % 2 !== 0) return { kind: 'problem', detail: 'signature contents are not a hex string' };
-  // The dictionary around both keys: look a little way either side for /SubFilter.
-  const around = bytes.toString('latin1', Math.max(0, Math.min(at, b) - 2048), Math.min(bytes.length, Math.max(at, c) + 2048));
+  let hex = bytes.toString('latin1', b + 1, c - 1).replace(/\s+/g, '');
+  if (!/^[0-9a-fA-F]*$/.test(hex)) return { kind: 'problem', detail: 'signature contents are not a hex string' };
+  if (hex.length % 2 !== 0) hex += '0'; // ISO 32000-1 §7.3.4.3: a last odd digit is followed by 0
+  // /SubFilter of this dictionary only: from its object's "N G obj" to its "endobj" (a time
+  // stamp's dictionary next to it is not this one's).
+  const first = Math.min(at, b);
+  const lo = Math.max(0, first - 4096);
+  let start = lo;
+  for (const m of bytes.toString('latin1', lo, first).matchAll(OBJ)) start = lo + m.index;
+  const last = Math.max(at, c);
+  const endobj = bytes.indexOf('endobj', last, 'latin1');
+  const around = bytes.toString('latin1', start, endobj >= 0 && endobj - last <= 4096 ? endobj : Math.min(bytes.length, last + 4096));
   const sub = /\/SubFilter\s*\/([A-Za-z0-9.#_-]+)/.exec(around);
   return { kind: 'dict', ranges: [a, b, c, d], der: Buffer.from(hex, 'hex'), subFilter: sub?.[1] ?? null };
 }
 
-type Check = { kind: 'ok'; signer: string | null } | { kind: 'timestamp' } | { kind: 'unsupported'; detail: string } | { kind: 'bad'; detail: string };
+type Check = { kind: 'ok'; signer: string | null } | { kind: 'unsupported'; detail: string } | { kind: 'bad'; detail: string };
 
 function checkSignature(bytes: Buffer, sig: SignatureDict): Check {
-  if (sig.subFilter === 'ETSI.RFC3161') return { kind: 'timestamp' };
   let cms: SignedData;
   try {
     cms = readSignedData(sig.der);
@@ -169,22 +224,27 @@ function checkSignature(bytes: Buffer, sig: SignatureDict): Check {
   } else {
     signed = content ?? Buffer.concat([bytes.subarray(0, b), bytes.subarray(c, c + d)]);
   }
-  const cert = cms.certificates.find((x) => sameSerial(x.serialNumber, cms.serial));
-  if (!cert) return { kind: 'bad', detail: "the signer's certificate is not in the signature" };
-  const signer = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1] ?? null;
+  // The signer's certificate: the one with its serial number (issuer and serial), or, for a signer
+  // named by its key identifier, whichever certificate the signature verifies with.
+  const serial = cms.serial;
+  const candidates = serial === null ? cms.certificates : cms.certificates.filter((x) => sameSerial(x.serialNumber, serial));
+  if (candidates.length === 0) return { kind: 'bad', detail: "the signer's certificate is not in the signature" };
   const family = cms.signatureOid === OID.rsaPss ? 'pss' : SIGNATURE_ALGORITHMS[cms.signatureOid];
   if (!family) return { kind: 'unsupported', detail: `signature algorithm ${cms.signatureOid}` };
   const pss = family === 'pss' ? pssHash(cms.signatureParams) : null;
   if (family === 'pss' && !pss) return { kind: 'unsupported', detail: 'RSA-PSS parameters' };
-  let ok: boolean;
-  try {
-    ok = pss
-      ? verify(pss, signed, { key: cert.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, cms.signature)
-      : verify(hash, signed, cert.publicKey, cms.signature);
-  } catch (e) {
-    return { kind: 'bad', detail: `the signature cannot be checked (${e instanceof Error ? e.message : String(e)})` };
+  let failure: string | null = null;
+  for (const cert of candidates) {
+    try {
+      const ok = pss
+        ? verify(pss, signed, { key: cert.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, cms.signature)
+        : verify(hash, signed, cert.publicKey, cms.signature);
+      if (ok) return { kind: 'ok', signer: /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1] ?? null };
+    } catch (e) {
+      failure ??= `the signature cannot be checked (${e instanceof Error ? e.message : String(e)})`;
+    }
   }
-  return ok ? { kind: 'ok', signer } : { kind: 'bad', detail: 'the signature does not match its certificate' };
+  return { kind: 'bad', detail: failure ?? 'the signature does not match its certificate' };
 }
 
 /**
@@ -210,8 +270,8 @@ interface SignedData {
   signatureOid: string;
   /** The signature algorithm's parameters (RSA-PSS needs them). */
   signatureParams: Asn1 | undefined;
-  /** The signer's certificate serial number, hex. */
-  serial: string;
+  /** The signer's certificate serial number, hex; null when the signer is named by its key identifier. */
+  serial: string | null;
   /** The DER of the signed attributes as signed (tagged SET OF), or null when there are none. */
   signedAttrs: Buffer | null;
   messageDigest: Buffer | null;
@@ -225,7 +285,13 @@ type Asn1 = forge.asn1.Asn1;
 
 const kids = (n: Asn1 | undefined): Asn1[] => (n && Array.isArray(n.value) ? n.value : []);
 const bytesOf = (n: Asn1 | undefined): string => (n && typeof n.value === 'string' ? n.value : '');
-const oidOf = (n: Asn1 | undefined): string => F.asn1.derToOid(bytesOf(n));
+const oidOf = (n: Asn1 | undefined): string => {
+  try {
+    return F.asn1.derToOid(bytesOf(n));
+  } catch {
+    return 'unreadable'; // forge refuses an identifier over 53 bits
+  }
+};
 /** An OCTET STRING's bytes, constructed (BER: a string in pieces) or not. */
 const octets = (n: Asn1): string => (typeof n.value === 'string' ? n.value : n.value.map(octets).join(''));
 const isContext = (n: Asn1, tag: number): boolean => n.tagClass === F.asn1.Class.CONTEXT_SPECIFIC && n.type === tag;
@@ -252,7 +318,7 @@ function readSignedData(der: Buffer): SignedData {
   let signerInfos: Asn1 | undefined;
   for (const f of fields.slice(3)) {
     if (isContext(f, 0)) {
-      for (const c of kids(f)) {
+      for (const c of kids(f).slice(0, MAX_CERTIFICATES)) {
         if (c.tagClass !== F.asn1.Class.UNIVERSAL) continue; // attribute certificates and others
         try {
           certificates.push(new X509Certificate(Buffer.from(F.asn1.toDer(c).getBytes(), 'binary')));
@@ -269,8 +335,8 @@ function readSignedData(der: Buffer): SignedData {
   const s = kids(signer);
   // SignerInfo: version, sid, digestAlgorithm, [0] signedAttrs?, signatureAlgorithm, signature, [1] unsignedAttrs?
   const sid = s[1];
-  if (!sid || isContext(sid, 0)) throw new Error('signer named by key identifier');
-  const serial = Buffer.from(bytesOf(kids(sid)[1]), 'binary').toString('hex');
+  if (!sid) throw new Error('no signer identifier');
+  const serial = isContext(sid, 0) ? null : Buffer.from(bytesOf(kids(sid)[1]), 'binary').toString('hex');
   const digestOid = oidOf(kids(s[2])[0]);
   let i = 3;
   let signedAttrs: Buffer | null = null;

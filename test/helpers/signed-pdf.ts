@@ -4,7 +4,7 @@
  * (ISO 32000-1 §12.8). The certificate is a self-signed X.509 made here (RSA or ECDSA key from
  * node:crypto), the DER written by a few lines of TLV encoding, so nothing binary is committed.
  */
-import { createHash, generateKeyPairSync, sign, constants, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign, constants, type KeyObject } from 'node:crypto';
 
 // ── DER ──
 function len(n: number): Buffer {
@@ -80,7 +80,8 @@ export interface Signer {
 export function makeSigner(commonName: string, kind: SignerKind = 'rsa'): Signer {
   const { privateKey, publicKey } = kind === 'ecdsa' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
   const name = seq(set(seq(oid(OIDS.country), tlv(0x13, Buffer.from('VN')))), set(seq(oid(OIDS.organization), utf8('UBND tỉnh'))), set(seq(oid(OIDS.commonName), utf8(commonName))));
-  const serial = Buffer.from([0x4a, 0x21, 0x07, 0x99]);
+  const serial = randomBytes(8);
+  serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x10; // positive, eight octets
   const algorithm = kind === 'ecdsa' ? seq(oid(OIDS.ecdsaSha256)) : seq(oid(OIDS.sha256WithRsa), nul());
   const now = Date.now();
   const tbs = seq(int(serial), algorithm, name, seq(utc(new Date(now - 86_400_000)), utc(new Date(now + 365 * 86_400_000))), name, publicKey.export({ type: 'spki', format: 'der' }));
@@ -98,18 +99,40 @@ export interface SignOptions {
   noSignedAttributes?: boolean;
   /** `/SubFilter`; default adbe.pkcs7.detached. */
   subFilter?: string;
-  /** Put the page dictionary and the signature in this order: the signature first means its ByteRange key comes after its Contents. */
+  /** Write /Contents before /ByteRange in the signature dictionary. */
   contentsFirst?: boolean;
+  /** The signature algorithm's identifier instead of the real one (an algorithm the checker does not know). */
+  signatureOid?: string;
+  /** Name the signer by a subject key identifier ([0]) instead of issuer and serial number. */
+  byKeyId?: boolean;
+  /** Text put in the widget annotation's dictionary (object 4, just before the signature's object). */
+  widgetExtra?: string;
+  /** Text put at the end of the page's content stream, before signing (inside the signed bytes). */
+  pageExtra?: string;
+}
+
+/**
+ * An incremental update (ISO 32000-1 §7.5.6) appended to a signed PDF: `objects` maps object
+ * numbers to their new text (a number of an existing object redefines it).
+ */
+export function appendRevision(pdf: Buffer, objects: Record<number, string>): Buffer {
+  let out = '';
+  for (const [n, text] of Object.entries(objects)) out += `${n} 0 obj\n${text}\nendobj\n`;
+  out += `trailer\n<< /Size 20 /Root 1 0 R /Prev 0 >>\nstartxref\n0\n%%EOF\n`;
+  return Buffer.concat([pdf, Buffer.from(out, 'latin1')]);
 }
 
 const PAGE = 'BT /F1 12 Tf 72 720 Td (CONG VAN SO 123/UBND-VP) Tj ET';
 
-function pdfObjects(extra: string[]): string[] {
+/** The catalog (object 1) as signed. */
+export const CATALOG = '<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R] /SigFlags 3 >> >>';
+
+function pdfObjects(extra: string[], widgetExtra = ''): string[] {
   return [
-    '<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R] /SigFlags 3 >> >>',
+    CATALOG,
     '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
     '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 6 0 R /Annots [4 0 R] >>',
-    '<< /Type /Annot /Subtype /Widget /FT /Sig /Rect [0 0 0 0] /V 5 0 R /P 3 0 R /T (Chu ky 1) >>',
+    `<< /Type /Annot /Subtype /Widget /FT /Sig /Rect [0 0 0 0] /V 5 0 R /P 3 0 R /T (Chu ky 1)${widgetExtra} >>`,
     ...extra,
   ];
 }
@@ -143,7 +166,8 @@ export function signedPdf(signer: Signer | ((covered: Buffer) => Buffer), opts: 
   const range = '/ByteRange [0 0000000000 0000000000 0000000000]';
   const contents = `/Contents <${'0'.repeat(HOLE * 2)}>`;
   const sigDict = `<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /${opts.subFilter ?? 'adbe.pkcs7.detached'} ${opts.contentsFirst ? `${contents} ${range}` : `${range} ${contents}`} /M (D:20261123100000+07'00') /Name (${kind}) >>`;
-  const pdf = assemble(pdfObjects([sigDict, `<< /Length ${PAGE.length} >>\nstream\n${PAGE}\nendstream`]));
+  const page = PAGE + (opts.pageExtra ?? '');
+  const pdf = assemble(pdfObjects([sigDict, `<< /Length ${page.length} >>\nstream\n${page}\nendstream`], opts.widgetExtra));
   const b = pdf.indexOf('/Contents <', 0, 'latin1') + '/Contents '.length;
   const c = b + HOLE * 2 + 2;
   const d = pdf.length - c;
@@ -180,8 +204,10 @@ function signedData(signer: Signer, content: Buffer, opts: SignOptions): Buffer 
     signer.kind === 'rsa-pss'
       ? sign('sha256', toSign, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 })
       : sign('sha256', toSign, key);
-  const sigAlg = signer.kind === 'ecdsa' ? seq(oid(OIDS.ecdsaSha256)) : signer.kind === 'rsa-pss' ? seq(oid(OIDS.rsaPss), seq(ctx(0, digestAlg), ctx(1, seq(oid(OIDS.mgf1), digestAlg)), ctx(2, int(32)))) : seq(oid(OIDS.rsaEncryption), nul());
-  const signerInfo = seq(int(1), seq(signer.issuer, int(signer.serial)), digestAlg, ...(attrs ? [attrs] : []), sigAlg, octets(signature));
+  const realAlg = signer.kind === 'ecdsa' ? seq(oid(OIDS.ecdsaSha256)) : signer.kind === 'rsa-pss' ? seq(oid(OIDS.rsaPss), seq(ctx(0, digestAlg), ctx(1, seq(oid(OIDS.mgf1), digestAlg)), ctx(2, int(32)))) : seq(oid(OIDS.rsaEncryption), nul());
+  const sigAlg = opts.signatureOid ? seq(oid(opts.signatureOid), nul()) : realAlg;
+  const sid = opts.byKeyId ? tlv(0x80, createHash('sha1').update(signer.cert).digest()) : seq(signer.issuer, int(signer.serial));
+  const signerInfo = seq(int(opts.byKeyId ? 3 : 1), sid, digestAlg, ...(attrs ? [attrs] : []), sigAlg, octets(signature));
   const sd = seq(int(1), set(digestAlg), seq(oid(OIDS.data)), ctx(0, signer.cert), set(signerInfo));
   return seq(oid(OIDS.signedData), ctx(0, sd));
 }

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { createTestAccount } from '../helpers/accounts.js';
-import { makeSigner, signedPdf, unsignedPdf } from '../helpers/signed-pdf.js';
+import { appendRevision, makeSigner, signedPdf, unsignedPdf } from '../helpers/signed-pdf.js';
 import type { Account } from '../../src/store/port.js';
 import { mimeMessage } from '../unit/policy/fixtures.js';
 import { addUser, headersOf, mailboxMessages, send } from './policy-helpers.js';
@@ -77,6 +77,20 @@ describe('R-POL-7 official documents (default: flag)', () => {
     expect(policyHeaders((await mailboxMessages(app.store, lanht.id)).at(-1) ?? '')).toEqual([]);
   });
 
+  it('flags a page changed after signing, a .pdf that is no PDF, and a signature it cannot check', async () => {
+    const added = appendRevision(signedPdf(signer), { 6: '<< /Length 2 >>\nstream\nXX\nendstream' });
+    expect((await submit(documentMail(added))).code).toBe(250);
+    expect(policyHeaders((await mailboxMessages(app.store, lanht.id)).at(-1) ?? '')).toEqual([
+      'X-Buudien-Policy: official-documents; file="123-UBND-VP.pdf"; problem=signature-invalid; detail="content was added after it was signed"',
+    ]);
+    expect((await submit(documentMail(Buffer.from('Bien ban hop, not a PDF')))).code).toBe(250);
+    expect(policyHeaders((await mailboxMessages(app.store, lanht.id)).at(-1) ?? '')).toEqual(['X-Buudien-Policy: official-documents; file="123-UBND-VP.pdf"; problem=not-pdf']);
+    expect((await submit(documentMail(signedPdf(signer, { signatureOid: '1.2.3.4' })))).code).toBe(250);
+    expect(policyHeaders((await mailboxMessages(app.store, lanht.id)).at(-1) ?? '')).toEqual([
+      'X-Buudien-Policy: official-documents; file="123-UBND-VP.pdf"; problem=signature-unverified; detail="signature algorithm 1.2.3.4"',
+    ]);
+  });
+
   it('finds a PDF sent under another name and type by its first bytes', async () => {
     const raw = mimeMessage({ from: 'vp@example.gov.vn', to: 'lanht@example.gov.vn', subject: SUMMARY, attachments: [{ name: 'van-ban', data: unsignedPdf() }] });
     expect((await submit(raw)).code).toBe(250);
@@ -106,5 +120,13 @@ describe('R-POL-7 with action reject', () => {
     expect(await mailboxMessages(app.store, lanht.id)).toEqual([]);
     expect((await submit(documentMail(signedPdf(signer)))).code).toBe(250);
     expect(await mailboxMessages(app.store, lanht.id)).toHaveLength(1);
+  });
+
+  it('keeps the reply within one SMTP line (512 octets) for a long Vietnamese file name, cut on a character', async () => {
+    const name = `${'ữ'.repeat(60)}.pdf`;
+    const r = await send(app, documentMail(unsignedPdf(), { name }), { submission: 'vp', from: 'vp@example.gov.vn', to: ['lanht@example.gov.vn'] });
+    expect(r.code).toBe(550);
+    expect(Buffer.byteLength(`${r.response}\r\n`)).toBeLessThanOrEqual(512);
+    expect(r.response).toContain(`tệp "${'ữ'.repeat(19)}…" chưa được ký số`);
   });
 });

@@ -9,13 +9,16 @@
  * mail submitted by or as a unit mailbox — the envelope sender or a From address resolving to an
  * account of kind `unit`, a delegate's mail included — and at the PDFs attached to it directly
  * (not inside archives or forwarded messages, which carry other people's documents):
- * - a PDF with no digital signature: `official-documents; file="…"; problem=unsigned`;
- * - a PDF whose signature does not hold (changed after signing, a signature that does not match
- *   its certificate, unreadable): `problem=signature-invalid` with the reason;
- * - a subject that is no summary — empty, only reply/forward words, or a file name — when a PDF
- *   is attached: `problem=no-summary`.
- * A file named .pdf that is no PDF counts as unsigned; other attachments (spreadsheets, drafts in
- * Word for comment) are not judged. The default action is `flag`: the mail goes, the header and
+ * - a PDF with no digital signature: `official-documents; file="…"; problem=unsigned` (a file
+ *   named .pdf that is no PDF: `problem=not-pdf`);
+ * - a PDF whose latest signature does not hold (changed or added to after signing, a signature
+ *   that does not match its certificate, unreadable): `problem=signature-invalid` with the reason;
+ *   one made with an algorithm not checked here: `problem=signature-unverified`;
+ * - a subject that is no summary — empty, only reply/forward words, or a file's name as it
+ *   stands ("scan0012.pdf") — when a PDF is attached: `problem=no-summary`.
+ * PDFs are found by name, by type, or (a part with a name, or not text) by their first bytes;
+ * other attachments (spreadsheets, drafts in Word for comment) are not judged. The default action
+ * is `flag`: the mail goes, the header and
  * the send log carry the finding, the quarterly report counts it; `reject` refuses it with
  * 550 5.7.1 saying what to fix. Whose certificate signed (a chain to a certification authority)
  * is not judged (pdf-signature.ts).
@@ -33,7 +36,21 @@ const MAX_FILES = 20;
 /** Reply and forward words a subject may start with ("Re:", "TL:", "Fwd:", "Chuyển tiếp:"). */
 const REPLY_WORDS = /^(?:\s*(?:re|fw|fwd|tl|tr|aw|sv|trả\s+lời|chuyển\s+tiếp)\s*:\s*)+/iu;
 
-type Problem = { file: string | null; problem: 'unsigned' | 'signature-invalid' | 'no-summary'; detail?: string };
+type Problem = { file: string | null; problem: 'unsigned' | 'not-pdf' | 'signature-invalid' | 'signature-unverified' | 'no-summary'; detail?: string };
+
+/** How much of a file name the reply quotes, in octets (an SMTP reply line stays under 512). */
+const REPLY_NAME_OCTETS = 60;
+
+/** `name` cut to at most `octets` UTF-8 octets on a character boundary, with … when cut. */
+function shortName(name: string, octets: number): string {
+  if (Buffer.byteLength(name) <= octets) return name;
+  let out = '';
+  for (const ch of name) {
+    if (Buffer.byteLength(out + ch) > octets - 3) break;
+    out += ch;
+  }
+  return `${out}…`;
+}
 
 /** Does this message go out in a unit's name: its envelope sender or a From address is a unit mailbox? */
 async function fromUnitMailbox(store: Store, ctx: PolicyContext, msg: PolicyMessage): Promise<boolean> {
@@ -47,12 +64,15 @@ async function fromUnitMailbox(store: Store, ctx: PolicyContext, msg: PolicyMess
   return false;
 }
 
-/** The subject says nothing of its own: empty, only reply/forward words, or one of the attached file names. */
+/**
+ * The subject says nothing of its own: empty, only reply/forward words, or an attached file's
+ * name as it stands, extension and all ("Fwd: scan0012.pdf"). A subject that is the file name
+ * without its extension is a summary: clerks name the file after it.
+ */
 export function noSummary(subject: string, fileNames: readonly string[]): boolean {
-  const s = visibleText(subject).replace(REPLY_WORDS, '').trim();
+  const s = visibleText(subject).replace(REPLY_WORDS, '').trim().toLowerCase();
   if (!/[\p{L}\p{N}]/u.test(s)) return true;
-  const bare = (n: string): string => visibleText(n).trim().toLowerCase();
-  return fileNames.some((n) => bare(n) === s.toLowerCase() || bare(n).replace(/\.[a-z0-9]{1,5}$/, '') === s.toLowerCase());
+  return fileNames.some((n) => visibleText(n).trim().toLowerCase() === s);
 }
 
 export const officialDocuments: RuleFactory = ({ config, store }) => ({
@@ -63,32 +83,37 @@ export const officialDocuments: RuleFactory = ({ config, store }) => ({
     // The message's own attachments: not those of forwarded messages inside it.
     const pdfs = leafParts(msg.parsed, msg.raw, config.limits.maxMimeParts).filter((v) => {
       if (v.messageDepth > 0 || v.part.type === 'multipart' || v.part.type === 'message') return false;
-      if (v.names.some((n) => extensionOf(n) === 'pdf') || `${v.part.type}/${v.part.subtype}`.toLowerCase() === 'application/pdf') return true;
-      // A PDF under another name or type ("văn bản", application/octet-stream): its first bytes say so.
-      return v.fileNames.length > 0 && isPdf(decodePart(msg.raw, v.part, 1024));
+      if (v.fileNames.some((n) => extensionOf(n) === 'pdf') || `${v.part.type}/${v.part.subtype}`.toLowerCase() === 'application/pdf') return true;
+      // A PDF under another name or type ("văn bản", application/octet-stream, no name at all): its first bytes say so.
+      return (v.fileNames.length > 0 || v.part.type.toLowerCase() !== 'text') && isPdf(decodePart(msg.raw, v.part, 1024));
     });
     if (pdfs.length === 0 || !(await fromUnitMailbox(store, ctx, msg))) return { kind: 'pass' };
     const problems: Problem[] = [];
     const names: string[] = [];
-    for (const v of pdfs.slice(0, MAX_FILES)) {
+    for (const [i, v] of pdfs.slice(0, MAX_FILES).entries()) {
+      // Checking a signature is synchronous work (a digest of the whole file): let other sessions run between files.
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const file = v.fileNames[0] ?? `part ${v.path}`;
       names.push(...v.fileNames);
       const state = await pdfSignatureState(decodePart(msg.raw, v.part, config.limits.maxAttachmentBytes));
-      if (state.kind === 'not-pdf' || state.kind === 'unsigned') problems.push({ file, problem: 'unsigned' });
+      if (state.kind === 'unsigned' || state.kind === 'not-pdf') problems.push({ file, problem: state.kind });
       else if (state.kind === 'invalid') problems.push({ file, problem: 'signature-invalid', detail: state.detail });
+      else if (state.kind === 'unverified') problems.push({ file, problem: 'signature-unverified', detail: state.detail });
     }
     if (noSummary(msg.parsed.subject, names)) problems.unshift({ file: null, problem: 'no-summary' });
     if (problems.length === 0) return { kind: 'pass' };
     const findings = problems.map((p) => ['official-documents', ...(p.file !== null ? [`file=${quoteName(p.file)}`] : []), `problem=${p.problem}`, ...(p.detail ? [`detail=${quoteName(p.detail)}`] : [])].join('; '));
     if (pdfs.length > MAX_FILES) findings.push(`official-documents; ${pdfs.length - MAX_FILES} more PDF files not checked`);
     const first = problems[0] as Problem;
-    const file = quoteName(first.file && first.file.length > 40 ? `${first.file.slice(0, 39)}…` : (first.file ?? ''));
-    const [vi, en] =
-      first.problem === 'no-summary'
-        ? ['thư gửi văn bản phải có tiêu đề là trích yếu nội dung văn bản', "mail carrying a document must have the document's summary as its subject"]
-        : first.problem === 'unsigned'
-          ? [`văn bản gửi từ hộp thư đơn vị phải là tệp PDF đã ký số; tệp ${file} chưa được ký số`, `documents sent from a unit mailbox must be digitally signed PDF files; file ${file} is not signed`]
-          : [`chữ ký số của tệp ${file} không hợp lệ`, `the digital signature of file ${file} is not valid`];
+    const file = quoteName(shortName(first.file ?? '', REPLY_NAME_OCTETS));
+    const texts: Record<Problem['problem'], [string, string]> = {
+      'no-summary': ['thư gửi văn bản phải có tiêu đề là trích yếu nội dung văn bản', "mail carrying a document must have the document's summary as its subject"],
+      unsigned: [`văn bản gửi từ hộp thư đơn vị phải là tệp PDF đã ký số; tệp ${file} chưa được ký số`, `documents sent from a unit mailbox must be digitally signed PDF files; file ${file} is not signed`],
+      'not-pdf': [`văn bản gửi từ hộp thư đơn vị phải là tệp PDF đã ký số; tệp ${file} không phải là PDF`, `documents sent from a unit mailbox must be digitally signed PDF files; file ${file} is not a PDF`],
+      'signature-invalid': [`chữ ký số của tệp ${file} không hợp lệ`, `the digital signature of file ${file} is not valid`],
+      'signature-unverified': [`không kiểm tra được chữ ký số của tệp ${file} (thuật toán không được hỗ trợ)`, `the digital signature of file ${file} cannot be checked (unsupported algorithm)`],
+    };
+    const [vi, en] = texts[first.problem];
     return {
       kind: 'hit',
       finding: findings[0] as string,

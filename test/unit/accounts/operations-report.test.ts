@@ -236,7 +236,7 @@ describe('buildOperationsReport: the state figures', () => {
   });
 
   it('finding kinds, and JSON that carries no control characters of a remote reply', () => {
-    expect(['executables: reject ho-so.exe', 'spf=fail', 'dkim=fail (example.org)', '  classified: flag x ', 'rule:nospace', '', 'official-documents: flag official-documents; file="a; problem=x.pdf"; problem=signature-invalid; detail="…"'].map(findingKind)).toEqual([
+    expect(['executables: reject ho-so.exe', 'spf=fail', 'dkim=fail (example.org)', '  classified: flag x ', 'rule:nospace', '', 'official-documents: flag official-documents; file="a; problem=x.pdf"; problem=signature-invalid; detail="…"', 'official-documents: flag official-documents; file="a_; problem=signed; x.pdf"; problem=unsigned'].map(findingKind)).toEqual([
       'executables: reject',
       'spf=fail',
       'dkim=fail',
@@ -244,6 +244,7 @@ describe('buildOperationsReport: the state figures', () => {
       'rule:nospace',
       '',
       'official-documents: flag signature-invalid',
+      'official-documents: flag unsigned',
     ]);
     const tally = new MailTally();
     tally.add({ id: 1, at: new Date('2026-08-01T00:00:00Z'), direction: 'outbound', sender: 'a@example.gov.vn', recipient: 'b@example.org', clientIp: null, account: null, messageId: '<m@x>', size: 10, outcome: 'bounced', code: 550, text: '550 5.1.1 \u009b31m\u202eevil', findings: [] });

@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pdfSignatureState } from '../../../src/policy/pdf-signature.js';
-import { certificatePem, makeSigner, signedPdf, unsignedPdf, type Signer } from '../../helpers/signed-pdf.js';
+import { noSummary } from '../../../src/policy/rules/official-documents.js';
+import { appendRevision, CATALOG, certificatePem, makeSigner, signedPdf, unsignedPdf, type Signer } from '../../helpers/signed-pdf.js';
 
 const OPENSSL = spawnSync('openssl', ['version']).status === 0;
 if (!OPENSSL) console.warn('SKIP pdf-signature (openssl): openssl is not installed (apt-get install openssl); the signature made by another tool was not checked');
@@ -82,6 +83,56 @@ describe('pdfSignatureState', () => {
 
   it('a document time stamp alone is no signature', async () => {
     expect(await pdfSignatureState(signedPdf(rsa, { subFilter: 'ETSI.RFC3161' }))).toEqual({ kind: 'unsigned' });
+  });
+});
+
+describe('pdfSignatureState after signing, and on hostile signatures', () => {
+  it('a revision appended after the signature that changes the page makes it invalid; whitespace and comments do not', async () => {
+    const pdf = signedPdf(rsa);
+    const changed = appendRevision(pdf, { 6: '<< /Length 44 >>\nstream\nBT /F1 12 Tf 72 720 Td (SO 999/UBND) Tj ET\nendstream' });
+    expect(await pdfSignatureState(changed)).toEqual({ kind: 'invalid', detail: 'content was added after it was signed' });
+    expect(await pdfSignatureState(Buffer.concat([pdf, Buffer.from('\r\n%%EOF\n  \n')]))).toEqual({ kind: 'signed', signer: 'Văn phòng UBND tỉnh' });
+    expect(await pdfSignatureState(Buffer.concat([pdf, Buffer.from('1 0 obj\n<< /Type /Catalog >>\nendobj\n')]))).toEqual({ kind: 'invalid', detail: 'content was added after it was signed' });
+  });
+
+  it('long-term validation data added after signing (a /DSS revision) keeps the signature; a page slipped in with it does not', async () => {
+    const pdf = signedPdf(rsa);
+    const dss = { 1: CATALOG.replace(/ >>$/, ' /DSS 7 0 R >>'), 7: '<< /Type /DSS /Certs [8 0 R] >>', 8: '<< /Length 3 >>\nstream\nabc\nendstream' };
+    expect(await pdfSignatureState(appendRevision(pdf, dss))).toEqual({ kind: 'signed', signer: 'Văn phòng UBND tỉnh' });
+    expect(await pdfSignatureState(appendRevision(pdf, { ...dss, 6: '<< /Length 2 >>\nstream\nXX\nendstream' }))).toEqual({ kind: 'invalid', detail: 'content was added after it was signed' });
+    // The catalog may gain /DSS only: a new page tree with it is an addition.
+    expect(await pdfSignatureState(appendRevision(pdf, { ...dss, 1: '<< /Type /Catalog /Pages 9 0 R /DSS 7 0 R >>' }))).toEqual({ kind: 'invalid', detail: 'content was added after it was signed' });
+  });
+
+  it('a signature algorithm it does not know is unverified, not signed', async () => {
+    expect(await pdfSignatureState(signedPdf(rsa, { signatureOid: '1.2.3.4' }))).toEqual({ kind: 'unverified', detail: 'signature algorithm 1.2.3.4' });
+  });
+
+  it('reads a signer named by its key identifier; odd-length hex; a time stamp next to the signature is not its SubFilter', async () => {
+    expect(await pdfSignatureState(signedPdf(rsa, { byKeyId: true }))).toEqual({ kind: 'signed', signer: 'Văn phòng UBND tỉnh' });
+    const pdf = signedPdf(rsa);
+    const close = pdf.indexOf('>', pdf.indexOf('/Contents <', 0, 'latin1'), 'latin1');
+    expect(pdf.toString('latin1', close - 1, close)).toBe('0'); // padding
+    pdf.write(' ', close - 1, 'latin1'); // 16,383 digits: the last one is followed by an implied 0
+    expect(await pdfSignatureState(pdf)).toEqual({ kind: 'signed', signer: 'Văn phòng UBND tỉnh' });
+    expect(await pdfSignatureState(signedPdf(rsa, { widgetExtra: ' /X << /Type /DocTimeStamp /SubFilter /ETSI.RFC3161 >>' }))).toEqual({ kind: 'signed', signer: 'Văn phòng UBND tỉnh' });
+  });
+
+  it('many /ByteRange words naming the same hole, or none, are read once and stay cheap', async () => {
+    const pdf = signedPdf(rsa);
+    const at = pdf.indexOf('/ByteRange', 0, 'latin1');
+    const key = pdf.toString('latin1', at, pdf.indexOf(']', at, 'latin1') + 1);
+    const many = signedPdf(rsa, { pageExtra: ` % ${'/ByteRange [0 0 0 0] '.repeat(2000)}` });
+    expect(await pdfSignatureState(many)).toEqual({ kind: 'signed', signer: 'Văn phòng UBND tỉnh' });
+    // 16 more keys naming the real hole, in a comment after it: one signature, checked once (a comment is no addition).
+    const dup = Buffer.concat([pdf, Buffer.from(`% ${`${key} `.repeat(16)}\n%%EOF\n`)]);
+    expect(await pdfSignatureState(dup)).toEqual({ kind: 'signed', signer: 'Văn phòng UBND tỉnh' });
+  });
+
+  it('noSummary: empty, reply words only, or a file name as it stands; the name without its extension is a summary', () => {
+    const files = ['scan0012.pdf', 'Kế hoạch chuyển đổi số năm 2027.pdf'];
+    expect(['', 'Fwd:', 'TL: Re:', 'Fwd: scan0012.pdf', 'SCAN0012.PDF'].map((s) => noSummary(s, files))).toEqual([true, true, true, true, true]);
+    expect(['Kế hoạch chuyển đổi số năm 2027', 'Công văn 123/UBND-VP', 'TL: V/v họp giao ban'].map((s) => noSummary(s, files))).toEqual([false, false, false]);
   });
 });
 
