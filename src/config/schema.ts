@@ -413,6 +413,11 @@ export const configSchema = z
         archiveMaxExpandedBytes: bytes(200 * MiB),
         archiveMaxRatio: count(200),
         encryptedArchiveSubjectTag: z.string().default('[Tệp nén có mật khẩu / Encrypted archive]'),
+        /**
+         * R-POL-7: PEM files of the certification authorities whose certificates make a PDF's
+         * signature count (rule official-documents); empty: any certificate the signature holds with.
+         */
+        signingAuthorities: z.array(z.string().min(1)).default([]),
         /** R-POL-5: forwarding allowed only to these (domains or *.suffix). Local domains are always allowed. */
         forwardAllowlist: z.array(z.string()).default(['*.gov.vn']),
         clamd: z

@@ -14,7 +14,8 @@
  * - the CMS signature must verify with the public key of the signer's certificate, which the
  *   CMS carries (RSA PKCS #1 v1.5, RSA-PSS, ECDSA).
  * A document time stamp (`/SubFilter /ETSI.RFC3161`) is no one's signature and is skipped.
- * Whose certificate it is (a chain to a certification authority) is not judged here.
+ * Whose certificate it is is judged only against the authorities given (SignatureTrust: a chain
+ * to one of them, each certificate valid at signing); revocation (CRL, OCSP) is not checked.
  */
 import { createHash, verify, X509Certificate, constants } from 'node:crypto';
 import type forge from 'node-forge';
@@ -34,8 +35,19 @@ export type PdfSignatureState =
   | { kind: 'signed'; signer: string | null }
   /** Signed with an algorithm not checked here: counted as signed, not verified. */
   | { kind: 'unverified'; detail: string }
-  /** Signature dictionaries, none of which holds: `detail` says why for the first. */
+  /** The signature holds, but its certificate is not certified by a trusted authority (or was not valid when it signed). */
+  | { kind: 'untrusted'; signer: string | null; detail: string }
+  /** The latest signature does not hold: `detail` says why. */
   | { kind: 'invalid'; detail: string };
+
+export interface SignatureTrust {
+  /**
+   * Certification authorities (policy.signingAuthorities): when any is given, a signer's
+   * certificate must chain to one of them through the certificates the signature carries, each
+   * valid when the document was signed (its signed signingTime, else now). Revocation is not checked.
+   */
+  authorities?: readonly X509Certificate[];
+}
 
 /** Signature dictionaries looked at per file; a real document has a few. */
 const MAX_SIGNATURES = 16;
@@ -49,6 +61,7 @@ const MAX_CONTENTS_HEX = 2 * 1024 * 1024;
 const OID = {
   signedData: '1.2.840.113549.1.7.2',
   messageDigest: '1.2.840.113549.1.9.4',
+  signingTime: '1.2.840.113549.1.9.5',
   rsaEncryption: '1.2.840.113549.1.1.1',
   rsaPss: '1.2.840.113549.1.1.10',
 } as const;
@@ -83,14 +96,14 @@ export function isPdf(bytes: Uint8Array): boolean {
 }
 
 /** The state of `bytes`' signatures (see the module comment). */
-export async function pdfSignatureState(bytes: Buffer): Promise<PdfSignatureState> {
+export async function pdfSignatureState(bytes: Buffer, trust: SignatureTrust = {}): Promise<PdfSignatureState> {
   if (!isPdf(bytes)) return { kind: 'not-pdf' };
   if (!bytes.includes('/ByteRange', 0, 'latin1')) return { kind: 'unsigned' };
   F ??= (await import('node-forge')).default;
-  return signatureState(bytes);
+  return signatureState(bytes, trust);
 }
 
-function signatureState(bytes: Buffer): PdfSignatureState {
+function signatureState(bytes: Buffer, trust: SignatureTrust): PdfSignatureState {
   // Each hole once: several /ByteRange keys naming the same one are one signature.
   const dicts = new Map<string, SignatureDict>();
   let problem: string | null = null;
@@ -115,7 +128,43 @@ function signatureState(bytes: Buffer): PdfSignatureState {
   if (r.kind === 'bad') return { kind: 'invalid', detail: r.detail };
   if (r.kind === 'unsupported') return { kind: 'unverified', detail: r.detail };
   if (addedAfter(bytes, last.ranges[2] + last.ranges[3])) return { kind: 'invalid', detail: 'content was added after it was signed' };
-  return { kind: 'signed', signer: r.signer };
+  const signer = commonName(r.cert);
+  if (trust.authorities && trust.authorities.length > 0) {
+    const problem = chainProblem(r.cert, r.pool, trust.authorities, r.signedAt ?? new Date());
+    if (problem) return { kind: 'untrusted', signer, detail: problem };
+  }
+  return { kind: 'signed', signer };
+}
+
+const commonName = (cert: X509Certificate): string | null => /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1] ?? null;
+
+/** Intermediate certificates followed from a signer to an authority. */
+const MAX_CHAIN = 6;
+
+const issuedBy = (cert: X509Certificate, issuer: X509Certificate): boolean => {
+  try {
+    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+};
+const validAt = (cert: X509Certificate, at: Date): boolean => Date.parse(cert.validFrom) <= at.getTime() && at.getTime() <= Date.parse(cert.validTo);
+
+/** Why `leaf` does not chain to one of `authorities` through `pool` (CA certificates only), each valid `at`; null when it does. */
+function chainProblem(leaf: X509Certificate, pool: readonly X509Certificate[], authorities: readonly X509Certificate[], at: Date): string | null {
+  const name = (c: X509Certificate): string => commonName(c) ?? c.subject.replace(/\n/g, ', ');
+  let cert = leaf;
+  for (let depth = 0; depth <= MAX_CHAIN; depth++) {
+    if (!validAt(cert, at)) return `the certificate “${name(cert)}” was not valid when the document was signed`;
+    const current = cert;
+    if (authorities.some((a) => a.fingerprint256 === current.fingerprint256)) return null;
+    const authority = authorities.find((a) => issuedBy(current, a));
+    if (authority) return validAt(authority, at) ? null : `the authority “${name(authority)}” was not valid when the document was signed`;
+    const next = pool.find((c) => c.fingerprint256 !== current.fingerprint256 && c.ca && issuedBy(current, c));
+    if (!next) break;
+    cert = next;
+  }
+  return `the signer “${name(leaf)}” is not certified by a trusted authority`;
 }
 
 /** Objects an appended revision may hold before it is not read as validation data. */
@@ -196,7 +245,7 @@ function signatureAt(bytes: Buffer, at: number): SignatureDict | Problem | null 
   return { kind: 'dict', ranges: [a, b, c, d], der: Buffer.from(hex, 'hex'), subFilter: sub?.[1] ?? null };
 }
 
-type Check = { kind: 'ok'; signer: string | null } | { kind: 'unsupported'; detail: string } | { kind: 'bad'; detail: string };
+type Check = { kind: 'ok'; cert: X509Certificate; pool: X509Certificate[]; signedAt: Date | null } | { kind: 'unsupported'; detail: string } | { kind: 'bad'; detail: string };
 
 function checkSignature(bytes: Buffer, sig: SignatureDict): Check {
   let cms: SignedData;
@@ -239,7 +288,7 @@ function checkSignature(bytes: Buffer, sig: SignatureDict): Check {
       const ok = pss
         ? verify(pss, signed, { key: cert.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, cms.signature)
         : verify(hash, signed, cert.publicKey, cms.signature);
-      if (ok) return { kind: 'ok', signer: /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1] ?? null };
+      if (ok) return { kind: 'ok', cert, pool: cms.certificates, signedAt: cms.signingTime };
     } catch (e) {
       failure ??= `the signature cannot be checked (${e instanceof Error ? e.message : String(e)})`;
     }
@@ -274,6 +323,8 @@ interface SignedData {
   serial: string | null;
   /** The DER of the signed attributes as signed (tagged SET OF), or null when there are none. */
   signedAttrs: Buffer | null;
+  /** The signed signingTime attribute, or null. */
+  signingTime: Date | null;
   messageDigest: Buffer | null;
   /** The encapsulated content (adbe.pkcs7.sha1: the ranges' SHA-1), or null when detached. */
   eContent: Buffer | null;
@@ -292,6 +343,17 @@ const oidOf = (n: Asn1 | undefined): string => {
     return 'unreadable'; // forge refuses an identifier over 53 bits
   }
 };
+/** A UTCTime or GeneralizedTime (RFC 5652 §11.3), or null when it is neither or unreadable. */
+function timeOf(n: Asn1 | undefined): Date | null {
+  try {
+    const d = n?.type === F.asn1.Type.UTCTIME ? F.asn1.utcTimeToDate(bytesOf(n)) : n?.type === F.asn1.Type.GENERALIZEDTIME ? F.asn1.generalizedTimeToDate(bytesOf(n)) : null;
+    if (d && !Number.isNaN(d.getTime())) return d;
+  } catch {
+    // an unreadable time is no time
+  }
+  return null;
+}
+
 /** An OCTET STRING's bytes, constructed (BER: a string in pieces) or not. */
 const octets = (n: Asn1): string => (typeof n.value === 'string' ? n.value : n.value.map(octets).join(''));
 const isContext = (n: Asn1, tag: number): boolean => n.tagClass === F.asn1.Class.CONTEXT_SPECIFIC && n.type === tag;
@@ -341,6 +403,7 @@ function readSignedData(der: Buffer): SignedData {
   let i = 3;
   let signedAttrs: Buffer | null = null;
   let messageDigest: Buffer | null = null;
+  let signingTime: Date | null = null;
   const attrs = s[3];
   if (attrs && isContext(attrs, 0)) {
     i = 4;
@@ -350,11 +413,12 @@ function readSignedData(der: Buffer): SignedData {
     for (const a of kids(attrs)) {
       const [t, values] = kids(a);
       if (oidOf(t) === OID.messageDigest) messageDigest = Buffer.from(bytesOf(kids(values)[0]), 'binary');
+      if (oidOf(t) === OID.signingTime) signingTime = timeOf(kids(values)[0]);
     }
   }
   const signatureOid = oidOf(kids(s[i])[0]);
   const signatureParams = kids(s[i])[1];
   const signature = Buffer.from(bytesOf(s[i + 1]), 'binary');
   if (signature.length === 0) throw new Error('empty signature');
-  return { digestOid, signatureOid, signatureParams, serial, signedAttrs, messageDigest, eContent, signature, certificates };
+  return { digestOid, signatureOid, signatureParams, serial, signedAttrs, signingTime, messageDigest, eContent, signature, certificates };
 }

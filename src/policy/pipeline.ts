@@ -20,6 +20,7 @@ import { bi } from '../lib/errors.js';
 import { reply, type PolicyDeps, type RuleAction, type RuleFactory } from './deps.js';
 import { rspamdFromConfig } from './rspamd.js';
 import { RULES } from './rules/index.js';
+import { signingAuthorities } from './rules/official-documents.js';
 import type { Pipeline, PipelineResult, PolicyContext, PolicyMessage, PolicyReply, Rule, RuleVerdict } from './types.js';
 
 export type { PolicyDeps } from './deps.js';
@@ -48,6 +49,7 @@ export function policyConfigProblems(config: PolicyDeps['config'], registry: Rea
     if (seen.has(r.name)) problems.push(`policy.rules.${i}.name: expected each rule once, got ${JSON.stringify(r.name)} again`);
     seen.add(r.name);
   });
+  if (config.policy.rules.some((r) => r.name === 'official-documents' && r.action !== 'off')) problems.push(...signingAuthorities(config).problems);
   return problems;
 }
 

@@ -72,22 +72,42 @@ export interface Signer {
   kind: SignerKind;
   key: KeyObject;
   cert: Buffer;
+  /** The certificate's subject name (DER), the issuer name of certificates it signs. */
+  name: Buffer;
   issuer: Buffer;
   serial: Buffer;
+  /** The certificates between this one and its root (the root left out), carried in the CMS. */
+  chain: Buffer[];
 }
 
-/** A key and a self-signed certificate for `commonName` (a unit, say "Văn phòng UBND tỉnh"). */
-export function makeSigner(commonName: string, kind: SignerKind = 'rsa'): Signer {
+export interface CertificateOptions {
+  /** Certified by this signer (an authority) instead of self-signed. */
+  issuer?: Signer;
+  /** A certification authority (basicConstraints cA). */
+  ca?: boolean;
+  /** Validity in days from now: [from, to]; default [-1, 365]. */
+  validDays?: [number, number];
+}
+
+/** A key and a certificate for `commonName` (a unit, say "Văn phòng UBND tỉnh"), self-signed unless an issuer is given. */
+export function makeSigner(commonName: string, kind: SignerKind = 'rsa', opts: CertificateOptions = {}): Signer {
   const { privateKey, publicKey } = kind === 'ecdsa' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
   const name = seq(set(seq(oid(OIDS.country), tlv(0x13, Buffer.from('VN')))), set(seq(oid(OIDS.organization), utf8('UBND tỉnh'))), set(seq(oid(OIDS.commonName), utf8(commonName))));
   const serial = randomBytes(8);
   serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x10; // positive, eight octets
-  const algorithm = kind === 'ecdsa' ? seq(oid(OIDS.ecdsaSha256)) : seq(oid(OIDS.sha256WithRsa), nul());
+  const issuer = opts.issuer;
+  const signingKind = issuer?.kind ?? kind;
+  const algorithm = signingKind === 'ecdsa' ? seq(oid(OIDS.ecdsaSha256)) : seq(oid(OIDS.sha256WithRsa), nul());
   const now = Date.now();
-  const tbs = seq(int(serial), algorithm, name, seq(utc(new Date(now - 86_400_000)), utc(new Date(now + 365 * 86_400_000))), name, publicKey.export({ type: 'spki', format: 'der' }));
-  const signature = sign('sha256', tbs, privateKey);
+  const [from, to] = opts.validDays ?? [-1, 365];
+  // v3 with basicConstraints for an authority (RFC 5280 §4.2.1.9), v1 otherwise.
+  const v3 = opts.ca ? [ctx(0, int(2))] : [];
+  const extensions = opts.ca ? [ctx(3, seq(seq(oid('2.5.29.19'), tlv(0x01, Buffer.from([0xff])), octets(seq(tlv(0x01, Buffer.from([0xff])))))))] : [];
+  const tbs = seq(...v3, int(serial), algorithm, issuer?.name ?? name, seq(utc(new Date(now + from * 86_400_000)), utc(new Date(now + to * 86_400_000))), name, publicKey.export({ type: 'spki', format: 'der' }), ...extensions);
+  const signature = sign('sha256', tbs, issuer?.key ?? privateKey);
   const cert = seq(tbs, algorithm, tlv(0x03, Buffer.from([0]), signature));
-  return { kind, key: privateKey, cert, issuer: name, serial };
+  const chain = issuer ? (issuer.issuer.equals(issuer.name) ? [] : [issuer.cert, ...issuer.chain]) : [];
+  return { kind, key: privateKey, cert, name, issuer: issuer?.name ?? name, serial, chain };
 }
 
 export interface SignOptions {
@@ -208,6 +228,6 @@ function signedData(signer: Signer, content: Buffer, opts: SignOptions): Buffer 
   const sigAlg = opts.signatureOid ? seq(oid(opts.signatureOid), nul()) : realAlg;
   const sid = opts.byKeyId ? tlv(0x80, createHash('sha1').update(signer.cert).digest()) : seq(signer.issuer, int(signer.serial));
   const signerInfo = seq(int(opts.byKeyId ? 3 : 1), sid, digestAlg, ...(attrs ? [attrs] : []), sigAlg, octets(signature));
-  const sd = seq(int(1), set(digestAlg), seq(oid(OIDS.data)), ctx(0, signer.cert), set(signerInfo));
+  const sd = seq(int(1), set(digestAlg), seq(oid(OIDS.data)), ctx(0, signer.cert, ...signer.chain), set(signerInfo));
   return seq(oid(OIDS.signedData), ctx(0, sd));
 }

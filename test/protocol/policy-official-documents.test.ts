@@ -6,10 +6,14 @@
  * is refused (550 5.7.1, Vietnamese first) and nothing is stored. A properly signed document, and
  * a person's own mail with an unsigned PDF, pass untouched.
  */
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type TestApp } from '../helpers/app.js';
+import { configFrom } from '../../src/config/load.js';
+import { policyConfigProblems } from '../../src/policy/pipeline.js';
+import { startApp, testDir, type TestApp } from '../helpers/app.js';
 import { createTestAccount } from '../helpers/accounts.js';
-import { appendRevision, makeSigner, signedPdf, unsignedPdf } from '../helpers/signed-pdf.js';
+import { appendRevision, certificatePem, makeSigner, signedPdf, unsignedPdf } from '../helpers/signed-pdf.js';
 import type { Account } from '../../src/store/port.js';
 import { mimeMessage } from '../unit/policy/fixtures.js';
 import { addUser, headersOf, mailboxMessages, send } from './policy-helpers.js';
@@ -128,5 +132,45 @@ describe('R-POL-7 with action reject', () => {
     expect(r.code).toBe(550);
     expect(Buffer.byteLength(`${r.response}\r\n`)).toBeLessThanOrEqual(512);
     expect(r.response).toContain(`tệp "${'ữ'.repeat(19)}…" chưa được ký số`);
+  });
+});
+
+describe('R-POL-7 with policy.signingAuthorities', () => {
+  const dir = testDir('buudien-ca-');
+  const root = makeSigner('Ban Cơ yếu Chính phủ Root CA', 'rsa', { ca: true, validDays: [-3650, 3650] });
+  const ca = makeSigner('CA phục vụ các cơ quan Đảng, Nhà nước', 'rsa', { ca: true, issuer: root, validDays: [-1000, 2000] });
+  const rootFile = path.join(dir, 'root-ca.pem');
+  writeFileSync(rootFile, certificatePem(root.cert));
+  let app: TestApp;
+  let lanht: Account;
+  beforeAll(async () => {
+    app = await startApp({ policy: { signingAuthorities: [rootFile] } });
+    await createTestAccount(app.store, 'vp@example.gov.vn', { kind: 'unit' });
+    lanht = await addUser(app.store, 'lanht@example.gov.vn');
+  });
+  afterAll(async () => {
+    await app?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a document signed with a certificate the authority issued passes; a self-signed one is flagged untrusted-signer', async () => {
+    const submit = (raw: Buffer) => send(app, raw, { submission: 'vp', from: 'vp@example.gov.vn', to: ['lanht@example.gov.vn'] });
+    expect((await submit(documentMail(signedPdf(makeSigner('Văn phòng UBND tỉnh', 'rsa', { issuer: ca }))))).code).toBe(250);
+    expect(policyHeaders((await mailboxMessages(app.store, lanht.id)).at(-1) ?? '')).toEqual([]);
+    expect((await submit(documentMail(signedPdf(signer)))).code).toBe(250);
+    expect(policyHeaders((await mailboxMessages(app.store, lanht.id)).at(-1) ?? '')).toEqual([
+      'X-Buudien-Policy: official-documents; file="123-UBND-VP.pdf"; problem=untrusted-signer; detail="the signer “Văn phòng UBND tỉnh” is not certified by a trusted authority"',
+    ]);
+  });
+
+  it('a file that is not there or holds no certificate is a config error at start and in `config check`', async () => {
+    const bad = path.join(dir, 'not-a-cert.pem');
+    writeFileSync(bad, 'hello');
+    const config = configFrom({ domains: ['example.gov.vn'], policy: { signingAuthorities: [rootFile, bad, path.join(dir, 'missing.pem')] } });
+    const problems = policyConfigProblems(config);
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^policy\.signingAuthorities\.1: expected a readable file of PEM certificates, got ".*not-a-cert\.pem" \(no PEM certificate in it\)$/);
+    expect(problems[1]).toMatch(/^policy\.signingAuthorities\.2: expected a readable file of PEM certificates, got ".*missing\.pem" \(ENOENT/);
+    await expect(startApp({ policy: { signingAuthorities: [bad] } })).rejects.toThrow(/policy\.signingAuthorities\.0: expected a readable file of PEM certificates/);
   });
 });

@@ -5,7 +5,7 @@
  * and garbage in /Contents do not; a placeholder being prepared and a time stamp are no signature.
  */
 import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -133,6 +133,28 @@ describe('pdfSignatureState after signing, and on hostile signatures', () => {
     const files = ['scan0012.pdf', 'Kế hoạch chuyển đổi số năm 2027.pdf'];
     expect(['', 'Fwd:', 'TL: Re:', 'Fwd: scan0012.pdf', 'SCAN0012.PDF'].map((s) => noSummary(s, files))).toEqual([true, true, true, true, true]);
     expect(['Kế hoạch chuyển đổi số năm 2027', 'Công văn 123/UBND-VP', 'TL: V/v họp giao ban'].map((s) => noSummary(s, files))).toEqual([false, false, false]);
+  });
+});
+
+describe('pdfSignatureState with trusted authorities (policy.signingAuthorities)', () => {
+  const root = makeSigner('Ban Cơ yếu Chính phủ Root CA', 'rsa', { ca: true, validDays: [-3650, 3650] });
+  const intermediate = makeSigner('CA phục vụ các cơ quan Đảng, Nhà nước', 'ecdsa', { ca: true, issuer: root, validDays: [-1000, 2000] });
+  const authorities = [new X509Certificate(root.cert)];
+
+  it('a signer certified through the intermediate the signature carries is signed; a self-signed one is untrusted', async () => {
+    const unit = makeSigner('UBND huyện Nam Đàn', 'rsa', { issuer: intermediate });
+    expect(await pdfSignatureState(signedPdf(unit), { authorities })).toEqual({ kind: 'signed', signer: 'UBND huyện Nam Đàn' });
+    expect(await pdfSignatureState(signedPdf(rsa), { authorities })).toEqual({ kind: 'untrusted', signer: 'Văn phòng UBND tỉnh', detail: 'the signer “Văn phòng UBND tỉnh” is not certified by a trusted authority' });
+    // Without authorities any certificate the signature holds with counts.
+    expect(await pdfSignatureState(signedPdf(rsa))).toEqual({ kind: 'signed', signer: 'Văn phòng UBND tỉnh' });
+  });
+
+  it('a certificate out of its validity when it signed is untrusted; an intermediate that is no CA does not certify', async () => {
+    const expired = makeSigner('Sở Y tế', 'rsa', { issuer: intermediate, validDays: [-400, -30] });
+    expect(await pdfSignatureState(signedPdf(expired), { authorities })).toEqual({ kind: 'untrusted', signer: 'Sở Y tế', detail: 'the certificate “Sở Y tế” was not valid when the document was signed' });
+    const notCa = makeSigner('Phòng Tư pháp', 'rsa', { issuer: root, validDays: [-10, 100] });
+    const underNotCa = makeSigner('Xã Nam Anh', 'rsa', { issuer: notCa });
+    expect(await pdfSignatureState(signedPdf(underNotCa), { authorities })).toMatchObject({ kind: 'untrusted', detail: 'the signer “Xã Nam Anh” is not certified by a trusted authority' });
   });
 });
 
