@@ -43,10 +43,15 @@ export type PdfSignatureState =
 export interface SignatureTrust {
   /**
    * Certification authorities (policy.signingAuthorities): when any is given, a signer's
-   * certificate must chain to one of them through the certificates the signature carries, each
-   * valid when the document was signed (its signed signingTime, else now). Revocation is not checked.
+   * certificate must chain to one of them through the certificates the signature carries (or the
+   * authorities themselves), each valid at `at`. Revocation is not checked.
    */
   authorities?: readonly X509Certificate[];
+  /**
+   * When the certificates must be valid: the message's submission (default now). Not the signature's
+   * own signingTime, which the signer writes: a back-dated one would let an expired certificate sign.
+   */
+  at?: Date;
 }
 
 /** Signature dictionaries looked at per file; a real document has a few. */
@@ -61,7 +66,6 @@ const MAX_CONTENTS_HEX = 2 * 1024 * 1024;
 const OID = {
   signedData: '1.2.840.113549.1.7.2',
   messageDigest: '1.2.840.113549.1.9.4',
-  signingTime: '1.2.840.113549.1.9.5',
   rsaEncryption: '1.2.840.113549.1.1.1',
   rsaPss: '1.2.840.113549.1.1.10',
 } as const;
@@ -106,11 +110,15 @@ export async function pdfSignatureState(bytes: Buffer, trust: SignatureTrust = {
 function signatureState(bytes: Buffer, trust: SignatureTrust): PdfSignatureState {
   // Each hole once: several /ByteRange keys naming the same one are one signature.
   const dicts = new Map<string, SignatureDict>();
+  /** Holes already read ("b:c"): the first dictionary naming one is its signature. */
+  const holes = new Set<string>();
   let problem: string | null = null;
   let keys = 0;
-  for (let at = bytes.indexOf('/ByteRange', 0, 'latin1'); at >= 0 && dicts.size < MAX_SIGNATURES && keys++ < MAX_KEYS; at = bytes.indexOf('/ByteRange', at + 10, 'latin1')) {
-    const sig = signatureAt(bytes, at);
-    if (sig === null) continue; // the word in some other place (a placeholder, a comment)
+  let read = 0;
+  for (let at = bytes.indexOf('/ByteRange', 0, 'latin1'); at >= 0 && read < MAX_SIGNATURES && keys++ < MAX_KEYS; at = bytes.indexOf('/ByteRange', at + 10, 'latin1')) {
+    const sig = signatureAt(bytes, at, holes);
+    if (sig === null) continue; // the word in some other place (a placeholder, a comment), or a hole already read
+    read++; // good or bad, each one read costs up to MAX_CONTENTS_HEX of text
     if (sig.kind === 'problem') problem ??= sig.detail;
     else if (sig.subFilter !== 'ETSI.RFC3161') dicts.set(`${sig.ranges[1]}:${sig.ranges[2]}`, sig); // a time stamp is no one's signature
   }
@@ -130,13 +138,17 @@ function signatureState(bytes: Buffer, trust: SignatureTrust): PdfSignatureState
   if (addedAfter(bytes, last.ranges[2] + last.ranges[3])) return { kind: 'invalid', detail: 'content was added after it was signed' };
   const signer = commonName(r.cert);
   if (trust.authorities && trust.authorities.length > 0) {
-    const problem = chainProblem(r.cert, r.pool, trust.authorities, r.signedAt ?? new Date());
+    const problem = chainProblem(r.cert, [...r.pool, ...trust.authorities], trust.authorities, trust.at ?? new Date());
     if (problem) return { kind: 'untrusted', signer, detail: problem };
   }
   return { kind: 'signed', signer };
 }
 
-const commonName = (cert: X509Certificate): string | null => /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1] ?? null;
+/** The subject's common name as written (Node's `subject` text escapes ',', '+', '"'). */
+function commonName(cert: X509Certificate): string | null {
+  const cn = (cert.toLegacyObject().subject as Record<string, string | string[] | undefined> | undefined)?.CN;
+  return (Array.isArray(cn) ? cn[0] : cn) ?? null;
+}
 
 /** Intermediate certificates followed from a signer to an authority. */
 const MAX_CHAIN = 6;
@@ -150,9 +162,14 @@ const issuedBy = (cert: X509Certificate, issuer: X509Certificate): boolean => {
 };
 const validAt = (cert: X509Certificate, at: Date): boolean => Date.parse(cert.validFrom) <= at.getTime() && at.getTime() <= Date.parse(cert.validTo);
 
-/** Why `leaf` does not chain to one of `authorities` through `pool` (CA certificates only), each valid `at`; null when it does. */
+/**
+ * Why `leaf` does not chain to one of `authorities` through `pool` (CA certificates only), each
+ * valid `at`; null when it does. The path takes the first issuer that verifies at each step (no
+ * backtracking among cross-certificates).
+ */
 function chainProblem(leaf: X509Certificate, pool: readonly X509Certificate[], authorities: readonly X509Certificate[], at: Date): string | null {
   const name = (c: X509Certificate): string => commonName(c) ?? c.subject.replace(/\n/g, ', ');
+  if (leaf.ca && !authorities.some((a) => a.fingerprint256 === leaf.fingerprint256)) return `the signer “${name(leaf)}” is a certification authority's certificate, not a signer's`;
   let cert = leaf;
   for (let depth = 0; depth <= MAX_CHAIN; depth++) {
     if (!validAt(cert, at)) return `the certificate “${name(cert)}” was not valid when the document was signed`;
@@ -167,37 +184,22 @@ function chainProblem(leaf: X509Certificate, pool: readonly X509Certificate[], a
   return `the signer “${name(leaf)}” is not certified by a trusted authority`;
 }
 
-/** Objects an appended revision may hold before it is not read as validation data. */
-const MAX_ADDED_OBJECTS = 500;
-
 /**
- * Was something added to the document after the signature that ends at `end`? Nothing but
- * whitespace and comments is nothing. An incremental update (§7.5.6) adding long-term validation
- * data (a /DSS dictionary: certificates, OCSP answers, CRLs) is allowed when it defines only new
- * objects and, of the signed ones, only the catalog again — with its text unchanged but for the
- * /DSS entry. Anything else — a page, a content stream, a form field or annotation, a document
- * time stamp's revision, an object stream that could hide any of them — is an addition.
+ * Was something added to the document after the signature that ends at `end`? Anything but PDF
+ * white-space and comments is (ISO 32000-1 §7.2.2–7.2.3): an incremental update (§7.5.6) can
+ * show a new page, a new content stream or a new form field over the signed ones, and telling a
+ * harmless one (long-term validation data, a document time stamp) from those needs a full PDF
+ * reader — so those are counted too, as changes after signing.
  */
 function addedAfter(bytes: Buffer, end: number): boolean {
-  const tail = bytes.toString('latin1', end);
-  if (tail.split(/[\r\n]+/).every((line) => line.trim() === '' || line.trimStart().startsWith('%'))) return false;
-  if (!tail.includes('/DSS') || tail.includes('/ObjStm')) return true;
-  const added = [...tail.matchAll(OBJ)];
-  if (added.length > MAX_ADDED_OBJECTS) return true;
-  // Where each object of the signed revisions was last defined: one pass.
-  const signed = bytes.toString('latin1', 0, end);
-  const defined = new Map<string, number>();
-  for (const m of signed.matchAll(OBJ)) defined.set(m[1] as string, m.index);
-  for (const m of added) {
-    const at = defined.get(m[1] as string);
-    if (at === undefined) continue; // a new object
-    const be = signed.indexOf('endobj', at);
-    const before = signed.slice(at, be < 0 ? signed.length : be);
-    const e = tail.indexOf('endobj', m.index);
-    const after = tail.slice(m.index, e < 0 ? tail.length : e);
-    if (!/\/Type\s*\/Catalog\b/.test(after)) return true;
-    const norm = (t: string): string => t.replace(/\/DSS\s+\d+\s+\d+\s+R/, '').replace(/\s+/g, ' ').replace(/ ?(<<|>>|\[|\]|\/) ?/g, '$1').trim();
-    if (norm(after) !== norm(before)) return true;
+  for (let i = end; i < bytes.length; i++) {
+    const b = bytes[i] as number;
+    if (b === 0x25 /* % */) {
+      // A comment runs to the end of its line.
+      while (i + 1 < bytes.length && bytes[i + 1] !== 0x0a && bytes[i + 1] !== 0x0d) i++;
+    } else if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09 && b !== 0x0c && b !== 0x00) {
+      return true;
+    }
   }
   return false;
 }
@@ -218,12 +220,14 @@ type Problem = { kind: 'problem'; detail: string };
 const RANGE = /^\s*\[\s*(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s*\]/;
 
 /** The signature dictionary whose `/ByteRange` key is at `at`, a problem with it, or null when this is no such key. */
-function signatureAt(bytes: Buffer, at: number): SignatureDict | Problem | null {
+function signatureAt(bytes: Buffer, at: number, holes: Set<string>): SignatureDict | Problem | null {
   const m = RANGE.exec(bytes.toString('latin1', at + 10, Math.min(bytes.length, at + 80)));
   if (!m) return null;
   const [a, b, c, d] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
   // A signature being prepared holds a placeholder range ("[0 0 0 0]" or "/ByteRange [0 ********…]").
   if (b === 0 && c === 0) return null;
+  if (holes.has(`${b}:${c}`)) return null;
+  holes.add(`${b}:${c}`);
   if (a !== 0 || b <= 0 || c <= b || c + d > bytes.length || d < 0) return { kind: 'problem', detail: `byte range [${a} ${b} ${c} ${d}] does not fit the file` };
   if (bytes[b] !== 0x3c /* < */ || bytes[c - 1] !== 0x3e /* > */) return { kind: 'problem', detail: 'the byte range does not leave out exactly the signature' };
   // The hole must be the value of /Contents (the key just before it), not some other string.
@@ -245,7 +249,7 @@ function signatureAt(bytes: Buffer, at: number): SignatureDict | Problem | null 
   return { kind: 'dict', ranges: [a, b, c, d], der: Buffer.from(hex, 'hex'), subFilter: sub?.[1] ?? null };
 }
 
-type Check = { kind: 'ok'; cert: X509Certificate; pool: X509Certificate[]; signedAt: Date | null } | { kind: 'unsupported'; detail: string } | { kind: 'bad'; detail: string };
+type Check = { kind: 'ok'; cert: X509Certificate; pool: X509Certificate[] } | { kind: 'unsupported'; detail: string } | { kind: 'bad'; detail: string };
 
 function checkSignature(bytes: Buffer, sig: SignatureDict): Check {
   let cms: SignedData;
@@ -288,7 +292,7 @@ function checkSignature(bytes: Buffer, sig: SignatureDict): Check {
       const ok = pss
         ? verify(pss, signed, { key: cert.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, cms.signature)
         : verify(hash, signed, cert.publicKey, cms.signature);
-      if (ok) return { kind: 'ok', cert, pool: cms.certificates, signedAt: cms.signingTime };
+      if (ok) return { kind: 'ok', cert, pool: cms.certificates };
     } catch (e) {
       failure ??= `the signature cannot be checked (${e instanceof Error ? e.message : String(e)})`;
     }
@@ -323,8 +327,6 @@ interface SignedData {
   serial: string | null;
   /** The DER of the signed attributes as signed (tagged SET OF), or null when there are none. */
   signedAttrs: Buffer | null;
-  /** The signed signingTime attribute, or null. */
-  signingTime: Date | null;
   messageDigest: Buffer | null;
   /** The encapsulated content (adbe.pkcs7.sha1: the ranges' SHA-1), or null when detached. */
   eContent: Buffer | null;
@@ -343,17 +345,6 @@ const oidOf = (n: Asn1 | undefined): string => {
     return 'unreadable'; // forge refuses an identifier over 53 bits
   }
 };
-/** A UTCTime or GeneralizedTime (RFC 5652 §11.3), or null when it is neither or unreadable. */
-function timeOf(n: Asn1 | undefined): Date | null {
-  try {
-    const d = n?.type === F.asn1.Type.UTCTIME ? F.asn1.utcTimeToDate(bytesOf(n)) : n?.type === F.asn1.Type.GENERALIZEDTIME ? F.asn1.generalizedTimeToDate(bytesOf(n)) : null;
-    if (d && !Number.isNaN(d.getTime())) return d;
-  } catch {
-    // an unreadable time is no time
-  }
-  return null;
-}
-
 /** An OCTET STRING's bytes, constructed (BER: a string in pieces) or not. */
 const octets = (n: Asn1): string => (typeof n.value === 'string' ? n.value : n.value.map(octets).join(''));
 const isContext = (n: Asn1, tag: number): boolean => n.tagClass === F.asn1.Class.CONTEXT_SPECIFIC && n.type === tag;
@@ -403,7 +394,6 @@ function readSignedData(der: Buffer): SignedData {
   let i = 3;
   let signedAttrs: Buffer | null = null;
   let messageDigest: Buffer | null = null;
-  let signingTime: Date | null = null;
   const attrs = s[3];
   if (attrs && isContext(attrs, 0)) {
     i = 4;
@@ -413,12 +403,11 @@ function readSignedData(der: Buffer): SignedData {
     for (const a of kids(attrs)) {
       const [t, values] = kids(a);
       if (oidOf(t) === OID.messageDigest) messageDigest = Buffer.from(bytesOf(kids(values)[0]), 'binary');
-      if (oidOf(t) === OID.signingTime) signingTime = timeOf(kids(values)[0]);
     }
   }
   const signatureOid = oidOf(kids(s[i])[0]);
   const signatureParams = kids(s[i])[1];
   const signature = Buffer.from(bytesOf(s[i + 1]), 'binary');
   if (signature.length === 0) throw new Error('empty signature');
-  return { digestOid, signatureOid, signatureParams, serial, signedAttrs, signingTime, messageDigest, eContent, signature, certificates };
+  return { digestOid, signatureOid, signatureParams, serial, signedAttrs, messageDigest, eContent, signature, certificates };
 }

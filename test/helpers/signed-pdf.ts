@@ -123,6 +123,8 @@ export interface SignOptions {
   contentsFirst?: boolean;
   /** The signature algorithm's identifier instead of the real one (an algorithm the checker does not know). */
   signatureOid?: string;
+  /** The signed signingTime attribute (the signer's own claim); default now. */
+  signingTime?: Date;
   /** Name the signer by a subject key identifier ([0]) instead of issuer and serial number. */
   byKeyId?: boolean;
   /** Text put in the widget annotation's dictionary (object 4, just before the signature's object). */
@@ -214,7 +216,7 @@ function signedData(signer: Signer, content: Buffer, opts: SignOptions): Buffer 
   if (!opts.noSignedAttributes) {
     const list = [
       seq(oid(OIDS.contentType), set(oid(OIDS.data))),
-      seq(oid(OIDS.signingTime), set(utc(new Date()))),
+      seq(oid(OIDS.signingTime), set(utc(opts.signingTime ?? new Date()))),
       seq(oid(OIDS.messageDigest), set(octets(createHash('sha256').update(content).digest()))),
     ];
     toSign = set(...list);

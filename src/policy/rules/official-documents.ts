@@ -11,8 +11,10 @@
  * (not inside archives or forwarded messages, which carry other people's documents):
  * - a PDF with no digital signature: `official-documents; file="…"; problem=unsigned` (a file
  *   named .pdf that is no PDF: `problem=not-pdf`);
- * - a PDF whose latest signature does not hold (changed or added to after signing, a signature
- *   that does not match its certificate, unreadable): `problem=signature-invalid` with the reason;
+ * - a PDF whose latest signature does not hold (changed after signing, anything but comments
+ *   added after it — an incremental update, long-term validation data and document time stamps
+ *   included —, a signature that does not match its certificate, unreadable):
+ *   `problem=signature-invalid` with the reason;
  *   one made with an algorithm not checked here: `problem=signature-unverified`;
  * - a subject that is no summary — empty, only reply/forward words, or a file's name as it
  *   stands ("scan0012.pdf") — when a PDF is attached: `problem=no-summary`.
@@ -22,13 +24,15 @@
  * the send log carry the finding, the quarterly report counts it; `reject` refuses it with
  * 550 5.7.1 saying what to fix. With policy.signingAuthorities set (PEM files of certification
  * authorities: the Government CA's root, a licensed provider's), a signature whose certificate does
- * not chain to one of them, or was not valid when it signed, is `problem=untrusted-signer`; with
+ * not chain to one of them, is an authority's own, or is not valid at submission, is
+ * `problem=untrusted-signer`; with
  * none, any certificate the signature holds with counts (pdf-signature.ts).
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
+import type { Clock } from '../../lib/clock.js';
 import { refusal, type RuleFactory } from '../deps.js';
 import { extensionOf, quoteName, visibleText } from '../names.js';
 import { decodePart } from '../decode.js';
@@ -100,13 +104,13 @@ export function noSummary(subject: string, fileNames: readonly string[]): boolea
   return fileNames.some((n) => visibleText(n).trim().toLowerCase() === s);
 }
 
-export const officialDocuments: RuleFactory = ({ config, store }) => {
+export const officialDocuments: RuleFactory = ({ config, store, clock }) => {
   const authorities = signingAuthorities(config);
   if (authorities.problems.length > 0) throw new ConfigError(authorities.problems);
-  return rule(config, store, authorities.certificates);
+  return rule(config, store, authorities.certificates, clock);
 };
 
-function rule(config: Readonly<Config>, store: Store, authorities: readonly X509Certificate[]): Rule {
+function rule(config: Readonly<Config>, store: Store, authorities: readonly X509Certificate[], clock: Clock): Rule {
   return {
     name: 'official-documents',
     stages: ['data'],
@@ -127,7 +131,7 @@ function rule(config: Readonly<Config>, store: Store, authorities: readonly X509
         if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
         const file = v.fileNames[0] ?? `part ${v.path}`;
         names.push(...v.fileNames);
-        const state = await pdfSignatureState(decodePart(msg.raw, v.part, config.limits.maxAttachmentBytes), { authorities });
+        const state = await pdfSignatureState(decodePart(msg.raw, v.part, config.limits.maxAttachmentBytes), { authorities, at: clock.now() });
         if (state.kind === 'unsigned' || state.kind === 'not-pdf') problems.push({ file, problem: state.kind });
         else if (state.kind === 'invalid') problems.push({ file, problem: 'signature-invalid', detail: state.detail });
         else if (state.kind === 'unverified') problems.push({ file, problem: 'signature-unverified', detail: state.detail });

@@ -95,27 +95,38 @@ describe('pdfSignatureState after signing, and on hostile signatures', () => {
     expect(await pdfSignatureState(Buffer.concat([pdf, Buffer.from('1 0 obj\n<< /Type /Catalog >>\nendobj\n')]))).toEqual({ kind: 'invalid', detail: 'content was added after it was signed' });
   });
 
-  it('long-term validation data added after signing (a /DSS revision) keeps the signature; a page slipped in with it does not', async () => {
+  it('any update appended after the signature is a change — long-term validation data, hidden or odd object headers alike', async () => {
     const pdf = signedPdf(rsa);
     const dss = { 1: CATALOG.replace(/ >>$/, ' /DSS 7 0 R >>'), 7: '<< /Type /DSS /Certs [8 0 R] >>', 8: '<< /Length 3 >>\nstream\nabc\nendstream' };
-    expect(await pdfSignatureState(appendRevision(pdf, dss))).toEqual({ kind: 'signed', signer: 'Văn phòng UBND tỉnh' });
-    expect(await pdfSignatureState(appendRevision(pdf, { ...dss, 6: '<< /Length 2 >>\nstream\nXX\nendstream' }))).toEqual({ kind: 'invalid', detail: 'content was added after it was signed' });
-    // The catalog may gain /DSS only: a new page tree with it is an addition.
-    expect(await pdfSignatureState(appendRevision(pdf, { ...dss, 1: '<< /Type /Catalog /Pages 9 0 R /DSS 7 0 R >>' }))).toEqual({ kind: 'invalid', detail: 'content was added after it was signed' });
+    const changed = { kind: 'invalid', detail: 'content was added after it was signed' };
+    expect(await pdfSignatureState(appendRevision(pdf, dss))).toEqual(changed);
+    // A new catalog and page tree named by the trailer only, a redefinition written "006 0 obj" or with a comment in its header.
+    expect(await pdfSignatureState(appendRevision(pdf, { 9: '<< /Type /Catalog /Pages 10 0 R >>' }))).toEqual(changed);
+    expect(await pdfSignatureState(Buffer.concat([pdf, Buffer.from('% /DSS\n006 0 obj\n<< /Length 2 >>\nstream\nXX\nendstream\nendobj\n')]))).toEqual(changed);
+    expect(await pdfSignatureState(Buffer.concat([pdf, Buffer.from('6 0 %c\nobj\n<< >>\nendobj\n')]))).toEqual(changed);
+    // NUL, form feed and tab are white-space; comments run to the end of the line.
+    expect(await pdfSignatureState(Buffer.concat([pdf, Buffer.from('\x00\x0c\t\r\n% 6 0 obj << >> endobj\r%%EOF')]))).toEqual({ kind: 'signed', signer: 'Văn phòng UBND tỉnh' });
   });
 
   it('a signature algorithm it does not know is unverified, not signed', async () => {
     expect(await pdfSignatureState(signedPdf(rsa, { signatureOid: '1.2.3.4' }))).toEqual({ kind: 'unverified', detail: 'signature algorithm 1.2.3.4' });
   });
 
-  it('reads a signer named by its key identifier; odd-length hex; a time stamp next to the signature is not its SubFilter', async () => {
+  it('reads a signer named by its key identifier; white-space in the hex string; a time stamp next to the signature is not its SubFilter', async () => {
     expect(await pdfSignatureState(signedPdf(rsa, { byKeyId: true }))).toEqual({ kind: 'signed', signer: 'Văn phòng UBND tỉnh' });
     const pdf = signedPdf(rsa);
     const close = pdf.indexOf('>', pdf.indexOf('/Contents <', 0, 'latin1'), 'latin1');
     expect(pdf.toString('latin1', close - 1, close)).toBe('0'); // padding
-    pdf.write(' ', close - 1, 'latin1'); // 16,383 digits: the last one is followed by an implied 0
+    pdf.write(' ', close - 1, 'latin1'); // white-space in the string, and an odd count of digits (the padding's last 0 implied)
     expect(await pdfSignatureState(pdf)).toEqual({ kind: 'signed', signer: 'Văn phòng UBND tỉnh' });
     expect(await pdfSignatureState(signedPdf(rsa, { widgetExtra: ' /X << /Type /DocTimeStamp /SubFilter /ETSI.RFC3161 >>' }))).toEqual({ kind: 'signed', signer: 'Văn phòng UBND tỉnh' });
+  });
+
+  it('the first dictionary naming a hole is its signature: a key in a comment after it naming the same hole with another range changes nothing', async () => {
+    const pdf = signedPdf(rsa);
+    const m = /\/ByteRange \[0 (\d+)\s+(\d+)\s+(\d+)/.exec(pdf.toString('latin1')) ?? [];
+    const fake = Buffer.concat([pdf, Buffer.from(`% /ByteRange [0 ${m[1]} ${m[2]} ${Number(m[3]) - 7}]\n`)]);
+    expect(await pdfSignatureState(fake)).toEqual({ kind: 'signed', signer: 'Văn phòng UBND tỉnh' });
   });
 
   it('many /ByteRange words naming the same hole, or none, are read once and stay cheap', async () => {
@@ -147,6 +158,35 @@ describe('pdfSignatureState with trusted authorities (policy.signingAuthorities)
     expect(await pdfSignatureState(signedPdf(rsa), { authorities })).toEqual({ kind: 'untrusted', signer: 'Văn phòng UBND tỉnh', detail: 'the signer “Văn phòng UBND tỉnh” is not certified by a trusted authority' });
     // Without authorities any certificate the signature holds with counts.
     expect(await pdfSignatureState(signedPdf(rsa))).toEqual({ kind: 'signed', signer: 'Văn phòng UBND tỉnh' });
+  });
+
+  it('judges validity at submission, not at the signature’s own signingTime: a back-dated signature by an expired certificate is untrusted', async () => {
+    const expired = makeSigner('Sở Xây dựng', 'rsa', { issuer: intermediate, validDays: [-400, -30] });
+    const backDated = signedPdf(expired, { signingTime: new Date(Date.now() - 60 * 86_400_000) });
+    expect(await pdfSignatureState(backDated, { authorities })).toMatchObject({ kind: 'untrusted', detail: 'the certificate “Sở Xây dựng” was not valid when the document was signed' });
+    const valid = makeSigner('Sở Công Thương', 'rsa', { issuer: intermediate, validDays: [-10, 10] });
+    expect(await pdfSignatureState(signedPdf(valid), { authorities, at: new Date(Date.now() + 20 * 86_400_000) })).toMatchObject({ kind: 'untrusted' });
+  });
+
+  it('an issuer must have signed the certificate, not only share its name; an authority out of validity certifies nothing', async () => {
+    const fakeRoot = makeSigner('Ban Cơ yếu Chính phủ Root CA', 'rsa', { ca: true, validDays: [-3650, 3650] });
+    const fakeIntermediate = makeSigner('CA phục vụ các cơ quan Đảng, Nhà nước', 'rsa', { ca: true, issuer: fakeRoot });
+    expect(await pdfSignatureState(signedPdf(makeSigner('Kẻ mạo danh', 'rsa', { issuer: fakeIntermediate })), { authorities })).toMatchObject({ kind: 'untrusted' });
+    const oldRoot = makeSigner('Root CA cũ', 'rsa', { ca: true, validDays: [-3650, -1] });
+    const underOld = makeSigner('Sở Nội vụ', 'rsa', { issuer: oldRoot, validDays: [-10, 10] });
+    expect(await pdfSignatureState(signedPdf(underOld), { authorities: [new X509Certificate(oldRoot.cert)] })).toEqual({ kind: 'untrusted', signer: 'Sở Nội vụ', detail: 'the authority “Root CA cũ” was not valid when the document was signed' });
+  });
+
+  it('an intermediate given only among the authorities completes the chain; an authority’s own certificate is no signer; names read unescaped', async () => {
+    const leaf = makeSigner('Sở Giáo dục và Đào tạo, tỉnh Nghệ An', 'rsa', { issuer: intermediate });
+    const withoutChain = signedPdf({ ...leaf, chain: [] });
+    expect(await pdfSignatureState(withoutChain, { authorities })).toMatchObject({ kind: 'untrusted' });
+    expect(await pdfSignatureState(withoutChain, { authorities: [...authorities, new X509Certificate(intermediate.cert)] })).toEqual({ kind: 'signed', signer: 'Sở Giáo dục và Đào tạo, tỉnh Nghệ An' });
+    expect(await pdfSignatureState(signedPdf(intermediate), { authorities })).toEqual({
+      kind: 'untrusted',
+      signer: 'CA phục vụ các cơ quan Đảng, Nhà nước',
+      detail: 'the signer “CA phục vụ các cơ quan Đảng, Nhà nước” is a certification authority\'s certificate, not a signer\'s',
+    });
   });
 
   it('a certificate out of its validity when it signed is untrusted; an intermediate that is no CA does not certify', async () => {
