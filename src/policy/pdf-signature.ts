@@ -35,7 +35,7 @@ export type PdfSignatureState =
   | { kind: 'signed'; signer: string | null }
   /** Signed with an algorithm not checked here: counted as signed, not verified. */
   | { kind: 'unverified'; detail: string }
-  /** The signature holds, but its certificate is not certified by a trusted authority (or was not valid when it signed). */
+  /** The signature holds, but its certificate is not certified by a trusted authority (or is not valid at submission). */
   | { kind: 'untrusted'; signer: string | null; detail: string }
   /** The latest signature does not hold: `detail` says why. */
   | { kind: 'invalid'; detail: string };
@@ -172,11 +172,11 @@ function chainProblem(leaf: X509Certificate, pool: readonly X509Certificate[], a
   if (leaf.ca && !authorities.some((a) => a.fingerprint256 === leaf.fingerprint256)) return `the signer “${name(leaf)}” is a certification authority's certificate, not a signer's`;
   let cert = leaf;
   for (let depth = 0; depth <= MAX_CHAIN; depth++) {
-    if (!validAt(cert, at)) return `the certificate “${name(cert)}” was not valid when the document was signed`;
+    if (!validAt(cert, at)) return `the certificate “${name(cert)}” was not valid when the mail was submitted`;
     const current = cert;
     if (authorities.some((a) => a.fingerprint256 === current.fingerprint256)) return null;
     const authority = authorities.find((a) => issuedBy(current, a));
-    if (authority) return validAt(authority, at) ? null : `the authority “${name(authority)}” was not valid when the document was signed`;
+    if (authority) return validAt(authority, at) ? null : `the authority “${name(authority)}” was not valid when the mail was submitted`;
     const next = pool.find((c) => c.fingerprint256 !== current.fingerprint256 && c.ca && issuedBy(current, c));
     if (!next) break;
     cert = next;

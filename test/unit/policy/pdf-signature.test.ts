@@ -163,7 +163,7 @@ describe('pdfSignatureState with trusted authorities (policy.signingAuthorities)
   it('judges validity at submission, not at the signature’s own signingTime: a back-dated signature by an expired certificate is untrusted', async () => {
     const expired = makeSigner('Sở Xây dựng', 'rsa', { issuer: intermediate, validDays: [-400, -30] });
     const backDated = signedPdf(expired, { signingTime: new Date(Date.now() - 60 * 86_400_000) });
-    expect(await pdfSignatureState(backDated, { authorities })).toMatchObject({ kind: 'untrusted', detail: 'the certificate “Sở Xây dựng” was not valid when the document was signed' });
+    expect(await pdfSignatureState(backDated, { authorities })).toMatchObject({ kind: 'untrusted', detail: 'the certificate “Sở Xây dựng” was not valid when the mail was submitted' });
     const valid = makeSigner('Sở Công Thương', 'rsa', { issuer: intermediate, validDays: [-10, 10] });
     expect(await pdfSignatureState(signedPdf(valid), { authorities, at: new Date(Date.now() + 20 * 86_400_000) })).toMatchObject({ kind: 'untrusted' });
   });
@@ -174,7 +174,7 @@ describe('pdfSignatureState with trusted authorities (policy.signingAuthorities)
     expect(await pdfSignatureState(signedPdf(makeSigner('Kẻ mạo danh', 'rsa', { issuer: fakeIntermediate })), { authorities })).toMatchObject({ kind: 'untrusted' });
     const oldRoot = makeSigner('Root CA cũ', 'rsa', { ca: true, validDays: [-3650, -1] });
     const underOld = makeSigner('Sở Nội vụ', 'rsa', { issuer: oldRoot, validDays: [-10, 10] });
-    expect(await pdfSignatureState(signedPdf(underOld), { authorities: [new X509Certificate(oldRoot.cert)] })).toEqual({ kind: 'untrusted', signer: 'Sở Nội vụ', detail: 'the authority “Root CA cũ” was not valid when the document was signed' });
+    expect(await pdfSignatureState(signedPdf(underOld), { authorities: [new X509Certificate(oldRoot.cert)] })).toEqual({ kind: 'untrusted', signer: 'Sở Nội vụ', detail: 'the authority “Root CA cũ” was not valid when the mail was submitted' });
   });
 
   it('an intermediate given only among the authorities completes the chain; an authority’s own certificate is no signer; names read unescaped', async () => {
@@ -191,7 +191,7 @@ describe('pdfSignatureState with trusted authorities (policy.signingAuthorities)
 
   it('a certificate out of its validity when it signed is untrusted; an intermediate that is no CA does not certify', async () => {
     const expired = makeSigner('Sở Y tế', 'rsa', { issuer: intermediate, validDays: [-400, -30] });
-    expect(await pdfSignatureState(signedPdf(expired), { authorities })).toEqual({ kind: 'untrusted', signer: 'Sở Y tế', detail: 'the certificate “Sở Y tế” was not valid when the document was signed' });
+    expect(await pdfSignatureState(signedPdf(expired), { authorities })).toEqual({ kind: 'untrusted', signer: 'Sở Y tế', detail: 'the certificate “Sở Y tế” was not valid when the mail was submitted' });
     const notCa = makeSigner('Phòng Tư pháp', 'rsa', { issuer: root, validDays: [-10, 100] });
     const underNotCa = makeSigner('Xã Nam Anh', 'rsa', { issuer: notCa });
     expect(await pdfSignatureState(signedPdf(underNotCa), { authorities })).toMatchObject({ kind: 'untrusted', detail: 'the signer “Xã Nam Anh” is not certified by a trusted authority' });
