@@ -219,6 +219,24 @@ type Problem = { kind: 'problem'; detail: string };
 
 const RANGE = /^\s*\[\s*(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s+(\d{1,12})\s*\]/;
 
+/**
+ * Is `at` inside a comment: after a "%" on its line that is not in a literal string (ISO 32000-1
+ * §7.2.3)? A key written in a comment is no signature's, wherever it points.
+ */
+function inComment(bytes: Buffer, at: number): boolean {
+  let start = at;
+  while (start > 0 && at - start < 4096 && bytes[start - 1] !== 0x0a && bytes[start - 1] !== 0x0d) start--;
+  let depth = 0;
+  for (let i = start; i < at; i++) {
+    const ch = bytes[i];
+    if (ch === 0x5c /* \\ */ && depth > 0) i++;
+    else if (ch === 0x28 /* ( */) depth++;
+    else if (ch === 0x29 /* ) */ && depth > 0) depth--;
+    else if (ch === 0x25 /* % */ && depth === 0) return true;
+  }
+  return false;
+}
+
 /** The signature dictionary whose `/ByteRange` key is at `at`, a problem with it, or null when this is no such key. */
 function signatureAt(bytes: Buffer, at: number, holes: Set<string>): SignatureDict | Problem | null {
   const m = RANGE.exec(bytes.toString('latin1', at + 10, Math.min(bytes.length, at + 80)));
@@ -226,7 +244,7 @@ function signatureAt(bytes: Buffer, at: number, holes: Set<string>): SignatureDi
   const [a, b, c, d] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
   // A signature being prepared holds a placeholder range ("[0 0 0 0]" or "/ByteRange [0 ********…]").
   if (b === 0 && c === 0) return null;
-  if (holes.has(`${b}:${c}`)) return null;
+  if (holes.has(`${b}:${c}`) || inComment(bytes, at)) return null;
   holes.add(`${b}:${c}`);
   if (a !== 0 || b <= 0 || c <= b || c + d > bytes.length || d < 0) return { kind: 'problem', detail: `byte range [${a} ${b} ${c} ${d}] does not fit the file` };
   if (bytes[b] !== 0x3c /* < */ || bytes[c - 1] !== 0x3e /* > */) return { kind: 'problem', detail: 'the byte range does not leave out exactly the signature' };

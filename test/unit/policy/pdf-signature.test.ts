@@ -75,7 +75,7 @@ describe('pdfSignatureState', () => {
 
   it('a range pointing past the end of the file is invalid; a placeholder being prepared is no signature', async () => {
     const pdf = unsignedPdf();
-    const fake = Buffer.concat([pdf.subarray(0, -6), Buffer.from('% /ByteRange [0 10 99999999 5]\n%%EOF\n')]);
+    const fake = Buffer.concat([pdf.subarray(0, -6), Buffer.from('<< /ByteRange [0 10 99999999 5] >>\n%%EOF\n')]);
     expect(await pdfSignatureState(fake)).toEqual({ kind: 'invalid', detail: 'byte range [0 10 99999999 5] does not fit the file' });
     const placeholder = Buffer.concat([pdf.subarray(0, -6), Buffer.from('<< /Type /Sig /ByteRange [0 0 0 0] /Contents <00> >>\n%%EOF\n')]);
     expect(await pdfSignatureState(placeholder)).toEqual({ kind: 'unsigned' });
@@ -127,6 +127,18 @@ describe('pdfSignatureState after signing, and on hostile signatures', () => {
     const m = /\/ByteRange \[0 (\d+)\s+(\d+)\s+(\d+)/.exec(pdf.toString('latin1')) ?? [];
     const fake = Buffer.concat([pdf, Buffer.from(`% /ByteRange [0 ${m[1]} ${m[2]} ${Number(m[3]) - 7}]\n`)]);
     expect(await pdfSignatureState(fake)).toEqual({ kind: 'signed', signer: 'Văn phòng UBND tỉnh' });
+    // Nor does a whole fake signature in a comment ending at the end of the file, while "%" in a string starts no comment.
+    const tail = Buffer.from('% << /ByteRange [0 0000000001 0000000002 0000000004] /Contents <00> >>\n');
+    const withFake = Buffer.concat([pdf, tail]);
+    const end = withFake.length; // the fake's hole is its "<00>", and its range runs to the end of the file
+    withFake.write(String(end - 8).padStart(10, '0'), pdf.length + '% << /ByteRange [0 '.length, 'latin1');
+    withFake.write(String(end - 4).padStart(10, '0'), pdf.length + '% << /ByteRange [0 0000000001 '.length, 'latin1');
+    expect(await pdfSignatureState(withFake)).toEqual({ kind: 'signed', signer: 'Văn phòng UBND tỉnh' });
+    const uncommented = Buffer.from(withFake);
+    uncommented.write(' ', pdf.length, 'latin1'); // the same dictionary out of the comment is read, and fails
+    expect(await pdfSignatureState(uncommented)).toMatchObject({ kind: 'invalid', detail: expect.stringMatching(/^the signature cannot be read/) });
+    const inString = Buffer.concat([unsignedPdf().subarray(0, -6), Buffer.from('<< /Reason (100% dong y) /ByteRange [0 10 99999999 5] >>\n%%EOF\n')]);
+    expect(await pdfSignatureState(inString)).toEqual({ kind: 'invalid', detail: 'byte range [0 10 99999999 5] does not fit the file' });
   });
 
   it('many /ByteRange words naming the same hole, or none, are read once and stay cheap', async () => {
