@@ -138,8 +138,8 @@ function signatureState(bytes: Buffer, trust: SignatureTrust): PdfSignatureState
   if (addedAfter(bytes, last.ranges[2] + last.ranges[3])) return { kind: 'invalid', detail: 'content was added after it was signed' };
   const signer = commonName(r.cert);
   if (trust.authorities && trust.authorities.length > 0) {
-    const problem = chainProblem(r.cert, [...r.pool, ...trust.authorities], trust.authorities, trust.at ?? new Date());
-    if (problem) return { kind: 'untrusted', signer, detail: problem };
+    const why = chainProblem(r.cert, [...r.pool, ...trust.authorities], trust.authorities, trust.at ?? new Date());
+    if (why) return { kind: 'untrusted', signer, detail: why };
   }
   return { kind: 'signed', signer };
 }

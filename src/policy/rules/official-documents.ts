@@ -117,13 +117,19 @@ function rule(config: Readonly<Config>, store: Store, authorities: readonly X509
     async check(ctx, msg): Promise<RuleVerdict> {
       if (!msg || ctx.direction !== 'submission') return { kind: 'pass' };
       // The message's own attachments: not those of forwarded messages inside it.
-      const pdfs = leafParts(msg.parsed, msg.raw, config.limits.maxMimeParts).filter((v) => {
-        if (v.messageDepth > 0 || v.part.type === 'multipart' || v.part.type === 'message') return false;
-        if (v.fileNames.some((n) => extensionOf(n) === 'pdf') || `${v.part.type}/${v.part.subtype}`.toLowerCase() === 'application/pdf') return true;
-        // A PDF under another name or type ("văn bản", application/octet-stream, no name at all): its first bytes say so.
-        return (v.fileNames.length > 0 || v.part.type.toLowerCase() !== 'text') && isPdf(decodePart(msg.raw, v.part, 1024));
-      });
-      if (pdfs.length === 0 || !(await fromUnitMailbox(store, ctx, msg))) return { kind: 'pass' };
+      // Parts that may be files: named, or not text. Most submissions have none and stop here.
+      const files = leafParts(msg.parsed, msg.raw, config.limits.maxMimeParts).filter(
+        (v) => v.messageDepth === 0 && v.part.type !== 'multipart' && v.part.type !== 'message' && (v.fileNames.length > 0 || v.part.type.toLowerCase() !== 'text'),
+      );
+      if (files.length === 0 || !(await fromUnitMailbox(store, ctx, msg))) return { kind: 'pass' };
+      const pdfs = files.filter(
+        (v) =>
+          v.fileNames.some((n) => extensionOf(n) === 'pdf') ||
+          `${v.part.type}/${v.part.subtype}`.toLowerCase() === 'application/pdf' ||
+          // A PDF under another name or type ("văn bản", application/octet-stream, no name at all): its first bytes say so.
+          isPdf(decodePart(msg.raw, v.part, 1024)),
+      );
+      if (pdfs.length === 0) return { kind: 'pass' };
       const problems: Problem[] = [];
       const names: string[] = [];
       for (const [i, v] of pdfs.slice(0, MAX_FILES).entries()) {
