@@ -43,6 +43,7 @@ export default tseslint.config(
         'error',
         { selector: "MemberExpression[object.name='process'][property.name='env']", message: 'process.env only inside src/config (DESIGN.md).' },
         { selector: "NewExpression[callee.name='Database']", message: 'Open SQLite connections with store/sqlite/connection.ts openDatabase (no statement may be garbage-collected on Node 24).' },
+        { selector: "CallExpression[callee.property.name='matchAll']", message: 'Use lib/regex.ts matchesOf: matchAll copies the expression, and the copy is compiled again after garbage collections.' },
       ],
     },
   },

@@ -6,6 +6,7 @@
  * inside quotes, Content-Type `name`) is still seen.
  */
 import iconv from 'iconv-lite';
+import { matchesOf } from '../lib/regex.js';
 import { decodeBody } from '../mail/decode.js';
 import { decodeQWord, stripComments } from '../mail/headers.js';
 import type { MimePart, ParsedMessage } from '../mail/types.js';
@@ -503,7 +504,7 @@ export function contentTypeKey(value: string): string {
     .toLowerCase();
   const params: string[] = [];
   let wide = false;
-  for (const m of (semi < 0 ? '' : value.slice(semi)).matchAll(PARAM_RE)) {
+  for (const m of matchesOf(PARAM_RE, semi < 0 ? '' : value.slice(semi))) {
     const name = (m[1] as string).toLowerCase();
     let v = (m[2] as string).trim();
     if (v.startsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
@@ -527,7 +528,7 @@ export function boundaryParams(value: string): number {
   let sections = 0;
   const numbers = new Set<number>();
   let repeated = false;
-  for (const m of value.matchAll(PARAM_RE)) {
+  for (const m of matchesOf(PARAM_RE, value)) {
     const key = (m[1] as string).toLowerCase();
     if (key === 'boundary' || key === 'boundary*') {
       plain++;
@@ -551,7 +552,7 @@ export function boundaryParams(value: string): number {
 export function boundarySectionsGap(value: string): boolean {
   if (!/boundary\*/i.test(value)) return false;
   const numbers = new Set<number>();
-  for (const m of value.matchAll(PARAM_RE)) {
+  for (const m of matchesOf(PARAM_RE, value)) {
     const sec = /^boundary\*(\d+)\*?$/i.exec(m[1] as string);
     // "boundary*01" is not section 1 to every reader either.
     if (sec) numbers.add(/^0\d/.test(sec[1] as string) ? -1 : Number(sec[1]));

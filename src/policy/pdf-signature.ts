@@ -19,6 +19,7 @@
  */
 import { createHash, verify, X509Certificate, constants } from 'node:crypto';
 import type forge from 'node-forge';
+import { matchesOf } from '../lib/regex.js';
 
 /**
  * node-forge (its ASN.1 reader), loaded the first time a PDF holds a signature dictionary: the
@@ -259,7 +260,7 @@ function signatureAt(bytes: Buffer, at: number, holes: Set<string>): SignatureDi
   const first = Math.min(at, b);
   const lo = Math.max(0, first - 4096);
   let start = lo;
-  for (const m of bytes.toString('latin1', lo, first).matchAll(OBJ)) start = lo + m.index;
+  for (const m of matchesOf(OBJ, bytes.toString('latin1', lo, first))) start = lo + m.index;
   const last = Math.max(at, c);
   const endobj = bytes.indexOf('endobj', last, 'latin1');
   const around = bytes.toString('latin1', start, endobj >= 0 && endobj - last <= 4096 ? endobj : Math.min(bytes.length, last + 4096));

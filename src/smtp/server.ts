@@ -16,6 +16,7 @@ import { findHeaderFields, prependHeaders, replaceSubject } from '../delivery/in
 import type { Clock } from '../lib/clock.js';
 import { bi } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import { matchesOf } from '../lib/regex.js';
 import { normalizeIp } from '../net/index.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { BoundListener, Service } from '../lib/service.js';
@@ -137,11 +138,14 @@ const NON_ASCII = /[^\x00-\x7f]/;
  * reader sees "binh@…" and parsers disagree on which address the field holds), or holding
  * control characters (NUL included). Encoded words are decoded first.
  */
+/** Something shaped like an address inside a display name. */
+const ADDRESS_IN_NAME = /[^\s<>()[\]"',;:@]+@[^\s<>()[\]"',;:@]+/g;
+
 function misleadingName(a: EnvelopeAddress, own: ReadonlySet<string>): boolean {
   if (a.name === null || a.name === '') return false;
   const name = decodeWords(a.name);
   if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(name)) return true;
-  for (const m of name.matchAll(/[^\s<>()[\]"',;:@]+@[^\s<>()[\]"',;:@]+/g)) {
+  for (const m of matchesOf(ADDRESS_IN_NAME, name)) {
     if (!own.has(m[0].toLowerCase().replace(/\.$/, ''))) return true;
   }
   return false;

@@ -1,5 +1,6 @@
 /** SORT (RFC 5256, ESORT return options, DISPLAYFROM/DISPLAYTO from RFC 5957) and THREAD (ORDEREDSUBJECT, REFERENCES). */
 import { bi } from '../../lib/errors.js';
+import { matchesOf } from '../../lib/regex.js';
 import { decodeWords } from '../../mail/headers.js';
 import { parseDate } from '../../mail/parse.js';
 import type { EnvelopeAddress } from '../../mail/types.js';
@@ -112,8 +113,11 @@ function render(n: Node, id: (q: number) => number): string {
   return head ? `${head} ${sub}` : sub;
 }
 
+/** A message id in angle brackets (References, In-Reply-To). */
+const MESSAGE_ID = /<([^<>\s]+)>/g;
+
 function refsOf(v: string): string[] {
-  return [...v.matchAll(/<([^<>\s]+)>/g)].map((m) => m[1] as string);
+  return [...matchesOf(MESSAGE_ID, v)].map((m) => m[1] as string);
 }
 
 export const threadCommand: CommandSpec<'THREAD'> = {

@@ -22,6 +22,7 @@
  * messages and inside archives too. Bodies and documents are not read: a word in running text is
  * no stamp.
  */
+import { matchesOf } from '../../lib/regex.js';
 import { decodeWords } from '../../mail/headers.js';
 import type { MimePart } from '../../mail/types.js';
 import { refusal, type RuleFactory } from '../deps.js';
@@ -61,9 +62,9 @@ export function secrecyMark(text: string, opts: { fileName?: boolean } = {}): st
     if (m?.[1]) return m[1].trim();
   }
   // Running text: a degree talked about (two or more named, or after "độ", "dấu"…) is no stamp.
-  const degrees = new Set([...t.matchAll(ANY_DEGREE)].map((m) => m[0].toLowerCase().replace(/[\s_.\p{Pd}]+/gu, ' ')));
+  const degrees = new Set([...matchesOf(ANY_DEGREE, t)].map((m) => m[0].toLowerCase().replace(/[\s_.\p{Pd}]+/gu, ' ')));
   if (degrees.size < 2) {
-    for (const m of t.matchAll(RUNNING)) {
+    for (const m of matchesOf(RUNNING, t)) {
       if (!MENTION_BEFORE.test(t.slice(0, m.index))) return (m[1] ?? m[0]).trim();
     }
   }
