@@ -22,13 +22,26 @@ const LF_DOT = Buffer.from('\n.');
 
 type Done = (err?: Error | null) => void;
 
-/** SMTPStream.prototype._feedDataStream, searching with indexOf. */
+/**
+ * SMTPStream.prototype._feedDataStream, searching with indexOf.
+ *
+ * smtp-server joins the 4 bytes it held back to each new chunk, a copy of the whole message
+ * 64 KB at a time. Here that join is made only when a line starting with "." may begin in
+ * those bytes (an LF "." at most one byte into the chunk), at the start of the data, or for a
+ * chunk under 4 bytes; otherwise (feedAfterHeld) the held bytes are written ahead of the chunk
+ * and the chunk is searched alone: every LF "." found there lies wholly inside it.
+ */
 export function feedDataStream(this: SMTPStream, input: Buffer, done: Done): void {
   const out = this._dataStream;
   if (!out) return done();
+  const held = this._lastBytes && this._lastBytes.length ? this._lastBytes : null;
+  if (held && !this._atDataStart && input.length >= 4 && !lineStartsAtJoin(held, input)) {
+    feedAfterHeld.call(this, out, held, input, done);
+    return;
+  }
   let chunk = input;
-  if (this._lastBytes && this._lastBytes.length) {
-    chunk = Buffer.concat([this._lastBytes, chunk], this._lastBytes.length + chunk.length);
+  if (held) {
+    chunk = Buffer.concat([held, chunk], held.length + chunk.length);
     this._lastBytes = false;
   }
   if (this._atDataStart) {
@@ -74,7 +87,11 @@ export function feedDataStream(this: SMTPStream, input: Buffer, done: Done): voi
   this._countDataBytes(body.length);
   if (!out.writable) return done();
   if (out.write(body) || out.destroyed) return done();
-  // Backpressure: go on once the reader drained (or went away: a destroyed stream never drains).
+  afterDrain(out, done);
+}
+
+/** Backpressure: go on once the reader drained (or went away: a destroyed stream never drains). */
+function afterDrain(out: NonNullable<SMTPStream['_dataStream']>, done: Done): void {
   const resume = (): void => {
     out.removeListener('drain', resume);
     out.removeListener('close', resume);
@@ -82,6 +99,53 @@ export function feedDataStream(this: SMTPStream, input: Buffer, done: Done): voi
   };
   out.once('drain', resume);
   out.once('close', resume);
+}
+
+/**
+ * Is there an LF "." whose LF is one of the held bytes or the chunk's first byte, in the
+ * joined bytes from index 1 (where smtp-server's search begins)? Such a line start needs bytes
+ * from both sides; any later one lies inside the chunk.
+ */
+function lineStartsAtJoin(held: Buffer, input: Buffer): boolean {
+  const at = (i: number): number | undefined => (i < held.length ? held[i] : input[i - held.length]);
+  for (let lf = 1; lf <= held.length; lf++) if (at(lf) === 0x0a && at(lf + 1) === 0x2e) return true;
+  return false;
+}
+
+/**
+ * feedDataStream's search over `held` + `input` when no line start spans the two
+ * (lineStartsAtJoin false, input ≥ 4 bytes, past the data's start): the same hits in the same
+ * order, the held bytes written ahead of whatever the joined search would have written.
+ */
+function feedAfterHeld(this: SMTPStream, out: NonNullable<SMTPStream['_dataStream']>, held: Buffer, input: Buffer, done: Done): void {
+  this._lastBytes = false;
+  const len = input.length;
+  for (let lf = input.indexOf(LF_DOT, 1); lf !== -1 && lf + 1 < len - 2; lf = input.indexOf(LF_DOT, lf + 1)) {
+    const dot = lf + 1;
+    if (input[dot - 2] === 0x0d && input[dot + 1] === 0x0d && input[dot + 2] === 0x0a) {
+      this._countDataBytes(held.length + dot);
+      if (out.writable) out.write(held);
+      this._endDataMode(input.subarray(0, dot), input.subarray(dot + 3), done);
+      return;
+    }
+    if (input[dot + 1] === 0x2e) {
+      this._countDataBytes(held.length + dot);
+      if (out.writable) {
+        out.write(held);
+        out.write(input.subarray(0, dot));
+      }
+      const rest = input.subarray(dot + 1);
+      setImmediate(() => this._feedDataStream(rest, done));
+      return;
+    }
+  }
+  this._lastBytes = input.subarray(len - 4);
+  const body = input.subarray(0, len - 4);
+  this._countDataBytes(held.length + body.length);
+  if (!out.writable) return done();
+  const flowing = out.write(held);
+  if ((body.length === 0 ? flowing : out.write(body)) || out.destroyed) return done();
+  afterDrain(out, done);
 }
 
 let installed = false;
