@@ -401,6 +401,7 @@ export const configSchema = z
             { name: 'attachment-size', action: 'reject' },
             { name: 'classified', action: 'reject' },
             { name: 'official-documents', action: 'flag' },
+            { name: 'unicode', action: 'flag' },
             { name: 'malware', action: 'reject' },
             { name: 'spam', action: 'flag' },
             { name: 'auto-forward', action: 'flag' },

@@ -10,6 +10,7 @@ import { officialDocuments } from './official-documents.js';
 import { quota } from './quota.js';
 import { sendingLimits } from './sending-limits.js';
 import { spam } from './spam.js';
+import { unicode } from './unicode.js';
 
 export const RULES: Readonly<Record<string, RuleFactory>> = Object.freeze({
   executables,
@@ -17,6 +18,7 @@ export const RULES: Readonly<Record<string, RuleFactory>> = Object.freeze({
   'attachment-size': attachmentSize,
   classified,
   'official-documents': officialDocuments,
+  unicode,
   malware,
   spam,
   'auto-forward': autoForward,

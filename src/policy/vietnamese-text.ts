@@ -1,0 +1,159 @@
+/**
+ * Is this Vietnamese written in Unicode (TCVN 6909:2001), or in one of the 8-bit encodings that
+ * came before it? Two ways text escapes Unicode in mail (R-POL-8):
+ *
+ * - A legacy character set declared for it (`charset=windows-1258`, VISCII, TCVN 5712, VPS,
+ *   VIQR): the words may read correctly, but the bytes are not Unicode. legacyCharset() names it.
+ * - Text typed with a legacy font: the keyboard driver (Vietkey, Unikey set to "TCVN3" or "VNI
+ *   Windows") writes 8-bit codes that only the .VnTime or VNI-Times fonts draw as Vietnamese.
+ *   The mail program sends them as Latin-1 letters, and every other reader sees "Céng hßa x· héi"
+ *   (TCVN3 / ABC) or "Coäng hoøa xaõ hoäi" (VNI) for "Cộng hòa xã hội". legacyFont() recognises it:
+ *   a word counts when, as written, it is no Vietnamese syllable but read back through the TCVN3
+ *   or VNI table it is one. Words that are right as written ("hòa", "né") never count, and
+ *   French, German or Spanish words rarely turn into syllables (f, j, w, z, final s, l or r and
+ *   consonant clusters are not Vietnamese), so it takes several such words, and more of them
+ *   than words that are neither, to say so.
+ */
+import iconv from 'iconv-lite';
+import { matchesOf } from '../lib/regex.js';
+
+/** Character sets for Vietnamese that are not Unicode, by their lower-case names and aliases. */
+const LEGACY_CHARSETS = new Map<string, string>([
+  ['windows-1258', 'windows-1258'],
+  ['cp1258', 'windows-1258'],
+  ['x-cp1258', 'windows-1258'],
+  ['viscii', 'VISCII'],
+  ['csviscii', 'VISCII'],
+  ['tcvn', 'TCVN 5712'],
+  ['tcvn-5712', 'TCVN 5712'],
+  ['tcvn5712-1', 'TCVN 5712'],
+  ['tcvn5712-1:1993', 'TCVN 5712'],
+  ['x-viet-tcvn', 'TCVN 5712'],
+  ['x-viet-tcvn5712', 'TCVN 5712'],
+  ['viqr', 'VIQR'],
+  ['csviqr', 'VIQR'],
+  ['x-viet-viqr', 'VIQR'],
+  ['x-viet-vps', 'VPS'],
+  ['vps', 'VPS'],
+  ['x-viet-vni', 'VNI'],
+]);
+
+/** The legacy Vietnamese character set a charset label names ("windows-1258", "VISCII" …), or null. */
+export function legacyCharset(label: string): string | null {
+  return LEGACY_CHARSETS.get(label.trim().replace(/^"|"$/g, '').toLowerCase()) ?? null;
+}
+
+/** Tone marks (combining): grave, acute, tilde, hook above, dot below. */
+const TONE = /[\u0300\u0301\u0303\u0309\u0323]/g;
+const INITIAL = '(?:ngh|ng|gh|gi|kh|nh|ph|th|tr|ch|qu|b|c|d|đ|g|h|k|l|m|n|p|r|s|t|v|x)?';
+const NUCLEUS = '(?:ươu|ươi|uyê|uya|uyu|iêu|yêu|oai|oay|oao|oeo|uây|uôi|ươ|uô|iê|yê|ia|ua|ưa|ai|ao|au|ay|âu|ây|eo|êu|iu|oa|oă|oe|oi|ôi|ơi|oo|uâ|uê|ui|uy|ưi|ưu|uơ|a|ă|â|e|ê|i|o|ô|ơ|u|ư|y)';
+const FINAL = '(?:ng|nh|ch|c|m|n|p|t)?';
+const SYLLABLE = new RegExp(`^${INITIAL}${NUCLEUS}${FINAL}$`);
+/** In decomposed text, đ or a Vietnamese mark (breve, circumflex, horn, a tone): what makes a syllable more than ASCII. */
+const VIETNAMESE_MARK = /[đ\u0300-\u0303\u0306\u0309\u031b\u0323]/;
+
+/**
+ * One written Vietnamese syllable (any case, composed or not): an initial consonant, a vowel
+ * nucleus, a final consonant, at most one tone mark. Spelling, not the dictionary: "nghĩa",
+ * "Việt", "khuyết" are; "hôtel", "près", "Grüße" are not.
+ */
+export function isVietnameseSyllable(word: string): boolean {
+  const d = word.normalize('NFD').toLowerCase();
+  const tones = d.match(TONE)?.length ?? 0;
+  if (tones > 1) return false;
+  return SYLLABLE.test(d.replace(TONE, '').normalize('NFC'));
+}
+
+/** TCVN3 (ABC) bytes 0xA1–0xFF as Unicode: iconv-lite's TCVN table, read once. */
+let tcvn: string[] | null = null;
+
+function tcvnTable(): string[] {
+  if (!tcvn) {
+    tcvn = [];
+    for (let b = 0xa1; b <= 0xff; b++) tcvn[b] = iconv.decode(Buffer.from([b]), 'tcvn');
+  }
+  return tcvn;
+}
+
+/** A word typed in TCVN3 and shown as Latin-1, read back ("Céng" → "Cộng"). */
+function fromTcvn3(word: string): string {
+  const t = tcvnTable();
+  let out = '';
+  for (const ch of word) {
+    const c = ch.charCodeAt(0);
+    out += c >= 0xa1 && c <= 0xff ? (t[c] ?? ch) : ch;
+  }
+  return out.normalize('NFC');
+}
+
+/**
+ * VNI Windows: a vowel is an ASCII letter followed by a code for its marks ("oä" is "ộ"), except
+ * ơ, ư, đ and the i's, which have codes of their own. Lower-case codes; upper-case ones are the
+ * same letters in upper case (0x20 lower in Latin-1).
+ */
+const VNI_MARKS: Readonly<Record<string, string>> = {
+  ù: '\u0301', ø: '\u0300', û: '\u0309', õ: '\u0303', ï: '\u0323',
+  â: '\u0302', á: '\u0302\u0301', à: '\u0302\u0300', å: '\u0302\u0309', ã: '\u0302\u0303', ä: '\u0302\u0323',
+  ê: '\u0306', é: '\u0306\u0301', è: '\u0306\u0300', ú: '\u0306\u0309', ü: '\u0306\u0303', ë: '\u0306\u0323',
+};
+const VNI_LETTERS: Readonly<Record<string, string>> = { ô: 'ơ', ö: 'ư', ñ: 'đ', í: 'í', ì: 'ì', æ: 'ỉ', ó: 'ĩ', ò: 'ị' };
+
+/** A word typed in VNI Windows and shown as Latin-1, read back ("Vieät" → "Việt"). */
+function fromVni(word: string): string {
+  let out = '';
+  for (const ch of word) {
+    const lower = ch.toLowerCase();
+    const upper = ch !== lower;
+    const letter = VNI_LETTERS[lower];
+    if (letter !== undefined) {
+      out += upper ? letter.toUpperCase() : letter;
+      continue;
+    }
+    const marks = VNI_MARKS[lower];
+    // A mark code after a vowel joins it; anywhere else it stays what it is (and the word will not spell).
+    out += marks !== undefined && /[aeiouyơư]$/i.test(out) ? marks : ch;
+  }
+  return out.normalize('NFC');
+}
+
+/** What legacyFont found: the encoding and an example word, as written and as meant. */
+export interface LegacyFontText {
+  encoding: 'TCVN3' | 'VNI';
+  example: { written: string; meant: string };
+}
+
+/** Words: runs of ASCII letters and Latin-1's upper half (TCVN3 puts letters on ¸ µ ¶ · ¨ © ª …). */
+const WORD = /[A-Za-z\u00a1-\u00ff]+/g;
+/** How much text one call reads, at most: enough to judge, bounded work. */
+const MAX_TEXT = 32 * 1024;
+
+/**
+ * Does `text` hold Vietnamese typed with a legacy font (see the file comment)? Judged on the words
+ * that have a Latin-1 letter beyond ASCII: at least `minWords` (default 3) of them must spell a
+ * syllable only when read through one encoding's table, and more than those that spell nothing
+ * either way.
+ */
+export function legacyFont(text: string, minWords = 3): LegacyFontText | null {
+  const counts = { TCVN3: 0, VNI: 0 };
+  const examples: Partial<Record<'TCVN3' | 'VNI', { written: string; meant: string }>> = {};
+  let neither = 0;
+  for (const m of matchesOf(WORD, text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text)) {
+    const word = m[0];
+    if (!/[\u00a1-\u00ff]/.test(word) || word.length > 12) continue;
+    if (isVietnameseSyllable(word)) continue; // right as written
+    let spelled = false;
+    for (const [encoding, read] of [['TCVN3', fromTcvn3], ['VNI', fromVni]] as const) {
+      const meant = read(word);
+      if (meant !== word && VIETNAMESE_MARK.test(meant.normalize('NFD').toLowerCase()) && isVietnameseSyllable(meant)) {
+        counts[encoding]++;
+        examples[encoding] ??= { written: word, meant };
+        spelled = true;
+      }
+    }
+    if (!spelled) neither++;
+  }
+  const encoding = counts.TCVN3 >= counts.VNI ? 'TCVN3' : 'VNI';
+  const n = counts[encoding];
+  const example = examples[encoding];
+  return n >= minWords && n > neither && example ? { encoding, example } : null;
+}
