@@ -25,25 +25,26 @@ type Done = (err?: Error | null) => void;
 /**
  * SMTPStream.prototype._feedDataStream, searching with indexOf.
  *
- * smtp-server joins the 4 bytes it held back to each new chunk, a copy of the whole message
- * 64 KB at a time. Here that join is made only when a line starting with "." may begin in
- * those bytes (an LF "." at most one byte into the chunk), at the start of the data, or for a
- * chunk under 4 bytes; otherwise (feedAfterHeld) the held bytes are written ahead of the chunk
- * and the chunk is searched alone: every LF "." found there lies wholly inside it.
+ * smtp-server joins the 4 bytes it held back to each new chunk (Buffer.concat: a copy of the
+ * whole message, 64 KB at a time). Here they are joined only when a line start may span the
+ * join (lineStartsAtJoin), at the start of the data, or to a chunk under 4 bytes. Otherwise the
+ * chunk is searched alone, and the held bytes are written ahead of the first bytes it gives out:
+ * every LF "." smtp-server's search of the joined bytes can find then lies inside the chunk, so
+ * the hits, the bytes written and the counts are the same. The writes are corked together, so
+ * write() reports backpressure as one write of the joined bytes would. One difference remains:
+ * a 'data' listener may get the held bytes as an event of their own (readData only collects).
  */
 export function feedDataStream(this: SMTPStream, input: Buffer, done: Done): void {
   const out = this._dataStream;
   if (!out) return done();
-  const held = this._lastBytes && this._lastBytes.length ? this._lastBytes : null;
-  if (held && !this._atDataStart && input.length >= 4 && !lineStartsAtJoin(held, input)) {
-    feedAfterHeld.call(this, out, held, input, done);
-    return;
-  }
+  let held = this._lastBytes && this._lastBytes.length ? this._lastBytes : null;
+  this._lastBytes = false;
   let chunk = input;
-  if (held) {
-    chunk = Buffer.concat([held, chunk], held.length + chunk.length);
-    this._lastBytes = false;
+  if (held && (this._atDataStart || input.length < 4 || lineStartsAtJoin(held, input))) {
+    chunk = Buffer.concat([held, input], held.length + input.length);
+    held = null;
   }
+  // From here `held` (when set) goes out ahead of whatever `chunk` gives out.
   if (this._atDataStart) {
     // "." CRLF as the first line: the message is empty and ends here.
     if (chunk.length >= 3 && chunk[0] === 0x2e && chunk[1] === 0x0d && chunk[2] === 0x0a) {
@@ -56,6 +57,7 @@ export function feedDataStream(this: SMTPStream, input: Buffer, done: Done): voi
       this._atDataStart = false;
     }
   }
+  const heldBytes = held?.length ?? 0;
   const len = chunk.length;
   // Each LF "." with room after it for a CRLF (dot < len - 2): the end mark, a transparency dot,
   // or (neither) content to pass over.
@@ -63,35 +65,30 @@ export function feedDataStream(this: SMTPStream, input: Buffer, done: Done): voi
     const dot = lf + 1;
     if (chunk[dot - 2] === 0x0d && chunk[dot + 1] === 0x0d && chunk[dot + 2] === 0x0a) {
       // The message is everything before the ".", its last CRLF included.
-      const body = chunk.subarray(0, dot);
-      this._countDataBytes(body.length);
-      this._endDataMode(body, chunk.subarray(dot + 3), done);
+      this._countDataBytes(heldBytes + dot);
+      if (held && out.writable) out.write(held);
+      this._endDataMode(chunk.subarray(0, dot), chunk.subarray(dot + 3), done);
       return;
     }
     if (chunk[dot + 1] === 0x2e) {
       // Emit up to the transparency dot, then go on after it in the next turn.
-      const body = chunk.subarray(0, dot);
-      this._lastBytes = false;
-      this._countDataBytes(body.length);
-      if (out.writable) out.write(body);
+      this._countDataBytes(heldBytes + dot);
+      if (out.writable) writeAll(out, held, chunk.subarray(0, dot));
       const rest = chunk.subarray(dot + 1);
       setImmediate(() => this._feedDataStream(rest, done));
       return;
     }
   }
   // The last 4 bytes wait for the next chunk: they may begin an end mark or a transparency dot.
-  const keep = chunk.length < 4 ? chunk : chunk.subarray(chunk.length - 4);
+  // (A chunk searched alone has at least 4: what waits is always its own.)
+  const keep = len < 4 ? chunk : chunk.subarray(len - 4);
   this._lastBytes = keep;
-  if (keep.length >= chunk.length) return done();
-  const body = chunk.subarray(0, chunk.length - keep.length);
-  this._countDataBytes(body.length);
+  const body = chunk.subarray(0, len - keep.length);
+  if (heldBytes + body.length === 0) return done();
+  this._countDataBytes(heldBytes + body.length);
   if (!out.writable) return done();
-  if (out.write(body) || out.destroyed) return done();
-  afterDrain(out, done);
-}
-
-/** Backpressure: go on once the reader drained (or went away: a destroyed stream never drains). */
-function afterDrain(out: NonNullable<SMTPStream['_dataStream']>, done: Done): void {
+  if (writeAll(out, held, body) || out.destroyed) return done();
+  // Backpressure: go on once the reader drained (or went away: a destroyed stream never drains).
   const resume = (): void => {
     out.removeListener('drain', resume);
     out.removeListener('close', resume);
@@ -102,9 +99,10 @@ function afterDrain(out: NonNullable<SMTPStream['_dataStream']>, done: Done): vo
 }
 
 /**
- * Is there an LF "." whose LF is one of the held bytes or the chunk's first byte, in the
- * joined bytes from index 1 (where smtp-server's search begins)? Such a line start needs bytes
- * from both sides; any later one lies inside the chunk.
+ * Is there an LF "." in the joined bytes whose LF is one of the held bytes or the chunk's first
+ * byte (the dot at most the chunk's second)? Only such a line start needs the held bytes to be
+ * seen; any later one lies wholly inside the chunk. The search, like smtp-server's, starts at
+ * index 1 (held[0] is never an LF it acts on).
  */
 function lineStartsAtJoin(held: Buffer, input: Buffer): boolean {
   const at = (i: number): number | undefined => (i < held.length ? held[i] : input[i - held.length]);
@@ -112,40 +110,14 @@ function lineStartsAtJoin(held: Buffer, input: Buffer): boolean {
   return false;
 }
 
-/**
- * feedDataStream's search over `held` + `input` when no line start spans the two
- * (lineStartsAtJoin false, input ≥ 4 bytes, past the data's start): the same hits in the same
- * order, the held bytes written ahead of whatever the joined search would have written.
- */
-function feedAfterHeld(this: SMTPStream, out: NonNullable<SMTPStream['_dataStream']>, held: Buffer, input: Buffer, done: Done): void {
-  this._lastBytes = false;
-  const len = input.length;
-  for (let lf = input.indexOf(LF_DOT, 1); lf !== -1 && lf + 1 < len - 2; lf = input.indexOf(LF_DOT, lf + 1)) {
-    const dot = lf + 1;
-    if (input[dot - 2] === 0x0d && input[dot + 1] === 0x0d && input[dot + 2] === 0x0a) {
-      this._countDataBytes(held.length + dot);
-      if (out.writable) out.write(held);
-      this._endDataMode(input.subarray(0, dot), input.subarray(dot + 3), done);
-      return;
-    }
-    if (input[dot + 1] === 0x2e) {
-      this._countDataBytes(held.length + dot);
-      if (out.writable) {
-        out.write(held);
-        out.write(input.subarray(0, dot));
-      }
-      const rest = input.subarray(dot + 1);
-      setImmediate(() => this._feedDataStream(rest, done));
-      return;
-    }
-  }
-  this._lastBytes = input.subarray(len - 4);
-  const body = input.subarray(0, len - 4);
-  this._countDataBytes(held.length + body.length);
-  if (!out.writable) return done();
-  const flowing = out.write(held);
-  if ((body.length === 0 ? flowing : out.write(body)) || out.destroyed) return done();
-  afterDrain(out, done);
+/** Write `held` (if any) and `body` as one: corked, so the answer is that of one write of both. */
+function writeAll(out: NonNullable<SMTPStream['_dataStream']>, held: Buffer | null, body: Buffer): boolean {
+  if (!held) return out.write(body);
+  out.cork();
+  let flowing = out.write(held);
+  if (body.length > 0) flowing = out.write(body);
+  out.uncork();
+  return flowing;
 }
 
 let installed = false;

@@ -130,6 +130,55 @@ describe('DATA scanner (indexOf) against smtp-server', () => {
     }
   });
 
+  it('the same on every way of cutting the data of short sessions around end marks and dots, near each chunk join', async () => {
+    // The scanner searches a chunk alone when no line start spans its join with the 4 bytes held
+    // from the chunk before: every cut of these data regions (up to 12 bytes) into chunks puts
+    // held bytes of 1–4 and "\r\n.", "\r\n.." or "..." on each side of a join.
+    const bodies = ['ab\r\n.\r\n', 'abcd\r\n.\r\n', 'x\r\n..\r\n.\r\n', 'xyzw\r\n...\r\n.\r\n', '..x\r\n.\r\n', '\r\n..\r\n.\r\n', 'a\n.\r\n.\r\n', 'ab\r.\r\n\r\n.\r\n'];
+    let runs = 0;
+    for (const body of bodies) {
+      const session = Buffer.from(`DATA\r\n${body}NOOP\r\nQUIT\r\n`, 'latin1');
+      const region = Math.min(12, body.length + 2);
+      for (let mask = 0; mask < 1 << (region - 1); mask++) {
+        const chunks = [session.subarray(0, 6)];
+        let last = 6;
+        for (let k = 1; k <= region; k++) {
+          if (k < region && !(mask & (1 << (k - 1)))) continue;
+          chunks.push(session.subarray(last, 6 + k));
+          last = 6 + k;
+        }
+        chunks.push(session.subarray(last));
+        const a = await run(original, chunks);
+        expect(await run(feedDataStream, chunks), `${JSON.stringify(body)} cut ${chunks.map((c) => c.length).join(',')}`).toEqual(a);
+        runs++;
+      }
+    }
+    expect(runs).toBeGreaterThan(5000);
+  });
+
+  it('a paused reader stops the writer at the same chunk as smtp-server does (TLS-record-sized chunks too)', async () => {
+    const stallsAt = async (scan: typeof original, size: number): Promise<number> => {
+      const s = new SMTPStream();
+      s._feedDataStream = scan;
+      let ds: ReturnType<SMTPStream['startDataMode']> | undefined;
+      s.oncommand = (_line: Buffer, next?: () => void) => {
+        ds = s.startDataMode(1 << 30);
+        ds.on('data', () => undefined);
+        next?.();
+      };
+      await new Promise<void>((r) => s.write(Buffer.from('DATA\r\n'), () => r()));
+      await new Promise<void>((r) => s.write(Buffer.alloc(100, 0x78), () => r()));
+      await new Promise((r) => setTimeout(r, 5));
+      ds?.pause();
+      for (let k = 0; k < 8; k++) {
+        const written = await Promise.race([new Promise<boolean>((r) => s.write(Buffer.alloc(size, 0x78), () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 50))]);
+        if (!written) return k;
+      }
+      return -1;
+    };
+    for (const size of [16380, 16384, 16387, 16388, 65536]) expect(await stallsAt(feedDataStream, size), `chunks of ${size}`).toBe(await stallsAt(original, size));
+  });
+
   it('installDataScanner puts it on SMTPStream', () => {
     expect(installDataScanner()).toBe(true);
     expect(SMTPStream.prototype._feedDataStream).toBe(feedDataStream);
