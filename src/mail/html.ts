@@ -3,18 +3,40 @@
  * backtrack over attacker-controlled HTML), no DOM, scripts and styles dropped, entities decoded.
  */
 
-const NAMED: Record<string, string> = {
-  amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', copy: '©', reg: '®',
-  ndash: '–', mdash: '—', hellip: '…', laquo: '«', raquo: '»', ldquo: '“', rdquo: '”', lsquo: '‘', rsquo: '’',
+/**
+ * HTML 4's Latin-1 entities, code points 160–255 in order (&nbsp; … &yuml;). Mail written in
+ * Word or Outlook HTML spells Vietnamese letters with them ("Th&ocirc;ng b&aacute;o") when its
+ * charset is not Unicode; names are case-sensitive (&Agrave; is not &agrave;).
+ */
+const LATIN1 = (
+  'nbsp iexcl cent pound curren yen brvbar sect uml copy ordf laquo not shy reg macr deg plusmn sup2 sup3 acute micro para ' +
+  'middot cedil sup1 ordm raquo frac14 frac12 frac34 iquest Agrave Aacute Acirc Atilde Auml Aring AElig Ccedil Egrave Eacute ' +
+  'Ecirc Euml Igrave Iacute Icirc Iuml ETH Ntilde Ograve Oacute Ocirc Otilde Ouml times Oslash Ugrave Uacute Ucirc Uuml Yacute ' +
+  'THORN szlig agrave aacute acirc atilde auml aring aelig ccedil egrave eacute ecirc euml igrave iacute icirc iuml eth ntilde ' +
+  'ograve oacute ocirc otilde ouml divide oslash ugrave uacute ucirc uuml yacute thorn yuml'
+).split(' ');
+
+const NAMED: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(LATIN1.map((name, i) => [name, String.fromCharCode(160 + i)])),
+  nbsp: ' ', amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", ndash: '–', mdash: '—', hellip: '…', ldquo: '“', rdquo: '”',
+  lsquo: '‘', rsquo: '’', sbquo: '‚', bdquo: '„', lsaquo: '‹', rsaquo: '›', bull: '•', euro: '€', trade: '™', dagger: '†',
+  Dagger: '‡', permil: '‰', OElig: 'Œ', oelig: 'œ', Scaron: 'Š', scaron: 'š', Yuml: 'Ÿ', fnof: 'ƒ', circ: 'ˆ', tilde: '˜',
+  ensp: ' ', emsp: ' ', thinsp: ' ', zwnj: '', zwj: '',
 };
 
+/** Names HTML also takes in capitals (&AMP;, &COPY;): looked up in lower case when the exact name is not known. */
+const ANY_CASE = new Set(['amp', 'lt', 'gt', 'quot', 'copy', 'reg', 'nbsp']);
+
 export function decodeEntities(s: string): string {
-  return s.replace(/&(#x[0-9a-f]{1,6}|#\d{1,7}|[a-z]{2,8});/gi, (m, e: string) => {
+  return s.replace(/&(#x[0-9a-f]{1,6}|#\d{1,7}|[a-z][a-z0-9]{1,7});/gi, (m, e: string) => {
     if (e[0] === '#') {
       const cp = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
       return cp > 0 && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff) ? String.fromCodePoint(cp) : ' ';
     }
-    return NAMED[e.toLowerCase()] ?? m;
+    const exact = Object.hasOwn(NAMED, e) ? NAMED[e] : undefined;
+    if (exact !== undefined) return exact;
+    const lower = e.toLowerCase();
+    return ANY_CASE.has(lower) ? (NAMED[lower] as string) : m;
   });
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeEntities, htmlToText } from '../../../src/mail/html.js';
+import { searchTextOfRaw } from '../../../src/mail/search-text.js';
 
 describe('htmlToText', () => {
   it.each([
@@ -25,5 +26,15 @@ describe('htmlToText', () => {
 
   it('decodes entities, leaves unknown ones', () => {
     expect(decodeEntities('&lt;&#65;&#x42;&unknown;&#0;')).toBe('<AB&unknown; ');
+  });
+
+  it("decodes HTML 4's Latin-1 names, case by case, as Word and Outlook write Vietnamese letters", () => {
+    expect(decodeEntities('Th&ocirc;ng b&aacute;o h&ograve;a &Ecirc;m &agrave; &Agrave;&yuml;&iexcl;')).toBe('Thông báo hòa Êm à Ày¡'.replace('y', 'ÿ'));
+    expect(decodeEntities('&frac12; &sup2; &times; &euro; &AMP; &COPY; &Times; &OCIRC;')).toBe('½ ² × € & © &Times; &OCIRC;');
+  });
+
+  it('indexes an HTML body written with entities as the text it shows', () => {
+    const raw = Buffer.from('Subject: x\r\nContent-Type: text/html; charset=windows-1252\r\n\r\n<p>Th&ocirc;ng b&aacute;o v&#7873; vi&#7879;c h&ograve;a gi&atilde;i</p>\r\n');
+    expect(searchTextOfRaw(raw).body).toBe('thong bao ve viec hoa giai');
   });
 });
