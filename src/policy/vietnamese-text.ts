@@ -124,6 +124,16 @@ export interface LegacyFontText {
 
 /** Words: runs of ASCII letters and Latin-1's upper half (TCVN3 puts letters on ¸ µ ¶ · ¨ © ª …). */
 const WORD = /[A-Za-z\u00a1-\u00ff]+/g;
+/**
+ * `text` as a TCVN3 or VNI font would show it, when it has Latin-1 letters beyond ASCII (other
+ * text reads the same either way): a stamp typed in such a font ("MËt", "Maät") reads "Mật".
+ */
+export function legacyReadings(text: string): string[] {
+  if (!/[\u00a1-\u00ff]/.test(text)) return [];
+  const read = (f: (w: string) => string): string => text.replace(WORD, (w) => (/[\u00a1-\u00ff]/.test(w) ? f(w) : w));
+  return [read(fromTcvn3), read(fromVni)];
+}
+
 /** How much text one call reads, at most: enough to judge, bounded work. */
 const MAX_TEXT = 32 * 1024;
 

@@ -18,8 +18,10 @@
  * In a file name "_", "." and dashes read as spaces, so a leading "Mật" is a word there
  * ("Mật-ong.jpg"); only "Tối mật" and "Tuyệt mật" lead as stamps. A file name without any
  * Vietnamese letter is also read without diacritics ("Tuyet_mat.pdf", "[MAT] bao cao.pdf"), where
- * "toi mat" counts only leading the name ("tôi mất" is "I lost"). Where: the subject; each attached message's subject; each file's name, in attached
- * messages and inside archives too. Bodies and documents are not read: a word in running text is
+ * "toi mat" counts only leading the name ("tôi mất" is "I lost"). Text typed with a TCVN3 or VNI font
+ * (R-POL-8, vietnamese-text.ts) is also read as that font shows it: "MËt: …" in .VnTime is "Mật: …".
+ * Where: the subject; each attached message's subject; each file's name, in attached messages and
+ * inside archives too. Bodies and documents are not read: a word in running text is
  * no stamp.
  */
 import { matchesOf } from '../../lib/regex.js';
@@ -28,6 +30,7 @@ import type { MimePart } from '../../mail/types.js';
 import { refusal, type RuleFactory } from '../deps.js';
 import { quoteName, visibleText } from '../names.js';
 import { scanMessage } from '../scan.js';
+import { legacyReadings } from '../vietnamese-text.js';
 import type { RuleVerdict } from '../types.js';
 
 /** Between the two words of a degree: spaces, or the "_", "." and dashes of a file name. */
@@ -102,8 +105,15 @@ export const classified: RuleFactory = ({ config }) => ({
     if (!msg) return { kind: 'pass' };
     const hits = new Map<string, { mark: string; where: string; file: boolean }>();
     const note = (text: string, where: string, file: boolean): void => {
-      const mark = secrecyMark(text, { fileName: file });
-      if (mark && !hits.has(where)) hits.set(where, { mark, where, file });
+      if (hits.has(where)) return;
+      // As written, and as a TCVN3 or VNI font shows it (R-POL-8: "MËt" typed in .VnTime is "Mật").
+      for (const t of [text, ...legacyReadings(text)]) {
+        const mark = secrecyMark(t, { fileName: file });
+        if (mark) {
+          hits.set(where, { mark, where, file });
+          return;
+        }
+      }
     };
     note(msg.parsed.subject, 'Subject', false);
     for (const s of subjectsIn(msg.parsed.structure)) note(s.text, s.where, false);

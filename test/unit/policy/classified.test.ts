@@ -118,6 +118,17 @@ describe('the classified rule', () => {
     expect(Buffer.byteLength(`550 5.7.1 ${v.reply?.text ?? ''}\r\n`)).toBeLessThanOrEqual(512);
   });
 
+  it('reads a stamp typed with a TCVN3 or VNI font as the font shows it (R-POL-8)', async () => {
+    const word = (s: string) => '=?UTF-8?B?' + Buffer.from(s).toString('base64') + '?=';
+    // "MËt: …" is what a .VnTime user's "Mật: …" arrives as; "Toái maät" is VNI for "Tối mật".
+    const tcvn = await rule.check(ctx, policyMessage(mimeMessage({ subject: word('MËt: KÕ ho¹ch c«ng t¸c') })));
+    expect(tcvn.kind === 'hit' && tcvn.finding).toBe('classified; mark="Mật"; in="Subject"');
+    const vni = await rule.check(ctx, policyMessage(mimeMessage({ subject: 'Gui anh', attachments: [{ name: 'Toái maät - Keá hoaïch.docx', data: 'x' }] })));
+    expect(vni.kind === 'hit' && vni.finding).toBe('classified; mark="Tối mật"; in="Toái maät - Keá hoaïch.docx"');
+    // Latin-1 text that reads as no stamp either way passes.
+    expect((await rule.check(ctx, policyMessage(mimeMessage({ subject: word('Réunion à Mâcon: ordre du jour') })))).kind).toBe('pass');
+  });
+
   it('passes ordinary mail about security and passwords', async () => {
     const v = await rule.check(ctx, policyMessage(mimeMessage({ subject: 'CẢNH BÁO BẢO MẬT: đổi mật khẩu', attachments: [{ name: 'huong-dan-bao-mat.pdf', data: '%PDF-1.4' }] })));
     expect(v.kind).toBe('pass');
