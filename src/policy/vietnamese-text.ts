@@ -96,7 +96,7 @@ const VNI_MARKS: Readonly<Record<string, string>> = {
   â: '\u0302', á: '\u0302\u0301', à: '\u0302\u0300', å: '\u0302\u0309', ã: '\u0302\u0303', ä: '\u0302\u0323',
   ê: '\u0306', é: '\u0306\u0301', è: '\u0306\u0300', ú: '\u0306\u0309', ü: '\u0306\u0303', ë: '\u0306\u0323',
 };
-const VNI_LETTERS: Readonly<Record<string, string>> = { ô: 'ơ', ö: 'ư', ñ: 'đ', í: 'í', ì: 'ì', æ: 'ỉ', ó: 'ĩ', ò: 'ị' };
+const VNI_LETTERS: Readonly<Record<string, string>> = { ô: 'ơ', ö: 'ư', ñ: 'đ', í: 'í', ì: 'ì', æ: 'ỉ', ó: 'ĩ', ò: 'ị', î: 'ỵ' };
 
 /** A word typed in VNI Windows and shown as Latin-1, read back ("Vieät" → "Việt"). */
 function fromVni(word: string): string {
@@ -137,33 +137,80 @@ export function legacyReadings(text: string): string[] {
 /** How much text one call reads, at most: enough to judge, bounded work. */
 const MAX_TEXT = 32 * 1024;
 
+type Encoding = 'TCVN3' | 'VNI';
+const READERS: ReadonlyArray<readonly [Encoding, (w: string) => string]> = [
+  ['TCVN3', fromTcvn3],
+  ['VNI', fromVni],
+];
+
 /**
- * Does `text` hold Vietnamese typed with a legacy font (see the file comment)? Judged on the words
- * that have a Latin-1 letter beyond ASCII: at least `minWords` (default 3) of them must spell a
- * syllable only when read through one encoding's table, and more than those that spell nothing
- * either way.
+ * Marks of a word no European language writes, per encoding: TCVN3 puts letters on Latin-1's
+ * signs (¸ µ ¶ · ¹ ¨ © ª « ¬ ® × ÷ …), VNI writes a vowel followed by the code of its marks
+ * ("oä", "aø", "eâ"). Words like "på", "så", "daß" read as TCVN3 syllables too (pồ, sồ, dào): they
+ * alone never make the verdict.
+ */
+const STRONG: Readonly<Record<Encoding, RegExp>> = {
+  TCVN3: /[\u00a1-\u00bf\u00d7\u00f7]/,
+  VNI: /[aeiouyAEIOUY][ùøûõïâáàåãäêéèúüëÙØÛÕÏÂÁÀÅÃÄÊÉÈÚÜË]/,
+};
+
+/**
+ * Does `text` hold Vietnamese typed with a legacy font (see the file comment)? Judged on words
+ * with a letter (ASCII or Latin-1's) and a Latin-1 code beyond ASCII, for each encoding:
+ * - a word counts when read through the encoding's table it spells a syllable with Vietnamese
+ *   marks that it does not spell as written ("B¸o"); one that spells a syllable either way
+ *   ("cã", which is "có"; "Thò", which is VNI's "Thị") counts along once one of the first kind is
+ *   found;
+ * - at least `minWords` (default 3) must count, more than the words that spell nothing either
+ *   way (plain ASCII words of two letters or more included), and one must carry a mark STRONG
+ *   names or the plain ASCII words must spell syllables — or one more word must count;
+ * - two in three of the text's plain ASCII words (when it has three or more) must spell
+ *   syllables, as they do in Vietnamese ("do", "Nam", "anh") and do not in Norwegian or German
+ *   ("fredag", "Lunch").
  */
 export function legacyFont(text: string, minWords = 3): LegacyFontText | null {
-  const counts = { TCVN3: 0, VNI: 0 };
-  const examples: Partial<Record<'TCVN3' | 'VNI', { written: string; meant: string }>> = {};
+  const found = { TCVN3: { sure: 0, either: 0, strong: false }, VNI: { sure: 0, either: 0, strong: false } };
+  const examples: Partial<Record<Encoding, { written: string; meant: string }>> = {};
   let neither = 0;
+  let asciiWords = 0;
+  let asciiSyllables = 0;
   for (const m of matchesOf(WORD, text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text)) {
     const word = m[0];
-    if (!/[\u00a1-\u00ff]/.test(word) || word.length > 12) continue;
-    if (isVietnameseSyllable(word)) continue; // right as written
-    let spelled = false;
-    for (const [encoding, read] of [['TCVN3', fromTcvn3], ['VNI', fromVni]] as const) {
-      const meant = read(word);
-      if (meant !== word && VIETNAMESE_MARK.test(meant.normalize('NFD').toLowerCase()) && isVietnameseSyllable(meant)) {
-        counts[encoding]++;
-        examples[encoding] ??= { written: word, meant };
-        spelled = true;
+    if (word.length > 12) continue;
+    if (!/[\u00a1-\u00ff]/.test(word)) {
+      if (word.length >= 2) {
+        asciiWords++;
+        if (isVietnameseSyllable(word)) asciiSyllables++;
+        else neither++;
       }
+      continue;
+    }
+    if (!/[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff]/.test(word)) continue; // "·", "©", "×", "½" standing alone: signs, not words
+    const asWritten = isVietnameseSyllable(word);
+    let spelled = asWritten;
+    for (const [encoding, read] of READERS) {
+      const meant = read(word);
+      if (meant === word || !VIETNAMESE_MARK.test(meant.normalize('NFD').toLowerCase()) || !isVietnameseSyllable(meant)) continue;
+      spelled = true;
+      const f = found[encoding];
+      if (asWritten) {
+        f.either++;
+        continue;
+      }
+      f.sure++;
+      if (STRONG[encoding].test(word)) f.strong = true;
+      examples[encoding] ??= { written: word, meant };
     }
     if (!spelled) neither++;
   }
-  const encoding = counts.TCVN3 >= counts.VNI ? 'TCVN3' : 'VNI';
-  const n = counts[encoding];
+  if (asciiWords >= 3 && asciiSyllables * 3 < asciiWords * 2) return null;
+  // The encoding more words spell in (VNI text also spells a few words read as TCVN3).
+  const count = (e: Encoding): number => found[e].sure + found[e].either;
+  const encoding: Encoding = count('VNI') > count('TCVN3') ? 'VNI' : 'TCVN3';
+  const f = found[encoding];
+  const n = count(encoding);
   const example = examples[encoding];
-  return n >= minWords && n > neither && example ? { encoding, example } : null;
+  // Plain ASCII words that are syllables ("Mêi häp giao ban") vouch as a strong mark does.
+  const vouched = f.strong || (asciiWords > 0 && asciiSyllables * 3 >= asciiWords * 2);
+  return example && n >= minWords + (vouched ? 0 : 1) && n > neither ? { encoding, example } : null;
 }

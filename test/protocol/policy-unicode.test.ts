@@ -18,7 +18,8 @@ const MEANT = 'Báo cáo tình hình thực hiện nhiệm vụ quý IV năm 202
 /** A plain message; `body` in `charset` (its bytes made by iconv), extra parts appended as a multipart/mixed. */
 function mail(opts: { subject?: string; from?: string; body?: string; charset?: string; parts?: string[] } = {}): Buffer {
   const charset = opts.charset ?? 'utf-8';
-  const text = iconv.encode(opts.body ?? 'Kính gửi anh chị, gửi báo cáo tháng 11.', charset).toString('base64');
+  const body = opts.body ?? 'Kính gửi anh chị, gửi báo cáo tháng 11.';
+  const text = (iconv.encodingExists(charset) ? iconv.encode(body, charset) : Buffer.from(body, 'latin1')).toString('base64');
   const head = [`From: ${opts.from ?? 'lanht@example.gov.vn'}`, 'To: longnv@example.gov.vn', `Subject: ${opts.subject ?? b64word('Báo cáo tháng 11')}`, 'Date: Mon, 23 Nov 2026 10:00:00 +0700', `Message-ID: <${Math.random().toString(36).slice(2)}@example.gov.vn>`, 'MIME-Version: 1.0'];
   const textPart = `Content-Type: text/plain; charset=${charset}\r\nContent-Transfer-Encoding: base64\r\n\r\n${text}\r\n`;
   if (!opts.parts) return Buffer.from(`${head.join('\r\n')}\r\n${textPart}`);
@@ -64,11 +65,18 @@ describe('R-POL-8 Vietnamese in Unicode (default: flag)', () => {
     expect(policyHeaders(await last())).toEqual(['X-Buudien-Policy: unicode; in="From"; problem=legacy-font; encoding=VNI; example="Nguyeãn" is "Nguyễn"']);
     expect((await submit(mail({ body: MEANT, charset: 'windows-1258' }))).code).toBe(250);
     expect(policyHeaders(await last())).toEqual(['X-Buudien-Policy: unicode; in="body"; problem=legacy-charset; charset="windows-1258"']);
-    expect((await submit(mail({ subject: b64word('', 'VISCII', iconv.encode('Báo cáo', 'viscii')) }))).code).toBe(250);
+    expect((await submit(mail({ subject: b64word('', 'VISCII', iconv.encode('Báo cáo quý IV năm 2026', 'viscii')) }))).code).toBe(250);
     expect(policyHeaders(await last())).toEqual(['X-Buudien-Policy: unicode; in="Subject"; problem=legacy-charset; charset="VISCII"']);
-    // The label alone, on English text (Outlook in a Vietnamese locale writes it), changes nothing.
-    expect((await submit(mail({ subject: b64word('Meeting notes', 'windows-1258'), body: 'Meeting at 9 tomorrow.', charset: 'windows-1258' }))).code).toBe(250);
+    // The label alone, on English text with curly quotes and dashes (Outlook in a Vietnamese
+    // locale writes it), changes nothing; nor does it on a word next to a UTF-8 one.
+    const english = 'We don’t have the Q4 figures – I’ll send them tomorrow.';
+    expect((await submit(mail({ subject: b64word('', 'windows-1258', iconv.encode('Figures – Q4', 'windows-1258')), body: english, charset: 'windows-1258' }))).code).toBe(250);
     expect(policyHeaders(await last())).toEqual([]);
+    expect((await submit(mail({ subject: `${b64word('Re:', 'windows-1258')} ${b64word('Báo cáo năm 2026')}` }))).code).toBe(250);
+    expect(policyHeaders(await last())).toEqual([]);
+    // VIQR writes Vietnamese in ASCII: its label is enough.
+    expect((await submit(mail({ body: 'Ba\'o ca\'o ti`nh hi`nh Vie^.t Nam', charset: 'VIQR' }))).code).toBe(250);
+    expect(policyHeaders(await last())).toEqual(['X-Buudien-Policy: unicode; in="body"; problem=legacy-charset; charset="VIQR"']);
   });
 
   it('leaves attached files and forwarded messages alone: they are other writing', async () => {

@@ -48,15 +48,35 @@ function textParts(p: MimePart, out: MimePart[] = []): MimePart[] {
   return out;
 }
 
-/** The start of an RFC 2047 encoded word: its charset (RFC 2231 §5 allows a language after "*"). */
-const ENCODED_WORD = /=\?([^?*\s]+)(?:\*[^?\s]*)?\?[bBqQ]\?/g;
+/** An RFC 2047 encoded word and its charset (RFC 2231 §5 allows a language after "*"). */
+const ENCODED_WORD = /=\?([^?*\s]+)(?:\*[^?\s]*)?\?[bBqQ]\?[^?\s]*\?=/g;
 
-/** Charsets of the encoded words in a raw header value. */
-function encodedWordCharsets(value: string): string[] {
-  return [...matchesOf(ENCODED_WORD, value)].map((m) => m[1] as string);
+/**
+ * Letters only Vietnamese writes (ă â đ ê ô ơ ư ĩ ũ, the tone marks, the composed letters of
+ * U+1EA0–U+1EF9): text in a legacy set without them is English with curly quotes, or names
+ * ("café"), which read the same in Unicode.
+ */
+const VIETNAMESE_LETTER = /[ăâđêôơưĩũĂÂĐÊÔƠƯĨŨ\u0300\u0301\u0303\u0309\u0323\u1ea0-\u1ef9]/;
+
+/**
+ * The legacy character set `charset` is, when the text decoded from it is Vietnamese: a label on
+ * English text (Outlook in a Vietnamese locale labels all mail windows-1258) changes nothing.
+ * VIQR writes Vietnamese in ASCII ("Vie^.t"), so any text under its label counts.
+ */
+function legacyFor(charset: string, decoded: string): string | null {
+  const legacy = legacyCharset(charset);
+  if (legacy === null) return null;
+  return legacy === 'VIQR' ? (/[A-Za-z]/.test(decoded) ? legacy : null) : VIETNAMESE_LETTER.test(decoded) ? legacy : null;
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
+/** The legacy character set of the first encoded word in a raw header value whose own text is Vietnamese. */
+function legacyWords(raw: string): string | null {
+  for (const m of matchesOf(ENCODED_WORD, raw)) {
+    const legacy = legacyFor(m[1] as string, decodeWords(m[0]));
+    if (legacy) return legacy;
+  }
+  return null;
+}
 
 const WHERE_TEXT: Record<Where, [string, string]> = {
   Subject: ['tiêu đề thư', 'the subject'],
@@ -74,28 +94,26 @@ export const unicode: RuleFactory = () => ({
       if (!problems.some((q) => q.in === p.in && q.problem === p.problem)) problems.push(p);
     };
     const { envelope } = msg.parsed;
-    // A legacy charset label on ASCII text (Outlook in a Vietnamese locale labels English mail
-    // windows-1258) changes nothing: only text beyond ASCII counts.
-    const legacyWords = (raw: string, decoded: string): string | null => (NON_ASCII.test(decoded) ? (encodedWordCharsets(raw).map(legacyCharset).find((c) => c !== null) ?? null) : null);
-    const subjectCharset = legacyWords(envelope.subject ?? '', msg.parsed.subject);
+    const subjectCharset = legacyWords(envelope.subject ?? '');
     if (subjectCharset) note({ in: 'Subject', problem: 'legacy-charset', charset: subjectCharset });
     const subjectFont = legacyFont(msg.parsed.subject, MIN_WORDS_SHORT);
     if (subjectFont) note({ in: 'Subject', problem: 'legacy-font', ...subjectFont });
     for (const a of envelope.from ?? []) {
       if (!a.name) continue;
       const name = decodeWords(a.name);
-      const nameCharset = legacyWords(a.name, name);
+      const nameCharset = legacyWords(a.name);
       if (nameCharset) note({ in: 'From', problem: 'legacy-charset', charset: nameCharset });
       const font = legacyFont(name, MIN_WORDS_SHORT);
       if (font) note({ in: 'From', problem: 'legacy-font', ...font });
     }
-    for (const part of textParts(msg.parsed.structure)) {
+    for (const [i, part] of textParts(msg.parsed.structure).entries()) {
+      // Reading a part is synchronous work (up to tens of milliseconds for 64 KB of words): let other sessions run between parts.
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const charset = getParam(part.params, 'charset') ?? 'us-ascii';
-      const bytes = decodeBody(msg.raw, part, PART_BYTES);
-      const legacy = legacyCharset(charset);
-      if (legacy && bytes.some((b) => b >= 0x80)) note({ in: 'body', problem: 'legacy-charset', charset: legacy });
-      let text = decodeCharset(bytes, charset);
+      let text = decodeCharset(decodeBody(msg.raw, part, PART_BYTES), charset);
       if (part.subtype === 'html') text = htmlToText(text);
+      const legacy = legacyFor(charset, text);
+      if (legacy) note({ in: 'body', problem: 'legacy-charset', charset: legacy });
       const font = legacyFont(text, MIN_WORDS_BODY);
       if (font) note({ in: 'body', problem: 'legacy-font', ...font });
     }

@@ -58,6 +58,31 @@ describe('legacyFont', () => {
     expect(legacyFont(`${asTcvn3('Báo cáo tình')} réunion élégant forêt déjà très agréable était noël façade`)).toBeNull();
   });
 
+  it('does not take signs standing alone or Scandinavian words for TCVN3 (review)', () => {
+    for (const [text, min] of [
+      ['Phòng Tổng hợp · Sở Nội vụ · Hà Nội\n© 2026', 3],
+      ['Home · About · Contact', 2],
+      ['« Compte rendu » réunion', 2],
+      ['Screen 1920×1080 and 2560×1440 and 3840×2160', 3],
+      ['Rua Augusta, nº 25, 2º andar, 1ª vez, 3º dia', 3],
+      ['Giá 1½ triệu × 2', 2],
+      ['Lunch på fredag? Så kul', 2],
+      ['Vi ses på mandag, så må du gå nå, då', 2],
+    ] as const) {
+      expect(legacyFont(text, min), text).toBeNull();
+    }
+  });
+
+  it('counts words that spell a syllable either way once one that spells only in the font is found (review)', () => {
+    // "Về việc cấp số", "Tờ trình", "Có việc gấp" in TCVN3; "Trần Thị Mai", "Đỗ Thị Lan" in VNI.
+    expect(legacyFont('VÒ viÖc cÊp sè', 2)?.example).toEqual({ written: 'viÖc', meant: 'việc' });
+    expect(legacyFont('Tê tr×nh', 2)?.encoding).toBe('TCVN3');
+    expect(legacyFont('Cã viÖc gÊp', 2)?.encoding).toBe('TCVN3');
+    expect(legacyFont('Traàn Thò Mai', 2)?.example).toEqual({ written: 'Traàn', meant: 'Trần' });
+    expect(legacyFont('Ñoã Thò Lan', 2)?.encoding).toBe('VNI');
+    expect(legacyFont('Chò Mî Voõ Thò Saùu', 2)?.encoding).toBe('VNI');
+  });
+
   it('is counted per problem in the operations report', () => {
     expect(findingKind('unicode: flag unicode; in="body"; problem=legacy-font; encoding=TCVN3; example="B¸o" is "Báo"')).toBe('unicode: flag legacy-font');
   });
