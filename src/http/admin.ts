@@ -38,6 +38,7 @@ import type { BlockList } from 'node:net';
 import type { AccountService, AccountView, Actor } from '../accounts/service.js';
 import { twoFactorMethod, type PortalAuthService } from '../auth/index.js';
 import type { Config } from '../config/schema.js';
+import { withoutTrailing } from '../lib/regex.js';
 import { formatBytes } from '../lib/bytes.js';
 import { vietnamMinutes, vietnamTime, type Clock } from '../lib/clock.js';
 import { bi, isMailError, MailError } from '../lib/errors.js';
@@ -281,7 +282,7 @@ export async function handleAdmin(
   body: () => Promise<string | null>,
 ): Promise<AdminAnswer> {
   const { config, auth, accounts, store, sessions, clock, log } = deps;
-  const route = url.pathname.toLowerCase().replace(/\/+$/, '') || '/';
+  const route = withoutTrailing(url.pathname.toLowerCase(), '/') || '/';
   const method = req.method ?? '';
   const portalDeps = { config, auth, log };
 

@@ -30,3 +30,14 @@ export function* matchesOf(re: RegExp, text: string): Generator<RegExpExecArray,
     yield m;
   }
 }
+
+/**
+ * `s` without the run of `ch` at its end. `s.replace(/\/+$/, '')` looks like this but is
+ * quadratic in V8 on a long run of `ch` that does not end the string (every start in the run
+ * rescans it): 16,000 slashes in a request path cost half a second of the event loop.
+ */
+export function withoutTrailing(s: string, ch: string): string {
+  let end = s.length;
+  while (end > 0 && s[end - 1] === ch) end--;
+  return end === s.length ? s : s.slice(0, end);
+}

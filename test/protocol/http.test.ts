@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { longestStall } from '../helpers/event-loop.js';
 
 describe('HTTP listener', () => {
   let app: TestApp;
@@ -73,6 +74,31 @@ describe('HTTP listener', () => {
     const bad = await fetch(`${base}/autodiscover/autodiscover.json/v1.0/longnv@example.gov.vn?Protocol=autodiscoverv1`);
     expect(bad.status).toBe(400);
   });
+
+  it('reads an autodiscover address with spaces around it; a tag followed by 8,000 spaces does not hold the server (review: 28 s)', async () => {
+    const padded = await fetch(`${base}/autodiscover/autodiscover.xml`, { method: 'POST', body: '<Request><EMailAddress>\n   longnv@example.gov.vn  \n</EMailAddress></Request>' });
+    expect(await padded.text()).toContain('<LoginName>longnv@example.gov.vn</LoginName>');
+    let answer = '';
+    const stall = await longestStall(async () => {
+      const res = await fetch(`${base}/autodiscover/autodiscover.xml`, { method: 'POST', body: `<EMailAddress>${' '.repeat(8_000)}` });
+      expect(res.status).toBe(200);
+      answer = await res.text();
+    });
+    expect(answer).toContain('<Type>IMAP</Type>');
+    expect(answer).not.toContain('<LoginName>');
+    expect(stall).toBeLessThan(2000);
+  }, 60_000);
+
+  it('/admin paths with thousands of slashes are routed at once (review: half a second each)', async () => {
+    const stall = await longestStall(async () => {
+      const answers = await Promise.all(Array.from({ length: 8 }, () => fetch(`${base}/admin/${'/'.repeat(15_000)}x`)));
+      for (const res of answers) expect(res.status).toBe(404);
+    });
+    expect(stall).toBeLessThan(2000);
+    // Trailing slashes still name the page.
+    const signIn = await fetch(`${base}/admin///`, { redirect: 'manual' });
+    expect(signIn.status).toBe((await fetch(`${base}/admin`, { redirect: 'manual' })).status);
+  }, 60_000);
 
   it('refuses an oversized autodiscover body without reading it all', async () => {
     const res = await fetch(`${base}/autodiscover/autodiscover.xml`, { method: 'POST', body: 'x'.repeat(200 * 1024) });

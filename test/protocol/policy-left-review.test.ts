@@ -13,6 +13,7 @@ import { decodeTransfer } from '../../src/mail/decode.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { mimeMessage, peBytes, zip } from '../unit/policy/fixtures.js';
 import { addUser, b64, mailboxMessages, send, topMessage as top } from './policy-helpers.js';
+import { longestStall } from '../helpers/event-loop.js';
 import type { Account } from '../../src/store/port.js';
 
 let app: TestApp;
@@ -80,19 +81,14 @@ describe('base64 restart points: bounded work', () => {
   it('a text part of 60,000 × "YmVnaW4=" (492 KB) is answered quickly, the event loop free (was ~25 s frozen)', async () => {
     const body = 'YmVnaW4='.repeat(60_000).replace(/.{1,76}/g, '$&\r\n');
     const raw = top('uu restarts', ['Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: base64'], body);
-    let last = Date.now();
-    let maxGap = 0;
-    const timer = setInterval(() => {
-      const now = Date.now();
-      maxGap = Math.max(maxGap, now - last);
-      last = now;
-    }, 50);
     const t = Date.now();
-    const r = await send(app, raw);
-    clearInterval(timer);
+    let r: Awaited<ReturnType<typeof send>> | undefined;
+    const maxGap = await longestStall(async () => {
+      r = await send(app, raw);
+    });
     expect(Date.now() - t).toBeLessThan(5000);
     expect(maxGap).toBeLessThan(2000);
-    expect(r.code).toBe(250);
+    expect(r?.code).toBe(250);
   }, 60_000);
 
   it('60,000 restart points each beginning "begin 644 a": tried a bounded number of times, then cannot be checked (base64), quickly', async () => {

@@ -4,6 +4,7 @@
  */
 
 import { bi } from '../../lib/errors.js';
+import { withoutTrailing } from '../../lib/regex.js';
 import { ParseFailure, Reader, syntax } from './reader.js';
 import type { Literal, ReaderLimits } from './reader.js';
 import type {
@@ -390,7 +391,7 @@ class Grammar {
     r.sp();
     let mailbox = this.mailbox();
     if (mailbox.name.length > 1 && mailbox.name.endsWith('/')) {
-      mailbox = { raw: mailbox.raw, name: mailbox.name.replace(/\/+$/, '') };
+      mailbox = { raw: mailbox.raw, name: withoutTrailing(mailbox.name, '/') };
     }
     const specialUse: SpecialUseAttr[] = [];
     if (r.trySp()) {

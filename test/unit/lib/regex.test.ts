@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matchesOf } from '../../../src/lib/regex.js';
+import { matchesOf, withoutTrailing } from '../../../src/lib/regex.js';
 
 /** What matchAll gives, as comparable rows. */
 const rows = (ms: Iterable<RegExpExecArray>): Array<[number, string[]]> => [...ms].map((m) => [m.index, [...m].map((g) => g ?? '')]);
@@ -43,5 +43,15 @@ describe('matchesOf', () => {
 
   it('refuses an expression without the g flag, as matchAll does', () => {
     expect(() => [...matchesOf(/a/, 'aa')]).toThrow(TypeError);
+  });
+});
+
+describe('withoutTrailing', () => {
+  it('drops the run at the end only, in one pass over a million characters (/\\/+$/ rescans such a run from every start)', () => {
+    expect(withoutTrailing('/admin///', '/')).toBe('/admin');
+    expect(withoutTrailing('///', '/')).toBe('');
+    expect(withoutTrailing('a/b', '/')).toBe('a/b');
+    const long = `${'/'.repeat(1_000_000)}x`;
+    expect(withoutTrailing(long, '/')).toBe(long);
   });
 });
