@@ -173,6 +173,13 @@ export const configSchema = z
           .array(z.string().refine((v) => isIpOrCidr(v), 'expected an IP address or a CIDR block such as 172.16.0.0/12'))
           .default([]),
         /**
+         * Who may read /metrics (addresses or CIDR blocks; through a trusted proxy, the client it
+         * forwards): loopback and the private networks a monitoring server sits on, by default.
+         */
+        metricsAllow: z
+          .array(z.string().refine((v) => isIpOrCidr(v), 'expected an IP address or a CIDR block such as 10.0.0.0/8'))
+          .default(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']),
+        /**
          * The administrators' page (/admin) lets in only administrators with two-factor sign-in
          * on (R-AUTH-3); one without it is sent to /portal/security first. false: the password
          * alone will do (tests, or a deployment before its administrators have enrolled).

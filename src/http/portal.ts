@@ -50,7 +50,8 @@ export interface PortalClient {
   proxied: boolean;
 }
 
-export function trustedProxyList(entries: readonly string[]): BlockList {
+/** A BlockList of addresses and CIDR blocks (security.trustedProxies, security.metricsAllow). */
+export function addressList(entries: readonly string[]): BlockList {
   const list = new BlockList();
   for (const e of entries) {
     const [addr = '', prefix] = e.split('/');
@@ -61,11 +62,15 @@ export function trustedProxyList(entries: readonly string[]): BlockList {
   return list;
 }
 
+/** Is `ip` (normalised) in `list`? */
+export function listed(list: BlockList, ip: string): boolean {
+  const family = isIP(ip);
+  return family !== 0 && list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+}
+
 /** The peer is one of security.trustedProxies. */
 function clientIsProxied(req: http.IncomingMessage, trusted: BlockList): boolean {
-  const peer = normalizeIp(req.socket.remoteAddress);
-  const family = isIP(peer);
-  return family !== 0 && trusted.check(peer, family === 6 ? 'ipv6' : 'ipv4');
+  return listed(trusted, normalizeIp(req.socket.remoteAddress));
 }
 
 /**

@@ -16,7 +16,7 @@
  * way for 60 s during a request or its answer is closed.
  */
 import http from 'node:http';
-import { isIP, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Config, ListenerName } from '../config/schema.js';
 import { bi } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -30,7 +30,7 @@ import { createListenerCounters, normalizeIp } from '../net/index.js';
 import { autoconfigXml, autodiscoverJson, autodiscoverXml, emailFromAutodiscoverRequest } from './autoconfig.js';
 import { handleAdmin, isAdminRoute } from './admin.js';
 import { createAdminSessionStore } from './admin-session.js';
-import { fromUnlistedProxy, handlePortal, logRefusal, trustedProxyList } from './portal.js';
+import { addressList, clientOf, fromUnlistedProxy, handlePortal, listed, logRefusal } from './portal.js';
 import { handlePortalSecurity } from './portal-security.js';
 import { handlePortalForgot } from './portal-forgot.js';
 
@@ -62,7 +62,8 @@ const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 export function createHttpService(deps: HttpDeps): Service {
   const { config, log, metrics, store } = deps;
-  const trustedProxies = trustedProxyList(config.security.trustedProxies);
+  const trustedProxies = addressList(config.security.trustedProxies);
+  const metricsAllowed = addressList(config.security.metricsAllow);
   const adminSessions = createAdminSessionStore({ clock: deps.clock });
   const adminDeps = { config, auth: deps.auth, accounts: deps.accounts, store, sessions: adminSessions, clock: deps.clock, log };
   const server = http.createServer(
@@ -116,8 +117,7 @@ export function createHttpService(deps: HttpDeps): Service {
     socket.setTimeout(HEADERS_TIMEOUT_MS);
   }
   function isTrustedProxy(ip: string): boolean {
-    const family = isIP(ip);
-    return family !== 0 && trustedProxies.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+    return listed(trustedProxies, ip);
   }
   let listening = false;
   const portOf = (name: ListenerName): number => config.listeners[name].publicPort ?? deps.boundPort(name) ?? config.listeners[name].port;
@@ -178,6 +178,14 @@ export function createHttpService(deps: HttpDeps): Service {
     }
     if (route === '/metrics') {
       if (refused(READ)) return;
+      // Counters of the whole service: for the monitoring network, not the public a proxy may
+      // forward (through a listed proxy the forwarded client counts, not the proxy).
+      const client = clientOf(req, trustedProxies).ip;
+      if (client === null || !listed(metricsAllowed, client)) {
+        logRefusal(log, req, client ?? peer, 403, 'metrics: client not in security.metricsAllow');
+        send(res, 403, 'text/plain; charset=utf-8', bi('Không được phép xem số liệu giám sát từ địa chỉ này', 'Metrics are not served to this address') + '\n');
+        return;
+      }
       try {
         metrics.queueDepth.set(await store.queueDepth());
         metrics.storageBytes.set(await store.storageBytes());

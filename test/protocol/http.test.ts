@@ -165,3 +165,38 @@ describe('autoconfig behind a port mapping', () => {
     }
   });
 });
+
+describe('/metrics is for the monitoring network (security.metricsAllow)', () => {
+  let app: TestApp;
+  let base: string;
+  beforeAll(async () => {
+    // This test's requests come from 127.0.0.1, here listed as the reverse proxy.
+    app = await startApp({ security: { trustedProxies: ['127.0.0.1'] } });
+    base = `http://127.0.0.1:${app.port('http')}`;
+  });
+  afterAll(async () => app?.stop());
+
+  const metricsFrom = (forwardedFor?: string) => fetch(`${base}/metrics`, { headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {} });
+
+  it('serves a monitoring server on a private network through the proxy, refuses the public and a proxied request with no client', async () => {
+    expect((await metricsFrom('10.1.2.3')).status).toBe(200);
+    expect((await metricsFrom('fd00::5')).status).toBe(200);
+    const outside = await metricsFrom('203.0.113.7');
+    expect(outside.status).toBe(403);
+    expect(await outside.text()).toBe('Không được phép xem số liệu giám sát từ địa chỉ này / Metrics are not served to this address\n');
+    // The proxy's own address is no client: without X-Forwarded-For nobody is vouched for.
+    expect((await metricsFrom()).status).toBe(403);
+    // A spoofed entry before the proxy's own is not the one it vouches for.
+    expect((await metricsFrom('10.1.2.3, 203.0.113.7')).status).toBe(403);
+  });
+
+  it('an empty list serves nobody, loopback included', async () => {
+    const closed = await startApp({ security: { metricsAllow: [] } });
+    try {
+      expect((await fetch(`http://127.0.0.1:${closed.port('http')}/metrics`)).status).toBe(403);
+      expect((await fetch(`http://127.0.0.1:${closed.port('http')}/healthz`)).status).toBe(200);
+    } finally {
+      await closed.stop();
+    }
+  });
+});
