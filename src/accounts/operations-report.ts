@@ -186,7 +186,8 @@ export function findingKind(finding: string): string {
 export function replyKind(text: string | null): { status: string | null; line: string } {
   const line = (text ?? '').split('\n')[0]?.replace(/\r$/, '').trim() ?? '';
   const m = /^([245]\.\d{1,3}\.\d{1,3})(?=\s|$)/.exec(line.replace(/^\d{3}[ -]/, ''));
-  const shown = line.replace(/[^\s<>"'(),;:[\]]+@(?=[A-Za-z0-9.-]+)/g, '…@').slice(0, 300);
+  // A local part is matched from where its run starts (from inside a long run the pattern rescanned it: quadratic).
+  const shown = line.replace(/(?<![^\s<>"'(),;:[\]])[^\s<>"'(),;:[\]]+@(?=[A-Za-z0-9.-]+)/g, '…@').slice(0, 300);
   return { status: m?.[1] ?? null, line: shown };
 }
 

@@ -37,7 +37,17 @@ export function* matchesOf(re: RegExp, text: string): Generator<RegExpExecArray,
  * rescans it): 16,000 slashes in a request path cost half a second of the event loop.
  */
 export function withoutTrailing(s: string, ch: string): string {
+  return trimEndWhere(s, (c) => c === ch);
+}
+
+/** `s` without the characters at its end that `drop` is true of (one pass; see withoutTrailing). */
+export function trimEndWhere(s: string, drop: (c: string) => boolean): string {
   let end = s.length;
-  while (end > 0 && s[end - 1] === ch) end--;
+  while (end > 0 && drop(s[end - 1] as string)) end--;
   return end === s.length ? s : s.slice(0, end);
+}
+
+/** A character \s matches (the Unicode white space and line terminators of ECMA-262). */
+export function isSpace(c: string): boolean {
+  return /^\s$/u.test(c);
 }

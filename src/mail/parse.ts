@@ -26,6 +26,7 @@ import {
 } from './headers.js';
 import { htmlToText } from './html.js';
 import type { Envelope, EnvelopeAddress, MimePart, ParsedMessage } from './types.js';
+import { trimEndWhere } from '../lib/regex.js';
 
 export interface ParseLimits {
   /** MIME nesting depth (multipart and message/rfc822 levels); default 100. */
@@ -386,7 +387,7 @@ function parseMultipart(ctx: Ctx, part: MimePart, boundary: string, depth: numbe
   };
   // Candidates: lines filed under this boundary by the one-pass index.
   ctx.delims ??= buildDelimiterIndex(raw);
-  const key = dash.toString('latin1', 2).replace(/[ \t]+$/, '');
+  const key = trimEndWhere(dash.toString('latin1', 2), (c) => c === ' ' || c === '\t');
   const cands = (key.length <= MAX_BOUNDARY && ctx.delims.get(key)) || [];
   let ci = lowerBound(cands, pos);
   while (pos < end) {

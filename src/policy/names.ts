@@ -2,6 +2,7 @@
  * File names as Windows would save them: bidi and zero-width marks removed, trailing dots and
  * spaces stripped (Windows drops them: "a.exe. ." is "a.exe"), NTFS stream suffixes cut.
  */
+import { isSpace, trimEndWhere } from '../lib/regex.js';
 
 const INVISIBLE = /[\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF\u00AD\u0000-\u001F\u007F]/g;
 
@@ -16,7 +17,7 @@ export function windowsName(name: string): string {
   n = n.split(/[\\/]/).pop() ?? n;
   const colon = n.indexOf(':');
   if (colon > 0) n = n.slice(0, colon); // "a.exe:Zone.Identifier" → "a.exe"
-  return n.replace(/[.\s]+$/u, '');
+  return trimEndWhere(n, (c) => c === '.' || isSpace(c));
 }
 
 /** Lower-case extension after the last dot of the Windows name ("" when none). */
@@ -42,7 +43,7 @@ export function savedNames(name: string): string[] {
     const seg = clean.split(/[\\/]/).pop() ?? clean;
     const colon = seg.indexOf(':');
     for (const form of [seg, colon > 0 ? seg.slice(0, colon) : seg, seg.replace(/[:*?"<>|]/g, '_'), seg.replace(/[:*?"<>|]/g, '')]) {
-      out.add(form.replace(/[.\s]+$/u, ''));
+      out.add(trimEndWhere(form, (c) => c === '.' || isSpace(c)));
     }
   }
   return [...out];

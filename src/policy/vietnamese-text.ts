@@ -98,20 +98,31 @@ const VNI_MARKS: Readonly<Record<string, string>> = {
 };
 const VNI_LETTERS: Readonly<Record<string, string>> = { ô: 'ơ', ö: 'ư', ñ: 'đ', í: 'í', ì: 'ì', æ: 'ỉ', ó: 'ĩ', ò: 'ị', î: 'ỵ' };
 
+/** What a VNI mark code joins. (Kept track of as the word is read: a `/…$/` test of the word so far rescans it, quadratic in a long word; review.) */
+const VNI_VOWELS = new Set(['a', 'e', 'i', 'o', 'u', 'y', 'ơ', 'ư']);
+
 /** A word typed in VNI Windows and shown as Latin-1, read back ("Vieät" → "Việt"). */
 function fromVni(word: string): string {
   let out = '';
+  let afterVowel = false;
   for (const ch of word) {
     const lower = ch.toLowerCase();
     const upper = ch !== lower;
     const letter = VNI_LETTERS[lower];
     if (letter !== undefined) {
       out += upper ? letter.toUpperCase() : letter;
+      afterVowel = VNI_VOWELS.has(letter);
       continue;
     }
     const marks = VNI_MARKS[lower];
     // A mark code after a vowel joins it; anywhere else it stays what it is (and the word will not spell).
-    out += marks !== undefined && /[aeiouyơư]$/i.test(out) ? marks : ch;
+    if (marks !== undefined && afterVowel) {
+      out += marks;
+      afterVowel = false;
+    } else {
+      out += ch;
+      afterVowel = VNI_VOWELS.has(lower);
+    }
   }
   return out.normalize('NFC');
 }

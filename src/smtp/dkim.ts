@@ -17,7 +17,7 @@ export function fromHeaderDomain(raw: Buffer): string | null {
   const m = /^From:((?:.*)(?:\r\n[ \t].*)*)/im.exec(head);
   if (!m || m[1] === undefined) return null;
   const value = m[1].replace(/\r\n[ \t]/g, ' ');
-  const angle = /<[^<>@\s]+@([^<>\s]+)>/.exec(value) ?? /[^\s<>",;:@]+@([A-Za-z0-9.-]+)/.exec(value);
+  const angle = /<[^<>@\s]+@([^<>\s]+)>/.exec(value) ?? /(?<![^\s<>",;:@])[^\s<>",;:@]+@([A-Za-z0-9.-]+)/.exec(value);
   return angle?.[1] ? angle[1].toLowerCase().replace(/\.$/, '') : null;
 }
 

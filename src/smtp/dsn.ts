@@ -85,7 +85,8 @@ function ascii(s: string): string {
   const c = clean(s);
   if (/^[\x20-\x7e]*$/.test(c)) return c;
   // "smtp; 550 5.1.1 Hộp thư không tồn tại / No such mailbox" → "smtp; 550 5.1.1 No such mailbox"
-  const en = /^(.*?\b[245]\.\d{1,3}\.\d{1,3} )[^/]* \/ ([\x20-\x7e]+)$/.exec(c);
+  // Only a reply of ordinary length is searched for its English half: the pattern is polynomial on a long one (review).
+  const en = c.length <= 1000 ? /^(.*?\b[245]\.\d{1,3}\.\d{1,3} )[^/]* \/ ([\x20-\x7e]+)$/.exec(c) : null;
   return (en ? `${en[1] ?? ''}${en[2] ?? ''}` : c).replace(/[^\x20-\x7e]/g, '?');
 }
 

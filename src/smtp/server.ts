@@ -138,8 +138,8 @@ const NON_ASCII = /[^\x00-\x7f]/;
  * reader sees "binh@…" and parsers disagree on which address the field holds), or holding
  * control characters (NUL included). Encoded words are decoded first.
  */
-/** Something shaped like an address inside a display name. */
-const ADDRESS_IN_NAME = /[^\s<>()[\]"',;:@]+@[^\s<>()[\]"',;:@]+/g;
+/** Something shaped like an address inside a display name (from where a run starts: from inside one it was quadratic; review). */
+const ADDRESS_IN_NAME = /(?<![^\s<>()[\]"',;:@])[^\s<>()[\]"',;:@]+@[^\s<>()[\]"',;:@]+/g;
 
 function misleadingName(a: EnvelopeAddress, own: ReadonlySet<string>): boolean {
   if (a.name === null || a.name === '') return false;

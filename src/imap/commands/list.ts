@@ -5,20 +5,42 @@ import { ok } from '../state.js';
 import { AUTH, type CommandSpec } from './spec.js';
 import { statusLine } from './status.js';
 
-/** A LIST pattern as a RegExp: '*' matches anything, '%' anything but the separator. */
-export function patternRegExp(pattern: string): RegExp {
-  let re = '';
-  for (const ch of pattern) {
-    if (ch === '*') re += '.*';
-    else if (ch === '%') re += '[^/]*';
-    else re += ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  }
-  // INBOX is case-insensitive (RFC 9051 §5.1).
-  return new RegExp(`^${re}$`, 'su');
+/** A LIST pattern's test: '*' matches anything, '%' anything but the separator "/" (RFC 9051 §6.3.9). */
+export type ListPattern = (name: string) => boolean;
+
+/**
+ * The test of a LIST pattern, reading the name once per pattern character: the set of name
+ * positions the pattern so far can end at, carried along. (As a regular expression, "*a*a*a*b"
+ * became `^.*a.*a.*a.*b$`, whose backtracking took 3 s on a 300-character name, and 195 s for one
+ * more "*a"; review.)
+ */
+export function listPattern(pattern: string): ListPattern {
+  return (name) => {
+    const n = name.length;
+    let at = new Uint8Array(n + 1);
+    at[0] = 1;
+    for (let k = 0; k < pattern.length; k++) {
+      const p = pattern[k];
+      const next = new Uint8Array(n + 1);
+      if (p === '*' || p === '%') {
+        // From each reachable position on, over any characters ('%': up to the next "/").
+        let open = false;
+        for (let i = 0; i <= n; i++) {
+          if (at[i]) open = true;
+          if (open) next[i] = 1;
+          if (p === '%' && name[i] === '/') open = false;
+        }
+      } else {
+        for (let i = 0; i < n; i++) if (at[i] && name[i] === p) next[i + 1] = 1;
+      }
+      at = next;
+    }
+    return at[n] === 1;
+  };
 }
 
-function matches(name: string, res: RegExp[]): boolean {
-  return res.some((r) => r.test(name));
+function matches(name: string, patterns: ListPattern[]): boolean {
+  return patterns.some((test) => test(name));
 }
 
 function inboxFold(p: string): string {
@@ -59,7 +81,7 @@ async function list(
     return;
   }
   const all = await s.deps.store.listMailboxes(s.acct().id);
-  const res = patterns.map((p) => patternRegExp(inboxFold(reference + p)));
+  const res = patterns.map((p) => listPattern(inboxFold(reference + p)));
   const subscribedChild = (name: string): boolean => all.some((m) => m.subscribed && m.name.startsWith(name + '/'));
   // Levels that exist only as parents of other mailboxes are listed \Noselect (RFC 9051 §6.3.9).
   const names = new Set(all.map((m) => m.name));

@@ -13,7 +13,8 @@ import { answerSearch } from './search.js';
 
 /** RFC 5256 §2.1 base subject: decoded, "Re:"/"Fwd:"/"[tag]" prefixes and "(fwd)" trailers removed, case folded. */
 export function baseSubject(raw: string | null): string {
-  let s = decodeWords(raw ?? '').replace(/\s+/g, ' ').trim();
+  // The first 4,096 characters: each pass below copies the subject, and a subject of "Re: " × 20,000 took 0.7 s (review).
+  let s = decodeWords(raw ?? '').slice(0, 4096).replace(/\s+/g, ' ').trim();
   for (;;) {
     const before = s;
     s = s.replace(/\s*\(fwd\)$/i, '').trim();
@@ -228,7 +229,8 @@ export const threadCommand: CommandSpec<'THREAD'> = {
       const m = n.msg !== null ? n : n.children.find((c) => c.msg !== null);
       return m && m.msg !== null ? baseSubject(d(m.msg).envelope.subject) : '';
     };
-    const isReply = (n: Node): boolean => n.msg !== null && /^\s*(re|fwd?)\s*(\[[^\]]*\])?\s*:/i.test(decodeWords(d(n.msg).envelope.subject ?? ''));
+    // The tag's own trailing spaces, not two \s* around an optional tag: those split a long run of spaces every way (quadratic; review).
+    const isReply = (n: Node): boolean => n.msg !== null && /^\s*(?:re|fwd?)\s*(?:\[[^\]]*\]\s*)?:/i.test(decodeWords(d(n.msg).envelope.subject ?? ''));
     const gathered: Node[] = [];
     const bySubject = new Map<string, Node>();
     for (const t of tops) {

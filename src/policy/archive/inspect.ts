@@ -15,6 +15,7 @@ import { readRar4, readRar5 } from './rar.js';
 import { read7z } from './sevenzip.js';
 import { readTar } from './tar.js';
 import { ArchiveLimitError, extractEntry, readZipDirectory, type InflateBudget } from './zip.js';
+import { trimEndWhere } from '../../lib/regex.js';
 
 export interface InspectLimits {
   maxDepth: number;
@@ -173,7 +174,7 @@ async function visitGzip(bytes: Buffer, name: string, path: string, depth: numbe
   budget.remaining -= out.length;
   if (budget.remaining < 0) throw new ArchiveLimitError(`${path}: expands past ${limits.maxExpandedBytes} bytes`);
   if (Date.now() > budget.deadline) throw new ArchiveLimitError(`${path}: inspection time limit`);
-  const base = name.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? '';
+  const base = trimEndWhere(name, (c) => c === '\\' || c === '/').split(/[\\/]/).pop() ?? '';
   const stripped = /\.tgz$/i.test(base) ? base.slice(0, -4) + '.tar' : base.replace(/\.gz$/i, '');
   const names = [...new Set([stripped, gzipStoredName(bytes)].filter((n): n is string => !!n))];
   listMembers(names, path, w.extensions, w.report);

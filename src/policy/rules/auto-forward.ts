@@ -12,7 +12,8 @@ import { headerFields } from '../mime.js';
 import type { RuleVerdict } from '../types.js';
 
 function firstAddress(v: string): string | null {
-  const m = /<([^<>\s]+@[^<>\s]+)>/.exec(v) ?? /([^\s<>,;:"]+@[^\s<>,;:"]+)/.exec(v);
+  // The bare form starts only where a run starts: tried from inside a long run it rescanned the rest each time (quadratic; review).
+  const m = /<([^<>\s]+@[^<>\s]+)>/.exec(v) ?? /(?<![^\s<>,;:"])([^\s<>,;:"]+@[^\s<>,;:"]+)/.exec(v);
   return m ? (m[1] as string) : null;
 }
 

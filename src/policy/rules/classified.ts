@@ -24,7 +24,7 @@
  * inside archives too. Bodies and documents are not read: a word in running text is
  * no stamp.
  */
-import { matchesOf } from '../../lib/regex.js';
+import { isSpace, matchesOf } from '../../lib/regex.js';
 import { decodeWords } from '../../mail/headers.js';
 import type { MimePart } from '../../mail/types.js';
 import { refusal, type RuleFactory } from '../deps.js';
@@ -40,19 +40,68 @@ const TWO_WORD = `(?:tuyệt${SEP}mật|tối${SEP}mật)`;
 /** Not a letter, digit or combining mark on that side: a word of its own. */
 const B = String.raw`(?<![\p{L}\p{N}\p{M}])`;
 const E = String.raw`(?![\p{L}\p{N}\p{M}])`;
-/** Reply, forward and urgency words a subject may start with before its stamp. */
-const PREFIX = String.raw`^(?:\s*(?:re|fw|fwd|tl|tr|aw|sv|trả\s+lời|chuyển\s+tiếp|chuyển|v\/v|khẩn|thượng\s+khẩn|hỏa\s+tốc|hoả\s+tốc)\s*[:,.\p{Pd}]?\s*)*`;
+/** Reply, forward and urgency words a subject may start with before its stamp, each with the spaces and mark after it. */
+const PREFIX_WORDS = ['re', 'fw', 'fwd', 'tl', 'tr', 'aw', 'sv', 'trả\\s+lời', 'chuyển\\s+tiếp', 'chuyển', 'v\\/v', 'khẩn', 'thượng\\s+khẩn', 'hỏa\\s+tốc', 'hoả\\s+tốc'].map(
+  (w) => new RegExp(String.raw`\s*(?:${w})\s*[:,.\p{Pd}]?\s*`, 'iuy'),
+);
 const FOLLOW = String.raw`(?=\s*(?:[:,.;\p{Pd}]|$))`;
 
-const LEADING = new RegExp(`${PREFIX}(${DEGREE})${E}${FOLLOW}`, 'iu');
+/** A degree standing as a stamp where it begins (sticky: tried at each of stampStarts). */
+const LEADING = new RegExp(`(${DEGREE})${E}${FOLLOW}`, 'iuy');
 /** In a file name "_", "." and dashes stand for spaces: a leading "Mật" there is a word ("Mật-ong.jpg"), only two-word degrees lead as stamps. */
-const LEADING_IN_NAME = new RegExp(`${PREFIX}(${TWO_WORD})${E}`, 'iu');
+const LEADING_IN_NAME = new RegExp(`(${TWO_WORD})${E}`, 'iuy');
+
+/**
+ * Where a leading stamp may begin: 0, and every position reached after one or more reply,
+ * forward and urgency words, whichever way they read ("tr" or "trả lời"). Each position is
+ * tried once. One regular expression for it, `^(?:\s*(?:re|…|tr|trả\s+lời|…)\s*[:,.]?\s*)*`,
+ * tried every split of the spaces again after a failure: exponential ("khẩn " × 17 and an "x"
+ * held the event loop 5 s; review).
+ */
+function stampStarts(t: string): number[] {
+  const seen = new Set([0]);
+  const todo = [0];
+  for (let p = todo.pop(); p !== undefined; p = todo.pop()) {
+    for (const re of PREFIX_WORDS) {
+      re.lastIndex = p;
+      if (re.test(t) && !seen.has(re.lastIndex)) {
+        seen.add(re.lastIndex);
+        todo.push(re.lastIndex);
+      }
+    }
+  }
+  return [...seen].sort((a, b) => a - b);
+}
+
+/** The degree (LEADING or LEADING_IN_NAME) at one of the places a leading stamp may begin. */
+function leadingMark(t: string, re: RegExp): string | null {
+  for (const p of stampStarts(t)) {
+    re.lastIndex = p;
+    const m = re.exec(t);
+    if (m?.[1]) return m[1];
+  }
+  return null;
+}
 const BRACKETED = new RegExp(String.raw`[\[({〔【«‹<]\s*(${DEGREE})\s*[\])}〕】»›>]`, 'iu');
 const FIELD = new RegExp(`${B}độ\\s+mật\\s*:\\s*(${DEGREE})${E}`, 'iu');
 const RUNNING = new RegExp(`${B}(${TWO_WORD})${E}`, 'giu');
 const ANY_DEGREE = new RegExp(`${B}${DEGREE}${E}`, 'giu');
 /** A degree named after these is talked about, not stamped: "độ Tối mật", "dấu Tuyệt mật". */
-const MENTION_BEFORE = /(?:^|[^\p{L}])(?:độ|dấu|mức|loại|cấp)\s*$/iu;
+const MENTION_WORDS = ['độ', 'dấu', 'mức', 'loại', 'cấp'];
+
+/**
+ * Is the text before `end` one of MENTION_WORDS as a word of its own, then spaces? Read back
+ * from `end`: an unanchored `(?:^|[^\p{L}])(?:độ|…)\s*$` on the text before each degree was
+ * quadratic ("độ tuyệt mật " × 4,000 took 4 s; review).
+ */
+function mentionedBefore(t: string, end: number): boolean {
+  let i = end;
+  while (i > 0 && isSpace(t[i - 1] as string)) i--;
+  return MENTION_WORDS.some((w) => {
+    const s = i - w.length;
+    return s >= 0 && t.slice(s, i).toLowerCase() === w && (s === 0 || !/\p{L}/u.test(t[s - 1] as string));
+  });
+}
 
 const ASCII_LEADING = /^\s*(tuyet[\s_.-]*mat|toi[\s_.-]*mat)(?![a-z0-9])/i;
 const ASCII_MARKS: readonly RegExp[] = [ASCII_LEADING, /[[({]\s*(tuyet[\s_.-]*mat|toi[\s_.-]*mat|mat)\s*[\])}]/i, /(?<![a-z0-9])(tuyet[\s_.-]*mat)(?![a-z0-9])/i];
@@ -60,7 +109,9 @@ const ASCII_MARKS: readonly RegExp[] = [ASCII_LEADING, /[[({]\s*(tuyet[\s_.-]*ma
 /** The secrecy stamp in `text` as written there, or null (the rules above). */
 export function secrecyMark(text: string, opts: { fileName?: boolean } = {}): string | null {
   const t = visibleText(text);
-  for (const re of [opts.fileName ? LEADING_IN_NAME : LEADING, BRACKETED, FIELD]) {
+  const leading = leadingMark(t, opts.fileName ? LEADING_IN_NAME : LEADING);
+  if (leading) return leading.trim();
+  for (const re of [BRACKETED, FIELD]) {
     const m = re.exec(t);
     if (m?.[1]) return m[1].trim();
   }
@@ -68,7 +119,7 @@ export function secrecyMark(text: string, opts: { fileName?: boolean } = {}): st
   const degrees = new Set([...matchesOf(ANY_DEGREE, t)].map((m) => m[0].toLowerCase().replace(/[\s_.\p{Pd}]+/gu, ' ')));
   if (degrees.size < 2) {
     for (const m of matchesOf(RUNNING, t)) {
-      if (!MENTION_BEFORE.test(t.slice(0, m.index))) return (m[1] ?? m[0]).trim();
+      if (!mentionedBefore(t, m.index)) return (m[1] ?? m[0]).trim();
     }
   }
   if (opts.fileName && /^[\x20-\x7e]*$/.test(t)) {
