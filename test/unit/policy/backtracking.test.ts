@@ -7,7 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { replyKind } from '../../../src/accounts/operations-report.js';
 import { baseSubject } from '../../../src/imap/commands/sort.js';
 import { parseMessage } from '../../../src/mail/parse.js';
+import { configFrom } from '../../../src/config/load.js';
+import { systemClock } from '../../../src/lib/clock.js';
+import { silentLogger } from '../../../src/lib/log.js';
 import { savedNames, windowsName } from '../../../src/policy/names.js';
+import { createPipeline } from '../../../src/policy/pipeline.js';
+import type { PolicyContext } from '../../../src/policy/types.js';
+import type { Store } from '../../../src/store/port.js';
 import { secrecyMark } from '../../../src/policy/rules/classified.js';
 import { legacyReadings } from '../../../src/policy/vietnamese-text.js';
 
@@ -57,5 +63,25 @@ describe('hostile input is read in one pass', () => {
     expect(quickly(() => baseSubject(`${'Re: '.repeat(1000)}Báo cáo`))).toBe('báo cáo');
     // Past its first 4,096 characters a subject is not read for sorting.
     expect(quickly(() => baseSubject(`${'Re: '.repeat(20_000)}Báo cáo`))).toBe('');
+  });
+
+  it('the default rules on inbound mail crafted the same ways, as the MX takes it with no sign-in (2–9 s each before)', async () => {
+    const pipeline = createPipeline({ config: configFrom({ domains: ['example.gov.vn'] }), log: silentLogger(), store: {} as Store, clock: systemClock });
+    const ctx: PolicyContext = { direction: 'inbound', clientIp: '192.0.2.1', account: null, sender: 'a@example.org', recipients: ['longnv@example.gov.vn'] };
+    const top = (headers: string[], body: string) => Buffer.from(`From: a@example.org\r\nTo: longnv@example.gov.vn\r\nSubject: x\r\n${headers.join('\r\n')}\r\n\r\n${body}`);
+    const fold = (unit: string, n: number) => Array.from({ length: Math.ceil(n / 500) }, () => unit.repeat(500 / unit.length)).join('\r\n ');
+    for (const raw of [
+      // Address-like runs in Resent-Sender, for auto-forward (64 runs of 3,900: 2.2 s; these 16 of 15,000, more).
+      top([`Resent-Sender: ${Array.from({ length: 16 }, () => 'a'.repeat(15_000)).join('\r\n ')}`, 'Content-Type: text/plain'], 'hi\r\n'),
+      // A file name of dots and spaces, for every rule that reads names (20 KB: 9 s).
+      top(['Content-Type: multipart/mixed; boundary="b"'], `--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="a${fold('. ', 20_000)}x"\r\n\r\nAAAA\r\n--b--\r\n`),
+      // A subject of urgency words and no stamp (exponential).
+      top(['Content-Type: text/plain', `Subject: ${'khẩn '.repeat(20)}x`], 'hi\r\n'),
+    ]) {
+      const t = Date.now();
+      const result = await pipeline.checkMessage(ctx, { raw, parsed: parseMessage(raw) });
+      expect(Date.now() - t).toBeLessThan(3000);
+      expect(result.action).toBe('accept');
+    }
   });
 });
