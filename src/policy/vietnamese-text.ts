@@ -3,16 +3,14 @@
  * came before it? Two ways text escapes Unicode in mail (R-POL-8):
  *
  * - A legacy character set declared for it (`charset=windows-1258`, VISCII, TCVN 5712, VPS,
- *   VIQR): the words may read correctly, but the bytes are not Unicode. legacyCharset() names it.
+ *   VIQR): the words may read correctly, but the bytes are not Unicode. legacyCharsetOf() names it when the text is Vietnamese.
  * - Text typed with a legacy font: the keyboard driver (Vietkey, Unikey set to "TCVN3" or "VNI
  *   Windows") writes 8-bit codes that only the .VnTime or VNI-Times fonts draw as Vietnamese.
  *   The mail program sends them as Latin-1 letters, and every other reader sees "Céng hßa x· héi"
- *   (TCVN3 / ABC) or "Coäng hoøa xaõ hoäi" (VNI) for "Cộng hòa xã hội". legacyFont() recognises it:
- *   a word counts when, as written, it is no Vietnamese syllable but read back through the TCVN3
- *   or VNI table it is one. Words that are right as written ("hòa", "né") never count, and
- *   French, German or Spanish words rarely turn into syllables (f, j, w, z, final s, l or r and
- *   consonant clusters are not Vietnamese), so it takes several such words, and more of them
- *   than words that are neither, to say so.
+ *   (TCVN3 / ABC) or "Coäng hoøa xaõ hoäi" (VNI) for "Cộng hòa xã hội". legacyFont() recognises it
+ *   by words that, read back through the TCVN3 or VNI table, spell Vietnamese syllables they do
+ *   not spell as written; French, German or Spanish words rarely do (f, j, w, z, final s, l or r
+ *   and consonant clusters are not Vietnamese), and the rules at legacyFont keep those out.
  */
 import iconv from 'iconv-lite';
 import { matchesOf } from '../lib/regex.js';
@@ -41,6 +39,24 @@ const LEGACY_CHARSETS = new Map<string, string>([
 /** The legacy Vietnamese character set a charset label names ("windows-1258", "VISCII" …), or null. */
 export function legacyCharset(label: string): string | null {
   return LEGACY_CHARSETS.get(label.trim().replace(/^"|"$/g, '').toLowerCase()) ?? null;
+}
+
+/**
+ * Letters only Vietnamese writes (ă â đ ê ô ơ ư ĩ ũ, the tone marks, the composed letters of
+ * U+1EA0–U+1EF9): text in a legacy set without them is English with curly quotes, or names
+ * ("café"), which read the same in Unicode.
+ */
+const VIETNAMESE_LETTER = /[ăâđêôơưĩũĂÂĐÊÔƠƯĨŨ\u0300\u0301\u0303\u0309\u0323\u1ea0-\u1ef9]/;
+
+/**
+ * The legacy character set `charset` is, when the text decoded from it is Vietnamese: a label on
+ * English text (Outlook in a Vietnamese locale labels all mail windows-1258) changes nothing.
+ * VIQR writes Vietnamese in ASCII ("Vie^.t"), so any text under its label counts.
+ */
+export function legacyCharsetOf(charset: string, decoded: string): string | null {
+  const legacy = legacyCharset(charset);
+  if (legacy === null) return null;
+  return legacy === 'VIQR' ? (/[A-Za-z]/.test(decoded) ? legacy : null) : VIETNAMESE_LETTER.test(decoded) ? legacy : null;
 }
 
 /** Tone marks (combining): grave, acute, tilde, hook above, dot below. */

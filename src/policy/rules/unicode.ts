@@ -22,7 +22,7 @@ import { htmlToText } from '../../mail/html.js';
 import type { MimePart } from '../../mail/types.js';
 import { refusal, type RuleFactory } from '../deps.js';
 import { quoteName } from '../names.js';
-import { legacyCharset, legacyFont, type LegacyFontText } from '../vietnamese-text.js';
+import { legacyCharsetOf, legacyFont, type LegacyFontText } from '../vietnamese-text.js';
 import type { RuleVerdict } from '../types.js';
 
 type Where = 'Subject' | 'From' | 'body';
@@ -51,28 +51,10 @@ function textParts(p: MimePart, out: MimePart[] = []): MimePart[] {
 /** An RFC 2047 encoded word and its charset (RFC 2231 §5 allows a language after "*"). */
 const ENCODED_WORD = /=\?([^?*\s]+)(?:\*[^?\s]*)?\?[bBqQ]\?[^?\s]*\?=/g;
 
-/**
- * Letters only Vietnamese writes (ă â đ ê ô ơ ư ĩ ũ, the tone marks, the composed letters of
- * U+1EA0–U+1EF9): text in a legacy set without them is English with curly quotes, or names
- * ("café"), which read the same in Unicode.
- */
-const VIETNAMESE_LETTER = /[ăâđêôơưĩũĂÂĐÊÔƠƯĨŨ\u0300\u0301\u0303\u0309\u0323\u1ea0-\u1ef9]/;
-
-/**
- * The legacy character set `charset` is, when the text decoded from it is Vietnamese: a label on
- * English text (Outlook in a Vietnamese locale labels all mail windows-1258) changes nothing.
- * VIQR writes Vietnamese in ASCII ("Vie^.t"), so any text under its label counts.
- */
-function legacyFor(charset: string, decoded: string): string | null {
-  const legacy = legacyCharset(charset);
-  if (legacy === null) return null;
-  return legacy === 'VIQR' ? (/[A-Za-z]/.test(decoded) ? legacy : null) : VIETNAMESE_LETTER.test(decoded) ? legacy : null;
-}
-
 /** The legacy character set of the first encoded word in a raw header value whose own text is Vietnamese. */
 function legacyWords(raw: string): string | null {
   for (const m of matchesOf(ENCODED_WORD, raw)) {
-    const legacy = legacyFor(m[1] as string, decodeWords(m[0]));
+    const legacy = legacyCharsetOf(m[1] as string, decodeWords(m[0]));
     if (legacy) return legacy;
   }
   return null;
@@ -112,7 +94,7 @@ export const unicode: RuleFactory = () => ({
       const charset = getParam(part.params, 'charset') ?? 'us-ascii';
       let text = decodeCharset(decodeBody(msg.raw, part, PART_BYTES), charset);
       if (part.subtype === 'html') text = htmlToText(text);
-      const legacy = legacyFor(charset, text);
+      const legacy = legacyCharsetOf(charset, text);
       if (legacy) note({ in: 'body', problem: 'legacy-charset', charset: legacy });
       const font = legacyFont(text, MIN_WORDS_BODY);
       if (font) note({ in: 'body', problem: 'legacy-font', ...font });
