@@ -16,6 +16,7 @@
  */
 import { formatBytes } from '../lib/bytes.js';
 import { vietnamMinutes, vietnamTime } from '../lib/clock.js';
+import { enCount, many, vnCount } from '../lib/count.js';
 import { csvDocument, type CsvCell } from '../lib/csv.js';
 import { effectiveQuotaBytes, type Account, type OperationsSummary, type QueueItem, type QuotaDefaults, type SendDirection, type SendLogRecord, type SendOutcome } from '../store/port.js';
 import { enPct, pct, vnDate, vnPct } from './report.js';
@@ -385,13 +386,8 @@ export function buildOperationsReport(input: OperationsReportInput): OperationsR
   };
 }
 
-/** Thousands grouped the Vietnamese way (1.234.567) and the English way (1,234,567). */
-const vn = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, '.');
-const en = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 /** A size with the Vietnamese decimal comma ("1,5 GB"), as the Vietnamese line writes its numbers. */
 const vnBytes = (n: number): string => formatBytes(n).replace('.', ',');
-/** "1 message", "2 messages". */
-const many = (n: number, one: string, other = `${one}s`): string => `${en(n)} ${n === 1 ? one : other}`;
 /** The last day of a whole period (its end is exclusive), or the time it was cut at. */
 const periodEnd = (p: QuarterPeriod): string => (p.partial ? vietnamTime(p.to) : vnDate(new Date(p.to.getTime() - 1)));
 
@@ -418,58 +414,58 @@ export function operationsReportText(r: OperationsReport): string {
     const [vi, e] = DIRECTION_LABEL[m.direction];
     const parts = OUTCOMES.filter((o) => m.outcomes[o] > 0);
     line(
-      `${vi}: ${vn(m.messages)} thư, ${vnBytes(m.bytes)}, ${vn(m.recipients)} lượt người nhận${parts.length ? ` (${parts.map((o) => `${outcomeLabel(m.direction, o)[0]} ${vn(m.outcomes[o])}`).join(', ')})` : ''}`,
-      `${e}: ${many(m.messages, 'message')}, ${formatBytes(m.bytes)}, ${many(m.recipients, 'recipient')}${parts.length ? ` (${parts.map((o) => `${outcomeLabel(m.direction, o)[1]} ${en(m.outcomes[o])}`).join(', ')})` : ''}`,
+      `${vi}: ${vnCount(m.messages)} thư, ${vnBytes(m.bytes)}, ${vnCount(m.recipients)} lượt người nhận${parts.length ? ` (${parts.map((o) => `${outcomeLabel(m.direction, o)[0]} ${vnCount(m.outcomes[o])}`).join(', ')})` : ''}`,
+      `${e}: ${many(m.messages, 'message')}, ${formatBytes(m.bytes)}, ${many(m.recipients, 'recipient')}${parts.length ? ` (${parts.map((o) => `${outcomeLabel(m.direction, o)[1]} ${enCount(m.outcomes[o])}`).join(', ')})` : ''}`,
     );
   }
-  line(`Tài khoản đã gửi thư: ${vn(r.mail.senders)}; máy chủ bên ngoài đã gửi đến (địa chỉ IP): ${vn(r.mail.inboundClients)}`, `Accounts that sent mail: ${en(r.mail.senders)}; outside servers that delivered to us (IP addresses): ${en(r.mail.inboundClients)}`);
+  line(`Tài khoản đã gửi thư: ${vnCount(r.mail.senders)}; máy chủ bên ngoài đã gửi đến (địa chỉ IP): ${vnCount(r.mail.inboundClients)}`, `Accounts that sent mail: ${enCount(r.mail.senders)}; outside servers that delivered to us (IP addresses): ${enCount(r.mail.inboundClients)}`);
   out.push('', '2. Thư bị từ chối, trả lại, hoãn — lý do thường gặp nhất / Refused, bounced and deferred mail — the most frequent reasons');
   if (r.mail.refusals.length === 0) line('Không có.', 'None.');
   for (const x of r.mail.refusals) {
     const code = [x.code, x.status].filter((c) => c !== null).join(' ');
-    out.push(`- ${vn(x.count)} × ${OUTCOME_LABEL[x.outcome][0]} ${code} / ${en(x.count)} × ${OUTCOME_LABEL[x.outcome][1]} ${code}`.replace(/ +/g, ' ').trim());
+    out.push(`- ${vnCount(x.count)} × ${OUTCOME_LABEL[x.outcome][0]} ${code} / ${enCount(x.count)} × ${OUTCOME_LABEL[x.outcome][1]} ${code}`.replace(/ +/g, ' ').trim());
     if (x.example !== '') out.push(`  ví dụ / e.g.: ${x.example}`);
   }
   out.push('', '3. Kiểm soát nội dung và xác thực người gửi (số lượt người nhận) / Content policy and sender authentication (recipients)');
   if (r.mail.findings.length === 0) line('Không có phát hiện nào.', 'No findings.');
-  for (const f of r.mail.findings) out.push(`- ${vn(f.count)} × ${f.finding}`);
+  for (const f of r.mail.findings) out.push(`- ${vnCount(f.count)} × ${f.finding}`);
   out.push('', '4. Đăng nhập (vào tài khoản có thật) / Sign-ins (to existing accounts)');
   if (r.signIns.rows.length === 0) line('Không có lượt đăng nhập nào.', 'No sign-ins.');
   for (const x of r.signIns.rows) {
     line(
-      `${x.protocol.toUpperCase()}: ${vn(x.ok)} thành công (${vn(x.accounts)} tài khoản), ${vn(x.failed)} thất bại`,
-      `${x.protocol.toUpperCase()}: ${en(x.ok)} successful (${many(x.accounts, 'account')}), ${en(x.failed)} failed`,
+      `${x.protocol.toUpperCase()}: ${vnCount(x.ok)} thành công (${vnCount(x.accounts)} tài khoản), ${vnCount(x.failed)} thất bại`,
+      `${x.protocol.toUpperCase()}: ${enCount(x.ok)} successful (${many(x.accounts, 'account')}), ${enCount(x.failed)} failed`,
     );
   }
-  line(`Tài khoản có đăng nhập trong kỳ: ${vn(r.signIns.signedInAccounts)}`, `Accounts that signed in during the period: ${en(r.signIns.signedInAccounts)}`);
+  line(`Tài khoản có đăng nhập trong kỳ: ${vnCount(r.signIns.signedInAccounts)}`, `Accounts that signed in during the period: ${enCount(r.signIns.signedInAccounts)}`);
   out.push('', '5. Quản trị trong kỳ (nhật ký quản trị) / Administration during the period (audit log)');
   if (r.administration.length === 0) line('Không có thao tác quản trị nào.', 'No administrative actions.');
   for (const a of r.administration) {
     const [vi, e] = actionLabel(a.action);
-    const auto = a.automatic > 0 ? [` (tự động ${vn(a.automatic)})`, ` (automatic ${en(a.automatic)})`] : ['', ''];
-    line(`${vi}: ${vn(a.count)}${auto[0]}`, `${e}: ${en(a.count)}${auto[1]}`);
+    const auto = a.automatic > 0 ? [` (tự động ${vnCount(a.automatic)})`, ` (automatic ${enCount(a.automatic)})`] : ['', ''];
+    line(`${vi}: ${vnCount(a.count)}${auto[0]}`, `${e}: ${enCount(a.count)}${auto[1]}`);
   }
   const ac = r.accounts;
   const st = r.storage;
   out.push('', `6. Hiện trạng lúc lập báo cáo / As of the report: ${vietnamTime(r.generatedAt)}`);
   line(
-    `Tài khoản: ${vn(ac.byState.active)} đang hoạt động (cá nhân ${vn(ac.activeByKind.personal)}, đơn vị ${vn(ac.activeByKind.unit)}, quản trị ${vn(ac.activeByKind.admin)}), ${vn(ac.byState.suspended)} tạm khóa, ${vn(ac.byState.deleted)} đã xóa (${vn(ac.deletedWithData)} còn dữ liệu chờ xóa hẳn)`,
-    `Accounts: ${en(ac.byState.active)} active (personal ${en(ac.activeByKind.personal)}, unit ${en(ac.activeByKind.unit)}, admin ${en(ac.activeByKind.admin)}), ${en(ac.byState.suspended)} suspended, ${en(ac.byState.deleted)} deleted (${en(ac.deletedWithData)} with mail awaiting purge)`,
+    `Tài khoản: ${vnCount(ac.byState.active)} đang hoạt động (cá nhân ${vnCount(ac.activeByKind.personal)}, đơn vị ${vnCount(ac.activeByKind.unit)}, quản trị ${vnCount(ac.activeByKind.admin)}), ${vnCount(ac.byState.suspended)} tạm khóa, ${vnCount(ac.byState.deleted)} đã xóa (${vnCount(ac.deletedWithData)} còn dữ liệu chờ xóa hẳn)`,
+    `Accounts: ${enCount(ac.byState.active)} active (personal ${enCount(ac.activeByKind.personal)}, unit ${enCount(ac.activeByKind.unit)}, admin ${enCount(ac.activeByKind.admin)}), ${enCount(ac.byState.suspended)} suspended, ${enCount(ac.byState.deleted)} deleted (${enCount(ac.deletedWithData)} with mail awaiting purge)`,
   );
   const tf = pct(ac.twoFactor, ac.activePeople);
-  line(`Xác thực hai yếu tố: ${vn(ac.twoFactor)}/${vn(ac.activePeople)} tài khoản cá nhân đang hoạt động (${vnPct(tf)})`, `Two-factor sign-in: ${en(ac.twoFactor)}/${en(ac.activePeople)} active personal accounts (${enPct(tf)})`);
+  line(`Xác thực hai yếu tố: ${vnCount(ac.twoFactor)}/${vnCount(ac.activePeople)} tài khoản cá nhân đang hoạt động (${vnPct(tf)})`, `Two-factor sign-in: ${enCount(ac.twoFactor)}/${enCount(ac.activePeople)} active personal accounts (${enPct(tf)})`);
   const used = pct(st.usedBytes, st.quotaBytes);
   line(
-    `Dung lượng: ${vnBytes(st.usedBytes)} / ${vnBytes(st.quotaBytes)} hạn mức (${vnPct(used)}); ${vn(st.nearFull)} hộp thư từ 90% hạn mức, ${vn(st.full)} hộp thư đầy; thư của tài khoản đã xóa chờ xóa hẳn: ${vnBytes(st.deletedBytes)}`,
-    `Storage: ${formatBytes(st.usedBytes)} of ${formatBytes(st.quotaBytes)} in quotas (${enPct(used)}); ${many(st.nearFull, 'mailbox', 'mailboxes')} at 90% of the quota or more, ${en(st.full)} full; mail of deleted accounts awaiting purge: ${formatBytes(st.deletedBytes)}`,
+    `Dung lượng: ${vnBytes(st.usedBytes)} / ${vnBytes(st.quotaBytes)} hạn mức (${vnPct(used)}); ${vnCount(st.nearFull)} hộp thư từ 90% hạn mức, ${vnCount(st.full)} hộp thư đầy; thư của tài khoản đã xóa chờ xóa hẳn: ${vnBytes(st.deletedBytes)}`,
+    `Storage: ${formatBytes(st.usedBytes)} of ${formatBytes(st.quotaBytes)} in quotas (${enPct(used)}); ${many(st.nearFull, 'mailbox', 'mailboxes')} at 90% of the quota or more, ${enCount(st.full)} full; mail of deleted accounts awaiting purge: ${formatBytes(st.deletedBytes)}`,
   );
   line(
-    `Hàng đợi gửi đi: ${vn(r.queue.items)} thư, ${vn(r.queue.recipients)} người nhận${r.queue.oldest ? `, cũ nhất từ ${vietnamTime(r.queue.oldest)}` : ''}`,
+    `Hàng đợi gửi đi: ${vnCount(r.queue.items)} thư, ${vnCount(r.queue.recipients)} người nhận${r.queue.oldest ? `, cũ nhất từ ${vietnamTime(r.queue.oldest)}` : ''}`,
     `Outbound queue: ${many(r.queue.items, 'message')}, ${many(r.queue.recipients, 'recipient')}${r.queue.oldest ? `, the oldest since ${vietnamTime(r.queue.oldest)}` : ''}`,
   );
   line(
-    `Sao lưu: ${vn(r.backups.inPeriod)} lần trong kỳ; lần gần nhất ${r.backups.last ? vietnamTime(r.backups.last) : 'chưa có'}`,
-    `Backups: ${en(r.backups.inPeriod)} in the period; the last ${r.backups.last ? vietnamTime(r.backups.last) : 'none yet'}`,
+    `Sao lưu: ${vnCount(r.backups.inPeriod)} lần trong kỳ; lần gần nhất ${r.backups.last ? vietnamTime(r.backups.last) : 'chưa có'}`,
+    `Backups: ${enCount(r.backups.inPeriod)} in the period; the last ${r.backups.last ? vietnamTime(r.backups.last) : 'none yet'}`,
   );
   out.push('', `Lập lúc / Made at: ${vietnamTime(r.generatedAt)}`);
   return out.join('\n') + '\n';

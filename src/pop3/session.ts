@@ -13,6 +13,7 @@ import type { AuthService } from '../auth/service.js';
 import { decodeSaslPlain } from '../auth/sasl.js';
 import { currentSignIn, SIGN_IN_GONE, type SignInCredential } from '../auth/sign-in-holds.js';
 import { bi } from '../lib/errors.js';
+import { many } from '../lib/count.js';
 import type { Logger } from '../lib/log.js';
 import { LineReader } from '../net/line-reader.js';
 import type { ConnectionCounter } from '../net/limits.js';
@@ -307,7 +308,7 @@ export class Pop3Session {
         if (cmd.msg !== null) return this.write(drop.get(cmd.msg) ? ok(item(cmd.msg)) : err(T.noSuchMessage));
         const live = drop.live();
         const s = drop.stat();
-        await this.write(`+OK ${cmd.name === 'LIST' ? `${s.count} ${bi('thư', 'messages')} (${s.size} octets)` : bi('Danh sách UID', 'Unique-ID listing follows')}\r\n`);
+        await this.write(`+OK ${cmd.name === 'LIST' ? bi(`${s.count} thư (${s.size} byte)`, `${many(s.count, 'message')} (${s.size} octets)`) : bi('Danh sách UID', 'Unique-ID listing follows')}\r\n`);
         for (let i = 0; i < live.length; i += 1000) {
           await this.write(live.slice(i, i + 1000).map((n) => `${item(n)}\r\n`).join(''));
         }
@@ -328,7 +329,7 @@ export class Pop3Session {
         if (state.kind !== 'transaction') return;
         state.drop.rset();
         const s = state.drop.stat();
-        return this.write(ok(bi(`Hộp thư có ${s.count} thư (${s.size} byte)`, `Maildrop has ${s.count} messages (${s.size} octets)`)));
+        return this.write(ok(bi(`Hộp thư có ${s.count} thư (${s.size} byte)`, `Maildrop has ${many(s.count, 'message')} (${s.size} octets)`)));
       }
     }
   }
@@ -390,7 +391,7 @@ export class Pop3Session {
       this.state = { kind: 'transaction', account, drop, credential: r.credential, checkedAt: Date.now() };
       const s = drop.stat();
       this.log.info({ account: account.address, ...(r.delegate ? { delegate: r.delegate.address } : {}), messages: s.count }, 'POP3 maildrop opened');
-      await this.write(ok(bi(`${account.address} có ${s.count} thư (${s.size} byte)`, `${account.address} has ${s.count} messages (${s.size} octets)`)));
+      await this.write(ok(bi(`${account.address} có ${s.count} thư (${s.size} byte)`, `${account.address} has ${many(s.count, 'message')} (${s.size} octets)`)));
     } catch (e) {
       if (this.state.kind !== 'transaction') {
         this.deps.locks.unlock(account.id, this.conn.id);
@@ -501,15 +502,15 @@ export class Pop3Session {
   }
 
   private async quit(state: Exclude<State, { kind: 'closed' }>): Promise<void> {
-    const bye = bi(`${this.deps.hostname} tạm biệt`, `${this.deps.hostname} signing off`);
-    if (state.kind === 'authorization') return this.close(ok(bye));
+    const host = this.deps.hostname;
+    if (state.kind === 'authorization') return this.close(ok(bi(`${host} tạm biệt`, `${host} signing off`)));
     // UPDATE state (RFC 1939 §6).
     const { drop, account } = state;
     const deleted = drop.deletedUids();
     let reply: string;
     try {
       if (deleted.length) await this.deps.store.expunge(drop.mailbox.id, deleted, { origin: this });
-      reply = ok(bi(`${bye} (đã xóa ${deleted.length} thư)`, `${this.deps.hostname} signing off (${deleted.length} messages deleted)`));
+      reply = ok(bi(`${host} tạm biệt (đã xóa ${deleted.length} thư)`, `${host} signing off (${many(deleted.length, 'message')} deleted)`));
     } catch (e) {
       this.log.error({ err: e, account: account.address }, 'POP3 UPDATE: expunge failed');
       reply = err(`${T.expungeFailed}. ${TEMPORARY_FAILURE}`, 'SYS/TEMP');

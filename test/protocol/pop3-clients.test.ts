@@ -126,7 +126,7 @@ describe.skipIf(!hasPython)('POP3 with Python poplib', () => {
     const before = await poplib(dir, { mode: 'ssl', port: app.port('pop3s'), user: 'hoanglt', password: PASSWORD });
     const r = await poplib(dir, { mode: 'ssl', port: app.port('pop3s'), user: 'hoanglt', password: PASSWORD, dele: true });
     expect(r.error).toBeUndefined();
-    expect(r.quit).toMatch(/^\+OK .*1 messages deleted/);
+    expect(r.quit).toMatch(/^\+OK \S+ tạm biệt \(đã xóa 1 thư\) \/ \S+ signing off \(1 message deleted\)$/);
     const inbox = await app.store.getMailbox(user.id, 'INBOX');
     expect(await app.store.listMessages(inbox?.id as number)).toHaveLength(1);
     const after = await poplib(dir, { mode: 'plain', port: app.port('pop3'), user: 'hoanglt', password: PASSWORD });
