@@ -34,9 +34,14 @@ const bad = (error: string): ParseResult => ({ ok: false, unknown: false, error 
 export function parseCommand(line: string): ParseResult {
   if (line.includes('\0')) return bad('NUL');
   const sp = line.indexOf(' ');
-  const keyword = (sp === -1 ? line : line.slice(0, sp)).toUpperCase();
+  const word = sp === -1 ? line : line.slice(0, sp);
+  // ASCII letters only before upper-casing: 'ſTAT' (U+017F) upper-cases to STAT.
+  if (!/^[A-Za-z]{3,4}$/.test(word)) return { ok: false, unknown: true, error: 'unknown command' };
+  const keyword = word.toUpperCase();
   const rest = sp === -1 ? '' : line.slice(sp + 1);
-  const args = rest.length ? rest.split(' ') : [];
+  // Arguments are separated by single spaces (RFC 1939 §3); extra spaces, and a trailing one
+  // (some clients send "RETR 1 "), are read as one separator, the same for every command.
+  const args = rest.split(' ').filter((a) => a.length > 0);
   const noArgs = (command: Pop3Command): ParseResult => (args.length === 0 ? { ok: true, command } : bad('arguments'));
   switch (keyword) {
     case 'USER':

@@ -20,7 +20,7 @@ import type { ConnectionCounter } from '../net/limits.js';
 import type { Connection } from '../net/listener.js';
 import { upgradeToTls } from '../net/starttls.js';
 import type { Account, Store } from '../store/port.js';
-import { err, errorReply, ok, signInCode, TEMPORARY_FAILURE } from './errors.js';
+import { err, errorReply, ok, signInCode } from './errors.js';
 import { Maildrop } from './maildrop.js';
 import { MessageEncoder, multiline, parseCommand, type Pop3Command } from './protocol.js';
 
@@ -114,7 +114,7 @@ const T = {
   shutdown: bi('Máy chủ đang dừng; hãy kết nối lại sau', 'Server shutting down; reconnect later'),
   noInbox: bi('Không mở được hộp thư', 'Cannot open the maildrop'),
   gone: bi('Thư này không còn nữa', 'This message no longer exists'),
-  expungeFailed: bi('Một số thư đã đánh dấu chưa xóa được', 'Some deleted messages were not removed'),
+  expungeFailed: bi('Một số thư đã đánh dấu chưa xóa được do lỗi tạm thời của máy chủ; hãy thử lại sau', 'Some deleted messages were not removed (a temporary server error); try again later'),
 };
 
 class Closed extends Error {}
@@ -155,7 +155,7 @@ export class Pop3Session {
         const r = await this.reader.next();
         if (r.kind === 'end') break;
         if (r.kind === 'too-long') {
-          await this.badCommand(T.tooLong);
+          await this.badCommand(T.tooLong, 'line too long');
           continue;
         }
         await this.dispatch(r.line.toString('utf8'));
@@ -172,9 +172,14 @@ export class Pop3Session {
     this.close(err(T.shutdown, 'SYS/TEMP'));
   }
 
-  private cleanup(): void {
+  /** The one way into the closed state: a maildrop this session locked is unlocked (RFC 1939 §6: the lock ends with the session, however it ends). */
+  private leave(): void {
     if (this.state.kind === 'transaction') this.deps.locks.unlock(this.state.account.id, this.conn.id);
     this.state = { kind: 'closed' };
+  }
+
+  private cleanup(): void {
+    this.leave();
     this.releaseAccount?.();
     this.releaseAccount = null;
     // A reply written with end() is left to flush (close() set a timer); anything else is cut now.
@@ -185,8 +190,7 @@ export class Pop3Session {
   }
 
   private close(last?: string): void {
-    if (this.state.kind === 'transaction') this.deps.locks.unlock(this.state.account.id, this.conn.id);
-    this.state = { kind: 'closed' };
+    this.leave();
     this.reader.detach();
     // Keep reading (and dropping) so the peer's FIN is seen and the socket closes promptly.
     this.socket.on('data', () => undefined);
@@ -216,7 +220,14 @@ export class Pop3Session {
     });
   }
 
-  private async badCommand(text: string): Promise<void> {
+  /** A refusal that is no protocol error: logged (never the command's arguments), then answered. */
+  private refuse(reply: string, reason: string, account?: string): Promise<void> {
+    this.log.warn({ ip: this.conn.ip, reason, ...(account ? { account } : {}) }, 'POP3 refused');
+    return this.write(reply);
+  }
+
+  private async badCommand(text: string, reason: string): Promise<void> {
+    this.log.info({ ip: this.conn.ip, reason }, 'POP3 bad command');
     this.bad++;
     if (this.bad >= this.deps.limits.maxBadCommands) {
       this.log.info({ bad: this.bad }, 'too many bad commands');
@@ -228,11 +239,11 @@ export class Pop3Session {
 
   private async dispatch(line: string): Promise<void> {
     const parsed = parseCommand(line);
-    if (!parsed.ok) return this.badCommand(T.unknown);
+    if (!parsed.ok) return this.badCommand(T.unknown, parsed.error);
     const cmd = parsed.command;
     const state = this.state;
     if (state.kind === 'closed') return;
-    if (!ALLOWED[cmd.name].includes(state.kind)) return this.badCommand(T.wrongState);
+    if (!ALLOWED[cmd.name].includes(state.kind)) return this.badCommand(T.wrongState, `${cmd.name} in the ${state.kind} state`);
     if (state.kind === 'transaction' && !(await this.signInHolds(state, cmd.name === 'QUIT'))) {
       // Not QUIT's UPDATE state: messages marked for deletion stay (RFC 1939 §6).
       this.log.warn({ account: state.account.address, command: cmd.name }, 'POP3 session ended: its sign-in no longer holds');
@@ -276,13 +287,13 @@ export class Pop3Session {
         return this.quit(state);
       case 'USER': {
         if (state.kind !== 'authorization') return;
-        if (!this.plaintextOk()) return this.write(err(this.deps.auth.failureMessage('plaintext-refused'), 'AUTH'));
+        if (!this.plaintextOk()) return this.refuse(err(this.deps.auth.failureMessage('plaintext-refused'), 'AUTH'), 'plaintext sign-in without TLS');
         state.user = cmd.user;
         return this.write(ok(bi('Hãy gửi mật khẩu', 'Send the password')));
       }
       case 'PASS': {
         if (state.kind !== 'authorization') return;
-        if (state.user === null) return this.badCommand(T.userFirst);
+        if (state.user === null) return this.badCommand(T.userFirst, 'PASS before USER');
         const user = state.user;
         state.user = null;
         return this.signIn(user, cmd.password);
@@ -350,7 +361,7 @@ export class Pop3Session {
       return this.write(multiline(bi('Các cơ chế xác thực', 'Supported mechanisms'), this.plaintextOk() ? ['PLAIN'] : []));
     }
     if (mechanism !== 'PLAIN') return this.write(err(T.mechanism));
-    if (!this.plaintextOk()) return this.write(err(this.deps.auth.failureMessage('plaintext-refused'), 'AUTH'));
+    if (!this.plaintextOk()) return this.refuse(err(this.deps.auth.failureMessage('plaintext-refused'), 'AUTH'), 'plaintext sign-in without TLS');
     let response = initial;
     if (response === null) {
       await this.write('+ \r\n');
@@ -361,7 +372,7 @@ export class Pop3Session {
     }
     if (response.trim() === '*') return this.write(err(T.cancelled));
     const creds = response === '=' ? null : decodeSaslPlain(response);
-    if (!creds) return this.badCommand(T.badSasl);
+    if (!creds) return this.badCommand(T.badSasl, 'malformed SASL PLAIN');
     // An authorization identity names a unit mailbox to open as its delegate (R-ACC-6); the auth module decides.
     return this.signIn(creds.authcid, creds.password, creds.authzid);
   }
@@ -376,10 +387,10 @@ export class Pop3Session {
     }
     const account = r.account;
     const release = this.deps.accountConnections.acquire(String(account.id));
-    if (!release) return this.write(err(T.tooManyConns, 'SYS/TEMP'));
+    if (!release) return this.refuse(err(T.tooManyConns, 'SYS/TEMP'), 'too many connections for the account', account.address);
     if (!this.deps.locks.tryLock(account.id, this.conn.id)) {
       release();
-      return this.write(err(T.inUse, 'IN-USE'));
+      return this.refuse(err(T.inUse, 'IN-USE'), 'maildrop locked by another session', account.address);
     }
     try {
       const inbox = await this.deps.store.getMailbox(account.id, 'INBOX');
@@ -419,7 +430,7 @@ export class Pop3Session {
       this.state = { kind: 'authorization', user: null };
     } catch (e) {
       this.log.info({ err: e }, 'STLS handshake failed');
-      this.state = { kind: 'closed' };
+      this.leave();
       raw.destroy();
       throw new Closed();
     }
@@ -463,8 +474,8 @@ export class Pop3Session {
       this.log.warn({ err: e, uid: m.uid }, 'RETR: message bytes unavailable');
       return this.write(err(T.gone));
     }
-    await this.write(head);
     try {
+      await this.write(head);
       let r = first;
       while (!r.done) {
         const out = enc.push(r.value);
@@ -473,14 +484,16 @@ export class Pop3Session {
         r = await it.next();
       }
     } catch (e) {
-      // After "+OK" the reply cannot be taken back: drop the connection (nothing is deleted).
-      stream.destroy();
+      // After "+OK" the reply cannot be taken back: drop the connection (nothing is deleted; the
+      // maildrop is unlocked, so the client can sign in again at once).
       if (!(e instanceof Closed)) this.log.error({ err: e, uid: m.uid }, 'RETR failed mid-message');
-      this.state = { kind: 'closed' };
+      this.leave();
       this.conn.raw.destroy();
       throw new Closed();
+    } finally {
+      // The file is closed however the reply ends (a peer gone before the status line too).
+      stream.destroy();
     }
-    stream.destroy();
     await this.write(enc.end());
     if (lines === null) state.drop.retrieved.add(n);
   }
@@ -513,7 +526,7 @@ export class Pop3Session {
       reply = ok(bi(`${host} tạm biệt (đã xóa ${deleted.length} thư)`, `${host} signing off (${many(deleted.length, 'message')} deleted)`));
     } catch (e) {
       this.log.error({ err: e, account: account.address }, 'POP3 UPDATE: expunge failed');
-      reply = err(`${T.expungeFailed}. ${TEMPORARY_FAILURE}`, 'SYS/TEMP');
+      reply = err(T.expungeFailed, 'SYS/TEMP');
     }
     const seen = drop.seenUids();
     if (seen.length) {

@@ -172,6 +172,11 @@ export class Pop3Client {
     this.socket.destroy();
   }
 
+  /** Half-close: no more commands (the server may still write). */
+  end(): void {
+    this.socket.end();
+  }
+
   async waitClosed(): Promise<void> {
     while (!this.ended) await this.more();
   }

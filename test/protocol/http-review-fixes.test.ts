@@ -11,29 +11,17 @@
  * - the usage CSV neutralises a formula after ";" or "," inside a cell.
  */
 import net from 'node:net';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccountService, superActor } from '../../src/accounts/service.js';
 import { currentTotp, newTotpSecret } from '../../src/auth/totp.js';
 import { ManualClock } from '../../src/lib/clock.js';
-import { createLogger, silentLogger } from '../../src/lib/log.js';
+import { silentLogger } from '../../src/lib/log.js';
 import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { keptLog } from '../helpers/kept-log.js';
 
 const D = '@example.gov.vn';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A logger whose JSON lines are kept. */
-function keptLog() {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { lines, log: createLogger({ level: 'info', destination: sink }) };
-}
 
 /** Opens n raw connections; after a while, how many the server closed. */
 async function openMany(port: number, n: number): Promise<{ sockets: net.Socket[]; closed: () => number }> {

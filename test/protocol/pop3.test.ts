@@ -3,10 +3,13 @@
  * maildrop lock, DELE at QUIT (seen by the IMAP side of the store), dropped connections,
  * STLS / pop3s, AUTH PLAIN, UIDL stability, refusals with RFC 3206 codes, limits, 20 MB RETR.
  */
+import { readdirSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { encodeSaslPlain } from '../../src/auth/sasl.js';
 import type { Account, StoreEvent } from '../../src/store/port.js';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { keptLog } from '../helpers/kept-log.js';
 import { deliver, makeAccount, PASSWORD, Pop3Client, simpleMessage } from '../helpers/pop3-fixtures.js';
 
 const FAST = { security: { authFailureDelayMs: 1, authFailureMaxDelayMs: 2 } };
@@ -266,13 +269,14 @@ describe('POP3 transcript', () => {
 
 describe('POP3 account states and the plaintext rule', () => {
   let app: TestApp;
+  const kept = keptLog();
   beforeAll(async () => {
     app = await startApp({
       ...FAST,
       security: { ...FAST.security, allowPlaintextAuth: 'never' },
       passwords: { changeUrl: 'https://portal.example.gov.vn' },
       pop3: { idleTimeoutMs: 2000 },
-    });
+    }, { log: kept.log });
     const s = await makeAccount(app.store, 'tam@example.gov.vn');
     await app.store.updateAccount(s.id, { state: 'suspended' }, null);
     await makeAccount(app.store, 'moi@example.gov.vn', { mustChangePassword: true });
@@ -292,6 +296,10 @@ describe('POP3 account states and the plaintext rule', () => {
     expect(caps).not.toContain('SASL PLAIN');
     expect(await c.cmd('USER ok')).toMatch(/^-ERR \[AUTH\] Không được gửi mật khẩu trên kết nối chưa mã hóa.* \/ .*use TLS/);
     expect(await c.cmd(`AUTH PLAIN ${encodeSaslPlain('ok', PASSWORD)}`)).toMatch(/^-ERR \[AUTH\] .*use TLS/);
+    // Both refusals are logged, without what was sent (the password in AUTH PLAIN's response).
+    const refusals = kept.lines.filter((l) => l.msg === 'POP3 refused' && l.reason === 'plaintext sign-in without TLS');
+    expect(refusals).toHaveLength(2);
+    expect(JSON.stringify(kept.lines)).not.toContain(encodeSaslPlain('ok', PASSWORD));
     expect(await c.cmd('STLS')).toMatch(/^\+OK/);
     await c.startTls();
     expect(await c.login('ok')).toMatch(/^\+OK/);
@@ -359,6 +367,48 @@ describe('POP3 large message and connection caps', () => {
     expect(got.length).toBe(raw.length);
     expect(got.equals(raw)).toBe(true);
     await c.cmd('QUIT');
+  });
+
+  it('a connection lost in the middle of a large RETR (streamed) frees the lock and closes the message file', async () => {
+    const user = await makeAccount(app.store, 'mat@example.gov.vn');
+    // Over the 256 KiB read-whole size and over the socket buffers: the server is mid-stream when the client goes.
+    const raw = Buffer.from(simpleMessage('Lon', `${'dong dai '.repeat(100)}\r\n`.repeat(4000)));
+    await deliver(app.store, user, raw);
+    const blobFds = (): number =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith(path.join(app.dir, 'blobs'));
+        } catch {
+          return false;
+        }
+      }).length;
+    const fdsBefore = blobFds();
+    for (const cut of ['after the status line', 'before the status line']) {
+      const c = await Pop3Client.open(app.port('pop3'));
+      await c.line();
+      expect(await c.login('mat')).toMatch(/^\+OK/);
+      if (cut === 'after the status line') {
+        expect(await c.cmd('RETR 1')).toBe(`+OK ${raw.length} octets`);
+      } else {
+        c.send('RETR 1');
+        c.end(); // half-closed: the server's first write may already fail
+      }
+      c.destroy();
+      await c.waitClosed();
+      // The lock ends with the session: the next sign-in gets the maildrop (was -ERR [IN-USE] until a restart).
+      let reply = '';
+      for (let i = 0; i < 50 && !reply.startsWith('+OK'); i++) {
+        const d = await Pop3Client.open(app.port('pop3'));
+        await d.line();
+        reply = await d.login('mat');
+        if (reply.startsWith('+OK')) expect(await d.cmd('QUIT')).toMatch(/^\+OK/);
+        else d.destroy();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(reply, cut).toMatch(/^\+OK mat@example\.gov\.vn có 1 thư/);
+    }
+    // Neither cut leaves the message file open.
+    await vi.waitFor(() => expect(blobFds()).toBe(fdsBefore), { timeout: 5000 });
   });
 
   it('messages IMAP marked \\Deleted (not expunged) are still listed: POP3 has no such notion', async () => {

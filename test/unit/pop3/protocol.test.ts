@@ -73,6 +73,11 @@ describe('parseCommand', () => {
     ['RETR 12', { name: 'RETR', msg: 12 }],
     ['TOP 1 0', { name: 'TOP', msg: 1, lines: 0 }],
     ['DELE 2', { name: 'DELE', msg: 2 }],
+    // A trailing space, or two between arguments, is one separator for every command.
+    ['RETR 1 ', { name: 'RETR', msg: 1 }],
+    ['LIST 1 ', { name: 'LIST', msg: 1 }],
+    ['TOP  1  2', { name: 'TOP', msg: 1, lines: 2 }],
+    ['STAT ', { name: 'STAT' }],
   ])('%s', (line, command) => {
     expect(parseCommand(line)).toEqual({ ok: true, command });
   });
@@ -86,6 +91,10 @@ describe('parseCommand', () => {
   );
   it('unknown', () => {
     expect(parseCommand('APOP x y')).toEqual({ ok: false, unknown: true, error: 'unknown command' });
+  });
+  it.each(['\u017fTAT', 'RETR\u0130 1', 'ST\u0100T', 'STA', 'RETRR 1', ''])('a keyword of other than 3–4 ASCII letters is unknown: %j', (line) => {
+    // U+017F upper-cases to S, so 'ſTAT' ran as STAT.
+    expect(parseCommand(line)).toEqual({ ok: false, unknown: true, error: 'unknown command' });
   });
   it('multiline dot-stuffs listing lines', () => {
     expect(multiline('x', ['.a', 'b'])).toBe('+OK x\r\n..a\r\nb\r\n.\r\n');
