@@ -360,6 +360,25 @@ async function byAddress(tx: Store, written: string): Promise<Account> {
  * search does: without diacritics, case or extra spaces).
  */
 async function target(tx: Store, row: RequestRow, unit: Unit): Promise<Account> {
+  const a = await named(tx, row, unit);
+  // The form is for staff accounts (NA Phụ lục 1): a unit mailbox passes to a new clerk (R-ACC-6)
+  // and an administrator is suspended or removed by a system administrator, never by a form row.
+  if (a.kind !== 'personal' || a.role !== 'none') {
+    const unitMailbox = a.kind === 'unit';
+    const vi = unitMailbox ? 'hộp thư đơn vị' : 'tài khoản quản trị';
+    const en = unitMailbox ? 'a unit mailbox' : 'an administrator account';
+    throw new MailError(
+      'PERMISSION_DENIED',
+      bi(
+        `${a.address} là ${vi}: văn bản đề nghị chỉ tạm khóa hoặc xóa tài khoản của cán bộ; quản trị hệ thống làm việc này bằng lệnh account`,
+        `${a.address} is ${en}: a request form only suspends or deletes staff accounts; a system administrator does this with the account command`,
+      ),
+    );
+  }
+  return a;
+}
+
+async function named(tx: Store, row: RequestRow, unit: Unit): Promise<Account> {
   const unitId = unit.id;
   if (row.address) {
     const a = await byAddress(tx, row.address);

@@ -273,6 +273,14 @@ const MAX_POSTAL_ADDRESS_CHARS = 300;
 const NAMESAKE_RETRIES = 5;
 
 /**
+ * Local parts that receive mail about the whole domain: RFC 2142's role mailboxes, the bounce
+ * sender and root. Only administrator accounts (kind admin, made by a system administrator) may
+ * hold them: as a unit's personal account, that unit's administrator could reset its password
+ * and read the domain's postmaster or abuse mail (R-ACC-7).
+ */
+const RESERVED_LOCAL_PARTS: ReadonlySet<string> = new Set(['postmaster', 'abuse', 'hostmaster', 'webmaster', 'security', 'noc', 'mailer-daemon', 'root']);
+
+/**
  * A person's or unit's name as kept: NFC (TCVN 6909: Vietnamese is stored precomposed, so a name
  * typed in decomposed form matches and sorts with the rest), white space collapsed, at most
  * MAX_NAME_CHARS, and only letters, digits, spaces and . ' - ( ) , — no control characters and
@@ -508,7 +516,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const local = numbered(base, n, template);
       const candidate = `${local}@${domain}`;
       // A unit's address stays free for its unit mailbox (R-ADDR-1) even before that mailbox exists.
-      if (!(await store.addressTaken(candidate)) && !(await isUnitAddress(local))) return candidate;
+      if (!RESERVED_LOCAL_PARTS.has(local) && !(await store.addressTaken(candidate)) && !(await isUnitAddress(local))) return candidate;
     }
     throw new MailError('LIMIT_EXCEEDED', bi(`Quá nhiều người trùng tên ${base}`, `too many namesakes for ${base}`));
   }
@@ -622,6 +630,27 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const local = address.split('@')[0] ?? '';
       if (kind !== 'unit' && (await isUnitAddress(local))) {
         throw new MailError('ALREADY_EXISTS', bi(`Địa chỉ ${address} dành cho hộp thư đơn vị ${local}`, `the address ${address} is reserved for the unit mailbox of ${local}`));
+      }
+      if (kind !== 'admin' && RESERVED_LOCAL_PARTS.has(local)) {
+        throw new MailError(
+          'INVALID_INPUT',
+          bi(
+            `Địa chỉ ${address} nhận thư về cả tên miền (RFC 2142): chỉ là tài khoản quản trị (--kind admin) do quản trị hệ thống tạo`,
+            `the address ${address} receives mail about the whole domain (RFC 2142): it can only be an administrator account (--kind admin), made by a system administrator`,
+          ),
+        );
+      }
+      if (kind === 'unit') {
+        // R-ADDR-1: a unit mailbox is at its unit's address, and it is nobody's administrator account.
+        if (unit && local !== unit.address) {
+          throw new MailError(
+            'INVALID_INPUT',
+            bi(`Hộp thư của đơn vị ${unit.code} có địa chỉ ${unit.address}@…, không phải ${address}`, `the unit mailbox of ${unit.code} is at ${unit.address}@…, not ${address}`),
+          );
+        }
+        if (role !== 'none') {
+          throw new MailError('INVALID_INPUT', bi('Hộp thư đơn vị không mang quyền quản trị (--role none)', 'a unit mailbox has no administrator role (--role none)'));
+        }
       }
       if (await store.addressTaken(address)) {
         throw new MailError('ALREADY_EXISTS', bi(`Địa chỉ ${address} đã có người dùng`, `the address ${address} is already taken`));
@@ -1083,6 +1112,13 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const clerk = await accountByAddress(clerkAddr);
       if (unit.kind !== 'unit') throw new MailError('INVALID_INPUT', bi(`${unit.address} không phải hộp thư đơn vị`, `${unit.address} is not a unit mailbox`));
       if (clerk.state !== 'active') throw new MailError('INVALID_INPUT', bi(`Tài khoản ${clerk.address} không hoạt động`, `the account ${clerk.address} is not active`));
+      // The clerk is a person (R-ACC-6): not the mailbox itself, another unit mailbox or an administrator account.
+      if (clerk.kind !== 'personal') {
+        throw new MailError(
+          'INVALID_INPUT',
+          bi(`${clerk.address} không phải tài khoản cá nhân: chỉ ủy quyền hộp thư đơn vị cho văn thư`, `${clerk.address} is not a personal account: a unit mailbox is delegated to its clerk only`),
+        );
+      }
       if ((await store.listDelegatedTo(clerk.id)).some((u) => u.id === unit.id)) {
         throw new MailError('ALREADY_EXISTS', bi(`${clerk.address} đã được ủy quyền ${unit.address}`, `${clerk.address} already has ${unit.address}`));
       }
