@@ -267,6 +267,7 @@ const ADDRESS = /^[a-z0-9]+([._-][a-z0-9]+)*@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?
 /** Longest full name, title and phone number kept (a form's fields, not documents). */
 const MAX_NAME_CHARS = 100;
 const MAX_TITLE_CHARS = 200;
+const MAX_UNIT_NAME_CHARS = 200;
 const MAX_PHONE_CHARS = 30;
 const MAX_POSTAL_ADDRESS_CHARS = 300;
 /** Times an address from the naming rule is suggested again when a namesake took it meanwhile. */
@@ -301,15 +302,22 @@ export function cleanName(raw: string, what: { vi: string; en: string } = { vi: 
   return name;
 }
 
-/** An optional free-text field (title, phone): NFC, one line, no control characters, bounded. */
+/** An optional free-text field (title, phone): NFC, one line, no control or invisible formatting characters (bidi overrides), bounded. */
 function cleanText(raw: string | null | undefined, max: number, vi: string, en: string): string | null {
   if (raw === null || raw === undefined) return null;
   const v = raw.normalize('NFC').trim().replace(/\s+/g, ' ');
   if (v === '') return null;
-  if (/\p{Cc}/u.test(v) || [...v].length > max) {
+  if (/[\p{Cc}\p{Cf}]/u.test(v) || [...v].length > max) {
     throw new MailError('INVALID_INPUT', bi(`${vi}: tối đa ${max} ký tự, không có ký tự điều khiển`, `${en}: at most ${max} characters, no control characters`));
   }
   return v;
+}
+
+/** A unit's name as cleanText reads free text (a unit's name may hold & / – and the like), required. */
+function unitName(raw: string): string {
+  const name = cleanText(raw, MAX_UNIT_NAME_CHARS, 'Tên đơn vị', 'the unit name');
+  if (name === null) throw new MailError('INVALID_INPUT', bi('Thiếu tên đơn vị', 'the unit name is missing'));
+  return name;
 }
 
 /** A unit's staff count (reports): absent or null, or a whole number. */
@@ -1039,8 +1047,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
 
     async addUnit(input, actor, ref = null) {
       requireAdmin(actor, 'tạo đơn vị', 'create units');
-      const name = input.name.trim().replace(/\s+/g, ' ');
-      if (name === '') throw new MailError('INVALID_INPUT', bi('Thiếu tên đơn vị', 'the unit name is missing'));
+      const name = unitName(input.name);
       const code = input.code ? normalizeUnitCode(input.code) : unitCode(name);
       const parent = input.parent ? await getUnit(input.parent) : null;
       const address = unitAddress(code, parent?.address ?? null, config.naming.subUnitJoinsParent);
@@ -1064,9 +1071,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const unit = await getUnit(codeOrAddress);
       const patch: UnitPatch = {};
       if (input.name !== undefined) {
-        const name = input.name.normalize('NFC').trim().replace(/\s+/g, ' ');
-        if (name === '' || /\p{Cc}/u.test(name)) throw new MailError('INVALID_INPUT', bi('Tên đơn vị không hợp lệ', 'the unit name is not valid'));
-        patch.name = name;
+        patch.name = unitName(input.name);
       }
       if (input.staff !== undefined) {
         checkStaff(input.staff);

@@ -5,11 +5,12 @@
  */
 import os from 'node:os';
 import { Writable } from 'node:stream';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { createApp, type App } from '../app.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
+import { bi, MailError } from '../lib/errors.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import { superActor, type AccountService, type Actor } from '../accounts/service.js';
 import { bootstrapNotice } from '../accounts/bootstrap.js';
@@ -66,6 +67,32 @@ function cell(v: unknown): string {
 }
 
 /**
+ * A free-text option for the audit log (--ref, --reason): one line in NFC, not empty, no control
+ * or invisible formatting characters (bidi overrides), at most `max` characters, and not another
+ * option taken as its value ("--reason --ref" gave the reason "--ref").
+ */
+export function textOption(max: number, vi: string, en: string): (value: string) => string {
+  return (value) => {
+    const t = value.normalize('NFC').trim().replace(/\s+/g, ' ');
+    if (t === '') throw new InvalidArgumentError(bi(`${vi} trống`, `${en} is empty`));
+    if (t.startsWith('--')) throw new InvalidArgumentError(bi(`${vi} bắt đầu bằng "--": thiếu giá trị?`, `${en} starts with "--": is its value missing?`));
+    if (/[\p{Cc}\p{Cf}\u2028\u2029]/u.test(t) || [...t].length > max) {
+      throw new InvalidArgumentError(bi(`${vi}: tối đa ${max} ký tự, không có ký tự điều khiển`, `${en}: at most ${max} characters, no control characters`));
+    }
+    return t;
+  };
+}
+
+/** The request document's number (số văn bản), written to the audit log. */
+export const REF_OPTION = ['--ref <ref>', 'số văn bản đề nghị / request reference (audit)', textOption(100, 'Số văn bản', 'the reference')] as const;
+
+/** Why an account is suspended, deleted or its second factor removed. */
+export const REASON_OPTION = ['--reason <reason>', 'lý do / reason', textOption(500, 'Lý do', 'the reason')] as const;
+
+/** --actor's length at most. */
+const MAX_ACTOR_CHARS = 64;
+
+/**
  * Text for the administrator's terminal: control characters (an escape sequence planted in a
  * user name, a mailbox name, a header) and bidirectional overrides become "?". JSON output
  * escapes them itself.
@@ -86,16 +113,27 @@ export function createContext(program: Command, io: CliIo): CliContext {
       return typeof v === 'string' ? v : undefined;
     },
     actor() {
-      const v = program.opts<{ actor?: string }>().actor;
-      let name = typeof v === 'string' && v.trim() !== '' ? v.trim() : io.user;
-      if (!name) {
+      let user = io.user;
+      if (!user) {
         try {
-          name = os.userInfo().username;
+          user = os.userInfo().username;
         } catch {
-          name = 'unknown';
+          user = 'unknown';
         }
       }
-      return superActor(`cli:${name}`);
+      // --actor names the person at a shared account; the audit keeps the OS user beside it.
+      const v = program.opts<{ actor?: string }>().actor;
+      const named = typeof v === 'string' ? v.trim().normalize('NFC') : '';
+      if (named !== '' && (named.length > MAX_ACTOR_CHARS || /[\p{Cc}\p{Cf}\u2028\u2029]/u.test(named))) {
+        throw new MailError(
+          'INVALID_INPUT',
+          bi(
+            `--actor phải là một tên tối đa ${MAX_ACTOR_CHARS} ký tự, không có ký tự điều khiển`,
+            `--actor must be a name of at most ${MAX_ACTOR_CHARS} characters, without control characters`,
+          ),
+        );
+      }
+      return superActor(named === '' || named === user ? `cli:${user}` : `cli:${named} (${user})`);
     },
     config() {
       cachedConfig ??= loadConfig(ctx.configFile());

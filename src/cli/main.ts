@@ -8,7 +8,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { MailError, bi } from '../lib/errors.js';
-import { createContext, processIo, type CliIo, type RegisterCommand } from './context.js';
+import { createContext, processIo, terminalSafe, type CliIo, type RegisterCommand } from './context.js';
 import { register as serve } from './commands/serve.js';
 import { register as config } from './commands/config.js';
 import { register as domain } from './commands/domain.js';
@@ -55,7 +55,7 @@ export function buildProgram(io: CliIo): { program: Command; ctx: ReturnType<typ
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   const { program, ctx } = buildProgram(io);
   const fail = (code: number, line: string): number => {
-    io.stderr(`${oneLine(line)}\n`);
+    io.stderr(`${terminalSafe(oneLine(line))}\n`);
     return code;
   };
   try {
@@ -67,8 +67,9 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     return ctx.exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
-      if (e.exitCode === 0) return 0;
+      // commander.help is also the help shown for a command missing its subcommand (exit code 1).
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return 0;
+      if (e.code === 'commander.help') return fail(1, bi('Thiếu lệnh con (xem trợ giúp ở trên)', 'a subcommand is missing (see the help above)'));
       return fail(1, bi('Lệnh không đúng', 'usage error') + `: ${e.message.replace(/^error: /, '')}`);
     }
     if (e instanceof ConfigError) {

@@ -4,9 +4,9 @@
  * only an app password, and a removed one stops working; `account passwd` revokes them all and
  * says how many.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentTotp, verifyTotp } from '../../src/auth/totp.js';
 import { createTestAccount, PASSWORD } from '../helpers/accounts.js';
 import { startApp, type TestApp } from '../helpers/app.js';
@@ -14,17 +14,9 @@ import { LineClient } from '../protocol/imap-helpers.js';
 import { messagesIn } from '../helpers/messages.js';
 import { decodeBody } from '../../src/mail/decode.js';
 import { parseMessage } from '../../src/mail/parse.js';
-import { cli, tempSetup, withStore, type Run } from './run.js';
+import { cli, tempSetupPerTest, withStore, type Run } from './run.js';
 
-const dirs: string[] = [];
-function setup(): string {
-  const s = tempSetup();
-  dirs.push(s.dir);
-  return s.config;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const setup = tempSetupPerTest();
 
 
 function userError(r: Run, pattern: RegExp): void {

@@ -1,20 +1,12 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
-import { cli, tempSetup } from './run.js';
+import { cli, tempSetupPerTest } from './run.js';
 
-const dirs: string[] = [];
-function setup(extraYaml = '', domains?: string[]): string {
-  const s = tempSetup(extraYaml, domains);
-  dirs.push(s.dir);
-  return s.config;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const setup = tempSetupPerTest();
 
 const oneLine = (s: string): void => {
   expect(s.trim().split('\n')).toHaveLength(1);
@@ -69,7 +61,7 @@ describe('buudien (in-process)', () => {
     try {
       const audit = await store.listAudit({ target: 'longnv@nghean.gov.vn' });
       expect(audit.map((e) => e.action).sort()).toEqual(['account.add', 'account.delete', 'account.passwd', 'account.quota', 'account.restore', 'account.suspend']);
-      expect(audit.find((e) => e.action === 'account.suspend')).toMatchObject({ actor: 'cli:nguoi.kiemtra', ref: 'CV-7' });
+      expect(audit.find((e) => e.action === 'account.suspend')).toMatchObject({ actor: 'cli:nguoi.kiemtra (tester)', ref: 'CV-7' });
       expect(audit.find((e) => e.action === 'account.add')?.actor).toBe('cli:tester');
       expect((await store.listAudit({ target: 'stttt' }))[0]).toMatchObject({ action: 'unit.add', ref: 'CV-1' });
       expect((await store.listAudit({ target: 'longnv2@nghean.gov.vn' }))[0]?.details).toMatchObject({ noForceChange: true });

@@ -102,7 +102,7 @@ describe('buudien org add --postal-address / org set / org show', () => {
     userError(await run('org', 'set', 'stc'), /^Không có gì để thay đổi \/ nothing to change$/);
     userError(await run('org', 'set', 'stc', '--postal-address', 'ệ'.repeat(301)), /^Địa chỉ đơn vị: tối đa 300 ký tự.* \/ the unit address: at most 300 characters, no control characters$/);
     userError(await run('org', 'set', 'stc', '--postal-address', 'Số 16\u0007 Trường Thi'), /the unit address: at most 300 characters, no control characters$/);
-    userError(await run('org', 'set', 'stc', '--name', '   '), /^Tên đơn vị không hợp lệ \/ the unit name is not valid$/);
+    userError(await run('org', 'set', 'stc', '--name', '   '), /^Thiếu tên đơn vị \/ the unit name is missing$/);
     userError(await run('org', 'set', 'stc', '--staff', '-3'), /^Số cán bộ "-3" không hợp lệ \/ "-3" is not a staff count$/);
     userError(await run('org', 'set', 'stc', '--staff', '2.5'), /is not a staff count$/);
     userError(await run('org', 'set', 'khong-co', '--postal-address', POST), /^Không có đơn vị "khong-co" \/ no unit "khong-co"$/);

@@ -1,10 +1,10 @@
 /** Helpers for CLI tests: a temp config, main() in-process with captured output, and a real spawn. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/context.js';
 import { systemClock } from '../../src/lib/clock.js';
@@ -32,6 +32,19 @@ export function tempSetup(extraYaml = '', domains = ['nghean.gov.vn']): { dir: s
     `domains: [${domains.join(', ')}]\nstorage: { dir: ${JSON.stringify(path.join(dir, 'data'))} }\nlog: { level: silent }\nsmtp: { checkAuthentication: false }\nlisteners:\n${listeners}\n${extraYaml}`,
   );
   return { dir, config };
+}
+
+/** tempSetup() for each test of the file that calls this: the config's path, its folder removed after the test. */
+export function tempSetupPerTest(): (extraYaml?: string, domains?: string[]) => string {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  return (extraYaml = '', domains) => {
+    const s = tempSetup(extraYaml, domains);
+    dirs.push(s.dir);
+    return s.config;
+  };
 }
 
 /** The store of a tempSetup() config, opened for the length of `fn` (the CLI's commands open it themselves). */

@@ -71,7 +71,7 @@ describe('quarantine', () => {
     const audit = await a.store.listAudit({});
     expect(audit.filter((x) => x.action.startsWith('quarantine.')).map((x) => [x.actor, x.action, x.target])).toEqual([
       ['cli:tester', 'quarantine.delete', String(items[1]?.id)],
-      ['cli:quantri', 'quarantine.release', String(items[0]?.id)],
+      ['cli:quantri (tester)', 'quarantine.release', String(items[0]?.id)],
     ]);
   });
 });

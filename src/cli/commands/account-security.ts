@@ -8,9 +8,7 @@ import type { Command } from 'commander';
 import { phoneTail } from '../../auth/sms.js';
 import { vietnamTime } from '../../lib/clock.js';
 import { MailError, bi } from '../../lib/errors.js';
-import type { CliContext } from '../context.js';
-
-const REF = ['--ref <ref>', 'số văn bản đề nghị / request reference (audit)'] as const;
+import { REASON_OPTION, REF_OPTION, type CliContext } from '../context.js';
 
 function parseId(v: string): number {
   if (!/^\d{1,15}$/.test(v.trim()) || Number(v) <= 0) {
@@ -29,7 +27,7 @@ export function registerAccountSecurity(account: Command, ctx: CliContext): void
     .option('--reset', 'cấp khóa mới khi đã bật (mất điện thoại) / a new secret when already on (lost phone)')
     .option('--sms', 'mã qua SMS tới số điện thoại của tài khoản thay cho ứng dụng (cần sms.command) / codes by SMS to the account\'s phone instead of an app (needs sms.command)')
     .option('--phone <number>', 'với --sms: số di động nhận mã (ghi vào tài khoản) / with --sms: the mobile number for the codes (kept on the account)')
-    .option(...REF)
+    .option(...REF_OPTION)
     .option('--json', 'JSON')
     .action(async (address: string, opts: { reset?: boolean; sms?: boolean; phone?: string; ref?: string; json?: boolean }) => {
       await ctx.withApp(async (app) => {
@@ -68,8 +66,8 @@ export function registerAccountSecurity(account: Command, ctx: CliContext): void
   twoFactor
     .command('disable <address>')
     .description('tắt xác thực hai lớp / turn off two-factor sign-in')
-    .requiredOption('--reason <reason>', 'lý do / reason')
-    .option(...REF)
+    .requiredOption(...REASON_OPTION)
+    .option(...REF_OPTION)
     .action(async (address: string, opts: { reason: string; ref?: string }) => {
       await ctx.withApp(async (app) => {
         const a = await ctx.accounts(app).disableTwoFactor(address, opts.reason, ctx.actor(), opts.ref ?? null);
@@ -83,7 +81,7 @@ export function registerAccountSecurity(account: Command, ctx: CliContext): void
     .command('add <address>')
     .description('tạo mật khẩu ứng dụng (chỉ hiện một lần) / create an app password (shown once)')
     .requiredOption('--label <label>', 'tên thiết bị / device label, e.g. "Outlook văn phòng"')
-    .option(...REF)
+    .option(...REF_OPTION)
     .option('--json', 'JSON')
     .action(async (address: string, opts: { label: string; ref?: string; json?: boolean }) => {
       await ctx.withApp(async (app) => {
@@ -150,7 +148,7 @@ export function registerAccountSecurity(account: Command, ctx: CliContext): void
   apps
     .command('remove <address> <id>')
     .description('thu hồi mật khẩu ứng dụng / revoke an app password')
-    .option(...REF)
+    .option(...REF_OPTION)
     .action(async (address: string, idText: string, opts: { ref?: string }) => {
       const id = parseId(idText);
       await ctx.withApp(async (app) => {

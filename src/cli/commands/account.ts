@@ -7,7 +7,7 @@ import type { AccountView } from '../../accounts/service.js';
 import { parseBytes, formatBytes } from '../../lib/bytes.js';
 import { MailError, bi } from '../../lib/errors.js';
 import type { AccountKind, AccountState, AdminRole } from '../../store/port.js';
-import type { RegisterCommand } from '../context.js';
+import { REASON_OPTION, REF_OPTION, type RegisterCommand } from '../context.js';
 import { registerAccountSecurity } from './account-security.js';
 
 const KINDS: AccountKind[] = ['personal', 'unit', 'admin'];
@@ -50,8 +50,6 @@ function publicView(a: AccountView): Record<string, unknown> {
   };
 }
 
-const REF = ['--ref <ref>', 'số văn bản đề nghị / request reference (audit)'] as const;
-
 export const register: RegisterCommand = (program, ctx) => {
   const account = program.command('account').description('tài khoản / accounts');
 
@@ -81,7 +79,7 @@ export const register: RegisterCommand = (program, ctx) => {
     .option('--title <title>', 'chức vụ / job title')
     .option('--phone <phone>', 'số điện thoại / phone')
     .option('--domain <domain>', 'tên miền / domain for a generated address')
-    .option(...REF)
+    .option(...REF_OPTION)
     .option('--json', 'JSON')
     .action(
       async (opts: {
@@ -197,7 +195,7 @@ export const register: RegisterCommand = (program, ctx) => {
     .description('đặt lại mật khẩu, thu hồi mọi mật khẩu ứng dụng / reset a password and revoke every app password (default: a one-time password is printed)')
     .option('--password <password>', 'mật khẩu mới / new password')
     .option('--no-force-change', 'không bắt đổi ở lần đăng nhập sau (ghi nhật ký) / no change at next sign-in (audited)')
-    .option(...REF)
+    .option(...REF_OPTION)
     .action(async (address: string, opts: { password?: string; forceChange: boolean; ref?: string }) => {
       await ctx.withApp(async (app) => {
         const r = await ctx.accounts(app).setPassword(address, opts.password ?? null, ctx.actor(), { ref: opts.ref ?? null, forceChange: opts.forceChange });
@@ -212,8 +210,8 @@ export const register: RegisterCommand = (program, ctx) => {
   account
     .command('suspend <address>')
     .description('tạm khóa (vẫn nhận thư) / suspend: no sign-in, mail still received (R-ACC-3)')
-    .requiredOption('--reason <reason>', 'lý do / reason')
-    .option(...REF)
+    .requiredOption(...REASON_OPTION)
+    .option(...REF_OPTION)
     .action(async (address: string, opts: { reason: string; ref?: string }) => {
       await ctx.withApp(async (app) => {
         const a = await ctx.accounts(app).suspend(address, opts.reason, ctx.actor(), opts.ref ?? null);
@@ -224,7 +222,7 @@ export const register: RegisterCommand = (program, ctx) => {
   account
     .command('restore <address>')
     .description('khôi phục tài khoản tạm khóa / restore a suspended account (R-ACC-4)')
-    .option(...REF)
+    .option(...REF_OPTION)
     .action(async (address: string, opts: { ref?: string }) => {
       await ctx.withApp(async (app) => {
         const a = await ctx.accounts(app).restore(address, ctx.actor(), opts.ref ?? null);
@@ -235,8 +233,8 @@ export const register: RegisterCommand = (program, ctx) => {
   account
     .command('delete <address>')
     .description('xóa tài khoản / delete an account (R-ACC-5; the address is not reissued)')
-    .requiredOption('--reason <reason>', 'lý do / reason')
-    .option(...REF)
+    .requiredOption(...REASON_OPTION)
+    .option(...REF_OPTION)
     .action(async (address: string, opts: { reason: string; ref?: string }) => {
       await ctx.withApp(async (app) => {
         const a = await ctx.accounts(app).delete(address, opts.reason, ctx.actor(), opts.ref ?? null);
@@ -247,7 +245,7 @@ export const register: RegisterCommand = (program, ctx) => {
   account
     .command('quota <address> <size>')
     .description('đổi dung lượng / set the quota ("default" = by kind)')
-    .option(...REF)
+    .option(...REF_OPTION)
     .action(async (address: string, size: string, opts: { ref?: string }) => {
       const bytes = size.toLowerCase() === 'default' ? null : parseSize(size);
       await ctx.withApp(async (app) => {
@@ -261,7 +259,7 @@ export const register: RegisterCommand = (program, ctx) => {
   account
     .command('delegate <unit-address> <clerk-address>')
     .description('cho văn thư dùng hộp thư đơn vị / let a clerk open and send as a unit mailbox (R-ACC-6)')
-    .option(...REF)
+    .option(...REF_OPTION)
     .action(async (unit: string, clerk: string, opts: { ref?: string }) => {
       await ctx.withApp(async (app) => {
         await ctx.accounts(app).delegate(unit, clerk, ctx.actor(), opts.ref ?? null);
@@ -273,7 +271,7 @@ export const register: RegisterCommand = (program, ctx) => {
   account
     .command('undelegate <unit-address> <clerk-address>')
     .description('thu hồi ủy quyền / remove a clerk from a unit mailbox')
-    .option(...REF)
+    .option(...REF_OPTION)
     .action(async (unit: string, clerk: string, opts: { ref?: string }) => {
       await ctx.withApp(async (app) => {
         await ctx.accounts(app).undelegate(unit, clerk, ctx.actor(), opts.ref ?? null);
@@ -286,7 +284,7 @@ export const register: RegisterCommand = (program, ctx) => {
     .description('bàn giao hộp thư đơn vị khi đổi văn thư / hand a unit mailbox to a new clerk (R-ACC-6)')
     .requiredOption('--from <address>', 'văn thư cũ / previous clerk')
     .requiredOption('--to <address>', 'văn thư mới / new clerk')
-    .option(...REF)
+    .option(...REF_OPTION)
     .option('--json', 'JSON')
     .action(async (unit: string, opts: { from: string; to: string; ref?: string; json?: boolean }) => {
       await ctx.withApp(async (app) => {

@@ -1,5 +1,5 @@
 /** `buudien domain add|list|remove`. */
-import type { RegisterCommand } from '../context.js';
+import { REF_OPTION, type RegisterCommand } from '../context.js';
 import { bi } from '../../lib/errors.js';
 
 export const register: RegisterCommand = (program, ctx) => {
@@ -8,7 +8,7 @@ export const register: RegisterCommand = (program, ctx) => {
   domain
     .command('add <name>')
     .description('thêm tên miền / add a domain')
-    .option('--ref <ref>', 'số văn bản đề nghị / request reference')
+    .option(...REF_OPTION)
     .action(async (name: string, opts: { ref?: string }) => {
       await ctx.withApp(async (app) => {
         const d = await ctx.accounts(app).addDomain(name, ctx.actor(), opts.ref ?? null);
@@ -42,7 +42,7 @@ export const register: RegisterCommand = (program, ctx) => {
   domain
     .command('remove <name>')
     .description('bỏ tên miền (khi không còn tài khoản) / remove a domain (no accounts left)')
-    .option('--ref <ref>', 'số văn bản đề nghị / request reference')
+    .option(...REF_OPTION)
     .action(async (name: string, opts: { ref?: string }) => {
       await ctx.withApp(async (app) => {
         await ctx.accounts(app).removeDomain(name, ctx.actor(), opts.ref ?? null);

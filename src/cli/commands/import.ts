@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { describeOutcome, importRequests, parseRequestCsv } from '../../accounts/import.js';
 import { MailError, bi } from '../../lib/errors.js';
-import type { RegisterCommand } from '../context.js';
+import { REF_OPTION, terminalSafe, type RegisterCommand } from '../context.js';
 
 export const register: RegisterCommand = (program, ctx) => {
   const imp = program.command('import').description('nhập dữ liệu / imports');
@@ -11,7 +11,7 @@ export const register: RegisterCommand = (program, ctx) => {
     .command('requests <file>')
     .description('thực hiện phiếu đề nghị (CSV, Phụ lục 1) / carry out a request form, all rows or none')
     .option('--dry-run', 'chỉ in việc sẽ làm / only print what each row would do')
-    .option('--ref <ref>', 'số văn bản đề nghị / request reference (audit)')
+    .option(...REF_OPTION)
     .option('--json', 'JSON')
     .action(async (file: string, opts: { dryRun?: boolean; ref?: string; json?: boolean }) => {
       let bytes: Buffer;
@@ -48,12 +48,12 @@ export const register: RegisterCommand = (program, ctx) => {
           );
         } else {
           // A failed real run prints only the failing rows: nothing else happened.
-          for (const o of dryRun || failed.length === 0 ? result.outcomes : failed) ctx.out(describeOutcome(o, dryRun));
+          for (const o of dryRun || failed.length === 0 ? result.outcomes : failed) ctx.out(terminalSafe(describeOutcome(o, dryRun)));
         }
         const first = failed[0];
         if (first && !first.ok) {
           ctx.err(
-            `${dryRun ? bi(`${failed.length} dòng sẽ lỗi`, `${failed.length} row(s) would fail`) : bi(`Không thay đổi gì: ${failed.length} dòng lỗi`, `nothing changed: ${failed.length} row(s) failed`)}; ${bi('dòng', 'line')} ${first.row.line}: ${first.reason}`,
+            `${dryRun ? bi(`${failed.length} dòng sẽ lỗi`, `${failed.length} row(s) would fail`) : bi(`Không thay đổi gì: ${failed.length} dòng lỗi`, `nothing changed: ${failed.length} row(s) failed`)}; ${bi('dòng', 'line')} ${first.row.line}: ${terminalSafe(first.reason)}`,
           );
           ctx.exitCode = 1;
         } else if (!dryRun) {

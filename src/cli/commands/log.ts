@@ -1,7 +1,7 @@
 /** `buudien log search`: the send log (R-LOG-1), for incident investigation. */
 import type { Command } from 'commander';
 import type { CliContext, RegisterCommand } from '../context.js';
-import { csvCell } from '../../lib/csv.js';
+import { csvDocument } from '../../lib/csv.js';
 import { bi, MailError } from '../../lib/errors.js';
 import type { SendLogQuery, SendLogRecord } from '../../store/port.js';
 
@@ -56,14 +56,14 @@ const COLUMNS: Array<[string, (r: SendLogRecord) => string]> = [
   ['FINDINGS', (r) => r.findings.join('; ')],
 ];
 
-export function formatSendLog(rows: SendLogRecord[], format: 'table' | 'json' | 'csv', ctx: Pick<CliContext, 'out' | 'printList'>): void {
+export function formatSendLog(rows: SendLogRecord[], format: 'table' | 'json' | 'csv', ctx: Pick<CliContext, 'out' | 'io' | 'printList'>): void {
   if (format === 'json') {
     ctx.out(JSON.stringify(rows.map((r) => ({ ...r, at: r.at.toISOString() })), null, 2));
     return;
   }
   if (format === 'csv') {
-    ctx.out(COLUMNS.map(([h]) => h.toLowerCase()).join(','));
-    for (const r of rows) ctx.out(COLUMNS.map(([, f]) => csvCell(f(r))).join(','));
+    // As spreadsheets read it (lib/csv.ts): a byte-order mark for the Vietnamese texts, CRLF line ends.
+    ctx.io.stdout(csvDocument([COLUMNS.map(([h]) => h.toLowerCase()), ...rows.map((r) => COLUMNS.map(([, f]) => f(r)))]));
     return;
   }
   ctx.printList(rows, false, COLUMNS);

@@ -1,7 +1,7 @@
 /** `buudien org add|set|list|show`: the unit tree (R-ADDR-1, R-ADDR-2), with each unit's postal address for the directory (R-DIR-1). */
 import { MailError, bi } from '../../lib/errors.js';
 import type { Unit } from '../../store/port.js';
-import type { RegisterCommand } from '../context.js';
+import { REF_OPTION, type RegisterCommand } from '../context.js';
 
 function parseStaff(v: string | undefined): number | null {
   if (v === undefined) return null;
@@ -20,7 +20,7 @@ export const register: RegisterCommand = (program, ctx) => {
     .option('--parent <code>', 'đơn vị cấp trên / parent unit code or address')
     .option('--staff <n>', 'số cán bộ / staff count (reports)')
     .option('--postal-address <text>', 'địa chỉ của đơn vị (danh bạ) / the unit\'s postal address (directory)')
-    .option('--ref <ref>', 'số văn bản đề nghị / request reference')
+    .option(...REF_OPTION)
     .option('--json', 'JSON')
     .action(async (opts: { name: string; code?: string; parent?: string; staff?: string; postalAddress?: string; ref?: string; json?: boolean }) => {
       const staff = parseStaff(opts.staff);
@@ -39,7 +39,7 @@ export const register: RegisterCommand = (program, ctx) => {
     .option('--name <name>', 'tên mới / new name')
     .option('--staff <n>', 'số cán bộ; "" để xóa / staff count; "" clears it')
     .option('--postal-address <text>', 'địa chỉ; "" để xóa / postal address; "" clears it')
-    .option('--ref <ref>', 'số văn bản đề nghị / request reference')
+    .option(...REF_OPTION)
     .option('--json', 'JSON')
     .action(async (code: string, opts: { name?: string; staff?: string; postalAddress?: string; ref?: string; json?: boolean }) => {
       const staff = opts.staff === undefined ? undefined : opts.staff.trim() === '' ? null : parseStaff(opts.staff);

@@ -1,12 +1,12 @@
 /** `buudien quarantine list|release|delete`: messages held by a policy rule (action `quarantine`). */
 import { createDelivery } from '../../delivery/index.js';
-import { bi } from '../../lib/errors.js';
+import { bi, MailError } from '../../lib/errors.js';
 import { deleteQuarantined, releaseQuarantined } from '../../policy/quarantine.js';
 import type { RegisterCommand } from '../context.js';
 
 function id(v: string): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(bi(`Số thư cách ly không hợp lệ: ${v}`, `Invalid quarantine id: ${v}`));
+  const n = /^\d{1,15}$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new MailError('INVALID_INPUT', bi(`Số thư cách ly không hợp lệ: ${v}`, `invalid quarantine id: ${v}`));
   return n;
 }
 

@@ -14,7 +14,8 @@ import { terminalSafe, type RegisterCommand } from '../context.js';
 import { pickFormat } from '../formats.js';
 
 const FORMATS: Readonly<Record<string, (r: UsageReport) => string>> = {
-  text: usageReportText,
+  // Unit names come from administrators' input (and stores made before names were checked).
+  text: (r) => usageReportText(r).split('\n').map(terminalSafe).join('\n'),
   csv: usageReportCsv,
   json: usageReportJson,
 };

@@ -67,7 +67,11 @@ describe('buudien log search', () => {
   it('filters by IP, as CSV with quoting', async () => {
     const r = await cli('log', 'search', '--ip', '192.0.2.1', '--until', '2026-11-21T00:00:00Z', '--format', 'csv');
     expect(r.code).toBe(0);
-    const lines = r.out.trim().split('\n');
+    // As spreadsheets read it (lib/csv.ts): a byte-order mark, so Excel reads the Vietnamese texts, and CRLF line ends.
+    expect(r.out.startsWith('\uFEFFtime,')).toBe(true);
+    expect(r.out.endsWith('\r\n')).toBe(true);
+    expect(r.out.replace(/\r\n/g, '')).not.toContain('\n');
+    const lines = r.out.slice(1).trim().split('\r\n');
     expect(lines[0]).toBe('time,direction,sender,recipient,ip,account,message-id,size,outcome,code,text,findings');
     expect(lines).toHaveLength(2);
     expect(lines[1]).toContain('"2.0.0 ok, ""quoted"""');
@@ -78,7 +82,7 @@ describe('buudien log search', () => {
     await store.logSend([entry({ sender: '=hyperlink@evil.example', clientIp: '203.0.113.9' })]);
     await store.close();
     const r = await cli('log', 'search', '--ip', '203.0.113.9', '--format', 'csv');
-    expect(r.out.trim().split('\n')[1]).toMatch(/^[^,]+,inbound,'=hyperlink@evil\.example,/);
+    expect(r.out.trim().split('\r\n')[1]).toMatch(/^[^,]+,inbound,'=hyperlink@evil\.example,/);
   });
 
   it('prints a table, and refuses a bad time with exit 1 and a bilingual reason', async () => {
