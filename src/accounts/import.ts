@@ -170,7 +170,17 @@ function decode(input: string | Buffer): string {
 }
 
 /** Parse a request form. Throws INVALID_INPUT when the file or its header cannot be read. */
+/** A request form's size at most: a unit's form holds tens of rows; the whole file is read at once and carried out in one transaction. */
+export const MAX_FORM_BYTES = 2 * 1024 * 1024;
+export const MAX_FORM_ROWS = 2000;
+
+export function formTooLarge(): MailError {
+  const mb = MAX_FORM_BYTES / 1024 / 1024;
+  return new MailError('INVALID_INPUT', bi(`Tệp đề nghị lớn quá ${mb} MB: hãy chia thành nhiều tệp`, `the request form is over ${mb} MB: split it into several files`));
+}
+
 export function parseRequestCsv(input: string | Buffer): RequestRow[] {
+  if (input.length > MAX_FORM_BYTES) throw formTooLarge();
   // One line ending throughout: with CRLF on some lines and LF on others, the parser takes the
   // first it meets as the record separator and a row ending in the other one silently joins the
   // next row's last field (a row lost, not refused).
@@ -257,6 +267,9 @@ export async function importRequests(
   if (rows.length === 0) {
     throw new MailError('INVALID_INPUT', bi('Tệp không có dòng đề nghị nào', 'the file has no request rows'));
   }
+  if (rows.length > MAX_FORM_ROWS) {
+    throw new MailError('INVALID_INPUT', bi(`Tệp có ${rows.length} dòng đề nghị, quá ${MAX_FORM_ROWS}: hãy chia thành nhiều tệp`, `the file has ${rows.length} request rows, over ${MAX_FORM_ROWS}: split it into several files`));
+  }
 
   // Hash the one-time passwords before the transaction: argon2 is slow on purpose.
   const prehashed = new Map<RequestRow, { password: string; hash: string }>();
@@ -274,7 +287,22 @@ export async function importRequests(
   try {
     await store.batch(async (tx) => {
       const svc = service.withStore(tx);
+      /**
+       * A row typed twice would make two accounts: rows alike in request, name, unit and e-mail are
+       * one person when they also share the STT or a phone number (namesakes in one unit, each on
+       * a row of its own, are two people). Keys to the line of the first.
+       */
+      const seen = new Map<string, number>();
       for (const row of rows) {
+        const person = [row.action ?? row.actionText, foldName(row.fullName), foldName(row.unit), (row.address ?? '').toLowerCase()];
+        const phone = (row.phone ?? '').replace(/\D/g, '');
+        const keys = [JSON.stringify([...person, 'stt', row.stt]), ...(phone ? [JSON.stringify([...person, 'phone', phone])] : [])];
+        const first = keys.map((k) => seen.get(k)).find((l) => l !== undefined);
+        if (first !== undefined) {
+          outcomes.push({ row, ok: false, reason: bi(`trùng dòng ${first} (cùng đề nghị, họ tên, đơn vị, email, và STT hoặc số điện thoại)`, `the same as line ${first} (request, name, unit, e-mail, and STT or phone)`) });
+          continue;
+        }
+        for (const k of keys) seen.set(k, row.line);
         try {
           outcomes.push(await applyRow(svc, tx, row, opts.actor, ref, prehashed.get(row) ?? null));
         } catch (e) {

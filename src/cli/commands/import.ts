@@ -1,6 +1,6 @@
 /** `buudien import requests FILE.csv [--dry-run] [--ref REF]`: a request form, all or nothing (R-ACC-1). */
-import { readFile } from 'node:fs/promises';
-import { describeOutcome, importRequests, parseRequestCsv } from '../../accounts/import.js';
+import { readFile, stat } from 'node:fs/promises';
+import { describeOutcome, formTooLarge, importRequests, MAX_FORM_BYTES, parseRequestCsv } from '../../accounts/import.js';
 import { MailError, bi } from '../../lib/errors.js';
 import { REF_OPTION, terminalSafe, type RegisterCommand } from '../context.js';
 
@@ -14,6 +14,8 @@ export const register: RegisterCommand = (program, ctx) => {
     .option(...REF_OPTION)
     .option('--json', 'JSON')
     .action(async (file: string, opts: { dryRun?: boolean; ref?: string; json?: boolean }) => {
+      // Refused before it is read into memory (parseRequestCsv refuses it too).
+      if (((await stat(file).catch(() => null))?.size ?? 0) > MAX_FORM_BYTES) throw formTooLarge();
       let bytes: Buffer;
       try {
         bytes = await readFile(file);

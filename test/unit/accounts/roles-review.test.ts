@@ -2,7 +2,8 @@
  * Review fixes for who may hold which address (R-ACC-6, R-ACC-7): the domain's role mailboxes
  * (postmaster@, abuse@, …) are administrator accounts only, so no unit administrator can reset
  * them; a unit mailbox sits at its own unit's address with no administrator role; a unit mailbox
- * is delegated to a person only; a request form reaches staff accounts only.
+ * is delegated to a person only; a request form reaches staff accounts only, a row typed twice
+ * is refused and a form has a size limit.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { importRequests, parseRequestCsv } from '../../../src/accounts/import.js';
@@ -91,5 +92,42 @@ describe('addresses, roles and delegation (review)', () => {
     }
     expect(await store.getAccountByAddress('stc@nghean.gov.vn')).toMatchObject({ state: 'active' });
     expect(await store.getAccountByAddress('longnv@nghean.gov.vn')).toMatchObject({ state: 'active' });
+  });
+});
+
+describe('request forms: rows typed twice and size (review)', () => {
+  let fixture: ImportFixture;
+  beforeEach(async () => {
+    fixture = await openImportFixture('buudien-form-size-', ['nghean.gov.vn']);
+  });
+  afterEach(() => fixture.close());
+
+  it('a row typed twice is refused naming the first line, and nothing is carried out', async () => {
+    const { store, svc, config } = fixture;
+    const rows = parseRequestCsv(`${HEADER}\n1,Vũ Thị Hoa,,stc,0912 345 678,Cấp mới,\n2,Nguyễn Văn An,,stc,,Cấp mới,\n3,Vũ thị  Hoa,,STC,0912345678,cấp mới,\n`);
+    const r = await importRequests({ store, service: svc, config }, rows, { actor: root });
+    expect(r.applied).toBe(false);
+    expect(r.outcomes.map((o) => (o.ok ? o.address : o.reason))).toEqual([
+      'hoavt@nghean.gov.vn',
+      'annv@nghean.gov.vn',
+      'trùng dòng 2 (cùng đề nghị, họ tên, đơn vị, email, và STT hoặc số điện thoại) / the same as line 2 (request, name, unit, e-mail, and STT or phone)',
+    ]);
+    expect(await store.getAccountByAddress('hoavt@nghean.gov.vn')).toBeNull();
+    // The same STT without a phone: one row pasted twice.
+    const pasted = parseRequestCsv(`${HEADER}\n7,Lê Văn Nam,,stc,,Cấp mới,\n7,Lê Văn Nam,,stc,,Cấp mới,\n`);
+    const twice = await importRequests({ store, service: svc, config }, pasted, { actor: root });
+    expect(twice.outcomes.map((o) => (o.ok ? o.address : o.reason))).toEqual(['namlv@nghean.gov.vn', expect.stringContaining('the same as line 2')]);
+    // Namesakes with their own phones are two people: both get accounts.
+    const two = parseRequestCsv(`${HEADER}\n1,Vũ Thị Hoa,,stc,0912345678,Cấp mới,\n2,Vũ Thị Hoa,,stc,0987654321,Cấp mới,\n`);
+    const ok = await importRequests({ store, service: svc, config }, two, { actor: root });
+    expect(ok.outcomes.map((o) => (o.ok ? o.address : o.reason))).toEqual(['hoavt@nghean.gov.vn', 'hoavt2@nghean.gov.vn']);
+  });
+
+  it('a form over 2,000 rows or 2 MB is refused as a whole', async () => {
+    const { store, svc, config } = fixture;
+    const many = parseRequestCsv(`${HEADER}\n${Array.from({ length: 2001 }, (_, i) => `${i + 1},Người ${i},,stc,,Cấp mới,`).join('\n')}\n`);
+    const r = await refusal(importRequests({ store, service: svc, config }, many, { actor: root }));
+    expect(r.message).toBe('Tệp có 2001 dòng đề nghị, quá 2000: hãy chia thành nhiều tệp / the file has 2001 request rows, over 2000: split it into several files');
+    expect(() => parseRequestCsv(Buffer.alloc(2 * 1024 * 1024 + 1, 0x41))).toThrow('the request form is over 2 MB: split it into several files');
   });
 });
