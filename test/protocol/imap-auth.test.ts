@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeSaslPlain } from '../../src/auth/sasl.js';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { keptLog } from '../helpers/kept-log.js';
 import { createUser, LineClient, PASSWORD } from './imap-helpers.js';
 
 describe('IMAP sign-in', () => {
@@ -80,8 +81,9 @@ describe('IMAP sign-in', () => {
 
 describe('IMAP with plaintext sign-in disabled', () => {
   let app: TestApp;
+  const kept = keptLog();
   beforeAll(async () => {
-    app = await startApp({ security: { allowPlaintextAuth: 'never' } });
+    app = await startApp({ security: { allowPlaintextAuth: 'never' } }, { log: kept.log });
     await createUser(app, 'longnv');
   });
   afterAll(async () => app?.stop());
@@ -92,6 +94,9 @@ describe('IMAP with plaintext sign-in disabled', () => {
     expect(c.greeting).not.toContain('AUTH=PLAIN');
     const r = await c.cmd('a', `LOGIN longnv "${PASSWORD}"`);
     expect(r.at(-1)).toMatch(/^a NO \[PRIVACYREQUIRED\]/);
+    // The refusal is logged (every rejection is), without the password.
+    expect(kept.lines.filter((l) => l.msg === 'imap sign-in refused' && l.reason === 'plaintext sign-in without TLS')).toHaveLength(1);
+    expect(JSON.stringify(kept.lines)).not.toContain(PASSWORD);
     await c.cmd('b', 'STARTTLS');
     await c.startTls();
     const cap = await c.cmd('c', 'CAPABILITY');

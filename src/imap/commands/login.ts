@@ -20,6 +20,7 @@ const FAILURE_CODES: Record<Extract<SignInResult, { ok: false }>['kind'], string
 
 function plaintextRefused(s: Session): Outcome | null {
   if (s.deps.auth.plaintextAllowed(s.ip, s.secure)) return null;
+  s.deps.log.warn({ session: s.id, ip: s.ip, reason: 'plaintext sign-in without TLS' }, 'imap sign-in refused');
   return {
     kind: 'no',
     code: 'PRIVACYREQUIRED',
@@ -31,6 +32,7 @@ async function signIn(s: Session, username: string, password: string, authzid = 
   const r = await s.deps.auth.signIn({ username, password, authzid, protocol: 'imap', ip: s.ip, secure: s.secure });
   if (!r.ok) return { kind: 'no', code: FAILURE_CODES[r.kind], text: r.message };
   if (!s.signedIn(r.account, r.credential)) {
+    s.deps.log.warn({ session: s.id, ip: s.ip, account: r.account.address, reason: 'too many connections for the account' }, 'imap sign-in refused');
     return {
       kind: 'no',
       code: 'LIMIT',
