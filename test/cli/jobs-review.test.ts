@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { cli, tempSetup } from './run.js';
+import { cli, tempSetup, withStore } from './run.js';
 
 const DAY = 86_400_000;
 const PRESET = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../config/presets/ninh-binh.yaml');
@@ -38,6 +38,17 @@ describe('jobs run --now', () => {
     const r = await cli(['jobs', 'run', 'blob-gc', '--now', now, '--config', config]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/blob-gc: 0 blobs/);
+  });
+
+  it('the job.run audit entry of a replayed day keeps the real time beside the --now it ran as', async () => {
+    const { config } = tempSetup();
+    const before = Date.now();
+    expect((await cli(['jobs', 'run', 'blob-gc', '--now', '2024-02-29T00:00:00Z', '--config', config])).code).toBe(0);
+    const [entry] = await withStore(config, (s) => s.listAudit({ action: 'job.run' }));
+    expect(entry?.details).toMatchObject({ now: '2024-02-29T00:00:00.000Z' });
+    const ranAt = Date.parse(String(entry?.details?.ranAt));
+    expect(ranAt).toBeGreaterThanOrEqual(before);
+    expect(ranAt).toBeLessThanOrEqual(Date.now());
   });
 
   it('refuses a --now more than a day after the real clock unless --force (a mistyped year would prune the send log)', async () => {

@@ -64,7 +64,9 @@ export const register: RegisterCommand = (program, ctx) => {
       await ctx.withApp(
         async (app) => {
           await job.run({ app, now: app.clock.now(), log: app.log, out: (line) => ctx.out(line) });
-          await app.store.audit({ actor: ctx.actor().name, action: 'job.run', target: job.name, ref: null, details: { now: app.clock.now().toISOString(), ...(forced ? { forced: true } : {}) } });
+          // With --now the app's clock (so the audit's own time) is that day's: the real time is kept beside it.
+          const real = given ? { ranAt: systemClock.now().toISOString() } : {};
+          await app.store.audit({ actor: ctx.actor().name, action: 'job.run', target: job.name, ref: null, details: { now: app.clock.now().toISOString(), ...real, ...(forced ? { forced: true } : {}) } });
         },
         clock ? { clock } : {},
       );
