@@ -94,6 +94,27 @@ describe('reject by config', () => {
     expect(r.code).toBe(550);
     expect(r.response).toContain('auto-forward');
   });
+
+  it('auto-forward: reject → a user\'s automatic forward to an outside mailbox is refused at DATA (R-POL-5 outbound)', async () => {
+    const a = await app({ policy: { rules: [{ name: 'auto-forward', action: 'reject' }], forwardAllowlist: ['*.gov.vn'] } });
+    await addUser(a.store, 'longnv@example.gov.vn');
+    await addUser(a.store, 'hoa@example.gov.vn');
+    const from = { submission: 'longnv', from: 'longnv@example.gov.vn' };
+    const marked = (h: string) => mimeMessage({ from: 'longnv@example.gov.vn', subject: 'Fw: lịch họp', headers: [h] });
+    for (const h of ['Auto-Submitted: auto-forwarded', 'X-Forwarded-To: leak@gmail.com', 'X-MS-Exchange-Organization-AutoForwarded: true']) {
+      const r = await send(a, marked(h), { ...from, to: ['leak@gmail.com', 'hoa@example.gov.vn'] });
+      expect(r.code, h).toBe(550);
+      expect(r.response).toContain('5.7.1');
+      expect(r.response).toContain('Không được tự động chuyển tiếp thư công vụ tới hộp thư ngoài cơ quan nhà nước (gmail.com)');
+      expect(r.response).toContain('/ Official mail may not be forwarded automatically to mailboxes outside state agencies (gmail.com)');
+    }
+    const rows = await a.store.searchSendLog({ sender: 'longnv@example.gov.vn' });
+    expect(rows.filter((x) => x.recipient === 'leak@gmail.com').map((x) => [x.outcome, x.findings])).toContainEqual(['rejected', ['auto-forward: reject auto-forward-out; to="gmail.com"; by=auto-submitted']]);
+    // Within state agencies (local or allow-listed), by hand, or redirected by hand (Resent-*): no finding.
+    expect((await send(a, marked('Auto-Submitted: auto-forwarded'), { ...from, to: ['hoa@example.gov.vn', 'van@sotc.nghean.gov.vn'] })).code).toBe(250);
+    expect((await send(a, mimeMessage({ from: 'longnv@example.gov.vn', subject: 'Fw: tay' }), { ...from, to: ['leak@gmail.com'] })).code).toBe(250);
+    expect((await send(a, marked('Resent-From: longnv@example.gov.vn'), { ...from, to: ['leak@gmail.com'] })).code).toBe(250);
+  });
 });
 
 describe('sending limits on submission', () => {

@@ -3,7 +3,13 @@
  * - Inbound: a message that is an automatic forward (Auto-Submitted: auto-forwarded, Resent-*
  *   headers, X-Forwarded-For / X-Forwarded-To) coming from outside the allowlist → hit
  *   (flag by default, reject by config).
- * - Our own forwarding (direction `forward`): a recipient outside the allowlist → hit at RCPT.
+ * - Submission: a message our user's mail program forwards automatically (a rule or filter that
+ *   marks it: Auto-Submitted: auto-forwarded, X-Forwarded-To / -For, Exchange's AutoForwarded)
+ *   to a recipient outside the allowlist → hit at DATA. Resent-* alone is no mark here: a user
+ *   redirecting a message by hand (Thunderbird's Redirect) forwards it as any manual forward.
+ *   A forward that a program sends as a new message, with no mark, cannot be told from one typed.
+ * - Forwarding by the server itself (direction `forward`; buudien has no forwarding rules yet): a
+ *   recipient outside the allowlist → hit at RCPT.
  */
 import { bi } from '../../lib/errors.js';
 import { refusal, reply, type RuleFactory } from '../deps.js';
@@ -38,12 +44,31 @@ export const autoForward: RuleFactory = ({ config }) => ({
         ),
       };
     }
-    if (!msg || ctx.direction !== 'inbound') return { kind: 'pass' };
+    if (!msg || (ctx.direction !== 'inbound' && ctx.direction !== 'submission')) return { kind: 'pass' };
     const fields = headerFields(msg.raw, msg.parsed.structure, 256 * 1024);
     const get = (n: string): string[] => fields.filter(([k]) => k === n).map(([, v]) => v);
     const autoSubmitted = get('auto-submitted').some((v) => /^\s*auto-forwarded\b/i.test(v));
     const resent = fields.some(([k]) => k.startsWith('resent-'));
     const xfwd = get('x-forwarded-for').length > 0 || get('x-forwarded-to').length > 0;
+    if (ctx.direction === 'submission') {
+      const exchange = get('x-ms-exchange-organization-autoforwarded').some((v) => /^\s*true\b/i.test(v));
+      if (!autoSubmitted && !xfwd && !exchange) return { kind: 'pass' };
+      const outside = [...new Set(ctx.recipients.map(domainOf))].filter((d) => !forwardAllowed(d, config)).sort();
+      if (outside.length === 0) return { kind: 'pass' };
+      const to = outside.slice(0, 5).join(', ') + (outside.length > 5 ? ', …' : '');
+      return {
+        kind: 'hit',
+        finding: `auto-forward-out; to="${to}"; by=${autoSubmitted ? 'auto-submitted' : xfwd ? 'x-forwarded' : 'exchange'}`,
+        reply: reply(
+          550,
+          '5.7.1',
+          bi(
+            `Không được tự động chuyển tiếp thư công vụ tới hộp thư ngoài cơ quan nhà nước (${to}) (quy tắc auto-forward)`,
+            `Official mail may not be forwarded automatically to mailboxes outside state agencies (${to}) (rule auto-forward)`,
+          ),
+        ),
+      };
+    }
     if (!autoSubmitted && !resent && !xfwd) return { kind: 'pass' };
     // Who forwarded it: Resent-From/Resent-Sender, else the envelope sender, else From.
     const forwarder = firstAddress(get('resent-sender')[0] ?? get('resent-from')[0] ?? '') ?? (ctx.sender || null) ?? firstAddress(msg.parsed.from);
