@@ -13,6 +13,7 @@ import { cli, tempSetup } from '../cli/run.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { mimeMessage, zip } from '../unit/policy/fixtures.js';
 import { addUser, headersOf, mailboxMessages, send } from './policy-helpers.js';
+import { SmtpLineClient } from './smtp-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -144,6 +145,40 @@ describe('sending limits on submission', () => {
     const notices = await mailboxMessages(a.store, admin.id);
     expect(notices).toHaveLength(1);
     expect(decodeWords(headersOf(notices[0] ?? '').find((h) => h.startsWith('Subject:')) ?? '')).toContain('longnv@example.gov.vn');
+  });
+});
+
+describe('sending limits: sessions in parallel', () => {
+  it('sessions that all pass MAIL FROM before any is accepted still get only maxMessagesPerHour through (the rest 451 at DATA)', async () => {
+    const a = await app({ policy: { maxMessagesPerHour: 2 } });
+    await addUser(a.store, 'longnv@example.gov.vn');
+    await addUser(a.store, 'lanvt@example.gov.vn');
+    const from = 'longnv@example.gov.vn';
+    const sessions: SmtpLineClient[] = [];
+    // One after the other: sign-ins in flight from one address are limited.
+    for (let i = 0; i < 5; i++) {
+      const c = await SmtpLineClient.connect(a.port('submission'));
+      expect((await c.read()).code).toBe(220);
+      expect((await c.cmd('EHLO pc.example.gov.vn')).code).toBe(250);
+      expect((await c.cmd(`AUTH PLAIN ${Buffer.from(`\0${from}\0${PASSWORD}`).toString('base64')}`)).code).toBe(235);
+      sessions.push(c);
+    }
+    // Every session is past MAIL FROM and RCPT before any message is sent.
+    for (const c of sessions) {
+      expect((await c.cmd(`MAIL FROM:<${from}>`)).code).toBe(250);
+      expect((await c.cmd('RCPT TO:<lanvt@example.gov.vn>')).code).toBe(250);
+    }
+    const replies = await Promise.all(
+      sessions.map(async (c) => {
+        expect((await c.cmd('DATA')).code).toBe(354);
+        c.write(mimeMessage({ from, to: 'lanvt@example.gov.vn', subject: 'song song' }));
+        c.write('.\r\n');
+        return c.read();
+      }),
+    );
+    expect(replies.map((r) => r.code).sort()).toEqual([250, 250, 451, 451, 451]);
+    for (const r of replies.filter((x) => x.code === 451)) expect(r.text).toContain('4.7.1');
+    for (const c of sessions) c.close();
   });
 });
 

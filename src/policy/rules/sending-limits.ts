@@ -1,6 +1,8 @@
 /**
  * Per-account sending limits, so a compromised account cannot spray (submission only):
- * - at MAIL FROM: more than policy.maxMessagesPerHour accepted messages in the last hour;
+ * - at MAIL FROM, and again at DATA: more than policy.maxMessagesPerHour accepted messages in the
+ *   last hour. At DATA a message under way counts too (from its check until it is accepted, or for
+ *   PENDING_MS): sessions in parallel all pass MAIL FROM before any of them is accepted;
  * - at RCPT: more than policy.maxRecipientsPerMessage recipients (below limits.maxRecipientsPerMessage,
  *   the protocol's hard cap, which answers 452 4.5.3 for everyone).
  * Both → 451 4.7.1, a log event, and (once per account per hour) a notice to the unit's
@@ -14,10 +16,23 @@ import type { RuleVerdict } from '../types.js';
 
 const HOUR = 3600_000;
 
+/** How long a message past its DATA check counts while it is not accepted (another rule refused it, or the session died). */
+const PENDING_MS = 5 * 60_000;
+
 export const sendingLimits: RuleFactory = (deps) => {
   const { config, clock, log } = deps;
   const sent = new Map<string, number[]>();
   const noticed = new Map<string, number>();
+  /** Messages past their DATA check and not yet accepted, per account, with the time of the check. */
+  const pending = new Map<string, Map<object, number>>();
+
+  const underWay = (account: string): Map<object, number> => {
+    const now = clock.now().getTime();
+    const m = pending.get(account) ?? new Map<object, number>();
+    for (const [k, t] of m) if (now - t >= PENDING_MS) m.delete(k);
+    if (m.size === 0) pending.delete(account);
+    return m;
+  };
 
   const recent = (account: string): number[] => {
     const now = clock.now().getTime();
@@ -37,14 +52,22 @@ export const sendingLimits: RuleFactory = (deps) => {
 
   return {
     name: 'sending-limits',
-    stages: ['mail', 'rcpt'],
-    async check(ctx, _msg, rcpt): Promise<RuleVerdict> {
+    stages: ['mail', 'rcpt', 'data'],
+    async check(ctx, msg, rcpt): Promise<RuleVerdict> {
       if (ctx.direction !== 'submission' || !ctx.account) return { kind: 'pass' };
       const account = ctx.account.toLowerCase();
       if (rcpt === undefined) {
         const max = config.policy.maxMessagesPerHour;
-        const n = recent(account).length;
-        if (n < max) return { kind: 'pass' };
+        // No await between the count and the reservation: parallel DATA checks take turns.
+        const mine = msg ? underWay(account) : null;
+        const n = recent(account).length + (mine?.size ?? 0);
+        if (n < max) {
+          if (msg && mine) {
+            mine.set(msg, clock.now().getTime());
+            pending.set(account, mine);
+          }
+          return { kind: 'pass' };
+        }
         log.warn({ event: 'sending-limit', account, messages: n, limit: max }, 'sending limit reached: messages per hour');
         tell(account, `${n} thư trong một giờ (giới hạn ${max}) / ${n} messages in one hour (limit ${max})`);
         return {
@@ -77,9 +100,10 @@ export const sendingLimits: RuleFactory = (deps) => {
         ),
       };
     },
-    accepted(ctx) {
+    accepted(ctx, msg) {
       if (ctx.direction !== 'submission' || !ctx.account) return;
       const account = ctx.account.toLowerCase();
+      pending.get(account)?.delete(msg);
       const list = recent(account);
       list.push(clock.now().getTime());
       sent.set(account, list);
