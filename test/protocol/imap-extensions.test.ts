@@ -287,6 +287,26 @@ describe('IMAP quota', () => {
     expect(cp.at(-1)).toMatch(/^c NO \[OVERQUOTA\]/);
     c.close();
   });
+
+  it('a quota changed while a session is open holds for that session at once (APPEND, COPY, GETQUOTA)', async () => {
+    const u = await createUser(app, 'doihanmuc', { quotaBytes: 100_000 });
+    await deliver(app, u, message({ body: 'x'.repeat(1200) }));
+    const c = await LineClient.connect(app.port('imap'));
+    await c.login('doihanmuc');
+    expect((await c.cmd('q1', 'GETQUOTAROOT INBOX'))[1]).toMatch(/^\* QUOTA "" \(STORAGE \d+ 97\)$/);
+    // The administrator cuts the quota under the session.
+    await app.store.updateAccount(u.id, { quotaBytes: 3000 }, null);
+    expect((await c.cmd('q2', 'GETQUOTAROOT INBOX'))[1]).toMatch(/^\* QUOTA "" \(STORAGE \d+ 2\)$/);
+    const big = message({ body: 'y'.repeat(2500) });
+    c.write(`a APPEND INBOX {${big.length}+}\r\n`);
+    c.write(big);
+    c.write('\r\n');
+    expect((await c.until('a')).at(-1)).toMatch(/^a NO \[OVERQUOTA\]/);
+    await c.cmd('s', 'SELECT INBOX');
+    await app.store.updateAccount(u.id, { quotaBytes: 2000 }, null);
+    expect((await c.cmd('c', 'COPY 1 Archive')).at(-1)).toMatch(/^c NO \[OVERQUOTA\]/);
+    c.close();
+  });
 });
 
 describe('IMAP4rev2 and size limits', () => {

@@ -28,7 +28,7 @@ export const appendCommand: CommandSpec<'APPEND'> = {
       if (m.data.length > cfg.limits.maxMessageBytes) throw new MailError('TOO_LARGE', bi('Thư quá lớn', 'Message too large'));
       if (m.data.length === 0) return { kind: 'no', bad: true, text: bi('Thư rỗng', 'Empty message') };
     }
-    const quota = quotaBytes(s, account);
+    const quota = await quotaBytes(s, account);
     if ((await store.usage(account.id)) + total > quota) {
       throw new MailError('OVER_QUOTA', bi('Hộp thư đã vượt hạn mức dung lượng', 'Mailbox is over its storage quota'));
     }

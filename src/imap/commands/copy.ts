@@ -22,7 +22,7 @@ async function copyOrMove(s: Session, cmd: CommandOf<'COPY' | 'MOVE'>): Promise<
   const seqs = resolveSet(s, cmd.set, cmd.uid);
   const uids = seqs.map((q) => view.uidAt(q) as number);
   if (uids.length === 0) return ok(bi('Không có thư nào', 'No messages'));
-  const quota = quotaBytes(s, account);
+  const quota = await quotaBytes(s, account);
   const r = move
     ? await store.moveMessages(mailbox.id, uids, dest.id, quota, { origin: s.id })
     : await store.copyMessages(mailbox.id, uids, dest.id, quota);

@@ -7,15 +7,20 @@ import type { Session } from '../session.js';
 import { ok } from '../state.js';
 import { AUTH, type CommandSpec } from './spec.js';
 
-/** The account's quota in bytes (account override, else the config default for its kind). */
-export function quotaBytes(s: Session, account: Account): number {
-  return effectiveQuotaBytes(account, s.deps.config.quota);
+/**
+ * The account's quota in bytes (account override, else the config default for its kind), read
+ * from the store now: an administrator may have changed it since the session signed in, and
+ * sessions last for days.
+ */
+export async function quotaBytes(s: Session, account: Account): Promise<number> {
+  const now = (await s.deps.store.getAccount(account.id)) ?? account;
+  return effectiveQuotaBytes(now, s.deps.config.quota);
 }
 
 async function quotaLine(s: Session): Promise<string> {
   const account = s.acct();
   const used = await s.deps.store.usage(account.id);
-  return `QUOTA "" (STORAGE ${Math.ceil(used / 1024)} ${Math.floor(quotaBytes(s, account) / 1024)})`;
+  return `QUOTA "" (STORAGE ${Math.ceil(used / 1024)} ${Math.floor((await quotaBytes(s, account)) / 1024)})`;
 }
 
 export const getQuotaCommand: CommandSpec<'GETQUOTA'> = {
