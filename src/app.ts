@@ -23,6 +23,7 @@ import { createAccountService, type AccountService } from './accounts/service.js
 import { createDelivery } from './delivery/index.js';
 import { deliverNotice } from './policy/notice.js';
 import { createPipeline } from './policy/pipeline.js';
+import { checkQuotaWarnings } from './policy/quota-warnings.js';
 import { createSpamLearner } from './policy/spam-learner.js';
 import { createQueueRunner } from './smtp/queue.js';
 import { createSmtpService } from './smtp/server.js';
@@ -120,7 +121,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
     // policy: teach rspamd when users move mail into/out of Junk or set $Junk/$NotJunk (store events; no-op without policy.rspamd).
     services.push(createSpamLearner({ store, config, log }));
     // imap: 'imap' (STARTTLS) and 'imaps' (implicit TLS) listeners, one service.
-    services.push(createImapService({ store, auth, config, log, metrics, clock, tls: tls.secureContext, perAccount: accountConnections }));
+    const quotaWarnings = (accountId: number): Promise<unknown> => checkQuotaWarnings({ store, config, clock }, accountId);
+    services.push(createImapService({ store, auth, config, log, metrics, clock, tls: tls.secureContext, perAccount: accountConnections, quotaWarnings }));
     // pop3: 'pop3' (STLS) and 'pop3s' (implicit TLS) listeners, one service; one maildrop lock per account.
     services.push(
       createPop3Service({ store, auth, config, log, metrics, tls, accountConnections }),

@@ -24,7 +24,6 @@ import {
   type SendLogEntry,
   type SendOutcome,
   type Store,
-  type StoredCopy,
   type StoreMessageInput,
 } from '../store/port.js';
 
@@ -233,9 +232,6 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     }
 
     const targets: Array<{ target: DeliveryTarget; recipients: string[] }> = [];
-    /** For the quota warnings: each account's target mailbox, and that mailbox's account usage right after the delivery. */
-    const mailboxOf = new Map<number, number>();
-    const usedAfter = new Map<number, number>();
     for (const { account, recipients } of byAccount.values()) {
       const mailboxId = await targetMailbox(account, input.junk === true);
       if (mailboxId === null) {
@@ -243,7 +239,6 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
         continue;
       }
       targets.push({ target: { mailboxId, quotaBytes: quotaFor(account) }, recipients });
-      mailboxOf.set(account.id, mailboxId);
     }
 
     if (targets.length > 0) {
@@ -281,11 +276,8 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
             : { recipient: r, outcome: 'deferred', code: 451, enhanced: '4.3.0', text: bi('Lỗi tạm thời khi lưu thư', 'Temporary failure storing the message') });
         }
       };
-      const noteUsage = (copies: StoredCopy[]): void => {
-        for (const c of copies) usedAfter.set(c.mailboxId, c.usedBytes);
-      };
       try {
-        noteUsage(await store.storeMessage(withLog(targets)));
+        await store.storeMessage(withLog(targets));
         for (const t of targets) markDelivered(t);
       } catch (e) {
         if (targets.length === 1 || !isMailError(e, 'OVER_QUOTA')) {
@@ -294,7 +286,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
           // Which mailbox is full? Store per target; the blob is deduplicated so this is cheap.
           for (const t of targets) {
             try {
-              noteUsage(await store.storeMessage(withLog([t])));
+              await store.storeMessage(withLog([t]));
               markDelivered(t);
             } catch (e2) {
               markFailed(t, e2);
@@ -307,9 +299,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     // R-STORE-3 (policy/quota-warnings.ts): one warning mail per threshold crossed, after the delivery.
     for (const { account, recipients } of byAccount.values()) {
       if (!recipients.some((r) => results.get(r)?.outcome === 'delivered')) continue;
-      const mailboxId = mailboxOf.get(account.id);
-      const used = mailboxId === undefined ? undefined : usedAfter.get(mailboxId);
-      await checkQuotaWarnings({ store, config, clock }, account.id, used === undefined ? undefined : { account, used }).catch((e: unknown) =>
+      await checkQuotaWarnings({ store, config, clock }, account.id).catch((e: unknown) =>
         log.warn({ err: e, account: account.address }, 'quota warning not delivered'),
       );
     }

@@ -20,4 +20,6 @@ export interface ImapDeps {
   tls: SecureContext;
   /** Per-account connection counter; pass POP3's to share security.maxConnectionsPerAccount. */
   perAccount?: ConnectionCounter;
+  /** R-STORE-3: send the account's quota warning if APPEND or COPY crossed a threshold (the app wires policy/quota-warnings.ts). */
+  quotaWarnings?: (accountId: number) => Promise<unknown>;
 }

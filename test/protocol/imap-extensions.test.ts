@@ -288,6 +288,34 @@ describe('IMAP quota', () => {
     c.close();
   });
 
+  it('APPEND that fills a mailbox past 80 % brings the quota warning mail (R-STORE-3), once', async () => {
+    const u = await createUser(app, 'daydan', { quotaBytes: 100_000 });
+    const inbox = await app.store.getMailbox(u.id, 'INBOX');
+    const c = await LineClient.connect(app.port('imap'));
+    await c.login('daydan');
+    let off: () => void = () => undefined;
+    const warned = new Promise<void>((resolve) => {
+      off = app.store.onEvent((e) => {
+        if (e.kind === 'added' && e.mailboxId === inbox?.id) resolve();
+      });
+    });
+    for (const tag of ['a1', 'a2']) {
+      const sent = message({ body: 'y'.repeat(41_000) });
+      c.write(`${tag} APPEND Sent {${sent.length}+}\r\n`);
+      c.write(sent);
+      c.write('\r\n');
+      expect((await c.until(tag)).at(-1)).toMatch(new RegExp(`^${tag} OK`));
+    }
+    await warned;
+    off();
+    const s = await c.cmd('s', 'SELECT INBOX');
+    expect(s).toContain('* 1 EXISTS');
+    const f = await c.cmd('f', 'FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]');
+    expect(f.join('\n')).toContain('=?UTF-8?');
+    expect(await app.store.getSetting(`quota-warning:${u.id}`)).toBe('80');
+    c.close();
+  });
+
   it('a quota changed while a session is open holds for that session at once (APPEND, COPY, GETQUOTA)', async () => {
     const u = await createUser(app, 'doihanmuc', { quotaBytes: 100_000 });
     await deliver(app, u, message({ body: 'x'.repeat(1200) }));

@@ -11,7 +11,7 @@ import { no } from '../errors.js';
 import { findMailbox } from '../mailbox-lookup.js';
 import { orderedSet } from '../format.js';
 import { ok } from '../state.js';
-import { quotaBytes } from './quota.js';
+import { quotaBytes, warnAboutQuota } from './quota.js';
 import { AUTH, type CommandSpec } from './spec.js';
 
 export const appendCommand: CommandSpec<'APPEND'> = {
@@ -60,6 +60,7 @@ export const appendCommand: CommandSpec<'APPEND'> = {
       throw e;
     }
     s.deps.metrics.messagesIn.inc({ path: 'append' }, stored.length);
+    warnAboutQuota(s, account);
     if (s.selected?.mailbox.id === mb.id) s.selected.view.dirty = true;
     const uidValidity = stored[0]?.uidValidity ?? mb.uidValidity;
     return ok(bi('Đã lưu thư', 'APPEND completed'), `APPENDUID ${uidValidity} ${orderedSet(stored.map((c) => c.uid))}`);

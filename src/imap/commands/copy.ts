@@ -7,7 +7,7 @@ import type { CommandOf } from '../protocol/types.js';
 import type { Session } from '../session.js';
 import { ok, type Outcome } from '../state.js';
 import { announceOwnExpunge } from './expunge.js';
-import { quotaBytes } from './quota.js';
+import { quotaBytes, warnAboutQuota } from './quota.js';
 import { SELECTED, type CommandSpec } from './spec.js';
 import { resolveSet } from './sets.js';
 
@@ -28,7 +28,10 @@ async function copyOrMove(s: Session, cmd: CommandOf<'COPY' | 'MOVE'>): Promise<
     : await store.copyMessages(mailbox.id, uids, dest.id, quota);
   if (dest.id === mailbox.id) view.dirty = true;
   const code = r.mapping.length > 0 ? `COPYUID ${r.uidValidity} ${orderedSet(r.mapping.map((m) => m[0]))} ${orderedSet(r.mapping.map((m) => m[1]))}` : undefined;
-  if (!move) return ok(bi('Đã sao chép', 'COPY completed'), code);
+  if (!move) {
+    warnAboutQuota(s, account);
+    return ok(bi('Đã sao chép', 'COPY completed'), code);
+  }
   if (code) await s.untagged(`OK [${code}] ${bi('Đã chuyển', 'Moved')}`);
   await announceOwnExpunge(s, r.mapping.map((m) => m[0]));
   return ok(bi('Đã chuyển thư', 'MOVE completed'));

@@ -17,6 +17,16 @@ export async function quotaBytes(s: Session, account: Account): Promise<number> 
   return effectiveQuotaBytes(now, s.deps.config.quota);
 }
 
+/**
+ * R-STORE-3 after APPEND and COPY, which fill a mailbox as deliveries do (Outlook's sent copies, a
+ * migration): the warning mail once a threshold is crossed. In the background: the command's
+ * answer does not wait for it.
+ */
+export function warnAboutQuota(s: Session, account: Account): void {
+  const { quotaWarnings, log } = s.deps;
+  void quotaWarnings?.(account.id).catch((e: unknown) => log.warn({ err: e, account: account.address }, 'quota warning not delivered'));
+}
+
 async function quotaLine(s: Session): Promise<string> {
   const account = s.acct();
   const used = await s.deps.store.usage(account.id);

@@ -70,5 +70,11 @@ describe('checkQuotaWarnings', () => {
     expect(await checkQuotaWarnings(deps, acct.id)).toBe(80);
     w = await warnings();
     expect(w.filter((s) => s.includes('80%'))).toHaveLength(2);
+    // Checks at the same moment (deliveries of one group commit) warn once between them.
+    await fillTo(92);
+    const at = await Promise.all(Array.from({ length: 6 }, () => checkQuotaWarnings(deps, acct.id)));
+    expect(at.filter((x) => x !== null)).toEqual([90]);
+    w = await warnings();
+    expect(w.filter((s) => s.includes('90%'))).toHaveLength(2);
   });
 });
