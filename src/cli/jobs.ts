@@ -11,6 +11,7 @@ import { bi, MailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { serverVersion } from '../lib/version.js';
 import { deliverNotice } from '../policy/notice.js';
+import { checkQuotaWarnings } from '../policy/quota-warnings.js';
 import type { Account } from '../store/port.js';
 import { BACKUP_ACTOR, backupDue, createBackup } from '../jobs/backup.js';
 
@@ -129,4 +130,26 @@ const backup: Job = {
 };
 
 /** One line per job. */
-export const JOBS: Job[] = [accountLifecycle, sendLogPrune, blobGc, backup];
+/**
+ * R-STORE-3 for what no delivery or APPEND checks: a quota an administrator lowered, a mailbox
+ * that fell below a threshold (so crossing it again warns again). Daily, over every account
+ * that still receives mail (active or suspended).
+ */
+const quotaWarnings: Job = {
+  name: 'quota-warnings',
+  description: 'gửi thư cảnh báo hộp thư sắp đầy / send the warning mails of mailboxes nearly full',
+  async run({ app, out }) {
+    let warned = 0;
+    for (const a of await app.store.listAccounts()) {
+      if (a.state === 'deleted') continue;
+      const level = await checkQuotaWarnings({ store: app.store, config: app.config, clock: app.clock }, a.id);
+      if (level !== null) {
+        warned++;
+        out(`warned ${a.address}: ${level}%`);
+      }
+    }
+    out(`quota-warnings: ${warned} warned`);
+  },
+};
+
+export const JOBS: Job[] = [accountLifecycle, sendLogPrune, blobGc, backup, quotaWarnings];

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { storeParsed } from '../helpers/messages.js';
 import { cli, tempSetup, withStore } from './run.js';
 
 const DAY = 86_400_000;
@@ -49,6 +50,24 @@ describe('jobs run --now', () => {
     const ranAt = Date.parse(String(entry?.details?.ranAt));
     expect(ranAt).toBeGreaterThanOrEqual(before);
     expect(ranAt).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('quota-warnings warns a mailbox past a threshold once (a quota lowered under it, which no delivery checks)', async () => {
+    const { config } = tempSetup();
+    expect((await cli(['org', 'add', '--name', 'Sở Tài chính', '--config', config])).code).toBe(0);
+    expect((await cli(['account', 'add', '--name', 'Lê Văn Hùng', '--org', 'stc', '--config', config])).code).toBe(0);
+    await withStore(config, async (s) => {
+      const a = await s.getAccountByAddress('hunglv@nghean.gov.vn');
+      if (!a) throw new Error('no account');
+      await storeParsed(s, a.id, `From: a@example.org\r\nTo: hunglv@nghean.gov.vn\r\nSubject: lon\r\n\r\n${'x'.repeat(85_000)}\r\n`);
+      // Below the R-STORE-1 floor on purpose: the store takes it, as if an administrator lowered it.
+      await s.updateAccount(a.id, { quotaBytes: 100_000 }, null);
+    });
+    const first = await cli(['jobs', 'run', 'quota-warnings', '--config', config]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('warned hunglv@nghean.gov.vn: 80%');
+    expect(first.stdout).toContain('quota-warnings: 1 warned');
+    expect((await cli(['jobs', 'run', 'quota-warnings', '--config', config])).stdout).toContain('quota-warnings: 0 warned');
   });
 
   it('refuses a --now more than a day after the real clock unless --force (a mistyped year would prune the send log)', async () => {
