@@ -288,21 +288,28 @@ export async function importRequests(
     await store.batch(async (tx) => {
       const svc = service.withStore(tx);
       /**
-       * A row typed twice would make two accounts: rows alike in request, name, unit and e-mail are
-       * one person when they also share the STT or a phone number (namesakes in one unit, each on
-       * a row of its own, are two people). Keys to the line of the first.
+       * A row typed (or pasted) twice would make two accounts: a row whose every cell reads as an
+       * earlier one's (STT, name, title, unit, phone, request, e-mail; diacritics, case and
+       * spacing folded) is refused, naming that line. Namesakes differ in some cell (their STT,
+       * title, phone or e-mail).
        */
       const seen = new Map<string, number>();
       for (const row of rows) {
-        const person = [row.action ?? row.actionText, foldName(row.fullName), foldName(row.unit), (row.address ?? '').toLowerCase()];
-        const phone = (row.phone ?? '').replace(/\D/g, '');
-        const keys = [JSON.stringify([...person, 'stt', row.stt]), ...(phone ? [JSON.stringify([...person, 'phone', phone])] : [])];
-        const first = keys.map((k) => seen.get(k)).find((l) => l !== undefined);
+        const fold = (v: string | null): string => foldName(v ?? '');
+        const key = JSON.stringify([row.stt, fold(row.fullName), fold(row.title), fold(row.unit), (row.phone ?? '').replace(/\D/g, ''), row.action ?? fold(row.actionText), (row.address ?? '').toLowerCase()]);
+        const first = seen.get(key);
         if (first !== undefined) {
-          outcomes.push({ row, ok: false, reason: bi(`trùng dòng ${first} (cùng đề nghị, họ tên, đơn vị, email, và STT hoặc số điện thoại)`, `the same as line ${first} (request, name, unit, e-mail, and STT or phone)`) });
+          outcomes.push({
+            row,
+            ok: false,
+            reason: bi(
+              `trùng hoàn toàn dòng ${first}: nếu là hai người trùng tên, hãy ghi số điện thoại hoặc email riêng của từng người`,
+              `the same as line ${first} in every cell: if these are two namesakes, give each their own phone or e-mail`,
+            ),
+          });
           continue;
         }
-        for (const k of keys) seen.set(k, row.line);
+        seen.set(key, row.line);
         try {
           outcomes.push(await applyRow(svc, tx, row, opts.actor, ref, prehashed.get(row) ?? null));
         } catch (e) {

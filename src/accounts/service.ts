@@ -17,6 +17,7 @@
  * the same transaction: a reset answers a compromise or a forgotten password, and a device
  * password must not outlive it (the user's own change at /portal keeps them).
  */
+import { bidiControlIn, dropInvisible } from '../lib/invisible.js';
 import { QUOTA_FLOOR_BYTES, type Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { MailError, bi, isMailError } from '../lib/errors.js';
@@ -302,12 +303,17 @@ export function cleanName(raw: string, what: { vi: string; en: string } = { vi: 
   return name;
 }
 
-/** An optional free-text field (title, phone): NFC, one line, no control or invisible formatting characters (bidi overrides), bounded. */
+/** An optional free-text field (title, phone): NFC, one line, harmless invisible characters dropped, no control or bidirectional characters, bounded. */
 function cleanText(raw: string | null | undefined, max: number, vi: string, en: string): string | null {
   if (raw === null || raw === undefined) return null;
-  const v = raw.normalize('NFC').trim().replace(/\s+/g, ' ');
+  // Pasted from Word or Excel: soft hyphens and zero-width characters are dropped, not refused.
+  const v = dropInvisible(raw.normalize('NFC')).trim().replace(/\s+/g, ' ');
   if (v === '') return null;
-  if (/[\p{Cc}\p{Cf}]/u.test(v) || [...v].length > max) {
+  const bidi = bidiControlIn(v);
+  if (bidi) {
+    throw new MailError('INVALID_INPUT', bi(`${vi} chứa ký tự điều khiển hướng chữ ${bidi} (không nhìn thấy): hãy gõ lại`, `${en} holds the invisible text-direction control ${bidi}: type it again`));
+  }
+  if (/\p{Cc}/u.test(v) || [...v].length > max) {
     throw new MailError('INVALID_INPUT', bi(`${vi}: tối đa ${max} ký tự, không có ký tự điều khiển`, `${en}: at most ${max} characters, no control characters`));
   }
   return v;
@@ -613,7 +619,8 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const role: AdminRole = input.role ?? 'none';
       const fullName = cleanName(input.fullName);
       const title = cleanText(input.title, MAX_TITLE_CHARS, 'Chức danh', 'the title');
-      const phone = cleanText(input.phone, MAX_PHONE_CHARS, 'Số điện thoại', 'the phone number');
+      // Outlook and contact cards wrap a copied number in direction marks: in a phone number every invisible character goes.
+      const phone = cleanText(input.phone?.replace(/\p{Cf}/gu, ''), MAX_PHONE_CHARS, 'Số điện thoại', 'the phone number');
       let unit: Unit | null = null;
       if (input.unit !== undefined && input.unit !== null && input.unit.trim() !== '') unit = await getUnit(input.unit);
       else if (kind !== 'admin') throw new MailError('INVALID_INPUT', bi('Thiếu đơn vị (--org)', 'the unit is missing (--org)'));

@@ -3,6 +3,7 @@
  * (--config, --actor), the config, an opened app (store, no listeners) and printing helpers.
  * A command file is one `register(program, ctx)` function plus one line in cli/main.ts.
  */
+import { bidiControlIn, dropInvisible } from '../lib/invisible.js';
 import os from 'node:os';
 import { Writable } from 'node:stream';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -10,7 +11,7 @@ import { createApp, type App } from '../app.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
-import { bi, MailError } from '../lib/errors.js';
+import { bi } from '../lib/errors.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import { superActor, type AccountService, type Actor } from '../accounts/service.js';
 import { bootstrapNotice } from '../accounts/bootstrap.js';
@@ -66,6 +67,9 @@ function cell(v: unknown): string {
   return String(v);
 }
 
+/** --actor's length at most. */
+const MAX_ACTOR_CHARS = 64;
+
 /**
  * A free-text option for the audit log (--ref, --reason): one line in NFC, not empty, no control
  * or invisible formatting characters (bidi overrides), at most `max` characters, and not another
@@ -73,24 +77,26 @@ function cell(v: unknown): string {
  */
 export function textOption(max: number, vi: string, en: string): (value: string) => string {
   return (value) => {
-    const t = value.normalize('NFC').trim().replace(/\s+/g, ' ');
+    const t = dropInvisible(value.normalize('NFC')).trim().replace(/\s+/g, ' ');
     if (t === '') throw new InvalidArgumentError(bi(`${vi} trống`, `${en} is empty`));
     if (t.startsWith('--')) throw new InvalidArgumentError(bi(`${vi} bắt đầu bằng "--": thiếu giá trị?`, `${en} starts with "--": is its value missing?`));
-    if (/[\p{Cc}\p{Cf}\u2028\u2029]/u.test(t) || [...t].length > max) {
+    const bidi = bidiControlIn(t);
+    if (bidi) throw new InvalidArgumentError(bi(`${vi} chứa ký tự điều khiển hướng chữ ${bidi} (không nhìn thấy)`, `${en} holds the invisible text-direction control ${bidi}`));
+    if (/[\p{Cc}\u2028\u2029]/u.test(t) || [...t].length > max) {
       throw new InvalidArgumentError(bi(`${vi}: tối đa ${max} ký tự, không có ký tự điều khiển`, `${en}: at most ${max} characters, no control characters`));
     }
     return t;
   };
 }
 
+/** The global --actor, checked when the command line is read (before any command acts, so every action has its audit entry). */
+export const actorOption = textOption(MAX_ACTOR_CHARS, 'Người thực hiện', 'the actor');
+
 /** The request document's number (số văn bản), written to the audit log. */
 export const REF_OPTION = ['--ref <ref>', 'số văn bản đề nghị / request reference (audit)', textOption(100, 'Số văn bản', 'the reference')] as const;
 
 /** Why an account is suspended, deleted or its second factor removed. */
 export const REASON_OPTION = ['--reason <reason>', 'lý do / reason', textOption(500, 'Lý do', 'the reason')] as const;
-
-/** --actor's length at most. */
-const MAX_ACTOR_CHARS = 64;
 
 /**
  * Text for the administrator's terminal: control characters (an escape sequence planted in a
@@ -121,18 +127,9 @@ export function createContext(program: Command, io: CliIo): CliContext {
           user = 'unknown';
         }
       }
-      // --actor names the person at a shared account; the audit keeps the OS user beside it.
+      // --actor (checked by actorOption) names the person at a shared account; the audit keeps the OS user beside it.
       const v = program.opts<{ actor?: string }>().actor;
-      const named = typeof v === 'string' ? v.trim().normalize('NFC') : '';
-      if (named !== '' && (named.length > MAX_ACTOR_CHARS || /[\p{Cc}\p{Cf}\u2028\u2029]/u.test(named))) {
-        throw new MailError(
-          'INVALID_INPUT',
-          bi(
-            `--actor phải là một tên tối đa ${MAX_ACTOR_CHARS} ký tự, không có ký tự điều khiển`,
-            `--actor must be a name of at most ${MAX_ACTOR_CHARS} characters, without control characters`,
-          ),
-        );
-      }
+      const named = typeof v === 'string' ? v : '';
       return superActor(named === '' || named === user ? `cli:${user}` : `cli:${named} (${user})`);
     },
     config() {

@@ -8,7 +8,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { MailError, bi } from '../lib/errors.js';
-import { createContext, processIo, terminalSafe, type CliIo, type RegisterCommand } from './context.js';
+import { actorOption, createContext, processIo, terminalSafe, type CliIo, type RegisterCommand } from './context.js';
 import { register as serve } from './commands/serve.js';
 import { register as config } from './commands/config.js';
 import { register as domain } from './commands/domain.js';
@@ -38,7 +38,7 @@ export function buildProgram(io: CliIo): { program: Command; ctx: ReturnType<typ
   program
     .description('buudien: máy chủ thư điện tử công vụ / official e-mail server')
     .option('--config <file>', 'tệp cấu hình / config file (default: BUUDIEN_CONFIG or config/buudien.yaml)')
-    .option('--actor <name>', 'người thực hiện ghi vào nhật ký / actor written to the audit log (default: OS user)')
+    .option('--actor <name>', 'người thực hiện ghi vào nhật ký / actor written to the audit log (default: OS user)', actorOption)
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout(s),
@@ -70,6 +70,9 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       // commander.help is also the help shown for a command missing its subcommand (exit code 1).
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return 0;
       if (e.code === 'commander.help') return fail(1, bi('Thiếu lệnh con (xem trợ giúp ở trên)', 'a subcommand is missing (see the help above)'));
+      // Our own option checks (context.ts textOption) say it all in both languages: no commander English around them.
+      const ours = e.code === 'commander.invalidArgument' ? /^error: option '(--[a-z-]+)[^']*' argument .* is invalid\. (.+)$/s.exec(e.message) : null;
+      if (ours) return fail(1, `${ours[1]}: ${ours[2]}`);
       return fail(1, bi('Lệnh không đúng', 'usage error') + `: ${e.message.replace(/^error: /, '')}`);
     }
     if (e instanceof ConfigError) {

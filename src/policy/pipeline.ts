@@ -101,6 +101,15 @@ export function createPipeline(deps: PolicyDeps & { extraRules?: Readonly<Record
   }
 
   async function run(stage: 'mail' | 'rcpt' | 'data', ctx: PolicyContext, msg: PolicyMessage | null, rcpt?: string): Promise<PipelineResult> {
+    if (stage !== 'data' || !msg) return decide(stage, ctx, msg, rcpt);
+    try {
+      return await decide(stage, ctx, msg, rcpt);
+    } finally {
+      for (const { rule } of rules) rule.settled?.(ctx, msg);
+    }
+  }
+
+  async function decide(stage: 'mail' | 'rcpt' | 'data', ctx: PolicyContext, msg: PolicyMessage | null, rcpt?: string): Promise<PipelineResult> {
     const result: PipelineResult = { action: 'accept', reply: null, headers: [], subjectTag: null, junk: false, findings: [] };
     let quarantine: string | null = null;
     for (const { rule, action } of rules) {

@@ -59,6 +59,8 @@ export interface Rule {
   check(ctx: PolicyContext, msg: PolicyMessage | null, recipient?: string): Promise<RuleVerdict>;
   /** Told when a message passed the whole pipeline (sending limits count it). */
   accepted?(ctx: PolicyContext, msg: PolicyMessage): void;
+  /** Told once the message's DATA stage is decided, whatever the outcome (after `accepted` when accepted). */
+  settled?(ctx: PolicyContext, msg: PolicyMessage): void;
 }
 
 export type PipelineAction = 'accept' | 'reject' | 'defer' | 'quarantine';

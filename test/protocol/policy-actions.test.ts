@@ -96,13 +96,13 @@ describe('reject by config', () => {
     expect(r.response).toContain('auto-forward');
   });
 
-  it('auto-forward: reject → a user\'s automatic forward to an outside mailbox is refused at DATA (R-POL-5 outbound)', async () => {
-    const a = await app({ policy: { rules: [{ name: 'auto-forward', action: 'reject' }], forwardAllowlist: ['*.gov.vn'] } });
+  it('auto-forward, under the default flag: a user\'s automatic forward to an outside mailbox is refused at DATA (R-POL-5 outbound)', async () => {
+    const a = await app({ policy: { forwardAllowlist: ['*.gov.vn'] } });
     await addUser(a.store, 'longnv@example.gov.vn');
     await addUser(a.store, 'hoa@example.gov.vn');
     const from = { submission: 'longnv', from: 'longnv@example.gov.vn' };
     const marked = (h: string) => mimeMessage({ from: 'longnv@example.gov.vn', subject: 'Fw: lịch họp', headers: [h] });
-    for (const h of ['Auto-Submitted: auto-forwarded', 'X-Forwarded-To: leak@gmail.com', 'X-MS-Exchange-Organization-AutoForwarded: true']) {
+    for (const h of ['Auto-Submitted: auto-forwarded', 'X-MS-Exchange-Organization-AutoForwarded: true']) {
       const r = await send(a, marked(h), { ...from, to: ['leak@gmail.com', 'hoa@example.gov.vn'] });
       expect(r.code, h).toBe(550);
       expect(r.response).toContain('5.7.1');
@@ -111,7 +111,9 @@ describe('reject by config', () => {
     }
     const rows = await a.store.searchSendLog({ sender: 'longnv@example.gov.vn' });
     expect(rows.filter((x) => x.recipient === 'leak@gmail.com').map((x) => [x.outcome, x.findings])).toContainEqual(['rejected', ['auto-forward: reject auto-forward-out; to="gmail.com"; by=auto-submitted']]);
-    // Within state agencies (local or allow-listed), by hand, or redirected by hand (Resent-*): no finding.
+    // Within state agencies (local or allow-listed), by hand, or redirected by hand (Resent-*, and the
+    // X-Forwarded-To another service stamped on the message as it came in): no finding.
+    expect((await send(a, marked('X-Forwarded-To: longnv@example.gov.vn'), { ...from, to: ['leak@gmail.com'] })).code).toBe(250);
     expect((await send(a, marked('Auto-Submitted: auto-forwarded'), { ...from, to: ['hoa@example.gov.vn', 'van@sotc.nghean.gov.vn'] })).code).toBe(250);
     expect((await send(a, mimeMessage({ from: 'longnv@example.gov.vn', subject: 'Fw: tay' }), { ...from, to: ['leak@gmail.com'] })).code).toBe(250);
     expect((await send(a, marked('Resent-From: longnv@example.gov.vn'), { ...from, to: ['leak@gmail.com'] })).code).toBe(250);
@@ -179,6 +181,20 @@ describe('sending limits: sessions in parallel', () => {
     expect(replies.map((r) => r.code).sort()).toEqual([250, 250, 451, 451, 451]);
     for (const r of replies.filter((x) => x.code === 451)) expect(r.text).toContain('4.7.1');
     for (const c of sessions) c.close();
+  });
+
+  it('messages another rule refuses at DATA do not count against maxMessagesPerHour', async () => {
+    const a = await app({ policy: { maxMessagesPerHour: 2 } });
+    await addUser(a.store, 'longnv@example.gov.vn');
+    await addUser(a.store, 'lanvt@example.gov.vn');
+    const from = 'longnv@example.gov.vn';
+    const opts = { from, to: ['lanvt@example.gov.vn'], submission: from };
+    for (let i = 0; i < 3; i++) {
+      const r = await send(a, mimeMessage({ from, subject: `exe ${i}`, attachments: [{ name: 'setup.exe', data: 'x' }] }), opts);
+      expect(r.code).toBe(550);
+    }
+    for (let i = 0; i < 2; i++) expect(await send(a, mimeMessage({ from, subject: `ok ${i}` }), opts)).toMatchObject({ ok: true });
+    expect((await send(a, mimeMessage({ from, subject: 'one too many' }), opts)).code).toBe(451);
   });
 });
 

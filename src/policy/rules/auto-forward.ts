@@ -4,10 +4,12 @@
  *   headers, X-Forwarded-For / X-Forwarded-To) coming from outside the allowlist → hit
  *   (flag by default, reject by config).
  * - Submission: a message our user's mail program forwards automatically (a rule or filter that
- *   marks it: Auto-Submitted: auto-forwarded, X-Forwarded-To / -For, Exchange's AutoForwarded)
- *   to a recipient outside the allowlist → hit at DATA. Resent-* alone is no mark here: a user
- *   redirecting a message by hand (Thunderbird's Redirect) forwards it as any manual forward.
- *   A forward that a program sends as a new message, with no mark, cannot be told from one typed.
+ *   marks it: Auto-Submitted: auto-forwarded, Exchange's AutoForwarded) to a recipient outside
+ *   the allowlist → hit at DATA, refused even under `flag` (R-POL-5 forbids it; `off` and
+ *   `quarantine` still apply). Resent-* and X-Forwarded-* are no mark here: a user redirecting by
+ *   hand (Thunderbird's Redirect) keeps the headers of the message as it came in, which another
+ *   service's forwarding may have stamped. A forward that a program sends as a new message, with
+ *   no mark, cannot be told from one typed.
  * - Forwarding by the server itself (direction `forward`; buudien has no forwarding rules yet): a
  *   recipient outside the allowlist → hit at RCPT.
  */
@@ -52,13 +54,14 @@ export const autoForward: RuleFactory = ({ config }) => ({
     const xfwd = get('x-forwarded-for').length > 0 || get('x-forwarded-to').length > 0;
     if (ctx.direction === 'submission') {
       const exchange = get('x-ms-exchange-organization-autoforwarded').some((v) => /^\s*true\b/i.test(v));
-      if (!autoSubmitted && !xfwd && !exchange) return { kind: 'pass' };
+      if (!autoSubmitted && !exchange) return { kind: 'pass' };
       const outside = [...new Set(ctx.recipients.map(domainOf))].filter((d) => !forwardAllowed(d, config)).sort();
       if (outside.length === 0) return { kind: 'pass' };
       const to = outside.slice(0, 5).join(', ') + (outside.length > 5 ? ', …' : '');
       return {
         kind: 'hit',
-        finding: `auto-forward-out; to="${to}"; by=${autoSubmitted ? 'auto-submitted' : xfwd ? 'x-forwarded' : 'exchange'}`,
+        finding: `auto-forward-out; to="${to}"; by=${autoSubmitted ? 'auto-submitted' : 'exchange'}`,
+        escalate: true,
         reply: reply(
           550,
           '5.7.1',

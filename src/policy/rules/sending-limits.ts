@@ -1,8 +1,9 @@
 /**
  * Per-account sending limits, so a compromised account cannot spray (submission only):
  * - at MAIL FROM, and again at DATA: more than policy.maxMessagesPerHour accepted messages in the
- *   last hour. At DATA a message under way counts too (from its check until it is accepted, or for
- *   PENDING_MS): sessions in parallel all pass MAIL FROM before any of them is accepted;
+ *   last hour. At DATA a message under way counts too, from its check until the pipeline has
+ *   decided it (sessions in parallel all pass MAIL FROM before any of them is accepted); one that
+ *   another rule refuses does not count;
  * - at RCPT: more than policy.maxRecipientsPerMessage recipients (below limits.maxRecipientsPerMessage,
  *   the protocol's hard cap, which answers 452 4.5.3 for everyone).
  * Both → 451 4.7.1, a log event, and (once per account per hour) a notice to the unit's
@@ -16,19 +17,22 @@ import type { RuleVerdict } from '../types.js';
 
 const HOUR = 3600_000;
 
-/** How long a message past its DATA check counts while it is not accepted (another rule refused it, or the session died). */
+/** A message under way counts at most this long (a safety net: the pipeline settles every message it checks). */
 const PENDING_MS = 5 * 60_000;
 
 export const sendingLimits: RuleFactory = (deps) => {
   const { config, clock, log } = deps;
   const sent = new Map<string, number[]>();
   const noticed = new Map<string, number>();
-  /** Messages past their DATA check and not yet accepted, per account, with the time of the check. */
-  const pending = new Map<string, Map<object, number>>();
+  /** Messages past their DATA check and not yet decided, per account: a number each, with the time of the check. */
+  const pending = new Map<string, Map<number, number>>();
+  /** Which reservation a message holds (weakly: the message's bytes are not kept alive by it). */
+  const reservation = new WeakMap<object, { account: string; id: number }>();
+  let nextId = 0;
 
-  const underWay = (account: string): Map<object, number> => {
+  const underWay = (account: string): Map<number, number> => {
     const now = clock.now().getTime();
-    const m = pending.get(account) ?? new Map<object, number>();
+    const m = pending.get(account) ?? new Map<number, number>();
     for (const [k, t] of m) if (now - t >= PENDING_MS) m.delete(k);
     if (m.size === 0) pending.delete(account);
     return m;
@@ -63,8 +67,10 @@ export const sendingLimits: RuleFactory = (deps) => {
         const n = recent(account).length + (mine?.size ?? 0);
         if (n < max) {
           if (msg && mine) {
-            mine.set(msg, clock.now().getTime());
+            const id = nextId++;
+            mine.set(id, clock.now().getTime());
             pending.set(account, mine);
+            reservation.set(msg, { account, id });
           }
           return { kind: 'pass' };
         }
@@ -100,10 +106,17 @@ export const sendingLimits: RuleFactory = (deps) => {
         ),
       };
     },
-    accepted(ctx, msg) {
+    settled(_ctx, msg) {
+      const r = reservation.get(msg);
+      if (!r) return;
+      reservation.delete(msg);
+      const m = pending.get(r.account);
+      m?.delete(r.id);
+      if (m?.size === 0) pending.delete(r.account);
+    },
+    accepted(ctx) {
       if (ctx.direction !== 'submission' || !ctx.account) return;
       const account = ctx.account.toLowerCase();
-      pending.get(account)?.delete(msg);
       const list = recent(account);
       list.push(clock.now().getTime());
       sent.set(account, list);

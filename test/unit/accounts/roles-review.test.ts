@@ -104,21 +104,21 @@ describe('request forms: rows typed twice and size (review)', () => {
 
   it('a row typed twice is refused naming the first line, and nothing is carried out', async () => {
     const { store, svc, config } = fixture;
-    const rows = parseRequestCsv(`${HEADER}\n1,Vũ Thị Hoa,,stc,0912 345 678,Cấp mới,\n2,Nguyễn Văn An,,stc,,Cấp mới,\n3,Vũ thị  Hoa,,STC,0912345678,cấp mới,\n`);
+    const rows = parseRequestCsv(`${HEADER}\n1,Vũ Thị Hoa,,stc,0912 345 678,Cấp mới,\n2,Nguyễn Văn An,,stc,,Cấp mới,\n1,Vũ thị  Hoa,,STC,0912345678,cấp mới,\n`);
     const r = await importRequests({ store, service: svc, config }, rows, { actor: root });
     expect(r.applied).toBe(false);
     expect(r.outcomes.map((o) => (o.ok ? o.address : o.reason))).toEqual([
       'hoavt@nghean.gov.vn',
       'annv@nghean.gov.vn',
-      'trùng dòng 2 (cùng đề nghị, họ tên, đơn vị, email, và STT hoặc số điện thoại) / the same as line 2 (request, name, unit, e-mail, and STT or phone)',
+      'trùng hoàn toàn dòng 2: nếu là hai người trùng tên, hãy ghi số điện thoại hoặc email riêng của từng người / the same as line 2 in every cell: if these are two namesakes, give each their own phone or e-mail',
     ]);
     expect(await store.getAccountByAddress('hoavt@nghean.gov.vn')).toBeNull();
     // The same STT without a phone: one row pasted twice.
     const pasted = parseRequestCsv(`${HEADER}\n7,Lê Văn Nam,,stc,,Cấp mới,\n7,Lê Văn Nam,,stc,,Cấp mới,\n`);
     const twice = await importRequests({ store, service: svc, config }, pasted, { actor: root });
-    expect(twice.outcomes.map((o) => (o.ok ? o.address : o.reason))).toEqual(['namlv@nghean.gov.vn', expect.stringContaining('the same as line 2')]);
-    // Namesakes with their own phones are two people: both get accounts.
-    const two = parseRequestCsv(`${HEADER}\n1,Vũ Thị Hoa,,stc,0912345678,Cấp mới,\n2,Vũ Thị Hoa,,stc,0987654321,Cấp mới,\n`);
+    expect(twice.outcomes.map((o) => (o.ok ? o.address : o.reason))).toEqual(['namlv@nghean.gov.vn', expect.stringContaining('the same as line 2 in every cell')]);
+    // Namesakes differ in some cell — here only their titles, with no STT and the office's one phone: two people, two accounts.
+    const two = parseRequestCsv(`${HEADER}\n,Vũ Thị Hoa,Chuyên viên,stc,0238 3844 123,Cấp mới,\n,Vũ Thị Hoa,Kế toán,stc,0238.3844.123,Cấp mới,\n`);
     const ok = await importRequests({ store, service: svc, config }, two, { actor: root });
     expect(ok.outcomes.map((o) => (o.ok ? o.address : o.reason))).toEqual(['hoavt@nghean.gov.vn', 'hoavt2@nghean.gov.vn']);
   });
