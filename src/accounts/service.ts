@@ -1058,6 +1058,13 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const code = input.code ? normalizeUnitCode(input.code) : unitCode(name);
       const parent = input.parent ? await getUnit(input.parent) : null;
       const address = unitAddress(code, parent?.address ?? null, config.naming.subUnitJoinsParent);
+      // Its unit mailbox will be at this address: not one of the domain's role addresses.
+      if (RESERVED_LOCAL_PARTS.has(address)) {
+        throw new MailError(
+          'INVALID_INPUT',
+          bi(`Mã đơn vị ${address} trùng địa chỉ dành cho quản trị tên miền (RFC 2142): hãy chọn mã khác (--code)`, `the unit code ${address} is a role address of the domain (RFC 2142): choose another code (--code)`),
+        );
+      }
       if ((await store.getUnitByCode(address))?.address === address) {
         throw new MailError('ALREADY_EXISTS', bi(`Đã có đơn vị với địa chỉ ${address}`, `a unit with the address ${address} already exists`));
       }

@@ -2,7 +2,8 @@
  * R-STORE-3: one bilingual warning mail into the mailbox at each threshold of
  * config.quota.warnPercent (80/90/95), not repeated until usage falls below the threshold and
  * crosses it again. State: store setting `quota-warning:<accountId>` = highest threshold warned.
- * Called after deliveries and after IMAP APPEND, COPY and MOVE; cheap when nothing changes.
+ * Called after deliveries, after IMAP APPEND and COPY (MOVE stays within the account's usage),
+ * and daily by the quota-warnings job; cheap when nothing changes.
  */
 import type { Config } from '../config/schema.js';
 import { formatBytes } from '../lib/bytes.js';

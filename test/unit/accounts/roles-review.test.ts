@@ -67,6 +67,12 @@ describe('addresses, roles and delegation (review)', () => {
     expect(made.account).toMatchObject({ address: 'stc@nghean.gov.vn', kind: 'unit', role: 'none' });
   });
 
+  it('a unit whose code would be a role address (its mailbox\'s) is refused, naming --code', async () => {
+    const r = await refusal(svc.addUnit({ name: 'Nhà Ông Cường' }, root));
+    expect(r.message).toBe('Mã đơn vị noc trùng địa chỉ dành cho quản trị tên miền (RFC 2142): hãy chọn mã khác (--code) / the unit code noc is a role address of the domain (RFC 2142): choose another code (--code)');
+    expect((await svc.addUnit({ name: 'Nhà Ông Cường', code: 'nhaoc' }, root)).address).toBe('nhaoc');
+  });
+
   it('a unit mailbox is delegated to a person: not to itself or another unit mailbox', async () => {
     await svc.addAccount({ fullName: 'Hộp thư STC', unit: 'stc', kind: 'unit' }, root);
     await svc.addAccount({ fullName: 'Hộp thư STTTT', unit: 'stttt', kind: 'unit' }, root);
