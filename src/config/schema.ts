@@ -297,6 +297,8 @@ export const configSchema = z
         maxBadCommands: count(10),
         /** RFC 1939 §3: at least 10 minutes. */
         idleTimeoutMs: ms(10 * 60 * 1000),
+        /** From connecting to signing in, however busy the client (as imap.loginTimeoutMs); 0 = none. */
+        loginTimeoutMs: ms(60 * 1000),
         /**
          * A signed-in session checks that its sign-in still holds (as imap.signInCheckMs) before
          * a command when the last check is older than this, and always before QUIT applies

@@ -41,6 +41,7 @@ export interface Pop3Limits {
   maxLineBytes: number;
   maxBadCommands: number;
   idleTimeoutMs: number;
+  loginTimeoutMs: number;
   signInCheckMs: number;
 }
 
@@ -111,6 +112,7 @@ const T = {
   inUse: bi('Hộp thư đang được một phiên POP3 khác sử dụng', 'The maildrop is locked by another POP3 session'),
   tooManyConns: bi('Tài khoản đang có quá nhiều kết nối', 'Too many connections for this account'),
   idle: bi('Quá thời gian chờ; đóng kết nối', 'Idle timeout; closing'),
+  loginTimeout: bi('Hết thời gian đăng nhập; đóng kết nối', 'Sign-in timeout; closing'),
   shutdown: bi('Máy chủ đang dừng; hãy kết nối lại sau', 'Server shutting down; reconnect later'),
   noInbox: bi('Không mở được hộp thư', 'Cannot open the maildrop'),
   gone: bi('Thư này không còn nữa', 'This message no longer exists'),
@@ -128,6 +130,7 @@ export class Pop3Session {
   /** The next message's RETR reply, prepared ahead (see readAhead). */
   private ahead: { n: number; reply: Promise<Buffer | null> } | null = null;
   private releaseAccount: (() => void) | null = null;
+  private loginTimer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
 
   constructor(
@@ -145,6 +148,16 @@ export class Pop3Session {
     });
     conn.raw.on('error', (e) => this.log.debug({ err: e }, 'socket error'));
     this.socket.on('error', (e) => this.log.debug({ err: e }, 'socket error'));
+    // A deadline for signing in, not an idle timer: a client that keeps sending CAPA or NOOP
+    // without signing in is still dropped when it passes (SECURITY-NOTES, Floods).
+    if (deps.limits.loginTimeoutMs > 0) {
+      this.loginTimer = setTimeout(() => {
+        if (this.state.kind !== 'authorization') return;
+        this.log.info('POP3 sign-in timeout');
+        this.close(err(T.loginTimeout));
+      }, deps.limits.loginTimeoutMs);
+      this.loginTimer.unref();
+    }
   }
 
   /** Runs until the connection ends; never throws. */
@@ -174,8 +187,14 @@ export class Pop3Session {
 
   /** The one way into the closed state: a maildrop this session locked is unlocked (RFC 1939 §6: the lock ends with the session, however it ends). */
   private leave(): void {
+    this.stopLoginTimer();
     if (this.state.kind === 'transaction') this.deps.locks.unlock(this.state.account.id, this.conn.id);
     this.state = { kind: 'closed' };
+  }
+
+  private stopLoginTimer(): void {
+    if (this.loginTimer) clearTimeout(this.loginTimer);
+    this.loginTimer = null;
   }
 
   private cleanup(): void {
@@ -397,9 +416,11 @@ export class Pop3Session {
       if (!inbox) throw new Error(`no INBOX for ${account.address}`);
       const messages = await this.deps.store.listMessages(inbox.id);
       const drop = new Maildrop(inbox, messages);
-      if (this.socket.destroyed) throw new Closed();
+      // Closed while the maildrop was read (a timeout, a shutdown): the catch below gives the lock back.
+      if (this.socket.destroyed || this.state.kind !== 'authorization') throw new Closed();
       this.releaseAccount = release;
       this.state = { kind: 'transaction', account, drop, credential: r.credential, checkedAt: Date.now() };
+      this.stopLoginTimer();
       const s = drop.stat();
       this.log.info({ account: account.address, ...(r.delegate ? { delegate: r.delegate.address } : {}), messages: s.count }, 'POP3 maildrop opened');
       await this.write(ok(bi(`${account.address} có ${s.count} thư (${s.size} byte)`, `${account.address} has ${many(s.count, 'message')} (${s.size} octets)`)));

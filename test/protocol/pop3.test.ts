@@ -275,7 +275,7 @@ describe('POP3 account states and the plaintext rule', () => {
       ...FAST,
       security: { ...FAST.security, allowPlaintextAuth: 'never' },
       passwords: { changeUrl: 'https://portal.example.gov.vn' },
-      pop3: { idleTimeoutMs: 2000 },
+      pop3: { idleTimeoutMs: 2000, loginTimeoutMs: 1500 },
     }, { log: kept.log });
     const s = await makeAccount(app.store, 'tam@example.gov.vn');
     await app.store.updateAccount(s.id, { state: 'suspended' }, null);
@@ -313,6 +313,31 @@ describe('POP3 account states and the plaintext rule', () => {
     expect(await c.login('moi')).toMatch(/^-ERR \[SYS\/PERM\] Bạn phải đổi mật khẩu.*https:\/\/portal\.example\.gov\.vn.* \/ You must change/);
     expect(await c.login('tam', 'wrong')).toMatch(/^-ERR \[AUTH\] /);
     await c.cmd('QUIT');
+  });
+
+  it('pop3.loginTimeoutMs is a deadline from connecting: a client that keeps sending CAPA without signing in is dropped; a signed-in one is not', async () => {
+    const slow = await Pop3Client.open(app.port('pop3s'), { tls: true });
+    const quick = await Pop3Client.open(app.port('pop3s'), { tls: true });
+    await slow.line();
+    await quick.line();
+    expect(await quick.login('ok')).toMatch(/^\+OK/);
+    const started = Date.now();
+    let last: string | null = '';
+    // Every 300 ms, under the 2 s idle timeout: only the sign-in deadline can end this.
+    while (Date.now() - started < 5000) {
+      slow.write('CAPA\r\n');
+      last = await slow.line();
+      if (last === null || !last.startsWith('+OK')) break;
+      await slow.lines();
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(last).toBe('-ERR Hết thời gian đăng nhập; đóng kết nối / Sign-in timeout; closing');
+    expect(Date.now() - started).toBeLessThan(4000);
+    await slow.waitClosed();
+    expect(kept.lines.some((l) => l.msg === 'POP3 sign-in timeout')).toBe(true);
+    // The signed-in session outlived the deadline and still answers.
+    expect(await quick.cmd('STAT')).toMatch(/^\+OK /);
+    await quick.cmd('QUIT');
   });
 
   it('an idle client is told and disconnected (pop3.idleTimeoutMs)', async () => {
@@ -382,7 +407,8 @@ describe('POP3 large message and connection caps', () => {
           return false;
         }
       }).length;
-    const fdsBefore = blobFds();
+    // Earlier tests' message files may still be closing: start from none open.
+    await vi.waitFor(() => expect(blobFds()).toBe(0), { timeout: 5000 });
     for (const cut of ['after the status line', 'before the status line']) {
       const c = await Pop3Client.open(app.port('pop3'));
       await c.line();
@@ -408,7 +434,7 @@ describe('POP3 large message and connection caps', () => {
       expect(reply, cut).toMatch(/^\+OK mat@example\.gov\.vn có 1 thư/);
     }
     // Neither cut leaves the message file open.
-    await vi.waitFor(() => expect(blobFds()).toBe(fdsBefore), { timeout: 5000 });
+    await vi.waitFor(() => expect(blobFds()).toBe(0), { timeout: 5000 });
   });
 
   it('messages IMAP marked \\Deleted (not expunged) are still listed: POP3 has no such notion', async () => {
