@@ -353,10 +353,10 @@ export const configSchema = z
       .prefault({}),
     lifecycle: z
       .object({
-        /** R-ACC-3: no sign-in for this long → suspended. */
-        inactiveSuspendDays: count(183),
-        /** R-ACC-5 NA: suspended this long in a row → deleted (calendar days). */
-        deleteAfterSuspendedDays: count(183).nullable(),
+        /** R-ACC-3: no sign-in for this long → suspended (184 days: six months, however they fall, e.g. 1 July to 1 January). */
+        inactiveSuspendDays: count(184),
+        /** R-ACC-5 NA: suspended this long in a row → deleted (calendar days; 184: six months whichever they are). */
+        deleteAfterSuspendedDays: count(184).nullable(),
         /** R-ACC-5 NB: working days after the suspension notice → deleted (null = not used). */
         deleteAfterNoticeWorkingDays: z.number().int().positive().nullable().default(null),
         /** Public holidays (YYYY-MM-DD) skipped when counting working days. */
@@ -366,8 +366,8 @@ export const configSchema = z
       .prefault({}),
     sendLog: z
       .object({
-        /** R-LOG-1: at least 6 months (183 days); less is a config error. */
-        retentionDays: z.number().int().min(183, 'expected at least 183 days (R-LOG-1: six months)').default(365),
+        /** R-LOG-1: at least 6 months (184 days, the longest six months: 1 July to 1 January); less is a config error. */
+        retentionDays: z.number().int().min(184, 'expected at least 184 days (R-LOG-1: six months, 184 days at the longest)').default(365),
       })
       .strict()
       .prefault({}),

@@ -1,5 +1,5 @@
 /**
- * Send-log retention (R-LOG-1: kept at least six months; config sendLog.retentionDays ≥ 183).
+ * Send-log retention (R-LOG-1: kept at least six months; config sendLog.retentionDays ≥ 184).
  * The sign-in history (R-AUTH-5) is kept as long.
  */
 import type { Config } from '../config/schema.js';

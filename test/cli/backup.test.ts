@@ -289,11 +289,11 @@ describe('the scheduled backup job', () => {
     const cfg = configFor(app.dir, `backup: { dir: ${JSON.stringify(dest)} }\n`);
     const first = await cli(['jobs', 'run', 'backup', '--now', '2027-01-04T02:00:00Z', '--force', '--config', cfg]);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/^backup: .*20270104T020000Z, \d+ blobs/);
+    expect(first.stdout).toMatch(/^backup: .*20270104T020000Z, \d+ tệp thư .* \/ \d+ blobs/);
     const early = await cli(['jobs', 'run', 'backup', '--now', '2027-01-10T02:00:00Z', '--force', '--config', cfg]);
-    expect(early.stdout).toMatch(/backup: not due \(newest 20270104T020000Z, every 7 days\)/);
+    expect(early.stdout).toMatch(/backup: chưa đến hạn \(bản mới nhất 20270104T020000Z, mỗi 7 ngày\) \/ not due \(newest 20270104T020000Z, every 7 days\)/);
     const week = await cli(['jobs', 'run', 'backup', '--now', '2027-01-11T02:00:00Z', '--force', '--config', cfg]);
-    expect(week.stdout).toMatch(/20270111T020000Z, \d+ blobs \(\d+ linked, 0 copied\)/);
+    expect(week.stdout).toMatch(/20270111T020000Z, .* \/ \d+ blobs \(\d+ linked, 0 copied\)/);
     expect(readdirSync(dest).sort()).toEqual(['20270104T020000Z', '20270111T020000Z']);
     expect((await app.store.listAudit({ actor: 'system:backup' })).length).toBe(2);
 

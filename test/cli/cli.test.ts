@@ -1,9 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import { messagesIn } from '../helpers/messages.js';
 import { cli, tempSetupPerTest } from './run.js';
 
 const setup = tempSetupPerTest();
@@ -164,7 +166,7 @@ describe('buudien (in-process)', () => {
     expect(problems.length).toBeGreaterThanOrEqual(4);
     for (const p of problems) expect(p).toMatch(/^[\w.]+: expected .+, got .+/);
     expect(r.stdout).toMatch(/^listeners\.imap\.port: /m);
-    expect(r.stdout).toMatch(/^sendLog\.retentionDays: expected at least 183/m);
+    expect(r.stdout).toMatch(/^sendLog\.retentionDays: expected at least 184/m);
     oneLine(r.stderr);
     // Other commands refuse a broken config with one line.
     const other = await cli(['account', 'list', '--config', broken]);
@@ -190,7 +192,7 @@ describe('buudien (in-process)', () => {
     expect(list.map((j) => j.name)).toContain('blob-gc');
     const r = await cli(['jobs', 'run', 'blob-gc', '--now', '2026-06-01T00:00:00Z', '--config', config]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/blob-gc: 0 blobs/);
+    expect(r.stdout).toMatch(/blob-gc: 0 tệp thư, 0 byte \/ 0 blobs/);
     expect((await cli(['jobs', 'run', 'blob-gc', '--now', 'yesterday', '--config', config])).code).toBe(1);
 
     // --now fixes "today": an account created now is idle for years by 2030 (R-ACC-3).
@@ -202,7 +204,7 @@ describe('buudien (in-process)', () => {
     expect(late.code).toBe(0);
     expect(late.stdout).toMatch(/suspended hunglv@nghean.gov.vn/);
     // R-ACC-3: the managing unit is told; Sở Tài chính has no unit mailbox or unit admin, so the system administrator is.
-    expect(late.stdout).toMatch(/^notice sent to admin@nghean.gov.vn$/m);
+    expect(late.stdout).toMatch(/^đã gửi thông báo tới admin@nghean.gov.vn \/ notice sent to admin@nghean.gov.vn$/m);
     const store = await openSqliteStore({ dir: path.join(path.dirname(config), 'data'), log: silentLogger(), clock: systemClock, inlineBlobMaxBytes: 65536, groupCommitWindowMs: 0 });
     try {
       const admin = await store.getAccountByAddress('admin@nghean.gov.vn');
@@ -210,13 +212,19 @@ describe('buudien (in-process)', () => {
       const msgs = inbox ? await store.getMessageDetails(inbox.id, (await store.listMessages(inbox.id)).map((m) => m.uid)) : [];
       // The subject is stored RFC 2047-encoded (=?UTF-8?B?…?=).
       const subjects = msgs.map((m) => Buffer.from(/=\?UTF-8\?B\?([^?]+)\?=/.exec(m.envelope.subject ?? '')?.[1] ?? '', 'base64').toString('utf8'));
-      expect(subjects).toContainEqual(expect.stringContaining('tạm khóa 1 tài khoản không sử dụng / Notice: 1 inactive account(s) suspended'));
+      expect(subjects).toContainEqual(expect.stringContaining('tạm khóa 1 tài khoản không sử dụng / Notice: 1 inactive account suspended'));
+      // It says when the account goes (NA: 184 days after the suspension) and whom the unit asks to reopen it.
+      const bodies = admin ? await Promise.all((await messagesIn(store, admin.id)).map(async (raw) => (await simpleParser(raw)).text ?? '')) : [];
+      const notice = bodies.find((b) => b.includes('hunglv@nghean.gov.vn (sẽ bị xóa hẳn'));
+      expect(notice).toContain('hunglv@nghean.gov.vn (sẽ bị xóa hẳn từ ngày 04/07/2030 nếu không có đề nghị mở lại)');
+      expect(notice).toContain('gửi đề nghị bằng văn bản tới quản trị hệ thống');
+      expect(notice).toContain('hunglv@nghean.gov.vn (removed for good from 2030-07-04 unless reopening is requested)');
     } finally {
       await store.close();
     }
     const shown = JSON.parse((await cli(['account', 'show', 'hunglv', '--json', '--config', config])).stdout) as { state: string; stateChangedAt: string };
     expect(shown).toMatchObject({ state: 'suspended', stateChangedAt: '2030-01-01T00:00:00.000Z' });
-    expect((await cli(['jobs', 'run', 'send-log-prune', '--config', config])).stdout).toMatch(/send-log-prune: 0 rows/);
+    expect((await cli(['jobs', 'run', 'send-log-prune', '--config', config])).stdout).toMatch(/send-log-prune: 0 dòng nhật ký, .* \/ 0 rows/);
   });
 
   it('serve: prints the one-time admin password once, runs, stops cleanly on the stop signal', async () => {

@@ -28,9 +28,9 @@ describe('config files', () => {
     expect(c.domains).toEqual(['nghean.gov.vn']);
     expect(c.naming).toEqual({ personalTemplate: '{given}{initials}', subUnitJoinsParent: true });
     expect(c.passwords).toMatchObject({ userMaxAgeDays: 90, adminMaxAgeDays: 90, userMinLength: 8, adminMinLength: 10, specialCharacters: '!@#%$*&' });
-    expect(c.lifecycle).toMatchObject({ inactiveSuspendDays: 183, deleteAfterSuspendedDays: 183, deleteAfterNoticeWorkingDays: null });
+    expect(c.lifecycle).toMatchObject({ inactiveSuspendDays: 184, deleteAfterSuspendedDays: 184, deleteAfterNoticeWorkingDays: null });
     expect(c.quota).toMatchObject({ personalBytes: 2 * GiB, unitBytes: 10 * GiB });
-    expect(c.sendLog.retentionDays).toBeGreaterThanOrEqual(183);
+    expect(c.sendLog.retentionDays).toBeGreaterThanOrEqual(184);
   });
 
   it('Ninh Bình preset (2020)', () => {
@@ -38,7 +38,7 @@ describe('config files', () => {
     expect(c.domains).toEqual(['ninhbinh.gov.vn']);
     expect(c.naming.personalTemplate).toBe('{given}{initials}.{unit}');
     expect(c.passwords).toMatchObject({ userMaxAgeDays: 180, adminMaxAgeDays: 90, userMinLength: 8, adminMinLength: 10 });
-    expect(c.lifecycle).toMatchObject({ inactiveSuspendDays: 183, deleteAfterSuspendedDays: null, deleteAfterNoticeWorkingDays: 15 });
+    expect(c.lifecycle).toMatchObject({ inactiveSuspendDays: 184, deleteAfterSuspendedDays: null, deleteAfterNoticeWorkingDays: 15 });
   });
 
   it('a config extending a preset overrides it key by key', () => {

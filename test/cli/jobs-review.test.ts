@@ -38,7 +38,7 @@ describe('jobs run --now', () => {
     const { config } = tempSetup();
     const r = await cli(['jobs', 'run', 'blob-gc', '--now', now, '--config', config]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/blob-gc: 0 blobs/);
+    expect(r.stdout).toMatch(/blob-gc: 0 tệp thư, 0 byte \/ 0 blobs, 0 bytes/);
   });
 
   it('the job.run audit entry of a replayed day keeps the real time beside the --now it ran as', async () => {
@@ -65,9 +65,9 @@ describe('jobs run --now', () => {
     });
     const first = await cli(['jobs', 'run', 'quota-warnings', '--config', config]);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toContain('warned hunglv@nghean.gov.vn: 80%');
-    expect(first.stdout).toContain('quota-warnings: 1 warned');
-    expect((await cli(['jobs', 'run', 'quota-warnings', '--config', config])).stdout).toContain('quota-warnings: 0 warned');
+    expect(first.stdout).toContain('đã cảnh báo hunglv@nghean.gov.vn: 80% / warned hunglv@nghean.gov.vn: 80%');
+    expect(first.stdout).toContain('quota-warnings: cảnh báo 1 / 1 warned');
+    expect((await cli(['jobs', 'run', 'quota-warnings', '--config', config])).stdout).toContain('quota-warnings: cảnh báo 0 / 0 warned');
   });
 
   it('refuses a --now more than a day after the real clock unless --force (a mistyped year would prune the send log)', async () => {
@@ -80,11 +80,24 @@ describe('jobs run --now', () => {
     }
     const forced = await cli(['jobs', 'run', 'send-log-prune', '--now', '2062-11-23', '--force', '--config', config]);
     expect(forced.code, forced.stderr).toBe(0);
-    expect(forced.stdout).toMatch(/send-log-prune: 0 rows/);
+    expect(forced.stdout).toMatch(/send-log-prune: 0 dòng nhật ký, 0 lượt đăng nhập \/ 0 rows, 0 sign-ins/);
   });
 });
 
 describe('account-lifecycle with the Ninh Bình preset', () => {
+  it('refuses a past --now: the notice periods count from the run, and a replay stamped a month back let the next run delete at once', async () => {
+    const { config } = tempSetup(`extends: ${JSON.stringify(PRESET)}\n`, ['ninhbinh.gov.vn']);
+    const past = await cli(['jobs', 'run', 'account-lifecycle', '--now', days(-30), '--config', config]);
+    expect(past.code).toBe(1);
+    expect(past.stdout).toBe('');
+    expect(past.stderr).toContain('sớm hơn đồng hồ thật: việc account-lifecycle tính thời hạn thông báo từ ngày chạy');
+    expect(past.stderr).toContain('is before the real clock: account-lifecycle counts its notice periods from the day it runs');
+    // Today's date (its midnight in Vietnam, hours ago) is fine, as are other jobs' past dates.
+    const today = await cli(['jobs', 'run', 'account-lifecycle', '--now', new Date(Date.now() + 7 * 3_600_000).toISOString().slice(0, 10), '--config', config]);
+    expect(today.code, today.stderr).toBe(0);
+    expect((await cli(['jobs', 'run', 'send-log-prune', '--now', days(-30), '--config', config])).code).toBe(0);
+  });
+
   it('deletes only the inactivity suspensions, never a compromised account or a unit mailbox', async () => {
     const { config } = tempSetup(`extends: ${JSON.stringify(PRESET)}\n`, ['ninhbinh.gov.vn']);
     const ok = async (args: string[]): Promise<string> => {
@@ -98,7 +111,7 @@ describe('account-lifecycle with the Ninh Bình preset', () => {
     await ok(['account', 'suspend', 'stttt@ninhbinh.gov.vn', '--reason', 'bị lộ mật khẩu, chờ xử lý']);
     await ok(['account', 'suspend', 'longnv.stttt', '--reason', 'compromised']);
     const out = await ok(['jobs', 'run', 'account-lifecycle', '--now', days(25), '--force']);
-    expect(out).toMatch(/account-lifecycle: 0 suspended, 0 deleted/);
+    expect(out).toMatch(/account-lifecycle: tạm khóa 0, xóa 0 \/ 0 suspended, 0 deleted/);
     for (const a of ['stttt@ninhbinh.gov.vn', 'longnv.stttt@ninhbinh.gov.vn']) {
       expect((JSON.parse(await ok(['account', 'show', a, '--json'])) as { state: string }).state, a).toBe('suspended');
     }

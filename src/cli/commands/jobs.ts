@@ -12,7 +12,8 @@ const DAY_MS = 86_400_000;
  * YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM], Vietnam time without an offset, as the lifecycle counts days;
  * impossible values refused, not rolled over). More than a day after the real clock is refused
  * unless `force`: the lifecycle job would suspend (and delete) accounts and send-log-prune drop
- * the log kept by R-LOG-1 as if that day had come. Earlier dates are fine (to replay a run).
+ * the log kept by R-LOG-1 as if that day had come. Earlier dates replay a run, except for a job
+ * whose periods count from its run (Job.pastNowRefused: account-lifecycle's notices).
  */
 function parseNow(text: string, force: boolean): { now: Date; forced: boolean } {
   const now = parseTime(text, 'now');
@@ -59,6 +60,16 @@ export const register: RegisterCommand = (program, ctx) => {
         throw new MailError('NOT_FOUND', bi(`Không có việc "${name}" (có: ${JOBS.map((j) => j.name).join(', ')})`, `no job "${name}" (known: ${JOBS.map((j) => j.name).join(', ')})`));
       }
       const given = opts.now === undefined ? null : parseNow(opts.now, opts.force ?? false);
+      // A day's slack, as for later dates: "--now 2026-11-24" is today's midnight in Vietnam.
+      if (given && job.pastNowRefused && given.now.getTime() < systemClock.now().getTime() - DAY_MS) {
+        throw new MailError(
+          'INVALID_INPUT',
+          bi(
+            `--now ${opts.now ?? ''} sớm hơn đồng hồ thật: việc ${job.name} tính thời hạn thông báo từ ngày chạy, chạy "lùi ngày" sẽ rút ngắn thời hạn đó. Hãy chạy không có --now (một lần chạy hôm nay làm mọi việc lần chạy bị lỡ lẽ ra đã làm)`,
+            `--now ${opts.now ?? ''} is before the real clock: ${job.name} counts its notice periods from the day it runs, and a run "in the past" would shorten them. Run it without --now (a run today does everything the missed run would have)`,
+          ),
+        );
+      }
       const forced = given?.forced ?? false;
       const clock = given ? new ManualClock(given.now) : undefined;
       await ctx.withApp(

@@ -1570,7 +1570,12 @@ class SqliteStore implements Store {
         this.c.run('DELETE FROM expunged WHERE mailbox_id = ?', b.id);
       }
       this.c.run('DELETE FROM mailboxes WHERE account_id = ?', id);
-      this.c.run('UPDATE accounts SET used_bytes = 0 WHERE id = ?', id);
+      // Removed completely (NB Đ7.1): with the mail go the secrets and personal details kept for
+      // signing in (app passwords, second factor, phone) and its delegations. The row stays: the
+      // address is never given out again, and the audit names it.
+      this.c.run('DELETE FROM app_passwords WHERE account_id = ?', id);
+      this.c.run('DELETE FROM delegations WHERE account_id = ? OR unit_account_id = ?', id, id);
+      this.c.run('UPDATE accounts SET used_bytes = 0, totp_secret = NULL, sms_2fa = 0, phone = NULL WHERE id = ?', id);
       this.c.audit(audit);
       this.c.event({ kind: 'mailboxes', accountId: id });
     });

@@ -5,7 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { INACTIVE_REASON, runLifecycle } from '../../../src/accounts/lifecycle.js';
+import { INACTIVE_REASON, runLifecycle, type OwedNotice, type SuspensionNotifier } from '../../../src/accounts/lifecycle.js';
 import { createAccountService, superActor, type AccountService } from '../../../src/accounts/service.js';
 import { configFrom } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/schema.js';
@@ -16,6 +16,8 @@ import { openSqliteStore } from '../../../src/store/sqlite/index.js';
 import { testDir } from '../../helpers/app.js';
 
 const DAY = 86_400_000;
+/** Every notice reaches the unit's mailbox. */
+const notifyAll: SuspensionNotifier = async (owed) => new Map(owed.map((o) => [o.address, ['stc@example.gov.vn']]));
 const NB = { inactiveSuspendDays: 183, deleteAfterSuspendedDays: null, deleteAfterNoticeWorkingDays: 15 };
 const NA = { inactiveSuspendDays: 183, deleteAfterSuspendedDays: 183, deleteAfterNoticeWorkingDays: null };
 
@@ -37,9 +39,9 @@ describe('runLifecycle deletes only inactivity suspensions', () => {
   }
 
   /** The job as `serve` runs it: the store's clock at the run's time. */
-  function run(at: Date, s: Store = store): ReturnType<typeof runLifecycle> {
+  function run(at: Date, s: Store = store, notify: SuspensionNotifier = notifyAll): ReturnType<typeof runLifecycle> {
     clock.set(at);
-    return runLifecycle({ store: s, config, log: silentLogger() }, at);
+    return runLifecycle({ store: s, config, log: silentLogger(), notify }, at);
   }
 
   async function state(address: string): Promise<AccountState | undefined> {
@@ -111,9 +113,9 @@ describe('runLifecycle deletes only inactivity suspensions', () => {
     expect(t2.toISOString()).toBe('2027-01-07T02:00:00.000Z');
     expect((await run(new Date(t2.getTime() - DAY))).suspended).toEqual([]);
     expect((await run(t2)).suspended).toEqual(['hunglv@example.gov.vn']);
-    // 14 working days after t2 (2027-01-27): kept; 15 (2027-01-28): deleted.
-    expect((await run(new Date('2027-01-27T02:00:00Z'))).deleted).toEqual([]);
-    expect((await run(new Date('2027-01-28T02:00:00Z'))).deleted).toEqual(['hunglv@example.gov.vn']);
+    // The 15th working day after t2 is 2027-01-28: kept through it, deleted the day after.
+    expect((await run(new Date('2027-01-28T02:00:00Z'))).deleted).toEqual([]);
+    expect((await run(new Date('2027-01-29T02:00:00Z'))).deleted).toEqual(['hunglv@example.gov.vn']);
     const audit = await store.listAudit({ target: 'hunglv@example.gov.vn', actor: 'system:lifecycle' });
     expect(audit.find((e) => e.action === 'account.delete')?.details?.['suspendedAt']).toBe(t2.toISOString());
   });
@@ -140,5 +142,97 @@ describe('runLifecycle deletes only inactivity suspensions', () => {
     expect((await run(new Date(t1.getTime() + 40 * DAY), racing)).deleted).toEqual([]);
     expect(await state('hunglv@example.gov.vn')).toBe('active');
     expect(await mailboxCount('hunglv@example.gov.vn')).toBeGreaterThan(0);
+  });
+
+  /** The store, with `hook` run right after the job lists the accounts in `state`. */
+  function afterListing(state: AccountState, hook: () => Promise<unknown>): Store {
+    return new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'listAccounts') {
+          return async (filter?: { state?: AccountState }) => {
+            const listed = await target.listAccounts(filter);
+            if (filter?.state === state) await hook();
+            return listed;
+          };
+        }
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  }
+
+  it("an administrator's suspension made while the job lists active accounts is kept as it is, never deleted", async () => {
+    await open(NB);
+    await svc.addAccount({ fullName: 'Lê Văn Hùng', unit: 'stc' }, root);
+    const t1 = new Date(start.getTime() + 184 * DAY);
+    clock.set(t1);
+    const r = await run(t1, afterListing('active', () => svc.suspend('hunglv', 'bị lộ mật khẩu', root)));
+    expect(r.suspended).toEqual([]);
+    expect((await store.getAccountByAddress('hunglv@example.gov.vn'))?.stateReason).toBe('bị lộ mật khẩu');
+    expect((await run(new Date(t1.getTime() + 60 * DAY))).deleted).toEqual([]);
+    expect(await state('hunglv@example.gov.vn')).toBe('suspended');
+  });
+
+  it('a sign-in made after the listing keeps the account active', async () => {
+    await open(NB);
+    const hung = (await svc.addAccount({ fullName: 'Lê Văn Hùng', unit: 'stc' }, root)).account;
+    const t1 = new Date(start.getTime() + 184 * DAY);
+    expect((await run(t1, afterListing('active', () => store.updateAccount(hung.id, { lastLoginAt: t1 }, null)))).suspended).toEqual([]);
+    expect(await state('hunglv@example.gov.vn')).toBe('active');
+  });
+
+  it('R-ACC-4: a restored account is not suspended again the next day (the restore counts as activity)', async () => {
+    await open(NB);
+    await svc.addAccount({ fullName: 'Lê Văn Hùng', unit: 'stc' }, root);
+    const t1 = new Date(start.getTime() + 184 * DAY);
+    expect((await run(t1)).suspended).toEqual(['hunglv@example.gov.vn']);
+    clock.set(new Date(t1.getTime() + 3 * 3_600_000));
+    await svc.restore('hunglv', root);
+    expect((await run(new Date(t1.getTime() + DAY))).suspended).toEqual([]);
+    expect((await run(new Date(t1.getTime() + 30 * DAY))).suspended).toEqual([]);
+    expect(await state('hunglv@example.gov.vn')).toBe('active');
+    // Still idle six months after the restore: suspended again.
+    expect((await run(new Date(t1.getTime() + 3 * 3_600_000 + 184 * DAY))).suspended).toEqual(['hunglv@example.gov.vn']);
+  });
+
+  it('NB: a notice that could not be delivered is owed: sent at the next run, and the account is not deleted before it went out plus 15 working days', async () => {
+    await open(NB);
+    await svc.addAccount({ fullName: 'Lê Văn Hùng', unit: 'stc' }, root);
+    const t1 = new Date('2026-07-08T02:00:00Z'); // Wednesday, 184 days after start
+    const nobody: SuspensionNotifier = async () => new Map();
+    const first = await run(t1, store, nobody);
+    expect(first).toMatchObject({ suspended: ['hunglv@example.gov.vn'], notified: [], deleted: [] });
+    // A month later the mail system works again: the notice goes out then, and the count starts there.
+    const t2 = new Date('2026-08-10T02:00:00Z'); // Monday
+    let owed: readonly OwedNotice[] = [];
+    const second = await run(t2, store, async (o) => {
+      owed = o;
+      return notifyAll(o);
+    });
+    expect(second).toMatchObject({ suspended: [], notified: ['hunglv@example.gov.vn'], noticeRecipients: ['stc@example.gov.vn'], deleted: [] });
+    // The 15th working day after Monday 08-10 is Monday 08-31: the account goes on 09-01.
+    expect(owed).toEqual([{ address: 'hunglv@example.gov.vn', unitId: expect.any(Number), deletableFrom: '2026-09-01' }]);
+    // Owed no more: the next run sends nothing.
+    expect((await run(new Date('2026-08-11T02:00:00Z'))).notified).toEqual([]);
+    expect((await run(new Date('2026-08-31T16:30:00Z'))).deleted).toEqual([]); // 23:30 on the 15th working day
+    expect((await run(new Date('2026-08-31T17:30:00Z'))).deleted).toEqual(['hunglv@example.gov.vn']); // 00:30 on 09-01
+  });
+
+  it('NB: never deleted while its notice is owed, however long', async () => {
+    await open(NB);
+    await svc.addAccount({ fullName: 'Lê Văn Hùng', unit: 'stc' }, root);
+    const nobody: SuspensionNotifier = async () => new Map();
+    expect((await run(new Date(start.getTime() + 184 * DAY), store, nobody)).suspended).toEqual(['hunglv@example.gov.vn']);
+    expect((await run(new Date(start.getTime() + 400 * DAY), store, nobody)).deleted).toEqual([]);
+    expect(await state('hunglv@example.gov.vn')).toBe('suspended');
+  });
+
+  it('NA: 184 days: suspended on 1 July, kept through 31 December, deleted on 1 January', async () => {
+    await open({ deleteAfterNoticeWorkingDays: null });
+    clock.set(new Date('2024-12-29T01:00:00Z'));
+    await svc.addAccount({ fullName: 'Lê Văn Hùng', unit: 'stc' }, root);
+    expect((await run(new Date('2025-07-01T01:00:00Z'))).suspended).toEqual(['hunglv@example.gov.vn']);
+    expect((await run(new Date('2025-12-31T01:00:00Z'))).deleted).toEqual([]);
+    expect((await run(new Date('2026-01-01T01:00:00Z'))).deleted).toEqual(['hunglv@example.gov.vn']);
   });
 });

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runLifecycle, vnDate, workingDaysBetween } from '../../../src/accounts/lifecycle.js';
+import { runLifecycle, vnDate, workingDaysBetween, type SuspensionNotifier } from '../../../src/accounts/lifecycle.js';
 import { createAccountService, superActor, type AccountService } from '../../../src/accounts/service.js';
 import { configFrom } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/schema.js';
@@ -11,6 +11,8 @@ import { openSqliteStore } from '../../../src/store/sqlite/index.js';
 import { testDir } from '../../helpers/app.js';
 
 const DAY = 86_400_000;
+/** Every notice reaches the unit's mailbox. */
+const notify: SuspensionNotifier = async (owed) => new Map(owed.map((o) => [o.address, ['stc@example.gov.vn']]));
 
 describe('working days (R-ACC-5, Vietnam calendar)', () => {
   it.each([
@@ -61,22 +63,25 @@ describe('runLifecycle', () => {
     const active = await svc.addAccount({ fullName: 'Trần Thị Mai', unit: 'stc' }, root);
     await svc.addAccount({ fullName: 'Sở Tài chính', unit: 'stc', kind: 'unit' }, root);
     await svc.addAccount({ fullName: 'Quản trị', address: 'admin', kind: 'admin', role: 'super' }, root);
-    const deps = { store, config, log: silentLogger() };
+    const deps = { store, config, log: silentLogger(), notify };
 
-    expect(await runLifecycle(deps, new Date(clock.now().getTime() + 182 * DAY))).toEqual({ suspended: [], deleted: [] });
+    expect(await runLifecycle(deps, new Date(clock.now().getTime() + 182 * DAY))).toMatchObject({ suspended: [], deleted: [] });
     await store.updateAccount(active.account.id, { lastLoginAt: new Date(clock.now().getTime() + 100 * DAY) }, null);
     const t1 = new Date(clock.now().getTime() + 183 * DAY);
-    expect(await runLifecycle(deps, t1)).toEqual({ suspended: ['hunglv@example.gov.vn'], deleted: [] });
+    expect(await runLifecycle(deps, t1)).toMatchObject({ suspended: ['hunglv@example.gov.vn'], deleted: [] });
     const s = await store.getAccountByAddress('hunglv@example.gov.vn');
     expect(s).toMatchObject({ state: 'suspended' });
     expect(s?.stateChangedAt?.toISOString()).toBe(t1.toISOString());
-    expect((await store.listAudit({ target: 'hunglv@example.gov.vn', actor: 'system:lifecycle' }))[0]?.action).toBe('account.suspend');
+    // The suspension, then its notice to the unit (NB Đ7.1), recorded with who got it.
+    const entries = await store.listAudit({ target: 'hunglv@example.gov.vn', actor: 'system:lifecycle' });
+    expect(entries.map((e) => e.action)).toEqual(['account.suspend.notice', 'account.suspend']);
+    expect(entries[0]?.details).toEqual({ to: ['stc@example.gov.vn'], deletableFrom: vnDate(new Date(t1.getTime() + 183 * DAY)) });
 
     // Mai's last sign-in (day 100) is 183 days old at day 283.
-    expect(await runLifecycle(deps, new Date(clock.now().getTime() + 283 * DAY))).toEqual({ suspended: ['maitt@example.gov.vn'], deleted: [] });
+    expect(await runLifecycle(deps, new Date(clock.now().getTime() + 283 * DAY))).toMatchObject({ suspended: ['maitt@example.gov.vn'], deleted: [] });
     expect((await runLifecycle(deps, new Date(t1.getTime() + 182 * DAY))).deleted).toEqual([]);
     const r = await runLifecycle(deps, new Date(t1.getTime() + 183 * DAY));
-    expect(r).toEqual({ suspended: [], deleted: ['hunglv@example.gov.vn'] });
+    expect(r).toMatchObject({ suspended: [], deleted: ['hunglv@example.gov.vn'] });
     expect((await store.getAccountByAddress('hunglv@example.gov.vn'))?.state).toBe('deleted');
     expect(await store.listMailboxes(s?.id ?? -1)).toEqual([]);
     expect((await store.getAccountByAddress('stc@example.gov.vn'))?.state).toBe('active');
@@ -86,14 +91,15 @@ describe('runLifecycle', () => {
   it('NB: deletes 15 working days after the inactivity suspension notice', async () => {
     const { svc, config } = await open({ inactiveSuspendDays: 183, deleteAfterSuspendedDays: null, deleteAfterNoticeWorkingDays: 15, holidays: ['2026-09-15'] });
     await svc.addAccount({ fullName: 'Lê Văn Hùng', unit: 'stc' }, root);
-    const deps = { store, config, log: silentLogger() };
+    const deps = { store, config, log: silentLogger(), notify };
     // Idle since 03-02: the rule suspends it (with its notice) on Monday 09-07.
     clock.set(new Date('2026-09-07T03:00:00Z'));
     expect((await runLifecycle(deps, new Date('2026-09-07T03:00:00Z'))).suspended).toEqual(['hunglv@example.gov.vn']);
-    // 2026-09-28 is 15 working days after 09-07 without the holiday; with 09-15 off it is 09-29
-    expect((await runLifecycle(deps, new Date('2026-09-28T03:00:00Z'))).deleted).toEqual([]);
-    expect((await runLifecycle(deps, new Date('2026-09-29T03:00:00Z'))).deleted).toEqual(['hunglv@example.gov.vn']);
+    // 2026-09-28 is the 15th working day after 09-07 without the holiday; with 09-15 off it is
+    // 09-29, so the period has passed whole from 09-30 (NB Đ7.1: "sau thời hạn 15 ngày làm việc").
+    expect((await runLifecycle(deps, new Date('2026-09-29T03:00:00Z'))).deleted).toEqual([]);
+    expect((await runLifecycle(deps, new Date('2026-09-30T03:00:00Z'))).deleted).toEqual(['hunglv@example.gov.vn']);
     const audit = await store.listAudit({ target: 'hunglv@example.gov.vn', actor: 'system:lifecycle' });
-    expect(audit.map((a) => a.action).sort()).toEqual(['account.delete', 'account.purge', 'account.suspend']);
+    expect(audit.map((a) => a.action).sort()).toEqual(['account.delete', 'account.purge', 'account.suspend', 'account.suspend.notice']);
   });
 });

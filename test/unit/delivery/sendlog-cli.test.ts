@@ -132,8 +132,8 @@ describe('pruneSendLog', () => {
   it('drops rows older than sendLog.retentionDays', async () => {
     const store = await open();
     try {
-      const config = configFrom({ sendLog: { retentionDays: 183 } });
-      expect(await pruneSendLog(store, config, new Date('2027-05-23T12:00:00Z'))).toBe(2);
+      const config = configFrom({ sendLog: { retentionDays: 184 } });
+      expect(await pruneSendLog(store, config, new Date('2027-05-24T12:00:00Z'))).toBe(2);
       expect((await store.searchSendLog({})).map((r) => r.recipient)).toEqual(['hoa@example.gov.vn']);
     } finally {
       await store.close();

@@ -195,9 +195,16 @@ describe('accounts', () => {
     await store.setSetting('dkim.selector', null);
     expect(await store.getSetting('dkim.selector')).toBeNull();
 
+    // Purged completely: the sign-in secrets, the phone and the delegations go with the mail.
+    await store.addAppPassword(clerk.id, 'Thunderbird', 'hash2');
+    await store.addDelegation(unit.id, clerk.id, AUDIT);
+    await store.updateAccount(clerk.id, { totpSecret: 'JBSWY3DPEHPK3PXP', phone: '+84912345678' }, null);
     await store.purgeAccount(clerk.id, AUDIT);
     expect(await store.listMailboxes(clerk.id)).toEqual([]);
     expect(await store.usage(clerk.id)).toBe(0);
+    expect(await store.listAppPasswords(clerk.id)).toEqual([]);
+    expect(await store.listDelegatedTo(clerk.id)).toEqual([]);
+    expect(await store.getAccount(clerk.id)).toMatchObject({ totpSecret: null, phone: null, address: 'clerk@example.gov.vn' });
   });
 
   it('state survives a reopen (migrations are applied once)', async () => {
