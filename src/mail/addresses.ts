@@ -134,12 +134,21 @@ function addrSpec(toks: Tok[], name: string | null, adl: string | null): Envelop
   return { name, adl, mailbox: local || 'MISSING_MAILBOX', host: host || 'MISSING_DOMAIN' };
 }
 
-/** One address (a mailbox): `name <route:local@domain>` or `local@domain (comment)`. */
-function mailboxOf(toks: Tok[]): EnvelopeAddress | null {
+/**
+ * One address (a mailbox): `name <route:local@domain>` or `local@domain (comment)`. With a
+ * `strict` record (submission), what this lenient reading drops or hides is noted there: tokens
+ * after the `>`, and the text of every comment (see AddressAnomalies).
+ */
+function mailboxOf(toks: Tok[], strict: AddressAnomalies | null = null): EnvelopeAddress | null {
+  if (strict) for (const t of toks) if (t.k === 'comment') strict.comments.push(t.v);
   const lt = toks.findIndex((t) => t.k === 'special' && t.v === '<');
   if (lt >= 0) {
     let gt = toks.findIndex((t, i) => i > lt && t.k === 'special' && t.v === '>');
     if (gt < 0) gt = toks.length;
+    // RFC 5322 §3.4: name-addr = [display-name] angle-addr, and angle-addr ends at ">" with
+    // only CFWS after it. Anything else there is ignored here but read by other parsers as
+    // another address or part of the name (`<own@x> other@y`).
+    if (strict && toks.some((t, i) => i > gt && t.k !== 'ws' && t.k !== 'comment')) strict.afterAngle = true;
     const name = phraseOf(toks.slice(0, lt)) || null;
     let inner = toks.slice(lt + 1, gt);
     let adl: string | null = null;
@@ -166,11 +175,47 @@ export interface AddressList {
 }
 
 /**
+ * Where parseAddressList's lenient reading (right for ENVELOPE and the MX: take what can be
+ * read) may differ from another parser's (Python's email, mailparser, a mail client's display).
+ * Submission refuses a From or Sender showing any of these (smtp/server.ts).
+ */
+export interface AddressAnomalies {
+  /** A mailbox had tokens other than white space and comments after its `>` (RFC 5322 §3.4). */
+  afterAngle: boolean;
+  /**
+   * A list element held something (a comment, `<>`, a stray `@`) from which no mailbox was read:
+   * dropped here, shown elsewhere as an address or a name. Elements of white space alone (the
+   * obsolete empty elements of RFC 5322 §4.4, a trailing comma) are not counted.
+   */
+  emptyElement: boolean;
+  /**
+   * The text of every comment, wherever it stood: before the `<` (dropped from the display name
+   * here), inside the angle brackets (dropped from the address), after the `>`, or next to a
+   * bare address (the name here). Other parsers show some of them as the name.
+   */
+  comments: string[];
+}
+
+/**
  * Parse an RFC 5322 address-list (From, To, Cc, …) into ENVELOPE addresses. Groups appear as
  * a start marker (mailbox = group name, host = null) and an end marker (all null). Display
  * names are raw (RFC 2047 words kept, quotes removed). At most `max` entries are kept.
  */
 export function parseAddressList(value: string, max = DEFAULT_MAX_ADDRESSES): AddressList {
+  return readAddressList(value, max, null);
+}
+
+/**
+ * parseAddressList, also reporting what its lenient reading dropped or hid (AddressAnomalies):
+ * for the submission check of From and Sender, where the server must read the same author as
+ * every other parser. The addresses are exactly parseAddressList's.
+ */
+export function parseAddressListStrict(value: string, max = DEFAULT_MAX_ADDRESSES): AddressList & { anomalies: AddressAnomalies } {
+  const anomalies: AddressAnomalies = { afterAngle: false, emptyElement: false, comments: [] };
+  return { ...readAddressList(value, max, anomalies), anomalies };
+}
+
+function readAddressList(value: string, max: number, strict: AddressAnomalies | null): AddressList {
   // No list of `max` real addresses needs more than ~512 characters each: cut the rest unread.
   const room = Math.max(64 * 1024, max * 512);
   const cut = value.length > room;
@@ -190,7 +235,8 @@ export function parseAddressList(value: string, max = DEFAULT_MAX_ADDRESSES): Ad
     return true;
   };
   const flush = (): boolean => {
-    const a = mailboxOf(cur);
+    const a = mailboxOf(cur, strict);
+    if (strict && !a && cur.some((t) => t.k !== 'ws')) strict.emptyElement = true;
     cur = [];
     curHasAddr = false;
     return a ? push(a) : true;
@@ -220,8 +266,9 @@ export function parseAddressList(value: string, max = DEFAULT_MAX_ADDRESSES): Ad
     }
     cur.push(t);
   }
-  // The last address: kept unless the cap stopped us or the value was cut inside it.
-  if (out.length < max && !cut) flush();
+  // The last address: kept unless the value was cut inside it. Past the cap push() refuses it
+  // and marks the list truncated (it was dropped unmarked: `max` own addresses, then another).
+  if (!cut) flush();
   // An open group is closed, even past the cap, so group markers always pair up.
   if (inGroup) out.push({ name: null, adl: null, mailbox: null, host: null });
   return { addresses: out, truncated };

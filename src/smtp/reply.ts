@@ -102,6 +102,9 @@ export const replies = {
   /** RFC 5322 §3.6: the From field occurs exactly once. */
   multipleFrom: (): SmtpReply =>
     reply(550, '5.6.0', bi('Thư có nhiều hơn một tiêu đề From (RFC 5322 mục 3.6)', 'Message has more than one From header (RFC 5322 section 3.6)')),
+  /** Submission: more authors in From than a signed-in user needs (server.ts MAX_AUTHORS: why 550 5.7.1). */
+  tooManyAuthors: (max: number): SmtpReply =>
+    reply(550, '5.7.1', bi(`Tiêu đề From có quá nhiều địa chỉ tác giả (tối đa ${max})`, `The From header names too many authors (at most ${max})`)),
   multipleSender: (): SmtpReply =>
     reply(550, '5.6.0', bi('Thư có nhiều hơn một tiêu đề Sender (RFC 5322 mục 3.6)', 'Message has more than one Sender header (RFC 5322 section 3.6)')),
   /** The session's sign-in no longer holds (reset, suspension, revocation): 421 closes the connection. */

@@ -20,7 +20,8 @@ import { matchesOf } from '../lib/regex.js';
 import { normalizeIp } from '../net/index.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { BoundListener, Service } from '../lib/service.js';
-import { decodeWords, encodeHeaderValue } from '../mail/headers.js';
+import { parseAddressListStrict, type AddressAnomalies, type AddressList } from '../mail/addresses.js';
+import { decodeWords, encodeHeaderValue, getHeader, parseHeaderBlock } from '../mail/headers.js';
 import { parseMessage } from '../mail/parse.js';
 import type { EnvelopeAddress, ParsedMessage } from '../mail/types.js';
 import type { Pipeline, PipelineResult, PolicyContext, PolicyReply } from '../policy/types.js';
@@ -133,22 +134,61 @@ function unknownParam(a: SMTPServerAddress, allowed: ReadonlySet<string>, auth: 
 /** A character outside US-ASCII (RFC 6531: such an address needs SMTPUTF8). */
 const NON_ASCII = /[^\x00-\x7f]/;
 
-/**
- * A display name that misleads: one showing an e-mail address that is not among `own` (a
- * reader sees "binh@…" and parsers disagree on which address the field holds), or holding
- * control characters (NUL included). Encoded words are decoded first.
- */
 /** Something shaped like an address inside a display name (from where a run starts: from inside one it was quadratic; review). */
 const ADDRESS_IN_NAME = /(?<![^\s<>()[\]"',;:@])[^\s<>()[\]"',;:@]+@[^\s<>()[\]"',;:@]+/g;
 
-function misleadingName(a: EnvelopeAddress, own: ReadonlySet<string>): boolean {
-  if (a.name === null || a.name === '') return false;
-  const name = decodeWords(a.name);
-  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(name)) return true;
-  for (const m of matchesOf(ADDRESS_IN_NAME, name)) {
-    if (!own.has(m[0].toLowerCase().replace(/\.$/, ''))) return true;
+/**
+ * A display name or comment text as a reader may take it: encoded words decoded, NFKC (a
+ * full-width "＠" U+FF20 or small "﹫" U+FE6B becomes "@", full-width letters and dots ASCII),
+ * and white space around each "@" removed ("hoa @ example.gov.vn" reads as an address). Split
+ * and trimmed rather than replacing `\s*@\s*` (quadratic on a long run of spaces).
+ */
+function asShown(text: string): string {
+  const parts = decodeWords(text).normalize('NFKC').split('@');
+  const last = parts.length - 1;
+  return parts
+    .map((p, i) => {
+      const q = i > 0 ? p.trimStart() : p;
+      return i < last ? q.trimEnd() : q;
+    })
+    .join('@');
+}
+
+/**
+ * Display-name or comment text that misleads: one showing an e-mail address that is not among
+ * `own` (a reader sees "binh@…" and parsers disagree on which address the field holds), or
+ * holding control characters (NUL included). Read as shown (asShown) first.
+ */
+function misleadingText(text: string, own: ReadonlySet<string>): boolean {
+  if (text === '') return false;
+  const plain = decodeWords(text).normalize('NFKC');
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(plain)) return true;
+  const foreign = (a: string): boolean => !own.has(a.toLowerCase().replace(/\.$/, ''));
+  for (const m of matchesOf(ADDRESS_IN_NAME, plain)) if (foreign(m[0])) return true;
+  // With the spaces around "@" taken out, only what has a dotted domain reads as an address:
+  // "hoa @ example.gov.vn" does, "Phòng Kế toán @ Sở Tài chính" (an "at" in a name) does not.
+  for (const m of matchesOf(ADDRESS_IN_NAME, asShown(text))) {
+    const domain = m[0].slice(m[0].lastIndexOf('@') + 1).replace(/\.$/, '');
+    if (domain.includes('.') && foreign(m[0])) return true;
   }
   return false;
+}
+
+function misleadingName(a: EnvelopeAddress, own: ReadonlySet<string>): boolean {
+  return a.name !== null && misleadingText(a.name, own);
+}
+
+/**
+ * RFC 5322 §3.6.2 allows several authors in From (then Sender names the one who sent it); a
+ * signed-in user needs a few (own address, an alias, a unit mailbox), never hundreds. More are
+ * refused with 550 5.7.1: a local submission policy (the field itself is well formed, so not
+ * 5.6.x), permanent, with the limit in the text.
+ */
+const MAX_AUTHORS = 10;
+
+/** A From or Sender list read differently by other parsers (AddressAnomalies) or not read to its end. */
+function ambiguous(l: AddressList & { anomalies: AddressAnomalies }): boolean {
+  return l.truncated || l.anomalies.afterAngle || l.anomalies.emptyElement;
 }
 
 /** A From or Sender field holding a control character (NUL included) other than folding white space. */
@@ -402,6 +442,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
     }
     if (c.mode !== 'smtp' && (sender === '' || !c.senders.has(sender))) {
       metrics.rejections.inc({ rule: 'sender-ownership', protocol: c.mode });
+      log.warn({ session: c.sessionId, ip: c.ip, account: c.account?.address ?? null, sender: raw }, 'smtp: envelope sender refused, not one of the account addresses');
       throw bad(c, replies.senderNotOwned());
     }
     c.txCount++;
@@ -424,7 +465,10 @@ export function createSmtpService(deps: SmtpDeps): Service {
       const r = await pipeline.checkMailFrom(ctxOf(c));
       if (r.action === 'reject' || r.action === 'defer') {
         c.tx = null;
-        throw hookError(policyReply(r.reply, r.action === 'reject' ? replyForError(null) : replies.temporary()));
+        const rep = policyReply(r.reply, r.action === 'reject' ? replyForError(null) : replies.temporary());
+        // The rule may log its own line (sending-limits does, without the client): this one says who and from where.
+        log.warn({ session: c.sessionId, ip: c.ip, account: c.account?.address ?? null, sender, code: rep.code, enhanced: rep.enhanced, findings: r.findings }, 'smtp: MAIL refused by policy');
+        throw hookError(rep);
       }
       absorb(tx, r);
     }
@@ -474,6 +518,10 @@ export function createSmtpService(deps: SmtpDeps): Service {
       const account = await delivery.resolveRecipient(cls.address);
       if (!account) {
         await refuse(c, cls.address, replies.unknownUser());
+        // On the MX an unknown recipient counts toward smtp.maxBadCommands (slows address
+        // harvesting). A signed-in user's stale address-book entries must not end the session
+        // (421) and lose the message for the recipients that exist: 550 5.1.1, not counted.
+        if (c.mode !== 'smtp' && c.account) throw hookError(replies.unknownUser());
         throw bad(c, replies.unknownUser());
       }
       // Quota at RCPT, so the reply is per recipient (452 4.2.2 is temporary: the sender retries).
@@ -568,23 +616,41 @@ export function createSmtpService(deps: SmtpDeps): Service {
       // The From header must be one of the signed-in user's addresses too, and so must Sender
       // (RFC 5322 §3.6.2: the mailbox of the agent that sent it; the parser reads the first of
       // several, so more than one is refused). The envelope's sender is From when Sender is absent.
+      // Both are read strictly here (parseAddressListStrict), the same addresses as the envelope's
+      // but with what the lenient reading drops: a field that other parsers could read as another
+      // author (tokens after ">", an element that is only a comment, a list cut at
+      // limits.maxAddressesPerHeader with the rest unchecked) is not shown to be the user's.
+      // The MX keeps the lenient reading: inbound mail is taken as it comes.
       const isOwned = (list: EnvelopeAddress[]): boolean =>
         list.length > 0 &&
         list.every((a) => {
           const addr = localPartMatches(a);
           return addr !== null && c.senders.has(addr);
         });
-      const from = parsed.envelope.from ?? [];
-      const senderField = parsed.envelope.sender ?? from;
-      const problem = !isOwned(from)
-        ? replies.fromNotOwned()
-        : scan.sender > 1
-          ? replies.multipleSender()
-          : !isOwned(senderField)
-            ? replies.senderHeaderNotOwned()
-            : [...from, ...senderField].some((a) => misleadingName(a, c.senders)) || controlInFromOrSender(stripped)
-              ? replies.misleadingDisplayName()
-              : null;
+      const top = parseHeaderBlock(stripped, 0, stripped.length, config.limits.maxHeaderBytes).fields;
+      const strict = (name: string): (AddressList & { anomalies: AddressAnomalies }) | null => {
+        const v = getHeader(top, name);
+        return v === null ? null : parseAddressListStrict(v, config.limits.maxAddressesPerHeader);
+      };
+      const from = strict('from') ?? parseAddressListStrict('');
+      const sf = strict('sender');
+      // As in the envelope, a Sender holding no mailbox counts as absent; unless it held
+      // something (a comment) another parser may show as the sender: then it is refused.
+      const senderField = sf && (sf.addresses.length > 0 || ambiguous(sf)) ? sf : from;
+      const problem =
+        from.addresses.length > MAX_AUTHORS
+          ? replies.tooManyAuthors(MAX_AUTHORS)
+          : ambiguous(from) || !isOwned(from.addresses)
+            ? replies.fromNotOwned()
+            : scan.sender > 1
+              ? replies.multipleSender()
+              : ambiguous(senderField) || !isOwned(senderField.addresses)
+                ? replies.senderHeaderNotOwned()
+                : [...from.addresses, ...senderField.addresses].some((a) => misleadingName(a, c.senders)) ||
+                    [...from.anomalies.comments, ...senderField.anomalies.comments].some((t) => misleadingText(t, c.senders)) ||
+                    controlInFromOrSender(stripped)
+                  ? replies.misleadingDisplayName()
+                  : null;
       if (problem) {
         metrics.rejections.inc({ rule: 'from-ownership', protocol: c.mode });
         throw await refuseAll(c, tx, problem, data.size, parsed.messageId, []);

@@ -8,7 +8,7 @@
  * 3. (below) addresses with full-width/ideographic dots reach the hooks as sent.
  * 4. (below) MAIL/RCPT parameters reach the hooks as sent too (`esmtpRaw`), next to
  *    smtp-server's xtext-decoded `args`: the DSN parameters' xtext syntax is checked on them.
- * 5. (below) EXPN answers 252; smtp-server's joke commands are removed.
+ * 5. (below) EXPN answers 252; smtp-server's joke commands, XCLIENT and XFORWARD are removed.
  */
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { bi } from '../lib/errors.js';
@@ -196,7 +196,9 @@ export function installReplyWriter(): void {
     callback();
   };
   // smtp-server's joke commands (WIZ, SHELL, KILL) are not SMTP: they are unknown commands here.
-  for (const c of ['WIZ', 'SHELL', 'KILL']) delete handlers[`handler_${c}`];
+  // So are Postfix's XCLIENT and XFORWARD (never enabled: no useXClient/useXForward), whose
+  // handlers would answer an English-only "550 5.7.0 Error: Not allowed".
+  for (const c of ['WIZ', 'SHELL', 'KILL', 'XCLIENT', 'XFORWARD']) delete handlers[`handler_${c}`];
   const original = proto.send;
   proto.send = function send(this: SMTPConnection, code: number, data?: string | string[], context?: string | false): void {
     coalesce(this, code);

@@ -2,12 +2,14 @@
  * SMTP hardening found by an audit: every From of a submitted message, rights re-read at each
  * MAIL, forged Authentication-Results, loop detection, one id per transaction, SMTPUTF8 trace
  * fields, unknown MAIL/RCPT parameters, the PLAIN authorization identity, and time limits on
- * a command line and on the whole session.
+ * a command line and on the whole session. From a later review: From and Sender read as other
+ * parsers read them, the author cap, unknown local recipients on submission, refusals logged.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../../src/store/port.js';
 import { startApp, type TestApp } from '../helpers/app.js';
-import { createUser, messagesIn, nextMessage, PASSWORD, sendRaw, SmtpLineClient } from './smtp-helpers.js';
+import { keptLog } from '../helpers/kept-log.js';
+import { createUser, messagesIn, nextMessage, PASSWORD, sendRaw, SmtpLineClient, until } from './smtp-helpers.js';
 
 let app: TestApp;
 let long: Account;
@@ -115,6 +117,150 @@ describe('submission: Sender headers and display names', () => {
     const arrived = nextMessage(app.store, paused.id);
     expect((await sendRaw(c, 'longnv@example.gov.vn', ['tamdung@example.gov.vn'], withHeaders(['From: longnv@example.gov.vn'], 'to-paused'))).code).toBe(250);
     expect((await arrived).toString()).toContain('Subject: to-paused');
+    c.close();
+  });
+});
+
+describe('submission: From and Sender read as other parsers read them (RFC 5322 §3.4)', () => {
+  const headed = (headers: string[], subject: string): string =>
+    [...headers, 'To: <maitt@example.gov.vn>', `Subject: ${subject}`, 'Date: Sun, 22 Nov 2026 10:00:00 +0000', `Message-ID: <${Math.random()}@test>`, '', 'x', ''].join('\r\n');
+  const FROM_NOT_OWNED = /^5\.7\.1 .+ \/ The From header is not one of your addresses$/;
+  const SENDER_NOT_OWNED = /^5\.7\.1 .+ \/ The Sender header is not one of your addresses$/;
+  const MISLEADING = /^5\.7\.1 .+ \/ The display name in From or Sender shows another address/;
+  // Each is the user's own address to this server's lenient parser, and another author
+  // (maitt@) to Python's email, mailparser or a mail client's display.
+  const tricks: Array<[string[], RegExp]> = [
+    [['From: maitt @ example.gov.vn <longnv@example.gov.vn>'], MISLEADING],
+    [['From: <longnv@example.gov.vn> maitt@example.gov.vn'], FROM_NOT_OWNED],
+    [['From: <longnv@example.gov.vn> <maitt@example.gov.vn>'], FROM_NOT_OWNED],
+    [['From: "Long" <longnv@example.gov.vn> "maitt@example.gov.vn"'], FROM_NOT_OWNED],
+    [['From: "x" <longnv@example.gov.vn (maitt@example.gov.vn)>'], MISLEADING],
+    [['From: Long (maitt@example.gov.vn) <longnv@example.gov.vn>'], MISLEADING],
+    [['From: Long <longnv@example.gov.vn> (maitt @ example.gov.vn)'], MISLEADING],
+    [['From: longnv@example.gov.vn, (maitt@example.gov.vn)'], FROM_NOT_OWNED],
+    [['From: longnv@example.gov.vn, <>'], FROM_NOT_OWNED],
+    [['From: longnv@example.gov.vn', 'Sender: (maitt@example.gov.vn)'], SENDER_NOT_OWNED],
+    [['From: "maitt\uFF20example.gov.vn" <longnv@example.gov.vn>'], MISLEADING],
+    [['From: "maitt\uFE6Bexample.gov.vn" <longnv@example.gov.vn>'], MISLEADING],
+  ];
+
+  it('refuses, with 553 5.7.1, a From or Sender another parser reads as another author; the user own forms pass', async () => {
+    const c = await submission();
+    for (const [headers, want] of tricks) {
+      const r = await sendRaw(c, 'longnv@example.gov.vn', ['maitt@example.gov.vn'], headed(headers, 'author-trick'));
+      expect(r.code, headers.join(' | ')).toBe(553);
+      expect(r.text, headers.join(' | ')).toMatch(want);
+    }
+    const fine: string[][] = [
+      ['From: longnv@example.gov.vn (Nguyễn Văn Long)'],
+      ['From: "Nguyễn Văn Long" <longnv@example.gov.vn> (Sở KH&ĐT)'],
+      ['From: Long <longnv@example.gov.vn (longnv @ example.gov.vn)>'],
+      ['From: longnv@example.gov.vn,'],
+      // An "at" in a name, with no domain after it, is no address.
+      ['From: "Phòng Kế toán @ Sở Tài chính" <longnv@example.gov.vn>'],
+      ['From: =?UTF-8?B?' + Buffer.from('Long @ Văn phòng').toString('base64') + '?= <longnv@example.gov.vn>'],
+      ['From: longnv@example.gov.vn, "Van phong" <vanphong@example.gov.vn>', 'Sender: longnv@example.gov.vn'],
+    ];
+    for (const headers of fine) {
+      const arrived = nextMessage(app.store, mai.id);
+      const r = await sendRaw(c, 'longnv@example.gov.vn', ['maitt@example.gov.vn'], headed(headers, 'author-own'));
+      expect(r.code, headers.join(' | ')).toBe(250);
+      expect((await arrived).toString()).toContain('Subject: author-own');
+    }
+    expect((await messagesIn(app.store, mai.id)).filter((m) => m.toString().includes('Subject: author-trick'))).toHaveLength(0);
+    c.close();
+  });
+
+  it('leaves the MX as it was: the same fields arriving from outside are accepted', async () => {
+    const c = await mx();
+    for (const [headers] of tricks) {
+      const r = await sendRaw(c, 'someone@sender.example', ['maitt@example.gov.vn'], headed(headers, 'author-inbound'));
+      expect(r.code, headers.join(' | ')).toBe(250);
+    }
+    c.close();
+  });
+
+  it('refuses more than 10 authors (550 5.7.1) and a From or Sender cut at limits.maxAddressesPerHeader (553 5.7.1)', async () => {
+    const c = await submission();
+    const own = (n: number): string => Array.from({ length: n }, (_, i) => (i % 2 ? 'vanphong@example.gov.vn' : 'longnv@example.gov.vn')).join(',\r\n ');
+    const eleven = await sendRaw(c, 'longnv@example.gov.vn', ['maitt@example.gov.vn'], headed([`From: ${own(11)}`, 'Sender: longnv@example.gov.vn'], 'authors-11'));
+    expect(eleven.code).toBe(550);
+    expect(eleven.text).toMatch(/^5\.7\.1 .+ \/ The From header names too many authors \(at most 10\)$/);
+    // The cap holds back the other author hidden past limits.maxAddressesPerHeader (1000) in From.
+    const hiddenFrom = await sendRaw(c, 'longnv@example.gov.vn', ['maitt@example.gov.vn'], headed([`From: ${own(1000)},\r\n maitt@example.gov.vn`], 'authors-hidden'));
+    expect(hiddenFrom.code).toBe(550);
+    // Sender has no such cap: its cut is what refuses it.
+    const hiddenSender = await sendRaw(
+      c,
+      'longnv@example.gov.vn',
+      ['maitt@example.gov.vn'],
+      headed(['From: longnv@example.gov.vn', `Sender: ${own(1000)},\r\n maitt@example.gov.vn`], 'authors-hidden'),
+    );
+    expect(hiddenSender.code).toBe(553);
+    expect(hiddenSender.text).toMatch(SENDER_NOT_OWNED);
+    const arrived = nextMessage(app.store, mai.id);
+    const ten = await sendRaw(c, 'longnv@example.gov.vn', ['maitt@example.gov.vn'], headed([`From: ${own(10)}`, 'Sender: longnv@example.gov.vn'], 'authors-10'));
+    expect(ten.code).toBe(250);
+    expect((await arrived).toString()).toContain('Subject: authors-10');
+    expect((await messagesIn(app.store, mai.id)).filter((m) => /Subject: authors-(11|hidden)/.test(m.toString()))).toHaveLength(0);
+    c.close();
+  });
+});
+
+describe('submission: unknown local recipients', () => {
+  it('are answered 550 5.1.1 without counting as bad commands: the message still goes to the others; the MX still closes at smtp.maxBadCommands', async () => {
+    const c = await submission();
+    expect((await c.cmd('MAIL FROM:<longnv@example.gov.vn>')).code).toBe(250);
+    expect((await c.cmd('RCPT TO:<maitt@example.gov.vn>')).code).toBe(250);
+    for (let i = 1; i <= 12; i++) {
+      const r = await c.cmd(`RCPT TO:<da.nghi${i}@example.gov.vn>`);
+      expect(r.code, `rcpt ${i}`).toBe(550);
+      expect(r.text).toMatch(/^5\.1\.1 .+ \/ No such mailbox$/);
+    }
+    expect((await c.cmd('DATA')).code).toBe(354);
+    const arrived = nextMessage(app.store, mai.id);
+    c.write(body('longnv@example.gov.vn', 'stale-recipients') + '.\r\n');
+    expect((await c.read()).code).toBe(250);
+    expect((await arrived).toString()).toContain('Subject: stale-recipients');
+    c.close();
+
+    const m = await mx();
+    expect((await m.cmd('MAIL FROM:<someone@sender.example>')).code).toBe(250);
+    for (let i = 1; i < 10; i++) expect((await m.cmd(`RCPT TO:<da.nghi${i}@example.gov.vn>`)).code).toBe(550);
+    expect((await m.cmd('RCPT TO:<da.nghi10@example.gov.vn>')).code).toBe(421);
+    m.close();
+  });
+});
+
+describe('submission: refusals at MAIL are logged', () => {
+  let logged: TestApp;
+  const kept = keptLog();
+  beforeAll(async () => {
+    logged = await startApp({ policy: { maxMessagesPerHour: 1 } }, { log: kept.log });
+    await createUser(logged.store, 'longnv@example.gov.vn');
+    await createUser(logged.store, 'maitt@example.gov.vn');
+  });
+  afterAll(async () => {
+    await logged?.stop();
+  });
+
+  it('names the account, the client address and the sender tried: another user, and a sending limit', async () => {
+    const c = await SmtpLineClient.connect(logged.port('submissions'), { tls: true });
+    await c.read();
+    await c.cmd('EHLO client.example');
+    expect((await c.cmd(`AUTH PLAIN ${plain('', 'longnv')}`)).code).toBe(235);
+    const warnings = (): Array<Record<string, unknown>> => kept.lines.filter((l) => l.level === 40 && typeof l.msg === 'string' && l.msg.startsWith('smtp:'));
+
+    expect((await c.cmd('MAIL FROM:<maitt@example.gov.vn>')).code).toBe(553);
+    await until(async () => (warnings().length > 0 ? true : null));
+    expect(warnings()[0]).toMatchObject({ account: 'longnv@example.gov.vn', ip: '127.0.0.1', sender: 'maitt@example.gov.vn' });
+    await c.cmd('RSET');
+
+    expect((await sendRaw(c, 'longnv@example.gov.vn', ['maitt@example.gov.vn'], body('longnv@example.gov.vn', 'first'))).code).toBe(250);
+    const limited = await c.cmd('MAIL FROM:<longnv@example.gov.vn>');
+    expect(limited.code).toBe(451);
+    await until(async () => (warnings().length > 1 ? true : null));
+    expect(warnings()[1]).toMatchObject({ account: 'longnv@example.gov.vn', ip: '127.0.0.1', sender: 'longnv@example.gov.vn', code: 451 });
     c.close();
   });
 });

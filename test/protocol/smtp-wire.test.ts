@@ -1,7 +1,7 @@
 /**
  * smtp-server's own replies, as our wire layer (src/smtp/wire.ts) sends them: bilingual,
  * Vietnamese first; EXPN answered 252 like VRFY; a command with two paths refused (501); the
- * library's joke commands unknown. Over a raw socket to the real MX listener.
+ * library's joke commands, XCLIENT and XFORWARD unknown. Over a raw socket to the real MX listener.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../helpers/app.js';
@@ -104,6 +104,25 @@ describe('EXPN and unknown commands', () => {
       expect(r.text, line).toMatch(/Lệnh không hợp lệ \/ Command not recognized/);
     }
     c.close();
+  });
+
+  it('XCLIENT and XFORWARD are unknown commands on the MX and on submission (not an English "550 5.7.0 Error: Not allowed")', async () => {
+    const sub = await SmtpLineClient.connect(app.port('submission'));
+    expect((await sub.read()).code).toBe(220);
+    expect((await sub.cmd('EHLO client.example')).code).toBe(250);
+    const subs = await SmtpLineClient.connect(app.port('submissions'), { tls: true });
+    expect((await subs.read()).code).toBe(220);
+    expect((await subs.cmd('EHLO client.example')).code).toBe(250);
+    for (const c of [await mx(), sub, subs]) {
+      for (const line of ['XCLIENT ADDR=192.0.2.1 NAME=spoof.example', 'XFORWARD ADDR=192.0.2.1']) {
+        const r = await c.cmd(line);
+        expect(r.code, line).toBe(500);
+        expect(r.text, line).toMatch(BILINGUAL);
+        expect(r.text, line).toMatch(/Lệnh không hợp lệ \/ Command not recognized/);
+      }
+      expect((await c.cmd('NOOP')).code).toBe(250);
+      c.close();
+    }
   });
 });
 

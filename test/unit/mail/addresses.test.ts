@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { displayAddresses, formatAddress, parseAddressList, parseEnvelopeAddress } from '../../../src/mail/addresses.js';
+import { displayAddresses, formatAddress, parseAddressList, parseAddressListStrict, parseEnvelopeAddress } from '../../../src/mail/addresses.js';
 import { ENVELOPE_DISGUISES } from '../../helpers/envelope-disguises.js';
 import type { EnvelopeAddress } from '../../../src/mail/types.js';
 
@@ -40,6 +40,24 @@ describe('parseAddressList', () => {
     const r = parseAddressList('G: a@x, b@x, c@x, d@x;', 3);
     expect(r.truncated).toBe(true);
     expect(r.addresses).toEqual([A(null, 'G', null), A(null, 'a', 'x'), A(null, 'b', 'x'), GROUP_END]);
+  });
+
+  it('marks the list truncated when the one address past the cap is the last', () => {
+    const r = parseAddressList('a@x, b@x, c@x', 2);
+    expect(r.addresses.map((a) => a.mailbox)).toEqual(['a', 'b']);
+    expect(r.truncated).toBe(true);
+    expect(parseAddressList('a@x, b@x,', 2).truncated).toBe(false);
+  });
+
+  it('strict: reports tokens after ">", elements read as nothing, and every comment (RFC 5322 §3.4)', () => {
+    const clean = parseAddressListStrict('"Long" <l@x>, m@x (Mai),');
+    expect(clean.anomalies).toEqual({ afterAngle: false, emptyElement: false, comments: ['Mai'] });
+    expect(clean.addresses).toEqual(parseAddressList('"Long" <l@x>, m@x (Mai),').addresses);
+    expect(parseAddressListStrict('<l@x> h@x').anomalies.afterAngle).toBe(true);
+    expect(parseAddressListStrict('<l@x> (note)').anomalies).toEqual({ afterAngle: false, emptyElement: false, comments: ['note'] });
+    expect(parseAddressListStrict('l@x, (h@x)').anomalies.emptyElement).toBe(true);
+    expect(parseAddressListStrict('l@x, <>').anomalies.emptyElement).toBe(true);
+    expect(parseAddressListStrict('A (h@x) <l@x (i@x)>').anomalies.comments).toEqual(['h@x', 'i@x']);
   });
 
   it('reads at most max × 512 characters of a huge header', () => {
