@@ -535,7 +535,26 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
     throw new MailError('LIMIT_EXCEEDED', bi(`Quá nhiều người trùng tên ${base}`, `too many namesakes for ${base}`));
   }
 
-  async function hashed(password: string | null | undefined, admin: boolean, prehashed?: { password: string; hash: string } | null): Promise<{ hash: string; oneTime: string | null }> {
+  async function hashed(
+    password: string | null | undefined,
+    admin: boolean,
+    prehashed?: { password: string; hash: string } | null,
+    kind: Account['kind'] = 'personal',
+  ): Promise<{ hash: string; oneTime: string | null }> {
+    // R-ACC-6: nobody knows a unit mailbox's own password (its delegates open it with theirs, as
+    // UNIT*CLERK, and sign-in refuses its own): a random one, shown to nobody.
+    if (kind === 'unit') {
+      if (password !== null && password !== undefined) {
+        throw new MailError(
+          'INVALID_INPUT',
+          bi(
+            'Hộp thư đơn vị không có mật khẩu riêng: người được ủy quyền (account delegate) mở nó bằng mật khẩu của chính mình; bỏ --password',
+            'a unit mailbox has no password of its own: its delegates (account delegate) open it with their own; leave out --password',
+          ),
+        );
+      }
+      return { hash: await hashPassword(generatePassword(config.passwords, admin)), oneTime: null };
+    }
     // A pre-hashed one-time password (request-form import) takes the place of a given one.
     if (prehashed) return { hash: prehashed.hash, oneTime: prehashed.password };
     if (password !== null && password !== undefined) {
@@ -672,7 +691,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       }
 
       const admin = kind === 'admin' || role !== 'none';
-      const { hash, oneTime } = await hashed(input.password, admin, opts.prehashed);
+      const { hash, oneTime } = await hashed(input.password, admin, opts.prehashed, kind);
       const forceChange = input.forceChange ?? true;
       const quotaBytes = input.quotaBytes ?? null;
       checkQuotaFloor(kind, quotaBytes);
@@ -719,7 +738,7 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       const account = await changeableAccount(address, actor, true);
       const admin = account.kind === 'admin' || account.role !== 'none';
       // argon2 is slow on purpose: hash before the transaction.
-      const { hash, oneTime } = await hashed(password, admin);
+      const { hash, oneTime } = await hashed(password, admin, null, account.kind);
       const forceChange = opts.forceChange ?? true;
       const reset = await store.batch((tx) => resetPasswordIn(tx, account, hash, forceChange, actor, opts.ref ?? null, forceChange ? {} : { noForceChange: true }));
       changed(reset.account, { kind: 'password-reset', by: actor.name, appPasswordsRevoked: reset.appPasswordsRevoked });

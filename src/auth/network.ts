@@ -61,3 +61,15 @@ export function throttleKeyOf(address: string): string {
   if (v6) return prefix(v6, 4);
   return ip.slice(0, 64);
 }
+
+/**
+ * The wider block sign-in throttling also counts an IPv6 client in: its /48 (a site's usual
+ * allocation, RFC 6177), so that a flood from every /64 of one site is capped as one; null for
+ * IPv4 and anything else (their per-address key is already the block).
+ *
+ *   throttleBlockOf('2001:db8:0:1::5')   // '2001:db8:0::/48'
+ */
+export function throttleBlockOf(address: string): string | null {
+  const { v6 } = fold(address);
+  return v6 ? prefix(v6, 3) : null;
+}

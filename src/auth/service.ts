@@ -9,16 +9,23 @@
  *
  * Order of checks in signIn:
  *   1. plaintext rule (no hashing, 'plaintext-refused')
- *   2. concurrent sign-ins per IP (no hashing, 'throttled')
+ *   2. concurrent sign-ins per IP (an IPv4 address, an IPv6 /64) and per IPv6 /48 (4× that)
+ *      (no hashing, 'throttled')
  *   3. resolve the user: full address, or local part alone (R-ADDR-6; several domains → the
- *      configured domain order, primary first); unknown users still cost one hash (timing)
+ *      configured domain order, primary first); unknown users still cost one hash (timing); a
+ *      unit mailbox's own password is never checked (R-ACC-6: its delegates sign in as
+ *      UNIT*CLERK), its name answered like an unknown one with how to sign in instead
+ *   3½. a turn among the password checks in progress server-wide (hash-slots.ts: twice libuv's
+ *      thread pool, a short queue); none left: 'throttled', nothing hashed
  *   4. verify: the account password, then app passwords (whitespace stripped, CLIENT-NOTES).
  *      HTTP takes only the account password; accounts with TOTP take only app passwords on
  *      mail protocols (SECURITY-NOTES: TOTP never travels over IMAP/POP3/SMTP)
  *   5. only after the password is verified: deleted, suspended (R-ACC-3), must-change (R-ACC-2),
  *      expired (R-AUTH-2). Those failures carry the account (HTTP lets the user change it).
  * Every failure: metrics.authFailures, a log line (ip, username, protocol, reason), and — for
- * failed credentials — a growing delay (per IP and per account) before the answer.
+ * failed credentials — a growing delay (per IP, per name — its local part in any domain we serve,
+ * with or without an account — and per account checked) before the answer; the history row of a
+ * wrong password is written after the answer (its time would tell the name has an account).
  * Success: lastLoginAt recorded, the account's failure count forgotten.
  * Sign-in history (R-AUTH-5): every sign-in to an existing account, through any protocol and
  * the portal, is recorded (store.recordSignIn), failures with their reason. A success from a
@@ -52,7 +59,8 @@ import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Account, AppPassword, SignInEntry, SignInRecord, Store } from '../store/port.js';
 import { appPasswordCandidates, createAppPassword, normalizeAppPassword, revokeAppPassword } from './app-passwords.js';
-import { assertStrongPassword, hashPassword, verifyPassword } from './passwords.js';
+import { assertStrongPassword, hashPassword, normalizePassword, verifyPassword } from './passwords.js';
+import { HASH_CONCURRENCY_PER_THREAD, HASH_QUEUE_PER_SLOT, HashSlots, threadPoolSize } from './hash-slots.js';
 import { newTotpSecret, totpStep, totpUri } from './totp.js';
 import { twoFactorMethod, type TwoFactorMethod } from './two-factor.js';
 import {
@@ -70,7 +78,7 @@ import {
   resetCodeText,
   type SmsSender,
 } from './sms.js';
-import { networkOf, throttleKeyOf } from './network.js';
+import { networkOf, throttleBlockOf, throttleKeyOf } from './network.js';
 import type { SecurityChange, SecurityChangeInfo } from './security-notices.js';
 import { plaintextAllowedBy } from './plaintext.js';
 import { KeyedCounter } from '../lib/keyed-counter.js';
@@ -315,6 +323,14 @@ export interface AuthDeps {
   smsSender?: SmsSender | null;
   /** How the failure delay is waited (tests record it instead). */
   sleep?: (ms: number) => Promise<void>;
+  /** How a password is checked against a hash (default passwords.ts's verifyPassword; tests count or hold the checks). */
+  verifyPassword?: (hash: string, password: string) => Promise<boolean>;
+  /**
+   * Password checks in progress server-wide, and waiting for a turn (default: twice libuv's
+   * thread pool, UV_THREADPOOL_SIZE or 4, and a queue four times that); beyond them a sign-in is
+   * refused as throttled before any hashing.
+   */
+  hashSlots?: { concurrent: number; queue: number };
   /** Told of an unusual sign-in (once per account and network per process); never awaited by the sign-in. */
   onUnusualSignIn?: (account: Account, info: UnusualSignIn) => Promise<void>;
   /** Told of every change a user makes to how they sign in (the app mails them a notice); never awaited. */
@@ -393,6 +409,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const USUAL_NETWORK_DAYS = 90;
 /** The longest a network that keeps guessing one account waits between two checks. */
 const GUARD_MAX_WAIT_MS = 15 * 60 * 1000;
+/** Sign-ins in flight from one IPv6 /48, as a multiple of security.maxConcurrentAuthPerIp (the per-/64 cap). */
+const BLOCK_GATE_FACTOR = 4;
 /** The answer to an attempt held back by the account guard (the same for a name no account has). */
 const GUARDED = bi(
   'Có nhiều lần đăng nhập sai vào tài khoản này từ nơi khác; từ mạng này hãy thử lại sau ít phút',
@@ -443,6 +461,22 @@ export function signInMessage(kind: SignInFailureKind, changeUrl: string): strin
       );
   }
 }
+
+/**
+ * A unit mailbox named as the account signing in (R-ACC-6): nobody signs in with its own password;
+ * its clerk opens it as UNIT*CLERK with the clerk's own password (see splitSignInName).
+ */
+const UNIT_MAILBOX_OWN_SIGN_IN = (address: string): string =>
+  bi(
+    `Hộp thư đơn vị ${address} không đăng nhập bằng mật khẩu riêng; người được ủy quyền hãy đăng nhập với tên "${address}*<tên đăng nhập của bạn>" và mật khẩu của chính mình`,
+    `The unit mailbox ${address} is not signed in to with a password of its own; a delegate signs in as "${address}*<your user name>" with their own password`,
+  );
+/** The portal's answer to a unit mailbox's name: the web signs in to one's own account only. */
+const UNIT_MAILBOX_NOT_ON_WEB = (address: string): string =>
+  bi(
+    `Hộp thư đơn vị ${address} không đăng nhập trên trang web; hãy đăng nhập bằng tài khoản của chính bạn (trang bảo mật của bạn có các lần đăng nhập vào hộp thư đơn vị). Trong chương trình thư, dùng tên "${address}*<tên đăng nhập của bạn>" với mật khẩu của bạn`,
+    `The unit mailbox ${address} is not signed in to on the web; sign in with your own account (your security page lists the sign-ins to the unit mailbox). In a mail program, use the name "${address}*<your user name>" with your own password`,
+  );
 
 const UNIT_MAILBOX_SUSPENDED = bi(
   'Hộp thư đơn vị đang bị tạm khóa (thư đến vẫn được nhận); hãy liên hệ quản trị viên',
@@ -532,6 +566,28 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     windowMs: sec.authFailureWindowMs,
   });
   const gate = new KeyedCounter(sec.maxConcurrentAuthPerIp);
+  /** Sign-ins in flight per IPv6 /48, beside the per-/64 gate: one site's /64s are many keys of `gate`. */
+  const blockGate = new KeyedCounter(sec.maxConcurrentAuthPerIp * BLOCK_GATE_FACTOR);
+  const checkPassword = deps.verifyPassword ?? verifyPassword;
+  const hashConcurrency = deps.hashSlots?.concurrent ?? HASH_CONCURRENCY_PER_THREAD * threadPoolSize();
+  /** Password checks in progress server-wide (hash-slots.ts): a flood from many networks never fills libuv's pool. */
+  const slots = new HashSlots(hashConcurrency, deps.hashSlots?.queue ?? hashConcurrency * HASH_QUEUE_PER_SLOT);
+
+  /** A place among the sign-ins in flight for this address (its IPv4 address or IPv6 /64, and its IPv6 /48); null: throttled. */
+  function admit(ip: string): (() => void) | null {
+    const release = gate.acquire(throttleKeyOf(ip));
+    if (!release) return null;
+    const block = throttleBlockOf(ip);
+    const blockRelease = block === null ? () => undefined : blockGate.acquire(block);
+    if (!blockRelease) {
+      release();
+      return null;
+    }
+    return () => {
+      release();
+      blockRelease();
+    };
+  }
   /**
    * Wrong two-factor codes per account ("totp:<id>"), apart from password failures: a mail
    * program's successful sign-ins do not clear them, they are remembered for a day, and past
@@ -567,17 +623,19 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
   let dummyHash: Promise<string> | null = null;
   const message = (kind: SignInFailureKind) => signInMessage(kind, config.passwords.changeUrl);
 
-  /** What guesses count against: the account, or the name asked for when no account has it. */
   /**
-   * What a name no account has counts under: read as a full address in the primary domain, as a
-   * local part would be if it had an account — so that "an" and "an@primary" share one count either
-   * way, and a delay cannot tell whether the name has an account.
+   * What a name counts under, whether or not an account has it (the failure delay; the account
+   * guard for a name no account has): its local part when its domain is one we serve or it has
+   * none — "an", "an@primary" and "an@secondary" are one name, as a local part's accounts in every
+   * domain are tried for it — else the whole address. So a delay cannot tell which of a name's
+   * forms has an account.
    */
   const unknownKey = (username: string): string => {
     const name = username.trim().toLowerCase().slice(0, 320);
-    return `user:${name.includes('@') ? name : `${name}@${config.domains[0] ?? ''}`}`;
+    const at = name.lastIndexOf('@');
+    const served = at === -1 || config.domains.some((d) => d.toLowerCase() === name.slice(at + 1));
+    return `user:${served && at !== -1 ? name.slice(0, at) : name}`;
   };
-  const guessTarget = (list: Account[], username: string): string => (list[0] ? `acct:${list[0].id}` : unknownKey(username));
 
   /** Has the account signed in from this address's network in the last 90 days? */
   async function usualNetwork(account: Account | undefined, ip: string): Promise<boolean> {
@@ -585,19 +643,64 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     return store.signedInFrom(account.id, networkOf(ip), new Date(clock.now().getTime() - USUAL_NETWORK_DAYS * DAY_MS));
   }
 
-  /** Refuse this attempt unchecked (no hash spent): see guessFailures. */
-  async function guardedAttempt(target: string, account: Account | undefined, ip: string): Promise<boolean> {
-    if (sec.accountGuardFailures === 0) return false;
-    if (guessFailures.count(`guess:${target}`) < sec.accountGuardFailures) return false;
-    if (networkGuesses.blockedFor(`${target} ${networkOf(ip)}`) === 0) return false;
-    return !(await usualNetwork(account, ip));
+  /**
+   * The accounts an attempt checks the password of (a unit mailbox's own password is never one,
+   * R-ACC-6) and what their guesses count against: each account, or the name when there is none.
+   * Whether each account uses the attempt's network is read once, at once (before the hash), so
+   * a wrong password's answer never waits on that read (timing would tell that the name exists).
+   */
+  interface Targets {
+    accounts: Account[];
+    keys: Array<{ target: string; account: Account | undefined; usual: Promise<boolean> }>;
   }
 
-  /** A wrong password for `target` from this address: a guess unless its network is one the account uses. */
-  async function countGuess(target: string, account: Account | undefined, ip: string): Promise<void> {
-    if (sec.accountGuardFailures === 0 || (await usualNetwork(account, ip))) return;
-    guessFailures.fail([`guess:${target}`]);
-    networkGuesses.fail([`${target} ${networkOf(ip)}`]);
+  function targetsOf(list: Account[], username: string, ip: string): Targets {
+    const accounts = list.filter((a) => a.kind !== 'unit');
+    const read = (a: Account): Promise<boolean> => {
+      if (sec.accountGuardFailures === 0) return Promise.resolve(false);
+      return usualNetwork(a, ip).catch((e: unknown) => {
+        log.error({ err: e, account: a.address }, 'could not read the sign-in history');
+        return false;
+      });
+    };
+    const keys = accounts.length > 0 ? accounts.map((a) => ({ target: `acct:${a.id}`, account: a, usual: read(a) })) : [{ target: unknownKey(username), account: undefined, usual: Promise.resolve(false) }];
+    return { accounts, keys };
+  }
+
+  /** Refuse this attempt unchecked (no hash spent): see guessFailures. Held back when any account it would check is. */
+  async function guardedAttempt(targets: Targets, ip: string): Promise<boolean> {
+    if (sec.accountGuardFailures === 0) return false;
+    for (const { target, usual } of targets.keys) {
+      if (guessFailures.count(`guess:${target}`) < sec.accountGuardFailures) continue;
+      if (networkGuesses.blockedFor(`${target} ${networkOf(ip)}`) === 0) continue;
+      if (!(await usual)) return true;
+    }
+    return false;
+  }
+
+  /** A wrong password from this address: a guess against every account it was checked against, unless its network is one that account uses. */
+  async function countGuesses(targets: Targets, ip: string): Promise<void> {
+    if (sec.accountGuardFailures === 0) return;
+    for (const { target, usual } of targets.keys) {
+      if (await usual) continue;
+      guessFailures.fail([`guess:${target}`]);
+      networkGuesses.fail([`${target} ${networkOf(ip)}`]);
+    }
+  }
+
+  /** What a wrong password counts against for the delay: the client, the name, and every account checked. */
+  const failureKeys = (targets: Targets, username: string, ip: string): string[] => [`ip:${throttleKeyOf(ip)}`, unknownKey(username), ...targets.accounts.map((a) => `acct:${a.id}`)];
+
+  /** A right password: the account's count and its name's are forgotten. */
+  function forgetFailures(account: Account, username: string): void {
+    failures.reset(`acct:${account.id}`);
+    failures.reset(unknownKey(username));
+  }
+
+  /** Costs what one account's check costs, for an attempt that checked none (timing does not tell which names exist). */
+  async function dummyCheck(password: string): Promise<void> {
+    dummyHash ??= hashPassword('buudien-no-such-user');
+    await checkPassword(await dummyHash, password);
   }
   const smsConfig = config.sms ?? { command: null, timeoutMs: 15_000, codeTtlMs: 5 * 60 * 1000, resendAfterMs: 60 * 1000, maxPerAccountPerDay: 10, passwordReset: false, maxPasswordResetsPerDay: 200 };
   const smsSender = deps.smsSender === undefined ? commandSmsSender(smsConfig, log) : deps.smsSender;
@@ -654,17 +757,20 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
   type Misplaced = { hint: string; reason: 'needs-app-password' | 'app-password-on-web' };
 
   async function verify(account: Account, req: SignInRequest): Promise<Verified | Misplaced | null> {
-    const mainOk = await verifyPassword(account.passwordHash, req.password);
+    const stripped = normalizeAppPassword(req.password);
+    // Read while the password hashes: a wrong password's answer does not wait on it (timing would tell the name has an account).
+    const listed = stripped.length === 0 ? null : store.listAppPasswords(account.id);
+    listed?.catch(() => undefined);
+    const mainOk = await checkPassword(account.passwordHash, req.password);
     if (mainOk) {
       if (req.protocol !== 'http' && twoFactorMethod(account) !== null) return { hint: TOTP_APP_PASSWORD_HINT, reason: 'needs-app-password' };
       return { account, method: 'password', appPasswordId: null, hint: null };
     }
-    const stripped = normalizeAppPassword(req.password);
-    if (stripped.length === 0) return null;
+    if (listed === null) return null;
     // Only the app passwords whose hint matches: a wrong password costs one hash, not one per device.
-    const apps = appPasswordCandidates(await store.listAppPasswords(account.id), stripped);
+    const apps = appPasswordCandidates(await listed, stripped);
     for (const ap of apps) {
-      if (await verifyPassword(ap.hash, stripped)) {
+      if (await checkPassword(ap.hash, stripped)) {
         if (req.protocol === 'http') return { hint: APP_PASSWORD_NOT_FOR_WEB, reason: 'app-password-on-web' };
         return { account, method: 'app-password', appPasswordId: ap.id, hint: null };
       }
@@ -767,41 +873,55 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     if (!plaintextAllowedBy(sec.allowPlaintextAuth, req.ip, req.secure)) return reject(req, 'plaintext-refused', null);
     // The web signs in to its own account only: a delegate opens a unit mailbox from a mail program.
     const { user, mailbox } = req.protocol === 'http' ? { user: req.username, mailbox: null } : splitSignInName(req.username, req.authzid);
-    const release = gate.acquire(throttleKeyOf(req.ip));
+    const release = admit(req.ip);
     if (!release) return reject(req, 'throttled', null);
     try {
       const list = await candidates(user);
-      const target = guessTarget(list, user);
-      if (await guardedAttempt(target, list[0], req.ip)) {
-        if (list[0]) await recordFailure(list[0], req.protocol, req.ip, 'guarded');
+      const targets = targetsOf(list, user, req.ip);
+      if (await guardedAttempt(targets, req.ip)) {
+        // Not awaited: the answer does not wait on a write (timing).
+        const on = targets.accounts[0] ?? list[0];
+        if (on) void recordFailure(on, req.protocol, req.ip, 'guarded');
         const delay = failures.fail([`ip:${throttleKeyOf(req.ip)}`]);
         const result = reject(req, 'throttled', null, GUARDED);
         log.warn({ ip: req.ip, username: req.username.slice(0, 320), protocol: req.protocol }, 'sign-in held back: the account is being guessed and this network has guessed it');
         if (delay > 0) await sleep(delay);
         return result;
       }
+      // A turn among the password checks in progress server-wide; none left: throttled, nothing hashed.
+      const slot = await slots.acquire();
+      if (!slot) {
+        log.warn({ ip: req.ip, protocol: req.protocol }, 'sign-in refused unchecked: too many password checks in progress');
+        return reject(req, 'throttled', null);
+      }
       let verified: Verified | null = null;
       let misplaced: Misplaced | null = null;
-      for (const account of list) {
-        const v = await verify(account, req);
-        if (v && 'account' in v) {
-          verified = v;
-          break;
+      try {
+        for (const account of targets.accounts) {
+          const v = await verify(account, req);
+          if (v && 'account' in v) {
+            verified = v;
+            break;
+          }
+          if (v) misplaced = v;
         }
-        if (v) misplaced = v;
-      }
-      if (list.length === 0) {
-        // Same cost as a real check, so timing does not tell which names exist.
-        dummyHash ??= hashPassword('buudien-no-such-user');
-        await verifyPassword(await dummyHash, req.password);
+        // Same cost as a real check, so timing does not tell which names exist (or are unit mailboxes).
+        if (targets.accounts.length === 0) await dummyCheck(req.password);
+      } finally {
+        slot();
       }
       if (!verified) {
-        const delay = failures.fail([`ip:${throttleKeyOf(req.ip)}`, target]);
+        const delay = failures.fail(failureKeys(targets, user, req.ip));
         // A right password in the wrong place (misplaced) is no guess.
-        if (!misplaced) await countGuess(target, list[0], req.ip);
-        const result = reject(req, 'bad-credentials', null, misplaced?.hint ?? message('bad-credentials'));
+        if (!misplaced) await countGuesses(targets, req.ip);
+        // A unit mailbox's own name (every account the name has is one): how its clerk signs in instead.
+        const unitNamed = targets.accounts.length === 0 ? list[0] : undefined;
+        const text = misplaced?.hint ?? (unitNamed ? UNIT_MAILBOX_OWN_SIGN_IN(unitNamed.address) : message('bad-credentials'));
+        const result = reject(req, 'bad-credentials', null, text);
         // A mail program sending the main password of an account with two-factor is not a wrong password: say which.
-        if (list[0]) await recordFailure(list[0], req.protocol, req.ip, misplaced?.reason ?? 'bad-credentials');
+        // Not awaited: the answer does not wait on the history's write (timing would tell the name has an account).
+        const on = targets.accounts[0] ?? list[0];
+        if (on) void recordFailure(on, req.protocol, req.ip, misplaced?.reason ?? (unitNamed ? 'unit-own-password' : 'bad-credentials'));
         if (delay > 0) await sleep(delay);
         return result;
       }
@@ -826,7 +946,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         await recordFailure(account, req.protocol, req.ip, opened === 'suspended' ? 'mailbox-suspended' : 'not-delegated', (mailbox ?? '').trim().toLowerCase().replace(/\p{C}/gu, '?'));
         return reject(req, opened, account, opened === 'suspended' ? UNIT_MAILBOX_SUSPENDED : message(opened));
       }
-      failures.reset(`acct:${account.id}`);
+      forgetFailures(account, user);
       const delegated = opened.id !== account.id;
       const updated = await recordSuccess(account, req.protocol, req.ip, verified.method, verified.appPasswordId, delegated ? { opened: opened.address } : {});
       // The unit mailbox's own history says who opened it (R-AUTH-5): its users see every delegate.
@@ -890,7 +1010,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
   /** The plaintext rule (before anything else) and the per-IP gate around a portal operation. */
   async function gated<R>(ip: string, secure: boolean, refuse: Refuser, fn: () => Promise<R>): Promise<R | Refusal<'plaintext-refused' | 'throttled'>> {
     if (!plaintextAllowedBy(sec.allowPlaintextAuth, ip, secure)) return refuse('plaintext-refused', PORTAL_PLAINTEXT_REFUSED, 'plaintext-refused');
-    const release = gate.acquire(throttleKeyOf(ip));
+    const release = admit(ip);
     if (!release) return refuse('throttled', message('throttled'), 'throttled');
     try {
       return await fn();
@@ -917,31 +1037,40 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     const refuse = portalRefuser(req.ip, req.username, what);
     return gated(req.ip, req.secure, refuse, async () => {
       const list = await candidates(req.username);
-      const keys = [`ip:${throttleKeyOf(req.ip)}`, guessTarget(list, req.username)];
-      const target = guessTarget(list, req.username);
-      if (await guardedAttempt(target, list[0], req.ip)) {
-        if (list[0]) await recordFailure(list[0], 'http', req.ip, 'guarded');
+      const targets = targetsOf(list, req.username, req.ip);
+      const keys = failureKeys(targets, req.username, req.ip);
+      if (await guardedAttempt(targets, req.ip)) {
+        const on = targets.accounts[0] ?? list[0];
+        if (on) void recordFailure(on, 'http', req.ip, 'guarded');
         return failedCredentials(refuse('throttled', GUARDED, 'held back: the account is being guessed and this network has guessed it'), [`ip:${throttleKeyOf(req.ip)}`]);
       }
-      return checked(list, keys, target);
+      return checked(list, keys, targets);
     });
 
-    async function checked(list: Account[], keys: string[], target: string): Promise<R | Refusal<PortalCredentialFailureKind>> {
+    async function checked(list: Account[], keys: string[], targets: Targets): Promise<R | Refusal<PortalCredentialFailureKind>> {
       let account: Account | null = null;
-      for (const a of list) {
-        if (await verifyPassword(a.passwordHash, req.password)) {
-          account = a;
-          break;
+      // A turn among the password checks in progress server-wide (as signIn); none left: throttled, nothing hashed.
+      const slot = await slots.acquire();
+      if (!slot) return refuse('throttled', message('throttled'), 'too many password checks in progress');
+      try {
+        for (const a of targets.accounts) {
+          if (await checkPassword(a.passwordHash, req.password)) {
+            account = a;
+            break;
+          }
         }
-      }
-      if (list.length === 0) {
-        dummyHash ??= hashPassword('buudien-no-such-user');
-        await verifyPassword(await dummyHash, req.password);
+        if (targets.accounts.length === 0) await dummyCheck(req.password);
+      } finally {
+        slot();
       }
       if (!account) {
-        await countGuess(target, list[0], req.ip);
-        if (list[0]) await recordFailure(list[0], 'http', req.ip, 'bad-credentials');
-        return failedCredentials(refuse('bad-credentials', WRONG_CREDENTIALS_OR_CODE, 'bad-credentials'), keys);
+        await countGuesses(targets, req.ip);
+        // A unit mailbox's own name: the web signs in to one's own account (R-ACC-6).
+        const unitNamed = targets.accounts.length === 0 ? list[0] : undefined;
+        // Not awaited: the answer does not wait on the history's write (timing would tell the name has an account).
+        const on = targets.accounts[0] ?? list[0];
+        if (on) void recordFailure(on, 'http', req.ip, unitNamed ? 'unit-own-password' : 'bad-credentials');
+        return failedCredentials(refuse('bad-credentials', unitNamed ? UNIT_MAILBOX_NOT_ON_WEB(unitNamed.address) : WRONG_CREDENTIALS_OR_CODE, unitNamed ? 'unit mailbox named' : 'bad-credentials'), keys);
       }
       if (account.state === 'deleted' || account.state === 'suspended') {
         await recordFailure(account, 'http', req.ip, account.state);
@@ -1009,7 +1138,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         giveBack();
         throw e;
       }
-      if (result.ok) failures.reset(`acct:${account.id}`);
+      if (result.ok) forgetFailures(account, req.username);
       else giveBack();
       return result;
     }
@@ -1023,7 +1152,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         if (isMailError(e) && e.code === 'PASSWORD_WEAK') return refuse('weak', e.message, 'weak');
         throw e;
       }
-      if (req.newPassword === req.password) {
+      if (normalizePassword(req.newPassword) === normalizePassword(req.password)) {
         return refuse('unchanged', bi('Mật khẩu mới phải khác mật khẩu hiện tại', 'The new password must differ from the current one'), 'unchanged');
       }
       const newHash = await hashPassword(req.newPassword);
@@ -1483,7 +1612,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         giveBack();
         giveStep();
       };
-      if (await verifyPassword(account.passwordHash, req.newPassword)) {
+      if (await checkPassword(account.passwordHash, req.newPassword)) {
         // Counted like a wrong code: with a code in hand this would otherwise test guesses of the
         // current password without end and without the owner ever hearing of it.
         undo();

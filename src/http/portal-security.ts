@@ -106,6 +106,7 @@ const REASONS: Record<string, [string, string]> = {
   'sms-code-recent': ['đúng mật khẩu, mã SMS vừa gửi trước đó', 'right password, an SMS code had just been sent'],
   'sms-failed': ['đúng mật khẩu, không gửi được mã SMS', 'right password, the SMS code could not be sent'],
   'sms-capped': ['đúng mật khẩu, hết lượt gửi mã SMS trong ngày', 'right password, no SMS codes left for the day'],
+  'unit-own-password': ['đăng nhập thẳng vào hộp thư đơn vị (người được ủy quyền dùng tên HỘP_THƯ*TÊN_MÌNH)', 'a direct sign-in to the unit mailbox (delegates use MAILBOX*THEIR_NAME)'],
   guarded: ['tạm giữ: tài khoản đang bị dò mật khẩu, mạng này chưa từng dùng', 'held back: the account is being guessed and this network is new to it'],
   suspended: ['tài khoản bị tạm khóa', 'account suspended'],
   deleted: ['tài khoản đã xóa', 'account deleted'],

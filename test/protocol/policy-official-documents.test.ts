@@ -47,7 +47,8 @@ describe('R-POL-7 official documents (default: flag)', () => {
   });
   afterAll(async () => app?.stop());
 
-  const submit = (raw: Buffer, login = 'vp', from = 'vp@example.gov.vn') => send(app, raw, { submission: login, from, to: ['lanht@example.gov.vn'] });
+  // The clerk opens the unit mailbox as its delegate (R-ACC-6: nobody signs in with the mailbox's own password).
+  const submit = (raw: Buffer, login = 'vp*vanthu', from = 'vp@example.gov.vn') => send(app, raw, { submission: login, from, to: ['lanht@example.gov.vn'] });
 
   it('delivers a signed PDF under a summary subject with no finding', async () => {
     expect((await submit(documentMail(signedPdf(signer)))).code).toBe(250);
@@ -107,13 +108,15 @@ describe('R-POL-7 with action reject', () => {
   let lanht: Account;
   beforeAll(async () => {
     app = await startApp({ policy: { rules: [{ name: 'official-documents', action: 'reject' }] } });
-    await createTestAccount(app.store, 'vp@example.gov.vn', { kind: 'unit' });
+    const vp = await createTestAccount(app.store, 'vp@example.gov.vn', { kind: 'unit' });
     lanht = await addUser(app.store, 'lanht@example.gov.vn');
+    const clerk = await addUser(app.store, 'vanthu@example.gov.vn');
+    await app.store.addDelegation(vp.id, clerk.id, { actor: 'test', action: 'delegation.add', target: 'vp@example.gov.vn' });
   });
   afterAll(async () => app?.stop());
 
   it('refuses an unsigned or broken document and a subject with no summary, saying what to fix; stores nothing', async () => {
-    const submit = (raw: Buffer) => send(app, raw, { submission: 'vp', from: 'vp@example.gov.vn', to: ['lanht@example.gov.vn'] });
+    const submit = (raw: Buffer) => send(app, raw, { submission: 'vp*vanthu', from: 'vp@example.gov.vn', to: ['lanht@example.gov.vn'] });
     const unsigned = await submit(documentMail(unsignedPdf()));
     expect(unsigned.code).toBe(550);
     expect(unsigned.response).toMatch(/^550 5\.7\.1 Thư bị từ chối: văn bản gửi từ hộp thư đơn vị phải là tệp PDF đã ký số; tệp "123-UBND-VP\.pdf" chưa được ký số \(quy tắc official-documents\) \/ Message refused: documents sent from a unit mailbox must be digitally signed PDF files; file "123-UBND-VP\.pdf" is not signed/);
@@ -128,7 +131,7 @@ describe('R-POL-7 with action reject', () => {
 
   it('keeps the reply within one SMTP line (512 octets) for a long Vietnamese file name, cut on a character', async () => {
     const name = `${'ữ'.repeat(60)}.pdf`;
-    const r = await send(app, documentMail(unsignedPdf(), { name }), { submission: 'vp', from: 'vp@example.gov.vn', to: ['lanht@example.gov.vn'] });
+    const r = await send(app, documentMail(unsignedPdf(), { name }), { submission: 'vp*vanthu', from: 'vp@example.gov.vn', to: ['lanht@example.gov.vn'] });
     expect(r.code).toBe(550);
     expect(Buffer.byteLength(`${r.response}\r\n`)).toBeLessThanOrEqual(512);
     expect(r.response).toContain(`tệp "${'ữ'.repeat(19)}…" chưa được ký số`);
@@ -145,8 +148,10 @@ describe('R-POL-7 with policy.signingAuthorities', () => {
   let lanht: Account;
   beforeAll(async () => {
     app = await startApp({ policy: { signingAuthorities: [rootFile] } });
-    await createTestAccount(app.store, 'vp@example.gov.vn', { kind: 'unit' });
+    const vp = await createTestAccount(app.store, 'vp@example.gov.vn', { kind: 'unit' });
     lanht = await addUser(app.store, 'lanht@example.gov.vn');
+    const clerk = await addUser(app.store, 'vanthu@example.gov.vn');
+    await app.store.addDelegation(vp.id, clerk.id, { actor: 'test', action: 'delegation.add', target: 'vp@example.gov.vn' });
   });
   afterAll(async () => {
     await app?.stop();
@@ -154,7 +159,7 @@ describe('R-POL-7 with policy.signingAuthorities', () => {
   });
 
   it('a document signed with a certificate the authority issued passes; a self-signed one is flagged untrusted-signer', async () => {
-    const submit = (raw: Buffer) => send(app, raw, { submission: 'vp', from: 'vp@example.gov.vn', to: ['lanht@example.gov.vn'] });
+    const submit = (raw: Buffer) => send(app, raw, { submission: 'vp*vanthu', from: 'vp@example.gov.vn', to: ['lanht@example.gov.vn'] });
     expect((await submit(documentMail(signedPdf(makeSigner('Văn phòng UBND tỉnh', 'rsa', { issuer: ca }))))).code).toBe(250);
     expect(policyHeaders((await mailboxMessages(app.store, lanht.id)).at(-1) ?? '')).toEqual([]);
     expect((await submit(documentMail(signedPdf(signer)))).code).toBe(250);

@@ -184,15 +184,21 @@ describe('a delegate opens the unit mailbox with its own credentials (R-ACC-6)',
     expect(clerkRows.some((r) => r.opened === null && r.protocol === 'imap')).toBe(true);
     const refused = await app.store.listSignIns(hoa.id, { ok: false });
     expect(refused.some((r) => r.reason === 'not-delegated')).toBe(true);
-    // The security pages show it (the unit's own password still works before the handover).
+    // The security pages show it: the unit mailbox's own history on its delegate's page (nobody
+    // signs in to the unit mailbox itself, not even with a password of its own set earlier).
+    const post = (username: string) =>
+      fetch(`http://127.0.0.1:${app.port('http')}/portal/security`, { method: 'POST', body: new URLSearchParams({ username, password: PASSWORD, action: 'show' }) });
     const page = async (username: string): Promise<string> => {
-      const res = await fetch(`http://127.0.0.1:${app.port('http')}/portal/security`, { method: 'POST', body: new URLSearchParams({ username, password: PASSWORD, action: 'show' }) });
+      const res = await post(username);
       expect(res.status).toBe(200);
       return res.text();
     };
-    expect(await page(unit.address)).toContain('signed in by the delegate vanlt@example.gov.vn with its own credentials');
+    const direct = await post(unit.address);
+    expect(direct.status).toBe(401);
+    expect(await direct.text()).toContain(`The unit mailbox ${local}@example.gov.vn is not signed in to on the web; sign in with your own account`);
     const own = await page('vanlt');
     expect(own).toContain(`opened the unit mailbox ${local}@example.gov.vn`);
+    expect(own.slice(own.indexOf(`Recent sign-ins to the unit mailbox ${local}@example.gov.vn`))).toContain('signed in by the delegate vanlt@example.gov.vn with its own credentials');
     const hoaPage = await page('hoa');
     expect(hoaPage).toContain('không được ủy quyền mở hộp thư đã nêu');
     // The name asked for is shown, escaped.
@@ -202,12 +208,17 @@ describe('a delegate opens the unit mailbox with its own credentials (R-ACC-6)',
 
 describe('unit mailbox handover', () => {
   it("the old clerk's session ends and its sign-ins stop; the new clerk signs in as itself; no password changes hands", async () => {
-    // The old clerk reads the unit mailbox as its delegate, and someone still knows the unit's own password.
+    // The old clerk reads the unit mailbox as its delegate.
     const open = await LineClient.connect(app.port('imap'));
     // IMAP quotes a name with a star (RFC 3501 §9: list-wildcards are atom-specials), as clients do.
     await open.login(`"${local}*vanlt"`);
     expect((await open.cmd('s1', 'SELECT INBOX')).join('\n')).toMatch(/\* \d+ EXISTS[\s\S]*s1 OK/);
-    expect((await imapSignsIn(app, unit.address, PASSWORD)).ok).toBe(true);
+    // Even someone who knows the unit mailbox's own password (one set before this rule) cannot sign
+    // in with it: the answer says how its delegate signs in (R-ACC-6).
+    const own = await imapSignsIn(app, unit.address, PASSWORD);
+    expect(own.ok).toBe(false);
+    expect(own.text).toContain(`Hộp thư đơn vị ${local}@example.gov.vn không đăng nhập bằng mật khẩu riêng`);
+    expect(own.text).toContain(`a delegate signs in as "${local}@example.gov.vn*<your user name>" with their own password`);
 
     const r = await app.accounts.handover(local, 'vanlt', 'thutt', root, 'QĐ-9');
     expect(r.signInName).toBe(`${local}@example.gov.vn*thutt@example.gov.vn`);
