@@ -2,7 +2,7 @@
  * The one place that builds and wires everything (DESIGN.md). `main.ts` uses it to serve;
  * protocol tests use it to run the real server on port 0.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config/schema.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -11,6 +11,7 @@ import { createMetrics, type Metrics } from './lib/metrics.js';
 import type { BoundListener, Service } from './lib/service.js';
 import type { Account, BackupTools, Store } from './store/port.js';
 import { openSqliteStore } from './store/sqlite/index.js';
+import { acquireServeLock } from './store/sqlite/serve-lock.js';
 import { sqliteBackupTools } from './store/sqlite/backup.js';
 import { securityChangeNotice, unusualSignInNotice, type SecurityChangeInfo, type SecurityNotice } from './auth/security-notices.js';
 import { createAuthService, type AuthService, type UnusualSignIn } from './auth/service.js';
@@ -39,6 +40,11 @@ export interface AppOptions {
   config: Readonly<Config>;
   log?: Logger;
   clock?: Clock;
+  /**
+   * `buudien serve`: this process is the storage directory's one server (store/sqlite/serve-lock.ts);
+   * a second is refused at once. The CLI's other commands open the store without it.
+   */
+  exclusive?: boolean;
 }
 
 export interface App {
@@ -62,12 +68,27 @@ export interface App {
   healthy(): boolean;
 }
 
+/**
+ * The storage directory holds every message and password hash: only its owner may enter it
+ * (0700), whatever the umask made it, so files below it are private even if created 0644. One
+ * owned by another user (a shared volume set up by hand) is left as it is, with a warning.
+ */
+function privateDirectory(dir: string, log: Logger): void {
+  try {
+    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  } catch (err) {
+    log.warn({ err, dir }, 'storage.dir: could not make it private to its owner (chmod 700)');
+  }
+}
+
 export async function createApp(opts: AppOptions): Promise<App> {
   const { config } = opts;
   const log = opts.log ?? createLogger({ level: config.log.level });
   const clock = opts.clock ?? systemClock;
   const dir = path.resolve(config.storage.dir);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  privateDirectory(dir, log);
+  const releaseServeLock = opts.exclusive ? acquireServeLock(dir) : () => undefined;
   const store = await openSqliteStore({
     dir,
     log,
@@ -75,6 +96,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
     inlineBlobMaxBytes: config.storage.inlineBlobMaxBytes,
     groupCommitWindowMs: config.storage.groupCommitWindowMs,
     parseLimits: { maxDepth: config.limits.maxMimeDepth, maxParts: config.limits.maxMimeParts, maxHeaderBytes: config.limits.maxHeaderBytes, maxAddresses: config.limits.maxAddressesPerHeader },
+  }).catch((e: unknown) => {
+    releaseServeLock();
+    throw e;
   });
 
   const metrics = createMetrics({ collectDefaults: true });
@@ -83,6 +107,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   // A wiring step that throws (a bad policy rule, an unreadable certificate) must not leave the store open.
   const wired = await wire().catch(async (e: unknown) => {
     await store.close().catch(() => undefined);
+    releaseServeLock();
     throw e;
   });
   const { auth, accounts, tls, bootstrap } = wired;
@@ -117,7 +142,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
     const delivery = createDelivery({ store, config, log, clock, metrics });
     const pipeline = createPipeline({ config, log, store, clock });
     services.push(createSmtpService({ config, log, clock, store, metrics, auth, delivery, tls, pipeline }));
-    services.push(createQueueRunner({ config, log, clock, store, metrics, delivery }));
+    // serve (holding the storage dir's lock): claims left by a process that died are released at start.
+    services.push(createQueueRunner({ config, log, clock, store, metrics, delivery, releaseClaimsAtStart: opts.exclusive === true }));
     // policy: teach rspamd when users move mail into/out of Junk or set $Junk/$NotJunk (store events; no-op without policy.rspamd).
     services.push(createSpamLearner({ store, config, log }));
     // imap: 'imap' (STARTTLS) and 'imaps' (implicit TLS) listeners, one service.
@@ -160,7 +186,11 @@ export async function createApp(opts: AppOptions): Promise<App> {
       }
     }
     await Promise.allSettled([...pendingNotices]);
-    await store.close();
+    try {
+      await store.close();
+    } finally {
+      releaseServeLock();
+    }
   }
 
   return {

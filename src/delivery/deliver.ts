@@ -3,10 +3,17 @@
  * (one storeMessage call, one target per mailbox), remote recipients go to the durable
  * queue, and every recipient gets a send-log row (R-LOG-1). Callers answer 250 only after
  * deliver() resolved: storeMessage and enqueue resolve after the data is durable.
+ *
+ * One message, one outcome: the local copies and the queue item of the same message commit
+ * together (store.storeMessages, one savepoint of the group commit), so a failure of either
+ * leaves nothing stored and every recipient not refused fails temporarily (SMTP 451: the client
+ * retries the whole message, no copy is duplicated and none is lost). Only a permanent,
+ * per-recipient outcome (unknown user) or a full mailbox (its recipient waits in the queue)
+ * sets one recipient apart from the others.
  */
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
-import { bi, isMailError } from '../lib/errors.js';
+import { bi, isMailError, type MailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import { domainOf } from '../mail/addresses.js';
@@ -19,6 +26,8 @@ import {
   type Account,
   type DeliveryTarget,
   type MessageDsn,
+  type NewQueueItem,
+  type QueueItem,
   type RecipientDsn,
   type SendDirection,
   type SendLogEntry,
@@ -140,6 +149,17 @@ function createLogWriter(store: Store, log: Logger): (entries: SendLogEntry[]) =
         });
 }
 
+/**
+ * The targets an OVER_QUOTA error of storeMessage(s) is about: the one whose mailbox the store
+ * names in the error's detail, else (no name, or one not among them) every target.
+ */
+function overQuotaTarget<T extends { target: DeliveryTarget }>(e: MailError, active: readonly T[]): T[] {
+  const d: unknown = e.detail;
+  const mailboxId = typeof d === 'object' && d !== null && 'mailboxId' in d ? d.mailboxId : undefined;
+  const named = active.find((t) => t.target.mailboxId === mailboxId);
+  return named ? [named] : [...active];
+}
+
 export function createDelivery(deps: DeliveryDeps): Delivery {
   const { store, config, log, clock, metrics } = deps;
   const localDomains = new Set(config.domains.map((d) => d.toLowerCase()));
@@ -241,18 +261,64 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
       targets.push({ target: { mailboxId, quotaBytes: quotaFor(account) }, recipients });
     }
 
+    let queueId: number | null = null;
+    // The queue copy: the trace headers on top, no Return-Path (the next hop adds its own).
+    const queueRaw = (): Buffer => (prepend.length > 0 ? prependHeaders(input.raw, input.parsed, prepend).raw : input.raw);
+    const queueItem = (recipients: string[]): NewQueueItem => ({
+      sender: input.sender,
+      recipients,
+      raw: queueRaw(),
+      account: input.account,
+      messageId: input.parsed.messageId,
+      now,
+      ...(input.dsn ? { dsn: input.dsn } : {}),
+      ...(input.recipientDsn ? { recipientDsn: Object.fromEntries(input.recipientDsn) } : {}),
+    });
+    const retryPartial = input.retryPartialFailures ?? true;
+    /**
+     * What goes to the queue next to `committing` local targets: the remote recipients, and the
+     * local ones that failed temporarily (over quota, inbox missing) for a later local retry —
+     * the latter only when something else succeeds (else the client is told and retries itself).
+     */
+    const toQueueWith = (committing: number): string[] => {
+      if (committing === 0 && remote.length === 0) return [];
+      const retryLocal = retryPartial ? local.filter((r) => results.get(r)?.outcome === 'deferred') : [];
+      return [...remote, ...retryLocal];
+    };
+    const markQueued = (toQueue: readonly string[], item: QueueItem): void => {
+      queueId = item.id;
+      for (const r of toQueue) {
+        const prev = results.get(r);
+        results.set(r, {
+          recipient: r,
+          ...OK_QUEUED,
+          outcome: 'queued',
+          text: prev ? `${bi('Sẽ thử lại sau', 'Will retry later')} (${prev.code} ${prev.enhanced})` : OK_QUEUED.text,
+        });
+      }
+    };
+    /** Nothing of the message was stored: every recipient not refused fails temporarily (the client retries the whole message). */
+    const failAll = (recipients: readonly string[], e: unknown, what: 'store' | 'queue'): void => {
+      log.error({ err: e }, what === 'store' ? 'local delivery failed' : 'enqueue failed');
+      for (const r of recipients) {
+        results.set(r, what === 'store'
+          ? { recipient: r, outcome: 'deferred', code: 451, enhanced: '4.3.0', text: bi('Lỗi tạm thời khi lưu thư', 'Temporary failure storing the message') }
+          : { recipient: r, outcome: 'deferred', code: 451, enhanced: '4.3.0', text: bi('Lỗi tạm thời khi xếp hàng thư', 'Temporary failure queueing the message') });
+      }
+    };
+
     if (targets.length > 0) {
       // RFC 5321 §4.4: final delivery records the envelope sender in Return-Path (any earlier one is dropped).
-      const local = editHeaders(input.raw, input.parsed, {
+      const copy = editHeaders(input.raw, input.parsed, {
         remove: (n) => n === 'return-path',
         prepend: [`Return-Path: <${input.sender.replace(/[<>\s]/g, '')}>`, ...prepend],
       });
       const storeInput = {
-        raw: local.raw,
-        envelope: local.parsed.envelope,
-        structure: local.parsed.structure,
+        raw: copy.raw,
+        envelope: copy.parsed.envelope,
+        structure: copy.parsed.structure,
         internalDate: now,
-        imap: renderImapStrings(local.parsed.envelope, local.parsed.structure),
+        imap: renderImapStrings(copy.parsed.envelope, copy.parsed.structure),
       };
       const delivered = (r: string): RecipientResult => ({ recipient: r, ...OK_DELIVERED, outcome: 'delivered' });
       // The send-log rows of a successful delivery go into its own commit (no second fsync).
@@ -261,37 +327,63 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
         targets: ts.map((t) => t.target),
         sendLog: ts.flatMap((t) => t.recipients.map((r) => logEntry(delivered(r)))),
       });
-      const markDelivered = (t: { recipients: string[] }): void => {
+      const overQuota = (t: { recipients: string[] }): void => {
         for (const r of t.recipients) {
-          results.set(r, delivered(r));
-          logged.add(r);
+          results.set(r, { recipient: r, outcome: 'deferred', code: 452, enhanced: '4.2.2', text: bi('Hộp thư người nhận đã đầy', 'Recipient mailbox is over quota') });
         }
       };
-      const markFailed = (t: { recipients: string[] }, e: unknown): void => {
-        const over = isMailError(e, 'OVER_QUOTA');
-        if (!over) log.error({ err: e }, 'local delivery failed');
-        for (const r of t.recipients) {
-          results.set(r, over
-            ? { recipient: r, outcome: 'deferred', code: 452, enhanced: '4.2.2', text: bi('Hộp thư người nhận đã đầy', 'Recipient mailbox is over quota') }
-            : { recipient: r, outcome: 'deferred', code: 451, enhanced: '4.3.0', text: bi('Lỗi tạm thời khi lưu thư', 'Temporary failure storing the message') });
-        }
-      };
-      try {
-        await store.storeMessage(withLog(targets));
-        for (const t of targets) markDelivered(t);
-      } catch (e) {
-        if (targets.length === 1 || !isMailError(e, 'OVER_QUOTA')) {
-          for (const t of targets) markFailed(t, e);
-        } else {
-          // Which mailbox is full? Store per target; the blob is deduplicated so this is cheap.
-          for (const t of targets) {
+      // The local copies and the queue item (remote recipients, local retries) commit together —
+      // one storeMessages, one savepoint of the group commit — or not at all: no 250 with part of
+      // the message lost. A target over quota is left out (it waits in the queue, or is answered
+      // 452) and the rest is committed again; the blob is deduplicated, so a retry is cheap.
+      let active = targets;
+      for (;;) {
+        const toQueue = toQueueWith(active.length);
+        if (active.length === 0) {
+          // Every local target is over quota: the remote recipients and the local retries alone.
+          if (toQueue.length > 0) {
             try {
-              await store.storeMessage(withLog([t]));
-              markDelivered(t);
-            } catch (e2) {
-              markFailed(t, e2);
+              markQueued(toQueue, await store.enqueue(queueItem(toQueue)));
+            } catch (e) {
+              failAll(remote, e, 'queue');
             }
           }
+          break;
+        }
+        try {
+          if (toQueue.length === 0) {
+            // The common case (local recipients only): the plain group-committed delivery.
+            await store.storeMessage(withLog(active));
+          } else {
+            const { queued } = await store.storeMessages({ messages: [withLog(active)], enqueue: queueItem(toQueue) });
+            if (queued) markQueued(toQueue, queued);
+          }
+          for (const t of active) {
+            for (const r of t.recipients) {
+              results.set(r, delivered(r));
+              logged.add(r);
+            }
+          }
+          break;
+        } catch (e) {
+          const full = isMailError(e, 'OVER_QUOTA') ? overQuotaTarget(e, active) : null;
+          if (full === null) {
+            // Nothing was committed: the whole message fails (local retries keep their own reason).
+            failAll([...active.flatMap((t) => t.recipients), ...remote], e, 'store');
+            break;
+          }
+          // Which mailbox is full is in the error; an unnamed one means all of them.
+          for (const t of full) overQuota(t);
+          active = active.filter((t) => !full.includes(t));
+        }
+      }
+    } else {
+      const toQueue = toQueueWith(0);
+      if (toQueue.length > 0) {
+        try {
+          markQueued(toQueue, await store.enqueue(queueItem(toQueue)));
+        } catch (e) {
+          failAll(remote, e, 'queue');
         }
       }
     }
@@ -302,42 +394,6 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
       await checkQuotaWarnings({ store, config, clock }, account.id).catch((e: unknown) =>
         log.warn({ err: e, account: account.address }, 'quota warning not delivered'),
       );
-    }
-
-    // Temporary local failures next to successes: retry them later through the queue.
-    const retryLocal = (input.retryPartialFailures ?? true)
-      ? local.filter((r) => results.get(r)?.outcome === 'deferred')
-      : [];
-    const anySuccess = [...results.values()].some((r) => r.outcome === 'delivered') || remote.length > 0;
-    const toQueue = [...remote, ...(anySuccess ? retryLocal : [])];
-
-    let queueId: number | null = null;
-    if (toQueue.length > 0) {
-      try {
-        const item = await store.enqueue({
-          sender: input.sender,
-          recipients: toQueue,
-          raw: prepend.length > 0 ? prependHeaders(input.raw, input.parsed, prepend).raw : input.raw,
-          account: input.account,
-          messageId: input.parsed.messageId,
-          now,
-          ...(input.dsn ? { dsn: input.dsn } : {}),
-          ...(input.recipientDsn ? { recipientDsn: Object.fromEntries(input.recipientDsn) } : {}),
-        });
-        queueId = item.id;
-        for (const r of toQueue) {
-          const prev = results.get(r);
-          results.set(r, {
-            recipient: r,
-            ...OK_QUEUED,
-            outcome: 'queued',
-            text: prev ? `${bi('Sẽ thử lại sau', 'Will retry later')} (${prev.code} ${prev.enhanced})` : OK_QUEUED.text,
-          });
-        }
-      } catch (e) {
-        log.error({ err: e }, 'enqueue failed');
-        for (const r of toQueue) results.set(r, { recipient: r, outcome: 'deferred', code: 451, enhanced: '4.3.0', text: bi('Lỗi tạm thời khi xếp hàng thư', 'Temporary failure queueing the message') });
-      }
     }
 
     const ordered = input.recipients.filter((r, i, a) => a.indexOf(r) === i).map((r) => results.get(r)).filter((r): r is RecipientResult => r !== undefined);

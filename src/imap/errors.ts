@@ -2,7 +2,7 @@
  * MailError codes → IMAP responses, translated once here (DESIGN.md "one error type").
  * Internal detail goes to the log, never to the client.
  */
-import { bi, isMailError, type MailErrorCode } from '../lib/errors.js';
+import { bi, isMailError, isStorageFull, type MailErrorCode } from '../lib/errors.js';
 
 export interface ImapFailure {
   status: 'NO' | 'BAD';
@@ -70,5 +70,7 @@ export function toImapFailure(e: unknown): ImapFailure & { internal: boolean } {
       internal,
     };
   }
+  // A full disk is temporary (RFC 5530 UNAVAILABLE), not a bug; still logged.
+  if (isStorageFull(e)) return { status: 'NO', code: 'UNAVAILABLE', text: bi('Máy chủ tạm hết chỗ lưu trữ, hãy thử lại sau', 'The server is out of storage space for now, try again later'), internal: true };
   return { status: 'NO', code: 'SERVERBUG', text: bi('Lỗi máy chủ', 'Internal server error'), internal: true };
 }

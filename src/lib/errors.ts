@@ -23,6 +23,17 @@ export type MailErrorCode =
   | 'CONFIG'
   | 'INTERNAL';
 
+/**
+ * The disk (or the user's file-system quota) is full: errno ENOSPC/EDQUOT from a file write, or
+ * SQLite's SQLITE_FULL. Temporary for whoever sent the data: it may go through once space is freed.
+ */
+export function isStorageFull(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') return true;
+  // A store error keeps what the file system said as its detail.
+  return e instanceof MailError && e.code === 'TEMPORARY' && e.detail !== e && isStorageFull(e.detail);
+}
+
 export class MailError extends Error {
   override readonly name = 'MailError';
   constructor(

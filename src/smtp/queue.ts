@@ -37,8 +37,16 @@
  *           and the message sent as it is.
  * Local recipients in the queue (a temporary local failure next to a success) are retried
  * through delivery/ on the same schedule; each attempt logs one "local" send-log row.
+ * stop() does not wait for slow hops (a remote can take minutes per command): the attempts in
+ * progress are cut short. No new connection, hop, DNS lookup or transaction starts; a transaction
+ * in progress gets SEND_GRACE_MS to end (a 250 to DATA that comes is a delivery), then every
+ * outbound connection the runner opened is destroyed. Each recipient not yet answered is a
+ * temporary failure, 451 4.3.2, settled like any other (retry schedule, send log, delay notice),
+ * which releases the item's claim. stop() returns after STOP_DEADLINE_MS at most. The runner of
+ * `serve` (releaseClaimsAtStart) drops at start the claims a process that died left behind.
  */
 import { resolveMx as dnsResolveMx } from 'node:dns/promises';
+import net from 'node:net';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Config } from '../config/schema.js';
 import type { Delivery } from '../delivery/index.js';
@@ -69,6 +77,11 @@ export interface QueueDeps {
   delivery: Delivery;
   /** MX lookup (tests and air-gapped sites replace it); default node:dns/promises resolveMx. */
   resolveMx?: (domain: string) => Promise<MxRecord[]>;
+  /**
+   * start() releases every queue claim first (store.releaseQueueClaims): only for the runner of
+   * `buudien serve`, which holds the storage dir's lock, so a claim left is a dead process's.
+   */
+  releaseClaimsAtStart?: boolean;
 }
 
 export interface QueueRunner extends Service {
@@ -158,6 +171,42 @@ function isConnectionError(e: SendErr): boolean {
 /** The STARTTLS handshake failed after the peer's 220: the hop is tried again without TLS. */
 class StartTlsFailed extends Error {}
 
+/** stop() cut the attempt short: nothing more is tried until the next attempt. */
+class Interrupted extends Error {
+  constructor() {
+    super('interrupted: the server is stopping');
+  }
+}
+
+/** How long stop() waits for the attempts it cut short to be settled; then it returns anyway. */
+const STOP_DEADLINE_MS = 3_000;
+
+/** How long a transaction already sent (MAIL … final dot) may still wait for its reply at stop(). */
+const SEND_GRACE_MS = 1_500;
+
+/** What a recipient not yet answered gets when stop() cuts the attempt short. */
+function interruptedOutcome(host: string | null): Outcome {
+  const why = bi('Máy chủ đang dừng; thư sẽ được gửi lại ở lần thử sau', 'The server is stopping; the message will be tried again at the next attempt');
+  return { kind: 'temporary', response: `451 4.3.2 ${why}`, host, status: '4.3.2' };
+}
+
+/** `p`, or Interrupted as soon as `signal` aborts (what `p` does then is ignored). */
+function unlessInterrupted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | Interrupted> {
+  if (signal.aborted) return Promise.resolve(new Interrupted());
+  return new Promise<T | Interrupted>((resolve, reject) => {
+    const onAbort = (): void => resolve(new Interrupted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** Tears a connection down at once: nodemailer's close() ends the socket gracefully (FIN, then up to 5 s). */
+function cut(conn: SMTPConnection): void {
+  const socket = (conn as unknown as { _socket?: unknown })._socket;
+  conn.close();
+  if (socket instanceof net.Socket) socket.destroy();
+}
+
 /**
  * The RCPT replies nodemailer kept for the transaction in flight. Its error for a refused DATA
  * or message carries none, and the replies are needed to tell who the DATA reply concerns.
@@ -233,6 +282,10 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
   let running: Promise<number> | null = null;
   let stopped = true;
   let healthy = true;
+  /** Aborted by stop(): the run in progress is cut short (a new run gets a new one). */
+  let interrupt = new AbortController();
+  /** Connections whose session is over, waiting for the reply to QUIT: stop() cuts them. */
+  const quitting = new Set<SMTPConnection>();
 
   function parseHop(s: string): Hop {
     const i = s.lastIndexOf(':');
@@ -241,11 +294,12 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
   }
 
   /** Hops for a domain, or a permanent failure (null MX, domain does not exist). */
-  async function route(domain: string): Promise<Hop[] | Outcome> {
+  async function route(domain: string, signal: AbortSignal): Promise<Hop[] | Outcome> {
     const override = config.delivery.routes[domain] ?? config.delivery.routes['*'];
     if (override) return [parseHop(override)];
     try {
-      const mx = await resolveMx(domain);
+      const mx = await unlessInterrupted(resolveMx(domain), signal);
+      if (mx instanceof Interrupted) return interruptedOutcome(null);
       if (mx.length === 1 && (mx[0]?.exchange === '' || mx[0]?.exchange === '.')) {
         return { kind: 'permanent', response: `556 5.1.10 ${domain} does not accept mail (null MX)`, host: null, status: '5.1.10' };
       }
@@ -262,8 +316,12 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
   /**
    * One SMTP session to one hop: per-recipient outcomes, or a connection-level error before
    * anything was sent (try the next hop). Several transactions when the DSN parameters differ.
+   * When `signal` aborts (stop()), no step starts any more and the one in progress resolves
+   * with Interrupted at once, or, for a transaction already sent, once its reply comes or
+   * SEND_GRACE_MS passed: a 250 to DATA that arrives in time is a delivery like any other.
    */
-  async function sendVia(hop: Hop, item: QueueItem, recipients: string[], payload: Payload, plaintext: boolean): Promise<Map<string, Outcome> | Error> {
+  async function sendVia(hop: Hop, item: QueueItem, recipients: string[], payload: Payload, plaintext: boolean, signal: AbortSignal): Promise<Map<string, Outcome> | Error> {
+    if (signal.aborted) return new Interrupted();
     const t = config.delivery.connectTimeoutMs;
     const conn = new SMTPConnection({
       host: hop.host,
@@ -285,9 +343,24 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
       failure ??= e;
       onFailure?.(e);
     });
+    // stop(): the step in progress ends now (a transaction already sent: after the grace).
+    let sending = false;
+    let grace: NodeJS.Timeout | null = null;
+    const stopNow = (): void => {
+      const e = new Interrupted();
+      failure ??= e;
+      onFailure?.(e);
+      cut(conn);
+    };
+    const onAbort = (): void => {
+      if (!sending) return stopNow();
+      grace = setTimeout(stopNow, SEND_GRACE_MS); // cleared as the session ends
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
     const step = <T>(start: (done: (v: T) => void) => void): Promise<T | Error> =>
       new Promise((resolve) => {
         if (failure) return resolve(failure);
+        if (signal.aborted) return resolve(new Interrupted());
         onFailure = resolve;
         start((v) => {
           onFailure = null;
@@ -309,6 +382,7 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
     };
     try {
       const connected = await step<Error | null>((done) => conn.connect((err) => done(err ?? null)));
+      if (connected instanceof Interrupted) return connected;
       if (connected instanceof Error) {
         // Opportunistic TLS: a handshake that fails (ETLS, or the socket closed while upgrading).
         const upgrading = (conn as unknown as { upgrading?: unknown }).upgrading === true;
@@ -354,8 +428,9 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
         } else raw = r;
       }
       const groups = raw === null ? [] : dsnPassed ? byRecipientDsn(sendable, item.recipientDsn) : [{ recipients: sendable, dsn: null }];
-      const giveUpFrom = (i: number, why: string): void => {
-        const o: Outcome = { kind: 'temporary', response: `451 4.4.2 ${hop.host}: ${oneLine(why)}`, host: hop.host, status: '4.4.2' };
+      const giveUpFrom = (i: number, why: string | Interrupted): void => {
+        const o: Outcome =
+          why instanceof Interrupted ? interruptedOutcome(hop.host) : { kind: 'temporary', response: `451 4.4.2 ${hop.host}: ${oneLine(why)}`, host: hop.host, status: '4.4.2' };
         for (const g of groups.slice(i)) for (const r of g.recipients) out.set(r, o);
       };
       for (let i = 0; i < groups.length && raw !== null; i++) {
@@ -364,13 +439,15 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
         const dsn = dsnPassed ? dsnEnvelope(item.dsn, g.dsn) : undefined;
         if (dsn) envelope.dsn = dsn;
         const data = raw;
+        sending = true;
         const r = await step<{ err: Error | null; info: SendInfo | undefined }>((done) => conn.send(envelope, data, (err, info) => done({ err: err ?? null, info })));
+        sending = false;
         // No SMTP reply at all and a network failure: a connection problem.
         const connErr = r instanceof Error ? r : r.err && isConnectionError(r.err as SendErr) ? r.err : null;
         if (connErr || r instanceof Error) {
           const e = connErr ?? new Error('connection failed');
           if (i === 0 && out.size === 0) return e; // nothing went: the next hop may do better
-          giveUpFrom(i, e.message); // the rest waits for the next attempt
+          giveUpFrom(i, e instanceof Interrupted ? e : e.message); // the rest waits for the next attempt
           break;
         }
         if (r.err) {
@@ -383,7 +460,7 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
           if (i < groups.length - 1) {
             const resetErr = await step<Error | null>((done) => conn.reset((err) => done(err ?? null)));
             if (resetErr) {
-              giveUpFrom(i + 1, resetErr.message);
+              giveUpFrom(i + 1, resetErr instanceof Interrupted ? resetErr : resetErr.message);
               break;
             }
           }
@@ -401,24 +478,38 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
       }
       return out;
     } finally {
-      try {
-        conn.quit();
-      } catch {
-        conn.close();
+      signal.removeEventListener('abort', onAbort);
+      if (grace) clearTimeout(grace);
+      if (signal.aborted) cut(conn);
+      else {
+        try {
+          conn.quit();
+        } catch {
+          conn.close();
+        }
+        // Until the reply to QUIT closes it; stop() cuts it meanwhile.
+        if (!conn.destroyed) {
+          quitting.add(conn);
+          conn.once('end', () => quitting.delete(conn));
+        }
       }
     }
   }
 
-  async function deliverRemote(domain: string, item: QueueItem, recipients: string[], payload: Payload): Promise<Map<string, Outcome>> {
-    const r = await route(domain);
+  async function deliverRemote(domain: string, item: QueueItem, recipients: string[], payload: Payload, signal: AbortSignal): Promise<Map<string, Outcome>> {
+    const r = await route(domain, signal);
     const all = (o: Outcome): Map<string, Outcome> => new Map(recipients.map((x) => [x, o]));
     if (!Array.isArray(r)) return all(r);
     let lastErr = 'no route';
     for (const hop of r) {
-      let res = await sendVia(hop, item, recipients, payload, false);
+      let res = await sendVia(hop, item, recipients, payload, false, signal);
       if (res instanceof StartTlsFailed) {
         log.warn({ queueId: item.id, host: hop.host, err: res.message }, 'STARTTLS handshake failed; trying the hop again without TLS');
-        res = await sendVia(hop, item, recipients, payload, true);
+        res = await sendVia(hop, item, recipients, payload, true, signal);
+      }
+      if (res instanceof Interrupted) {
+        log.info({ queueId: item.id, host: hop.host }, 'outbound attempt interrupted: the server is stopping');
+        return all(interruptedOutcome(hop.host));
       }
       if (!(res instanceof Error)) return res;
       lastErr = `${hop.host}:${hop.port}: ${oneLine(res.message)}`;
@@ -466,7 +557,7 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
   /** The blob does not exist (the store has no row, or its file is gone): the message is lost. */
   const blobMissing = (e: unknown): boolean => isMailError(e, 'NOT_FOUND') || (e as { code?: unknown } | null)?.code === 'ENOENT';
 
-  async function processItem(item: QueueItem, at: Attempt): Promise<void> {
+  async function processItem(item: QueueItem, at: Attempt, signal: AbortSignal): Promise<void> {
     const now = clock.now();
     let original: Buffer;
     try {
@@ -524,7 +615,7 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
       // Every domain runs to its end before a failure of one is thrown: the others' outcomes count.
       const results = await Promise.allSettled(
         [...byDomain].map(async ([d, rs]) => {
-          for (const [r, o] of await deliverRemote(d, item, rs, payload)) outcomes.set(r.toLowerCase(), o);
+          for (const [r, o] of await deliverRemote(d, item, rs, payload, signal)) outcomes.set(r.toLowerCase(), o);
         }),
       );
       const failed = results.find((x): x is PromiseRejectedResult => x.status === 'rejected');
@@ -712,6 +803,8 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
 
   async function runOnce(): Promise<number> {
     if (running) return running;
+    if (interrupt.signal.aborted) interrupt = new AbortController();
+    const signal = interrupt.signal;
     running = (async () => {
       let total = 0;
       try {
@@ -722,7 +815,7 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
           await Promise.all(
             items.map((item) => {
               const at: Attempt = { outcomes: new Map(), original: null, persisted: false };
-              return processItem(item, at).catch((e: unknown) => attemptThrew(item, at, e));
+              return processItem(item, at, signal).catch((e: unknown) => attemptThrew(item, at, e));
             }),
           );
           if (items.length < config.delivery.concurrency || stopped) break;
@@ -752,6 +845,14 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
     name: 'queue',
     runOnce,
     async start(): Promise<BoundListener[]> {
+      if (deps.releaseClaimsAtStart) {
+        try {
+          const n = await store.releaseQueueClaims();
+          if (n > 0) log.info({ items: n }, 'queue claims left by a previous process released');
+        } catch (e) {
+          log.error({ err: e }, 'could not release the queue claims left by a previous process; they expire on their own');
+        }
+      }
       stopped = false;
       schedule();
       return [];
@@ -760,7 +861,24 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
       stopped = true;
       if (timer) clearTimeout(timer);
       timer = null;
-      if (running) await running;
+      // Sessions already over need not say goodbye.
+      for (const c of quitting) cut(c);
+      quitting.clear();
+      const run = running;
+      if (!run) return;
+      // The attempts in progress are cut short, each settled as a temporary failure (claim released).
+      interrupt.abort();
+      // Not unref'd: the process must not exit before the app has closed the store.
+      let deadline: NodeJS.Timeout | undefined;
+      const late = await Promise.race([
+        run.then(() => false),
+        new Promise<boolean>((resolve) => {
+          deadline = setTimeout(() => resolve(true), STOP_DEADLINE_MS);
+        }),
+      ]);
+      clearTimeout(deadline);
+      if (late) log.warn({ waitedMs: STOP_DEADLINE_MS }, 'queue attempts still settling at stop; any claim left is released at the next start');
+      for (const c of quitting) cut(c);
     },
     healthy: () => healthy,
   };

@@ -740,13 +740,19 @@ export function createSmtpService(deps: SmtpDeps): Service {
     });
     const ok = result.results.filter((r) => r.outcome === 'delivered' || r.outcome === 'queued');
     if (ok.length === 0) {
-      const first = result.results[0];
+      // Nothing stored. A temporary failure of any recipient is the message's answer (451 4.3.0
+      // when storing or queueing failed): the client retries the whole message, and a recipient
+      // refused meanwhile is refused again at RCPT — a 5xx here would bounce the others too.
+      const first =
+        result.results.find((r) => r.code === 451) ?? result.results.find((r) => r.outcome === 'deferred') ?? result.results[0];
       throw hookError(first ? reply(first.code, first.enhanced, first.text) : replies.temporary());
     }
     // RFC 3461 §5.2.3: a "delivered" DSN for local mailboxes whose recipient asked NOTIFY=SUCCESS;
     // a recipient lost since RCPT (account deleted) is a failure reported the same way, and so is
-    // one that could be neither delivered nor queued (the queue could not be written) while the
-    // others were: the 250 covers the message, so the sender must hear of it (RFC 5321 §6.1).
+    // one left deferred but not queued next to successes (only when a caller turned the local
+    // retry off; delivery otherwise commits the copies and the queue item together, so a failed
+    // queue write fails the whole message above): the 250 covers the message, so the sender must
+    // hear of it (RFC 5321 §6.1).
     // Queued recipients are reported by the queue runner.
     const notices: DsnRecipient[] = [];
     for (const r of result.results) {

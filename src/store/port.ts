@@ -275,6 +275,25 @@ export interface StoreMessageInput {
   sendLog?: SendLogEntry[];
 }
 
+/**
+ * Several writes of new mail that must be durable together or not at all (store.storeMessages):
+ * the messages of one IMAP MULTIAPPEND (RFC 3502 §3), or the local copies of one SMTP message
+ * with the queue item of its other recipients (one reply per message, RFC 5321 §4.1.1.4).
+ */
+export interface StoreMessagesInput {
+  /** Each stored as by storeMessage (each needs a target). */
+  messages: StoreMessageInput[];
+  /** A queue item written in the same commit, as by enqueue. */
+  enqueue?: NewQueueItem;
+}
+
+export interface StoredMessages {
+  /** The copies of each message, in the order of `messages`. */
+  copies: StoredCopy[][];
+  /** The queue item, when `enqueue` was given. */
+  queued: QueueItem | null;
+}
+
 export interface StoredCopy {
   mailboxId: number;
   uid: number;
@@ -570,7 +589,7 @@ export interface BackupTools {
 // ───────────────────────────── the port ─────────────────────────────
 
 export interface Store {
-  /** Cheap check used by /healthz. */
+  /** Cheap check used by /healthz: throws when the store is closed or refuses writes (a failed fsync). */
   ping(): Promise<void>;
   /** Finish in-flight transactions, then close. */
   close(): Promise<void>;
@@ -653,6 +672,12 @@ export interface Store {
   // messages
   /** Write the blob once (deduplicated, fsynced), then one row per target, in one group commit. */
   storeMessage(input: StoreMessageInput): Promise<StoredCopy[]>;
+  /**
+   * Several messages (and optionally a queue item) in ONE transaction, which rides in the same
+   * group commit as storeMessage: each blob is written durably first, then everything commits
+   * together, or nothing does (any failure, over quota included, rolls the whole set back).
+   */
+  storeMessages(input: StoreMessagesInput): Promise<StoredMessages>;
   /** Every message of a mailbox in UID order (flags, sizes: what SELECT and UID FETCH 1:* need). */
   listMessages(mailboxId: number): Promise<MessageMeta[]>;
   /** Cached envelope and structure for these UIDs (missing UIDs are skipped), in UID order. */
@@ -719,6 +744,12 @@ export interface Store {
   enqueue(item: NewQueueItem): Promise<QueueItem>;
   /** Items due at `now`, marked as taken so another runner does not take them. */
   claimDue(now: Date, limit: number): Promise<QueueItem[]>;
+  /**
+   * Every claim is dropped (each item is due again by its schedule); resolves with how many.
+   * Only for the queue runner of `buudien serve` as it starts, holding the storage dir's lock:
+   * any claim then was left by a process that died. Never from the CLI (serve may be running).
+   */
+  releaseQueueClaims(): Promise<number>;
   /**
    * After an attempt: remove delivered recipients; reschedule the rest or drop the item.
    * `noticePending` replaces the item's (entries for recipients not remaining are dropped);

@@ -36,7 +36,8 @@ export const register: RegisterCommand = (program, ctx) => {
       const log = createLogger({ level: config.log.level, destination: stdout });
       // Subscribe before starting so a signal during start-up is not lost.
       const stopped = (io.waitForStop ?? waitForSignal)();
-      const app = await createApp({ config, log });
+      // The storage directory's one server: a second `serve` on it is refused (serve-lock.ts).
+      const app = await createApp({ config, log, exclusive: true });
       for (const line of bootstrapNotice(app.bootstrap)) ctx.out(line);
       try {
         await app.start();

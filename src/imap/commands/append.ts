@@ -6,7 +6,7 @@ import { bi, MailError } from '../../lib/errors.js';
 import { renderImapStrings } from '../../mail/imap-render.js';
 import { toCrlf } from '../../mail/line-endings.js';
 import { parseMessage } from '../../mail/parse.js';
-import type { StoredCopy } from '../../store/port.js';
+import type { StoreMessageInput, StoredCopy } from '../../store/port.js';
 import { no } from '../errors.js';
 import { findMailbox } from '../mailbox-lookup.js';
 import { orderedSet } from '../format.js';
@@ -32,33 +32,33 @@ export const appendCommand: CommandSpec<'APPEND'> = {
     if ((await store.usage(account.id)) + total > quota) {
       throw new MailError('OVER_QUOTA', bi('Hộp thư đã vượt hạn mức dung lượng', 'Mailbox is over its storage quota'));
     }
-    // MULTIAPPEND is all or nothing (RFC 3502): on a failure part-way, remove what was added.
-    const stored: StoredCopy[] = [];
-    try {
-      for (const m of cmd.messages) {
-        // Bare LF / bare CR become CRLF (mail/line-endings.ts): one line structure for every reader.
-        // Not in a literal8 (RFC 3516 BINARY APPEND): its binary parts' bytes are data, not lines.
-        const raw = m.form === 'binary' ? m.data : toCrlf(m.data);
-        const parsed = parseMessage(raw, {
-          maxHeaderBytes: cfg.limits.maxHeaderBytes,
-          maxDepth: cfg.limits.maxMimeDepth,
-          maxParts: cfg.limits.maxMimeParts,
-        });
-        const flags = m.flags.filter((f) => f !== '\\Recent');
-        const [copy] = await store.storeMessage({
-          raw,
-          envelope: parsed.envelope,
-          structure: parsed.structure,
-          internalDate: m.internalDate?.date ?? s.deps.clock.now(),
-          targets: [{ mailboxId: mb.id, flags, quotaBytes: quota }],
-          imap: renderImapStrings(parsed.envelope, parsed.structure),
-        });
-        if (copy) stored.push(copy);
-      }
-    } catch (e) {
-      if (stored.length > 0) await store.expunge(mb.id, stored.map((c) => c.uid)).catch(() => undefined);
-      throw e;
-    }
+    // MULTIAPPEND is all or nothing (RFC 3502 §3): every message is parsed first, then the whole
+    // set is stored in ONE transaction (store.storeMessages: blobs written durably, one commit).
+    // A failure stores none of them (no EXISTS for other sessions, nothing left to undo), and a
+    // crash before the commit leaves none; OK only once the set is durable.
+    const inputs: StoreMessageInput[] = cmd.messages.map((m) => {
+      // Bare LF / bare CR become CRLF (mail/line-endings.ts): one line structure for every reader.
+      // Not in a literal8 (RFC 3516 BINARY APPEND): its binary parts' bytes are data, not lines.
+      const raw = m.form === 'binary' ? m.data : toCrlf(m.data);
+      const parsed = parseMessage(raw, {
+        maxHeaderBytes: cfg.limits.maxHeaderBytes,
+        maxDepth: cfg.limits.maxMimeDepth,
+        maxParts: cfg.limits.maxMimeParts,
+      });
+      const flags = m.flags.filter((f) => f !== '\\Recent');
+      return {
+        raw,
+        envelope: parsed.envelope,
+        structure: parsed.structure,
+        internalDate: m.internalDate?.date ?? s.deps.clock.now(),
+        targets: [{ mailboxId: mb.id, flags, quotaBytes: quota }],
+        imap: renderImapStrings(parsed.envelope, parsed.structure),
+      };
+    });
+    const stored: StoredCopy[] =
+      inputs.length === 1 && inputs[0]
+        ? await store.storeMessage(inputs[0])
+        : (await store.storeMessages({ messages: inputs })).copies.flat();
     s.deps.metrics.messagesIn.inc({ path: 'append' }, stored.length);
     warnAboutQuota(s, account);
     if (s.selected?.mailbox.id === mb.id) s.selected.view.dirty = true;

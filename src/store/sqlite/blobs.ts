@@ -49,8 +49,8 @@ export class BlobFiles {
   constructor(dir: string) {
     this.root = path.join(dir, 'blobs');
     this.tmp = path.join(this.root, 'tmp');
-    mkdirSync(this.root, { recursive: true });
-    mkdirSync(this.tmp, { recursive: true });
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    mkdirSync(this.tmp, { recursive: true, mode: 0o700 });
     // Leftovers of writes interrupted by a crash never reached a commit: drop them. Only old ones:
     // another process (the CLI next to the server) may be writing a temp file right now.
     const cutoff = Date.now() - ORPHAN_GRACE_MS;
@@ -70,7 +70,7 @@ export class BlobFiles {
     const dir = path.dirname(final);
     mkdirSync(dir, { recursive: true });
     const tmp = path.join(this.tmp, `${hash}.${randomBytes(6).toString('hex')}`);
-    const fd = openSync(tmp, 'w');
+    const fd = openSync(tmp, 'w', 0o600);
     try {
       let off = 0;
       while (off < raw.length) off += writeSync(fd, raw, off, raw.length - off);
@@ -127,7 +127,8 @@ export class BlobFiles {
     const dir = path.dirname(final);
     await this.ensureDir(dir);
     const tmp = path.join(this.tmp, `${hash}.${randomBytes(6).toString('hex')}`);
-    const fh = await open(tmp, 'w');
+    // Private to the server's user, whatever the umask (mail and nothing else lives here).
+    const fh = await open(tmp, 'w', 0o600);
     try {
       let off = 0;
       while (off < raw.length) {

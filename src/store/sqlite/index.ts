@@ -10,7 +10,9 @@
  *   then joins a GROUP COMMIT: the deliveries queued in the same tick (or within
  *   groupCommitWindowMs) are committed in ONE transaction; while a WAL fsync runs, they keep
  *   gathering until it is done. Each delivery runs in its own SAVEPOINT inside it, so an
- *   over-quota delivery fails alone.
+ *   over-quota delivery fails alone. `storeMessages` puts several messages (a MULTIAPPEND set)
+ *   and/or a queue item (an SMTP message's remote recipients) in ONE such savepoint: they are
+ *   committed together or not at all.
  * - Durability without blocking the event loop: SQLite runs with synchronous=NORMAL, so a WAL
  *   commit writes its frames but does not fsync them (SQLite still syncs the WAL before each
  *   checkpoint and the database after it). Every method that wrote resolves only after
@@ -81,6 +83,8 @@ import type {
   StoredCopy,
   StoreEvent,
   StoreMessageInput,
+  StoreMessagesInput,
+  StoredMessages,
   Unit,
 } from '../port.js';
 import { takeBackup, leaseState, LEASE_PREFIX } from './backup.js';
@@ -517,8 +521,9 @@ function splitAddress(address: string): { address: string; localPart: string; do
 // ───────────────────────────── the shared core ─────────────────────────────
 
 interface PendingWrite {
-  work: () => StoredCopy[];
-  resolve: (v: StoredCopy[]) => void;
+  /** One delivery (storeMessage) or one all-or-nothing set (storeMessages): one savepoint. */
+  work: () => unknown;
+  resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
 }
 
@@ -664,6 +669,7 @@ class Core {
 
   /** Resolves once everything committed before the call is on disk (one fsync shared by all waiting). */
   durable(): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
     return new Promise<void>((resolve, reject) => {
       this.syncWaiters.push({ resolve, reject });
       if (!this.syncRunning) void this.runSyncs();
@@ -680,9 +686,15 @@ class Core {
           await this.fsyncWal();
           for (const w of waiters) w.resolve();
         } catch (err) {
-          this.opts.log.error({ err }, 'store: fsync of the write-ahead log failed');
-          const e = new MailError('TEMPORARY', bi('Không ghi được xuống đĩa, vui lòng thử lại sau', 'Could not write to disk, try again later'), err);
-          for (const w of waiters) w.reject(e);
+          if (!this.failed) {
+            this.opts.log.fatal({ err, wal: this.walPath }, 'store: fsync of the write-ahead log failed; every write is refused until the server is restarted (check the disk)');
+            this.failed = new MailError(
+              'TEMPORARY',
+              bi('Không ghi được xuống đĩa; máy chủ cần được khởi động lại, vui lòng thử lại sau', 'Could not write to disk; the server needs a restart, try again later'),
+              err,
+            );
+          }
+          for (const w of waiters) w.reject(this.failed);
         }
         // After every fsync, not only the last: other writers keeping this loop busy must not
         // hold deliveries back.
@@ -759,6 +771,21 @@ class Core {
     if (this.closed) throw new MailError('TEMPORARY', bi('Kho thư đã đóng', 'The mail store is closed'));
   }
 
+  /**
+   * Set by the first failed fsync of the write-ahead log, for the life of the process. After a
+   * failed fsync Linux marks the pages whose write-back failed clean, so the next fsync succeeds
+   * without them; and SQLite chains the log's frames by checksum, so a lost frame makes recovery
+   * drop every later one. A commit answered as durable after that could be lost to a power cut:
+   * every write is refused instead (451 / NO, the sender retries), /healthz answers 503, and a
+   * restart (recovery from what is really on disk) is the way back — as PostgreSQL does.
+   */
+  failed: MailError | null = null;
+
+  /** For the start of a write: refused once the log could not be made durable (see `failed`). */
+  checkWritable(): void {
+    if (this.failed) throw this.failed;
+  }
+
   /** For the start of a write that may outlive close(): refuse it once close() began. */
   checkAccepting(): void {
     if (this.closing || this.closed) throw new MailError('TEMPORARY', bi('Kho thư đang đóng', 'The mail store is closing'));
@@ -787,6 +814,7 @@ class Core {
     const changesBefore = outer ? 0 : this.totalChanges();
     const ftsMark = this.ftsOut.length;
     let result: T;
+    if (!this.db.inTransaction) this.checkWritable();
     try {
       result = (this.db.inTransaction ? this.runner(work) : this.runner.immediate(work)) as T;
     } catch (e) {
@@ -1111,9 +1139,9 @@ class Core {
 
   // ── group commit ──
 
-  enqueueWrite(work: () => StoredCopy[]): Promise<StoredCopy[]> {
-    return new Promise<StoredCopy[]>((resolve, reject) => {
-      this.pending.push({ work, resolve, reject });
+  enqueueWrite<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ work, resolve: (v) => resolve(v as T), reject });
       this.scheduleFlush();
     });
   }
@@ -1147,7 +1175,7 @@ class Core {
     const items = this.pending;
     this.pending = [];
     if (items.length === 0) return;
-    const results: Array<{ ok: true; value: StoredCopy[] } | { ok: false; error: unknown }> = [];
+    const results: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     this.keepLookups = true;
     try {
       this.transact(() => {
@@ -1232,6 +1260,7 @@ class SqliteStore implements Store {
 
   async ping(): Promise<void> {
     this.c.checkOpen();
+    this.c.checkWritable();
     this.c.get('SELECT 1');
   }
 
@@ -1457,6 +1486,7 @@ class SqliteStore implements Store {
     const txStore = new SqliteStore(this.c, true);
     const ftsMark = this.c.ftsMark;
     try {
+      this.c.checkWritable();
       this.c.db.exec('BEGIN IMMEDIATE');
       let result: T;
       try {
@@ -1937,6 +1967,34 @@ class SqliteStore implements Store {
       return await this.c.enqueueWrite(() => this.deliverSync(input, blob, flags));
     } finally {
       blob.release();
+    }
+  }
+
+  async storeMessages(input: StoreMessagesInput): Promise<StoredMessages> {
+    this.c.checkAccepting();
+    const { messages, enqueue: item } = input;
+    if (messages.length === 0 && !item) throw invalid('Không có thư để lưu', 'Nothing to store');
+    if (messages.some((m) => m.targets.length === 0)) throw invalid('Thư không có hộp thư đích', 'No target mailbox for the message');
+    if (item && item.recipients.length === 0) throw invalid('Thư không có người nhận', 'No recipients');
+    const flags = messages.map((m) => m.targets.map((t) => formatFlags(t.flags ?? [])));
+    // Every blob durable (large ones fsynced) before the one commit that references them all.
+    const prepared = await Promise.allSettled([...messages.map((m) => this.c.prepareBlob(m.raw)), ...(item ? [this.c.prepareBlob(item.raw)] : [])]);
+    const blobs = prepared.flatMap((p) => (p.status === 'fulfilled' ? [p.value] : []));
+    try {
+      const failed = prepared.find((p): p is PromiseRejectedResult => p.status === 'rejected');
+      if (failed) throw failed.reason;
+      const work = (): StoredMessages => ({
+        copies: messages.map((m, i) => this.deliverSync(m, blobs[i] as PreparedBlob, flags[i] ?? [])),
+        queued: item ? this.enqueueSync(item, blobs[messages.length] as PreparedBlob) : null,
+      });
+      if (this.joinsBatch()) {
+        this.c.checkOpen();
+        return this.c.transact(work);
+      }
+      // One savepoint in the group commit: a failure of any part rolls back every part.
+      return await this.c.enqueueWrite(work);
+    } finally {
+      for (const b of blobs) b.release();
     }
   }
 
@@ -2460,34 +2518,37 @@ class SqliteStore implements Store {
     if (item.recipients.length === 0) throw invalid('Thư không có người nhận', 'No recipients');
     const blob = await this.c.prepareBlob(item.raw);
     try {
-      return await this.tx(() => {
-        this.c.ensureBlobRow(blob.hash, item.raw, blob.inline);
-        const at = item.now.getTime();
-        const recipientDsn: Record<string, RecipientDsn> = {};
-        for (const r of item.recipients) {
-          const d = item.recipientDsn?.[r];
-          if (d) recipientDsn[r] = { notify: d.notify, orcpt: d.orcpt };
-        }
-        const info = this.c.run(
-          `INSERT INTO queue (sender, recipients, blob_id, size, created_at, next_attempt_at, account, message_id, dsn_ret, dsn_envid, dsn_recipients)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          item.sender,
-          JSON.stringify(item.recipients),
-          blob.hash,
-          item.raw.length,
-          at,
-          at,
-          item.account,
-          item.messageId,
-          item.dsn?.ret ?? null,
-          item.dsn?.envid ?? null,
-          JSON.stringify(recipientDsn),
-        );
-        return toQueueItem(this.c.get<QueueRow>('SELECT * FROM queue WHERE id = ?', info.lastInsertRowid) as QueueRow);
-      });
+      return await this.tx(() => this.enqueueSync(item, blob));
     } finally {
       blob.release();
     }
+  }
+
+  /** The queue row (and its blob row if new). Runs inside a (savepoint) transaction. */
+  private enqueueSync(item: NewQueueItem, blob: PreparedBlob): QueueItem {
+    this.c.ensureBlobRow(blob.hash, item.raw, blob.inline);
+    const at = item.now.getTime();
+    const recipientDsn: Record<string, RecipientDsn> = {};
+    for (const r of item.recipients) {
+      const d = item.recipientDsn?.[r];
+      if (d) recipientDsn[r] = { notify: d.notify, orcpt: d.orcpt };
+    }
+    const info = this.c.run(
+      `INSERT INTO queue (sender, recipients, blob_id, size, created_at, next_attempt_at, account, message_id, dsn_ret, dsn_envid, dsn_recipients)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      item.sender,
+      JSON.stringify(item.recipients),
+      blob.hash,
+      item.raw.length,
+      at,
+      at,
+      item.account,
+      item.messageId,
+      item.dsn?.ret ?? null,
+      item.dsn?.envid ?? null,
+      JSON.stringify(recipientDsn),
+    );
+    return toQueueItem(this.c.get<QueueRow>('SELECT * FROM queue WHERE id = ?', info.lastInsertRowid) as QueueRow);
   }
 
   async claimDue(now: Date, limit: number): Promise<QueueItem[]> {
@@ -2502,6 +2563,10 @@ class SqliteStore implements Store {
       for (const r of rows) this.c.run('UPDATE queue SET claimed_until = ? WHERE id = ?', t + QUEUE_CLAIM_MS, r.id);
       return rows.map(toQueueItem);
     });
+  }
+
+  async releaseQueueClaims(): Promise<number> {
+    return this.tx(() => this.c.run('UPDATE queue SET claimed_until = NULL WHERE claimed_until IS NOT NULL').changes);
   }
 
   async finishAttempt(
@@ -2731,9 +2796,50 @@ class SqliteStore implements Store {
   }
 }
 
+/**
+ * Why the database file could not be opened, said for the administrator: the path and what to do
+ * (SQLite alone says "unable to open database file" or "file is not a database").
+ */
+function unopenable(file: string, e: unknown): unknown {
+  const code = (e as { code?: string }).code ?? '';
+  if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'SQLITE_PERM') {
+    return new MailError(
+      'CONFIG',
+      bi(
+        `Không mở được cơ sở dữ liệu ${file} để đọc và ghi: kiểm tra storage.dir có tồn tại, người dùng chạy máy chủ có quyền ghi, và ổ đĩa không ở chế độ chỉ đọc`,
+        `Cannot open the database ${file} for reading and writing: check that storage.dir exists, that the server's user may write to it, and that the disk is not read-only`,
+      ),
+      e,
+    );
+  }
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return new MailError(
+      'CONFIG',
+      bi(
+        `Tệp ${file} không phải cơ sở dữ liệu hợp lệ (hỏng hoặc bị ghi đè); hãy khôi phục bản sao lưu gần nhất (buudien backup restore)`,
+        `${file} is not a valid database (damaged or overwritten); restore the latest backup (buudien backup restore)`,
+      ),
+      e,
+    );
+  }
+  return e;
+}
+
 function migrate(db: Database.Database, log: Logger): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
   const current = (db.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number | null }).v ?? 0;
+  const known = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0);
+  if (current > known) {
+    // A newer server wrote this database (then a rollback): this one would write to tables it
+    // does not know. Restore refuses such a backup too (backup.ts).
+    throw new MailError(
+      'INVALID_INPUT',
+      bi(
+        `Cơ sở dữ liệu do phiên bản máy chủ mới hơn tạo (lược đồ ${current}, phiên bản này biết đến ${known}); hãy cập nhật máy chủ, hoặc khôi phục bản sao lưu của phiên bản này`,
+        `The database was written by a newer server (schema ${current}; this one knows up to ${known}); upgrade the server, or restore a backup made by this version`,
+      ),
+    );
+  }
   for (const m of MIGRATIONS) {
     if (m.version <= current) continue;
     db.transaction(() => {
@@ -2747,9 +2853,15 @@ function migrate(db: Database.Database, log: Logger): void {
 /** Open (creating if needed) the embedded store under `dir`: dir/buudien.db and dir/blobs/. */
 export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> {
   mkdirSync(opts.dir, { recursive: true });
-  const db = openDatabase(path.join(opts.dir, 'buudien.db'));
+  const file = path.join(opts.dir, 'buudien.db');
+  let db: Database.Database;
   try {
+    db = openDatabase(file);
     db.pragma('journal_mode = WAL');
+  } catch (e) {
+    throw unopenable(file, e);
+  }
+  try {
     // NORMAL: commits do not fsync on the event loop; every write awaits Core.durable() instead.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');

@@ -33,3 +33,10 @@ describe('toImapFailure', () => {
     expect(toImapFailure(bad('Sai', 'Wrong'))).toMatchObject({ status: 'BAD', code: null, text: 'Sai / Wrong' });
   });
 });
+
+describe('a full disk', () => {
+  it('is NO [UNAVAILABLE] with a bilingual text (not [SERVERBUG]), and still logged', () => {
+    const f = toImapFailure(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+    expect(f).toEqual({ status: 'NO', code: 'UNAVAILABLE', text: 'Máy chủ tạm hết chỗ lưu trữ, hãy thử lại sau / The server is out of storage space for now, try again later', internal: true });
+  });
+});

@@ -32,3 +32,13 @@ describe('smtp/reply: MailError → SMTP reply', () => {
     expect(hookError(replies.unknownUser())).toMatchObject({ responseCode: 550, message: expect.stringMatching(/^5\.1\.1 /) as unknown });
   });
 });
+
+describe('a full disk', () => {
+  it('is 452 4.3.1 (RFC 3463 "mail system full"), bilingual; a store error wrapping ENOSPC too; other errors stay 451 4.3.0', () => {
+    const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    for (const e of [enospc, Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }), new MailError('TEMPORARY', 'x / y', enospc)]) {
+      expect(replyForError(e)).toMatchObject({ code: 452, enhanced: '4.3.1', text: 'Máy chủ tạm hết chỗ lưu trữ, vui lòng thử lại sau / Insufficient system storage, try again later' });
+    }
+    expect(replyForError(Object.assign(new Error('EIO'), { code: 'EIO' }))).toMatchObject({ code: 451, enhanced: '4.3.0' });
+  });
+});
