@@ -186,6 +186,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
       }
     }
     await Promise.allSettled([...pendingNotices]);
+    // Sign-in history rows of refusals are written after their answers (auth/service.ts).
+    await auth.drain();
     try {
       await store.close();
     } finally {

@@ -327,10 +327,10 @@ export interface AuthDeps {
   verifyPassword?: (hash: string, password: string) => Promise<boolean>;
   /**
    * Password checks in progress server-wide, and waiting for a turn (default: twice libuv's
-   * thread pool, UV_THREADPOOL_SIZE or 4, and a queue four times that); beyond them a sign-in is
-   * refused as throttled before any hashing.
+   * thread pool, UV_THREADPOOL_SIZE or 4, a queue 64 times that, a wait of at most 10 s); beyond
+   * them a sign-in is refused as throttled before any hashing.
    */
-  hashSlots?: { concurrent: number; queue: number };
+  hashSlots?: { concurrent: number; queue: number; maxWaitMs?: number };
   /** Told of an unusual sign-in (once per account and network per process); never awaited by the sign-in. */
   onUnusualSignIn?: (account: Account, info: UnusualSignIn) => Promise<void>;
   /** Told of every change a user makes to how they sign in (the app mails them a notice); never awaited. */
@@ -345,6 +345,8 @@ export interface AuthService {
   passwordExpired(account: Account, now: Date): boolean;
   /** The bilingual text for a failure kind (protocols that build their own refusals use it). */
   failureMessage(kind: SignInFailureKind): string;
+  /** Resolves once the history rows written after their answers are stored (the app's stop() waits for it before closing the store). */
+  drain(): Promise<void>;
 }
 
 /**
@@ -571,7 +573,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
   const checkPassword = deps.verifyPassword ?? verifyPassword;
   const hashConcurrency = deps.hashSlots?.concurrent ?? HASH_CONCURRENCY_PER_THREAD * threadPoolSize();
   /** Password checks in progress server-wide (hash-slots.ts): a flood from many networks never fills libuv's pool. */
-  const slots = new HashSlots(hashConcurrency, deps.hashSlots?.queue ?? hashConcurrency * HASH_QUEUE_PER_SLOT);
+  const slots = new HashSlots(hashConcurrency, deps.hashSlots?.queue ?? hashConcurrency * HASH_QUEUE_PER_SLOT, deps.hashSlots?.maxWaitMs);
 
   /** A place among the sign-ins in flight for this address (its IPv4 address or IPv6 /64, and its IPv6 /48); null: throttled. */
   function admit(ip: string): (() => void) | null {
@@ -855,6 +857,14 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     }
   }
 
+  /** History writes made after the answer went out (R-AUTH-5 rows of refusals): drain() waits for them. */
+  const unanswered = new Set<Promise<void>>();
+  /** recordFailure without holding up the answer (its time would tell that the name has an account). */
+  function recordFailureLater(...args: Parameters<typeof recordFailure>): void {
+    const p = recordFailure(...args).finally(() => unanswered.delete(p));
+    unanswered.add(p);
+  }
+
   /**
    * The mailbox a delegated sign-in opens (R-ACC-6): `name` (a full address or a local part)
    * read as at sign-in, the first of its accounts delegated to `delegate`. Its own account is
@@ -881,7 +891,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       if (await guardedAttempt(targets, req.ip)) {
         // Not awaited: the answer does not wait on a write (timing).
         const on = targets.accounts[0] ?? list[0];
-        if (on) void recordFailure(on, req.protocol, req.ip, 'guarded');
+        if (on) recordFailureLater(on, req.protocol, req.ip, 'guarded');
         const delay = failures.fail([`ip:${throttleKeyOf(req.ip)}`]);
         const result = reject(req, 'throttled', null, GUARDED);
         log.warn({ ip: req.ip, username: req.username.slice(0, 320), protocol: req.protocol }, 'sign-in held back: the account is being guessed and this network has guessed it');
@@ -921,7 +931,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         // A mail program sending the main password of an account with two-factor is not a wrong password: say which.
         // Not awaited: the answer does not wait on the history's write (timing would tell the name has an account).
         const on = targets.accounts[0] ?? list[0];
-        if (on) void recordFailure(on, req.protocol, req.ip, misplaced?.reason ?? (unitNamed ? 'unit-own-password' : 'bad-credentials'));
+        if (on) recordFailureLater(on, req.protocol, req.ip, misplaced?.reason ?? (unitNamed ? 'unit-own-password' : 'bad-credentials'));
         if (delay > 0) await sleep(delay);
         return result;
       }
@@ -1041,7 +1051,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
       const keys = failureKeys(targets, req.username, req.ip);
       if (await guardedAttempt(targets, req.ip)) {
         const on = targets.accounts[0] ?? list[0];
-        if (on) void recordFailure(on, 'http', req.ip, 'guarded');
+        if (on) recordFailureLater(on, 'http', req.ip, 'guarded');
         return failedCredentials(refuse('throttled', GUARDED, 'held back: the account is being guessed and this network has guessed it'), [`ip:${throttleKeyOf(req.ip)}`]);
       }
       return checked(list, keys, targets);
@@ -1069,7 +1079,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
         const unitNamed = targets.accounts.length === 0 ? list[0] : undefined;
         // Not awaited: the answer does not wait on the history's write (timing would tell the name has an account).
         const on = targets.accounts[0] ?? list[0];
-        if (on) void recordFailure(on, 'http', req.ip, unitNamed ? 'unit-own-password' : 'bad-credentials');
+        if (on) recordFailureLater(on, 'http', req.ip, unitNamed ? 'unit-own-password' : 'bad-credentials');
         return failedCredentials(refuse('bad-credentials', unitNamed ? UNIT_MAILBOX_NOT_ON_WEB(unitNamed.address) : WRONG_CREDENTIALS_OR_CODE, unitNamed ? 'unit mailbox named' : 'bad-credentials'), keys);
       }
       if (account.state === 'deleted' || account.state === 'suspended') {
@@ -1582,7 +1592,7 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
        * password does: the wait holds one of the address's sign-in slots, shared with mail programs.
        */
       const wrong = async (account: Account | null, reason: string): Promise<Refusal<'bad-code'>> => {
-        if (account) void recordFailure(account, 'http', req.ip, reason);
+        if (account) recordFailureLater(account, 'http', req.ip, reason);
         const delay = Math.min(resetFailures.fail([key]), sec.authFailureMaxDelayMs);
         if (delay > 0) await sleep(delay);
         return refuse('bad-code', RESET_WRONG_CODE, reason);
@@ -1666,6 +1676,9 @@ export function createAuthService(deps: AuthDeps): PortalAuthService {
     plaintextAllowed: (ip, secure) => plaintextAllowedBy(sec.allowPlaintextAuth, ip, secure),
     passwordExpired: expired,
     failureMessage: message,
+    async drain() {
+      while (unanswered.size > 0) await Promise.allSettled([...unanswered]);
+    },
   };
 }
 

@@ -13,7 +13,7 @@
  */
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
-import { bi, isMailError, type MailError } from '../lib/errors.js';
+import { bi, isMailError, isStorageFull, STORAGE_FULL_TEXT, type MailError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Metrics } from '../lib/metrics.js';
 import { domainOf } from '../mail/addresses.js';
@@ -300,10 +300,14 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
     /** Nothing of the message was stored: every recipient not refused fails temporarily (the client retries the whole message). */
     const failAll = (recipients: readonly string[], e: unknown, what: 'store' | 'queue'): void => {
       log.error({ err: e }, what === 'store' ? 'local delivery failed' : 'enqueue failed');
+      // RFC 3463 X.3.1 "mail system full" (452, RFC 5321 §4.2.2) when the disk is; else 451 4.3.0.
+      const full = isStorageFull(e);
       for (const r of recipients) {
-        results.set(r, what === 'store'
-          ? { recipient: r, outcome: 'deferred', code: 451, enhanced: '4.3.0', text: bi('Lỗi tạm thời khi lưu thư', 'Temporary failure storing the message') }
-          : { recipient: r, outcome: 'deferred', code: 451, enhanced: '4.3.0', text: bi('Lỗi tạm thời khi xếp hàng thư', 'Temporary failure queueing the message') });
+        results.set(r, full
+          ? { recipient: r, outcome: 'deferred', code: 452, enhanced: '4.3.1', text: STORAGE_FULL_TEXT }
+          : what === 'store'
+            ? { recipient: r, outcome: 'deferred', code: 451, enhanced: '4.3.0', text: bi('Lỗi tạm thời khi lưu thư', 'Temporary failure storing the message') }
+            : { recipient: r, outcome: 'deferred', code: 451, enhanced: '4.3.0', text: bi('Lỗi tạm thời khi xếp hàng thư', 'Temporary failure queueing the message') });
       }
     };
 

@@ -34,6 +34,9 @@ export function isStorageFull(e: unknown): boolean {
   return e instanceof MailError && e.code === 'TEMPORARY' && e.detail !== e && isStorageFull(e.detail);
 }
 
+/** What a sender is told when the disk is full (SMTP 452 4.3.1). */
+export const STORAGE_FULL_TEXT = 'Máy chủ tạm hết chỗ lưu trữ, vui lòng thử lại sau / Insufficient system storage, try again later';
+
 export class MailError extends Error {
   override readonly name = 'MailError';
   constructor(

@@ -4,7 +4,7 @@
  * Internal detail never reaches the client; it goes to the log.
  */
 import { SIGN_IN_GONE } from '../auth/sign-in-holds.js';
-import { bi, isMailError, isStorageFull, type MailErrorCode } from '../lib/errors.js';
+import { bi, isMailError, isStorageFull, STORAGE_FULL_TEXT, type MailErrorCode } from '../lib/errors.js';
 
 export interface SmtpReply {
   code: number;
@@ -168,7 +168,7 @@ const BY_CODE: Record<MailErrorCode, SmtpReply> = {
  */
 export function replyForError(e: unknown): SmtpReply {
   // RFC 3463 §3.4: X.3.1 "mail system full"; 452 (RFC 5321 §4.2.2: insufficient system storage).
-  if (isStorageFull(e)) return reply(452, '4.3.1', bi('Máy chủ tạm hết chỗ lưu trữ, vui lòng thử lại sau', 'Insufficient system storage, try again later'));
+  if (isStorageFull(e)) return reply(452, '4.3.1', STORAGE_FULL_TEXT);
   if (!isMailError(e)) return replies.temporary();
   const base = BY_CODE[e.code];
   const text = e.message.includes(' / ') ? e.message : base.text;

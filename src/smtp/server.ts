@@ -165,11 +165,18 @@ function misleadingText(text: string, own: ReadonlySet<string>): boolean {
   if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(plain)) return true;
   const foreign = (a: string): boolean => !own.has(a.toLowerCase().replace(/\.$/, ''));
   for (const m of matchesOf(ADDRESS_IN_NAME, plain)) if (foreign(m[0])) return true;
-  // With the spaces around "@" taken out, only what has a dotted domain reads as an address:
-  // "hoa @ example.gov.vn" does, "Phòng Kế toán @ Sở Tài chính" (an "at" in a name) does not.
+  // With the spaces around "@" taken out, only what is written like an address counts: an ASCII
+  // local part and a dotted domain, in lower case as addresses are written, or one of the user's
+  // own domains however written. "hoa @ example.gov.vn" does; an "at" in a name does not:
+  // "Phòng Kế toán @ Sở Tài chính", "Hỗ trợ @ so.gov.vn" (not an ASCII local part), "Lan @ P.KT"
+  // (an office's abbreviation in capitals).
+  const ownDomains = new Set([...own].map((a) => a.slice(a.lastIndexOf('@') + 1)));
   for (const m of matchesOf(ADDRESS_IN_NAME, asShown(text))) {
-    const domain = m[0].slice(m[0].lastIndexOf('@') + 1).replace(/\.$/, '');
-    if (domain.includes('.') && foreign(m[0])) return true;
+    const at = m[0].lastIndexOf('@');
+    const localPart = m[0].slice(0, at);
+    const domain = m[0].slice(at + 1).replace(/\.$/, '');
+    if (!/^[\x21-\x7e]+$/.test(localPart) || !domain.includes('.')) continue;
+    if ((domain === domain.toLowerCase() || ownDomains.has(domain.toLowerCase())) && foreign(m[0])) return true;
   }
   return false;
 }
@@ -741,10 +748,11 @@ export function createSmtpService(deps: SmtpDeps): Service {
     const ok = result.results.filter((r) => r.outcome === 'delivered' || r.outcome === 'queued');
     if (ok.length === 0) {
       // Nothing stored. A temporary failure of any recipient is the message's answer (451 4.3.0
-      // when storing or queueing failed): the client retries the whole message, and a recipient
-      // refused meanwhile is refused again at RCPT — a 5xx here would bounce the others too.
+      // when storing or queueing failed, 452 4.3.1 when the disk is full): the client retries the
+      // whole message, and a recipient refused meanwhile is refused again at RCPT — a 5xx here
+      // would bounce the others too.
       const first =
-        result.results.find((r) => r.code === 451) ?? result.results.find((r) => r.outcome === 'deferred') ?? result.results[0];
+        result.results.find((r) => r.enhanced.startsWith('4.3.')) ?? result.results.find((r) => r.outcome === 'deferred') ?? result.results[0];
       throw hookError(first ? reply(first.code, first.enhanced, first.text) : replies.temporary());
     }
     // RFC 3461 §5.2.3: a "delivered" DSN for local mailboxes whose recipient asked NOTIFY=SUCCESS;

@@ -132,6 +132,7 @@ describe('submission: From and Sender read as other parsers read them (RFC 5322 
   // (maitt@) to Python's email, mailparser or a mail client's display.
   const tricks: Array<[string[], RegExp]> = [
     [['From: maitt @ example.gov.vn <longnv@example.gov.vn>'], MISLEADING],
+    [['From: "maitt @ EXAMPLE.GOV.VN" <longnv@example.gov.vn>'], MISLEADING],
     [['From: <longnv@example.gov.vn> maitt@example.gov.vn'], FROM_NOT_OWNED],
     [['From: <longnv@example.gov.vn> <maitt@example.gov.vn>'], FROM_NOT_OWNED],
     [['From: "Long" <longnv@example.gov.vn> "maitt@example.gov.vn"'], FROM_NOT_OWNED],
@@ -159,6 +160,8 @@ describe('submission: From and Sender read as other parsers read them (RFC 5322 
       ['From: longnv@example.gov.vn,'],
       // An "at" in a name, with no domain after it, is no address.
       ['From: "Phòng Kế toán @ Sở Tài chính" <longnv@example.gov.vn>'],
+      ['From: "Hỗ trợ @ example.gov.vn" <longnv@example.gov.vn>'],
+      ['From: "Lan @ P.KT" <longnv@example.gov.vn>'],
       ['From: =?UTF-8?B?' + Buffer.from('Long @ Văn phòng').toString('base64') + '?= <longnv@example.gov.vn>'],
       ['From: longnv@example.gov.vn, "Van phong" <vanphong@example.gov.vn>', 'Sender: longnv@example.gov.vn'],
     ];

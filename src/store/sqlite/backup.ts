@@ -29,6 +29,7 @@
  */
 import type Database from 'better-sqlite3';
 import { openDatabase } from './connection.js';
+import { exclusiveLock } from './serve-lock.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, copyFile, link, mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
@@ -544,21 +545,17 @@ export async function storeInUse(storageDir: string): Promise<boolean> {
   } catch {
     return false;
   }
-  let db: Database.Database | null = null;
+  let db: Database.Database | null;
   try {
-    db = openDatabase(file, { fileMustExist: true, timeout: 0 });
-    db.pragma('locking_mode = EXCLUSIVE');
-    db.exec('BEGIN EXCLUSIVE');
-    db.exec('ROLLBACK');
-    return false;
-  } catch (e) {
-    const code = errno(e) ?? '';
-    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return true;
+    db = exclusiveLock(file, { fileMustExist: true });
+  } catch {
     // Not a database, or damaged: nobody is serving from it.
     return false;
-  } finally {
-    db?.close();
   }
+  if (db === null) return true;
+  db.exec('ROLLBACK');
+  db.close();
+  return false;
 }
 
 // ───────────────────────────── restore ─────────────────────────────

@@ -12,29 +12,40 @@
  */
 import path from 'node:path';
 import { MailError, bi } from '../../lib/errors.js';
+import type Database from 'better-sqlite3';
 import { openDatabase } from './connection.js';
 
 export const SERVE_LOCK_FILE = 'serve.lock';
 
-export function acquireServeLock(dir: string): () => void {
-  const file = path.join(dir, SERVE_LOCK_FILE);
-  const db = openDatabase(file, { timeout: 0 });
+/**
+ * An exclusive lock on the SQLite file `file`: the connection holding it (close it, or ROLLBACK
+ * and close, to let go), or null when another connection, in this process or another, holds a
+ * lock on it. Never waits. Errors other than "busy" are thrown.
+ */
+export function exclusiveLock(file: string, options: Database.Options = {}): Database.Database | null {
+  const db = openDatabase(file, { ...options, timeout: 0 });
   try {
     db.pragma('locking_mode = EXCLUSIVE');
     db.exec('BEGIN EXCLUSIVE');
+    return db;
   } catch (e) {
     db.close();
-    if ((e as { code?: string }).code === 'SQLITE_BUSY') {
-      throw new MailError(
-        'IN_USE',
-        bi(
-          `Một tiến trình "buudien serve" khác đang chạy trên thư mục lưu trữ ${dir}; chỉ một máy chủ được dùng một thư mục (các lệnh quản trị vẫn chạy được bên cạnh)`,
-          `Another "buudien serve" is running on the storage directory ${dir}; only one server may use a directory (administration commands still run beside it)`,
-        ),
-        e,
-      );
-    }
+    const code = (e as { code?: string }).code ?? '';
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return null;
     throw e;
+  }
+}
+
+export function acquireServeLock(dir: string): () => void {
+  const db = exclusiveLock(path.join(dir, SERVE_LOCK_FILE));
+  if (db === null) {
+    throw new MailError(
+      'IN_USE',
+      bi(
+        `Một tiến trình "buudien serve" khác đang chạy trên thư mục lưu trữ ${dir}; chỉ một máy chủ được dùng một thư mục (các lệnh quản trị vẫn chạy được bên cạnh)`,
+        `Another "buudien serve" is running on the storage directory ${dir}; only one server may use a directory (administration commands still run beside it)`,
+      ),
+    );
   }
   let released = false;
   return () => {

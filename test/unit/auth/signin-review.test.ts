@@ -5,7 +5,7 @@
  * counted alike whether or not they have an account, and a local part's every account counted.
  * Deterministic: password checks are held by an injected checker, never timed.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { createAuthService, hashPassword, verifyPassword, type AuthStore, type PortalAuthService } from '../../../src/auth/index.js';
 import { HashSlots } from '../../../src/auth/hash-slots.js';
 import { throttleBlockOf } from '../../../src/auth/network.js';
@@ -112,6 +112,34 @@ describe('a flood of wrong sign-ins cannot fill the hashing threads', () => {
     expect(slots.size).toEqual({ running: 1, waiting: 0 });
     second?.();
     expect(slots.size).toEqual({ running: 0, waiting: 0 });
+  });
+
+  it('HashSlots: a waiter that waited maxWaitMs is refused and leaves the queue (it never gets a slot later)', async () => {
+    vi.useFakeTimers();
+    try {
+      const slots = new HashSlots(1, 5, 1000);
+      const first = await slots.acquire();
+      const late = slots.acquire();
+      vi.advanceTimersByTime(1000);
+      expect(await late).toBeNull();
+      expect(slots.size).toEqual({ running: 1, waiting: 0 });
+      first?.();
+      expect(slots.size).toEqual({ running: 0, waiting: 0 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('the defaults serve an office reconnecting at once: 60 right passwords from 60 addresses together are all answered, none throttled', async () => {
+    const checker = heldChecker();
+    const { store, auth } = setup({ check: checker.check });
+    const names = Array.from({ length: 60 }, (_, i) => `nv${i}@nghean.gov.vn`);
+    for (const n of names) store.add(n);
+    const answers = names.map((n, i) => auth.signIn({ username: n, password: PASSWORD, protocol: 'imap', ip: `10.0.${i}.1`, secure: true }));
+    await settle();
+    checker.releaseAll();
+    const results = await Promise.all(answers);
+    expect(results.filter((r) => !r.ok).map((r) => (r.ok ? '' : r.kind))).toEqual([]);
   });
 
   it('past the server-wide cap and its queue, a sign-in is refused as throttled without hashing; the queued ones are answered', async () => {
@@ -237,6 +265,28 @@ describe('a wrong password is answered without waiting on the bookkeeping', () =
     expect(web !== hung && !web.ok && web.kind).toBe('bad-credentials');
     // The writes were asked for all the same.
     expect(store.writes).toBe(2);
+  });
+
+  it('drain() (the app stop()s with it before closing the store) waits for the history rows written after their answers', async () => {
+    const done: Array<() => void> = [];
+    class SlowStore extends FakeStore {
+      override recordSignIn(e: SignInEntry): Promise<void> {
+        return new Promise<void>((r) => done.push(() => void super.recordSignIn(e).then(r)));
+      }
+    }
+    const store = new SlowStore();
+    store.add('longnv@nghean.gov.vn');
+    const { auth } = setup({ store });
+    const r = await auth.signIn(req('longnv', 'Sai#mat-khau1'));
+    expect(!r.ok && r.kind).toBe('bad-credentials');
+    let drained = false;
+    const draining = auth.drain().then(() => (drained = true));
+    await settle();
+    expect(drained).toBe(false);
+    expect(done).toHaveLength(1);
+    done.splice(0).forEach((f) => f());
+    await draining;
+    expect(drained).toBe(true);
   });
 });
 

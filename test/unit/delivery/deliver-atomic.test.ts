@@ -66,6 +66,26 @@ describe('deliver: local and remote recipients of one message', () => {
     expect(await store.listQueue()).toHaveLength(0);
   });
 
+  it('a full disk: every recipient 452 4.3.1 (RFC 3463 "mail system full"), bilingual, nothing stored', async () => {
+    const hoa = await account('hoa@example.gov.vn');
+    const enospc = (): Promise<never> => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    const full = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'storeMessage' || prop === 'storeMessages' || prop === 'enqueue') return enospc;
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const onFullDisk = createDelivery({ store: full, config: configFrom({ domains: ['example.gov.vn'], storage: { dir } }), log: silentLogger(), clock: systemClock });
+    for (const recipients of [['hoa@example.gov.vn'], ['hoa@example.gov.vn', 'x@other.vn'], ['x@other.vn']]) {
+      const r = await onFullDisk.deliver({ raw, parsed: parseMessage(raw), sender: 'lan@example.gov.vn', recipients, direction: 'submission', clientIp: '127.0.0.1', account: 'lan@example.gov.vn' });
+      expect(r.results.map((x) => [x.code, x.enhanced, x.text]), recipients.join()).toEqual(
+        recipients.map(() => [452, '4.3.1', 'Máy chủ tạm hết chỗ lưu trữ, vui lòng thử lại sau / Insufficient system storage, try again later']),
+      );
+    }
+    expect(await inboxCount(hoa)).toBe(0);
+  });
+
   it('a failed local write queues nothing either', async () => {
     const hoa = await account('hoa@example.gov.vn');
     const restore = failInserts(dir, 'messages');

@@ -27,6 +27,7 @@ const auth: AuthService = {
   plaintextAllowed: () => true,
   passwordExpired: () => false,
   failureMessage: (k) => k,
+  drain: () => Promise.resolve(),
 };
 
 function fakeStore(over: Partial<Pop3Store>): Pop3Store {
