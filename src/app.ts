@@ -12,6 +12,7 @@ import type { BoundListener, Service } from './lib/service.js';
 import type { Account, BackupTools, Store } from './store/port.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { acquireServeLock } from './store/sqlite/serve-lock.js';
+import { MailError, bi } from './lib/errors.js';
 import { sqliteBackupTools } from './store/sqlite/backup.js';
 import { securityChangeNotice, unusualSignInNotice, type SecurityChangeInfo, type SecurityNotice } from './auth/security-notices.js';
 import { createAuthService, type AuthService, type UnusualSignIn } from './auth/service.js';
@@ -86,7 +87,13 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const log = opts.log ?? createLogger({ level: config.log.level });
   const clock = opts.clock ?? systemClock;
   const dir = path.resolve(config.storage.dir);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    const [vi, en] = code === 'EEXIST' || code === 'ENOTDIR' ? ['ở đó là một tệp, không phải thư mục', 'a file, not a directory, is there'] : code === 'EACCES' ? ['không có quyền', 'permission denied'] : [code, code];
+    throw new MailError('CONFIG', bi(`Không tạo được thư mục lưu trữ storage.dir (${dir}): ${vi}`, `cannot create the storage directory storage.dir (${dir}): ${en}`), e);
+  }
   privateDirectory(dir, log);
   const releaseServeLock = opts.exclusive ? acquireServeLock(dir) : () => undefined;
   const store = await openSqliteStore({

@@ -40,6 +40,8 @@ export function buildProgram(io: CliIo): { program: Command; ctx: ReturnType<typ
     .option('--config <file>', 'tệp cấu hình / config file (default: BUUDIEN_CONFIG or config/buudien.yaml)')
     .option('--actor <name>', 'người thực hiện ghi vào nhật ký / actor written to the audit log (default: OS user)', actorOption)
     .exitOverride()
+    // Every command's --help lists --config and --actor too (`buudien serve --config FILE`).
+    .configureHelp({ showGlobalOptions: true })
     .configureOutput({
       writeOut: (s) => io.stdout(s),
       writeErr: (s) => io.stderr(s),
@@ -52,6 +54,28 @@ export function buildProgram(io: CliIo): { program: Command; ctx: ReturnType<typ
 }
 
 /** Run the command line; returns the exit status. Tests pass `io` to capture output. */
+/** commander's usage errors said in both languages (its own text is English only). */
+function usageError(e: CommanderError): string {
+  const text = e.message.replace(/^error: /, '');
+  const quoted = /'([^']+)'/.exec(text)?.[1] ?? '';
+  switch (e.code) {
+    case 'commander.missingMandatoryOptionValue':
+      return bi(`thiếu tùy chọn bắt buộc ${quoted}`, `required option ${quoted} not given`);
+    case 'commander.optionMissingArgument':
+      return bi(`tùy chọn ${quoted} cần một giá trị`, `option ${quoted} needs a value`);
+    case 'commander.unknownOption':
+      return bi(`không có tùy chọn ${quoted}`, `unknown option ${quoted}`);
+    case 'commander.unknownCommand':
+      return bi(`không có lệnh ${quoted}`, `unknown command ${quoted}`);
+    case 'commander.missingArgument':
+      return bi(`thiếu tham số ${quoted}`, `missing argument ${quoted}`);
+    case 'commander.excessArguments':
+      return bi('thừa tham số', 'too many arguments') + ` (${text})`;
+    default:
+      return text;
+  }
+}
+
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   const { program, ctx } = buildProgram(io);
   const fail = (code: number, line: string): number => {
@@ -73,7 +97,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       // Our own option checks (context.ts textOption) say it all in both languages: no commander English around them.
       const ours = e.code === 'commander.invalidArgument' ? /^error: option '(--[a-z-]+)[^']*' argument .* is invalid\. (.+)$/s.exec(e.message) : null;
       if (ours) return fail(1, `${ours[1]}: ${ours[2]}`);
-      return fail(1, bi('Lệnh không đúng', 'usage error') + `: ${e.message.replace(/^error: /, '')}`);
+      return fail(1, `${bi('Lệnh không đúng', 'usage error')}: ${usageError(e)}`);
     }
     if (e instanceof ConfigError) {
       const more = e.problems.length > 1 ? ` (+${e.problems.length - 1}; buudien config check)` : '';

@@ -26,7 +26,7 @@ import type { AccountService } from '../accounts/service.js';
 import type { PortalAuthService } from '../auth/index.js';
 import type { Clock } from '../lib/clock.js';
 import type { Store } from '../store/port.js';
-import { createListenerCounters, normalizeIp } from '../net/index.js';
+import { createListenerCounters, listenError, normalizeIp } from '../net/index.js';
 import { autoconfigXml, autodiscoverJson, autodiscoverXml, emailFromAutodiscoverRequest } from './autoconfig.js';
 import { handleAdmin, isAdminRoute } from './admin.js';
 import { createAdminSessionStore } from './admin-session.js';
@@ -255,9 +255,10 @@ export function createHttpService(deps: HttpDeps): Service {
       const l = config.listeners.http;
       if (!l.enabled) return [];
       await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
+        const refused = (e: Error): void => reject(listenError('http', l.host, l.port, e));
+        server.once('error', refused);
         server.listen(l.port, l.host, () => {
-          server.off('error', reject);
+          server.off('error', refused);
           resolve();
         });
       });

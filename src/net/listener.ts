@@ -18,6 +18,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
+import { MailError, bi } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { BoundListener } from '../lib/service.js';
 import { ConnectionCounter, normalizeIp } from './limits.js';
@@ -133,9 +134,10 @@ export function createTcpListener(opts: TcpListenerOptions): TcpListener {
       return new Promise<BoundListener>((resolve, reject) => {
         const s = createServer({ pauseOnConnect: false }, accept);
         server = s;
-        s.once('error', reject);
+        const refused = (e: Error): void => reject(listenError(opts.name, opts.host, opts.port, e));
+        s.once('error', refused);
         s.listen(opts.port, opts.host, () => {
-          s.off('error', reject);
+          s.off('error', refused);
           s.on('error', (err) => {
             failed = true;
             opts.log.error({ err, listener: opts.name }, 'listener failed');
@@ -169,4 +171,31 @@ export function createTcpListener(opts: TcpListenerOptions): TcpListener {
       await closed;
     },
   };
+}
+
+/**
+ * Why a listener could not bind, for the administrator (a config problem, exit 1): which
+ * listener, which address, and what to change; Node's own text is kept as the detail.
+ */
+export function listenError(name: string, host: string, port: number, e: unknown): unknown {
+  const code = (e as { code?: string } | null)?.code;
+  const where = `listeners.${name} (${host}:${port})`;
+  if (code === 'EADDRINUSE') {
+    return new MailError(
+      'CONFIG',
+      bi(`Cổng của ${where} đang được một chương trình khác dùng; hãy dừng chương trình đó hoặc đổi cổng trong cấu hình`, `the port of ${where} is in use by another program; stop it or change the port in the config`),
+      e,
+    );
+  }
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new MailError(
+      'CONFIG',
+      bi(`Không được phép mở ${where}: cổng dưới 1024 cần quyền root; hãy dùng cổng mặc định và chuyển cổng phía trước`, `not allowed to open ${where}: ports below 1024 need root; use the default port and map the standard one in front`),
+      e,
+    );
+  }
+  if (code === 'EADDRNOTAVAIL') {
+    return new MailError('CONFIG', bi(`Máy này không có địa chỉ ${host} của ${where}`, `this machine has no address ${host} for ${where}`), e);
+  }
+  return e;
 }

@@ -17,7 +17,7 @@ import type { Clock } from '../lib/clock.js';
 import { bi } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { matchesOf } from '../lib/regex.js';
-import { normalizeIp } from '../net/index.js';
+import { listenError, normalizeIp } from '../net/index.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { BoundListener, Service } from '../lib/service.js';
 import { parseAddressListStrict, type AddressAnomalies, type AddressList } from '../mail/addresses.js';
@@ -955,7 +955,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
         if (!l.enabled) continue;
         const server = build(mode);
         const port = await new Promise<number>((resolve, reject) => {
-          const onError = (e: Error): void => reject(e);
+          const onError = (e: Error): void => reject(listenError(mode, l.host, l.port, e));
           server.server.once('error', onError);
           server.listen(l.port, l.host, () => {
             server.server.off('error', onError);

@@ -2,9 +2,11 @@
  * The real process: `node --import tsx src/main.ts …`, checking exit codes, the one-line reason
  * on stderr, and that bad input changes nothing.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { cli, spawnCli, tempSetup } from './run.js';
 
 let dir: string;
@@ -67,14 +69,30 @@ describe('buudien as a process', () => {
   });
 
   it('an internal failure exits 2', async () => {
-    const file = path.join(dir, 'not-a-dir');
-    writeFileSync(file, 'x');
+    // A database whose schema says "up to date" but holds no tables: the first query fails.
+    const data = path.join(dir, 'hollow-data');
+    mkdirSync(data);
+    const db = new Database(path.join(data, 'buudien.db'));
+    db.exec('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    db.prepare('INSERT INTO schema_version VALUES (?, ?, 0)').run(MIGRATIONS.length, 'hollow');
+    db.close();
     const broken = path.join(dir, 'broken-storage.yaml');
-    writeFileSync(broken, `domains: [nghean.gov.vn]\nstorage: { dir: ${JSON.stringify(path.join(file, 'data'))} }\nlog: { level: silent }\n`);
+    writeFileSync(broken, `domains: [nghean.gov.vn]\nstorage: { dir: ${JSON.stringify(data)} }\nlog: { level: silent }\n`);
     const r = await spawnCli(['account', 'list', '--config', broken]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/internal error/);
+  });
+
+  it('a storage.dir that cannot be made (a file is in the way) is an administrator error: exit 1 with the reason', async () => {
+    const file = path.join(dir, 'not-a-dir');
+    writeFileSync(file, 'x');
+    const broken = path.join(dir, 'file-storage.yaml');
+    writeFileSync(broken, `domains: [nghean.gov.vn]\nstorage: { dir: ${JSON.stringify(path.join(file, 'data'))} }\nlog: { level: silent }\n`);
+    const r = await spawnCli(['account', 'list', '--config', broken]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^Không tạo được thư mục lưu trữ storage\.dir .* \/ cannot create the storage directory storage\.dir/);
   });
 
   it('serve runs until SIGTERM, then exits 0', async () => {

@@ -8,6 +8,9 @@ import { parseBytes, formatBytes } from '../../lib/bytes.js';
 import { MailError, bi } from '../../lib/errors.js';
 import type { AccountKind, AccountState, AdminRole } from '../../store/port.js';
 import { REASON_OPTION, REF_OPTION, type RegisterCommand } from '../context.js';
+
+/** The reason recorded when `suspend` or `delete` is given no --reason (CONTRACT.md lists none as required). */
+const NO_REASON = bi('Không nêu lý do', 'no reason given');
 import { registerAccountSecurity } from './account-security.js';
 
 const KINDS: AccountKind[] = ['personal', 'unit', 'admin'];
@@ -210,11 +213,11 @@ export const register: RegisterCommand = (program, ctx) => {
   account
     .command('suspend <address>')
     .description('tạm khóa (vẫn nhận thư) / suspend: no sign-in, mail still received (R-ACC-3)')
-    .requiredOption(...REASON_OPTION)
+    .option(...REASON_OPTION)
     .option(...REF_OPTION)
-    .action(async (address: string, opts: { reason: string; ref?: string }) => {
+    .action(async (address: string, opts: { reason?: string; ref?: string }) => {
       await ctx.withApp(async (app) => {
-        const a = await ctx.accounts(app).suspend(address, opts.reason, ctx.actor(), opts.ref ?? null);
+        const a = await ctx.accounts(app).suspend(address, opts.reason ?? NO_REASON, ctx.actor(), opts.ref ?? null);
         ctx.out(`${bi('Đã tạm khóa', 'suspended')}: ${a.address}`);
       });
     });
@@ -233,11 +236,11 @@ export const register: RegisterCommand = (program, ctx) => {
   account
     .command('delete <address>')
     .description('xóa tài khoản / delete an account (R-ACC-5; the address is not reissued)')
-    .requiredOption(...REASON_OPTION)
+    .option(...REASON_OPTION)
     .option(...REF_OPTION)
-    .action(async (address: string, opts: { reason: string; ref?: string }) => {
+    .action(async (address: string, opts: { reason?: string; ref?: string }) => {
       await ctx.withApp(async (app) => {
-        const a = await ctx.accounts(app).delete(address, opts.reason, ctx.actor(), opts.ref ?? null);
+        const a = await ctx.accounts(app).delete(address, opts.reason ?? NO_REASON, ctx.actor(), opts.ref ?? null);
         ctx.out(`${bi('Đã xóa', 'deleted')}: ${a.address}`);
       });
     });

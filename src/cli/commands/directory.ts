@@ -23,8 +23,9 @@ export const register: RegisterCommand = (program, ctx) => {
     )
     .option('--org <code>', 'một đơn vị và các đơn vị trực thuộc / one unit and its sub-units')
     .option('--format <format>', 'csv | json | html', 'csv')
-    .action(async (opts: { org?: string; format: string }) => {
-      const render = pickFormat(FORMATS, opts.format);
+    .option('--json', 'như --format json / the same as --format json')
+    .action(async (opts: { org?: string; format: string; json?: boolean }) => {
+      const render = pickFormat(FORMATS, opts.json ? 'json' : opts.format);
       await ctx.withApp(async (app) => {
         const d = await ctx.accounts(app).directory({ unit: opts.org ?? null }, ctx.actor());
         ctx.io.stdout(render(d));

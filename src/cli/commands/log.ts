@@ -63,7 +63,8 @@ export function formatSendLog(rows: SendLogRecord[], format: 'table' | 'json' | 
   }
   if (format === 'csv') {
     // As spreadsheets read it (lib/csv.ts): a byte-order mark for the Vietnamese texts, CRLF line ends.
-    ctx.io.stdout(csvDocument([COLUMNS.map(([h]) => h.toLowerCase()), ...rows.map((r) => COLUMNS.map(([, f]) => f(r)))]));
+    // A missing value is an empty cell, not the table's "-" (which the formula guard would turn into "'-").
+    ctx.io.stdout(csvDocument([COLUMNS.map(([h]) => h.toLowerCase()), ...rows.map((r) => COLUMNS.map(([, f]) => (f(r) === '-' ? '' : f(r))))]));
     return;
   }
   ctx.printList(rows, false, COLUMNS);

@@ -48,8 +48,9 @@ export const register: RegisterCommand = (program, ctx) => {
     .option('--org <code>', 'một đơn vị và các đơn vị trực thuộc / one unit and its sub-units')
     .option('--regular-days <n>', 'thường xuyên sử dụng = có đăng nhập trong N ngày cuối kỳ (mặc định 30) / regular use = signed in during the last N days (default 30)')
     .option('--format <format>', 'text | csv | json', 'text')
-    .action(async (opts: { year?: string; org?: string; regularDays?: string; format: string }) => {
-      const render = pickFormat(FORMATS, opts.format);
+    .option('--json', 'như --format json / the same as --format json')
+    .action(async (opts: { year?: string; org?: string; regularDays?: string; format: string; json?: boolean }) => {
+      const render = pickFormat(FORMATS, opts.json ? 'json' : opts.format);
       const year = whole(opts.year, '--year', 2000, 2200);
       const regularDays = whole(opts.regularDays, '--regular-days', 1, 366);
       await ctx.withApp(async (app) => {
@@ -65,8 +66,9 @@ export const register: RegisterCommand = (program, ctx) => {
     )
     .option('--quarter <quarter>', 'quý, ví dụ 2026-Q3 (mặc định quý vừa kết thúc) / the quarter, e.g. 2026-Q3 (default: the last one ended)')
     .option('--format <format>', 'text | csv | json', 'text')
-    .action(async (opts: { quarter?: string; format: string }) => {
-      const render = pickFormat(OPERATIONS_FORMATS, opts.format);
+    .option('--json', 'như --format json / the same as --format json')
+    .action(async (opts: { quarter?: string; format: string; json?: boolean }) => {
+      const render = pickFormat(OPERATIONS_FORMATS, opts.json ? 'json' : opts.format);
       await ctx.withApp(async (app) => {
         const r = await ctx.accounts(app).operationsReport({ quarter: opts.quarter ?? null }, ctx.actor());
         ctx.io.stdout(render(r));
