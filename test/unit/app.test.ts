@@ -46,7 +46,8 @@ describe('createApp', () => {
       listeners: { smtp: { host: '127.0.0.1', port: smtpPort }, submission: { host: '127.0.0.1', port: takenPort }, submissions: off, imap: off, imaps: off, pop3: off, pop3s: off, http: off },
     });
     const app = await createApp({ config, log: silentLogger() });
-    await expect(app.start()).rejects.toThrow(/EADDRINUSE/);
+    // Said for the administrator: which listener, which address (net/listener.ts listenError).
+    await expect(app.start()).rejects.toThrow(new RegExp(`the port of listeners\\.submission \\(127\\.0\\.0\\.1:${takenPort}\\) is in use by another program`));
     // The SMTP listener that had opened is closed again: nothing keeps the process alive.
     const refused = await new Promise<boolean>((r) => {
       const s = net.connect(smtpPort, '127.0.0.1');
