@@ -168,8 +168,13 @@ export interface AccountService {
   suspend(address: string, reason: string, actor: Actor, ref?: string | null): Promise<Account>;
   /** R-ACC-4. */
   restore(address: string, actor: Actor, ref?: string | null): Promise<Account>;
-  /** R-ACC-5: state 'deleted' with reason, date and reference; the address is never reissued. */
-  delete(address: string, reason: string, actor: Actor, ref?: string | null): Promise<Account>;
+  /**
+   * R-ACC-5: state 'deleted' with reason, date and reference; the address is never reissued.
+   * The mail stays (for a handover or an inquiry) unless `purge`: then the mailboxes, app
+   * passwords, second factor, phone and delegations go in the same transaction ("removed
+   * completely", NB Đ7.1). With `purge`, an account already deleted has its mail purged.
+   */
+  delete(address: string, reason: string, actor: Actor, ref?: string | null, opts?: { purge?: boolean }): Promise<Account>;
   /** null = back to the kind's default. */
   setQuota(address: string, quotaBytes: number | null, actor: Actor, ref?: string | null): Promise<Account>;
   getAccount(address: string, actor: Actor): Promise<AccountView>;
@@ -769,11 +774,28 @@ export function createAccountService(deps: AccountServiceDeps): AccountService {
       });
     },
 
-    async delete(address, reason, actor, ref = null) {
+    async delete(address, reason, actor, ref = null, opts = {}) {
       requireAdmin(actor, 'xóa tài khoản', 'delete accounts');
-      const account = await accountByAddress(address);
-      if (account.state === 'deleted') throw new MailError('INVALID_INPUT', bi(`Tài khoản ${account.address} đã bị xóa`, `the account ${account.address} is already deleted`));
-      return endState(account, 'deleted', reason, ref, actor);
+      const found = await accountByAddress(address);
+      if (!opts.purge) {
+        if (found.state === 'deleted') throw new MailError('INVALID_INPUT', bi(`Tài khoản ${found.address} đã bị xóa`, `the account ${found.address} is already deleted`));
+        return endState(found, 'deleted', reason, ref, actor);
+      }
+      return store.batch(async (tx) => {
+        let account = await reread(tx, found);
+        if (account.state !== 'deleted') {
+          await refuseLastSuper(tx, account, 'xóa', 'delete');
+          account = await tx.updateAccount(
+            account.id,
+            { state: 'deleted', stateReason: reason, stateChangedAt: clock.now(), stateRef: ref },
+            { actor: actor.name, action: 'account.delete', target: account.address, ref, details: { reason } },
+          );
+        } else if ((await tx.listMailboxes(account.id)).length === 0) {
+          throw new MailError('INVALID_INPUT', bi(`Thư của tài khoản ${account.address} đã được xóa hết`, `the mail of ${account.address} is already purged`));
+        }
+        await tx.purgeAccount(account.id, { actor: actor.name, action: 'account.purge', target: account.address, ref, details: { reason } });
+        return account;
+      });
     },
 
     async setQuota(address, quotaBytes, actor, ref = null) {

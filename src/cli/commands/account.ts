@@ -238,10 +238,15 @@ export const register: RegisterCommand = (program, ctx) => {
     .description('xóa tài khoản / delete an account (R-ACC-5; the address is not reissued)')
     .option(...REASON_OPTION)
     .option(...REF_OPTION)
-    .action(async (address: string, opts: { reason?: string; ref?: string }) => {
+    .option('--purge', 'xóa luôn toàn bộ thư (cả với tài khoản đã xóa) / also remove all its mail at once (also for an account already deleted)')
+    .action(async (address: string, opts: { reason?: string; ref?: string; purge?: boolean }) => {
       await ctx.withApp(async (app) => {
-        const a = await ctx.accounts(app).delete(address, opts.reason ?? NO_REASON, ctx.actor(), opts.ref ?? null);
-        ctx.out(`${bi('Đã xóa', 'deleted')}: ${a.address}`);
+        const a = await ctx.accounts(app).delete(address, opts.reason ?? NO_REASON, ctx.actor(), opts.ref ?? null, { purge: opts.purge === true });
+        ctx.out(
+          opts.purge
+            ? `${bi('Đã xóa tài khoản và toàn bộ thư', 'deleted, with all its mail')}: ${a.address}`
+            : `${bi('Đã xóa (thư vẫn giữ; --purge để xóa thư)', 'deleted (the mail is kept; --purge removes it)')}: ${a.address}`,
+        );
       });
     });
 
