@@ -41,8 +41,8 @@
  * progress are cut short. No new connection, hop, DNS lookup or transaction starts; a transaction
  * in progress gets SEND_GRACE_MS to end (a 250 to DATA that comes is a delivery), then every
  * outbound connection the runner opened is destroyed. Each recipient not yet answered is a
- * temporary failure, 451 4.3.2, settled like any other (retry schedule, send log, delay notice),
- * which releases the item's claim. stop() returns after STOP_DEADLINE_MS at most. The runner of
+ * temporary failure, 451 4.3.2, settled like any other (send log, delay notice), which releases
+ * the item's claim; the item is due again at once, so the next start tries it without the retry delay. stop() returns after STOP_DEADLINE_MS at most. The runner of
  * `serve` (releaseClaimsAtStart) drops at start the claims a process that died left behind.
  */
 import { resolveMx as dnsResolveMx } from 'node:dns/promises';
@@ -92,7 +92,8 @@ export interface QueueRunner extends Service {
 type Outcome =
   /** dsnPassed: the receiving server offered DSN and got the parameters, so it reports success. */
   | { kind: 'delivered'; response: string; host: string; dsnPassed: boolean }
-  | { kind: 'temporary'; response: string; host: string | null; status: string }
+  /** interrupted: cut short by stop(), not refused; tried again as soon as the queue runs again. */
+  | { kind: 'temporary'; response: string; host: string | null; status: string; interrupted?: true }
   | { kind: 'permanent'; response: string; host: string | null; status: string };
 
 /** What one attempt has done so far (attemptThrew settles with it). */
@@ -187,7 +188,7 @@ const SEND_GRACE_MS = 1_500;
 /** What a recipient not yet answered gets when stop() cuts the attempt short. */
 function interruptedOutcome(host: string | null): Outcome {
   const why = bi('Máy chủ đang dừng; thư sẽ được gửi lại ở lần thử sau', 'The server is stopping; the message will be tried again at the next attempt');
-  return { kind: 'temporary', response: `451 4.3.2 ${why}`, host, status: '4.3.2' };
+  return { kind: 'temporary', response: `451 4.3.2 ${why}`, host, status: '4.3.2', interrupted: true };
 }
 
 /** `p`, or Interrupted as soon as `signal` aborts (what `p` does then is ignored). */
@@ -709,9 +710,15 @@ export function createQueueRunner(deps: QueueDeps): QueueRunner {
     const schedule = config.delivery.retryScheduleMs;
     const delay = schedule[Math.min(item.attempts, schedule.length - 1)] ?? 60_000;
     const waiting = [...remaining, ...Object.keys(pending)];
+    // An attempt the stop cut short was never answered: the next start tries it at once instead
+    // of after the retry delay.
+    const cutShort = remaining.length > 0 && remaining.every((r) => {
+      const o = outcomes.get(r);
+      return o?.kind === 'temporary' && o.interrupted === true;
+    });
     await store.finishAttempt(item.id, {
       remaining: waiting,
-      nextAttemptAt: waiting.length > 0 ? new Date(now.getTime() + delay) : null,
+      nextAttemptAt: waiting.length > 0 ? new Date(now.getTime() + (cutShort ? 0 : delay)) : null,
       error: error ?? lastError,
       delayNoticeSent: item.delayNoticeSent,
       noticePending: pending,

@@ -87,14 +87,15 @@ async function stallingRemote(opts: { greet: boolean; dotReply?: (n: number) => 
 }
 
 /** What `buudien serve` killed by SIGKILL would leave: the queue row as stored. */
-function queueRows(dir: string): Array<{ recipients: string; attempts: number; last_error: string | null; claimed_until: number | null }> {
+function queueRows(dir: string): Array<{ recipients: string; attempts: number; last_error: string | null; claimed_until: number | null; next_attempt_at: number }> {
   const db = new Database(path.join(dir, 'buudien.db'), { readonly: true });
   try {
-    return db.prepare('SELECT recipients, attempts, last_error, claimed_until FROM queue ORDER BY id').all() as Array<{
+    return db.prepare('SELECT recipients, attempts, last_error, claimed_until, next_attempt_at FROM queue ORDER BY id').all() as Array<{
       recipients: string;
       attempts: number;
       last_error: string | null;
       claimed_until: number | null;
+      next_attempt_at: number;
     }>;
   } finally {
     db.close();
@@ -134,7 +135,8 @@ describe('stop() during an outbound attempt', () => {
     const sink = await startSink();
     const dir = testDir();
     cleanup.push(() => remote.close(), () => sink.close(), () => rmSync(dir, { recursive: true, force: true }));
-    const delivery = { queuePollMs: 20, retryScheduleMs: [300] };
+    // The retry delay is an hour: only an interrupted attempt's "due at once" lets the next start deliver.
+    const delivery = { queuePollMs: 20, retryScheduleMs: [3_600_000] };
     const first = await startApp({ delivery: { ...delivery, routes: { '*': `127.0.0.1:${remote.port}` } } }, { dir });
     let firstStopped = false;
     cleanup.push(() => (firstStopped ? undefined : first.stop()));
@@ -152,6 +154,7 @@ describe('stop() during an outbound attempt', () => {
     expect(row?.attempts).toBe(1);
     expect(row?.last_error).toMatch(/^451 4\.3\.2 /);
     expect(row?.claimed_until).toBeNull();
+    expect(row?.next_attempt_at).toBeLessThanOrEqual(Date.now()); // due at once, not after the retry delay
 
     // Started again (not as serve: no claim is released at start), it delivers at its next run.
     const second = await startApp({ delivery: { ...delivery, routes: { '*': `127.0.0.1:${sink.port}` } } }, { dir });
