@@ -722,6 +722,12 @@ export interface Store {
   searchSendLog(q: SendLogQuery): Promise<SendLogRecord[]>;
   pruneSendLog(before: Date): Promise<number>;
   /**
+   * When each message the account submitted since `since` was accepted (send-log rows of
+   * direction submission, one time per message, a wholly refused one left out), oldest first:
+   * sending limits that a restart does not reset.
+   */
+  submissionTimes(account: string, since: Date): Promise<number[]>;
+  /**
    * Every send-log row of [from, to) in time order, to `visit` (findings that are not a list of
    * strings read as none). Read a page at a time with other work in between: not one snapshot.
    * Returns the rows visited.

@@ -8,7 +8,8 @@
  *   the protocol's hard cap, which answers 452 4.5.3 for everyone).
  * Both → 451 4.7.1, a log event, and (once per account per hour) a notice to the unit's
  * administrators (R-ACC-7), or to the super-administrators when the unit has none.
- * Counts are kept in memory per process (a restart forgets them).
+ * Counts are kept in memory; an account's first check in a process reads its messages of the last
+ * hour from the send log, so a restart does not reset the limit.
  */
 import { bi } from '../../lib/errors.js';
 import { reply, type PolicyDeps, type RuleFactory } from '../deps.js';
@@ -29,6 +30,25 @@ export const sendingLimits: RuleFactory = (deps) => {
   /** Which reservation a message holds (weakly: the message's bytes are not kept alive by it). */
   const reservation = new WeakMap<object, { account: string; id: number }>();
   let nextId = 0;
+  /** Accounts whose last hour was read from the send log in this process. */
+  const seeded = new Set<string>();
+
+  /** Before an account's first count in this process: its messages of the last hour, from the send log. */
+  const seed = async (account: string): Promise<void> => {
+    if (seeded.has(account)) return;
+    const since = new Date(clock.now().getTime() - HOUR);
+    const times = await Promise.resolve()
+      .then(() => deps.store.submissionTimes(account, since))
+      .catch((e: unknown) => {
+      log.error({ err: e, account }, 'sending limits: the send log could not be read; counting from now');
+      return [];
+    });
+    // Every message is checked (and waits here) before it can be accepted and counted, so no
+    // message of this process is in both the send log's times and the list.
+    if (seeded.has(account)) return;
+    seeded.add(account);
+    sent.set(account, [...times, ...(sent.get(account) ?? [])]);
+  };
 
   const underWay = (account: string): Map<number, number> => {
     const now = clock.now().getTime();
@@ -61,6 +81,7 @@ export const sendingLimits: RuleFactory = (deps) => {
       if (ctx.direction !== 'submission' || !ctx.account) return { kind: 'pass' };
       const account = ctx.account.toLowerCase();
       if (rcpt === undefined) {
+        await seed(account);
         const max = config.policy.maxMessagesPerHour;
         // No await between the count and the reservation: parallel DATA checks take turns.
         const mine = msg ? underWay(account) : null;

@@ -2358,6 +2358,13 @@ class SqliteStore implements Store {
     return this.read(() => this.c.all<SendLogRow>(sql, ...params).map(toSendLog));
   }
 
+  async submissionTimes(account: string, since: Date): Promise<number[]> {
+    const sql = `SELECT MIN(at) AS at FROM send_log
+      WHERE at >= ? AND direction = 'submission' AND account = ? AND outcome <> 'rejected'
+      GROUP BY COALESCE(message_id, at) ORDER BY 1`;
+    return this.read(() => this.c.all<{ at: number }>(sql, since.getTime(), account.toLowerCase()).map((r) => r.at));
+  }
+
   async pruneSendLog(before: Date): Promise<number> {
     return this.tx(() => this.c.run('DELETE FROM send_log WHERE at < ?', before.getTime()).changes);
   }

@@ -113,6 +113,7 @@ describe('sending limits', () => {
     const fake = {
       getAccountByAddress: async () => ({ id: 1, address: 'u@example.gov.vn', unitId: 7 }) as Account,
       listAccounts: async () => [admin],
+      submissionTimes: async () => [],
       getMailbox: async () => ({ id: 99 }),
       storeMessage: async (i: { raw: Buffer }) => {
         delivered.push(i.raw.toString('utf8'));
