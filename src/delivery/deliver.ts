@@ -80,6 +80,12 @@ export interface DeliverInput {
    * sets false and writes one row per attempt itself, with the attempt's outcome.
    */
   logUndelivered?: boolean;
+  /**
+   * The copy the queue keeps, when it differs from the local one: submitted mail leaves without
+   * the policy's marks (X-Buudien-* headers, a subject tag), which are for colleagues' copies.
+   * Local recipients retried through the queue get this copy too.
+   */
+  queueCopy?: { raw: Buffer; parsed: ParsedMessage; prepend: readonly string[] };
   /** RET and ENVID of the transaction (RFC 3461), kept with the queued copy. */
   dsn?: MessageDsn;
   /** NOTIFY and ORCPT of the recipients that gave them, kept with the queued copy. */
@@ -263,7 +269,10 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
 
     let queueId: number | null = null;
     // The queue copy: the trace headers on top, no Return-Path (the next hop adds its own).
-    const queueRaw = (): Buffer => (prepend.length > 0 ? prependHeaders(input.raw, input.parsed, prepend).raw : input.raw);
+    const queueRaw = (): Buffer => {
+      const q = input.queueCopy ?? { raw: input.raw, parsed: input.parsed, prepend };
+      return q.prepend.length > 0 ? prependHeaders(q.raw, q.parsed, q.prepend).raw : q.raw;
+    };
     const queueItem = (recipients: string[]): NewQueueItem => ({
       sender: input.sender,
       recipients,

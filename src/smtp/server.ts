@@ -6,6 +6,7 @@
  *   submissions  implicit TLS, otherwise as submission
  * Replies come from reply.ts (bilingual, RFC 3463 codes); storage through delivery/.
  */
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import type { AuthService } from '../auth/index.js';
@@ -32,7 +33,7 @@ import { installDataScanner, SCANNED_VERSION } from './data-scan.js';
 import { headerLimits, MemoryBudget, prepareSpoolDir, readData, scanIncomingHeaders, type DataResult } from './data.js';
 import { createDsnSender, type DsnRecipient } from './dsn.js';
 import { mailDsn, rcptDsn, wantsNotice, type RawEsmtpParams } from './dsn-params.js';
-import { receivedHeader, withProtocol } from './received.js';
+import { receivedHeader, rfc5322Date, withProtocol } from './received.js';
 import { hookError, replies, replyForError, reply, type SmtpReply } from './reply.js';
 import { installReplyWriter } from './wire.js';
 
@@ -254,6 +255,12 @@ export function createSmtpService(deps: SmtpDeps): Service {
   const localDomains = new Set(config.domains.map((d) => d.toLowerCase()));
   const { maxReceivedHeaders: maxReceived, commandTimeoutMs, maxSessionMs } = config.smtp;
   const ownHostname = config.organization.hostname;
+  const parseLimits = {
+    maxDepth: config.limits.maxMimeDepth,
+    maxParts: config.limits.maxMimeParts,
+    maxHeaderBytes: config.limits.maxHeaderBytes,
+    maxAddresses: config.limits.maxAddressesPerHeader,
+  };
   const sendDsn = createDsnSender({ config, store, delivery });
   const conns = new Map<string, Conn>();
   const gate = new ByteGate(PROCESSING_BUDGET_BYTES);
@@ -590,8 +597,10 @@ export function createSmtpService(deps: SmtpDeps): Service {
     // Nobody pre-labels mail: incoming X-Buudien-* headers, and Authentication-Results fields
     // claiming to be ours (RFC 8601 §5: an MTA MUST delete them, on MX and submission alike), are
     // dropped before the one parse; the same pass counts Received and From fields.
+    // On submission Bcc goes too (RFC 5322 §3.6.3): no copy, inside or outside, shows who else
+    // was sent the message blind.
     const scan = scanIncomingHeaders(received, {
-      drop: (n) => n.startsWith('x-buudien-'),
+      drop: (n) => n.startsWith('x-buudien-') || (c.mode !== 'smtp' && n === 'bcc'),
       byValue: (n) => n === 'authentication-results',
       dropByValue: (_n, value) => isOwnAuthResults(value, ownHostname),
     });
@@ -609,12 +618,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
       throw await refuseAll(c, tx, replies.multipleFrom(), data.size, null, []);
     }
     const stripped = scan.raw;
-    let parsed: ParsedMessage = parseMessage(stripped, {
-      maxDepth: config.limits.maxMimeDepth,
-      maxParts: config.limits.maxMimeParts,
-      maxHeaderBytes: config.limits.maxHeaderBytes,
-      maxAddresses: config.limits.maxAddressesPerHeader,
-    });
+    let parsed: ParsedMessage = parseMessage(stripped, parseLimits);
     let raw = stripped;
     const findings = [...tx.findings];
     const headers: string[] = [];
@@ -662,6 +666,16 @@ export function createSmtpService(deps: SmtpDeps): Service {
         metrics.rejections.inc({ rule: 'from-ownership', protocol: c.mode });
         throw await refuseAll(c, tx, problem, data.size, parsed.messageId, []);
       }
+      // RFC 6409 §8.2, §8.3: the submission server adds the Date and Message-ID a mail program
+      // left out (receivers refuse mail without a Message-ID; the send log and replies need it).
+      const missing = [
+        ...(getHeader(top, 'date') === null ? [`Date: ${rfc5322Date(deps.clock.now())}`] : []),
+        ...(getHeader(top, 'message-id') === null ? [`Message-ID: <${randomUUID()}@${ownHostname}>`] : []),
+      ];
+      if (missing.length > 0) {
+        raw = prependHeaders(raw, parsed, missing).raw;
+        parsed = parseMessage(raw, parseLimits);
+      }
     }
 
     if (c.mode === 'smtp' && config.smtp.checkAuthentication) {
@@ -694,7 +708,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
     let subjectTag = tx.subjectTag;
     headers.push(...tx.headers);
     if (pipeline) {
-      const r = await pipeline.checkMessage({ ...ctxOf(c), recipients: [...tx.recipients] }, { raw: stripped, parsed });
+      const r = await pipeline.checkMessage({ ...ctxOf(c), recipients: [...tx.recipients] }, { raw, parsed });
       findings.push(...r.findings);
       if (r.action === 'reject' || r.action === 'defer') {
         const rep = policyReply(r.reply, r.action === 'reject' ? reply(550, '5.7.1', bi('Bị từ chối theo chính sách', 'Rejected by policy')) : replies.temporary());
@@ -704,7 +718,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
       if (r.subjectTag) subjectTag = r.subjectTag;
       if (r.junk) junk = true;
       if (r.action === 'quarantine') {
-        await store.quarantine({ at: deps.clock.now(), sender: tx.sender, recipients: [...tx.recipients], reason: r.findings.join('; '), direction: direction(c.mode), raw: stripped });
+        await store.quarantine({ at: deps.clock.now(), sender: tx.sender, recipients: [...tx.recipients], reason: r.findings.join('; '), direction: direction(c.mode), raw });
         await logNotDelivered(c, tx.sender, tx.recipients, { messageId: parsed.messageId, size: data.size, outcome: 'quarantined', code: 250, text: bi('Đã cách ly', 'Quarantined'), findings });
         return `2.0.0 ${bi('Đã nhận thư', 'Message accepted')}`;
       }
@@ -725,6 +739,10 @@ export function createSmtpService(deps: SmtpDeps): Service {
         date: deps.clock.now(),
       }),
     );
+    // Submitted mail leaves for outside recipients without the policy's marks (they are for
+    // colleagues' copies): the Received header goes, the X-Buudien-* headers and the subject tag do not.
+    const marks = headers.filter((h) => /^x-buudien-/i.test(h));
+    const queueCopy = c.mode !== 'smtp' && (marks.length > 0 || subjectTag) ? { raw, parsed, prepend: headers.filter((h) => !marks.includes(h)) } : undefined;
     if (subjectTag && !parsed.subject.startsWith(subjectTag)) {
       const decoded = `${subjectTag} ${parsed.subject}`.trim();
       ({ raw, parsed } = replaceSubject(raw, parsed, encodeHeaderValue(decoded), decoded));
@@ -744,6 +762,7 @@ export function createSmtpService(deps: SmtpDeps): Service {
       resolved: tx.resolved,
       dsn: tx.dsn,
       recipientDsn: tx.rcptDsn,
+      ...(queueCopy ? { queueCopy } : {}),
     });
     const ok = result.results.filter((r) => r.outcome === 'delivered' || r.outcome === 'queued');
     if (ok.length === 0) {
