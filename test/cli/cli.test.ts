@@ -254,10 +254,11 @@ describe('buudien (in-process)', () => {
     expect(again.stdout).not.toMatch(/one-time password/);
   });
 
-  it('serve: warns when policy.rules leaves out the classified rule (R-POL-6), not when it lists it', async () => {
-    const run = async (rules: string): Promise<string> => {
+  it('serve: warns when policy.rules leaves out the classified rule (R-POL-6), not when it lists it; and when a served domain has no DKIM key', async () => {
+    const run = async (rules: string, dkim = false): Promise<string> => {
       const config = setup(`policy:\n  rules:\n${rules}`);
       writeFileSync(config, readFileSync(config, 'utf8').replace('level: silent', 'level: warn'));
+      if (dkim) expect((await cli(['dkim', 'generate', 'nghean.gov.vn', '--config', config])).code).toBe(0);
       let stop: (s: string) => void = () => undefined;
       const stopped = new Promise<string>((resolve) => (stop = resolve));
       const r = await cli(['serve', '--config', config], { waitForStop: () => stopped, stdout: (t) => (t.includes('server running') ? stop('test') : undefined) });
@@ -266,6 +267,9 @@ describe('buudien (in-process)', () => {
     };
     expect(await run('    - { name: executables, action: reject }\n')).toContain('policy.rules does not list the rule classified');
     expect(await run('    - { name: classified, action: off }\n')).not.toContain('does not list the rule classified');
+    // No DKIM key for the served domain yet: said at every start, with the command that makes one.
+    expect(await run('    - { name: classified, action: off }\n')).toContain('no DKIM key for nghean.gov.vn');
+    expect(await run('    - { name: classified, action: off }\n', true)).not.toContain('no DKIM key');
   });
 
   it('help exits 0', async () => {

@@ -2,6 +2,7 @@
 import { Writable } from 'node:stream';
 import { createApp } from '../../app.js';
 import { bootstrapNotice } from '../../accounts/bootstrap.js';
+import { loadDkimKey } from '../../delivery/dkim-keys.js';
 import { bi } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log.js';
 import type { CliIo, RegisterCommand } from '../context.js';
@@ -48,6 +49,14 @@ export const register: RegisterCommand = (program, ctx) => {
       // A config written before the rule existed lists its own rules without it: say so (R-POL-6).
       if (!config.policy.rules.some((r) => r.name === 'classified')) {
         log.warn("policy.rules does not list the rule classified: mail bearing a secrecy mark is not checked (R-POL-6); add { name: classified, action: reject }, or action off to keep it off knowingly");
+      }
+      // Outbound mail of a domain with no DKIM key leaves unsigned: receivers that check DMARC may refuse it.
+      for (const { name } of await app.store.listDomains()) {
+        const key = await loadDkimKey(app.store, name).catch((err: unknown) => {
+          log.warn({ err, domain: name }, 'DKIM key record unreadable: outbound mail of this domain leaves unsigned');
+          return undefined;
+        });
+        if (key === null) log.warn({ domain: name }, `no DKIM key for ${name}: outbound mail of this domain leaves unsigned; run "buudien dkim generate ${name}" and publish the record it prints`);
       }
       if (config.backup.dir === null) log.warn('backup.dir is not set: no scheduled backups (R-OPS-1 asks for weekly backups to another storage device)');
       const scheduler = startScheduler({
