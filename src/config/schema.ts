@@ -9,6 +9,9 @@ import { z } from 'zod';
 import { parseBytes } from '../lib/bytes.js';
 import { bi } from '../lib/errors.js';
 
+/** A DKIM selector (RFC 6376 §3.1): dot-separated DNS labels of 1–63 letters, digits and hyphens, no hyphen at either end. */
+export const DKIM_SELECTOR = /^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/;
+
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
@@ -393,7 +396,7 @@ export const configSchema = z
         connectTimeoutMs: ms(30e3),
         concurrency: count(8),
         /** DKIM selector used when signing outbound mail (keys from `buudien dkim generate`). */
-        dkimSelector: z.string().regex(/^[a-z0-9-]+$/).default('buudien'),
+        dkimSelector: z.string().regex(DKIM_SELECTOR).default('buudien'),
         /** Check the queue for due messages this often. */
         queuePollMs: ms(1000),
       })

@@ -2,8 +2,9 @@
  * DKIM keys per domain, kept in the store's settings as `dkim:<domain>` (JSON). Here, not in
  * smtp/, so the CLI (`buudien dkim generate`) may use it; smtp/dkim.ts signs with them.
  */
-import { generateKeyPair as generateKeyPairCb } from 'node:crypto';
+import { createPrivateKey, generateKeyPair as generateKeyPairCb } from 'node:crypto';
 import { promisify } from 'node:util';
+import { bi, MailError } from '../lib/errors.js';
 import type { Store } from '../store/port.js';
 
 const generateKeyPair = promisify(generateKeyPairCb);
@@ -37,15 +38,25 @@ export async function generateDkimKey(store: Pick<Store, 'setSetting'>, domain: 
   return key;
 }
 
+/**
+ * The domain's key, or null if it has none. A record that cannot be read (not JSON, a field
+ * missing, a private key that does not parse) throws, naming the domain and the way out: mail
+ * is not to go out unsigned without a word in the log.
+ */
 export async function loadDkimKey(store: Pick<Store, 'getSetting'>, domain: string): Promise<DkimKey | null> {
   const v = await store.getSetting(dkimSettingKey(domain));
   if (!v) return null;
   try {
-    const k = JSON.parse(v) as Partial<DkimKey>;
-    if (typeof k.privateKey !== 'string' || typeof k.selector !== 'string' || typeof k.publicKey !== 'string') return null;
+    const k = JSON.parse(v) as Partial<DkimKey> | null;
+    if (typeof k?.privateKey !== 'string' || typeof k.selector !== 'string' || typeof k.publicKey !== 'string') throw new Error('a field is missing');
+    createPrivateKey(k.privateKey);
     return { domain: domain.toLowerCase(), selector: k.selector, privateKey: k.privateKey, publicKey: k.publicKey, createdAt: k.createdAt ?? '' };
-  } catch {
-    return null;
+  } catch (e) {
+    const d = domain.toLowerCase();
+    throw new MailError(
+      'INTERNAL',
+      bi(`Khóa DKIM đã lưu của ${d} bị hỏng, thư gửi đi không được ký; tạo khóa mới: buudien dkim generate ${d} --force`, `The stored DKIM key of ${d} is corrupt, outbound mail goes unsigned; make a new one: buudien dkim generate ${d} --force`),
+      e,
+    );
   }
 }
-
