@@ -1,12 +1,18 @@
 /**
  * Mail-client autoconfiguration documents (CLIENT-NOTES.md):
  * - Thunderbird: /.well-known/autoconfig/mail/config-v1.1.xml (and autoconfig.<domain>/mail/config-v1.1.xml)
- * - Outlook: POST /autodiscover/autodiscover.xml (POX "outlook" response schema 2006a)
+ * - Outlook: POST /autodiscover/autodiscover.xml (POX "outlook" response schema 2006a only; a
+ *   request for another schema, such as a phone's ActiveSync "mobilesync", gets the Autodiscover
+ *   error response, MS-OXDSCLI 2.2.4.1.1.3, so that the phone falls back to IMAP settings)
  * - Outlook's JSON variant: /autodiscover/autodiscover.json/v1.0/<email>?Protocol=AutodiscoverV1,
  *   whose protocol value is case-sensitive and which answers with the XML endpoint's URL.
- * Hosts and ports come from config: organization.hostname and the listeners' ports.
+ * Hosts and ports come from config: organization.hostname and the listeners' ports. An address
+ * given in a request must be one of config.domains: for another domain (or no address at all in
+ * it) Thunderbird gets 404 and Outlook the error response, never this server's settings.
  */
+import { createHash } from 'node:crypto';
 import type { Config, ListenerName } from '../config/schema.js';
+import { bi } from '../lib/errors.js';
 import { decodeEntities } from '../mail/html.js';
 
 /** The port to tell clients for a listener: publicPort, else the port actually bound, else the configured one. */
@@ -18,21 +24,27 @@ function xml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => XML_ESCAPES[c] ?? c);
 }
 
-/** A plausible address or null (we only echo it back; sign-in is checked elsewhere). */
+/**
+ * A plausible address or null (we only echo it back; sign-in is checked elsewhere). No control
+ * characters (C0, DEL, C1) nor U+FFFE/U+FFFF: the address goes into XML, where they are not allowed.
+ */
 function cleanEmail(s: string | null | undefined): string | null {
   if (!s) return null;
   const t = s.trim();
-  return /^[^\s@<>"]{1,64}@[^\s@<>"]{1,253}$/.test(t) ? t : null;
+  return /^[^\s@<>"\p{Cc}\uFFFE\uFFFF]{1,64}@[^\s@<>"\p{Cc}\uFFFE\uFFFF]{1,253}$/u.test(t) ? t : null;
 }
 
-function domainOf(config: Readonly<Config>, email: string | null): string {
-  const d = email?.split('@')[1]?.toLowerCase();
-  return d && config.domains.includes(d) ? d : (config.domains[0] ?? 'localhost');
+/** The served domain of a request's address; with no address, the first served domain; null for an address not of a served domain. */
+function servedDomain(config: Readonly<Config>, emailAddress: string | null): string | null {
+  if (!emailAddress) return config.domains[0] ?? 'localhost';
+  const d = cleanEmail(emailAddress)?.split('@')[1]?.toLowerCase();
+  return d !== undefined && config.domains.includes(d) ? d : null;
 }
 
-export function autoconfigXml(config: Readonly<Config>, portOf: PortOf, emailAddress: string | null): string {
-  const email = cleanEmail(emailAddress);
-  const domain = domainOf(config, email);
+/** Thunderbird's document; null (answer 404) when `emailAddress` is given and not an address of a served domain. */
+export function autoconfigXml(config: Readonly<Config>, portOf: PortOf, emailAddress: string | null): string | null {
+  const domain = servedDomain(config, emailAddress);
+  if (domain === null) return null;
   const host = xml(config.organization.hostname);
   const l = config.listeners;
   const server = (tag: string, type: string, port: number, socket: string): string =>
@@ -57,18 +69,56 @@ export function autoconfigXml(config: Readonly<Config>, portOf: PortOf, emailAdd
   );
 }
 
-/** The EMailAddress element of an Outlook POX request, if any. */
-export function emailFromAutodiscoverRequest(body: string): string | null {
+const RESPONSE_2006 = 'http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006';
+const OUTLOOK_2006A = 'http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a';
+const MOBILESYNC_2006 = 'http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006';
+
+/** The text of one element of a POX request (first one), entities decoded, trimmed; null if absent. */
+function requestElement(body: string, name: string): string | null {
   // One bounded run of non-"<" between the tags, trimmed after: spaces matched by a pattern's
   // \s* on both sides of it made a tag followed by spaces quadratic (a 6 KB request held the
   // event loop, every protocol with it, for 15 s).
-  const m = /<EMailAddress>([^<]{1,400})<\/EMailAddress>/i.exec(body);
+  const m = new RegExp(`<${name}>([^<]{1,400})</${name}>`, 'i').exec(body);
   // Decoded here and escaped once on the way out: "a&amp;b" in the request is the address a&b.
-  return cleanEmail(m?.[1] === undefined ? null : decodeEntities(m[1].trim()));
+  return m?.[1] === undefined ? null : decodeEntities(m[1]).trim();
 }
 
-export function autodiscoverXml(config: Readonly<Config>, portOf: PortOf, emailAddress: string | null): string {
-  const email = cleanEmail(emailAddress);
+/**
+ * The Autodiscover error response (MS-OXDSCLI 2.2.4.1.1.3; MS-ASCMD 2.2.3.64 for phones): 500 the
+ * address is not served here, 600 invalid request, 601 no settings of the requested schema.
+ */
+function autodiscoverError(config: Readonly<Config>, code: 500 | 600 | 601, message: string, responseNs: string | null, now: Date): string {
+  // Id: a hash of the server's name, as Exchange gives; Time: the time of day of the answer.
+  const id = createHash('sha256').update(config.organization.hostname).digest().readUInt32BE(0);
+  return (
+    '<?xml version="1.0" encoding="utf-8"?>\n' +
+    `<Autodiscover xmlns="${RESPONSE_2006}">\n` +
+    `  <Response${responseNs ? ` xmlns="${responseNs}"` : ''}>\n` +
+    `    <Error Time="${now.toISOString().slice(11, 23)}" Id="${id}">\n` +
+    `      <ErrorCode>${code}</ErrorCode>\n` +
+    `      <Message>${xml(message)}</Message>\n` +
+    '      <DebugData />\n' +
+    '    </Error>\n' +
+    '  </Response>\n' +
+    '</Autodiscover>\n'
+  );
+}
+
+/**
+ * The answer to an Outlook POX request body: the IMAP/POP3/SMTP settings (outlook schema 2006a),
+ * with the address as LoginName when it names one; the error response for a request of another
+ * schema (an ActiveSync phone: it then falls back to IMAP) or an address not of a served domain.
+ */
+export function autodiscoverXml(config: Readonly<Config>, portOf: PortOf, body: string, now = new Date()): string {
+  const schema = requestElement(body, 'AcceptableResponseSchema');
+  if (schema !== null && schema !== OUTLOOK_2006A) {
+    const ns = schema === MOBILESYNC_2006 ? MOBILESYNC_2006 : null;
+    return autodiscoverError(config, 601, bi('Máy chủ này chỉ cung cấp cấu hình IMAP, POP3 và SMTP (không có Exchange ActiveSync)', 'This server provides IMAP, POP3 and SMTP settings only (no Exchange ActiveSync)'), ns, now);
+  }
+  const given = requestElement(body, 'EMailAddress');
+  const email = cleanEmail(given);
+  if (given && email === null) return autodiscoverError(config, 600, bi('Địa chỉ thư không hợp lệ', 'Invalid email address'), null, now);
+  if (servedDomain(config, email) === null) return autodiscoverError(config, 500, bi('Máy chủ này không phục vụ tên miền của địa chỉ thư này', 'This server does not serve the domain of this email address'), null, now);
   const host = xml(config.organization.hostname);
   const l = config.listeners;
   const login = email ? `        <LoginName>${xml(email)}</LoginName>\n` : '';

@@ -13,7 +13,10 @@
  * (security.trustedProxies) carries every user's connections, so it counts in the total only. A
  * request head must arrive within 15 s of the connection or of its first byte, the whole request
  * within 30 s, an idle keep-alive connection ends after 5 s, and one with nothing sent either
- * way for 60 s during a request or its answer is closed.
+ * way for 60 s during a request or its answer is closed. A request of MAX_HEADERS header fields
+ * or more gets 431: Node keeps only the first maxHeadersCount, and a reverse proxy's
+ * X-Forwarded-For appended after them would be lost while a forged one before them was believed.
+ * A client that hangs up mid-request is no server error (logged at info, nothing answered).
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -27,7 +30,7 @@ import type { PortalAuthService } from '../auth/index.js';
 import type { Clock } from '../lib/clock.js';
 import type { Store } from '../store/port.js';
 import { createListenerCounters, listenError, normalizeIp } from '../net/index.js';
-import { autoconfigXml, autodiscoverJson, autodiscoverXml, emailFromAutodiscoverRequest } from './autoconfig.js';
+import { autoconfigXml, autodiscoverJson, autodiscoverXml } from './autoconfig.js';
 import { handleAdmin, isAdminRoute } from './admin.js';
 import { createAdminSessionStore } from './admin-session.js';
 import { addressList, clientOf, fromUnlistedProxy, handlePortal, listed, logRefusal } from './portal.js';
@@ -52,6 +55,8 @@ export interface HttpDeps {
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
+/** Header fields per request: Node drops those past server.maxHeadersCount, so a request reaching it is refused whole. */
+const MAX_HEADERS = 100;
 /** Timeouts: a request's head, the whole request, an idle keep-alive connection, a request or answer silent both ways. */
 const HEADERS_TIMEOUT_MS = 15_000;
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -72,15 +77,21 @@ export function createHttpService(deps: HttpDeps): Service {
     (req, res) => {
       // Past its first bytes a request is bounded by the head and request timeouts; its answer by this one.
       req.socket.setTimeout(IDLE_SOCKET_TIMEOUT_MS);
-      metrics.connections.inc({ protocol: 'http' });
+      const ip = normalizeIp(req.socket.remoteAddress);
       handle(req, res).catch((err: unknown) => {
+        if (clientGone(err)) {
+          // The client hung up (mid-body, say): nobody to answer, nothing wrong here.
+          log.info({ ip, path: (req.url ?? '').split('?')[0]?.slice(0, 200), reason: (err as Error).message }, 'http request ended: the client hung up');
+          res.destroy();
+          return;
+        }
         log.error({ err, url: req.url }, 'http request failed');
         if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', bi('Lỗi máy chủ', 'Internal server error') + '\n');
         else res.destroy();
       });
     },
   );
-  server.maxHeadersCount = 100;
+  server.maxHeadersCount = MAX_HEADERS;
   server.on('connection', (socket: Socket) => admit(socket));
 
   const counters = createListenerCounters(config.security.maxConnectionsPerIp, config.security.maxConnectionsTotal);
@@ -108,9 +119,12 @@ export function createHttpService(deps: HttpDeps): Service {
       releaseTotal();
       return refuseConnection(socket, ip, 'per-ip');
     }
+    metrics.connections.inc({ protocol: 'http' });
+    metrics.connectionsOpen.inc({ protocol: 'http' });
     socket.once('close', () => {
       releaseIp();
       releaseTotal();
+      metrics.connectionsOpen.dec({ protocol: 'http' });
     });
     // Node's head timeout starts with the first byte: a connection that sends nothing ends here
     // (the listener destroys a socket whose timeout nobody handles).
@@ -143,6 +157,13 @@ export function createHttpService(deps: HttpDeps): Service {
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const peer = normalizeIp(req.socket.remoteAddress);
+    if (req.rawHeaders.length / 2 >= MAX_HEADERS) {
+      // Some may have been dropped (a proxy's own X-Forwarded-For, last): refuse, never guess.
+      log.info({ ip: peer, path: (req.url ?? '').split('?')[0]?.slice(0, 200), headers: req.rawHeaders.length / 2 }, 'http request refused: too many header fields');
+      res.setHeader('connection', 'close');
+      send(res, 431, 'text/plain; charset=utf-8', bi(`Yêu cầu có quá nhiều trường tiêu đề (tối đa ${MAX_HEADERS - 1})`, `Too many request header fields (at most ${MAX_HEADERS - 1})`) + '\n');
+      return;
+    }
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
@@ -180,9 +201,16 @@ export function createHttpService(deps: HttpDeps): Service {
       if (refused(READ)) return;
       // Counters of the whole service: for the monitoring network, not the public a proxy may
       // forward (through a listed proxy the forwarded client counts, not the proxy).
+      // A peer sending a proxy's headers but not listed as one (a reverse proxy on this host makes
+      // the internet look like 127.0.0.1): refused, whatever its own address.
       const client = clientOf(req, trustedProxies).ip;
-      if (client === null || !listed(metricsAllowed, client)) {
-        logRefusal(log, req, client ?? peer, 403, 'metrics: client not in security.metricsAllow');
+      const why = fromUnlistedProxy(req, trustedProxies)
+        ? 'metrics: X-Forwarded-*/Forwarded headers from a peer not in security.trustedProxies'
+        : client === null || !listed(metricsAllowed, client)
+          ? 'metrics: client not in security.metricsAllow'
+          : null;
+      if (why !== null) {
+        logRefusal(log, req, client ?? peer, 403, why);
         send(res, 403, 'text/plain; charset=utf-8', bi('Không được phép xem số liệu giám sát từ địa chỉ này', 'Metrics are not served to this address') + '\n');
         return;
       }
@@ -197,8 +225,10 @@ export function createHttpService(deps: HttpDeps): Service {
     }
     if (route === '/.well-known/autoconfig/mail/config-v1.1.xml' || route === '/mail/config-v1.1.xml') {
       if (refused(READ)) return;
-      const email = url.searchParams.get('emailaddress');
-      send(res, 200, 'application/xml; charset=utf-8', autoconfigXml(config, portOf, email));
+      const doc = autoconfigXml(config, portOf, url.searchParams.get('emailaddress'));
+      // An address of a domain not served here: Thunderbird goes on to its other sources.
+      if (doc === null) send(res, 404, 'text/plain; charset=utf-8', bi('Máy chủ này không phục vụ địa chỉ thư này', 'This server does not serve this email address') + '\n');
+      else send(res, 200, 'application/xml; charset=utf-8', doc);
       return;
     }
     if (route === '/autodiscover/autodiscover.xml') {
@@ -212,7 +242,7 @@ export function createHttpService(deps: HttpDeps): Service {
         send(res, 413, 'text/plain; charset=utf-8', bi('Yêu cầu quá lớn', 'Request too large') + '\n');
         return;
       }
-      send(res, 200, 'application/xml; charset=utf-8', autodiscoverXml(config, portOf, emailFromAutodiscoverRequest(body)));
+      send(res, 200, 'application/xml; charset=utf-8', autodiscoverXml(config, portOf, body));
       return;
     }
     const portalPage =
@@ -278,6 +308,12 @@ export function createHttpService(deps: HttpDeps): Service {
       return listening || !config.listeners.http.enabled;
     },
   };
+}
+
+/** An error of the client's connection ending mid-request ("aborted"), not of the server. */
+function clientGone(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE';
 }
 
 function send(res: http.ServerResponse, status: number, type: string, body: string): void {

@@ -2635,7 +2635,8 @@ class SqliteStore implements Store {
   }
 
   async queueDepth(): Promise<number> {
-    return this.tx(() => this.c.get<{ n: number }>('SELECT count(*) AS n FROM queue')?.n ?? 0);
+    // Kept by triggers (migration 16): /metrics reads it at each scrape, a count(*) scanned the queue.
+    return this.read(() => this.c.get<{ n: number }>("SELECT n FROM totals WHERE name = 'queue.items'")?.n ?? 0);
   }
 
   // ───── quarantine ─────
@@ -2761,7 +2762,8 @@ class SqliteStore implements Store {
   }
 
   async storageBytes(): Promise<number> {
-    return this.read(() => this.c.get<{ n: number }>('SELECT total(size) AS n FROM blobs')?.n ?? 0);
+    // Kept by triggers (migration 16): summing blobs.size at each scrape held the event loop for seconds.
+    return this.read(() => this.c.get<{ n: number }>("SELECT n FROM totals WHERE name = 'blobs.bytes'")?.n ?? 0);
   }
 
   /**
