@@ -13,7 +13,7 @@ export class Conn {
   private inflate: zlib.InflateRaw | null = null;
   private onData: (chunk: Buffer) => void = () => undefined;
   private closedFlag = false;
-  private closeHandlers: Array<() => void> = [];
+  private closeHandlers = new Set<() => void>();
   readonly remoteAddress: string;
   secure: boolean;
 
@@ -61,13 +61,26 @@ export class Conn {
   private markClosed(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
-    for (const h of this.closeHandlers) h();
-    this.closeHandlers = [];
+    const handlers = [...this.closeHandlers];
+    this.closeHandlers.clear();
+    for (const h of handlers) h();
   }
 
-  onClose(h: () => void): void {
-    if (this.closedFlag) h();
-    else this.closeHandlers.push(h);
+  /** Run `h` when the connection closes (at once if it is closed); returns what takes it off again. */
+  onClose(h: () => void): () => void {
+    if (this.closedFlag) {
+      h();
+      return () => undefined;
+    }
+    this.closeHandlers.add(h);
+    return () => {
+      this.closeHandlers.delete(h);
+    };
+  }
+
+  /** How many close handlers are registered (tests: writes waiting for drain must not leave theirs behind). */
+  get closeHandlerCount(): number {
+    return this.closeHandlers.size;
   }
 
   setDataHandler(h: (chunk: Buffer) => void): void {
@@ -128,12 +141,16 @@ export class Conn {
   private drained(t: NodeJS.WritableStream): Promise<void> {
     return new Promise((resolve) => {
       if (this.closedFlag) return resolve();
+      // Each side takes the other off: a connection with many waits for drain (a big FETCH to a
+      // slow reader) must not collect a close handler per wait until it closes.
+      let offClose: () => void = () => undefined;
       const done = (): void => {
         t.removeListener('drain', done);
+        offClose();
         resolve();
       };
       t.once('drain', done);
-      this.onClose(done);
+      offClose = this.onClose(done);
     });
   }
 

@@ -2,7 +2,7 @@
  * Who has which mailbox selected in this process, and telling them when it changes:
  * store.onEvent for changes made in this process, a poll of each watched mailbox's
  * HIGHESTMODSEQ for changes made by other processes (only while some session is in IDLE;
- * other sessions pull changes at their next command). New mail is told to every watcher; which
+ * other sessions look at it before answering each command: Session.syncSelected). New mail is told to every watcher; which
  * session it is \Recent to is settled by the store (claimRecent: the first to claim it).
  *
  * It also keeps the listing SELECT needs (UIDs, flags, MODSEQs, sizes) of recently selected

@@ -30,8 +30,13 @@ export interface ServerShared {
   readonly sessions: Set<Session>;
 }
 
-/** Commands whose non-UID form must not see EXPUNGE responses (RFC 9051 §7.5.1). */
-const NO_EXPUNGE: ReadonlySet<ImapCommandType> = new Set(['FETCH', 'STORE', 'SEARCH', 'SORT', 'THREAD', 'COPY']);
+/**
+ * Commands whose non-UID form must not see EXPUNGE responses (RFC 9051 §7.5.1; SORT and THREAD
+ * answer with sequence numbers like SEARCH). Not COPY: RFC 2180 §4.4 ("Pending EXPUNGE
+ * response(s) MUST be returned to the COPY command"); commands/copy.ts answers NO for a COPY
+ * naming an expunged message, after those EXPUNGEs.
+ */
+const NO_EXPUNGE: ReadonlySet<ImapCommandType> = new Set(['FETCH', 'STORE', 'SEARCH', 'SORT', 'THREAD']);
 
 /**
  * Does the command work on (or wait on) the selected mailbox? When that mailbox has been deleted
@@ -348,14 +353,54 @@ export class Session {
   /** Where views pull changes from: the hub, which shares one query between sessions. */
   private readonly changeSource = { changesSince: (id: number, since: number) => this.shared.hub.changes(id, since) };
 
-  /** Bring the selected view up to date and announce what changed, as the command allows. */
+  /**
+   * Bring the selected view up to date and announce what changed, as the command allows. Runs
+   * before every tagged response in the selected state, so a change made by another process (a
+   * CLI import, a quarantine release: no store event reaches this one) is told at the client's
+   * next command (RFC 9051 §5.2), not only at NOOP or in IDLE (syncSelected).
+   */
   async notify(cmd: ImapCommand | null, force = false): Promise<void> {
     const sel = this.selected;
     if (!sel) return;
-    if (force || sel.view.dirty) await sel.view.sync(this.changeSource);
-    if (!sel.view.hasPending()) return;
-    const allowExpunge = cmd === null || !NO_EXPUNGE.has(cmd.type) || ('uid' in cmd && cmd.uid === true);
-    await this.announce(sel.view, allowExpunge);
+    await this.syncSelected(force);
+    if (sel.view.hasPending()) {
+      const allowExpunge = cmd === null || !NO_EXPUNGE.has(cmd.type) || ('uid' in cmd && cmd.uid === true);
+      await this.announce(sel.view, allowExpunge);
+    }
+    // RFC 7162 §3.2: while an EXPUNGE/VANISHED is held back (this command may not carry it), the
+    // MODSEQs of FETCH responses (this command's, or the flag updates above) may be above its
+    // MODSEQ; a client saving the highest it saw would skip the expunge when it resyncs. "The
+    // server MUST send the HIGHESTMODSEQ response code with a lower value than the EXPUNGE's
+    // mod-sequence" (and the client MUST use it even when it saw higher ones, §6).
+    if (this.condstore && this.selected === sel) {
+      const floor = sel.view.heldBackModseq();
+      if (floor !== null) await this.conn.write(`* OK [HIGHESTMODSEQ ${floor}] ${bi('Có thư đã bị xóa, sẽ báo sau', 'An expunge is still to be announced')}\r\n`);
+    }
+  }
+
+  /**
+   * Pull the selected mailbox's changes when there may be some: `force`, a change event of this
+   * process (view.dirty), or the store's HIGHESTMODSEQ above what the view pulled — one look-up
+   * by primary key, the only way to learn of another process's changes outside IDLE (the hub
+   * polls for idling sessions only). A mailbox the store no longer has is marked gone (the
+   * session then ends, see endIfSelectedGone).
+   */
+  async syncSelected(force = false): Promise<void> {
+    const sel = this.selected;
+    if (!sel) return;
+    const view = sel.view;
+    if (!force && !view.dirty) {
+      let moved = false;
+      try {
+        const mb = await this.deps.store.getMailboxById(view.mailboxId);
+        if (!mb) view.gone = true;
+        else moved = mb.highestModseq > view.syncedModseq;
+      } catch (err) {
+        this.deps.log.warn({ err, session: this.id }, 'imap: checking the selected mailbox failed');
+      }
+      if (!moved) return;
+    }
+    await view.sync(this.changeSource);
   }
 
   async announce(view: MailboxView, allowExpunge: boolean): Promise<void> {

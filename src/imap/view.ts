@@ -95,6 +95,12 @@ export class MailboxView {
    */
   gone = false;
   private pendingExpunged = new Set<number>();
+  /**
+   * A MODSEQ below that of every expunge held back in pendingExpunged (the view's syncedModseq
+   * before the sync that found it: the store reports expunges with a higher MODSEQ only); null
+   * when none is held back. QRESYNC (RFC 7162 §3.2) needs it: see heldBackModseq().
+   */
+  private expungeFloor: number | null = null;
   private pendingAdded: MessageMeta[] = [];
   private pendingFlags = new Map<number, PendingFlag>();
   private syncing: Promise<void> = Promise.resolve();
@@ -358,6 +364,8 @@ export class MailboxView {
 
   private async doSync(source: ChangeSource): Promise<void> {
     this.dirty = false;
+    const before = this.syncedModseq;
+    if (this.pendingExpunged.size === 0) this.expungeFloor = null;
     let ch: Awaited<ReturnType<ChangeSource['changesSince']>>;
     try {
       ch = await source.changesSince(this.mailboxId, this.syncedModseq);
@@ -371,7 +379,10 @@ export class MailboxView {
         this.pendingAdded.splice(pi, 1);
         continue;
       }
-      if (this.seqOf(uid) !== 0) this.pendingExpunged.add(uid);
+      if (this.seqOf(uid) !== 0) {
+        this.pendingExpunged.add(uid);
+        if (this.expungeFloor === null || before < this.expungeFloor) this.expungeFloor = before;
+      }
     }
     const changed = [...ch.changed].sort((a, b) => a.uid - b.uid);
     const expunged = new Set(ch.expunged);
@@ -394,6 +405,39 @@ export class MailboxView {
       }
     }
     if (ch.highestModseq > this.syncedModseq) this.syncedModseq = ch.highestModseq;
+  }
+
+  /**
+   * While an expunge is held back (announcing it is not allowed during FETCH, STORE, SEARCH), a
+   * MODSEQ lower than its MODSEQ, for the `* OK [HIGHESTMODSEQ n]` RFC 7162 §3.2 requires then
+   * (so a client that saves the MODSEQs of the FETCH responses it got never skips the expunge
+   * when it resynchronises); null when no expunge is held back.
+   */
+  heldBackModseq(): number | null {
+    if (this.pendingExpunged.size === 0) this.expungeFloor = null;
+    return this.expungeFloor;
+  }
+
+  /** Was this UID expunged (another session or process), not yet announced to the client? */
+  isExpungePending(uid: number): boolean {
+    return this.pendingExpunged.has(uid);
+  }
+
+  /**
+   * Apply a flag change made elsewhere to `uid` now, as the caller's own FETCH response tells it
+   * (STORE answers with the message's current flags, RFC 9051 §6.4.6), so it is not announced a
+   * second time. Returns whether there was one.
+   */
+  takePendingFlags(uid: number): boolean {
+    const p = this.pendingFlags.get(uid);
+    if (!p) return false;
+    const seq = this.seqOf(uid);
+    this.pendingFlags.delete(uid);
+    if (seq === 0) return false;
+    this.own();
+    this.flagList[seq - 1] = p.flags;
+    this.modseqs[seq - 1] = p.modseq;
+    return true;
   }
 
   hasPending(): boolean {

@@ -1,4 +1,14 @@
-/** COPY and MOVE (RFC 6851), with COPYUID (UIDPLUS) and quota (NO [OVERQUOTA] from the store). */
+/**
+ * COPY and MOVE (RFC 6851), with COPYUID (UIDPLUS) and quota (NO [OVERQUOTA] from the store).
+ *
+ * A COPY or MOVE naming a message another session (or process) expunged, not yet announced to
+ * this client, copies nothing and answers NO [EXPUNGEISSUED], after the pending EXPUNGEs (RFC 2180
+ * §4.4.1: "Pending EXPUNGE response(s) MUST be returned to the COPY command"; session.ts lets
+ * COPY carry them; Dovecot's cmd-copy.c answers the same way). Should a message be expunged
+ * between that check and the copy's transaction, the others are copied and it is OK with the
+ * EXPUNGE (RFC 2180 §4.4.2). With CONDSTORE, a MOVE that moved anything gives the mailbox's
+ * HIGHESTMODSEQ in its tagged OK (RFC 6851 §4.4).
+ */
 import { bi } from '../../lib/errors.js';
 import { no } from '../errors.js';
 import { findMailbox } from '../mailbox-lookup.js';
@@ -6,7 +16,7 @@ import { orderedSet } from '../format.js';
 import type { CommandOf } from '../protocol/types.js';
 import type { Session } from '../session.js';
 import { ok, type Outcome } from '../state.js';
-import { announceOwnExpunge } from './expunge.js';
+import { announceOwnExpunge, highestModseqCode } from './expunge.js';
 import { quotaBytes, warnAboutQuota } from './quota.js';
 import { SELECTED, type CommandSpec } from './spec.js';
 import { resolveSet } from './sets.js';
@@ -22,6 +32,10 @@ async function copyOrMove(s: Session, cmd: CommandOf<'COPY' | 'MOVE'>): Promise<
   const seqs = resolveSet(s, cmd.set, cmd.uid);
   const uids = seqs.map((q) => view.uidAt(q) as number);
   if (uids.length === 0) return ok(bi('Không có thư nào', 'No messages'));
+  await s.syncSelected();
+  if (uids.some((u) => view.isExpungePending(u))) {
+    return { kind: 'no', code: 'EXPUNGEISSUED', text: bi('Một số thư đã bị xóa hẳn; không thư nào được chép', 'Some of the requested messages no longer exist; nothing was copied') };
+  }
   const quota = await quotaBytes(s, account);
   const r = move
     ? await store.moveMessages(mailbox.id, uids, dest.id, quota, { origin: s.id })
@@ -34,7 +48,8 @@ async function copyOrMove(s: Session, cmd: CommandOf<'COPY' | 'MOVE'>): Promise<
   }
   if (code) await s.untagged(`OK [${code}] ${bi('Đã chuyển', 'Moved')}`);
   await announceOwnExpunge(s, r.mapping.map((m) => m[0]));
-  return ok(bi('Đã chuyển thư', 'MOVE completed'));
+  const modseq = await highestModseqCode(s, r.mapping.length > 0);
+  return ok(bi('Đã chuyển thư', 'MOVE completed'), modseq);
 }
 
 export const copyCommand: CommandSpec<'COPY'> = { states: SELECTED, run: copyOrMove };

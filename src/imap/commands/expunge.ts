@@ -19,6 +19,20 @@ export async function announceOwnExpunge(s: Session, uids: readonly number[]): P
   await s.writeMany(seqs.map((q) => `* ${q} EXPUNGE\r\n`));
 }
 
+/**
+ * `HIGHESTMODSEQ n` for the tagged OK of EXPUNGE, UID EXPUNGE (RFC 7162 §3.2.7, §3.2.9) and a MOVE
+ * that moved something (RFC 6851 §4.4), when the client uses CONDSTORE: the view is brought up to
+ * date and every change announced first (these commands may carry EXPUNGEs), so every change up
+ * to n has been told. undefined when not wanted.
+ */
+export async function highestModseqCode(s: Session, wanted = true): Promise<string | undefined> {
+  if (!wanted || !s.condstore) return undefined;
+  await s.notify(null, true);
+  const view = s.selected?.view;
+  if (!view || view.heldBackModseq() !== null) return undefined;
+  return `HIGHESTMODSEQ ${view.highestModseq}`;
+}
+
 export const expungeCommand: CommandSpec<'EXPUNGE'> = {
   states: SELECTED,
   caps: () => ['UIDPLUS'],
@@ -36,6 +50,6 @@ export const expungeCommand: CommandSpec<'EXPUNGE'> = {
     // its transaction (another session may have just taken the flag off).
     const gone = await s.deps.store.expunge(mailbox.id, uids, { origin: s.id, onlyDeleted: true });
     await announceOwnExpunge(s, gone);
-    return ok(bi('Đã xóa hẳn', 'EXPUNGE completed'));
+    return ok(bi('Đã xóa hẳn', 'EXPUNGE completed'), await highestModseqCode(s));
   },
 };
