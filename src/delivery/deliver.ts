@@ -83,7 +83,7 @@ export interface DeliverInput {
   /**
    * The copy the queue keeps, when it differs from the local one: submitted mail leaves without
    * the policy's marks (X-Buudien-* headers, a subject tag), which are for colleagues' copies.
-   * Local recipients retried through the queue get this copy too.
+   * A queue item that also holds local recipients to retry keeps the local copy instead.
    */
   queueCopy?: { raw: Buffer; parsed: ParsedMessage; prepend: readonly string[] };
   /** RET and ENVID of the transaction (RFC 3461), kept with the queued copy. */
@@ -269,14 +269,17 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
 
     let queueId: number | null = null;
     // The queue copy: the trace headers on top, no Return-Path (the next hop adds its own).
-    const queueRaw = (): Buffer => {
-      const q = input.queueCopy ?? { raw: input.raw, parsed: input.parsed, prepend };
+    // input.queueCopy only when every queued recipient is outside: a colleague retried through
+    // the queue (over quota now) gets the marked copy, and so, then, do the outside recipients.
+    const queueRaw = (recipients: readonly string[]): Buffer => {
+      const outside = input.queueCopy !== undefined && !recipients.some((r) => localDomains.has(domainOf(r)));
+      const q = outside && input.queueCopy ? input.queueCopy : { raw: input.raw, parsed: input.parsed, prepend };
       return q.prepend.length > 0 ? prependHeaders(q.raw, q.parsed, q.prepend).raw : q.raw;
     };
     const queueItem = (recipients: string[]): NewQueueItem => ({
       sender: input.sender,
       recipients,
-      raw: queueRaw(),
+      raw: queueRaw(recipients),
       account: input.account,
       messageId: input.parsed.messageId,
       now,

@@ -8,6 +8,8 @@
  */
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
+// First: mailauth's relaxed canonicalization, corrected before its modules load (mailauth-fix.ts).
+import './mailauth-fix.js';
 import type { DKIMVerifyResult, DMARCResult, DNSResolver, SPFOptions, SPFResult } from 'mailauth';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { dmarc } from 'mailauth/lib/dmarc/index.js';

@@ -9,6 +9,7 @@ import { sign } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { loadDkimKey, type DkimKey } from '../delivery/dkim-keys.js';
 import type { Store } from '../store/port.js';
+import { relaxedLine } from './mailauth-fix.js';
 
 export { dkimDnsRecord, dkimSettingKey, generateDkimKey, loadDkimKey, type DkimKey } from '../delivery/dkim-keys.js';
 
@@ -61,12 +62,15 @@ export async function signWithKey(raw: Buffer, key: DkimKey, now: Date): Promise
   }).join(': ');
   const body = dkimBody('relaxed', 'sha256', false);
   body.update(message.subarray(split + 2));
-  const { canonicalizedHeader, dkimHeaderOpts } = relaxedHeaders(
+  // mailauth makes and canonicalizes the DKIM-Signature field (ASCII); the message's fields are
+  // canonicalized with relaxedLine (mailauth-fix.ts: mailauth's own mangles UTF-8 fields).
+  const { canonicalizedHeader: signatureField, dkimHeaderOpts } = relaxedHeaders(
     'DKIM',
-    { keys: h, headers: tools.getSigningHeaderLines(rows, h, true).headers },
+    { keys: h, headers: [] },
     { signingDomain: key.domain, selector: key.selector, algorithm: 'rsa-sha256', canonicalization: 'relaxed/relaxed', bodyHash: body.digest('base64'), signTime: now },
   );
-  const b = sign('sha256', canonicalizedHeader, key.privateKey).toString('base64');
+  const fields = tools.getSigningHeaderLines(rows, h, true).headers.map((r) => relaxedLine(r.line, '\r\n'));
+  const b = sign('sha256', Buffer.concat([...fields, signatureField]), key.privateKey).toString('base64');
   return Buffer.concat([Buffer.from(`${tools.formatSignatureHeaderLine('DKIM', { ...dkimHeaderOpts, b }, true)}\r\n`, 'utf8'), message]);
 }
 

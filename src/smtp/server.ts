@@ -597,10 +597,10 @@ export function createSmtpService(deps: SmtpDeps): Service {
     // Nobody pre-labels mail: incoming X-Buudien-* headers, and Authentication-Results fields
     // claiming to be ours (RFC 8601 §5: an MTA MUST delete them, on MX and submission alike), are
     // dropped before the one parse; the same pass counts Received and From fields.
-    // On submission Bcc goes too (RFC 5322 §3.6.3): no copy, inside or outside, shows who else
-    // was sent the message blind.
+    // On submission Bcc and Resent-Bcc go too (RFC 5322 §3.6.3, §3.6.6): no copy, inside or
+    // outside, shows who else was sent the message blind.
     const scan = scanIncomingHeaders(received, {
-      drop: (n) => n.startsWith('x-buudien-') || (c.mode !== 'smtp' && n === 'bcc'),
+      drop: (n) => n.startsWith('x-buudien-') || (c.mode !== 'smtp' && (n === 'bcc' || n === 'resent-bcc')),
       byValue: (n) => n === 'authentication-results',
       dropByValue: (_n, value) => isOwnAuthResults(value, ownHostname),
     });

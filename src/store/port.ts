@@ -723,7 +723,7 @@ export interface Store {
   pruneSendLog(before: Date): Promise<number>;
   /**
    * When each message the account submitted since `since` was accepted (send-log rows of
-   * direction submission, one time per message, a wholly refused one left out), oldest first:
+   * direction submission, delivered or queued, one time per Message-ID), oldest first:
    * sending limits that a restart does not reset.
    */
   submissionTimes(account: string, since: Date): Promise<number[]>;

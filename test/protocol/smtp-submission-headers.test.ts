@@ -49,7 +49,7 @@ const header = (raw: Buffer, name: string): string[] => {
 
 describe('submission header edits', () => {
   it('Bcc goes from every copy; Date and Message-ID are added once, alike everywhere', async () => {
-    const raw = 'From: <longnv@example.gov.vn>\r\nTo: <doitac@other.example>\r\nCc: <maitt@example.gov.vn>\r\nBcc: <bimat@other.example>, <maitt@example.gov.vn>\r\nSubject: Bao cao\r\n\r\nNoi dung.\r\n';
+    const raw = 'From: <longnv@example.gov.vn>\r\nTo: <doitac@other.example>\r\nCc: <maitt@example.gov.vn>\r\nBcc: <bimat@other.example>, <maitt@example.gov.vn>\r\nResent-Bcc: <bimat@other.example>\r\nSubject: Bao cao\r\n\r\nNoi dung.\r\n';
     const before = sink.messages.length;
     const local = nextMessage(app.store, mai.id);
     await submit(raw, ['doitac@other.example', 'maitt@example.gov.vn', 'bimat@other.example']);
@@ -57,6 +57,7 @@ describe('submission header edits', () => {
     const colleague = await local;
     for (const copy of [outside.raw, colleague]) {
       expect(header(copy, 'bcc')).toEqual([]);
+      expect(header(copy, 'resent-bcc')).toEqual([]);
       expect(header(copy, 'date')).toHaveLength(1);
       expect(header(copy, 'message-id')).toHaveLength(1);
       expect(copy.toString('utf8')).not.toContain('bimat@');
@@ -95,5 +96,22 @@ describe('submission header edits', () => {
     expect(header(outside.raw, 'x-buudien-policy')).toEqual([]);
     expect(header(outside.raw, 'subject')).toEqual(['Ho so du thau']);
     expect(header(outside.raw, 'received')).toHaveLength(1); // the trace header still goes
+  });
+
+  it("a colleague retried through the queue (mailbox full at first) still gets the marked copy", async () => {
+    const hung = await createUser(app.store, 'hunglv@example.gov.vn', { quotaBytes: 1 });
+    const archive = zip([{ name: 'hoso.docx', data: 'noi dung mat', encrypt: 'zipcrypto' }]).toString('base64');
+    const raw =
+      'From: <longnv@example.gov.vn>\r\nTo: <doitac@other.example>, <hunglv@example.gov.vn>\r\nSubject: Ho so\r\nMIME-Version: 1.0\r\n' +
+      'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nGui kem.\r\n--b1\r\n' +
+      `Content-Type: application/zip; name="hoso.zip"\r\nContent-Disposition: attachment; filename="hoso.zip"\r\nContent-Transfer-Encoding: base64\r\n\r\n${archive}\r\n--b1--\r\n`;
+    const before = sink.messages.length;
+    await submit(raw, ['doitac@other.example', 'hunglv@example.gov.vn']);
+    await sink.next(before);
+    const local = nextMessage(app.store, hung.id);
+    await app.store.updateAccount(hung.id, { quotaBytes: null }, null);
+    const colleague = await local;
+    expect(header(colleague, 'x-buudien-policy').join(' ')).toContain('encrypted-archive');
+    expect(header(colleague, 'subject')[0]).toMatch(/^=\?UTF-8\?/i);
   });
 });

@@ -51,7 +51,7 @@ export const register: RegisterCommand = (program, ctx) => {
         log.warn("policy.rules does not list the rule classified: mail bearing a secrecy mark is not checked (R-POL-6); add { name: classified, action: reject }, or action off to keep it off knowingly");
       }
       // Outbound mail of a domain with no DKIM key leaves unsigned: receivers that check DMARC may refuse it.
-      for (const { name } of await app.store.listDomains()) {
+      for (const name of config.domains) {
         const key = await loadDkimKey(app.store, name).catch((err: unknown) => {
           log.warn({ err, domain: name }, 'DKIM key record unreadable: outbound mail of this domain leaves unsigned');
           return undefined;

@@ -1809,7 +1809,10 @@ class SqliteStore implements Store {
 
   async createMailbox(accountId: number, name: string, opts: { specialUse?: SpecialUse | null; subscribed?: boolean } = {}): Promise<Mailbox> {
     return this.tx(() => {
-      this.accountSync(accountId);
+      // A deleted account gets no new mailbox: a session still open when its mail was purged
+      // (until its next sign-in check) must not store mail again.
+      const account = this.accountSync(accountId);
+      if (account.state === 'deleted') throw new MailError('NOT_FOUND', bi(`Tài khoản ${account.address} đã bị xóa`, `The account ${account.address} is deleted`));
       const mb = this.createMailboxSync(accountId, name, opts.specialUse ?? null, opts.subscribed ?? false);
       this.c.event({ kind: 'mailboxes', accountId });
       return mb;
@@ -2359,9 +2362,12 @@ class SqliteStore implements Store {
   }
 
   async submissionTimes(account: string, since: Date): Promise<number[]> {
+    // As the policy counts them: messages accepted (delivered or queued to someone); refusals,
+    // deferrals (a 451 at RCPT or DATA) and quarantined ones are not. Submission gives every
+    // accepted message a Message-ID.
     const sql = `SELECT MIN(at) AS at FROM send_log
-      WHERE at >= ? AND direction = 'submission' AND account = ? AND outcome <> 'rejected'
-      GROUP BY COALESCE(message_id, at) ORDER BY 1`;
+      WHERE at >= ? AND direction = 'submission' AND account = ? AND outcome IN ('delivered', 'queued') AND message_id IS NOT NULL
+      GROUP BY message_id ORDER BY 1`;
     return this.read(() => this.c.all<{ at: number }>(sql, since.getTime(), account.toLowerCase()).map((r) => r.at));
   }
 
