@@ -701,9 +701,10 @@ export interface Store {
    * those flagged \Deleted when onlyDeleted is set: IMAP's UID EXPUNGE, RFC 4315 §2.1).
    */
   expunge(mailboxId: number, uids?: number[], opts?: { origin?: unknown; onlyDeleted?: boolean }): Promise<number[]>;
-  copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null): Promise<CopyResult>;
-  /** Copy then expunge from the source, in one transaction. */
-  moveMessages(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null, opts?: { origin?: unknown }): Promise<CopyResult>;
+  /** allOrNothing: when a uid is gone (expunged meanwhile), nothing is copied and NOT_FOUND is thrown. */
+  copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null, opts?: { allOrNothing?: boolean }): Promise<CopyResult>;
+  /** Copy then expunge from the source, in one transaction (allOrNothing as for copyMessages). */
+  moveMessages(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null, opts?: { origin?: unknown; allOrNothing?: boolean }): Promise<CopyResult>;
   changesSince(mailboxId: number, modseq: number): Promise<MailboxChanges>;
   /**
    * UIDs whose indexed fields contain every term as a substring. The store indexes each message's

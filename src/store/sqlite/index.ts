@@ -477,6 +477,11 @@ function toSendLog(r: SendLogRow): SendLogRecord {
 
 // ───────────────────────────── errors ─────────────────────────────
 
+/** allOrNothing: a uid missing (expunged meanwhile) throws NOT_FOUND, which rolls the copy back. */
+function allCopied(uids: readonly number[], mapping: ReadonlyArray<[number, number]>): void {
+  if (mapping.length < new Set(uids).size) throw new MailError('NOT_FOUND', bi('Một số thư đã bị xóa hẳn', 'Some of the messages have been expunged'), { expunged: true });
+}
+
 function notFound(what: string, whatEn: string, detail?: unknown): MailError {
   return new MailError('NOT_FOUND', bi(`Không tìm thấy ${what}`, `${whatEn} not found`), detail);
 }
@@ -2220,20 +2225,22 @@ class SqliteStore implements Store {
     return { uidValidity: target.uidvalidity, mapping, moved: rows.map((r) => r.uid) };
   }
 
-  async copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null): Promise<CopyResult> {
+  async copyMessages(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null, opts: { allOrNothing?: boolean } = {}): Promise<CopyResult> {
     return this.tx(() => {
       const r = this.copySync(fromMailboxId, uids, toMailboxId, quotaBytes);
+      if (opts.allOrNothing) allCopied(uids, r.mapping);
       return { uidValidity: r.uidValidity, mapping: r.mapping };
     });
   }
 
-  async moveMessages(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null, opts: { origin?: unknown } = {}): Promise<CopyResult> {
+  async moveMessages(fromMailboxId: number, uids: number[], toMailboxId: number, quotaBytes: number | null, opts: { origin?: unknown; allOrNothing?: boolean } = {}): Promise<CopyResult> {
     return this.tx(() => {
       const from = this.mailboxSync(fromMailboxId);
       const to = this.mailboxSync(toMailboxId);
       // Within one account a move does not change usage: no quota check then.
       const quota = from.account_id === to.account_id ? null : quotaBytes;
       const r = this.copySync(fromMailboxId, uids, toMailboxId, quota);
+      if (opts.allOrNothing) allCopied(uids, r.mapping);
       if (r.moved.length > 0) this.expungeSync(fromMailboxId, r.moved, opts.origin);
       return { uidValidity: r.uidValidity, mapping: r.mapping };
     });

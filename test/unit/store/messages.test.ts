@@ -371,6 +371,19 @@ describe('flags, expunge, changes', () => {
     await expect(store.claimRecent(999_999)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('allOrNothing: a uid gone copies nothing and moves nothing (NOT_FOUND, rolled back)', async () => {
+    const a = await newAccount(store);
+    const box = await inbox(a.id);
+    const archive = (await store.getMailbox(a.id, 'Archive'))!;
+    for (let i = 0; i < 2; i++) await store.storeMessage(message(`msg${i}`, [box.id]));
+    await store.expunge(box.id, [2]);
+    await expect(store.copyMessages(box.id, [1, 2], archive.id, null, { allOrNothing: true })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(store.moveMessages(box.id, [1, 2], archive.id, null, { allOrNothing: true })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await store.listMessages(archive.id)).toEqual([]);
+    expect((await store.listMessages(box.id)).map((m) => m.uid)).toEqual([1]);
+    expect((await store.copyMessages(box.id, [1], archive.id, null, { allOrNothing: true })).mapping).toEqual([[1, 1]]);
+  });
+
   it('copy and move keep flags, assign new uids, check quota on the target', async () => {
     const a = await newAccount(store);
     const other = await newAccount(store, undefined, 10);
