@@ -63,6 +63,11 @@ export class MailboxHub {
       }
       const prev = this.known.get(e.mailboxId) ?? 0;
       if (e.modseq > prev && this.watchers.has(e.mailboxId)) this.known.set(e.mailboxId, e.modseq);
+      // A query of this mailbox already under way may have read before this commit: the sessions
+      // told of it below must not be handed that query's answer (they would clear their "dirty"
+      // and miss the change), so later asks start their own.
+      const prefix = `${e.mailboxId}:`;
+      for (const key of this.inflight.keys()) if (key.startsWith(prefix)) this.inflight.delete(key);
       this.notify(e.mailboxId);
     });
     if (this.pollMs > 0) {
@@ -81,17 +86,19 @@ export class MailboxHub {
   /**
    * store.changesSince, shared between concurrent identical asks: when a change reaches many
    * sessions of one mailbox (a unit mailbox, Thunderbird's five connections) they pull it once.
+   * Not across a change event of the mailbox (start()): an ask after it reads again.
    */
   changes(mailboxId: number, since: number): Promise<MailboxChanges> {
     const key = `${mailboxId}:${since}`;
     let p = this.inflight.get(key);
     if (!p) {
-      p = this.store.changesSince(mailboxId, since);
-      this.inflight.set(key, p);
+      const q = this.store.changesSince(mailboxId, since);
+      p = q;
+      this.inflight.set(key, q);
       const done = (): void => {
-        this.inflight.delete(key);
+        if (this.inflight.get(key) === q) this.inflight.delete(key);
       };
-      p.then(done, done);
+      q.then(done, done);
     }
     return p;
   }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MailboxHub } from '../../../src/imap/hub.js';
 import { MailboxView } from '../../../src/imap/view.js';
 import { silentLogger } from '../../../src/lib/log.js';
-import type { MailboxChanges, MailboxStatus, MessageIndex, MessageMeta, Store } from '../../../src/store/port.js';
+import type { MailboxChanges, MailboxStatus, MessageIndex, MessageMeta, Store, StoreEvent } from '../../../src/store/port.js';
 
 function meta(uid: number, flags: string[], modseq: number): MessageMeta {
   return { uid, modseq, flags, internalDate: new Date(0), size: 100 + uid, blobId: `b${uid}` };
@@ -121,5 +121,46 @@ describe('MailboxView from a shared listing', () => {
     expect(view.applyOwnExpunge([1])).toEqual([1]);
     expect([view.exists, view.flagsAt(1), view.modseqAt(1)]).toEqual([2, ['\\Seen'], 4]);
     expect(cols).toEqual({ uids: [1, 2, 3], modseqs: [1, 2, 3], flags: [[], [], []], sizes: [10, 20, 30] });
+  });
+});
+
+describe('MailboxHub.changes', () => {
+  it('shares one query between identical asks, but not across a change event: a commit made while it ran is not lost', async () => {
+    const box = new FakeBox();
+    box.add(1);
+    let listener: ((e: StoreEvent) => void) | null = null;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    const store = {
+      // Reads at the call (as a read transaction would), answers when released (the first one only).
+      changesSince: async (_id: number, since: number): Promise<MailboxChanges> => {
+        calls++;
+        const answer: MailboxChanges = { highestModseq: box.modseq, changed: box.rows.filter((r) => r.modseq > since).map((r) => meta(r.uid, r.flags, r.modseq)), expunged: [] };
+        if (calls === 1) await held;
+        return answer;
+      },
+      onEvent: (l: (e: StoreEvent) => void) => {
+        listener = l;
+        return () => undefined;
+      },
+    } as unknown as Store;
+    const hub = new MailboxHub(store, silentLogger(), 0);
+    hub.start();
+    try {
+      const since = box.modseq;
+      const before = hub.changes(1, since);
+      expect(hub.changes(1, since)).toBe(before); // shared while nothing happened
+      box.add(2);
+      (listener as ((e: StoreEvent) => void) | null)?.({ kind: 'added', accountId: 1, mailboxId: 1, uids: [2], modseq: box.modseq });
+      const after = hub.changes(1, since);
+      expect(after).not.toBe(before);
+      release();
+      expect((await before).changed.map((c) => c.uid)).toEqual([]);
+      expect((await after).changed.map((c) => c.uid)).toEqual([2]);
+      expect(calls).toBe(2);
+    } finally {
+      hub.stop();
+    }
   });
 });
