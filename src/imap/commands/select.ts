@@ -51,7 +51,9 @@ async function select(s: Session, cmd: CommandOf<'SELECT' | 'EXAMINE'>): Promise
   if (q && q.uidValidity === mb.uidValidity && q.modseq < view.highestModseq) {
     const ch = await store.changesSince(mb.id, q.modseq);
     const knownUids = q.knownUids;
-    const vanished = knownUids ? ch.expunged.filter((u) => uidInSet(s, u, knownUids)) : ch.expunged;
+    // Only UIDs the listing above left out: one expunged after it was read is still counted in
+    // EXISTS, and is told by the plain VANISHED of the next sync, once (RFC 7162 §3.2.5.1).
+    const vanished = ch.expunged.filter((u) => view.seqOf(u) === 0 && (!knownUids || uidInSet(s, u, knownUids)));
     if (vanished.length > 0) await s.untagged(`VANISHED (EARLIER) ${seqSet(vanished)}`);
     const out: string[] = [];
     for (const m of ch.changed) {
