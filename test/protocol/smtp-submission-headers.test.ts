@@ -38,6 +38,16 @@ async function submit(raw: string, to: string[]): Promise<void> {
   }
 }
 
+/** From longnv to a partner outside and `colleague`, with a password-protected zip (flagged by the encrypted-archives rule). */
+function withEncryptedZip(colleague: string, subject: string): string {
+  const archive = zip([{ name: 'hoso.docx', data: 'noi dung mat', encrypt: 'zipcrypto' }]).toString('base64');
+  return (
+    `From: <longnv@example.gov.vn>\r\nTo: <doitac@other.example>, <${colleague}>\r\nSubject: ${subject}\r\nMIME-Version: 1.0\r\n` +
+    'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nGui kem ho so.\r\n--b1\r\n' +
+    `Content-Type: application/zip; name="hoso.zip"\r\nContent-Disposition: attachment; filename="hoso.zip"\r\nContent-Transfer-Encoding: base64\r\n\r\n${archive}\r\n--b1--\r\n`
+  );
+}
+
 const header = (raw: Buffer, name: string): string[] => {
   const head = raw.toString('utf8').split('\r\n\r\n')[0] ?? '';
   return head
@@ -81,11 +91,7 @@ describe('submission header edits', () => {
   });
 
   it("the policy's marks of a flagged encrypted archive are on the colleague's copy, not on the one that leaves", async () => {
-    const archive = zip([{ name: 'hoso.docx', data: 'noi dung mat', encrypt: 'zipcrypto' }]).toString('base64');
-    const raw =
-      'From: <longnv@example.gov.vn>\r\nTo: <doitac@other.example>, <maitt@example.gov.vn>\r\nSubject: Ho so du thau\r\nMIME-Version: 1.0\r\n' +
-      'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nGui kem ho so.\r\n--b1\r\n' +
-      `Content-Type: application/zip; name="hoso.zip"\r\nContent-Disposition: attachment; filename="hoso.zip"\r\nContent-Transfer-Encoding: base64\r\n\r\n${archive}\r\n--b1--\r\n`;
+    const raw = withEncryptedZip('maitt@example.gov.vn', 'Ho so du thau');
     const before = sink.messages.length;
     const local = nextMessage(app.store, mai.id);
     await submit(raw, ['doitac@other.example', 'maitt@example.gov.vn']);
@@ -100,11 +106,7 @@ describe('submission header edits', () => {
 
   it("a colleague retried through the queue (mailbox full at first) still gets the marked copy", async () => {
     const hung = await createUser(app.store, 'hunglv@example.gov.vn', { quotaBytes: 1 });
-    const archive = zip([{ name: 'hoso.docx', data: 'noi dung mat', encrypt: 'zipcrypto' }]).toString('base64');
-    const raw =
-      'From: <longnv@example.gov.vn>\r\nTo: <doitac@other.example>, <hunglv@example.gov.vn>\r\nSubject: Ho so\r\nMIME-Version: 1.0\r\n' +
-      'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nGui kem.\r\n--b1\r\n' +
-      `Content-Type: application/zip; name="hoso.zip"\r\nContent-Disposition: attachment; filename="hoso.zip"\r\nContent-Transfer-Encoding: base64\r\n\r\n${archive}\r\n--b1--\r\n`;
+    const raw = withEncryptedZip('hunglv@example.gov.vn', 'Ho so');
     const before = sink.messages.length;
     await submit(raw, ['doitac@other.example', 'hunglv@example.gov.vn']);
     await sink.next(before);
